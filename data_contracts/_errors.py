@@ -1,0 +1,53 @@
+"""Errors of the data contracts.
+
+    ContractError                 base of every error raised by data_contracts
+    ├── RecordInvalid             one record broke the contract (carries its Problems)
+    └── FormError                 a file or payload could not be read in the form it claims
+
+A :class:`Problem` names the record, the field and what was expected versus what came, so that
+an operator can fix the source. Problems with severity ``warning`` do not reject the record:
+they are data-quality findings (and risk signals), such as line totals that do not add up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding about one field of one record."""
+
+    record: str
+    field: str
+    problem: str
+    expected: str | None = None
+    got: str | None = None
+    severity: Severity = "error"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        detail = f"; expected {self.expected}" if self.expected else ""
+        detail += f"; got {self.got}" if self.got is not None else ""
+        return f"{self.severity}: record {self.record}, field {self.field}: {self.problem}{detail}"
+
+
+class ContractError(Exception):
+    """Base class of every error raised by data_contracts."""
+
+
+class RecordInvalid(ContractError):
+    """A record that breaks the contract; ``problems`` lists every error found in it."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+class FormError(ContractError):
+    """A file or payload that cannot be read as the form it claims (JSON, CSV, Parquet...)."""

@@ -1,0 +1,210 @@
+"""The three forms of one contract: JSON / JSON Lines, Parquet (lines nested) and CSV (flat).
+
+CSV carries one row per content line: item fields repeat on each row, parties are flattened to
+``sender_name``, ``recipient_city``..., and line fields are prefixed ``line_``. Rows of one item
+must be contiguous. Readers never drop a record: an unreadable one comes back as a
+:class:`Labelled` record with its problem, so a batch can quarantine it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from ._arrow import DECLARATION_SCHEMA, LINE_TYPE, OUTCOME_SCHEMA, PARTY_TYPE
+from ._errors import FormError, Problem
+from ._validate import Labelled
+
+Kind = Literal["declaration", "outcome"]
+Form = Literal["json", "jsonl", "csv", "parquet"]
+
+_PARTIES = ("sender", "recipient")
+PARTY_FIELDS = tuple(f.name for f in PARTY_TYPE)
+LINE_FIELDS = tuple(f.name for f in LINE_TYPE)
+ITEM_FIELDS = tuple(n for n in DECLARATION_SCHEMA.names if n not in (*_PARTIES, "lines"))
+DECLARATION_CSV_COLUMNS = (
+    *ITEM_FIELDS,
+    *(f"{role}_{name}" for role in _PARTIES for name in PARTY_FIELDS),
+    *(f"line_{name}" for name in LINE_FIELDS),
+)
+OUTCOME_CSV_COLUMNS = tuple(OUTCOME_SCHEMA.names)
+
+
+def form_of(path: Path) -> Form:
+    """The form a file claims by its extension."""
+    suffix = path.suffix.lower()
+    forms: dict[str, Form] = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                              ".csv": "csv", ".parquet": "parquet"}  # fmt: skip
+    if suffix not in forms:
+        raise FormError(f"{path}: unknown form {suffix!r}; expected .json, .jsonl, .csv, .parquet")
+    return forms[suffix]
+
+
+def schema_of(kind: Kind) -> pa.Schema:
+    return DECLARATION_SCHEMA if kind == "declaration" else OUTCOME_SCHEMA
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def to_table(models: Sequence[BaseModel], kind: Kind) -> pa.Table:
+    """Arrow table (the Parquet form) of validated models."""
+    return pa.Table.from_pylist([m.model_dump() for m in models], schema=schema_of(kind))
+
+
+def flatten_declaration(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """One CSV row per content line of a declaration given as a plain dict."""
+    item = {name: record.get(name) for name in ITEM_FIELDS}
+    for role in _PARTIES:
+        party = record.get(role) or {}
+        item.update({f"{role}_{n}": party.get(n) for n in PARTY_FIELDS})
+    return [item | {f"line_{n}": line.get(n) for n in LINE_FIELDS} for line in record["lines"]]
+
+
+def write_records(models: Sequence[BaseModel], path: Path, kind: Kind) -> None:
+    """Write validated models in the form told by the file extension."""
+    form = form_of(path)
+    if form == "parquet":
+        pq.write_table(to_table(models, kind), path)
+        return
+    dumped = [m.model_dump(mode="json") for m in models]
+    with path.open("w", encoding="utf-8", newline="") as out:
+        if form == "json":
+            json.dump(dumped, out, ensure_ascii=False, indent=1)
+        elif form == "jsonl":
+            out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in dumped)
+        else:
+            columns = DECLARATION_CSV_COLUMNS if kind == "declaration" else OUTCOME_CSV_COLUMNS
+            writer = csv.DictWriter(out, fieldnames=columns)
+            writer.writeheader()
+            for record in dumped:
+                writer.writerows(flatten_declaration(record) if kind == "declaration" else [record])
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def iter_records(path: Path, kind: Kind) -> Iterator[Labelled]:
+    """Every record of a file as a labelled raw dict, in file order; none is skipped."""
+    form = form_of(path)
+    if form == "parquet":
+        yield from _iter_parquet(path, kind)
+    elif form == "json":
+        yield from _iter_json(path)
+    elif form == "jsonl":
+        yield from _iter_jsonl(path)
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            yield from iter_csv(handle, kind)
+
+
+def _label(where: str, raw: Any) -> str:
+    item = raw.get("item_id") if isinstance(raw, dict) else None
+    return f"{where} ({item})" if isinstance(item, str) and item else where
+
+
+def _iter_parquet(path: Path, kind: Kind) -> Iterator[Labelled]:
+    expected = schema_of(kind)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FormError(f"{path}: not a readable Parquet file: {exc}") from exc
+    missing = [n for n in expected.names if n not in parquet.schema_arrow.names]
+    if missing:
+        raise FormError(f"{path}: Parquet columns missing: {', '.join(missing)}")
+    index = 0
+    for batch in parquet.iter_batches(batch_size=10_000):
+        for raw in batch.to_pylist():
+            raw = {k: v for k, v in raw.items() if v is not None}
+            yield Labelled(_label(f"row {index + 1}", raw), raw)
+            index += 1
+
+
+def _iter_json(path: Path) -> Iterator[Labelled]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FormError(f"{path}: not valid JSON: {exc}") from exc
+    for index, raw in enumerate(data if isinstance(data, list) else [data]):
+        yield Labelled(_label(f"#{index}", raw), raw)
+
+
+def _iter_jsonl(path: Path) -> Iterator[Labelled]:
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"line {number}"
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problem = Problem(where, "(record)", f"not valid JSON: {exc.msg}", got=line[:80])
+                yield Labelled(where, unreadable=problem)
+                continue
+            yield Labelled(_label(where, raw), raw)
+
+
+def _blank_to_none(row: dict[str, str | None]) -> dict[str, str | None]:
+    return {k: (v if v not in ("", None) else None) for k, v in row.items()}
+
+
+def iter_csv(handle: Iterable[str] | io.TextIOBase, kind: Kind) -> Iterator[Labelled]:
+    """Records of a CSV stream: outcomes one per row, declarations grouped by item ID."""
+    reader = csv.DictReader(handle)
+    columns = DECLARATION_CSV_COLUMNS if kind == "declaration" else OUTCOME_CSV_COLUMNS
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise FormError(f"CSV header lacks columns: {', '.join(missing)}")
+    rows = ((reader.line_num, _blank_to_none(row)) for row in reader)
+    if kind == "outcome":
+        for line, row in rows:
+            row.pop(None, None)  # type: ignore[call-overload]
+            yield Labelled(_label(f"line {line}", row), {k: v for k, v in row.items() if v})
+        return
+    group: list[tuple[int, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for line, row in rows:
+        if group and row.get("item_id") != group[0][1].get("item_id"):
+            yield _group_record(group, seen)
+            group = []
+        group.append((line, row))
+    if group:
+        yield _group_record(group, seen)
+
+
+def _group_record(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> Labelled:
+    first_line, first = group[0]
+    where = f"line {first_line}" if len(group) == 1 else f"lines {first_line}-{group[-1][0]}"
+    where = _label(where, first)
+    extra = first.get(None)  # type: ignore[call-overload]
+    if extra:
+        problem = Problem(where, "(row)", "more fields than the header", got=repr(extra)[:80])
+        return Labelled(where, unreadable=problem)
+    item_id = first.get("item_id")
+    if item_id in seen:
+        problem = Problem(where, "item_id", "rows of one item must be contiguous", got=item_id)
+        return Labelled(where, unreadable=problem)
+    seen.add(item_id or "")
+    for line, row in group[1:]:
+        for name in ITEM_FIELDS:
+            if row.get(name) != first.get(name):
+                reason = f"differs between rows of one item (line {line})"
+                problem = Problem(where, name, reason, repr(first.get(name)), repr(row.get(name)))
+                return Labelled(where, unreadable=problem)
+    record: dict[str, Any] = {n: first[n] for n in ITEM_FIELDS if first.get(n) is not None}
+    for role in _PARTIES:
+        party = {n: first.get(f"{role}_{n}") for n in PARTY_FIELDS}
+        record[role] = {k: v for k, v in party.items() if v is not None}
+    record["lines"] = [
+        {n: row[f"line_{n}"] for n in LINE_FIELDS if row.get(f"line_{n}") is not None}
+        for _, row in group
+    ]
+    return Labelled(where, record)

@@ -1,0 +1,95 @@
+"""UPU S10 item identifiers: format, check digit and mail class.
+
+Form: two letters (service indicator), eight serial digits, one check digit and the two-letter
+ISO 3166 code of the issuing post, e.g. ``RR123456785CH``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+_S10 = re.compile(r"^([A-Z]{2})(\d{8})(\d)([A-Z]{2})$")
+
+
+class MailClass(StrEnum):
+    """Mail class told by the first letter of the S10 service indicator."""
+
+    EMS = "ems"
+    REGISTERED_LETTER = "registered_letter"
+    LETTER_EXPRESS = "letter_express"
+    INSURED_LETTER = "insured_letter"
+    PARCEL = "parcel"
+    ECOMMERCE_PARCEL = "ecommerce_parcel"
+    M_BAG = "m_bag"
+    LETTER_MISC = "letter_misc"
+    DOMESTIC_OR_BILATERAL = "domestic_or_bilateral"
+
+
+_CLASS_BY_LETTER = {
+    "E": MailClass.EMS,
+    "R": MailClass.REGISTERED_LETTER,
+    "L": MailClass.LETTER_EXPRESS,
+    "V": MailClass.INSURED_LETTER,
+    "C": MailClass.PARCEL,
+    "H": MailClass.ECOMMERCE_PARCEL,
+    "M": MailClass.M_BAG,
+    "U": MailClass.LETTER_MISC,
+}
+
+
+class S10Error(ValueError):
+    """An item identifier that is not a valid UPU S10 code; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class S10:
+    """A parsed, valid S10 identifier."""
+
+    service: str
+    serial: str
+    check: int
+    country: str
+
+    @property
+    def mail_class(self) -> MailClass:
+        return mail_class(self.service)
+
+    def __str__(self) -> str:
+        return f"{self.service}{self.serial}{self.check}{self.country}"
+
+
+def check_digit(serial: str) -> int:
+    """Return the S10 check digit of an eight-digit serial number."""
+    if len(serial) != 8 or not serial.isdigit():
+        raise S10Error(f"serial must be 8 digits, got {serial!r}")
+    c = 11 - sum(int(d) * w for d, w in zip(serial, _WEIGHTS, strict=True)) % 11
+    return 0 if c == 10 else 5 if c == 11 else c
+
+
+def mail_class(service: str) -> MailClass:
+    """Mail class of a two-letter service indicator (B, D, N, P, Z... are domestic/bilateral)."""
+    return _CLASS_BY_LETTER.get(service[:1], MailClass.DOMESTIC_OR_BILATERAL)
+
+
+def parse_s10(item_id: str) -> S10:
+    """Parse and validate an S10 identifier, raising S10Error with the reason when invalid."""
+    match = _S10.match(item_id)
+    if match is None:
+        raise S10Error(
+            "expected 2 letters, 8 digits, a check digit and a 2-letter country code, "
+            f"like RR123456785CH; got {item_id!r}"
+        )
+    service, serial, check, country = match.groups()
+    expected = check_digit(serial)
+    if int(check) != expected:
+        raise S10Error(f"check digit of {item_id!r} is {check}, expected {expected}")
+    return S10(service, serial, int(check), country)
+
+
+def make_s10(service: str, serial: int, country: str) -> str:
+    """Build a valid S10 identifier from its parts (used by the simulator and tests)."""
+    digits = f"{serial:08d}"
+    return f"{service}{digits}{check_digit(digits)}{country}"

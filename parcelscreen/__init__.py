@@ -1,0 +1,2 @@
+"""The ``parcelscreen`` command: the one place that wires contracts, screening, training and
+serving together."""

@@ -1,0 +1,3 @@
+from parcelscreen.cli import main
+
+raise SystemExit(main())

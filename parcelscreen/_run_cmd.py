@@ -1,0 +1,23 @@
+"""``parcelscreen run``: the main job on embedded defaults, end to end."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import _simulate_cmd
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("run", help="simulate data, then train, screen and serve (defaults)")
+    p.add_argument("--workdir", type=Path, default=Path("runs"), help="where everything goes")
+    p.add_argument("--parcels", type=int, default=None, help="simulated parcels (default: 200k)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    sim_args = _simulate_cmd.defaults()
+    sim_args.out = args.workdir / "data"
+    if args.parcels:
+        sim_args.parcels = args.parcels
+    return _simulate_cmd.run(sim_args)

@@ -1,0 +1,23 @@
+"""Command-line entry point; each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from . import _run_cmd, _simulate_cmd, _validate_cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parcelscreen", description="Risk screening of postal parcels for drug shipments."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in (_run_cmd, _simulate_cmd, _validate_cmd):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
