@@ -8,7 +8,7 @@ from pathlib import Path
 from . import _simulate_cmd
 
 
-def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="simulate data, then train, screen and serve (defaults)")
     p.add_argument("--workdir", type=Path, default=Path("runs"), help="where everything goes")
     p.add_argument("--parcels", type=int, default=None, help="simulated parcels (default: 200k)")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 
-def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from training.simulation import SimulationConfig
 
     d = SimulationConfig()

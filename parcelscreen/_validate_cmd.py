@@ -16,7 +16,7 @@ from data_contracts import (
 )
 
 
-def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="check a declaration or outcome file against the contract")
     p.add_argument("file", type=Path, help=".json, .jsonl, .csv or .parquet")
     p.add_argument("--kind", choices=("declaration", "outcome"), default="declaration")
