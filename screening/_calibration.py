@@ -1,0 +1,47 @@
+"""Probability from the model's margin, in float64 (Platt scaling fitted on validation).
+
+ONNX computes a float32 sigmoid, which loses relative precision below p = 5e-5; the bundle's
+ONNX graph therefore outputs the margin and the probability is computed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """p = sigmoid(slope * margin + intercept); the identity map is slope 1, intercept 0."""
+
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    def probability(self, margin: np.ndarray) -> np.ndarray:
+        z = self.slope * np.asarray(margin, dtype=np.float64) + self.intercept
+        return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable sigmoid in float64
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def fit_platt(
+    margin: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, iterations: int = 50
+) -> Calibration:
+    """Weighted logistic regression of y on the margin (Newton's method, tiny L2 ridge)."""
+    x = np.asarray(margin, dtype=np.float64)
+    t = np.asarray(y, dtype=np.float64)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64)
+    params = np.array([1.0, 0.0])
+    design = np.column_stack([x, np.ones_like(x)])
+    ridge = 1e-6 * w.sum() * np.eye(2)
+    for _ in range(iterations):
+        p = 0.5 * (1.0 + np.tanh(0.5 * (design @ params)))
+        gradient = design.T @ (w * (p - t)) + ridge @ (params - [1.0, 0.0])
+        hessian = (design * (w * p * (1 - p))[:, None]).T @ design + ridge
+        step = np.linalg.solve(hessian, gradient)
+        params -= step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return Calibration(float(params[0]), float(params[1]))

@@ -1,0 +1,33 @@
+"""Errors raised by the screening package.
+
+Every error carries the HTTP status that the service answers with, so one handler can
+turn any of them into ``{"error": message}`` (the MLServer pattern)::
+
+    ScreeningError          base class; status_code 500 unless a subclass says otherwise
+     ├── BundleError        a model bundle is missing, incomplete, altered or unreadable
+     └── RegistryError      unknown version or alias, duplicate version, bad name
+"""
+
+from __future__ import annotations
+
+__all__ = ["BundleError", "RegistryError", "ScreeningError"]
+
+
+class ScreeningError(Exception):
+    """Base of every error the screening package raises on purpose."""
+
+    status_code: int = 500
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class BundleError(ScreeningError):
+    """A model bundle on disk does not match its manifest or cannot be read."""
+
+
+class RegistryError(ScreeningError):
+    """A registry request names an unknown or invalid version or alias."""

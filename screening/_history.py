@@ -1,0 +1,246 @@
+"""Entity history features, computed as of each parcel's own time and never later.
+
+One engine serves training (a replay of the whole stream in time order) and scoring (one
+parcel at a time against a persistent store), so the features are the same by construction.
+Entities are pseudonymised tokens (see ``_frame.ENTITIES``) plus the sender-recipient pair.
+
+A seizure counts for an entity only from the moment its outcome was recorded (label delay):
+an outcome recorded at time T is applied before a parcel posted strictly after T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ._frame import ParcelFrame
+
+_DAY_US = 86_400_000_000
+#: Entity kinds whose stats are kept, each with the kind of its counterpart (distinct count).
+KINDS: dict[str, str | None] = {
+    "sender": "recipient",
+    "sender_address": "sender",
+    "recipient": "sender",
+    "recipient_address": "sender",
+    "pair": None,
+}
+HISTORY_FEATURES: tuple[str, ...] = (
+    "sender_prev_parcels",
+    "sender_days_since_last",
+    "sender_age_days",
+    "sender_prev_seizures",
+    "sender_prev_clean",
+    "sender_distinct_recipients",
+    "sender_address_prev_parcels",
+    "sender_address_distinct_senders",
+    "sender_address_prev_seizures",
+    "recipient_prev_parcels",
+    "recipient_days_since_last",
+    "recipient_prev_seizures",
+    "recipient_distinct_senders",
+    "recipient_address_prev_parcels",
+    "recipient_address_distinct_senders",
+    "recipient_address_prev_seizures",
+    "pair_prev_parcels",
+)
+
+
+@dataclass(slots=True)
+class EntityStats:
+    """What is known of one entity at a point in time."""
+
+    parcels: int = 0
+    first_us: int = 0
+    last_us: int = 0
+    seizures: int = 0
+    clean: int = 0
+    partners: int = 0  # distinct counterparts (recipients of a sender, senders of an address)
+
+
+class HistoryBackend(Protocol):
+    """Where entity stats live: memory for training, SQLite/PostgreSQL/Redis for serving."""
+
+    def get(self, kind: str, token: str) -> EntityStats | None: ...
+    def put(self, kind: str, token: str, stats: EntityStats) -> None: ...
+    def add_partner(self, kind: str, token: str, partner: str) -> bool: ...
+    def get_item(self, item_id: str) -> dict[str, str] | None: ...
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None: ...
+    def item_has_outcome(self, item_id: str) -> bool: ...
+    def transaction(self) -> AbstractContextManager[object]: ...
+
+
+class MemoryBackend:
+    """Dictionaries; what a training replay uses."""
+
+    def __init__(self) -> None:
+        self.entities: dict[tuple[str, str], EntityStats] = {}
+        self.items: dict[str, tuple[dict[str, str], bool]] = {}
+        self.partners: set[tuple[str, str, str]] = set()
+
+    def get(self, kind: str, token: str) -> EntityStats | None:
+        return self.entities.get((kind, token))
+
+    def put(self, kind: str, token: str, stats: EntityStats) -> None:
+        self.entities[(kind, token)] = stats
+
+    def add_partner(self, kind: str, token: str, partner: str) -> bool:
+        key = (kind, token, partner)
+        if key in self.partners:
+            return False
+        self.partners.add(key)
+        return True
+
+    def transaction(self) -> AbstractContextManager[object]:
+        return nullcontext()
+
+    def get_item(self, item_id: str) -> dict[str, str] | None:
+        found = self.items.get(item_id)
+        return None if found is None else found[0]
+
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None:
+        self.items[item_id] = (dict(tokens), outcome)
+
+    def item_has_outcome(self, item_id: str) -> bool:
+        found = self.items.get(item_id)
+        return bool(found and found[1])
+
+
+def entity_tokens(frame: ParcelFrame, row: int) -> dict[str, str]:
+    """Tokens of one parcel's entities, the pair included (empty token: no linkable entity)."""
+    tokens = {kind: str(frame.tokens[kind][row]) for kind in frame.tokens}
+    sender, recipient = tokens["sender"], tokens["recipient"]
+    tokens["pair"] = f"{sender}:{recipient}" if sender and recipient else ""
+    return tokens
+
+
+def _days(now_us: int, then_us: int) -> float:
+    return (now_us - then_us) / _DAY_US
+
+
+class History:
+    """The history engine over one backend."""
+
+    def __init__(self, backend: HistoryBackend | None = None) -> None:
+        self.backend: HistoryBackend = backend or MemoryBackend()
+
+    def _stats(self, tokens: Mapping[str, str]) -> dict[str, EntityStats]:
+        empty = EntityStats()
+        found = {}
+        for kind in KINDS:
+            token = tokens.get(kind, "")
+            found[kind] = (self.backend.get(kind, token) if token else None) or empty
+        return found
+
+    def features(self, tokens: Mapping[str, str], now_us: int) -> list[float]:
+        """History features of a parcel with these entities, as of ``now_us``."""
+        s = self._stats(tokens)
+        nan = float("nan")
+        sender, s_addr, rec, r_addr = (
+            s["sender"],
+            s["sender_address"],
+            s["recipient"],
+            s["recipient_address"],
+        )
+        return [
+            sender.parcels,
+            _days(now_us, sender.last_us) if sender.parcels else nan,
+            _days(now_us, sender.first_us) if sender.parcels else nan,
+            sender.seizures,
+            sender.clean,
+            sender.partners,
+            s_addr.parcels,
+            s_addr.partners,
+            s_addr.seizures,
+            rec.parcels,
+            _days(now_us, rec.last_us) if rec.parcels else nan,
+            rec.seizures,
+            rec.partners,
+            r_addr.parcels,
+            r_addr.partners,
+            r_addr.seizures,
+            s["pair"].parcels,
+        ]
+
+    def record_parcel(self, item_id: str, tokens: Mapping[str, str], posted_us: int) -> bool:
+        """Add a parcel to its entities' history; False (and no change) if already recorded."""
+        with self.backend.transaction():
+            if self.backend.get_item(item_id) is not None:
+                return False
+            for kind, partner_kind in KINDS.items():
+                token = tokens.get(kind, "")
+                if not token:
+                    continue
+                stats = self.backend.get(kind, token) or EntityStats(first_us=posted_us)
+                stats.parcels += 1
+                stats.first_us = min(stats.first_us, posted_us)
+                stats.last_us = max(stats.last_us, posted_us)
+                partner = tokens.get(partner_kind, "") if partner_kind else ""
+                if partner and self.backend.add_partner(kind, token, partner):
+                    stats.partners += 1
+                self.backend.put(kind, token, stats)
+            self.backend.put_item(item_id, tokens, outcome=False)
+            return True
+
+    def record_outcome(self, item_id: str, seized: bool, clean: bool) -> bool:
+        """Link an inspection outcome to the item's entities; once per item, known items only."""
+        with self.backend.transaction():
+            tokens = self.backend.get_item(item_id)
+            if tokens is None or self.backend.item_has_outcome(item_id):
+                return False
+            if seized or clean:
+                for kind in KINDS:
+                    token = tokens.get(kind, "")
+                    stats = self.backend.get(kind, token) if token else None
+                    if stats is None:
+                        continue
+                    stats.seizures += int(seized)
+                    stats.clean += int(clean)
+                    self.backend.put(kind, token, stats)
+            self.backend.put_item(item_id, tokens, outcome=True)
+            return True
+
+    def observe(self, frame: ParcelFrame, row: int) -> list[float]:
+        """Features of one parcel as of its posting time, then record it (the scoring path)."""
+        tokens = entity_tokens(frame, row)
+        now = int(frame.posted_us[row])
+        values = self.features(tokens, now)
+        self.record_parcel(str(frame.item_id[row]), tokens, now)
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class KnownOutcome:
+    """An outcome as the history sees it: which item, when it became known, what it was."""
+
+    item_id: str
+    known_us: int
+    seized: bool
+    clean: bool
+
+
+def replay(
+    frame: ParcelFrame, outcomes: Iterable[KnownOutcome], history: History | None = None
+) -> np.ndarray:
+    """History features of every parcel, replaying parcels and outcomes in time order.
+
+    Parcels are taken by posting time (ties in frame order); an outcome is applied before the
+    first parcel posted strictly after it was recorded. Returns an (n, k) float64 matrix in
+    frame order.
+    """
+    history = history or History()
+    pending = sorted(outcomes, key=lambda o: o.known_us)
+    order = np.argsort(frame.posted_us, kind="stable")
+    out = np.empty((len(frame), len(HISTORY_FEATURES)), dtype=np.float64)
+    next_outcome = 0
+    for row in order:
+        now = int(frame.posted_us[row])
+        while next_outcome < len(pending) and pending[next_outcome].known_us < now:
+            o = pending[next_outcome]
+            history.record_outcome(o.item_id, o.seized, o.clean)
+            next_outcome += 1
+        out[row] = history.observe(frame, int(row))
+    return out

@@ -1,0 +1,132 @@
+"""History backends over SQL: SQLite (embedded default) and PostgreSQL (several replicas).
+
+Only pseudonymised tokens are stored. Each ``History`` update runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ._history import EntityStats
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS history_entity (
+        kind TEXT NOT NULL, token TEXT NOT NULL, parcels BIGINT NOT NULL, first_us BIGINT NOT NULL,
+        last_us BIGINT NOT NULL, seizures BIGINT NOT NULL, clean BIGINT NOT NULL,
+        partners BIGINT NOT NULL, PRIMARY KEY (kind, token))""",
+    """CREATE TABLE IF NOT EXISTS history_partner (
+        kind TEXT NOT NULL, token TEXT NOT NULL, partner TEXT NOT NULL,
+        PRIMARY KEY (kind, token, partner))""",
+    """CREATE TABLE IF NOT EXISTS history_item (
+        item_id TEXT PRIMARY KEY, tokens TEXT NOT NULL, outcome INTEGER NOT NULL)""",
+)
+_UPSERT_ENTITY = """INSERT INTO history_entity
+    (kind, token, parcels, first_us, last_us, seizures, clean, partners)
+    VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})
+    ON CONFLICT (kind, token) DO UPDATE SET parcels = excluded.parcels,
+    first_us = excluded.first_us, last_us = excluded.last_us, seizures = excluded.seizures,
+    clean = excluded.clean, partners = excluded.partners"""
+
+
+class _SqlBackend:
+    """Shared SQL of both dialects; ``_p`` is the parameter marker."""
+
+    _p = "?"
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def get(self, kind: str, token: str) -> EntityStats | None:
+        rows = self._execute(
+            "SELECT parcels, first_us, last_us, seizures, clean, partners FROM history_entity "
+            f"WHERE kind = {self._p} AND token = {self._p}",
+            (kind, token),
+        )
+        return EntityStats(*rows[0]) if rows else None
+
+    def put(self, kind: str, token: str, stats: EntityStats) -> None:
+        self._execute(
+            _UPSERT_ENTITY.format(p=self._p),
+            (
+                kind,
+                token,
+                stats.parcels,
+                stats.first_us,
+                stats.last_us,
+                stats.seizures,
+                stats.clean,
+                stats.partners,
+            ),  # fmt: skip
+        )
+
+    def add_partner(self, kind: str, token: str, partner: str) -> bool:
+        rows = self._execute(
+            "INSERT INTO history_partner (kind, token, partner) VALUES "
+            f"({self._p}, {self._p}, {self._p}) ON CONFLICT DO NOTHING RETURNING 1",
+            (kind, token, partner),
+        )
+        return bool(rows)
+
+    def get_item(self, item_id: str) -> dict[str, str] | None:
+        rows = self._execute(
+            f"SELECT tokens FROM history_item WHERE item_id = {self._p}", (item_id,)
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None:
+        self._execute(
+            f"INSERT INTO history_item (item_id, tokens, outcome) VALUES ({self._p}, {self._p}, "
+            f"{self._p}) ON CONFLICT (item_id) DO UPDATE SET outcome = excluded.outcome",
+            (item_id, json.dumps(dict(tokens), sort_keys=True), int(outcome)),
+        )
+
+    def item_has_outcome(self, item_id: str) -> bool:
+        rows = self._execute(
+            f"SELECT outcome FROM history_item WHERE item_id = {self._p}", (item_id,)
+        )
+        return bool(rows and rows[0][0])
+
+
+class SQLiteBackend(_SqlBackend):
+    """Embedded default; one connection guarded by a lock (WAL journal)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._lock = threading.RLock()
+        self._depth = 0
+        for statement in _SCHEMA:
+            self._conn.execute(statement)
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[object]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()

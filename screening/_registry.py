@@ -1,0 +1,187 @@
+"""A file-based model registry: immutable versions plus movable aliases.
+
+Layout under the registry root::
+
+    versions/<version>/   one verified bundle per version, never changed after publish
+    aliases.json          {"aliases": {"champion": "<version>"}, "history": [...]}
+    .lock                 fcntl lock taken by every writer
+
+Publishing copies a verified bundle into a temporary directory beside its destination and
+renames it into place, so readers see either no version or a complete one. Alias changes
+are serialised by the lock and written by atomic rename, with every change appended to a
+history list: who served what, and since when, can always be answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ._bundle import verify_bundle, write_json_atomic
+from ._errors import BundleError, RegistryError
+
+__all__ = ["ModelRegistry"]
+
+ALIAS_PATTERN = re.compile(r"[a-z]+")
+VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ALIASES_NAME = "aliases.json"
+_LOCK_NAME = ".lock"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ModelRegistry:
+    """Versions of model bundles under `root`, addressed by version or alias.
+
+    Alias names are lower-case letters only (``champion``, ``challenger``); version names
+    must contain something else (a digit, a dot, a dash) so a reference is never both.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._versions = self.root / "versions"
+
+    # -- versions -----------------------------------------------------------------------
+
+    def publish(self, bundle_dir: Path, version: str | None = None) -> str:
+        """Verify `bundle_dir` and copy it in as a new, immutable version; return its name.
+
+        The default name is the UTC time plus the first 8 hex digits of the hash of the
+        manifest's file list, e.g. ``20261129T124501Z-3f9a0c1d``.
+        """
+        manifest = verify_bundle(Path(bundle_dir))
+        if version is None:
+            files = json.dumps(manifest["files"], sort_keys=True).encode()
+            version = f"{_now():%Y%m%dT%H%M%SZ}-{hashlib.sha256(files).hexdigest()[:8]}"
+        self._check_version_name(version)
+        self._versions.mkdir(parents=True, exist_ok=True)
+        target = self._versions / version
+        if target.exists():
+            raise RegistryError(
+                f"version {version!r} already exists; versions are immutable", status_code=409
+            )
+        staging = Path(tempfile.mkdtemp(dir=self._versions, prefix=f".{version}."))
+        try:
+            shutil.copytree(bundle_dir, staging, dirs_exist_ok=True)
+            verify_bundle(staging)
+            with self._locked():
+                if target.exists():
+                    raise RegistryError(
+                        f"version {version!r} already exists; versions are immutable",
+                        status_code=409,
+                    )
+                staging.rename(target)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
+        return version
+
+    def versions(self) -> list[str]:
+        """Published versions, sorted by name (default names sort by publish time)."""
+        if not self._versions.is_dir():
+            return []
+        return sorted(
+            p.name for p in self._versions.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+
+    # -- aliases ------------------------------------------------------------------------
+
+    def set_alias(self, alias: str, version: str) -> None:
+        """Point `alias` at an existing `version` and record the change in the history."""
+        if not ALIAS_PATTERN.fullmatch(alias):
+            raise RegistryError(f"alias {alias!r} must be lower-case letters only", status_code=400)
+        with self._locked():
+            if not (self._versions / version).is_dir() or version.startswith("."):
+                raise RegistryError(
+                    f"cannot point {alias!r} at unknown version {version!r}", status_code=404
+                )
+            state = self._read_aliases()
+            state["aliases"][alias] = version
+            state["history"].append(
+                {"alias": alias, "version": version, "time": _now().isoformat()}
+            )
+            write_json_atomic(self.root / ALIASES_NAME, state)
+
+    def aliases(self) -> dict[str, str]:
+        """Current alias -> version mapping."""
+        return dict(self._read_aliases()["aliases"])
+
+    def history(self) -> list[dict[str, str]]:
+        """Every alias change, oldest first: {"alias", "version", "time"}."""
+        return list(self._read_aliases()["history"])
+
+    # -- lookup -------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """The version an alias points at, or `ref` itself when it names a version."""
+        if ALIAS_PATTERN.fullmatch(ref):
+            aliases = self.aliases()
+            if ref not in aliases:
+                known = ", ".join(sorted(aliases)) or "none"
+                raise RegistryError(f"unknown alias {ref!r} (known: {known})", status_code=404)
+            return aliases[ref]
+        if VERSION_PATTERN.fullmatch(ref) and (self._versions / ref).is_dir():
+            return ref
+        raise RegistryError(f"no version or alias named {ref!r} in {self.root}", status_code=404)
+
+    def path(self, ref: str) -> Path:
+        """Directory of the bundle `ref` resolves to (not verified)."""
+        return self._versions / self.resolve(ref)
+
+    def load(self, ref: str) -> Path:
+        """Directory of the bundle `ref` resolves to, after verifying every file."""
+        path = self.path(ref)
+        if not path.is_dir():
+            raise BundleError(f"bundle {path} for {ref!r} is missing from the registry")
+        verify_bundle(path)
+        return path
+
+    # -- internals ----------------------------------------------------------------------
+
+    @staticmethod
+    def _check_version_name(version: str) -> None:
+        if not VERSION_PATTERN.fullmatch(version) or ALIAS_PATTERN.fullmatch(version):
+            raise RegistryError(
+                f"version {version!r} must be 1-128 characters of letters, digits, '.', '_' "
+                "or '-', start with a letter or digit, and not be letters only "
+                "(letters-only names are aliases)",
+                status_code=400,
+            )
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Exclusive registry lock, held across processes until the block ends."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / _LOCK_NAME).open("a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _read_aliases(self) -> dict[str, Any]:
+        path = self.root / ALIASES_NAME
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"aliases": {}, "history": []}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RegistryError(f"{path} is unreadable: {exc}") from exc
+        if not (
+            isinstance(state, dict)
+            and isinstance(state.get("aliases"), dict)
+            and isinstance(state.get("history"), list)
+        ):
+            raise RegistryError(f"{path} must hold {{'aliases': {{...}}, 'history': [...]}}")
+        return state
