@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import _simulate_cmd
+from . import _simulate_cmd, _train_cmd
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,4 +20,11 @@ def run(args: argparse.Namespace) -> int:
     sim_args.out = args.workdir / "data"
     if args.parcels:
         sim_args.parcels = args.parcels
-    return _simulate_cmd.run(sim_args)
+    status = _simulate_cmd.run(sim_args)
+    if status:
+        return status
+    train_args = argparse.Namespace(
+        data=sim_args.out, registry=args.workdir / "registry", truth=sim_args.out / "truth.parquet",
+        challenger=False, skip_validation=False, gap_days=None,
+    )  # fmt: skip
+    return _train_cmd.run(train_args)

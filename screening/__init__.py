@@ -1,0 +1,104 @@
+"""The one scoring core: pseudonymisation, features, history, scoring, explanations, policy.
+
+Training, the HTTP service, batch screening and the officer view all call this package; it
+imports only ``data_contracts``.
+"""
+
+from ._bundle import MANIFEST_NAME, verify_bundle, write_json_atomic, write_manifest
+from ._calibration import Calibration, fit_platt
+from ._drift import PSI_ALERT, drift_report, psi, reference_histogram
+from ._engine import ScoredParcel, ScoringEngine
+from ._errors import BundleError, RegistryError, ScreeningError
+from ._explain import GROUPS, LABELS, Reason, group_contributions, group_of, reasons
+from ._features import (
+    FEATURE_VERSION,
+    PARCEL_FEATURES,
+    FeatureSpec,
+    feature_matrix,
+    fit_feature_spec,
+    parcel_features,
+)
+from ._frame import ENTITIES, ParcelFrame, frame_from_declarations, frame_from_table
+from ._history import (
+    HISTORY_FEATURES,
+    EntityStats,
+    History,
+    HistoryBackend,
+    KnownOutcome,
+    MemoryBackend,
+    entity_tokens,
+    replay,
+)
+from ._history_sql import SQLiteBackend
+from ._model import REQUIRED_FILES, LoadedModel
+from ._policy import (
+    BAND_SHARES,
+    Band,
+    Decision,
+    DecisionPolicy,
+    Verdict,
+    band_of,
+    decide,
+    threshold_at,
+)
+from ._pseudonymise import Pseudonymiser, normalise
+from ._registry import ModelRegistry
+from ._rules import RISK_ORIGINS, rule_score
+
+__all__ = [
+    "BAND_SHARES",
+    "Band",
+    "BundleError",
+    "Calibration",
+    "Decision",
+    "DecisionPolicy",
+    "ENTITIES",
+    "EntityStats",
+    "FEATURE_VERSION",
+    "FeatureSpec",
+    "GROUPS",
+    "HISTORY_FEATURES",
+    "History",
+    "HistoryBackend",
+    "KnownOutcome",
+    "LABELS",
+    "LoadedModel",
+    "MANIFEST_NAME",
+    "MemoryBackend",
+    "ModelRegistry",
+    "PARCEL_FEATURES",
+    "PSI_ALERT",
+    "ParcelFrame",
+    "Pseudonymiser",
+    "REQUIRED_FILES",
+    "RISK_ORIGINS",
+    "Reason",
+    "RegistryError",
+    "SQLiteBackend",
+    "ScoredParcel",
+    "ScoringEngine",
+    "ScreeningError",
+    "Verdict",
+    "band_of",
+    "decide",
+    "drift_report",
+    "entity_tokens",
+    "feature_matrix",
+    "fit_feature_spec",
+    "fit_platt",
+    "frame_from_declarations",
+    "frame_from_table",
+    "group_contributions",
+    "group_of",
+    "normalise",
+    "parcel_features",
+    "psi",
+    "reasons",
+    "reference_histogram",
+    "replay",
+    "rule_score",
+    "threshold_at",
+    "verify_bundle",
+    "write_json_atomic",
+    "write_manifest",
+]

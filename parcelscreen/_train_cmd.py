@@ -1,0 +1,65 @@
+"""``parcelscreen train``: train on a data directory and publish a bundle to the registry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+DEV_KEY = "development-only-pseudonymisation-key"
+
+
+def pseudonymisation_key() -> str:
+    """The key from PARCELSCREEN_PSEUDONYMISATION_KEY, or the development key (with a note)."""
+    key = os.environ.get("PARCELSCREEN_PSEUDONYMISATION_KEY")
+    if key:
+        return key
+    print("note: PARCELSCREEN_PSEUDONYMISATION_KEY unset; using the development key",
+          file=sys.stderr)  # fmt: skip
+    return DEV_KEY
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("train", help="train a model and publish it to the registry")
+    p.add_argument("--data", type=Path, default=Path("runs/data"),
+                   help="directory with declarations.parquet and outcomes.parquet")  # fmt: skip
+    p.add_argument("--registry", type=Path, default=Path("runs/registry"))
+    p.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="simulator truth file: adds model-vs-oracle metrics (evaluation only)",
+    )
+    p.add_argument("--challenger", action="store_true", help="publish as challenger")
+    p.add_argument(
+        "--skip-validation",
+        action="store_true",
+        help="check the files' schema only, not every record",
+    )
+    p.add_argument("--gap-days", type=float, default=None, help="label-delay gap (days)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from training import TrainConfig, TrainingError, run_training
+
+    config = TrainConfig() if args.gap_days is None else TrainConfig(gap_days=args.gap_days)
+    try:
+        result = run_training(
+            args.data, args.registry, pseudonymisation_key(), truth=args.truth,
+            alias="challenger" if args.challenger else "champion", config=config,
+            validate=not args.skip_validation,
+            progress=lambda msg: print(msg, file=sys.stderr),
+        )  # fmt: skip
+    except (TrainingError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = {"version": result.version, "bundle": str(result.bundle),
+               "seconds": round(result.seconds, 1)}  # fmt: skip
+    truth = result.metrics.get("truth")
+    if truth:
+        summary["model_to_oracle"] = truth["model_to_oracle"]
+    print(json.dumps(summary, indent=1))
+    return 0

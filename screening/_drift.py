@@ -1,0 +1,59 @@
+"""Reference histograms and the population stability index (PSI) for drift monitoring.
+
+A bundle stores, for the score and each feature, quantile bin edges fitted on the validation
+period and the share of values in each bin (plus the share of missing values). PSI compares
+a new batch with that reference; above 0.2 is the usual sign of a material shift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+PSI_ALERT = 0.2
+_FLOOR = 1e-4
+
+
+def reference_histogram(values: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """Quantile edges and bin shares of a reference sample (NaN counted apart)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    edges: np.ndarray = (np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+                         if finite.size else np.empty(0))  # fmt: skip
+    shares = _shares(values, np.asarray(edges, dtype=np.float64))
+    return {"edges": [float(e) for e in edges], "shares": shares}
+
+
+def _shares(values: np.ndarray, edges: np.ndarray) -> list[float]:
+    finite = np.isfinite(values)
+    counts = np.bincount(np.searchsorted(edges, values[finite], side="right"),
+                         minlength=len(edges) + 1).astype(np.float64)  # fmt: skip
+    counts = np.append(counts, (~finite).sum())
+    total = max(len(values), 1)
+    return [float(c / total) for c in counts]
+
+
+def psi(reference: dict[str, Any], values: np.ndarray) -> float:
+    """Population stability index of ``values`` against a reference histogram."""
+    expected = np.maximum(np.asarray(reference["shares"], dtype=np.float64), _FLOOR)
+    actual = np.asarray(_shares(np.asarray(values, dtype=np.float64),
+                                np.asarray(reference["edges"], dtype=np.float64)))  # fmt: skip
+    actual = np.maximum(actual, _FLOOR)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def drift_report(reference: dict[str, Any], scores: np.ndarray, matrix: np.ndarray,
+                 names: list[str]) -> dict[str, Any]:  # fmt: skip
+    """PSI of the score and of every feature, with the features beyond the alert level."""
+    features = {
+        name: psi(reference["features"][name], matrix[:, i])
+        for i, name in enumerate(names)
+        if name in reference.get("features", {})
+    }
+    return {
+        "score_psi": psi(reference["score"], scores),
+        "feature_psi": features,
+        "drifted": sorted(n for n, v in features.items() if v > PSI_ALERT),
+        "alert_level": PSI_ALERT,
+    }

@@ -1,0 +1,92 @@
+"""The model card (Mitchell et al., 2019 headings), written from the measured metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .metrics import DEFAULT_FRACTIONS, fraction_label
+
+
+def _row(name: str, report: dict[str, Any]) -> str:
+    if "skipped" in report:
+        return f"| {name} | {report['skipped']} |" + " |" * (len(DEFAULT_FRACTIONS) * 2)
+    cells = [f"{report[f'precision@{fraction_label(f)}']:.3f}" for f in DEFAULT_FRACTIONS]
+    cells += [f"{report[f'recall@{fraction_label(f)}']:.3f}" for f in DEFAULT_FRACTIONS]
+    return f"| {name} | {report['n']} | " + " | ".join(cells) + " |"
+
+
+def _table(rows: dict[str, dict[str, Any]]) -> str:
+    labels = [fraction_label(f) for f in DEFAULT_FRACTIONS]
+    head = "| ranking | parcels | " + " | ".join(f"P@{x}" for x in labels) + " | "
+    head += " | ".join(f"R@{x}" for x in labels) + " |"
+    lines = [head, "|" + " --- |" * (2 + 2 * len(labels))]
+    lines += [_row(name, report) for name, report in rows.items()]
+    return "\n".join(lines)
+
+
+def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """Markdown model card of one bundle."""
+    truth = metrics.get("truth")
+    parts = [
+        f"# Model card: {info['model_name']} ({info['created_at']})",
+        "## Model details",
+        f"Gradient-boosted trees (XGBoost {info['xgboost_version']}, "
+        f"{info['training']['best_iteration'] + 1} trees, depth {info['training']['max_depth']}), "
+        "exported to ONNX (margin output, parity-checked against XGBoost), probability from a "
+        "Platt calibration in float64. Features version "
+        f"{info['feature_version']}: {info['features']} inputs from the declaration and the "
+        "pseudonymised history of sender, recipient and address.",
+        "## Intended use",
+        "Ranking postal items with advance electronic data by the risk that they contain "
+        "drugs, so that customs officers spend a limited inspection capacity where it finds "
+        "most. The score supports and does not replace the officer's decision; every flagged "
+        "item comes with its reasons, and a random control share keeps the evaluation honest.",
+        "## Out-of-scope use",
+        "Any automated decision about a person; evidence in proceedings; items without "
+        "advance data; flows unlike the training data (other countries, mail classes or "
+        "periods) without re-validation; any use after the drift monitor raises an alert "
+        "without review.",
+        "## Data",
+        f"Declarations {info['training']['period']['train']} (training), "
+        f"{info['training']['period']['validation']} (validation), "
+        f"{info['training']['period']['test']} (test), with label-delay gaps of "
+        f"{info['training']['gap_days']} days. Training parcels: "
+        f"{info['training']['labelled']} labelled of {info['training']['parcels']} "
+        f"({info['training']['seizures']} seizures), weighted by inverse selection probability. "
+        f"Source: {info['training']['source']}.",
+        "## Metrics",
+        "Precision and recall at inspection capacity (share of the test flow opened).",
+        "### Random control sample (observed outcomes, unbiased)",
+        _table({k: v for k, v in metrics["random_control"].items() if isinstance(v, dict)}),
+    ]
+    if truth:
+        parts += [
+            "### All test parcels, true labels (simulated data only)",
+            _table({k: truth[k] for k in ("model", "oracle", "rules")}),
+            "Model / oracle precision: "
+            + ", ".join(f"{k}: {v:.2f}" for k, v in truth["model_to_oracle"].items()),
+            f"\nCalibration error (ECE, 10 equal-mass bins): {truth['calibration_error']:.5f}",
+        ]
+        slices = truth["slices"]
+    else:
+        slices = metrics.get("slices", {})
+    parts.append("### Metrics per slice")
+    for column, values in slices.items():
+        shown = {f"{column}={k}": v for k, v in values.items() if "skipped" not in v}
+        skipped = [k for k, v in values.items() if "skipped" in v]
+        if shown:
+            parts.append(_table(shown))
+        if skipped:
+            parts.append(f"Too few rows or positives to report: {', '.join(sorted(skipped))}.")
+    parts += [
+        "## Caveats",
+        "- Labels exist only for inspected items (selective labels); figures on the random "
+        "control share are the unbiased ones, and they are noisy when that share is small.",
+        "- Seizure outcomes arrive late; recent training labels are incomplete.",
+        "- Trained on simulated data until a customs partner provides real outcomes: the "
+        "simulator's assumptions (docs/DATA_CARD.md) bound what these figures mean.",
+        "- History features depend on pseudonymised identities: vendors who vary names and "
+        "addresses beyond normalisation look new.",
+        "- Monitor the drift report (PSI of score and features) and re-train on alert.",
+    ]
+    return "\n\n".join(parts) + "\n"

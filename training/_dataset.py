@@ -1,0 +1,139 @@
+"""Training data: declarations and outcomes read, validated, pseudonymised and featurised.
+
+Nothing here reads the simulator's truth file. Labels come from inspection outcomes only:
+a parcel is labelled when it was inspected, positive when something was seized, and each
+label carries the time it became known (label delay) and the probability with which the
+parcel was selected (for inverse-propensity weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from data_contracts import (
+    DECLARATION_SCHEMA,
+    OUTCOME_SCHEMA,
+    InspectionOutcome,
+    ParcelDeclaration,
+    iter_records,
+    validate_records,
+)
+from screening import HISTORY_FEATURES, KnownOutcome, ParcelFrame, Pseudonymiser, frame_from_table
+from screening import replay as replay_history
+
+from ._errors import DataError
+
+Progress = Callable[[str], None]
+NEVER = np.iinfo(np.int64).max
+
+
+@dataclass
+class Dataset:
+    """Parcels in posting-time order with their history features and observed labels."""
+
+    frame: ParcelFrame
+    history: np.ndarray  # (n, len(HISTORY_FEATURES)), as of each parcel's time
+    inspected: np.ndarray  # bool
+    seized: np.ndarray  # bool (False where not inspected)
+    known_us: np.ndarray  # int64 time the outcome was recorded (NEVER if none)
+    selection_reason: np.ndarray  # object ("" where not inspected)
+    selection_probability: np.ndarray  # float64 (NaN where unknown)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def _check_schema(table: pa.Schema, expected: pa.Schema, path: Path) -> None:
+    problems = []
+    for field in expected:
+        if field.name not in table.names:
+            problems.append(f"column {field.name} missing")
+        elif not table.field(field.name).type.equals(field.type):
+            problems.append(f"column {field.name} is {table.field(field.name).type}, "
+                            f"expected {field.type}")  # fmt: skip
+    if problems:
+        raise DataError(f"{path} does not fit the contract: " + "; ".join(problems))
+
+
+def _validate(path: Path, kind: str, progress: Progress) -> None:
+    model = ParcelDeclaration if kind == "declaration" else InspectionOutcome
+    report = validate_records(model, iter_records(path, kind))  # type: ignore[arg-type]
+    if report.errors:
+        shown = "\n  ".join(str(p) for p in report.errors[:20])
+        more = len(report.errors) - 20
+        raise DataError(
+            f"{path}: {len(report.rejected)} of {report.records} records break the "
+            f"contract:\n  {shown}" + (f"\n  ... and {more} more" if more > 0 else "")
+        )
+    progress(f"validated {report.records} {kind} records ({len(report.warnings)} warnings)")
+
+
+def read_table(path: Path, kind: str, validate: bool, progress: Progress) -> pa.Table:
+    """Read a Parquet file of one contract, checking its schema (and every record)."""
+    expected = DECLARATION_SCHEMA if kind == "declaration" else OUTCOME_SCHEMA
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: cannot read as Parquet: {exc}") from exc
+    _check_schema(table.schema, expected, path)
+    if validate:
+        _validate(path, kind, progress)
+    return table.select(expected.names)
+
+
+def _labels(frame: ParcelFrame, outcomes: pa.Table) -> tuple[np.ndarray, ...]:
+    n = len(frame)
+    inspected = np.zeros(n, dtype=bool)
+    seized = np.zeros(n, dtype=bool)
+    known = np.full(n, NEVER, dtype=np.int64)
+    reason = np.full(n, "", dtype=object)
+    propensity = np.full(n, np.nan)
+    outcomes = outcomes.filter(pc.field("inspected"))
+    rows = pc.index_in(outcomes.column("item_id"), pa.array(frame.item_id, pa.string()))
+    rows_np = rows.to_numpy(zero_copy_only=False)
+    matched = ~np.isnan(rows_np.astype(np.float64))
+    idx = rows_np[matched].astype(np.int64)
+    inspected[idx] = True
+    seized[idx] = outcomes.column("result").to_numpy(zero_copy_only=False)[matched] == "seized"
+    known[idx] = outcomes.column("recorded_at").cast(pa.int64()).to_numpy()[matched]
+    reason[idx] = np.asarray(pc.fill_null(outcomes.column("selection_reason"), "")
+                             .to_numpy(zero_copy_only=False))[matched]  # fmt: skip
+    probs = pc.fill_null(outcomes.column("selection_probability"), np.nan).to_numpy()
+    propensity[idx] = probs[matched]
+    return inspected, seized, known, reason, propensity
+
+
+def load_dataset(
+    declarations: Path,
+    outcomes: Path,
+    pseudonymiser: Pseudonymiser,
+    validate: bool = True,
+    progress: Progress = lambda _msg: None,
+) -> Dataset:
+    """Read, validate, pseudonymise and compute point-in-time history for a data set."""
+    table = read_table(declarations, "declaration", validate, progress)
+    outcome_table = read_table(outcomes, "outcome", validate, progress)
+    ids = table.column("item_id")
+    if pc.count_distinct(ids).as_py() != table.num_rows:
+        raise DataError(f"{declarations}: item IDs are not unique")
+    table = table.take(
+        pc.sort_indices(table, [("posted_at", "ascending"), ("item_id", "ascending")])
+    )
+    progress(f"pseudonymising and flattening {table.num_rows} declarations")
+    frame = frame_from_table(table, pseudonymiser)
+    inspected, seized, known, reason, propensity = _labels(frame, outcome_table)
+    known_outcomes = [
+        KnownOutcome(str(frame.item_id[i]), int(known[i]), bool(seized[i]), not seized[i])
+        for i in np.flatnonzero(inspected)
+    ]
+    progress(f"replaying history of {len(frame)} parcels and {len(known_outcomes)} outcomes")
+    history = replay_history(frame, known_outcomes)
+    assert history.shape[1] == len(HISTORY_FEATURES)
+    return Dataset(frame, history, inspected, seized, known, reason, propensity)

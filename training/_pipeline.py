@@ -1,0 +1,140 @@
+"""``parcelscreen train``: data in, a verified model bundle in the registry out."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import xgboost
+
+from screening import (
+    FEATURE_VERSION,
+    ModelRegistry,
+    Pseudonymiser,
+    reference_histogram,
+    write_manifest,
+)
+
+from ._card import model_card
+from ._dataset import Progress, load_dataset
+from ._evaluate import evaluate
+from ._train import TrainConfig, TrainResult, predict_margin, train_model
+from .export import export_onnx
+
+#: Capacity shares at which the bundle stores probability thresholds (log-spaced grid).
+THRESHOLD_SHARES = tuple(float(f"{s:.6g}") for s in np.geomspace(0.0005, 0.5, 31))
+PARITY_ROWS = 4000
+
+
+@dataclass
+class TrainingRun:
+    version: str
+    bundle: Path
+    metrics: dict[str, Any]
+    seconds: float
+
+
+def thresholds(prob: np.ndarray) -> dict[str, float]:
+    """Probability above which each share of the reference flow scores."""
+    return {f"{s:g}": float(np.quantile(prob, 1 - s)) for s in THRESHOLD_SHARES}
+
+
+def reference(result: TrainResult, prob: np.ndarray, rows: np.ndarray) -> dict[str, Any]:
+    matrix = result.matrix[rows]
+    return {
+        "period": "validation",
+        "score": reference_histogram(prob),
+        "features": {n: reference_histogram(matrix[:, i]) for i, n in enumerate(result.spec.names)},
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=float))
+
+
+def write_bundle(out: Path, result: TrainResult, info: dict[str, Any], metrics: dict[str, Any],
+                 onnx_bytes: bytes, prob_valid: np.ndarray) -> None:  # fmt: skip
+    """Every bundle file, then the manifest of their hashes."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.onnx").write_bytes(onnx_bytes)
+    result.booster.save_model(str(out / "booster.ubj"))
+    (out / "feature_spec.json").write_text(result.spec.to_json(), encoding="utf-8")
+    files = {
+        "calibration.json": result.calibration.as_dict(),
+        "thresholds.json": thresholds(prob_valid),
+        "reference.json": reference(result, prob_valid, np.flatnonzero(result.split.validation)),
+        "metrics.json": metrics,
+        "bundle.json": info,
+    }
+    for name, payload in files.items():
+        (out / name).write_text(json.dumps(_jsonable(payload), indent=1, sort_keys=True),
+                                encoding="utf-8")  # fmt: skip
+    (out / "model_card.md").write_text(model_card(info, metrics), encoding="utf-8")
+    write_manifest(out)
+
+
+def run_training(
+    data_dir: Path,
+    registry_root: Path,
+    key: bytes | str,
+    truth: Path | None = None,
+    alias: str = "champion",
+    config: TrainConfig | None = None,
+    validate: bool = True,
+    progress: Progress = lambda _m: None,
+) -> TrainingRun:
+    """Train on ``data_dir`` (declarations.parquet, outcomes.parquet), publish, set alias."""
+    started = time.perf_counter()
+    config = config or TrainConfig()
+    data = load_dataset(data_dir / "declarations.parquet", data_dir / "outcomes.parquet",
+                        Pseudonymiser(key), validate, progress)  # fmt: skip
+    result = train_model(data, config, progress)
+    progress("evaluating on the test period")
+    metrics = evaluate(result, data, pq.read_table(truth) if truth else None)
+    valid = result.split.validation
+    prob_valid = result.calibration.probability(
+        predict_margin(result.booster, result.matrix[valid])
+    )
+    test_rows = np.flatnonzero(result.split.test)
+    rng = np.random.default_rng(config.seed)
+    check = result.matrix[rng.choice(test_rows, min(PARITY_ROWS, len(test_rows)), replace=False)]
+    progress("exporting to ONNX with the parity gate")
+    onnx_bytes, parity = export_onnx(result.booster, len(result.spec.names), check)
+    split = result.split
+    known = split.train & data.inspected & (data.known_us < split.train_cutoff_us)
+    info = {
+        "model_name": "parcelscreen-xgboost",
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "feature_version": FEATURE_VERSION,
+        "features": len(result.spec.names),
+        "xgboost_version": xgboost.__version__,
+        "parity": {
+            "rows": parity.rows,
+            "max_abs_diff": parity.max_abs_diff,
+            "tolerance": parity.tolerance,
+        },  # fmt: skip
+        "training": result.params()
+        | {
+            "period": split.describe(),
+            "parcels": int(split.train.sum()),
+            "labelled": int(known.sum()),
+            "seizures": int(data.seized[known].sum()),
+            "source": str(data_dir.name),
+        },
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / "bundle"
+        write_bundle(bundle, result, info, metrics, onnx_bytes, prob_valid)
+        registry = ModelRegistry(registry_root)
+        version = registry.publish(bundle)
+    registry.set_alias(alias, version)
+    progress(f"published version {version} as {alias}")
+    return TrainingRun(version, registry.path(version), _jsonable(metrics),
+                       time.perf_counter() - started)  # fmt: skip

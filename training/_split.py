@@ -1,0 +1,62 @@
+"""Time-based split with label-delay gaps (Fraud Detection Handbook, prequential validation).
+
+    |---- train ----|gap|-- validation --|gap|---- test ----|
+
+The model is trained as if it were the end of the first gap: training labels are the outcomes
+recorded by then; validation labels those recorded by the end of the second gap. Test labels
+are read in full, retrospectively, to evaluate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    train: np.ndarray  # bool masks over parcels
+    validation: np.ndarray
+    test: np.ndarray
+    train_cutoff_us: int  # labels recorded before this time are usable for training
+    validation_cutoff_us: int
+    bounds_us: tuple[int, int, int, int, int, int]
+
+    def describe(self) -> dict[str, str]:
+        from datetime import UTC, datetime
+
+        def day(us: int) -> str:
+            return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d")
+
+        b = self.bounds_us
+        return {"train": f"{day(b[0])} .. {day(b[1])}",
+                "validation": f"{day(b[2])} .. {day(b[3])}",
+                "test": f"{day(b[4])} .. {day(b[5])}"}  # fmt: skip
+
+
+def time_split(
+    posted_us: np.ndarray,
+    gap_days: float = 21.0,
+    shares: tuple[float, float, float] = (0.6, 0.2, 0.2),
+) -> TimeSplit:
+    """Split by posting time into train, validation and test with gaps between them."""
+    start, end = int(posted_us.min()), int(posted_us.max()) + 1
+    gap = int(gap_days * _DAY_US)
+    usable = end - start - 2 * gap
+    if usable <= 0:
+        raise ValueError(f"the data spans {(end - start) / _DAY_US:.1f} days: too short for two "
+                         f"gaps of {gap_days} days")  # fmt: skip
+    t1 = start + int(shares[0] / sum(shares) * usable)
+    t2 = t1 + gap + int(shares[1] / sum(shares) * usable)
+    t3 = t2 + gap
+    return TimeSplit(
+        train=(posted_us >= start) & (posted_us < t1),
+        validation=(posted_us >= t1 + gap) & (posted_us < t2),
+        test=posted_us >= t3,
+        train_cutoff_us=t1 + gap,
+        validation_cutoff_us=t3,
+        bounds_us=(start, t1, t1 + gap, t2, t3, end),
+    )
