@@ -37,6 +37,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "recipient_history": ("recipient_prev_", "recipient_days_", "recipient_distinct_"),
     "recipient_address_history": ("recipient_address_prev_", "recipient_address_distinct_"),
     "description_words": ("text_",),
+    "office_history": ("office_",),
 }  # fmt: skip
 
 LABELS: dict[str, str] = {
@@ -54,6 +55,7 @@ LABELS: dict[str, str] = {
     "recipient_history": "Recipient history",
     "recipient_address_history": "Recipient address history",
     "description_words": "Words in the description",
+    "office_history": "Posting office history",
 }
 
 

@@ -29,6 +29,7 @@ ENTITIES: dict[str, tuple[str, ...]] = {
         "recipient.city",
         "recipient.country",
     ),
+    "office": ("origin_post", "origin_country"),  # not personal data; tokenised all the same
 }
 
 

@@ -27,6 +27,7 @@ KINDS: dict[str, str | None] = {
     "recipient": "sender",
     "recipient_address": "sender",
     "pair": None,
+    "office": None,
 }
 HISTORY_FEATURES: tuple[str, ...] = (
     "sender_prev_parcels",
@@ -46,6 +47,9 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "recipient_address_distinct_senders",
     "recipient_address_prev_seizures",
     "pair_prev_parcels",
+    "office_prev_parcels",
+    "office_prev_inspections",
+    "office_seizure_share",
 )
 
 
@@ -139,6 +143,8 @@ class History:
         """History features of a parcel with these entities, as of ``now_us``."""
         s = self._stats(tokens)
         nan = float("nan")
+        office = s["office"]
+        office_inspected = office.seizures + office.clean
         sender, s_addr, rec, r_addr = (
             s["sender"],
             s["sender_address"],
@@ -163,6 +169,9 @@ class History:
             r_addr.partners,
             r_addr.seizures,
             s["pair"].parcels,
+            office.parcels,
+            office_inspected,
+            office.seizures / office_inspected if office_inspected else nan,
         ]
 
     def record_parcel(self, item_id: str, tokens: Mapping[str, str], posted_us: int) -> bool:

@@ -1,9 +1,15 @@
 """XGBoost on observed labels with inverse-propensity weights, then Platt calibration.
 
 No blind re-weighting of positives: rare positives are handled by early stopping on the
-validation PR-AUC, and probabilities are calibrated on the validation period. Inspected
-parcels are weighted by 1 / selection probability, so the labelled sample stands for the
-whole flow (random control items weigh the most; rule-selected items count less).
+validation PR-AUC, and probabilities are calibrated on the validation period.
+
+Selective labels: only inspected parcels are labelled. Each carries its inverse selection
+probability as a weight. Calibration and the evaluation use those weights in full, so they
+speak for the whole flow. The trees are fitted with the weights clipped (``train_weight_cap``):
+today's selections depend on observable data (rules, watch lists), so P(seizure | features)
+is learnable from the inspected parcels themselves, and full weights of several hundred on the
+few random-control items made the fit noise (measured on the simulator at default settings:
+Precision@1% 0.035 with full weights, 0.35 clipped at 10, 0.385 with every label known).
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ class TrainConfig:
     min_child_weight: float = 2.0
     subsample: float = 0.9
     colsample_bytree: float = 0.8
-    weight_cap: float = 1000.0  # no single parcel weighs more than this (variance control)
+    weight_cap: float = 1000.0  # inverse-propensity weights for calibration and metrics
+    train_weight_cap: float = 10.0  # clipped weights for fitting the trees (see module doc)
     min_positives: int = 10
     threads: int = 2
     seed: int = 0
@@ -96,8 +103,10 @@ def train_model(data: Dataset, config: TrainConfig, progress: Progress) -> Train
         f"({data.seized[known_train].sum()} seizures), validating on {known_valid.sum()}"
     )
 
+    train_weights = np.minimum(weights, config.train_weight_cap)
+
     def dmatrix(mask: np.ndarray) -> xgboost.DMatrix:
-        w = weights[mask]
+        w = train_weights[mask]
         return xgboost.DMatrix(matrix[mask], label=data.seized[mask].astype(np.float32),
                                weight=w / w.mean(), missing=np.nan)  # fmt: skip
 

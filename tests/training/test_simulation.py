@@ -18,24 +18,55 @@ from training.simulation._tables import s10_check_digit
 
 SMALL = SimulationConfig(parcels=20_000, days=40)
 MEDIUM = SimulationConfig(parcels=50_000)
-PARTY = pa.struct([(f, pa.string()) for f in (
-    "name", "street", "city", "postcode", "country", "phone", "email", "importer_ref")])
-LINE = pa.struct([("description", pa.string()), ("quantity", pa.int32()),
-                  ("net_weight_kg", pa.float64()), ("value", pa.float64()),
-                  ("hs_code", pa.string()), ("origin_country", pa.string())])
+PARTY = pa.struct(
+    [
+        (f, pa.string())
+        for f in ("name", "street", "city", "postcode", "country", "phone", "email", "importer_ref")
+    ]
+)
+LINE = pa.struct(
+    [
+        ("description", pa.string()),
+        ("quantity", pa.int32()),
+        ("net_weight_kg", pa.float64()),
+        ("value", pa.float64()),
+        ("hs_code", pa.string()),
+        ("origin_country", pa.string()),
+    ]
+)
 UTC = pa.timestamp("us", tz="UTC")
-DECLARATIONS = pa.schema([
-    ("contract_version", pa.string()), ("item_id", pa.string()), ("posted_at", UTC),
-    ("origin_post", pa.string()), ("origin_country", pa.string()),
-    ("destination_country", pa.string()), ("sender", PARTY), ("recipient", PARTY),
-    ("category", pa.string()), ("gross_weight_kg", pa.float64()),
-    ("declared_value", pa.float64()), ("currency", pa.string()),
-    ("postal_charges", pa.float64()), ("lines", pa.list_(LINE))])
-OUTCOMES = pa.schema([
-    ("contract_version", pa.string()), ("item_id", pa.string()), ("recorded_at", UTC),
-    ("inspected", pa.bool_()), ("selection_reason", pa.string()),
-    ("selection_probability", pa.float64()), ("result", pa.string()),
-    ("substance", pa.string()), ("quantity_g", pa.float64()), ("officer_ref", pa.string())])
+DECLARATIONS = pa.schema(
+    [
+        ("contract_version", pa.string()),
+        ("item_id", pa.string()),
+        ("posted_at", UTC),
+        ("origin_post", pa.string()),
+        ("origin_country", pa.string()),
+        ("destination_country", pa.string()),
+        ("sender", PARTY),
+        ("recipient", PARTY),
+        ("category", pa.string()),
+        ("gross_weight_kg", pa.float64()),
+        ("declared_value", pa.float64()),
+        ("currency", pa.string()),
+        ("postal_charges", pa.float64()),
+        ("lines", pa.list_(LINE)),
+    ]
+)
+OUTCOMES = pa.schema(
+    [
+        ("contract_version", pa.string()),
+        ("item_id", pa.string()),
+        ("recorded_at", UTC),
+        ("inspected", pa.bool_()),
+        ("selection_reason", pa.string()),
+        ("selection_probability", pa.float64()),
+        ("result", pa.string()),
+        ("substance", pa.string()),
+        ("quantity_g", pa.float64()),
+        ("officer_ref", pa.string()),
+    ]
+)
 VAGUE = {"gift", "samples", "parts", "goods", "present", "merchandise", "accessories", "items"}
 
 
@@ -51,16 +82,17 @@ def medium() -> SimulationResult:
 
 # --- helpers: ranking metrics used by the realism guards -------------------------------------
 
-def precision_at(score: np.ndarray, y: np.ndarray, share: float,
-                 rng: np.random.Generator) -> float:
+
+def precision_at(score: np.ndarray, y: np.ndarray, share: float, rng: np.random.Generator) -> float:
     """Precision among the top ``share`` of items by ``score``; ties broken at random."""
     k = max(1, math.ceil(share * score.size))
     order = np.lexsort((rng.random(score.size), -score))
     return float(y[order[:k]].mean())
 
 
-def best_field_precision(values: np.ndarray, y: np.ndarray, share: float,
-                         rng: np.random.Generator) -> float:
+def best_field_precision(
+    values: np.ndarray, y: np.ndarray, share: float, rng: np.random.Generator
+) -> float:
     """Precision@share of ranking by one field's categories, each scored by its illicit rate.
 
     Rates are cross-fitted (measured on one half, applied to the other) so that tiny
@@ -92,29 +124,35 @@ def observable_fields(declarations: pa.Table) -> dict[str, np.ndarray]:
     first = pc.list_element(d.column("lines"), 0)
     flat = pc.list_flatten(d.column("lines"))
     parent = pc.list_parent_indices(d.column("lines")).to_numpy()
-    vague_line = np.isin(pc.struct_field(flat, "description").to_numpy(zero_copy_only=False),
-                         list(VAGUE))
+    vague_line = np.isin(
+        pc.struct_field(flat, "description").to_numpy(zero_copy_only=False), list(VAGUE)
+    )
     hs = pc.fill_null(pc.struct_field(first, "hs_code"), "none")
     ids = col("item_id")
     weight = d.column("gross_weight_kg").to_numpy()
     value = d.column("declared_value").to_numpy()
     hour = pc.hour(d.column("posted_at")).to_numpy()
     fields = {
-        "category": col("category"), "origin_country": col("origin_country"),
-        "destination_country": col("destination_country"), "currency": col("currency"),
+        "category": col("category"),
+        "origin_country": col("origin_country"),
+        "destination_country": col("destination_country"),
+        "currency": col("currency"),
         "origin_post": col("origin_post"),
-        "mail_class": np.array([i[0] for i in ids]), "service": np.array([i[:2] for i in ids]),
+        "mail_class": np.array([i[0] for i in ids]),
+        "service": np.array([i[:2] for i in ids]),
         "hs_chapter": pc.utf8_slice_codeunits(hs, 0, 2).to_numpy(zero_copy_only=False),
-        "first_description": pc.struct_field(first, "description").to_numpy(
-            zero_copy_only=False),
+        "first_description": pc.struct_field(first, "description").to_numpy(zero_copy_only=False),
         "description_vague": np.bincount(parent, weights=vague_line, minlength=len(d)) > 0,
         "line_count": pc.list_value_length(d.column("lines")).to_numpy(),
         "posting_hour": hour,
         "sender_phone_given": pc.is_valid(pc.struct_field(d.column("sender"), "phone")).to_numpy(
-            zero_copy_only=False),
-        "sender_street_given": pc.is_valid(
-            pc.struct_field(d.column("sender"), "street")).to_numpy(zero_copy_only=False),
-        "gross_weight_kg": _bins(weight), "declared_value": _bins(value),
+            zero_copy_only=False
+        ),
+        "sender_street_given": pc.is_valid(pc.struct_field(d.column("sender"), "street")).to_numpy(
+            zero_copy_only=False
+        ),
+        "gross_weight_kg": _bins(weight),
+        "declared_value": _bins(value),
         "value_per_gram": _bins(value / np.maximum(weight * 1000, 1e-3)),
         "postal_charges": _bins(d.column("postal_charges").to_numpy(zero_copy_only=False)),
     }
@@ -126,6 +164,7 @@ def _sha256(path: Path) -> str:
 
 
 # --- public API and determinism --------------------------------------------------------------
+
 
 def test_all_lists_the_public_names_sorted() -> None:
     public = {n for n in dir(simulation) if not n.startswith("_")} - {"annotations"}
@@ -160,13 +199,19 @@ def test_csv_copies_are_written(tmp_path: Path) -> None:
 
 # --- the data contract ------------------------------------------------------------------------
 
+
 def test_schemas_match_the_contract(small: SimulationResult) -> None:
     assert small.declarations.schema.equals(DECLARATIONS)
     assert small.outcomes.schema.equals(OUTCOMES)
     truth = small.truth.schema
-    for name, kind in [("item_id", pa.string()), ("illicit", pa.bool_()),
-                       ("oracle_probability", pa.float64()), ("substance", pa.string()),
-                       ("sender_kind", pa.string()), ("vendor_id", pa.int64())]:
+    for name, kind in [
+        ("item_id", pa.string()),
+        ("illicit", pa.bool_()),
+        ("oracle_probability", pa.float64()),
+        ("substance", pa.string()),
+        ("sender_kind", pa.string()),
+        ("vendor_id", pa.int64()),
+    ]:
         assert truth.field(name).type == kind, name
     assert small.declarations.num_rows == SMALL.parcels == small.truth.num_rows
 
@@ -174,8 +219,9 @@ def test_schemas_match_the_contract(small: SimulationResult) -> None:
 def test_item_ids_are_valid_unique_s10(small: SimulationResult) -> None:
     ids = small.declarations.column("item_id").to_pylist()
     assert len(set(ids)) == len(ids)
-    assert all(len(i) == 13 and i[:2].isalpha() and i[:2].isupper() and i[2:11].isdigit()
-               for i in ids)
+    assert all(
+        len(i) == 13 and i[:2].isalpha() and i[:2].isupper() and i[2:11].isdigit() for i in ids
+    )
     serial = np.array([int(i[2:10]) for i in ids])
     check = np.array([int(i[10]) for i in ids])
     assert np.array_equal(s10_check_digit(serial), check)
@@ -184,12 +230,15 @@ def test_item_ids_are_valid_unique_s10(small: SimulationResult) -> None:
     assert {i[0] for i in ids} <= set("ERLVCHU")
 
 
-@pytest.mark.parametrize(("serial", "digit"), [
-    (10000014, 0),  # weighted sum mod 11 == 1 -> c = 10 -> 0
-    (10000002, 5),  # weighted sum mod 11 == 0 -> c = 11 -> 5
-    (12345678, 5),  # DOMAIN example RR123456785CH
-    (10000001, 7),  # plain case: 8 + 7 = 15, 15 mod 11 = 4, 11 - 4
-])
+@pytest.mark.parametrize(
+    ("serial", "digit"),
+    [
+        (10000014, 0),  # weighted sum mod 11 == 1 -> c = 10 -> 0
+        (10000002, 5),  # weighted sum mod 11 == 0 -> c = 11 -> 5
+        (12345678, 5),  # DOMAIN example RR123456785CH
+        (10000001, 7),  # plain case: 8 + 7 = 15, 15 mod 11 = 4, 11 - 4
+    ],
+)
 def test_s10_check_digit_known_values(serial: int, digit: int) -> None:
     assert s10_check_digit(np.array([serial]))[0] == digit
 
@@ -212,7 +261,13 @@ def test_values_are_finite_and_valid(small: SimulationResult) -> None:
     names = pc.struct_field(d.column("sender"), "name")
     assert pc.min(pc.utf8_length(names)).as_py() > 0
     assert set(d.column("category").unique().to_pylist()) <= {
-        "gift", "documents", "commercial_sample", "returned_goods", "sale_of_goods", "other"}
+        "gift",
+        "documents",
+        "commercial_sample",
+        "returned_goods",
+        "sale_of_goods",
+        "other",
+    }
     assert set(d.column("contract_version").unique().to_pylist()) == {"1"}
 
 
@@ -229,6 +284,7 @@ def test_lines_mostly_add_up_with_some_noise(small: SimulationResult) -> None:
 
 
 # --- labels, inspections, outcomes ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("prevalence", [0.0005, 0.005, 0.02])
 def test_realised_prevalence_is_close_to_the_parameter(prevalence: float) -> None:
@@ -264,7 +320,8 @@ def test_random_control_probability_is_the_days_random_rate(small: SimulationRes
 def test_seizures_match_truth_and_come_after_posting(small: SimulationResult) -> None:
     o = small.outcomes.to_pandas()
     joined = o.merge(small.truth.to_pandas(), on="item_id").merge(
-        small.declarations.select(["item_id", "posted_at"]).to_pandas(), on="item_id")
+        small.declarations.select(["item_id", "posted_at"]).to_pandas(), on="item_id"
+    )
     seized = joined[joined.result == "seized"]
     assert len(seized) > 0 and seized.illicit.all()
     assert seized.substance_x.notna().all() and (seized.quantity_g_x > 0).all()
@@ -275,6 +332,7 @@ def test_seizures_match_truth_and_come_after_posting(small: SimulationResult) ->
 
 
 # --- realism guards ---------------------------------------------------------------------------
+
 
 def test_oracle_is_informative_but_not_perfect(medium: SimulationResult) -> None:
     y = medium.truth.column("illicit").to_numpy()

@@ -12,8 +12,9 @@ from ._flows import run_days
 from ._tables import build_tables, write_tables
 
 
-def simulate(config: SimulationConfig,
-             progress: Callable[[str], None] | None = None) -> SimulationResult:
+def simulate(
+    config: SimulationConfig, progress: Callable[[str], None] | None = None
+) -> SimulationResult:
     """Run the simulation; the same config (seed included) always gives the same tables.
 
     ``progress`` receives short status lines (every tenth day, then table building).
@@ -25,8 +26,7 @@ def simulate(config: SimulationConfig,
     return build_tables(world, batch, found, rng)
 
 
-def write_simulation(result: SimulationResult, out_dir: Path,
-                     csv: bool = False) -> dict[str, Path]:
+def write_simulation(result: SimulationResult, out_dir: Path, csv: bool = False) -> dict[str, Path]:
     """Write ``declarations``, ``outcomes`` and ``truth`` as Parquet (plus CSV copies of the
     first two, structs flattened and lines as JSON, if ``csv``); returns name -> path."""
     return write_tables(result, Path(out_dir), csv)

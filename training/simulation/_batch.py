@@ -10,17 +10,41 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-SERVICES: tuple[str, ...] = ("UA", "UB", "RR", "RB", "LX", "LA", "VV", "CP", "CX", "EE", "EA",
-                             "HA", "HB")
+SERVICES: tuple[str, ...] = (
+    "UA",
+    "UB",
+    "RR",
+    "RB",
+    "LX",
+    "LA",
+    "VV",
+    "CP",
+    "CX",
+    "EE",
+    "EA",
+    "HA",
+    "HB",
+)
 """S10 service indicators used: U/R/L/V letters and small packets, C parcels, E EMS,
 H e-commerce parcels (DOMAIN: UPU S10)."""
 SERVICE_INDEX = {s: i for i, s in enumerate(SERVICES)}
 LETTER_SERVICES = np.array([s[0] in "URLV" for s in SERVICES])
-CATEGORIES: tuple[str, ...] = ("gift", "documents", "commercial_sample", "returned_goods",
-                               "sale_of_goods", "other")
+CATEGORIES: tuple[str, ...] = (
+    "gift",
+    "documents",
+    "commercial_sample",
+    "returned_goods",
+    "sale_of_goods",
+    "other",
+)
 CATEGORY_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
-SENDER_KINDS: tuple[str, ...] = ("merchant", "grey_merchant", "private", "vendor",
-                                 "vendor_stolen_identity")
+SENDER_KINDS: tuple[str, ...] = (
+    "merchant",
+    "grey_merchant",
+    "private",
+    "vendor",
+    "vendor_stolen_identity",
+)
 KIND = {k: i for i, k in enumerate(SENDER_KINDS)}
 RECIPIENT_KINDS: tuple[str, ...] = ("ordinary", "buyer", "drop")
 
@@ -81,8 +105,13 @@ class GroupSampler:
     ``fallback`` (another sampler) or to -1.
     """
 
-    def __init__(self, group: np.ndarray, weight: np.ndarray, n_groups: int,
-                 fallback: GroupSampler | None = None) -> None:
+    def __init__(
+        self,
+        group: np.ndarray,
+        weight: np.ndarray,
+        n_groups: int,
+        fallback: GroupSampler | None = None,
+    ) -> None:
         keep = weight > 0
         members = np.flatnonzero(keep)
         order = np.lexsort((members, group[members]))

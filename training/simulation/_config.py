@@ -14,16 +14,34 @@ import pyarrow as pa
 # DOMAIN.md "Darknet drug parcels": vendor countries by revenue (RAND RR1607). The remainder
 # (about 21.5%) is spread over other countries (assumption, EU vendors ~46% per EMCDDA-Europol).
 VENDOR_COUNTRY_WEIGHTS: tuple[tuple[str, float], ...] = (
-    ("US", 0.359), ("GB", 0.161), ("AU", 0.106), ("DE", 0.084), ("NL", 0.075),
-    ("CA", 0.040), ("ES", 0.030), ("FR", 0.028), ("BE", 0.022), ("PL", 0.020),
-    ("IT", 0.015), ("SE", 0.012), ("IN", 0.020), ("CN", 0.013), ("AT", 0.008), ("CZ", 0.007),
+    ("US", 0.359),
+    ("GB", 0.161),
+    ("AU", 0.106),
+    ("DE", 0.084),
+    ("NL", 0.075),
+    ("CA", 0.040),
+    ("ES", 0.030),
+    ("FR", 0.028),
+    ("BE", 0.022),
+    ("PL", 0.020),
+    ("IT", 0.015),
+    ("SE", 0.012),
+    ("IN", 0.020),
+    ("CN", 0.013),
+    ("AT", 0.008),
+    ("CZ", 0.007),
 )
 
 # DOMAIN.md "Darknet drug parcels": drug mix by transactions (RAND RR1607); "opioids" and
 # "other" share the remaining 7% (assumption).
 SUBSTANCE_MIX: tuple[tuple[str, float], ...] = (
-    ("cannabis", 0.33), ("prescription", 0.19), ("stimulants", 0.18), ("ecstasy", 0.12),
-    ("psychedelics", 0.11), ("opioids", 0.03), ("other", 0.04),
+    ("cannabis", 0.33),
+    ("prescription", 0.19),
+    ("stimulants", 0.18),
+    ("ecstasy", 0.12),
+    ("psychedelics", 0.11),
+    ("opioids", 0.03),
+    ("other", 0.04),
 )
 
 
@@ -90,18 +108,30 @@ class SimulationConfig:
         checks = [
             (self.parcels >= 100, f"parcels must be >= 100, got {self.parcels}"),
             (self.days >= 1, f"days must be >= 1, got {self.days}"),
-            (0.0 < self.prevalence <= 0.05,
-             f"prevalence must be in (0, 0.05], got {self.prevalence}"),
-            (0.0 < self.inspection_rate <= 0.5,
-             f"inspection_rate must be in (0, 0.5], got {self.inspection_rate}"),
-            (0.0 < self.random_share <= 1.0,
-             f"random_share must be in (0, 1], got {self.random_share}"),
-            (0.0 < self.vendor_parcel_share <= 1.0,
-             f"vendor_parcel_share must be in (0, 1], got {self.vendor_parcel_share}"),
-            (0.0 < self.takedown_at < 1.0,
-             f"takedown_at must be in (0, 1), got {self.takedown_at}"),
-            (self.seizure_delay_days[0] <= self.seizure_delay_days[1],
-             f"seizure_delay_days must be (low, high), got {self.seizure_delay_days}"),
+            (
+                0.0 < self.prevalence <= 0.05,
+                f"prevalence must be in (0, 0.05], got {self.prevalence}",
+            ),
+            (
+                0.0 < self.inspection_rate <= 1.0,
+                f"inspection_rate must be in (0, 1], got {self.inspection_rate}",
+            ),
+            (
+                0.0 < self.random_share <= 1.0,
+                f"random_share must be in (0, 1], got {self.random_share}",
+            ),
+            (
+                0.0 < self.vendor_parcel_share <= 1.0,
+                f"vendor_parcel_share must be in (0, 1], got {self.vendor_parcel_share}",
+            ),
+            (
+                0.0 < self.takedown_at < 1.0,
+                f"takedown_at must be in (0, 1), got {self.takedown_at}",
+            ),
+            (
+                self.seizure_delay_days[0] <= self.seizure_delay_days[1],
+                f"seizure_delay_days must be (low, high), got {self.seizure_delay_days}",
+            ),
         ]
         for ok, message in checks:
             if not ok:

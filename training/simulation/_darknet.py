@@ -22,11 +22,18 @@ from ._world import World, postal_charges, posting_times, services
 
 # Retail quantity per substance: median grams and log-sd (assumption; DOMAIN: mostly small
 # orders, orders above USD 1,000 are about a quarter of revenue -> a bulk tail).
-QUANTITY_G = {"cannabis": (5.0, 0.9), "prescription": (6.0, 0.7), "stimulants": (2.0, 0.8),
-              "ecstasy": (3.0, 0.9), "psychedelics": (0.3, 0.8), "opioids": (1.0, 0.8),
-              "other": (2.0, 0.9)}
-_COVER_CATEGORIES = np.array([CATEGORY_INDEX[c] for c in (
-    "gift", "sale_of_goods", "commercial_sample", "other")])
+QUANTITY_G = {
+    "cannabis": (5.0, 0.9),
+    "prescription": (6.0, 0.7),
+    "stimulants": (2.0, 0.8),
+    "ecstasy": (3.0, 0.9),
+    "psychedelics": (0.3, 0.8),
+    "opioids": (1.0, 0.8),
+    "other": (2.0, 0.9),
+}
+_COVER_CATEGORIES = np.array(
+    [CATEGORY_INDEX[c] for c in ("gift", "sale_of_goods", "commercial_sample", "other")]
+)
 _COVER_CATEGORY_W = np.array([0.45, 0.33, 0.12, 0.10])
 
 
@@ -43,8 +50,14 @@ class VendorState:
 
     @classmethod
     def start(cls, rng: np.random.Generator, n: int) -> VendorState:
-        state = cls(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
-                    rng.normal(0.0, 0.15, n), rng.uniform(0.0, 0.4, n), rng.random(n) < 0.3)
+        state = cls(
+            np.zeros(n, np.int64),
+            np.zeros(n, np.int64),
+            np.zeros(n, np.int64),
+            rng.normal(0.0, 0.15, n),
+            rng.uniform(0.0, 0.4, n),
+            rng.random(n) < 0.3,
+        )
         state.new_cover(rng, np.arange(n))
         return state
 
@@ -52,12 +65,14 @@ class VendorState:
         w = goods.COVER_CHAPTER_WEIGHTS
         self.cover[vendors] = rng.choice(w.size, vendors.size, p=w / w.sum())
         self.category[vendors] = _COVER_CATEGORIES[
-            rng.choice(_COVER_CATEGORIES.size, vendors.size, p=_COVER_CATEGORY_W)]
+            rng.choice(_COVER_CATEGORIES.size, vendors.size, p=_COVER_CATEGORY_W)
+        ]
         docs = self.cover[vendors] == goods.DOCUMENTS
         self.category[vendors[docs]] = CATEGORY_INDEX["documents"]
 
-    def react_to_seizure(self, rng: np.random.Generator, vendor: int, rotate: float,
-                         change_cover: float) -> None:
+    def react_to_seizure(
+        self, rng: np.random.Generator, vendor: int, rotate: float, change_cover: float
+    ) -> None:
         """Switch identity (reusing old ones after the last) and/or cover after a seizure."""
         if rng.random() < rotate:
             self.identity[vendor] = (self.identity[vendor] + 1) % IDENTITIES_PER_VENDOR
@@ -65,9 +80,16 @@ class VendorState:
             self.new_cover(rng, np.array([vendor]))
 
 
-def vendor_parcels(world: World, state: VendorState, rng: np.random.Generator, n: int,
-                   day: int, day_us: int, substances: tuple[str, ...],
-                   substance_w: np.ndarray) -> Batch:
+def vendor_parcels(
+    world: World,
+    state: VendorState,
+    rng: np.random.Generator,
+    n: int,
+    day: int,
+    day_us: int,
+    substances: tuple[str, ...],
+    substance_w: np.ndarray,
+) -> Batch:
     """``n`` parcels from vendors active on ``day``; labels drawn from the vendor's rate."""
     pop = world.population
     cfg = world.config
@@ -84,12 +106,16 @@ def vendor_parcels(world: World, state: VendorState, rng: np.random.Generator, n
 
     destination = choose_rows(rng, world.vendor_destinations, origin)
     to_drop = rng.random(n) < cfg.drop_share_of_vendor_parcels
-    recipient = np.where(to_drop, world.drops.sample(rng, destination),
-                         world.buyers.sample(rng, destination))
+    recipient = np.where(
+        to_drop, world.drops.sample(rng, destination), world.buyers.sample(rng, destination)
+    )
     recipient_kind = np.where(to_drop, 2, 1)
 
-    substance = np.where(rng.random(n) < 0.6, pop.vendor_substance[vendor],
-                         rng.choice(substance_w.size, n, p=substance_w))
+    substance = np.where(
+        rng.random(n) < 0.6,
+        pop.vendor_substance[vendor],
+        rng.choice(substance_w.size, n, p=substance_w),
+    )
     median = np.array([QUANTITY_G.get(s, (2.0, 0.9))[0] for s in substances])[substance]
     sigma = np.array([QUANTITY_G.get(s, (2.0, 0.9))[1] for s in substances])[substance]
     grams = median * rng.lognormal(0.0, sigma).astype(np.float64)
@@ -108,9 +134,13 @@ def vendor_parcels(world: World, state: VendorState, rng: np.random.Generator, n
     n_lines = np.where(rng.random(n) < 0.8, 1, 2)
     n_lines = np.where(chapter == goods.DOCUMENTS, 1, n_lines)
     habits = Habits(
-        vague=state.vague[vendor], hs_given=np.full(n, 0.3), round_values=rng.random(n) < 0.7,
-        zero_or_one=np.full(n, 0.03), mismatch=np.full(n, 0.03),
-        value_scale=rng.uniform(0.4, 0.9, n))
+        vague=state.vague[vendor],
+        hs_given=np.full(n, 0.3),
+        round_values=rng.random(n) < 0.7,
+        zero_or_one=np.full(n, 0.03),
+        mismatch=np.full(n, 0.03),
+        value_scale=rng.uniform(0.4, 0.9, n),
+    )
     declared = declare(rng, chapter, chapter, n_lines, currency, origin, habits)
     # Declared net weight is the cover's; the real content adds the drug and its packing.
     cover_kg = np.where(letter, np.minimum(declared.net_kg, 0.03), declared.net_kg)
@@ -118,20 +148,38 @@ def vendor_parcels(world: World, state: VendorState, rng: np.random.Generator, n
     gross = np.round(cover_kg + grams / 1000.0 * rng.uniform(1.05, 1.3, n) + packaging, 3)
     scale = np.where(letter, np.minimum(1.0, gross / np.maximum(declared.net_kg, 1e-3)), 1.0)
     line_net = np.round(declared.line_net_kg * scale[declared.line_parcel] * 0.8, 3).clip(0.001)
-    office = np.where(rng.random(n) < 0.4, pop.vendor_office[vendor],
-                      world.offices_by_country.sample(rng, origin))
+    office = np.where(
+        rng.random(n) < 0.4, pop.vendor_office[vendor], world.offices_by_country.sample(rng, origin)
+    )
 
     oracle = pop.vendor_rate[vendor]
     illicit = rng.random(n) < oracle
     return Batch(
-        sender_row=sender, recipient_row=recipient, origin=origin, destination=destination,
-        office=office, category=category, service=services(rng, gross, origin, letter),
-        currency=currency, gross_kg=gross, declared_value=declared.declared_value,
+        sender_row=sender,
+        recipient_row=recipient,
+        origin=origin,
+        destination=destination,
+        office=office,
+        category=category,
+        service=services(rng, gross, origin, letter),
+        currency=currency,
+        gross_kg=gross,
+        declared_value=declared.declared_value,
         postal_charges=postal_charges(rng, gross, letter, EUR_PER_UNIT[currency]),
-        posted_us=posting_times(rng, day_us, origin), oracle_p=oracle, illicit=illicit,
+        posted_us=posting_times(rng, day_us, origin),
+        oracle_p=oracle,
+        illicit=illicit,
         substance=np.where(illicit, substance, -1),
-        quantity_g=np.where(illicit, grams, np.nan), sender_kind=kind, vendor_id=vendor,
-        recipient_kind=recipient_kind, line_parcel=declared.line_parcel,
-        line_description=declared.line_description, line_quantity=declared.line_quantity,
-        line_net_kg=line_net, line_value=declared.line_value, line_hs=declared.line_hs,
-        line_hs_extra=declared.line_hs_extra, line_origin=declared.line_origin)
+        quantity_g=np.where(illicit, grams, np.nan),
+        sender_kind=kind,
+        vendor_id=vendor,
+        recipient_kind=recipient_kind,
+        line_parcel=declared.line_parcel,
+        line_description=declared.line_description,
+        line_quantity=declared.line_quantity,
+        line_net_kg=line_net,
+        line_value=declared.line_value,
+        line_hs=declared.line_hs,
+        line_hs_extra=declared.line_hs_extra,
+        line_origin=declared.line_origin,
+    )

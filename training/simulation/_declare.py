@@ -41,9 +41,15 @@ class Habits:
     value_scale: np.ndarray
 
 
-def declare(rng: np.random.Generator, chapter: np.ndarray, second: np.ndarray,
-            n_lines: np.ndarray, currency: np.ndarray, origin: np.ndarray,
-            habits: Habits) -> Declared:
+def declare(
+    rng: np.random.Generator,
+    chapter: np.ndarray,
+    second: np.ndarray,
+    n_lines: np.ndarray,
+    currency: np.ndarray,
+    origin: np.ndarray,
+    habits: Habits,
+) -> Declared:
     """Draw content lines for parcels of a main ``chapter`` (``second`` for extra lines)."""
     n = chapter.size
     parcel = np.repeat(np.arange(n), n_lines)
@@ -80,5 +86,15 @@ def declare(rng: np.random.Generator, chapter: np.ndarray, second: np.ndarray,
     mismatch = rng.random(n) < habits.mismatch
     declared = np.where(mismatch, np.round(declared * rng.uniform(0.4, 1.6, n), 2), declared)
     net_kg = np.bincount(parcel, weights=net, minlength=n)
-    return Declared(parcel, description, quantity, net, np.round(value, 2), hs, hs_extra,
-                    line_origin, np.round(declared, 2), net_kg)
+    return Declared(
+        parcel,
+        description,
+        quantity,
+        net,
+        np.round(value, 2),
+        hs,
+        hs_extra,
+        line_origin,
+        np.round(declared, 2),
+        net_kg,
+    )

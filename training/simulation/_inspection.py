@@ -37,13 +37,22 @@ class Inspections:
     officer: np.ndarray
 
 
-def rule_scores(batch: Batch, name_watch: np.ndarray, address_watch: np.ndarray,
-                sender_name_key: np.ndarray, recipient_address_key: np.ndarray) -> np.ndarray:
+def rule_scores(
+    batch: Batch,
+    name_watch: np.ndarray,
+    address_watch: np.ndarray,
+    sender_name_key: np.ndarray,
+    recipient_address_key: np.ndarray,
+) -> np.ndarray:
     """Integer risk score of each item under today's customs rules (observable data only)."""
     n = len(batch)
     value_eur = batch.declared_value * EUR_PER_UNIT[batch.currency]
-    vague = np.bincount(batch.line_parcel, weights=batch.line_description >= goods.VAGUE_START,
-                        minlength=n) > 0
+    vague = (
+        np.bincount(
+            batch.line_parcel, weights=batch.line_description >= goods.VAGUE_START, minlength=n
+        )
+        > 0
+    )
     no_hs = np.bincount(batch.line_parcel, weights=batch.line_hs < 0, minlength=n) > 0
     letter = LETTER_SERVICES[batch.service]
     docs = batch.category == CATEGORY_INDEX["documents"]
@@ -54,13 +63,16 @@ def rule_scores(batch: Batch, name_watch: np.ndarray, address_watch: np.ndarray,
     score += docs & (batch.gross_kg > 0.06)
     score += no_hs & (batch.category == CATEGORY_INDEX["sale_of_goods"])
     score += value_eur <= 1.0
-    score += 3 * (name_watch[sender_name_key[batch.sender_row]]
-                  | address_watch[recipient_address_key[batch.recipient_row]])
+    score += 3 * (
+        name_watch[sender_name_key[batch.sender_row]]
+        | address_watch[recipient_address_key[batch.recipient_row]]
+    )
     return score
 
 
-def inspect(rng: np.random.Generator, config: SimulationConfig, batch: Batch,
-            score: np.ndarray) -> Inspections:
+def inspect(
+    rng: np.random.Generator, config: SimulationConfig, batch: Batch, score: np.ndarray
+) -> Inspections:
     """Select today's inspections, record why and with what probability, and their results."""
     n = len(batch)
     capacity = int(round(config.inspection_rate * n))
@@ -95,10 +107,12 @@ def inspect(rng: np.random.Generator, config: SimulationConfig, batch: Batch,
 
     policy_p = random_rate + (1 - random_rate) * rule_p
     parcel = np.concatenate([tips, chosen_random, rule]).astype(np.int64)
-    reason = np.concatenate([np.full(tips.size, 2), np.zeros(n_random, np.int64),
-                             np.where(score[rule] > 0, 1, 3)])
-    probability = np.where(reason == 2, 1 - (1 - tip_p[parcel]) * (1 - policy_p[parcel]),
-                           policy_p[parcel])
+    reason = np.concatenate(
+        [np.full(tips.size, 2), np.zeros(n_random, np.int64), np.where(score[rule] > 0, 1, 3)]
+    )
+    probability = np.where(
+        reason == 2, 1 - (1 - tip_p[parcel]) * (1 - policy_p[parcel]), policy_p[parcel]
+    )
     probability = np.clip(probability, 1e-9, 1.0)
 
     illicit = batch.illicit[parcel]
@@ -108,11 +122,19 @@ def inspect(rng: np.random.Generator, config: SimulationConfig, batch: Batch,
     same_region = REGIONS[batch.origin[parcel]] == REGIONS[batch.destination[parcel]]
     transit = np.where(same_region, rng.uniform(2, 5, parcel.size), rng.uniform(4, 12, parcel.size))
     low, high = config.seizure_delay_days
-    delay = np.select([result == 0, result == 2],
-                      [rng.uniform(low, high + 1, parcel.size), rng.uniform(1, 10, parcel.size)],
-                      rng.uniform(0.1, 1.5, parcel.size))
+    delay = np.select(
+        [result == 0, result == 2],
+        [rng.uniform(low, high + 1, parcel.size), rng.uniform(1, 10, parcel.size)],
+        rng.uniform(0.1, 1.5, parcel.size),
+    )
     recorded = batch.posted_us[parcel] + ((transit + delay) * _DAY_US).astype(np.int64)
     officer = np.where(rng.random(parcel.size) < 0.95, rng.integers(0, 60, parcel.size), -1)
     order = np.argsort(parcel, kind="stable")
-    return Inspections(parcel[order], reason[order], probability[order], result[order],
-                       recorded[order], officer[order])
+    return Inspections(
+        parcel[order],
+        reason[order],
+        probability[order],
+        result[order],
+        recorded[order],
+        officer[order],
+    )

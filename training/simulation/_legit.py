@@ -17,8 +17,12 @@ from ._geography import CURRENCY_INDEX, EUR_PER_UNIT, HOME_CURRENCY
 from ._population import MERCHANT_SHARE_OF_LEGIT
 from ._world import World, postal_charges, posting_times, services
 
-_PRIVATE_CATEGORY = np.array([CATEGORY_INDEX[c] for c in (
-    "gift", "returned_goods", "sale_of_goods", "other", "commercial_sample")])
+_PRIVATE_CATEGORY = np.array(
+    [
+        CATEGORY_INDEX[c]
+        for c in ("gift", "returned_goods", "sale_of_goods", "other", "commercial_sample")
+    ]
+)
 _PRIVATE_CATEGORY_W = np.array([0.55, 0.12, 0.18, 0.10, 0.05])
 
 
@@ -32,8 +36,9 @@ def legit_parcels(world: World, rng: np.random.Generator, n: int, day_us: int) -
     sender = np.where(merchant, pop.merchant_rows[m], p)
     origin = pop.senders.country[sender]
     grey = merchant & pop.merchant_grey[m]
-    kind = np.where(merchant, np.where(grey, KIND["grey_merchant"], KIND["merchant"]),
-                    KIND["private"])
+    kind = np.where(
+        merchant, np.where(grey, KIND["grey_merchant"], KIND["merchant"]), KIND["private"]
+    )
 
     main = np.where(rng.random(n) < 0.75, pop.merchant_chapters[m, 0], pop.merchant_chapters[m, 1])
     grey_chapter = goods.CHAPTER_INDEX["21"]
@@ -43,18 +48,25 @@ def legit_parcels(world: World, rng: np.random.Generator, n: int, day_us: int) -
     second = np.where(merchant, pop.merchant_chapters[m, 1], chapter)
     docs = chapter == goods.DOCUMENTS
 
-    category = np.where(rng.random(n) < pop.merchant_gift_habit[m], CATEGORY_INDEX["gift"],
-                        CATEGORY_INDEX["sale_of_goods"])
+    category = np.where(
+        rng.random(n) < pop.merchant_gift_habit[m],
+        CATEGORY_INDEX["gift"],
+        CATEGORY_INDEX["sale_of_goods"],
+    )
     category = np.where(rng.random(n) < 0.03, CATEGORY_INDEX["commercial_sample"], category)
-    private_category = _PRIVATE_CATEGORY[rng.choice(_PRIVATE_CATEGORY.size, n,
-                                                    p=_PRIVATE_CATEGORY_W)]
+    private_category = _PRIVATE_CATEGORY[
+        rng.choice(_PRIVATE_CATEGORY.size, n, p=_PRIVATE_CATEGORY_W)
+    ]
     category = np.where(merchant, category, private_category)
     category = np.where(docs, CATEGORY_INDEX["documents"], category)
 
     home = HOME_CURRENCY[origin]
     other = np.where(rng.random(n) < 0.6, CURRENCY_INDEX["USD"], CURRENCY_INDEX["EUR"])
-    currency = np.where(merchant, np.where(pop.merchant_usd[m], CURRENCY_INDEX["USD"], home),
-                        np.where(rng.random(n) < 0.85, home, other))
+    currency = np.where(
+        merchant,
+        np.where(pop.merchant_usd[m], CURRENCY_INDEX["USD"], home),
+        np.where(rng.random(n) < 0.85, home, other),
+    )
     n_lines = np.where(merchant, rng.geometric(0.75, n), rng.geometric(0.75, n)).clip(1, 5)
     n_lines = np.where(docs, 1, n_lines)
 
@@ -70,23 +82,42 @@ def legit_parcels(world: World, rng: np.random.Generator, n: int, day_us: int) -
     letter = (declared.net_kg < 1.5) & (rng.random(n) < np.where(merchant, 0.75, 0.6))
     packaging = np.where(letter, rng.uniform(0.005, 0.04, n), rng.uniform(0.03, 0.3, n))
     gross = np.round(declared.net_kg * rng.uniform(1.0, 1.2, n) + packaging, 3)
-    gross = np.where(rng.random(n) < 0.01 * noise, np.round(gross * rng.uniform(0.3, 0.9, n), 3),
-                     gross)
-    office = np.where(merchant, pop.merchant_office[m],
-                      world.offices_by_country.sample(rng, origin))
+    gross = np.where(
+        rng.random(n) < 0.01 * noise, np.round(gross * rng.uniform(0.3, 0.9, n), 3), gross
+    )
+    office = np.where(
+        merchant, pop.merchant_office[m], world.offices_by_country.sample(rng, origin)
+    )
     destination = choose_rows(rng, world.legit_destinations, origin)
     recipient = world.recipients.sample(rng, destination)
     recipient_kind = np.where(pop.buyer_weight[recipient] > 0, 1, 0)
     recipient_kind = np.where(np.isin(recipient, pop.drop_rows), 2, recipient_kind)
     return Batch(
-        sender_row=sender, recipient_row=recipient, origin=origin, destination=destination,
-        office=office, category=category, service=services(rng, gross, origin, letter),
-        currency=currency, gross_kg=gross, declared_value=declared.declared_value,
+        sender_row=sender,
+        recipient_row=recipient,
+        origin=origin,
+        destination=destination,
+        office=office,
+        category=category,
+        service=services(rng, gross, origin, letter),
+        currency=currency,
+        gross_kg=gross,
+        declared_value=declared.declared_value,
         postal_charges=postal_charges(rng, gross, letter, EUR_PER_UNIT[currency]),
-        posted_us=posting_times(rng, day_us, origin), oracle_p=np.zeros(n),
-        illicit=np.zeros(n, bool), substance=np.full(n, -1), quantity_g=np.full(n, np.nan),
-        sender_kind=kind, vendor_id=np.full(n, -1), recipient_kind=recipient_kind,
-        line_parcel=declared.line_parcel, line_description=declared.line_description,
-        line_quantity=declared.line_quantity, line_net_kg=declared.line_net_kg,
-        line_value=declared.line_value, line_hs=declared.line_hs,
-        line_hs_extra=declared.line_hs_extra, line_origin=declared.line_origin)
+        posted_us=posting_times(rng, day_us, origin),
+        oracle_p=np.zeros(n),
+        illicit=np.zeros(n, bool),
+        substance=np.full(n, -1),
+        quantity_g=np.full(n, np.nan),
+        sender_kind=kind,
+        vendor_id=np.full(n, -1),
+        recipient_kind=recipient_kind,
+        line_parcel=declared.line_parcel,
+        line_description=declared.line_description,
+        line_quantity=declared.line_quantity,
+        line_net_kg=declared.line_net_kg,
+        line_value=declared.line_value,
+        line_hs=declared.line_hs,
+        line_hs_extra=declared.line_hs_extra,
+        line_origin=declared.line_origin,
+    )

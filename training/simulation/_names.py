@@ -14,11 +14,11 @@ from ._geography import COUNTRIES
 
 _FIRST = {
     "en": "James Mary John Linda Michael Sarah David Emma Chris Laura Daniel Emily Paul Jessica "
-          "Mark Olivia Tom Sophie Ryan Chloe Jack Grace Liam Amy Noah Kate",
+    "Mark Olivia Tom Sophie Ryan Chloe Jack Grace Liam Amy Noah Kate",
     "de": "Lukas Anna Jonas Lea Felix Laura Paul Julia Max Lena Leon Sarah Tim Hannah Jan Marie "
-          "Stefan Katrin Thomas Sabine",
+    "Stefan Katrin Thomas Sabine",
     "nl": "Daan Emma Sem Julia Lucas Sophie Bram Tess Thijs Lotte Ruben Sanne Jeroen Fleur "
-          "Niels Anouk Joost Iris",
+    "Niels Anouk Joost Iris",
     "fr": "Lucas Chloe Hugo Manon Louis Camille Nathan Lea Jules Ines Thomas Julie Pierre Claire",
     "es": "Pablo Lucia Hugo Maria Alejandro Paula Daniel Laura Javier Carmen Diego Sofia Jose Ana",
     "it": "Marco Giulia Luca Sofia Matteo Chiara Andrea Sara Francesco Martina Giorgio Elena",
@@ -32,11 +32,11 @@ _FIRST = {
 }
 _LAST = {
     "en": "Smith Johnson Brown Taylor Wilson Davies Evans Thomas Roberts Walker Wright Hall "
-          "Green Clarke Lewis Wood Harris Martin Jackson White Miller Moore Young Allen",
+    "Green Clarke Lewis Wood Harris Martin Jackson White Miller Moore Young Allen",
     "de": "Mueller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Koch "
-          "Richter Wolf Klein Neumann Braun",
+    "Richter Wolf Klein Neumann Braun",
     "nl": "de Jong Jansen de Vries van den Berg van Dijk Bakker Visser Smit Meijer de Boer "
-          "Mulder de Groot Bos Vos Peters Hendriks",
+    "Mulder de Groot Bos Vos Peters Hendriks",
     "fr": "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent",
     "es": "Garcia Rodriguez Gonzalez Fernandez Lopez Martinez Sanchez Perez Gomez Martin Ruiz",
     "it": "Rossi Russo Ferrari Esposito Bianchi Romano Colombo Ricci Marino Greco Bruno",
@@ -50,7 +50,7 @@ _LAST = {
 }
 _STREET = {
     "en": "High Street|Station Road|Main Street|Church Lane|Park Avenue|Oak Drive|Mill Road|"
-          "Victoria Road|Elm Street|King Street|Maple Avenue|Queens Road|Broadway|Cedar Lane",
+    "Victoria Road|Elm Street|King Street|Maple Avenue|Queens Road|Broadway|Cedar Lane",
     "de": "Hauptstrasse|Bahnhofstrasse|Gartenweg|Schulstrasse|Dorfstrasse|Lindenallee|Ringstrasse",
     "nl": "Dorpsstraat|Kerkstraat|Stationsweg|Molenweg|Schoolstraat|Prinsengracht|Julianalaan",
     "fr": "rue de la Paix|avenue Victor Hugo|rue du Moulin|boulevard Voltaire|rue de l'Eglise",
@@ -65,13 +65,39 @@ _STREET = {
     "in": "MG Road|Station Road|Nehru Street|Park Street|Gandhi Road|Linking Road",
 }
 _COMPANY_WORDS = (
-    "Global Trade", "Fashion", "Digital", "Home Goods", "Beauty", "Tech", "Sports", "Kids World",
-    "Outlet", "Direct", "Market", "Gadget", "Style", "Living", "Crafts", "Health", "Organic",
-    "Books", "Tea House", "Jewels", "Pet Supply", "Auto Parts", "Outdoor", "Vintage", "Print",
+    "Global Trade",
+    "Fashion",
+    "Digital",
+    "Home Goods",
+    "Beauty",
+    "Tech",
+    "Sports",
+    "Kids World",
+    "Outlet",
+    "Direct",
+    "Market",
+    "Gadget",
+    "Style",
+    "Living",
+    "Crafts",
+    "Health",
+    "Organic",
+    "Books",
+    "Tea House",
+    "Jewels",
+    "Pet Supply",
+    "Auto Parts",
+    "Outdoor",
+    "Vintage",
+    "Print",
 )
-_COMPANY_SUFFIX = {"zh": "Trading Co., Ltd|E-commerce Co., Ltd|Technology Co., Ltd|Store",
-                   "de": "GmbH|Shop|Versand|AG", "nl": "B.V.|Webshop|Shop", "fr": "SARL|Boutique",
-                   "en": "Ltd|Inc|LLC|Store|Shop|Co"}
+_COMPANY_SUFFIX = {
+    "zh": "Trading Co., Ltd|E-commerce Co., Ltd|Technology Co., Ltd|Store",
+    "de": "GmbH|Shop|Versand|AG",
+    "nl": "B.V.|Webshop|Shop",
+    "fr": "SARL|Boutique",
+    "en": "Ltd|Inc|LLC|Store|Shop|Co",
+}
 _NUMBER_FIRST = {"en", "fr", "zh", "ja", "ko", "in"}
 GROUPS: tuple[str, ...] = tuple(sorted(_FIRST))
 
@@ -109,8 +135,7 @@ _STREET_POOL = _pool(_STREET, "|")
 _GROUP_OF_COUNTRY = np.array([GROUPS.index(c.name_group) for c in COUNTRIES])
 
 
-def _draw(rng: np.random.Generator, pool: Pool,
-          group: np.ndarray) -> pa.Array:
+def _draw(rng: np.random.Generator, pool: Pool, group: np.ndarray) -> pa.Array:
     words, start, size = pool
     index = start[group] + (rng.random(group.size) * size[group]).astype(np.int64)
     return words.take(pa.array(index))
@@ -171,8 +196,10 @@ def streets(rng: np.random.Generator, country: np.ndarray) -> pa.Array:
 
 def cities(rng: np.random.Generator, country: np.ndarray) -> pa.Array:
     """A city of each country (the posting cities double as residential ones)."""
-    out = [COUNTRIES[c].cities[int(u * len(COUNTRIES[c].cities))][0]
-           for c, u in zip(country.tolist(), rng.random(country.size), strict=True)]
+    out = [
+        COUNTRIES[c].cities[int(u * len(COUNTRIES[c].cities))][0]
+        for c, u in zip(country.tolist(), rng.random(country.size), strict=True)
+    ]
     return pa.array(out)
 
 
@@ -197,8 +224,18 @@ def emails(rng: np.random.Generator, names: pa.Array) -> pa.Array:
     """Mailbox derived from the name, with digits and a common provider."""
     local = pc.replace_substring_regex(pc.utf8_lower(names), r"[^a-z ]", "")
     local = pc.utf8_slice_codeunits(pc.replace_substring(local, " ", "."), 0, 18)
-    providers = pa.array(["gmail.com", "outlook.com", "yahoo.com", "proton.me", "web.de",
-                          "hotmail.com", "icloud.com", "qq.com"])
+    providers = pa.array(
+        [
+            "gmail.com",
+            "outlook.com",
+            "yahoo.com",
+            "proton.me",
+            "web.de",
+            "hotmail.com",
+            "icloud.com",
+            "qq.com",
+        ]
+    )
     provider = providers.take(pa.array(rng.integers(0, len(providers), len(names))))
     return join(local, digits(rng, len(names), 2), "@", provider)
 
@@ -210,9 +247,9 @@ def typo_variant(rng: np.random.Generator, name: str) -> str:
     k = int(rng.integers(1, len(name) - 2))
     kind = int(rng.integers(0, 4))
     if kind == 0:
-        return name[:k] + name[k + 1] + name[k] + name[k + 2:]
+        return name[:k] + name[k + 1] + name[k] + name[k + 2 :]
     if kind == 1:
-        return name[:k] + name[k + 1:]
+        return name[:k] + name[k + 1 :]
     if kind == 2:
         return name[:k] + name[k] + name[k:]
     first, _, rest = name.partition(" ")

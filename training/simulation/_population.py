@@ -73,21 +73,47 @@ class Population:
     drop_rows: np.ndarray
 
 
-def _party_table(rng: np.random.Generator, country: np.ndarray, name: pa.Array,
-                 incomplete: float, phone_share: float, email_share: float) -> PartyTable:
+def _party_table(
+    rng: np.random.Generator,
+    country: np.ndarray,
+    name: pa.Array,
+    incomplete: float,
+    phone_share: float,
+    email_share: float,
+) -> PartyTable:
     n = country.size
     missing = pa.array(rng.random(n) < incomplete)
     street = pc.if_else(missing, pa.scalar(None, pa.string()), names.streets(rng, country))
-    postcode = pc.if_else(pa.array(rng.random(n) < incomplete * 0.7),
-                          pa.scalar(None, pa.string()), names.postcodes(rng, country))
-    city = pc.if_else(pa.array(rng.random(n) < incomplete * 0.3),
-                      pa.scalar(None, pa.string()), names.cities(rng, country))
-    phone = pc.if_else(pa.array(rng.random(n) < phone_share), names.phones(rng, country),
-                       pa.scalar(None, pa.string()))
-    email = pc.if_else(pa.array(rng.random(n) < email_share), names.emails(rng, name),
-                       pa.scalar(None, pa.string()))
-    return PartyTable(name, street, city, postcode, country, phone, email,
-                      pa.nulls(n, pa.string()), np.zeros(n, np.int64), np.zeros(n, np.int64))
+    postcode = pc.if_else(
+        pa.array(rng.random(n) < incomplete * 0.7),
+        pa.scalar(None, pa.string()),
+        names.postcodes(rng, country),
+    )
+    city = pc.if_else(
+        pa.array(rng.random(n) < incomplete * 0.3),
+        pa.scalar(None, pa.string()),
+        names.cities(rng, country),
+    )
+    phone = pc.if_else(
+        pa.array(rng.random(n) < phone_share),
+        names.phones(rng, country),
+        pa.scalar(None, pa.string()),
+    )
+    email = pc.if_else(
+        pa.array(rng.random(n) < email_share), names.emails(rng, name), pa.scalar(None, pa.string())
+    )
+    return PartyTable(
+        name,
+        street,
+        city,
+        postcode,
+        country,
+        phone,
+        email,
+        pa.nulls(n, pa.string()),
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+    )
 
 
 def _concat(tables: list[PartyTable]) -> PartyTable:
@@ -95,12 +121,26 @@ def _concat(tables: list[PartyTable]) -> PartyTable:
         return pa.concat_arrays([getattr(t, attr) for t in tables])
 
     country = np.concatenate([t.country for t in tables])
-    table = PartyTable(cat("name"), cat("street"), cat("city"), cat("postcode"), country,
-                       cat("phone"), cat("email"), cat("importer_ref"),
-                       np.zeros(country.size, np.int64), np.zeros(country.size, np.int64))
+    table = PartyTable(
+        cat("name"),
+        cat("street"),
+        cat("city"),
+        cat("postcode"),
+        country,
+        cat("phone"),
+        cat("email"),
+        cat("importer_ref"),
+        np.zeros(country.size, np.int64),
+        np.zeros(country.size, np.int64),
+    )
     table.name_key = _factorize(pc.utf8_lower(table.name))
-    address = names.join(pc.fill_null(table.street, ""), "|", pc.fill_null(table.postcode, ""),
-                         "|", pa.array(np.array(CODES)[country]))
+    address = names.join(
+        pc.fill_null(table.street, ""),
+        "|",
+        pc.fill_null(table.postcode, ""),
+        "|",
+        pa.array(np.array(CODES)[country]),
+    )
     table.address_key = _factorize(address)
     return table
 
@@ -114,8 +154,9 @@ def _choice(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray
     return rng.choice(weights.size, size=n, p=weights / weights.sum())
 
 
-def _country_offices(rng: np.random.Generator, office_country: np.ndarray,
-                     country: np.ndarray, exchange: np.ndarray) -> np.ndarray:
+def _country_offices(
+    rng: np.random.Generator, office_country: np.ndarray, country: np.ndarray, exchange: np.ndarray
+) -> np.ndarray:
     """A posting office in each party's country; ``exchange`` parties use the first one."""
     first = np.searchsorted(office_country, np.arange(len(COUNTRIES)))
     count = np.bincount(office_country, minlength=len(COUNTRIES))
@@ -123,8 +164,9 @@ def _country_offices(rng: np.random.Generator, office_country: np.ndarray,
     return first[country] + np.where(exchange, 0, pick)
 
 
-def build_population(config: SimulationConfig, rng: np.random.Generator,
-                     vendor_parcels: float) -> Population:
+def build_population(
+    config: SimulationConfig, rng: np.random.Generator, vendor_parcels: float
+) -> Population:
     """Draw every party of the simulation; sizes scale with ``config.parcels``."""
     n = config.parcels
     noise = config.legit_noise
@@ -136,23 +178,29 @@ def build_population(config: SimulationConfig, rng: np.random.Generator,
     n_merchants = max(40, n // 400)
     m_country = _choice(rng, export, n_merchants)
     merchant_weight = rng.pareto(1.1, n_merchants) + 0.05
-    m_chapters = np.stack([_choice(rng, goods.MERCHANT_CHAPTER_WEIGHTS, n_merchants)
-                           for _ in range(2)], axis=1)
+    m_chapters = np.stack(
+        [_choice(rng, goods.MERCHANT_CHAPTER_WEIGHTS, n_merchants) for _ in range(2)], axis=1
+    )
     m_office = _country_offices(rng, office_country, m_country, merchant_weight > 2.0)
     cn_like = np.isin(m_country, [INDEX["CN"], INDEX["HK"]])
-    gift_habit = np.where(rng.random(n_merchants) < np.where(cn_like, 0.3, 0.08) * noise,
-                          rng.uniform(0.3, 0.9, n_merchants), 0.0)
+    gift_habit = np.where(
+        rng.random(n_merchants) < np.where(cn_like, 0.3, 0.08) * noise,
+        rng.uniform(0.3, 0.9, n_merchants),
+        0.0,
+    )
     merchant_usd = rng.random(n_merchants) < np.where(cn_like, 0.75, 0.1)
     merchant_grey = (rng.random(n_merchants) < 0.02) & ~np.isin(m_country, [INDEX["US"]])
-    merchants = _party_table(rng, m_country, names.company_names(rng, m_country),
-                             0.03 * noise, 0.6, 0.7)
+    merchants = _party_table(
+        rng, m_country, names.company_names(rng, m_country), 0.03 * noise, 0.6, 0.7
+    )
 
     # Private senders: many, most send once or twice.
     n_private = max(200, int(n * (1 - MERCHANT_SHARE_OF_LEGIT) * 0.7))
     p_country = _choice(rng, np.sqrt(export * imports), n_private)
     p_country[: len(COUNTRIES)] = np.arange(len(COUNTRIES))  # every country has senders
-    privates = _party_table(rng, p_country, names.person_names(rng, p_country),
-                            0.10 * noise, 0.4, 0.3)
+    privates = _party_table(
+        rng, p_country, names.person_names(rng, p_country), 0.10 * noise, 0.4, 0.3
+    )
     private_weight = rng.lognormal(0.0, 1.0, n_private)
 
     # Vendors: initial ones plus entrants, a lifetime, a substance, identities.
@@ -160,7 +208,8 @@ def build_population(config: SimulationConfig, rng: np.random.Generator,
     n_initial = max(6, int(round(n_vendors / (1 + config.vendor_entry_share))))
     v_codes, v_w = zip(*config.vendor_country_weights, strict=True)
     v_country = np.array([INDEX[c] for c in v_codes])[
-        _choice(rng, np.array(v_w, dtype=float), n_vendors)]
+        _choice(rng, np.array(v_w, dtype=float), n_vendors)
+    ]
     substances, s_w = zip(*config.substance_mix, strict=True)
     v_substance = _choice(rng, np.array(s_w, dtype=float), n_vendors)
     nl_or_de = np.isin(v_country, [INDEX["NL"], INDEX["DE"], INDEX["BE"]])
@@ -170,25 +219,34 @@ def build_population(config: SimulationConfig, rng: np.random.Generator,
     takedown = config.takedown_at * config.days
     entrants = np.arange(n_initial, n_vendors)
     after = rng.random(entrants.size) < 0.5
-    v_start[entrants] = np.where(after, takedown + rng.uniform(2, 25, entrants.size),
-                                 rng.uniform(0, config.days, entrants.size))
+    v_start[entrants] = np.where(
+        after,
+        takedown + rng.uniform(2, 25, entrants.size),
+        rng.uniform(0, config.days, entrants.size),
+    )
     v_end = np.full(n_vendors, np.inf)
     active_at_takedown = v_start < takedown
     stops = active_at_takedown & (rng.random(n_vendors) < config.takedown_exit_share)
     v_end[stops] = takedown
     quits = rng.random(n_vendors) < 0.15
-    v_end = np.where(quits, np.minimum(v_end, v_start + rng.uniform(10, config.days, n_vendors)),
-                     v_end)
+    v_end = np.where(
+        quits, np.minimum(v_end, v_start + rng.uniform(10, config.days, n_vendors)), v_end
+    )
     v_office = _country_offices(rng, office_country, v_country, np.zeros(n_vendors, bool))
     n_identities = n_vendors * IDENTITIES_PER_VENDOR
     id_country = np.repeat(v_country, IDENTITIES_PER_VENDOR)
     shop_like = rng.random(n_identities) < 0.3
-    base = pc.if_else(pa.array(shop_like), names.company_names(rng, id_country),
-                      names.person_names(rng, id_country))
+    base = pc.if_else(
+        pa.array(shop_like),
+        names.company_names(rng, id_country),
+        names.person_names(rng, id_country),
+    )
     identities = _party_table(rng, id_country, base, 0.25, 0.2, 0.15)
-    variants = [identities,
-                _with_name(identities, [names.typo_variant(rng, s) for s in base.to_pylist()]),
-                _party_table(rng, id_country, base, 0.25, 0.2, 0.15)]
+    variants = [
+        identities,
+        _with_name(identities, [names.typo_variant(rng, s) for s in base.to_pylist()]),
+        _party_table(rng, id_country, base, 0.25, 0.2, 0.15),
+    ]
     vendors = _interleave(variants)
 
     # Recipients: returning customers (lognormal activity), a subset buying drugs
@@ -196,8 +254,9 @@ def build_population(config: SimulationConfig, rng: np.random.Generator,
     n_recipients = max(500, int(n * 0.55))
     r_country = _choice(rng, imports, n_recipients)
     r_country[: len(COUNTRIES)] = np.arange(len(COUNTRIES))  # every country has recipients
-    recipients = _party_table(rng, r_country, names.person_names(rng, r_country),
-                              0.05 * noise, 0.5, 0.5)
+    recipients = _party_table(
+        rng, r_country, names.person_names(rng, r_country), 0.05 * noise, 0.5, 0.5
+    )
     business = rng.random(n_recipients) < 0.03
     vat = names.join(pa.array(np.array(CODES)[r_country]), names.digits(rng, n_recipients, 9))
     recipients.importer_ref = pc.if_else(pa.array(business), vat, pa.scalar(None, pa.string()))
@@ -214,24 +273,40 @@ def build_population(config: SimulationConfig, rng: np.random.Generator,
     drops = _party_table(rng, d_country, names.person_names(rng, d_country), 0.15, 0.3, 0.2)
     lead = np.repeat(np.arange(n_drops) * DROP_ALIASES, DROP_ALIASES)
     drops.street, drops.postcode, drops.city = (
-        col.take(pa.array(lead)) for col in (drops.street, drops.postcode, drops.city))
+        col.take(pa.array(lead)) for col in (drops.street, drops.postcode, drops.city)
+    )
 
     senders = _concat([merchants, privates, vendors])
     recips = _concat([recipients, drops])
     vendor_base = n_merchants + n_private
     return Population(
-        senders=senders, recipients=recips, office_codes=office_codes,
-        office_country=office_country, merchant_rows=np.arange(n_merchants),
-        merchant_weight=merchant_weight, merchant_chapters=m_chapters, merchant_office=m_office,
-        merchant_gift_habit=gift_habit, merchant_usd=merchant_usd, merchant_grey=merchant_grey,
-        private_rows=n_merchants + np.arange(n_private), private_weight=private_weight,
-        vendor_country=v_country, vendor_rate=rng.beta(8.0, 2.0, n_vendors),
-        vendor_weight=rng.lognormal(0.0, 0.9, n_vendors), vendor_substance=v_substance,
-        vendor_start=v_start, vendor_end=v_end, vendor_office=v_office,
-        vendor_identity_rows=vendor_base + np.arange(n_identities * VARIANTS_PER_IDENTITY)
-        .reshape(n_vendors, IDENTITIES_PER_VENDOR, VARIANTS_PER_IDENTITY),
-        recipient_weight=np.concatenate([recipient_weight,
-                                         rng.lognormal(0.0, 1.2, d_country.size)]),
+        senders=senders,
+        recipients=recips,
+        office_codes=office_codes,
+        office_country=office_country,
+        merchant_rows=np.arange(n_merchants),
+        merchant_weight=merchant_weight,
+        merchant_chapters=m_chapters,
+        merchant_office=m_office,
+        merchant_gift_habit=gift_habit,
+        merchant_usd=merchant_usd,
+        merchant_grey=merchant_grey,
+        private_rows=n_merchants + np.arange(n_private),
+        private_weight=private_weight,
+        vendor_country=v_country,
+        vendor_rate=rng.beta(8.0, 2.0, n_vendors),
+        vendor_weight=rng.lognormal(0.0, 0.9, n_vendors),
+        vendor_substance=v_substance,
+        vendor_start=v_start,
+        vendor_end=v_end,
+        vendor_office=v_office,
+        vendor_identity_rows=vendor_base
+        + np.arange(n_identities * VARIANTS_PER_IDENTITY).reshape(
+            n_vendors, IDENTITIES_PER_VENDOR, VARIANTS_PER_IDENTITY
+        ),
+        recipient_weight=np.concatenate(
+            [recipient_weight, rng.lognormal(0.0, 1.2, d_country.size)]
+        ),
         buyer_weight=np.concatenate([buyer_weight, np.zeros(d_country.size)]),
         drop_rows=n_recipients + np.arange(d_country.size).reshape(n_drops, DROP_ALIASES),
     )
@@ -241,21 +316,33 @@ def _share_households(rng: np.random.Generator, table: PartyTable, share: float)
     """Let a ``share`` of people live at the address of another person of the same country
     (families, flatmates), so several names at one address is not a giveaway of a drop."""
     order = np.argsort(table.country, kind="stable")
-    movers = order[1:][(rng.random(order.size - 1) < share)
-                       & (table.country[order[1:]] == table.country[order[:-1]])]
+    movers = order[1:][
+        (rng.random(order.size - 1) < share)
+        & (table.country[order[1:]] == table.country[order[:-1]])
+    ]
     source = np.arange(table.country.size)
     position = np.empty_like(order)
     position[order] = np.arange(order.size)
     source[movers] = order[position[movers] - 1]
     take = pa.array(source)
     table.street, table.postcode, table.city = (
-        col.take(take) for col in (table.street, table.postcode, table.city))
+        col.take(take) for col in (table.street, table.postcode, table.city)
+    )
 
 
 def _with_name(table: PartyTable, name: list[str]) -> PartyTable:
-    return PartyTable(pa.array(name), table.street, table.city, table.postcode, table.country,
-                      table.phone, table.email, table.importer_ref, table.name_key,
-                      table.address_key)
+    return PartyTable(
+        pa.array(name),
+        table.street,
+        table.city,
+        table.postcode,
+        table.country,
+        table.phone,
+        table.email,
+        table.importer_ref,
+        table.name_key,
+        table.address_key,
+    )
 
 
 def _interleave(variants: list[PartyTable]) -> PartyTable:
@@ -264,7 +351,22 @@ def _interleave(variants: list[PartyTable]) -> PartyTable:
     n = variants[0].country.size
     order = pa.array((np.arange(n * k).reshape(k, n).T).ravel())
     merged = _concat(variants)
-    return PartyTable(*(merged.__dict__[f].take(order) if isinstance(merged.__dict__[f], pa.Array)
-                        else merged.__dict__[f][order.to_numpy()]
-                        for f in ("name", "street", "city", "postcode", "country", "phone",
-                                  "email", "importer_ref", "name_key", "address_key")))
+    return PartyTable(
+        *(
+            merged.__dict__[f].take(order)
+            if isinstance(merged.__dict__[f], pa.Array)
+            else merged.__dict__[f][order.to_numpy()]
+            for f in (
+                "name",
+                "street",
+                "city",
+                "postcode",
+                "country",
+                "phone",
+                "email",
+                "importer_ref",
+                "name_key",
+                "address_key",
+            )
+        )
+    )

@@ -22,11 +22,22 @@ from ._world import World
 CONTRACT_VERSION = "1"
 S10_WEIGHTS = np.array([8, 6, 4, 2, 3, 5, 9, 7])
 _UTC_US = pa.timestamp("us", tz="UTC")
-PARTY_TYPE = pa.struct([(f, pa.string()) for f in (
-    "name", "street", "city", "postcode", "country", "phone", "email", "importer_ref")])
-LINE_TYPE = pa.struct([("description", pa.string()), ("quantity", pa.int32()),
-                       ("net_weight_kg", pa.float64()), ("value", pa.float64()),
-                       ("hs_code", pa.string()), ("origin_country", pa.string())])
+PARTY_TYPE = pa.struct(
+    [
+        (f, pa.string())
+        for f in ("name", "street", "city", "postcode", "country", "phone", "email", "importer_ref")
+    ]
+)
+LINE_TYPE = pa.struct(
+    [
+        ("description", pa.string()),
+        ("quantity", pa.int32()),
+        ("net_weight_kg", pa.float64()),
+        ("value", pa.float64()),
+        ("hs_code", pa.string()),
+        ("origin_country", pa.string()),
+    ]
+)
 
 
 def s10_check_digit(serial: np.ndarray) -> np.ndarray:
@@ -57,9 +68,16 @@ def _lookup(values: tuple[str, ...] | list[str], index: np.ndarray) -> pa.Array:
 
 def _party(table: PartyTable, rows: np.ndarray) -> pa.StructArray:
     take = pa.array(rows)
-    columns = [table.name.take(take), table.street.take(take), table.city.take(take),
-               table.postcode.take(take), _lookup(CODES, table.country[rows]),
-               table.phone.take(take), table.email.take(take), table.importer_ref.take(take)]
+    columns = [
+        table.name.take(take),
+        table.street.take(take),
+        table.city.take(take),
+        table.postcode.take(take),
+        _lookup(CODES, table.country[rows]),
+        table.phone.take(take),
+        table.email.take(take),
+        table.importer_ref.take(take),
+    ]
     return pa.StructArray.from_arrays(columns, fields=list(PARTY_TYPE))
 
 
@@ -70,13 +88,22 @@ def _nullable(values: np.ndarray) -> pa.Array:
 def _lines(b: Batch) -> pa.ListArray:
     hs6 = goods.HS6.take(pa.array(np.clip(b.line_hs, 0, None)))
     suffix = _lookup(["", "00", "0000"], b.line_hs_extra // 2)
-    hs = pc.if_else(pa.array(b.line_hs < 0), pa.scalar(None, pa.string()),
-                    pc.binary_join_element_wise(hs6, suffix, ""))
+    hs = pc.if_else(
+        pa.array(b.line_hs < 0),
+        pa.scalar(None, pa.string()),
+        pc.binary_join_element_wise(hs6, suffix, ""),
+    )
     struct = pa.StructArray.from_arrays(
-        [goods.DESCRIPTIONS.take(pa.array(b.line_description)),
-         pa.array(b.line_quantity, pa.int32()), pa.array(b.line_net_kg, pa.float64()),
-         pa.array(b.line_value, pa.float64()), hs, _lookup(CODES, b.line_origin)],
-        fields=list(LINE_TYPE))
+        [
+            goods.DESCRIPTIONS.take(pa.array(b.line_description)),
+            pa.array(b.line_quantity, pa.int32()),
+            pa.array(b.line_net_kg, pa.float64()),
+            pa.array(b.line_value, pa.float64()),
+            hs,
+            _lookup(CODES, b.line_origin),
+        ],
+        fields=list(LINE_TYPE),
+    )
     offsets = np.concatenate([[0], np.cumsum(np.bincount(b.line_parcel, minlength=len(b)))])
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), struct)
 
@@ -85,56 +112,63 @@ def _constant(value: str, n: int) -> pa.Array:
     return pa.array([value], pa.string()).take(pa.array(np.zeros(n, np.int64)))
 
 
-def build_tables(world: World, batch: Batch, found: Inspections,
-                 rng: np.random.Generator) -> SimulationResult:
+def build_tables(
+    world: World, batch: Batch, found: Inspections, rng: np.random.Generator
+) -> SimulationResult:
     """Turn the stacked parcels and inspections into the three contract tables."""
     n = len(batch)
     pop = world.population
     ids = item_ids(rng, batch.service, batch.origin)
-    declarations = pa.table({
-        "contract_version": _constant(CONTRACT_VERSION, n),
-        "item_id": ids,
-        "posted_at": pa.array(batch.posted_us, _UTC_US),
-        "origin_post": _lookup(pop.office_codes, batch.office),
-        "origin_country": _lookup(CODES, batch.origin),
-        "destination_country": _lookup(CODES, batch.destination),
-        "sender": _party(pop.senders, batch.sender_row),
-        "recipient": _party(pop.recipients, batch.recipient_row),
-        "category": _lookup(CATEGORIES, batch.category),
-        "gross_weight_kg": pa.array(batch.gross_kg, pa.float64()),
-        "declared_value": pa.array(batch.declared_value, pa.float64()),
-        "currency": _lookup(CURRENCIES, batch.currency),
-        "postal_charges": _nullable(batch.postal_charges),
-        "lines": _lines(batch),
-    })
+    declarations = pa.table(
+        {
+            "contract_version": _constant(CONTRACT_VERSION, n),
+            "item_id": ids,
+            "posted_at": pa.array(batch.posted_us, _UTC_US),
+            "origin_post": _lookup(pop.office_codes, batch.office),
+            "origin_country": _lookup(CODES, batch.origin),
+            "destination_country": _lookup(CODES, batch.destination),
+            "sender": _party(pop.senders, batch.sender_row),
+            "recipient": _party(pop.recipients, batch.recipient_row),
+            "category": _lookup(CATEGORIES, batch.category),
+            "gross_weight_kg": pa.array(batch.gross_kg, pa.float64()),
+            "declared_value": pa.array(batch.declared_value, pa.float64()),
+            "currency": _lookup(CURRENCIES, batch.currency),
+            "postal_charges": _nullable(batch.postal_charges),
+            "lines": _lines(batch),
+        }
+    )
     substances = [s for s, _ in world.config.substance_mix]
     seized = found.result == 0
     measured = batch.quantity_g[found.parcel] * rng.uniform(0.95, 1.05, found.parcel.size)
     officers = [f"OFF-{i:03d}" for i in range(60)]
-    outcomes = pa.table({
-        "contract_version": _constant(CONTRACT_VERSION, found.parcel.size),
-        "item_id": ids.take(pa.array(found.parcel)),
-        "recorded_at": pa.array(found.recorded_us, _UTC_US),
-        "inspected": pa.array(np.ones(found.parcel.size, bool)),
-        "selection_reason": _lookup(REASONS, found.reason),
-        "selection_probability": pa.array(found.probability, pa.float64()),
-        "result": _lookup(RESULTS, found.result),
-        "substance": _lookup(substances, np.where(seized, batch.substance[found.parcel], -1)),
-        "quantity_g": _nullable(np.where(seized, np.round(measured, 2), np.nan)),
-        "officer_ref": _lookup(officers, found.officer),
-    })
-    truth = pa.table({
-        "item_id": ids,
-        "illicit": pa.array(batch.illicit),
-        "oracle_probability": pa.array(batch.oracle_p, pa.float64()),
-        "substance": _lookup(substances, batch.substance),
-        "sender_kind": _lookup(SENDER_KINDS, batch.sender_kind),
-        "vendor_id": pa.array(batch.vendor_id, pa.int64(), mask=batch.vendor_id < 0),
-        "recipient_kind": _lookup(RECIPIENT_KINDS, batch.recipient_kind),
-        "sender_party": pa.array(batch.sender_row, pa.int64()),
-        "recipient_party": pa.array(batch.recipient_row, pa.int64()),
-        "quantity_g": _nullable(batch.quantity_g),
-    })
+    outcomes = pa.table(
+        {
+            "contract_version": _constant(CONTRACT_VERSION, found.parcel.size),
+            "item_id": ids.take(pa.array(found.parcel)),
+            "recorded_at": pa.array(found.recorded_us, _UTC_US),
+            "inspected": pa.array(np.ones(found.parcel.size, bool)),
+            "selection_reason": _lookup(REASONS, found.reason),
+            "selection_probability": pa.array(found.probability, pa.float64()),
+            "result": _lookup(RESULTS, found.result),
+            "substance": _lookup(substances, np.where(seized, batch.substance[found.parcel], -1)),
+            "quantity_g": _nullable(np.where(seized, np.round(measured, 2), np.nan)),
+            "officer_ref": _lookup(officers, found.officer),
+        }
+    )
+    truth = pa.table(
+        {
+            "item_id": ids,
+            "illicit": pa.array(batch.illicit),
+            "oracle_probability": pa.array(batch.oracle_p, pa.float64()),
+            "substance": _lookup(substances, batch.substance),
+            "sender_kind": _lookup(SENDER_KINDS, batch.sender_kind),
+            "vendor_id": pa.array(batch.vendor_id, pa.int64(), mask=batch.vendor_id < 0),
+            "recipient_kind": _lookup(RECIPIENT_KINDS, batch.recipient_kind),
+            "sender_party": pa.array(batch.sender_row, pa.int64()),
+            "recipient_party": pa.array(batch.recipient_row, pa.int64()),
+            "quantity_g": _nullable(batch.quantity_g),
+        }
+    )
     return SimulationResult(declarations, outcomes, truth)
 
 
@@ -150,8 +184,11 @@ def write_tables(result: SimulationResult, out_dir: Path, csv: bool) -> dict[str
     """Write Parquet (zstd, no statistics-dependent randomness) and optional CSV copies."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    named = {"declarations": result.declarations, "outcomes": result.outcomes,
-             "truth": result.truth}
+    named = {
+        "declarations": result.declarations,
+        "outcomes": result.outcomes,
+        "truth": result.truth,
+    }
     for name, table in named.items():
         path = out_dir / f"{name}.parquet"
         pq.write_table(table, path, compression="zstd")

@@ -53,13 +53,22 @@ def build_world(config: SimulationConfig, population: Population) -> World:
     private_weight[pop.private_rows] = 1.0
     privates = GroupSampler(sender_country, private_weight, N_COUNTRIES)
     offices = GroupSampler(pop.office_country, np.ones(pop.office_country.size), N_COUNTRIES)
-    return World(config, pop, np.cumsum(legit_destination_matrix(), axis=1),
-                 np.cumsum(vendor_destination_matrix(), axis=1), recipients, buyers, drops,
-                 privates, offices)
+    return World(
+        config,
+        pop,
+        np.cumsum(legit_destination_matrix(), axis=1),
+        np.cumsum(vendor_destination_matrix(), axis=1),
+        recipients,
+        buyers,
+        drops,
+        privates,
+        offices,
+    )
 
 
-def services(rng: np.random.Generator, gross_kg: np.ndarray, origin: np.ndarray,
-             letter: np.ndarray) -> np.ndarray:
+def services(
+    rng: np.random.Generator, gross_kg: np.ndarray, origin: np.ndarray, letter: np.ndarray
+) -> np.ndarray:
     """Mail class: letters and small packets up to 2 kg, else parcels/EMS.
 
     ``letter`` marks items whose sender chose letter post; CN/HK e-commerce favours the
@@ -82,8 +91,9 @@ def posting_times(rng: np.random.Generator, day_us: int, origin: np.ndarray) -> 
     return day_us + (seconds * 1e6).astype(np.int64)
 
 
-def postal_charges(rng: np.random.Generator, gross_kg: np.ndarray, letter: np.ndarray,
-                   rate: np.ndarray) -> np.ndarray:
+def postal_charges(
+    rng: np.random.Generator, gross_kg: np.ndarray, letter: np.ndarray, rate: np.ndarray
+) -> np.ndarray:
     """Postage in the declaration currency, missing (NaN) on 40% of items (assumption)."""
     eur = np.where(letter, 2.5 + 12.0 * gross_kg, 12.0 + 6.0 * gross_kg)
     value = np.round(eur * rng.uniform(0.8, 1.3, gross_kg.size) / rate, 2)

@@ -1,0 +1,78 @@
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from data_contracts import InspectionOutcome, ParcelDeclaration, make_s10, write_records
+from screening import HISTORY_FEATURES, Pseudonymiser
+from tests.factories import declaration, outcome
+from training import DataError, load_dataset, time_split
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_SEIZURES = HISTORY_FEATURES.index("sender_prev_seizures")
+
+
+def _write(tmp_path: Path, hours: list[float], seized_at: float) -> tuple[Path, Path]:
+    decls = [
+        ParcelDeclaration.model_validate(
+            declaration(
+                item_id=make_s10("RR", 20_000_000 + i, "NL"),
+                posted_at=(T0 + timedelta(hours=h)).isoformat(),
+            )
+        )  # fmt: skip
+        for i, h in enumerate(hours)
+    ]
+    seizure = InspectionOutcome.model_validate(
+        outcome(item_id=decls[0].item_id, recorded_at=(T0 + timedelta(hours=seized_at)).isoformat())
+    )
+    write_records(decls, tmp_path / "d.parquet", "declaration")
+    write_records([seizure], tmp_path / "o.parquet", "outcome")
+    return tmp_path / "d.parquet", tmp_path / "o.parquet"
+
+
+def test_planted_future_seizure_does_not_leak_into_training_features(tmp_path: Path) -> None:
+    decls, outs = _write(tmp_path, [0, 10, 30], seized_at=20)
+    data = load_dataset(decls, outs, Pseudonymiser("k" * 16))
+    assert data.history[:, _SEIZURES].tolist() == [0, 0, 1]
+    assert data.seized.tolist() == [True, False, False]
+    assert data.known_us[0] == int((T0 + timedelta(hours=20)).timestamp() * 1e6)
+
+
+def test_wrong_schema_names_the_column(tmp_path: Path) -> None:
+    decls, outs = _write(tmp_path, [0, 1], seized_at=5)
+    table = pq.read_table(decls)
+    table = table.set_column(table.schema.get_field_index("gross_weight_kg"), "gross_weight_kg",
+                             pa.array(["x", "y"]))  # fmt: skip
+    pq.write_table(table, decls)
+    with pytest.raises(DataError, match="gross_weight_kg is string, expected double"):
+        load_dataset(decls, outs, Pseudonymiser("k" * 16))
+
+
+def test_invalid_record_names_record_and_field(tmp_path: Path) -> None:
+    decls, outs = _write(tmp_path, [0, 1], seized_at=5)
+    table = pq.read_table(decls)
+    bad = pa.array([r if i else "RR200000005NL" for i, r in
+                    enumerate(table.column("item_id").to_pylist())])  # fmt: skip
+    pq.write_table(table.set_column(1, "item_id", bad), decls)
+    with pytest.raises(DataError, match=r"row 1 \(RR200000005NL\), field item_id: check digit"):
+        load_dataset(decls, outs, Pseudonymiser("k" * 16))
+
+
+def test_time_split_has_gaps_and_no_overlap() -> None:
+    day = 86_400_000_000
+    posted = np.arange(0, 100 * day, day // 4)
+    split = time_split(posted, gap_days=10)
+    assert not (split.train & split.validation).any() and not (split.validation & split.test).any()
+    last_train = posted[split.train].max()
+    first_valid = posted[split.validation].min()
+    assert first_valid - last_train >= 10 * day
+    assert posted[split.test].min() - posted[split.validation].max() >= 10 * day
+    assert split.train_cutoff_us <= first_valid
+
+
+def test_time_split_refuses_too_short_data() -> None:
+    with pytest.raises(ValueError, match="too short"):
+        time_split(np.arange(0, 5 * 86_400_000_000, 3_600_000_000), gap_days=10)
