@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import _run_cmd, _simulate_cmd, _train_cmd, _validate_cmd
+from . import (
+    _audit_cmd,
+    _keys_cmd,
+    _models_cmd,
+    _run_cmd,
+    _serve_cmd,
+    _simulate_cmd,
+    _train_cmd,
+    _validate_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,7 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="parcelscreen", description="Risk screening of postal parcels for drug shipments."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (_run_cmd, _simulate_cmd, _train_cmd, _validate_cmd):
+    for module in (
+        _run_cmd,
+        _simulate_cmd,
+        _validate_cmd,
+        _train_cmd,
+        _serve_cmd,
+        _keys_cmd,
+        _models_cmd,
+        _audit_cmd,
+    ):
         module.add_parser(sub)
     return parser
 

@@ -7,7 +7,7 @@ imports only ``data_contracts``.
 from ._bundle import MANIFEST_NAME, verify_bundle, write_json_atomic, write_manifest
 from ._calibration import Calibration, fit_platt
 from ._drift import PSI_ALERT, drift_report, psi, reference_histogram
-from ._engine import ScoredParcel, ScoringEngine
+from ._engine import Explain, ScoredParcel, ScoringEngine
 from ._errors import BundleError, RegistryError, ScreeningError
 from ._explain import GROUPS, LABELS, Reason, group_contributions, group_of, reasons
 from ._features import (
@@ -40,6 +40,7 @@ from ._policy import (
     band_of,
     decide,
     threshold_at,
+    uniform_draw,
 )
 from ._pseudonymise import Pseudonymiser, normalise
 from ._registry import ModelRegistry
@@ -54,6 +55,7 @@ __all__ = [
     "DecisionPolicy",
     "ENTITIES",
     "EntityStats",
+    "Explain",
     "FEATURE_VERSION",
     "FeatureSpec",
     "GROUPS",
@@ -98,6 +100,7 @@ __all__ = [
     "replay",
     "rule_score",
     "threshold_at",
+    "uniform_draw",
     "verify_bundle",
     "write_json_atomic",
     "write_manifest",

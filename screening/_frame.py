@@ -114,15 +114,8 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
     def present(path: str) -> np.ndarray:
         return pc.is_valid(_col(table, path)).to_numpy(zero_copy_only=False).astype(np.float64)
 
-    columns = {path: _strings(_col(table, path)) for spec in ENTITIES.values() for path in spec}
     tokens = {
-        kind: np.array(
-            [
-                pseudonymiser.token(kind, row)
-                for row in zip(*(columns[p] for p in spec), strict=True)
-            ],
-            dtype=object,
-        )
+        kind: pseudonymiser.tokens(kind, [_col(table, path) for path in spec])
         for kind, spec in ENTITIES.items()
     }
     item_id = _strings(table.column("item_id"))

@@ -1,0 +1,84 @@
+"""``python -m bench [NAME ...]``: run benchmarks, print one table, save the figures as JSON.
+
+Each benchmark runs in its own process (so its peak memory is its own) and returns rows of
+``figure, ours, baseline, unit``: this project's figure beside a peer baseline measured in the
+same run, with the ratio. Machines are shared and noisy: read ratios, not absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain")
+QUICK = {"simulate": {"parcels": 200_000}, "train": {"parcels": 200_000},
+         "quality": {"parcels": 100_000}, "batch": {"rows": 200_000},
+         "explain": {"rows": 20_000}, "http": {"seconds": 5.0}}  # fmt: skip
+
+
+def _run_one(name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    code = (f"import json, sys; from bench.{name} import run; "
+            f"json.dump(run(**{params!r}), sys.stdout)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-3:]
+        return [{"figure": f"{name}: failed", "ours": None, "baseline": None, "unit": "",
+                 "error": " | ".join(tail)}]  # fmt: skip
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _ratio(row: dict[str, Any]) -> str:
+    if row.get("ratio"):
+        return str(row["ratio"])
+    ours, base = row.get("ours"), row.get("baseline")
+    if isinstance(ours, int | float) and isinstance(base, int | float) and base:
+        return f"{ours / base:.1f}x"
+    return ""
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return "" if value is None else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench.json"))
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(NAMES))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()} {platform.python_version()}",
+        "benchmarks": {},
+    }
+    print(f"{'figure':52s} {'ours':>12s} {'baseline':>12s} {'ratio':>8s}  unit")
+    for name in args.names or NAMES:
+        started = time.perf_counter()
+        rows = _run_one(name, QUICK.get(name, {}) if args.quick else {})
+        results["benchmarks"][name] = {"seconds": time.perf_counter() - started, "rows": rows}
+        for row in rows:
+            print(f"{row['figure'][:52]:52s} {_cell(row.get('ours')):>12s} "
+                  f"{_cell(row.get('baseline')):>12s} {_ratio(row):>8s}  {row.get('unit', '')}"
+                  + (f"  {row['error']}" if row.get("error") else ""))  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Entity history in Redis, for several service replicas sharing one store.
+
+Layout under a key prefix: ``<prefix>e:<kind>:<token>`` a hash of the entity's stats,
+``<prefix>p:<kind>:<token>`` a set of its counterparts' tokens, ``<prefix>i:<item_id>`` a hash
+of the item's tokens and outcome flag. Only pseudonymised tokens are stored.
+
+A ``History`` update (one ``transaction``) takes a lock key (``SET NX PX``, released by a Lua
+compare-and-delete), reads through a write buffer, and commits every write in one
+``MULTI/EXEC`` at the end: isolated across replicas, and all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import astuple, fields
+
+from ._history import EntityStats
+
+_FIELDS = [f.name for f in fields(EntityStats)]
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1])
+else return 0 end"""
+_LOCK_MS = 10_000
+
+
+class _Tx:
+    def __init__(self) -> None:
+        self.entities: dict[str, EntityStats] = {}
+        self.partners: dict[str, set[str]] = {}
+        self.items: dict[str, tuple[str, int]] = {}
+
+
+class RedisBackend:
+    """History in Redis under ``prefix``."""
+
+    def __init__(self, url: str, prefix: str = "parcelscreen:") -> None:
+        import redis
+
+        self.prefix = prefix
+        self._redis = redis.Redis.from_url(url)
+        self._release = self._redis.register_script(_RELEASE)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._tx: _Tx | None = None
+
+    def _e(self, kind: str, token: str) -> str:
+        return f"{self.prefix}e:{kind}:{token}"
+
+    def _pk(self, kind: str, token: str) -> str:
+        return f"{self.prefix}p:{kind}:{token}"
+
+    def _i(self, item_id: str) -> str:
+        return f"{self.prefix}i:{item_id}"
+
+    # -- the HistoryBackend protocol --------------------------------------------------------
+
+    def get(self, kind: str, token: str) -> EntityStats | None:
+        key = self._e(kind, token)
+        with self._lock:
+            if self._tx is not None and key in self._tx.entities:
+                s = self._tx.entities[key]
+                return EntityStats(*astuple(s))
+        values = self._redis.hmget(key, _FIELDS)
+        if values[0] is None:
+            return None
+        return EntityStats(*(int(v or 0) for v in values))
+
+    def put(self, kind: str, token: str, stats: EntityStats) -> None:
+        key = self._e(kind, token)
+        with self._lock:
+            if self._tx is not None:
+                self._tx.entities[key] = EntityStats(*astuple(stats))
+                return
+        self._redis.hset(key, mapping=dict(zip(_FIELDS, astuple(stats), strict=True)))
+
+    def add_partner(self, kind: str, token: str, partner: str) -> bool:
+        key = self._pk(kind, token)
+        with self._lock:
+            if self._tx is not None:
+                pending = self._tx.partners.setdefault(key, set())
+                if partner in pending or self._redis.sismember(key, partner):
+                    return False
+                pending.add(partner)
+                return True
+        return bool(self._redis.sadd(key, partner))
+
+    def get_item(self, item_id: str) -> dict[str, str] | None:
+        key = self._i(item_id)
+        with self._lock:
+            if self._tx is not None and key in self._tx.items:
+                return dict(json.loads(self._tx.items[key][0]))
+        raw = self._redis.hget(key, "tokens")
+        return None if raw is None else dict(json.loads(raw))
+
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None:
+        key = self._i(item_id)
+        value = (json.dumps(dict(tokens), sort_keys=True), int(outcome))
+        with self._lock:
+            if self._tx is not None:
+                self._tx.items[key] = value
+                return
+        self._redis.hset(key, mapping={"tokens": value[0], "outcome": value[1]})
+
+    def item_has_outcome(self, item_id: str) -> bool:
+        key = self._i(item_id)
+        with self._lock:
+            if self._tx is not None and key in self._tx.items:
+                return bool(self._tx.items[key][1])
+        raw = self._redis.hget(key, "outcome")
+        return bool(raw is not None and int(raw))
+
+    @contextmanager
+    def transaction(self) -> Iterator[object]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            token = self._acquire()
+            self._tx, self._depth = _Tx(), 1
+            try:
+                yield self
+                self._commit(self._tx)
+            finally:
+                self._tx, self._depth = None, 0
+                self._release(keys=[f"{self.prefix}lock"], args=[token])
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _acquire(self) -> str:
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + 30
+        while not self._redis.set(f"{self.prefix}lock", token, nx=True, px=_LOCK_MS):
+            if time.monotonic() > deadline:
+                raise TimeoutError("history lock in Redis not acquired within 30 s")
+            time.sleep(0.001)
+        return token
+
+    def _commit(self, tx: _Tx) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        for key, stats in tx.entities.items():
+            pipe.hset(key, mapping=dict(zip(_FIELDS, astuple(stats), strict=True)))
+        for key, partners in tx.partners.items():
+            if partners:
+                pipe.sadd(key, *partners)
+        for key, (tokens, outcome) in tx.items.items():
+            pipe.hset(key, mapping={"tokens": tokens, "outcome": outcome})
+        pipe.execute()
+
+    def clear(self) -> int:
+        """Delete every key under the prefix (tests, decommissioning); returns how many."""
+        keys = list(self._redis.scan_iter(match=f"{self.prefix}*", count=1000))
+        return int(self._redis.delete(*keys)) if keys else 0
+
+    def close(self) -> None:
+        self._redis.close()

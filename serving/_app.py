@@ -1,0 +1,73 @@
+"""The app factory: ``create_app(settings)`` wires the service, routes, errors and middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from data_contracts import Problem
+from screening import ScreeningError
+
+from ._errors import InvalidInput, error_body
+from ._json import dump_json
+from ._middleware import ServiceMiddleware
+from ._oip import router as oip_router
+from ._routes import router as v1_router
+from ._service import Service
+from ._settings import Settings
+
+log = logging.getLogger("serving")
+
+
+def _error(status: int, body: dict[str, object]) -> Response:
+    return Response(dump_json(body), status_code=status, media_type="application/json")
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
+    """The service's ASGI app; the model loads and the registry watcher starts at startup."""
+    settings = settings or Settings()
+    service = service or Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            service.close()
+
+    from . import __version__
+
+    app = FastAPI(title="parcelscreen", version=__version__, lifespan=lifespan)
+    app.state.service = service
+    app.include_router(v1_router)
+    app.include_router(oip_router)
+
+    @app.exception_handler(ScreeningError)
+    async def screening_error(request: Request, exc: ScreeningError) -> Response:
+        return _error(exc.status_code, error_body(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [Problem("(request)", ".".join(str(p) for p in e.get("loc", ())),
+                            str(e.get("msg", "")))
+                    for e in exc.errors()]  # fmt: skip
+        return _error(422, error_body(InvalidInput("the request is invalid", problems)))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(exc.status_code, {"error": {"code": "http", "message": str(exc.detail)}})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return _error(500, {"error": {"code": "internal", "message": "internal error"}})
+
+    app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes,
+                       metrics=service.metrics)  # fmt: skip
+    return app

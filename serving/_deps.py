@@ -1,0 +1,48 @@
+"""FastAPI dependencies as ``Annotated`` aliases, so routes read as plain typed signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ._auth import Caller, Role
+from ._errors import Forbidden
+from ._service import Service
+
+
+async def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+async def get_request_id(request: Request) -> str:
+    rid: str = request.state.request_id
+    return rid
+
+
+def _key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def require(role: Role) -> Callable[[Request], Awaitable[Caller]]:
+    async def dependency(request: Request) -> Caller:
+        service: Service = request.app.state.service
+        caller = service.keys.authenticate(_key(request))
+        if not caller.may(role):
+            raise Forbidden(f"role {caller.role.value!r} may not do this; it needs {role.value!r}")
+        return caller
+
+    return dependency
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+RequestId = Annotated[str, Depends(get_request_id)]
+Sorter = Annotated[Caller, Depends(require(Role.SORTER))]
+Officer = Annotated[Caller, Depends(require(Role.OFFICER))]
+Admin = Annotated[Caller, Depends(require(Role.ADMIN))]
+

@@ -1,0 +1,86 @@
+"""Errors of the service; all are ScreeningErrors, so one handler answers them all.
+
+    ScreeningError (screening)      base; status_code on the instance
+     ├── BundleError, RegistryError (screening)
+     └── ServingError               raised by the service
+          ├── Unauthenticated       401: no key, unknown or revoked key
+          ├── Forbidden             403: the key's role may not do this
+          ├── NotFound              404: unknown item, model or route
+          ├── ModelRefused          409: a new bundle failed its checks (old model serves on)
+          ├── PayloadTooLarge       413: body over max_body_bytes
+          ├── InvalidInput          422: malformed JSON or a contract violation (Problems)
+          └── ModelUnavailable      503: no model loaded
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from data_contracts import Problem
+from screening import ScreeningError
+
+
+class ServingError(ScreeningError):
+    """Base of the service's own errors."""
+
+    status_code = 500
+    code = "internal"
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message, status_code)
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+class Unauthenticated(ServingError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(ServingError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ServingError):
+    status_code = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(ServingError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(ServingError):
+    """Bad input: each Problem names the record, the field path and the reason."""
+
+    status_code = 422
+    code = "invalid_input"
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+    def body(self) -> dict[str, Any]:
+        return super().body() | {"problems": [p.as_dict() for p in self.problems]}
+
+
+class ModelUnavailable(ServingError):
+    status_code = 503
+    code = "model_unavailable"
+
+
+def error_body(exc: ScreeningError) -> dict[str, Any]:
+    """The ``{"error": {...}}`` answer of any screening or serving error."""
+    if isinstance(exc, ServingError):
+        return {"error": exc.body()}
+    return {"error": {"code": type(exc).__name__, "message": exc.message}}
+
+
+class ModelRefused(ServingError):
+    """409: the registry's model failed verification or loading; the old model keeps serving."""
+
+    status_code = 409
+    code = "model_refused"

@@ -1,0 +1,43 @@
+"""Strict JSON in and out: NaN, Infinity and numbers that overflow to infinity are refused."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from data_contracts import Problem
+
+from ._errors import InvalidInput
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a request body; InvalidInput (422) naming the reason for anything not strict JSON."""
+    if not body:
+        raise InvalidInput("the request body is empty",
+                           [Problem("(body)", "(body)", "expected a JSON document", got="")])
+    try:
+        return json.loads(body, parse_constant=_constant, parse_float=_float)
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc)[:200] if isinstance(exc, ValueError) else "nested too deeply"
+        raise InvalidInput(f"the request body is not valid JSON: {reason}",
+                           [Problem("(body)", "(body)", "malformed JSON", got=reason)]) from None
+
+
+def dump_json(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+
+def finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None

@@ -1,0 +1,75 @@
+"""ASGI middleware: request ID, body-size limit (413) and request metrics, in one pass."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._errors import PayloadTooLarge, error_body
+from ._json import dump_json
+from ._metrics import Metrics
+
+_RID = b"x-request-id"
+
+
+def _valid(rid: str) -> bool:
+    return 0 < len(rid) <= 64 and all(c.isalnum() or c in "._:-" for c in rid)
+
+
+class ServiceMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics) -> None:
+        self.app, self.max_body, self.metrics = app, max_body_bytes, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        given = headers.get(_RID, b"").decode("latin-1")
+        rid = given if _valid(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (_RID, rid.encode())]
+            await send(message)
+
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+                await self._too_large(send_with_id)
+                return
+            received = 0
+
+            async def limited() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body:
+                        raise PayloadTooLarge(self._message())
+                return message
+
+            await self.app(scope, limited, send_with_id)
+        finally:
+            route: Any = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe_request(path, scope["method"], status,
+                                         time.perf_counter() - started)  # fmt: skip
+
+    def _message(self) -> str:
+        return f"the request body is larger than the limit of {self.max_body} bytes"
+
+    async def _too_large(self, send: Send) -> None:
+        body = dump_json(error_body(PayloadTooLarge(self._message())))
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})

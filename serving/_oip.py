@@ -1,0 +1,155 @@
+"""Open Inference Protocol (KServe v2) routes, for interoperability.
+
+``/v2/models/{name}/infer`` takes exactly one input tensor, either:
+
+* ``features``: ``FP32`` (or FP64), shape ``[n, k]`` with ``k`` the bundle's feature count, in
+  the bundle's feature order (``/v2/models/{name}`` lists it). Outputs ``margin`` and
+  ``probability`` (FP64, ``[n]``); no history is recorded and no decision is made, since
+  feature vectors carry no item ID.
+* ``declaration``: ``BYTES``, shape ``[n]``, each element one ParcelDeclaration as a JSON
+  string (or object). This is the full scoring path: history, decision log, stored result.
+  Outputs ``probability`` (FP64), ``band``, ``decision``, ``selection_reason``, ``mode``
+  (BYTES). Any invalid declaration rejects the request with 422 naming it.
+
+The model name is the bundle's ``model_name`` (``parcelscreen-xgboost``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request, Response
+
+from data_contracts import Problem
+
+from ._deps import RequestId, ServiceDep, Sorter
+from ._errors import InvalidInput, ModelUnavailable, NotFound
+from ._json import dump_json, parse_json
+from ._runtime import Served
+
+router = APIRouter(prefix="/v2")
+SERVER = "parcelscreen"
+PROTOCOL_VERSION = "2"
+
+
+def _json(payload: Any) -> Response:
+    return Response(dump_json(payload), media_type="application/json")
+
+
+def _model(service: Any, name: str) -> Served:
+    served: Served = service.holder.served
+    model_name = str(served.model.info.get("model_name", "parcelscreen"))
+    if name not in (model_name, service.settings.model_alias):
+        raise NotFound(f"no model named {name!r}; this server serves {model_name!r}")
+    return served
+
+
+@router.get("/health/live")
+async def live() -> Response:
+    return _json({"live": True})
+
+
+@router.get("/health/ready")
+async def ready(service: ServiceDep) -> Response:
+    if service.holder.loaded is None:
+        raise ModelUnavailable("no model loaded")
+    return _json({"ready": True})
+
+
+@router.get("")
+async def server_metadata() -> Response:
+    from . import __version__
+
+    return _json({"name": SERVER, "version": __version__, "extensions": []})
+
+
+@router.get("/models/{name}")
+async def model_metadata(name: str, service: ServiceDep) -> Response:
+    served = _model(service, name)
+    k = len(served.model.spec.names)
+    return _json({
+        "name": name, "versions": [served.model.version], "platform": "onnxruntime",
+        "inputs": [{"name": "features", "datatype": "FP32", "shape": [-1, k]},
+                   {"name": "declaration", "datatype": "BYTES", "shape": [-1]}],
+        "outputs": [{"name": "probability", "datatype": "FP64", "shape": [-1]},
+                    {"name": "margin", "datatype": "FP64", "shape": [-1]},
+                    {"name": "decision", "datatype": "BYTES", "shape": [-1]}],
+        "parameters": {"feature_names": served.model.spec.names,
+                       "bundle_hash": served.model.bundle_hash},
+    })  # fmt: skip
+
+
+@router.get("/models/{name}/ready")
+async def model_ready(name: str, service: ServiceDep) -> Response:
+    _model(service, name)
+    return _json({"name": name, "ready": True})
+
+
+def _bad(field: str, problem: str, got: Any = None) -> InvalidInput:
+    return InvalidInput(f"inputs: {problem}", [Problem("(request)", field, problem,
+                        got=None if got is None else str(got)[:120])])  # fmt: skip
+
+
+def _tensor(data: Any, shape: list[int]) -> np.ndarray:
+    try:
+        array = np.asarray(data, dtype=np.float64).reshape(shape)
+    except (TypeError, ValueError) as exc:
+        raise _bad("inputs[0].data", f"does not fit shape {shape}: {exc}") from None
+    return array
+
+
+@router.post("/models/{name}/infer")
+async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter,
+                rid: RequestId) -> Response:  # fmt: skip
+    served = _model(service, name)
+    raw = parse_json(await request.body())
+    inputs = raw.get("inputs") if isinstance(raw, dict) else None
+    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+        raise _bad("inputs", "expected exactly one input tensor")
+    tensor = inputs[0]
+    shape, data = tensor.get("shape"), tensor.get("data")
+    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
+        raise _bad("inputs[0].shape", "expected a list of non-negative integers", shape)
+    if not isinstance(data, list):
+        raise _bad("inputs[0].data", "expected a list", type(data).__name__)
+    base = {"model_name": name, "model_version": served.model.version, "id": raw.get("id", rid)}
+    if tensor.get("name") == "features":
+        k = len(served.model.spec.names)
+        if len(shape) != 2 or shape[1] != k or tensor.get("datatype") not in ("FP32", "FP64"):
+            raise _bad("inputs[0]", f"features must be FP32 of shape [n, {k}]", shape)
+        matrix = _tensor(data, shape).astype(np.float32)
+        margin, probability = served.model.probability(matrix)
+        n = len(margin)
+        return _json(base | {"outputs": [
+            {"name": "probability", "datatype": "FP64", "shape": [n], "data": probability.tolist()},
+            {"name": "margin", "datatype": "FP64", "shape": [n], "data": margin.tolist()}]})
+    if tensor.get("name") == "declaration" and tensor.get("datatype") == "BYTES":
+        if shape != [len(data)]:
+            raise _bad("inputs[0].shape", "must be [number of declarations]", shape)
+        if len(data) > service.settings.max_batch:
+            raise _bad("inputs[0].data", f"at most {service.settings.max_batch} declarations")
+        decls = []
+        for i, item in enumerate(data):
+            try:
+                decls.append(json.loads(item) if isinstance(item, str) else item)
+            except ValueError:
+                raise _bad(f"inputs[0].data[{i}]", "not a JSON declaration") from None
+        results = service.score(decls, caller, rid)
+        errors = [p for r in results for p in r.get("error", {}).get("problems", [])]
+        if errors:
+            raise InvalidInput("a declaration breaks the contract",
+                               [Problem(**p) for p in errors])  # fmt: skip
+        n = len(results)
+
+        def column(key: str) -> list[Any]:
+            return [r[key] for r in results]
+
+        return _json(base | {"outputs": [
+            {"name": "probability", "datatype": "FP64", "shape": [n],
+             "data": column("probability")},
+            *({"name": key, "datatype": "BYTES", "shape": [n], "data": column(key)}
+              for key in ("band", "decision", "selection_reason", "mode", "item_id"))]})
+    raise _bad("inputs[0].name", "expected 'features' (FP32) or 'declaration' (BYTES)",
+               tensor.get("name"))  # fmt: skip

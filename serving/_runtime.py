@@ -1,0 +1,168 @@
+"""The served model and its hot swap.
+
+A background thread (and the admin reload route) resolves the registry alias; when it moved,
+the new bundle is verified, loaded and warmed off the request path, then swapped in with one
+reference assignment, so a request sees either the old model or the new one, never neither.
+A bundle that fails its hash check is refused (decision log and metrics say so) and the old
+model keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from screening import (
+    BundleError,
+    DecisionPolicy,
+    History,
+    LoadedModel,
+    ModelRegistry,
+    Pseudonymiser,
+    RegistryError,
+    ScoringEngine,
+)
+
+from ._audit import DecisionLog, Entry
+from ._errors import ModelRefused, ModelUnavailable, NotFound
+from ._metrics import Metrics
+
+log = logging.getLogger("serving")
+
+
+@dataclass(frozen=True)
+class Served:
+    """One loaded model with its two engines: model-based selection and the halted fallback."""
+
+    model: LoadedModel
+    engine: ScoringEngine
+    fallback: ScoringEngine
+
+
+class ModelHolder:
+    """Holds the served model; ``reload`` swaps in the model the alias points at."""
+
+    def __init__(self, registry: ModelRegistry, alias: str, history: History,
+                 pseudonymiser: Pseudonymiser, policy: DecisionPolicy, decision_key: bytes,
+                 audit: DecisionLog, metrics: Metrics) -> None:  # fmt: skip
+        self.registry, self.alias = registry, alias
+        self._history, self._pseudonymiser = history, pseudonymiser
+        self._policy, self._decision_key = policy, decision_key
+        self._audit, self._metrics = audit, metrics
+        self._served: Served | None = None
+        self._reload_lock = threading.Lock()
+        self._older: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._refused: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def served(self) -> Served:
+        served = self._served
+        if served is None:
+            raise ModelUnavailable(
+                f"no model loaded: registry alias {self.alias!r} gives no loadable bundle"
+            )
+        return served
+
+    @property
+    def loaded(self) -> Served | None:
+        return self._served
+
+    def _build(self, model: LoadedModel) -> Served:
+        def engine(halted: bool) -> ScoringEngine:
+            policy = DecisionPolicy(self._policy.capacity, self._policy.random_share,
+                                    self._policy.review_factor, halted)  # fmt: skip
+            return ScoringEngine(model, self._history, self._pseudonymiser, policy,
+                                 self._decision_key)  # fmt: skip
+
+        return Served(model, engine(False), engine(True))
+
+    def reload(self, caller: str = "watcher", request_id: str | None = None,
+               force: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Load the model the alias points at if it is not the one served; refuse bad bundles."""
+        with self._reload_lock:
+            current = self._served.model.version if self._served else None
+            try:
+                version = self.registry.resolve(self.alias)
+            except RegistryError as exc:
+                if current is None:
+                    return {"changed": False, "version": None, "refused": exc.message}
+                raise ModelRefused(exc.message) from exc
+            if version == current:
+                return {"changed": False, "version": version}
+            if version in self._refused and not force:
+                raise ModelRefused(self._refused[version])
+            try:
+                model = LoadedModel.load(self.registry.path(version), version=version)
+                _warm(model)
+            except BundleError as exc:
+                self._refused[version] = exc.message
+                log.error("refused model %s: %s", version, exc.message)
+                self._metrics.swaps.inc(result="refused")
+                self._audit.append(Entry("model_refused", request_id=request_id, caller=caller,
+                                         model_version=version, detail={"error": exc.message,
+                                         "still_serving": current}))  # fmt: skip
+                raise ModelRefused(
+                    f"model {version} refused, still serving {current}: {exc.message}"
+                ) from exc
+            self._refused.pop(version, None)
+            if self._served is not None:
+                self._older[current or ""] = self._served.model
+                while len(self._older) > 3:
+                    self._older.popitem(last=False)
+            self._served = self._build(model)  # the atomic swap
+            self._metrics.swaps.inc(result="loaded")
+            self._audit.append(Entry("model_loaded", request_id=request_id, caller=caller,
+                                     model_version=version, bundle_hash=model.bundle_hash,
+                                     detail={"previous": current}))  # fmt: skip
+            log.info("serving model %s (was %s)", version, current)
+            return {"changed": True, "version": version, "previous": current}
+
+    def model_for(self, version: str) -> LoadedModel:
+        """The model of an earlier score (for its explanation): served, cached or reloaded."""
+        served = self._served
+        if served is not None and served.model.version == version:
+            return served.model
+        if version in self._older:
+            return self._older[version]
+        try:
+            model = LoadedModel.load(self.registry.path(version), version=version)
+        except (BundleError, RegistryError) as exc:
+            raise NotFound(f"model {version} of this result cannot be loaded: {exc}") from exc
+        self._older[version] = model
+        return model
+
+    def start(self, interval: float) -> None:
+        if interval <= 0 or self._thread is not None:
+            return
+
+        def watch() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.reload()
+                except ModelRefused:
+                    pass
+                except Exception:  # keep watching whatever happens
+                    log.exception("model reload failed")
+
+        self._thread = threading.Thread(target=watch, name="model-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+def _warm(model: LoadedModel) -> None:
+    """First-use costs (ONNX run, booster load) paid before the model serves."""
+    row = np.zeros((1, len(model.spec.names)), dtype=np.float32)
+    model.margin(row)
+    model.contributions(row)

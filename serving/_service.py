@@ -1,0 +1,238 @@
+"""The transport-agnostic core of the service: score, explain, record outcomes, halt.
+
+The HTTP routes (v1 and the Open Inference Protocol v2) call :class:`Service`; it calls the
+scoring engine, stores results and outcomes (no names or addresses), writes the decision log
+and counts metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from data_contracts import (
+    InspectionOutcome,
+    InspectionResult,
+    ParcelDeclaration,
+    Problem,
+    validate_one,
+)
+from screening import (
+    DecisionPolicy,
+    Explain,
+    History,
+    HistoryBackend,
+    ModelRegistry,
+    Pseudonymiser,
+    ScoredParcel,
+    SQLiteBackend,
+    reasons,
+)
+
+from ._audit import DecisionLog, Entry, canonical_json
+from ._auth import Caller, KeyStore
+from ._errors import InvalidInput, NotFound
+from ._json import finite_or_none
+from ._metrics import Metrics
+from ._runtime import ModelHolder
+from ._settings import Settings
+from ._sqlite import Database
+from ._store import StateStore
+
+HALTED_MODE = "halted-fallback"
+MODEL_MODE = "model"
+
+
+def open_history(settings: Settings) -> HistoryBackend:
+    """The entity-history backend the settings name."""
+    if settings.history_backend == "postgres":
+        from screening._history_pg import PostgresBackend
+
+        return PostgresBackend(settings.postgres_url, settings.postgres_schema)
+    if settings.history_backend == "redis":
+        from screening._history_redis import RedisBackend
+
+        return RedisBackend(settings.redis_url, settings.redis_prefix)
+    settings.history_path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteBackend(settings.history_path)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _label(index: int, raw: Any) -> str:
+    item = raw.get("item_id") if isinstance(raw, dict) else None
+    return f"#{index} ({item})" if isinstance(item, str) and len(item) <= 40 else f"#{index}"
+
+
+class Service:
+    """Everything a request needs, built once per app."""
+
+    #: Which parcels get SHAP reasons in score answers (the bench baseline sets "all").
+    explain: Explain = "flagged"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state_db = Database(settings.state_path)
+        self.keys = KeyStore(self.state_db, settings.secret_key)
+        self.state = StateStore(self.state_db)
+        self.audit = DecisionLog(settings.audit_path)
+        self.metrics = Metrics()
+        self.history_backend = open_history(settings)
+        self.history = History(self.history_backend)
+        decision_key = hmac.new(settings.secret_key.encode(), b"decision-draws",
+                                hashlib.sha256).digest()  # fmt: skip
+        self.holder = ModelHolder(
+            ModelRegistry(settings.registry), settings.model_alias, self.history,
+            Pseudonymiser(settings.pseudonymisation_key),
+            DecisionPolicy(settings.capacity, settings.random_share), decision_key,
+            self.audit, self.metrics,
+        )  # fmt: skip
+        self.halted = self.state.get_flag("halted") == "1"
+
+    def start(self) -> None:
+        self.holder.reload(caller="startup")
+        self.holder.start(self.settings.reload_seconds)
+
+    def close(self) -> None:
+        self.holder.stop()
+        for closable in (self.history_backend, self.audit, self.state_db):
+            close = getattr(closable, "close", None)
+            if close is not None:
+                close()
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def score(self, raws: Sequence[Any], caller: Caller, request_id: str) -> list[dict[str, Any]]:
+        """Score raw declarations; an invalid one gets {"error": ...} in its place."""
+        served = self.holder.served
+        halted = self.halted
+        engine = served.fallback if halted else served.engine
+        mode = HALTED_MODE if halted else MODEL_MODE
+        out: list[dict[str, Any]] = [{} for _ in raws]
+        valid: list[tuple[int, ParcelDeclaration, list[Problem]]] = []
+        for i, raw in enumerate(raws):
+            decl, problems = validate_one(ParcelDeclaration, raw, _label(i, raw))
+            if decl is None:
+                out[i] = {"error": {"code": "invalid_input", "message": "the declaration "
+                          "breaks the contract", "problems": [p.as_dict() for p in problems]}}
+            else:
+                valid.append((i, decl, problems))
+        if not valid:
+            return out
+        scored = engine.score_declarations([d for _, d, _ in valid], explain=self.explain)
+        now = _now()
+        results, entries = [], []
+        for (i, decl, warnings), parcel in zip(valid, scored, strict=True):
+            summary = self._summary(parcel, mode)
+            out[i] = summary | {"request_id": request_id, "warnings": [
+                {"field": w.field, "problem": w.problem} for w in warnings]}  # fmt: skip
+            results.append((parcel.item_id, request_id, now, parcel.model_version, summary,
+                            parcel.features))  # fmt: skip
+            digest = hashlib.sha256(canonical_json(decl.model_dump(mode="json")).encode())
+            entries.append(Entry(
+                "decision", request_id=request_id, caller=caller.key_id, item_id=parcel.item_id,
+                model_version=parcel.model_version, bundle_hash=parcel.bundle_hash,
+                input_hash=digest.hexdigest(), score=parcel.probability,
+                decision=parcel.verdict.decision.value,
+                detail={"band": summary["band"], "mode": mode, "reasons": summary["reasons"],
+                        "selection_reason": summary["selection_reason"],
+                        "selection_probability": summary["selection_probability"]},
+            ))  # fmt: skip
+            self.metrics.observe_decision(summary["band"], summary["decision"], mode,
+                                          parcel.probability)  # fmt: skip
+        self.state.put_results(results)
+        self.audit.append_many(entries)
+        return out
+
+    @staticmethod
+    def _summary(parcel: ScoredParcel, mode: str) -> dict[str, Any]:
+        summary = parcel.as_dict()
+        summary["mode"] = mode
+        if parcel.reasons is None:
+            summary["reasons"] = []
+        return summary
+
+    # -- explanations -----------------------------------------------------------------------
+
+    def explanation(self, item_id: str, caller: Caller, request_id: str) -> dict[str, Any]:
+        """Every grouped reason and per-feature contribution of the last score of an item."""
+        stored = self.state.get_result(item_id)
+        if stored is None:
+            raise NotFound(f"no scored parcel with item ID {item_id!r}")
+        model = self.holder.model_for(stored.model_version)
+        contribs = model.contributions(stored.features[None, :])[0]
+        names = model.spec.names
+        grouped = reasons(contribs, stored.features, model.spec, None)
+        self.audit.append(Entry("explanation_viewed", request_id=request_id,
+                                caller=caller.key_id, item_id=item_id,
+                                model_version=stored.model_version))  # fmt: skip
+        return stored.summary | {
+            "request_id": request_id,
+            "scored_request_id": stored.request_id,
+            "scored_at": stored.scored_at,
+            "base_value": float(contribs[-1]),
+            "margin": float(contribs.sum()),
+            "reasons": [r.as_dict() for r in grouped],
+            "contributions": {n: float(c) for n, c in zip(names, contribs[:-1], strict=True)},
+            "features": {n: finite_or_none(float(v))
+                         for n, v in zip(names, stored.features, strict=True)},
+        }  # fmt: skip
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def outcome(self, raw: Any, caller: Caller, request_id: str) -> dict[str, Any]:
+        """Store an inspection outcome and link it to the item's entity history at once."""
+        outcome, problems = validate_one(InspectionOutcome, raw, _label(0, raw))
+        if outcome is None:
+            raise InvalidInput("the outcome breaks the contract", problems)
+        seized = outcome.result is InspectionResult.SEIZED
+        clean = outcome.result is InspectionResult.CLEAN
+        linked = self.history.record_outcome(outcome.item_id, seized, clean)
+        record = outcome.model_dump(mode="json")
+        self.state.put_outcome(outcome.item_id, record["recorded_at"], _now(), request_id,
+                               caller.key_id, linked, record)  # fmt: skip
+        self.audit.append(Entry(
+            "outcome", request_id=request_id, caller=caller.key_id, item_id=outcome.item_id,
+            input_hash=hashlib.sha256(canonical_json(record).encode()).hexdigest(),
+            decision=outcome.result.value if outcome.result else "not_inspected",
+            detail={"linked_to_history": linked, "inspected": outcome.inspected,
+                    "selection_reason": record["selection_reason"]},
+        ))  # fmt: skip
+        return {"item_id": outcome.item_id, "stored": True, "linked_to_history": linked,
+                "request_id": request_id}  # fmt: skip
+
+    # -- human oversight --------------------------------------------------------------------
+
+    def set_halted(self, halted: bool, caller: Caller, request_id: str,
+                   reason: str = "") -> dict[str, Any]:  # fmt: skip
+        self.state.set_flag("halted", "1" if halted else "0")
+        self.halted = halted
+        self.audit.append(Entry("halt" if halted else "resume", request_id=request_id,
+                                caller=caller.key_id, detail={"reason": reason[:500]}))  # fmt: skip
+        return {"halted": halted, "mode": HALTED_MODE if halted else MODEL_MODE,
+                "request_id": request_id}  # fmt: skip
+
+    def status(self) -> dict[str, Any]:
+        served = self.holder.loaded
+        return {
+            "model_version": served.model.version if served else None,
+            "bundle_hash": served.model.bundle_hash if served else None,
+            "alias": self.settings.model_alias,
+            "halted": self.halted,
+            "mode": HALTED_MODE if self.halted else MODEL_MODE,
+        }
+
+    def metrics_text(self) -> str:
+        def info() -> tuple[str, str, dict[str, Any] | None, bool]:
+            served = self.holder.loaded
+            if served is None:
+                return "none", "none", None, self.halted
+            m = served.model
+            return m.version, m.bundle_hash, m.reference.get("score"), self.halted
+
+        return self.metrics.render(info)

@@ -1,0 +1,92 @@
+"""Service settings: one pydantic-settings object, environment variables prefixed PARCELSCREEN_.
+
+Outside development the service refuses to start with the default secret or pseudonymisation
+key (the FastAPI template's ``changethis`` rule).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "development-only-secret-key"
+DEV_PSEUDONYMISATION_KEY = "development-only-pseudonymisation-key"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARCELSCREEN_", use_attribute_docstrings=True, extra="ignore", frozen=True
+    )
+
+    environment: Literal["development", "production"] = "development"
+    """``development`` allows the embedded default keys; anything else refuses them."""
+    host: str = "127.0.0.1"
+    """Interface ``parcelscreen serve`` binds to."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """TCP port ``parcelscreen serve`` listens on (0: any free port)."""
+    data_dir: Path = Path("runs/serving")
+    """Directory of the embedded SQLite stores (state, decision log, history)."""
+    state_db: Path | None = None
+    """SQLite file of API keys, scored results and outcomes (default: data_dir/state.sqlite)."""
+    audit_db: Path | None = None
+    """SQLite file of the hash-chained decision log (default: data_dir/audit.sqlite)."""
+    registry: Path = Path("runs/registry")
+    """Root of the model registry."""
+    model_alias: str = "champion"
+    """Registry alias (or version) the service scores with."""
+    reload_seconds: float = Field(default=10.0, ge=0)
+    """How often the registry alias is checked for a new model (0: only on admin reload)."""
+    secret_key: str = Field(default=DEV_SECRET_KEY, min_length=16, repr=False)
+    """Server secret: API keys are stored as HMACs under it; random-control draws use it."""
+    pseudonymisation_key: str = Field(default=DEV_PSEUDONYMISATION_KEY, min_length=16, repr=False)
+    """HMAC key that turns names and addresses into tokens; must equal the training key."""
+    capacity: float = Field(default=0.02, gt=0, le=1)
+    """Share of the flow that can be opened (inspection capacity)."""
+    random_share: float = Field(default=0.10, ge=0, le=1)
+    """Share of the capacity spent on uniform random control."""
+    max_batch: int = Field(default=500, ge=1)
+    """Most declarations accepted by one score-batch call."""
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    """Largest request body accepted; larger bodies get 413."""
+    retention_days: float = Field(default=365.0, gt=0)
+    """Decision-log records older than this are removed by ``parcelscreen audit prune``."""
+    history_backend: Literal["sqlite", "postgres", "redis"] = "sqlite"
+    """Where entity history lives: embedded SQLite, or a store shared by several replicas."""
+    history_db: Path | None = None
+    """SQLite file of the entity history (default: data_dir/history.sqlite)."""
+    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"
+    """PostgreSQL connection URL (history_backend=postgres)."""
+    postgres_schema: str = Field(default="parcelscreen", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """PostgreSQL schema of the history tables."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis URL (history_backend=redis)."""
+    redis_prefix: str = "parcelscreen:"
+    """Prefix of every Redis key the service writes."""
+
+    @model_validator(mode="after")
+    def _refuse_default_keys(self) -> Settings:
+        if self.environment != "development":
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ValueError("PARCELSCREEN_SECRET_KEY must be set outside development")
+            if self.pseudonymisation_key == DEV_PSEUDONYMISATION_KEY:
+                raise ValueError(
+                    "PARCELSCREEN_PSEUDONYMISATION_KEY must be set outside development"
+                )
+        return self
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_db or self.data_dir / "state.sqlite"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_db or self.data_dir / "audit.sqlite"
+
+    @property
+    def history_path(self) -> Path:
+        return self.history_db or self.data_dir / "history.sqlite"

@@ -1,0 +1,115 @@
+"""A real model trained on simulated data, and a real uvicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from data_contracts import make_s10
+from serving import Role, Service, Settings, create_app
+from tests.factories import declaration
+
+TEST_KEY = "development-only-pseudonymisation-key"
+
+
+@dataclass
+class Trained:
+    registry: Path
+    version: str
+    data: Path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """One small real bundle (simulate + train, a few seconds), published as champion."""
+    from training import run_training
+    from training.simulation import SimulationConfig, simulate, write_simulation
+
+    root = tmp_path_factory.mktemp("trained")
+    config = SimulationConfig(parcels=30_000, days=120, inspection_rate=0.3, random_share=0.3,
+                              seed=3)  # fmt: skip
+    write_simulation(simulate(config), root / "data")
+    run = run_training(root / "data", root / "registry", TEST_KEY, validate=False)
+    return Trained(root / "registry", run.version, root / "data")
+
+
+@dataclass
+class Server:
+    url: str
+    service: Service
+    settings: Settings
+    keys: dict[str, str]
+    clients: dict[str | None, httpx.Client] = field(default_factory=dict)
+
+    def client(self, role: str | None = "sorter") -> httpx.Client:
+        """A keep-alive client with the key of ``role`` (None: no key); closed at teardown."""
+        if role not in self.clients:
+            headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+            self.clients[role] = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return self.clients[role]
+
+
+def start_server(settings: Settings) -> Generator[Server, None, None]:
+    """Run create_app(settings) under uvicorn on an ephemeral port in a thread."""
+    service = Service(settings)
+    app = create_app(settings, service)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                            access_log=False, lifespan="on")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    keys = {role.value: service.keys.create(role, f"test {role.value}")[1] for role in Role}
+    running = Server(f"http://127.0.0.1:{port}", service, settings, keys)
+    try:
+        yield running
+    finally:
+        for client in running.clients.values():
+            client.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def make_settings(tmp: Path, registry: Path, **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp, "registry": registry, "reload_seconds": 0, "capacity": 0.4,
+        "random_share": 0.1, "max_batch": 20, "max_body_bytes": 64_000,
+    } | changes  # fmt: skip
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from start_server(make_settings(tmp_path_factory.mktemp("serving"), trained.registry))
+
+
+@pytest.fixture(scope="module")
+def swap_server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server over its own copy of the registry, for hot-swap tests."""
+    root = tmp_path_factory.mktemp("swap")
+    shutil.copytree(trained.registry, root / "registry")
+    yield from start_server(make_settings(root / "state", root / "registry",
+                                          reload_seconds=0.2))  # fmt: skip
+
+
+_serial = iter(range(20_000_000, 30_000_000))
+
+
+def parcel(**changes: Any) -> dict[str, Any]:
+    """A valid declaration with a fresh item ID (changes as in tests.factories.declaration)."""
+    changes.setdefault("item_id", make_s10("RR", next(_serial), "NL"))
+    return declaration(**changes)

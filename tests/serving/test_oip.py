@@ -1,0 +1,66 @@
+"""Open Inference Protocol v2 routes, and 503 without a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from tests.serving.conftest import Server, make_settings, parcel, start_server
+
+NAME = "parcelscreen-xgboost"
+
+
+def test_health_and_metadata(server: Server) -> None:
+    with httpx.Client(base_url=server.url) as c:
+        assert c.get("/v2/health/live").json() == {"live": True}
+        assert c.get("/v2/health/ready").status_code == 200
+        assert c.get("/v2").json()["name"] == "parcelscreen"
+        meta = c.get(f"/v2/models/{NAME}").json()
+        assert meta["versions"] == [server.service.holder.served.model.version]
+        assert c.get(f"/v2/models/{NAME}/ready").status_code == 200
+        assert c.get("/v2/models/other").status_code == 404
+
+
+def test_infer_on_features_matches_the_model(server: Server) -> None:
+    model = server.service.holder.served.model
+    k = len(model.spec.names)
+    rows = np.random.default_rng(0).random((3, k)).astype(np.float32)
+    request = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [3, k],
+                           "data": rows.ravel().tolist()}]}  # fmt: skip
+    r = server.client().post(f"/v2/models/{NAME}/infer", json=request)
+    assert r.status_code == 200, r.text
+    outputs = {o["name"]: o["data"] for o in r.json()["outputs"]}
+    np.testing.assert_allclose(outputs["margin"], model.margin(rows), atol=1e-6)
+
+
+def test_infer_on_declarations_scores_them(server: Server) -> None:
+    decls = [json.dumps(parcel()), parcel()]
+    request = {"inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [2],
+                           "data": decls}]}  # fmt: skip
+    r = server.client().post(f"/v2/models/{NAME}/infer", json=request)
+    assert r.status_code == 200, r.text
+    outputs = {o["name"]: o["data"] for o in r.json()["outputs"]}
+    assert len(outputs["decision"]) == 2 and outputs["mode"] == ["model", "model"]
+
+
+def test_infer_rejects_bad_tensors(server: Server) -> None:
+    bad = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}
+    assert server.client().post(f"/v2/models/{NAME}/infer", json=bad).status_code == 422
+    assert server.client(None).post(f"/v2/models/{NAME}/infer", json=bad).status_code == 401
+
+
+def test_no_model_is_503(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "state", tmp_path / "empty-registry")
+    running = start_server(settings)
+    empty = next(running)
+    try:
+        r = empty.client().post("/v1/parcels:score", json=parcel())
+        assert r.status_code == 503
+        assert r.json()["error"]["code"] == "model_unavailable"
+        assert empty.client().get("/v2/health/ready").status_code == 503
+        assert empty.client().get("/v2/health/live").status_code == 200
+    finally:
+        running.close()
