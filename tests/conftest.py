@@ -26,6 +26,10 @@ class Trained:
     run: TrainingRun
     key: str = KEY
 
+    @property
+    def version(self) -> str:
+        return self.run.version
+
 
 @pytest.fixture(scope="session")
 def sim_data(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -16,30 +16,10 @@ import uvicorn
 
 from data_contracts import make_s10
 from serving import Role, Service, Settings, create_app
+from tests.conftest import Trained
 from tests.factories import declaration
 
 TEST_KEY = "development-only-pseudonymisation-key"
-
-
-@dataclass
-class Trained:
-    registry: Path
-    version: str
-    data: Path
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    """One small real bundle (simulate + train, a few seconds), published as champion."""
-    from training import run_training
-    from training.simulation import SimulationConfig, simulate, write_simulation
-
-    root = tmp_path_factory.mktemp("trained")
-    config = SimulationConfig(parcels=30_000, days=120, inspection_rate=0.3, random_share=0.3,
-                              seed=3)  # fmt: skip
-    write_simulation(simulate(config), root / "data")
-    run = run_training(root / "data", root / "registry", TEST_KEY, validate=False)
-    return Trained(root / "registry", run.version, root / "data")
 
 
 @dataclass

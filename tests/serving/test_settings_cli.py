@@ -13,7 +13,7 @@ import serving
 from parcelscreen import _keys_cmd, _models_cmd
 from screening import ModelRegistry
 from serving import DEV_PSEUDONYMISATION_KEY, DecisionLog, Settings
-from tests.serving.conftest import Trained
+from tests.conftest import Trained
 
 
 def test_all_lists_the_public_names() -> None:
