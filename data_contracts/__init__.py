@@ -12,6 +12,7 @@ from ._forms import (
     OUTCOME_CSV_COLUMNS,
     flatten_declaration,
     form_of,
+    group_csv_rows,
     iter_csv,
     iter_records,
     to_table,
@@ -36,6 +37,7 @@ from ._quality import (
 )
 from ._s10 import S10, MailClass, S10Error, check_digit, mail_class, make_s10, parse_s10
 from ._schema import SCHEMA_DIR, json_schemas, write_json_schemas
+from ._table_validate import validate_table, validate_table_indexed
 from ._validate import (
     Labelled,
     ValidationReport,
@@ -76,6 +78,7 @@ __all__ = [
     "check_digit",
     "flatten_declaration",
     "form_of",
+    "group_csv_rows",
     "is_vague",
     "iter_csv",
     "iter_records",
@@ -91,6 +94,8 @@ __all__ = [
     "validate_one",
     "validate_outcomes",
     "validate_records",
+    "validate_table",
+    "validate_table_indexed",
     "write_json_schemas",
     "write_records",
 ]

@@ -173,14 +173,14 @@ def iter_csv(handle: Iterable[str] | io.TextIOBase, kind: Kind) -> Iterator[Labe
     seen: set[str] = set()
     for line, row in rows:
         if group and row.get("item_id") != group[0][1].get("item_id"):
-            yield _group_record(group, seen)
+            yield group_csv_rows(group, seen)
             group = []
         group.append((line, row))
     if group:
-        yield _group_record(group, seen)
+        yield group_csv_rows(group, seen)
 
 
-def _group_record(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> Labelled:
+def group_csv_rows(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> Labelled:
     first_line, first = group[0]
     where = f"line {first_line}" if len(group) == 1 else f"lines {first_line}-{group[-1][0]}"
     where = _label(where, first)

@@ -20,7 +20,7 @@ from data_contracts import ItemCategory, MailClass
 from ._frame import ParcelFrame
 from ._history import HISTORY_FEATURES
 
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"
 
 #: Reference exchange rates to EUR (approximate, 2026); a bundle stores the table it used.
 FX_TO_EUR: dict[str, float] = {

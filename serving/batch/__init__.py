@@ -1,0 +1,33 @@
+"""Batch screening of manifests: streamed in chunks, bad rows quarantined, resumable, Dask.
+
+``screen(BatchConfig(...))`` runs ``parcelscreen screen MANIFEST --out DIR``. It imports the
+scoring core (``screening``) and the contracts only; see ``_score`` for how entity history
+works in a batch (a snapshot of the store as of the run's start).
+"""
+
+from ._errors import BatchError, ManifestError, ReconciliationError, ResumeError
+from ._finalise import Capacity, inspection_list
+from ._keys import EngineSpec, engine_for
+from ._read import QUARANTINE_SCHEMA, Chunk, iter_chunks
+from ._run import DEFAULT_CHUNK_ROWS, BatchConfig, screen
+from ._score import RESULT_SCHEMA, decide_many, score_chunk
+
+__all__ = [
+    "BatchConfig",
+    "BatchError",
+    "Capacity",
+    "Chunk",
+    "DEFAULT_CHUNK_ROWS",
+    "EngineSpec",
+    "ManifestError",
+    "QUARANTINE_SCHEMA",
+    "RESULT_SCHEMA",
+    "ReconciliationError",
+    "ResumeError",
+    "decide_many",
+    "engine_for",
+    "inspection_list",
+    "iter_chunks",
+    "score_chunk",
+    "screen",
+]

@@ -1,0 +1,75 @@
+"""The same screening over pieces of a Parquet manifest on a Dask cluster.
+
+Each task reads its own row groups, validates and scores them with the worker's engine (built
+once per worker process by ``engine_for``, so one onnxruntime session each) and returns the
+chunk's results to the driver, which journals them exactly as a single-process run does.
+Because history is the run-start snapshot (see ``_score``), a parcel's result does not depend
+on which piece or worker handled it: the merged output equals the single-process output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from ._keys import EngineSpec
+from ._progress import Progress, log
+from ._read import check_parquet, split_table
+from ._state import ChunkDone, RunState
+
+
+def plan(manifest: Path, chunk_rows: int) -> list[tuple[int, list[int], int]]:
+    """Pieces of whole row groups of about ``chunk_rows`` rows: (index, groups, first_row)."""
+    meta = check_parquet(manifest).metadata
+    pieces: list[tuple[int, list[int], int]] = []
+    groups: list[int] = []
+    first = row = 1
+    for g in range(meta.num_row_groups):
+        groups.append(g)
+        row += meta.row_group(g).num_rows
+        if row - first >= chunk_rows:
+            pieces.append((len(pieces), groups, first))
+            groups, first = [], row
+    if groups:
+        pieces.append((len(pieces), groups, first))
+    return pieces
+
+
+def screen_piece(spec: EngineSpec, manifest: str, index: int, groups: list[int], first_row: int,
+                 explain_all: bool) -> tuple[ChunkDone, Any, Any]:  # fmt: skip
+    """One Dask task: read row groups, validate, score (runs on a worker)."""
+    from ._run import process_chunk
+
+    raw = pq.ParquetFile(manifest).read_row_groups(groups)
+    return process_chunk(spec, split_table(raw, index, first_row), explain_all)
+
+
+def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -> None:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    todo = [p for p in plan(manifest, config.chunk_rows) if p[0] not in state.done]
+    cluster = None
+    if config.dask == "local":
+        cluster = LocalCluster(n_workers=config.dask_workers, threads_per_worker=1,
+                               processes=config.dask_processes, dashboard_address=None)  # fmt: skip
+        client = Client(cluster)
+    else:
+        client = Client(config.dask)
+    try:
+        log.info("dask: %d piece(s) on %s", len(todo), client)
+        futures = [
+            client.submit(screen_piece, config.engine, str(manifest), index, groups, first,
+                          config.explain_all, key=f"screen-piece-{index}", pure=False)
+            for index, groups, first in todo
+        ]  # fmt: skip
+        for future in as_completed(futures):
+            entry, results, quarantine = future.result()
+            state.finish(entry, results, quarantine)
+            progress.update(entry.rows)
+            future.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,167 @@
+"""The end of a run: merged results and quarantine, the inspection list, drift, summary.
+
+Everything here is computed from the part files and the journal, so finalising a resumed run
+or a Dask run gives the same files as an uninterrupted single-process run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from screening import PSI_ALERT, uniform_draw
+
+from ._read import QUARANTINE_SCHEMA
+from ._score import RESULT_SCHEMA
+from ._state import ChunkDone, RunState, write_atomic
+
+_FLOOR = 1e-4  # as screening.psi
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Inspection capacity: a share of the scored flow (``2%``) or a number of items."""
+
+    share: float | None = None
+    items: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Capacity:
+        text = text.strip()
+        try:
+            if text.endswith("%"):
+                share = float(text[:-1]) / 100
+                if not 0 < share <= 1:
+                    raise ValueError
+                return cls(share=share)
+            items = int(text)
+            if items < 0:
+                raise ValueError
+            return cls(items=items)
+        except ValueError:
+            raise ValueError(
+                f"capacity must be a share like 2% (0-100%) or a number of items; got {text!r}"
+            ) from None
+
+    def slots(self, scored: int) -> int:
+        return min(scored, self.items if self.items is not None
+                   else round((self.share or 0) * scored))  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.share * 100:g}%" if self.share is not None else str(self.items)
+
+
+def _merge(state: RunState, kind: str, schema: pa.Schema, out: Path, csv: bool) -> None:
+    chunks = [c.chunk for c in state.finished()]
+
+    def write_parquet(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for chunk in chunks:
+                writer.write_table(pq.read_table(state.part(kind, chunk)).cast(schema))
+
+    write_atomic(out.with_suffix(".parquet"), write_parquet)
+    if not csv:
+        return
+
+    def write_csv(tmp: Path) -> None:
+        flat = _csv_schema(schema)
+        with pacsv.CSVWriter(tmp, flat) as writer:
+            for chunk in chunks:
+                writer.write_table(_flatten(pq.read_table(state.part(kind, chunk)), flat))
+
+    write_atomic(out.with_suffix(".csv"), write_csv)
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, pa.string()) if f.name == "reasons" else f
+                      for f in schema])  # fmt: skip
+
+
+def _flatten(table: pa.Table, flat: pa.Schema) -> pa.Table:
+    """Reasons as one text column for CSV: ``Label (+0.42): sentence | ...``."""
+    if "reasons" not in table.column_names:
+        return table
+    text = [None if r is None else " | ".join(
+        f"{x['label']} ({x['contribution']:+.2f}): {x['sentence']}" for x in r)
+        for r in table.column("reasons").to_pylist()]  # fmt: skip
+    index = table.column_names.index("reasons")
+    return table.set_column(index, "reasons", pa.array(text, pa.string())).cast(flat)
+
+
+def inspection_list(results: pa.Table, capacity: Capacity, random_share: float,
+                    key: bytes) -> pa.Table:  # fmt: skip
+    """Ranked list for the capacity: random-control slots first filled, the rest by score.
+
+    ``round(slots * random_share)`` slots go to parcels the policy drew as random control
+    (the earliest keyed draws first); the others to the highest probabilities.
+    """
+    slots = capacity.slots(results.num_rows)
+    ids = results.column("item_id").to_numpy(zero_copy_only=False)
+    prob = results.column("probability").to_numpy()
+    rows = results.column("row").to_numpy()
+    random_rows = np.flatnonzero(
+        pc.fill_null(pc.equal(results.column("selection_reason"), "random_control"), False)
+        .to_numpy(zero_copy_only=False)
+    )  # fmt: skip
+    draws = np.array([uniform_draw(key, str(ids[i])) for i in random_rows])
+    random_rows = random_rows[np.argsort(draws, kind="stable")][: round(slots * random_share)]
+    rest = np.setdiff1d(np.arange(results.num_rows), random_rows)
+    by_score = rest[np.lexsort((rows[rest], -prob[rest]))][: slots - len(random_rows)]
+    chosen = np.concatenate([by_score, random_rows]).astype(np.int64)
+    picked = results.take(pa.array(chosen)).select(
+        ["row", "item_id", "probability", "band", "decision", "selection_probability"]
+    )
+    selection = ["model"] * len(by_score) + ["random_control"] * len(random_rows)
+    sel_prob = np.concatenate(
+        [np.ones(len(by_score)), picked.column("selection_probability").to_numpy()[len(by_score) :]]
+    )
+    picked = picked.drop_columns(["selection_probability"])
+    return picked.append_column("selection", pa.array(selection, pa.string())).append_column(
+        "selection_probability", pa.array(sel_prob, pa.float64())
+    ).add_column(0, "rank", pa.array(np.arange(1, len(chosen) + 1), pa.int64()))  # fmt: skip
+
+
+def drift(reference: dict[str, Any], done: list[ChunkDone]) -> dict[str, Any]:
+    """PSI of score and features from the summed chunk counts (as ``screening.drift_report``)."""
+    total = sum(c.scored for c in done)
+    if total == 0:
+        return {"rows": 0, "score_psi": None, "feature_psi": {}, "drifted": [],
+                "alert_level": PSI_ALERT}  # fmt: skip
+    sums: dict[str, np.ndarray] = {}
+    for chunk in done:
+        for name, counts in chunk.drift.items():
+            sums[name] = sums.get(name, 0) + np.asarray(counts, dtype=np.float64)
+
+    def psi(ref: dict[str, Any], counts: np.ndarray) -> float:
+        expected = np.maximum(np.asarray(ref["shares"], dtype=np.float64), _FLOOR)
+        actual = np.maximum(counts / total, _FLOOR)
+        return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+    features = {name: psi(reference["features"][name], counts)
+                for name, counts in sums.items() if name != "__score__"}  # fmt: skip
+    return {
+        "rows": total,
+        "score_psi": psi(reference["score"], sums["__score__"]),
+        "feature_psi": features,
+        "drifted": sorted(n for n, v in features.items() if v > PSI_ALERT),
+        "alert_level": PSI_ALERT,
+    }
+
+
+def finalise(state: RunState, csv: bool) -> None:
+    """Merge the parts into ``results`` and ``quarantine`` (Parquet; CSV also if asked)."""
+    _merge(state, "results", RESULT_SCHEMA, state.out / "results.parquet", csv)
+    _merge(state, "quarantine", QUARANTINE_SCHEMA, state.out / "quarantine.parquet", True)
+
+
+def write_table(table: pa.Table, path: Path, csv: bool) -> None:
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+    if csv:
+        write_atomic(path.with_suffix(".csv"), lambda tmp: pacsv.write_csv(table, tmp))

@@ -1,0 +1,82 @@
+"""Keys and the scoring engine of a batch run, cached per process (one ONNX session each).
+
+The keys come from the environment variables the HTTP service reads, so a batch run takes
+the same random-control draws and entity tokens as the service:
+``PARCELSCREEN_PSEUDONYMISATION_KEY`` and ``PARCELSCREEN_SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from screening import (
+    DecisionPolicy,
+    History,
+    LoadedModel,
+    MemoryBackend,
+    Pseudonymiser,
+    ScoringEngine,
+    SQLiteBackend,
+)
+
+DEV_PSEUDONYMISATION_KEY = "development-only-pseudonymisation-key"
+DEV_SECRET_KEY = "development-only-secret-key"
+
+
+def decision_key(secret_key: str) -> bytes:
+    """The key of random-control draws, derived as the service derives it."""
+    return hmac.new(secret_key.encode(), b"decision-draws", hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything a worker needs to build the engine; hashable, so it keys the cache."""
+
+    bundle: str
+    version: str
+    capacity: float = 0.02
+    random_share: float = 0.10
+    history: str | None = None  # SQLite history store, read as a snapshot (never written)
+    pseudonymisation_key: str = field(default=DEV_PSEUDONYMISATION_KEY, repr=False)
+    secret_key: str = field(default=DEV_SECRET_KEY, repr=False)
+
+    @classmethod
+    def from_env(cls, bundle: Path, version: str, **kwargs: object) -> EngineSpec:
+        env = os.environ
+        return cls(
+            str(bundle), version,
+            pseudonymisation_key=env.get("PARCELSCREEN_PSEUDONYMISATION_KEY",
+                                         DEV_PSEUDONYMISATION_KEY),
+            secret_key=env.get("PARCELSCREEN_SECRET_KEY", DEV_SECRET_KEY),
+            **kwargs,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    @property
+    def uses_dev_keys(self) -> bool:
+        return DEV_PSEUDONYMISATION_KEY in (self.pseudonymisation_key, self.secret_key) or (
+            self.secret_key == DEV_SECRET_KEY
+        )
+
+
+_ENGINES: dict[EngineSpec, ScoringEngine] = {}
+_LOCK = threading.Lock()
+
+
+def engine_for(spec: EngineSpec) -> ScoringEngine:
+    """The engine of a spec, built once per process (a Dask worker loads the bundle once)."""
+    with _LOCK:
+        engine = _ENGINES.get(spec)
+        if engine is None:
+            model = LoadedModel.load(Path(spec.bundle), version=spec.version)
+            backend = SQLiteBackend(spec.history) if spec.history else MemoryBackend()
+            engine = ScoringEngine(
+                model, History(backend), Pseudonymiser(spec.pseudonymisation_key),
+                DecisionPolicy(spec.capacity, spec.random_share), decision_key(spec.secret_key),
+            )  # fmt: skip
+            _ENGINES[spec] = engine
+        return engine

@@ -1,0 +1,153 @@
+"""``screen``: one manifest through contract, scoring and policy, in resumable chunks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from data_contracts import FormError, form_of
+
+from ._errors import ManifestError, ReconciliationError
+from ._finalise import Capacity, drift, finalise, inspection_list, write_table
+from ._keys import EngineSpec, decision_key, engine_for
+from ._progress import Progress, log
+from ._read import Chunk, iter_chunks
+from ._score import score_chunk
+from ._state import ChunkDone, RunState, write_json
+
+DEFAULT_CHUNK_ROWS = 50_000
+
+
+@dataclass
+class BatchConfig:
+    """One batch run. ``dask``: None (one process), ``"local"`` or a scheduler address."""
+
+    manifest: Path
+    out: Path
+    engine: EngineSpec
+    capacity: Capacity = field(default_factory=lambda: Capacity(share=0.02))
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    csv: bool = False
+    explain_all: bool = False
+    fresh: bool = False
+    dask: str | None = None
+    dask_workers: int = 2
+    dask_processes: bool = True
+    progress_bar: bool | None = None  # None: a bar when stderr is a terminal
+
+
+def process_chunk(spec: EngineSpec, chunk: Chunk, explain_all: bool) -> tuple[ChunkDone, Any, Any]:
+    """Score a chunk's valid records; return its journal entry, results and quarantine."""
+    results, counts = score_chunk(engine_for(spec), decision_key(spec.secret_key), chunk.table,
+                                  chunk.row_numbers, explain_all)  # fmt: skip
+    quarantined = len(np.unique(chunk.quarantine.column("row").to_numpy()))
+    entry = ChunkDone(chunk.index, chunk.first_row, chunk.rows, results.num_rows, quarantined,
+                      chunk.quarantine.num_rows, counts)  # fmt: skip
+    return entry, results, chunk.quarantine
+
+
+def _identity(config: BatchConfig, manifest: Path) -> dict[str, Any]:
+    stat = manifest.stat()
+    engine = engine_for(config.engine)
+    return {
+        "manifest": str(manifest), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+        "chunk_rows": config.chunk_rows, "mode": "dask" if config.dask else "local",
+        "bundle_hash": engine.model.bundle_hash, "model_version": engine.model.version,
+        "capacity": config.engine.capacity, "random_share": config.engine.random_share,
+        "history": config.engine.history, "explain_all": config.explain_all,
+    }  # fmt: skip
+
+
+def _total_rows(manifest: Path) -> int | None:
+    if form_of(manifest) == "parquet" and manifest.stat().st_size:
+        try:
+            return int(pq.ParquetFile(manifest).metadata.num_rows)
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _run_local(config: BatchConfig, state: RunState, manifest: Path, progress: Progress) -> None:
+    for chunk in iter_chunks(manifest, config.chunk_rows):
+        if chunk.index not in state.done:
+            entry, results, quarantine = process_chunk(config.engine, chunk, config.explain_all)
+            state.finish(entry, results, quarantine)
+        progress.update(chunk.rows)
+
+
+def _reconcile(state: RunState) -> dict[str, Any]:
+    done = state.finished()
+    read = sum(c.rows for c in done)
+    scored = sum(c.scored for c in done)
+    quarantined = sum(c.quarantined for c in done)
+    rows = pq.read_table(state.out / "results.parquet", columns=["row"]).column("row").to_numpy()
+    bad = pq.read_table(state.out / "quarantine.parquet", columns=["row"]).column("row")
+    seen = np.sort(np.concatenate([rows, np.unique(bad.to_numpy())]))
+    exact = bool(len(seen) == read and np.array_equal(seen, np.arange(1, read + 1)))
+    return {"rows_read": read, "rows_scored": scored, "rows_quarantined": quarantined,
+            "problems": sum(c.problems for c in done), "chunks": len(done),
+            "reconciled": read == scored + quarantined and exact}  # fmt: skip
+
+
+def screen(config: BatchConfig) -> dict[str, Any]:
+    """Run (or resume) a batch; write every output; return the summary.
+
+    Raises ManifestError for a manifest that cannot be read as its form, ResumeError when the
+    output folder holds another run, ReconciliationError when counts do not add up (after the
+    summary is written).
+    """
+    started = time.perf_counter()
+    manifest = config.manifest.resolve()
+    if not manifest.is_file():
+        raise ManifestError(f"{config.manifest}: no such file")
+    try:
+        form = form_of(manifest)
+    except FormError as exc:
+        raise ManifestError(str(exc)) from exc
+    if config.dask and form != "parquet":
+        raise ManifestError(f"{manifest}: Dask runs read Parquet manifests; this is {form}")
+    config.out.mkdir(parents=True, exist_ok=True)
+    state = RunState(config.out, _identity(config, manifest), fresh=config.fresh)
+    if state.done:
+        log.info("resuming: %d chunk(s) already done", len(state.done))
+    progress = Progress(_total_rows(manifest), config.progress_bar)
+    try:
+        if config.dask:
+            from ._dask import run_dask
+
+            run_dask(config, state, manifest, progress)
+        else:
+            _run_local(config, state, manifest, progress)
+    finally:
+        progress.close()
+    finalise(state, config.csv)
+    engine = engine_for(config.engine)
+    results = pq.read_table(state.out / "results.parquet",
+                            columns=["row", "item_id", "probability", "band", "decision",
+                                     "selection_reason", "selection_probability"])  # fmt: skip
+    ranked = inspection_list(results, config.capacity, config.engine.random_share,
+                             decision_key(config.engine.secret_key))  # fmt: skip
+    del results
+    write_table(ranked, state.out / "inspection_list.parquet", config.csv)
+    report = drift(engine.model.reference, state.finished())
+    write_json(state.out / "drift.json", report)
+    summary = _reconcile(state) | {
+        "manifest": str(manifest), "form": form, "model_version": engine.model.version,
+        "capacity": str(config.capacity), "inspection_list": ranked.num_rows,
+        "random_control": int((ranked.column("selection").to_numpy(zero_copy_only=False)
+                               == "random_control").sum()),
+        "drifted_features": report["drifted"], "seconds": round(time.perf_counter() - started, 2),
+        "mode": "dask" if config.dask else "local",
+    }  # fmt: skip
+    write_json(state.out / "summary.json", summary)
+    if not summary["reconciled"]:
+        raise ReconciliationError(
+            f"rows read {summary['rows_read']} != rows scored {summary['rows_scored']} + rows "
+            f"quarantined {summary['rows_quarantined']} (or a row is missing or doubled)"
+        )
+    return summary

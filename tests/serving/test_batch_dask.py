@@ -1,0 +1,81 @@
+"""Dask: the batch run over pieces on a 2-worker LocalCluster equals the single-process run;
+XGBoost trains on a LocalCluster (xgboost.dask) as it does on one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from serving.batch import BatchConfig, Capacity, screen
+from serving.batch._dask import plan
+from tests.serving.batch_fixtures import World, world
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def w(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> World:
+    return world(trained.registry, trained.data, tmp_path_factory.mktemp("batch"), trained.key)
+
+
+def test_pieces_cover_every_row_group_once(w: World) -> None:
+    pieces = plan(w.manifest, 600)
+    assert [p[1] for p in pieces] == [[0, 1, 2], [3, 4, 5], [6, 7]]
+    assert [p[2] for p in pieces] == [1, 751, 1501]
+
+
+def test_dask_run_equals_single_process_run(w: World, tmp_path: Path) -> None:
+    def config(out: Path, **kwargs: Any) -> BatchConfig:
+        return BatchConfig(w.manifest, out, w.spec(), Capacity.parse("3%"), chunk_rows=600,
+                           progress_bar=False, **kwargs)  # fmt: skip
+
+    local = screen(config(tmp_path / "local"))
+    dask = screen(config(tmp_path / "dask", dask="local", dask_workers=2, dask_processes=False))
+    assert dask["mode"] == "dask" and dask["reconciled"] and dask["rows_scored"] == 2000
+    for name in ("results.parquet", "inspection_list.parquet", "quarantine.parquet"):
+        assert pq.read_table(tmp_path / "dask" / name).equals(
+            pq.read_table(tmp_path / "local" / name)
+        )
+    for name in ("drift.json",):
+        assert (tmp_path / "dask" / name).read_text() == (tmp_path / "local" / name).read_text()
+    assert {k: v for k, v in dask.items() if k not in ("seconds", "mode", "chunks")} == {
+        k: v for k, v in local.items() if k not in ("seconds", "mode", "chunks")}  # fmt: skip
+
+
+def test_xgboost_trains_on_a_dask_cluster(trained: Any) -> None:
+    """xgboost.dask over 2 workers learns what single-machine XGBoost learns."""
+    import dask.array as da
+    import xgboost
+    import xgboost.dask
+    from dask.distributed import Client, LocalCluster
+
+    from screening import Pseudonymiser, feature_matrix, fit_feature_spec, frame_from_table, replay
+
+    table = pq.read_table(trained.data / "declarations.parquet").slice(0, 6000)
+    outcomes = pq.read_table(trained.data / "outcomes.parquet")
+    seized = set(outcomes.filter(pc.equal(outcomes.column("result"), "seized"))
+                 .column("item_id").to_pylist())  # fmt: skip
+    inspected = set(outcomes.filter(outcomes.column("inspected")).column("item_id").to_pylist())
+    frame = frame_from_table(table, Pseudonymiser(trained.key))
+    matrix = feature_matrix(frame, replay(frame, []), fit_feature_spec(frame))
+    keep = np.array([i in inspected for i in frame.item_id])
+    x = matrix[keep]
+    y = np.array([i in seized for i in frame.item_id[keep]], dtype=np.float32)
+    params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 3,
+              "eta": 0.3, "nthread": 1, "seed": 0}  # fmt: skip
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        dx = da.from_array(x, chunks=(len(x) // 2 + 1, x.shape[1]))
+        dy = da.from_array(y, chunks=(len(y) // 2 + 1,))
+        dtrain = xgboost.dask.DaskDMatrix(client, dx, dy, missing=np.nan)
+        out = xgboost.dask.train(client, params, dtrain, num_boost_round=20)
+        distributed = xgboost.dask.predict(client, out["booster"], dx).compute()
+    single = xgboost.train(params, xgboost.DMatrix(x, y, missing=np.nan), num_boost_round=20)
+    local = single.predict(xgboost.DMatrix(x, missing=np.nan))
+    assert y.sum() > 5
+    assert np.corrcoef(distributed, local)[0, 1] > 0.9
