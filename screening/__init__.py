@@ -37,10 +37,11 @@ from ._policy import (
     Decision,
     DecisionPolicy,
     Verdict,
-    band_of,
     decide,
+    decide_many,
     threshold_at,
     uniform_draw,
+    verdicts,
 )
 from ._pseudonymise import Pseudonymiser, normalise
 from ._registry import ModelRegistry
@@ -81,8 +82,8 @@ __all__ = [
     "ScoringEngine",
     "ScreeningError",
     "Verdict",
-    "band_of",
     "decide",
+    "decide_many",
     "drift_report",
     "entity_tokens",
     "feature_matrix",
@@ -101,6 +102,7 @@ __all__ = [
     "rule_score",
     "threshold_at",
     "uniform_draw",
+    "verdicts",
     "verify_bundle",
     "write_json_atomic",
     "write_manifest",

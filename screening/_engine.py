@@ -13,14 +13,14 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from data_contracts import ParcelDeclaration, to_table
+from data_contracts import ParcelDeclaration
 
 from ._explain import Reason, reasons
 from ._features import feature_matrix
-from ._frame import ParcelFrame, frame_from_table
+from ._frame import ParcelFrame, frame_from_declarations, frame_from_table
 from ._history import HISTORY_FEATURES, History, entity_tokens
 from ._model import LoadedModel
-from ._policy import Decision, DecisionPolicy, Verdict, decide
+from ._policy import Decision, DecisionPolicy, Verdict, verdicts
 from ._pseudonymise import Pseudonymiser
 from ._rules import rule_score
 
@@ -93,27 +93,34 @@ class ScoringEngine:
         self, table: pa.Table, explain: Explain = "flagged", record: bool = True
     ) -> list[ScoredParcel]:
         """Score every parcel of a validated table in the contract's nested form."""
-        frame = self.frame(table)
+        return self.score_frame(self.frame(table), explain, record)
+
+    def score_declarations(
+        self,
+        declarations: Sequence[ParcelDeclaration],
+        explain: Explain = "flagged",
+        record: bool = True,
+    ) -> list[ScoredParcel]:
+        """Score validated declarations (the low-latency path of the HTTP service)."""
+        return self.score_frame(frame_from_declarations(declarations, self.pseudonymiser),
+                                explain, record)  # fmt: skip
+
+    def score_frame(
+        self, frame: ParcelFrame, explain: Explain = "flagged", record: bool = True
+    ) -> list[ScoredParcel]:
+        """Features (history as of each parcel's time), score, decision, reasons."""
         matrix = self.features(frame, record=record)
         margin, probability = self.model.probability(matrix)
         points = rule_score(matrix, self.model.spec, frame.origin)
         model = self.model
-        results = []
-        for i in range(len(frame)):
-            verdict = decide(str(frame.item_id[i]), float(probability[i]), float(points[i]),
-                             model.thresholds, self.policy, self._decision_key)  # fmt: skip
-            results.append(
-                ScoredParcel(
-                    str(frame.item_id[i]),
-                    float(probability[i]),
-                    float(margin[i]),
-                    verdict,
-                    float(points[i]),
-                    model.version,
-                    model.bundle_hash,
-                    matrix[i],
-                )  # fmt: skip
-            )
+        ids = frame.item_id
+        decided = verdicts(ids, probability, points, model.thresholds, self.policy,
+                           self._decision_key)  # fmt: skip
+        results = [
+            ScoredParcel(str(ids[i]), float(probability[i]), float(margin[i]), decided[i],
+                         float(points[i]), model.version, model.bundle_hash, matrix[i])  # fmt: skip
+            for i in range(len(frame))
+        ]
         wanted = [r for r in results if explain == "all" or (
             explain == "flagged" and r.verdict.decision is not Decision.PASS)]  # fmt: skip
         if wanted:
@@ -127,8 +134,3 @@ class ScoringEngine:
             parcel.contributions = row
             parcel.base_value = float(row[-1])
             parcel.reasons = reasons(row, parcel.features, self.model.spec, top)
-
-    def score_declarations(
-        self, declarations: Sequence[ParcelDeclaration], explain: Explain = "flagged"
-    ) -> list[ScoredParcel]:
-        return self.score_table(to_table(list(declarations), "declaration"), explain)

@@ -7,6 +7,7 @@ parcel's own values, so the officer can check the reason against the declaration
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -59,6 +60,7 @@ LABELS: dict[str, str] = {
 }
 
 
+@functools.cache
 def group_of(feature: str) -> str:
     """The officer-facing group of a feature (longest matching prefix wins)."""
     best, length = "contents", 0

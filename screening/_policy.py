@@ -9,6 +9,7 @@ the recorded selection probability is exact.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -39,8 +40,17 @@ BAND_SHARES: tuple[tuple[Band, float], ...] = (
 
 
 def threshold_at(thresholds: dict[str, float], share: float) -> float:
-    """Probability above which the given share of the reference flow scores (log-interpolated)."""
-    points = sorted((float(k), v) for k, v in thresholds.items())
+    """Probability above which the given share of the reference flow scores (log-interpolated).
+
+    A share of 0 (nobody) gives infinity.
+    """
+    if share <= 0:
+        return float("inf")
+    return _threshold(tuple(sorted((float(k), v) for k, v in thresholds.items())), share)
+
+
+@functools.lru_cache(maxsize=256)
+def _threshold(points: tuple[tuple[float, float], ...], share: float) -> float:
     shares = np.log([s for s, _ in points])
     values = np.log([max(v, 1e-300) for _, v in points])
     return float(np.exp(np.interp(np.log(share), shares, values)))
@@ -75,11 +85,69 @@ class Verdict:
     selection_probability: float | None
 
 
-def band_of(probability: float, thresholds: dict[str, float]) -> Band:
-    for band, share in BAND_SHARES:
-        if probability >= threshold_at(thresholds, share):
-            return band
-    return Band.LOW
+def decide_many(
+    item_ids: np.ndarray,
+    probability: np.ndarray,
+    rule_points: np.ndarray,
+    thresholds: dict[str, float],
+    policy: DecisionPolicy,
+    key: bytes,
+    rule_cut: float = 5.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Decisions of many parcels: (decision, band, selection_reason, selection_probability).
+
+    The model inspects the top ``capacity * (1 - random_share)`` of the reference flow; any
+    other parcel is drawn for random control with probability ``capacity * random_share``;
+    while halted, rules replace the model. Parcels within ``review_factor`` times the model's
+    share go to review. A selection probability of NaN means "not selected".
+    """
+    n = len(probability)
+    band = np.full(n, Band.LOW.value, dtype=object)
+    for level, share in reversed(BAND_SHARES):
+        band[probability >= threshold_at(thresholds, share)] = level.value
+    model_share = policy.capacity * (1 - policy.random_share)
+    decision = np.full(n, Decision.PASS.value, dtype=object)
+    reason = np.full(n, None, dtype=object)
+    chosen = np.full(n, np.nan)
+    if policy.halted:
+        picked = rule_points >= rule_cut
+        reason[picked] = "rule"
+    else:
+        picked = probability >= threshold_at(thresholds, model_share)
+        reason[picked] = "model"
+    decision[picked] = Decision.INSPECT.value
+    chosen[picked] = 1.0
+    rest = np.flatnonzero(~picked)
+    draws = np.fromiter((uniform_draw(key, str(item_ids[i])) for i in rest), np.float64, len(rest))
+    random = rest[draws < policy.random_rate]
+    decision[random] = Decision.INSPECT.value
+    reason[random] = "random_control"
+    chosen[random] = policy.random_rate
+    if not policy.halted:
+        review = np.zeros(n, dtype=bool)
+        review[rest] = probability[rest] >= threshold_at(
+            thresholds, model_share * policy.review_factor
+        )
+        review[random] = False
+        decision[review] = Decision.REVIEW.value
+    return decision, band, reason, chosen
+
+
+def verdicts(
+    item_ids: np.ndarray,
+    probability: np.ndarray,
+    rule_points: np.ndarray,
+    thresholds: dict[str, float],
+    policy: DecisionPolicy,
+    key: bytes,
+) -> list[Verdict]:
+    """:func:`decide_many` as one Verdict per parcel."""
+    decision, band, reason, chosen = decide_many(item_ids, probability, rule_points, thresholds,
+                                                 policy, key)  # fmt: skip
+    return [
+        Verdict(Decision(d), Band(b), r, None if np.isnan(c) else float(c))
+        for d, b, r, c in zip(decision, band, reason, chosen, strict=True)
+    ]
 
 
 def decide(
@@ -89,20 +157,8 @@ def decide(
     thresholds: dict[str, float],
     policy: DecisionPolicy,
     key: bytes,
-    rule_cut: float = 5.0,
 ) -> Verdict:
     """The decision for one parcel."""
-    band = band_of(probability, thresholds)
-    model_share = policy.capacity * (1 - policy.random_share)
-    if policy.halted:
-        if rule_points >= rule_cut:
-            return Verdict(Decision.INSPECT, band, "rule", 1.0)
-    elif probability >= threshold_at(thresholds, model_share):
-        return Verdict(Decision.INSPECT, band, "model", 1.0)
-    if uniform_draw(key, item_id) < policy.random_rate:
-        return Verdict(Decision.INSPECT, band, "random_control", policy.random_rate)
-    if not policy.halted and probability >= threshold_at(
-        thresholds, model_share * policy.review_factor
-    ):
-        return Verdict(Decision.REVIEW, band, None, None)
-    return Verdict(Decision.PASS, band, None, None)
+    (verdict,) = verdicts(np.array([item_id], dtype=object), np.array([probability]),
+                          np.array([rule_points]), thresholds, policy, key)  # fmt: skip
+    return verdict

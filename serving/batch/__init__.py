@@ -10,7 +10,7 @@ from ._finalise import Capacity, inspection_list
 from ._keys import EngineSpec, engine_for
 from ._read import QUARANTINE_SCHEMA, Chunk, iter_chunks
 from ._run import DEFAULT_CHUNK_ROWS, BatchConfig, screen
-from ._score import RESULT_SCHEMA, decide_many, score_chunk
+from ._score import RESULT_SCHEMA, score_chunk
 
 __all__ = [
     "BatchConfig",
@@ -24,7 +24,6 @@ __all__ = [
     "RESULT_SCHEMA",
     "ReconciliationError",
     "ResumeError",
-    "decide_many",
     "engine_for",
     "inspection_list",
     "iter_chunks",

@@ -1,8 +1,7 @@
 """Scoring one chunk: the engine's frame, features, model and rules, decisions column-wise.
 
-Features, history, probabilities and explanations come from ``screening`` (the one scoring
-core). Decisions are taken for the whole chunk at once by :func:`decide_many`, which gives
-the verdict ``screening.decide`` gives row by row (a test proves it) without its per-row cost.
+Features, history, probabilities, explanations and decisions (``screening.decide_many``, for
+the whole chunk at once) come from ``screening``, the one scoring core.
 
 History in a batch run is a snapshot: every parcel's history features are read from the
 history store as it stood when the run started (``record=False``); the run never writes to
@@ -18,15 +17,10 @@ import numpy as np
 import pyarrow as pa
 
 from screening import (
-    BAND_SHARES,
-    Band,
-    Decision,
-    DecisionPolicy,
     ScoringEngine,
+    decide_many,
     reasons,
     rule_score,
-    threshold_at,
-    uniform_draw,
 )
 
 REASON_TYPE = pa.struct([("group", pa.string()), ("label", pa.string()),
@@ -45,48 +39,6 @@ RESULT_SCHEMA = pa.schema(
     ]
 )
 TOP_REASONS = 5
-
-
-def decide_many(
-    item_ids: np.ndarray,
-    probability: np.ndarray,
-    rule_points: np.ndarray,
-    thresholds: dict[str, float],
-    policy: DecisionPolicy,
-    key: bytes,
-    rule_cut: float = 5.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Decisions of many parcels: (decision, band, selection_reason, selection_probability)."""
-    n = len(probability)
-    band = np.full(n, Band.LOW.value, dtype=object)
-    for level, share in reversed(BAND_SHARES):
-        band[probability >= threshold_at(thresholds, share)] = level.value
-    model_share = policy.capacity * (1 - policy.random_share)
-    decision = np.full(n, Decision.PASS.value, dtype=object)
-    reason = np.full(n, None, dtype=object)
-    chosen = np.full(n, np.nan)
-    if policy.halted:
-        picked = rule_points >= rule_cut
-        reason[picked] = "rule"
-    else:
-        picked = probability >= threshold_at(thresholds, model_share)
-        reason[picked] = "model"
-    decision[picked] = Decision.INSPECT.value
-    chosen[picked] = 1.0
-    rest = np.flatnonzero(~picked)
-    draws = np.fromiter((uniform_draw(key, str(item_ids[i])) for i in rest), np.float64, len(rest))
-    random = rest[draws < policy.random_rate]
-    decision[random] = Decision.INSPECT.value
-    reason[random] = "random_control"
-    chosen[random] = policy.random_rate
-    if not policy.halted:
-        review = np.zeros(n, dtype=bool)
-        review[rest] = probability[rest] >= threshold_at(
-            thresholds, model_share * policy.review_factor
-        )
-        review[random] = False
-        decision[review] = Decision.REVIEW.value
-    return decision, band, reason, chosen
 
 
 def _counts(edges: list[float], values: np.ndarray) -> list[int]:

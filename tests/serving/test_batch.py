@@ -13,22 +13,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_contracts import DECLARATION_CSV_COLUMNS, DECLARATION_SCHEMA, flatten_declaration
-from screening import DecisionPolicy, decide, drift_report
+from screening import drift_report
 from serving.batch import (
     BatchConfig,
     Capacity,
     ManifestError,
     ResumeError,
-    decide_many,
     engine_for,
     screen,
 )
 from serving.batch._finalise import drift
-from serving.batch._keys import decision_key
 from serving.batch._score import score_chunk
 from serving.batch._state import ChunkDone
 from tests.serving.batch_fixtures import (
-    SECRET,
     World,
     records,
     world,
@@ -196,24 +193,6 @@ def test_explain_all_explains_every_row(w: World, tmp_path: Path) -> None:
     run(w, tmp_path / "m.parquet", tmp_path / "out", explain_all=True)
     results = pq.read_table(tmp_path / "out" / "results.parquet").to_pylist()
     assert all(r["reasons"] and len(r["reasons"]) > 5 for r in results)
-
-
-def test_decide_many_matches_decide(w: World) -> None:
-    engine = engine_for(w.spec())
-    thresholds = engine.model.thresholds
-    rng = np.random.default_rng(0)
-    prob = np.concatenate([rng.uniform(0, 1, 500), np.array(list(thresholds.values()))])
-    points = rng.uniform(0, 10, len(prob))
-    ids = np.array([f"RR{i:08d}0NL" for i in range(len(prob))], dtype=object)
-    key = decision_key(SECRET)
-    for policy in (DecisionPolicy(), DecisionPolicy(0.3, 0.5), DecisionPolicy(halted=True)):
-        decision, band, reason, chosen = decide_many(ids, prob, points, thresholds, policy, key)
-        for i in range(len(prob)):
-            v = decide(str(ids[i]), float(prob[i]), float(points[i]), thresholds, policy, key)
-            assert (decision[i], band[i], reason[i]) == (v.decision, v.band, v.selection_reason)
-            assert (np.isnan(chosen[i]) and v.selection_probability is None) or (
-                chosen[i] == v.selection_probability
-            )
 
 
 def test_drift_from_chunk_counts_matches_drift_report(w: World) -> None:
