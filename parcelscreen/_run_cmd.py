@@ -1,30 +1,54 @@
-"""``parcelscreen run``: the main job on embedded defaults, end to end."""
+"""``parcelscreen run``: the main job on embedded defaults, end to end.
+
+Simulates a data set, trains and publishes a model, screens the simulated declarations as a
+batch manifest, makes one API key per role, and serves on 127.0.0.1: SQLite and local files
+under ``--workdir``, nothing else needed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
-
-from . import _simulate_cmd, _train_cmd
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="simulate data, then train, screen and serve (defaults)")
+    p = sub.add_parser("run", help="simulate, train, screen, then serve (embedded defaults)")
     p.add_argument("--workdir", type=Path, default=Path("runs"), help="where everything goes")
-    p.add_argument("--parcels", type=int, default=None, help="simulated parcels (default: 200k)")
+    p.add_argument("--parcels", type=int, default=200_000, help="simulated parcels")
+    p.add_argument("--port", type=int, default=8000, help="port of the service on 127.0.0.1")
+    p.add_argument("--no-serve", action="store_true", help="stop after screening")
     p.set_defaults(func=run)
 
 
+def _step(title: str) -> None:
+    print(f"\n== {title}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    sim_args = _simulate_cmd.defaults()
-    sim_args.out = args.workdir / "data"
-    if args.parcels:
-        sim_args.parcels = args.parcels
-    status = _simulate_cmd.run(sim_args)
-    if status:
-        return status
-    train_args = argparse.Namespace(
-        data=sim_args.out, registry=args.workdir / "registry", truth=sim_args.out / "truth.parquet",
-        challenger=False, skip_validation=False, gap_days=None,
-    )  # fmt: skip
-    return _train_cmd.run(train_args)
+    from .cli import main
+
+    work: Path = args.workdir
+    os.environ.setdefault("PARCELSCREEN_REGISTRY", str(work / "registry"))
+    os.environ.setdefault("PARCELSCREEN_DATA_DIR", str(work / "serving"))
+    data = work / "data"
+    steps = [
+        ("simulate", ["simulate", "--out", str(data), "--parcels", str(args.parcels)]),
+        ("train", ["train", "--data", str(data), "--registry", os.environ["PARCELSCREEN_REGISTRY"],
+                   "--truth", str(data / "truth.parquet")]),
+        ("screen", ["screen", str(data / "declarations.parquet"), "--out", str(work / "screened"),
+                    "--registry", os.environ["PARCELSCREEN_REGISTRY"], "--fresh"]),
+    ]  # fmt: skip
+    for title, argv in steps:
+        _step(f"{title}: parcelscreen {' '.join(argv)}")
+        status = main(argv)
+        if status:
+            return status
+    if args.no_serve:
+        return 0
+    _step("API keys (shown once)")
+    for role in ("sorter", "officer", "admin"):
+        main(["keys", "create", "--role", role, "--name", f"parcelscreen run ({role})"])
+    _step(f"serving on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+    return main(["serve", "--port", str(args.port)])
