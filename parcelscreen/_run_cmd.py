@@ -22,6 +22,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
+def _last_week(data: Path) -> tuple[Path, str]:
+    """Split off the last 7 days of simulated declarations as today's manifest."""
+    from datetime import UTC, datetime, timedelta
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(data / "declarations.parquet")
+    last = pc.max(table.column("posted_at")).as_py()
+    split = (last - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    split = split.astimezone(UTC) if split.tzinfo else split.replace(tzinfo=UTC)
+    manifest = data / "manifest.parquet"
+    pq.write_table(table.filter(pc.greater_equal(table.column("posted_at"), split)), manifest)
+    del datetime
+    return manifest, split.isoformat()
+
+
 def _step(title: str) -> None:
     print(f"\n== {title}", file=sys.stderr)
 
@@ -33,14 +50,25 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("PARCELSCREEN_REGISTRY", str(work / "registry"))
     os.environ.setdefault("PARCELSCREEN_DATA_DIR", str(work / "serving"))
     data = work / "data"
-    steps = [
+    registry = os.environ["PARCELSCREEN_REGISTRY"]
+    history = Path(os.environ["PARCELSCREEN_DATA_DIR"]) / "history.sqlite"
+    for title, argv in [
         ("simulate", ["simulate", "--out", str(data), "--parcels", str(args.parcels)]),
-        ("train", ["train", "--data", str(data), "--registry", os.environ["PARCELSCREEN_REGISTRY"],
+        ("train", ["train", "--data", str(data), "--registry", registry,
                    "--truth", str(data / "truth.parquet")]),
-        ("screen", ["screen", str(data / "declarations.parquet"), "--out", str(work / "screened"),
-                    "--registry", os.environ["PARCELSCREEN_REGISTRY"], "--fresh"]),
-    ]  # fmt: skip
-    for title, argv in steps:
+    ]:  # fmt: skip
+        _step(f"{title}: parcelscreen {' '.join(argv)}")
+        status = main(argv)
+        if status:
+            return status
+    manifest, split = _last_week(data)
+    history.unlink(missing_ok=True)
+    for title, argv in [
+        ("history", ["history", "load", str(data / "declarations.parquet"),
+                     "--outcomes", str(data / "outcomes.parquet"), "--until", split]),
+        ("screen", ["screen", str(manifest), "--out", str(work / "screened"),
+                    "--registry", registry, "--history", str(history), "--fresh"]),
+    ]:  # fmt: skip
         _step(f"{title}: parcelscreen {' '.join(argv)}")
         status = main(argv)
         if status:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from . import (
     _audit_cmd,
+    _history_cmd,
     _keys_cmd,
     _models_cmd,
     _run_cmd,
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         _serve_cmd,
         _keys_cmd,
         _models_cmd,
+        _history_cmd,
         _audit_cmd,
     ):
         module.add_parser(sub)

@@ -26,6 +26,7 @@ from ._history import (
     HistoryBackend,
     KnownOutcome,
     MemoryBackend,
+    copy_history,
     entity_tokens,
     replay,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "ScoringEngine",
     "ScreeningError",
     "Verdict",
+    "copy_history",
     "decide",
     "decide_many",
     "drift_report",

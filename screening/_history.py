@@ -253,3 +253,15 @@ def replay(
             next_outcome += 1
         out[row] = history.observe(frame, int(row))
     return out
+
+
+def copy_history(source: MemoryBackend, target: HistoryBackend) -> int:
+    """Copy a replayed in-memory history into a persistent backend, in one transaction."""
+    with target.transaction():
+        for (kind, token), stats in source.entities.items():
+            target.put(kind, token, stats)
+        for kind, token, partner in source.partners:
+            target.add_partner(kind, token, partner)
+        for item_id, (tokens, outcome) in source.items.items():
+            target.put_item(item_id, tokens, outcome)
+    return len(source.items)
