@@ -10,11 +10,13 @@ from . import (
     _history_cmd,
     _keys_cmd,
     _models_cmd,
+    _outcomes_cmd,
     _run_cmd,
     _screen_cmd,
     _serve_cmd,
     _simulate_cmd,
     _train_cmd,
+    _users_cmd,
     _validate_cmd,
 )
 
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         _keys_cmd,
         _models_cmd,
         _history_cmd,
+        _users_cmd,
+        _outcomes_cmd,
         _audit_cmd,
     ):
         module.add_parser(sub)

@@ -31,7 +31,7 @@ from ._history import (
     replay,
 )
 from ._history_sql import SQLiteBackend
-from ._model import REQUIRED_FILES, LoadedModel
+from ._model import REQUIRED_FILES, TREESHAP_FILE, LoadedModel
 from ._policy import (
     BAND_SHARES,
     Band,
@@ -47,6 +47,7 @@ from ._policy import (
 from ._pseudonymise import Pseudonymiser, normalise
 from ._registry import ModelRegistry
 from ._rules import RISK_ORIGINS, rule_score
+from ._treeshap import TreeExplainerTables
 
 __all__ = [
     "BAND_SHARES",
@@ -82,6 +83,8 @@ __all__ = [
     "ScoredParcel",
     "ScoringEngine",
     "ScreeningError",
+    "TREESHAP_FILE",
+    "TreeExplainerTables",
     "Verdict",
     "copy_history",
     "decide",

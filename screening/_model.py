@@ -21,6 +21,9 @@ from ._bundle import verify_bundle
 from ._calibration import Calibration
 from ._errors import BundleError
 from ._features import FeatureSpec
+from ._treeshap import TreeExplainerTables
+
+TREESHAP_FILE = "treeshap.npz"
 
 REQUIRED_FILES = (
     "model.onnx",
@@ -57,6 +60,7 @@ class LoadedModel:
     info: dict[str, Any]
     session: onnxruntime.InferenceSession
     _booster: Any = field(default=None, repr=False)
+    _explainer: TreeExplainerTables | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -116,8 +120,23 @@ class LoadedModel:
                 self._booster = booster
             return self._booster
 
+    @property
+    def explainer(self) -> TreeExplainerTables | None:
+        """Precomputed TreeSHAP tables (``treeshap.npz``), loaded on first use; None if absent."""
+        with self._lock:
+            if self._explainer is None and (self.path / TREESHAP_FILE).exists():
+                self._explainer = TreeExplainerTables.load(self.path / TREESHAP_FILE)
+            return self._explainer
+
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Exact TreeSHAP contributions on the margin: (n, features + 1), last column bias."""
+        """Exact TreeSHAP contributions on the margin: (n, features + 1), last column bias.
+
+        From the bundle's precomputed tables (no XGBoost call); XGBoost's ``pred_contribs``
+        only for a bundle made before the tables existed.
+        """
+        explainer = self.explainer
+        if explainer is not None:
+            return explainer.contributions(matrix)
         import xgboost
 
         data = xgboost.DMatrix(matrix, missing=np.nan)

@@ -20,6 +20,7 @@ from ._oip import router as oip_router
 from ._routes import router as v1_router
 from ._service import Service
 from ._settings import Settings
+from .officer import mount_officer
 
 log = logging.getLogger("serving")
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.state.service = service
     app.include_router(v1_router)
     app.include_router(oip_router)
+    mount_officer(app, service)
 
     @app.exception_handler(ScreeningError)
     async def screening_error(request: Request, exc: ScreeningError) -> Response:

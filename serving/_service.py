@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,6 +74,9 @@ class Service:
 
     #: Which parcels get SHAP reasons in score answers (the bench baseline sets "all").
     explain: Explain = "flagged"
+    #: Called with (declarations, summaries, feature vectors, time, feature names) after each
+    #: scoring call; the officer view records its queue through it.
+    on_scored: Callable[..., None] | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -147,6 +150,10 @@ class Service:
                                           parcel.probability)  # fmt: skip
         self.state.put_results(results)
         self.audit.append_many(entries)
+        if self.on_scored is not None:
+            self.on_scored([d for _, d, _ in valid], [out[i] for i, _, _ in valid],
+                           [p.features for p in scored], now,
+                           list(served.model.spec.names))  # fmt: skip
         return out
 
     @staticmethod

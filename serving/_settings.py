@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     """Redis URL (history_backend=redis)."""
     redis_prefix: str = "parcelscreen:"
     """Prefix of every Redis key the service writes."""
+    officer_session_minutes: float = Field(default=480.0, gt=0, le=7 * 24 * 60)
+    """Lifetime of an officer view sign-in session (minutes)."""
+    officer_secure_cookie: bool = False
+    """Mark the session cookie Secure (always on outside development; needs HTTPS)."""
+    officer_page_size: int = Field(default=50, ge=5, le=500)
+    """Parcels per page of the officer queue."""
+    shadow_alias: str = "challenger"
+    """Registry alias of the model that scores in shadow (no effect on decisions)."""
+    shadow_check_seconds: float = Field(default=10.0, ge=0)
+    """How often the shadow alias is checked for a new model."""
 
     @model_validator(mode="after")
     def _refuse_default_keys(self) -> Settings:

@@ -16,8 +16,10 @@ import xgboost
 
 from screening import (
     FEATURE_VERSION,
+    TREESHAP_FILE,
     ModelRegistry,
     Pseudonymiser,
+    TreeExplainerTables,
     reference_histogram,
     write_manifest,
 )
@@ -65,6 +67,8 @@ def write_bundle(out: Path, result: TrainResult, info: dict[str, Any], metrics: 
     out.mkdir(parents=True, exist_ok=True)
     (out / "model.onnx").write_bytes(onnx_bytes)
     result.booster.save_model(str(out / "booster.ubj"))
+    tables = TreeExplainerTables.from_booster(result.booster, len(result.spec.names))
+    tables.save(out / TREESHAP_FILE)
     (out / "feature_spec.json").write_text(result.spec.to_json(), encoding="utf-8")
     files = {
         "calibration.json": result.calibration.as_dict(),

@@ -1,0 +1,88 @@
+"""What the officer routes share: stores, templates and settings, built once per app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from screening import Pseudonymiser
+
+from .._service import Service
+from ._parcels import ParcelStore
+from ._recorder import ParcelRecorder
+from ._shadow import ShadowScorer
+from ._text import TEXT, label
+from ._users import Session, UserStore
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "ps_session"
+LOGIN_CSRF_COOKIE = "ps_login_csrf"
+PREFIX = "/officer"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return ""
+    try:
+        return f"{float(value):,.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _short(token: Any, chars: int = 12) -> str:
+    text = str(token or "")
+    return text[:chars] + "…" if len(text) > chars else text
+
+
+@dataclass
+class OfficerContext:
+    service: Service
+    users: UserStore
+    parcels: ParcelStore
+    recorder: ParcelRecorder
+    shadow: ShadowScorer
+    env: Environment
+    lifetime: timedelta
+    secure_cookie: bool
+    page_size: int
+
+    @classmethod
+    def build(cls, service: Service) -> OfficerContext:
+        s = service.settings
+        parcels = ParcelStore(service.state_db)
+        shadow = ShadowScorer(s.registry, s.shadow_alias, s.shadow_check_seconds)
+        recorder = ParcelRecorder(parcels, Pseudonymiser(s.pseudonymisation_key), shadow)
+        env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                          autoescape=select_autoescape(default=True, default_for_string=True),
+                          trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+        env.filters["number"] = _number
+        env.filters["short"] = _short
+        env.globals.update(t=TEXT, label=label, prefix=PREFIX)
+        return cls(service, UserStore(service.state_db), parcels, recorder, shadow, env,
+                   timedelta(minutes=s.officer_session_minutes),
+                   s.officer_secure_cookie or s.environment != "development",
+                   s.officer_page_size)  # fmt: skip
+
+    def render(self, name: str, session: Session | None, status: int = 200,
+               **values: Any) -> HTMLResponse:  # fmt: skip
+        html = self.env.get_template(name).render(session=session, **values)
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def context(request: Request) -> OfficerContext:
+    ctx: OfficerContext = request.app.state.officer
+    return ctx

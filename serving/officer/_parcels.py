@@ -1,0 +1,222 @@
+"""The officer view's parcel store: what was declared (without personal data) and scored.
+
+Every scored parcel is kept with its non-personal declaration fields, its score, band,
+decision and selection reason, and a pseudonymised copy of the declaration for retraining:
+each name, address part and contact detail is replaced by a short keyed token of itself
+(the same value always gives the same token, an empty value stays empty), so presence flags
+and entity links survive while the clear text does not. The clear declaration stays in the
+postal operator's own system. Status comes from the service's outcome table (same database),
+so outcomes posted to ``POST /v1/outcomes`` show in the queue as well as those from the view.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from data_contracts import ParcelDeclaration
+from screening import Pseudonymiser
+
+from .._sqlite import Database
+
+log = logging.getLogger("serving.officer")
+
+PERSONAL_FIELDS = ("name", "street", "city", "postcode", "phone", "email", "importer_ref")
+FIELD_TOKEN_CHARS = 16
+STATUSES = ("open", "inspected", "closed")
+FLAGGED = ("inspect", "review")
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS officer_parcel (
+        item_id TEXT PRIMARY KEY, scored_at TEXT NOT NULL, scored_day TEXT NOT NULL,
+        posted_at TEXT NOT NULL, origin_country TEXT NOT NULL, origin_post TEXT NOT NULL,
+        destination_country TEXT NOT NULL, category TEXT NOT NULL, gross_weight_kg REAL,
+        declared_value REAL, currency TEXT, contents TEXT NOT NULL, probability REAL NOT NULL,
+        band TEXT NOT NULL, decision TEXT NOT NULL, flagged INTEGER NOT NULL,
+        selection_reason TEXT, selection_probability REAL, model_version TEXT NOT NULL,
+        mode TEXT, declaration TEXT NOT NULL, shadow_version TEXT, shadow_probability REAL)""",
+    """CREATE INDEX IF NOT EXISTS officer_parcel_queue
+        ON officer_parcel (scored_day, flagged, probability DESC)""",
+    """CREATE TABLE IF NOT EXISTS officer_feedback (
+        id INTEGER PRIMARY KEY, item_id TEXT NOT NULL, time TEXT NOT NULL,
+        officer TEXT NOT NULL, disagree INTEGER NOT NULL, reason TEXT NOT NULL,
+        notes TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS officer_feedback_item ON officer_feedback (item_id)",
+)
+
+_LATEST = "(SELECT max(o.id) FROM outcome o WHERE o.item_id = p.item_id)"
+_STATUS = (
+    "CASE WHEN oc.id IS NULL THEN 'open' "
+    "WHEN json_extract(oc.record, '$.inspected') THEN 'inspected' ELSE 'closed' END"
+)
+QUEUE_COLUMNS = ("item_id", "scored_at", "origin_country", "category", "contents",
+                 "gross_weight_kg", "declared_value", "currency", "probability", "band",
+                 "decision", "selection_reason", "status", "result")  # fmt: skip
+
+
+def pseudonymise_declaration(decl: ParcelDeclaration,
+                             pseudonymiser: Pseudonymiser) -> dict[str, Any]:
+    """The declaration as JSON with every personal field replaced by a keyed token of itself."""
+    record = decl.model_dump(mode="json")
+    for party in ("sender", "recipient"):
+        fields = record[party]
+        for name in PERSONAL_FIELDS:
+            value = fields.get(name)
+            if value:
+                token = pseudonymiser.token(f"field:{party}.{name}", [value])
+                fields[name] = token[:FIELD_TOKEN_CHARS] or "-"
+    return record
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    day: str | None = None
+    band: str | None = None
+    origin: str | None = None
+    status: str | None = None
+
+
+class ParcelStore:
+    """Scored parcels and officer feedback in the state database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # the outcome table is the service's; created here too so the join works on its own
+        db.execute("""CREATE TABLE IF NOT EXISTS outcome (
+            id INTEGER PRIMARY KEY, item_id TEXT NOT NULL, recorded_at TEXT NOT NULL,
+            received_at TEXT NOT NULL, request_id TEXT NOT NULL, caller TEXT NOT NULL,
+            linked INTEGER NOT NULL, record TEXT NOT NULL)""")  # fmt: skip
+        for statement in SCHEMA:
+            db.execute(statement)
+
+    def put(self, rows: Sequence[dict[str, Any]]) -> None:
+        with self.db.transaction() as db:
+            for row in rows:
+                names = ", ".join(row)
+                marks = ", ".join("?" for _ in row)
+                db.execute(f"INSERT OR REPLACE INTO officer_parcel ({names}) VALUES ({marks})",
+                           tuple(row.values()))  # fmt: skip
+
+    def _where(self, f: QueueFilter) -> tuple[str, list[Any]]:
+        clauses, params = ["p.flagged = 1"], []
+        if f.day:
+            clauses.append("p.scored_day = ?")
+            params.append(f.day)
+        if f.band:
+            clauses.append("p.band = ?")
+            params.append(f.band)
+        if f.origin:
+            clauses.append("p.origin_country = ?")
+            params.append(f.origin)
+        if f.status in STATUSES:
+            clauses.append(f"({_STATUS}) = ?")
+            params.append(f.status)
+        return " AND ".join(clauses), params
+
+    def queue(self, f: QueueFilter, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """Flagged parcels matching ``f``, highest risk first: (total, one page)."""
+        where, params = self._where(f)
+        base = f"FROM officer_parcel p LEFT JOIN outcome oc ON oc.id = {_LATEST} WHERE {where}"
+        ((total,),) = self.db.execute(f"SELECT count(*) {base}", params)
+        rows = self.db.execute(
+            "SELECT p.item_id, p.scored_at, p.origin_country, p.category, p.contents, "
+            "p.gross_weight_kg, p.declared_value, p.currency, p.probability, p.band, "
+            f"p.decision, p.selection_reason, {_STATUS}, json_extract(oc.record, '$.result') "
+            f"{base} ORDER BY p.probability DESC, p.item_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return int(total), [dict(zip(QUEUE_COLUMNS, r, strict=True)) for r in rows]
+
+    def origins(self, day: str | None) -> list[str]:
+        sql = "SELECT DISTINCT origin_country FROM officer_parcel WHERE flagged = 1"
+        rows = self.db.execute(sql + (" AND scored_day = ?" if day else "") +
+                               " ORDER BY 1", [day] if day else [])  # fmt: skip
+        return [r[0] for r in rows]
+
+    def get(self, item_id: str) -> dict[str, Any] | None:
+        rows = self.db.execute("SELECT * FROM officer_parcel WHERE item_id = ?", (item_id,))
+        if not rows:
+            return None
+        names = [c[1] for c in self.db.execute("PRAGMA table_info(officer_parcel)")]
+        found = dict(zip(names, rows[0], strict=True))
+        found["declaration"] = json.loads(found["declaration"])
+        return found
+
+    def outcomes(self, item_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT received_at, caller, record FROM outcome "
+                               "WHERE item_id = ? ORDER BY id", (item_id,))  # fmt: skip
+        return [{"received_at": t, "caller": c} | json.loads(r) for t, c, r in rows]
+
+    def add_feedback(self, item_id: str, officer: str, disagree: bool, reason: str,
+                     notes: str) -> None:  # fmt: skip
+        self.db.execute(
+            "INSERT INTO officer_feedback (item_id, time, officer, disagree, reason, notes) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (item_id, datetime.now(UTC).isoformat(), officer, int(disagree), reason, notes),
+        )
+
+    def feedback(self, item_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT time, officer, disagree, reason, notes FROM officer_feedback "
+            "WHERE item_id = ? ORDER BY id", (item_id,))
+        names = ("time", "officer", "disagree", "reason", "notes")
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def declarations(self) -> list[dict[str, Any]]:
+        """Every stored pseudonymised declaration (for the next training data set)."""
+        rows = self.db.execute("SELECT declaration FROM officer_parcel ORDER BY posted_at, item_id")
+        return [json.loads(r[0]) for r in rows]
+
+    def recent_shadow(self, limit: int = 5000) -> list[tuple[float, float, str, str]]:
+        """(champion p, challenger p, challenger version, result) of recent inspected parcels."""
+        rows = self.db.execute(
+            "SELECT p.probability, p.shadow_probability, p.shadow_version, "
+            "json_extract(oc.record, '$.result') FROM officer_parcel p JOIN outcome oc "
+            f"ON oc.id = {_LATEST} WHERE p.shadow_probability IS NOT NULL "
+            "AND json_extract(oc.record, '$.inspected') ORDER BY p.scored_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [(float(a), float(b), str(v), str(r)) for a, b, v, r in rows]
+
+
+
+def _contents(decl: ParcelDeclaration) -> str:
+    text = "; ".join(f"{line.quantity} x {line.description}" for line in decl.lines)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def parcel_row(decl: ParcelDeclaration, summary: dict[str, Any], scored_at: str,
+               pseudonymiser: Pseudonymiser) -> dict[str, Any]:  # fmt: skip
+    """One officer_parcel row from a validated declaration and its score summary."""
+    return {
+        "item_id": decl.item_id,
+        "scored_at": scored_at,
+        "scored_day": scored_at[:10],
+        "posted_at": decl.posted_at.isoformat(),
+        "origin_country": decl.origin_country,
+        "origin_post": decl.origin_post,
+        "destination_country": decl.destination_country,
+        "category": decl.category.value,
+        "gross_weight_kg": decl.gross_weight_kg,
+        "declared_value": decl.declared_value,
+        "currency": decl.currency,
+        "contents": _contents(decl),
+        "probability": float(summary["probability"]),
+        "band": summary["band"],
+        "decision": summary["decision"],
+        "flagged": int(summary["decision"] in FLAGGED),
+        "selection_reason": summary.get("selection_reason"),
+        "selection_probability": summary.get("selection_probability"),
+        "model_version": summary["model_version"],
+        "mode": summary.get("mode"),
+        "declaration": json.dumps(pseudonymise_declaration(decl, pseudonymiser)),
+    }
+
+
+def today() -> str:
+    """Today's date (UTC), the queue's default day."""
+    return datetime.now(UTC).date().isoformat()

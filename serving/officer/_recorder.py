@@ -1,0 +1,46 @@
+"""Keeps the officer view's parcel store in step with the service's scoring.
+
+:meth:`ParcelRecorder.scored` is the hook: given the declarations just scored and their
+summaries and feature vectors, it stores the non-personal fields and the pseudonymised
+declaration, and the challenger's shadow score when a challenger is published.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from data_contracts import ParcelDeclaration
+from screening import Pseudonymiser
+
+from ._parcels import ParcelStore, parcel_row
+from ._shadow import ShadowScorer
+
+log = logging.getLogger("serving.officer")
+
+
+class ParcelRecorder:
+    def __init__(self, store: ParcelStore, pseudonymiser: Pseudonymiser,
+                 shadow: ShadowScorer | None) -> None:  # fmt: skip
+        self.store, self.pseudonymiser, self.shadow = store, pseudonymiser, shadow
+
+    def scored(self, declarations: Sequence[ParcelDeclaration],
+               summaries: Sequence[dict[str, Any]], features: Sequence[np.ndarray],
+               scored_at: str, feature_names: list[str]) -> None:  # fmt: skip
+        """Store what was scored (never raises into the scoring path: it logs instead)."""
+        try:
+            rows = [parcel_row(d, s, scored_at, self.pseudonymiser)
+                    for d, s in zip(declarations, summaries, strict=True)]  # fmt: skip
+            if self.shadow is not None and rows:
+                champion = str(summaries[0]["model_version"])
+                shadow = self.shadow.score(np.vstack(features), feature_names, champion)
+                if shadow is not None:
+                    version, probability = shadow
+                    for row, p in zip(rows, probability, strict=True):
+                        row["shadow_version"], row["shadow_probability"] = version, float(p)
+            self.store.put(rows)
+        except Exception:
+            log.exception("the officer view could not store %d scored parcels", len(declarations))

@@ -1,0 +1,199 @@
+"""The officer view over HTTP: sign-in, CSRF, roles, queue, outcomes and the feedback loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from data_contracts import ParcelDeclaration
+from screening import ModelRegistry, Pseudonymiser
+from serving.officer import pseudonymise_declaration
+from tests.browser.officer_setup import PASSWORD, csrf_of, officer_server, sign_in
+from tests.conftest import Trained
+from tests.serving.conftest import Server, parcel
+from training import load_dataset
+
+
+@pytest.fixture(scope="module")
+def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from officer_server(trained.registry, tmp_path_factory.mktemp("officer"), parcels=40)
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "status"),
+    [
+        ("olga", PASSWORD, 303),  # an officer signs in
+        ("ada", PASSWORD, 303),  # an admin may use the view too
+        ("sam", PASSWORD, 403),  # a sorter account is refused: no officer role
+        ("olga", "wrong password!", 401),  # wrong password
+        ("nobody", PASSWORD, 401),  # unknown user
+    ],
+)
+def test_sign_in(osrv: Server, username: str, password: str, status: int) -> None:
+    client, response = sign_in(osrv.url, username, password)
+    with closing(client):
+        assert response.status_code == status
+        if status == 303:
+            cookie = response.headers["set-cookie"]
+            assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+            assert client.get("/officer/queue").status_code == 200
+
+
+def test_pages_need_a_session(osrv: Server) -> None:
+    with httpx.Client(base_url=osrv.url) as client:
+        r = client.get("/officer/queue")
+        assert r.status_code == 303 and r.headers["location"].startswith("/officer/login")
+        item = "RR123456785NL"
+        assert client.post(f"/officer/parcels/{item}/outcome").status_code == 303
+
+
+def test_forms_without_csrf_are_refused(osrv: Server) -> None:
+    client, _ = sign_in(osrv.url, "olga")
+    with closing(client):
+        page = client.get("/officer/queue")
+        item = page.text.split('href="/officer/parcels/')[1].split('"')[0]
+        for data in ({}, {"csrf": "forged"}):
+            r = client.post(f"/officer/parcels/{item}/outcome",
+                            data=data | {"inspected": "yes", "result": "seized"})
+            assert r.status_code == 403 and "security token" in r.text
+        assert not osrv.service.state.outcomes() or all(
+            o["item_id"] != item for o in osrv.service.state.outcomes())
+    with httpx.Client(base_url=osrv.url) as anonymous:
+        login = anonymous.get("/officer/login")
+        r = anonymous.post("/officer/login", data={"username": "olga", "password": PASSWORD})
+        assert r.status_code == 403 and csrf_of(login.text)
+
+
+def test_halt_is_for_admins_only(osrv: Server) -> None:
+    officer, _ = sign_in(osrv.url, "olga")
+    admin, _ = sign_in(osrv.url, "ada")
+    with closing(officer), closing(admin):
+        csrf = csrf_of(officer.get("/officer/model").text)
+        r = officer.post("/officer/model/halt", data={"csrf": csrf, "reason": "test"})
+        assert r.status_code == 403 and not osrv.service.halted
+        page = admin.get("/officer/model")
+        assert "Halt model-based selection" in page.text
+        r = admin.post("/officer/model/halt", data={"csrf": csrf_of(page.text), "reason": "t"})
+        assert r.status_code == 303 and osrv.service.halted
+        csrf = csrf_of(admin.get("/officer/model").text)
+        admin.post("/officer/model/resume", data={"csrf": csrf, "reason": "done"})
+        assert not osrv.service.halted
+    kinds = [r["kind"] for r in osrv.service.audit.records()]
+    assert "halt" in kinds and "resume" in kinds
+
+
+def test_queue_filters_and_pages(osrv: Server) -> None:
+    client, _ = sign_in(osrv.url, "olga")
+    with closing(client):
+        everything = client.get("/officer/queue")
+        assert everything.status_code == 200 and "Today&#39;s flagged parcels" in everything.text
+        nl = client.get("/officer/queue", params={"origin": "NL"})
+        rows = [line for line in nl.text.splitlines() if "<tr data-item=" in line]
+        assert rows and nl.text.count("<td>NL</td>") == len(rows)
+        assert "<td>CA</td>" not in nl.text
+        none = client.get("/officer/queue", params={"date": "2001-01-01"})
+        assert "No flagged parcels" in none.text
+
+
+def test_outcome_feeds_history_and_next_training_set(osrv: Server, tmp_path: Path) -> None:
+    sender = {"sender.name": "Feedback Sender", "sender.street": "Canal 9"}
+    first = parcel(**sender, posted_at="2026-03-02T09:00:00+00:00")
+    score = osrv.client("sorter").post("/v1/parcels:score", json=first)
+    assert score.status_code == 200
+    item = first["item_id"]
+    client, _ = sign_in(osrv.url, "olga")
+    with closing(client):
+        page = client.get(f"/officer/parcels/{item}")
+        assert page.status_code == 200 and "<svg" in page.text
+        assert "Jan" not in page.text and "Feedback Sender" not in page.text  # no clear names
+        r = client.post(f"/officer/parcels/{item}/outcome", data={
+            "csrf": csrf_of(page.text), "inspected": "yes", "result": "seized",
+            "substance": "MDMA", "quantity_g": "12.5", "notes": "pills in a tea tin",
+            "disagree": "yes", "disagree_reason": "label looked fine"})  # fmt: skip
+        assert r.status_code == 303
+        after = client.get(f"/officer/parcels/{item}")
+        assert "MDMA" in after.text and "label looked fine" in after.text
+    stored = [o for o in osrv.service.state.outcomes() if o["item_id"] == item]
+    assert stored[0]["result"] == "seized" and stored[0]["officer_ref"] == "NL-C-OLGA"
+    log = [r for r in osrv.service.audit.records() if r["item_id"] == item]
+    assert {"outcome", "officer_feedback", "explanation_viewed"} <= {r["kind"] for r in log}
+    assert all(r["caller"] == "officer:olga" for r in log if r["kind"] == "outcome")
+
+    second = parcel(**sender, posted_at="2026-03-03T09:00:00+00:00")
+    osrv.client("sorter").post("/v1/parcels:score", json=second)
+    features = osrv.client("officer").get(
+        f"/v1/parcels/{second['item_id']}/explanation").json()["features"]
+    assert features["sender_prev_seizures"] == 1
+    assert features["sender_address_prev_seizures"] == 1
+
+    from serving.officer import export_training_data
+
+    summary = export_training_data(osrv.settings.state_path, tmp_path)
+    assert summary["outcomes"] >= 1 and summary["seizures"] >= 1
+    declarations = pq.read_table(tmp_path / "declarations.parquet")
+    assert item in declarations.column("item_id").to_pylist()
+    names = declarations.column("sender").combine_chunks().field("name").to_pylist()
+    assert "Feedback Sender" not in names
+    data = load_dataset(tmp_path / "declarations.parquet", tmp_path / "outcomes.parquet",
+                        Pseudonymiser("another-key-for-training-0123"))  # fmt: skip
+    row = list(data.frame.item_id).index(item)
+    assert bool(data.seized[row]) and bool(data.inspected[row])
+
+
+def test_pseudonymised_declaration_keeps_links_not_names() -> None:
+    p = Pseudonymiser("test-pseudonymisation-key-0123456789")
+    a = ParcelDeclaration.model_validate(parcel())
+    b = ParcelDeclaration.model_validate(parcel(**{"sender.name": "JAN DE VRIES"}))
+    pa_, pb = pseudonymise_declaration(a, p), pseudonymise_declaration(b, p)
+    assert pa_["sender"]["name"] == pb["sender"]["name"] != "Jan de Vries"
+    assert pa_["sender"]["country"] == "NL" and pa_["recipient"].get("phone") is None
+    ParcelDeclaration.model_validate(pa_)
+
+
+def test_challenger_scores_in_shadow(trained: Trained, tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "registry")
+    source = ModelRegistry(trained.registry)
+    registry.set_alias("champion", registry.publish(source.path(trained.version)))
+    challenger = registry.publish(source.path(trained.version), version="challenger-1")
+    registry.set_alias("challenger", challenger)
+    for server in officer_server(tmp_path / "registry", tmp_path / "state", parcels=30):
+        client, _ = sign_in(server.url, "olga")
+        with closing(client):
+            queue = client.get("/officer/queue").text
+            item = queue.split('href="/officer/parcels/')[1].split('"')[0]
+            page = client.get(f"/officer/parcels/{item}")
+            client.post(f"/officer/parcels/{item}/outcome", data={
+                "csrf": csrf_of(page.text), "inspected": "yes", "result": "clean"})
+            model = client.get("/officer/model").text
+        assert "challenger-1" in model and '<table id="shadow">' in model
+        ((shadowed,),) = server.service.state_db.execute(
+            "SELECT count(*) FROM officer_parcel WHERE shadow_version = 'challenger-1'")
+        assert shadowed == 30
+        decisions = server.service.audit.records("decision")
+        assert all(r["model_version"] != "challenger-1" for r in decisions)
+
+
+def test_users_cli_hashes_passwords(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from parcelscreen import _users_cmd
+    from serving import Database
+    from serving.officer import UserStore
+
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))
+    parser = __import__("argparse").ArgumentParser()
+    _users_cmd.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["users", "add", "otto", "--role", "admin", "--password-stdin"])
+    assert args.func(args) == 0
+    db = Database(tmp_path / "state.sqlite")
+    store = UserStore(db)
+    assert store.check("otto", "a long enough secret") is not None
+    assert store.check("otto", "wrong") is None
+    ((digest,),) = db.execute("SELECT digest FROM officer_user")
+    assert b"a long enough secret" not in digest
