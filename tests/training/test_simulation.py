@@ -13,60 +13,12 @@ import pyarrow.compute as pc
 import pytest
 
 import training.simulation as simulation
+from data_contracts import DECLARATION_SCHEMA, OUTCOME_SCHEMA
 from training.simulation import SimulationConfig, SimulationResult, simulate, write_simulation
 from training.simulation._tables import s10_check_digit
 
 SMALL = SimulationConfig(parcels=20_000, days=40)
 MEDIUM = SimulationConfig(parcels=50_000)
-PARTY = pa.struct(
-    [
-        (f, pa.string())
-        for f in ("name", "street", "city", "postcode", "country", "phone", "email", "importer_ref")
-    ]
-)
-LINE = pa.struct(
-    [
-        ("description", pa.string()),
-        ("quantity", pa.int32()),
-        ("net_weight_kg", pa.float64()),
-        ("value", pa.float64()),
-        ("hs_code", pa.string()),
-        ("origin_country", pa.string()),
-    ]
-)
-UTC = pa.timestamp("us", tz="UTC")
-DECLARATIONS = pa.schema(
-    [
-        ("contract_version", pa.string()),
-        ("item_id", pa.string()),
-        ("posted_at", UTC),
-        ("origin_post", pa.string()),
-        ("origin_country", pa.string()),
-        ("destination_country", pa.string()),
-        ("sender", PARTY),
-        ("recipient", PARTY),
-        ("category", pa.string()),
-        ("gross_weight_kg", pa.float64()),
-        ("declared_value", pa.float64()),
-        ("currency", pa.string()),
-        ("postal_charges", pa.float64()),
-        ("lines", pa.list_(LINE)),
-    ]
-)
-OUTCOMES = pa.schema(
-    [
-        ("contract_version", pa.string()),
-        ("item_id", pa.string()),
-        ("recorded_at", UTC),
-        ("inspected", pa.bool_()),
-        ("selection_reason", pa.string()),
-        ("selection_probability", pa.float64()),
-        ("result", pa.string()),
-        ("substance", pa.string()),
-        ("quantity_g", pa.float64()),
-        ("officer_ref", pa.string()),
-    ]
-)
 VAGUE = {"gift", "samples", "parts", "goods", "present", "merchandise", "accessories", "items"}
 
 
@@ -201,8 +153,8 @@ def test_csv_copies_are_written(tmp_path: Path) -> None:
 
 
 def test_schemas_match_the_contract(small: SimulationResult) -> None:
-    assert small.declarations.schema.equals(DECLARATIONS)
-    assert small.outcomes.schema.equals(OUTCOMES)
+    assert small.declarations.schema.equals(DECLARATION_SCHEMA)
+    assert small.outcomes.schema.equals(OUTCOME_SCHEMA)
     truth = small.truth.schema
     for name, kind in [
         ("item_id", pa.string()),

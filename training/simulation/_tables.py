@@ -11,6 +11,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from data_contracts import CONTRACT_VERSION, DECLARATION_SCHEMA, LINE_TYPE, PARTY_TYPE
+
 from . import _goods as goods
 from ._batch import CATEGORIES, RECIPIENT_KINDS, SENDER_KINDS, SERVICES, Batch
 from ._config import SimulationResult
@@ -19,25 +21,8 @@ from ._inspection import REASONS, RESULTS, Inspections
 from ._population import PartyTable
 from ._world import World
 
-CONTRACT_VERSION = "1"
 S10_WEIGHTS = np.array([8, 6, 4, 2, 3, 5, 9, 7])
-_UTC_US = pa.timestamp("us", tz="UTC")
-PARTY_TYPE = pa.struct(
-    [
-        (f, pa.string())
-        for f in ("name", "street", "city", "postcode", "country", "phone", "email", "importer_ref")
-    ]
-)
-LINE_TYPE = pa.struct(
-    [
-        ("description", pa.string()),
-        ("quantity", pa.int32()),
-        ("net_weight_kg", pa.float64()),
-        ("value", pa.float64()),
-        ("hs_code", pa.string()),
-        ("origin_country", pa.string()),
-    ]
-)
+_UTC_US = DECLARATION_SCHEMA.field("posted_at").type
 
 
 def s10_check_digit(serial: np.ndarray) -> np.ndarray:
