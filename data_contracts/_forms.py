@@ -95,15 +95,18 @@ def write_records(models: Sequence[BaseModel], path: Path, kind: Kind) -> None:
 def iter_records(path: Path, kind: Kind) -> Iterator[Labelled]:
     """Every record of a file as a labelled raw dict, in file order; none is skipped."""
     form = form_of(path)
-    if form == "parquet":
-        yield from _iter_parquet(path, kind)
-    elif form == "json":
-        yield from _iter_json(path)
-    elif form == "jsonl":
-        yield from _iter_jsonl(path)
-    else:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from iter_csv(handle, kind)
+    try:
+        if form == "parquet":
+            yield from _iter_parquet(path, kind)
+        elif form == "json":
+            yield from _iter_json(path)
+        elif form == "jsonl":
+            yield from _iter_jsonl(path)
+        else:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                yield from iter_csv(handle, kind)
+    except UnicodeDecodeError as exc:
+        raise FormError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def _label(where: str, raw: Any) -> str:
@@ -133,6 +136,8 @@ def _iter_json(path: Path) -> Iterator[Labelled]:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FormError(f"{path}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise FormError(f"{path}: JSON nested too deeply to read") from exc
     for index, raw in enumerate(data if isinstance(data, list) else [data]):
         yield Labelled(_label(f"#{index}", raw), raw)
 
@@ -149,6 +154,10 @@ def _iter_jsonl(path: Path) -> Iterator[Labelled]:
                 problem = Problem(where, "(record)", f"not valid JSON: {exc.msg}", got=line[:80])
                 yield Labelled(where, unreadable=problem)
                 continue
+            except RecursionError:
+                problem = Problem(where, "(record)", "JSON nested too deeply to read")
+                yield Labelled(where, unreadable=problem)
+                continue
             yield Labelled(_label(where, raw), raw)
 
 
@@ -160,7 +169,10 @@ def iter_csv(handle: Iterable[str] | io.TextIOBase, kind: Kind) -> Iterator[Labe
     """Records of a CSV stream: outcomes one per row, declarations grouped by item ID."""
     reader = csv.DictReader(handle)
     columns = DECLARATION_CSV_COLUMNS if kind == "declaration" else OUTCOME_CSV_COLUMNS
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    header = reader.fieldnames or []
+    if len(header) == 1 and header[0].count(";") >= 2:
+        raise FormError("CSV header is separated by semicolons; the contract's CSV uses commas")
+    missing = [c for c in columns if c not in header]
     if missing:
         raise FormError(f"CSV header lacks columns: {', '.join(missing)}")
     rows = ((reader.line_num, _blank_to_none(row)) for row in reader)

@@ -81,8 +81,8 @@ class LoadedModel:
         try:
             spec = FeatureSpec.from_json((path / "feature_spec.json").read_text(encoding="utf-8"))
             session = _session((path / "model.onnx").read_bytes(), threads)
-        except (ValueError, TypeError, RuntimeError) as exc:
-            raise BundleError(f"bundle {path} cannot be loaded: {exc}") from exc
+        except Exception as exc:  # onnxruntime raises its own types for a broken graph
+            raise BundleError(f"bundle {path}: the model does not load: {exc}") from exc
         return cls(
             path=path,
             version=version or path.name,

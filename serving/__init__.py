@@ -17,6 +17,7 @@ from ._errors import (  # noqa: E402
     NotFound,
     PayloadTooLarge,
     ServingError,
+    StoreUnavailable,
     Unauthenticated,
 )
 from ._service import HALTED_MODE, Service, open_history  # noqa: E402
@@ -41,6 +42,7 @@ __all__ = [
     "Role",
     "Service",
     "ServingError",
+    "StoreUnavailable",
     "Settings",
     "Unauthenticated",
     "VerifyReport",

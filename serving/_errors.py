@@ -9,7 +9,11 @@
           ├── ModelRefused          409: a new bundle failed its checks (old model serves on)
           ├── PayloadTooLarge       413: body over max_body_bytes
           ├── InvalidInput          422: malformed JSON or a contract violation (Problems)
-          └── ModelUnavailable      503: no model loaded
+          ├── ModelUnavailable      503: no model loaded
+          └── StoreUnavailable      503: an embedded store is locked, full or read-only
+
+``ERROR_SCHEMA`` is the JSON Schema of every error answer; ``error_responses`` declares it in
+the OpenAPI document for the status codes a route can answer with.
 """
 
 from __future__ import annotations
@@ -72,6 +76,14 @@ class ModelUnavailable(ServingError):
     code = "model_unavailable"
 
 
+class StoreUnavailable(ServingError):
+    """503: a write to an embedded store failed (locked, disk full, read-only); nothing of
+    the request was acknowledged, so the client may retry."""
+
+    status_code = 503
+    code = "store_unavailable"
+
+
 def error_body(exc: ScreeningError) -> dict[str, Any]:
     """The ``{"error": {...}}`` answer of any screening or serving error."""
     if isinstance(exc, ServingError):
@@ -84,3 +96,41 @@ class ModelRefused(ServingError):
 
     status_code = 409
     code = "model_refused"
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["record", "field", "problem"],
+    "properties": {
+        "record": {"type": "string"}, "field": {"type": "string"},
+        "problem": {"type": "string"}, "expected": {"type": ["string", "null"]},
+        "got": {"type": ["string", "null"]}, "severity": {"enum": ["error", "warning"]},
+    },
+}  # fmt: skip
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "problems": {"type": "array", "items": PROBLEM_SCHEMA}},
+    }},
+}  # fmt: skip
+_MEANING = {
+    401: "No API key, or an unknown or revoked one",
+    403: "The key's role may not do this",
+    404: "Unknown item or model",
+    409: "The registry's model failed its checks; the old model serves on",
+    413: "Request body over the size limit",
+    422: "Malformed JSON or a contract violation; problems name record, field and reason",
+    503: "No model loaded, or a store cannot be written (nothing was acknowledged)",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries of the error answers ``codes`` (413 and 422 always)."""
+    return {code: {"description": _MEANING[code],
+                   "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+            for code in sorted({*codes, 413, 422})}  # fmt: skip

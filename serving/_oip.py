@@ -25,13 +25,37 @@ from fastapi import APIRouter, Request, Response
 from data_contracts import Problem
 
 from ._deps import RequestId, ServiceDep, Sorter
-from ._errors import InvalidInput, ModelUnavailable, NotFound
+from ._errors import InvalidInput, ModelUnavailable, NotFound, error_responses
 from ._json import dump_json, parse_json
 from ._runtime import Served
 
 router = APIRouter(prefix="/v2")
 SERVER = "parcelscreen"
 PROTOCOL_VERSION = "2"
+
+
+_TENSOR = {"type": "object", "required": ["name", "datatype", "shape", "data"],
+           "properties": {"name": {"type": "string"}, "datatype": {"type": "string"},
+                          "shape": {"type": "array", "items": {"type": "integer"}},
+                          "data": {"type": "array"}}}  # fmt: skip
+INFER_IN = {"type": "object", "required": ["inputs"],
+            "properties": {"id": {"type": "string"},
+                           "inputs": {"type": "array", "items": _TENSOR}}}  # fmt: skip
+INFER_OUT = {"type": "object", "required": ["model_name", "model_version", "outputs"],
+             "properties": {"model_name": {"type": "string"}, "id": {"type": "string"},
+                            "model_version": {"type": "string"},
+                            "outputs": {"type": "array", "items": _TENSOR}}}  # fmt: skip
+
+
+_INFER_OK: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Successful Response",
+          "content": {"application/json": {"schema": INFER_OUT}}}}  # fmt: skip
+
+
+def _ok(*required: str) -> dict[int | str, dict[str, Any]]:
+    schema = {"type": "object", "required": list(required)}
+    return {200: {"description": "Successful Response",
+                  "content": {"application/json": {"schema": schema}}}}  # fmt: skip
 
 
 def _json(payload: Any) -> Response:
@@ -46,26 +70,27 @@ def _model(service: Any, name: str) -> Served:
     return served
 
 
-@router.get("/health/live")
+@router.get("/health/live", responses=_ok("live"))
 async def live() -> Response:
     return _json({"live": True})
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses=_ok("ready") | error_responses(503))
 async def ready(service: ServiceDep) -> Response:
     if service.holder.loaded is None:
         raise ModelUnavailable("no model loaded")
     return _json({"ready": True})
 
 
-@router.get("")
+@router.get("", responses=_ok("name", "version", "extensions"))
 async def server_metadata() -> Response:
     from . import __version__
 
     return _json({"name": SERVER, "version": __version__, "extensions": []})
 
 
-@router.get("/models/{name}")
+@router.get("/models/{name}", responses=_ok("name", "versions", "inputs", "outputs")
+            | error_responses(404, 503))
 async def model_metadata(name: str, service: ServiceDep) -> Response:
     served = _model(service, name)
     k = len(served.model.spec.names)
@@ -81,7 +106,8 @@ async def model_metadata(name: str, service: ServiceDep) -> Response:
     })  # fmt: skip
 
 
-@router.get("/models/{name}/ready")
+@router.get("/models/{name}/ready", responses=_ok("name", "ready")
+            | error_responses(404, 503))
 async def model_ready(name: str, service: ServiceDep) -> Response:
     _model(service, name)
     return _json({"name": name, "ready": True})
@@ -92,7 +118,21 @@ def _bad(field: str, problem: str, got: Any = None) -> InvalidInput:
                         got=None if got is None else str(got)[:120])])  # fmt: skip
 
 
+_FP32_MAX = float(np.finfo(np.float32).max)
+
+
 def _tensor(data: Any, shape: list[int]) -> np.ndarray:
+    """FP32 features from JSON numbers only: strings ("NaN", "inf"), booleans and numbers
+    outside the FP32 range are refused, not converted."""
+    pending: list[Any] = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise _bad("inputs[0].data", "expected JSON numbers only", repr(value))
+        elif not -_FP32_MAX <= value <= _FP32_MAX:
+            raise _bad("inputs[0].data", "number outside the FP32 range", value)
     try:
         array = np.asarray(data, dtype=np.float64).reshape(shape)
     except (TypeError, ValueError) as exc:
@@ -100,7 +140,9 @@ def _tensor(data: Any, shape: list[int]) -> np.ndarray:
     return array
 
 
-@router.post("/models/{name}/infer")
+@router.post("/models/{name}/infer", openapi_extra={"requestBody": {
+    "required": True, "content": {"application/json": {"schema": INFER_IN}}}},
+    responses=_INFER_OK | error_responses(401, 403, 404, 503))
 async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter,
                 rid: RequestId) -> Response:  # fmt: skip
     served = _model(service, name)

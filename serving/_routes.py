@@ -1,4 +1,9 @@
-"""The v1 API: scoring, explanations, outcomes, and the admin routes (models, halt)."""
+"""The v1 API: scoring, explanations, outcomes, and the admin routes (models, halt).
+
+Routes read raw bodies (strict JSON, see ``_json``), so the OpenAPI document gets its request
+and response schemas from ``openapi_extra`` and ``responses``: the contract's JSON Schema for
+declarations and outcomes, and ``ERROR_SCHEMA`` for every error answer.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,63 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from data_contracts import Problem
+from data_contracts import InspectionOutcome, ParcelDeclaration, Problem
 
 from ._deps import Admin, Officer, RequestId, ServiceDep, Sorter
-from ._errors import InvalidInput
+from ._errors import InvalidInput, error_responses
 from ._json import dump_json, parse_json
 
 router = APIRouter()
 JSON = "application/json"
+
+
+def inline_schema(model: Any) -> dict[str, Any]:
+    """A pydantic model's JSON Schema with its ``$defs`` references inlined (OpenAPI-ready)."""
+    schema = model.model_json_schema(mode="validation")
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return walk(defs[ref.removeprefix("#/$defs/")]) | walk(rest)
+        return {k: walk(v) for k, v in node.items()}
+
+    return dict(walk(schema))
+
+
+def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"requestBody": {"required": required, "content": {JSON: {"schema": schema}}}}
+
+
+def _ok(schema: dict[str, Any], description: str = "Successful Response",
+        status: int = 200) -> dict[int | str, dict[str, Any]]:  # fmt: skip
+    return {status: {"description": description, "content": {JSON: {"schema": schema}}}}
+
+
+def _object(*required: str, **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+DECLARATION = inline_schema(ParcelDeclaration)
+OUTCOME = inline_schema(InspectionOutcome)
+_STR, _BOOL, _INT = {"type": "string"}, {"type": "boolean"}, {"type": "integer"}
+_NSTR = {"type": ["string", "null"]}
+SCORE_OUT = _object("item_id", "probability", "band", "decision", "selection_reason",
+                    "model_version", "reasons", "mode", "request_id", "warnings",
+                    item_id=_STR, probability={"type": "number"}, band=_STR, decision=_STR,
+                    selection_reason=_STR, model_version=_STR, mode=_STR, request_id=_STR,
+                    reasons={"type": "array"}, warnings={"type": "array"})  # fmt: skip
+BATCH_OUT = _object("request_id", "results", "scored", "errors", request_id=_STR,
+                    results={"type": "array", "items": {"type": "object"}},
+                    scored=_INT, errors=_INT)  # fmt: skip
+REASON_IN = {"anyOf": [{"type": "object", "properties": {"reason": {"type": "string"}}},
+                       {"type": "null"}]}  # fmt: skip
+HALT_OUT = _object("halted", "mode", "request_id", halted=_BOOL, mode=_STR, request_id=_STR)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -24,7 +78,9 @@ def _problem(message: str, expected: str, got: str) -> InvalidInput:
     return InvalidInput(message, [Problem("(body)", "(body)", message, expected, got)])
 
 
-@router.post("/v1/parcels:score", summary="Score one declaration")
+@router.post("/v1/parcels:score", summary="Score one declaration",
+             openapi_extra=_body(DECLARATION),
+             responses=_ok(SCORE_OUT) | error_responses(401, 403, 503))
 async def score(request: Request, service: ServiceDep, caller: Sorter, rid: RequestId) -> Response:
     """One ParcelDeclaration (JSON object) in; score, band, decision and reasons out."""
     raw = parse_json(await request.body())
@@ -37,7 +93,10 @@ async def score(request: Request, service: ServiceDep, caller: Sorter, rid: Requ
     return _json(result)
 
 
-@router.post("/v1/parcels:score-batch", summary="Score several declarations")
+@router.post("/v1/parcels:score-batch", summary="Score several declarations",
+             openapi_extra=_body(_object("declarations", declarations={
+                 "type": "array", "items": DECLARATION})),
+             responses=_ok(BATCH_OUT) | error_responses(401, 403, 503))
 async def score_batch(request: Request, service: ServiceDep, caller: Sorter,
                       rid: RequestId) -> Response:  # fmt: skip
     """``{"declarations": [...]}`` in; one result or one error entry per item, in order."""
@@ -55,13 +114,23 @@ async def score_batch(request: Request, service: ServiceDep, caller: Sorter,
                   "errors": sum("error" in r for r in results)})  # fmt: skip
 
 
-@router.get("/v1/parcels/{item_id}/explanation", summary="Full explanation of a scored parcel")
+@router.get("/v1/parcels/{item_id}/explanation", summary="Full explanation of a scored parcel",
+            responses=_ok(_object("item_id", "reasons", "contributions", "features",
+                                  item_id=_STR, reasons={"type": "array"},
+                                  contributions={"type": "object"},
+                                  features={"type": "object"}))
+            | error_responses(401, 403, 404, 503))
 async def explanation(item_id: str, service: ServiceDep, caller: Officer,
                       rid: RequestId) -> Response:  # fmt: skip
     return _json(service.explanation(item_id, caller, rid))
 
 
-@router.post("/v1/outcomes", summary="Record an inspection outcome")
+@router.post("/v1/outcomes", summary="Record an inspection outcome", status_code=201,
+             openapi_extra=_body(OUTCOME),
+             responses=_ok(_object("item_id", "stored", "linked_to_history", "request_id",
+                                   item_id=_STR, stored=_BOOL, linked_to_history=_BOOL,
+                                   request_id=_STR), "Stored", 201)
+             | error_responses(401, 403, 503))
 async def outcomes(request: Request, service: ServiceDep, caller: Officer,
                    rid: RequestId) -> Response:  # fmt: skip
     """One InspectionOutcome; stored for retraining and linked to the entity history."""
@@ -69,17 +138,25 @@ async def outcomes(request: Request, service: ServiceDep, caller: Officer,
     return _json(service.outcome(raw, caller, rid), status=201)
 
 
-@router.get("/v1/status", summary="Model served and halt state")
+@router.get("/v1/status", summary="Model served and halt state",
+            responses=_ok(_object("model_version", "bundle_hash", "alias", "halted", "mode",
+                                  model_version=_NSTR, bundle_hash=_NSTR, alias=_STR,
+                                  halted=_BOOL, mode=_STR))
+            | error_responses(401, 403))
 async def status(service: ServiceDep, caller: Sorter) -> Response:
     return _json(service.status())
 
 
-@router.post("/v1/admin/models:reload", summary="Load the model the registry alias points at")
+@router.post("/v1/admin/models:reload", summary="Load the model the registry alias points at",
+             responses=_ok(_object("changed", "version", changed=_BOOL, version=_NSTR))
+             | error_responses(401, 403, 409, 503))
 def reload(service: ServiceDep, caller: Admin, rid: RequestId) -> Response:
     return _json(service.holder.reload(caller=caller.key_id, request_id=rid, force=True))
 
 
-@router.post("/v1/admin/halt", summary="Halt model-based selection (human oversight)")
+@router.post("/v1/admin/halt", summary="Halt model-based selection (human oversight)",
+             openapi_extra=_body(REASON_IN, required=False),
+             responses=_ok(HALT_OUT) | error_responses(401, 403, 503))
 async def halt(request: Request, service: ServiceDep, caller: Admin, rid: RequestId) -> Response:
     body = await request.body()
     raw = parse_json(body) if body else {}
@@ -87,7 +164,9 @@ async def halt(request: Request, service: ServiceDep, caller: Admin, rid: Reques
     return _json(service.set_halted(True, caller, rid, str(reason)))
 
 
-@router.post("/v1/admin/resume", summary="Resume model-based selection")
+@router.post("/v1/admin/resume", summary="Resume model-based selection",
+             openapi_extra=_body(REASON_IN, required=False),
+             responses=_ok(HALT_OUT) | error_responses(401, 403, 503))
 async def resume(request: Request, service: ServiceDep, caller: Admin, rid: RequestId) -> Response:
     body = await request.body()
     raw = parse_json(body) if body else {}

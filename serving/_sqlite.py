@@ -1,4 +1,9 @@
-"""A small SQLite wrapper shared by the service's embedded stores (one locked connection)."""
+"""A small SQLite wrapper shared by the service's embedded stores (one locked connection).
+
+A write that fails because the file is locked, full, read-only or unreadable raises
+:class:`StoreUnavailable` (503) naming the file; the failed statement or transaction is rolled
+back, so nothing half-written stays behind and the connection stays usable.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from ._errors import StoreUnavailable
+
+#: SQLite primary result codes of a store that cannot be written now (not of a bug in SQL):
+#: BUSY, LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN.
+_UNAVAILABLE = {5, 6, 8, 10, 11, 13, 14}
 
 
 class Database:
@@ -26,9 +37,24 @@ class Database:
         for statement in schema:
             self._conn.execute(statement)
 
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable | None:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if not isinstance(exc, sqlite3.OperationalError) or code is None:
+            return None
+        if code & 0xFF not in _UNAVAILABLE:
+            return None
+        return StoreUnavailable(f"the store {self.path.name} cannot be written now ({exc}); "
+                                "nothing of this request was stored, retry later")  # fmt: skip
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                unavailable = self._unavailable(exc)
+                if unavailable is None:
+                    raise
+                raise unavailable from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
@@ -36,18 +62,26 @@ class Database:
         with self.lock:
             outer = self._depth == 0
             if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield self
             except BaseException:
                 self._depth -= 1
                 if outer:
-                    self._conn.execute("ROLLBACK")
+                    self._rollback()
                 raise
             self._depth -= 1
             if outer:
-                self._conn.execute("COMMIT")
+                try:
+                    self.execute("COMMIT")
+                except BaseException:
+                    self._rollback()  # a failed COMMIT (disk full) leaves the transaction open
+                    raise
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def close(self) -> None:
         with self.lock:
