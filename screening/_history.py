@@ -10,7 +10,7 @@ an outcome recorded at time T is applied before a parcel posted strictly after T
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
@@ -69,6 +69,7 @@ class HistoryBackend(Protocol):
     """Where entity stats live: memory for training, SQLite/PostgreSQL/Redis for serving."""
 
     def get(self, kind: str, token: str) -> EntityStats | None: ...
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]: ...
     def put(self, kind: str, token: str, stats: EntityStats) -> None: ...
     def add_partner(self, kind: str, token: str, partner: str) -> bool: ...
     def get_item(self, item_id: str) -> dict[str, str] | None: ...
@@ -87,6 +88,9 @@ class MemoryBackend:
 
     def get(self, kind: str, token: str) -> EntityStats | None:
         return self.entities.get((kind, token))
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]:
+        return [self.entities.get(key) for key in keys]
 
     def put(self, kind: str, token: str, stats: EntityStats) -> None:
         self.entities[(kind, token)] = stats
@@ -131,17 +135,22 @@ class History:
     def __init__(self, backend: HistoryBackend | None = None) -> None:
         self.backend: HistoryBackend = backend or MemoryBackend()
 
-    def _stats(self, tokens: Mapping[str, str]) -> dict[str, EntityStats]:
-        empty = EntityStats()
-        found = {}
-        for kind in KINDS:
-            token = tokens.get(kind, "")
-            found[kind] = (self.backend.get(kind, token) if token else None) or empty
-        return found
+    def _stats(self, tokens: Mapping[str, str]) -> dict[str, EntityStats | None]:
+        """Current stats of each entity of a parcel, in one backend call (None: unknown)."""
+        kinds = [kind for kind in KINDS if tokens.get(kind, "")]
+        found = self.backend.get_many([(kind, tokens[kind]) for kind in kinds])
+        stats: dict[str, EntityStats | None] = dict.fromkeys(KINDS)
+        stats.update(zip(kinds, found, strict=True))
+        return stats
 
     def features(self, tokens: Mapping[str, str], now_us: int) -> list[float]:
         """History features of a parcel with these entities, as of ``now_us``."""
-        s = self._stats(tokens)
+        return self._features(self._stats(tokens), now_us)
+
+    @staticmethod
+    def _features(found: Mapping[str, EntityStats | None], now_us: int) -> list[float]:
+        empty = EntityStats()
+        s = {kind: stats or empty for kind, stats in found.items()}
         nan = float("nan")
         office = s["office"]
         office_inspected = office.seizures + office.clean
@@ -179,20 +188,25 @@ class History:
         with self.backend.transaction():
             if self.backend.get_item(item_id) is not None:
                 return False
-            for kind, partner_kind in KINDS.items():
-                token = tokens.get(kind, "")
-                if not token:
-                    continue
-                stats = self.backend.get(kind, token) or EntityStats(first_us=posted_us)
-                stats.parcels += 1
-                stats.first_us = min(stats.first_us, posted_us)
-                stats.last_us = max(stats.last_us, posted_us)
-                partner = tokens.get(partner_kind, "") if partner_kind else ""
-                if partner and self.backend.add_partner(kind, token, partner):
-                    stats.partners += 1
-                self.backend.put(kind, token, stats)
-            self.backend.put_item(item_id, tokens, outcome=False)
+            self._add(item_id, tokens, posted_us, self._stats(tokens))
             return True
+
+    def _add(self, item_id: str, tokens: Mapping[str, str], posted_us: int,
+             found: Mapping[str, EntityStats | None]) -> None:  # fmt: skip
+        """Count a parcel in the stats just read (inside the caller's transaction)."""
+        for kind, partner_kind in KINDS.items():
+            token = tokens.get(kind, "")
+            if not token:
+                continue
+            stats = found[kind] or EntityStats(first_us=posted_us)
+            stats.parcels += 1
+            stats.first_us = min(stats.first_us, posted_us)
+            stats.last_us = max(stats.last_us, posted_us)
+            partner = tokens.get(partner_kind, "") if partner_kind else ""
+            if partner and self.backend.add_partner(kind, token, partner):
+                stats.partners += 1
+            self.backend.put(kind, token, stats)
+        self.backend.put_item(item_id, tokens, outcome=False)
 
     def record_outcome(self, item_id: str, seized: bool, clean: bool) -> bool:
         """Link an inspection outcome to the item's entities; once per item, known items only."""
@@ -213,11 +227,19 @@ class History:
             return True
 
     def observe(self, frame: ParcelFrame, row: int) -> list[float]:
-        """Features of one parcel as of its posting time, then record it (the scoring path)."""
+        """Features of one parcel as of its posting time, then record it (the scoring path).
+
+        One transaction: the stats read for the features are the ones updated, so replicas
+        sharing a store never lose a count.
+        """
         tokens = entity_tokens(frame, row)
         now = int(frame.posted_us[row])
-        values = self.features(tokens, now)
-        self.record_parcel(str(frame.item_id[row]), tokens, now)
+        item_id = str(frame.item_id[row])
+        with self.backend.transaction():
+            found = self._stats(tokens)
+            values = self._features(found, now)
+            if self.backend.get_item(item_id) is None:
+                self._add(item_id, tokens, now, found)
         return values
 
 

@@ -15,7 +15,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, fields
 
@@ -57,6 +57,9 @@ class RedisBackend:
         return f"{self.prefix}i:{item_id}"
 
     # -- the HistoryBackend protocol --------------------------------------------------------
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]:
+        return [self.get(kind, token) for kind, token in keys]
 
     def get(self, kind: str, token: str) -> EntityStats | None:
         key = self._e(kind, token)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,17 @@ class _SqlBackend:
             (kind, token),
         )
         return EntityStats(*rows[0]) if rows else None
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]:
+        if not keys:
+            return []
+        one = ("SELECT kind, token, parcels, first_us, last_us, seizures, clean, partners "
+               f"FROM history_entity WHERE kind = {self._p} AND token = {self._p}")  # fmt: skip
+        rows = self._execute(  # point lookups on the primary key, one round trip
+            " UNION ALL ".join([one] * len(keys)), tuple(part for key in keys for part in key)
+        )
+        found = {(r[0], r[1]): EntityStats(*r[2:]) for r in rows}
+        return [found.get(key) for key in keys]
 
     def put(self, kind: str, token: str, stats: EntityStats) -> None:
         self._execute(

@@ -46,7 +46,11 @@ def threshold_at(thresholds: dict[str, float], share: float) -> float:
     """
     if share <= 0:
         return float("inf")
-    return _threshold(tuple(sorted((float(k), v) for k, v in thresholds.items())), share)
+    return _threshold(_points(thresholds), share)
+
+
+def _points(thresholds: dict[str, float]) -> tuple[tuple[float, float], ...]:
+    return tuple(sorted((float(k), v) for k, v in thresholds.items()))
 
 
 @functools.lru_cache(maxsize=256)
@@ -102,9 +106,14 @@ def decide_many(
     share go to review. A selection probability of NaN means "not selected".
     """
     n = len(probability)
+    points = _points(thresholds)
+
+    def cut(share: float) -> float:
+        return _threshold(points, share) if share > 0 else float("inf")
+
     band = np.full(n, Band.LOW.value, dtype=object)
     for level, share in reversed(BAND_SHARES):
-        band[probability >= threshold_at(thresholds, share)] = level.value
+        band[probability >= cut(share)] = level.value
     model_share = policy.capacity * (1 - policy.random_share)
     decision = np.full(n, Decision.PASS.value, dtype=object)
     reason = np.full(n, None, dtype=object)
@@ -113,7 +122,7 @@ def decide_many(
         picked = rule_points >= rule_cut
         reason[picked] = "rule"
     else:
-        picked = probability >= threshold_at(thresholds, model_share)
+        picked = probability >= cut(model_share)
         reason[picked] = "model"
     decision[picked] = Decision.INSPECT.value
     chosen[picked] = 1.0
@@ -125,9 +134,7 @@ def decide_many(
     chosen[random] = policy.random_rate
     if not policy.halted:
         review = np.zeros(n, dtype=bool)
-        review[rest] = probability[rest] >= threshold_at(
-            thresholds, model_share * policy.review_factor
-        )
+        review[rest] = probability[rest] >= cut(model_share * policy.review_factor)
         review[random] = False
         decision[review] = Decision.REVIEW.value
     return decision, band, reason, chosen
