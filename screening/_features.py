@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ TEXT_GROUPS: dict[str, tuple[str, ...]] = {
     "clothing": ("shirt", "sock", "dress", "jacket", "cloth", "hoodie", "shoe", "scarf"),
 }
 
+#: One substring search per group (the same test as "any word of the group occurs").
+_TEXT_PATTERNS = tuple(re.compile("|".join(map(re.escape, w))) for w in TEXT_GROUPS.values())
 _CATEGORIES = tuple(c.value for c in ItemCategory)
 _MAIL_CLASSES = tuple(c.value for c in MailClass)
 
@@ -191,9 +194,9 @@ def parcel_features(frame: ParcelFrame, spec: FeatureSpec) -> np.ndarray:
         (((seconds // 86_400) + 3) % 7).astype(np.float64),  # 1970-01-01 was a Thursday: 0 = Mon
         np.fromiter((len(t) for t in text), dtype=np.float64, count=n),
     ]
-    for words in TEXT_GROUPS.values():
+    for pattern in _TEXT_PATTERNS:
         columns.append(
-            np.fromiter((any(w in t for w in words) for t in text), dtype=np.float64, count=n)
+            np.fromiter((pattern.search(t) is not None for t in text), dtype=np.float64, count=n)
         )
     columns.extend((frame.category == c).astype(np.float64) for c in _CATEGORIES)
     columns.extend((frame.mail_class == c).astype(np.float64) for c in _MAIL_CLASSES)
