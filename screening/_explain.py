@@ -154,6 +154,49 @@ def _history(prefix: str, noun: str) -> Callable[[Values, FeatureSpec, bool], st
     return sentence
 
 
+def _one_hot(prefix: str, values: Values) -> str:
+    hot = [name[len(prefix) :] for name, v in values.items() if name.startswith(prefix) and v == 1]
+    return hot[0].replace("_", " ") if hot else "unknown"
+
+
+def _code(code: float, known: list[str]) -> str:
+    return known[int(code) - 1] if math.isfinite(code) and 1 <= code <= len(known) else "other"
+
+
+def _verb(up: bool) -> str:
+    return "raises" if up else "lowers"
+
+
+def _category(v: Values, spec: FeatureSpec, up: bool) -> str:
+    return f"item category '{_one_hot('category_', v)}' {_verb(up)} the risk"
+
+
+def _mail_class(v: Values, spec: FeatureSpec, up: bool) -> str:
+    return f"mail class '{_one_hot('mail_class_', v)}' {_verb(up)} the risk"
+
+
+def _route(v: Values, spec: FeatureSpec, up: bool) -> str:
+    origin = _code(v["origin_code"], spec.origins)
+    destination = _code(v["destination_code"], spec.destinations)
+    return f"route {origin} to {destination} {_verb(up)} the risk"
+
+
+def _words(v: Values, spec: FeatureSpec, up: bool) -> str:
+    found = [name[len("text_") :] for name, x in v.items() if name.startswith("text_") and x == 1]
+    if not found:
+        return f"no cover-goods words in the description ({_verb(up)} the risk)"
+    return f"description has {', '.join(found)} words, a usual cover ({_verb(up)} the risk)"
+
+
+def _office(v: Values, spec: FeatureSpec, up: bool) -> str:
+    inspected = int(v.get("office_prev_inspections", 0))
+    share = v.get("office_seizure_share", float("nan"))
+    if not inspected or not math.isfinite(share):
+        return f"posting office with no inspection results yet ({_verb(up)} the risk)"
+    return (f"{share:.0%} of {inspected} earlier inspections of parcels from this posting "
+            f"office found drugs")  # fmt: skip
+
+
 def _simple(label: str) -> Callable[[Values, FeatureSpec, bool], str]:
     def sentence(v: Values, spec: FeatureSpec, up: bool) -> str:
         return f"{label} {'raises' if up else 'lowers'} the risk for parcels like this"
@@ -180,6 +223,11 @@ SENTENCES: dict[str, Callable[[Values, FeatureSpec, bool], str]] = {
     "recipient_address_history": _history("recipient_address", "recipient address"),
     "sender_details": _details("sender"),
     "recipient_details": _details("recipient"),
+    "category": _category,
+    "mail_class": _mail_class,
+    "route": _route,
+    "description_words": _words,
+    "office_history": _office,
 }
 
 
