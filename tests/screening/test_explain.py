@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from screening import GROUPS, FeatureSpec, group_contributions, group_of, reasons
+
+
+@pytest.mark.parametrize(
+    ("feature", "group"),
+    [
+        ("value_per_gram_eur", "declared_value"),
+        ("sender_prev_seizures", "sender_history"),
+        ("sender_address_prev_parcels", "sender_address_history"),  # longest prefix wins
+        ("recipient_address_distinct_senders", "recipient_address_history"),
+        ("category_gift", "category"),
+        ("office_seizure_share", "office_history"),
+    ],
+)
+def test_group_of(feature: str, group: str) -> None:
+    assert group_of(feature) == group
+
+
+def test_every_feature_has_a_group_with_a_label() -> None:
+    spec = FeatureSpec()
+    assert {group_of(n) for n in spec.names} <= set(GROUPS)
+
+
+def _row(spec: FeatureSpec, **values: float) -> np.ndarray:
+    row = np.zeros(len(spec.names))
+    for name, value in values.items():
+        row[spec.names.index(name)] = value
+    return row
+
+
+def test_groups_sum_to_the_margin_and_reasons_rank_by_size() -> None:
+    spec = FeatureSpec(origins=["NL", "US"], destinations=["AU", "US"],
+                       chapter_value_per_gram={"09": 0.05})  # fmt: skip
+    features = _row(spec, value_eur=0.4, gross_weight_g=350, value_per_gram_eur=0.4 / 350,
+                    hs_chapter=9, category_gift=1, origin_code=1, destination_code=1, lines=1,
+                    quantity=1)  # fmt: skip
+    contribs = np.zeros(len(spec.names) + 1)
+    contribs[spec.names.index("value_per_gram_eur")] = 1.5
+    contribs[spec.names.index("value_eur")] = 0.5
+    contribs[spec.names.index("category_gift")] = -0.3
+    contribs[spec.names.index("origin_code")] = 0.8
+    contribs[-1] = -6.0
+    grouped = group_contributions(contribs, spec.names)
+    assert sum(grouped.values()) + contribs[-1] == pytest.approx(contribs.sum())
+    found = reasons(contribs, features, spec, top=3)
+    assert [r.group for r in found] == ["declared_value", "route", "category"]
+    assert found[0].contribution == pytest.approx(2.0)
+    assert "0.40 EUR for 350 g" in found[0].sentence and "far below typical" in found[0].sentence
+    assert found[1].sentence == "Route NL to AU raises the risk"
+    assert found[2].sentence == "Item category 'gift' lowers the risk"
