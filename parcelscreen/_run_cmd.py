@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _last_week(data: Path) -> tuple[Path, str]:
     """Split off the last 7 days of simulated declarations as today's manifest."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, timedelta
 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -35,7 +35,6 @@ def _last_week(data: Path) -> tuple[Path, str]:
     split = split.astimezone(UTC) if split.tzinfo else split.replace(tzinfo=UTC)
     manifest = data / "manifest.parquet"
     pq.write_table(table.filter(pc.greater_equal(table.column("posted_at"), split)), manifest)
-    del datetime
     return manifest, split.isoformat()
 
 

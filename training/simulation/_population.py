@@ -118,7 +118,10 @@ def _party_table(
 
 def _concat(tables: list[PartyTable]) -> PartyTable:
     def cat(attr: str) -> pa.Array:
-        return pa.concat_arrays([getattr(t, attr) for t in tables])
+        parts = [getattr(t, attr) for t in tables]  # large draws can come back chunked
+        return pa.concat_arrays([
+            p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts
+        ])  # fmt: skip
 
     country = np.concatenate([t.country for t in tables])
     table = PartyTable(
