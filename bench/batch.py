@@ -27,7 +27,7 @@ from training.simulation import SimulationConfig, simulate, write_simulation
 KEY = "bench-pseudonymisation-key-0123"
 _COLUMNS = ["gross_weight_kg", "declared_value", "postal_charges"]
 _SCREEN = """
-import json, resource, sys, time
+import json, re, sys, time
 from pathlib import Path
 from serving.batch import BatchConfig, Capacity, EngineSpec, screen
 bundle, manifest, out = sys.argv[1:4]
@@ -36,7 +36,8 @@ spec = EngineSpec(bundle, Path(bundle).name, pseudonymisation_key=key, secret_ke
 started = time.perf_counter()
 summary = screen(BatchConfig(Path(manifest), Path(out), spec, Capacity.parse("2%"),
                              progress_bar=False))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = Path("/proc/self/status").read_text()
+peak = int(re.search(r"VmHWM:[ \t]+([0-9]+) kB", status).group(1)) / 1024
 json.dump({"seconds": time.perf_counter() - started, "rows": summary["rows_scored"],
            "peak_mb": peak}, sys.stdout)
 """
@@ -57,8 +58,8 @@ def _baseline(manifest: Path) -> float:
 def _screen(bundle: Path, manifest: Path, out: Path) -> tuple[float, float]:
     """Seconds and peak resident memory (MB) of a screening run in a child process.
 
-    The child reports its own peak: RUSAGE_CHILDREN would count the parent's pages at fork
-    time, and the parent holds the simulated manifest.
+    The child reports its own high-water mark (VmHWM, reset at exec): ru_maxrss would count
+    the parent's pages at fork time, and the parent holds the simulated manifest.
     """
     done = subprocess.run([sys.executable, "-c", _SCREEN, str(bundle), str(manifest), str(out),
                            KEY], capture_output=True, text=True, check=True)  # fmt: skip
