@@ -95,14 +95,41 @@ def _flatten(table: pa.Table, flat: pa.Schema) -> pa.Table:
     return table.set_column(index, "reasons", pa.array(text, pa.string())).cast(flat)
 
 
+RANKING_COLUMNS = ["row", "item_id", "probability", "band", "decision", "selection_reason",
+                   "selection_probability"]  # fmt: skip
+
+
+def ranking_candidates(path: Path, slots: int, batch_rows: int = 200_000) -> pa.Table:
+    """The rows of a results file that can enter the ranked list, read in bounded batches.
+
+    Per batch: every random-control row, and every row scoring at least the batch's
+    ``slots``-th highest probability (ties kept). The list's top rows are always among them,
+    so memory follows the capacity, not the manifest.
+    """
+    kept = []
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
+                                                   columns=RANKING_COLUMNS):  # fmt: skip
+        prob = batch.column("probability").to_numpy(zero_copy_only=False)
+        keep = pc.fill_null(pc.equal(batch.column("selection_reason"), "random_control"),
+                            False).to_numpy(zero_copy_only=False)  # fmt: skip
+        if slots > 0 and len(prob):
+            cut = np.partition(prob, max(len(prob) - slots, 0))[max(len(prob) - slots, 0)]
+            keep = keep | (prob >= cut)
+        kept.append(pa.Table.from_batches([batch]).filter(pa.array(keep)))
+    if not kept:
+        return pa.Table.from_batches([], schema=pq.read_schema(path)).select(RANKING_COLUMNS)
+    return pa.concat_tables(kept)
+
+
 def inspection_list(results: pa.Table, capacity: Capacity, random_share: float,
-                    key: bytes) -> pa.Table:  # fmt: skip
+                    key: bytes, scored: int | None = None) -> pa.Table:  # fmt: skip
     """Ranked list for the capacity: random-control slots first filled, the rest by score.
 
     ``round(slots * random_share)`` slots go to parcels the policy drew as random control
-    (the earliest keyed draws first); the others to the highest probabilities.
+    (the earliest keyed draws first); the others to the highest probabilities. ``scored`` is
+    the number of scored rows when ``results`` holds only the candidates.
     """
-    slots = capacity.slots(results.num_rows)
+    slots = capacity.slots(results.num_rows if scored is None else scored)
     ids = results.column("item_id").to_numpy(zero_copy_only=False)
     prob = results.column("probability").to_numpy()
     rows = results.column("row").to_numpy()

@@ -13,7 +13,14 @@ import pyarrow.parquet as pq
 from data_contracts import FormError, form_of
 
 from ._errors import ManifestError, ReconciliationError
-from ._finalise import Capacity, drift, finalise, inspection_list, write_table
+from ._finalise import (
+    Capacity,
+    drift,
+    finalise,
+    inspection_list,
+    ranking_candidates,
+    write_table,
+)
 from ._keys import EngineSpec, decision_key, engine_for
 from ._progress import Progress, log
 from ._read import Chunk, iter_chunks
@@ -127,12 +134,12 @@ def screen(config: BatchConfig) -> dict[str, Any]:
         progress.close()
     finalise(state, config.csv)
     engine = engine_for(config.engine)
-    results = pq.read_table(state.out / "results.parquet",
-                            columns=["row", "item_id", "probability", "band", "decision",
-                                     "selection_reason", "selection_probability"])  # fmt: skip
-    ranked = inspection_list(results, config.capacity, config.engine.random_share,
-                             decision_key(config.engine.secret_key))  # fmt: skip
-    del results
+    results_path = state.out / "results.parquet"
+    scored = pq.ParquetFile(results_path).metadata.num_rows
+    candidates = ranking_candidates(results_path, config.capacity.slots(scored))
+    ranked = inspection_list(candidates, config.capacity, config.engine.random_share,
+                             decision_key(config.engine.secret_key), scored)  # fmt: skip
+    del candidates
     write_table(ranked, state.out / "inspection_list.parquet", config.csv)
     report = drift(engine.model.reference, state.finished())
     write_json(state.out / "drift.json", report)
