@@ -6,7 +6,14 @@ imports only ``data_contracts``.
 
 from ._bundle import MANIFEST_NAME, verify_bundle, write_json_atomic, write_manifest
 from ._calibration import Calibration, fit_platt
-from ._drift import PSI_ALERT, drift_report, psi, reference_histogram
+from ._drift import (
+    PSI_ALERT,
+    bin_counts,
+    drift_report,
+    psi,
+    psi_from_counts,
+    reference_histogram,
+)
 from ._engine import Explain, ScoredParcel, ScoringEngine
 from ._errors import BundleError, RegistryError, ScreeningError
 from ._explain import GROUPS, LABELS, Reason, group_contributions, group_of, reasons
@@ -86,6 +93,7 @@ __all__ = [
     "TREESHAP_FILE",
     "TreeExplainerTables",
     "Verdict",
+    "bin_counts",
     "copy_history",
     "decide",
     "decide_many",
@@ -101,6 +109,7 @@ __all__ = [
     "normalise",
     "parcel_features",
     "psi",
+    "psi_from_counts",
     "reasons",
     "reference_histogram",
     "replay",

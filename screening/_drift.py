@@ -25,22 +25,34 @@ def reference_histogram(values: np.ndarray, bins: int = 10) -> dict[str, Any]:
     return {"edges": [float(e) for e in edges], "shares": shares}
 
 
-def _shares(values: np.ndarray, edges: np.ndarray) -> list[float]:
+def bin_counts(values: np.ndarray, edges: np.ndarray | list[float]) -> np.ndarray:
+    """Counts per bin (right-closed search over ``edges``), then the count of missing values.
+
+    Counts of several chunks add up, so a batch run can compute PSI over all its chunks.
+    """
+    values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
-    counts = np.bincount(np.searchsorted(edges, values[finite], side="right"),
-                         minlength=len(edges) + 1).astype(np.float64)  # fmt: skip
-    counts = np.append(counts, (~finite).sum())
+    counts = np.bincount(np.searchsorted(np.asarray(edges, dtype=np.float64), values[finite],
+                                         side="right"), minlength=len(edges) + 1)  # fmt: skip
+    return np.append(counts, (~finite).sum()).astype(np.int64)
+
+
+def _shares(values: np.ndarray, edges: np.ndarray) -> list[float]:
     total = max(len(values), 1)
-    return [float(c / total) for c in counts]
+    return [float(c / total) for c in bin_counts(values, edges)]
+
+
+def psi_from_counts(reference: dict[str, Any], counts: np.ndarray) -> float:
+    """Population stability index of binned counts against a reference histogram."""
+    expected = np.maximum(np.asarray(reference["shares"], dtype=np.float64), _FLOOR)
+    counts = np.asarray(counts, dtype=np.float64)
+    actual = np.maximum(counts / max(counts.sum(), 1.0), _FLOOR)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
 def psi(reference: dict[str, Any], values: np.ndarray) -> float:
     """Population stability index of ``values`` against a reference histogram."""
-    expected = np.maximum(np.asarray(reference["shares"], dtype=np.float64), _FLOOR)
-    actual = np.asarray(_shares(np.asarray(values, dtype=np.float64),
-                                np.asarray(reference["edges"], dtype=np.float64)))  # fmt: skip
-    actual = np.maximum(actual, _FLOOR)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    return psi_from_counts(reference, bin_counts(values, reference["edges"]))
 
 
 def drift_report(reference: dict[str, Any], scores: np.ndarray, matrix: np.ndarray,

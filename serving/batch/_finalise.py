@@ -16,13 +16,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from screening import PSI_ALERT, uniform_draw
+from screening import PSI_ALERT, psi_from_counts, uniform_draw
 
 from ._read import QUARANTINE_SCHEMA
 from ._score import RESULT_SCHEMA
 from ._state import ChunkDone, RunState, write_atomic
-
-_FLOOR = 1e-4  # as screening.psi
 
 
 @dataclass(frozen=True)
@@ -166,16 +164,11 @@ def drift(reference: dict[str, Any], done: list[ChunkDone]) -> dict[str, Any]:
         for name, counts in chunk.drift.items():
             sums[name] = sums.get(name, 0) + np.asarray(counts, dtype=np.float64)
 
-    def psi(ref: dict[str, Any], counts: np.ndarray) -> float:
-        expected = np.maximum(np.asarray(ref["shares"], dtype=np.float64), _FLOOR)
-        actual = np.maximum(counts / total, _FLOOR)
-        return float(np.sum((actual - expected) * np.log(actual / expected)))
-
-    features = {name: psi(reference["features"][name], counts)
+    features = {name: psi_from_counts(reference["features"][name], counts)
                 for name, counts in sums.items() if name != "__score__"}  # fmt: skip
     return {
         "rows": total,
-        "score_psi": psi(reference["score"], sums["__score__"]),
+        "score_psi": psi_from_counts(reference["score"], sums["__score__"]),
         "feature_psi": features,
         "drifted": sorted(n for n, v in features.items() if v > PSI_ALERT),
         "alert_level": PSI_ALERT,

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from screening import (
     ScoringEngine,
+    bin_counts,
     decide_many,
     reasons,
     rule_score,
@@ -42,11 +43,7 @@ TOP_REASONS = 5
 
 
 def _counts(edges: list[float], values: np.ndarray) -> list[int]:
-    """Bin counts as ``screening.psi`` bins (right-closed search, NaN counted apart)."""
-    finite = np.isfinite(values)
-    found = np.bincount(np.searchsorted(np.asarray(edges, dtype=np.float64), values[finite],
-                                        side="right"), minlength=len(edges) + 1)  # fmt: skip
-    return [int(c) for c in found] + [int((~finite).sum())]
+    return [int(c) for c in bin_counts(values, edges)]
 
 
 def drift_counts(reference: dict[str, Any], scores: np.ndarray, matrix: np.ndarray,
