@@ -37,7 +37,7 @@ from ._history import (
     entity_tokens,
     replay,
 )
-from ._history_sql import SQLiteBackend
+from ._history_sql import SQLiteBackend, connect_sqlite
 from ._model import REQUIRED_FILES, TREESHAP_FILE, LoadedModel
 from ._policy import (
     BAND_SHARES,
@@ -94,6 +94,7 @@ __all__ = [
     "TreeExplainerTables",
     "Verdict",
     "bin_counts",
+    "connect_sqlite",
     "copy_history",
     "decide",
     "decide_many",

@@ -104,14 +104,21 @@ class _SqlBackend:
         return bool(rows and rows[0][0])
 
 
+def connect_sqlite(path: Path | str) -> sqlite3.Connection:
+    """A SQLite connection as every embedded store here uses it: autocommit (transactions are
+    explicit), WAL journal, a 5 s busy wait, shareable across threads behind a lock."""
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
 class SQLiteBackend(_SqlBackend):
     """Embedded default; one connection guarded by a lock (WAL journal)."""
 
     def __init__(self, path: Path | str) -> None:
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn = connect_sqlite(path)
         self._lock = threading.RLock()
         self._depth = 0
         for statement in _SCHEMA:

@@ -14,9 +14,19 @@ from ._features import FeatureSpec
 RISK_ORIGINS: tuple[str, ...] = ("US", "GB", "AU", "DE", "NL", "CA", "FR", "ES", "PL", "BE")
 
 
+_USED = ("value_per_gram_vs_chapter", "value_per_gram_eur", "gross_weight_g", "category_gift",
+         "category_documents", "vague_description_share", "missing_hs_share",
+         "sender_address_missing")  # fmt: skip
+
+
 def rule_score(matrix: np.ndarray, spec: FeatureSpec, origin: np.ndarray) -> np.ndarray:
     """Points per parcel: risky origin, gift or documents, low value per gram, vague text."""
-    col = {name: matrix[:, i].astype(np.float64) for i, name in enumerate(spec.names)}
+    index = {name: i for i, name in enumerate(spec.names)}
+
+    def column(name: str) -> np.ndarray:
+        return matrix[:, index[name]].astype(np.float64)
+
+    col = {name: column(name) for name in _USED}
     cheap = np.nan_to_num(col["value_per_gram_vs_chapter"], nan=0.0) < -1.5
     very_cheap = np.nan_to_num(col["value_per_gram_eur"], nan=1.0) < 0.02
     light = col["gross_weight_g"] < 250

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from screening import connect_sqlite
+
 from ._errors import StoreUnavailable
 
 #: SQLite primary result codes of a store that cannot be written now (not of a bug in SQL):
@@ -28,10 +30,7 @@ class Database:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn = connect_sqlite(path)
         self.lock = threading.RLock()
         self._depth = 0
         for statement in schema:

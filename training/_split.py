@@ -10,6 +10,7 @@ are read in full, retrospectively, to evaluate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -26,8 +27,6 @@ class TimeSplit:
     bounds_us: tuple[int, int, int, int, int, int]
 
     def describe(self) -> dict[str, str]:
-        from datetime import UTC, datetime
-
         def day(us: int) -> str:
             return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d")
 

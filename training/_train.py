@@ -14,13 +14,20 @@ Precision@1% 0.035 with full weights, 0.35 clipped at 10, 0.385 with every label
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import xgboost
 
-from screening import Calibration, FeatureSpec, feature_matrix, fit_feature_spec, fit_platt
+from screening import (
+    Calibration,
+    FeatureSpec,
+    ParcelFrame,
+    feature_matrix,
+    fit_feature_spec,
+    fit_platt,
+)
 
 from ._dataset import Dataset, Progress
 from ._errors import QualityGateError
@@ -125,10 +132,8 @@ def train_model(data: Dataset, config: TrainConfig, progress: Progress) -> Train
     return TrainResult(booster, spec, calibration, split, matrix, weights, best, config, log)
 
 
-def _rows(data: Dataset, rows: np.ndarray) -> Any:
+def _rows(data: Dataset, rows: np.ndarray) -> ParcelFrame:
     """A frame restricted to some rows (for fitting reference statistics)."""
-    from dataclasses import fields, replace
-
     frame = data.frame
     changes = {f.name: getattr(frame, f.name)[rows] for f in fields(frame) if f.name != "tokens"}
     return replace(frame, **changes, tokens={k: v[rows] for k, v in frame.tokens.items()})
