@@ -31,20 +31,25 @@ import pyarrow.parquet as pq
 
 KEY = "bench-pseudonymisation-key-0123"
 _SERVER = """
-import sys, uvicorn
-from screening import LoadedModel
-from serving import Service, Settings, create_app
-mode = sys.argv[2]
-if mode == "xgboost":  # the baseline: explanations from XGBoost pred_contribs, not the tables
-    LoadedModel.explainer = property(lambda self: None)
+import os, sys, uvicorn
+from serving import KeyStore, Database, Settings
+port, mode, workers = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 settings = Settings()
-service = Service(settings)
-service.explain = "flagged" if mode == "flagged" else "all"
-key = service.keys.create("sorter", "bench")[1]
-print(key, flush=True)
-uvicorn.run(create_app(settings, service), host="127.0.0.1", port=int(sys.argv[1]),
+print(KeyStore(Database(settings.state_path), settings.secret_key).create("sorter", "bench")[1],
+      flush=True)
+factory = "bench.http:baseline_app" if mode == "xgboost" else "serving:app_from_env"
+uvicorn.run(factory, factory=True, workers=workers, host="127.0.0.1", port=port,
             log_level="warning", access_log=False)
 """
+
+
+def baseline_app() -> Any:
+    """The baseline server: explanations from XGBoost ``pred_contribs``, not the tables."""
+    from screening import LoadedModel
+    from serving import app_from_env
+
+    LoadedModel.explainer = property(lambda self: None)  # type: ignore[assignment,method-assign]
+    return app_from_env()
 
 
 def _free_port() -> int:
@@ -81,14 +86,18 @@ async def _load(url: str, key: str, decls: list[dict[str, Any]], seconds: float,
 
 
 def _serve_and_load(registry: Path, state: Path, explain: str, decls: list[dict[str, Any]],
-                    seconds: float, clients: int) -> dict[str, float]:  # fmt: skip
+                    seconds: float, clients: int, workers: int) -> dict[str, float]:  # fmt: skip
     port = _free_port()
     env = os.environ | {
         "PARCELSCREEN_REGISTRY": str(registry), "PARCELSCREEN_DATA_DIR": str(state),
         "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY, "PARCELSCREEN_RELOAD_SECONDS": "0",
+        "PARCELSCREEN_EXPLAIN": "flagged" if explain == "flagged" else "all",
+        "PARCELSCREEN_WORKERS": str(workers),
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+                                       os.environ.get("PYTHONPATH", "")]),
     }  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), explain], env=env,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), explain, str(workers)],
+                            env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert proc.stdout is not None
         key = proc.stdout.readline().strip()
@@ -177,7 +186,7 @@ def _in_process(registry: Path, decls: list[dict[str, Any]], n: int = 3000) -> d
     return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}
 
 
-def run(seconds: float = 20, clients: int = 20) -> list[dict[str, Any]]:
+def run(seconds: float = 20, clients: int = 20, workers: int = 2) -> list[dict[str, Any]]:
     from training import run_training
     from training.simulation import SimulationConfig, simulate, write_simulation
 
@@ -187,11 +196,13 @@ def run(seconds: float = 20, clients: int = 20) -> list[dict[str, Any]]:
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         decls = _declarations(work / "data")
-        ours = _serve_and_load(work / "registry", work / "ours", "flagged", decls, seconds,
-                               clients)  # fmt: skip
-        every = _serve_and_load(work / "registry", work / "all", "all", decls, seconds, clients)
-        base = _serve_and_load(work / "registry", work / "base", "xgboost", decls, seconds,
-                               clients)  # fmt: skip
+        registry = work / "registry"
+        ours = _serve_and_load(registry, work / "ours", "flagged", decls, seconds, clients,
+                               workers)  # fmt: skip
+        every = _serve_and_load(registry, work / "all", "all", decls, seconds, clients, workers)
+        base = _serve_and_load(registry, work / "base", "xgboost", decls, seconds, clients,
+                               workers)  # fmt: skip
+        single = _serve_and_load(registry, work / "one", "flagged", decls, seconds, clients, 1)
         core = _in_process(work / "registry", decls)
 
     def row(figure: str, o: float, b: float | None, unit: str) -> dict[str, Any]:
@@ -200,8 +211,8 @@ def run(seconds: float = 20, clients: int = 20) -> list[dict[str, Any]]:
 
     generator = "wrk" if shutil.which("wrk") else "httpx"
     return [
-        row(f"score, {clients} clients ({generator}), as shipped", ours["rps"], base["rps"],
-            "requests/s"),
+        row(f"score, {clients} clients ({generator}), {workers} workers, as shipped",
+            ours["rps"], base["rps"], "requests/s"),
         row("  latency p50", ours["p50"], base["p50"], "ms"),
         row("  latency p99", ours["p99"], base["p99"], "ms"),
         row("  errors", ours["errors"], base["errors"], "count"),
@@ -209,6 +220,9 @@ def run(seconds: float = 20, clients: int = 20) -> list[dict[str, Any]]:
         row("  latency p50", every["p50"], base["p50"], "ms"),
         row("  latency p99", every["p99"], base["p99"], "ms"),
         row("  errors", every["errors"], base["errors"], "count"),
+        row("score, as shipped, 1 worker", single["rps"], base["rps"], "requests/s"),
+        row("  latency p50", single["p50"], base["p50"], "ms"),
+        row("  latency p99", single["p99"], base["p99"], "ms"),
         row("in-process validate+features+score+decide p50", core["p50"], None, "ms"),
         row("in-process validate+features+score+decide p99", core["p99"], None, "ms"),
     ]  # fmt: skip

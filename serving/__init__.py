@@ -6,7 +6,7 @@ Imports ``data_contracts`` and ``screening`` only. ``create_app(settings)`` buil
 
 __version__ = "0.1.0"
 
-from ._app import create_app  # noqa: E402
+from ._app import app_from_env, create_app  # noqa: E402
 from ._audit import DecisionLog, Entry, VerifyReport, input_hash  # noqa: E402
 from ._auth import Caller, KeyStore, Role  # noqa: E402
 from ._errors import (  # noqa: E402
@@ -46,6 +46,7 @@ __all__ = [
     "Settings",
     "Unauthenticated",
     "VerifyReport",
+    "app_from_env",
     "create_app",
     "input_hash",
     "open_history",

@@ -98,7 +98,7 @@ class DecisionLog:
     def append_many(self, entries: list[Entry], now: datetime | None = None) -> list[int]:
         """Append records in one transaction; returns their sequence numbers."""
         stamp = (now or datetime.now(UTC)).isoformat()
-        seqs = []
+        seqs, rows = [], []
         with self.db.transaction() as db:
             ((seq, prev),) = db.execute("SELECT seq, hash FROM decision_log_head WHERE id = 1")
             for entry in entries:
@@ -112,12 +112,13 @@ class DecisionLog:
                     "detail": canonical_json(entry.detail), "prev_hash": prev,
                 }  # fmt: skip
                 prev = record_hash(record)
-                db.execute(
-                    f"INSERT INTO decision_log ({', '.join(FIELDS)}, hash) "
-                    f"VALUES ({', '.join('?' * (len(FIELDS) + 1))})",
-                    [record[name] for name in FIELDS] + [prev],
-                )
+                rows.append([record[name] for name in FIELDS] + [prev])
                 seqs.append(seq)
+            db.executemany(
+                f"INSERT INTO decision_log ({', '.join(FIELDS)}, hash) "
+                f"VALUES ({', '.join('?' * (len(FIELDS) + 1))})",
+                rows,
+            )
             db.execute("UPDATE decision_log_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
         return seqs
 

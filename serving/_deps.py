@@ -29,13 +29,18 @@ def _key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+def authorize(request: Request, role: Role) -> Caller:
+    """The caller of ``request`` if its key may act as ``role`` (else 401 or 403)."""
+    service: Service = request.app.state.service
+    caller = service.keys.authenticate(_key(request))
+    if not caller.may(role):
+        raise Forbidden(f"role {caller.role.value!r} may not do this; it needs {role.value!r}")
+    return caller
+
+
 def require(role: Role) -> Callable[[Request], Awaitable[Caller]]:
     async def dependency(request: Request) -> Caller:
-        service: Service = request.app.state.service
-        caller = service.keys.authenticate(_key(request))
-        if not caller.may(role):
-            raise Forbidden(f"role {caller.role.value!r} may not do this; it needs {role.value!r}")
-        return caller
+        return authorize(request, role)
 
     return dependency
 

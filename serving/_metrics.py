@@ -1,12 +1,17 @@
 """Prometheus text exposition (format 0.0.4) without a client library: counters, histograms,
-gauges, and the PSI of recent scores against the bundle's reference histogram."""
+gauges, and the PSI of recent scores against the bundle's reference histogram.
+
+With several worker processes each keeps its own counts and :class:`SharedMetrics` publishes
+them to the state database; ``/metrics`` then renders the sum over every worker, whichever
+worker answers."""
 
 from __future__ import annotations
 
 import bisect
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,12 +46,21 @@ class Counter:
     def value(self, **labels: str) -> float:
         return self._values.get(tuple(sorted(labels.items())), 0.0)
 
-    def render(self) -> Iterable[str]:
+    def export(self) -> list[list[Any]]:
+        with self._lock:
+            return [[list(map(list, labels)), value] for labels, value in self._values.items()]
+
+    def render(self, others: Iterable[list[list[Any]]] = ()) -> Iterable[str]:
         yield f"# HELP {self.name} {self.help}"
         yield f"# TYPE {self.name} counter"
         with self._lock:
-            for labels, value in sorted(self._values.items()):
-                yield f"{self.name}{_fmt(labels)} {value:g}"
+            values = dict(self._values)
+        for exported in others:
+            for labels, value in exported:
+                key = tuple((str(k), str(v)) for k, v in labels)
+                values[key] = values.get(key, 0.0) + float(value)
+        for labels, value in sorted(values.items()):
+            yield f"{self.name}{_fmt(labels)} {value:g}"
 
 
 class Histogram:
@@ -65,19 +79,30 @@ class Histogram:
             row[-2] += value
             row[-1] += 1
 
-    def render(self) -> Iterable[str]:
+    def export(self) -> list[list[Any]]:
+        with self._lock:
+            return [[list(map(list, labels)), list(row)] for labels, row in self._values.items()]
+
+    def render(self, others: Iterable[list[list[Any]]] = ()) -> Iterable[str]:
         yield f"# HELP {self.name} {self.help}"
         yield f"# TYPE {self.name} histogram"
         with self._lock:
-            for labels, row in sorted(self._values.items()):
-                cumulative = 0.0
-                for bound, count in zip(self.buckets, row, strict=False):
-                    cumulative += count
-                    le = _fmt(labels, (("le", f"{bound:g}"),))
-                    yield f"{self.name}_bucket{le} {cumulative:g}"
-                yield f"{self.name}_bucket{_fmt(labels, (('le', '+Inf'),))} {row[-1]:g}"
-                yield f"{self.name}_sum{_fmt(labels)} {row[-2]:g}"
-                yield f"{self.name}_count{_fmt(labels)} {row[-1]:g}"
+            values = {labels: list(row) for labels, row in self._values.items()}
+        for exported in others:
+            for labels, row in exported:
+                key = tuple((str(k), str(v)) for k, v in labels)
+                mine = values.setdefault(key, [0.0] * (len(self.buckets) + 2))
+                if len(row) == len(mine):
+                    values[key] = [a + float(b) for a, b in zip(mine, row, strict=True)]
+        for labels, row in sorted(values.items()):
+            cumulative = 0.0
+            for bound, count in zip(self.buckets, row, strict=False):
+                cumulative += count
+                le = _fmt(labels, (("le", f"{bound:g}"),))
+                yield f"{self.name}_bucket{le} {cumulative:g}"
+            yield f"{self.name}_bucket{_fmt(labels, (('le', '+Inf'),))} {row[-1]:g}"
+            yield f"{self.name}_sum{_fmt(labels)} {row[-2]:g}"
+            yield f"{self.name}_count{_fmt(labels)} {row[-1]:g}"
 
 
 class Metrics:
@@ -102,11 +127,24 @@ class Metrics:
         with self._lock:
             self._scores.append(probability)
 
-    def render(self, info: Callable[[], tuple[str, str, dict[str, object] | None, bool]]) -> str:
+    def _series(self) -> dict[str, Counter | Histogram]:
+        return {"requests": self.requests, "latency": self.latency,
+                "decisions": self.decisions, "swaps": self.swaps}  # fmt: skip
+
+    def export(self) -> dict[str, Any]:
+        """This process's counts and recent scores, for :class:`SharedMetrics`."""
+        with self._lock:
+            scores = np.fromiter(self._scores, dtype=np.float32)
+        return {"series": {name: series.export() for name, series in self._series().items()},
+                "scores": scores.tobytes()}  # fmt: skip
+
+    def render(self, info: Callable[[], tuple[str, str, dict[str, object] | None, bool]],
+               others: Sequence[dict[str, Any]] = ()) -> str:  # fmt: skip
+        """The exposition text: this process's counts plus ``others`` (other workers')."""
         version, bundle_hash, reference, halted = info()
         model_labels = _fmt((("bundle_hash", bundle_hash), ("version", version)))
-        lines = [*self.requests.render(), *self.latency.render(), *self.decisions.render(),
-                 *self.swaps.render()]  # fmt: skip
+        lines = [line for name, series in self._series().items() for line in series.render(
+            o["series"].get(name, []) for o in others)]  # fmt: skip
         lines += ["# HELP parcelscreen_model_info The model being served.",
                   "# TYPE parcelscreen_model_info gauge",
                   f"parcelscreen_model_info{model_labels} 1",
@@ -115,6 +153,9 @@ class Metrics:
                   f"parcelscreen_halted {int(halted)}"]  # fmt: skip
         with self._lock:
             scores = np.fromiter(self._scores, dtype=np.float64)
+        if others:
+            theirs = [np.frombuffer(o["scores"], dtype=np.float32) for o in others]
+            scores = np.concatenate([scores, *(t.astype(np.float64) for t in theirs)])
         if reference is not None and len(scores):
             lines += ["# HELP parcelscreen_score_psi PSI of recent scores against the "
                       "bundle's validation reference (above 0.2: material shift).",

@@ -178,7 +178,7 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
                 decls.append(json.loads(item) if isinstance(item, str) else item)
             except ValueError:
                 raise _bad(f"inputs[0].data[{i}]", "not a JSON declaration") from None
-        results = service.score(decls, caller, rid)
+        results = await request.app.state.batcher.score(decls, caller, rid)
         errors = [p for r in results for p in r.get("error", {}).get("problems", [])]
         if errors:
             raise InvalidInput("a declaration breaks the contract",

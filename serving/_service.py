@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from ._json import finite_or_none
 from ._metrics import Metrics
 from ._runtime import ModelHolder
 from ._settings import Settings
+from ._shared_metrics import SharedMetrics
 from ._sqlite import Database
 from ._store import StateStore
 
@@ -69,22 +71,34 @@ def _label(index: int, raw: Any) -> str:
     return f"#{index} ({item})" if isinstance(item, str) and len(item) <= 40 else f"#{index}"
 
 
+@dataclass(frozen=True, slots=True)
+class ScoreRequest:
+    """One caller's declarations to score (one HTTP request)."""
+
+    raws: Sequence[Any]
+    caller: Caller
+    request_id: str
+
+
 class Service:
     """Everything a request needs, built once per app."""
 
-    #: Which parcels get SHAP reasons in score answers (the bench baseline sets "all").
-    explain: Explain = "flagged"
     #: Called with (declarations, summaries, feature vectors, time, feature names) after each
     #: scoring call; the officer view records its queue through it.
     on_scored: Callable[..., None] | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        #: Which parcels get SHAP reasons in score answers (setting ``explain``).
+        self.explain: Explain = settings.explain
         self.state_db = Database(settings.state_path)
         self.keys = KeyStore(self.state_db, settings.secret_key)
         self.state = StateStore(self.state_db)
         self.audit = DecisionLog(settings.audit_path)
         self.metrics = Metrics()
+        #: With several worker processes, their metrics meet in the state database.
+        self.shared_metrics = (SharedMetrics(self.state_db, self.metrics)
+                               if settings.workers > 1 else None)  # fmt: skip
         self.history_backend = open_history(settings)
         self.history = History(self.history_backend)
         decision_key = hmac.new(settings.secret_key.encode(), b"decision-draws",
@@ -95,14 +109,24 @@ class Service:
             DecisionPolicy(settings.capacity, settings.random_share), decision_key,
             self.audit, self.metrics,
         )  # fmt: skip
+        self.halted = False
+        self.refresh_halted()
+
+    def refresh_halted(self) -> bool:
+        """Read the halt switch from the state store (shared by every worker process)."""
         self.halted = self.state.get_flag("halted") == "1"
+        return self.halted
 
     def start(self) -> None:
         self.holder.reload(caller="startup")
         self.holder.start(self.settings.reload_seconds)
+        if self.shared_metrics is not None:
+            self.shared_metrics.start()
 
     def close(self) -> None:
         self.holder.stop()
+        if self.shared_metrics is not None:
+            self.shared_metrics.stop()
         for closable in (self.history_backend, self.audit, self.state_db):
             close = getattr(closable, "close", None)
             if close is not None:
@@ -112,31 +136,47 @@ class Service:
 
     def score(self, raws: Sequence[Any], caller: Caller, request_id: str) -> list[dict[str, Any]]:
         """Score raw declarations; an invalid one gets {"error": ...} in its place."""
+        return self.score_many([ScoreRequest(raws, caller, request_id)])[0]
+
+    def score_many(self, requests: Sequence[ScoreRequest]) -> list[list[dict[str, Any]]]:
+        """Score several requests' declarations in one engine call and one write per store.
+
+        Each request keeps its own caller and request ID in its answers and decision-log
+        records; an invalid declaration gets {"error": ...} in its place. The halt flag is read
+        from the shared state store, so every worker process of one deployment obeys it.
+        """
         served = self.holder.served
-        halted = self.halted
+        halted = self.refresh_halted()
         engine = served.fallback if halted else served.engine
         mode = HALTED_MODE if halted else MODEL_MODE
-        out: list[dict[str, Any]] = [{} for _ in raws]
-        valid: list[tuple[int, ParcelDeclaration, list[Problem]]] = []
-        for i, raw in enumerate(raws):
-            decl, problems = validate_one(ParcelDeclaration, raw, _label(i, raw))
-            if decl is None:
-                out[i] = {"error": {"code": "invalid_input", "message": "the declaration "
-                          "breaks the contract", "problems": [p.as_dict() for p in problems]}}
-            else:
-                valid.append((i, decl, problems))
+        outs: list[list[dict[str, Any]]] = [[{} for _ in r.raws] for r in requests]
+        valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]] = []
+        for k, request in enumerate(requests):
+            for i, raw in enumerate(request.raws):
+                decl, problems = validate_one(ParcelDeclaration, raw, _label(i, raw))
+                if decl is None:
+                    outs[k][i] = {"error": {"code": "invalid_input", "message": "the declaration "
+                                  "breaks the contract",
+                                  "problems": [p.as_dict() for p in problems]}}  # fmt: skip
+                else:
+                    valid.append((k, i, decl, problems))
         if not valid:
-            return out
-        scored = engine.score_declarations([d for _, d, _ in valid], explain=self.explain)
+            return outs
+        decls = [d for _, _, d, _ in valid]
+        scored = engine.score_declarations(decls, explain=self.explain)
         now = _now()
-        results, entries = [], []
-        for (i, decl, warnings), parcel in zip(valid, scored, strict=True):
+        results, entries, summaries, records = [], [], [], []
+        for (k, i, decl, warnings), parcel in zip(valid, scored, strict=True):
+            request_id, caller = requests[k].request_id, requests[k].caller
             summary = self._summary(parcel, mode)
-            out[i] = summary | {"request_id": request_id, "warnings": [
+            summaries.append(summary)
+            outs[k][i] = summary | {"request_id": request_id, "warnings": [
                 {"field": w.field, "problem": w.problem} for w in warnings]}  # fmt: skip
             results.append((parcel.item_id, request_id, now, parcel.model_version, summary,
                             parcel.features))  # fmt: skip
-            digest = hashlib.sha256(canonical_json(decl.model_dump(mode="json")).encode())
+            record = decl.model_dump(mode="json")
+            records.append(record)
+            digest = hashlib.sha256(canonical_json(record).encode())
             entries.append(Entry(
                 "decision", request_id=request_id, caller=caller.key_id, item_id=parcel.item_id,
                 model_version=parcel.model_version, bundle_hash=parcel.bundle_hash,
@@ -151,10 +191,9 @@ class Service:
         self.state.put_results(results)
         self.audit.append_many(entries)
         if self.on_scored is not None:
-            self.on_scored([d for _, d, _ in valid], [out[i] for i, _, _ in valid],
-                           [p.features for p in scored], now,
-                           list(served.model.spec.names))  # fmt: skip
-        return out
+            self.on_scored(decls, summaries, [p.features for p in scored], now,
+                           list(served.model.spec.names), records=records)  # fmt: skip
+        return outs
 
     @staticmethod
     def _summary(parcel: ScoredParcel, mode: str) -> dict[str, Any]:
@@ -225,6 +264,7 @@ class Service:
                 "request_id": request_id}  # fmt: skip
 
     def status(self) -> dict[str, Any]:
+        self.refresh_halted()
         served = self.holder.loaded
         return {
             "model_version": served.model.version if served else None,
@@ -236,10 +276,14 @@ class Service:
 
     def metrics_text(self) -> str:
         def info() -> tuple[str, str, dict[str, Any] | None, bool]:
+            self.refresh_halted()
             served = self.holder.loaded
             if served is None:
                 return "none", "none", None, self.halted
             m = served.model
             return m.version, m.bundle_hash, m.reference.get("score"), self.halted
 
-        return self.metrics.render(info)
+        if self.shared_metrics is None:
+            return self.metrics.render(info)
+        self.shared_metrics.publish()
+        return self.metrics.render(info, self.shared_metrics.others())

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     """Mark the session cookie Secure (always on outside development; needs HTTPS)."""
     officer_page_size: int = Field(default=50, ge=5, le=500)
     """Parcels per page of the officer queue."""
+    workers: int = Field(default=1, ge=1, le=64)
+    """Worker processes ``parcelscreen serve`` starts (one per core is typical). They share
+    the state, audit and history stores, the halt switch and the metrics."""
+    explain: Literal["flagged", "all"] = "flagged"
+    """Which score answers carry SHAP reasons: parcels that are not a plain pass, or all."""
     shadow_alias: str = "challenger"
     """Registry alias of the model that scores in shadow (no effect on decisions)."""
     shadow_check_seconds: float = Field(default=10.0, ge=0)

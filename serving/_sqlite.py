@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from screening import connect_sqlite
+from screening._file_lock import WriterLock
 
 from ._errors import StoreUnavailable
 
@@ -32,6 +33,7 @@ class Database:
         self.path = path
         self._conn = connect_sqlite(path)
         self.lock = threading.RLock()
+        self._writer = WriterLock(path)
         self._depth = 0
         for statement in schema:
             self._conn.execute(statement)
@@ -55,23 +57,38 @@ class Database:
                     raise
                 raise unavailable from exc
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement over many rows, all or nothing (its own transaction unless nested)."""
+        with self.transaction():
+            try:
+                self._conn.executemany(sql, rows)
+            except sqlite3.Error as exc:
+                unavailable = self._unavailable(exc)
+                if unavailable is None:
+                    raise
+                raise unavailable from exc
+
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """BEGIN IMMEDIATE ... COMMIT (nested calls join the outer transaction)."""
         with self.lock:
-            outer = self._depth == 0
-            if outer:
+            if self._depth:  # nested: join the outer transaction
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            with self._writer:
                 self.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self
-            except BaseException:
-                self._depth -= 1
-                if outer:
+                self._depth = 1
+                try:
+                    yield self
+                except BaseException:
+                    self._depth = 0
                     self._rollback()
-                raise
-            self._depth -= 1
-            if outer:
+                    raise
+                self._depth = 0
                 try:
                     self.execute("COMMIT")
                 except BaseException:
@@ -85,3 +102,4 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+            self._writer.close()

@@ -52,13 +52,12 @@ class StateStore:
             db.execute(statement)
 
     def put_results(self, rows: list[ResultRow]) -> None:
-        with self.db.transaction() as db:
-            for item_id, request_id, scored_at, version, summary, features in rows:
-                db.execute(
-                    "INSERT OR REPLACE INTO scored_result VALUES (?, ?, ?, ?, ?, ?)",
-                    (item_id, request_id, scored_at, version, json.dumps(summary),
-                     np.asarray(features, dtype=np.float32).tobytes()),
-                )  # fmt: skip
+        self.db.executemany(
+            "INSERT OR REPLACE INTO scored_result VALUES (?, ?, ?, ?, ?, ?)",
+            [(item_id, request_id, scored_at, version, json.dumps(summary),
+              np.asarray(features, dtype=np.float32).tobytes())
+             for item_id, request_id, scored_at, version, summary, features in rows],
+        )  # fmt: skip
 
     def get_result(self, item_id: str) -> StoredResult | None:
         rows = self.db.execute(

@@ -58,12 +58,16 @@ QUEUE_COLUMNS = ("item_id", "scored_at", "origin_country", "category", "contents
                  "decision", "selection_reason", "status", "result")  # fmt: skip
 
 
-def pseudonymise_declaration(decl: ParcelDeclaration,
-                             pseudonymiser: Pseudonymiser) -> dict[str, Any]:
-    """The declaration as JSON with every personal field replaced by a keyed token of itself."""
-    record = decl.model_dump(mode="json")
+def pseudonymise_declaration(decl: ParcelDeclaration, pseudonymiser: Pseudonymiser,
+                             record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The declaration as JSON with every personal field replaced by a keyed token of itself.
+
+    ``record`` is ``decl.model_dump(mode="json")`` where the caller has it already (it is
+    not changed: the parties are copied before their fields are replaced).
+    """
+    record = dict(record) if record is not None else decl.model_dump(mode="json")
     for party in ("sender", "recipient"):
-        fields = record[party]
+        fields = record[party] = dict(record[party])
         for name in PERSONAL_FIELDS:
             value = fields.get(name)
             if value:
@@ -94,12 +98,15 @@ class ParcelStore:
             db.execute(statement)
 
     def put(self, rows: Sequence[dict[str, Any]]) -> None:
-        with self.db.transaction() as db:
-            for row in rows:
-                names = ", ".join(row)
-                marks = ", ".join("?" for _ in row)
-                db.execute(f"INSERT OR REPLACE INTO officer_parcel ({names}) VALUES ({marks})",
-                           tuple(row.values()))  # fmt: skip
+        """Insert or replace rows (all with the same columns as the first) in one statement."""
+        if not rows:
+            return
+        names = list(rows[0])
+        marks = ", ".join("?" for _ in names)
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO officer_parcel ({', '.join(names)}) VALUES ({marks})",
+            [tuple(row[name] for name in names) for row in rows],
+        )
 
     def _where(self, f: QueueFilter) -> tuple[str, list[Any]]:
         clauses, params = ["p.flagged = 1"], []
@@ -190,7 +197,8 @@ def _contents(decl: ParcelDeclaration) -> str:
 
 
 def parcel_row(decl: ParcelDeclaration, summary: dict[str, Any], scored_at: str,
-               pseudonymiser: Pseudonymiser) -> dict[str, Any]:  # fmt: skip
+               pseudonymiser: Pseudonymiser,
+               record: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """One officer_parcel row from a validated declaration and its score summary."""
     return {
         "item_id": decl.item_id,
@@ -213,7 +221,7 @@ def parcel_row(decl: ParcelDeclaration, summary: dict[str, Any], scored_at: str,
         "selection_probability": summary.get("selection_probability"),
         "model_version": summary["model_version"],
         "mode": summary.get("mode"),
-        "declaration": json.dumps(pseudonymise_declaration(decl, pseudonymiser)),
+        "declaration": json.dumps(pseudonymise_declaration(decl, pseudonymiser, record)),
     }
 
 

@@ -29,11 +29,16 @@ class ParcelRecorder:
 
     def scored(self, declarations: Sequence[ParcelDeclaration],
                summaries: Sequence[dict[str, Any]], features: Sequence[np.ndarray],
-               scored_at: str, feature_names: list[str]) -> None:  # fmt: skip
-        """Store what was scored (never raises into the scoring path: it logs instead)."""
+               scored_at: str, feature_names: list[str],
+               records: Sequence[dict[str, Any]] | None = None) -> None:  # fmt: skip
+        """Store what was scored (never raises into the scoring path: it logs instead).
+
+        ``records`` are the declarations' JSON dumps where the caller made them already.
+        """
         try:
-            rows = [parcel_row(d, s, scored_at, self.pseudonymiser)
-                    for d, s in zip(declarations, summaries, strict=True)]  # fmt: skip
+            dumps = records if records is not None else [None] * len(declarations)
+            rows = [parcel_row(d, s, scored_at, self.pseudonymiser, r)
+                    for d, s, r in zip(declarations, summaries, dumps, strict=True)]  # fmt: skip
             if self.shadow is not None and rows:
                 champion = str(summaries[0]["model_version"])
                 shadow = self.shadow.score(np.vstack(features), feature_names, champion)
