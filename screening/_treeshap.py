@@ -3,12 +3,15 @@
 ``TreeExplainerTables.from_booster`` flattens the booster's trees (covers, thresholds,
 default directions) and precomputes, per leaf, the Shapley values for every pattern of
 satisfied path conditions (the FastTreeSHAP v2 / Linear TreeSHAP idea; see
-``_treeshap_kernels``). Explaining a row is then one pass over each tree's nodes to get the
-leaf patterns and one table lookup per leaf: the values equal XGBoost's
+``_treeshap_kernels``), summed over small subtrees ("units"). Explaining a row is then one
+pass over each tree's internal nodes for its decisions and one table row per unit, whose
+index is an OR of the unit's decision bits: the values equal XGBoost's
 ``predict(pred_contribs=True)`` (path-dependent, cover-weighted; bias last) to float rounding.
-Leaves with more than ``max_table_depth`` unique path features are computed on the fly in
-O(d^2) instead, so depth-10 trees stay exact without 2**10-pattern tables. The tables travel
-in the model bundle as one ``treeshap.npz``; loading and explaining need numpy and numba only.
+Units whose state would take more than ``max_state_bits`` bits keep their leaves loose, and
+those are computed on the fly in O(d^2), so depth-10 trees stay exact without huge tables.
+The tables travel in the model bundle as one ``treeshap.npz`` (the builder's layout); the
+kernels' layout is derived from it at load (``_runtime``), so bundles of this format load
+whatever made them. Loading and explaining need numpy and numba only.
 """
 
 from __future__ import annotations
@@ -30,12 +33,18 @@ FORMAT_VERSION = 1
 DEFAULT_MAX_STATE_BITS = 10
 DEFAULT_UNIT_HEIGHT = 2
 _LOGISTIC = {"binary:logistic", "reg:logistic", "binary:logitraw"}
-# argument order of the kernels' ``*model``
+# the stored arrays (``treeshap.npz``), as the builder makes them
 _ARRAYS = ("tree_start", "node_feat", "node_thr", "node_left", "node_right",
            "node_default_left", "node_pos", "unit_tree_start", "unit_root", "unit_bits",
            "unit_noff", "unit_nodes", "unit_coff", "unit_cols", "unit_toff", "table",
            "leaf_tree_start", "leaf_node", "leaf_d", "leaf_zoff", "leaf_z", "leaf_feat",
            "leaf_value")  # fmt: skip
+# argument order of the kernels' ``*model`` (derived from the above by ``_runtime``)
+_RUNTIME = ("tree_inner", "inner_feat", "inner_thr", "inner_default_left", "unit_tree_start",
+            "unit_slot", "unit_shift", "unit_dir", "unit_flipall", "unit_ncols", "unit_cols",
+            "unit_toff", "table", "leaf_tree_start", "leaf_d", "leaf_zoff", "leaf_z",
+            "leaf_feat", "leaf_value", "leaf_aoff", "leaf_anode", "leaf_apos",
+            "leaf_adir")  # fmt: skip
 _BATCH_CHUNK = 128
 
 
@@ -184,16 +193,117 @@ class _Builder:
         c["unit_toff"].append(c["unit_toff"][-1] + table.size)
 
 
+def _ancestors(nodes: np.ndarray, parent: np.ndarray, went_left: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Every (index into ``nodes``, ancestor, whether the path goes left there), by index."""
+    owner, above, left = [], [], []
+    which, current = np.arange(len(nodes)), np.asarray(nodes, dtype=np.int64)
+    while len(current):
+        up = parent[current]
+        keep = up >= 0
+        which, current, up = which[keep], current[keep], up[keep]
+        owner.append(which)
+        above.append(up)
+        left.append(went_left[current])
+        current = up
+    if not owner:
+        return (np.zeros(0, np.int64),) * 3
+    flat = np.concatenate(owner)
+    order = np.argsort(flat, kind="stable")
+    return flat[order], np.concatenate(above)[order], np.concatenate(left)[order]
+
+
+def _runtime(a: dict[str, np.ndarray], n_features: int) -> tuple[dict[str, np.ndarray], int]:
+    """The kernels' layout, derived from the stored arrays (any bundle of this format).
+
+    Per tree only the internal nodes' feature, threshold and default direction (decisions
+    land in a small per-tree array). Per unit a fixed number of slots: the edges above its
+    root (decision index, the root path's pattern position, the edge's direction) and its
+    inner nodes (decision index, state bit), padded with a slot that is always 0; and its
+    columns, padded to the widest unit with a scratch column (``n_features + 1``), reading
+    past its row into the next one (the table gets that many zeros at its end). Loose leaves
+    get their ancestors' edges the same way.
+    """
+    feat = a["node_feat"]
+    n_trees = len(a["tree_start"]) - 1
+    tree_of = np.repeat(np.arange(n_trees), np.diff(a["tree_start"]))
+    inner = feat >= 0
+    per_tree = np.bincount(tree_of[inner], minlength=n_trees)
+    tree_inner = np.concatenate([[0], np.cumsum(per_tree)]).astype(np.int64)
+    local = np.cumsum(inner) - 1 - tree_inner[tree_of]  # index among the tree's inner nodes
+    pad = int(per_tree.max()) if n_trees else 0  # the always-0 decision slot
+    parent = np.full(len(feat), -1, dtype=np.int64)
+    went_left = np.zeros(len(feat), dtype=np.int64)
+    ids = np.flatnonzero(inner)
+    parent[a["node_left"][ids]] = ids
+    parent[a["node_right"][ids]] = ids
+    went_left[a["node_left"][ids]] = 1
+    # units: path edges first, then inner nodes
+    n_units = len(a["unit_root"])
+    n_inner = np.diff(a["unit_noff"]).astype(np.int64)
+    owner, above, left = _ancestors(a["unit_root"], parent, went_left)
+    depth = np.bincount(owner, minlength=n_units)
+    n_slots = int((depth + n_inner).max()) if n_units else 1
+    slot = np.full((n_units, max(n_slots, 1)), pad, dtype=np.int32)
+    shift = np.zeros(slot.shape, dtype=np.int8)
+    way = np.zeros(slot.shape, dtype=np.int8)
+    col = np.arange(len(owner)) - np.concatenate([[0], np.cumsum(depth)])[owner]
+    slot[owner, col] = local[above]
+    shift[owner, col] = n_inner[owner] + a["node_pos"][above]
+    way[owner, col] = left
+    unit_of = np.repeat(np.arange(n_units), n_inner)
+    j = np.arange(len(unit_of)) - a["unit_noff"][unit_of]
+    slot[unit_of, depth[unit_of] + j] = local[a["unit_nodes"]]
+    shift[unit_of, depth[unit_of] + j] = n_inner[unit_of] - 1 - j
+    n_cols = np.diff(a["unit_coff"]).astype(np.int64)
+    width = max(int(n_cols.max()) if n_units else 1, 1)
+    cols = np.full((n_units, width), n_features + 1, dtype=np.int32)
+    unit_of = np.repeat(np.arange(n_units), n_cols)
+    cols[unit_of, np.arange(len(unit_of)) - a["unit_coff"][unit_of]] = a["unit_cols"]
+    end = int(a["unit_toff"][-1]) + width
+    table = a["table"]
+    if len(table) != end:
+        table = np.concatenate([table[: int(a["unit_toff"][-1])], np.zeros(width, np.float32)])
+    # loose leaves
+    leaf_owner, leaf_above, leaf_left = _ancestors(a["leaf_node"], parent, went_left)
+    runtime = {
+        "tree_inner": tree_inner,
+        "inner_feat": feat[inner].astype(np.int32),
+        "inner_thr": a["node_thr"][inner].astype(np.float32),
+        "inner_default_left": a["node_default_left"][inner].astype(np.bool_),
+        "unit_tree_start": a["unit_tree_start"].astype(np.int64),
+        "unit_slot": slot, "unit_shift": shift, "unit_dir": way,
+        "unit_flipall": ((np.int64(1) << a["unit_bits"].astype(np.int64)) - 1) << n_inner,
+        "unit_ncols": n_cols, "unit_cols": cols,
+        "unit_toff": a["unit_toff"][:-1].astype(np.int64),
+        "table": table.astype(np.float32, copy=False),
+        "leaf_aoff": np.concatenate([[0], np.cumsum(np.bincount(
+            leaf_owner, minlength=len(a["leaf_node"])))]).astype(np.int64),
+        "leaf_anode": local[leaf_above].astype(np.int32),
+        "leaf_apos": a["node_pos"][leaf_above].astype(np.int64),
+        "leaf_adir": leaf_left.astype(np.int64),
+    }  # fmt: skip
+    for name in ("leaf_tree_start", "leaf_d", "leaf_zoff", "leaf_feat"):
+        runtime[name] = a[name].astype(np.int64)
+    for name in ("leaf_z", "leaf_value"):
+        runtime[name] = a[name].astype(np.float64)
+    return runtime, pad + 1
+
+
 class TreeExplainerTables:
     """Exact path-dependent TreeSHAP contributions on the margin, XGBoost-free at run time."""
 
     def __init__(self, arrays: dict[str, np.ndarray], n_features: int, bias: float,
                  warm: bool = True) -> None:  # fmt: skip
-        self.arrays = arrays
         self.n_features = n_features
         self.bias = bias
         self._weights = kernels.shapley_weights(kernels.MAX_PATH)
-        self._model = tuple(arrays[name] for name in _ARRAYS)
+        self.runtime, self._n_left = _runtime(arrays, n_features)
+        self.arrays = {**arrays, "table": self.runtime["table"]}  # the padded table, shared
+        self._model = tuple(self.runtime[name] for name in _RUNTIME)
+        starts = self.runtime["unit_tree_start"]
+        tree_units = max(int(np.diff(starts).max()) if len(starts) > 1 else 0, 1)
+        self._sizes = (self._n_left, tree_units, self._weights)  # the kernels' leading args
         if warm:  # compile (or load the numba cache) now, not on the first request
             self.contributions(np.zeros((1, n_features), dtype=np.float32))
             self.contributions(np.zeros((2, n_features), dtype=np.float32))
@@ -247,8 +357,9 @@ class TreeExplainerTables:
 
     @property
     def nbytes(self) -> int:
-        """Memory of the flattened trees and pattern tables, in bytes."""
-        return int(sum(a.nbytes for a in self.arrays.values()))
+        """Memory of the flattened trees, pattern tables and run-time arrays, in bytes."""
+        held = {id(a): a.nbytes for a in (*self.arrays.values(), *self.runtime.values())}
+        return int(sum(held.values()))
 
     @property
     def table_nbytes(self) -> int:
@@ -262,10 +373,10 @@ class TreeExplainerTables:
             raise ValueError(f"expected rows of {self.n_features} features, got {rows.shape}")
         out = np.zeros((rows.shape[0], self.n_features + 1))
         out[:, -1] = self.bias
-        if rows.shape[0] == 1:
-            kernels.explain_one(rows, out, self._weights, *self._model)
+        if rows.shape[0] == 1:  # one row: no thread pool to wake
+            kernels.explain_one(rows, out, *self._sizes, *self._model)
         elif rows.shape[0]:
-            kernels.explain_many(rows, out, _BATCH_CHUNK, self._weights, *self._model)
+            kernels.explain_many(rows, out, _BATCH_CHUNK, *self._sizes, *self._model)
         return out
 
     def to_shap_explanation(

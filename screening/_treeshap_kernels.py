@@ -7,8 +7,10 @@ every edge of k towards L). The leaf's share of the conditional expectation is t
 game ``v_L(S) = value_L * prod_k (o_k if k in S else z_k)``, and a row's SHAP values are the
 sum over all leaves of the Shapley values of these games. Those depend on the row only through
 the ``d``-bit pattern ``o``, so they are either looked up in a per-leaf table of ``2**d``
-patterns (built once, see ``leaf_table``) or computed on the fly in O(d^2) for leaves whose
-table would be too large (``leaf_shapley``).
+patterns (built once, summed over the leaves of a small subtree, see ``unit_table``) or
+computed on the fly in O(d^2) for leaves whose table would be too large (``leaf_shapley``).
+``_explain_rows`` explains rows from the run-time layout that ``screening._treeshap._runtime``
+derives from the stored one.
 
 Leaf Shapley values in closed form: let ``P(t) = prod_k (z_k + o_k t)`` with coefficients
 ``p_m`` and ``w_d(m) = m! (d-1-m)! / d!``. A feature with ``o_i = 0`` gets
@@ -18,8 +20,13 @@ w_d(m)`` where ``q = P / (z_i + t)`` (exact synthetic division, stable since ``z
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 MAX_PATH = 64  # unique features on one path; bit patterns are int64
 
@@ -102,66 +109,125 @@ def unit_table(n_pattern_bits, node_col, leaf_value, leaf_z, leaf_req, w, table,
                 table[row + c] += out[c]
 
 
-@njit(cache=True)
-def _explain_tree(t, x, phi, mask, left, out, poly, w, tree_start, node_feat, node_thr,
-                  node_left, node_right, node_default_left, node_pos, unit_tree_start,
-                  unit_root, unit_bits, unit_noff, unit_nodes, unit_coff, unit_cols, unit_toff,
-                  table, leaf_tree_start, leaf_node, leaf_d, leaf_zoff, leaf_z, leaf_feat,
-                  leaf_value):
+def _prefetch_intrinsic(typingctx, array, index):
+    """``_prefetch(array, index)``: ask for the cache line of ``array[index]`` (1-d), not wait.
 
-    """Add tree ``t``'s SHAP values for one float32 row ``x`` into ``phi``."""
-    first = tree_start[t]
-    mask[first] = np.int64(-1)
-    for n in range(first, tree_start[t + 1]):
-        f = node_feat[n]
-        if f < 0:
-            continue
-        value = x[f]
-        go_left = np.int64((value < node_thr[n]) | (np.isnan(value) & node_default_left[n]))
-        left[n] = go_left
-        m = mask[n]
-        mask[node_left[n]] = m & ~((1 - go_left) << node_pos[n])
-        mask[node_right[n]] = m & ~(go_left << node_pos[n])
-    for u in range(unit_tree_start[t], unit_tree_start[t + 1]):
-        state = mask[unit_root[u]] & ((np.int64(1) << unit_bits[u]) - 1)
-        for j in range(unit_noff[u], unit_noff[u + 1]):
-            state = (state << 1) | left[unit_nodes[j]]
-        c0 = unit_coff[u]
-        n_cols = unit_coff[u + 1] - c0
-        row = unit_toff[u] + state * n_cols
-        for c in range(n_cols):
-            phi[unit_cols[c0 + c]] += table[row + c]
-    for leaf in range(leaf_tree_start[t], leaf_tree_start[t + 1]):
-        d = leaf_d[leaf]
-        pattern = mask[leaf_node[leaf]] & ((np.int64(1) << d) - 1)
-        z0 = leaf_zoff[leaf]
-        leaf_shapley(leaf_value[leaf], leaf_z[z0 : z0 + d], d, pattern, w, out, poly)
-        for k in range(d):
-            phi[leaf_feat[z0 + k]] += out[k]
+    LLVM's ``llvm.prefetch`` (a no-op on targets without one). A row's table rows are random
+    lines of a table larger than the caches: requested together, the loads overlap.
+    """
+    sig = types.void(array, types.intp)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]],
+                                       wraparound=False)  # fmt: skip
+        byte_ptr, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], fnty)
+        builder.call(fn, [builder.bitcast(ptr, byte_ptr), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_prefetch: Any = intrinsic(_prefetch_intrinsic)
 
 
 @njit(cache=True)
-def _explain_block(xs, phis, start, stop, w, *model):
-    """Rows ``start:stop`` tree by tree, so each tree's nodes and tables stay in cache."""
-    n_nodes = model[1].shape[0]
-    mask = np.empty(n_nodes, dtype=np.int64)
-    left = np.zeros(n_nodes, dtype=np.int64)
+def _add_rows(scratch, rows, stride, u0, u1, first, unit_cols, table):
+    """Add each block row's table rows ``rows[r * stride + u - first]`` of units ``u0:u1``."""
+    width = unit_cols.shape[1]
+    for r in range(scratch.shape[0]):
+        phi = scratch[r]
+        for u in range(u0, u1):
+            row = rows[r * stride + u - first]
+            for c in range(width):
+                phi[unit_cols[u, c]] += table[row + c]
+
+
+@njit(cache=True)
+def _explain_rows(xs, phis, start, stop, n_left, tree_units, w, tree_inner, inner_feat,
+                  inner_thr, inner_default_left, unit_tree_start, unit_slot, unit_shift, unit_dir,
+                  unit_flipall, unit_ncols, unit_cols, unit_toff, table, leaf_tree_start, leaf_d,
+                  leaf_zoff, leaf_z, leaf_feat, leaf_value, leaf_aoff, leaf_anode, leaf_apos,
+                  leaf_adir):
+
+    """Add the SHAP values of float32 rows ``xs[start:stop]`` into ``phis``, tree by tree.
+
+    Per tree and row: ``left[i]`` gets the row's decision (1 = left) at the tree's i-th
+    internal node (the last entry stays 0: the padding slot). A unit's table state is one OR
+    over its slots: a path slot gives the mismatch bit of an edge above the unit root at its
+    feature's pattern position (repeated features clear one bit), an inner slot gives a
+    decision; XOR with ``unit_flipall`` turns mismatches into the pattern. Each unit adds
+    ``unit_cols.shape[1]`` columns (a fixed count, so the loop is predictable): past its own
+    columns they land in a scratch column. Loose leaves get their pattern the same way and
+    their Shapley values on the fly. Table rows are prefetched as they are found and added
+    later: a single row's after all trees (its ~1 random cache line per unit then load in
+    parallel), a block's after each tree (``tree_units``: the most units in one tree). One
+    function for all trees and rows: a call per tree would copy every array argument.
+    """
+    n_cols = phis.shape[1]
+    n_block = stop - start
+    scratch = np.zeros((n_block, n_cols + 1))
+    left = np.zeros(n_left, dtype=np.int64)
+    # table rows to add: one row's for all trees, or a block's for the current tree
+    defer = n_block == 1
+    stride = 0 if defer else tree_units
+    rows = np.empty(unit_tree_start[-1] if defer else n_block * tree_units, dtype=np.int64)
     out = np.zeros(MAX_PATH)
     poly = np.zeros(MAX_PATH + 1)
-    for t in range(model[0].shape[0] - 1):
-        for r in range(start, stop):
-            _explain_tree(t, xs[r], phis[r], mask, left, out, poly, w, *model)
+    n_slots = unit_slot.shape[1]
+    width = unit_cols.shape[1]
+    for t in range(tree_inner.shape[0] - 1):
+        base = tree_inner[t]
+        n_inner = tree_inner[t + 1] - base
+        u0 = unit_tree_start[t]
+        u1 = unit_tree_start[t + 1]
+        first = 0 if defer else u0
+        for r in range(n_block):
+            x = xs[start + r]
+            phi = scratch[r]
+            for i in range(n_inner):
+                value = x[inner_feat[base + i]]
+                left[i] = np.int64((value < inner_thr[base + i])
+                                   | (np.isnan(value) & inner_default_left[base + i]))
+            for u in range(u0, u1):
+                bits = np.int64(0)
+                for j in range(n_slots):
+                    bits |= (left[unit_slot[u, j]] ^ unit_dir[u, j]) << unit_shift[u, j]
+                row = unit_toff[u] + (bits ^ unit_flipall[u]) * unit_ncols[u]
+                rows[r * stride + u - first] = row
+                _prefetch(table, row)
+                _prefetch(table, row + width - 1)
+            for leaf in range(leaf_tree_start[t], leaf_tree_start[t + 1]):
+                d = leaf_d[leaf]
+                missed = np.int64(0)
+                for a in range(leaf_aoff[leaf], leaf_aoff[leaf + 1]):
+                    missed |= (left[leaf_anode[a]] ^ leaf_adir[a]) << leaf_apos[a]
+                pattern = ((np.int64(1) << d) - 1) & ~missed
+                z0 = leaf_zoff[leaf]
+                leaf_shapley(leaf_value[leaf], leaf_z[z0 : z0 + d], d, pattern, w, out, poly)
+                for k in range(d):
+                    phi[leaf_feat[z0 + k]] += out[k]
+        if not defer:
+            _add_rows(scratch, rows, stride, u0, u1, u0, unit_cols, table)
+    if defer:
+        _add_rows(scratch, rows, 0, 0, unit_tree_start[-1], 0, unit_cols, table)
+    for r in range(n_block):
+        for c in range(n_cols):
+            phis[start + r, c] += scratch[r, c]
 
 
 @njit(cache=True)
-def explain_one(x, phi, w, *model):
-    """SHAP values of float32 rows ``x`` (2-d) into ``phi`` on the calling thread."""
-    _explain_block(x, phi, 0, x.shape[0], w, *model)
+def explain_one(xs, phis, n_left, tree_units, w, *model):
+    """SHAP values of float32 rows ``xs`` (2-d) into ``phis`` on the calling thread."""
+    _explain_rows(xs, phis, 0, xs.shape[0], n_left, tree_units, w, *model)
 
 
 @njit(cache=True, parallel=True)
-def explain_many(xs, phis, chunk, w, *model):
+def explain_many(xs, phis, chunk, n_left, tree_units, w, *model):
     """SHAP values of float32 rows ``xs`` into ``phis``, blocks of rows across threads."""
     n = xs.shape[0]
     for c in prange((n + chunk - 1) // chunk):
-        _explain_block(xs, phis, c * chunk, min(n, (c + 1) * chunk), w, *model)
+        stop = min(n, (c + 1) * chunk)
+        _explain_rows(xs, phis, c * chunk, stop, n_left, tree_units, w, *model)

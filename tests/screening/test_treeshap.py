@@ -78,6 +78,33 @@ def test_single_tree_and_rows_on_thresholds() -> None:
     _assert_parity(booster, np.vstack([on_split, x[:50]]), explainer)
 
 
+@pytest.mark.parametrize(("depth", "max_state_bits", "unit_height"),
+                         [(10, 5, 2), (6, 10, 3), (6, 0, 2)])  # fmt: skip
+def test_one_row_path_matches_pred_contribs(depth: int, max_state_bits: int,
+                                            unit_height: int) -> None:  # fmt: skip
+    # one row takes its own kernel path (all units' table rows prefetched, then summed): every
+    # row alone, with units and loose leaves mixed (depth 10), bigger units, or no tables
+    x, y = _data(2000, 8, seed=11 + depth)
+    booster = _train(depth, 6, x, y)
+    explainer = TreeExplainerTables.from_booster(booster, 8, max_state_bits, unit_height)
+    rows = _data(60, 8, seed=12)[0]
+    expected = booster.predict(xgb.DMatrix(rows, missing=np.nan), pred_contribs=True)
+    batch = explainer.contributions(rows)
+    for i, row in enumerate(rows):
+        one = explainer.contributions(row)
+        np.testing.assert_allclose(one[0], expected[i], rtol=0, atol=TOL)
+        np.testing.assert_allclose(one[0], batch[i], rtol=0, atol=1e-9)
+
+
+def test_single_leaf_trees() -> None:
+    # no split anywhere (huge gamma): units without columns or inner nodes
+    x, y = _data(500, 3, seed=13)
+    booster = _train(3, 3, x, y, gamma=1e9)
+    explainer = TreeExplainerTables.from_booster(booster, 3)
+    assert (explainer.arrays["node_feat"] < 0).all()
+    _assert_parity(booster, x[:20], explainer)
+
+
 def test_all_missing_row_and_empty_batch() -> None:
     x, y = _data(1000, 4, seed=5)
     booster = _train(3, 5, x, y)
