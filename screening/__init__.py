@@ -49,6 +49,7 @@ from ._policy import (
     decide_many,
     threshold_at,
     uniform_draw,
+    uniform_draws,
     verdicts,
 )
 from ._pseudonymise import Pseudonymiser, normalise
@@ -117,6 +118,7 @@ __all__ = [
     "rule_score",
     "threshold_at",
     "uniform_draw",
+    "uniform_draws",
     "verdicts",
     "verify_bundle",
     "write_json_atomic",

@@ -9,12 +9,15 @@ into the float32 matrix the model reads; missing values stay NaN (the trees rout
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from data_contracts import ItemCategory, MailClass
 
@@ -109,8 +112,35 @@ class FeatureSpec:
         return spec
 
 
+#: From this many rows, a function of a text column is computed once per distinct value.
+_DISTINCT_ROWS = 64
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(code of each row, distinct values) for many rows; None for a few."""
+    if len(values) < _DISTINCT_ROWS:
+        return None
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return codes, distinct
+
+
+def _per_value(values: np.ndarray, fn: Callable[[Any], float],
+               distinct: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
+    """``fn`` of every value as float64: row by row for a few rows, else once per distinct
+    value (the same numbers either way; columns of text repeat a great deal)."""
+    found = distinct if distinct is not None else _distinct(values)
+    if found is None:
+        return np.array([fn(v) for v in values], dtype=np.float64).reshape(len(values))
+    codes, uniques = found
+    return np.array([fn(v) for v in uniques], dtype=np.float64).reshape(len(uniques))[codes]
+
+
+def _found(pattern: re.Pattern[str], text: str) -> float:
+    return float(pattern.search(text) is not None)
+
+
 def _value_eur(frame: ParcelFrame, fx: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    rate = np.array([fx.get(c, np.nan) for c in frame.currency], dtype=np.float64)
+    rate = _per_value(frame.currency, lambda c: fx.get(c, np.nan))
     return frame.declared_value * rate, rate
 
 
@@ -136,11 +166,12 @@ def fit_feature_spec(frame: ParcelFrame, min_count: int = 50) -> FeatureSpec:
 
 def _codes(values: np.ndarray, known: list[str]) -> np.ndarray:
     index = {v: i + 1 for i, v in enumerate(known)}
-    return np.fromiter((index.get(v, 0) for v in values), dtype=np.float64, count=len(values))
+    return _per_value(values, lambda v: index.get(v, 0))
 
 
-def _log_ratio(values: np.ndarray, chapters: np.ndarray, reference: dict[str, float]) -> np.ndarray:
-    ref = np.array([reference.get(c, np.nan) for c in chapters], dtype=np.float64)
+def _log_ratio(values: np.ndarray, chapters: np.ndarray, reference: dict[str, float],
+               distinct: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
+    ref = _per_value(chapters, lambda c: reference.get(c, np.nan), distinct)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log(values / ref)
     out[~np.isfinite(out)] = np.nan
@@ -161,8 +192,10 @@ def parcel_features(frame: ParcelFrame, spec: FeatureSpec) -> np.ndarray:
     grams = frame.gross_weight_kg * 1000
     value_per_gram = _safe_div(value_eur, grams)
     chapters = frame.hs_chapter.astype(str)
+    by_chapter = _distinct(chapters)
     seconds = frame.posted_us // 1_000_000
     text = frame.description
+    by_text = _distinct(text)
     columns: list[np.ndarray] = [
         grams,
         value_eur,
@@ -178,8 +211,8 @@ def parcel_features(frame: ParcelFrame, spec: FeatureSpec) -> np.ndarray:
         frame.vague_lines / frame.n_lines,
         frame.missing_hs_lines / frame.n_lines,
         np.isin(frame.declared_value, (0.0, 1.0)).astype(np.float64),
-        _log_ratio(frame.gross_weight_kg, chapters, spec.chapter_weight_kg),
-        _log_ratio(value_per_gram, chapters, spec.chapter_value_per_gram),
+        _log_ratio(frame.gross_weight_kg, chapters, spec.chapter_weight_kg, by_chapter),
+        _log_ratio(value_per_gram, chapters, spec.chapter_value_per_gram, by_chapter),
         frame.sender_missing,
         frame.recipient_missing,
         frame.sender_contact,
@@ -188,16 +221,14 @@ def parcel_features(frame: ParcelFrame, spec: FeatureSpec) -> np.ndarray:
         (frame.origin == frame.destination).astype(np.float64),
         _codes(frame.origin, spec.origins),
         _codes(frame.destination, spec.destinations),
-        np.array([float(c) if c else np.nan for c in chapters], dtype=np.float64),
+        _per_value(chapters, lambda c: float(c) if c else np.nan, by_chapter),
         np.isfinite(rate).astype(np.float64),
         ((seconds % 86_400) // 3_600).astype(np.float64),
         (((seconds // 86_400) + 3) % 7).astype(np.float64),  # 1970-01-01 was a Thursday: 0 = Mon
-        np.fromiter((len(t) for t in text), dtype=np.float64, count=n),
+        _per_value(text, len, by_text),
     ]
     for pattern in _TEXT_PATTERNS:
-        columns.append(
-            np.fromiter((pattern.search(t) is not None for t in text), dtype=np.float64, count=n)
-        )
+        columns.append(_per_value(text, functools.partial(_found, pattern), by_text))
     columns.extend((frame.category == c).astype(np.float64) for c in _CATEGORIES)
     columns.extend((frame.mail_class == c).astype(np.float64) for c in _MAIL_CLASSES)
     return np.column_stack(columns) if n else np.empty((0, len(PARCEL_FEATURES)))

@@ -92,47 +92,90 @@ def _per_item(values: np.ndarray, parents: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(parents, weights=values, minlength=n)
 
 
+def _distinct(array: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Per-value index into the distinct values (null as ""), and those values."""
+    encoded = pc.dictionary_encode(pc.fill_null(array, ""))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes, encoded.dictionary.to_pylist()
+
+
+def _empty(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """1.0 where a string is missing or empty, else 0.0."""
+    flags = pc.equal(pc.fill_null(array, ""), "")
+    return np.asarray(flags.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
 def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFrame:
-    """Build the frame of a table in the contract's nested form (validated beforehand)."""
+    """Build the frame of a table in the contract's nested form (validated beforehand).
+
+    Work on text is done once per distinct value (descriptions, HS codes and identity parts
+    repeat a great deal within a manifest) and then spread back to the rows.
+    """
     table = table.select(DECLARATION_SCHEMA.names).combine_chunks()
     n = table.num_rows
     lines_type = DECLARATION_SCHEMA.field("lines").type
     lines = table.column("lines").chunk(0) if n else pa.array([], lines_type)
     parents = pc.list_parent_indices(lines).to_numpy()
     flat = pc.list_flatten(lines)
-    descriptions = _strings(pc.struct_field(flat, "description"))
-    hs = _strings(pc.struct_field(flat, "hs_code"))
-    line_origin = _strings(pc.struct_field(flat, "origin_country"))
-    origin = _strings(table.column("origin_country"))
+    n_flat = len(flat)
     offsets = lines.offsets.to_numpy()
     starts = offsets - offsets[0]  # a sliced array's offsets do not start at 0
-    first_hs = np.array([hs[o][:2] if o < len(hs) else "" for o in starts[:-1]], dtype=object)
-    vague = np.fromiter((is_vague(d) for d in descriptions), dtype=np.float64, count=len(flat))
-    foreign = (line_origin != "") & (line_origin != origin[parents])
-    lowered = [d.lower() for d in descriptions]
-    bounds = zip(starts[:-1], starts[1:], strict=True)
-    text = np.array([" | ".join(lowered[a:b]) for a, b in bounds], dtype=object)
+
+    # descriptions: vague or not, and the parcel's text (lower case, joined by " | ")
+    desc_codes, desc_values = _distinct(pc.struct_field(flat, "description"))
+    vague_of = np.array([is_vague(d) for d in desc_values], dtype=np.float64)
+    vague = vague_of[desc_codes] if n_flat else np.zeros(0)
+    lowered = pa.array([d.lower() for d in desc_values], pa.string())
+    per_parcel = pa.ListArray.from_arrays(
+        pa.array(starts.astype(np.int32), pa.int32()), lowered.take(pa.array(desc_codes))
+    )  # fmt: skip
+    text = np.asarray(pc.binary_join(per_parcel, " | ").to_numpy(zero_copy_only=False),
+                      dtype=object)  # fmt: skip
+
+    # HS codes: missing or not, the first line's chapter
+    hs_codes, hs_values = _distinct(pc.struct_field(flat, "hs_code"))
+    chapter_of = np.array([h[:2] for h in hs_values] + [""], dtype=object)
+    first = starts[:-1]
+    has_first = first < n_flat
+    first_code = np.full(n, -1, dtype=np.int64)  # -1: the "" at the end of chapter_of
+    first_code[has_first] = hs_codes[first[has_first]]
+    first_hs = chapter_of[first_code]
+    missing_hs = np.array([not h for h in hs_values], dtype=np.float64)[hs_codes] \
+        if n_flat else np.zeros(0)  # fmt: skip
+
+    origin_arrow = pc.fill_null(table.column("origin_country"), "")
+    line_origin = pc.fill_null(pc.struct_field(flat, "origin_country"), "")
+    parcel_origin = origin_arrow.take(pa.array(parents)) if n_flat else line_origin
+    foreign = pc.and_(pc.not_equal(line_origin, ""), pc.not_equal(line_origin, parcel_origin))
+    foreign_flags = np.asarray(foreign.to_numpy(zero_copy_only=False), dtype=np.float64)
 
     def missing(role: str) -> np.ndarray:
-        parts = [_strings(_col(table, f"{role}.{p}")) for p in ADDRESS_PARTS]
-        return np.sum([(p == "").astype(np.float64) for p in parts], axis=0)
+        total = np.zeros(n, dtype=np.float64)
+        for part in ADDRESS_PARTS:
+            total += _empty(_col(table, f"{role}.{part}"))
+        return total
 
     def present(path: str) -> np.ndarray:
-        return (_strings(_col(table, path)) != "").astype(np.float64)
+        return 1.0 - _empty(_col(table, path))
 
     tokens = {
-        kind: pseudonymiser.tokens(
-            kind, zip(*(_strings(_col(table, p)) for p in parts), strict=True)
-        )
+        kind: pseudonymiser.tokens_of_columns(kind, [_col(table, p) for p in parts])
         for kind, parts in ENTITIES.items()
     }
     item_id = _strings(table.column("item_id"))
+    classes: dict[str, str] = {}
+    for i in item_id:
+        prefix = i[:2]
+        if prefix not in classes:
+            classes[prefix] = mail_class(prefix).value
     return ParcelFrame(
         item_id=item_id,
         posted_us=table.column("posted_at").cast(pa.int64()).to_numpy(),
-        mail_class=np.array([mail_class(i[:2]).value for i in item_id], dtype=object),
+        mail_class=np.array([classes[i[:2]] for i in item_id], dtype=object),
         category=_strings(table.column("category")),
-        origin=origin,
+        origin=_strings(origin_arrow),
         destination=_strings(table.column("destination_country")),
         currency=_strings(table.column("currency")),
         gross_weight_kg=_floats(table.column("gross_weight_kg")),
@@ -143,8 +186,8 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
         line_net_weight=_per_item(_floats(pc.struct_field(flat, "net_weight_kg")), parents, n),
         line_quantity=_per_item(_floats(pc.struct_field(flat, "quantity")), parents, n),
         vague_lines=_per_item(vague, parents, n),
-        missing_hs_lines=_per_item((hs == "").astype(np.float64), parents, n),
-        foreign_origin_lines=_per_item(foreign.astype(np.float64), parents, n),
+        missing_hs_lines=_per_item(missing_hs, parents, n),
+        foreign_origin_lines=_per_item(foreign_flags, parents, n),
         hs_chapter=first_hs,
         description=text,
         sender_missing=missing("sender"),

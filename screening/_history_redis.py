@@ -61,6 +61,20 @@ class RedisBackend:
     def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]:
         return [self.get(kind, token) for kind, token in keys]
 
+    def get_tokens(self, kind: str, tokens: Sequence[str]) -> list[EntityStats | None]:
+        """Stats of many entities of one kind (None: unknown), pipelined."""
+        with self._lock:
+            if self._tx is not None:
+                return [self.get(kind, token) for token in tokens]
+        out: list[EntityStats | None] = []
+        for start in range(0, len(tokens), 1000):
+            pipe = self._redis.pipeline(transaction=False)
+            for token in tokens[start : start + 1000]:
+                pipe.hmget(self._e(kind, token), _FIELDS)
+            out.extend(None if values[0] is None else EntityStats(*(int(v or 0) for v in values))
+                       for values in pipe.execute())  # fmt: skip
+        return out
+
     def get(self, kind: str, token: str) -> EntityStats | None:
         key = self._e(kind, token)
         with self._lock:

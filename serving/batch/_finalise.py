@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from screening import PSI_ALERT, psi_from_counts, uniform_draw
+from screening import PSI_ALERT, psi_from_counts, uniform_draws
 
 from ._read import QUARANTINE_SCHEMA
 from ._score import RESULT_SCHEMA
@@ -135,7 +135,7 @@ def inspection_list(results: pa.Table, capacity: Capacity, random_share: float,
         pc.fill_null(pc.equal(results.column("selection_reason"), "random_control"), False)
         .to_numpy(zero_copy_only=False)
     )  # fmt: skip
-    draws = np.array([uniform_draw(key, str(ids[i])) for i in random_rows])
+    draws = uniform_draws(key, ids[random_rows])
     random_rows = random_rows[np.argsort(draws, kind="stable")][: round(slots * random_share)]
     rest = np.setdiff1d(np.arange(results.num_rows), random_rows)
     by_score = rest[np.lexsort((rows[rest], -prob[rest]))][: slots - len(random_rows)]

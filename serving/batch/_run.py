@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -28,6 +33,8 @@ from ._score import score_chunk
 from ._state import ChunkDone, RunState, write_json
 
 DEFAULT_CHUNK_ROWS = 50_000
+T = TypeVar("T")
+_SCORERS = 2  # chunks scored at a time (threads)
 
 
 @dataclass
@@ -79,12 +86,93 @@ def _total_rows(manifest: Path) -> int | None:
     return None
 
 
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """The items of an iterator, produced by a background thread up to ``depth`` ahead.
+
+    Reading and validating a Parquet chunk is mostly Arrow work that releases the GIL, so it
+    overlaps with scoring the chunk before. An error in the producer is raised here, in
+    order; leaving the loop early stops the producer.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=produce, name="batch-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _run_local(config: BatchConfig, state: RunState, manifest: Path, progress: Progress) -> None:
-    for chunk in iter_chunks(manifest, config.chunk_rows):
-        if chunk.index not in state.done:
-            entry, results, quarantine = process_chunk(config.engine, chunk, config.explain_all)
-            state.finish(entry, results, quarantine)
-        progress.update(chunk.rows)
+    """Chunks in file order: read ahead in one thread, scored by two, written by one more.
+
+    Two chunks are scored at a time so that the work which releases the GIL (Arrow, ONNX
+    Runtime, the explanation kernels) of one overlaps the Python of the other. Parts are
+    written (and journalled) strictly in chunk order by one writer thread; a chunk counts as
+    done only once its journal line is written, as before.
+    """
+    in_flight: deque[tuple[Chunk, Future[tuple[ChunkDone, Any, Any]] | None]] = deque()
+    with (
+        ThreadPoolExecutor(max_workers=_SCORERS, thread_name_prefix="batch-score") as scorers,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-write") as writer,
+    ):
+        pending: Future[None] | None = None
+
+        def retire() -> None:
+            nonlocal pending
+            chunk, scoring = in_flight.popleft()
+            if scoring is not None:
+                entry, results, quarantine = scoring.result()
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(state.finish, entry, results, quarantine)
+            progress.update(chunk.rows)
+
+        for chunk in prefetch(iter_chunks(manifest, config.chunk_rows)):
+            scoring = None
+            if chunk.index not in state.done:
+                scoring = scorers.submit(process_chunk, config.engine, chunk, config.explain_all)
+            in_flight.append((chunk, scoring))
+            if len(in_flight) >= _SCORERS:
+                retire()
+        while in_flight:
+            retire()
+        if pending is not None:
+            pending.result()
 
 
 def _reconcile(state: RunState) -> dict[str, Any]:

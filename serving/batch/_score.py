@@ -74,7 +74,11 @@ def score_chunk(engine: ScoringEngine, key: bytes, table: pa.Table, rows: np.nda
         contributions = model.contributions(matrix[wanted])
         for i, row in zip(wanted, contributions, strict=True):
             top = None if explain_all else TOP_REASONS
-            explained[i] = [r.as_dict() for r in reasons(row, matrix[i], model.spec, top)]
+            explained[i] = [
+                {"group": r.group, "label": r.label, "contribution": r.contribution,
+                 "sentence": r.sentence}
+                for r in reasons(row, matrix[i], model.spec, top)
+            ]  # fmt: skip
     result = pa.table(
         {
             "row": pa.array(rows, pa.int64()),
