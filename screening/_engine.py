@@ -25,6 +25,8 @@ from ._pseudonymise import Pseudonymiser
 from ._rules import rule_score
 
 Explain = Literal["none", "flagged", "all"]
+#: From this many parcels, snapshot history (record=False) is read column-wise.
+_SNAPSHOT_ROWS = 16
 
 
 @dataclass
@@ -80,13 +82,17 @@ class ScoringEngine:
 
     def features(self, frame: ParcelFrame, record: bool = True) -> np.ndarray:
         """Feature matrix of a frame, history as of each parcel's time (recorded if asked)."""
+        if not record and len(frame) >= _SNAPSHOT_ROWS:
+            return feature_matrix(frame, self.history.snapshot_features(frame), self.model.spec)
         history = np.empty((len(frame), len(HISTORY_FEATURES)), dtype=np.float64)
+        if record:  # one transaction for the whole frame, each parcel as of its turn in it
+            with self.history.backend.transaction():
+                for row in range(len(frame)):
+                    history[row] = self.history.observe(frame, row)
+            return feature_matrix(frame, history, self.model.spec)
         for row in range(len(frame)):
-            if record:
-                history[row] = self.history.observe(frame, row)
-            else:
-                tokens = entity_tokens(frame, row)
-                history[row] = self.history.features(tokens, int(frame.posted_us[row]))
+            tokens = entity_tokens(frame, row)
+            history[row] = self.history.features(tokens, int(frame.posted_us[row]))
         return feature_matrix(frame, history, self.model.spec)
 
     def score_table(

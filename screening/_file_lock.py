@@ -25,20 +25,21 @@ class WriterLock:
     """Exclusive across processes (flock) and across this process's threads (a lock)."""
 
     def __init__(self, db_path: Path | str) -> None:
-        self.path = Path(f"{db_path}.lock")
+        in_memory = str(db_path) in ("", ":memory:")  # nothing to share with other processes
+        self.path = None if in_memory else Path(f"{db_path}.lock")
         self._fd: int | None = None
         self._local = threading.Lock()
 
-    def _descriptor(self) -> int:
+    def _descriptor(self, path: Path) -> int:
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         return self._fd
 
     def __enter__(self) -> WriterLock:
         self._local.acquire()
-        if fcntl is not None:
+        if fcntl is not None and self.path is not None:
             try:
-                fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
+                fcntl.flock(self._descriptor(self.path), fcntl.LOCK_EX)
             except BaseException:
                 self._local.release()
                 raise

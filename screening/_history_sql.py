@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ._file_lock import WriterLock
 from ._history import EntityStats
 
 _SCHEMA = (
@@ -32,6 +33,8 @@ _UPSERT_ENTITY = """INSERT INTO history_entity
     ON CONFLICT (kind, token) DO UPDATE SET parcels = excluded.parcels,
     first_us = excluded.first_us, last_us = excluded.last_us, seizures = excluded.seizures,
     clean = excluded.clean, partners = excluded.partners"""
+
+_IN_BATCH = 500  # tokens per IN list (SQLite allows 999 parameters before 3.32)
 
 
 class _SqlBackend:
@@ -60,6 +63,20 @@ class _SqlBackend:
         )
         found = {(r[0], r[1]): EntityStats(*r[2:]) for r in rows}
         return [found.get(key) for key in keys]
+
+    def get_tokens(self, kind: str, tokens: Sequence[str]) -> list[EntityStats | None]:
+        """Stats of many entities of one kind (None: unknown), a few hundred per statement."""
+        found: dict[str, EntityStats] = {}
+        for start in range(0, len(tokens), _IN_BATCH):
+            part = tuple(tokens[start : start + _IN_BATCH])
+            rows = self._execute(
+                "SELECT token, parcels, first_us, last_us, seizures, clean, partners FROM "
+                f"history_entity WHERE kind = {self._p} AND token IN "
+                f"({', '.join([self._p] * len(part))})",
+                (kind, *part),
+            )
+            found.update((r[0], EntityStats(*r[1:])) for r in rows)
+        return [found.get(token) for token in tokens]
 
     def put(self, kind: str, token: str, stats: EntityStats) -> None:
         self._execute(
@@ -120,6 +137,7 @@ class SQLiteBackend(_SqlBackend):
     def __init__(self, path: Path | str) -> None:
         self._conn = connect_sqlite(path)
         self._lock = threading.RLock()
+        self._writer = WriterLock(path)
         self._depth = 0
         for statement in _SCHEMA:
             self._conn.execute(statement)
@@ -131,20 +149,25 @@ class SQLiteBackend(_SqlBackend):
     @contextmanager
     def transaction(self) -> Iterator[object]:
         with self._lock:
-            outer = self._depth == 0
-            if outer:
+            if self._depth:  # nested: join the outer transaction
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            with self._writer:  # writers of other processes queue here, not in busy sleeps
                 self._conn.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self
-            except BaseException:
-                self._depth -= 1
-                if outer:
+                self._depth = 1
+                try:
+                    yield self
+                except BaseException:
+                    self._depth = 0
                     self._conn.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if outer:
+                    raise
+                self._depth = 0
                 self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()
+        self._writer.close()
