@@ -58,7 +58,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _declarations(data: Path, n: int = 5000) -> list[dict[str, Any]]:
+def _declarations(data: Path, n: int = 50_000) -> list[dict[str, Any]]:
     rows = pq.read_table(data / "declarations.parquet").slice(0, n).to_pylist()
     return [json.loads(json.dumps(r, default=lambda o: o.isoformat())) for r in rows]
 
@@ -192,7 +192,7 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2) -> list[dict[s
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = SimulationConfig(parcels=30_000, inspection_rate=0.3, random_share=0.3, seed=3)
+        config = SimulationConfig(parcels=60_000, inspection_rate=0.3, random_share=0.3, seed=3)
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         decls = _declarations(work / "data")

@@ -16,6 +16,7 @@ from screening import ScreeningError
 
 from ._batcher import ScoreBatcher
 from ._errors import InvalidInput, error_body
+from ._fast import FastScore
 from ._json import dump_json
 from ._middleware import ServiceMiddleware
 from ._oip import router as oip_router
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app = FastAPI(title="parcelscreen", version=__version__, lifespan=lifespan)
     app.state.service = service
-    app.state.batcher = ScoreBatcher(service)
+    app.state.batcher = batcher = ScoreBatcher(service)
     app.include_router(v1_router)
     app.include_router(oip_router)
     mount_officer(app, service)
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         return _error(500, {"error": {"code": "internal", "message": "internal error"}})
 
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=service.metrics)  # fmt: skip
+                       metrics=service.metrics, fast=FastScore(service, batcher))  # fmt: skip
     return app
 
 

@@ -1,0 +1,90 @@
+"""The sorting hot path, ``POST /v1/parcels:score``, answered in plain ASGI.
+
+Postal sorting sends one parcel per request, thousands a second. The FastAPI route does the
+same work, but on the way it passes six middleware layers, the router and the dependency
+solver, which cost about as much CPU as scoring the parcel. :class:`FastScore` answers that
+one route straight from :class:`~serving._middleware.ServiceMiddleware` with the same checks
+in the same order (key and role, strict JSON, one object, the contract) and the same answers
+and error bodies, through the same :class:`~serving._batcher.ScoreBatcher`. The FastAPI route
+stays declared, so the OpenAPI document is unchanged; ``tests/serving`` runs every check of
+the route against this path.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from data_contracts import Problem
+from screening import ScreeningError
+
+from ._auth import Caller, Role
+from ._batcher import ScoreBatcher
+from ._errors import Forbidden, InvalidInput, error_body
+from ._json import dump_json, parse_json
+from ._service import Service
+
+log = logging.getLogger("serving")
+PATH = "/v1/parcels:score"
+_JSON = [(b"content-type", b"application/json")]
+
+
+def _key(headers: Headers) -> str | None:
+    header = headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return headers.get("x-api-key")
+
+
+class FastScore:
+    #: The route's path, as the request metrics label it.
+    path = PATH
+
+    def __init__(self, service: Service, batcher: ScoreBatcher) -> None:
+        self.service, self.batcher = service, batcher
+
+    @staticmethod
+    def handles(scope: Scope) -> bool:
+        return scope["method"] == "POST" and scope["path"] == PATH and not scope["root_path"]
+
+    def _caller(self, scope: Scope) -> Caller:
+        caller = self.service.keys.authenticate(_key(Headers(scope=scope)))
+        if not caller.may(Role.SORTER):
+            raise Forbidden(f"role {caller.role.value!r} may not do this; it needs 'sorter'")
+        return caller
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        try:
+            status, payload = 200, await self._score(scope, receive, rid)
+        except ScreeningError as exc:
+            status, payload = exc.status_code, error_body(exc)
+        except Exception:
+            log.exception("unexpected error on %s", PATH)
+            status, payload = 500, {"error": {"code": "internal", "message": "internal error"}}
+        body = dump_json(payload)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*_JSON, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _score(self, scope: Scope, receive: Receive, rid: str) -> dict[str, Any]:
+        caller = self._caller(scope)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise InvalidInput("the client disconnected before the body arrived", [])
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        raw = parse_json(b"".join(chunks))
+        if not isinstance(raw, dict):
+            why = "expected one declaration as a JSON object"
+            raise InvalidInput(why, [Problem("(body)", "(body)", why, "object",
+                                             type(raw).__name__)])  # fmt: skip
+        (result,) = await self.batcher.score([raw], caller, rid)
+        if "error" in result:
+            problems = [Problem(**p) for p in result["error"]["problems"]]
+            raise InvalidInput("the declaration breaks the contract", problems)
+        return result
