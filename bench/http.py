@@ -146,6 +146,8 @@ def _wrk(url: str, key: str, decls: list[dict[str, Any]], seconds: float, client
          url], capture_output=True, text=True, timeout=seconds + 60, check=True,
     )  # fmt: skip
     out = done.stdout
+    if os.environ.get("BENCH_WRK_VERBOSE"):
+        print(out)
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
 
     def ms(text: str) -> float:

@@ -86,10 +86,7 @@ class ScoringEngine:
             return feature_matrix(frame, self.history.snapshot_features(frame), self.model.spec)
         history = np.empty((len(frame), len(HISTORY_FEATURES)), dtype=np.float64)
         if record:  # one transaction for the whole frame, each parcel as of its turn in it
-            with self.history.backend.transaction():
-                for row in range(len(frame)):
-                    history[row] = self.history.observe(frame, row)
-            return feature_matrix(frame, history, self.model.spec)
+            return feature_matrix(frame, self.history.observe_frame(frame), self.model.spec)
         for row in range(len(frame)):
             tokens = entity_tokens(frame, row)
             history[row] = self.history.features(tokens, int(frame.posted_us[row]))

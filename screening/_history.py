@@ -119,6 +119,9 @@ class MemoryBackend:
     def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None:
         self.items[item_id] = (dict(tokens), outcome)
 
+    def known_items(self, item_ids: Sequence[str]) -> set[str]:
+        return {item for item in item_ids if item in self.items}
+
     def item_has_outcome(self, item_id: str) -> bool:
         found = self.items.get(item_id)
         return bool(found and found[1])
@@ -327,6 +330,71 @@ class History:
                     self.backend.put(kind, token, stats)
             self.backend.put_item(item_id, tokens, outcome=True)
             return True
+
+    def observe_frame(self, frame: ParcelFrame) -> np.ndarray:
+        """``observe`` of every row in frame order, gathered into a few backend calls.
+
+        One transaction: the frame's entities are read once, each parcel's features are taken
+        from the stats as the parcels before it in the frame left them, and every changed
+        entity and new item is written once at the end. Same features and same stored
+        history as calling ``observe`` row after row (tested), in far fewer statements.
+        """
+        n = len(frame)
+        out = np.empty((n, len(HISTORY_FEATURES)), dtype=np.float64)
+        rows = [entity_tokens(frame, row) for row in range(n)]
+        items = [str(item) for item in frame.item_id]
+        with self.backend.transaction():
+            current: dict[tuple[str, str], EntityStats | None] = {}
+            for kind in KINDS:
+                distinct = sorted({t[kind] for t in rows if t.get(kind, "")})
+                if distinct:
+                    current.update(zip([(kind, t) for t in distinct],
+                                       self._bulk(kind, distinct), strict=True))  # fmt: skip
+            known = self._known_items(items)
+            changed: dict[tuple[str, str], EntityStats] = {}
+            new_items: list[tuple[str, dict[str, str]]] = []
+            for row, tokens in enumerate(rows):
+                now = int(frame.posted_us[row])
+                found = {kind: current.get((kind, tokens[kind])) if tokens.get(kind, "")
+                         else None for kind in KINDS}  # fmt: skip
+                out[row] = self._features(found, now)
+                if items[row] in known:
+                    continue
+                known.add(items[row])
+                for kind, partner_kind in KINDS.items():
+                    token = tokens.get(kind, "")
+                    if not token:
+                        continue
+                    stats = found[kind] or EntityStats(first_us=now)
+                    stats.parcels += 1
+                    stats.first_us = min(stats.first_us, now)
+                    stats.last_us = max(stats.last_us, now)
+                    partner = tokens.get(partner_kind, "") if partner_kind else ""
+                    if partner and self.backend.add_partner(kind, token, partner):
+                        stats.partners += 1
+                    current[(kind, token)] = changed[(kind, token)] = stats
+                new_items.append((items[row], tokens))
+            self._write(changed, new_items)
+        return out
+
+    def _known_items(self, items: list[str]) -> set[str]:
+        bulk = getattr(self.backend, "known_items", None)
+        if bulk is not None:
+            return set(bulk(items))
+        return {item for item in items if self.backend.get_item(item) is not None}
+
+    def _write(self, changed: Mapping[tuple[str, str], EntityStats],
+               new_items: list[tuple[str, dict[str, str]]]) -> None:  # fmt: skip
+        put_many = getattr(self.backend, "put_many", None)
+        put_many_items = getattr(self.backend, "put_many_items", None)
+        if put_many is not None and put_many_items is not None:  # the SQL backends
+            put_many([(kind, token, stats) for (kind, token), stats in changed.items()])
+            put_many_items(new_items)
+            return
+        for (kind, token), stats in changed.items():
+            self.backend.put(kind, token, stats)
+        for item, tokens in new_items:
+            self.backend.put_item(item, tokens, outcome=False)
 
     def observe(self, frame: ParcelFrame, row: int) -> list[float]:
         """Features of one parcel as of its posting time, then record it (the scoring path).

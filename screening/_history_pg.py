@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,6 +45,10 @@ class PostgresBackend(_SqlBackend):
         with self._lock:
             cursor = self._conn.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
+
+    def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._lock, self._conn.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
     @contextmanager
     def transaction(self) -> Iterator[object]:

@@ -34,6 +34,8 @@ _UPSERT_ENTITY = """INSERT INTO history_entity
     first_us = excluded.first_us, last_us = excluded.last_us, seizures = excluded.seizures,
     clean = excluded.clean, partners = excluded.partners"""
 
+_PUT_ITEM = """INSERT INTO history_item (item_id, tokens, outcome) VALUES ({p}, {p}, {p})
+    ON CONFLICT (item_id) DO UPDATE SET outcome = excluded.outcome"""
 _IN_BATCH = 500  # tokens per IN list (SQLite allows 999 parameters before 3.32)
 
 
@@ -78,6 +80,35 @@ class _SqlBackend:
             found.update((r[0], EntityStats(*r[1:])) for r in rows)
         return [found.get(token) for token in tokens]
 
+    def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        raise NotImplementedError
+
+    def known_items(self, item_ids: Sequence[str]) -> set[str]:
+        """Which of these items are recorded already, a few hundred per statement."""
+        known: set[str] = set()
+        for start in range(0, len(item_ids), _IN_BATCH):
+            part = tuple(item_ids[start : start + _IN_BATCH])
+            rows = self._execute(
+                f"SELECT item_id FROM history_item WHERE item_id IN "
+                f"({', '.join([self._p] * len(part))})",
+                part,
+            )
+            known.update(r[0] for r in rows)
+        return known
+
+    def put_many(self, entities: Sequence[tuple[str, str, EntityStats]]) -> None:
+        """Write many entities' stats in one statement."""
+        if entities:
+            self._executemany(_UPSERT_ENTITY.format(p=self._p), [
+                (kind, token, s.parcels, s.first_us, s.last_us, s.seizures, s.clean,
+                 s.partners) for kind, token, s in entities])  # fmt: skip
+
+    def put_many_items(self, items: Sequence[tuple[str, Mapping[str, str]]]) -> None:
+        """Record many new items (no outcome yet) in one statement."""
+        if items:
+            self._executemany(_PUT_ITEM.format(p=self._p), [
+                (item, json.dumps(dict(tokens), sort_keys=True), 0) for item, tokens in items])
+
     def put(self, kind: str, token: str, stats: EntityStats) -> None:
         self._execute(
             _UPSERT_ENTITY.format(p=self._p),
@@ -108,11 +139,8 @@ class _SqlBackend:
         return json.loads(rows[0][0]) if rows else None
 
     def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None:
-        self._execute(
-            f"INSERT INTO history_item (item_id, tokens, outcome) VALUES ({self._p}, {self._p}, "
-            f"{self._p}) ON CONFLICT (item_id) DO UPDATE SET outcome = excluded.outcome",
-            (item_id, json.dumps(dict(tokens), sort_keys=True), int(outcome)),
-        )
+        self._execute(_PUT_ITEM.format(p=self._p),
+                      (item_id, json.dumps(dict(tokens), sort_keys=True), int(outcome)))
 
     def item_has_outcome(self, item_id: str) -> bool:
         rows = self._execute(
@@ -145,6 +173,10 @@ class SQLiteBackend(_SqlBackend):
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._lock:
+            self._conn.executemany(sql, rows)
 
     @contextmanager
     def transaction(self) -> Iterator[object]:

@@ -373,8 +373,8 @@ class TreeExplainerTables:
             raise ValueError(f"expected rows of {self.n_features} features, got {rows.shape}")
         out = np.zeros((rows.shape[0], self.n_features + 1))
         out[:, -1] = self.bias
-        if rows.shape[0] == 1:  # one row: no thread pool to wake
-            kernels.explain_one(rows, out, *self._sizes, *self._model)
+        if rows.shape[0] <= _BATCH_CHUNK:  # one block: no thread pool to wake (the service's
+            kernels.explain_one(rows, out, *self._sizes, *self._model)  # case, one per worker)
         elif rows.shape[0]:
             kernels.explain_many(rows, out, _BATCH_CHUNK, *self._sizes, *self._model)
         return out

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from screening._history import HISTORY_FEATURES, History, KnownOutcome, replay
+from screening._history import HISTORY_FEATURES, History, KnownOutcome, MemoryBackend, replay
 from screening._history_sql import SQLiteBackend
 from tests.screening.helpers import stream
 
@@ -81,3 +81,36 @@ def test_sqlite_online_replay_equals_memory_replay(tmp_path: Path, order: str) -
     backend.close()
     np.testing.assert_array_equal(online, expected)
     assert expected[:, _SEIZED].sum() > 0
+
+
+def _state(backend: object) -> tuple[object, ...]:
+    """Everything a backend holds, comparable across backends of one kind."""
+    if isinstance(backend, SQLiteBackend):
+        return tuple(backend._execute(f"SELECT * FROM {table} ORDER BY 1, 2")  # noqa: SLF001
+                     for table in ("history_entity", "history_partner", "history_item"))
+    assert isinstance(backend, MemoryBackend)
+    return (sorted(backend.entities.items()), sorted(backend.partners), sorted(backend.items))
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_observe_frame_equals_observe_row_after_row(tmp_path: Path, store: str) -> None:
+    """The batched scoring path gives the same features and leaves the same history."""
+    parcels = [(h, name, street) for h, (name, street) in enumerate(
+        [("Ann", "1 A St"), ("Bob", "1 A St"), ("Ann", "2 B St"), ("Cy", "3 C St"),
+         ("Ann", "1 A St"), ("Bob", "2 B St"), ("Dee", "1 A St"), ("Ann", "2 B St")])]
+    frame = stream(parcels)
+    frame.item_id[5] = frame.item_id[2]  # an item scored twice in one frame counts once
+
+    def backend(name: str) -> MemoryBackend | SQLiteBackend:
+        return MemoryBackend() if store == "memory" else SQLiteBackend(tmp_path / f"{name}.db")
+
+    one, many = History(backend("one")), History(backend("many"))
+    seed = stream([(-5, "Ann", "1 A St"), (-4, "Eve", "2 B St")])
+    for history in (one, many):  # some history before the frame
+        for row in range(len(seed)):
+            history.observe(seed, row)
+    rows = np.array([one.observe(frame, row) for row in range(len(frame))])
+    batched = many.observe_frame(frame)
+    assert np.array_equal(rows, batched, equal_nan=True)
+    assert rows[:, _PREV].max() > 0 and rows[:, _ADDR_SENDERS].max() > 0
+    assert _state(one.backend) == _state(many.backend)

@@ -84,3 +84,13 @@ def test_failed_update_leaves_no_trace(backend: HistoryBackend) -> None:
 def test_partner_added_once(backend: HistoryBackend) -> None:
     assert backend.add_partner("sender", "a", "b") is True
     assert backend.add_partner("sender", "a", "b") is False
+
+
+def test_observe_frame_equals_memory_row_after_row(backend: HistoryBackend) -> None:
+    """The service's batched scoring path on PostgreSQL and Redis gives the memory features."""
+    frame = stream([(h, f"S{h % 3}", f"{h % 4} Main St") for h in range(0, 30, 2)])
+    frame.item_id[7] = frame.item_id[3]
+    memory = History()
+    expected = np.array([memory.observe(frame, row) for row in range(len(frame))])
+    np.testing.assert_array_equal(History(backend).observe_frame(frame), expected)
+    assert expected[:, HISTORY_FEATURES.index("sender_prev_parcels")].max() > 2
