@@ -351,6 +351,16 @@ class History:
                     current.update(zip([(kind, t) for t in distinct],
                                        self._bulk(kind, distinct), strict=True))  # fmt: skip
             known = self._known_items(items)
+            new_rows = []  # rows whose item is recorded now (an item counts once)
+            for row, item in enumerate(items):
+                if item not in known:
+                    known.add(item)
+                    new_rows.append(row)
+            partners = self._add_partners([
+                (kind, rows[row][kind], rows[row].get(partner_kind, ""))
+                for row in new_rows for kind, partner_kind in KINDS.items()
+                if partner_kind and rows[row].get(kind, "") and rows[row].get(partner_kind, "")])
+            is_new = set(new_rows)
             changed: dict[tuple[str, str], EntityStats] = {}
             new_items: list[tuple[str, dict[str, str]]] = []
             for row, tokens in enumerate(rows):
@@ -358,9 +368,8 @@ class History:
                 found = {kind: current.get((kind, tokens[kind])) if tokens.get(kind, "")
                          else None for kind in KINDS}  # fmt: skip
                 out[row] = self._features(found, now)
-                if items[row] in known:
+                if row not in is_new:
                     continue
-                known.add(items[row])
                 for kind, partner_kind in KINDS.items():
                     token = tokens.get(kind, "")
                     if not token:
@@ -370,12 +379,20 @@ class History:
                     stats.first_us = min(stats.first_us, now)
                     stats.last_us = max(stats.last_us, now)
                     partner = tokens.get(partner_kind, "") if partner_kind else ""
-                    if partner and self.backend.add_partner(kind, token, partner):
+                    if partner and (kind, token, partner) in partners:
+                        partners.discard((kind, token, partner))  # new only the first time
                         stats.partners += 1
                     current[(kind, token)] = changed[(kind, token)] = stats
                 new_items.append((items[row], tokens))
             self._write(changed, new_items)
         return out
+
+    def _add_partners(self, triples: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Add (kind, token, partner) links in order; the set of those that were new."""
+        bulk = getattr(self.backend, "add_partners", None)
+        if bulk is not None:
+            return set(bulk(triples))
+        return {t for t in triples if self.backend.add_partner(*t)}
 
     def _known_items(self, items: list[str]) -> set[str]:
         bulk = getattr(self.backend, "known_items", None)

@@ -96,6 +96,20 @@ class _SqlBackend:
             known.update(r[0] for r in rows)
         return known
 
+    def add_partners(self, triples: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Add many (kind, token, partner) links; the set of those that were not there yet."""
+        new: set[tuple[str, str, str]] = set()
+        for start in range(0, len(triples), _IN_BATCH // 3):
+            part = triples[start : start + _IN_BATCH // 3]
+            marks = ", ".join([f"({self._p}, {self._p}, {self._p})"] * len(part))
+            rows = self._execute(
+                f"INSERT INTO history_partner (kind, token, partner) VALUES {marks} "
+                "ON CONFLICT DO NOTHING RETURNING kind, token, partner",
+                tuple(value for triple in part for value in triple),
+            )
+            new.update((r[0], r[1], r[2]) for r in rows)
+        return new
+
     def put_many(self, entities: Sequence[tuple[str, str, EntityStats]]) -> None:
         """Write many entities' stats in one statement."""
         if entities:

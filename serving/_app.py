@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,7 +47,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         gc.freeze()
         # the loop thread (HTTP) and the batch thread (scoring) take turns holding the GIL;
         # a shorter turn than the default 5 ms keeps request parsing and answers flowing
-        sys.setswitchinterval(float(os.environ.get("PARCELSCREEN_SWITCH", "0.001")))
+        sys.setswitchinterval(0.001)
         try:
             yield
         finally:

@@ -188,11 +188,12 @@ class Service:
             ))  # fmt: skip
             self.metrics.observe_decision(summary["band"], summary["decision"], mode,
                                           parcel.probability)  # fmt: skip
-        self.state.put_results(results)
+        with self.state_db.transaction():  # results and the officer view: one commit
+            self.state.put_results(results)
+            if self.on_scored is not None:
+                self.on_scored(decls, summaries, [p.features for p in scored], now,
+                               list(served.model.spec.names), records=records)  # fmt: skip
         self.audit.append_many(entries)
-        if self.on_scored is not None:
-            self.on_scored(decls, summaries, [p.features for p in scored], now,
-                           list(served.model.spec.names), records=records)  # fmt: skip
         return outs
 
     @staticmethod
