@@ -19,7 +19,7 @@ from typing import Any
 
 NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain")
 QUICK = {"simulate": {"parcels": 200_000}, "train": {"parcels": 200_000},
-         "quality": {"parcels": 100_000}, "batch": {"rows": 200_000},
+         "quality": {"parcels": 100_000}, "batch": {"rows": 200_000, "memory_rows": None},
          "explain": {"rows": 20_000, "baseline_rows": 2_000}, "http": {"seconds": 5.0}}  # fmt: skip
 
 

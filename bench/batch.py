@@ -67,7 +67,7 @@ def _screen(bundle: Path, manifest: Path, out: Path) -> tuple[float, float]:
     return float(result["seconds"]), float(result["peak_mb"])
 
 
-def run(rows: int = 1_000_000, memory_rows: int | None = None) -> list[dict[str, Any]]:
+def run(rows: int = 1_000_000, memory_rows: int | None = 5_000_000) -> list[dict[str, Any]]:
     """Throughput on ``rows``; peak memory also on ``memory_rows`` (e.g. 5M) if given."""
     out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:

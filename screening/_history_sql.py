@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ._file_lock import WriterLock
+from ._file_lock import CHECKPOINTER, WriterLock
 from ._history import EntityStats
 
 _SCHEMA = (
@@ -163,21 +163,30 @@ class _SqlBackend:
         return bool(rows and rows[0][0])
 
 
-def connect_sqlite(path: Path | str) -> sqlite3.Connection:
+def connect_sqlite(path: Path | str, background_checkpoints: bool = False) -> sqlite3.Connection:
     """A SQLite connection as every embedded store here uses it: autocommit (transactions are
-    explicit), WAL journal, a 5 s busy wait, shareable across threads behind a lock."""
+    explicit), WAL journal, a 5 s busy wait, shareable across threads behind a lock.
+
+    ``background_checkpoints``: the WAL is checkpointed by :data:`CHECKPOINTER`'s thread, not
+    inside this connection's commits (the service's stores; the caller unregisters the path
+    when it closes the connection).
+    """
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
+    if background_checkpoints:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        CHECKPOINTER.register(path)
     return conn
 
 
 class SQLiteBackend(_SqlBackend):
     """Embedded default; one connection guarded by a lock (WAL journal)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._conn = connect_sqlite(path)
+    def __init__(self, path: Path | str, background_checkpoints: bool = False) -> None:
+        self._conn = connect_sqlite(path, background_checkpoints)
+        self._path, self._background = path, background_checkpoints
         self._lock = threading.RLock()
         self._writer = WriterLock(path)
         self._depth = 0
@@ -217,3 +226,5 @@ class SQLiteBackend(_SqlBackend):
     def close(self) -> None:
         self._conn.close()
         self._writer.close()
+        if self._background:
+            CHECKPOINTER.unregister(self._path)

@@ -87,8 +87,8 @@ class VerifyReport:
 class DecisionLog:
     """The hash-chained log in its own SQLite file."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.db = Database(path, SCHEMA)
+    def __init__(self, path: Path | str, background_checkpoints: bool = False) -> None:
+        self.db = Database(path, SCHEMA, background_checkpoints)
         self.db.execute(
             "INSERT OR IGNORE INTO decision_log_head (id, seq, hash, anchor_seq, anchor_hash) "
             "VALUES (1, 0, ?, 0, ?)",

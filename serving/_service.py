@@ -59,7 +59,7 @@ def open_history(settings: Settings) -> HistoryBackend:
 
         return RedisBackend(settings.redis_url, settings.redis_prefix)
     settings.history_path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteBackend(settings.history_path)
+    return SQLiteBackend(settings.history_path, background_checkpoints=True)
 
 
 def _now() -> str:
@@ -91,10 +91,10 @@ class Service:
         self.settings = settings
         #: Which parcels get SHAP reasons in score answers (setting ``explain``).
         self.explain: Explain = settings.explain
-        self.state_db = Database(settings.state_path)
+        self.state_db = Database(settings.state_path, background_checkpoints=True)
         self.keys = KeyStore(self.state_db, settings.secret_key)
         self.state = StateStore(self.state_db)
-        self.audit = DecisionLog(settings.audit_path)
+        self.audit = DecisionLog(settings.audit_path, background_checkpoints=True)
         self.metrics = Metrics()
         #: With several worker processes, their metrics meet in the state database.
         self.shared_metrics = (SharedMetrics(self.state_db, self.metrics)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from screening import connect_sqlite
-from screening._file_lock import WriterLock
+from screening._file_lock import CHECKPOINTER, WriterLock
 
 from ._errors import StoreUnavailable
 
@@ -27,11 +27,13 @@ _UNAVAILABLE = {5, 6, 8, 10, 11, 13, 14}
 class Database:
     """One SQLite connection in autocommit mode, WAL journal, guarded by a re-entrant lock."""
 
-    def __init__(self, path: Path | str, schema: Sequence[str] = ()) -> None:
+    def __init__(self, path: Path | str, schema: Sequence[str] = (),
+                 background_checkpoints: bool = False) -> None:  # fmt: skip
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._conn = connect_sqlite(path)
+        self._background = background_checkpoints
+        self._conn = connect_sqlite(path, background_checkpoints)
         self.lock = threading.RLock()
         self._writer = WriterLock(path)
         self._depth = 0
@@ -103,3 +105,5 @@ class Database:
         with self.lock:
             self._conn.close()
             self._writer.close()
+            if self._background:
+                CHECKPOINTER.unregister(self.path)
