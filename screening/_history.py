@@ -164,6 +164,16 @@ def _days(now_us: int, then_us: int) -> float:
     return (now_us - then_us) / _DAY_US
 
 
+def _counted(stats: EntityStats | None, posted_us: int, new_partner: bool) -> EntityStats:
+    """An entity's stats with one more parcel posted at ``posted_us`` (changed in place)."""
+    stats = stats or EntityStats(first_us=posted_us)
+    stats.parcels += 1
+    stats.first_us = min(stats.first_us, posted_us)
+    stats.last_us = max(stats.last_us, posted_us)
+    stats.partners += int(new_partner)
+    return stats
+
+
 class History:
     """The history engine over one backend."""
 
@@ -303,13 +313,9 @@ class History:
             token = tokens.get(kind, "")
             if not token:
                 continue
-            stats = found[kind] or EntityStats(first_us=posted_us)
-            stats.parcels += 1
-            stats.first_us = min(stats.first_us, posted_us)
-            stats.last_us = max(stats.last_us, posted_us)
             partner = tokens.get(partner_kind, "") if partner_kind else ""
-            if partner and self.backend.add_partner(kind, token, partner):
-                stats.partners += 1
+            new_partner = bool(partner) and self.backend.add_partner(kind, token, partner)
+            stats = _counted(found[kind], posted_us, new_partner)
             self.backend.put(kind, token, stats)
         self.backend.put_item(item_id, tokens, outcome=False)
 
@@ -374,14 +380,10 @@ class History:
                     token = tokens.get(kind, "")
                     if not token:
                         continue
-                    stats = found[kind] or EntityStats(first_us=now)
-                    stats.parcels += 1
-                    stats.first_us = min(stats.first_us, now)
-                    stats.last_us = max(stats.last_us, now)
                     partner = tokens.get(partner_kind, "") if partner_kind else ""
-                    if partner and (kind, token, partner) in partners:
-                        partners.discard((kind, token, partner))  # new only the first time
-                        stats.partners += 1
+                    new_partner = bool(partner) and (kind, token, partner) in partners
+                    partners.discard((kind, token, partner))  # new only the first time
+                    stats = _counted(found[kind], now, new_partner)
                     current[(kind, token)] = changed[(kind, token)] = stats
                 new_items.append((items[row], tokens))
             self._write(changed, new_items)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._history_sql import _SCHEMA, _SqlBackend
+from ._store_support import Reentrant
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -32,7 +33,7 @@ class PostgresBackend(_SqlBackend):
         self.schema = schema
         self._conn = psycopg.connect(url, autocommit=True)
         self._lock = threading.RLock()
-        self._depth = 0
+        self._nesting = Reentrant()
         digest = hashlib.sha256(f"parcelscreen-history:{schema}".encode()).digest()
         self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
         self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
@@ -52,21 +53,14 @@ class PostgresBackend(_SqlBackend):
 
     @contextmanager
     def transaction(self) -> Iterator[object]:
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            with self._conn.transaction():
-                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-                self._depth = 1
-                try:
-                    yield self
-                finally:
-                    self._depth = 0
+        with self._lock, self._nesting(self._outer):
+            yield self
+
+    @contextmanager
+    def _outer(self) -> Iterator[None]:
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            yield
 
     def drop(self) -> None:
         """Remove the schema and everything in it (tests, decommissioning)."""

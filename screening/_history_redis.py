@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import astuple, fields
 
 from ._history import EntityStats
+from ._store_support import Reentrant
 
 _FIELDS = [f.name for f in fields(EntityStats)]
 _RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1])
@@ -44,7 +45,7 @@ class RedisBackend:
         self._redis = redis.Redis.from_url(url)
         self._release = self._redis.register_script(_RELEASE)
         self._lock = threading.RLock()
-        self._depth = 0
+        self._nesting = Reentrant()
         self._tx: _Tx | None = None
 
     def _e(self, kind: str, token: str) -> str:
@@ -132,22 +133,19 @@ class RedisBackend:
 
     @contextmanager
     def transaction(self) -> Iterator[object]:
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            token = self._acquire()
-            self._tx, self._depth = _Tx(), 1
-            try:
-                yield self
-                self._commit(self._tx)
-            finally:
-                self._tx, self._depth = None, 0
-                self._release(keys=[f"{self.prefix}lock"], args=[token])
+        with self._lock, self._nesting(self._outer):
+            yield self
+
+    @contextmanager
+    def _outer(self) -> Iterator[None]:
+        token = self._acquire()
+        self._tx = tx = _Tx()
+        try:
+            yield
+            self._commit(tx)
+        finally:
+            self._tx = None
+            self._release(keys=[f"{self.prefix}lock"], args=[token])
 
     # -- internals --------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ._file_lock import CHECKPOINTER, WriterLock
 from ._history import EntityStats
+from ._store_support import CHECKPOINTER, Reentrant, WriterLock
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS history_entity (
@@ -189,7 +189,7 @@ class SQLiteBackend(_SqlBackend):
         self._path, self._background = path, background_checkpoints
         self._lock = threading.RLock()
         self._writer = WriterLock(path)
-        self._depth = 0
+        self._nesting = Reentrant()
         for statement in _SCHEMA:
             self._conn.execute(statement)
 
@@ -203,25 +203,19 @@ class SQLiteBackend(_SqlBackend):
 
     @contextmanager
     def transaction(self) -> Iterator[object]:
-        with self._lock:
-            if self._depth:  # nested: join the outer transaction
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            with self._writer:  # writers of other processes queue here, not in busy sleeps
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._depth = 1
-                try:
-                    yield self
-                except BaseException:
-                    self._depth = 0
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._depth = 0
-                self._conn.execute("COMMIT")
+        with self._lock, self._nesting(self._immediate):
+            yield self
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        with self._writer:  # writers of other processes queue here, not in busy sleeps
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from screening import connect_sqlite
-from screening._file_lock import CHECKPOINTER, WriterLock
+from screening._store_support import CHECKPOINTER, Reentrant, WriterLock
 
 from ._errors import StoreUnavailable
 
@@ -36,7 +36,7 @@ class Database:
         self._conn = connect_sqlite(path, background_checkpoints)
         self.lock = threading.RLock()
         self._writer = WriterLock(path)
-        self._depth = 0
+        self._nesting = Reentrant()
         for statement in schema:
             self._conn.execute(statement)
 
@@ -73,29 +73,23 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """BEGIN IMMEDIATE ... COMMIT (nested calls join the outer transaction)."""
-        with self.lock:
-            if self._depth:  # nested: join the outer transaction
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            with self._writer:
-                self.execute("BEGIN IMMEDIATE")
-                self._depth = 1
-                try:
-                    yield self
-                except BaseException:
-                    self._depth = 0
-                    self._rollback()
-                    raise
-                self._depth = 0
-                try:
-                    self.execute("COMMIT")
-                except BaseException:
-                    self._rollback()  # a failed COMMIT (disk full) leaves the transaction open
-                    raise
+        with self.lock, self._nesting(self._immediate):
+            yield self
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        with self._writer:  # writers of other processes queue here, not in busy sleeps
+            self.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                self.execute("COMMIT")
+            except BaseException:
+                self._rollback()  # a failed COMMIT (disk full) leaves the transaction open
+                raise
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:

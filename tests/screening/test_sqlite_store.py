@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from screening import SQLiteBackend, connect_sqlite
-from screening._file_lock import CHECKPOINTER, WriterLock
 from screening._history import EntityStats
+from screening._store_support import CHECKPOINTER, WriterLock
 
 
 def _add(path: str, times: int) -> None:

@@ -1,4 +1,7 @@
-"""A cross-process writer lock for an embedded SQLite store (``fcntl.flock`` on a side file).
+"""What the stores share: re-entrant transactions, and for SQLite a cross-process writer lock
+and background WAL checkpoints.
+
+Writer lock (``fcntl.flock`` on a side file).
 
 Several worker processes write to the same SQLite files. SQLite's own busy handler waits by
 sleeping and retrying (1, 2, 5, 10 ms ...), so under steady contention writers spend their
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -19,6 +24,30 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
+
+
+class Reentrant:
+    """A store's transaction depth: the outermost ``transaction()`` opens and ends the real
+    transaction (``open_outer``); nested ones join it and commit nothing of their own."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    @contextmanager
+    def __call__(self, open_outer: Callable[[], AbstractContextManager[object]]) -> Iterator[None]:
+        if self.depth:
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+            return
+        with open_outer():
+            self.depth = 1
+            try:
+                yield
+            finally:
+                self.depth = 0
 
 
 class WriterLock:
