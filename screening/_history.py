@@ -350,12 +350,7 @@ class History:
         rows = [entity_tokens(frame, row) for row in range(n)]
         items = [str(item) for item in frame.item_id]
         with self.backend.transaction():
-            current: dict[tuple[str, str], EntityStats | None] = {}
-            for kind in KINDS:
-                distinct = sorted({t[kind] for t in rows if t.get(kind, "")})
-                if distinct:
-                    current.update(zip([(kind, t) for t in distinct],
-                                       self._bulk(kind, distinct), strict=True))  # fmt: skip
+            current = self._entities(rows)
             known = self._known_items(items)
             new_rows = []  # rows whose item is recorded now (an item counts once)
             for row, item in enumerate(items):
@@ -388,6 +383,21 @@ class History:
                 new_items.append((items[row], tokens))
             self._write(changed, new_items)
         return out
+
+    def _entities(self, rows: list[dict[str, str]]) -> dict[tuple[str, str], EntityStats | None]:
+        """Stats of every entity of these parcels (None: unknown), in as few calls as it takes."""
+        keys = sorted({(kind, t[kind]) for t in rows for kind in KINDS if t.get(kind, "")})
+        bulk = getattr(self.backend, "get_keys", None)
+        if bulk is not None:  # the SQL backends: one statement for every kind
+            found = bulk(keys)
+            return {key: found.get(key) for key in keys}
+        current: dict[tuple[str, str], EntityStats | None] = {}
+        for kind in KINDS:
+            tokens = [token for k, token in keys if k == kind]
+            if tokens:
+                current.update(zip([(kind, t) for t in tokens], self._bulk(kind, tokens),
+                                   strict=True))  # fmt: skip
+        return current
 
     def _add_partners(self, triples: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Add (kind, token, partner) links in order; the set of those that were new."""

@@ -83,6 +83,21 @@ class _SqlBackend:
     def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         raise NotImplementedError
 
+    def get_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], EntityStats]:
+        """Stats of the known entities among (kind, token) keys, a few hundred per statement."""
+        found: dict[tuple[str, str], EntityStats] = {}
+        for start in range(0, len(keys), _IN_BATCH // 2):
+            part = keys[start : start + _IN_BATCH // 2]
+            pairs = ", ".join([f"({self._p}, {self._p})"] * len(part))
+            rows = self._execute(  # a join on the key: "(kind, token) IN (...)" would scan
+                f"WITH k (kind, token) AS (VALUES {pairs}) SELECT e.kind, e.token, e.parcels, "
+                "e.first_us, e.last_us, e.seizures, e.clean, e.partners FROM k "
+                "JOIN history_entity e ON e.kind = k.kind AND e.token = k.token",
+                tuple(value for key in part for value in key),
+            )
+            found.update(((r[0], r[1]), EntityStats(*r[2:])) for r in rows)
+        return found
+
     def known_items(self, item_ids: Sequence[str]) -> set[str]:
         """Which of these items are recorded already, a few hundred per statement."""
         known: set[str] = set()

@@ -48,8 +48,12 @@ class Caller:
 class KeyStore:
     """API keys in the state database."""
 
-    def __init__(self, db: Database, secret: str) -> None:
+    def __init__(self, db: Database, secret: str, reader: Database | None = None) -> None:
         self._db = db
+        #: Where keys are looked up: the service gives a connection of its own, so a request
+        #: is authenticated while a scoring batch holds the writer connection (WAL readers
+        #: never wait for writers), and a revocation still counts from the next request on.
+        self._reader = reader or db
         self._secret = secret.encode()
         for statement in SCHEMA:
             db.execute(statement)
@@ -91,7 +95,7 @@ class KeyStore:
         parts = key.split("_", 2)
         if len(parts) != 3 or parts[0] != "ps" or len(key) > 200:
             raise Unauthenticated("the API key is malformed")
-        rows = self._db.execute(
+        rows = self._reader.execute(
             "SELECT role, digest FROM api_key WHERE key_id = ? AND revoked_at IS NULL",
             (parts[1],),
         )

@@ -92,7 +92,8 @@ class Service:
         #: Which parcels get SHAP reasons in score answers (setting ``explain``).
         self.explain: Explain = settings.explain
         self.state_db = Database(settings.state_path, background_checkpoints=True)
-        self.keys = KeyStore(self.state_db, settings.secret_key)
+        self.key_reader = Database(settings.state_path)
+        self.keys = KeyStore(self.state_db, settings.secret_key, self.key_reader)
         self.state = StateStore(self.state_db)
         self.audit = DecisionLog(settings.audit_path, background_checkpoints=True)
         self.metrics = Metrics()
@@ -127,7 +128,7 @@ class Service:
         self.holder.stop()
         if self.shared_metrics is not None:
             self.shared_metrics.stop()
-        for closable in (self.history_backend, self.audit, self.state_db):
+        for closable in (self.history_backend, self.audit, self.state_db, self.key_reader):
             close = getattr(closable, "close", None)
             if close is not None:
                 close()

@@ -55,3 +55,26 @@ def test_background_checkpoints_empty_the_wal(tmp_path: Path) -> None:
     assert str(path) in CHECKPOINTER._paths
     backend.close()
     assert str(path) not in CHECKPOINTER._paths
+
+
+def test_entity_lookup_by_key_uses_the_primary_key(tmp_path: Path) -> None:
+    """The frame's entities are read in one statement, by index (a scan would grow with the
+    history: the service got slower by the hour when it did)."""
+    backend = SQLiteBackend(tmp_path / "h.sqlite")
+    with backend.transaction():
+        for i in range(50):
+            backend.put("sender", f"t{i}", EntityStats(parcels=i, first_us=i, last_us=i))
+    statements: list[tuple[str, tuple[object, ...]]] = []
+    execute = backend._execute
+
+    def spy(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        statements.append((sql, params))
+        return execute(sql, params)
+
+    backend._execute = spy  # type: ignore[method-assign]
+    found = backend.get_keys([("sender", "t7"), ("sender", "nope"), ("recipient", "t7")])
+    assert found == {("sender", "t7"): EntityStats(7, 7, 7, 0, 0, 0)}
+    ((sql, params),) = statements
+    plan = " ".join(str(row) for row in execute("EXPLAIN QUERY PLAN " + sql, params))
+    assert "SEARCH e USING INDEX" in plan and "SCAN history_entity" not in plan, plan
+    backend.close()
