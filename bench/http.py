@@ -1,9 +1,11 @@
 """HTTP throughput and latency of ``POST /v1/parcels:score``, beside a baseline in the same run.
 
-Three servers, one after the other, each under uvicorn in its own process on 127.0.0.1:
+Four servers, one after the other, each under uvicorn (``workers`` processes) on 127.0.0.1:
 - ours as shipped: reasons for every parcel that is not a plain pass;
 - ours explaining every parcel (exact TreeSHAP tables);
-- baseline: the same route computing XGBoost ``pred_contribs`` for every parcel.
+- baseline: the same service computing XGBoost ``pred_contribs`` for every parcel;
+- ours as shipped with one worker.
+Every request is a distinct simulated parcel (50,000 of them), so each adds to the history.
 The load: ``clients`` keep-alive connections for ``seconds``, from ``wrk`` (one thread, a C
 program, so the load generator takes little of the two cores) where installed, else from
 asyncio + httpx in this process (which then competes with the server for CPU: lower figures).

@@ -1,0 +1,55 @@
+"""The plain-ASGI fast path of POST /v1/parcels:score answers exactly as the FastAPI route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from serving._fast import FastScore
+
+from .conftest import Server, parcel
+
+
+def _answers(server: Server, bad: dict[str, Any]) -> list[tuple[int, Any]]:
+    keys = server.keys
+    cases: list[tuple[str | None, bytes]] = [
+        (None, b"{}"),                              # no key: 401
+        ("ps_nope_nope", b"{}"),                    # unknown key: 401
+        (keys["sorter"], b"{not json"),             # malformed JSON: 422
+        (keys["sorter"], b"[1, 2]"),                # not one object: 422
+        (keys["sorter"], httpx.Request("POST", "/", json=bad).content),  # contract: 422
+        (keys["sorter"], b'{"gross_weight_kg": NaN}'),                  # strict JSON: 422
+    ]  # fmt: skip
+    out = []
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for key, body in cases:
+            headers = {"Content-Type": "application/json"}
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            r = client.post("/v1/parcels:score", content=body, headers=headers)
+            out.append((r.status_code, r.json()))
+        ok = parcel()
+        r = client.post("/v1/parcels:score", json=ok,
+                        headers={"Authorization": f"Bearer {keys['sorter']}"})  # fmt: skip
+        answer = r.json()
+        out.append((r.status_code, {k: v for k, v in answer.items() if k != "request_id"}
+                    | {"item_id": "same"}))  # fmt: skip
+    return out
+
+
+def test_fast_path_and_fastapi_route_answer_alike(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = parcel()
+    bad["gross_weight_kg"] = -1
+    fast = _answers(server, bad)
+    monkeypatch.setattr(FastScore, "handles", staticmethod(lambda scope: False))
+    routed = _answers(server, bad)
+    assert [s for s, _ in fast] == [401, 401, 422, 422, 422, 422, 200]
+    assert [s for s, _ in routed] == [s for s, _ in fast]
+    for (_, a), (_, b) in zip(fast[:-1], routed[:-1], strict=True):
+        assert a == b
+    a, b = fast[-1][1], routed[-1][1]
+    assert a.keys() == b.keys() and a["mode"] == b["mode"] == "model"
