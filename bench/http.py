@@ -31,6 +31,8 @@ import httpx
 import numpy as np
 import pyarrow.parquet as pq
 
+from bench.score import measure
+
 KEY = "bench-pseudonymisation-key-0123"
 _SERVER = """
 import os, sys, uvicorn
@@ -148,8 +150,6 @@ def _wrk(url: str, key: str, decls: list[dict[str, Any]], seconds: float, client
          url], capture_output=True, text=True, timeout=seconds + 60, check=True,
     )  # fmt: skip
     out = done.stdout
-    if os.environ.get("BENCH_WRK_VERBOSE"):
-        print(out)
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
 
     def ms(text: str) -> float:
@@ -163,31 +163,6 @@ def _wrk(url: str, key: str, decls: list[dict[str, Any]], seconds: float, client
         errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "p50": ms(latency["50"]), "p99": ms(latency["99"]), "errors": errors}
-
-
-def _in_process(registry: Path, decls: list[dict[str, Any]], n: int = 3000) -> dict[str, float]:
-    from data_contracts import ParcelDeclaration, validate_one
-    from screening import (
-        DecisionPolicy,
-        History,
-        LoadedModel,
-        ModelRegistry,
-        Pseudonymiser,
-        ScoringEngine,
-    )
-
-    model = LoadedModel.load(ModelRegistry(registry).load("champion"))
-    engine = ScoringEngine(model, History(), Pseudonymiser(KEY), DecisionPolicy(), b"k" * 32)
-    times = []
-    for i in range(n):
-        raw = decls[i % len(decls)]
-        started = time.perf_counter()
-        decl, _ = validate_one(ParcelDeclaration, raw)
-        assert decl is not None
-        engine.score_declarations([decl], explain="none")
-        times.append(time.perf_counter() - started)
-    lat = np.array(times[200:]) * 1e3
-    return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}
 
 
 def run(seconds: float = 20, clients: int = 20, workers: int = 2) -> list[dict[str, Any]]:
@@ -207,7 +182,7 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2) -> list[dict[s
         base = _serve_and_load(registry, work / "base", "xgboost", decls, seconds, clients,
                                workers)  # fmt: skip
         single = _serve_and_load(registry, work / "one", "flagged", decls, seconds, clients, 1)
-        core = _in_process(work / "registry", decls)
+        core = measure(work / "registry", decls, 3000, 200)["ours"]  # as bench score does
 
     def row(figure: str, o: float, b: float | None, unit: str) -> dict[str, Any]:
         return {"figure": figure, "ours": round(o, 3), "baseline": None if b is None else

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,20 +22,24 @@ async def get_request_id(request: Request) -> str:
     return rid
 
 
-def _key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def _key(headers: Mapping[str, str]) -> str | None:
+    header = headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
-    return request.headers.get("x-api-key")
+    return headers.get("x-api-key")
+
+
+def caller_for(service: Service, headers: Mapping[str, str], role: Role) -> Caller:
+    """The caller whose key is in ``headers`` if it may act as ``role`` (else 401 or 403)."""
+    caller = service.keys.authenticate(_key(headers))
+    if not caller.may(role):
+        raise Forbidden(f"role {caller.role.value!r} may not do this; it needs {role.value!r}")
+    return caller
 
 
 def authorize(request: Request, role: Role) -> Caller:
     """The caller of ``request`` if its key may act as ``role`` (else 401 or 403)."""
-    service: Service = request.app.state.service
-    caller = service.keys.authenticate(_key(request))
-    if not caller.may(role):
-        raise Forbidden(f"role {caller.role.value!r} may not do this; it needs {role.value!r}")
-    return caller
+    return caller_for(request.app.state.service, request.headers, role)
 
 
 def require(role: Role) -> Callable[[Request], Awaitable[Caller]]:

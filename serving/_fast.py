@@ -23,7 +23,8 @@ from screening import ScreeningError
 
 from ._auth import Caller, Role
 from ._batcher import ScoreBatcher
-from ._errors import Forbidden, InvalidInput, error_body
+from ._deps import caller_for
+from ._errors import InvalidInput, error_body
 from ._json import dump_json, parse_json
 from ._service import Service
 
@@ -32,11 +33,19 @@ PATH = "/v1/parcels:score"
 _JSON = [(b"content-type", b"application/json")]
 
 
-def _key(headers: Headers) -> str | None:
-    header = headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return headers.get("x-api-key")
+async def score_body(batcher: ScoreBatcher, caller: Caller, rid: str,
+                     body: bytes) -> dict[str, Any]:  # fmt: skip
+    """The answer to one score request's body: strict JSON, one object, the contract (422
+    naming every problem), then the score. The FastAPI route and :class:`FastScore` share it."""
+    raw = parse_json(body)
+    if not isinstance(raw, dict):
+        why = "expected one declaration as a JSON object"
+        raise InvalidInput(why, [Problem("(body)", "(body)", why, "object", type(raw).__name__)])
+    (result,) = await batcher.score([raw], caller, rid)
+    if "error" in result:
+        problems = [Problem(**p) for p in result["error"]["problems"]]
+        raise InvalidInput("the declaration breaks the contract", problems)
+    return dict(result)
 
 
 class FastScore:
@@ -49,12 +58,6 @@ class FastScore:
     @staticmethod
     def handles(scope: Scope) -> bool:
         return scope["method"] == "POST" and scope["path"] == PATH and not scope["root_path"]
-
-    def _caller(self, scope: Scope) -> Caller:
-        caller = self.service.keys.authenticate(_key(Headers(scope=scope)))
-        if not caller.may(Role.SORTER):
-            raise Forbidden(f"role {caller.role.value!r} may not do this; it needs 'sorter'")
-        return caller
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         try:
@@ -70,7 +73,7 @@ class FastScore:
         await send({"type": "http.response.body", "body": body})
 
     async def _score(self, scope: Scope, receive: Receive, rid: str) -> dict[str, Any]:
-        caller = self._caller(scope)
+        caller = caller_for(self.service, Headers(scope=scope), Role.SORTER)
         chunks, more = [], True
         while more:
             message = await receive()
@@ -78,13 +81,4 @@ class FastScore:
                 raise InvalidInput("the client disconnected before the body arrived", [])
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        raw = parse_json(b"".join(chunks))
-        if not isinstance(raw, dict):
-            why = "expected one declaration as a JSON object"
-            raise InvalidInput(why, [Problem("(body)", "(body)", why, "object",
-                                             type(raw).__name__)])  # fmt: skip
-        (result,) = await self.batcher.score([raw], caller, rid)
-        if "error" in result:
-            problems = [Problem(**p) for p in result["error"]["problems"]]
-            raise InvalidInput("the declaration breaks the contract", problems)
-        return result
+        return await score_body(self.batcher, caller, rid, b"".join(chunks))
