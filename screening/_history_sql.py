@@ -178,15 +178,20 @@ class _SqlBackend:
         return bool(rows and rows[0][0])
 
 
-def connect_sqlite(path: Path | str, background_checkpoints: bool = False) -> sqlite3.Connection:
+def connect_sqlite(path: Path | str, background_checkpoints: bool = False,
+                   page_size: int | None = None) -> sqlite3.Connection:  # fmt: skip
     """A SQLite connection as every embedded store here uses it: autocommit (transactions are
     explicit), WAL journal, a 5 s busy wait, shareable across threads behind a lock.
+
+    ``page_size``: for a new, empty file only (an existing file keeps its own).
 
     ``background_checkpoints``: the WAL is checkpointed by :data:`CHECKPOINTER`'s thread, not
     inside this connection's commits (the service's stores; the caller unregisters the path
     when it closes the connection).
     """
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    if page_size is not None:
+        conn.execute(f"PRAGMA page_size={int(page_size)}")  # before WAL fixes it
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
@@ -196,11 +201,18 @@ def connect_sqlite(path: Path | str, background_checkpoints: bool = False) -> sq
     return conn
 
 
+#: Page size of a new history file. Every parcel updates about ten rows of ~100 bytes at
+#: random keys (keyed hashes), so each dirties its own page, and every dirty page is copied
+#: into the WAL at commit and back at checkpoint: 1 KiB pages write 2.5 times fewer bytes
+#: per parcel than SQLite's default 4 KiB (17 against 43 KB) for one more B-tree level.
+HISTORY_PAGE_SIZE = 1024
+
+
 class SQLiteBackend(_SqlBackend):
     """Embedded default; one connection guarded by a lock (WAL journal)."""
 
     def __init__(self, path: Path | str, background_checkpoints: bool = False) -> None:
-        self._conn = connect_sqlite(path, background_checkpoints)
+        self._conn = connect_sqlite(path, background_checkpoints, HISTORY_PAGE_SIZE)
         self._path, self._background = path, background_checkpoints
         self._lock = threading.RLock()
         self._writer = WriterLock(path)

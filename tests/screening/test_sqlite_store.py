@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import threading
 import time
 from pathlib import Path
 
 from screening import SQLiteBackend, connect_sqlite
 from screening._history import EntityStats
-from screening._store_support import CHECKPOINTER, WriterLock
+from screening._store_support import CHECKPOINTER, WalCheckpointer, WriterLock
 
 
 def _add(path: str, times: int) -> None:
@@ -78,3 +80,61 @@ def test_entity_lookup_by_key_uses_the_primary_key(tmp_path: Path) -> None:
     plan = " ".join(str(row) for row in execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "SEARCH e USING INDEX" in plan and "SCAN history_entity" not in plan, plan
     backend.close()
+
+
+def test_a_new_history_file_has_small_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "new.sqlite")
+    assert backend._conn.execute("PRAGMA page_size").fetchone() == (1024,)
+    backend.close()
+    old = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size=4096")
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    backend = SQLiteBackend(old)
+    backend.put("sender", "t", EntityStats(parcels=1, first_us=1, last_us=1))
+    assert backend.get("sender", "t") == EntityStats(1, 1, 1, 0, 0, 0)
+    assert backend._conn.execute("PRAGMA page_size").fetchone() == (4096,)
+    backend.close()
+
+
+def _frames(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
+
+def test_a_large_wal_is_started_over_while_writers_keep_writing(tmp_path: Path) -> None:
+    """Under steady writes a PASSIVE checkpoint never finishes, so SQLite never starts the WAL
+    over; past ``restart_bytes`` the checkpointer finishes one under the writer lock."""
+    path = str(tmp_path / "w.sqlite")
+    setup = connect_sqlite(path)
+    setup.execute("CREATE TABLE log (x BLOB)")
+    stop = threading.Event()
+
+    def write() -> None:
+        conn, lock = connect_sqlite(path), WriterLock(path)
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # as the service's stores
+        while not stop.is_set():
+            with lock:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO log VALUES (randomblob(3000))")
+                conn.execute("COMMIT")
+        conn.close()
+        lock.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    probe, lock = sqlite3.connect(path, isolation_level=None), WriterLock(path)
+    try:
+        time.sleep(0.3)
+        assert not WalCheckpointer(restart_bytes=1 << 40).checkpoint(probe, lock)
+        grown = _frames(probe)
+        assert grown > 100  # the writer goes on: the WAL only grows
+        assert WalCheckpointer(restart_bytes=64 << 10).checkpoint(probe, lock)
+        time.sleep(0.05)  # the writer's next commits start the WAL from its beginning
+        assert _frames(probe) < grown
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        probe.close()
+        lock.close()
+        setup.close()
