@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app = FastAPI(title="parcelscreen", version=__version__, lifespan=lifespan)
     app.state.service = service
-    app.state.batcher = batcher = ScoreBatcher(service)
+    app.state.batcher = batcher = ScoreBatcher(service,
+                                                 linger=settings.batch_linger_ms / 1000)
     app.include_router(v1_router)
     app.include_router(oip_router)
     mount_officer(app, service)

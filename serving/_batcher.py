@@ -7,8 +7,14 @@ meanwhile joins the next batch. A batch is scored with one engine call and one w
 store (results, decision log, entity history, officer view), and each request is answered
 with its own items only after its records are committed, so batching changes no guarantee:
 it only shares the fixed costs (numpy set-up, the ONNX call, SQLite transactions) between
-requests and lets the loop parse requests while a batch waits on a store's lock. Under light
-load a batch holds one request and nothing waits for a timer.
+requests and lets the loop parse requests while a batch waits on a store's lock.
+
+Callers that send their next request as soon as they are answered (a sorting machine's
+client, or a load generator) would otherwise split into two cohorts: those that arrived
+during a batch make the next batch, while the ones just answered come back a moment later
+and wait a whole batch. So after a batch, if fewer requests are waiting than were in flight
+(just answered plus waiting), the batcher waits up to ``linger`` for the rest. Under light
+load a batch holds one request and nothing waits: a lone request finds nothing in flight.
 """
 
 from __future__ import annotations
@@ -27,11 +33,14 @@ Pending = tuple[ScoreRequest, "asyncio.Future[list[dict[str, Any]]]"]
 class ScoreBatcher:
     """Scores requests that arrive together in one call of :meth:`Service.score_many`."""
 
-    def __init__(self, service: Service, max_items: int = 256) -> None:
+    def __init__(self, service: Service, max_items: int = 256, linger: float = 0.001) -> None:
         self.service = service
         #: A batch takes whole requests until this many declarations (at least one request).
         self.max_items = max_items
+        #: Longest wait (seconds) for the callers just answered to send their next request.
+        self.linger = linger
         self._pending: list[Pending] = []
+        self._arrived: asyncio.Event | None = None
         self._running = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-batch")
 
@@ -40,6 +49,8 @@ class ScoreBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
         self._pending.append((ScoreRequest(raws, caller, request_id), future))
+        if self._arrived is not None:
+            self._arrived.set()
         if not self._running:
             self._running = True
             loop.create_task(self._drain())
@@ -55,10 +66,28 @@ class ScoreBatcher:
         batch, self._pending = self._pending[:taken], self._pending[taken:]
         return [(r, f) for r, f in batch if not f.cancelled()]
 
+    async def _gather(self, expected: int) -> None:
+        """Wait (at most ``linger``) until ``expected`` requests are pending."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.linger
+        arrived = self._arrived = self._arrived or asyncio.Event()
+        while len(self._pending) < expected:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            arrived.clear()
+            try:
+                await asyncio.wait_for(arrived.wait(), left)
+            except TimeoutError:
+                return
+
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
+        expected = 0  # callers in flight: those just answered and those already waiting
         try:
             while self._pending:
+                if self.linger > 0 and len(self._pending) < expected:
+                    await self._gather(expected)
                 batch = self._take()
                 if not batch:
                     continue
@@ -74,6 +103,7 @@ class ScoreBatcher:
                 for (_, future), answer in zip(batch, answers, strict=True):
                     if not future.done():
                         future.set_result(answer)
+                expected = len(batch) + len(self._pending)
         finally:
             self._running = False
 

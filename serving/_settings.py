@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     """Share of the capacity spent on uniform random control."""
     max_batch: int = Field(default=500, ge=1)
     """Most declarations accepted by one score-batch call."""
+    batch_linger_ms: float = Field(default=1.0, ge=0, le=50)
+    """Longest wait for the callers a batch just answered to send their next score request,
+    so that they join the next batch instead of splitting into two alternating ones (0: no
+    wait). Only a batch that would hold fewer requests than the last one waits."""
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     """Largest request body accepted; larger bodies get 413."""
     retention_days: float = Field(default=365.0, gt=0)
