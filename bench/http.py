@@ -37,14 +37,17 @@ from bench.score import measure
 KEY = "bench-pseudonymisation-key-0123"
 _SERVER = """
 import os, sys, uvicorn
+from parcelscreen._serve_cmd import serve_workers
 from serving import KeyStore, Database, Settings
 port, mode, workers = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 settings = Settings()
 print(KeyStore(Database(settings.state_path), settings.secret_key).create("sorter", "bench")[1],
       flush=True)
 factory = "bench.http:baseline_app" if mode == "xgboost" else "serving:app_from_env"
-uvicorn.run(factory, factory=True, workers=workers, host="127.0.0.1", port=port,
-            log_level="warning", access_log=False)
+if workers > 1:  # as ``parcelscreen serve --workers N`` runs them
+    sys.exit(serve_workers(factory, "127.0.0.1", port, workers))
+uvicorn.run(factory, factory=True, host="127.0.0.1", port=port, log_level="warning",
+            access_log=False)
 """
 
 

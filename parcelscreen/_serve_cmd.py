@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+
+from . import _listen
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,9 +34,32 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers or settings.workers
     if workers > 1:  # each worker builds its app from the environment
         os.environ["PARCELSCREEN_WORKERS"] = str(workers)
-        uvicorn.run("serving:app_from_env", factory=True, workers=workers, host=settings.host,
-                    port=settings.port, log_level="info", access_log=False)  # fmt: skip
-        return 0
+        return serve_workers("serving:app_from_env", settings.host, settings.port, workers)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", access_log=False)  # fmt: skip
+    return 0
+
+
+def serve_workers(app: str, host: str, port: int, workers: int) -> int:
+    """Run the app factory ``app`` ("module:function") in ``workers`` processes under uvicorn's
+    supervisor, each listening on a socket of its own where the kernel balances them."""
+    import uvicorn
+
+    if not _listen.AVAILABLE:
+        uvicorn.run(app, factory=True, workers=workers, host=host, port=port, log_level="info",
+                    access_log=False)  # fmt: skip
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(app, factory=True, workers=workers, host=host, port=port,
+                            log_level="info", access_log=False)  # fmt: skip
+    try:
+        sock = _listen.supervisor_socket(host, port)
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    logging.getLogger("uvicorn.error").info(
+        "parcelscreen serving on http://%s:%d with %d workers, one socket each", host,
+        sock.getsockname()[1], workers)  # fmt: skip
+    Multiprocess(config, sockets=[sock]).run()
     return 0
