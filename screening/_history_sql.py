@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._history import EntityStats
-from ._store_support import CHECKPOINTER, Reentrant, WriterLock
+from ._store_support import CHECKPOINTER, Reentrant, WriterLock, close_checkpointed
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS history_entity (
@@ -245,7 +245,9 @@ class SQLiteBackend(_SqlBackend):
             self._conn.execute("COMMIT")
 
     def close(self) -> None:
-        self._conn.close()
-        self._writer.close()
         if self._background:
+            close_checkpointed(self._conn)
             CHECKPOINTER.unregister(self._path)
+        else:
+            self._conn.close()
+        self._writer.close()

@@ -14,15 +14,12 @@ does nothing and SQLite's busy wait alone applies.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import sqlite3
 
 try:
     import fcntl
@@ -111,11 +108,12 @@ class WalCheckpointer:
     most of it is followed by a second one under the store's writer lock
     (:class:`WriterLock`), which copies the few pages written meanwhile, so the next writer
     starts the WAL from its beginning, rewriting the same file (not cut: truncating a large
-    file stalled the writer that did it). It waits
-    for no reader, unlike a RESTART checkpoint in SQLite's sleeping busy handler. The bound
-    is large on purpose: doing this every round made writers wait often enough to cost
-    throughput; past ``restart_bytes`` it happens every few seconds at full load, and never
-    in a flow with pauses, where a PASSIVE checkpoint finishes by itself.
+    file stalled the writer that did it). It waits for no reader, unlike a RESTART
+    checkpoint in SQLite's sleeping busy handler, and it is skipped when the first pass did
+    not copy everything it saw (a reader held it back), so the lock is held only briefly.
+    The bound is large on purpose: doing this every round made writers wait often enough to
+    cost throughput; past ``restart_bytes`` it happens every few seconds at full load, and
+    never in a flow with pauses, where a PASSIVE checkpoint finishes by itself.
     """
 
     def __init__(self, interval: float = 1.0, restart_bytes: int = 256 << 20) -> None:
@@ -144,7 +142,6 @@ class WalCheckpointer:
                 self._paths.pop(key, None)
 
     def _run(self) -> None:
-        import sqlite3
         import time
 
         connections: dict[str, tuple[sqlite3.Connection, WriterLock]] = {}
@@ -176,13 +173,21 @@ class WalCheckpointer:
     def checkpoint(self, conn: sqlite3.Connection, writer: WriterLock) -> bool:
         """One round on one database; True when the WAL was left fully checkpointed under
         the writer lock (the next write starts it over)."""
-        _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         (page_size,) = conn.execute("PRAGMA page_size").fetchone()
-        if frames * page_size <= self.restart_bytes:
+        if busy or copied < frames or frames * page_size <= self.restart_bytes:
             return False
         with writer:
             _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return bool(frames == copied)
+
+
+def close_checkpointed(conn: sqlite3.Connection) -> None:
+    """Close a store's connection after one last PASSIVE checkpoint (it never waits), so a
+    store that was checkpointed in the background leaves little or nothing in its WAL."""
+    with suppress(sqlite3.Error):  # busy or read-only: the next open replays it
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    conn.close()
 
 
 #: One checkpointer per process, for every store that asks for background checkpoints.

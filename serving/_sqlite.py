@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from screening import connect_sqlite
-from screening._store_support import CHECKPOINTER, Reentrant, WriterLock
+from screening._store_support import CHECKPOINTER, Reentrant, WriterLock, close_checkpointed
 
 from ._errors import StoreUnavailable
 
@@ -97,7 +97,9 @@ class Database:
 
     def close(self) -> None:
         with self.lock:
-            self._conn.close()
-            self._writer.close()
             if self._background:
+                close_checkpointed(self._conn)
                 CHECKPOINTER.unregister(self.path)
+            else:
+                self._conn.close()
+            self._writer.close()
