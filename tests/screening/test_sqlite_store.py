@@ -138,3 +138,24 @@ def test_a_large_wal_is_started_over_while_writers_keep_writing(tmp_path: Path) 
         probe.close()
         lock.close()
         setup.close()
+
+
+def test_a_store_checkpointed_in_the_background_leaves_its_rows_in_the_file(
+    tmp_path: Path,
+) -> None:
+    """Closing checkpoints once more: the database file holds the rows, not only the WAL,
+    even while another connection (another worker, the checkpoint thread) keeps SQLite from
+    checkpointing by itself at close."""
+    path = tmp_path / "h.sqlite"
+    backend = SQLiteBackend(path, background_checkpoints=True)
+    other = sqlite3.connect(path)
+    other.execute("SELECT count(*) FROM history_entity").fetchall()
+    start = path.stat().st_size
+    with backend.transaction():
+        for i in range(3000):
+            backend.put("sender", f"token-{i:06d}", EntityStats(parcels=1, first_us=i, last_us=i))
+    backend.close()  # at once: the background thread has not had its round yet
+    try:
+        assert path.stat().st_size > start + 100_000
+    finally:
+        other.close()
