@@ -67,8 +67,10 @@ class ScoreBatcher:
         return [(r, f) for r, f in batch if not f.cancelled()]
 
     async def _gather(self, expected: int) -> None:
-        """Wait (at most ``linger``) until ``expected`` requests are pending."""
+        """Wait (at most ``linger``) until ``expected`` requests are pending, counted from
+        when the answers of the last batch have gone out."""
         loop = asyncio.get_running_loop()
+        await asyncio.sleep(0)  # the handlers answered by the last batch send their answers
         deadline = loop.time() + self.linger
         arrived = self._arrived = self._arrived or asyncio.Event()
         while len(self._pending) < expected:
