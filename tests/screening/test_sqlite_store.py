@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from screening import SQLiteBackend, connect_sqlite
 from screening._history import EntityStats
@@ -159,3 +162,18 @@ def test_a_store_checkpointed_in_the_background_leaves_its_rows_in_the_file(
         assert path.stat().st_size > start + 100_000
     finally:
         other.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
+def test_early_writeback_starts_on_a_store_file_and_skips_a_missing_one(tmp_path: Path) -> None:
+    from screening import _writeback
+
+    path = tmp_path / "h.sqlite"
+    backend = SQLiteBackend(path)
+    backend.put("sender", "t", EntityStats(parcels=1, first_us=1, last_us=1))
+    assert _writeback.AVAILABLE
+    assert _writeback.start_writeback(path)
+    assert _writeback.start_writeback(f"{path}-wal")
+    assert not _writeback.start_writeback(tmp_path / "missing.sqlite")
+    assert backend.get("sender", "t") == EntityStats(1, 1, 1, 0, 0, 0)
+    backend.close()
