@@ -36,7 +36,7 @@ from bench.score import measure
 
 KEY = "bench-pseudonymisation-key-0123"
 _SERVER = """
-import os, sys, uvicorn
+import sys, uvicorn
 from parcelscreen._serve_cmd import serve_workers
 from serving import KeyStore, Database, Settings
 port, mode, workers = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._history import EntityStats
-from ._store_support import CHECKPOINTER, Reentrant, WriterLock, close_checkpointed
+from ._store_support import CHECKPOINTER, Reentrant, WriterLock, close_store
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS history_entity (
@@ -186,8 +186,8 @@ def connect_sqlite(path: Path | str, background_checkpoints: bool = False,
     ``page_size``: for a new, empty file only (an existing file keeps its own).
 
     ``background_checkpoints``: the WAL is checkpointed by :data:`CHECKPOINTER`'s thread, not
-    inside this connection's commits (the service's stores; the caller unregisters the path
-    when it closes the connection).
+    inside this connection's commits (the service's stores; close such a connection with
+    :func:`close_store`, which checkpoints it once more and unregisters the path).
     """
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     if page_size is not None:
@@ -245,9 +245,5 @@ class SQLiteBackend(_SqlBackend):
             self._conn.execute("COMMIT")
 
     def close(self) -> None:
-        if self._background:
-            close_checkpointed(self._conn)
-            CHECKPOINTER.unregister(self._path)
-        else:
-            self._conn.close()
+        close_store(self._conn, self._path, self._background)
         self._writer.close()

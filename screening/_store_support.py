@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
@@ -151,8 +152,6 @@ class WalCheckpointer:
                 self._paths.pop(key, None)
 
     def _run(self) -> None:
-        import time
-
         connections: dict[str, tuple[sqlite3.Connection, WriterLock]] = {}
         tick = self.writeback_interval if writeback.AVAILABLE else self.interval
         due = time.monotonic() + self.interval
@@ -199,11 +198,14 @@ class WalCheckpointer:
         return bool(frames == copied)
 
 
-def close_checkpointed(conn: sqlite3.Connection) -> None:
-    """Close a store's connection after one last PASSIVE checkpoint (it never waits), so a
-    store that was checkpointed in the background leaves little or nothing in its WAL."""
-    with suppress(sqlite3.Error):  # busy or read-only: the next open replays it
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+def close_store(conn: sqlite3.Connection, path: Path | str, background_checkpoints: bool) -> None:
+    """Close a store's connection as :func:`connect_sqlite` opened it: one with background
+    checkpoints gets one last PASSIVE checkpoint (it never waits), so that it leaves little or
+    nothing in its WAL, and leaves :data:`CHECKPOINTER`."""
+    if background_checkpoints:
+        with suppress(sqlite3.Error):  # busy or read-only: the next open replays the WAL
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        CHECKPOINTER.unregister(path)
     conn.close()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from screening import connect_sqlite
-from screening._store_support import CHECKPOINTER, Reentrant, WriterLock, close_checkpointed
+from screening._store_support import Reentrant, WriterLock, close_store
 
 from ._errors import StoreUnavailable
 
@@ -97,9 +97,5 @@ class Database:
 
     def close(self) -> None:
         with self.lock:
-            if self._background:
-                close_checkpointed(self._conn)
-                CHECKPOINTER.unregister(self.path)
-            else:
-                self._conn.close()
+            close_store(self._conn, self.path, self._background)
             self._writer.close()
