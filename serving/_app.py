@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from data_contracts import Problem
 from screening import ScreeningError
@@ -27,6 +28,30 @@ from ._settings import Settings
 from .officer import mount_officer
 
 log = logging.getLogger("serving")
+
+
+class ServingApp(FastAPI):
+    """FastAPI, with ``POST /v1/parcels:score`` answered before Starlette's middleware stack.
+
+    The sorting hot path gets its request ID, body limit and metrics from
+    :class:`ServiceMiddleware` and its answers from :class:`FastScore`, as before, but no
+    longer passes Starlette's error layer, FastAPI's telemetry and body-limit layers and
+    their wrappers of every message on the way out: in alternating in-process runs (scoring
+    stubbed out) the event loop's CPU per score request fell by about a quarter. Every other
+    request, and the score route under a root path, takes the whole stack.
+    """
+
+    #: Set by :func:`create_app`: the middleware instance that answers the hot path.
+    hot_path: ServiceMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot = self.hot_path
+        if hot is not None and scope["type"] == "http" and hot.fast is not None \
+                and hot.fast.handles(scope) and not self.root_path:  # fmt: skip
+            scope["app"] = self
+            await hot(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _error(status: int, body: dict[str, object]) -> Response:
@@ -56,7 +81,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     from . import __version__
 
-    app = FastAPI(title="parcelscreen", version=__version__, lifespan=lifespan)
+    app = ServingApp(title="parcelscreen", version=__version__, lifespan=lifespan)
     app.state.service = service
     app.state.batcher = batcher = ScoreBatcher(service,
                                                  linger=settings.batch_linger_ms / 1000)
@@ -84,8 +109,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         log.exception("unexpected error on %s", request.url.path)
         return _error(500, {"error": {"code": "internal", "message": "internal error"}})
 
+    fast = FastScore(service, batcher)
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=service.metrics, fast=FastScore(service, batcher))  # fmt: skip
+                       metrics=service.metrics, fast=fast)  # fmt: skip
+    app.hot_path = ServiceMiddleware(app.router, settings.max_body_bytes, service.metrics, fast)
     return app
 
 

@@ -3,7 +3,8 @@
 Postal sorting sends one parcel per request, thousands a second. The FastAPI route does the
 same work, but on the way it passes six middleware layers, the router and the dependency
 solver, which cost about as much CPU as scoring the parcel. :class:`FastScore` answers that
-one route straight from :class:`~serving._middleware.ServiceMiddleware` with the same checks
+one route straight from :class:`~serving._middleware.ServiceMiddleware`, which
+:class:`~serving._app.ServingApp` calls before Starlette's own layers, with the same checks
 in the same order (key and role, strict JSON, one object, the contract) and the same answers
 and error bodies, through the same :class:`~serving._batcher.ScoreBatcher`. The FastAPI route
 stays declared, so the OpenAPI document is unchanged; ``tests/serving`` runs every check of

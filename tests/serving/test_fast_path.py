@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from serving._fast import FastScore
 
@@ -53,3 +54,32 @@ def test_fast_path_and_fastapi_route_answer_alike(
         assert a == b
     a, b = fast[-1][1], routed[-1][1]
     assert a.keys() == b.keys() and a["mode"] == b["mode"] == "model"
+
+
+def test_score_route_is_answered_before_the_middleware_stack(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path skips Starlette's stack but keeps the request ID, body limit and metrics;
+    every other route, and the score route where the fast path declines, takes the stack."""
+    stacked: list[str] = []
+    inner = FastAPI.__call__
+
+    async def counted(self: FastAPI, scope: Any, receive: Any, send: Any) -> None:
+        stacked.append(scope.get("path", ""))
+        await inner(self, scope, receive, send)
+
+    monkeypatch.setattr(FastAPI, "__call__", counted)
+    client = server.client("sorter")
+    r = client.post("/v1/parcels:score", json=parcel(), headers={"X-Request-ID": "hot-1"})
+    assert r.status_code == 200 and r.headers["x-request-id"] == "hot-1"
+    assert r.json()["request_id"] == "hot-1"
+    big = client.post("/v1/parcels:score", content=b" " * (server.settings.max_body_bytes + 1),
+                      headers={"Content-Type": "application/json"})  # fmt: skip
+    assert big.status_code == 413
+    assert stacked == []
+    assert client.get("/v2/health/live").status_code == 200
+    monkeypatch.setattr(FastScore, "handles", staticmethod(lambda scope: False))
+    assert client.post("/v1/parcels:score", json=parcel()).status_code == 200
+    assert stacked == ["/v2/health/live", "/v1/parcels:score"]
+    metrics = server.client("admin").get("/metrics").text
+    assert 'route="/v1/parcels:score"' in metrics
