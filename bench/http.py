@@ -10,7 +10,9 @@ Every request is a distinct simulated parcel (50,000 of them), so each adds to t
 The load: ``clients`` keep-alive connections for ``seconds``, from ``wrk`` (one thread, a C
 program, so the load generator takes little of the two cores) where installed, else from
 asyncio + httpx in this process (which then competes with the server for CPU: lower figures).
-Also an in-process figure: validation + features + score + decision for one parcel.
+Also an in-process figure: validation + features + score + decision for one parcel, and the
+machine's own noise: the thread CPU time of equal chunks of pure Python (about 2 ms each) on
+the idle machine, whose tail bounds what any service's p99 can be here.
 """
 
 from __future__ import annotations
@@ -58,6 +60,37 @@ def baseline_app() -> Any:
 
     LoadedModel.explainer = property(lambda self: None)  # type: ignore[assignment,method-assign]
     return app_from_env()
+
+
+def machine_noise(seconds: float = 3.0) -> dict[str, dict[str, float]]:
+    """Thread CPU time (ms) of equal chunks of work on the idle machine, for ``seconds`` each:
+    pure Python that stays in the core's caches ("python"), and random reads from a 64 MB
+    array ("memory"), which slow down when neighbours on a shared host load its memory. On a
+    quiet machine a chunk's tail is near its median; on a shared virtual machine one now and
+    then takes several times as long, and every request in flight then waits as long."""
+    rng = np.random.default_rng(0)
+    table = rng.random(8_000_000)
+    picks = rng.integers(0, len(table), 150_000)
+
+    def python() -> None:
+        total = 0
+        for i in range(50_000):
+            total += i
+
+    def memory() -> None:
+        table[picks].sum()
+
+    out = {}
+    for name, chunk in (("python", python), ("memory", memory)):
+        times = []
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.thread_time()
+            chunk()
+            times.append((time.thread_time() - started) * 1e3)
+        p50, p99, p999 = np.percentile(times, [50, 99, 99.9])
+        out[name] = {"p50": float(p50), "p99": float(p99), "p999": float(p999)}
+    return out
 
 
 def _free_port() -> int:
@@ -184,6 +217,7 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2,
         run_training(work / "data", work / "registry", KEY, validate=False)
         decls = _declarations(work / "data")
         registry = work / "registry"
+        noise = machine_noise()
         ours, base = [], []
         for k in range(rounds):  # each round starts from empty stores
             ours.append(_serve_and_load(registry, work / f"ours{k}", "flagged", decls, seconds,
@@ -223,6 +257,9 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2,
         row("  latency p99", single["p99"], mb["p99"], "ms"),
         row("in-process validate+features+score+decide p50", core["p50"], None, "ms"),
         row("in-process validate+features+score+decide p99", core["p99"], None, "ms"),
+        *(row(f"machine: a chunk of {what}, thread CPU {q}", noise[name][key], None, "ms")
+          for name, what in (("python", "pure Python"), ("memory", "random reads"))
+          for q, key in (("p50", "p50"), ("p99", "p99"), ("p99.9", "p999"))),
     ]  # fmt: skip
 
 
