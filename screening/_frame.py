@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 import numpy as np
 import pyarrow as pa
@@ -198,11 +199,18 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
     )
 
 
-def _get(decl: ParcelDeclaration, path: str) -> str:
-    value = decl
-    for part in path.split("."):
-        value = getattr(value, part)
-    return str(value or "")
+def _getter(spec: tuple[str, ...]) -> Callable[[ParcelDeclaration], tuple[object, ...]]:
+    get = attrgetter(*spec)  # one C-level getter; of one name it gives the value, not a tuple
+    return get if len(spec) > 1 else lambda decl: (get(decl),)
+
+
+#: Each entity's parts of a declaration.
+_PARTS = {kind: _getter(spec) for kind, spec in ENTITIES.items()}
+
+
+def _parts(decl: ParcelDeclaration, kind: str) -> tuple[str, ...]:
+    """An entity's parts of one declaration, a missing one as ""."""
+    return tuple(str(value or "") for value in _PARTS[kind](decl))
 
 
 def _epoch_us(moment: datetime) -> int:
@@ -272,7 +280,6 @@ def frame_from_declarations(
         sender_contact=floats(float(bool(d.sender.phone or d.sender.email)) for d in rows),
         importer_ref=floats(float(bool(d.recipient.importer_ref)) for d in rows),
         tokens={
-            kind: pseudonymiser.tokens(kind, (tuple(_get(d, p) for p in spec) for d in rows))
-            for kind, spec in ENTITIES.items()
+            kind: pseudonymiser.tokens(kind, (_parts(d, kind) for d in rows)) for kind in ENTITIES
         },
     )
