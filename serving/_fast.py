@@ -32,6 +32,8 @@ from ._service import Service
 log = logging.getLogger("serving")
 PATH = "/v1/parcels:score"
 _JSON = [(b"content-type", b"application/json")]
+#: The body of every 500 answer (the app's handler of unexpected errors gives the same).
+INTERNAL: dict[str, object] = {"error": {"code": "internal", "message": "internal error"}}
 
 
 async def score_body(batcher: ScoreBatcher, caller: Caller, rid: str,
@@ -58,17 +60,16 @@ class FastScore:
 
     @staticmethod
     def handles(scope: Scope) -> bool:
-        return scope["method"] == "POST" and scope["path"] == PATH and not scope["root_path"]
+        return scope["method"] == "POST" and scope["path"] == PATH and not scope.get("root_path")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         try:
-            status, payload = 200, await self._score(scope, receive, rid)
+            status, body = 200, dump_json(await self._score(scope, receive, rid))
         except ScreeningError as exc:
-            status, payload = exc.status_code, error_body(exc)
+            status, body = exc.status_code, dump_json(error_body(exc))
         except Exception:
             log.exception("unexpected error on %s", PATH)
-            status, payload = 500, {"error": {"code": "internal", "message": "internal error"}}
-        body = dump_json(payload)
+            status, body = 500, dump_json(INTERNAL)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_JSON, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

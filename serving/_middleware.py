@@ -45,6 +45,9 @@ class ServiceMiddleware:
                 message["headers"] = [*message.get("headers", []), (_RID, rid.encode())]
             await send(message)
 
+        fast = self.fast if self.fast is not None and self.fast.handles(scope) else None
+        if fast is not None:
+            scope["route"] = fast  # labels its metrics, a 413 included
         try:
             length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
@@ -61,9 +64,8 @@ class ServiceMiddleware:
                         raise PayloadTooLarge(self._message())
                 return message
 
-            if self.fast is not None and self.fast.handles(scope):
-                scope["route"] = self.fast
-                await self.fast(scope, limited, send_with_id, rid)
+            if fast is not None:
+                await fast(scope, limited, send_with_id, rid)
             else:
                 await self.app(scope, limited, send_with_id)
         finally:

@@ -56,6 +56,14 @@ def test_fast_path_and_fastapi_route_answer_alike(
     assert a.keys() == b.keys() and a["mode"] == b["mode"] == "model"
 
 
+def _count(server: Server, status: int) -> float:
+    """parcelscreen_http_requests_total of POST /v1/parcels:score with ``status``."""
+    series = ('parcelscreen_http_requests_total{method="POST",route="/v1/parcels:score",'
+              f'status="{status}"}} ')  # fmt: skip
+    text = server.client("admin").get("/metrics").text
+    return sum(float(line[len(series):]) for line in text.splitlines() if line.startswith(series))
+
+
 def test_score_route_is_answered_before_the_middleware_stack(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -68,18 +76,35 @@ def test_score_route_is_answered_before_the_middleware_stack(
         stacked.append(scope.get("path", ""))
         await inner(self, scope, receive, send)
 
+    before = _count(server, 200), _count(server, 413)
     monkeypatch.setattr(FastAPI, "__call__", counted)
     client = server.client("sorter")
     r = client.post("/v1/parcels:score", json=parcel(), headers={"X-Request-ID": "hot-1"})
     assert r.status_code == 200 and r.headers["x-request-id"] == "hot-1"
     assert r.json()["request_id"] == "hot-1"
-    big = client.post("/v1/parcels:score", content=b" " * (server.settings.max_body_bytes + 1),
-                      headers={"Content-Type": "application/json"})  # fmt: skip
-    assert big.status_code == 413
+    headers = {"Content-Type": "application/json", "X-Request-ID": "hot-2"}
+    too_big = b" " * (server.settings.max_body_bytes + 1)
+    big = client.post("/v1/parcels:score", content=too_big, headers=headers)
+    assert big.status_code == 413 and big.headers["x-request-id"] == "hot-2"
     assert stacked == []
+    monkeypatch.setattr(FastAPI, "__call__", inner)
+    assert (_count(server, 200), _count(server, 413)) == (before[0] + 1, before[1] + 1)
+    monkeypatch.setattr(FastAPI, "__call__", counted)
     assert client.get("/v2/health/live").status_code == 200
     monkeypatch.setattr(FastScore, "handles", staticmethod(lambda scope: False))
     assert client.post("/v1/parcels:score", json=parcel()).status_code == 200
     assert stacked == ["/v2/health/live", "/v1/parcels:score"]
-    metrics = server.client("admin").get("/metrics").text
-    assert 'route="/v1/parcels:score"' in metrics
+
+
+def test_an_error_escaping_the_hot_path_gets_the_json_500(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: FastScore, scope: Any, receive: Any, send: Any, rid: str) -> None:
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(FastScore, "__call__", broken)
+    with httpx.Client(base_url=server.url, timeout=30) as client:  # a fresh connection
+        r = client.post("/v1/parcels:score", json=parcel(),
+                        headers={"Authorization": f"Bearer {server.keys['sorter']}"})  # fmt: skip
+    assert r.status_code == 500
+    assert r.json() == {"error": {"code": "internal", "message": "internal error"}}
