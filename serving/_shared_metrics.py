@@ -6,10 +6,12 @@ worker writes its cumulative counters, histograms and recent scores to ``worker_
 its own counts plus every other worker's, so counters stay totals for the deployment. A
 worker that restarts gets a new row, and its predecessor's counts stay, so totals never go
 backwards; recent scores of a worker silent for ``stale_seconds`` leave the drift window.
-The row of a worker silent for ``retire_seconds`` (long dead: uvicorn's supervisor restarts
-a worker that stops answering within seconds) is added into one ``retired`` row and
-deleted, in one transaction, so restarts over months do not grow the table that every
-scrape reads.
+The row of a worker silent for ``retire_seconds`` (as a rule long dead and restarted) is
+added into one ``retired`` row and deleted, in one transaction, so restarts over months do
+not grow the table that every scrape reads. A worker that was only silent (its store busy
+for that long, its host suspended) finds its row gone at its next publication and from
+then on publishes only what it counted since the counts that were retired, so nothing is
+counted twice.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 import time
 from typing import Any
 
-from ._metrics import Metrics
+from ._metrics import LATENCY_BUCKETS, Metrics
 from ._sqlite import Database
 
 SCHEMA = (
@@ -33,9 +35,8 @@ SCHEMA = (
 RETIRED = "retired"
 
 
-def add_series(total: dict[str, list[list[Any]]],
-               more: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:  # fmt: skip
-    """Exported series added up: counters by value, histograms bucket by bucket."""
+def _combine(total: dict[str, list[list[Any]]], more: dict[str, list[list[Any]]], sign: float,
+             width: int | None) -> dict[str, list[list[Any]]]:  # fmt: skip
     out = {name: {json.dumps(labels): value for labels, value in rows}
            for name, rows in total.items()}  # fmt: skip
     for name, rows in more.items():
@@ -43,15 +44,34 @@ def add_series(total: dict[str, list[list[Any]]],
         for labels, value in rows:
             key = json.dumps(labels)
             have = mine.get(key)
-            if have is None:
-                mine[key] = value
-            elif isinstance(value, list) and isinstance(have, list) and len(have) == len(value):
-                mine[key] = [a + b for a, b in zip(have, value, strict=True)]
-            elif not isinstance(value, list) and not isinstance(have, list):
-                mine[key] = have + value
-            # else: buckets that changed between versions; the first row's shape is kept
+            if isinstance(value, list):
+                value = [sign * v for v in value]
+                if isinstance(have, list) and len(have) == len(value):
+                    mine[key] = [a + b for a, b in zip(have, value, strict=True)]
+                elif have is None or len(value) == width:  # buckets changed between versions:
+                    mine[key] = value  # the current layout wins, as rendering does
+            elif have is None:
+                mine[key] = sign * value
+            elif not isinstance(have, list):
+                mine[key] = have + sign * value
     return {name: [[json.loads(key), value] for key, value in rows.items()]
             for name, rows in out.items()}  # fmt: skip
+
+
+#: Length of a histogram row now (buckets, sum, count).
+HISTOGRAM_WIDTH = len(LATENCY_BUCKETS) + 2
+
+
+def add_series(total: dict[str, list[list[Any]]],
+               more: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:  # fmt: skip
+    """Exported series added up: counters by value, histograms bucket by bucket."""
+    return _combine(total, more, 1.0, HISTOGRAM_WIDTH)
+
+
+def subtract_series(total: dict[str, list[list[Any]]],
+                    less: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:  # fmt: skip
+    """``total`` less ``less``, label by label (what a worker counted since ``less``)."""
+    return _combine(total, less, -1.0, HISTOGRAM_WIDTH)
 
 
 class SharedMetrics:
@@ -60,6 +80,9 @@ class SharedMetrics:
         self.db, self.metrics = db, metrics
         self.interval, self.stale_seconds = interval, stale_seconds
         self.retire_seconds = retire_seconds
+        #: Counts as last published (None: not yet), and counts already in the retired row.
+        self._last: dict[str, list[list[Any]]] | None = None
+        self._baseline: dict[str, list[list[Any]]] = {}
         self.worker = f"{os.uname().nodename}:{os.getpid()}:{time.time_ns()}"
         for statement in SCHEMA:
             db.execute(statement)
@@ -68,9 +91,15 @@ class SharedMetrics:
 
     def publish(self) -> None:
         exported = self.metrics.export()
-        self.db.execute("INSERT OR REPLACE INTO worker_metrics VALUES (?, ?, ?, ?)",
-                        (self.worker, time.time(), json.dumps(exported["series"]),
-                         exported["scores"]))  # fmt: skip
+        series = exported["series"]
+        with self.db.transaction() as db:
+            if self._last is not None and not db.execute(
+                    "SELECT 1 FROM worker_metrics WHERE worker = ?", (self.worker,)):  # fmt: skip
+                self._baseline = self._last  # retired while alive: those counts are retired
+            own = subtract_series(series, self._baseline) if self._baseline else series
+            db.execute("INSERT OR REPLACE INTO worker_metrics VALUES (?, ?, ?, ?)",
+                       (self.worker, time.time(), json.dumps(own), exported["scores"]))  # fmt: skip
+        self._last = series
 
     def retire(self) -> int:
         """Add the rows of workers silent for ``retire_seconds`` into the ``retired`` row and
@@ -96,14 +125,18 @@ class SharedMetrics:
         return len(dead)
 
     def others(self) -> list[dict[str, Any]]:
-        """Every other worker's last published counts (scores only from live workers)."""
+        """Every other worker's last published counts (scores only from live workers), less
+        this worker's own counts in the retired row, since it renders all of its own."""
         fresh = time.time() - self.stale_seconds
         rows = self.db.execute(
             "SELECT updated_at, series, scores FROM worker_metrics WHERE worker != ?",
             (self.worker,),
         )
-        return [{"series": json.loads(series), "scores": scores if at >= fresh else b""}
-                for at, series, scores in rows]  # fmt: skip
+        others = [{"series": json.loads(series), "scores": scores if at >= fresh else b""}
+                  for at, series, scores in rows]  # fmt: skip
+        if self._baseline:  # this worker's own counts that sit in the retired row
+            others.append({"series": subtract_series({}, self._baseline), "scores": b""})
+        return others
 
     def start(self) -> None:
         def loop() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from serving import Database
 from serving._metrics import Metrics
-from serving._shared_metrics import RETIRED, SharedMetrics, add_series
+from serving._shared_metrics import RETIRED, SharedMetrics, add_series, subtract_series
 
 
 def _worker(db: Database, requests: int, seconds: float, **kwargs: float) -> SharedMetrics:
@@ -50,6 +50,35 @@ def test_dead_workers_rows_fold_into_one_and_totals_stay(tmp_path: Path) -> None
     assert _render(live) == before
 
 
+def _backdate(db: Database, *workers: SharedMetrics) -> None:
+    db.executemany("UPDATE worker_metrics SET updated_at = ? WHERE worker = ?",
+                   [(time.time() - 3600, w.worker) for w in workers])  # fmt: skip
+
+
+def test_a_worker_retired_while_alive_counts_nothing_twice(tmp_path: Path) -> None:
+    """A worker silent past the limit (its store busy, its host suspended) but alive: retired
+    by another, it publishes again, and every worker's totals stay right as it counts on."""
+    db = Database(tmp_path / "state.db")
+    a, b = _worker(db, 5, 0.003), _worker(db, 7, 0.02)
+    before = _render(a)
+    assert _render(b) == before
+    _backdate(db, a)
+    assert b.retire() == 1
+    a.publish()  # finds its row gone: from now on only what it counts since
+    assert _render(a) == _render(b) == before
+    a.metrics.observe_request("/v1/parcels:score", "POST", 200, 0.004)
+    b.metrics.observe_request("/v1/parcels:score", "POST", 200, 0.004)
+    a.publish(), b.publish()
+    after = _render(a)
+    assert _render(b) == after != before
+    series = 'parcelscreen_http_requests_total{method="POST",route="/v1/parcels:score",'
+    assert f'{series}status="200"}} 8' in before and f'{series}status="200"}} 10' in after
+    _backdate(db, a)  # retired a second time
+    assert b.retire() == 1
+    a.publish()
+    assert _render(a) == _render(b) == after
+
+
 def test_add_series_adds_counters_and_histograms_label_by_label() -> None:
     a = {"requests": [[[["route", "/a"]], 2.0]], "latency": [[[["route", "/a"]], [1, 0, 0.5, 1]]]}
     b = {"requests": [[[["route", "/a"]], 3.0], [[["route", "/b"]], 1.0]],
@@ -59,3 +88,7 @@ def test_add_series_adds_counters_and_histograms_label_by_label() -> None:
         map(str, [[[["route", "/a"]], 5.0], [[["route", "/b"]], 1.0]]))
     assert total["latency"] == [[[["route", "/a"]], [1, 2, 0.75, 3]]]
     assert total["swaps"] == [[[["result", "ok"]], 1.0]]
+    back = subtract_series(total, b)
+    assert back["latency"] == a["latency"] and back["swaps"] == [[[["result", "ok"]], 0.0]]
+    assert sorted(map(str, back["requests"])) == sorted(
+        map(str, [[[["route", "/a"]], 2.0], [[["route", "/b"]], 0.0]]))
