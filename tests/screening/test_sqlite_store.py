@@ -132,7 +132,10 @@ def test_a_large_wal_is_started_over_while_writers_keep_writing(tmp_path: Path) 
         assert not WalCheckpointer(restart_bytes=1 << 40).checkpoint(probe, lock)
         grown = _frames(probe)
         assert grown > 100  # the writer goes on: the WAL only grows
-        assert WalCheckpointer(restart_bytes=64 << 10).checkpoint(probe, lock)
+        bounded = WalCheckpointer(restart_bytes=64 << 10)
+        # a round is skipped when the first pass was held back (the writer's snapshot): as the
+        # checkpoint thread does every second, try again; on a busy machine that takes a few
+        assert any(bounded.checkpoint(probe, lock) or time.sleep(0.02) for _ in range(250))
         time.sleep(0.05)  # the writer's next commits start the WAL from its beginning
         assert _frames(probe) < grown
     finally:
