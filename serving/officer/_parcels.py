@@ -39,8 +39,11 @@ SCHEMA = (
         band TEXT NOT NULL, decision TEXT NOT NULL, flagged INTEGER NOT NULL,
         selection_reason TEXT, selection_probability REAL, model_version TEXT NOT NULL,
         mode TEXT, declaration TEXT NOT NULL, shadow_version TEXT, shadow_probability REAL)""",
-    """CREATE INDEX IF NOT EXISTS officer_parcel_queue
-        ON officer_parcel (scored_day, flagged, probability DESC)""",
+    # The queue lists flagged parcels only, so only they are indexed: the parcels that pass
+    # (nearly all) write no index page for it. Files from before drop the full index once.
+    "DROP INDEX IF EXISTS officer_parcel_queue",
+    """CREATE INDEX IF NOT EXISTS officer_parcel_flagged
+        ON officer_parcel (scored_day, probability DESC) WHERE flagged = 1""",
     """CREATE TABLE IF NOT EXISTS officer_feedback (
         id INTEGER PRIMARY KEY, item_id TEXT NOT NULL, time TEXT NOT NULL,
         officer TEXT NOT NULL, disagree INTEGER NOT NULL, reason TEXT NOT NULL,
