@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 CAPACITIES = ("1%", "2%", "5%", "10%")
 SAMPLES = ("random_control", "inspected_ipw", "truth")
 DRIFT_PARCELS, DRIFT_MIN = 2000, 50
+#: Drift is read from this many latest results, newest first by row ID (a result scored
+#: again gets a new one): a read of the table's end, where ordering by time scanned and
+#: sorted every result ever stored at each view of the page.
+DRIFT_WINDOW = 50 * DRIFT_PARCELS
+DRIFT_SQL = (
+    "SELECT json_extract(summary, '$.probability'), features FROM scored_result "
+    "WHERE rowid > (SELECT coalesce(max(rowid), 0) FROM scored_result) - ? "
+    "AND model_version = ? ORDER BY rowid DESC LIMIT ?"
+)
 SHADOW_TOP = 0.2
 
 
@@ -34,9 +43,7 @@ def _metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _drift(ctx: OfficerContext, version: str, reference: dict[str, Any],
            names: list[str]) -> dict[str, Any] | None:  # fmt: skip
-    rows = ctx.service.state_db.execute(
-        "SELECT json_extract(summary, '$.probability'), features FROM scored_result "
-        "WHERE model_version = ? ORDER BY scored_at DESC LIMIT ?", (version, DRIFT_PARCELS))
+    rows = ctx.service.state_db.execute(DRIFT_SQL, (DRIFT_WINDOW, version, DRIFT_PARCELS))
     if len(rows) < DRIFT_MIN or "score" not in reference:
         return None
     scores = np.array([float(r[0]) for r in rows])

@@ -1,5 +1,5 @@
-"""The officer view's parcel store: the queue's index holds flagged parcels only, and files
-from before this index lose the old full one."""
+"""The officer view's reads of the state database: the queue's index holds flagged parcels
+only (files from before lose the old full one), and drift reads the table's end."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import numpy as np
+
 from serving import Database
+from serving._store import StateStore
+from serving.officer._model_page import DRIFT_SQL
 from serving.officer._parcels import _LATEST, ParcelStore, QueueFilter
 
 
@@ -37,3 +41,22 @@ def test_the_queue_index_is_partial_and_replaces_the_old_one(tmp_path: Path) -> 
                       f"outcome oc ON oc.id = {_LATEST} WHERE {where} "
                       "ORDER BY p.probability DESC", params)  # fmt: skip
     assert "USING INDEX officer_parcel_flagged (scored_day=?)" in " ".join(map(str, plan))
+
+
+def test_drift_reads_the_latest_results_of_a_version_from_the_tables_end(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "state.sqlite")
+    store = StateStore(db)
+    features = np.zeros(3, dtype=np.float32)
+    for k in range(30):  # v1 first, then v2, then item 3 scored again by v2
+        version = "v1" if k < 20 else "v2"
+        store.put_results([(f"item{k}", "r", f"t{k:03d}", version, {"probability": k / 100},
+                            features)])  # fmt: skip
+    store.put_results([("item3", "r", "t999", "v2", {"probability": 0.99}, features)])
+    probabilities = [r[0] for r in db.execute(DRIFT_SQL, (1000, "v2", 5))]
+    assert probabilities == [0.99, 0.29, 0.28, 0.27, 0.26]
+    assert [r[0] for r in db.execute(DRIFT_SQL, (1000, "v1", 3))] == [0.19, 0.18, 0.17]
+    assert [r[0] for r in db.execute(DRIFT_SQL, (11, "v1", 100))] == []  # beyond the window
+    plan = " ".join(map(str, db.execute("EXPLAIN QUERY PLAN " + DRIFT_SQL, (1000, "v2", 5))))
+    assert "USING INTEGER PRIMARY KEY (rowid>?)" in plan
