@@ -182,12 +182,14 @@ class ParcelStore:
         return [json.loads(r[0]) for r in rows]
 
     def recent_shadow(self, limit: int = 5000) -> list[tuple[float, float, str, str]]:
-        """(champion p, challenger p, challenger version, result) of recent inspected parcels."""
-        rows = self.db.execute(
+        """(champion p, challenger p, challenger version, result) of the inspected parcels
+        with a shadow score, by their latest outcome, newest first."""
+        rows = self.db.execute(  # from the outcomes, newest first: not a scan of every parcel
             "SELECT p.probability, p.shadow_probability, p.shadow_version, "
-            "json_extract(oc.record, '$.result') FROM officer_parcel p JOIN outcome oc "
-            f"ON oc.id = {_LATEST} WHERE p.shadow_probability IS NOT NULL "
-            "AND json_extract(oc.record, '$.inspected') ORDER BY p.scored_at DESC LIMIT ?",
+            "json_extract(oc.record, '$.result') FROM outcome oc JOIN officer_parcel p "
+            "ON p.item_id = oc.item_id WHERE oc.id = (SELECT max(o.id) FROM outcome o "
+            "WHERE o.item_id = oc.item_id) AND p.shadow_probability IS NOT NULL "
+            "AND json_extract(oc.record, '$.inspected') ORDER BY oc.id DESC LIMIT ?",
             (limit,),
         )
         return [(float(a), float(b), str(v), str(r)) for a, b, v, r in rows]

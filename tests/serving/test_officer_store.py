@@ -60,3 +60,30 @@ def test_drift_reads_the_latest_results_of_a_version_from_the_tables_end(
     assert [r[0] for r in db.execute(DRIFT_SQL, (11, "v1", 100))] == []  # beyond the window
     plan = " ".join(map(str, db.execute("EXPLAIN QUERY PLAN " + DRIFT_SQL, (1000, "v2", 5))))
     assert "USING INTEGER PRIMARY KEY (rowid>?)" in plan
+
+
+def test_shadow_comparison_reads_inspected_parcels_from_the_outcomes(tmp_path: Path) -> None:
+    db = Database(tmp_path / "state.sqlite")
+    state, parcels = StateStore(db), ParcelStore(db)
+    columns = {"scored_day": "2026-11-29", "posted_at": "x", "origin_country": "CN",
+               "origin_post": "CNA", "destination_country": "NL", "category": "gift",
+               "contents": "", "band": "low", "decision": "pass", "flagged": 0,
+               "model_version": "v1", "declaration": "{}"}  # fmt: skip
+    parcels.put([columns | {"item_id": f"i{k}", "scored_at": f"t{k}", "probability": k / 10,
+                            "shadow_version": "c1" if k != 2 else None,
+                            "shadow_probability": k / 20 if k != 2 else None}
+                 for k in range(5)])  # fmt: skip
+
+    def outcome(item: str, inspected: bool, result: str | None) -> None:
+        state.put_outcome(item, "t", "t", "r", "k", True,
+                          {"inspected": inspected, "result": result})  # fmt: skip
+
+    outcome("i1", True, "seized")
+    outcome("i2", True, "clean")  # no shadow score: left out
+    outcome("i3", False, None)  # not inspected: left out
+    outcome("i4", False, None)
+    outcome("i4", True, "clean")  # its latest outcome counts
+    outcome("i0", True, "clean")
+    assert parcels.recent_shadow() == [(0.0, 0.0, "c1", "clean"), (0.4, 0.2, "c1", "clean"),
+                                       (0.1, 0.05, "c1", "seized")]  # fmt: skip
+    assert parcels.recent_shadow(limit=1) == [(0.0, 0.0, "c1", "clean")]
