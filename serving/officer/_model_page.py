@@ -89,7 +89,8 @@ def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
                               "model": None}  # fmt: skip
     challenger = ctx.shadow.model()
     values["challenger_version"] = challenger.version if challenger else None
-    values["shadow"] = compare_shadow(ctx.parcels.recent_shadow())
+    values["shadow"] = compare_shadow(  # the challenger now running, where there is one
+        ctx.parcels.recent_shadow(challenger.version if challenger else None))
     if served is None:
         return values
     m = served.model

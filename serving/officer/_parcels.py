@@ -97,8 +97,9 @@ class ParcelStore:
             id INTEGER PRIMARY KEY, item_id TEXT NOT NULL, recorded_at TEXT NOT NULL,
             received_at TEXT NOT NULL, request_id TEXT NOT NULL, caller TEXT NOT NULL,
             linked INTEGER NOT NULL, record TEXT NOT NULL)""")  # fmt: skip
-        for statement in SCHEMA:
-            db.execute(statement)
+        with db.transaction():  # under the writer lock: on a file from before, the queue's
+            for statement in SCHEMA:  # new index is built once, and other workers queue
+                db.execute(statement)
 
     def put(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or replace rows (all with the same columns as the first) in one statement."""
@@ -181,16 +182,19 @@ class ParcelStore:
         rows = self.db.execute("SELECT declaration FROM officer_parcel ORDER BY posted_at, item_id")
         return [json.loads(r[0]) for r in rows]
 
-    def recent_shadow(self, limit: int = 5000) -> list[tuple[float, float, str, str]]:
+    def recent_shadow(self, version: str | None = None,
+                      limit: int = 5000) -> list[tuple[float, float, str, str]]:  # fmt: skip
         """(champion p, challenger p, challenger version, result) of the inspected parcels
-        with a shadow score, by their latest outcome, newest first."""
+        with a shadow score (of challenger ``version`` where given), by their latest
+        outcome, newest first."""
         rows = self.db.execute(  # from the outcomes, newest first: not a scan of every parcel
             "SELECT p.probability, p.shadow_probability, p.shadow_version, "
             "json_extract(oc.record, '$.result') FROM outcome oc JOIN officer_parcel p "
             "ON p.item_id = oc.item_id WHERE oc.id = (SELECT max(o.id) FROM outcome o "
             "WHERE o.item_id = oc.item_id) AND p.shadow_probability IS NOT NULL "
-            "AND json_extract(oc.record, '$.inspected') ORDER BY oc.id DESC LIMIT ?",
-            (limit,),
+            "AND json_extract(oc.record, '$.inspected') AND coalesce(? = p.shadow_version, 1) "
+            "ORDER BY oc.id DESC LIMIT ?",
+            (version, limit),
         )
         return [(float(a), float(b), str(v), str(r)) for a, b, v, r in rows]
 

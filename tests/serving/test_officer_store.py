@@ -6,12 +6,13 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from serving import Database
 from serving._store import StateStore
-from serving.officer._model_page import DRIFT_SQL
+from serving.officer._model_page import DRIFT_PARCELS, DRIFT_SQL, DRIFT_WINDOW, _drift
 from serving.officer._parcels import _LATEST, ParcelStore, QueueFilter
 
 
@@ -70,20 +71,45 @@ def test_shadow_comparison_reads_inspected_parcels_from_the_outcomes(tmp_path: P
                "contents": "", "band": "low", "decision": "pass", "flagged": 0,
                "model_version": "v1", "declaration": "{}"}  # fmt: skip
     parcels.put([columns | {"item_id": f"i{k}", "scored_at": f"t{k}", "probability": k / 10,
-                            "shadow_version": "c1" if k != 2 else None,
+                            "shadow_version": "c0" if k == 6 else "c1" if k != 2 else None,
                             "shadow_probability": k / 20 if k != 2 else None}
-                 for k in range(5)])  # fmt: skip
+                 for k in range(7)])  # fmt: skip
 
     def outcome(item: str, inspected: bool, result: str | None) -> None:
         state.put_outcome(item, "t", "t", "r", "k", True,
                           {"inspected": inspected, "result": result})  # fmt: skip
 
-    outcome("i1", True, "seized")
+    outcome("i1", True, "clean")
+    outcome("i1", True, "seized")  # two inspections: the latest result counts, once
     outcome("i2", True, "clean")  # no shadow score: left out
     outcome("i3", False, None)  # not inspected: left out
+    outcome("i5", True, "clean")
+    outcome("i5", False, None)  # inspected, then marked not inspected: left out
     outcome("i4", False, None)
     outcome("i4", True, "clean")  # its latest outcome counts
+    outcome("i9", True, "clean")  # no parcel row: left out
+    outcome("i6", True, "seized")  # an earlier challenger's shadow score
     outcome("i0", True, "clean")
-    assert parcels.recent_shadow() == [(0.0, 0.0, "c1", "clean"), (0.4, 0.2, "c1", "clean"),
-                                       (0.1, 0.05, "c1", "seized")]  # fmt: skip
+    assert parcels.recent_shadow() == [(0.0, 0.0, "c1", "clean"), (0.6, 0.3, "c0", "seized"),
+                                       (0.4, 0.2, "c1", "clean"), (0.1, 0.05, "c1", "seized")]
+    assert parcels.recent_shadow("c1") == [(0.0, 0.0, "c1", "clean"),
+                                           (0.4, 0.2, "c1", "clean"),
+                                           (0.1, 0.05, "c1", "seized")]  # fmt: skip
     assert parcels.recent_shadow(limit=1) == [(0.0, 0.0, "c1", "clean")]
+    plan = " ".join(map(str, db.execute(
+        "EXPLAIN QUERY PLAN SELECT 1 FROM outcome oc JOIN officer_parcel p "
+        "ON p.item_id = oc.item_id ORDER BY oc.id DESC")))  # fmt: skip
+    assert "SCAN p" not in plan and "SCAN officer_parcel" not in plan
+
+
+def test_drift_asks_for_the_served_version_within_the_window() -> None:
+    asked: list[tuple[str, tuple[object, ...]]] = []
+
+    class Recorder:
+        def execute(self, sql: str, params: tuple[object, ...]) -> list[object]:
+            asked.append((sql, params))
+            return []
+
+    ctx = SimpleNamespace(service=SimpleNamespace(state_db=Recorder()))
+    assert _drift(ctx, "v7", {"score": {}}, ["a"]) is None  # type: ignore[arg-type]
+    assert asked == [(DRIFT_SQL, (DRIFT_WINDOW, "v7", DRIFT_PARCELS))]
