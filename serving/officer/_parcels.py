@@ -41,6 +41,8 @@ SCHEMA = (
         mode TEXT, declaration TEXT NOT NULL, shadow_version TEXT, shadow_probability REAL)""",
     # The queue lists flagged parcels only, so only they are indexed: the parcels that pass
     # (nearly all) write no index page for it. Files from before drop the full index once.
+    # SQLite uses a partial index only where the query says "flagged = 1" literally (as
+    # ``_where`` and ``origins`` do): a bound parameter there would scan the table.
     "DROP INDEX IF EXISTS officer_parcel_queue",
     """CREATE INDEX IF NOT EXISTS officer_parcel_flagged
         ON officer_parcel (scored_day, probability DESC) WHERE flagged = 1""",
