@@ -35,8 +35,12 @@ SCHEMA = (
 RETIRED = "retired"
 
 
-def _combine(total: dict[str, list[list[Any]]], more: dict[str, list[list[Any]]], sign: float,
-             width: int | None) -> dict[str, list[list[Any]]]:  # fmt: skip
+#: Length of a histogram row now (buckets, sum, count).
+HISTOGRAM_WIDTH = len(LATENCY_BUCKETS) + 2
+
+
+def _combine(total: dict[str, list[list[Any]]], more: dict[str, list[list[Any]]],
+             sign: float) -> dict[str, list[list[Any]]]:  # fmt: skip
     out = {name: {json.dumps(labels): value for labels, value in rows}
            for name, rows in total.items()}  # fmt: skip
     for name, rows in more.items():
@@ -48,7 +52,7 @@ def _combine(total: dict[str, list[list[Any]]], more: dict[str, list[list[Any]]]
                 value = [sign * v for v in value]
                 if isinstance(have, list) and len(have) == len(value):
                     mine[key] = [a + b for a, b in zip(have, value, strict=True)]
-                elif have is None or len(value) == width:  # buckets changed between versions:
+                elif have is None or len(value) == HISTOGRAM_WIDTH:  # buckets changed:
                     mine[key] = value  # the current layout wins, as rendering does
             elif have is None:
                 mine[key] = sign * value
@@ -58,20 +62,16 @@ def _combine(total: dict[str, list[list[Any]]], more: dict[str, list[list[Any]]]
             for name, rows in out.items()}  # fmt: skip
 
 
-#: Length of a histogram row now (buckets, sum, count).
-HISTOGRAM_WIDTH = len(LATENCY_BUCKETS) + 2
-
-
 def add_series(total: dict[str, list[list[Any]]],
                more: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:  # fmt: skip
     """Exported series added up: counters by value, histograms bucket by bucket."""
-    return _combine(total, more, 1.0, HISTOGRAM_WIDTH)
+    return _combine(total, more, 1.0)
 
 
 def subtract_series(total: dict[str, list[list[Any]]],
                     less: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:  # fmt: skip
     """``total`` less ``less``, label by label (what a worker counted since ``less``)."""
-    return _combine(total, less, -1.0, HISTOGRAM_WIDTH)
+    return _combine(total, less, -1.0)
 
 
 class SharedMetrics:
