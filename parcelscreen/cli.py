@@ -15,6 +15,7 @@ from . import (
     _screen_cmd,
     _serve_cmd,
     _simulate_cmd,
+    _state_cmd,
     _train_cmd,
     _users_cmd,
     _validate_cmd,
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         _history_cmd,
         _users_cmd,
         _outcomes_cmd,
+        _state_cmd,
         _audit_cmd,
     ):
         module.add_parser(sub)

@@ -20,6 +20,7 @@ from ._errors import (  # noqa: E402
     StoreUnavailable,
     Unauthenticated,
 )
+from ._retention import prune_state  # noqa: E402
 from ._service import HALTED_MODE, Service, open_history  # noqa: E402
 from ._settings import DEV_PSEUDONYMISATION_KEY, DEV_SECRET_KEY, Settings  # noqa: E402
 from ._sqlite import Database  # noqa: E402
@@ -48,6 +49,7 @@ __all__ = [
     "VerifyReport",
     "app_from_env",
     "create_app",
+    "prune_state",
     "input_hash",
     "open_history",
 ]

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     """Largest request body accepted; larger bodies get 413."""
     retention_days: float = Field(default=365.0, gt=0)
     """Decision-log records older than this are removed by ``parcelscreen audit prune``."""
+    parcel_retention_days: float = Field(default=365.0, gt=0)
+    """Scored parcels never inspected (their results, explanations, the officer view's
+    pseudonymised copies and feedback) older than this are removed by ``parcelscreen state
+    prune``."""
+    labelled_retention_days: float = Field(default=1825.0, gt=0)
+    """Inspected parcels and their outcomes (the training labels) older than this are removed
+    by ``parcelscreen state prune``."""
     history_backend: Literal["sqlite", "postgres", "redis"] = "sqlite"
     """Where entity history lives: embedded SQLite, or a store shared by several replicas."""
     history_db: Path | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,8 @@ class Database:
         return StoreUnavailable(f"the store {self.path.name} cannot be written now ({exc}); "
                                 "nothing of this request was stored, retry later")  # fmt: skip
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str,
+                params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
             try:
                 return self._conn.execute(sql, params).fetchall()

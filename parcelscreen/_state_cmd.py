@@ -1,0 +1,48 @@
+"""``parcelscreen state prune``: delete scored parcels and outcomes past their retention."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("state", help="manage the service's state database")
+    state = p.add_subparsers(dest="state_command", required=True)
+    prune = state.add_parser(
+        "prune", help="delete scored parcels, outcomes and feedback past their retention "
+        "periods, and record the prune in the decision log")  # fmt: skip
+    prune.add_argument("--days", type=float, default=None,
+                       help="retention of parcels never inspected, in days "
+                       "(default: the parcel_retention_days setting)")  # fmt: skip
+    prune.add_argument("--labelled-days", type=float, default=None,
+                       help="retention of inspected parcels and their outcomes, in days "
+                       "(default: the labelled_retention_days setting)")  # fmt: skip
+    prune.add_argument("--dry-run", action="store_true",
+                       help="count what would be deleted; delete nothing")  # fmt: skip
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from serving import Database, DecisionLog, Entry, Settings, prune_state
+
+    settings = Settings()
+    parcel_days = settings.parcel_retention_days if args.days is None else args.days
+    labelled_days = (settings.labelled_retention_days if args.labelled_days is None
+                     else args.labelled_days)  # fmt: skip
+    if parcel_days <= 0 or labelled_days <= 0:
+        print("parcelscreen state prune: retention periods must be positive numbers of days")
+        return 2
+    db = Database(settings.state_path)
+    try:
+        result = prune_state(db, parcel_days, labelled_days, dry_run=args.dry_run)
+    finally:
+        db.close()
+    if not args.dry_run:
+        log = DecisionLog(settings.audit_path)
+        try:
+            log.append(Entry("retention", caller="cli", detail=result))
+        finally:
+            log.close()
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,143 @@
+"""Retention of the state database: what outlives its period goes, what does not stays, and
+a dry run counts exactly what a real one deletes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from parcelscreen.cli import main
+from serving import Database, DecisionLog, prune_state
+from serving import _retention as retention
+from serving._store import StateStore
+from serving.officer._parcels import ParcelStore
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+def _ago(days: float, now: datetime = NOW) -> str:
+    return (now - timedelta(days=days)).isoformat()
+
+
+class State:
+    """A state database written through the service's own stores."""
+
+    def __init__(self, path: Path, now: datetime = NOW) -> None:
+        self.db, self.now = Database(path), now
+        self.results, self.parcels = StateStore(self.db), ParcelStore(self.db)
+
+    def scored(self, item: str, days_ago: float, officer_copy: bool = True) -> None:
+        at = _ago(days_ago, self.now)
+        self.results.put_results([(item, "req", at, "v1", {"probability": 0.5},
+                                   np.zeros(3, dtype=np.float32))])  # fmt: skip
+        if officer_copy:
+            self.parcels.put([{
+                "item_id": item, "scored_at": at, "scored_day": at[:10], "posted_at": at,
+                "origin_country": "NL", "origin_post": "NLA", "destination_country": "DE",
+                "category": "gift", "contents": "1 x tea", "probability": 0.5, "band": "high",
+                "decision": "inspect", "flagged": 1, "model_version": "v1",
+                "declaration": "{}"}])  # fmt: skip
+            self.parcels.db.execute(
+                "INSERT INTO officer_feedback (item_id, time, officer, disagree, reason, notes) "
+                "VALUES (?, ?, 'o1', 0, '', '')", (item, at))  # fmt: skip
+
+    def outcome(self, item: str, days_ago: float) -> None:
+        at = _ago(days_ago, self.now)
+        self.results.put_outcome(item, at, at, "req", "k1", True,
+                                 {"item_id": item, "inspected": True})  # fmt: skip
+
+    def items(self, table: str) -> set[str]:
+        return {item for (item,) in self.db.execute(f"SELECT item_id FROM {table}")}
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> State:
+    s = State(tmp_path / "state.sqlite")
+    s.scored("old-passed", 400)  # never inspected, past 365 days: goes
+    s.scored("recent-passed", 100)  # never inspected, within 365: stays
+    s.scored("old-inspected", 400)  # inspected: kept for the labelled period
+    s.outcome("old-inspected", 390)
+    s.scored("ancient-inspected", 2000)  # inspected, past 1,825 days: goes with its outcome
+    s.outcome("ancient-inspected", 1990)
+    s.scored("ancient-result-only", 2000, officer_copy=False)  # no officer copy
+    s.outcome("ancient-result-only", 1995)
+    s.outcome("unknown-old", 1900)  # outcome of an item never scored here
+    s.outcome("unknown-recent", 10)
+    return s
+
+
+def test_prune_deletes_what_outlived_its_period_and_keeps_the_rest(state: State) -> None:
+    result = prune_state(state.db, 365, 1825, now=NOW)
+    assert result["deleted"] == {"scored_result": 3, "officer_parcel": 2, "outcome": 3}
+    assert state.items("scored_result") == {"recent-passed", "old-inspected"}
+    assert state.items("officer_parcel") == {"recent-passed", "old-inspected"}
+    assert state.items("officer_feedback") == {"recent-passed", "old-inspected"}
+    assert state.items("outcome") == {"old-inspected", "unknown-recent"}
+    assert result["parcel_cutoff"] == _ago(365)
+    assert prune_state(state.db, 365, 1825, now=NOW)["deleted"] == {
+        "scored_result": 0, "officer_parcel": 0, "outcome": 0}  # fmt: skip
+
+
+def test_a_dry_run_counts_what_a_real_run_deletes_and_deletes_nothing(state: State) -> None:
+    before = {t: state.items(t) for t in ("scored_result", "officer_parcel", "outcome")}
+    dry = prune_state(state.db, 365, 1825, now=NOW, dry_run=True)
+    assert {t: state.items(t) for t in before} == before
+    real = prune_state(state.db, 365, 1825, now=NOW)
+    assert dry["deleted"] == real["deleted"]
+    assert dry["dry_run"] and not real["dry_run"]
+
+
+def test_prune_pages_through_the_tables(state: State, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in range(11):
+        state.scored(f"bulk-old-{k}", 500)
+        state.scored(f"bulk-new-{k}", 5)
+    monkeypatch.setattr(retention, "CHUNK", 3)
+    result = prune_state(state.db, 365, 1825, now=NOW)
+    assert result["deleted"]["scored_result"] == 14
+    assert not {i for i in state.items("scored_result") if i.startswith("bulk-old")}
+    assert len({i for i in state.items("scored_result") if i.startswith("bulk-new")}) == 11
+
+
+def test_an_outcome_arriving_during_a_prune_keeps_its_parcel(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = retention._expired
+
+    def then_inspected(db: Database, table: str, cutoffs: retention.Cutoffs,
+                       after: int) -> list[int]:  # fmt: skip
+        rowids = found(db, table, cutoffs, after)
+        if rowids and table == "scored_result":
+            state.outcome("old-passed", 0)  # between the read and the delete
+        return rowids
+
+    monkeypatch.setattr(retention, "_expired", then_inspected)
+    prune_state(state.db, 365, 1825, now=NOW)
+    assert "old-passed" in state.items("scored_result")
+    assert "old-passed" in state.items("officer_parcel")
+
+
+def test_the_command_prunes_and_records_it_in_the_decision_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
+    state = State(tmp_path / "state.sqlite", now=datetime.now(UTC))  # the command's clock
+    state.scored("old", 40)
+    state.scored("new", 1)
+    state.db.close()
+    assert main(["state", "prune", "--days", "30", "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["deleted"]["scored_result"] == 1
+    assert main(["state", "prune", "--days", "30"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["deleted"] == {"scored_result": 1, "officer_parcel": 1, "outcome": 0}
+    log = DecisionLog(tmp_path / "audit.sqlite")
+    try:
+        (record,) = log.records("retention")  # the dry run recorded nothing
+        assert json.loads(record["detail"])["deleted"] == printed["deleted"]
+        assert log.verify().ok
+    finally:
+        log.close()
+    assert main(["state", "prune", "--days", "0"]) == 2
