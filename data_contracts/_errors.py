@@ -16,6 +16,38 @@ from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
+#: the declaration's parties: every field under them is personal data (names, addresses,
+#: contact details), so a problem there never repeats the value, not even in quarantine files
+PARTIES = ("sender", "recipient")
+
+
+def is_personal(field: str) -> bool:
+    """Whether a problem's field path lies under a party (``sender.name``, ``recipient``)."""
+    return field.split(".", 1)[0].split("[", 1)[0] in PARTIES
+
+
+def withheld(value: Any, why: str = "personal data") -> str:
+    """What a value was, without the value: its kind and size."""
+    if isinstance(value, str):
+        kind = f"text of {len(value)} character{'s' if len(value) != 1 else ''}"
+    elif isinstance(value, dict | list):
+        kind = f"{type(value).__name__} of {len(value)}"
+    else:
+        kind = type(value).__name__
+    return f"{kind}, withheld ({why})"
+
+
+def shown(value: Any, field: str) -> str | None:
+    """The ``got`` of a problem: a short repr of a scalar; the kind only for personal fields
+    and for objects and lists (which may hold a party)."""
+    if value is None:
+        return "None"
+    if is_personal(field):
+        return withheld(value)
+    if isinstance(value, dict | list):
+        return withheld(value, "a structure")
+    return repr(value)[:120]
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:

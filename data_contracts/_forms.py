@@ -20,19 +20,21 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from ._arrow import DECLARATION_SCHEMA, LINE_TYPE, OUTCOME_SCHEMA, PARTY_TYPE
-from ._errors import FormError, Problem
+from ._errors import PARTIES, FormError, Problem, withheld
 from ._validate import Labelled
 
 Kind = Literal["declaration", "outcome"]
 Form = Literal["json", "jsonl", "csv", "parquet"]
 
-_PARTIES = ("sender", "recipient")
 PARTY_FIELDS = tuple(f.name for f in PARTY_TYPE)
+#: (CSV column, contract path) of every party field: sender_name is sender.name
+_PARTY_COLUMNS = tuple((f"{role}_{name}", f"{role}.{name}")
+                       for role in PARTIES for name in PARTY_FIELDS)  # fmt: skip
 LINE_FIELDS = tuple(f.name for f in LINE_TYPE)
-ITEM_FIELDS = tuple(n for n in DECLARATION_SCHEMA.names if n not in (*_PARTIES, "lines"))
+ITEM_FIELDS = tuple(n for n in DECLARATION_SCHEMA.names if n not in (*PARTIES, "lines"))
 DECLARATION_CSV_COLUMNS = (
     *ITEM_FIELDS,
-    *(f"{role}_{name}" for role in _PARTIES for name in PARTY_FIELDS),
+    *(column for column, _ in _PARTY_COLUMNS),
     *(f"line_{name}" for name in LINE_FIELDS),
 )
 OUTCOME_CSV_COLUMNS = tuple(OUTCOME_SCHEMA.names)
@@ -63,7 +65,7 @@ def to_table(models: Sequence[BaseModel], kind: Kind) -> pa.Table:
 def flatten_declaration(record: dict[str, Any]) -> list[dict[str, Any]]:
     """One CSV row per content line of a declaration given as a plain dict."""
     item = {name: record.get(name) for name in ITEM_FIELDS}
-    for role in _PARTIES:
+    for role in PARTIES:
         party = record.get(role) or {}
         item.update({f"{role}_{n}": party.get(n) for n in PARTY_FIELDS})
     return [item | {f"line_{n}": line.get(n) for n in LINE_FIELDS} for line in record["lines"]]
@@ -151,7 +153,9 @@ def _iter_jsonl(path: Path) -> Iterator[Labelled]:
             try:
                 raw = json.loads(line)
             except json.JSONDecodeError as exc:
-                problem = Problem(where, "(record)", f"not valid JSON: {exc.msg}", got=line[:80])
+                problem = Problem(where, "(record)", f"not valid JSON: {exc.msg} at column "
+                                  f"{exc.colno}", got=withheld(line.rstrip("\n"), "may hold "
+                                  "personal data"))  # fmt: skip
                 yield Labelled(where, unreadable=problem)
                 continue
             except RecursionError:
@@ -196,23 +200,28 @@ def group_csv_rows(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> L
     first_line, first = group[0]
     where = f"line {first_line}" if len(group) == 1 else f"lines {first_line}-{group[-1][0]}"
     where = _label(where, first)
-    extra = first.get(None)  # type: ignore[call-overload]
-    if extra:
-        problem = Problem(where, "(row)", "more fields than the header", got=repr(extra)[:80])
-        return Labelled(where, unreadable=problem)
+    for line, row in group:
+        extra = row.get(None)  # type: ignore[call-overload]
+        if extra:
+            problem = Problem(where, "(row)", f"more fields than the header (line {line})",
+                              got=withheld(extra, "may hold personal data"))
+            return Labelled(where, unreadable=problem)
     item_id = first.get("item_id")
     if item_id in seen:
         problem = Problem(where, "item_id", "rows of one item must be contiguous", got=item_id)
         return Labelled(where, unreadable=problem)
     seen.add(item_id or "")
     for line, row in group[1:]:
+        reason = f"differs between rows of one item (line {line})"
         for name in ITEM_FIELDS:
             if row.get(name) != first.get(name):
-                reason = f"differs between rows of one item (line {line})"
                 problem = Problem(where, name, reason, repr(first.get(name)), repr(row.get(name)))
                 return Labelled(where, unreadable=problem)
+        for column, path in _PARTY_COLUMNS:  # the values are personal data: not repeated
+            if row.get(column) != first.get(column):
+                return Labelled(where, unreadable=Problem(where, path, reason))
     record: dict[str, Any] = {n: first[n] for n in ITEM_FIELDS if first.get(n) is not None}
-    for role in _PARTIES:
+    for role in PARTIES:
         party = {n: first.get(f"{role}_{n}") for n in PARTY_FIELDS}
         record[role] = {k: v for k, v in party.items() if v is not None}
     record["lines"] = [

@@ -62,7 +62,7 @@ class _Strict(BaseModel):
 
 def _country(value: str | None) -> str | None:
     if value is not None and value not in COUNTRIES:
-        raise ValueError(f"expected an ISO 3166-1 alpha-2 country code, got {value!r}")
+        raise ValueError("expected an ISO 3166-1 alpha-2 country code")  # got: the value
     return value
 
 
@@ -130,7 +130,7 @@ class ParcelDeclaration(_Strict):
     @classmethod
     def _check_currency(cls, value: str) -> str:
         if value not in CURRENCIES:
-            raise ValueError(f"expected an ISO 4217 currency code, got {value!r}")
+            raise ValueError("expected an ISO 4217 currency code")  # got: the value
         return value
 
     @property

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from ._arrow import DECLARATION_SCHEMA
 from ._codes import COUNTRIES, CURRENCIES
-from ._errors import Problem
+from ._errors import Problem, shown
 from ._models import CONTRACT_VERSION, ContentLine, ItemCategory, ParcelDeclaration, Party
 from ._s10 import _WEIGHTS, S10Error, parse_s10
 
@@ -75,8 +75,11 @@ def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _got(array: pa.Array, idx: np.ndarray) -> list[str | None]:
-    return [repr(v)[:120] for v in array.take(pa.array(idx, pa.int64())).to_pylist()]
+def _got(array: pa.Array, idx: np.ndarray, name: str | list[str] = "") -> list[str | None]:
+    """The values at ``idx`` as problems show them (``shown``: withheld under a party)."""
+    values = array.take(pa.array(idx, pa.int64())).to_pylist()
+    names = _pick(name, idx) if isinstance(name, list) else [name] * len(values)
+    return [shown(v, n) for v, n in zip(values, names, strict=True)]
 
 
 def _stripped(array: pa.Array) -> pa.Array:
@@ -106,7 +109,8 @@ class _Checker:
         if lo is not None:
             idx = np.flatnonzero(valid & (length < lo))
             msg = f"String should have at least {lo} character{'s' if lo != 1 else ''}"
-            self.found.add(rows[idx], _at(key, idx), _pick(name, idx), msg, _got(array, idx))
+            self.found.add(rows[idx], _at(key, idx), _pick(name, idx), msg,
+                           _got(array, idx, name))
         if hi is not None:
             idx = np.flatnonzero(valid & (length > hi))
             self.found.add(
@@ -114,7 +118,7 @@ class _Checker:
                 _at(key, idx),
                 _pick(name, idx),
                 f"String should have at most {hi} characters",
-                _got(array, idx),
+                _got(array, idx, name),
             )
 
     def member(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
@@ -122,14 +126,8 @@ class _Checker:
         stripped = _stripped(array)
         bad = present & _np(pc.is_valid(array)) & ~_np(pc.is_in(stripped, value_set=codes))
         idx = np.flatnonzero(bad)
-        values = stripped.take(pa.array(idx, pa.int64())).to_pylist()
-        self.found.add(
-            rows[idx],
-            _at(key, idx),
-            _pick(name, idx),
-            [f"expected an {what} code, got {v!r}" for v in values],
-            _got(array, idx),
-        )
+        self.found.add(rows[idx], _at(key, idx), _pick(name, idx), f"expected an {what} code",
+                       _got(array, idx, name))
 
     def number(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
                name: str | list[str], ge: float | None, le: float | None,

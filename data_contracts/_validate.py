@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import Problem
+from ._errors import Problem, shown, withheld
 from ._models import InspectionOutcome, ParcelDeclaration
 from ._quality import quality_warnings
 
@@ -66,11 +66,17 @@ def problems_from(exc: ValidationError, record: str) -> list[Problem]:
     """Turn a pydantic ValidationError into Problems naming record, field and reason."""
     found = []
     for err in exc.errors(include_url=False):
-        got = None if err["type"] == "missing" else repr(err.get("input"))[:120]
+        path = _path(err["loc"])
+        if err["type"] == "missing":
+            got = None
+        elif err["type"] == "extra_forbidden":  # an unknown key: no telling what it holds
+            got = withheld(err.get("input"), "unknown field")
+        else:
+            got = shown(err.get("input"), path)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "field required"
-        found.append(Problem(record, _path(err["loc"]), message, got=got))
+        found.append(Problem(record, path, message, got=got))
     return found
 
 
