@@ -20,13 +20,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
-    from pydantic import ValidationError
 
-    from serving import Settings, create_app
+    from serving import Settings, SettingsError, create_app
 
     try:
         settings = Settings()
-    except ValidationError as exc:
+    except SettingsError as exc:
         print(f"error: refusing to start: {exc}", file=sys.stderr)
         return 2
     if args.port is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from . import (
@@ -48,4 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ValueError as exc:  # serving's SettingsError (serving loads only with a command)
+        settings = sys.modules.get("serving._settings")
+        if settings is None or not isinstance(exc, settings.SettingsError):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -7,7 +7,7 @@ Imports ``data_contracts`` and ``screening`` only. ``create_app(settings)`` buil
 __version__ = "0.1.0"
 
 from ._app import app_from_env, create_app  # noqa: E402
-from ._audit import DecisionLog, Entry, VerifyReport, input_hash  # noqa: E402
+from ._audit import DecisionLog, Entry, VerifyReport, input_hash, input_key  # noqa: E402
 from ._auth import Caller, KeyStore, Role  # noqa: E402
 from ._errors import (  # noqa: E402
     Forbidden,
@@ -22,7 +22,12 @@ from ._errors import (  # noqa: E402
 )
 from ._retention import prune_state  # noqa: E402
 from ._service import HALTED_MODE, Service, open_history  # noqa: E402
-from ._settings import DEV_PSEUDONYMISATION_KEY, DEV_SECRET_KEY, Settings  # noqa: E402
+from ._settings import (  # noqa: E402
+    DEV_PSEUDONYMISATION_KEY,
+    DEV_SECRET_KEY,
+    Settings,
+    SettingsError,
+)
 from ._sqlite import Database  # noqa: E402
 
 __all__ = [
@@ -45,11 +50,13 @@ __all__ = [
     "ServingError",
     "StoreUnavailable",
     "Settings",
+    "SettingsError",
     "Unauthenticated",
     "VerifyReport",
     "app_from_env",
     "create_app",
     "prune_state",
     "input_hash",
+    "input_key",
     "open_history",
 ]

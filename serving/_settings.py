@@ -7,13 +7,27 @@ key (the FastAPI template's ``changethis`` rule).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "development-only-secret-key"
 DEV_PSEUDONYMISATION_KEY = "development-only-pseudonymisation-key"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used, named by their environment variables. The message never
+    holds the values: a wrong value may be a secret or a pseudonymisation key."""
+
+    def __init__(self, exc: ValidationError) -> None:
+        self.problems = []
+        for err in exc.errors(include_input=False, include_url=False, include_context=False):
+            message = err["msg"].removeprefix("Value error, ")
+            names = ", ".join(f"PARCELSCREEN_{str(part).upper()}" for part in err["loc"])
+            self.problems.append(f"{names}: {message}" if names else message)
+        super().__init__("invalid settings: " + "; ".join(self.problems))
 
 
 class Settings(BaseSettings):
@@ -94,8 +108,22 @@ class Settings(BaseSettings):
     shadow_check_seconds: float = Field(default=10.0, ge=0)
     """How often the shadow alias is checked for a new model."""
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:  # pydantic's own message repeats the values
+            raise SettingsError(exc) from None
+
     @model_validator(mode="after")
     def _refuse_default_keys(self) -> Settings:
+        defaults = (self.secret_key == DEV_SECRET_KEY
+                    or self.pseudonymisation_key == DEV_PSEUDONYMISATION_KEY)  # fmt: skip
+        if defaults and self.host not in LOOPBACK:  # the default keys are public
+            raise ValueError(
+                f"PARCELSCREEN_HOST={self.host} is not a loopback address: with the default "
+                "PARCELSCREEN_SECRET_KEY or PARCELSCREEN_PSEUDONYMISATION_KEY the service "
+                "listens on loopback only (set both keys, and PARCELSCREEN_ENVIRONMENT)"
+            )
         if self.environment != "development":
             if self.secret_key == DEV_SECRET_KEY:
                 raise ValueError("PARCELSCREEN_SECRET_KEY must be set outside development")

@@ -7,12 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 import serving
 from parcelscreen import _keys_cmd, _models_cmd
 from screening import ModelRegistry
-from serving import DEV_PSEUDONYMISATION_KEY, DecisionLog, Settings
+from serving import (
+    DEV_PSEUDONYMISATION_KEY,
+    DEV_SECRET_KEY,
+    DecisionLog,
+    Settings,
+    SettingsError,
+)
 from tests.conftest import Trained
 
 
@@ -41,7 +46,7 @@ def test_production_refuses_default_keys(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("PARCELSCREEN_ENVIRONMENT", "production")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(ValidationError, match="must be set outside development"):
+    with pytest.raises(SettingsError, match="must be set outside development"):
         Settings()
 
 
@@ -83,3 +88,36 @@ def test_models_promote_sets_champion_and_logs(
     (record,) = DecisionLog(tmp_path / "state" / "audit.sqlite").records("promote")
     assert record["model_version"] == other
     assert _models_cmd.run(argparse.Namespace(models_command="promote", ref="nope-1")) == 1
+
+
+def test_settings_errors_name_the_variable_never_the_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from parcelscreen.cli import main
+
+    monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", "short-secret")  # under 16
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    assert "PARCELSCREEN_PSEUDONYMISATION_KEY: String should have at least 16" in str(caught.value)
+    assert "short-secret" not in str(caught.value)
+    assert caught.value.__suppress_context__  # pydantic's error, which has it, is not shown
+    monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", "a-real-pseudonymisation-key")
+    monkeypatch.setenv("PARCELSCREEN_ENVIRONMENT", "production")
+    monkeypatch.setenv("PARCELSCREEN_SECRET_KEY", DEV_SECRET_KEY)
+    for command in (["serve"], ["audit", "verify"], ["state", "prune", "--dry-run"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "PARCELSCREEN_SECRET_KEY must be set outside development" in err
+        assert "a-real-pseudonymisation-key" not in err and DEV_SECRET_KEY not in err
+
+
+def test_default_keys_listen_on_loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCELSCREEN_HOST", "0.0.0.0")
+    with pytest.raises(SettingsError, match="PARCELSCREEN_HOST=0.0.0.0 is not a loopback"):
+        Settings()
+    monkeypatch.setenv("PARCELSCREEN_SECRET_KEY", "a-real-secret-of-some-length")
+    monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", "a-real-pseudonymisation-key")
+    assert Settings().host == "0.0.0.0"  # own keys: any interface, development or not
+    monkeypatch.setenv("PARCELSCREEN_HOST", "::1")
+    monkeypatch.delenv("PARCELSCREEN_SECRET_KEY")
+    assert Settings().host == "::1"
