@@ -1,9 +1,12 @@
-"""``parcelscreen audit``: verify the decision log's hash chain; prune past retention."""
+"""``parcelscreen audit``: verify the decision log's hash chain; prune past retention; compute
+the keyed input hashes of declarations, to match them with the log's records."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,6 +17,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                              "and record a checkpoint in the chain")  # fmt: skip
     prune.add_argument("--days", type=float, default=None,
                        help="retention in days (default: the retention_days setting)")  # fmt: skip
+    hashes = audit.add_parser("input-hash", help="print each declaration's item ID and keyed "
+                              "input hash, as the decision log records them")  # fmt: skip
+    hashes.add_argument("declarations", type=Path, help="declarations (JSON, JSON Lines, CSV "
+                        "or Parquet)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -21,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from serving import DecisionLog, Settings
 
     settings = Settings()
+    if args.audit_command == "input-hash":
+        return _input_hashes(args.declarations, settings.pseudonymisation_key)
     log = DecisionLog(settings.audit_path)
     if args.audit_command == "verify":
         report = log.verify()
@@ -29,3 +38,18 @@ def run(args: argparse.Namespace) -> int:
     days = settings.retention_days if args.days is None else args.days
     print(json.dumps(log.prune(days, caller="cli")))
     return 0
+
+
+def _input_hashes(path: Path, pseudonymisation_key: str) -> int:
+    """One JSON line per valid declaration; problems to stderr; 1 if any record was invalid."""
+    from data_contracts import ParcelDeclaration, iter_records, validate_records
+    from serving import input_hash, input_key
+
+    key = input_key(pseudonymisation_key)
+    report = validate_records(ParcelDeclaration, iter_records(path, "declaration"))
+    for _, decl in report.valid:
+        record = decl.model_dump(mode="json")
+        print(json.dumps({"item_id": decl.item_id, "input_hash": input_hash(record, key)}))
+    for problem in report.errors:
+        print(problem, file=sys.stderr)
+    return 1 if report.rejected else 0

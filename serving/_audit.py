@@ -9,12 +9,16 @@ the head elsewhere, e.g. print it to an external log, for that).
 Retention: ``prune`` deletes the records older than the retention period (a prefix of the
 chain) and appends a ``checkpoint`` record naming the last pruned sequence number and hash;
 ``verify`` then starts the chain from that anchor. Names and addresses never enter the log:
-only the item ID, the SHA-256 of the canonical declaration, scores, decisions and reasons.
+only the item ID, a keyed hash of the declaration (``input_hash``), scores, decisions and
+reasons. The hash is keyed so that someone who holds the log and guesses a declaration cannot
+confirm the guess; whoever holds the pseudonymisation key can (``parcelscreen audit
+input-hash``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,9 +49,15 @@ def canonical_json(value: Any) -> str:
                       allow_nan=False)  # fmt: skip
 
 
-def input_hash(raw: Any) -> str:
-    """SHA-256 of the canonical JSON of a declaration as received."""
-    return hashlib.sha256(canonical_json(raw).encode()).hexdigest()
+def input_key(pseudonymisation_key: str) -> bytes:
+    """The key of the log's input hashes, derived from the pseudonymisation key (which the
+    service, training and auditors with access to clear declarations already share)."""
+    return hmac.new(pseudonymisation_key.encode(), b"decision-log-input", hashlib.sha256).digest()
+
+
+def input_hash(record: Any, key: bytes) -> str:
+    """HMAC-SHA256 of the canonical JSON of a record as validated (``model_dump(mode="json")``)."""
+    return hmac.new(key, canonical_json(record).encode(), hashlib.sha256).hexdigest()
 
 
 def record_hash(record: Mapping[str, Any]) -> str:

@@ -33,7 +33,7 @@ from screening import (
     reasons,
 )
 
-from ._audit import DecisionLog, Entry, canonical_json
+from ._audit import DecisionLog, Entry, input_hash, input_key
 from ._auth import Caller, KeyStore
 from ._errors import InvalidInput, NotFound
 from ._json import finite_or_none
@@ -96,6 +96,7 @@ class Service:
         self.keys = KeyStore(self.state_db, settings.secret_key, self.key_reader)
         self.state = StateStore(self.state_db)
         self.audit = DecisionLog(settings.audit_path, background_checkpoints=True)
+        self.input_key = input_key(settings.pseudonymisation_key)
         self.metrics = Metrics()
         #: With several worker processes, their metrics meet in the state database.
         self.shared_metrics = (SharedMetrics(self.state_db, self.metrics)
@@ -177,11 +178,10 @@ class Service:
                             parcel.features))  # fmt: skip
             record = decl.model_dump(mode="json")
             records.append(record)
-            digest = hashlib.sha256(canonical_json(record).encode())
             entries.append(Entry(
                 "decision", request_id=request_id, caller=caller.key_id, item_id=parcel.item_id,
                 model_version=parcel.model_version, bundle_hash=parcel.bundle_hash,
-                input_hash=digest.hexdigest(), score=parcel.probability,
+                input_hash=input_hash(record, self.input_key), score=parcel.probability,
                 decision=parcel.verdict.decision.value,
                 detail={"band": summary["band"], "mode": mode, "reasons": summary["reasons"],
                         "selection_reason": summary["selection_reason"],
@@ -246,7 +246,7 @@ class Service:
                                caller.key_id, linked, record)  # fmt: skip
         self.audit.append(Entry(
             "outcome", request_id=request_id, caller=caller.key_id, item_id=outcome.item_id,
-            input_hash=hashlib.sha256(canonical_json(record).encode()).hexdigest(),
+            input_hash=input_hash(record, self.input_key),
             decision=outcome.result.value if outcome.result else "not_inspected",
             detail={"linked_to_history": linked, "inspected": outcome.inspected,
                     "selection_reason": record["selection_reason"]},

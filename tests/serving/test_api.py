@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,11 @@ import numpy as np
 import pytest
 import xgboost
 
+from data_contracts import ParcelDeclaration
+from serving import input_hash, input_key
+from serving._audit import canonical_json
 from tests.factories import outcome
-from tests.serving.conftest import Server, parcel
+from tests.serving.conftest import TEST_KEY, Server, parcel
 
 SCORE = "/v1/parcels:score"
 BATCH = "/v1/parcels:score-batch"
@@ -194,12 +198,36 @@ def test_halt_switch_uses_the_fallback_and_is_logged(server: Server) -> None:
     assert "halt" in kinds and "resume" in kinds
 
 
+def test_audit_input_hash_matches_the_logged_decision(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from parcelscreen.cli import main
+
+    sent, bad = parcel(), parcel()
+    bad["gross_weight_kg"] = -1
+    scored = server.client().post(SCORE, json=sent).json()
+    (record,) = [r for r in server.service.audit.records("decision")
+                 if r["request_id"] == scored["request_id"]]  # fmt: skip
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(sent) + "\n" + json.dumps(bad) + "\n")
+    monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", TEST_KEY)
+    assert main(["audit", "input-hash", str(path)]) == 1  # one record was invalid
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"item_id": sent["item_id"], "input_hash": record["input_hash"]}
+    assert "line 2" in err and "gross_weight_kg" in err
+
+
 def test_decision_log_has_one_record_per_decision(server: Server) -> None:
-    scored = server.client().post(SCORE, json=parcel()).json()
+    sent = parcel()
+    scored = server.client().post(SCORE, json=sent).json()
     records = [r for r in server.service.audit.records("decision")
                if r["request_id"] == scored["request_id"]]  # fmt: skip
     (record,) = records
-    assert record["score"] == scored["probability"] and len(record["input_hash"]) == 64
+    assert record["score"] == scored["probability"]
+    validated = ParcelDeclaration.model_validate(sent).model_dump(mode="json")
+    assert record["input_hash"] == input_hash(validated, input_key(TEST_KEY))  # keyed:
+    assert record["input_hash"] != hashlib.sha256(canonical_json(validated).encode()).hexdigest()
     assert record["caller"] and record["caller"] not in server.keys["sorter"][-20:]
     assert json.loads(record["detail"])["mode"] == "model"
     assert server.service.audit.verify().ok
