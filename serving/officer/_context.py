@@ -18,6 +18,7 @@ from ._parcels import ParcelStore
 from ._recorder import ParcelRecorder
 from ._shadow import ShadowScorer
 from ._text import TEXT, label
+from ._throttle import SignInThrottle
 from ._users import Session, UserStore
 
 HERE = Path(__file__).parent
@@ -59,6 +60,7 @@ class OfficerContext:
     lifetime: timedelta
     secure_cookie: bool
     page_size: int
+    throttle: SignInThrottle
 
     @classmethod
     def build(cls, service: Service) -> OfficerContext:
@@ -75,7 +77,7 @@ class OfficerContext:
         return cls(service, UserStore(service.state_db), parcels, recorder, shadow, env,
                    timedelta(minutes=s.officer_session_minutes),
                    s.officer_secure_cookie or s.environment != "development",
-                   s.officer_page_size)  # fmt: skip
+                   s.officer_page_size, SignInThrottle())  # fmt: skip
 
     def render(self, name: str, session: Session | None, status: int = 200,
                **values: Any) -> HTMLResponse:  # fmt: skip

@@ -18,13 +18,21 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from screening import Band
 
 from .._audit import Entry
 from .._auth import Caller, Role
 from .._errors import InvalidInput, NotFound
-from ._context import LOGIN_CSRF_COOKIE, PREFIX, SECURITY_HEADERS, SESSION_COOKIE, context
+from ._context import (
+    LOGIN_CSRF_COOKIE,
+    PREFIX,
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    OfficerContext,
+    context,
+)
 from ._model_page import model_page_values
 from ._parcels import STATUSES, QueueFilter, today
 from ._svg import waterfall
@@ -34,6 +42,7 @@ from ._users import Session, csrf_ok
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_PAGE = re.compile(r"[0-9]{1,9}")
 HISTORY_KINDS = ("sender", "sender_address", "recipient", "recipient_address")
 
 
@@ -94,6 +103,15 @@ async def login_page(request: Request, next: str = "", signed_out: int = 0) -> R
     return response
 
 
+def _login_again(ctx: OfficerContext, status: int, target: str, username: str,
+                 error: str) -> Response:  # fmt: skip
+    token = secrets.token_urlsafe(32)
+    response = ctx.render("login.html", None, status=status, csrf=token, next=target,
+                          username=username, error=error)  # fmt: skip
+    _set_cookie(response, LOGIN_CSRF_COOKIE, token, 3600, ctx.secure_cookie)
+    return response
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     ctx = context(request)
@@ -101,21 +119,30 @@ async def login(request: Request) -> Response:
     if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf")):
         return _refuse(request, None, TEXT["csrf_failed"], 403)
     username = form.get("username", "").strip()[:60]
-    user = ctx.users.check(username, form.get("password", ""))
     target = form.get("next", "")
     if not target.startswith(f"{PREFIX}/") or target.startswith(f"{PREFIX}/login"):
         target = f"{PREFIX}/queue"
+    client = request.client.host if request.client else "-"
+    wait = ctx.throttle.retry_after(username, client)
+    if wait > 0:  # refused before any password work, and not audited one by one
+        error = TEXT["signin_throttled"].format(minutes=math.ceil(wait / 60))
+        response = _login_again(ctx, 429, target, username, error)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    # scrypt takes tens of milliseconds: off the event loop, so scoring does not wait for it
+    user = await run_in_threadpool(ctx.users.check, username, form.get("password", ""))
     if user is None or not user.may(Role.OFFICER):
         refused = user is not None
-        why = "role" if refused else "credentials"
-        ctx.service.audit.append(Entry("officer_signin_refused", request_id=_rid(request),
-                                       caller=f"officer:{username}", detail={"reason": why}))
-        token = secrets.token_urlsafe(32)
+        if not refused:
+            ctx.throttle.failed(username, client)
+        known = refused or await run_in_threadpool(ctx.users.exists, username)
+        ctx.service.audit.append(Entry(  # a name that is no account may be a typed password
+            "officer_signin_refused", request_id=_rid(request),
+            caller=f"officer:{username}" if known else "officer:(no such user)",
+            detail={"reason": "role" if refused else "credentials"}))  # fmt: skip
         error = TEXT["signin_no_role" if refused else "signin_failed"]
-        response = ctx.render("login.html", None, status=403 if refused else 401, csrf=token,
-                              next=target, username=username, error=error)
-        _set_cookie(response, LOGIN_CSRF_COOKIE, token, 3600, ctx.secure_cookie)
-        return response
+        return _login_again(ctx, 403 if refused else 401, target, username, error)
+    ctx.throttle.succeeded(username)
     cookie, session = ctx.users.open_session(user, ctx.lifetime)
     ctx.service.audit.append(Entry("officer_signin", request_id=_rid(request),
                                    caller=_caller(session).key_id,
@@ -157,7 +184,8 @@ async def queue(request: Request) -> Response:
         origin=q.get("origin") if _COUNTRY.match(q.get("origin", "")) else None,
         status=q.get("status") if q.get("status") in STATUSES else None,
     )
-    page = int(q["page"]) if q.get("page", "").isdigit() and int(q["page"]) > 0 else 1
+    asked = q.get("page", "")  # ASCII digits only, and few: "²" or 10**5000 is page 1
+    page = int(asked) if _PAGE.fullmatch(asked) and int(asked) > 0 else 1
     size = ctx.page_size
     total, rows = ctx.parcels.queue(f, size, (page - 1) * size)
     pages = max(1, math.ceil(total / size))

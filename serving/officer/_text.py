@@ -25,6 +25,10 @@ TEXT: dict[str, str] = {
     "password": "Password",
     "signin_button": "Sign in",
     "signin_failed": "The user name or password is wrong.",
+    "signin_throttled": (
+        "Too many failed sign-ins for this user name or from this computer. "
+        "Try again in {minutes} minutes, or ask an administrator."
+    ),
     "signin_no_role": "This account does not have the officer role and may not use this view.",
     "signed_out": "You are signed out.",
     # errors

@@ -105,6 +105,11 @@ class UserStore:
         names = ("username", "role", "officer_ref", "created_at", "disabled_at")
         return [dict(zip(names, row, strict=True)) for row in rows]
 
+    def exists(self, username: str) -> bool:
+        """Whether an account of this name exists (enabled or not)."""
+        return bool(self._db.execute("SELECT 1 FROM officer_user WHERE username = ?",
+                                     (username,)))  # fmt: skip
+
     def check(self, username: str, password: str) -> User | None:
         """The user if the password is right, else None (constant work either way)."""
         rows = self._db.execute(

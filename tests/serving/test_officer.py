@@ -98,6 +98,26 @@ def test_queue_filters_and_pages(osrv: Server) -> None:
         assert "<td>CA</td>" not in nl.text
         none = client.get("/officer/queue", params={"date": "2001-01-01"})
         assert "No flagged parcels" in none.text
+        for page in ("\u00b2", "9" * 23, "1" * 5000, "-1", "0"):  # not a page: the first
+            r = client.get("/officer/queue", params={"page": page})
+            assert r.status_code == 200 and "Today&#39;s flagged parcels" in r.text
+
+
+def test_failed_sign_ins_are_throttled_per_user_name(osrv: Server) -> None:
+    before = len(osrv.service.audit.records("officer_signin_refused"))
+    for _ in range(5):
+        client, response = sign_in(osrv.url, "not-an-account", "guess")
+        client.close()
+        assert response.status_code == 401
+    client, response = sign_in(osrv.url, "not-an-account", PASSWORD)
+    client.close()
+    assert response.status_code == 429 and "Too many failed sign-ins" in response.text
+    assert 0 < int(response.headers["retry-after"]) <= 900
+    refused = osrv.service.audit.records("officer_signin_refused")[before:]
+    assert [r["caller"] for r in refused] == ["officer:(no such user)"] * 5  # not the 6th
+    client, response = sign_in(osrv.url, "olga")  # another user name signs in as before
+    client.close()
+    assert response.status_code == 303
 
 
 def test_outcome_feeds_history_and_next_training_set(osrv: Server, tmp_path: Path) -> None:
