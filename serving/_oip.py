@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request, Response
 
 from data_contracts import Problem
 
+from ._audit import Entry
 from ._deps import RequestId, ServiceDep, Sorter
 from ._errors import InvalidInput, ModelUnavailable, NotFound, error_responses
 from ._json import dump_json, parse_json
@@ -161,9 +162,15 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
         k = len(served.model.spec.names)
         if len(shape) != 2 or shape[1] != k or tensor.get("datatype") not in ("FP32", "FP64"):
             raise _bad("inputs[0]", f"features must be FP32 of shape [n, {k}]", shape)
+        if shape[0] > service.settings.max_batch:
+            raise _bad("inputs[0].shape", f"at most {service.settings.max_batch} rows", shape)
         matrix = _tensor(data, shape).astype(np.float32)
         margin, probability = served.model.probability(matrix)
         n = len(margin)
+        service.audit.append(Entry(  # no decision, but the model was asked: who, how much
+            "features_scored", request_id=rid, caller=caller.key_id,
+            model_version=served.model.version, bundle_hash=served.model.bundle_hash,
+            detail={"rows": n}))  # fmt: skip
         return _json(base | {"outputs": [
             {"name": "probability", "datatype": "FP64", "shape": [n], "data": probability.tolist()},
             {"name": "margin", "datatype": "FP64", "shape": [n], "data": margin.tolist()}]})
@@ -176,7 +183,7 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
         for i, item in enumerate(data):
             try:
                 decls.append(json.loads(item) if isinstance(item, str) else item)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise _bad(f"inputs[0].data[{i}]", "not a JSON declaration") from None
         results = await request.app.state.batcher.score(decls, caller, rid)
         errors = [p for r in results for p in r.get("error", {}).get("problems", [])]
