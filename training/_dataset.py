@@ -107,6 +107,13 @@ def _labels(frame: ParcelFrame, outcomes: pa.Table) -> tuple[np.ndarray, ...]:
     reason = np.full(n, "", dtype=object)
     propensity = np.full(n, np.nan)
     outcomes = outcomes.filter(pc.field("inspected"))
+    # One outcome per item: the one recorded last (a lab result correcting an earlier record),
+    # whatever the file order; ties keep the later row.
+    recorded = outcomes.column("recorded_at").cast(pa.int64()).to_numpy()
+    order = np.argsort(recorded, kind="stable")
+    _, last = np.unique(np.asarray(outcomes.column("item_id").take(pa.array(order)))[::-1],
+                        return_index=True)  # fmt: skip
+    outcomes = outcomes.take(pa.array(np.sort(order[::-1][last])))
     rows = pc.index_in(outcomes.column("item_id"), pa.array(frame.item_id, pa.string()))
     rows_np = rows.to_numpy(zero_copy_only=False)
     matched = ~np.isnan(rows_np.astype(np.float64))

@@ -66,6 +66,7 @@ def evaluate(result: TrainResult, data: Dataset, truth: pa.Table | None) -> dict
     seized = data.seized[test]
     inspected = data.inspected[test]
     random = inspected & (data.selection_reason[test] == "random_control")
+    weighable = inspected & (data.selection_reason[test] != "tip_off")  # see _train
     weights = result.weights[test]
     out: dict[str, Any] = {"test_parcels": int(test.sum())}
     out["random_control"] = {
@@ -74,9 +75,9 @@ def evaluate(result: TrainResult, data: Dataset, truth: pa.Table | None) -> dict
         "calibration_error": _ece(seized[random], prob[random]),
     }
     out["inspected_ipw"] = {
-        "model": _report(seized[inspected], prob[inspected], weights[inspected]),
-        "rules": _report(seized[inspected], rules[inspected], weights[inspected]),
-        "calibration_error": _ece(seized[inspected], prob[inspected], weights[inspected]),
+        "model": _report(seized[weighable], prob[weighable], weights[weighable]),
+        "rules": _report(seized[weighable], rules[weighable], weights[weighable]),
+        "calibration_error": _ece(seized[weighable], prob[weighable], weights[weighable]),
     }
     if truth is not None:
         illicit, oracle = truth_labels(truth, data.frame.item_id[test])

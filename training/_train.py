@@ -127,8 +127,14 @@ def train_model(data: Dataset, config: TrainConfig, progress: Progress) -> Train
     best = int(booster.best_iteration)
     booster = booster[: best + 1]  # keep exactly the trees that scored best on validation
     progress(f"best iteration {best} of {config.rounds}; calibrating on validation")
-    margin = booster.predict(dvalid, output_margin=True)
-    calibration = fit_platt(margin, data.seized[known_valid], weights[known_valid])
+    # Tip-offs are chosen knowing the label, so no propensity undoes their selection: they
+    # train the trees but stay out of the calibration (and of weighted evaluation).
+    rows = known_valid & (data.selection_reason != "tip_off")
+    if not data.seized[rows].any():
+        raise QualityGateError("no seizure left to calibrate on in the validation period once "
+                               "tip-offs are left out")  # fmt: skip
+    calibration = fit_platt(predict_margin(booster, matrix[rows]), data.seized[rows],
+                            weights[rows])  # fmt: skip
     return TrainResult(booster, spec, calibration, split, matrix, weights, best, config, log)
 
 

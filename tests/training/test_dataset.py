@@ -76,3 +76,19 @@ def test_time_split_has_gaps_and_no_overlap() -> None:
 def test_time_split_refuses_too_short_data() -> None:
     with pytest.raises(ValueError, match="too short"):
         time_split(np.arange(0, 5 * 86_400_000_000, 3_600_000_000), gap_days=10)
+
+
+def test_the_outcome_recorded_last_wins_whatever_the_file_order(tmp_path: Path) -> None:
+    decls, _ = _write(tmp_path, [0, 10], seized_at=20)
+    item = pq.read_table(decls).column("item_id")[0].as_py()
+    at = [(T0 + timedelta(hours=h)).isoformat() for h in (30, 20, 25)]
+    rows = [outcome(item_id=item, recorded_at=at[0], result="seized"),  # the lab's correction
+            outcome(item_id=item, recorded_at=at[1], result="clean", substance=None,
+                    quantity_g=None),  # first recorded
+            outcome(item_id=make_s10("RR", 20_000_001, "NL"), recorded_at=at[2], result="clean",
+                    substance=None, quantity_g=None)]
+    write_records([InspectionOutcome.model_validate(r) for r in rows], tmp_path / "o.parquet",
+                  "outcome")  # fmt: skip
+    data = load_dataset(decls, tmp_path / "o.parquet", Pseudonymiser("k" * 16))
+    assert data.seized.tolist() == [True, False] and data.inspected.tolist() == [True, True]
+    assert data.known_us[0] == int((T0 + timedelta(hours=30)).timestamp() * 1e6)

@@ -76,3 +76,31 @@ def test_truth_file_is_not_read_without_flag(trained: Trained) -> None:
 
     source = Path(dataset.__file__).read_text()
     assert "truth" not in source.replace("truth file", "")
+
+
+def test_tip_offs_train_the_trees_but_not_the_calibration(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from screening import Pseudonymiser, fit_platt
+    from tests.conftest import KEY, SMALL_DATA
+    from training import TrainConfig, load_dataset, train_model
+    from training._train import predict_margin
+    from training.simulation import simulate, write_simulation
+
+    write_simulation(simulate(replace(SMALL_DATA, tip_off_rate=0.3)), tmp_path)
+    data = load_dataset(tmp_path / "declarations.parquet", tmp_path / "outcomes.parquet",
+                        Pseudonymiser(KEY), validate=False)  # fmt: skip
+    result = train_model(data, TrainConfig(rounds=60, early_stopping=20), lambda _m: None)
+    split = result.split
+    labelled = split.validation & data.inspected & (data.known_us < split.validation_cutoff_us)
+    tipped = labelled & (data.selection_reason == "tip_off")
+    assert data.seized[tipped].any()  # the data hold tip-offs that would count
+
+    def platt(rows: np.ndarray) -> tuple[float, float]:
+        fitted = fit_platt(predict_margin(result.booster, result.matrix[rows]),
+                           data.seized[rows], result.weights[rows])  # fmt: skip
+        return fitted.slope, fitted.intercept
+
+    ours = (result.calibration.slope, result.calibration.intercept)
+    assert ours == pytest.approx(platt(labelled & ~tipped))
+    assert ours != pytest.approx(platt(labelled))
