@@ -15,6 +15,7 @@ from ._forms import (
     group_csv_rows,
     iter_csv,
     iter_records,
+    same_item,
     to_table,
     write_records,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "make_s10",
     "parse_s10",
     "quality_warnings",
+    "same_item",
     "to_table",
     "validate_declarations",
     "validate_one",

@@ -188,12 +188,19 @@ def iter_csv(handle: Iterable[str] | io.TextIOBase, kind: Kind) -> Iterator[Labe
     group: list[tuple[int, dict[str, Any]]] = []
     seen: set[str] = set()
     for line, row in rows:
-        if group and row.get("item_id") != group[0][1].get("item_id"):
+        if group and not same_item(row, group[0][1]):
             yield group_csv_rows(group, seen)
             group = []
         group.append((line, row))
     if group:
         yield group_csv_rows(group, seen)
+
+
+def same_item(row: dict[str, Any], first: dict[str, Any]) -> bool:
+    """Whether a CSV row continues the item of ``first`` (rows without an item ID never do:
+    each is a record of its own, not merged into one)."""
+    item = row.get("item_id")
+    return item is not None and item == first.get("item_id")
 
 
 def group_csv_rows(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> Labelled:

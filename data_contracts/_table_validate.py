@@ -366,3 +366,26 @@ def validate_table_indexed(
     problems = [Problem(labels[int(all_rows[i])], fields[i], messages_all[i], got=gots[i])
                 for i in order]  # fmt: skip
     return valid, all_rows[order], problems
+
+
+def _stripped_array(array: pa.Array) -> pa.Array:
+    kind = array.type
+    if pa.types.is_string(kind):
+        return pc.utf8_trim_whitespace(array)
+    if array.offset and (pa.types.is_struct(kind) or pa.types.is_list(kind)):
+        array = array.take(pa.array(np.arange(len(array))))  # a slice, made whole
+    if pa.types.is_struct(kind):
+        children = [_stripped_array(array.field(i)) for i in range(kind.num_fields)]
+        return pa.StructArray.from_arrays(children, fields=list(kind), mask=array.is_null())
+    if pa.types.is_list(kind):
+        return pa.ListArray.from_arrays(array.offsets, _stripped_array(array.values),
+                                        type=kind, mask=array.is_null())  # fmt: skip
+    return array
+
+
+def strip_strings(table: pa.Table) -> pa.Table:
+    """Every string, at any depth, without leading and trailing whitespace: the values the
+    model gives for a record (``str_strip_whitespace``) and the checks above look at."""
+    columns = [pa.chunked_array([_stripped_array(chunk) for chunk in column.chunks],
+                                type=column.type) for column in table.columns]  # fmt: skip
+    return pa.Table.from_arrays(columns, schema=table.schema)

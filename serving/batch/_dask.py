@@ -9,6 +9,7 @@ on which piece or worker handled it: the merged output equals the single-process
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,10 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
         client = Client(config.dask)
     try:
         log.info("dask: %d piece(s) on %s", len(todo), client)
+        run = uuid.uuid4().hex  # keys are the scheduler's, shared by every client: per run
         futures = [
             client.submit(screen_piece, config.engine, str(manifest), index, groups, first,
-                          config.explain_all, key=f"screen-piece-{index}", pure=False)
+                          config.explain_all, key=f"screen-piece-{run}-{index}", pure=False)
             for index, groups, first in todo
         ]  # fmt: skip
         for future in as_completed(futures):

@@ -45,6 +45,13 @@ class EngineSpec:
     pseudonymisation_key: str = field(default=DEV_PSEUDONYMISATION_KEY, repr=False)
     secret_key: str = field(default=DEV_SECRET_KEY, repr=False)
 
+    def fingerprint(self) -> str:
+        """A short digest of both keys (not the keys): a run resumed with other keys would
+        pseudonymise and draw differently, so its identity holds this."""
+        both = hmac.new(self.secret_key.encode(), self.pseudonymisation_key.encode(),
+                        hashlib.sha256)  # fmt: skip
+        return both.hexdigest()[:16]
+
     @classmethod
     def from_env(cls, bundle: Path, version: str, **kwargs: object) -> EngineSpec:
         env = os.environ

@@ -32,10 +32,11 @@ from data_contracts import (
     form_of,
     group_csv_rows,
     iter_records,
+    same_item,
     to_table,
     validate_one,
 )
-from data_contracts._table_validate import validate_table_indexed
+from data_contracts._table_validate import strip_strings, validate_table_indexed
 
 from ._errors import ManifestError
 
@@ -110,8 +111,8 @@ def split_table(raw: pa.Table, index: int, first_row: int) -> Chunk:
     raw = raw.select(DECLARATION_SCHEMA.names)
     valid, rows, problems = validate_table_indexed(raw, first_row)
     ids = raw.column("item_id").take(pa.array(rows, pa.int64())).to_pylist()
-    return Chunk(
-        index, first_row, raw.num_rows, raw.filter(pa.array(valid)),
+    return Chunk(  # scored as validated: trimmed, as the other forms' records are
+        index, first_row, raw.num_rows, strip_strings(raw.filter(pa.array(valid))),
         first_row + np.flatnonzero(valid), _quarantine((first_row + rows).tolist(), problems, ids),
     )  # fmt: skip
 
@@ -173,7 +174,7 @@ def _csv_records(path: Path) -> Iterator[Labelled]:
             }
             if len(values) > len(header):
                 row[None] = values[len(header) :]  # type: ignore[index]
-            if group and row.get("item_id") != group[0][1].get("item_id"):
+            if group and not same_item(row, group[0][1]):
                 yield group_csv_rows(group, seen)
                 group = []
             group.append((start, row))

@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ from ._keys import EngineSpec, decision_key, engine_for
 from ._progress import Progress, log
 from ._read import Chunk, iter_chunks
 from ._score import score_chunk
-from ._state import ChunkDone, RunState, write_json
+from ._state import ChunkDone, RunState, copy_sqlite, write_json
 
 DEFAULT_CHUNK_ROWS = 50_000
 T = TypeVar("T")
@@ -74,7 +74,21 @@ def _identity(config: BatchConfig, manifest: Path) -> dict[str, Any]:
         "bundle_hash": engine.model.bundle_hash, "model_version": engine.model.version,
         "capacity": config.engine.capacity, "random_share": config.engine.random_share,
         "history": config.engine.history, "explain_all": config.explain_all,
+        "keys": config.engine.fingerprint(),
     }  # fmt: skip
+
+
+def _history_snapshot(config: BatchConfig) -> BatchConfig:
+    """The run scores against a copy of the history store taken when it starts, kept in its
+    folder: chunks scored later, and a resumed run, see the same history as the first chunk,
+    however much the service records meanwhile."""
+    source = config.engine.history
+    if source is None:
+        return config
+    snapshot = config.out / "history-snapshot.sqlite"
+    if not snapshot.exists():
+        copy_sqlite(Path(source), snapshot)
+    return replace(config, engine=replace(config.engine, history=str(snapshot)))
 
 
 def _total_rows(manifest: Path) -> int | None:
@@ -206,8 +220,11 @@ def screen(config: BatchConfig) -> dict[str, Any]:
         raise ManifestError(str(exc)) from exc
     if config.dask and form != "parquet":
         raise ManifestError(f"{manifest}: Dask runs read Parquet manifests; this is {form}")
+    if config.engine.history is not None and not Path(config.engine.history).is_file():
+        raise ManifestError(f"{config.engine.history}: no such history store")
     config.out.mkdir(parents=True, exist_ok=True)
     state = RunState(config.out, _identity(config, manifest), fresh=config.fresh)
+    config = _history_snapshot(config)
     if state.done:
         log.info("resuming: %d chunk(s) already done", len(state.done))
     progress = Progress(_total_rows(manifest), config.progress_bar)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -24,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._errors import ResumeError
+from ._errors import ManifestError, ResumeError
 
 STATE_FORMAT = 1
 
@@ -61,6 +62,13 @@ def write_json(path: Path, payload: Any) -> None:
                                                   + "\n", encoding="utf-8"))  # fmt: skip
 
 
+#: everything a run writes in its folder: ``--fresh`` removes it all, so nothing of an
+#: earlier run (say its results.csv, when this one writes no CSV) stays beside the new one
+OUTPUTS = ("parts", "journal.jsonl", "run.json", "summary.json", "history-snapshot.sqlite",
+           "results.parquet", "results.csv", "quarantine.parquet", "quarantine.csv",
+           "inspection_list.parquet", "inspection_list.csv", "drift.json")  # fmt: skip
+
+
 class RunState:
     """Output folder of one run: identity, finished chunks, part files."""
 
@@ -71,7 +79,7 @@ class RunState:
         identity = {"state_format": STATE_FORMAT, **identity}
         run_file = out / "run.json"
         if fresh and out.exists():
-            for name in ("parts", "journal.jsonl", "run.json", "summary.json"):
+            for name in OUTPUTS:
                 target = out / name
                 if target.is_dir():
                     shutil.rmtree(target)
@@ -121,3 +129,23 @@ class RunState:
 
     def finished(self) -> list[ChunkDone]:
         return [self.done[k] for k in sorted(self.done)]
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite file that others may be writing (SQLite's backup, in one
+    read transaction), written under a temporary name and renamed into place."""
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise ManifestError(f"{source}: cannot copy the history store: {exc}") from exc
+    finally:
+        src.close()
+    os.replace(tmp, target)

@@ -79,3 +79,27 @@ def test_xgboost_trains_on_a_dask_cluster(trained: Any) -> None:
     local = single.predict(xgboost.DMatrix(x, missing=np.nan))
     assert y.sum() > 5
     assert np.corrcoef(distributed, local)[0, 1] > 0.9
+
+
+def test_two_runs_on_one_scheduler_keep_their_own_results(w: World, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dask.distributed import LocalCluster
+
+    table = pq.read_table(w.manifest)
+    for name, part in (("a", table.slice(0, 1000)), ("b", table.slice(1000, 1000))):
+        pq.write_table(part, tmp_path / f"{name}.parquet", row_group_size=250)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:  # fmt: skip
+
+        def run(name: str) -> dict[str, Any]:
+            return screen(BatchConfig(tmp_path / f"{name}.parquet", tmp_path / name, w.spec(),
+                                      Capacity.parse("3%"), chunk_rows=250, progress_bar=False,
+                                      dask=cluster.scheduler_address))  # fmt: skip
+
+        with ThreadPoolExecutor(2) as pool:
+            summaries = list(pool.map(run, ["a", "b"]))
+    assert all(s["reconciled"] for s in summaries)
+    for name in ("a", "b"):
+        got = pq.read_table(tmp_path / name / "results.parquet").column("item_id")
+        assert got.equals(pq.read_table(tmp_path / f"{name}.parquet").column("item_id"))
