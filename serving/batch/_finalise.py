@@ -6,6 +6,7 @@ or a Dask run gives the same files as an uninterrupted single-process run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,13 @@ from screening import PSI_ALERT, psi_from_counts, uniform_draws
 from ._read import QUARANTINE_SCHEMA
 from ._score import RESULT_SCHEMA
 from ._state import ChunkDone, RunState, write_atomic
+
+
+def nearest(x: float) -> int:
+    """``x`` rounded to the nearest whole number, halves up (Python's ``round`` sends halves to
+    the even number, so 2.5% of 100 items gave 2 slots and 3.5% gave 4); a share computed
+    in floating point (0.035 * 100 = 3.5000000000000004) rounds as written."""
+    return int(math.floor(x + 0.5 + 1e-9))
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ class Capacity:
 
     def slots(self, scored: int) -> int:
         return min(scored, self.items if self.items is not None
-                   else round((self.share or 0) * scored))  # fmt: skip
+                   else nearest((self.share or 0) * scored))  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.share * 100:g}%" if self.share is not None else str(self.items)
@@ -123,7 +131,7 @@ def inspection_list(results: pa.Table, capacity: Capacity, random_share: float,
                     key: bytes, scored: int | None = None) -> pa.Table:  # fmt: skip
     """Ranked list for the capacity: random-control slots first filled, the rest by score.
 
-    ``round(slots * random_share)`` slots go to parcels the policy drew as random control
+    ``nearest(slots * random_share)`` slots go to parcels the policy drew as random control
     (the earliest keyed draws first); the others to the highest probabilities. ``scored`` is
     the number of scored rows when ``results`` holds only the candidates.
     """
@@ -136,7 +144,7 @@ def inspection_list(results: pa.Table, capacity: Capacity, random_share: float,
         .to_numpy(zero_copy_only=False)
     )  # fmt: skip
     draws = uniform_draws(key, ids[random_rows])
-    random_rows = random_rows[np.argsort(draws, kind="stable")][: round(slots * random_share)]
+    random_rows = random_rows[np.argsort(draws, kind="stable")][: nearest(slots * random_share)]
     rest = np.setdiff1d(np.arange(results.num_rows), random_rows)
     by_score = rest[np.lexsort((rows[rest], -prob[rest]))][: slots - len(random_rows)]
     chosen = np.concatenate([by_score, random_rows]).astype(np.int64)

@@ -37,3 +37,16 @@ def test_candidates_give_the_same_ranked_list(tmp_path: Path, capacity: str) -> 
     if capacity in ("2%", "150"):
         assert candidates.num_rows < table.num_rows / 2  # bounded by the capacity, not n
     assert inspection_list(candidates, cap, 0.1, key, scored=table.num_rows).equals(whole)
+
+
+@pytest.mark.parametrize(("capacity", "scored", "slots"), [
+    ("2.5%", 100, 3), ("3.5%", 100, 4), ("2%", 25, 1), ("0.5%", 100, 1), ("2%", 10, 0),
+    ("1.5%", 1000, 15), ("7", 5, 5), ("100%", 3, 3)])  # fmt: skip
+def test_capacity_rounds_halves_up(capacity: str, scored: int, slots: int) -> None:
+    assert Capacity.parse(capacity).slots(scored) == slots
+
+
+def test_random_control_slots_round_halves_up() -> None:
+    from serving.batch._finalise import nearest
+
+    assert [nearest(s * 0.10) for s in (4, 5, 15, 25)] == [0, 1, 2, 3]
