@@ -6,6 +6,19 @@ from typing import Any
 
 from .metrics import DEFAULT_FRACTIONS, fraction_label
 
+#: below this many seizures in the random-control sample, its figures are not evidence
+FEW_POSITIVES = 10
+
+
+def _sample_size(report: dict[str, Any]) -> str:
+    """How much the random-control figures rest on; a warning when it is too little."""
+    n, positives = report.get("n", 0), report.get("positives", 0)
+    line = f"Sample: {n} test parcels selected at random, {positives} of them seized."
+    if positives < FEW_POSITIVES:
+        line += (f" **Too few seizures (under {FEW_POSITIVES}) to read these figures as "
+                 "evidence: each one moves precision by a large step.**")  # fmt: skip
+    return line
+
 
 def _row(name: str, report: dict[str, Any]) -> str:
     if "skipped" in report:
@@ -60,6 +73,7 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         "Precision and recall at inspection capacity (share of the test flow opened).",
         "### Random control sample (observed outcomes, unbiased)",
         _table({k: v for k, v in metrics["random_control"].items() if isinstance(v, dict)}),
+        _sample_size(metrics["random_control"].get("model", {})),
     ]
     if truth:
         parts += [

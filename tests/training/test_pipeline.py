@@ -17,6 +17,16 @@ def test_bundle_is_complete_and_registered(trained: Trained) -> None:
     card = (trained.run.bundle / "model_card.md").read_text()
     for heading in ("Intended use", "Out-of-scope use", "Data", "Metrics", "Caveats"):
         assert f"## {heading}" in card
+    random = trained.run.metrics["random_control"]["model"]
+    assert (f"Sample: {random['n']} test parcels selected at random, {random['positives']} "
+            "of them seized.") in card  # fmt: skip
+
+
+def test_the_card_warns_when_the_random_sample_is_thin() -> None:
+    from training._card import _sample_size
+
+    assert "Too few seizures" in _sample_size({"n": 77, "positives": 1})
+    assert "Too few" not in _sample_size({"n": 9000, "positives": 40})
 
 
 def test_metrics_cover_capacities_slices_and_oracle(trained: Trained) -> None:
