@@ -1,4 +1,5 @@
-"""``parcelscreen history load``: seed the service's entity history from past data.
+"""``parcelscreen history load``: seed the service's entity history from past data;
+``parcelscreen history prune``: delete what is past its retention period.
 
 Declarations are pseudonymised with the service's key and replayed in time order with the
 outcomes known at each moment, exactly as the service would have recorded them, then copied
@@ -24,10 +25,52 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="ISO time: take parcels posted and outcomes recorded before it",
     )
+    prune = history.add_parser("prune", help="delete entities not seen within the retention "
+                               "period, their partner links and old item links")  # fmt: skip
+    prune.add_argument("--days", type=float, default=None,
+                       help="retention in days (default: the history_retention_days setting)")
+    prune.add_argument("--dry-run", action="store_true",
+                       help="count what would be deleted; delete nothing")  # fmt: skip
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.history_command == "prune":
+        return _prune(args)
+    return _load(args)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from serving import DecisionLog, Entry, Settings
+    from serving._service import open_history
+
+    settings = Settings()
+    days = settings.history_retention_days if args.days is None else args.days
+    if days <= 0:
+        print("parcelscreen history prune: the retention period must be a positive number of "
+              "days", file=sys.stderr)  # fmt: skip
+        return 2
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    backend = open_history(settings)
+    try:
+        counts = backend.prune(int(cutoff.timestamp() * 1_000_000), dry_run=args.dry_run)
+    finally:
+        backend.close()  # type: ignore[attr-defined]
+    result = {"dry_run": args.dry_run, "cutoff": cutoff.isoformat(),
+              "backend": settings.history_backend, "deleted": counts}  # fmt: skip
+    if not args.dry_run:
+        log = DecisionLog(settings.audit_path)
+        try:
+            log.append(Entry("history_retention", caller="cli", detail=result))
+        finally:
+            log.close()
+    print(json.dumps(result))
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     import numpy as np

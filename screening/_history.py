@@ -74,9 +74,11 @@ class HistoryBackend(Protocol):
     def put(self, kind: str, token: str, stats: EntityStats) -> None: ...
     def add_partner(self, kind: str, token: str, partner: str) -> bool: ...
     def get_item(self, item_id: str) -> dict[str, str] | None: ...
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None: ...
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool,
+                 posted_us: int | None = None) -> None: ...  # fmt: skip
     def item_has_outcome(self, item_id: str) -> bool: ...
     def transaction(self) -> AbstractContextManager[object]: ...
+    def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]: ...
 
 
 class MemoryBackend:
@@ -84,7 +86,7 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self.entities: dict[tuple[str, str], EntityStats] = {}
-        self.items: dict[str, tuple[dict[str, str], bool]] = {}
+        self.items: dict[str, tuple[dict[str, str], bool, int | None]] = {}
         self.partners: set[tuple[str, str, str]] = set()
 
     def get(self, kind: str, token: str) -> EntityStats | None:
@@ -116,8 +118,25 @@ class MemoryBackend:
         found = self.items.get(item_id)
         return None if found is None else found[0]
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None:
-        self.items[item_id] = (dict(tokens), outcome)
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool,
+                 posted_us: int | None = None) -> None:  # fmt: skip
+        if posted_us is None and item_id in self.items:
+            posted_us = self.items[item_id][2]  # an outcome keeps the posting time
+        self.items[item_id] = (dict(tokens), outcome, posted_us)
+
+    def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]:
+        entities = [key for key, stats in self.entities.items() if stats.last_us < cutoff_us]
+        items = [item for item, (_, _, posted) in self.items.items()
+                 if posted is not None and posted < cutoff_us]  # fmt: skip
+        gone = set(entities)
+        partners = [p for p in self.partners if (p[0], p[1]) in gone]
+        if not dry_run:
+            for key in entities:
+                del self.entities[key]
+            self.partners.difference_update(partners)
+            for item in items:
+                del self.items[item]
+        return {"entities": len(entities), "partner_links": len(partners), "items": len(items)}
 
     def known_items(self, item_ids: Sequence[str]) -> set[str]:
         return {item for item in item_ids if item in self.items}
@@ -317,7 +336,7 @@ class History:
             new_partner = bool(partner) and self.backend.add_partner(kind, token, partner)
             stats = _counted(found[kind], posted_us, new_partner)
             self.backend.put(kind, token, stats)
-        self.backend.put_item(item_id, tokens, outcome=False)
+        self.backend.put_item(item_id, tokens, outcome=False, posted_us=posted_us)
 
     def record_outcome(self, item_id: str, seized: bool, clean: bool) -> bool:
         """Link an inspection outcome to the item's entities; once per item, known items only."""
@@ -363,7 +382,7 @@ class History:
                 if partner_kind and rows[row].get(kind, "") and rows[row].get(partner_kind, "")])
             is_new = set(new_rows)
             changed: dict[tuple[str, str], EntityStats] = {}
-            new_items: list[tuple[str, dict[str, str]]] = []
+            new_items: list[tuple[str, dict[str, str], int]] = []
             for row, tokens in enumerate(rows):
                 now = int(frame.posted_us[row])
                 found = {kind: current.get((kind, tokens[kind])) if tokens.get(kind, "")
@@ -380,7 +399,7 @@ class History:
                     partners.discard((kind, token, partner))  # new only the first time
                     stats = _counted(found[kind], now, new_partner)
                     current[(kind, token)] = changed[(kind, token)] = stats
-                new_items.append((items[row], tokens))
+                new_items.append((items[row], tokens, now))
             self._write(changed, new_items)
         return out
 
@@ -413,7 +432,7 @@ class History:
         return {item for item in items if self.backend.get_item(item) is not None}
 
     def _write(self, changed: Mapping[tuple[str, str], EntityStats],
-               new_items: list[tuple[str, dict[str, str]]]) -> None:  # fmt: skip
+               new_items: list[tuple[str, dict[str, str], int]]) -> None:  # fmt: skip
         put_many = getattr(self.backend, "put_many", None)
         put_many_items = getattr(self.backend, "put_many_items", None)
         if put_many is not None and put_many_items is not None:  # the SQL backends
@@ -422,8 +441,8 @@ class History:
             return
         for (kind, token), stats in changed.items():
             self.backend.put(kind, token, stats)
-        for item, tokens in new_items:
-            self.backend.put_item(item, tokens, outcome=False)
+        for item, tokens, posted_us in new_items:
+            self.backend.put_item(item, tokens, outcome=False, posted_us=posted_us)
 
     def observe(self, frame: ParcelFrame, row: int) -> list[float]:
         """Features of one parcel as of its posting time, then record it (the scoring path).
@@ -483,6 +502,6 @@ def copy_history(source: MemoryBackend, target: HistoryBackend) -> int:
             target.put(kind, token, stats)
         for kind, token, partner in source.partners:
             target.add_partner(kind, token, partner)
-        for item_id, (tokens, outcome) in source.items.items():
-            target.put_item(item_id, tokens, outcome)
+        for item_id, (tokens, outcome, posted_us) in source.items.items():
+            target.put_item(item_id, tokens, outcome, posted_us)
     return len(source.items)

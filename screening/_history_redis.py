@@ -2,7 +2,7 @@
 
 Layout under a key prefix: ``<prefix>e:<kind>:<token>`` a hash of the entity's stats,
 ``<prefix>p:<kind>:<token>`` a set of its counterparts' tokens, ``<prefix>i:<item_id>`` a hash
-of the item's tokens and outcome flag. Only pseudonymised tokens are stored.
+of the item's tokens, outcome flag and posting time. Only pseudonymised tokens are stored.
 
 A ``History`` update (one ``transaction``) takes a lock key (``SET NX PX``, released by a Lua
 compare-and-delete), reads through a write buffer, and commits every write in one
@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, fields
+from typing import Any
 
 from ._history import EntityStats
 from ._store_support import Reentrant
@@ -32,7 +33,16 @@ class _Tx:
     def __init__(self) -> None:
         self.entities: dict[str, EntityStats] = {}
         self.partners: dict[str, set[str]] = {}
-        self.items: dict[str, tuple[str, int]] = {}
+        self.items: dict[str, tuple[str, int, int | None]] = {}
+
+
+def _item_fields(value: tuple[str, int, int | None]) -> Any:  # redis wants its own Mapping
+    """An item's hash fields; without a posting time (an outcome's update) it keeps its own."""
+    tokens, outcome, posted_us = value
+    fields: dict[str, str | int] = {"tokens": tokens, "outcome": outcome}
+    if posted_us is not None:
+        fields["posted_us"] = posted_us
+    return fields
 
 
 class RedisBackend:
@@ -114,14 +124,15 @@ class RedisBackend:
         raw = self._redis.hget(key, "tokens")
         return None if raw is None else dict(json.loads(raw))
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None:
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool,
+                 posted_us: int | None = None) -> None:  # fmt: skip
         key = self._i(item_id)
-        value = (json.dumps(dict(tokens), sort_keys=True), int(outcome))
+        value = (json.dumps(dict(tokens), sort_keys=True), int(outcome), posted_us)
         with self._lock:
             if self._tx is not None:
                 self._tx.items[key] = value
                 return
-        self._redis.hset(key, mapping={"tokens": value[0], "outcome": value[1]})
+        self._redis.hset(key, mapping=_item_fields(value))
 
     def item_has_outcome(self, item_id: str) -> bool:
         key = self._i(item_id)
@@ -165,9 +176,54 @@ class RedisBackend:
         for key, partners in tx.partners.items():
             if partners:
                 pipe.sadd(key, *partners)
-        for key, (tokens, outcome) in tx.items.items():
-            pipe.hset(key, mapping={"tokens": tokens, "outcome": outcome})
+        for key, value in tx.items.items():
+            pipe.hset(key, mapping=_item_fields(value))
         pipe.execute()
+
+    def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]:
+        """As the SQL backends' ``prune``: entities last seen before ``cutoff_us`` with their
+        partner sets, and items posted before it. Keys are found with SCAN (no lock); each
+        batch is deleted under the history lock after its times are read again."""
+        counts = {"entities": 0, "partner_links": 0, "items": 0}
+        for kind, field in (("e", "last_us"), ("i", "posted_us")):
+            batch: list[bytes] = []
+            for key in self._redis.scan_iter(match=f"{self.prefix}{kind}:*", count=1000):
+                batch.append(key)
+                if len(batch) == 1000:
+                    self._prune_batch(batch, field, cutoff_us, dry_run, counts)
+                    batch = []
+            self._prune_batch(batch, field, cutoff_us, dry_run, counts)
+        return counts
+
+    def _prune_batch(self, keys: list[bytes], field: str, cutoff_us: int, dry_run: bool,
+                     counts: dict[str, int]) -> None:  # fmt: skip
+        if not keys:
+            return
+        entities = field == "last_us"
+        with self._lock:
+            token = None if dry_run else self._acquire()
+            try:
+                pipe = self._redis.pipeline(transaction=False)
+                for key in keys:
+                    pipe.hget(key, field)
+                old = [key for key, value in zip(keys, pipe.execute(), strict=True)
+                       if value is not None and int(value) < cutoff_us]  # fmt: skip
+                links = [self._partners_of(key) for key in old] if entities else []
+                if links:
+                    pipe = self._redis.pipeline(transaction=False)
+                    for key in links:
+                        pipe.scard(key)
+                    counts["partner_links"] += sum(int(n) for n in pipe.execute())
+                counts["entities" if entities else "items"] += len(old)
+                if old and not dry_run:
+                    self._redis.delete(*old, *links)
+            finally:
+                if token is not None:
+                    self._release(keys=[f"{self.prefix}lock"], args=[token])
+
+    def _partners_of(self, entity_key: bytes) -> bytes:
+        """The partner set's key of an entity's key: <prefix>e:kind:token -> <prefix>p:..."""
+        return self.prefix.encode() + b"p:" + entity_key[len(self.prefix) + 2 :]
 
     def clear(self) -> int:
         """Delete every key under the prefix (tests, decommissioning); returns how many."""

@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ _SCHEMA = (
         kind TEXT NOT NULL, token TEXT NOT NULL, partner TEXT NOT NULL,
         PRIMARY KEY (kind, token, partner))""",
     """CREATE TABLE IF NOT EXISTS history_item (
-        item_id TEXT PRIMARY KEY, tokens TEXT NOT NULL, outcome INTEGER NOT NULL)""",
+        item_id TEXT PRIMARY KEY, tokens TEXT NOT NULL, outcome INTEGER NOT NULL,
+        posted_us BIGINT)""",
 )
 _UPSERT_ENTITY = """INSERT INTO history_entity
     (kind, token, parcels, first_us, last_us, seizures, clean, partners)
@@ -34,9 +35,11 @@ _UPSERT_ENTITY = """INSERT INTO history_entity
     first_us = excluded.first_us, last_us = excluded.last_us, seizures = excluded.seizures,
     clean = excluded.clean, partners = excluded.partners"""
 
-_PUT_ITEM = """INSERT INTO history_item (item_id, tokens, outcome) VALUES ({p}, {p}, {p})
+_PUT_ITEM = """INSERT INTO history_item (item_id, tokens, outcome, posted_us)
+    VALUES ({p}, {p}, {p}, {p})
     ON CONFLICT (item_id) DO UPDATE SET outcome = excluded.outcome"""
 _IN_BATCH = 500  # tokens per IN list (SQLite allows 999 parameters before 3.32)
+_PRUNE_PAGE = 2_000  # rows read per page, and deleted per transaction, by ``prune``
 
 
 class _SqlBackend:
@@ -45,6 +48,9 @@ class _SqlBackend:
     _p = "?"
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def transaction(self) -> AbstractContextManager[object]:
         raise NotImplementedError
 
     def get(self, kind: str, token: str) -> EntityStats | None:
@@ -132,11 +138,12 @@ class _SqlBackend:
                 (kind, token, s.parcels, s.first_us, s.last_us, s.seizures, s.clean,
                  s.partners) for kind, token, s in entities])  # fmt: skip
 
-    def put_many_items(self, items: Sequence[tuple[str, Mapping[str, str]]]) -> None:
-        """Record many new items (no outcome yet) in one statement."""
+    def put_many_items(self, items: Sequence[tuple[str, Mapping[str, str], int]]) -> None:
+        """Record many new items (no outcome yet; item, tokens, posting time) in one statement."""
         if items:
             self._executemany(_PUT_ITEM.format(p=self._p), [
-                (item, json.dumps(dict(tokens), sort_keys=True), 0) for item, tokens in items])
+                (item, json.dumps(dict(tokens), sort_keys=True), 0, posted)
+                for item, tokens, posted in items])  # fmt: skip
 
     def put(self, kind: str, token: str, stats: EntityStats) -> None:
         self._execute(
@@ -167,9 +174,58 @@ class _SqlBackend:
         )
         return json.loads(rows[0][0]) if rows else None
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool) -> None:
-        self._execute(_PUT_ITEM.format(p=self._p),
-                      (item_id, json.dumps(dict(tokens), sort_keys=True), int(outcome)))
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool,
+                 posted_us: int | None = None) -> None:  # fmt: skip
+        self._execute(_PUT_ITEM.format(p=self._p), (
+            item_id, json.dumps(dict(tokens), sort_keys=True), int(outcome), posted_us))
+
+    def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]:
+        """Delete entities whose last parcel was posted before ``cutoff_us``, with their
+        partner links, and the item links of parcels posted before it.
+
+        Pages through each table in key order (reads need no lock); each page's deletions are
+        one short transaction that re-checks the time, so a parcel the service records
+        meanwhile keeps its entity. Items recorded before posting times were stored (an older
+        version) have none and are kept.
+        """
+        p, counts = self._p, {"entities": 0, "partner_links": 0, "items": 0}
+        after: tuple[Any, ...] = ("", "")
+        while rows := self._execute(
+                "SELECT kind, token, last_us FROM history_entity WHERE (kind, token) > "
+                f"({p}, {p}) ORDER BY kind, token LIMIT {_PRUNE_PAGE}", after):  # fmt: skip
+            after = rows[-1][:2]
+            old = [(kind, token) for kind, token, last in rows if last < cutoff_us]
+            if dry_run or not old:
+                counts["entities"] += len(old)
+                continue
+            with self.transaction():
+                for key in old:
+                    if self._execute(f"DELETE FROM history_entity WHERE kind = {p} AND token = "
+                                     f"{p} AND last_us < {p} RETURNING 1", (*key, cutoff_us)):
+                        counts["entities"] += 1
+                        counts["partner_links"] += len(self._execute(
+                            f"DELETE FROM history_partner WHERE kind = {p} AND token = {p} "
+                            "RETURNING 1", key))  # fmt: skip
+        item_after = ""
+        while rows := self._execute(
+                f"SELECT item_id, posted_us FROM history_item WHERE item_id > {p} "
+                f"ORDER BY item_id LIMIT {_PRUNE_PAGE}", (item_after,)):  # fmt: skip
+            item_after = rows[-1][0]
+            old_items = [(item,) for item, posted in rows if posted is not None
+                         and posted < cutoff_us]  # fmt: skip
+            counts["items"] += len(old_items)
+            if old_items and not dry_run:
+                with self.transaction():
+                    self._executemany(f"DELETE FROM history_item WHERE item_id = {p}", old_items)
+        if dry_run:
+            counts["partner_links"] = self._count_links(cutoff_us)
+        return counts
+
+    def _count_links(self, cutoff_us: int) -> int:
+        ((n,),) = self._execute(
+            "SELECT count(*) FROM history_partner l JOIN history_entity e ON e.kind = l.kind "
+            f"AND e.token = l.token WHERE e.last_us < {self._p}", (cutoff_us,))  # fmt: skip
+        return int(n)
 
     def item_has_outcome(self, item_id: str) -> bool:
         rows = self._execute(
@@ -219,6 +275,12 @@ class SQLiteBackend(_SqlBackend):
         self._nesting = Reentrant()
         for statement in _SCHEMA:
             self._conn.execute(statement)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(history_item)")}
+        if "posted_us" not in columns:  # a file from before items had a posting time
+            with self.transaction():
+                columns = {r[1] for r in self._conn.execute("PRAGMA table_info(history_item)")}
+                if "posted_us" not in columns:  # another worker may have added it meanwhile
+                    self._conn.execute("ALTER TABLE history_item ADD COLUMN posted_us BIGINT")
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     labelled_retention_days: float = Field(default=1825.0, gt=0)
     """Inspected parcels and their outcomes (the training labels) older than this are removed
     by ``parcelscreen state prune``."""
+    history_retention_days: float = Field(default=730.0, gt=0)
+    """Entities (pseudonymised senders, recipients, addresses) with no parcel for this long,
+    their partner links, and the item links of parcels posted before it, are removed by
+    ``parcelscreen history prune``: such an entity counts as new when it comes back."""
     history_backend: Literal["sqlite", "postgres", "redis"] = "sqlite"
     """Where entity history lives: embedded SQLite, or a store shared by several replicas."""
     history_db: Path | None = None

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from screening._history import HISTORY_FEATURES, History, HistoryBackend, KnownOutcome, replay
+from screening import SQLiteBackend
+from screening._history import (
+    HISTORY_FEATURES,
+    History,
+    HistoryBackend,
+    KnownOutcome,
+    MemoryBackend,
+    replay,
+)
 from tests.screening.helpers import stream
 
 _HOUR_US = 3_600_000_000
@@ -25,10 +36,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(params=["postgres", "redis"])
-def backend(request: pytest.FixtureRequest) -> Iterator[HistoryBackend]:
+def _served(kind: str) -> Iterator[HistoryBackend]:
+    """A backend on the real server of ``kind`` (postgres or redis), in a store of its own."""
     run = uuid.uuid4().hex[:12]
-    if request.param == "postgres":
+    if kind == "postgres":
         from screening._history_pg import PostgresBackend
 
         try:
@@ -49,6 +60,11 @@ def backend(request: pytest.FixtureRequest) -> Iterator[HistoryBackend]:
         yield rd
         rd.clear()
         rd.close()
+
+
+@pytest.fixture(params=["postgres", "redis"])
+def backend(request: pytest.FixtureRequest) -> Iterator[HistoryBackend]:
+    yield from _served(request.param)
 
 
 @pytest.mark.parametrize("order", ["time", "shuffled"])
@@ -94,3 +110,78 @@ def test_observe_frame_equals_memory_row_after_row(backend: HistoryBackend) -> N
     expected = np.array([memory.observe(frame, row) for row in range(len(frame))])
     np.testing.assert_array_equal(History(backend).observe_frame(frame), expected)
     assert expected[:, HISTORY_FEATURES.index("sender_prev_parcels")].max() > 2
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
+def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryBackend]:
+    if request.param == "memory":
+        yield MemoryBackend()
+    elif request.param == "sqlite":
+        sqlite = SQLiteBackend(tmp_path / "history.sqlite")
+        yield sqlite
+        sqlite.close()
+    else:
+        yield from _served(request.param)
+
+
+def _pruned_world(backend: HistoryBackend) -> tuple[History, list[str], list[str], int]:
+    """Old parcels (hours 0-10), recent ones (1000-1010), one sender in both; the cutoff."""
+    specs = [(float(h), "Old Sender", "1 Old St") for h in range(0, 12, 2)]
+    specs += [(0.0, "Both Sender", "2 Both St"), (1000.0, "Both Sender", "2 Both St")]
+    specs += [(float(h), "New Sender", "3 New St") for h in range(1000, 1012, 2)]
+    frame = stream(specs)
+    history = History(backend)
+    history.observe_frame(frame)
+    items = [str(i) for i in frame.item_id]
+    return history, items[:7], items[7:], int(frame.posted_us[0]) + 500 * _HOUR_US
+
+
+def _prev_parcels(history: History, sender: str, street: str) -> float:
+    frame = stream([(1020.0, sender, street)])
+    frame.item_id[0] = "RR999999995NL"
+    return history.observe_frame(frame)[0, HISTORY_FEATURES.index("sender_prev_parcels")]
+
+
+def test_prune_forgets_entities_and_items_past_the_cutoff(any_backend: HistoryBackend) -> None:
+    history, old_items, new_items, cutoff = _pruned_world(any_backend)
+    dry = any_backend.prune(cutoff, dry_run=True)
+    assert any_backend.get_item(old_items[0]) is not None  # a dry run deletes nothing
+    real = any_backend.prune(cutoff)
+    assert real == dry
+    # Old Sender, 1 Old St and their pair; links Old Sender -> recipient, 1 Old St -> sender
+    # (the sender's address, the recipient and the office are on recent parcels too)
+    assert real == {"entities": 3, "partner_links": 2, "items": 7}
+    assert [any_backend.get_item(i) is None for i in old_items] == [True] * 7
+    assert all(any_backend.get_item(i) is not None for i in new_items)
+    assert history.record_outcome(old_items[0], seized=True, clean=False) is False
+    assert any_backend.prune(cutoff) == {"entities": 0, "partner_links": 0, "items": 0}
+    assert _prev_parcels(history, "Old Sender", "1 Old St") == 0  # new again
+    assert _prev_parcels(history, "New Sender", "3 New St") == 6
+    assert _prev_parcels(history, "Both Sender", "2 Both St") == 2  # seen since: kept whole
+
+
+def test_an_outcome_keeps_the_items_posting_time(any_backend: HistoryBackend) -> None:
+    history, old_items, new_items, cutoff = _pruned_world(any_backend)
+    assert history.record_outcome(old_items[1], seized=True, clean=False)
+    assert history.record_outcome(new_items[1], seized=False, clean=True)
+    any_backend.prune(cutoff)
+    assert any_backend.get_item(old_items[1]) is None
+    assert any_backend.get_item(new_items[1]) is not None
+
+
+def test_an_older_sqlite_file_gains_posting_times_and_keeps_untimed_items(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.sqlite"
+    with closing(sqlite3.connect(path)) as conn:  # the item table as it was made before
+        conn.execute("CREATE TABLE history_item (item_id TEXT PRIMARY KEY, tokens TEXT NOT NULL, "
+                     "outcome INTEGER NOT NULL)")  # fmt: skip
+        conn.execute("INSERT INTO history_item VALUES ('RR000000000NL', '{}', 0)")
+        conn.commit()
+    sqlite = SQLiteBackend(path)
+    try:
+        history, old_items, _, cutoff = _pruned_world(sqlite)
+        assert sqlite.prune(cutoff)["items"] == 7
+        assert sqlite.get_item("RR000000000NL") == {}  # no posting time: kept
+    finally:
+        sqlite.close()

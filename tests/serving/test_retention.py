@@ -141,3 +141,26 @@ def test_the_command_prunes_and_records_it_in_the_decision_log(
     finally:
         log.close()
     assert main(["state", "prune", "--days", "0"]) == 2
+
+
+def test_history_prune_command_deletes_and_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from screening import History, SQLiteBackend
+    from tests.screening.helpers import stream
+
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
+    backend = SQLiteBackend(tmp_path / "history.sqlite")
+    History(backend).observe_frame(stream([(0.0, "Old Sender", "1 Old St")]))  # 2026-03-02
+    backend.close()
+    assert main(["history", "prune", "--days", "36500", "--dry-run"]) == 0  # a century: none
+    assert json.loads(capsys.readouterr().out)["deleted"]["items"] == 0
+    assert main(["history", "prune", "--days", "1"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["deleted"]["items"] == 1 and printed["deleted"]["entities"] == 6
+    log = DecisionLog(tmp_path / "audit.sqlite")
+    try:
+        (record,) = log.records("history_retention")
+        assert json.loads(record["detail"])["deleted"] == printed["deleted"]
+    finally:
+        log.close()
