@@ -4,9 +4,12 @@ the keyed input hashes of declarations, to match them with the log's records."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
+
+from ._paths import missing_store
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.audit_command == "input-hash":
         return _input_hashes(args.declarations, settings.pseudonymisation_key)
+    if missing_store(settings.audit_path, "decision log"):
+        return 2
     log = DecisionLog(settings.audit_path)
     if args.audit_command == "verify":
         report = log.verify()
@@ -44,12 +49,15 @@ def _input_hashes(path: Path, pseudonymisation_key: str) -> int:
     """One JSON line per valid declaration; problems to stderr; 1 if any record was invalid."""
     from data_contracts import ParcelDeclaration, iter_records, validate_records
     from serving import input_hash, input_key
+    from serving._audit import canonical_json
 
     key = input_key(pseudonymisation_key)
     report = validate_records(ParcelDeclaration, iter_records(path, "declaration"))
     for _, decl in report.valid:
         record = decl.model_dump(mode="json")
-        print(json.dumps({"item_id": decl.item_id, "input_hash": input_hash(record, key)}))
+        print(json.dumps({  # records written before the hash was keyed hold the plain one
+            "item_id": decl.item_id, "input_hash": input_hash(record, key),
+            "unkeyed_sha256": hashlib.sha256(canonical_json(record).encode()).hexdigest()}))
     for problem in report.errors:
         print(problem, file=sys.stderr)
     return 1 if report.rejected else 0

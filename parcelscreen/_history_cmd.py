@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from ._paths import missing_store
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("history", help="manage the entity history store")
@@ -51,6 +53,10 @@ def _prune(args: argparse.Namespace) -> int:
     if days <= 0:
         print("parcelscreen history prune: the retention period must be a positive number of "
               "days", file=sys.stderr)  # fmt: skip
+        return 2
+    if (settings.history_backend == "sqlite"
+            and missing_store(settings.history_path, "history store")) or (
+            not args.dry_run and missing_store(settings.audit_path, "decision log")):  # fmt: skip
         return 2
     cutoff = datetime.now(UTC) - timedelta(days=days)
     backend = open_history(settings)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ._paths import missing_store
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("state", help="manage the service's state database")
@@ -32,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
                      else args.labelled_days)  # fmt: skip
     if parcel_days <= 0 or labelled_days <= 0:
         print("parcelscreen state prune: retention periods must be positive numbers of days")
+        return 2
+    if missing_store(settings.state_path, "state database") or (
+            not args.dry_run and missing_store(settings.audit_path, "decision log")):
         return 2
     db = Database(settings.state_path)
     try:

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_keys(self) -> Settings:
+        if self.environment != "development":
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ValueError("PARCELSCREEN_SECRET_KEY must be set outside development")
+            if self.pseudonymisation_key == DEV_PSEUDONYMISATION_KEY:
+                raise ValueError(
+                    "PARCELSCREEN_PSEUDONYMISATION_KEY must be set outside development"
+                )
         defaults = (self.secret_key == DEV_SECRET_KEY
                     or self.pseudonymisation_key == DEV_PSEUDONYMISATION_KEY)  # fmt: skip
         if defaults and self.host not in LOOPBACK:  # the default keys are public
@@ -128,13 +135,6 @@ class Settings(BaseSettings):
                 "PARCELSCREEN_SECRET_KEY or PARCELSCREEN_PSEUDONYMISATION_KEY the service "
                 "listens on loopback only (set both keys, and PARCELSCREEN_ENVIRONMENT)"
             )
-        if self.environment != "development":
-            if self.secret_key == DEV_SECRET_KEY:
-                raise ValueError("PARCELSCREEN_SECRET_KEY must be set outside development")
-            if self.pseudonymisation_key == DEV_PSEUDONYMISATION_KEY:
-                raise ValueError(
-                    "PARCELSCREEN_PSEUDONYMISATION_KEY must be set outside development"
-                )
         return self
 
     @property

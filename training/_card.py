@@ -66,8 +66,10 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"{info['training']['gap_days']} days. Training parcels: "
         f"{info['training']['labelled']} labelled of {info['training']['parcels']} "
         f"({info['training']['seizures']} seizures), weighted by inverse selection probability "
-        "capped at 10 for the trees; the calibration and the weighted test figures use the "
-        "uncapped weights and leave tip-offs out (they are selected knowing the label). "
+        f"(capped at {info['training']['train_weight_cap']:g} for the trees, at "
+        f"{info['training']['weight_cap']:g} for the calibration and the "
+        "weighted test figures, which also leave tip-offs out: they are selected knowing the "
+        "label). "
         f"Source: {info['training']['source']}.",
         "## Metrics",
         "Precision and recall at inspection capacity (share of the test flow opened).",

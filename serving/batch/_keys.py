@@ -74,9 +74,27 @@ _ENGINES: dict[EngineSpec, ScoringEngine] = {}
 _LOCK = threading.Lock()
 
 
-def engine_for(spec: EngineSpec) -> ScoringEngine:
-    """The engine of a spec, built once per process (a Dask worker loads the bundle once)."""
+def _close(engine: ScoringEngine) -> None:
+    close = getattr(engine.history.backend, "close", None)
+    if close is not None:
+        close()
+
+
+def release_engine(spec: EngineSpec) -> None:
+    """Forget a spec's engine and close its history store (a run's snapshot, when done)."""
     with _LOCK:
+        engine = _ENGINES.pop(spec, None)
+    if engine is not None:
+        _close(engine)
+
+
+def engine_for(spec: EngineSpec) -> ScoringEngine:
+    """The engine of a spec, built once per process (a Dask worker loads the bundle once).
+    Engines whose history copy is gone (a finished run's, on a long-lived worker) are
+    closed and forgotten here, so they do not pile up."""
+    with _LOCK:
+        for old in [s for s in _ENGINES if s.history and not Path(s.history).exists()]:
+            _close(_ENGINES.pop(old))
         engine = _ENGINES.get(spec)
         if engine is None:
             model = LoadedModel.load(Path(spec.bundle), version=spec.version)

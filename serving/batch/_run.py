@@ -26,11 +26,11 @@ from ._finalise import (
     ranking_candidates,
     write_table,
 )
-from ._keys import EngineSpec, decision_key, engine_for
+from ._keys import EngineSpec, decision_key, engine_for, release_engine
 from ._progress import Progress, log
 from ._read import Chunk, iter_chunks
 from ._score import score_chunk
-from ._state import ChunkDone, RunState, copy_sqlite, write_json
+from ._state import SNAPSHOT, ChunkDone, RunState, copy_sqlite, write_json
 
 DEFAULT_CHUNK_ROWS = 50_000
 T = TypeVar("T")
@@ -67,7 +67,7 @@ def process_chunk(spec: EngineSpec, chunk: Chunk, explain_all: bool) -> tuple[Ch
 
 def _identity(config: BatchConfig, manifest: Path) -> dict[str, Any]:
     stat = manifest.stat()
-    engine = engine_for(config.engine)
+    engine = engine_for(replace(config.engine, history=None))  # the model's identity only
     return {
         "manifest": str(manifest), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
         "chunk_rows": config.chunk_rows, "mode": "dask" if config.dask else "local",
@@ -80,15 +80,25 @@ def _identity(config: BatchConfig, manifest: Path) -> dict[str, Any]:
 
 def _history_snapshot(config: BatchConfig) -> BatchConfig:
     """The run scores against a copy of the history store taken when it starts, kept in its
-    folder: chunks scored later, and a resumed run, see the same history as the first chunk,
-    however much the service records meanwhile."""
+    folder until it completes: chunks scored later, and a resumed run, see the same history
+    as the first chunk, however much the service records meanwhile. Each copy has a name of
+    its own, so an engine cached for an earlier run's copy is never taken for this one's."""
     source = config.engine.history
     if source is None:
         return config
-    snapshot = config.out / "history-snapshot.sqlite"
-    if not snapshot.exists():
+    found = sorted(config.out.glob(f"{SNAPSHOT}-*.sqlite"))
+    snapshot = found[-1] if found else config.out / f"{SNAPSHOT}-{time.time_ns()}.sqlite"
+    if not found:
         copy_sqlite(Path(source), snapshot)
-    return replace(config, engine=replace(config.engine, history=str(snapshot)))
+    return replace(config, engine=replace(config.engine, history=str(snapshot.resolve())))
+
+
+def _drop_snapshot(config: BatchConfig) -> None:
+    """A completed run needs its history copy no more: its engine and files go."""
+    if config.engine.history is not None:
+        release_engine(config.engine)
+        for path in config.out.glob(f"{SNAPSHOT}-*"):
+            path.unlink(missing_ok=True)
 
 
 def _total_rows(manifest: Path) -> int | None:
@@ -257,6 +267,7 @@ def screen(config: BatchConfig) -> dict[str, Any]:
         "mode": "dask" if config.dask else "local",
     }  # fmt: skip
     write_json(state.out / "summary.json", summary)
+    _drop_snapshot(config)
     if not summary["reconciled"]:
         raise ReconciliationError(
             f"rows read {summary['rows_read']} != rows scored {summary['rows_scored']} + rows "

@@ -64,9 +64,10 @@ def write_json(path: Path, payload: Any) -> None:
 
 #: everything a run writes in its folder: ``--fresh`` removes it all, so nothing of an
 #: earlier run (say its results.csv, when this one writes no CSV) stays beside the new one
-OUTPUTS = ("parts", "journal.jsonl", "run.json", "summary.json", "history-snapshot.sqlite",
-           "results.parquet", "results.csv", "quarantine.parquet", "quarantine.csv",
-           "inspection_list.parquet", "inspection_list.csv", "drift.json")  # fmt: skip
+OUTPUTS = ("parts", "journal.jsonl", "run.json", "summary.json", "results.parquet",
+           "results.csv", "quarantine.parquet", "quarantine.csv", "inspection_list.parquet",
+           "inspection_list.csv", "drift.json")  # fmt: skip
+SNAPSHOT = "history-snapshot"  # <SNAPSHOT>-<time>.sqlite (and its -wal, -shm) while running
 
 
 class RunState:
@@ -79,8 +80,7 @@ class RunState:
         identity = {"state_format": STATE_FORMAT, **identity}
         run_file = out / "run.json"
         if fresh and out.exists():
-            for name in OUTPUTS:
-                target = out / name
+            for target in [out / name for name in OUTPUTS] + list(out.glob(f"{SNAPSHOT}-*")):
                 if target.is_dir():
                     shutil.rmtree(target)
                 else:
@@ -91,10 +91,13 @@ class RunState:
             if known != identity:
                 changed = sorted(k for k in set(known) | set(identity)
                                  if known.get(k) != identity.get(k))  # fmt: skip
+                older = "keys" not in known  # started before key fingerprints were kept
                 raise ResumeError(
-                    f"{out} holds another run (differs in: {', '.join(changed)}); "
-                    "use --fresh to start over or another --out folder"
-                )
+                    f"{out} holds another run (differs in: {', '.join(changed)})"
+                    + ("; it was started by an earlier version, which did not record the "
+                       "keys' fingerprint" if older else "")
+                    + "; use --fresh to start over or another --out folder"
+                )  # fmt: skip
         else:
             write_json(run_file, identity)
         self.done: dict[int, ChunkDone] = {c.chunk: c for c in self._read_journal()}

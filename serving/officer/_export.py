@@ -5,6 +5,7 @@ form, so that ``parcelscreen train --data DIR`` takes it as it is.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,24 @@ from .._store import StateStore
 from ._parcels import ParcelStore
 
 
+def _recorded(record: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(record["recorded_at"])
+
+
 def export_training_data(state_path: Path, out: Path) -> dict[str, Any]:
-    """Write out/declarations.parquet and out/outcomes.parquet; the last outcome per item wins."""
+    """Write out/declarations.parquet and out/outcomes.parquet; per item, the outcome recorded
+    last wins (a lab's correction recorded later but received first is kept)."""
     db = Database(state_path)
     try:
         declarations = [ParcelDeclaration.model_validate(d)
                         for d in ParcelStore(db).declarations()]  # fmt: skip
         known = {d.item_id for d in declarations}
-        latest: dict[str, dict[str, Any]] = {}
-        for record in StateStore(db).outcomes():
-            if record["item_id"] in known:
-                latest[record["item_id"]] = record
+        latest: dict[str, dict[str, Any]] = {}  # the outcome recorded last, as training reads
+        for record in StateStore(db).outcomes():  # them (ties: the one received last)
+            item = record["item_id"]
+            if item in known and (item not in latest or _recorded(record) >= _recorded(
+                    latest[item])):  # fmt: skip
+                latest[item] = record
         outcomes = [InspectionOutcome.model_validate(r) for r in latest.values()]
     finally:
         db.close()

@@ -129,12 +129,13 @@ async def login(request: Request) -> Response:
         response = _login_again(ctx, 429, target, username, error)
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
+    stamp = ctx.throttle.attempt(username, client)  # counted before the wait below
     # scrypt takes tens of milliseconds: off the event loop, so scoring does not wait for it
     user = await run_in_threadpool(ctx.users.check, username, form.get("password", ""))
+    if user is not None:  # the right password (with or without the role) is no guess
+        ctx.throttle.succeeded(username, client, stamp)
     if user is None or not user.may(Role.OFFICER):
         refused = user is not None
-        if not refused:
-            ctx.throttle.failed(username, client)
         known = refused or await run_in_threadpool(ctx.users.exists, username)
         ctx.service.audit.append(Entry(  # a name that is no account may be a typed password
             "officer_signin_refused", request_id=_rid(request),
@@ -142,7 +143,6 @@ async def login(request: Request) -> Response:
             detail={"reason": "role" if refused else "credentials"}))  # fmt: skip
         error = TEXT["signin_no_role" if refused else "signin_failed"]
         return _login_again(ctx, 403 if refused else 401, target, username, error)
-    ctx.throttle.succeeded(username)
     cookie, session = ctx.users.open_session(user, ctx.lifetime)
     ctx.service.audit.append(Entry("officer_signin", request_id=_rid(request),
                                    caller=_caller(session).key_id,

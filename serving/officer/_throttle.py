@@ -44,7 +44,9 @@ class SignInThrottle:
                 wait = max(wait, times[len(times) - self.limits[key[0]]] + self.window_s - now)
         return wait
 
-    def failed(self, username: str, client: str) -> None:
+    def attempt(self, username: str, client: str) -> float:
+        """Count an attempt as failed before its password is checked, so that attempts sent
+        together cannot all pass ``retry_after`` first; ``succeeded`` takes it back."""
         now = self.clock()
         for key in (("user", username.casefold()), ("client", client)):
             times = self._recent(key, now)
@@ -53,6 +55,14 @@ class SignInThrottle:
             self._failures.move_to_end(key)
         while len(self._failures) > self.max_keys:
             self._failures.popitem(last=False)
+        return now
 
-    def succeeded(self, username: str) -> None:
+    failed = attempt  # an attempt that is never taken back is a failure
+
+    def succeeded(self, username: str, client: str | None = None,
+                  stamp: float | None = None) -> None:  # fmt: skip
+        """The right password: the user name's failures go, and this attempt's count."""
         self._failures.pop(("user", username.casefold()), None)
+        times = self._failures.get(("client", client or ""))
+        if times is not None and stamp is not None and stamp in times:
+            times.remove(stamp)

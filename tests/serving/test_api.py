@@ -214,7 +214,11 @@ def test_audit_input_hash_matches_the_logged_decision(
     monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", TEST_KEY)
     assert main(["audit", "input-hash", str(path)]) == 1  # one record was invalid
     out, err = capsys.readouterr()
-    assert json.loads(out) == {"item_id": sent["item_id"], "input_hash": record["input_hash"]}
+    printed = json.loads(out)
+    assert (printed["item_id"], printed["input_hash"]) == (sent["item_id"], record["input_hash"])
+    validated = ParcelDeclaration.model_validate(sent).model_dump(mode="json")
+    plain = hashlib.sha256(canonical_json(validated).encode()).hexdigest()
+    assert printed["unkeyed_sha256"] == plain  # what records from before the keyed hash hold
     assert "line 2" in err and "gross_weight_kg" in err
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from screening import History, Pseudonymiser, SQLiteBackend, frame_from_table
 from serving.batch import BatchConfig, Capacity, ManifestError, ResumeError, screen
+from serving.batch import _run as batch_run
 from tests.serving.batch_fixtures import World, world, write_jsonl
 
 
@@ -42,7 +43,7 @@ def _cut_journal(out: Path, keep: int) -> None:
 
 
 def test_a_resumed_run_scores_against_the_history_of_its_start(
-    w: World, trained: Any, tmp_path: Path
+    w: World, trained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     past = pq.read_table(trained.data / "declarations.parquet")
     store = tmp_path / "history.sqlite"
@@ -51,19 +52,29 @@ def test_a_resumed_run_scores_against_the_history_of_its_start(
     pq.write_table(pq.read_table(w.manifest).slice(0, 1000), manifest)
     spec = w.spec(history=str(store))
     whole = screen(_config(w, manifest, tmp_path / "whole", spec=spec))
+    assert not list((tmp_path / "whole").glob("history-snapshot*"))  # gone once complete
     cut = tmp_path / "cut"
-    screen(_config(w, manifest, cut, spec=spec))
-    assert (cut / "history-snapshot.sqlite").is_file()
-    _cut_journal(cut, 2)  # as if killed after two chunks
+    real = batch_run.process_chunk
+
+    def fails_at_chunk_3(spec: Any, chunk: Any, explain_all: bool) -> Any:
+        if chunk.index == 3:
+            raise RuntimeError("killed")
+        return real(spec, chunk, explain_all)
+
+    monkeypatch.setattr(batch_run, "process_chunk", fails_at_chunk_3)
+    with pytest.raises(RuntimeError, match="killed"):
+        screen(_config(w, manifest, cut, spec=spec))
+    monkeypatch.undo()
+    assert len(list(cut.glob("history-snapshot-*.sqlite"))) == 1  # kept for the resume
     _observe(w, store, pq.read_table(manifest))  # the service records these meanwhile
     resumed = screen(_config(w, manifest, cut, spec=spec))
     assert resumed["rows_scored"] == whole["rows_scored"] == 1000
     assert pq.read_table(cut / "results.parquet").equals(
         pq.read_table(tmp_path / "whole" / "results.parquet"))
-    fresh = screen(_config(w, manifest, tmp_path / "after", spec=spec))  # a new run: new history
-    assert fresh["rows_scored"] == 1000
-    assert not pq.read_table(tmp_path / "after" / "results.parquet").column("probability").equals(
-        pq.read_table(cut / "results.parquet").column("probability"))
+    fresh = screen(_config(w, manifest, cut, spec=spec, fresh=True))  # same folder, anew:
+    assert fresh["rows_scored"] == 1000  # the history as it is now, not the first copy's
+    assert not pq.read_table(cut / "results.parquet").column("probability").equals(
+        pq.read_table(tmp_path / "whole" / "results.parquet").column("probability"))
 
 
 def test_a_missing_history_store_is_an_error_not_an_empty_store(w: World, tmp_path: Path) -> None:

@@ -103,6 +103,20 @@ def test_queue_filters_and_pages(osrv: Server) -> None:
             assert r.status_code == 200 and "Today&#39;s flagged parcels" in r.text
 
 
+def test_sign_ins_sent_together_are_throttled_too(osrv: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [httpx.Client(base_url=osrv.url, timeout=30) for _ in range(12)]
+    forms = [{"csrf": csrf_of(c.get("/officer/login").text), "username": "together",
+              "password": "guess", "next": ""} for c in clients]  # fmt: skip
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(lambda cf: cf[0].post("/officer/login", data=cf[1]).status_code,
+                              zip(clients, forms, strict=True)))  # fmt: skip
+    for c in clients:
+        c.close()
+    assert sorted(codes) == [401] * 5 + [429] * 7
+
+
 def test_failed_sign_ins_are_throttled_per_user_name(osrv: Server) -> None:
     before = len(osrv.service.audit.records("officer_signin_refused"))
     for _ in range(5):

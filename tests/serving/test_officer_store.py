@@ -113,3 +113,32 @@ def test_drift_asks_for_the_served_version_within_the_window() -> None:
     ctx = SimpleNamespace(service=SimpleNamespace(state_db=Recorder()))
     assert _drift(ctx, "v7", {"score": {}}, ["a"]) is None  # type: ignore[arg-type]
     assert asked == [(DRIFT_SQL, (DRIFT_WINDOW, "v7", DRIFT_PARCELS))]
+
+
+def test_export_keeps_the_outcome_recorded_last_not_the_one_received_last(
+    tmp_path: Path,
+) -> None:
+    import pyarrow.parquet as pq
+
+    from data_contracts import InspectionOutcome, ParcelDeclaration
+    from screening import Pseudonymiser
+    from serving.officer import export_training_data
+    from serving.officer._parcels import parcel_row
+    from tests.factories import declaration, outcome
+
+    db = Database(tmp_path / "state.sqlite")
+    decl = ParcelDeclaration.model_validate(declaration())
+    summary = {"probability": 0.5, "band": "high", "decision": "inspect", "model_version": "v1"}
+    ParcelStore(db).put([parcel_row(decl, summary, "2026-03-03T10:00:00+00:00",
+                                    Pseudonymiser("k" * 16))])  # fmt: skip
+    state = StateStore(db)
+    for recorded, result in (("2026-03-20T09:00:00+00:00", "seized"),  # the lab's, received first
+                             ("2026-03-09T14:00:00+00:00", "clean")):  # the desk's, received later
+        extra = {} if result == "seized" else {"substance": None, "quantity_g": None}
+        record = InspectionOutcome.model_validate(outcome(recorded_at=recorded, result=result,
+                                                          **extra)).model_dump(mode="json")
+        state.put_outcome(decl.item_id, recorded, recorded, "r", "k", True, record)
+    db.close()
+    export_training_data(tmp_path / "state.sqlite", tmp_path / "out")
+    (row,) = pq.read_table(tmp_path / "out" / "outcomes.parquet").to_pylist()
+    assert row["result"] == "seized"
