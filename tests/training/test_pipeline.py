@@ -114,3 +114,9 @@ def test_tip_offs_train_the_trees_but_not_the_calibration(tmp_path: Path) -> Non
     ours = (result.calibration.slope, result.calibration.intercept)
     assert ours == pytest.approx(platt(labelled & ~tipped))
     assert ours != pytest.approx(platt(labelled))
+    from training import evaluate
+
+    weighted = evaluate(result, data, None)["inspected_ipw"]["model"]
+    test = split.test & data.inspected
+    assert weighted["n"] == int((test & (data.selection_reason != "tip_off")).sum())
+    assert (test & (data.selection_reason == "tip_off")).any()  # so the count tells
