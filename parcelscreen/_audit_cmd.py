@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._paths import missing_store
+from ._maintenance import missing_store
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

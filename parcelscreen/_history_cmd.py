@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._paths import missing_store
+from ._maintenance import missing_store, record_and_print
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from serving import DecisionLog, Entry, Settings
+    from serving import Settings
     from serving._service import open_history
 
     settings = Settings()
@@ -66,14 +66,7 @@ def _prune(args: argparse.Namespace) -> int:
         backend.close()  # type: ignore[attr-defined]
     result = {"dry_run": args.dry_run, "cutoff": cutoff.isoformat(),
               "backend": settings.history_backend, "deleted": counts}  # fmt: skip
-    if not args.dry_run:
-        log = DecisionLog(settings.audit_path)
-        try:
-            log.append(Entry("history_retention", caller="cli", detail=result))
-        finally:
-            log.close()
-    print(json.dumps(result))
-    return 0
+    return record_and_print(settings.audit_path, "history_retention", result, args.dry_run)
 
 
 def _load(args: argparse.Namespace) -> int:

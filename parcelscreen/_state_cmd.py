@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 
-from ._paths import missing_store
+from ._maintenance import missing_store, record_and_print
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,14 +26,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving import Database, DecisionLog, Entry, Settings, prune_state
+    from serving import Database, Settings, prune_state
 
     settings = Settings()
     parcel_days = settings.parcel_retention_days if args.days is None else args.days
     labelled_days = (settings.labelled_retention_days if args.labelled_days is None
                      else args.labelled_days)  # fmt: skip
     if parcel_days <= 0 or labelled_days <= 0:
-        print("parcelscreen state prune: retention periods must be positive numbers of days")
+        print("parcelscreen state prune: retention periods must be positive numbers of days",
+              file=sys.stderr)
         return 2
     if missing_store(settings.state_path, "state database") or (
             not args.dry_run and missing_store(settings.audit_path, "decision log")):
@@ -43,11 +44,4 @@ def run(args: argparse.Namespace) -> int:
         result = prune_state(db, parcel_days, labelled_days, dry_run=args.dry_run)
     finally:
         db.close()
-    if not args.dry_run:
-        log = DecisionLog(settings.audit_path)
-        try:
-            log.append(Entry("retention", caller="cli", detail=result))
-        finally:
-            log.close()
-    print(json.dumps(result))
-    return 0
+    return record_and_print(settings.audit_path, "retention", result, args.dry_run)
