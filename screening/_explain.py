@@ -93,10 +93,15 @@ def _value(v: Values, spec: FeatureSpec, up: bool) -> str:
     typical = (
         spec.chapter_value_per_gram.get(f"{int(chapter):02d}") if math.isfinite(chapter) else None
     )
-    text = (f"declared value {_n(v['value_eur'])} EUR for {_n(v['gross_weight_g'], 0)} g "
-            f"({_n(v['value_per_gram_eur'], 4)} EUR/g)")  # fmt: skip
-    if typical:
-        ratio = v["value_per_gram_eur"] / typical if typical else float("nan")
+    known = math.isfinite(v["value_eur"])
+    text = (f"declared value {_n(v['value_eur'])} EUR" if known
+            else "declared value in a currency with no reference rate to EUR")  # fmt: skip
+    text += f" for {_n(v['gross_weight_g'], 0)} g"
+    per_gram = v["value_per_gram_eur"]
+    if not math.isfinite(per_gram):  # no comparison can be made, so none is stated
+        text += " (no value per gram to compare)" if known else ""
+    elif typical:
+        ratio = per_gram / typical
         where = (
             "far below"
             if ratio < 0.2
@@ -104,7 +109,10 @@ def _value(v: Values, spec: FeatureSpec, up: bool) -> str:
             if ratio < 0.8
             else ("above" if ratio > 1.25 else "close to")
         )
-        text += f" is {where} typical for HS chapter {int(chapter):02d} ({_n(typical, 4)} EUR/g)"
+        text += (f" ({_n(per_gram, 4)} EUR/g) is {where} typical for HS chapter "
+                 f"{int(chapter):02d} ({_n(typical, 4)} EUR/g)")  # fmt: skip
+    else:
+        text += f" ({_n(per_gram, 4)} EUR/g)"
     if v["value_placeholder"]:
         text += "; a value of 0 or 1 is a known placeholder"
     if v["line_value_gap"] > 0.05:

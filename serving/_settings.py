@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,9 @@ class Settings(BaseSettings):
     """Lifetime of an officer view sign-in session (minutes)."""
     officer_secure_cookie: bool = False
     """Mark the session cookie Secure (always on outside development; needs HTTPS)."""
+    officer_timezone: str = "UTC"
+    """IANA time zone the officer view shows times in (e.g. Europe/Amsterdam); each time says
+    its zone."""
     officer_page_size: int = Field(default=50, ge=5, le=500)
     """Parcels per page of the officer queue."""
     workers: int = Field(default=1, ge=1, le=64)
@@ -117,6 +121,16 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:  # pydantic's own message repeats the values
             raise SettingsError(exc) from None
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> Settings:
+        try:
+            ZoneInfo(self.officer_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"PARCELSCREEN_OFFICER_TIMEZONE: unknown time zone "
+                             f"{self.officer_timezone!r} (an IANA name such as "
+                             "Europe/Amsterdam)") from None  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_keys(self) -> Settings:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -44,6 +45,31 @@ def _number(value: Any, digits: int = 2) -> str:
         return str(value)
 
 
+def _percent(value: Any) -> str:
+    """A probability as a percentage an officer reads at a glance: 0.153 is 15.3%."""
+    if value is None:
+        return ""
+    p = 100 * float(value)
+    return f"{p:.1f}%" if p >= 0.1 else "under 0.1%"
+
+
+def _when(zone: ZoneInfo) -> Any:
+    def when(value: Any) -> str:
+        """An ISO time in the officer's zone, to the minute, with the zone named."""
+        if not value:
+            return ""
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        local = moment.astimezone(zone)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+    return when
+
+
 def _short(token: Any, chars: int = 12) -> str:
     text = str(token or "")
     return text[:chars] + "…" if len(text) > chars else text
@@ -73,6 +99,8 @@ class OfficerContext:
                           trim_blocks=True, lstrip_blocks=True)  # fmt: skip
         env.filters["number"] = _number
         env.filters["short"] = _short
+        env.filters["percent"] = _percent
+        env.filters["when"] = _when(ZoneInfo(s.officer_timezone))
         env.globals.update(t=TEXT, label=label, prefix=PREFIX)
         return cls(service, UserStore(service.state_db), parcels, recorder, shadow, env,
                    timedelta(minutes=s.officer_session_minutes),

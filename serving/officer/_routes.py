@@ -189,6 +189,9 @@ async def queue(request: Request) -> Response:
     size = ctx.page_size
     total, rows = ctx.parcels.queue(f, size, (page - 1) * size)
     pages = max(1, math.ceil(total / size))
+    if page > pages:  # past the end (an old link, a changed filter): the last page
+        page = pages
+        total, rows = ctx.parcels.queue(f, size, (page - 1) * size)
     kept = {"date": f.day or "", "band": f.band or "", "origin": f.origin or "",
             "status": f.status or ""}  # fmt: skip
 
@@ -201,6 +204,9 @@ async def queue(request: Request) -> Response:
         statuses=STATUSES, origins=ctx.parcels.origins(f.day),
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page < pages else None,
+        heading=TEXT["queue_title"] if f.day == today() else (
+            TEXT["queue_title_day"].format(day=f.day) if f.day else TEXT["queue_title_all"]),
+        halted=ctx.service.refresh_halted(),  # another worker may have halted it
     )  # fmt: skip
 
 
@@ -269,11 +275,24 @@ async def parcel(request: Request, item_id: str) -> Response:
     return _parcel_page(request, session, item_id[:40])
 
 
+def _officer_problems(exc: InvalidInput) -> list[str]:
+    """The contract's problems with an outcome in an officer's words (field by field)."""
+    out = []
+    for p in exc.problems:
+        if "only recorded for seized" in p.problem:
+            out.append(TEXT["outcome_problem_seized_only"])
+        else:
+            out.append(TEXT.get(f"outcome_problem_{p.field}", f"{p.field}: {p.problem}"))
+    return list(dict.fromkeys(out)) or [exc.message]
+
+
 def _outcome_record(form: dict[str, str], parcel: dict[str, Any] | None,
                     item_id: str, officer_ref: str) -> dict[str, Any]:  # fmt: skip
     inspected = form.get("inspected") == "yes"
     reason = parcel.get("selection_reason") if parcel else None
     quantity = form.get("quantity_g", "").strip()
+    if quantity.count(",") == 1 and "." not in quantity:
+        quantity = quantity.replace(",", ".")  # a decimal comma, as most of Europe writes it
     record: dict[str, Any] = {
         "contract_version": "1", "item_id": item_id,
         "recorded_at": datetime.now(UTC).isoformat(), "inspected": inspected,
@@ -305,14 +324,19 @@ async def record_outcome(request: Request, item_id: str) -> Response:
         return _refuse(request, session, TEXT["not_found"], 404)
     caller, rid = _caller(session), _rid(request)
     record = _outcome_record(form, parcel, item_id, session.user.officer_ref)
+    missing = [k for k, ok in (("inspected", form.get("inspected") in ("yes", "no")),
+                               ("result", record["result"] or not record["inspected"]))
+               if not ok]  # nothing is pre-selected: an officer says both  # fmt: skip
     try:
+        if missing:
+            raise InvalidInput("the outcome form is incomplete", [])
         ctx.service.outcome(record, caller, rid)
     except InvalidInput as exc:
-        errors = [f"{p.field}: {p.problem}" for p in exc.problems] or [exc.message]
+        errors = [TEXT[f"outcome_problem_{k}"] for k in missing] or _officer_problems(exc)
         return _parcel_page(request, session, item_id, 422, errors, form)
     notes = form.get("notes", "").strip()[:2000]
-    disagree = form.get("disagree") == "yes"
     reason = form.get("disagree_reason", "").strip()[:500]
+    disagree = form.get("disagree") == "yes" or bool(reason)  # a reason given is a disagreement
     if notes or disagree:
         ctx.parcels.add_feedback(item_id, session.user.officer_ref, disagree, reason, notes)
         ctx.service.audit.append(Entry(

@@ -43,6 +43,12 @@ TEXT: dict[str, str] = {
     "back_to_queue": "Back to the queue",
     # queue
     "queue_title": "Today's flagged parcels",
+    "queue_title_day": "Flagged parcels of {day}",
+    "queue_title_all": "Flagged parcels, all days",
+    "halted_banner": (
+        "Model-based selection is halted: parcels are selected by rules and random control "
+        "only, and their scores are not used for selection."
+    ),
     "queue_intro": "Parcels selected for inspection or review, highest risk first.",
     "filters": "Filters",
     "filter_band": "Band",
@@ -59,13 +65,14 @@ TEXT: dict[str, str] = {
     "col_contents": "Declared contents",
     "col_weight": "Weight (kg)",
     "col_value": "Value",
-    "col_score": "Score",
+    "col_score": "Chance of seizure",
     "col_band": "Band",
     "col_decision": "Decision",
     "col_selection": "Selected by",
     "col_status": "Status",
     "queue_empty": "No flagged parcels match these filters.",
     "queue_count": "{total} parcels; page {page} of {pages}",
+    "queue_count_one": "1 parcel",
     "page_prev": "Previous page",
     "page_next": "Next page",
     "paging": "Pages",
@@ -116,7 +123,7 @@ TEXT: dict[str, str] = {
     "line_hs": "HS code",
     "line_origin": "Origin",
     "score": "Score",
-    "risk_score": "Risk score",
+    "risk_score": "Estimated chance of a seizure",
     "band": "Band",
     "decision": "Decision",
     "selection": "Selected by",
@@ -126,16 +133,19 @@ TEXT: dict[str, str] = {
     "mode": "Mode",
     "explanation": "Why this score",
     "waterfall_caption": (
-        "How each group of declaration fields moved the score, from the average parcel "
-        "(base value) to this parcel (final score), in log-odds."
+        "How each group of declaration fields moved the risk up or down, from the average "
+        "parcel to this one. The bars are the model's points of evidence, which add up "
+        "exactly; the chance of a seizure above is this parcel's points turned into a "
+        "probability and calibrated against recorded inspection outcomes."
     ),
     "waterfall_title": "Explanation waterfall for {item_id}",
-    "waterfall_base": "Base value",
-    "waterfall_final": "Final score",
+    "waterfall_base": "Average parcel",
+    "waterfall_final": "This parcel",
     "waterfall_other": "Other factors",
     "reasons": "Reasons in plain language",
     "reason_up": "raises the risk",
     "reason_down": "lowers the risk",
+    "points": "points",
     "history": "Pseudonymous history",
     "history_intro": (
         "Earlier parcels and outcomes of the same sender, recipient and addresses, "
@@ -166,6 +176,17 @@ TEXT: dict[str, str] = {
     "outcome_disagree": "I disagree with the model",
     "outcome_disagree_reason": "Why do you disagree?",
     "outcome_submit": "Record outcome",
+    "outcome_choose": "Choose the result",
+    "outcome_errors_above": "The outcome was not recorded: see the form below.",
+    # what an officer reads for a problem with the outcome form (by field)
+    "outcome_problem_inspected": "Say whether the parcel was inspected.",
+    "outcome_problem_result": "Choose the result of the inspection.",
+    "outcome_problem_quantity_g": "Quantity in grams: enter a number, such as 1.5 or 1,5.",
+    "outcome_problem_substance": "Substance: at most 60 characters.",
+    "outcome_problem_seized_only": (
+        "Substance and quantity are recorded only when the result is Seized: clear them or "
+        "choose Seized."
+    ),
     "outcome_saved": "The outcome was recorded and the history updated.",
     "outcome_time": "Recorded at",
     "outcome_officer": "Officer",

@@ -88,13 +88,14 @@ def test_officer_journey(browser: Any, osrv: Server) -> None:
     page.get_by_label("Yes, inspected").check()
     page.get_by_label("Result").select_option("seized")
     page.get_by_label("Substance (if seized)").fill("cocaine")
-    page.get_by_label("Quantity in grams (if seized)").fill("8")
+    page.get_by_label("Quantity in grams (if seized)").fill("8,5")  # a decimal comma
     page.get_by_label("Notes").fill("powder in a greeting card")
     page.get_by_role("button", name="Record outcome").click()
     assert page.locator("#saved").is_visible()
     log = page.locator("#decision-log").inner_text()
     assert "outcome" in log and "officer:olga" in log and "seized" in log
-    assert "cocaine" in page.locator("#outcomes").inner_text()
+    assert "cocaine (8.5 g)" in page.locator("#outcomes").inner_text()
+    assert page.locator("#score").inner_text().endswith("%")  # a chance, not a raw number
     page.screenshot(path=str(SHOTS / "parcel-recorded.png"), full_page=True)
 
     page.goto(f"{osrv.url}/officer/queue?status=inspected")
@@ -135,6 +136,8 @@ def test_form_without_csrf_is_refused(browser: Any, osrv: Server) -> None:
     page.locator("table.queue tbody tr td:nth-child(2) a").first.click()
     before = len(osrv.service.state.outcomes())
     page.evaluate("document.querySelector('.outcome-form input[name=csrf]').remove()")
+    page.get_by_label("Yes, inspected").check()
+    page.get_by_label("Result").select_option("clean")
     page.get_by_role("button", name="Record outcome").click()
     assert "security token" in page.locator("main").inner_text()
     assert len(osrv.service.state.outcomes()) == before

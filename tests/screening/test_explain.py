@@ -51,3 +51,20 @@ def test_groups_sum_to_the_margin_and_reasons_rank_by_size() -> None:
     assert "0.40 EUR for 350 g" in found[0].sentence and "far below typical" in found[0].sentence
     assert found[1].sentence == "Route NL to AU raises the risk"
     assert found[2].sentence == "Item category 'gift' lowers the risk"
+
+
+@pytest.mark.parametrize(("values", "says", "never"), [
+    ({"value_eur": np.nan, "gross_weight_g": 350, "value_per_gram_eur": np.nan},
+     "in a currency with no reference rate to EUR for 350 g", "typical"),
+    ({"value_eur": 12.5, "gross_weight_g": 0, "value_per_gram_eur": np.nan},
+     "12.50 EUR for 0 g (no value per gram to compare)", "typical"),
+])  # fmt: skip
+def test_no_comparison_is_stated_where_none_can_be_made(values: dict[str, float], says: str,
+                                                        never: str) -> None:  # fmt: skip
+    spec = FeatureSpec(chapter_value_per_gram={"09": 0.05})
+    features = _row(spec, hs_chapter=9, lines=1, quantity=1, **values)
+    contribs = np.zeros(len(spec.names) + 1)
+    contribs[spec.names.index("value_per_gram_eur")] = 1.0
+    (found,) = reasons(contribs, features, spec, top=1)
+    assert says in found.sentence and never not in found.sentence
+    assert "unknown" not in found.sentence

@@ -80,11 +80,36 @@ def test_halt_is_for_admins_only(osrv: Server) -> None:
         assert "Halt model-based selection" in page.text
         r = admin.post("/officer/model/halt", data={"csrf": csrf_of(page.text), "reason": "t"})
         assert r.status_code == 303 and osrv.service.halted
+        assert 'id="halted"' in officer.get("/officer/queue").text  # said where officers work
         csrf = csrf_of(admin.get("/officer/model").text)
         admin.post("/officer/model/resume", data={"csrf": csrf, "reason": "done"})
         assert not osrv.service.halted
     kinds = [r["kind"] for r in osrv.service.audit.records()]
     assert "halt" in kinds and "resume" in kinds
+
+
+def test_outcome_form_speaks_to_the_officer(osrv: Server) -> None:
+    client, _ = sign_in(osrv.url, "olga")
+    with closing(client):
+        page = client.get("/officer/queue")
+        item = page.text.split('href="/officer/parcels/')[1].split('"')[0]
+        parcel = client.get(f"/officer/parcels/{item}")
+        assert 'value="yes" required >' in parcel.text  # nothing chosen for the officer
+        csrf = csrf_of(parcel.text)
+        url = f"/officer/parcels/{item}/outcome"
+        r = client.post(url, data={"csrf": csrf, "result": "clean"})
+        assert r.status_code == 422 and "Say whether the parcel was inspected." in r.text
+        r = client.post(url, data={"csrf": csrf, "inspected": "yes", "result": "clean",
+                                   "substance": "tea"})  # fmt: skip
+        assert r.status_code == 422
+        assert "recorded only when the result is Seized" in r.text
+        assert "(record)" not in r.text and "see the form below" in r.text
+        r = client.post(url, data={"csrf": csrf, "inspected": "yes", "result": "clean",
+                                   "disagree_reason": "a plain birthday card"})  # fmt: skip
+        assert r.status_code == 303
+    (feedback,) = [f for f in osrv.service.audit.records("officer_feedback")
+                   if f["item_id"] == item]  # fmt: skip
+    assert feedback["decision"] == "disagree"  # the reason counts without the tick box
 
 
 def test_queue_filters_and_pages(osrv: Server) -> None:
@@ -97,7 +122,8 @@ def test_queue_filters_and_pages(osrv: Server) -> None:
         assert rows and nl.text.count("<td>NL</td>") == len(rows)
         assert "<td>CA</td>" not in nl.text
         none = client.get("/officer/queue", params={"date": "2001-01-01"})
-        assert "No flagged parcels" in none.text
+        assert "No flagged parcels" in none.text and "Flagged parcels of 2001-01-01" in none.text
+        assert "Flagged parcels, all days" in client.get("/officer/queue?date=").text
         for page in ("\u00b2", "9" * 23, "1" * 5000, "-1", "0"):  # not a page: the first
             r = client.get("/officer/queue", params={"page": page})
             assert r.status_code == 200 and "Today&#39;s flagged parcels" in r.text
