@@ -45,7 +45,23 @@ class ReusePortSocket(socket.socket):
         return _bound, (self.family, self.getsockname())
 
 
+def _free(family: int, host: str, port: int) -> int:
+    """The port, once a plain socket could bind it: ``SO_REUSEPORT`` would silently share a
+    port that another service (or an earlier start of this one) listens on, and split the
+    connections between them. Port 0 becomes the free port the kernel picked."""
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        return int(probe.getsockname()[1])
+    except OSError as exc:
+        raise OSError(exc.errno, f"{host}:{port} is in use by another process ({exc.strerror}); "
+                      "stop it or choose another PARCELSCREEN_PORT") from None  # fmt: skip
+    finally:
+        probe.close()
+
+
 def supervisor_socket(host: str, port: int) -> socket.socket:
     """The socket for uvicorn's ``Multiprocess``: each worker gets one of its own."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return _bound(family, (host, port), ReusePortSocket)
+    return _bound(family, (host, _free(family, host, port)), ReusePortSocket)

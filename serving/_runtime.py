@@ -101,7 +101,9 @@ class ModelHolder:
             try:
                 model = LoadedModel.load(self.registry.path(version), version=version)
                 _warm(model)
-            except BundleError as exc:
+            except Exception as exc:  # noqa: BLE001 - any bundle that does not load is refused
+                if not isinstance(exc, BundleError):  # a hash-consistent but broken bundle
+                    exc = BundleError(f"the bundle does not load: {type(exc).__name__}: {exc}")
                 self._refused[version] = exc.message
                 log.error("refused model %s: %s", version, exc.message)
                 self._metrics.swaps.inc(result="refused")
@@ -129,11 +131,12 @@ class ModelHolder:
         served = self._served
         if served is not None and served.model.version == version:
             return served.model
-        if version in self._older:
-            return self._older[version]
+        cached = self._older.get(version)  # the watcher may drop it meanwhile
+        if cached is not None:
+            return cached
         try:
             model = LoadedModel.load(self.registry.path(version), version=version)
-        except (BundleError, RegistryError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a result's model that is gone or broken
             raise NotFound(f"model {version} of this result cannot be loaded: {exc}") from exc
         self._older[version] = model
         return model

@@ -258,10 +258,13 @@ class Service:
 
     def set_halted(self, halted: bool, caller: Caller, request_id: str,
                    reason: str = "") -> dict[str, Any]:  # fmt: skip
+        # a reason that is not valid Unicode (a lone surrogate from JSON) must not leave the
+        # switch set and its record unwritten: it is stored with the bad part replaced
+        reason = reason[:500].encode("utf-8", "replace").decode("utf-8")
         self.state.set_flag("halted", "1" if halted else "0")
         self.halted = halted
         self.audit.append(Entry("halt" if halted else "resume", request_id=request_id,
-                                caller=caller.key_id, detail={"reason": reason[:500]}))  # fmt: skip
+                                caller=caller.key_id, detail={"reason": reason}))  # fmt: skip
         return {"halted": halted, "mode": HALTED_MODE if halted else MODEL_MODE,
                 "request_id": request_id}  # fmt: skip
 

@@ -50,3 +50,16 @@ def test_a_taken_port_is_refused() -> None:
         taken.listen(1)
         with pytest.raises(OSError):
             _listen.supervisor_socket("127.0.0.1", taken.getsockname()[1])
+
+
+def test_a_port_another_start_shares_is_refused_too() -> None:
+    """Another set of workers listens with SO_REUSEPORT: a second start must not join it."""
+    first = _listen.supervisor_socket("127.0.0.1", 0)
+    worker = pickle.loads(pickle.dumps(first))  # what a worker of the first start listens on
+    worker.listen(8)
+    try:
+        with pytest.raises(OSError, match="in use by another process"):
+            _listen.supervisor_socket("127.0.0.1", first.getsockname()[1])
+    finally:
+        worker.close()
+        first.close()

@@ -85,8 +85,8 @@ def compare_shadow(rows: list[tuple[float, float, str, str]]) -> dict[str, Any] 
 def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
     service = ctx.service
     served = service.holder.loaded
-    values: dict[str, Any] = {"halted": service.halted, "alias": service.settings.model_alias,
-                              "model": None}  # fmt: skip
+    values: dict[str, Any] = {"halted": service.refresh_halted(),  # another worker's halt too
+                              "alias": service.settings.model_alias, "model": None}  # fmt: skip
     challenger = ctx.shadow.model()
     values["challenger_version"] = challenger.version if challenger else None
     values["shadow"] = compare_shadow(  # the challenger now running, where there is one

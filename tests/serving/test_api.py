@@ -262,3 +262,19 @@ def test_no_clear_names_or_addresses_in_any_store(server: Server) -> None:
             for word in value.lower().split():
                 if len(word) > 3:
                     assert word.encode() not in data, f"{word!r} found in {path.name}"
+
+
+def test_a_halt_reason_that_is_not_valid_unicode_still_halts_and_is_logged(
+    server: Server,
+) -> None:
+    admin = server.client("admin")
+    body = b'{"reason": "lone \\ud800 surrogate"}'  # valid JSON, not valid UTF-8 text
+    r = admin.post("/v1/admin/halt", content=body, headers={"content-type": "application/json"})
+    try:
+        assert r.status_code == 200
+        (record,) = [x for x in server.service.audit.records("halt")
+                     if x["request_id"] == r.json()["request_id"]]  # fmt: skip
+        assert json.loads(record["detail"])["reason"] == "lone ? surrogate"
+        assert server.service.audit.verify().ok
+    finally:
+        assert admin.post("/v1/admin/resume").status_code == 200

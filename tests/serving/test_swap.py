@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -69,3 +70,31 @@ def test_tampered_bundle_is_refused_and_the_old_model_serves_on(swap_server: Ser
         registry.set_alias("champion", serving)
     r = swap_server.client("admin").post("/v1/admin/models:reload")
     assert r.status_code == 200 and r.json()["changed"] is False
+
+
+def test_a_consistently_hashed_but_broken_bundle_is_refused(
+    swap_server: Server, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from screening._bundle import write_manifest
+
+    registry = ModelRegistry(swap_server.settings.registry)
+    serving = swap_server.service.holder.served.model.version
+    broken = tmp_path / "broken"
+    shutil.copytree(registry.path(serving), broken)
+    calibration = json.loads((broken / "calibration.json").read_text())
+    (broken / "calibration.json").write_text(json.dumps(calibration | {"extra": 1}))
+    write_manifest(broken)  # hashes agree: only loading the bundle shows it is broken
+    bad = registry.publish(broken, version="broken-4")
+    registry.set_alias("champion", bad)
+    try:
+        r = swap_server.client("admin").post("/v1/admin/models:reload")
+        assert r.status_code == 409 and "does not load" in r.json()["error"]["message"]
+        refused = swap_server.service.audit.records("model_refused")
+        assert refused[-1]["model_version"] == bad
+        scored = swap_server.client().post(SCORE, json=parcel())
+        assert scored.status_code == 200 and scored.json()["model_version"] == serving
+    finally:
+        registry.set_alias("champion", serving)
