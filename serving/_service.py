@@ -187,14 +187,15 @@ class Service:
                         "selection_reason": summary["selection_reason"],
                         "selection_probability": summary["selection_probability"]},
             ))  # fmt: skip
-            self.metrics.observe_decision(summary["band"], summary["decision"], mode,
-                                          parcel.probability)  # fmt: skip
         with self.state_db.transaction():  # results and the officer view: one commit
             self.state.put_results(results)
             if self.on_scored is not None:
                 self.on_scored(decls, summaries, [p.features for p in scored], now,
                                list(served.model.spec.names), records=records)  # fmt: skip
         self.audit.append_many(entries)
+        for summary, parcel in zip(summaries, scored, strict=True):  # counted once answered
+            self.metrics.observe_decision(summary["band"], summary["decision"], mode,
+                                          parcel.probability)  # fmt: skip
         return outs
 
     @staticmethod

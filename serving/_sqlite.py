@@ -47,7 +47,8 @@ class Database:
         if code & 0xFF not in _UNAVAILABLE:
             return None
         return StoreUnavailable(f"the store {self.path.name} cannot be written now ({exc}); "
-                                "nothing of this request was stored, retry later")  # fmt: skip
+                                "the request was not answered: retry it later (stores "
+                                "written before this one may hold part of it)")  # fmt: skip
 
     def execute(self, sql: str,
                 params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:

@@ -278,3 +278,26 @@ def test_a_halt_reason_that_is_not_valid_unicode_still_halts_and_is_logged(
         assert server.service.audit.verify().ok
     finally:
         assert admin.post("/v1/admin/resume").status_code == 200
+
+
+def test_a_decision_is_counted_only_once_its_records_are_committed(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving import StoreUnavailable
+
+    def decisions() -> float:
+        text = server.client(None).get("/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("parcelscreen_decisions_total{"))  # fmt: skip
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise StoreUnavailable("the store audit.sqlite cannot be written now (disk full)")
+
+    before = decisions()
+    monkeypatch.setattr(server.service.audit, "append_many", full)
+    r = server.client().post(SCORE, json=parcel())
+    monkeypatch.undo()
+    assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
+    assert decisions() == before
+    assert server.client().post(SCORE, json=parcel()).status_code == 200
+    assert decisions() == before + 1
