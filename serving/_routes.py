@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from data_contracts import InspectionOutcome, ParcelDeclaration, Problem
 
@@ -120,7 +121,7 @@ async def score_batch(request: Request, service: ServiceDep, caller: Sorter,
             | error_responses(401, 403, 404, 503))
 async def explanation(item_id: str, service: ServiceDep, caller: Officer,
                       rid: RequestId) -> Response:  # fmt: skip
-    return _json(service.explanation(item_id, caller, rid))
+    return _json(await run_in_threadpool(service.explanation, item_id, caller, rid))
 
 
 @router.post("/v1/outcomes", summary="Record an inspection outcome", status_code=201,
@@ -133,7 +134,7 @@ async def outcomes(request: Request, service: ServiceDep, caller: Officer,
                    rid: RequestId) -> Response:  # fmt: skip
     """One InspectionOutcome; stored for retraining and linked to the entity history."""
     raw = parse_json(await request.body())
-    return _json(service.outcome(raw, caller, rid), status=201)
+    return _json(await run_in_threadpool(service.outcome, raw, caller, rid), status=201)
 
 
 @router.get("/v1/status", summary="Model served and halt state",
@@ -142,7 +143,7 @@ async def outcomes(request: Request, service: ServiceDep, caller: Officer,
                                   halted=_BOOL, mode=_STR))
             | error_responses(401, 403))
 async def status(service: ServiceDep, caller: Sorter) -> Response:
-    return _json(service.status())
+    return _json(await run_in_threadpool(service.status))
 
 
 @router.post("/v1/admin/models:reload", summary="Load the model the registry alias points at",
@@ -156,14 +157,16 @@ def reload(service: ServiceDep, caller: Admin, rid: RequestId) -> Response:
              openapi_extra=_body(REASON_IN, required=False),
              responses=_ok(HALT_OUT) | error_responses(401, 403, 503))
 async def halt(request: Request, service: ServiceDep, caller: Admin, rid: RequestId) -> Response:
-    return _json(service.set_halted(True, caller, rid, await _reason(request)))
+    reason = await _reason(request)
+    return _json(await run_in_threadpool(service.set_halted, True, caller, rid, reason))
 
 
 @router.post("/v1/admin/resume", summary="Resume model-based selection",
              openapi_extra=_body(REASON_IN, required=False),
              responses=_ok(HALT_OUT) | error_responses(401, 403, 503))
 async def resume(request: Request, service: ServiceDep, caller: Admin, rid: RequestId) -> Response:
-    return _json(service.set_halted(False, caller, rid, await _reason(request)))
+    reason = await _reason(request)
+    return _json(await run_in_threadpool(service.set_halted, False, caller, rid, reason))
 
 
 async def _reason(request: Request) -> str:
@@ -175,4 +178,5 @@ async def _reason(request: Request) -> str:
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics(service: ServiceDep) -> Response:
-    return Response(service.metrics_text(), media_type="text/plain; version=0.0.4")
+    text = await run_in_threadpool(service.metrics_text)  # reads the shared store
+    return Response(text, media_type="text/plain; version=0.0.4")
