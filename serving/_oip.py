@@ -191,6 +191,8 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
             raise InvalidInput("a declaration breaks the contract",
                                [Problem(**p) for p in errors])  # fmt: skip
         n = len(results)
+        if results:  # the model that scored them (a hot swap may have come in between)
+            base["model_version"] = results[0].get("model_version", base["model_version"])
 
         def column(key: str) -> list[Any]:
             return [r[key] for r in results]
