@@ -138,7 +138,10 @@ class ModelHolder:
             model = LoadedModel.load(self.registry.path(version), version=version)
         except Exception as exc:  # noqa: BLE001 - a result's model that is gone or broken
             raise NotFound(f"model {version} of this result cannot be loaded: {exc}") from exc
-        self._older[version] = model
+        with self._reload_lock:  # as many older models kept as after a swap, no more
+            self._older[version] = model
+            while len(self._older) > 3:
+                self._older.popitem(last=False)
         return model
 
     def start(self, interval: float) -> None:
