@@ -168,7 +168,8 @@ def _one_hot(prefix: str, values: Values) -> str:
 
 
 def _code(code: float, known: list[str]) -> str:
-    return known[int(code) - 1] if math.isfinite(code) and 1 <= code <= len(known) else "other"
+    return (known[int(code) - 1] if math.isfinite(code) and 1 <= code <= len(known)
+            else "a rarely seen country")  # grouped as "other" when the model was trained
 
 
 def _verb(up: bool) -> str:

@@ -77,6 +77,12 @@ TEXT: dict[str, str] = {
     "page_next": "Next page",
     "paging": "Pages",
     # values
+    "kind_decision": "Scored",
+    "kind_outcome": "Outcome recorded",
+    "kind_explanation_viewed": "Explanation viewed",
+    "kind_officer_feedback": "Officer note",
+    "kind_halt": "Selection halted",
+    "kind_resume": "Selection resumed",
     "band_very_high": "Very high",
     "band_high": "High",
     "band_medium": "Medium",

@@ -93,7 +93,7 @@ def test_officer_journey(browser: Any, osrv: Server) -> None:
     page.get_by_role("button", name="Record outcome").click()
     assert page.locator("#saved").is_visible()
     log = page.locator("#decision-log").inner_text()
-    assert "outcome" in log and "officer:olga" in log and "seized" in log
+    assert "Outcome recorded" in log and "officer:olga" in log and "seized" in log
     assert "cocaine (8.5 g)" in page.locator("#outcomes").inner_text()
     assert page.locator("#score").inner_text().endswith("%")  # a chance, not a raw number
     page.screenshot(path=str(SHOTS / "parcel-recorded.png"), full_page=True)
@@ -110,6 +110,9 @@ def test_officer_journey(browser: Any, osrv: Server) -> None:
 
 def test_tablet_layout(browser: Any, osrv: Server) -> None:
     page = _sign_in(browser, osrv.url, "olga", width=768)
+    fits = "(w => w.scrollWidth <= w.clientWidth)(document.querySelector('.table-wrap'))"
+    page.wait_for_function(fits, timeout=5000)  # styles applied: no sideways scrolling
+    assert page.locator("table.queue th", has_text="Chance of seizure").is_visible()
     page.locator("table.queue tbody tr td:nth-child(2) a").first.click()
     assert page.locator("svg.waterfall").is_visible()
     page.keyboard.press("Tab")
