@@ -54,25 +54,8 @@ class Reentrant:
                 self.depth = 0
 
 
-#: Longest wait for a store's writer lock, as SQLite's own busy timeout: past it the write
-#: fails as "database is locked" (the service answers 503) instead of waiting for ever.
-WRITER_WAIT_S = 5.0
-
-
-def _busy(path: Path | None) -> sqlite3.OperationalError:
-    exc = sqlite3.OperationalError(
-        f"database is locked: {path} was held by another writer for over {WRITER_WAIT_S:g} s")
-    exc.sqlite_errorcode = 5  # SQLITE_BUSY, as SQLite's own timeout reports it
-    return exc
-
-
 class WriterLock:
-    """Exclusive across processes (flock) and across this process's threads (a lock).
-
-    Waits at most :data:`WRITER_WAIT_S`: a lock is taken at once when free; else it is tried
-    again after 50 µs, doubling to 1 ms, until the deadline (a long maintenance transaction
-    or a stopped process holding it makes writes fail, not hang).
-    """
+    """Exclusive across processes (flock) and across this process's threads (a lock)."""
 
     def __init__(self, db_path: Path | str) -> None:
         in_memory = str(db_path) in ("", ":memory:")  # nothing to share with other processes
@@ -80,29 +63,16 @@ class WriterLock:
         self._fd: int | None = None
         self._local = threading.Lock()
 
-    def _flock(self, fd: int) -> None:
-        deadline, delay = time.monotonic() + WRITER_WAIT_S, 5e-5
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise _busy(self.path) from None
-                time.sleep(delay)
-                delay = min(2 * delay, 1e-3)
-
     def _descriptor(self, path: Path) -> int:
         if self._fd is None:
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         return self._fd
 
     def __enter__(self) -> WriterLock:
-        if not self._local.acquire(timeout=WRITER_WAIT_S):
-            raise _busy(self.path)
+        self._local.acquire()
         if fcntl is not None and self.path is not None:
             try:
-                self._flock(self._descriptor(self.path))
+                fcntl.flock(self._descriptor(self.path), fcntl.LOCK_EX)
             except BaseException:
                 self._local.release()
                 raise

@@ -80,7 +80,7 @@ class Database:
 
     @contextmanager
     def _immediate(self) -> Iterator[None]:
-        with self._writer_lock():  # writers of other processes queue here
+        with self._writer:  # writers of other processes queue here, not in busy sleeps
             self.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -92,18 +92,6 @@ class Database:
             except BaseException:
                 self._rollback()  # a failed COMMIT (disk full) leaves the transaction open
                 raise
-
-    @contextmanager
-    def _writer_lock(self) -> Iterator[None]:
-        """The store's writer lock; held past its wait by another writer, a 503, not a hang."""
-        try:
-            self._writer.__enter__()
-        except sqlite3.OperationalError as exc:
-            raise (self._unavailable(exc) or exc) from exc
-        try:
-            yield
-        finally:
-            self._writer.__exit__(None, None, None)
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:

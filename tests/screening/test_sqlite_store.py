@@ -180,30 +180,3 @@ def test_early_writeback_starts_on_a_store_file_and_skips_a_missing_one(tmp_path
     assert not _writeback.start_writeback(tmp_path / "missing.sqlite")
     assert backend.get("sender", "t") == EntityStats(1, 1, 1, 0, 0, 0)
     backend.close()
-
-
-def test_a_writer_lock_held_too_long_fails_the_write_instead_of_hanging(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import fcntl
-    import os
-    import time
-
-    from screening import _store_support
-    from serving import Database, StoreUnavailable
-
-    monkeypatch.setattr(_store_support, "WRITER_WAIT_S", 0.3)
-    db = Database(tmp_path / "state.sqlite", ["CREATE TABLE t (x INTEGER)"])
-    holder = os.open(tmp_path / "state.sqlite.lock", os.O_RDWR | os.O_CREAT)
-    fcntl.flock(holder, fcntl.LOCK_EX)  # another process's writer (a prune, a stopped worker)
-    try:
-        started = time.monotonic()
-        with pytest.raises(StoreUnavailable, match="cannot be written now"):
-            db.executemany("INSERT INTO t VALUES (?)", [(1,)])
-        assert 0.3 <= time.monotonic() - started < 3
-    finally:
-        fcntl.flock(holder, fcntl.LOCK_UN)
-        os.close(holder)
-    db.executemany("INSERT INTO t VALUES (?)", [(2,)])  # free again: the write goes through
-    assert db.execute("SELECT x FROM t") == [(2,)]
-    db.close()
