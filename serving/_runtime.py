@@ -101,6 +101,8 @@ class ModelHolder:
             try:
                 model = LoadedModel.load(self.registry.path(version), version=version)
                 _warm(model)
+            except (OSError, MemoryError):
+                raise  # the disk or memory, not the bundle: the watcher tries it again
             except Exception as exc:  # noqa: BLE001 - any bundle that does not load is refused
                 if not isinstance(exc, BundleError):  # a hash-consistent but broken bundle
                     exc = BundleError(f"the bundle does not load: {type(exc).__name__}: {exc}")

@@ -270,24 +270,24 @@ class Service:
                 "request_id": request_id}  # fmt: skip
 
     def status(self) -> dict[str, Any]:
-        self.refresh_halted()
+        halted = self.refresh_halted()  # read once: another thread may change it meanwhile
         served = self.holder.loaded
         return {
             "model_version": served.model.version if served else None,
             "bundle_hash": served.model.bundle_hash if served else None,
             "alias": self.settings.model_alias,
-            "halted": self.halted,
-            "mode": HALTED_MODE if self.halted else MODEL_MODE,
+            "halted": halted,
+            "mode": HALTED_MODE if halted else MODEL_MODE,
         }
 
     def metrics_text(self) -> str:
         def info() -> tuple[str, str, dict[str, Any] | None, bool]:
-            self.refresh_halted()
+            halted = self.refresh_halted()
             served = self.holder.loaded
             if served is None:
-                return "none", "none", None, self.halted
+                return "none", "none", None, halted
             m = served.model
-            return m.version, m.bundle_hash, m.reference.get("score"), self.halted
+            return m.version, m.bundle_hash, m.reference.get("score"), halted
 
         if self.shared_metrics is None:
             return self.metrics.render(info)

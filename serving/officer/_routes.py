@@ -171,7 +171,7 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/queue")
-async def queue(request: Request) -> Response:
+def queue(request: Request) -> Response:  # sync: FastAPI runs it off the event loop
     session = _session(request)
     if session is None:
         return _to_login(request)
@@ -268,7 +268,7 @@ def _parcel_page(request: Request, session: Session, item_id: str, status: int =
 
 
 @router.get("/parcels/{item_id}")
-async def parcel(request: Request, item_id: str) -> Response:
+def parcel(request: Request, item_id: str) -> Response:  # sync: FastAPI runs it off the event loop
     session = _session(request)
     if session is None:
         return _to_login(request)
@@ -291,8 +291,9 @@ def _outcome_record(form: dict[str, str], parcel: dict[str, Any] | None,
     inspected = form.get("inspected") == "yes"
     reason = parcel.get("selection_reason") if parcel else None
     quantity = form.get("quantity_g", "").strip()
-    if quantity.count(",") == 1 and "." not in quantity:
+    if quantity.count(",") == 1 and "." not in quantity and len(quantity.split(",")[1]) != 3:
         quantity = quantity.replace(",", ".")  # a decimal comma, as most of Europe writes it
+    # ("1,500" stays as typed and is refused: a thousands separator or a decimal comma?)
     record: dict[str, Any] = {
         "contract_version": "1", "item_id": item_id,
         "recorded_at": datetime.now(UTC).isoformat(), "inspected": inspected,
@@ -309,13 +310,21 @@ def _outcome_record(form: dict[str, str], parcel: dict[str, Any] | None,
     return record
 
 
+async def _posted(request: Request) -> dict[str, str]:
+    """The form's text fields, read on the event loop (the work with them runs off it)."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
 @router.post("/parcels/{item_id}/outcome")
 async def record_outcome(request: Request, item_id: str) -> Response:
+    return await run_in_threadpool(_record_outcome, request, item_id, await _posted(request))
+
+
+def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Response:
     session = _session(request)
     if session is None:
         return _to_login(request)
-    form = await _form(request, session)
-    if form is None:
+    if not csrf_ok(session.csrf, form.get("csrf")):
         return _refuse(request, session, TEXT["csrf_failed"], 403)
     ctx = context(request)
     item_id = item_id[:40]
@@ -353,7 +362,7 @@ async def record_outcome(request: Request, item_id: str) -> Response:
 
 
 @router.get("/model")
-async def model(request: Request) -> Response:
+def model(request: Request) -> Response:  # sync: FastAPI runs it off the event loop
     session = _session(request)
     if session is None:
         return _to_login(request)
@@ -363,11 +372,14 @@ async def model(request: Request) -> Response:
 
 @router.post("/model/{action}")
 async def halt(request: Request, action: str) -> Response:
+    return await run_in_threadpool(_halt, request, action, await _posted(request))
+
+
+def _halt(request: Request, action: str, form: dict[str, str]) -> Response:
     session = _session(request)
     if session is None:
         return _to_login(request)
-    form = await _form(request, session)
-    if form is None:
+    if not csrf_ok(session.csrf, form.get("csrf")):
         return _refuse(request, session, TEXT["csrf_failed"], 403)
     if not session.user.may(Role.ADMIN) or action not in ("halt", "resume"):
         return _refuse(request, session, TEXT["halt_admin_only"], 403)

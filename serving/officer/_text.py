@@ -187,7 +187,10 @@ TEXT: dict[str, str] = {
     # what an officer reads for a problem with the outcome form (by field)
     "outcome_problem_inspected": "Say whether the parcel was inspected.",
     "outcome_problem_result": "Choose the result of the inspection.",
-    "outcome_problem_quantity_g": "Quantity in grams: enter a number, such as 1.5 or 1,5.",
+    "outcome_problem_quantity_g": (
+        "Quantity in grams: enter a number above 0, such as 1.5 or 1,5, without a thousands "
+        "separator (1500, not 1,500)."
+    ),
     "outcome_problem_substance": "Substance: at most 60 characters.",
     "outcome_problem_seized_only": (
         "Substance and quantity are recorded only when the result is Seized: clear them or "

@@ -257,3 +257,43 @@ def test_users_cli_hashes_passwords(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert store.check("otto", "wrong") is None
     ((digest,),) = db.execute("SELECT digest FROM officer_user")
     assert b"a long enough secret" not in digest
+
+
+def test_a_quantity_with_a_thousands_separator_is_refused_not_misread(osrv: Server) -> None:
+    client, _ = sign_in(osrv.url, "olga")
+    with closing(client):
+        page = client.get("/officer/queue")
+        item = page.text.split('href="/officer/parcels/')[1].split('"')[0]
+        csrf = csrf_of(client.get(f"/officer/parcels/{item}").text)
+        r = client.post(f"/officer/parcels/{item}/outcome", data={
+            "csrf": csrf, "inspected": "yes", "result": "seized", "substance": "MDMA",
+            "quantity_g": "1,500"})  # fmt: skip
+        assert r.status_code == 422 and "1500, not 1,500" in r.text
+
+
+def test_officer_pages_wait_for_a_held_store_off_the_event_loop(osrv: Server) -> None:
+    import threading
+    import time
+
+    client, _ = sign_in(osrv.url, "olga")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with osrv.service.state_db.lock:  # as a batch waiting for the writer lock does
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    page = threading.Thread(target=lambda: client.get("/officer/queue", timeout=15))
+    page.start()
+    time.sleep(0.5)  # the page request reaches the server and waits for the store
+    try:
+        live = httpx.get(f"{osrv.url}/v2/health/live", timeout=5)
+        assert live.status_code == 200 and not release.is_set()  # answered while held
+    finally:
+        release.set()
+        holder.join()
+        page.join()
+        client.close()
