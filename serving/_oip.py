@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from data_contracts import Problem
 
@@ -167,8 +168,8 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
         matrix = _tensor(data, shape).astype(np.float32)
         margin, probability = served.model.probability(matrix)
         n = len(margin)
-        service.audit.append(Entry(  # no decision, but the model was asked: who, how much
-            "features_scored", request_id=rid, caller=caller.key_id,
+        await run_in_threadpool(service.audit.append, Entry(  # no decision, but the model
+            "features_scored", request_id=rid, caller=caller.key_id,  # was asked: who, how much
             model_version=served.model.version, bundle_hash=served.model.bundle_hash,
             detail={"rows": n}))  # fmt: skip
         return _json(base | {"outputs": [
