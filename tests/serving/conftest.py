@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,3 +93,30 @@ def parcel(**changes: Any) -> dict[str, Any]:
     """A valid declaration with a fresh item ID (changes as in tests.factories.declaration)."""
     changes.setdefault("item_id", make_s10("RR", next(_serial), "NL"))
     return declaration(**changes)
+
+
+def live_while_store_held(server: Server, request: Callable[[], object]) -> bool:
+    """Whether /v2/health/live answers while ``request`` waits for the held state store (as a
+    batch waiting for the writer lock holds it): its wait must not be on the event loop."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with server.service.state_db.lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    waiting = threading.Thread(target=request)
+    waiting.start()
+    time.sleep(0.5)  # the request reaches the server and waits for the store
+    try:
+        live = httpx.get(f"{server.url}/v2/health/live", timeout=5)
+        return live.status_code == 200 and not release.is_set()
+    except httpx.TimeoutException:
+        return False
+    finally:
+        release.set()
+        holder.join()
+        waiting.join()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from data_contracts import ParcelDeclaration
 from serving import input_hash, input_key
 from serving._audit import canonical_json
 from tests.factories import outcome
-from tests.serving.conftest import TEST_KEY, Server, parcel
+from tests.serving.conftest import TEST_KEY, Server, live_while_store_held, parcel
 
 SCORE = "/v1/parcels:score"
 BATCH = "/v1/parcels:score-batch"
@@ -307,23 +305,4 @@ def test_a_decision_is_counted_only_once_its_records_are_committed(
 
 def test_a_store_held_up_does_not_freeze_the_event_loop(server: Server) -> None:
     """Routes that read the state store wait off the event loop: liveness still answers."""
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with server.service.state_db.lock:  # as a batch waiting for the writer lock does
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    status = threading.Thread(target=lambda: server.client().get("/v1/status", timeout=15))
-    status.start()
-    time.sleep(0.5)  # the status request reaches the server and waits for the store
-    try:
-        live = httpx.get(f"{server.url}/v2/health/live", timeout=5)
-        assert live.status_code == 200 and not release.is_set()  # answered while held
-    finally:
-        release.set()
-        holder.join()
-        status.join()
+    assert live_while_store_held(server, lambda: server.client().get("/v1/status", timeout=15))

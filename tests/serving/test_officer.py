@@ -15,7 +15,7 @@ from screening import ModelRegistry, Pseudonymiser
 from serving.officer import pseudonymise_declaration
 from tests.browser.officer_setup import PASSWORD, csrf_of, officer_server, sign_in
 from tests.conftest import Trained
-from tests.serving.conftest import Server, parcel
+from tests.serving.conftest import Server, live_while_store_held, parcel
 from training import load_dataset
 
 
@@ -272,28 +272,6 @@ def test_a_quantity_with_a_thousands_separator_is_refused_not_misread(osrv: Serv
 
 
 def test_officer_pages_wait_for_a_held_store_off_the_event_loop(osrv: Server) -> None:
-    import threading
-    import time
-
     client, _ = sign_in(osrv.url, "olga")
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with osrv.service.state_db.lock:  # as a batch waiting for the writer lock does
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    page = threading.Thread(target=lambda: client.get("/officer/queue", timeout=15))
-    page.start()
-    time.sleep(0.5)  # the page request reaches the server and waits for the store
-    try:
-        live = httpx.get(f"{osrv.url}/v2/health/live", timeout=5)
-        assert live.status_code == 200 and not release.is_set()  # answered while held
-    finally:
-        release.set()
-        holder.join()
-        page.join()
-        client.close()
+    with closing(client):
+        assert live_while_store_held(osrv, lambda: client.get("/officer/queue", timeout=15))
