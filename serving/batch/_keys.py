@@ -7,6 +7,7 @@ the same random-control draws and entity tokens as the service:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -74,6 +75,12 @@ _ENGINES: dict[EngineSpec, ScoringEngine] = {}
 _LOCK = threading.Lock()
 
 
+@functools.cache
+def _model(bundle: str, version: str) -> LoadedModel:
+    """A bundle loaded once per process, whichever engines (history copies) use it."""
+    return LoadedModel.load(Path(bundle), version=version)
+
+
 def _close(engine: ScoringEngine) -> None:
     close = getattr(engine.history.backend, "close", None)
     if close is not None:
@@ -97,7 +104,7 @@ def engine_for(spec: EngineSpec) -> ScoringEngine:
             _close(_ENGINES.pop(old))
         engine = _ENGINES.get(spec)
         if engine is None:
-            model = LoadedModel.load(Path(spec.bundle), version=spec.version)
+            model = _model(spec.bundle, spec.version)
             backend = SQLiteBackend(spec.history) if spec.history else MemoryBackend()
             engine = ScoringEngine(
                 model, History(backend), Pseudonymiser(spec.pseudonymisation_key),

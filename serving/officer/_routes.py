@@ -73,11 +73,9 @@ def _refuse(request: Request, session: Session | None, message: str, status: int
     return context(request).render("error.html", session, status=status, message=message)
 
 
-async def _form(request: Request, session: Session) -> dict[str, str] | None:
-    """The posted form if its CSRF token is the session's, else None."""
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
-    return values if csrf_ok(session.csrf, values.get("csrf")) else None
+async def _posted(request: Request) -> dict[str, str]:
+    """The form's text fields, read on the event loop (the work with them runs off it)."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 def _set_cookie(response: Response, name: str, value: str, max_age: int, secure: bool) -> None:
@@ -159,7 +157,7 @@ async def logout(request: Request) -> Response:
     session = _session(request)
     if session is None:
         return _to_login(request)
-    if await _form(request, session) is None:
+    if not csrf_ok(session.csrf, (await _posted(request)).get("csrf")):
         return _refuse(request, session, TEXT["csrf_failed"], 403)
     context(request).users.close_session(request.cookies.get(SESSION_COOKIE))
     response = _redirect(f"{PREFIX}/login?signed_out=1")
@@ -310,11 +308,6 @@ def _outcome_record(form: dict[str, str], parcel: dict[str, Any] | None,
     return record
 
 
-async def _posted(request: Request) -> dict[str, str]:
-    """The form's text fields, read on the event loop (the work with them runs off it)."""
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-
-
 @router.post("/parcels/{item_id}/outcome")
 async def record_outcome(request: Request, item_id: str) -> Response:
     return await run_in_threadpool(_record_outcome, request, item_id, await _posted(request))
@@ -336,13 +329,13 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
     missing = [k for k, ok in (("inspected", form.get("inspected") in ("yes", "no")),
                                ("result", record["result"] or not record["inspected"]))
                if not ok]  # nothing is pre-selected: an officer says both  # fmt: skip
+    if missing:
+        errors = [TEXT[f"outcome_problem_{k}"] for k in missing]
+        return _parcel_page(request, session, item_id, 422, errors, form)
     try:
-        if missing:
-            raise InvalidInput("the outcome form is incomplete", [])
         ctx.service.outcome(record, caller, rid)
     except InvalidInput as exc:
-        errors = [TEXT[f"outcome_problem_{k}"] for k in missing] or _officer_problems(exc)
-        return _parcel_page(request, session, item_id, 422, errors, form)
+        return _parcel_page(request, session, item_id, 422, _officer_problems(exc), form)
     notes = form.get("notes", "").strip()[:2000]
     reason = form.get("disagree_reason", "").strip()[:500]
     disagree = form.get("disagree") == "yes" or bool(reason)  # a reason given is a disagreement

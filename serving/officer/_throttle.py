@@ -3,7 +3,8 @@
 After ``per_user`` failed sign-ins for one user name within ``window_s`` seconds, or
 ``per_client`` from one client address, further attempts are refused without checking the
 password (no scrypt work, no audit record each) until the oldest failure leaves the window.
-A success clears its user name's failures. Counts live in each worker's memory: with N
+Every attempt counts as a failure until it succeeds: a success clears its user name's
+failures and takes its own count back. Counts live in each worker's memory: with N
 workers an attacker gets up to N times the limits, and a restart forgets them. Behind a proxy
 every client has the proxy's address, hence the client limit is much higher than the user's.
 """
@@ -56,8 +57,6 @@ class SignInThrottle:
         while len(self._failures) > self.max_keys:
             self._failures.popitem(last=False)
         return now
-
-    failed = attempt  # an attempt that is never taken back is a failure
 
     def succeeded(self, username: str, client: str | None = None,
                   stamp: float | None = None) -> None:  # fmt: skip

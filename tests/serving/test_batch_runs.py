@@ -156,3 +156,13 @@ def test_csv_rows_without_an_item_id_are_records_of_their_own(w: World, tmp_path
     assert (summary["rows_read"], summary["rows_scored"], summary["rows_quarantined"]) == (8, 5, 3)
     quarantine = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
     assert {q["field"] for q in quarantine} == {"item_id"}
+
+
+def test_engines_of_one_bundle_share_its_loaded_model(w: World, tmp_path: Path) -> None:
+    from serving.batch import engine_for
+
+    store = tmp_path / "history.sqlite"
+    SQLiteBackend(store).close()
+    plain, with_history = w.spec(), w.spec(history=str(store))
+    assert engine_for(plain) is not engine_for(with_history)  # histories of their own
+    assert engine_for(plain).model is engine_for(with_history).model  # one bundle load
