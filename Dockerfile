@@ -32,15 +32,14 @@ ENV PARCELSCREEN_ENVIRONMENT=production \
     PARCELSCREEN_PORT=8080 \
     PARCELSCREEN_REGISTRY=/data/registry \
     PARCELSCREEN_DATA_DIR=/data/state \
-    PARCELSCREEN_AUDIT_DB=/data/audit/audit.sqlite \
     NUMBA_CACHE_DIR=/data/cache \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
-# /data/registry: model registry (read); /data/state: API keys, results, outcomes, entity
-# history (SQLite); /data/audit: the hash-chained decision log (SQLite), kept apart to
-# back it up and retain it on its own schedule.
-VOLUME ["/data/registry", "/data/state", "/data/audit"]
+# /data/registry: model registry (read); /data/state: the record database state.sqlite (API
+# keys, accounts, results, outcomes, the decision log and the entity history: one SQLite
+# file, so that a decision commits as one transaction).
+VOLUME ["/data/registry", "/data/state"]
 USER 10001:10001
 WORKDIR /data
 EXPOSE 8080

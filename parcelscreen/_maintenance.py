@@ -1,36 +1,38 @@
-"""What the maintenance commands (``audit``, ``state`` and ``history prune``) share.
+"""What the commands that work on the record database share.
 
-The stores they work on must exist: opening a missing SQLite file would create an empty one,
-and the command would report that it found nothing to do. What they delete is recorded in the
-decision log (a dry run's count is only printed).
+The maintenance commands (``audit``, ``state``, ``history prune``) need an existing record
+database: opening a missing SQLite file would create an empty one, and the command would
+report that it found nothing to do. What they delete is recorded in the decision log (a dry
+run's count is only printed). Every command opens the database through its driver only
+(:class:`serving.Record`); none touches its files.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from serving import Record, Settings
 
 
-def missing_store(path: Path, what: str) -> bool:
-    """True (and a message naming the file and the settings) when ``path`` does not exist."""
-    if path.is_file():
-        return False
-    print(f"error: no {what} at {path} (set PARCELSCREEN_DATA_DIR, or the store's own "
-          "setting, to the service's)", file=sys.stderr)  # fmt: skip
-    return True
+def open_record(settings: Settings, must_exist: bool = True) -> Record | None:
+    """The record database, or None (and a message naming the file and the settings)."""
+    from serving import LegacyStores, Record, StoreMissing
+
+    try:
+        return Record(settings, must_exist=must_exist)
+    except (StoreMissing, LegacyStores) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
-def record_and_print(audit_path: Path, kind: str, result: dict[str, Any], dry_run: bool) -> int:
+def record_and_print(record: Record, kind: str, result: dict[str, Any], dry_run: bool) -> int:
     """Append ``result`` to the decision log as a ``kind`` record (unless a dry run); print it."""
     if not dry_run:
-        from serving import DecisionLog, Entry
+        from serving import Entry
 
-        log = DecisionLog(audit_path)
-        try:
-            log.append(Entry(kind, caller="cli", detail=result))
-        finally:
-            log.close()
+        record.audit.append(Entry(kind, caller="cli", detail=result))
     print(json.dumps(result))
     return 0

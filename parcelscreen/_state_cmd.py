@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._maintenance import missing_store, record_and_print
+from ._maintenance import open_record, record_and_print
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving import Database, Settings, prune_state
+    from serving import Settings, prune_state
 
     settings = Settings()
     parcel_days = settings.parcel_retention_days if args.days is None else args.days
@@ -36,12 +36,11 @@ def run(args: argparse.Namespace) -> int:
         print("parcelscreen state prune: retention periods must be positive numbers of days",
               file=sys.stderr)
         return 2
-    if missing_store(settings.state_path, "state database") or (
-            not args.dry_run and missing_store(settings.audit_path, "decision log")):
+    record = open_record(settings)
+    if record is None:
         return 2
-    db = Database(settings.state_path)
     try:
-        result = prune_state(db, parcel_days, labelled_days, dry_run=args.dry_run)
+        result = prune_state(record.db, parcel_days, labelled_days, dry_run=args.dry_run)
+        return record_and_print(record, "retention", result, args.dry_run)
     finally:
-        db.close()
-    return record_and_print(settings.audit_path, "retention", result, args.dry_run)
+        record.close()

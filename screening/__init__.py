@@ -6,6 +6,7 @@ imports only ``data_contracts``.
 
 from ._bundle import MANIFEST_NAME, verify_bundle, write_json_atomic, write_manifest
 from ._calibration import Calibration, fit_platt
+from ._database import LOCK_TIMEOUT, Database, connect_sqlite
 from ._drift import (
     PSI_ALERT,
     bin_counts,
@@ -15,7 +16,7 @@ from ._drift import (
     reference_histogram,
 )
 from ._engine import Explain, ScoredParcel, ScoringEngine
-from ._errors import BundleError, RegistryError, ScreeningError
+from ._errors import BundleError, RegistryError, ScreeningError, StoreUnavailable
 from ._explain import GROUPS, LABELS, Reason, group_contributions, group_of, reasons
 from ._features import (
     FEATURE_VERSION,
@@ -37,7 +38,7 @@ from ._history import (
     entity_tokens,
     replay,
 )
-from ._history_sql import SQLiteBackend, connect_sqlite
+from ._history_sql import SQLiteBackend
 from ._model import REQUIRED_FILES, TREESHAP_FILE, LoadedModel
 from ._policy import (
     BAND_SHARES,
@@ -62,6 +63,7 @@ __all__ = [
     "Band",
     "BundleError",
     "Calibration",
+    "Database",
     "Decision",
     "DecisionPolicy",
     "ENTITIES",
@@ -75,6 +77,7 @@ __all__ = [
     "HistoryBackend",
     "KnownOutcome",
     "LABELS",
+    "LOCK_TIMEOUT",
     "LoadedModel",
     "MANIFEST_NAME",
     "MemoryBackend",
@@ -91,6 +94,7 @@ __all__ = [
     "ScoredParcel",
     "ScoringEngine",
     "ScreeningError",
+    "StoreUnavailable",
     "TREESHAP_FILE",
     "TreeExplainerTables",
     "Verdict",

@@ -5,12 +5,13 @@ turn any of them into ``{"error": message}`` (the MLServer pattern)::
 
     ScreeningError          base class; status_code 500 unless a subclass says otherwise
      ├── BundleError        a model bundle is missing, incomplete, altered or unreadable
-     └── RegistryError      unknown version or alias, duplicate version, bad name
+     ├── RegistryError      unknown version or alias, duplicate version, bad name
+     └── StoreUnavailable   503: a store is busy past its wait, full, read-only or corrupt
 """
 
 from __future__ import annotations
 
-__all__ = ["BundleError", "RegistryError", "ScreeningError"]
+__all__ = ["BundleError", "RegistryError", "ScreeningError", "StoreUnavailable"]
 
 
 class ScreeningError(Exception):
@@ -31,3 +32,14 @@ class BundleError(ScreeningError):
 
 class RegistryError(ScreeningError):
     """A registry request names an unknown or invalid version or alias."""
+
+
+class StoreUnavailable(ScreeningError):
+    """503: a store could not be written (its writer lock stayed taken past the wait, or the
+    disk is full, read-only or the file corrupt); the transaction was rolled back, nothing of
+    the request was recorded, and the client may retry."""
+
+    status_code = 503
+    code = "store_unavailable"
+    #: Seconds a client should wait before retrying (the answer's ``Retry-After``).
+    retry_after = 1

@@ -6,15 +6,13 @@ Only pseudonymised tokens are stored. Each ``History`` update runs in one transa
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from ._database import Database
 from ._history import EntityStats
-from ._store_support import CHECKPOINTER, Reentrant, WriterLock, close_store
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS history_entity (
@@ -234,29 +232,6 @@ class _SqlBackend:
         return bool(rows and rows[0][0])
 
 
-def connect_sqlite(path: Path | str, background_checkpoints: bool = False,
-                   page_size: int | None = None) -> sqlite3.Connection:  # fmt: skip
-    """A SQLite connection as every embedded store here uses it: autocommit (transactions are
-    explicit), WAL journal, a 5 s busy wait, shareable across threads behind a lock.
-
-    ``page_size``: for a new, empty file only (an existing file keeps its own).
-
-    ``background_checkpoints``: the WAL is checkpointed by :data:`CHECKPOINTER`'s thread, not
-    inside this connection's commits (the service's stores; close such a connection with
-    :func:`close_store`, which checkpoints it once more and unregisters the path).
-    """
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    if page_size is not None:
-        conn.execute(f"PRAGMA page_size={int(page_size)}")  # before WAL fixes it
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    if background_checkpoints:
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        CHECKPOINTER.register(path)
-    return conn
-
-
 #: Page size of a new history file. Every parcel updates about ten rows of ~100 bytes at
 #: random keys (keyed hashes), so each dirties its own page, and every dirty page is copied
 #: into the WAL at commit and back at checkpoint: 1 KiB pages write 2.5 times fewer bytes
@@ -265,47 +240,39 @@ HISTORY_PAGE_SIZE = 1024
 
 
 class SQLiteBackend(_SqlBackend):
-    """Embedded default; one connection guarded by a lock (WAL journal)."""
+    """Embedded default: the history tables in a SQLite :class:`Database`.
 
-    def __init__(self, path: Path | str, background_checkpoints: bool = False) -> None:
-        self._conn = connect_sqlite(path, background_checkpoints, HISTORY_PAGE_SIZE)
-        self._path, self._background = path, background_checkpoints
-        self._lock = threading.RLock()
-        self._writer = WriterLock(path)
-        self._nesting = Reentrant()
+    The service passes its record database, so a parcel's history increment commits with its
+    decision (``History``'s transactions join the caller's); given a path, the backend opens
+    a database of its own (a training replay's copy, a batch run's snapshot).
+    """
+
+    def __init__(self, store: Path | str | Database, background_checkpoints: bool = False,
+                 synchronous: str = "FULL") -> None:  # fmt: skip
+        if isinstance(store, Database):
+            self.db, self._owned = store, False
+        else:
+            self.db = Database(store, background_checkpoints=background_checkpoints,
+                               synchronous=synchronous, page_size=HISTORY_PAGE_SIZE)  # fmt: skip
+            self._owned = True
         for statement in _SCHEMA:
-            self._conn.execute(statement)
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(history_item)")}
+            self.db.execute(statement)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(history_item)")}
         if "posted_us" not in columns:  # a file from before items had a posting time
             with self.transaction():
-                columns = {r[1] for r in self._conn.execute("PRAGMA table_info(history_item)")}
+                columns = {r[1] for r in self.db.execute("PRAGMA table_info(history_item)")}
                 if "posted_us" not in columns:  # another worker may have added it meanwhile
-                    self._conn.execute("ALTER TABLE history_item ADD COLUMN posted_us BIGINT")
+                    self.db.execute("ALTER TABLE history_item ADD COLUMN posted_us BIGINT")
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        return self.db.execute(sql, params)
 
     def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        with self._lock:
-            self._conn.executemany(sql, rows)
+        self.db.executemany(sql, rows)
 
-    @contextmanager
-    def transaction(self) -> Iterator[object]:
-        with self._lock, self._nesting(self._immediate):
-            yield self
-
-    @contextmanager
-    def _immediate(self) -> Iterator[None]:
-        with self._writer:  # writers of other processes queue here, not in busy sleeps
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[object]:
+        return self.db.transaction()
 
     def close(self) -> None:
-        close_store(self._conn, self._path, self._background)
-        self._writer.close()
+        if self._owned:
+            self.db.close()

@@ -20,8 +20,9 @@ from ._errors import (  # noqa: E402
     StoreUnavailable,
     Unauthenticated,
 )
+from ._record import LegacyStores, Record, StoreMissing, open_history  # noqa: E402
 from ._retention import prune_state  # noqa: E402
-from ._service import HALTED_MODE, Service, open_history  # noqa: E402
+from ._service import HALTED_MODE, Service  # noqa: E402
 from ._settings import (  # noqa: E402
     DEV_PSEUDONYMISATION_KEY,
     DEV_SECRET_KEY,
@@ -41,13 +42,16 @@ __all__ = [
     "HALTED_MODE",
     "InvalidInput",
     "KeyStore",
+    "LegacyStores",
     "ModelRefused",
     "ModelUnavailable",
     "NotFound",
     "PayloadTooLarge",
+    "Record",
     "Role",
     "Service",
     "ServingError",
+    "StoreMissing",
     "StoreUnavailable",
     "Settings",
     "SettingsError",

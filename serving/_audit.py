@@ -95,10 +95,16 @@ class VerifyReport:
 
 
 class DecisionLog:
-    """The hash-chained log in its own SQLite file."""
+    """The hash-chained log: tables of the record database (its appends join the caller's
+    transaction, so a decision and its record commit together), or of a file of its own."""
 
-    def __init__(self, path: Path | str, background_checkpoints: bool = False) -> None:
-        self.db = Database(path, SCHEMA, background_checkpoints)
+    def __init__(self, store: Path | str | Database, background_checkpoints: bool = False) -> None:
+        if isinstance(store, Database):
+            self.db, self._owned = store, False
+            for statement in SCHEMA:
+                store.execute(statement)
+        else:
+            self.db, self._owned = Database(store, SCHEMA, background_checkpoints), True
         self.db.execute(
             "INSERT OR IGNORE INTO decision_log_head (id, seq, hash, anchor_seq, anchor_hash) "
             "VALUES (1, 0, ?, 0, ?)",
@@ -202,4 +208,5 @@ class DecisionLog:
         return detail
 
     def close(self) -> None:
-        self.db.close()
+        if self._owned:
+            self.db.close()

@@ -2,6 +2,7 @@
 
     ScreeningError (screening)      base; status_code on the instance
      ├── BundleError, RegistryError (screening)
+     ├── StoreUnavailable (screening) 503: a store is busy, full, read-only or corrupt
      └── ServingError               raised by the service
           ├── Unauthenticated       401: no key, unknown or revoked key
           ├── Forbidden             403: the key's role may not do this
@@ -9,8 +10,7 @@
           ├── ModelRefused          409: a new bundle failed its checks (old model serves on)
           ├── PayloadTooLarge       413: body over max_body_bytes
           ├── InvalidInput          422: malformed JSON or a contract violation (Problems)
-          ├── ModelUnavailable      503: no model loaded
-          └── StoreUnavailable      503: an embedded store is locked, full or read-only
+          └── ModelUnavailable      503: no model loaded
 
 ``ERROR_SCHEMA`` is the JSON Schema of every error answer; ``error_responses`` declares it in
 the OpenAPI document for the status codes a route can answer with.
@@ -22,6 +22,7 @@ from typing import Any
 
 from data_contracts import Problem
 from screening import ScreeningError
+from screening import StoreUnavailable as StoreUnavailable  # raised by the stores, answered here
 
 
 class ServingError(ScreeningError):
@@ -76,19 +77,12 @@ class ModelUnavailable(ServingError):
     code = "model_unavailable"
 
 
-class StoreUnavailable(ServingError):
-    """503: a write to an embedded store failed (locked, disk full, read-only); nothing of
-    the request was acknowledged, so the client may retry."""
-
-    status_code = 503
-    code = "store_unavailable"
-
-
 def error_body(exc: ScreeningError) -> dict[str, Any]:
     """The ``{"error": {...}}`` answer of any screening or serving error."""
     if isinstance(exc, ServingError):
         return {"error": exc.body()}
-    return {"error": {"code": type(exc).__name__, "message": exc.message}}
+    code = getattr(exc, "code", None) or type(exc).__name__
+    return {"error": {"code": code, "message": exc.message}}
 
 
 class ModelRefused(ServingError):

@@ -22,44 +22,28 @@ from data_contracts import (
     validate_one,
 )
 from screening import (
+    Database,
     DecisionPolicy,
     Explain,
     History,
-    HistoryBackend,
     ModelRegistry,
     Pseudonymiser,
     ScoredParcel,
-    SQLiteBackend,
     reasons,
 )
 
-from ._audit import DecisionLog, Entry, input_hash, input_key
+from ._audit import Entry, input_hash, input_key
 from ._auth import Caller, KeyStore
 from ._errors import InvalidInput, NotFound
 from ._json import finite_or_none
 from ._metrics import Metrics
+from ._record import Record
 from ._runtime import ModelHolder
 from ._settings import Settings
 from ._shared_metrics import SharedMetrics
-from ._sqlite import Database
-from ._store import StateStore
 
 HALTED_MODE = "halted-fallback"
 MODEL_MODE = "model"
-
-
-def open_history(settings: Settings) -> HistoryBackend:
-    """The entity-history backend the settings name."""
-    if settings.history_backend == "postgres":
-        from screening._history_pg import PostgresBackend
-
-        return PostgresBackend(settings.postgres_url, settings.postgres_schema)
-    if settings.history_backend == "redis":
-        from screening._history_redis import RedisBackend
-
-        return RedisBackend(settings.redis_url, settings.redis_prefix)
-    settings.history_path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteBackend(settings.history_path, background_checkpoints=True)
 
 
 def _now() -> str:
@@ -91,17 +75,19 @@ class Service:
         self.settings = settings
         #: Which parcels get SHAP reasons in score answers (setting ``explain``).
         self.explain: Explain = settings.explain
-        self.state_db = Database(settings.state_path, background_checkpoints=True)
-        self.key_reader = Database(settings.state_path)
+        self.record = Record(settings, background_checkpoints=True)
+        #: The record database: every write of a request is one transaction of it.
+        self.state_db = self.record.db
+        self.key_reader = Database(settings.state_path, lock_timeout=settings.lock_timeout)
         self.keys = KeyStore(self.state_db, settings.secret_key, self.key_reader)
-        self.state = StateStore(self.state_db)
-        self.audit = DecisionLog(settings.audit_path, background_checkpoints=True)
+        self.state = self.record.state
+        self.audit = self.record.audit
         self.input_key = input_key(settings.pseudonymisation_key)
         self.metrics = Metrics()
         #: With several worker processes, their metrics meet in the state database.
         self.shared_metrics = (SharedMetrics(self.state_db, self.metrics)
                                if settings.workers > 1 else None)  # fmt: skip
-        self.history_backend = open_history(settings)
+        self.history_backend = self.record.history_backend
         self.history = History(self.history_backend)
         decision_key = hmac.new(settings.secret_key.encode(), b"decision-draws",
                                 hashlib.sha256).digest()  # fmt: skip
@@ -129,10 +115,8 @@ class Service:
         self.holder.stop()
         if self.shared_metrics is not None:
             self.shared_metrics.stop()
-        for closable in (self.history_backend, self.audit, self.state_db, self.key_reader):
-            close = getattr(closable, "close", None)
-            if close is not None:
-                close()
+        self.key_reader.close()
+        self.record.close()
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -141,16 +125,18 @@ class Service:
         return self.score_many([ScoreRequest(raws, caller, request_id)])[0]
 
     def score_many(self, requests: Sequence[ScoreRequest]) -> list[list[dict[str, Any]]]:
-        """Score several requests' declarations in one engine call and one write per store.
+        """Score several requests' declarations in one engine call and one transaction.
 
-        Each request keeps its own caller and request ID in its answers and decision-log
-        records; an invalid declaration gets {"error": ...} in its place. The halt flag is read
-        from the shared state store, so every worker process of one deployment obeys it.
+        The entity-history increments, results, officer copies and decision-log records of
+        every declaration are committed together or not at all (with the embedded history;
+        a shared history backend commits its increments first, see ``docs/OPERATIONS.md``),
+        and synced before the answers go out. A declaration whose item was already decided
+        under the same request ID (a client retrying a request it got no answer for) is
+        answered with the decision on record: no second decision, no second history
+        increment. Each request keeps its own caller and request ID in its answers and
+        records; an invalid declaration gets {"error": ...} in its place. The halt flag is
+        read from the shared state store, so every worker process obeys it.
         """
-        served = self.holder.served
-        halted = self.refresh_halted()
-        engine = served.fallback if halted else served.engine
-        mode = HALTED_MODE if halted else MODEL_MODE
         outs: list[list[dict[str, Any]]] = [[{} for _ in r.raws] for r in requests]
         valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]] = []
         for k, request in enumerate(requests):
@@ -164,11 +150,37 @@ class Service:
                     valid.append((k, i, decl, problems))
         if not valid:
             return outs
-        decls = [d for _, _, d, _ in valid]
+        decided: list[tuple[str, str, str, float]] = []  # band, decision, mode, probability
+        with self.state_db.transaction():
+            served = self.holder.served
+            halted = self.refresh_halted()
+            on_record = self.state.decisions_of([d.item_id for _, _, d, _ in valid])
+            new = []
+            for k, i, decl, warnings in valid:
+                stored = on_record.get(decl.item_id)
+                if stored is not None and stored[0] == requests[k].request_id:
+                    outs[k][i] = stored[1] | {"request_id": stored[0], "warnings": [
+                        {"field": w.field, "problem": w.problem} for w in warnings]}  # fmt: skip
+                else:
+                    new.append((k, i, decl, warnings))
+            if new:
+                decided = self._decide(requests, new, outs, served, halted)
+        for band, decision, mode, probability in decided:  # counted once committed
+            self.metrics.observe_decision(band, decision, mode, probability)
+        return outs
+
+    def _decide(self, requests: Sequence[ScoreRequest],
+                new: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
+                outs: list[list[dict[str, Any]]], served: Any,
+                halted: bool) -> list[tuple[str, str, str, float]]:  # fmt: skip
+        """Score new declarations and write their records (inside the caller's transaction)."""
+        engine = served.fallback if halted else served.engine
+        mode = HALTED_MODE if halted else MODEL_MODE
+        decls = [d for _, _, d, _ in new]
         scored = engine.score_declarations(decls, explain=self.explain)
         now = _now()
         results, entries, summaries, records = [], [], [], []
-        for (k, i, decl, warnings), parcel in zip(valid, scored, strict=True):
+        for (k, i, decl, warnings), parcel in zip(new, scored, strict=True):
             request_id, caller = requests[k].request_id, requests[k].caller
             summary = self._summary(parcel, mode)
             summaries.append(summary)
@@ -187,16 +199,13 @@ class Service:
                         "selection_reason": summary["selection_reason"],
                         "selection_probability": summary["selection_probability"]},
             ))  # fmt: skip
-        with self.state_db.transaction():  # results and the officer view: one commit
-            self.state.put_results(results)
-            if self.on_scored is not None:
-                self.on_scored(decls, summaries, [p.features for p in scored], now,
-                               list(served.model.spec.names), records=records)  # fmt: skip
+        self.state.put_results(results)
+        if self.on_scored is not None:
+            self.on_scored(decls, summaries, [p.features for p in scored], now,
+                           list(served.model.spec.names), records=records)  # fmt: skip
         self.audit.append_many(entries)
-        for summary, parcel in zip(summaries, scored, strict=True):  # counted once answered
-            self.metrics.observe_decision(summary["band"], summary["decision"], mode,
-                                          parcel.probability)  # fmt: skip
-        return outs
+        return [(s["band"], s["decision"], mode, p.probability)
+                for s, p in zip(summaries, scored, strict=True)]  # fmt: skip
 
     @staticmethod
     def _summary(parcel: ScoredParcel, mode: str) -> dict[str, Any]:
@@ -241,17 +250,18 @@ class Service:
             raise InvalidInput("the outcome breaks the contract", problems)
         seized = outcome.result is InspectionResult.SEIZED
         clean = outcome.result is InspectionResult.CLEAN
-        linked = self.history.record_outcome(outcome.item_id, seized, clean)
         record = outcome.model_dump(mode="json")
-        self.state.put_outcome(outcome.item_id, record["recorded_at"], _now(), request_id,
-                               caller.key_id, linked, record)  # fmt: skip
-        self.audit.append(Entry(
-            "outcome", request_id=request_id, caller=caller.key_id, item_id=outcome.item_id,
-            input_hash=input_hash(record, self.input_key),
-            decision=outcome.result.value if outcome.result else "not_inspected",
-            detail={"linked_to_history": linked, "inspected": outcome.inspected,
-                    "selection_reason": record["selection_reason"]},
-        ))  # fmt: skip
+        with self.state_db.transaction():  # history link, outcome and log record: one commit
+            linked = self.history.record_outcome(outcome.item_id, seized, clean)
+            self.state.put_outcome(outcome.item_id, record["recorded_at"], _now(), request_id,
+                                   caller.key_id, linked, record)  # fmt: skip
+            self.audit.append(Entry(
+                "outcome", request_id=request_id, caller=caller.key_id, item_id=outcome.item_id,
+                input_hash=input_hash(record, self.input_key),
+                decision=outcome.result.value if outcome.result else "not_inspected",
+                detail={"linked_to_history": linked, "inspected": outcome.inspected,
+                        "selection_reason": record["selection_reason"]},
+            ))  # fmt: skip
         return {"item_id": outcome.item_id, "stored": True, "linked_to_history": linked,
                 "request_id": request_id}  # fmt: skip
 
@@ -262,10 +272,11 @@ class Service:
         # a reason that is not valid Unicode (a lone surrogate from JSON) must not leave the
         # switch set and its record unwritten: it is stored with the bad part replaced
         reason = reason[:500].encode("utf-8", "replace").decode("utf-8")
-        self.state.set_flag("halted", "1" if halted else "0")
+        with self.state_db.transaction():  # the switch and its record: one commit
+            self.state.set_flag("halted", "1" if halted else "0")
+            self.audit.append(Entry("halt" if halted else "resume", request_id=request_id,
+                                    caller=caller.key_id, detail={"reason": reason}))  # fmt: skip
         self.halted = halted
-        self.audit.append(Entry("halt" if halted else "resume", request_id=request_id,
-                                caller=caller.key_id, detail={"reason": reason}))  # fmt: skip
         return {"halted": halted, "mode": HALTED_MODE if halted else MODEL_MODE,
                 "request_id": request_id}  # fmt: skip
 

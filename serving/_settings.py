@@ -45,11 +45,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     """TCP port ``parcelscreen serve`` listens on (0: any free port)."""
     data_dir: Path = Path("runs/serving")
-    """Directory of the embedded SQLite stores (state, decision log, history)."""
+    """Directory of the embedded record database (``state.sqlite``)."""
     state_db: Path | None = None
-    """SQLite file of API keys, scored results and outcomes (default: data_dir/state.sqlite)."""
-    audit_db: Path | None = None
-    """SQLite file of the hash-chained decision log (default: data_dir/audit.sqlite)."""
+    """The record database: one SQLite file holding API keys, accounts, scored results, the
+    officer copy, outcomes, the decision log and (with ``history_backend=sqlite``) the entity
+    history, so that a decision commits as one transaction (default: data_dir/state.sqlite)."""
+    lock_timeout: float = Field(default=5.0, gt=0, le=300)
+    """Longest wait (seconds) of a writer for the record database's writer lock; past it the
+    request answers 503 with ``Retry-After`` and records nothing."""
     registry: Path = Path("runs/registry")
     """Root of the model registry."""
     model_alias: str = "champion"
@@ -87,8 +90,6 @@ class Settings(BaseSettings):
     ``parcelscreen history prune``: such an entity counts as new when it comes back."""
     history_backend: Literal["sqlite", "postgres", "redis"] = "sqlite"
     """Where entity history lives: embedded SQLite, or a store shared by several replicas."""
-    history_db: Path | None = None
-    """SQLite file of the entity history (default: data_dir/history.sqlite)."""
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     """PostgreSQL connection URL (history_backend=postgres)."""
     postgres_schema: str = Field(default="parcelscreen", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
@@ -121,6 +122,20 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:  # pydantic's own message repeats the values
             raise SettingsError(exc) from None
+
+    @model_validator(mode="after")
+    def _no_separate_stores(self) -> Settings:
+        import os
+
+        for name in ("PARCELSCREEN_AUDIT_DB", "PARCELSCREEN_HISTORY_DB"):
+            if os.environ.get(name):
+                raise ValueError(
+                    f"{name} is no longer used: the decision log and the entity history are "
+                    "tables of the record database (PARCELSCREEN_STATE_DB), so that a decision "
+                    "commits as one transaction; unset it and run `parcelscreen db upgrade` "
+                    "to merge an older separate file"
+                )
+        return self
 
     @model_validator(mode="after")
     def _known_timezone(self) -> Settings:
@@ -156,9 +171,8 @@ class Settings(BaseSettings):
         return self.state_db or self.data_dir / "state.sqlite"
 
     @property
-    def audit_path(self) -> Path:
-        return self.audit_db or self.data_dir / "audit.sqlite"
-
-    @property
-    def history_path(self) -> Path:
-        return self.history_db or self.data_dir / "history.sqlite"
+    def legacy_stores(self) -> list[Path]:
+        """Separate decision-log and history files of a release before the one record
+        database, still beside it (``parcelscreen db upgrade`` merges them)."""
+        folder = self.state_path.parent
+        return [p for p in (folder / "audit.sqlite", folder / "history.sqlite") if p.is_file()]

@@ -59,6 +59,18 @@ class StateStore:
              for item_id, request_id, scored_at, version, summary, features in rows],
         )  # fmt: skip
 
+    def decisions_of(self, item_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The decision on record (request ID, summary) of each of these items that has one."""
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        unique = list(dict.fromkeys(item_ids))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            rows = self.db.execute(
+                "SELECT item_id, request_id, summary FROM scored_result WHERE item_id IN "
+                f"({', '.join('?' * len(part))})", part)  # fmt: skip
+            found.update((item, (rid, json.loads(summary))) for item, rid, summary in rows)
+        return found
+
     def get_result(self, item_id: str) -> StoredResult | None:
         rows = self.db.execute(
             "SELECT item_id, request_id, scored_at, model_version, summary, features "

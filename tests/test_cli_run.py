@@ -23,7 +23,7 @@ def test_parcelscreen_run_simulates_trains_loads_history_and_screens(tmp_path: P
     assert (runs / "registry" / "aliases.json").exists()
     summary = json.loads((runs / "screened" / "summary.json").read_text())
     assert summary["reconciled"] and summary["rows_read"] == summary["rows_scored"] > 1000
-    history = sqlite3.connect(runs / "serving" / "history.sqlite")  # (reads the WAL too)
+    history = sqlite3.connect(runs / "serving" / "state.sqlite")  # (reads the WAL too)
     (entities,) = history.execute("SELECT count(*) FROM history_entity").fetchone()
     history.close()
     assert entities > 1000

@@ -54,8 +54,7 @@ def test_dockerfile_shape() -> None:
     env = dict(pair.split("=", 1) for line in _arg(final, "ENV") for pair in shlex.split(line))
     assert env["PARCELSCREEN_PORT"] == "8080" and env["PARCELSCREEN_HOST"] == "0.0.0.0"
     volumes = json.loads(_arg(final, "VOLUME")[0])
-    assert {env["PARCELSCREEN_REGISTRY"], env["PARCELSCREEN_DATA_DIR"],
-            str(Path(env["PARCELSCREEN_AUDIT_DB"]).parent)} == set(volumes)  # fmt: skip
+    assert {env["PARCELSCREEN_REGISTRY"], env["PARCELSCREEN_DATA_DIR"]} == set(volumes)
     assert "/v2/health/ready" in _arg(final, "HEALTHCHECK")[0]
     # the final stage copies only the wheel from the build stage, never the sources
     assert [c for c in _arg(final, "COPY")] == ["--from=build /wheels /wheels"]
@@ -124,7 +123,6 @@ def test_install_steps_in_a_fresh_venv(tmp_path: Path, trained: Trained) -> None
     env |= {"PARCELSCREEN_HOST": "127.0.0.1", "PARCELSCREEN_PORT": port,
             "PARCELSCREEN_REGISTRY": str(trained.registry),
             "PARCELSCREEN_DATA_DIR": str(tmp_path / "state"),
-            "PARCELSCREEN_AUDIT_DB": str(tmp_path / "audit" / "audit.sqlite"),
             "PARCELSCREEN_SECRET_KEY": "docker-test-secret-key-0123456789",
             "PARCELSCREEN_PSEUDONYMISATION_KEY": trained.key}  # fmt: skip
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")} | env
@@ -148,4 +146,4 @@ def test_install_steps_in_a_fresh_venv(tmp_path: Path, trained: Trained) -> None
     finally:
         server.terminate()
         server.wait(timeout=20)
-    assert (tmp_path / "audit" / "audit.sqlite").exists()
+    assert (tmp_path / "state" / "state.sqlite").exists()

@@ -31,21 +31,24 @@ class ParcelRecorder:
                summaries: Sequence[dict[str, Any]], features: Sequence[np.ndarray],
                scored_at: str, feature_names: list[str],
                records: Sequence[dict[str, Any]] | None = None) -> None:  # fmt: skip
-        """Store what was scored (never raises into the scoring path: it logs instead).
+        """Store what was scored, inside the scoring transaction: a failure to store the
+        officer copy fails the whole decision (it is part of the record). Only the shadow
+        score, which decides nothing, is skipped with a log line when it fails.
 
         ``records`` are the declarations' JSON dumps where the caller made them already.
         """
-        try:
-            dumps = records if records is not None else [None] * len(declarations)
-            rows = [parcel_row(d, s, scored_at, self.pseudonymiser, r)
-                    for d, s, r in zip(declarations, summaries, dumps, strict=True)]  # fmt: skip
-            if self.shadow is not None and rows:
+        dumps = records if records is not None else [None] * len(declarations)
+        rows = [parcel_row(d, s, scored_at, self.pseudonymiser, r)
+                for d, s, r in zip(declarations, summaries, dumps, strict=True)]  # fmt: skip
+        if self.shadow is not None and rows:
+            try:
                 champion = str(summaries[0]["model_version"])
                 shadow = self.shadow.score(np.vstack(features), feature_names, champion)
-                if shadow is not None:
-                    version, probability = shadow
-                    for row, p in zip(rows, probability, strict=True):
-                        row["shadow_version"], row["shadow_probability"] = version, float(p)
-            self.store.put(rows)
-        except Exception:
-            log.exception("the officer view could not store %d scored parcels", len(declarations))
+            except Exception:
+                log.exception("the challenger could not score %d parcels in shadow", len(rows))
+                shadow = None
+            if shadow is not None:
+                version, probability = shadow
+                for row, p in zip(rows, probability, strict=True):
+                    row["shadow_version"], row["shadow_probability"] = version, float(p)
+        self.store.put(rows)

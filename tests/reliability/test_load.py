@@ -167,7 +167,7 @@ def test_sustained_load_with_a_promotion_fails_no_request(trained: Trained,
         proc.send_signal(signal.SIGKILL)  # no clean shutdown: the log must be whole anyway
         proc.wait(timeout=10)
         log.close()
-    audit = DecisionLog(state / "audit.sqlite")
+    audit = DecisionLog(state / "state.sqlite")
     try:
         assert len(audit.records("decision")) == load.decisions
         assert len(audit.records("outcome")) == load.outcomes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ import pytest
 
 from screening import SQLiteBackend, connect_sqlite
 from screening._history import EntityStats
-from screening._store_support import CHECKPOINTER, WalCheckpointer, WriterLock
+from screening._store_support import CHECKPOINTER, LockTimeout, WalCheckpointer, WriterLock
 
 
 def _add(path: str, times: int) -> None:
@@ -48,7 +49,7 @@ def test_writer_lock_serialises_processes(tmp_path: Path) -> None:
 def test_background_checkpoints_empty_the_wal(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     backend = SQLiteBackend(path, background_checkpoints=True)
-    assert backend._conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert backend.db.execute("PRAGMA wal_autocheckpoint") == [(0,)]
     start = path.stat().st_size  # the schema; autocheckpoint is off, so writes stay in the WAL
     with backend.transaction():
         for i in range(3000):
@@ -87,7 +88,7 @@ def test_entity_lookup_by_key_uses_the_primary_key(tmp_path: Path) -> None:
 
 def test_a_new_history_file_has_small_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
     backend = SQLiteBackend(tmp_path / "new.sqlite")
-    assert backend._conn.execute("PRAGMA page_size").fetchone() == (1024,)
+    assert backend.db.execute("PRAGMA page_size") == [(1024,)]
     backend.close()
     old = tmp_path / "old.sqlite"
     conn = sqlite3.connect(old)
@@ -97,7 +98,7 @@ def test_a_new_history_file_has_small_pages_and_an_old_one_keeps_its_own(tmp_pat
     backend = SQLiteBackend(old)
     backend.put("sender", "t", EntityStats(parcels=1, first_us=1, last_us=1))
     assert backend.get("sender", "t") == EntityStats(1, 1, 1, 0, 0, 0)
-    assert backend._conn.execute("PRAGMA page_size").fetchone() == (4096,)
+    assert backend.db.execute("PRAGMA page_size") == [(4096,)]
     backend.close()
 
 
@@ -167,16 +168,74 @@ def test_a_store_checkpointed_in_the_background_leaves_its_rows_in_the_file(
         other.close()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
-def test_early_writeback_starts_on_a_store_file_and_skips_a_missing_one(tmp_path: Path) -> None:
-    from screening import _writeback
-
-    path = tmp_path / "h.sqlite"
-    backend = SQLiteBackend(path)
+def test_the_checkpoint_thread_keeps_sqlite_s_locks_so_no_other_process_deletes_the_wal(
+    tmp_path: Path,
+) -> None:
+    """A process with an open read transaction holds a POSIX lock on the database; closing
+    any other descriptor of the file in that process (as an earlier early-write-back helper
+    did every 50 ms) silently cancels it, and another process closing its last connection
+    then checkpoints and deletes the WAL under the first one's feet. With the checkpoint
+    thread running for several rounds, our lock must still hold: the other process's close
+    leaves the WAL where it is."""
+    path = tmp_path / "s.sqlite"
+    backend = SQLiteBackend(path, background_checkpoints=True)
     backend.put("sender", "t", EntityStats(parcels=1, first_us=1, last_us=1))
-    assert _writeback.AVAILABLE
-    assert _writeback.start_writeback(path)
-    assert _writeback.start_writeback(f"{path}-wal")
-    assert not _writeback.start_writeback(tmp_path / "missing.sqlite")
-    assert backend.get("sender", "t") == EntityStats(1, 1, 1, 0, 0, 0)
-    backend.close()
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM history_entity").fetchall()  # holds a read lock
+    try:
+        time.sleep(2.5)  # at least two rounds of the checkpoint thread (one a second)
+        other = subprocess.run(
+            [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+             "c.execute('SELECT count(*) FROM history_entity').fetchall(); c.close()",
+             str(path)], capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert other.returncode == 0, other.stderr
+        assert Path(f"{path}-wal").exists(), "another process deleted the live WAL"
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+        backend.close()
+
+
+def test_a_writer_waits_at_most_its_timeout_for_a_lock_another_process_holds(
+    tmp_path: Path,
+) -> None:
+    """Bounded waits: a writer that cannot get the lock in time gives up with LockTimeout
+    (the service answers 503); once the holder releases it, the next writer gets it."""
+    path = tmp_path / "b.sqlite"
+    with subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+         "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+         "sys.stdin.readline()", f"{path}.lock"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:  # fmt: skip
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        lock = WriterLock(path, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(LockTimeout):
+            lock.acquire()
+        assert 0.25 < time.monotonic() - started < 5
+        with pytest.raises(LockTimeout):  # a second waiter while the helper still waits
+            lock.acquire(timeout=0.1)
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=10)
+        lock.acquire(timeout=5)  # free now: taken at once
+        lock.release()
+        lock.close()
+
+
+def test_a_waiting_writer_gets_the_lock_the_moment_another_process_releases_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.sqlite"
+    with subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+         "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+         "time.sleep(0.5)", f"{path}.lock"],
+        stdout=subprocess.PIPE, text=True) as holder:  # fmt: skip
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        lock = WriterLock(path, timeout=10)
+        lock.acquire()  # waits for the holder's exit, well inside the limit
+        lock.release()
+        lock.close()

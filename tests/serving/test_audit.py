@@ -71,7 +71,7 @@ def test_cli_verify_exits_1_on_tampering(tmp_path: Path, monkeypatch: pytest.Mon
                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     path = tmp_path / "a.sqlite"
     _log(path).close()
-    monkeypatch.setenv("PARCELSCREEN_AUDIT_DB", str(path))
+    monkeypatch.setenv("PARCELSCREEN_STATE_DB", str(path))
     assert _audit_cmd.run(argparse.Namespace(audit_command="verify")) == 0
     _sql(path, "UPDATE decision_log SET caller = 'someone-else' WHERE seq = 2")
     assert _audit_cmd.run(argparse.Namespace(audit_command="verify")) == 1

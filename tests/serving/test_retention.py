@@ -125,19 +125,18 @@ def test_the_command_prunes_and_records_it_in_the_decision_log(
 ) -> None:
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
     assert main(["state", "prune"]) == 2  # no state database here: an error, not a new one
-    assert "no state database at" in capsys.readouterr().err
+    assert "no record database at" in capsys.readouterr().err
     assert not (tmp_path / "state.sqlite").exists()
     state = State(tmp_path / "state.sqlite", now=datetime.now(UTC))  # the command's clock
     state.scored("old", 40)
     state.scored("new", 1)
     state.db.close()
-    DecisionLog(tmp_path / "audit.sqlite").close()
     assert main(["state", "prune", "--days", "30", "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().out)["deleted"]["scored_result"] == 1
     assert main(["state", "prune", "--days", "30"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["deleted"] == {"scored_result": 1, "officer_parcel": 1, "outcome": 0}
-    log = DecisionLog(tmp_path / "audit.sqlite")
+    log = DecisionLog(tmp_path / "state.sqlite")
     try:
         (record,) = log.records("retention")  # the dry run recorded nothing
         assert json.loads(record["detail"])["deleted"] == printed["deleted"]
@@ -154,16 +153,15 @@ def test_history_prune_command_deletes_and_records_it(
     from tests.screening.helpers import stream
 
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
-    backend = SQLiteBackend(tmp_path / "history.sqlite")
+    backend = SQLiteBackend(tmp_path / "state.sqlite")  # the record database's history tables
     History(backend).observe_frame(stream([(0.0, "Old Sender", "1 Old St")]))  # 2026-03-02
     backend.close()
-    DecisionLog(tmp_path / "audit.sqlite").close()
     assert main(["history", "prune", "--days", "36500", "--dry-run"]) == 0  # a century: none
     assert json.loads(capsys.readouterr().out)["deleted"]["items"] == 0
     assert main(["history", "prune", "--days", "1"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["deleted"]["items"] == 1 and printed["deleted"]["entities"] == 6
-    log = DecisionLog(tmp_path / "audit.sqlite")
+    log = DecisionLog(tmp_path / "state.sqlite")
     try:
         (record,) = log.records("history_retention")
         assert json.loads(record["detail"])["deleted"] == printed["deleted"]

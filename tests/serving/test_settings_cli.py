@@ -85,7 +85,7 @@ def test_models_promote_sets_champion_and_logs(
     monkeypatch.setenv("PARCELSCREEN_REGISTRY", str(tmp_path / "registry"))
     assert _models_cmd.run(argparse.Namespace(models_command="promote", ref="challenger")) == 0
     assert registry.resolve("champion") == other
-    (record,) = DecisionLog(tmp_path / "state" / "audit.sqlite").records("promote")
+    (record,) = DecisionLog(tmp_path / "state" / "state.sqlite").records("promote")
     assert record["model_version"] == other
     assert _models_cmd.run(argparse.Namespace(models_command="promote", ref="nope-1")) == 1
 

@@ -79,7 +79,7 @@ def test_two_workers_share_stores_halt_switch_and_metrics(trained: Trained,
         assert {a.json()["mode"] for a in answers} == {"model"}
 
         # every decision is in the one hash chain, written by whichever worker answered
-        log = DecisionLog(settings.audit_path)
+        log = DecisionLog(settings.state_path)
         closing.append(log.close)
         assert log.verify().ok
         assert {r["item_id"] for r in log.records("decision")} == {b["item_id"] for b in bodies}
