@@ -17,7 +17,7 @@ from data_contracts import Problem
 from screening import ScreeningError
 
 from ._batcher import ScoreBatcher
-from ._errors import InvalidInput, error_body
+from ._errors import InvalidInput, error_body, retry_after
 from ._fast import INTERNAL, FastScore
 from ._json import dump_json
 from ._middleware import ServiceMiddleware
@@ -101,7 +101,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @app.exception_handler(ScreeningError)
     async def screening_error(request: Request, exc: ScreeningError) -> Response:
-        return _error(exc.status_code, error_body(exc))
+        response = _error(exc.status_code, error_body(exc))
+        if (seconds := retry_after(exc)) is not None:
+            response.headers["Retry-After"] = seconds
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -77,6 +77,14 @@ class ModelUnavailable(ServingError):
     code = "model_unavailable"
 
 
+def retry_after(exc: ScreeningError) -> str | None:
+    """The ``Retry-After`` seconds of an error answer: every 503 (a store or the model is
+    unavailable for now) tells the client when to retry; other errors none."""
+    if exc.status_code != 503:
+        return None
+    return str(getattr(exc, "retry_after", 1))
+
+
 def error_body(exc: ScreeningError) -> dict[str, Any]:
     """The ``{"error": {...}}`` answer of any screening or serving error."""
     if isinstance(exc, ServingError):

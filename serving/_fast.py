@@ -25,7 +25,7 @@ from screening import ScreeningError
 from ._auth import Caller, Role
 from ._batcher import ScoreBatcher
 from ._deps import caller_for
-from ._errors import InvalidInput, error_body
+from ._errors import InvalidInput, error_body, retry_after
 from ._json import dump_json, parse_json
 from ._service import Service
 
@@ -63,15 +63,18 @@ class FastScore:
         return scope["method"] == "POST" and scope["path"] == PATH and not scope.get("root_path")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        headers = list(_JSON)
         try:
             status, body = 200, dump_json(await self._score(scope, receive, rid))
         except ScreeningError as exc:
             status, body = exc.status_code, dump_json(error_body(exc))
+            if (seconds := retry_after(exc)) is not None:
+                headers.append((b"retry-after", seconds.encode()))
         except Exception:
             log.exception("unexpected error on %s", PATH)
             status, body = 500, dump_json(INTERNAL)
         await send({"type": "http.response.start", "status": status,
-                    "headers": [*_JSON, (b"content-length", str(len(body)).encode())]})
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
     async def _score(self, scope: Scope, receive: Receive, rid: str) -> dict[str, Any]:
