@@ -1,11 +1,17 @@
-"""``parcelscreen state prune``: delete scored parcels and outcomes past their retention."""
+"""``parcelscreen state``: ``prune`` deletes scored parcels and outcomes past their retention;
+``check`` cross-checks every store of the record database."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import TYPE_CHECKING
 
 from ._maintenance import open_record, record_and_print
+
+if TYPE_CHECKING:
+    from serving import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,6 +28,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        "(default: the labelled_retention_days setting)")  # fmt: skip
     prune.add_argument("--dry-run", action="store_true",
                        help="count what would be deleted; delete nothing")  # fmt: skip
+    state.add_parser(
+        "check", help="cross-check every store: each decision has its result, officer copy, "
+        "decision-log record and one history item; the chain verifies; SQLite's integrity "
+        "check is ok (exit 1 naming each mismatch)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -29,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from serving import Settings, prune_state
 
     settings = Settings()
+    if args.state_command == "check":
+        return _check(settings)
     parcel_days = settings.parcel_retention_days if args.days is None else args.days
     labelled_days = (settings.labelled_retention_days if args.labelled_days is None
                      else args.labelled_days)  # fmt: skip
@@ -44,3 +56,17 @@ def run(args: argparse.Namespace) -> int:
         return record_and_print(record, "retention", result, args.dry_run)
     finally:
         record.close()
+
+
+def _check(settings: Settings) -> int:
+    from serving import check_record
+
+    record = open_record(settings)
+    if record is None:
+        return 2
+    try:
+        report = check_record(record)
+    finally:
+        record.close()
+    print(json.dumps(report.as_dict(), indent=1))
+    return 0 if report.ok else 1

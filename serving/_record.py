@@ -9,11 +9,14 @@ open it here, through its driver (:class:`screening.Database`) only.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from screening import Database, HistoryBackend, SQLiteBackend
+from data_contracts import InspectionOutcome, InspectionResult
+from screening import Database, History, HistoryBackend, SQLiteBackend
 
-from ._audit import DecisionLog
+from ._audit import DecisionLog, Entry, input_hash, input_key
 from ._settings import Settings
 from ._store import StateStore
 
@@ -67,8 +70,32 @@ class Record:
         self.state = StateStore(self.db)
         self.audit = DecisionLog(self.db)
         self.history_backend = open_history(settings, self.db)
+        self.history = History(self.history_backend)
         #: Whether the entity history commits with the decisions (embedded SQLite).
         self.history_in_record = settings.history_backend == "sqlite"
+        self._input_key = input_key(settings.pseudonymisation_key)
+
+    def record_outcome(self, outcome: InspectionOutcome, caller: str,
+                       request_id: str) -> dict[str, Any]:  # fmt: skip
+        """Store an inspection outcome, link it to the item's entity history and log it: one
+        transaction (the API's ``POST /v1/outcomes`` and ``parcelscreen outcomes import``)."""
+        seized = outcome.result is InspectionResult.SEIZED
+        clean = outcome.result is InspectionResult.CLEAN
+        record = outcome.model_dump(mode="json")
+        with self.db.transaction():
+            linked = self.history.record_outcome(outcome.item_id, seized, clean)
+            self.state.put_outcome(outcome.item_id, record["recorded_at"],
+                                   datetime.now(UTC).isoformat(), request_id, caller, linked,
+                                   record)  # fmt: skip
+            self.audit.append(Entry(
+                "outcome", request_id=request_id, caller=caller, item_id=outcome.item_id,
+                input_hash=input_hash(record, self._input_key),
+                decision=outcome.result.value if outcome.result else "not_inspected",
+                detail={"linked_to_history": linked, "inspected": outcome.inspected,
+                        "selection_reason": record["selection_reason"]},
+            ))  # fmt: skip
+        return {"item_id": outcome.item_id, "stored": True, "linked_to_history": linked,
+                "request_id": request_id}  # fmt: skip
 
     def close(self) -> None:
         close = getattr(self.history_backend, "close", None)
