@@ -33,25 +33,31 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers or settings.workers
     if workers > 1:  # each worker builds its app from the environment
         os.environ["PARCELSCREEN_WORKERS"] = str(workers)
-        return serve_workers("serving:app_from_env", settings.host, settings.port, workers)
+        return serve_workers("serving:app_from_env", settings.host, settings.port, workers,
+                             settings.forwarded_allow_ips)  # fmt: skip
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", access_log=False)  # fmt: skip
+                log_level="info", access_log=False,
+                forwarded_allow_ips=settings.forwarded_allow_ips)  # fmt: skip
     return 0
 
 
-def serve_workers(app: str, host: str, port: int, workers: int) -> int:
+def serve_workers(app: str, host: str, port: int, workers: int,
+                  forwarded_allow_ips: str = "") -> int:  # fmt: skip
     """Run the app factory ``app`` ("module:function") in ``workers`` processes under uvicorn's
-    supervisor, each listening on a socket of its own where the kernel balances them."""
+    supervisor, each listening on a socket of its own where the kernel balances them.
+    ``forwarded_allow_ips``: the proxies whose ``X-Forwarded-For`` uvicorn trusts (empty: none;
+    uvicorn's own default trusts loopback, where anyone on the host may send the header)."""
     import uvicorn
 
     if not _listen.AVAILABLE:
         uvicorn.run(app, factory=True, workers=workers, host=host, port=port, log_level="info",
-                    access_log=False)  # fmt: skip
+                    access_log=False, forwarded_allow_ips=forwarded_allow_ips)  # fmt: skip
         return 0
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(app, factory=True, workers=workers, host=host, port=port,
-                            log_level="info", access_log=False)  # fmt: skip
+                            log_level="info", access_log=False,
+                            forwarded_allow_ips=forwarded_allow_ips)  # fmt: skip
     try:
         sock = _listen.supervisor_socket(host, port)
     except OSError as exc:

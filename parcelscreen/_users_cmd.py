@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     disable = users.add_parser("disable", help="disable an account and end its sessions")
     disable.add_argument("name")
+    unlock = users.add_parser("unlock", help="clear a user name's failed sign-ins (logged)")
+    unlock.add_argument("name")
     users.add_parser("list", help="list accounts (never passwords)")
     p.set_defaults(func=run)
 
@@ -38,6 +40,23 @@ def _password(from_stdin: bool) -> str:
     if first != getpass.getpass("again: "):
         raise ValueError("the passwords differ")
     return first
+
+
+def _unlock(name: str) -> int:
+    """Clear the sign-in throttle's failures of a user name; the decision log records it."""
+    from serving import Entry, Record, Settings
+    from serving.officer import SignInThrottle
+
+    settings = Settings()
+    record = Record(settings)
+    try:
+        cleared = SignInThrottle(record.db, settings.secret_key).unlock(name)
+        record.audit.append(Entry("officer_unlock", caller="cli",
+                                  detail={"username": name, "failures_cleared": cleared}))
+    finally:
+        record.close()
+    print(json.dumps({"username": name, "unlocked": True, "failures_cleared": cleared}))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: no active user named {args.name!r}", file=sys.stderr)
                 return 1
             print(json.dumps({"username": args.name, "disabled": True}))
+        elif args.users_command == "unlock":
+            return _unlock(args.name)
         else:
             print(json.dumps(store.list(), indent=1))
     except (UserError, ValueError) as exc:

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     """Worker processes ``parcelscreen serve`` starts (one per core is typical). They share
     the state, audit and history stores, the halt switch and the metrics."""
+    forwarded_allow_ips: str = ""
+    """Addresses of the reverse proxies trusted to name the client in ``X-Forwarded-For``
+    (comma-separated IPs or networks, as uvicorn reads them; ``*``: any). Empty: none, and the
+    client is the connection's peer, which is what the sign-in throttle sees. Set it to the
+    proxy's address when the service runs behind one."""
     explain: Literal["flagged", "all"] = "flagged"
     """Which score answers carry SHAP reasons: parcels that are not a plain pass, or all."""
     shadow_alias: str = "challenger"

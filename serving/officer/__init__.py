@@ -19,6 +19,7 @@ from ._routes import router
 from ._shadow import ShadowScorer
 from ._svg import waterfall
 from ._text import TEXT
+from ._throttle import SignInThrottle
 from ._users import User, UserError, UserStore
 
 
@@ -37,6 +38,7 @@ __all__ = [
     "ParcelRecorder",
     "ParcelStore",
     "ShadowScorer",
+    "SignInThrottle",
     "TEXT",
     "User",
     "UserError",

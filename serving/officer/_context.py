@@ -105,7 +105,7 @@ class OfficerContext:
         return cls(service, UserStore(service.state_db), parcels, recorder, shadow, env,
                    timedelta(minutes=s.officer_session_minutes),
                    s.officer_secure_cookie or s.environment != "development",
-                   s.officer_page_size, SignInThrottle())  # fmt: skip
+                   s.officer_page_size, SignInThrottle(service.state_db, s.secret_key))  # fmt: skip
 
     def render(self, name: str, session: Session | None, status: int = 200,
                **values: Any) -> HTMLResponse:  # fmt: skip

@@ -121,17 +121,17 @@ async def login(request: Request) -> Response:
     if not target.startswith(f"{PREFIX}/") or target.startswith(f"{PREFIX}/login"):
         target = f"{PREFIX}/queue"
     client = request.client.host if request.client else "-"
-    wait = ctx.throttle.retry_after(username, client)
+    # counted before the password check, in the state database that every worker shares
+    wait, ticket = await run_in_threadpool(ctx.throttle.attempt, username, client)
     if wait > 0:  # refused before any password work, and not audited one by one
         error = TEXT["signin_throttled"].format(minutes=math.ceil(wait / 60))
         response = _login_again(ctx, 429, target, username, error)
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
-    stamp = ctx.throttle.attempt(username, client)  # counted before the wait below
     # scrypt takes tens of milliseconds: off the event loop, so scoring does not wait for it
     user = await run_in_threadpool(ctx.users.check, username, form.get("password", ""))
     if user is not None:  # the right password (with or without the role) is no guess
-        ctx.throttle.succeeded(username, client, stamp)
+        await run_in_threadpool(ctx.throttle.succeeded, username, client, ticket)
     if user is None or not user.may(Role.OFFICER):
         refused = user is not None
         known = refused or await run_in_threadpool(ctx.users.exists, username)

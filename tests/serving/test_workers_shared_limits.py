@@ -1,0 +1,134 @@
+"""``parcelscreen serve --workers 2``: the sign-in throttle holds across both workers and is
+not fooled by ``X-Forwarded-For``; a locked user name stays open to a client that has not
+failed, and an admin unlocks it. A real server on 127.0.0.1; clients connect from other
+loopback addresses (127.0.0.2, ...) so that each test is a client of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from parcelscreen.cli import main
+from serving import Database, KeyStore, Record, Settings
+from serving.officer import UserStore
+from tests.browser.officer_setup import PASSWORD, csrf_of
+from tests.conftest import Trained
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Workers:
+    url: str
+    env: dict[str, str]
+    settings: Settings
+    keys: dict[str, str]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def workers(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    data = tmp_path_factory.mktemp("two-workers")
+    port = _port()
+    env = os.environ | {"PARCELSCREEN_DATA_DIR": str(data),
+                        "PARCELSCREEN_REGISTRY": str(trained.registry),
+                        "PARCELSCREEN_RELOAD_SECONDS": "0", "PARCELSCREEN_CAPACITY": "0.4",
+                        "PARCELSCREEN_SHADOW_CHECK_SECONDS": "0"}  # fmt: skip
+    env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own variable: the setting decides
+    settings = Settings(data_dir=data, registry=trained.registry)
+    db = Database(settings.state_path)
+    keys = KeyStore(db, settings.secret_key)
+    roles = {"sorter": keys.create("sorter")[1]}
+    users = UserStore(db)
+    for name in ("olga", "nora", "otto"):
+        users.add(name, PASSWORD, "officer")
+    db.close()
+    proc = subprocess.Popen([sys.executable, "-m", "parcelscreen", "serve", "--workers", "2",
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.2)
+        yield Workers(url, env, settings, roles)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _sign_in(url: str, username: str, password: str, source: str,
+             forwarded_for: str | None = None) -> int:  # fmt: skip
+    """One sign-in through the form from ``source``, on new connections (so the kernel
+    spreads the attempts over both workers); the status of the POST."""
+    headers = {"Connection": "close"}
+    with httpx.Client(base_url=url, timeout=30, headers=headers,
+                      transport=httpx.HTTPTransport(local_address=source)) as client:  # fmt: skip
+        page = client.get("/officer/login")
+        extra = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        response = client.post("/officer/login", headers=extra, data={
+            "csrf": csrf_of(page.text), "username": username, "password": password,
+            "next": ""})  # fmt: skip
+        return response.status_code
+
+
+def test_failed_sign_ins_count_across_workers(workers: Workers) -> None:
+    codes = [_sign_in(workers.url, "olga", "wrong guess", "127.0.0.2") for _ in range(12)]
+    assert codes == [401] * 5 + [429] * 7  # 5 in all, not 5 per worker
+
+
+def test_a_forwarded_for_header_from_loopback_is_not_trusted(workers: Workers) -> None:
+    """Each attempt claims another client; uvicorn trusts no proxy by default, so all of
+    them are the one client they come from, and its limit of 50 holds."""
+    codes = [_sign_in(workers.url, f"guess{k}", "wrong guess", "127.0.0.3",
+                      forwarded_for=f"10.{k}.{k}.{k}") for k in range(56)]  # fmt: skip
+    assert codes == [401] * 50 + [429] * 6
+
+
+def test_a_locked_user_name_signs_in_from_a_client_that_has_not_failed(
+    workers: Workers,
+) -> None:
+    codes = [_sign_in(workers.url, "nora", "wrong guess", "127.0.0.4") for _ in range(12)]
+    assert codes[-1] == 429  # the name is locked for the guesser ...
+    assert _sign_in(workers.url, "nora", PASSWORD, "127.0.0.4") == 429  # ... even if right
+    assert _sign_in(workers.url, "nora", PASSWORD, "127.0.0.5") == 303  # the officer is in
+
+
+def test_an_admin_unlocks_a_user_name(workers: Workers, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    codes = [_sign_in(workers.url, "otto", "wrong guess", "127.0.0.6") for _ in range(6)]
+    assert codes[-1] == 429
+    for name in ("PARCELSCREEN_DATA_DIR", "PARCELSCREEN_REGISTRY"):
+        monkeypatch.setenv(name, workers.env[name])
+    assert main(["users", "unlock", "otto"]) == 0
+    assert '"failures_cleared": 5' in capsys.readouterr().out
+    assert _sign_in(workers.url, "otto", PASSWORD, "127.0.0.6") == 303
+    record = Record(workers.settings)
+    try:
+        (unlocked,) = record.audit.records("officer_unlock")
+    finally:
+        record.close()
+    assert unlocked["caller"] == "cli" and json.loads(unlocked["detail"])["username"] == "otto"
