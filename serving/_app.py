@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -17,6 +19,7 @@ from data_contracts import Problem
 from screening import ScreeningError
 
 from ._batcher import ScoreBatcher
+from ._deps import Sorter
 from ._errors import InvalidInput, error_body, retry_after
 from ._fast import INTERNAL, FastScore
 from ._json import dump_json
@@ -91,13 +94,24 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     from . import __version__
 
-    app = ServingApp(title="parcelscreen", version=__version__, lifespan=lifespan)
+    # the API document and its viewer need a key, as the model's metadata does (own routes)
+    app = ServingApp(title="parcelscreen", version=__version__, lifespan=lifespan,
+                     openapi_url=None, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.service = service
     app.state.batcher = batcher = ScoreBatcher(service,
                                                  linger=settings.batch_linger_ms / 1000)
     app.include_router(v1_router)
     app.include_router(oip_router)
     mount_officer(app, service)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(caller: Sorter) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request, caller: Sorter) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="parcelscreen")
 
     @app.exception_handler(ScreeningError)
     async def screening_error(request: Request, exc: ScreeningError) -> Response:

@@ -1,8 +1,9 @@
 """API keys with roles, stored as HMAC-SHA256 under the server secret (never in clear).
 
 A key reads ``ps_<key id>_<secret>``; the key ID names it in logs and in the decision log.
-Roles: ``sorter`` scores; ``officer`` also reads explanations and records outcomes;
-``admin`` also manages models and the halt switch.
+Roles: ``monitor`` reads ``/metrics`` and nothing else (a Prometheus scrape key); ``sorter``
+scores and reads the API's and the model's metadata; ``officer`` also reads explanations and
+records outcomes; ``admin`` also manages models and the halt switch.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from ._sqlite import Database
 
 
 class Role(StrEnum):
+    MONITOR = "monitor"
     SORTER = "sorter"
     OFFICER = "officer"
     ADMIN = "admin"
 
 
 #: What each role may do, by the least role an action needs.
-RANK = {Role.SORTER: 0, Role.OFFICER: 1, Role.ADMIN: 2}
+RANK = {Role.MONITOR: 0, Role.SORTER: 1, Role.OFFICER: 2, Role.ADMIN: 3}
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS api_key (

@@ -1,167 +1,118 @@
-"""Prometheus text exposition (format 0.0.4) without a client library: counters, histograms,
-gauges, and the PSI of recent scores against the bundle's reference histogram.
-
-With several worker processes each keeps its own counts and :class:`SharedMetrics` publishes
-them to the state database; ``/metrics`` then renders the sum over every worker, whichever
-worker answers."""
+"""The service's Prometheus metrics, kept with ``prometheus_client`` in its multiprocess mode:
+requests, latency, decisions by band and model swaps, summed over every worker process;
+the model served, the halt switch, and the PSI of recent scores against the bundle's
+reference histogram. Where the files live and how workers come and go: ``_shared_metrics``.
+"""
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import Counter as _PromCounter
+from prometheus_client import Histogram as _PromHistogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from screening import psi
 
+from ._shared_metrics import MetricsDirectory
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-Labels = tuple[tuple[str, str], ...]
+#: version, bundle hash, the bundle's score reference (None: no model) and the halt switch
+Info = Callable[[], tuple[str, str, dict[str, object] | None, bool]]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _Labelled:
+    """A prometheus_client metric whose labelled children keep their values in the service's
+    metrics directory; children are looked up by their label values, in label order."""
+
+    def __init__(self, metric: Any, directory: MetricsDirectory) -> None:
+        self._metric, self._directory = metric, directory
+        self._names: tuple[str, ...] = metric._labelnames
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def child(self, *values: str) -> Any:
+        found = self._children.get(values)
+        if found is None:
+            with self._directory.binding():
+                found = self._children[values] = self._metric.labels(*values)
+        return found
+
+    def _ordered(self, labels: dict[str, str]) -> tuple[str, ...]:
+        return tuple(str(labels[name]) for name in self._names)
 
 
-def _fmt(labels: Labels, extra: Labels = ()) -> str:
-    pairs = (*labels, *extra)
-    if not pairs:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in pairs) + "}"
-
-
-class Counter:
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name, self.help = name, help_text
-        self._values: dict[Labels, float] = {}
-        self._lock = threading.Lock()
-
+class Counter(_Labelled):
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def value(self, **labels: str) -> float:
-        return self._values.get(tuple(sorted(labels.items())), 0.0)
-
-    def export(self) -> list[list[Any]]:
-        with self._lock:
-            return [[list(map(list, labels)), value] for labels, value in self._values.items()]
-
-    def render(self, others: Iterable[list[list[Any]]] = ()) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} counter"
-        with self._lock:
-            values = dict(self._values)
-        for exported in others:
-            for labels, value in exported:
-                key = tuple((str(k), str(v)) for k, v in labels)
-                values[key] = values.get(key, 0.0) + float(value)
-        for labels, value in sorted(values.items()):
-            yield f"{self.name}{_fmt(labels)} {value:g}"
+        self.child(*self._ordered(labels)).inc(amount)
 
 
-class Histogram:
-    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...]) -> None:
-        self.name, self.help, self.buckets = name, help_text, buckets
-        self._values: dict[Labels, list[float]] = {}  # bucket counts..., sum, count
-        self._lock = threading.Lock()
-
+class Histogram(_Labelled):
     def observe(self, value: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        with self._lock:
-            row = self._values.setdefault(key, [0.0] * (len(self.buckets) + 2))
-            index = bisect.bisect_left(self.buckets, value)
-            if index < len(self.buckets):
-                row[index] += 1
-            row[-2] += value
-            row[-1] += 1
-
-    def export(self) -> list[list[Any]]:
-        with self._lock:
-            return [[list(map(list, labels)), list(row)] for labels, row in self._values.items()]
-
-    def render(self, others: Iterable[list[list[Any]]] = ()) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} histogram"
-        with self._lock:
-            values = {labels: list(row) for labels, row in self._values.items()}
-        for exported in others:
-            for labels, row in exported:
-                key = tuple((str(k), str(v)) for k, v in labels)
-                mine = values.setdefault(key, [0.0] * (len(self.buckets) + 2))
-                if len(row) == len(mine):
-                    values[key] = [a + float(b) for a, b in zip(mine, row, strict=True)]
-        for labels, row in sorted(values.items()):
-            cumulative = 0.0
-            for bound, count in zip(self.buckets, row, strict=False):
-                cumulative += count
-                le = _fmt(labels, (("le", f"{bound:g}"),))
-                yield f"{self.name}_bucket{le} {cumulative:g}"
-            yield f"{self.name}_bucket{_fmt(labels, (('le', '+Inf'),))} {row[-1]:g}"
-            yield f"{self.name}_sum{_fmt(labels)} {row[-2]:g}"
-            yield f"{self.name}_count{_fmt(labels)} {row[-1]:g}"
+        self.child(*self._ordered(labels)).observe(value)
 
 
 class Metrics:
-    """The service's metrics; ``render`` gives the /metrics text."""
+    """The service's metrics; ``render`` gives the /metrics text of every worker together."""
 
-    def __init__(self, window: int = 5000) -> None:
-        self.requests = Counter("parcelscreen_http_requests_total", "HTTP requests.")
-        self.latency = Histogram("parcelscreen_http_request_duration_seconds",
-                                 "HTTP request latency.", LATENCY_BUCKETS)  # fmt: skip
-        self.decisions = Counter("parcelscreen_decisions_total", "Scored parcels by band, "
-                                 "decision and mode.")  # fmt: skip
-        self.swaps = Counter("parcelscreen_model_swaps_total", "Model reloads by result.")
-        self._scores: deque[float] = deque(maxlen=window)
-        self._lock = threading.Lock()
+    def __init__(self, directory: Path, window: int = 5000) -> None:
+        self.directory = MetricsDirectory.open(directory, window)
+        d = self.directory
+        self.requests = Counter(_PromCounter(
+            "parcelscreen_http_requests", "HTTP requests.", ("method", "route", "status"),
+            registry=None), d)  # fmt: skip
+        self.latency = Histogram(_PromHistogram(
+            "parcelscreen_http_request_duration_seconds", "HTTP request latency.",
+            ("route", "status"), registry=None, buckets=LATENCY_BUCKETS), d)  # fmt: skip
+        self.decisions = Counter(_PromCounter(
+            "parcelscreen_decisions", "Scored parcels by band, decision and mode.",
+            ("band", "decision", "mode"), registry=None), d)  # fmt: skip
+        self.swaps = Counter(_PromCounter(
+            "parcelscreen_model_swaps", "Model reloads by result.", ("result",),
+            registry=None), d)  # fmt: skip
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.inc(route=route, method=method, status=str(status))
-        self.latency.observe(seconds, route=route, status=str(status))
+        code = str(status)
+        self.requests.child(method, route, code).inc()
+        self.latency.child(route, code).observe(seconds)
 
     def observe_decision(self, band: str, decision: str, mode: str, probability: float) -> None:
-        self.decisions.inc(band=band, decision=decision, mode=mode)
-        with self._lock:
-            self._scores.append(probability)
+        self.decisions.child(band, decision, mode).inc()
+        self.directory.add_score(probability)
 
-    def _series(self) -> dict[str, Counter | Histogram]:
-        return {"requests": self.requests, "latency": self.latency,
-                "decisions": self.decisions, "swaps": self.swaps}  # fmt: skip
+    def render(self, info: Info) -> str:
+        """The exposition text: every worker's counts, read from their files (nothing is
+        written), and the model, halt switch and drift as this worker sees them."""
+        registry = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(registry, path=str(self.directory.path))
+        registry.register(_Served(info, self.directory))
+        return generate_latest(registry).decode()
 
-    def export(self) -> dict[str, Any]:
-        """This process's counts and recent scores, for :class:`SharedMetrics`."""
-        with self._lock:
-            scores = np.fromiter(self._scores, dtype=np.float32)
-        return {"series": {name: series.export() for name, series in self._series().items()},
-                "scores": scores.tobytes()}  # fmt: skip
+    def close(self) -> None:
+        self.directory.close()
 
-    def render(self, info: Callable[[], tuple[str, str, dict[str, object] | None, bool]],
-               others: Sequence[dict[str, Any]] = ()) -> str:  # fmt: skip
-        """The exposition text: this process's counts plus ``others`` (other workers')."""
-        version, bundle_hash, reference, halted = info()
-        model_labels = _fmt((("bundle_hash", bundle_hash), ("version", version)))
-        lines = [line for name, series in self._series().items() for line in series.render(
-            o["series"].get(name, []) for o in others)]  # fmt: skip
-        lines += ["# HELP parcelscreen_model_info The model being served.",
-                  "# TYPE parcelscreen_model_info gauge",
-                  f"parcelscreen_model_info{model_labels} 1",
-                  "# HELP parcelscreen_halted 1 while model-based selection is halted.",
-                  "# TYPE parcelscreen_halted gauge",
-                  f"parcelscreen_halted {int(halted)}"]  # fmt: skip
-        with self._lock:
-            scores = np.fromiter(self._scores, dtype=np.float64)
-        if others:
-            theirs = [np.frombuffer(o["scores"], dtype=np.float32) for o in others]
-            scores = np.concatenate([scores, *(t.astype(np.float64) for t in theirs)])
+
+class _Served:
+    """Gauges computed at the scrape: the model served, the halt switch, the drift."""
+
+    def __init__(self, info: Info, directory: MetricsDirectory) -> None:
+        self._info, self._directory = info, directory
+
+    def collect(self) -> Iterator[Metric]:
+        version, bundle_hash, reference, halted = self._info()
+        model = GaugeMetricFamily("parcelscreen_model_info", "The model being served.",
+                                  labels=("bundle_hash", "version"))  # fmt: skip
+        model.add_metric((bundle_hash, version), 1)
+        yield model
+        yield GaugeMetricFamily("parcelscreen_halted",
+                                "1 while model-based selection is halted.", value=int(halted))
+        scores = self._directory.recent_scores()
         if reference is not None and len(scores):
-            lines += ["# HELP parcelscreen_score_psi PSI of recent scores against the "
-                      "bundle's validation reference (above 0.2: material shift).",
-                      "# TYPE parcelscreen_score_psi gauge",
-                      f"parcelscreen_score_psi {psi(reference, scores):.6g}",
-                      "# HELP parcelscreen_score_window Recent scores in the PSI window.",
-                      "# TYPE parcelscreen_score_window gauge",
-                      f"parcelscreen_score_window {len(scores)}"]  # fmt: skip
-        return "\n".join(lines) + "\n"
+            yield GaugeMetricFamily("parcelscreen_score_psi", "PSI of recent scores against "
+                                    "the bundle's validation reference (above 0.2: material "
+                                    "shift).", value=psi(reference, scores))  # fmt: skip
+            yield GaugeMetricFamily("parcelscreen_score_window",
+                                    "Recent scores in the PSI window.", value=len(scores))

@@ -11,7 +11,9 @@
   Outputs ``probability`` (FP64), ``band``, ``decision``, ``selection_reason``, ``mode``
   (BYTES). Any invalid declaration rejects the request with 422 naming it.
 
-The model name is the bundle's ``model_name`` (``parcelscreen-xgboost``).
+The model name is the bundle's ``model_name`` (``parcelscreen-xgboost``). Only the health
+routes answer without a key: server and model metadata (the feature names and order, the
+bundle hash) need a sorter's key, as inference does.
 """
 
 from __future__ import annotations
@@ -84,16 +86,16 @@ async def ready(service: ServiceDep) -> Response:
     return _json({"ready": True})
 
 
-@router.get("", responses=_ok("name", "version", "extensions"))
-async def server_metadata() -> Response:
+@router.get("", responses=_ok("name", "version", "extensions") | error_responses(401, 403))
+async def server_metadata(caller: Sorter) -> Response:
     from . import __version__
 
     return _json({"name": SERVER, "version": __version__, "extensions": []})
 
 
 @router.get("/models/{name}", responses=_ok("name", "versions", "inputs", "outputs")
-            | error_responses(404, 503))
-async def model_metadata(name: str, service: ServiceDep) -> Response:
+            | error_responses(401, 403, 404, 503))
+async def model_metadata(name: str, service: ServiceDep, caller: Sorter) -> Response:
     served = _model(service, name)
     k = len(served.model.spec.names)
     return _json({
@@ -109,8 +111,8 @@ async def model_metadata(name: str, service: ServiceDep) -> Response:
 
 
 @router.get("/models/{name}/ready", responses=_ok("name", "ready")
-            | error_responses(404, 503))
-async def model_ready(name: str, service: ServiceDep) -> Response:
+            | error_responses(401, 403, 404, 503))
+async def model_ready(name: str, service: ServiceDep, caller: Sorter) -> Response:
     _model(service, name)
     return _json({"name": name, "ready": True})
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from data_contracts import InspectionOutcome, ParcelDeclaration, Problem
 
 from ._auth import Role
-from ._deps import Admin, Officer, RequestId, ServiceDep, Sorter, authorize
+from ._deps import Admin, Monitor, Officer, RequestId, ServiceDep, Sorter, authorize
 from ._errors import InvalidInput, error_responses
 from ._fast import score_body
 from ._json import dump_json, parse_json
@@ -177,6 +177,6 @@ async def _reason(request: Request) -> str:
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def metrics(service: ServiceDep) -> Response:
-    text = await run_in_threadpool(service.metrics_text)  # reads the shared store
+async def metrics(service: ServiceDep, caller: Monitor) -> Response:
+    text = await run_in_threadpool(service.metrics_text)  # reads every worker's files
     return Response(text, media_type="text/plain; version=0.0.4")

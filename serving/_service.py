@@ -40,7 +40,6 @@ from ._metrics import Metrics
 from ._record import Record
 from ._runtime import ModelHolder
 from ._settings import Settings
-from ._shared_metrics import SharedMetrics
 
 HALTED_MODE = "halted-fallback"
 MODEL_MODE = "model"
@@ -83,10 +82,8 @@ class Service:
         self.state = self.record.state
         self.audit = self.record.audit
         self.input_key = input_key(settings.pseudonymisation_key)
-        self.metrics = Metrics()
-        #: With several worker processes, their metrics meet in the state database.
-        self.shared_metrics = (SharedMetrics(self.state_db, self.metrics)
-                               if settings.workers > 1 else None)  # fmt: skip
+        #: Every worker process's counts meet in files of the metrics directory.
+        self.metrics = Metrics(settings.metrics_dir or settings.data_dir / "metrics")
         self.history_backend = self.record.history_backend
         self.history = History(self.history_backend)
         decision_key = hmac.new(settings.secret_key.encode(), b"decision-draws",
@@ -108,13 +105,10 @@ class Service:
     def start(self) -> None:
         self.holder.reload(caller="startup")
         self.holder.start(self.settings.reload_seconds)
-        if self.shared_metrics is not None:
-            self.shared_metrics.start()
 
     def close(self) -> None:
         self.holder.stop()
-        if self.shared_metrics is not None:
-            self.shared_metrics.stop()
+        self.metrics.close()
         self.key_reader.close()
         self.record.close()
 
@@ -300,7 +294,4 @@ class Service:
             m = served.model
             return m.version, m.bundle_hash, m.reference.get("score"), halted
 
-        if self.shared_metrics is None:
-            return self.metrics.render(info)
-        self.shared_metrics.publish()
-        return self.metrics.render(info, self.shared_metrics.others())
+        return self.metrics.render(info)  # reads every worker's files, writes nothing

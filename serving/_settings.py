@@ -6,16 +6,29 @@ key (the FastAPI template's ``changethis`` rule).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "development-only-secret-key"
 DEV_PSEUDONYMISATION_KEY = "development-only-pseudonymisation-key"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks of a comma-separated setting (``10.0.5.0/24, 10.0.6.7``)."""
+    try:
+        return [ipaddress.ip_network(part.strip()) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ValueError(f"expected comma-separated networks such as 10.0.5.0/24 ({exc})") from None
+
+
+def _networks(value: str) -> str:
+    return ",".join(str(n) for n in networks(value))
 
 
 class SettingsError(ValueError):
@@ -113,8 +126,15 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""
     """Addresses of the reverse proxies trusted to name the client in ``X-Forwarded-For``
     (comma-separated IPs or networks, as uvicorn reads them; ``*``: any). Empty: none, and the
-    client is the connection's peer, which is what the sign-in throttle sees. Set it to the
-    proxy's address when the service runs behind one."""
+    client is the connection's peer, which is what the sign-in throttle and
+    ``metrics_networks`` see. Set it to the proxy's address when the service runs behind one."""
+    metrics_networks: Annotated[str, AfterValidator(_networks)] = ""
+    """Client networks (comma-separated, e.g. ``10.0.5.0/24``) whose requests may read
+    ``/metrics`` without a key: a Prometheus server's. Empty: every request needs a key, of
+    any role (``parcelscreen keys create --role monitor`` makes one that may do nothing else)."""
+    metrics_dir: Path | None = None
+    """Directory of the worker processes' metric files (prometheus_client's multiprocess mode;
+    default: data_dir/metrics). A local disk or tmpfs, not a network file system."""
     explain: Literal["flagged", "all"] = "flagged"
     """Which score answers carry SHAP reasons: parcels that are not a plain pass, or all."""
     shadow_alias: str = "challenger"

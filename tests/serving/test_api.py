@@ -239,7 +239,7 @@ def test_decision_log_has_one_record_per_decision(server: Server) -> None:
 
 def test_metrics_exposes_requests_decisions_model_and_drift(server: Server) -> None:
     server.client().post(SCORE, json=parcel())
-    text = httpx.get(f"{server.url}/metrics").text
+    text = server.client("monitor").get("/metrics").text
     counter = 'parcelscreen_http_requests_total{method="POST",route="/v1/parcels:score"'
     assert counter + ',status="200"}' in text
     assert "parcelscreen_http_request_duration_seconds_bucket" in text
@@ -286,7 +286,7 @@ def test_a_decision_is_counted_only_once_its_records_are_committed(
     from serving import StoreUnavailable
 
     def decisions() -> float:
-        text = server.client(None).get("/metrics").text
+        text = server.client("monitor").get("/metrics").text
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith("parcelscreen_decisions_total{"))  # fmt: skip
 

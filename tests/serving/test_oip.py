@@ -14,14 +14,15 @@ NAME = "parcelscreen-xgboost"
 
 
 def test_health_and_metadata(server: Server) -> None:
-    with httpx.Client(base_url=server.url) as c:
-        assert c.get("/v2/health/live").json() == {"live": True}
-        assert c.get("/v2/health/ready").status_code == 200
-        assert c.get("/v2").json()["name"] == "parcelscreen"
-        meta = c.get(f"/v2/models/{NAME}").json()
-        assert meta["versions"] == [server.service.holder.served.model.version]
-        assert c.get(f"/v2/models/{NAME}/ready").status_code == 200
-        assert c.get("/v2/models/other").status_code == 404
+    with httpx.Client(base_url=server.url) as anonymous:  # health answers anyone
+        assert anonymous.get("/v2/health/live").json() == {"live": True}
+        assert anonymous.get("/v2/health/ready").status_code == 200
+    c = server.client("sorter")  # metadata needs a key (tests/serving/test_open_doors.py)
+    assert c.get("/v2").json()["name"] == "parcelscreen"
+    meta = c.get(f"/v2/models/{NAME}").json()
+    assert meta["versions"] == [server.service.holder.served.model.version]
+    assert c.get(f"/v2/models/{NAME}/ready").status_code == 200
+    assert c.get("/v2/models/other").status_code == 404
 
 
 def test_infer_on_features_matches_the_model(server: Server) -> None:

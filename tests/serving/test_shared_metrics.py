@@ -1,94 +1,144 @@
-"""Metrics of several worker processes in the state database: totals survive restarts, and the
-rows of long-dead workers are folded into one instead of piling up."""
+"""Metrics of several worker processes in one directory (prometheus_client's multiprocess
+mode): a scrape sums every worker's counts and writes nothing; a dead worker's counts stay in
+the totals and its drift window goes; a new run starts from zero."""
 
 from __future__ import annotations
 
-import time
+import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
-from serving import Database
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from screening._drift import reference_histogram
 from serving._metrics import Metrics
-from serving._shared_metrics import RETIRED, SharedMetrics, add_series, subtract_series
+
+pytestmark = pytest.mark.slow
+
+REFERENCE = reference_histogram(np.linspace(0, 1, 1000))
+WORKER = """
+import sys
+from serving._metrics import Metrics
+metrics = Metrics(sys.argv[1])
+for k in range(int(sys.argv[2])):
+    metrics.observe_request("/v1/parcels:score", "POST", 200 if k % 4 else 422, 0.003)
+    metrics.observe_decision("low", "pass", "model", 0.25)
+metrics.swaps.inc(result="loaded")
+print("counted", flush=True)
+sys.stdin.readline()  # alive until told; then it ends without closing anything (a crash)
+"""
 
 
-def _worker(db: Database, requests: int, seconds: float, **kwargs: float) -> SharedMetrics:
-    metrics = Metrics()
-    for k in range(requests):
-        metrics.observe_request("/v1/parcels:score", "POST", 200 if k % 4 else 422, seconds)
-        metrics.observe_decision("low", "pass", "model", 0.01)
-    shared = SharedMetrics(db, metrics, **kwargs)
-    shared.publish()
-    return shared
+class Worker:
+    """Another worker process that counts ``n`` requests and decisions, then waits."""
+
+    def __init__(self, directory: Path, n: int) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, str(directory), str(n)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)  # fmt: skip
+        assert self.proc.stdout is not None and self.proc.stdout.readline() == "counted\n"
+
+    def end(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
-def _render(shared: SharedMetrics) -> list[str]:
-    text = shared.metrics.render(lambda: ("v1", "h", None, False), shared.others())
-    return [line for line in text.splitlines() if line.startswith("parcelscreen_")]
+def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = metrics.render(lambda: ("v1", "abc", REFERENCE, False))
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
 
 
-def _rows(db: Database) -> list[str]:
-    return sorted(str(r[0]) for r in db.execute("SELECT worker FROM worker_metrics"))
+def _requests(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
+    return sum(v for (name, _), v in samples.items() if name == "parcelscreen_http_requests_total")
 
 
-def test_dead_workers_rows_fold_into_one_and_totals_stay(tmp_path: Path) -> None:
-    db = Database(tmp_path / "state.db")
-    dead = [_worker(db, n, 0.003) for n in (5, 8, 13)]
-    live = _worker(db, 2, 0.02, retire_seconds=60)
-    before = _render(live)
-    assert 'parcelscreen_http_requests_total{method="POST",route="/v1/parcels:score",' \
-           'status="200"} 19' in before  # fmt: skip
-    assert live.retire() == 0  # nobody silent for a minute yet
-    db.execute("UPDATE worker_metrics SET updated_at = ? WHERE worker IN (?, ?)",
-               (time.time() - 3600, dead[0].worker, dead[1].worker))  # fmt: skip
-    assert live.retire() == 2
-    assert _rows(db) == sorted([RETIRED, dead[2].worker, live.worker])
-    assert _render(live) == before  # counters and histogram buckets add up the same
-    db.execute("UPDATE worker_metrics SET updated_at = ? WHERE worker = ?",
-               (time.time() - 3600, dead[2].worker))  # fmt: skip
-    assert live.retire() == 1 and live.retire() == 0
-    assert _rows(db) == sorted([RETIRED, live.worker])
-    assert _render(live) == before
+def _snapshot(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.iterdir())}  # fmt: skip
 
 
-def _backdate(db: Database, *workers: SharedMetrics) -> None:
-    db.executemany("UPDATE worker_metrics SET updated_at = ? WHERE worker = ?",
-                   [(time.time() - 3600, w.worker) for w in workers])  # fmt: skip
+def test_a_scrape_sums_every_worker_and_writes_nothing(tmp_path: Path) -> None:
+    directory = tmp_path / "metrics"
+    mine = Metrics(directory)
+    mine.observe_request("/v1/status", "GET", 200, 0.001)
+    a, b = Worker(directory, 5), Worker(directory, 7)
+    try:
+        before = _snapshot(directory)
+        mtimes = {p.name: p.stat().st_mtime_ns for p in directory.iterdir()}
+        samples = _samples(mine)
+        assert _samples(mine) == samples  # and again: the same
+        assert _snapshot(directory) == before
+        assert {p.name: p.stat().st_mtime_ns for p in directory.iterdir()} == mtimes
+        assert _requests(samples) == 1 + 5 + 7
+        key = ("parcelscreen_decisions_total",
+               (("band", "low"), ("decision", "pass"), ("mode", "model")))  # fmt: skip
+        assert samples[key] == 12
+        assert samples[("parcelscreen_score_window", ())] == 12  # both live windows
+
+        a.end()  # a worker dies: its counts stay in the totals, its scores leave the window
+        samples = _samples(mine)
+        assert _requests(samples) == 13 and samples[key] == 12
+        assert samples[("parcelscreen_score_window", ())] == 7
+        assert samples[("parcelscreen_model_swaps_total", (("result", "loaded"),))] == 2
+
+        c = Worker(directory, 3)  # its replacement clears what described the dead process
+        pid = a.proc.pid
+        assert not (directory / f"scores_{pid}.f32").exists()
+        assert not (directory / f"alive_{pid}.lock").exists()
+        assert (directory / f"counter_{pid}.db").exists()
+        assert _requests(_samples(mine)) == 16
+        c.end()
+    finally:
+        b.end()
+        mine.close()
+    fresh = Metrics(directory)  # no worker left alive: a new run, counted from zero
+    try:
+        assert _requests(_samples(fresh)) == 0
+        assert sorted(p.suffix for p in directory.iterdir()) == [".f32", ".lock", ".lock"]
+    finally:
+        fresh.close()
 
 
-def test_a_worker_retired_while_alive_counts_nothing_twice(tmp_path: Path) -> None:
-    """A worker silent past the limit (its store busy, its host suspended) but alive: retired
-    by another, it publishes again, and every worker's totals stay right as it counts on."""
-    db = Database(tmp_path / "state.db")
-    a, b = _worker(db, 5, 0.003), _worker(db, 7, 0.02)
-    before = _render(a)
-    assert _render(b) == before
-    _backdate(db, a)
-    assert b.retire() == 1
-    a.publish()  # finds its row gone: from now on only what it counts since
-    assert _render(a) == _render(b) == before
-    a.metrics.observe_request("/v1/parcels:score", "POST", 200, 0.004)
-    b.metrics.observe_request("/v1/parcels:score", "POST", 200, 0.004)
-    a.publish(), b.publish()
-    after = _render(a)
-    assert _render(b) == after != before
-    series = 'parcelscreen_http_requests_total{method="POST",route="/v1/parcels:score",'
-    assert f'{series}status="200"}} 8' in before and f'{series}status="200"}} 10' in after
-    _backdate(db, a)  # retired a second time
-    assert b.retire() == 1
-    a.publish()
-    assert _render(a) == _render(b) == after
+def test_the_exposition_keeps_every_metric_name_and_label(tmp_path: Path) -> None:
+    """The series dashboards read, as the hand-written exposition named them."""
+    metrics = Metrics(tmp_path / "metrics")
+    try:
+        metrics.observe_request("/v1/parcels:score", "POST", 200, 0.004)
+        metrics.observe_decision("high", "open", "model", 0.9)
+        metrics.swaps.inc(result="refused")
+        names = {(name, tuple(k for k, _ in labels)) for name, labels in _samples(metrics)}
+    finally:
+        metrics.close()
+    assert names == {
+        ("parcelscreen_http_requests_total", ("method", "route", "status")),
+        ("parcelscreen_http_request_duration_seconds_bucket", ("le", "route", "status")),
+        ("parcelscreen_http_request_duration_seconds_sum", ("route", "status")),
+        ("parcelscreen_http_request_duration_seconds_count", ("route", "status")),
+        ("parcelscreen_decisions_total", ("band", "decision", "mode")),
+        ("parcelscreen_model_swaps_total", ("result",)),
+        ("parcelscreen_model_info", ("bundle_hash", "version")),
+        ("parcelscreen_halted", ()),
+        ("parcelscreen_score_psi", ()),
+        ("parcelscreen_score_window", ()),
+    }
 
 
-def test_add_series_adds_counters_and_histograms_label_by_label() -> None:
-    a = {"requests": [[[["route", "/a"]], 2.0]], "latency": [[[["route", "/a"]], [1, 0, 0.5, 1]]]}
-    b = {"requests": [[[["route", "/a"]], 3.0], [[["route", "/b"]], 1.0]],
-         "latency": [[[["route", "/a"]], [0, 2, 0.25, 2]]], "swaps": [[[["result", "ok"]], 1.0]]}
-    total = add_series(a, b)
-    assert sorted(map(str, total["requests"])) == sorted(
-        map(str, [[[["route", "/a"]], 5.0], [[["route", "/b"]], 1.0]]))
-    assert total["latency"] == [[[["route", "/a"]], [1, 2, 0.75, 3]]]
-    assert total["swaps"] == [[[["result", "ok"]], 1.0]]
-    back = subtract_series(total, b)
-    assert back["latency"] == a["latency"] and back["swaps"] == [[[["result", "ok"]], 0.0]]
-    assert sorted(map(str, back["requests"])) == sorted(
-        map(str, [[[["route", "/a"]], 2.0], [[["route", "/b"]], 0.0]]))
+def test_services_of_one_process_keep_their_directories_apart(tmp_path: Path) -> None:
+    first, second = Metrics(tmp_path / "a"), Metrics(tmp_path / "b")
+    again = Metrics(tmp_path / "a")  # a second service over the first one's directory
+    try:
+        first.observe_request("/v1/status", "GET", 200, 0.001)
+        again.observe_request("/v1/status", "GET", 200, 0.001)
+        second.observe_request("/v1/status", "GET", 200, 0.001)
+        assert _requests(_samples(first)) == _requests(_samples(again)) == 2
+        assert _requests(_samples(second)) == 1
+    finally:
+        for metrics in (first, second, again):
+            metrics.close()

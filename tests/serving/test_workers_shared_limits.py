@@ -1,10 +1,13 @@
 """``parcelscreen serve --workers 2``: the sign-in throttle holds across both workers and is
 not fooled by ``X-Forwarded-For``; a locked user name stays open to a client that has not
-failed, and an admin unlocks it. A real server on 127.0.0.1; clients connect from other
-loopback addresses (127.0.0.2, ...) so that each test is a client of its own."""
+failed, and an admin unlocks it; a /metrics scrape sums both workers and writes nothing to
+the state database. A real server on 127.0.0.1; clients connect from other loopback
+addresses (127.0.0.2, ...) so that each test is a client of its own."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import socket
@@ -13,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +26,8 @@ from serving import Database, KeyStore, Record, Settings
 from serving.officer import UserStore
 from tests.browser.officer_setup import PASSWORD, csrf_of
 from tests.conftest import Trained
+
+from .conftest import parcel
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +58,7 @@ def workers(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Itera
     settings = Settings(data_dir=data, registry=trained.registry)
     db = Database(settings.state_path)
     keys = KeyStore(db, settings.secret_key)
-    roles = {"sorter": keys.create("sorter")[1]}
+    roles = {role: keys.create(role)[1] for role in ("monitor", "sorter")}
     users = UserStore(db)
     for name in ("olga", "nora", "otto"):
         users.add(name, PASSWORD, "officer")
@@ -132,3 +138,45 @@ def test_an_admin_unlocks_a_user_name(workers: Workers, monkeypatch: pytest.Monk
     finally:
         record.close()
     assert unlocked["caller"] == "cli" and json.loads(unlocked["detail"])["username"] == "otto"
+
+
+def _store_files(settings: Settings) -> dict[str, str]:
+    paths = (settings.state_path, Path(f"{settings.state_path}-wal"))
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else "-"
+            for p in paths}  # fmt: skip
+
+
+def _decisions(text: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("parcelscreen_decisions_total{"))  # fmt: skip
+
+
+def test_a_scrape_sums_both_workers_and_writes_nothing_to_the_state_database(
+    workers: Workers,
+) -> None:
+    async def score_all() -> list[int]:
+        headers = {"Authorization": f"Bearer {workers.keys['sorter']}"}
+        async with httpx.AsyncClient(base_url=workers.url, timeout=30, headers=headers,
+                                     limits=httpx.Limits(max_connections=40)) as c:  # fmt: skip
+            answers = await asyncio.gather(*(c.post("/v1/parcels:score", json=parcel())
+                                             for _ in range(40)))  # fmt: skip
+        return [a.status_code for a in answers]
+
+    before = _decisions(httpx.get(f"{workers.url}/metrics", headers={
+        "Authorization": f"Bearer {workers.keys['monitor']}"}).text)  # fmt: skip
+    assert asyncio.run(score_all()) == [200] * 40
+    files, deadline = _store_files(workers.settings), time.monotonic() + 30
+    while True:  # the workers' checkpoints of the scores' writes have run
+        time.sleep(1.5)
+        now = _store_files(workers.settings)
+        if now == files:
+            break
+        files = now
+        assert time.monotonic() < deadline, "the state database never stood still"
+    for _ in range(8):  # new connections: the kernel spreads them over both workers
+        scrape = httpx.get(f"{workers.url}/metrics", headers={
+            "Authorization": f"Bearer {workers.keys['monitor']}"})  # fmt: skip
+        assert scrape.status_code == 200
+        assert _decisions(scrape.text) == before + 40  # both workers' decisions
+    time.sleep(1.5)  # a write would reach the files by the next checkpoint
+    assert _store_files(workers.settings) == files
