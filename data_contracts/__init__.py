@@ -19,6 +19,16 @@ from ._forms import (
     to_table,
     write_records,
 )
+from ._limits import (
+    MAX_LINES,
+    MAX_PROBLEMS_PER_RECORD,
+    MAX_QUANTITY,
+    MAX_VALUE,
+    MAX_WEIGHT_KG,
+    POSTED_DAYS_AHEAD,
+    POSTED_DAYS_BACK,
+    PostingWindow,
+)
 from ._models import (
     CONTRACT_VERSION,
     ContentLine,
@@ -36,12 +46,23 @@ from ._quality import (
     lines_weight_excess,
     quality_warnings,
 )
-from ._s10 import S10, MailClass, S10Error, check_digit, mail_class, make_s10, parse_s10
+from ._s10 import (
+    S10,
+    MailClass,
+    S10Error,
+    check_digit,
+    looks_like_s10,
+    mail_class,
+    make_s10,
+    parse_s10,
+)
 from ._schema import SCHEMA_DIR, json_schemas, write_json_schemas
 from ._table_validate import validate_table, validate_table_indexed
 from ._validate import (
     Labelled,
     ValidationReport,
+    posting_problem,
+    record_label,
     validate_declarations,
     validate_one,
     validate_outcomes,
@@ -62,12 +83,20 @@ __all__ = [
     "ItemCategory",
     "LINE_TYPE",
     "Labelled",
+    "MAX_LINES",
+    "MAX_PROBLEMS_PER_RECORD",
+    "MAX_QUANTITY",
+    "MAX_VALUE",
+    "MAX_WEIGHT_KG",
     "MailClass",
     "OUTCOME_CSV_COLUMNS",
     "OUTCOME_SCHEMA",
     "PARTY_TYPE",
+    "POSTED_DAYS_AHEAD",
+    "POSTED_DAYS_BACK",
     "ParcelDeclaration",
     "Party",
+    "PostingWindow",
     "Problem",
     "RecordInvalid",
     "S10",
@@ -86,10 +115,13 @@ __all__ = [
     "json_schemas",
     "lines_value_mismatch",
     "lines_weight_excess",
+    "looks_like_s10",
     "mail_class",
     "make_s10",
     "parse_s10",
+    "posting_problem",
     "quality_warnings",
+    "record_label",
     "same_item",
     "to_table",
     "validate_declarations",

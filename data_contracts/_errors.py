@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from ._s10 import looks_like_s10
+
 Severity = Literal["error", "warning"]
 
 #: the declaration's parties: every field under them is personal data (names, addresses,
@@ -38,15 +40,24 @@ def withheld(value: Any, why: str = "personal data") -> str:
 
 
 def shown(value: Any, field: str) -> str | None:
-    """The ``got`` of a problem: a short repr of a scalar; the kind only for personal fields
-    and for objects and lists (which may hold a party)."""
+    """The ``got`` of a problem: a short repr of a scalar; the kind only for personal fields,
+    for objects and lists (which may hold a party) and for an item ID that does not have the
+    shape of one (a name pasted into the wrong column)."""
     if value is None:
         return "None"
     if is_personal(field):
         return withheld(value)
+    if field == "item_id" and not looks_like_s10(value):
+        return withheld(value, "not an item ID, may hold personal data")
     if isinstance(value, dict | list):
         return withheld(value, "a structure")
     return repr(value)[:120]
+
+
+def labelled(where: str, item_id: Any) -> str:
+    """How a record is named in messages: where it is and, when it has the shape of one, its
+    item ID (``line 4 (RR123456785CH)``); any other value there is not repeated."""
+    return f"{where} ({item_id})" if looks_like_s10(item_id) else where
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from ._arrow import DECLARATION_SCHEMA, LINE_TYPE, OUTCOME_SCHEMA, PARTY_TYPE
-from ._errors import PARTIES, FormError, Problem, withheld
+from ._errors import PARTIES, FormError, Problem, labelled, shown, withheld
 from ._validate import Labelled
 
 Kind = Literal["declaration", "outcome"]
@@ -112,8 +113,7 @@ def iter_records(path: Path, kind: Kind) -> Iterator[Labelled]:
 
 
 def _label(where: str, raw: Any) -> str:
-    item = raw.get("item_id") if isinstance(raw, dict) else None
-    return f"{where} ({item})" if isinstance(item, str) and item else where
+    return labelled(where, raw.get("item_id") if isinstance(raw, dict) else None)
 
 
 def _iter_parquet(path: Path, kind: Kind) -> Iterator[Labelled]:
@@ -165,13 +165,32 @@ def _iter_jsonl(path: Path) -> Iterator[Labelled]:
             yield Labelled(_label(where, raw), raw)
 
 
-def _blank_to_none(row: dict[str, str | None]) -> dict[str, str | None]:
+#: The value of each column a CSV row lacks (it has fewer fields than the header): its
+#: other values sit in the wrong columns, so none of them is shown
+MISSING_FIELD: Any = type("MissingField", (), {"__repr__": lambda self: "MISSING_FIELD"})()
+
+
+def _blank_to_none(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if v not in ("", None) else None) for k, v in row.items()}
+
+
+def misaligned(row: dict[Any, Any], line: int) -> Problem | None:
+    """The problem of a CSV row whose fields do not line up with the header, or None. Its
+    values are in the wrong columns, so a name may be in any of them: none is shown."""
+    spilled = row.get(None)
+    if spilled:
+        why, values = f"more fields than the header (line {line})", spilled
+    elif any(v is MISSING_FIELD for v in row.values()):
+        why = f"fewer fields than the header (line {line})"
+        values = [v for v in row.values() if v is not MISSING_FIELD]
+    else:
+        return None
+    return Problem("", "(row)", why, got=withheld(values, "may hold personal data"))
 
 
 def iter_csv(handle: Iterable[str] | io.TextIOBase, kind: Kind) -> Iterator[Labelled]:
     """Records of a CSV stream: outcomes one per row, declarations grouped by item ID."""
-    reader = csv.DictReader(handle)
+    reader = csv.DictReader(handle, restval=MISSING_FIELD)
     columns = DECLARATION_CSV_COLUMNS if kind == "declaration" else OUTCOME_CSV_COLUMNS
     header = reader.fieldnames or []
     if len(header) == 1 and header[0].count(";") >= 2:
@@ -182,8 +201,12 @@ def iter_csv(handle: Iterable[str] | io.TextIOBase, kind: Kind) -> Iterator[Labe
     rows = ((reader.line_num, _blank_to_none(row)) for row in reader)
     if kind == "outcome":
         for line, row in rows:
-            row.pop(None, None)  # type: ignore[call-overload]
-            yield Labelled(_label(f"line {line}", row), {k: v for k, v in row.items() if v})
+            where = _label(f"line {line}", row)
+            problem = misaligned(row, line)
+            if problem is not None:
+                yield Labelled(where, unreadable=replace(problem, record=where))
+                continue
+            yield Labelled(where, {k: v for k, v in row.items() if v})
         return
     group: list[tuple[int, dict[str, Any]]] = []
     seen: set[str] = set()
@@ -208,21 +231,21 @@ def group_csv_rows(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> L
     where = f"line {first_line}" if len(group) == 1 else f"lines {first_line}-{group[-1][0]}"
     where = _label(where, first)
     for line, row in group:
-        extra = row.get(None)  # type: ignore[call-overload]
-        if extra:
-            problem = Problem(where, "(row)", f"more fields than the header (line {line})",
-                              got=withheld(extra, "may hold personal data"))
-            return Labelled(where, unreadable=problem)
+        problem = misaligned(row, line)
+        if problem is not None:
+            return Labelled(where, unreadable=replace(problem, record=where))
     item_id = first.get("item_id")
     if item_id in seen:
-        problem = Problem(where, "item_id", "rows of one item must be contiguous", got=item_id)
+        problem = Problem(where, "item_id", "rows of one item must be contiguous",
+                          got=shown(item_id, "item_id"))  # fmt: skip
         return Labelled(where, unreadable=problem)
     seen.add(item_id or "")
     for line, row in group[1:]:
         reason = f"differs between rows of one item (line {line})"
         for name in ITEM_FIELDS:
             if row.get(name) != first.get(name):
-                problem = Problem(where, name, reason, repr(first.get(name)), repr(row.get(name)))
+                problem = Problem(where, name, reason, shown(first.get(name), name),
+                                  shown(row.get(name), name))  # fmt: skip
                 return Labelled(where, unreadable=problem)
         for column, path in _PARTY_COLUMNS:  # the values are personal data: not repeated
             if row.get(column) != first.get(column):

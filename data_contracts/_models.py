@@ -15,16 +15,25 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from ._codes import COUNTRIES, CURRENCIES
+from ._limits import MAX_LINES, MAX_QUANTITY, MAX_VALUE, MAX_WEIGHT_KG, MIN_LINES, PostingWindow
 from ._s10 import MailClass, S10Error, parse_s10
 
 CONTRACT_VERSION: Literal["1"] = "1"
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT_KG, allow_inf_nan=False, description=(
+    "Kilograms. The maximum is a plausibility bound, far above any postal item or express "
+    "piece"))]  # fmt: skip
+Money = Annotated[float, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False, description=(
+    "Units of the declared currency. The maximum is a plausibility bound: about 10,000 EUR "
+    "in the weakest currency in circulation, absurd in any other"))]  # fmt: skip
+#: Context key under which validators pass a PostingWindow to the declaration model.
+WINDOW = "posting_window"
 Text = Annotated[str, Field(min_length=1, max_length=300)]
 OptionalText = Annotated[str | None, Field(default=None, max_length=300)]
 
@@ -93,9 +102,10 @@ class ContentLine(_Strict):
     """One content line of the declaration."""
 
     description: Text
-    quantity: Annotated[int, Field(ge=1, le=1_000_000)]
-    net_weight_kg: NonNegative
-    value: NonNegative
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY, description="Pieces on the line; the "
+                                   "maximum is a plausibility bound")]  # fmt: skip
+    net_weight_kg: Weight
+    value: Money
     hs_code: Annotated[
         str | None, Field(default=None, pattern=r"^\d{6,10}$", description="HS code, 6-10 digits")
     ] = None
@@ -109,22 +119,35 @@ class ParcelDeclaration(_Strict):
 
     contract_version: Literal["1"] = CONTRACT_VERSION
     item_id: str = Field(description="UPU S10 identifier, check digit verified")
-    posted_at: AwareDatetime
+    posted_at: AwareDatetime = Field(description=(
+        "Time of posting, with its UTC offset. Scoring refuses a time outside a window "
+        "around its reference time: the service's time of scoring (by default 90 days before "
+        "to 2 days after, PARCELSCREEN_POSTED_DAYS_BACK and PARCELSCREEN_POSTED_DAYS_AHEAD), "
+        "a batch run's --as-of time (same window)"))
     origin_post: Text
     origin_country: str
     destination_country: str
     sender: Party
     recipient: Party
     category: ItemCategory
-    gross_weight_kg: NonNegative
-    declared_value: NonNegative
+    gross_weight_kg: Weight
+    declared_value: Money
     currency: str
-    postal_charges: Annotated[float | None, Field(default=None, ge=0, allow_inf_nan=False)] = None
-    lines: Annotated[list[ContentLine], Field(min_length=1, max_length=200)]
+    postal_charges: Annotated[float | None, Field(default=None, ge=0, le=MAX_VALUE,
+                                                  allow_inf_nan=False)] = None  # fmt: skip
+    lines: Annotated[list[ContentLine], Field(min_length=MIN_LINES, max_length=MAX_LINES)]
 
     _check_countries = field_validator("origin_country", "destination_country")(_country)
 
     _check_item_id = field_validator("item_id")(_item_id)
+
+    @field_validator("posted_at")
+    @classmethod
+    def _check_window(cls, value: AwareDatetime, info: ValidationInfo) -> AwareDatetime:
+        window = (info.context or {}).get(WINDOW)
+        if isinstance(window, PostingWindow) and not window.holds(value):
+            raise ValueError(window.message())
+        return value
 
     @field_validator("currency")
     @classmethod

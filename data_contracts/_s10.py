@@ -12,6 +12,7 @@ from enum import StrEnum
 
 _WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 _S10 = re.compile(r"^([A-Z]{2})(\d{8})(\d)([A-Z]{2})$")
+_SHAPE = re.compile(r"[A-Z]{2}\d{9}[A-Z]{2}\Z")
 
 
 class MailClass(StrEnum):
@@ -77,16 +78,23 @@ def mail_class(service: str) -> MailClass:
 def parse_s10(item_id: str) -> S10:
     """Parse and validate an S10 identifier, raising S10Error with the reason when invalid."""
     match = _S10.match(item_id)
-    if match is None:
+    if match is None:  # the value is not repeated: it may be anything, a name included
         raise S10Error(
             "expected 2 letters, 8 digits, a check digit and a 2-letter country code, "
-            f"like RR123456785CH; got {item_id!r}"
+            "like RR123456785CH"
         )
     service, serial, check, country = match.groups()
     expected = check_digit(serial)
     if int(check) != expected:
         raise S10Error(f"check digit of {item_id!r} is {check}, expected {expected}")
     return S10(service, serial, int(check), country)
+
+
+def looks_like_s10(value: object) -> bool:
+    """Whether a value has the shape of an S10 ID (its check digit aside): only such values
+    are repeated in messages, labels and quarantine files; anything else in an item ID field
+    may be personal data."""
+    return isinstance(value, str) and _SHAPE.match(value.strip()) is not None
 
 
 def make_s10(service: str, serial: int, country: str) -> str:

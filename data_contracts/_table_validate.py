@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from ._arrow import DECLARATION_SCHEMA
 from ._codes import COUNTRIES, CURRENCIES
-from ._errors import Problem, shown
+from ._errors import Problem, labelled, shown
+from ._limits import MAX_LINES, MAX_PROBLEMS_PER_RECORD, MIN_LINES, PostingWindow, more_problems
 from ._models import CONTRACT_VERSION, ContentLine, ItemCategory, ParcelDeclaration, Party
 from ._s10 import _WEIGHTS, S10Error, parse_s10
 
@@ -35,7 +36,7 @@ _CATEGORY_MSG = "Input should be " + " or ".join(
 _S10_ASCII = r"^[A-Z]{2}[0-9]{9}[A-Z]{2}$"
 _HS_PATTERN = r"^\d{6,10}$"  # the model's pattern, quoted in messages
 _HS_RE2 = r"^\p{Nd}{6,10}$"  # pydantic's regex engine reads \d as any Unicode digit
-_MIN_LINES, _MAX_LINES = 1, 200
+_MIN_LINES, _MAX_LINES = MIN_LINES, MAX_LINES
 
 
 def _limits(model: type, name: str) -> tuple[int | None, int | None, float | None, float | None]:
@@ -280,26 +281,38 @@ def _lines(check: _Checker, lines: pa.Array, present: np.ndarray, key: int) -> N
 
 
 def _labels(item_id: pa.Array, rows: np.ndarray, first_row: int) -> dict[int, str]:
-    """``row N (ITEM_ID)`` as the Parquet reader labels records (raw ID, when non-empty)."""
+    """``row N (ITEM_ID)`` as the Parquet reader labels records (the raw ID, when it has the
+    shape of one)."""
     unique = np.unique(rows)
     ids = item_id.take(pa.array(unique, pa.int64())).to_pylist()
-    return {int(r): f"row {first_row + r} ({i})" if i else f"row {first_row + r}"
+    return {int(r): labelled(f"row {first_row + r}", i)
             for r, i in zip(unique, ids, strict=True)}  # fmt: skip
 
 
-def validate_table(table: pa.Table, first_row: int = 1) -> tuple[np.ndarray, list[Problem]]:
+def _outside(posted_at: pa.Array, window: PostingWindow) -> np.ndarray:
+    """Rows posted outside the window (null rows: False)."""
+    earliest = pa.scalar(window.earliest, pa.timestamp("us", tz="UTC"))
+    latest = pa.scalar(window.latest, pa.timestamp("us", tz="UTC"))
+    return _np(pc.or_(pc.less(posted_at, earliest), pc.greater(posted_at, latest)))
+
+
+def validate_table(
+    table: pa.Table, first_row: int = 1, window: PostingWindow | None = None
+) -> tuple[np.ndarray, list[Problem]]:
     """Validate every record of a declaration table; return the valid mask and the errors.
 
     ``first_row`` is the 1-based number of the table's first record in its file, so that a
     chunk names its records as the whole file would. Problems come ordered by record, then in
-    the model's field order. Data-quality warnings are not computed here.
+    the model's field order, at most MAX_PROBLEMS_PER_RECORD a record and one that counts the
+    rest. ``window``: refuse a posting time outside it, as ``validate_one`` does. Data-quality
+    warnings are not computed here.
     """
-    valid, _, problems = validate_table_indexed(table, first_row)
+    valid, _, problems = validate_table_indexed(table, first_row, window)
     return valid, problems
 
 
 def validate_table_indexed(
-    table: pa.Table, first_row: int = 1
+    table: pa.Table, first_row: int = 1, window: PostingWindow | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[Problem]]:
     """As :func:`validate_table`, plus the table row (0-based) of each problem.
 
@@ -325,8 +338,12 @@ def validate_table_indexed(
     item_id = col("item_id")
     null = check.missing(item_id, everyone, rows, 1, "item_id", "field required")
     bad, messages = _s10_bad(item_id, ~null)
-    found.add(bad, 1, "item_id", messages, _got(item_id, bad))
-    check.missing(col("posted_at"), everyone, rows, 2, "posted_at", "field required")
+    found.add(bad, 1, "item_id", messages, _got(item_id, bad, "item_id"))
+    posted_at = col("posted_at")
+    null = check.missing(posted_at, everyone, rows, 2, "posted_at", "field required")
+    if window is not None:
+        idx = np.flatnonzero(~null & _outside(posted_at, window))
+        found.add(idx, 2, "posted_at", window.message(), _got(posted_at, idx))
     origin_post = col("origin_post")
     null = check.missing(origin_post, everyone, rows, 3, "origin_post", "field required")
     lo, hi, _, _ = _limits(ParcelDeclaration, "origin_post")
@@ -343,11 +360,13 @@ def validate_table_indexed(
     found.add(idx, 50, "category", _CATEGORY_MSG, _got(category, idx))
     for key, name in ((51, "gross_weight_kg"), (52, "declared_value")):
         null = check.missing(col(name), everyone, rows, key, name, "field required")
-        check.number(col(name), ~null, rows, key, name, 0, None, finite=True)
+        _, _, ge, le = _limits(ParcelDeclaration, name)
+        check.number(col(name), ~null, rows, key, name, ge, le, finite=True)
     currency = col("currency")
     null = check.missing(currency, everyone, rows, 53, "currency", "field required")
     check.member(currency, ~null, rows, 53, "currency", _CURRENCY_SET, "ISO 4217 currency")
-    check.number(col("postal_charges"), everyone, rows, 54, "postal_charges", 0, None, True)
+    _, _, ge, le = _limits(ParcelDeclaration, "postal_charges")
+    check.number(col("postal_charges"), everyone, rows, 54, "postal_charges", ge, le, True)
     lines = col("lines")
     null = check.missing(lines, everyone, rows, 60, "lines", "field required")
     _lines(check, lines, ~null, 60)
@@ -363,9 +382,23 @@ def validate_table_indexed(
     gots = [g for chunk in found.gots for g in chunk]
     valid[all_rows] = False
     labels = _labels(item_id, all_rows, first_row)
-    problems = [Problem(labels[int(all_rows[i])], fields[i], messages_all[i], got=gots[i])
-                for i in order]  # fmt: skip
-    return valid, all_rows[order], problems
+    sorted_rows = all_rows[order]
+    # at most MAX_PROBLEMS_PER_RECORD a record, then one that counts the rest (as the model)
+    starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+    sizes = np.diff(np.r_[starts, len(sorted_rows)])
+    rank = np.arange(len(sorted_rows)) - np.repeat(starts, sizes)
+    problems, problem_rows = [], []
+    for position in np.flatnonzero(rank < MAX_PROBLEMS_PER_RECORD):
+        i, row = order[position], int(sorted_rows[position])
+        problems.append(Problem(labels[row], fields[i], messages_all[i], got=gots[i]))
+        problem_rows.append(row)
+        end = position + 1 == len(sorted_rows) or sorted_rows[position + 1] != row
+        if rank[position] == MAX_PROBLEMS_PER_RECORD - 1 and not end:
+            rest = int(sizes[np.searchsorted(starts, position, side="right") - 1]
+                       - MAX_PROBLEMS_PER_RECORD)  # fmt: skip
+            problems.append(Problem(labels[row], "(record)", more_problems(rest)))
+            problem_rows.append(row)
+    return valid, np.asarray(problem_rows, dtype=np.int64), problems
 
 
 def _stripped_array(array: pa.Array) -> pa.Array:

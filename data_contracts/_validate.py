@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
-from ._errors import Problem, shown, withheld
-from ._models import InspectionOutcome, ParcelDeclaration
+from ._errors import Problem, labelled, shown
+from ._limits import MAX_PROBLEMS_PER_RECORD, PostingWindow, more_problems
+from ._models import WINDOW, InspectionOutcome, ParcelDeclaration
 from ._quality import quality_warnings
+from ._s10 import looks_like_s10
+from ._unknown import unknown_field, unknown_keys
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,9 +54,18 @@ class Labelled:
 
 
 def record_label(index: int, raw: Any) -> str:
-    """How a record is named in messages: its position and, when readable, its item ID."""
+    """How a record is named in messages: its position and, when it has the shape of one,
+    its item ID."""
+    return labelled(f"#{index}", raw.get("item_id") if isinstance(raw, Mapping) else None)
+
+
+def _safe_label(label: str, raw: Any) -> str:
+    """The label without an item ID that is not one: a caller may have built it from the raw
+    value (``#0 (Jane Doe)``), which may be personal data."""
     item = raw.get("item_id") if isinstance(raw, Mapping) else None
-    return f"#{index} ({item})" if isinstance(item, str) and item else f"#{index}"
+    if isinstance(item, str) and item and not looks_like_s10(item):
+        return label.replace(f" ({item})", "")
+    return label
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -66,13 +79,13 @@ def problems_from(exc: ValidationError, record: str) -> list[Problem]:
     """Turn a pydantic ValidationError into Problems naming record, field and reason."""
     found = []
     for err in exc.errors(include_url=False):
+        if err["type"] == "extra_forbidden":  # an unknown key: neither its name nor its value
+            *parent, key = err["loc"]
+            found.append(unknown_field(record, _path(tuple(parent)) if parent else "", str(key),
+                                       err.get("input")))  # fmt: skip
+            continue
         path = _path(err["loc"])
-        if err["type"] == "missing":
-            got = None
-        elif err["type"] == "extra_forbidden":  # an unknown key: no telling what it holds
-            got = withheld(err.get("input"), "unknown field")
-        else:
-            got = shown(err.get("input"), path)
+        got = None if err["type"] == "missing" else shown(err.get("input"), path)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "field required"
@@ -80,24 +93,80 @@ def problems_from(exc: ValidationError, record: str) -> list[Problem]:
     return found
 
 
-def validate_one(model: type[M], raw: Any, label: str = "#0") -> tuple[M | None, list[Problem]]:
-    """Validate one raw record; return the model (or None) and its problems."""
+def capped(problems: list[Problem]) -> list[Problem]:
+    """At most MAX_PROBLEMS_PER_RECORD problems of one record, and one that counts the rest."""
+    if len(problems) <= MAX_PROBLEMS_PER_RECORD:
+        return problems
+    kept = problems[:MAX_PROBLEMS_PER_RECORD]
+    last = kept[-1]
+    return [*kept, Problem(last.record, "(record)", more_problems(len(problems) - len(kept)),
+                           severity=last.severity)]  # fmt: skip
+
+
+def _too_many_unknown(raw: Mapping[str, Any], model: type[BaseModel],
+                      label: str) -> list[Problem] | None:  # fmt: skip
+    """The problems of a record with more unknown keys than are listed, found without
+    building the rest (pydantic would report every one): the record is not read further."""
+    listed, count = unknown_keys(raw, model, MAX_PROBLEMS_PER_RECORD)
+    if count <= MAX_PROBLEMS_PER_RECORD:
+        return None
+    problems = [unknown_field(label, parent, key, value) for parent, key, value in listed]
+    rest = count - len(listed)
+    problems.append(Problem(label, "(record)", f"{rest} more unknown field"
+                            f"{'s' if rest != 1 else ''} not listed; a record with more than "
+                            f"{MAX_PROBLEMS_PER_RECORD} is not checked further"))  # fmt: skip
+    return problems
+
+
+def validate_one(
+    model: type[M], raw: Any, label: str = "#0", window: PostingWindow | None = None
+) -> tuple[M | None, list[Problem]]:
+    """Validate one raw record; return the model (or None) and its problems (at most
+    MAX_PROBLEMS_PER_RECORD, and one that counts the rest).
+
+    ``window``: refuse a declaration posted outside it (scoring; not for historical data).
+    """
+    label = _safe_label(label, raw)
     if not isinstance(raw, Mapping):
         return None, [Problem(label, "(record)", "expected an object", got=type(raw).__name__)]
+    refused = _too_many_unknown(raw, model, label)
+    if refused is not None:
+        return None, refused
     try:
-        parsed = model.model_validate(raw)
+        parsed = model.model_validate(raw, context={WINDOW: window} if window else None)
     except ValidationError as exc:
-        return None, problems_from(exc, label)
+        return None, capped(problems_from(exc, label))
     warnings = quality_warnings(parsed, label) if isinstance(parsed, ParcelDeclaration) else []
-    return parsed, warnings
+    return parsed, capped(warnings)
 
 
-def validate_records(model: type[M], records: Iterable[Any]) -> ValidationReport[M]:
+_POSTED_AT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+def posting_problem(raw: Any, label: str, window: PostingWindow) -> Problem | None:
+    """The problem of a raw declaration posted outside ``window``, or None (also when its
+    ``posted_at`` is missing or unreadable: the contract names that). A cheap check before a
+    record is scored, where the scorer itself does not apply the window."""
+    value = raw.get("posted_at") if isinstance(raw, Mapping) else None
+    if value is None:
+        return None
+    try:
+        posted_at = _POSTED_AT.validate_python(value)
+    except ValidationError:
+        return None
+    if window.holds(posted_at):
+        return None
+    return Problem(_safe_label(label, raw), "posted_at", window.message(),
+                   got=shown(value, "posted_at"))  # fmt: skip
+
+
+def validate_records(model: type[M], records: Iterable[Any],
+                     window: PostingWindow | None = None) -> ValidationReport[M]:  # fmt: skip
     """Validate every record; nothing is dropped: each is valid or rejected with reasons.
 
     ``records`` holds raw records, or :class:`Labelled` records as the readers in ``_forms``
     yield them (a label such as ``rows 4-6 (RR123456785CH)`` and the raw record, or the
-    Problem that made it unreadable).
+    Problem that made it unreadable). ``window``: as for :func:`validate_one`.
     """
     report: ValidationReport[M] = ValidationReport()
     for index, item in enumerate(records):
@@ -109,7 +178,7 @@ def validate_records(model: type[M], records: Iterable[Any]) -> ValidationReport
             label, raw = item.label, item.raw
         else:
             label, raw = record_label(index, item), item
-        parsed, problems = validate_one(model, raw, label)
+        parsed, problems = validate_one(model, raw, label, window)
         report.problems.extend(problems)
         if parsed is None:
             report.rejected.append(index)

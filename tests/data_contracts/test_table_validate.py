@@ -95,6 +95,14 @@ CASES: list[dict[str, Any]] = [
     {"lines.0.origin_country": "ZZ"},
     {"lines.1.origin_country": None},
     {"gross_weight_kg": -1.0, "currency": "XXX", "lines.1.quantity": 0},  # three at once
+    {"gross_weight_kg": 1e308},  # a finite but absurd weight
+    {"gross_weight_kg": 1000.0},  # the heaviest allowed: valid
+    {"declared_value": 1.5e10},  # over the value ceiling
+    {"postal_charges": 1e308},
+    {"lines.0.net_weight_kg": 1000.5},
+    {"lines.1.value": 1e12},
+    # 3 problems on each of 30 lines: 20 listed, then one that counts the other 70
+    {"lines": [{**LINE, "quantity": 0, "net_weight_kg": -1.0, "value": 1e11}] * 30},
 ]
 
 
@@ -148,6 +156,33 @@ def test_random_mixtures_agree_with_the_model(tmp_path: Path, seed: int) -> None
                 changes.update(case)
         records.append(_record(changes, 20_000_000 + i))
     _compare(records, tmp_path)
+
+
+def test_the_posting_window_agrees_with_the_model(tmp_path: Path) -> None:
+    from data_contracts import PostingWindow
+
+    window = PostingWindow(datetime.fromisoformat("2026-03-10T00:00:00+00:00"))
+    times = ["0001-01-02T00:00:00+00:00", "9999-12-31T23:59:59+00:00",
+             "2025-12-09T23:59:59+00:00",  # 90 days and a second before: refused
+             "2025-12-10T00:00:00+00:00",  # 90 days before: valid
+             "2026-03-12T00:00:00+00:00",  # 2 days after: valid
+             "2026-03-12T00:00:01+00:00",  # a second more: refused
+             "2026-03-02T09:15:00+01:00"]  # fmt: skip
+    records = [_record({}, 40_000_000 + i) for i in range(len(times))]
+    for record, time in zip(records, times, strict=True):
+        record["posted_at"] = datetime.fromisoformat(time)
+    table = pa.Table.from_pylist(records, schema=DECLARATION_SCHEMA)
+    path = tmp_path / "w.parquet"
+    pq.write_table(table, path)
+    report = validate_records(ParcelDeclaration, iter_records(path, "declaration"), window)
+    valid, problems = validate_table(pq.read_table(path), window=window)
+    assert sorted(report.rejected) == np.flatnonzero(~valid).tolist() == [0, 1, 2, 5]
+    assert [(p.record, p.field, p.problem, p.got) for p in problems] == [
+        (p.record, p.field, p.problem, p.got) for p in report.errors]
+    assert {p.field for p in problems} == {"posted_at"}
+    assert "expected between 2025-12-10T00:00:00+00:00 and 2026-03-12" in problems[0].problem
+    # without a window (training data, ``parcelscreen validate``) every time is accepted
+    assert validate_table(pq.read_table(path))[0].all()
 
 
 def test_empty_table_is_valid() -> None:

@@ -42,7 +42,8 @@ def test_valid_declaration_has_no_error() -> None:
         ({"category": "present"}, "category", "Input should be"),  # unknown category
         ({"sender.name": ""}, "sender.name", "at least 1"),  # empty name
         ({"contract_version": "0"}, "contract_version", "Input should be"),  # wrong version
-        ({"colour": "red"}, "colour", "Extra inputs"),  # unknown field
+        ({"colour": "red"}, "(unknown field)", "Extra inputs"),  # unknown: name not repeated
+        ({"email": "a@b.ch"}, "email", "Extra inputs"),  # a name the contract uses is repeated
         ({"gross_weight_kg": "heavy"}, "gross_weight_kg", "valid number"),  # wrong type
     ],
 )
@@ -96,7 +97,7 @@ def test_batch_keeps_every_record() -> None:
     assert [i for i, _ in report.valid] == [0, 3]
     assert report.rejected == [1, 2]
     assert report.records == 4
-    assert {p.record for p in report.errors} == {"#1 (bad)", "#2"}
+    assert {p.record for p in report.errors} == {"#1", "#2"}  # "bad" is no item ID: not shown
 
 
 @pytest.mark.parametrize(
