@@ -138,6 +138,7 @@ def _serve_and_load(registry: Path, state: Path, explain: str, decls: list[dict[
         "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY, "PARCELSCREEN_RELOAD_SECONDS": "0",
         "PARCELSCREEN_EXPLAIN": "flagged" if explain == "flagged" else "all",
         "PARCELSCREEN_WORKERS": str(workers),
+        "PARCELSCREEN_POSTED_DAYS_BACK": "36500",  # the simulated days lie in the past
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
                                        os.environ.get("PYTHONPATH", "")]),
     }  # fmt: skip

@@ -22,8 +22,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
-def _last_week(data: Path) -> tuple[Path, str]:
-    """Split off the last 7 days of simulated declarations as today's manifest."""
+def _last_week(data: Path) -> tuple[Path, str, str]:
+    """Split off the last 7 days of simulated declarations as today's manifest; return it,
+    the time it starts from and the last posting time in it (the screen's reference time:
+    the simulated days lie in the past)."""
     from datetime import UTC, timedelta
 
     import pyarrow.compute as pc
@@ -35,7 +37,7 @@ def _last_week(data: Path) -> tuple[Path, str]:
     split = split.astimezone(UTC) if split.tzinfo else split.replace(tzinfo=UTC)
     manifest = data / "manifest.parquet"
     pq.write_table(table.filter(pc.greater_equal(table.column("posted_at"), split)), manifest)
-    return manifest, split.isoformat()
+    return manifest, split.isoformat(), last.isoformat()
 
 
 def _step(title: str) -> None:
@@ -60,13 +62,14 @@ def run(args: argparse.Namespace) -> int:
         status = main(argv)
         if status:
             return status
-    manifest, split = _last_week(data)
+    manifest, split, last = _last_week(data)
     history.unlink(missing_ok=True)
     for title, argv in [
         ("history", ["history", "load", str(data / "declarations.parquet"),
                      "--outcomes", str(data / "outcomes.parquet"), "--until", split]),
         ("screen", ["screen", str(manifest), "--out", str(work / "screened"),
-                    "--registry", registry, "--history", str(history), "--fresh"]),
+                    "--registry", registry, "--history", str(history), "--fresh",
+                    "--as-of", last]),
     ]:  # fmt: skip
         _step(f"{title}: parcelscreen {' '.join(argv)}")
         status = main(argv)

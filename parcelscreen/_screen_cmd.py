@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,7 +31,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     where.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     where.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
     p.add_argument("--workers", type=int, default=2, help="workers of the local Dask cluster")
+    p.add_argument("--as-of", type=as_of, default="now", dest="as_of",
+                   help="reference time of the posting window: a record posted more than 90 "
+                   "days before it or 2 days after it is quarantined (ISO date or time, UTC "
+                   "unless it says otherwise; default: now, kept when the run resumes; for an "
+                   "old manifest, a time at its end)")  # fmt: skip
     p.set_defaults(func=run)
+
+
+def as_of(text: str) -> datetime | Literal["now"]:
+    """``now``, or an ISO date or time (a date is its start, UTC; a time without an offset is
+    UTC)."""
+    if text == "now":
+        return "now"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'now' or an ISO date or time such as "
+                                         f"2026-05-04, got {text!r}") from None  # fmt: skip
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             args.manifest, args.out, spec, capacity, args.chunk_rows, args.csv,
             args.explain_all, args.fresh,
             dask="local" if args.dask else args.scheduler, dask_workers=args.workers,
+            as_of=args.as_of,
         )  # fmt: skip
         summary = screen(config)
     except BatchError as exc:

@@ -45,13 +45,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from training import TrainConfig, TrainingError, run_training
 
+    from ._models_cmd import env_signing_key
+
     config = TrainConfig() if args.gap_days is None else TrainConfig(gap_days=args.gap_days)
+    try:  # read before training: a bad key fails in a second, not after the training
+        signing_key = env_signing_key()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         result = run_training(
             args.data, args.registry, pseudonymisation_key(), truth=args.truth,
             alias="challenger" if args.challenger else "champion", config=config,
             validate=not args.skip_validation,
-            progress=lambda msg: print(msg, file=sys.stderr),
+            progress=lambda msg: print(msg, file=sys.stderr), signing_key=signing_key,
         )  # fmt: skip
     except (TrainingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,7 +9,7 @@
           ├── NotFound              404: unknown item, model or route
           ├── ModelRefused          409: a new bundle failed its checks (old model serves on)
           ├── PayloadTooLarge       413: body over max_body_bytes
-          ├── InvalidInput          422: malformed JSON or a contract violation (Problems)
+          ├── InvalidInput          422: malformed JSON or a contract violation (Problems, capped)
           └── ModelUnavailable      503: no model loaded
 
 ``ERROR_SCHEMA`` is the JSON Schema of every error answer; ``error_responses`` declares it in
@@ -58,18 +58,46 @@ class PayloadTooLarge(ServingError):
     code = "payload_too_large"
 
 
+#: Most problems one answer lists (over all its records; each record lists at most
+#: data_contracts.MAX_PROBLEMS_PER_RECORD); the rest are counted in ``problems_omitted``.
+MAX_PROBLEMS_PER_REQUEST = 100
+
+
 class InvalidInput(ServingError):
-    """Bad input: each Problem names the record, the field path and the reason."""
+    """Bad input: each Problem names the record, the field path and the reason (at most
+    MAX_PROBLEMS_PER_REQUEST of them; ``omitted`` counts the rest)."""
 
     status_code = 422
     code = "invalid_input"
 
-    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+    def __init__(self, message: str, problems: list[Problem] | None = None,
+                 omitted: int = 0) -> None:  # fmt: skip
         super().__init__(message)
-        self.problems = problems or []
+        problems = problems or []
+        self.problems = problems[:MAX_PROBLEMS_PER_REQUEST]
+        self.omitted = omitted + len(problems) - len(self.problems)
 
     def body(self) -> dict[str, Any]:
-        return super().body() | {"problems": [p.as_dict() for p in self.problems]}
+        body = super().body() | {"problems": [p.as_dict() for p in self.problems]}
+        return body | ({"problems_omitted": self.omitted} if self.omitted else {})
+
+
+def cap_problems(results: list[dict[str, Any]], budget: int = MAX_PROBLEMS_PER_REQUEST) -> int:
+    """Trim the problems of a batch's error entries, in order, to ``budget`` in all; each
+    entry trimmed counts what it lost in ``problems_omitted``. Returns the count omitted."""
+    omitted = 0
+    for result in results:
+        error = result.get("error")
+        if not isinstance(error, dict) or not error.get("problems"):
+            continue
+        problems = error["problems"]
+        kept = problems[:budget]
+        budget -= len(kept)
+        if len(kept) < len(problems):
+            error["problems"] = kept
+            error["problems_omitted"] = len(problems) - len(kept) + error.get("problems_omitted", 0)
+            omitted += len(problems) - len(kept)
+    return omitted
 
 
 class ModelUnavailable(ServingError):
@@ -117,7 +145,8 @@ ERROR_SCHEMA: dict[str, Any] = {
         "type": "object",
         "required": ["code", "message"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "problems": {"type": "array", "items": PROBLEM_SCHEMA}},
+                       "problems": {"type": "array", "items": PROBLEM_SCHEMA},
+                       "problems_omitted": {"type": "integer", "minimum": 1}},
     }},
 }  # fmt: skip
 _MEANING = {
@@ -126,7 +155,8 @@ _MEANING = {
     404: "Unknown item or model",
     409: "The registry's model failed its checks; the old model serves on",
     413: "Request body over the size limit",
-    422: "Malformed JSON or a contract violation; problems name record, field and reason",
+    422: "Malformed JSON or a contract violation; problems name record, field and reason "
+         f"(at most {MAX_PROBLEMS_PER_REQUEST}; problems_omitted counts the rest)",
     503: "No model loaded, or a store cannot be written (nothing was acknowledged)",
 }
 

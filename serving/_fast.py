@@ -9,6 +9,11 @@ in the same order (key and role, strict JSON, one object, the contract) and the 
 and error bodies, through the same :class:`~serving._batcher.ScoreBatcher`. The FastAPI route
 stays declared, so the OpenAPI document is unchanged; ``tests/serving`` runs every check of
 the route against this path.
+
+Every route that scores declarations passes them through :func:`score_checked`, which refuses
+a declaration posted outside the plausible window around the time of scoring before it
+reaches the scorer (it would enter its sender's history), and caps the problems an answer
+lists.
 """
 
 from __future__ import annotations
@@ -19,15 +24,16 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from data_contracts import Problem
+from data_contracts import PostingWindow, Problem, posting_problem, record_label
 from screening import ScreeningError
 
 from ._auth import Caller, Role
 from ._batcher import ScoreBatcher
 from ._deps import caller_for
-from ._errors import InvalidInput, error_body, retry_after
+from ._errors import InvalidInput, cap_problems, error_body, retry_after
 from ._json import dump_json, parse_json
 from ._service import Service
+from ._settings import Settings
 
 log = logging.getLogger("serving")
 PATH = "/v1/parcels:score"
@@ -36,18 +42,45 @@ _JSON = [(b"content-type", b"application/json")]
 INTERNAL: dict[str, object] = {"error": {"code": "internal", "message": "internal error"}}
 
 
-async def score_body(batcher: ScoreBatcher, caller: Caller, rid: str,
+def _refused(problem: Problem) -> dict[str, Any]:
+    return {"error": {"code": InvalidInput.code, "message": "the declaration breaks the contract",
+                      "problems": [problem.as_dict()]}}  # fmt: skip
+
+
+async def score_checked(batcher: ScoreBatcher, settings: Settings, raws: list[Any],
+                        caller: Caller, rid: str) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    """Score raw declarations, one result or one error entry each, in order; a declaration
+    posted outside the window around now (settings ``posted_days_back``, ``posted_days_ahead``)
+    gets its error entry here and is never scored or recorded. Error entries list at most
+    MAX_PROBLEMS_PER_REQUEST problems in all; returns the results and how many were left out."""
+    window = PostingWindow.now(settings.posted_days_back, settings.posted_days_ahead)
+    results: list[dict[str, Any] | None] = []
+    sent = []
+    for index, raw in enumerate(raws):
+        problem = posting_problem(raw, record_label(index, raw), window)
+        results.append(None if problem is None else _refused(problem))
+        if problem is None:
+            sent.append(raw)
+    scored = iter(await batcher.score(sent, caller, rid) if sent else [])
+    answers = [next(scored) if r is None else r for r in results]
+    return answers, cap_problems(answers)
+
+
+async def score_body(batcher: ScoreBatcher, settings: Settings, caller: Caller, rid: str,
                      body: bytes) -> dict[str, Any]:  # fmt: skip
-    """The answer to one score request's body: strict JSON, one object, the contract (422
-    naming every problem), then the score. The FastAPI route and :class:`FastScore` share it."""
+    """The answer to one score request's body: strict JSON, one object, the contract and the
+    posting window (422 naming the problems, up to a cap), then the score. The FastAPI route
+    and :class:`FastScore` share it."""
     raw = parse_json(body)
     if not isinstance(raw, dict):
         why = "expected one declaration as a JSON object"
         raise InvalidInput(why, [Problem("(body)", "(body)", why, "object", type(raw).__name__)])
-    (result,) = await batcher.score([raw], caller, rid)
+    (result,), _ = await score_checked(batcher, settings, [raw], caller, rid)
     if "error" in result:
-        problems = [Problem(**p) for p in result["error"]["problems"]]
-        raise InvalidInput("the declaration breaks the contract", problems)
+        error = result["error"]
+        raise InvalidInput("the declaration breaks the contract",
+                           [Problem(**p) for p in error["problems"]],
+                           error.get("problems_omitted", 0))  # fmt: skip
     return dict(result)
 
 
@@ -86,4 +119,5 @@ class FastScore:
                 raise InvalidInput("the client disconnected before the body arrived", [])
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        return await score_body(self.batcher, caller, rid, b"".join(chunks))
+        return await score_body(self.batcher, self.service.settings, caller, rid,
+                                b"".join(chunks))  # fmt: skip

@@ -30,6 +30,7 @@ from data_contracts import Problem
 from ._audit import Entry
 from ._deps import RequestId, ServiceDep, Sorter
 from ._errors import InvalidInput, ModelUnavailable, NotFound, error_responses
+from ._fast import score_checked
 from ._json import dump_json, parse_json
 from ._runtime import Served
 
@@ -188,11 +189,12 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
                 decls.append(json.loads(item) if isinstance(item, str) else item)
             except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise _bad(f"inputs[0].data[{i}]", "not a JSON declaration") from None
-        results = await request.app.state.batcher.score(decls, caller, rid)
+        results, omitted = await score_checked(request.app.state.batcher, service.settings,
+                                               decls, caller, rid)  # fmt: skip
         errors = [p for r in results for p in r.get("error", {}).get("problems", [])]
         if errors:
             raise InvalidInput("a declaration breaks the contract",
-                               [Problem(**p) for p in errors])  # fmt: skip
+                               [Problem(**p) for p in errors], omitted)  # fmt: skip
         n = len(results)
         if results:  # the model that scored them (a hot swap may have come in between)
             base["model_version"] = results[0].get("model_version", base["model_version"])

@@ -16,8 +16,8 @@ from data_contracts import InspectionOutcome, ParcelDeclaration, Problem
 
 from ._auth import Role
 from ._deps import Admin, Monitor, Officer, RequestId, ServiceDep, Sorter, authorize
-from ._errors import InvalidInput, error_responses
-from ._fast import score_body
+from ._errors import MAX_PROBLEMS_PER_REQUEST, InvalidInput, error_responses
+from ._fast import score_body, score_checked
 from ._json import dump_json, parse_json
 
 router = APIRouter()
@@ -67,7 +67,10 @@ SCORE_OUT = _object("item_id", "probability", "band", "decision", "selection_rea
                     reasons={"type": "array"}, warnings={"type": "array"})  # fmt: skip
 BATCH_OUT = _object("request_id", "results", "scored", "errors", request_id=_STR,
                     results={"type": "array", "items": {"type": "object"}},
-                    scored=_INT, errors=_INT)  # fmt: skip
+                    scored=_INT, errors=_INT, problems_omitted={
+                        "type": "integer", "minimum": 1, "description": "problems left out of "
+                        f"the error entries: they list {MAX_PROBLEMS_PER_REQUEST} in all"}
+                    )  # fmt: skip
 REASON_IN = {"anyOf": [{"type": "object", "properties": {"reason": {"type": "string"}}},
                        {"type": "null"}]}  # fmt: skip
 HALT_OUT = _object("halted", "mode", "request_id", halted=_BOOL, mode=_STR, request_id=_STR)
@@ -89,7 +92,9 @@ async def score(request: Request) -> Response:
     # answered by ``_fast.FastScore`` unless the app is mounted under a root path
     caller, rid = authorize(request, Role.SORTER), request.state.request_id
     body = await request.body()
-    return _json(await score_body(request.app.state.batcher, caller, rid, body))
+    service = request.app.state.service
+    return _json(await score_body(request.app.state.batcher, service.settings, caller, rid,
+                                  body))  # fmt: skip
 
 
 @router.post("/v1/parcels:score-batch", summary="Score several declarations",
@@ -98,7 +103,8 @@ async def score(request: Request) -> Response:
              responses=_ok(BATCH_OUT) | error_responses(401, 403, 503))
 async def score_batch(request: Request, service: ServiceDep, caller: Sorter,
                       rid: RequestId) -> Response:  # fmt: skip
-    """``{"declarations": [...]}`` in; one result or one error entry per item, in order."""
+    """``{"declarations": [...]}`` in; one result or one error entry per item, in order (the
+    error entries list at most 100 problems in all, ``problems_omitted`` counts the rest)."""
     raw = parse_json(await request.body())
     items = raw.get("declarations") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
@@ -107,10 +113,12 @@ async def score_batch(request: Request, service: ServiceDep, caller: Sorter,
     limit = service.settings.max_batch
     if len(items) > limit:
         raise _problem(f"at most {limit} declarations per call", f"<= {limit}", str(len(items)))
-    results = await request.app.state.batcher.score(items, caller, rid) if items else []
+    results, omitted = await score_checked(request.app.state.batcher, service.settings, items,
+                                           caller, rid)  # fmt: skip
     return _json({"request_id": rid, "results": results,
                   "scored": sum("error" not in r for r in results),
-                  "errors": sum("error" in r for r in results)})  # fmt: skip
+                  "errors": sum("error" in r for r in results)}
+                 | ({"problems_omitted": omitted} if omitted else {}))  # fmt: skip
 
 
 @router.get("/v1/parcels/{item_id}/explanation", summary="Full explanation of a scored parcel",

@@ -38,7 +38,7 @@ from ._errors import InvalidInput, NotFound
 from ._json import finite_or_none
 from ._metrics import Metrics
 from ._record import Record
-from ._runtime import ModelHolder
+from ._runtime import ModelHolder, trusted_bundle_keys
 from ._settings import Settings
 
 HALTED_MODE = "halted-fallback"
@@ -92,7 +92,7 @@ class Service:
             ModelRegistry(settings.registry), settings.model_alias, self.history,
             Pseudonymiser(settings.pseudonymisation_key),
             DecisionPolicy(settings.capacity, settings.random_share), decision_key,
-            self.audit, self.metrics,
+            self.audit, self.metrics, trusted_bundle_keys(settings.trusted_bundle_keys),
         )  # fmt: skip
         self.halted = False
         self.refresh_halted()

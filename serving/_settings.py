@@ -72,6 +72,25 @@ class Settings(BaseSettings):
     """Registry alias (or version) the service scores with."""
     reload_seconds: float = Field(default=10.0, ge=0)
     """How often the registry alias is checked for a new model (0: only on admin reload)."""
+    trusted_bundle_keys: str = ""
+    """Public key files (PEM, comma-separated; ``parcelscreen models keygen`` makes a pair):
+    when set, only a bundle whose manifest one of them signed loads (served, shadow,
+    ``models promote``); unsigned or otherwise signed ones are refused. Empty: unsigned
+    bundles load, as in development; set it in production."""
+    bundle_signing_key: Path | None = None
+    """Private key file (PEM) with which ``parcelscreen train`` signs the bundles it publishes
+    and ``parcelscreen models sign`` signs a published version (unset: bundles are unsigned)."""
+
+    @model_validator(mode="after")
+    def _readable_bundle_keys(self) -> Settings:
+        from ._runtime import trusted_bundle_keys
+
+        try:
+            trusted_bundle_keys(self.trusted_bundle_keys)
+        except ValueError as exc:
+            raise ValueError(f"PARCELSCREEN_TRUSTED_BUNDLE_KEYS: {exc}") from None
+        return self
+
     secret_key: str = Field(default=DEV_SECRET_KEY, min_length=16, repr=False)
     """Server secret: API keys are stored as HMACs under it; random-control draws use it."""
     pseudonymisation_key: str = Field(default=DEV_PSEUDONYMISATION_KEY, min_length=16, repr=False)

@@ -6,6 +6,7 @@ enough seizures to train in seconds; it is the real simulator and the real pipel
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,11 @@ import pytest
 
 from training import TrainingRun, run_training
 from training.simulation import SimulationConfig, simulate, write_simulation
+
+# Test declarations are dated in the past (the factories' March 2026, the simulator's January
+# to May 2026): every service the tests start accepts them, in this process and in the serve
+# processes it starts, unless a test sets a posting window of its own.
+os.environ.setdefault("PARCELSCREEN_POSTED_DAYS_BACK", "36500")
 
 KEY = "test-pseudonymisation-key-0123456789"
 SMALL_DATA = SimulationConfig(parcels=60_000, days=120, inspection_rate=0.3, random_share=0.3,

@@ -15,6 +15,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from data_contracts import PostingWindow
+
 from ._keys import EngineSpec
 from ._progress import Progress, log
 from ._read import check_parquet, split_table
@@ -39,12 +41,13 @@ def plan(manifest: Path, chunk_rows: int) -> list[tuple[int, list[int], int]]:
 
 
 def screen_piece(spec: EngineSpec, manifest: str, index: int, groups: list[int], first_row: int,
-                 explain_all: bool) -> tuple[ChunkDone, Any, Any]:  # fmt: skip
+                 explain_all: bool, window: PostingWindow | None = None,
+                 ) -> tuple[ChunkDone, Any, Any]:  # fmt: skip
     """One Dask task: read row groups, validate, score (runs on a worker)."""
     from ._run import process_chunk
 
     raw = pq.ParquetFile(manifest).read_row_groups(groups)
-    return process_chunk(spec, split_table(raw, index, first_row), explain_all)
+    return process_chunk(spec, split_table(raw, index, first_row, window), explain_all)
 
 
 def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -> None:
@@ -63,7 +66,8 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
         run = uuid.uuid4().hex  # keys are the scheduler's, shared by every client: per run
         futures = [
             client.submit(screen_piece, config.engine, str(manifest), index, groups, first,
-                          config.explain_all, key=f"screen-piece-{run}-{index}", pure=False)
+                          config.explain_all, config.window, key=f"screen-piece-{run}-{index}",
+                          pure=False)  # fmt: skip
             for index, groups, first in todo
         ]  # fmt: skip
         for future in as_completed(futures):

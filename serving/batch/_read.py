@@ -28,14 +28,17 @@ from data_contracts import (
     FormError,
     Labelled,
     ParcelDeclaration,
+    PostingWindow,
     Problem,
     form_of,
     group_csv_rows,
     iter_records,
+    looks_like_s10,
     same_item,
     to_table,
     validate_one,
 )
+from data_contracts._forms import MISSING_FIELD
 from data_contracts._table_validate import strip_strings, validate_table_indexed
 
 from ._errors import ManifestError
@@ -64,12 +67,14 @@ class Chunk:
     quarantine: pa.Table  # QUARANTINE_SCHEMA, one row per problem
 
 
-def _quarantine(rows: list[int], problems: list[Problem], ids: list[str | None]) -> pa.Table:
+def _quarantine(rows: list[int], problems: list[Problem], ids: list[Any]) -> pa.Table:
+    """One row per problem; the item ID only where it has the shape of one (anything else in
+    that field may be personal data)."""
     return pa.table(
         {
             "row": pa.array(rows, pa.int64()),
             "location": [p.record for p in problems],
-            "item_id": pa.array(ids, pa.string()),
+            "item_id": pa.array([i if looks_like_s10(i) else None for i in ids], pa.string()),
             "field": [p.field for p in problems],
             "reason": [
                 p.problem + (f"; expected {p.expected}" if p.expected else "") for p in problems
@@ -106,10 +111,12 @@ def check_parquet(path: Path) -> pq.ParquetFile:
     return parquet
 
 
-def split_table(raw: pa.Table, index: int, first_row: int) -> Chunk:
-    """Validate a slice of a Parquet manifest column-wise and split it."""
+def split_table(raw: pa.Table, index: int, first_row: int,
+                window: PostingWindow | None = None) -> Chunk:  # fmt: skip
+    """Validate a slice of a Parquet manifest column-wise and split it (``window``: the
+    posting times accepted, see ``iter_chunks``)."""
     raw = raw.select(DECLARATION_SCHEMA.names)
-    valid, rows, problems = validate_table_indexed(raw, first_row)
+    valid, rows, problems = validate_table_indexed(raw, first_row, window)
     ids = raw.column("item_id").take(pa.array(rows, pa.int64())).to_pylist()
     return Chunk(  # scored as validated: trimmed, as the other forms' records are
         index, first_row, raw.num_rows, strip_strings(raw.filter(pa.array(valid))),
@@ -117,11 +124,12 @@ def split_table(raw: pa.Table, index: int, first_row: int) -> Chunk:
     )  # fmt: skip
 
 
-def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+def _parquet_chunks(path: Path, chunk_rows: int,
+                    window: PostingWindow | None) -> Iterator[Chunk]:  # fmt: skip
     parquet = check_parquet(path)
     first = 1
     for index, batch in enumerate(parquet.iter_batches(batch_size=chunk_rows)):
-        yield split_table(pa.Table.from_batches([batch]), index, first)
+        yield split_table(pa.Table.from_batches([batch]), index, first, window)
         first += batch.num_rows
 
 
@@ -174,6 +182,8 @@ def _csv_records(path: Path) -> Iterator[Labelled]:
             }
             if len(values) > len(header):
                 row[None] = values[len(header) :]  # type: ignore[index]
+            for name in header[len(values) :]:  # a short row: its values are misaligned
+                row[name] = MISSING_FIELD
             if group and not same_item(row, group[0][1]):
                 yield group_csv_rows(group, seen)
                 group = []
@@ -182,7 +192,8 @@ def _csv_records(path: Path) -> Iterator[Labelled]:
             yield group_csv_rows(group, seen)
 
 
-def _record_chunks(path: Path, records: Iterator[Labelled], chunk_rows: int) -> Iterator[Chunk]:
+def _record_chunks(path: Path, records: Iterator[Labelled], chunk_rows: int,
+                   window: PostingWindow | None) -> Iterator[Chunk]:  # fmt: skip
     first = 1
     index = 0
     while batch := list(islice(records, chunk_rows)):
@@ -194,7 +205,7 @@ def _record_chunks(path: Path, records: Iterator[Labelled], chunk_rows: int) -> 
             problems = [item.unreadable] if item.unreadable is not None else []
             parsed = None
             if not problems:
-                parsed, found = validate_one(ParcelDeclaration, raw, item.label)
+                parsed, found = validate_one(ParcelDeclaration, raw, item.label, window)
                 problems = [p for p in found if p.severity == "error"]
             if parsed is not None:
                 models.append(parsed)
@@ -202,7 +213,7 @@ def _record_chunks(path: Path, records: Iterator[Labelled], chunk_rows: int) -> 
             for problem in problems:
                 q_rows.append(number)
                 q_problems.append(problem)
-                q_ids.append(item_id if isinstance(item_id, str) and item_id else None)
+                q_ids.append(item_id)
         table = to_table(models, "declaration") if models else DECLARATION_SCHEMA.empty_table()
         yield Chunk(index, first, len(batch), table, np.asarray(numbers, dtype=np.int64),
                     _quarantine(q_rows, q_problems, q_ids))  # fmt: skip
@@ -210,18 +221,24 @@ def _record_chunks(path: Path, records: Iterator[Labelled], chunk_rows: int) -> 
         index += 1
 
 
-def iter_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
-    """Chunks of a manifest in file order; an empty file (0 bytes) has no chunk."""
+def iter_chunks(path: Path, chunk_rows: int,
+                window: PostingWindow | None = None) -> Iterator[Chunk]:  # fmt: skip
+    """Chunks of a manifest in file order; an empty file (0 bytes) has no chunk.
+
+    ``window``: a record posted outside it is quarantined (``posted_at``); None accepts any
+    posting time (data whose dates the caller vouches for).
+    """
     try:
         form = form_of(path)
         if path.stat().st_size == 0:
             return
         if form == "parquet":
-            yield from _parquet_chunks(path, chunk_rows)
+            yield from _parquet_chunks(path, chunk_rows, window)
         elif form == "csv":
-            yield from _record_chunks(path, _csv_records(path), chunk_rows)
+            yield from _record_chunks(path, _csv_records(path), chunk_rows, window)
         else:
-            yield from _record_chunks(path, iter_records(path, "declaration"), chunk_rows)
+            yield from _record_chunks(path, iter_records(path, "declaration"), chunk_rows,
+                                      window)  # fmt: skip
     except FormError as exc:
         raise ManifestError(str(exc)) from exc
     except UnicodeDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -9,13 +10,14 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from data_contracts import FormError, form_of
+from data_contracts import FormError, PostingWindow, form_of
 
 from ._errors import ManifestError, ReconciliationError
 from ._finalise import (
@@ -53,6 +55,17 @@ class BatchConfig:
     dask_workers: int = 2
     dask_processes: bool = True
     progress_bar: bool | None = None  # None: a bar when stderr is a terminal
+    #: Reference time of the posting window (data_contracts.PostingWindow, 90 days back to 2
+    #: ahead): a record posted outside it is quarantined. "now": when the run first started
+    #: (a resumed run keeps that time); None: no window, for data whose dates the caller
+    #: vouches for (tests, replays of simulated data).
+    as_of: datetime | Literal["now"] | None = None
+
+    @property
+    def window(self) -> PostingWindow | None:
+        if self.as_of is None:
+            return None
+        return PostingWindow(datetime.now(UTC) if self.as_of == "now" else self.as_of)
 
 
 def process_chunk(spec: EngineSpec, chunk: Chunk, explain_all: bool) -> tuple[ChunkDone, Any, Any]:
@@ -75,7 +88,21 @@ def _identity(config: BatchConfig, manifest: Path) -> dict[str, Any]:
         "capacity": config.engine.capacity, "random_share": config.engine.random_share,
         "history": config.engine.history, "explain_all": config.explain_all,
         "keys": config.engine.fingerprint(),
+        "as_of": config.as_of.isoformat() if isinstance(config.as_of, datetime) else None,
     }  # fmt: skip
+
+
+def _reference_time(config: BatchConfig) -> BatchConfig:
+    """The run with its posting window's reference time fixed: "now" is the time the run
+    first started, read back from its folder when it resumes."""
+    if config.as_of != "now":
+        return config
+    run_file = config.out / "run.json"
+    if not config.fresh and run_file.is_file():
+        known = json.loads(run_file.read_text(encoding="utf-8")).get("as_of")
+        if isinstance(known, str):
+            return replace(config, as_of=datetime.fromisoformat(known))
+    return replace(config, as_of=datetime.now(UTC))
 
 
 def _history_snapshot(config: BatchConfig) -> BatchConfig:
@@ -186,7 +213,7 @@ def _run_local(config: BatchConfig, state: RunState, manifest: Path, progress: P
                 pending = writer.submit(state.finish, entry, results, quarantine)
             progress.update(chunk.rows)
 
-        for chunk in prefetch(iter_chunks(manifest, config.chunk_rows)):
+        for chunk in prefetch(iter_chunks(manifest, config.chunk_rows, config.window)):
             scoring = None
             if chunk.index not in state.done:
                 scoring = scorers.submit(process_chunk, config.engine, chunk, config.explain_all)
@@ -233,6 +260,7 @@ def screen(config: BatchConfig) -> dict[str, Any]:
     if config.engine.history is not None and not Path(config.engine.history).is_file():
         raise ManifestError(f"{config.engine.history}: no such history store")
     config.out.mkdir(parents=True, exist_ok=True)
+    config = _reference_time(config)
     state = RunState(config.out, _identity(config, manifest), fresh=config.fresh)
     config = _history_snapshot(config)
     if state.done:

@@ -1,0 +1,127 @@
+"""Hostile requests to the API (issue 16): an answer is never much larger than its request,
+a declaration posted at an implausible time is refused before it is scored or recorded, and
+absurd numbers are refused with the field named."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import Trained
+from tests.serving.conftest import Server, make_settings, parcel, start_server
+
+
+@pytest.fixture(scope="module")
+def hostile_server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with the production limits: 2 MB bodies, 500 declarations a batch, the
+    default posting window (90 days back, 2 ahead)."""
+    settings = make_settings(tmp_path_factory.mktemp("hostile"), trained.registry,
+                             max_batch=500, max_body_bytes=2_000_000, posted_days_back=90,
+                             posted_days_ahead=2)  # fmt: skip
+    yield from start_server(settings)
+
+
+def _now(**delta: float) -> str:
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat()
+
+
+def _problems(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(body["error"]["problems"])
+
+
+def test_many_unknown_keys_draw_a_small_and_quick_422(hostile_server: Server) -> None:
+    record = parcel(posted_at=_now())
+    record.update({f"k{n:06d}": n for n in range(120_000)})
+    body = json.dumps(record, separators=(",", ":")).encode()
+    assert 1_500_000 < len(body) < 2_000_000
+    client = hostile_server.client()
+
+    def post(_: int) -> tuple[int, int, float, dict[str, Any]]:
+        started = time.perf_counter()
+        r = client.post("/v1/parcels:score", content=body,
+                        headers={"content-type": "application/json"})  # fmt: skip
+        return r.status_code, len(r.content), time.perf_counter() - started, r.json()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(5) as pool:  # five at once (they cut scoring 850/s to 47/s)
+        answers = list(pool.map(post, range(5)))
+    took = time.perf_counter() - started
+    for status, size, _, answer in answers:
+        assert status == 422
+        assert size < 10_000, f"a 422 of {size} bytes for a body of {len(body)}"
+        problems = _problems(answer)
+        assert len(problems) == 21 and problems[-1]["field"] == "(record)"
+        assert problems[-1]["problem"].startswith("119980 more unknown fields not listed")
+    assert took < 5, f"five hostile requests took {took:.1f} s"
+    ok = client.post("/v1/parcels:score", json=parcel(posted_at=_now()))
+    assert ok.status_code == 200
+
+
+def test_a_batch_of_invalid_declarations_answers_less_than_it_reads(
+        hostile_server: Server) -> None:  # fmt: skip
+    bad_line = {"description": "x", "quantity": 0, "net_weight_kg": -1.0, "value": -1.0}
+    batch = [parcel(posted_at=_now(), lines=[bad_line] * 10) for _ in range(500)]
+    body = json.dumps({"declarations": batch}).encode()
+    r = hostile_server.client().post("/v1/parcels:score-batch", content=body,
+                                     headers={"content-type": "application/json"})  # fmt: skip
+    assert r.status_code == 200
+    answer = r.json()
+    assert (answer["scored"], answer["errors"]) == (0, 500)
+    assert len(r.content) < len(body), f"{len(body)} bytes in, {len(r.content)} out"
+    listed = sum(len(e["error"]["problems"]) for e in answer["results"])
+    omitted = sum(e["error"].get("problems_omitted", 0) for e in answer["results"])
+    assert listed == 100
+    assert omitted == answer["problems_omitted"] == 500 * 21 - 100  # 20 + a count, each
+
+
+@pytest.mark.parametrize("posted_at", ["0001-01-02T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_an_implausible_posting_time_is_refused_and_never_recorded(
+        hostile_server: Server, posted_at: str) -> None:  # fmt: skip
+    sender = {"name": "Wim Window", "street": "Damrak 9", "city": "Amsterdam",
+              "postcode": "1012 LG", "country": "NL"}  # fmt: skip
+    odd = parcel(posted_at=posted_at, sender=sender)
+    r = hostile_server.client().post("/v1/parcels:score", json=odd)
+    assert r.status_code == 422
+    (problem,) = _problems(r.json())
+    assert problem["field"] == "posted_at"
+    assert problem["problem"].startswith("posting time outside the plausible window")
+    officer = hostile_server.client("officer")
+    assert officer.get(f"/v1/parcels/{odd['item_id']}/explanation").status_code == 404
+    # the same sender's next, ordinary parcel is scored as usual
+    next_one = parcel(posted_at=_now(), sender=sender)
+    assert hostile_server.client().post("/v1/parcels:score", json=next_one).status_code == 200
+
+
+def test_every_scoring_route_applies_the_window(hostile_server: Server) -> None:
+    good, late = parcel(posted_at=_now(hours=-1)), parcel(posted_at=_now(days=3))
+    r = hostile_server.client().post("/v1/parcels:score-batch",
+                                     json={"declarations": [good, late]})  # fmt: skip
+    first, second = r.json()["results"]
+    assert "error" not in first
+    assert [p["field"] for p in second["error"]["problems"]] == ["posted_at"]
+    officer = hostile_server.client("officer")
+    assert officer.get(f"/v1/parcels/{late['item_id']}/explanation").status_code == 404
+    infer = {"inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [1],
+                         "data": [json.dumps(parcel(posted_at=_now(days=-91)))]}]}  # fmt: skip
+    r = hostile_server.client().post("/v2/models/parcelscreen-xgboost/infer", json=infer)
+    assert r.status_code == 422
+    assert [p["field"] for p in _problems(r.json())] == ["posted_at"]
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"gross_weight_kg": 1e308}, "gross_weight_kg"),  # scored 'inspect' before
+    ({"declared_value": 1e308}, "declared_value"),
+    ({"lines.0.net_weight_kg": 5000.0}, "lines[0].net_weight_kg"),
+])  # fmt: skip
+def test_absurd_numbers_are_422_naming_the_field(hostile_server: Server, changes: dict[str, Any],
+                                                 field: str) -> None:  # fmt: skip
+    r = hostile_server.client().post("/v1/parcels:score",
+                                     json=parcel(posted_at=_now(), **changes))  # fmt: skip
+    assert r.status_code == 422
+    assert [p["field"] for p in _problems(r.json())] == [field]
