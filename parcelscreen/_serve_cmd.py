@@ -6,8 +6,12 @@ import argparse
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 from . import _listen
+
+if TYPE_CHECKING:
+    from serving import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,30 +38,49 @@ def run(args: argparse.Namespace) -> int:
     if workers > 1:  # each worker builds its app from the environment
         os.environ["PARCELSCREEN_WORKERS"] = str(workers)
         return serve_workers("serving:app_from_env", settings.host, settings.port, workers,
-                             settings.forwarded_allow_ips)  # fmt: skip
+                             settings.forwarded_allow_ips, uvicorn_options(settings))  # fmt: skip
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", access_log=False,
-                forwarded_allow_ips=settings.forwarded_allow_ips)  # fmt: skip
+                forwarded_allow_ips=settings.forwarded_allow_ips,
+                **uvicorn_options(settings))  # fmt: skip
     return 0
 
 
-def serve_workers(app: str, host: str, port: int, workers: int,
-                  forwarded_allow_ips: str = "") -> int:  # fmt: skip
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for every ``serve``: the httptools parser with limits on request
+    heads and their time (``_protocol``), on idle connections and on requests in progress."""
+    from ._protocol import HttpLimits, limited_protocol
+
+    limits = HttpLimits(settings.max_header_bytes, settings.max_headers,
+                        settings.header_timeout, settings.body_timeout)  # fmt: skip
+    return {"http": limited_protocol(limits), "timeout_keep_alive": settings.keep_alive_timeout,
+            "limit_concurrency": settings.max_concurrency}  # fmt: skip
+
+
+def serve_workers(app: str, host: str, port: int, workers: int, forwarded_allow_ips: str = "",
+                  options: dict[str, Any] | None = None) -> int:  # fmt: skip
     """Run the app factory ``app`` ("module:function") in ``workers`` processes under uvicorn's
     supervisor, each listening on a socket of its own where the kernel balances them.
     ``forwarded_allow_ips``: the proxies whose ``X-Forwarded-For`` uvicorn trusts (empty: none;
-    uvicorn's own default trusts loopback, where anyone on the host may send the header)."""
+    uvicorn's own default trusts loopback, where anyone on the host may send the header).
+    ``options``: more of uvicorn's options (default: ``uvicorn_options`` of the settings in the
+    environment)."""
     import uvicorn
 
+    if options is None:
+        from serving import Settings
+
+        options = uvicorn_options(Settings())
     if not _listen.AVAILABLE:
         uvicorn.run(app, factory=True, workers=workers, host=host, port=port, log_level="info",
-                    access_log=False, forwarded_allow_ips=forwarded_allow_ips)  # fmt: skip
+                    access_log=False, forwarded_allow_ips=forwarded_allow_ips,
+                    **options)  # fmt: skip
         return 0
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(app, factory=True, workers=workers, host=host, port=port,
                             log_level="info", access_log=False,
-                            forwarded_allow_ips=forwarded_allow_ips)  # fmt: skip
+                            forwarded_allow_ips=forwarded_allow_ips, **options)  # fmt: skip
     try:
         sock = _listen.supervisor_socket(host, port)
     except OSError as exc:

@@ -107,6 +107,28 @@ class Settings(BaseSettings):
     wait). Only a batch that would hold fewer requests than the last one waits."""
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     """Largest request body accepted; larger bodies get 413."""
+    posted_days_back: float = Field(default=90.0, ge=0)
+    """A declaration posted more than this many days before the time of scoring is refused
+    (422 naming ``posted_at``): a date far in the past would pass for the sender's history."""
+    posted_days_ahead: float = Field(default=2.0, ge=0)
+    """A declaration posted more than this many days after the time of scoring is refused
+    (422 naming ``posted_at``)."""
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    """Largest request head (request line and headers) ``parcelscreen serve`` reads; a larger
+    one gets 431 and its connection is closed."""
+    max_headers: int = Field(default=100, ge=10)
+    """Most header lines in one request; more get 431 and the connection is closed."""
+    header_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a client has to send a request's head, from opening the connection or from the
+    first byte of a request on a kept-alive one; then 408 and the connection is closed."""
+    body_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a client has to send a request's body once its head has arrived; then the
+    connection is closed."""
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    """Seconds an idle kept-alive connection stays open (uvicorn's ``timeout_keep_alive``)."""
+    max_concurrency: int = Field(default=1000, ge=1)
+    """Connections and requests in progress per worker process past which a new request gets
+    503 (uvicorn's ``limit_concurrency``)."""
     retention_days: float = Field(default=365.0, gt=0)
     """Decision-log records older than this are removed by ``parcelscreen audit prune``."""
     parcel_retention_days: float = Field(default=365.0, gt=0)
