@@ -4,7 +4,14 @@ Training, the HTTP service, batch screening and the officer view all call this p
 imports only ``data_contracts``.
 """
 
-from ._bundle import MANIFEST_NAME, verify_bundle, write_json_atomic, write_manifest
+from ._bundle import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    sign_bundle,
+    verify_bundle,
+    write_json_atomic,
+    write_manifest,
+)
 from ._calibration import Calibration, fit_platt
 from ._database import LOCK_TIMEOUT, Database, connect_sqlite
 from ._drift import (
@@ -56,6 +63,14 @@ from ._policy import (
 from ._pseudonymise import Pseudonymiser, normalise
 from ._registry import ModelRegistry
 from ._rules import RISK_ORIGINS, rule_score
+from ._signing import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+    generate_key_pair,
+    key_id,
+    load_private_key,
+    load_public_keys,
+)
 from ._treeshap import TreeExplainerTables
 
 __all__ = [
@@ -67,6 +82,8 @@ __all__ = [
     "Decision",
     "DecisionPolicy",
     "ENTITIES",
+    "Ed25519PrivateKey",
+    "Ed25519PublicKey",
     "EntityStats",
     "Explain",
     "FEATURE_VERSION",
@@ -90,6 +107,7 @@ __all__ = [
     "RISK_ORIGINS",
     "Reason",
     "RegistryError",
+    "SIGNATURE_NAME",
     "SQLiteBackend",
     "ScoredParcel",
     "ScoringEngine",
@@ -110,8 +128,12 @@ __all__ = [
     "fit_platt",
     "frame_from_declarations",
     "frame_from_table",
+    "generate_key_pair",
     "group_contributions",
     "group_of",
+    "key_id",
+    "load_private_key",
+    "load_public_keys",
     "normalise",
     "parcel_features",
     "psi",
@@ -120,6 +142,7 @@ __all__ = [
     "reference_histogram",
     "replay",
     "rule_score",
+    "sign_bundle",
     "threshold_at",
     "uniform_draw",
     "uniform_draws",

@@ -2,14 +2,17 @@
 
 Files read (all covered by the manifest, verified before anything is parsed):
 ``model.onnx``, ``booster.ubj``, ``feature_spec.json``, ``calibration.json``,
-``thresholds.json``, ``reference.json``, ``metrics.json``, ``bundle.json``, ``model_card.md``.
+``thresholds.json``, ``reference.json``, ``metrics.json``, ``bundle.json``, ``model_card.md``
+and ``treeshap.npz``. Each is parsed from the very bytes that were hashed, and checked
+against the model before it is used (``_bundle_checks``, ``_treeshap_checks``): a bundle that
+is not sound raises BundleError naming the file and the problem, and is never half loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +20,26 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
-from ._bundle import verify_bundle
+from ._bundle import open_bundle
+from ._bundle_checks import (
+    check_calibration,
+    check_feature_spec,
+    check_onnx,
+    check_reference,
+    check_thresholds,
+    parse_json,
+)
 from ._calibration import Calibration
 from ._errors import BundleError
 from ._features import FeatureSpec
+from ._signing import Ed25519PublicKey
 from ._treeshap import TreeExplainerTables
 
 TREESHAP_FILE = "treeshap.npz"
+
+#: Files parsed at load (from the bytes that were hashed); the others are only hashed.
+_PARSED = frozenset({"model.onnx", "feature_spec.json", "calibration.json", "thresholds.json",
+                     "reference.json", "metrics.json", "bundle.json", TREESHAP_FILE})  # fmt: skip
 
 REQUIRED_FILES = (
     "model.onnx",
@@ -64,36 +80,48 @@ class LoadedModel:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def load(cls, path: Path, version: str | None = None, threads: int = 1) -> LoadedModel:
-        """Verify the bundle's manifest, then load it; refuse anything tampered or partial."""
+    def load(cls, path: Path, version: str | None = None, threads: int = 1,
+             trusted_keys: Iterable[Ed25519PublicKey] = ()) -> LoadedModel:  # fmt: skip
+        """Verify the bundle (sizes, the manifest's signature by one of ``trusted_keys`` where
+        any are given, every hash), check every file against the model, then load it; refuse
+        anything tampered, partial or unsound with BundleError."""
         path = Path(path)
-        manifest = verify_bundle(path)
-        missing = [name for name in REQUIRED_FILES if name not in manifest["files"]]
+        bundle = open_bundle(path, trusted_keys, read=_PARSED)
+        missing = [name for name in REQUIRED_FILES if name not in bundle.manifest["files"]]
         if missing:
             raise BundleError(f"bundle {path} lacks {', '.join(missing)}")
-
-        def read_json(name: str) -> Any:
-            try:
-                return json.loads((path / name).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise BundleError(f"bundle {path}: {name} is unreadable: {exc}") from exc
-
+        where, files = f"bundle {path}", bundle.contents
+        spec = check_feature_spec(files["feature_spec.json"], where)
+        check_onnx(files["model.onnx"], where, len(spec.names))
+        calibration = Calibration(**check_calibration(files["calibration.json"], where))
+        thresholds = check_thresholds(files["thresholds.json"], where)
+        reference = check_reference(files["reference.json"], where, spec)
+        metrics, info = (parse_json(files[name], where, name)
+                         for name in ("metrics.json", "bundle.json"))  # fmt: skip
+        for name, value in (("metrics.json", metrics), ("bundle.json", info)):
+            if not isinstance(value, dict):
+                raise BundleError(f"{where}: {name} must hold a JSON object")
+        explainer = None
+        if TREESHAP_FILE in files:
+            explainer = TreeExplainerTables.from_bytes(
+                files[TREESHAP_FILE], len(spec.names), warm=False, where=f"{where}: {TREESHAP_FILE}"
+            )
         try:
-            spec = FeatureSpec.from_json((path / "feature_spec.json").read_text(encoding="utf-8"))
-            session = _session((path / "model.onnx").read_bytes(), threads)
+            session = _session(files["model.onnx"], threads)
         except Exception as exc:  # onnxruntime raises its own types for a broken graph
-            raise BundleError(f"bundle {path}: the model does not load: {exc}") from exc
+            raise BundleError(f"{where}: the model does not load: {exc}") from exc
         return cls(
             path=path,
             version=version or path.name,
-            bundle_hash=hashlib.sha256((path / "manifest.json").read_bytes()).hexdigest(),
+            bundle_hash=hashlib.sha256(bundle.manifest_bytes).hexdigest(),
             spec=spec,
-            calibration=Calibration(**read_json("calibration.json")),
-            thresholds={str(k): float(v) for k, v in read_json("thresholds.json").items()},
-            reference=read_json("reference.json"),
-            metrics=read_json("metrics.json"),
-            info=read_json("bundle.json"),
+            calibration=calibration,
+            thresholds=thresholds,
+            reference=reference,
+            metrics=metrics,
+            info=info,
             session=session,
+            _explainer=explainer,
         )
 
     def margin(self, matrix: np.ndarray) -> np.ndarray:
@@ -122,11 +150,8 @@ class LoadedModel:
 
     @property
     def explainer(self) -> TreeExplainerTables | None:
-        """Precomputed TreeSHAP tables (``treeshap.npz``), loaded on first use; None if absent."""
-        with self._lock:
-            if self._explainer is None and (self.path / TREESHAP_FILE).exists():
-                self._explainer = TreeExplainerTables.load(self.path / TREESHAP_FILE)
-            return self._explainer
+        """Precomputed TreeSHAP tables (``treeshap.npz``, checked at load); None if absent."""
+        return self._explainer
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP contributions on the margin: (n, features + 1), last column bias.

@@ -10,6 +10,11 @@ Publishing copies a verified bundle into a temporary directory beside its destin
 renames it into place, so readers see either no version or a complete one. Alias changes
 are serialised by the lock and written by atomic rename, with every change appended to a
 history list: who served what, and since when, can always be answered.
+
+A reference resolves only to a folder inside ``versions/``: an alias whose target is not a
+version name (``..``, an absolute path, a slash), or a version folder that is a symbolic link
+or otherwise leads outside the registry root, is refused (RegistryError). Publishing signs the
+manifest when given a private key; loading checks the signature when given trusted keys.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._bundle import verify_bundle, write_json_atomic
+from ._bundle import sign_bundle, verify_bundle, write_json_atomic
 from ._errors import BundleError, RegistryError
+from ._signing import Ed25519PrivateKey, Ed25519PublicKey
 
 __all__ = ["ModelRegistry"]
 
@@ -54,11 +60,13 @@ class ModelRegistry:
 
     # -- versions -----------------------------------------------------------------------
 
-    def publish(self, bundle_dir: Path, version: str | None = None) -> str:
+    def publish(self, bundle_dir: Path, version: str | None = None,
+                signing_key: Ed25519PrivateKey | None = None) -> str:  # fmt: skip
         """Verify `bundle_dir` and copy it in as a new, immutable version; return its name.
 
         The default name is the UTC time plus the first 8 hex digits of the hash of the
-        manifest's file list, e.g. ``20261129T124501Z-3f9a0c1d``.
+        manifest's file list, e.g. ``20261129T124501Z-3f9a0c1d``. With ``signing_key`` the
+        published manifest is signed (``manifest.sig``).
         """
         manifest = verify_bundle(Path(bundle_dir))
         if version is None:
@@ -75,6 +83,8 @@ class ModelRegistry:
         try:
             shutil.copytree(bundle_dir, staging, dirs_exist_ok=True)
             verify_bundle(staging)
+            if signing_key is not None:
+                sign_bundle(staging, signing_key)
             with self._locked():
                 if target.exists():
                     raise RegistryError(
@@ -92,8 +102,9 @@ class ModelRegistry:
         if not self._versions.is_dir():
             return []
         return sorted(
-            p.name for p in self._versions.iterdir() if p.is_dir() and not p.name.startswith(".")
-        )
+            p.name for p in self._versions.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+        )  # fmt: skip
 
     # -- aliases ------------------------------------------------------------------------
 
@@ -102,10 +113,11 @@ class ModelRegistry:
         if not ALIAS_PATTERN.fullmatch(alias):
             raise RegistryError(f"alias {alias!r} must be lower-case letters only", status_code=400)
         with self._locked():
-            if not (self._versions / version).is_dir() or version.startswith("."):
+            if not self._is_version(version) or not (self._versions / version).is_dir():
                 raise RegistryError(
                     f"cannot point {alias!r} at unknown version {version!r}", status_code=404
                 )
+            self._inside(version)
             state = self._read_aliases()
             state["aliases"][alias] = version
             state["history"].append(
@@ -124,30 +136,74 @@ class ModelRegistry:
     # -- lookup -------------------------------------------------------------------------
 
     def resolve(self, ref: str) -> str:
-        """The version an alias points at, or `ref` itself when it names a version."""
+        """The version an alias points at, or `ref` itself when it names a version.
+
+        The version is a plain version name whose folder lies inside the registry (no link
+        leading out of it), or RegistryError.
+        """
+        if not isinstance(ref, str):
+            raise RegistryError(f"no version or alias named {ref!r}", status_code=404)
         if ALIAS_PATTERN.fullmatch(ref):
             aliases = self.aliases()
             if ref not in aliases:
                 known = ", ".join(sorted(aliases)) or "none"
                 raise RegistryError(f"unknown alias {ref!r} (known: {known})", status_code=404)
-            return aliases[ref]
-        if VERSION_PATTERN.fullmatch(ref) and (self._versions / ref).is_dir():
+            version = aliases[ref]
+            if not self._is_version(version):
+                raise RegistryError(f"alias {ref!r} points at {version!r}, which is not a "
+                                    "version name of this registry (a path?): refused",
+                                    status_code=409)  # fmt: skip
+            self._inside(version)
+            return str(version)
+        if self._is_version(ref) and (self._versions / ref).is_dir():
+            self._inside(ref)
             return ref
         raise RegistryError(f"no version or alias named {ref!r} in {self.root}", status_code=404)
 
     def path(self, ref: str) -> Path:
-        """Directory of the bundle `ref` resolves to (not verified)."""
+        """Directory of the bundle `ref` resolves to (inside the registry; not verified)."""
         return self._versions / self.resolve(ref)
 
-    def load(self, ref: str) -> Path:
-        """Directory of the bundle `ref` resolves to, after verifying every file."""
+    def load(self, ref: str, trusted_keys: Iterable[Ed25519PublicKey] = ()) -> Path:
+        """Directory of the bundle `ref` resolves to, after verifying every file (and the
+        manifest's signature, where ``trusted_keys`` are given)."""
         path = self.path(ref)
         if not path.is_dir():
             raise BundleError(f"bundle {path} for {ref!r} is missing from the registry")
-        verify_bundle(path)
+        verify_bundle(path, trusted_keys)
         return path
 
+    def sign(self, ref: str, signing_key: Ed25519PrivateKey) -> str:
+        """Sign the manifest of a published version after verifying it; return the version.
+
+        The bundle's files and manifest stay as published; ``manifest.sig`` is added (or
+        replaced) beside the manifest.
+        """
+        version = self.resolve(ref)
+        with self._locked():
+            path = self.load(version)
+            sign_bundle(path, signing_key)
+        return version
+
     # -- internals ----------------------------------------------------------------------
+
+    @staticmethod
+    def _is_version(name: object) -> bool:
+        """A version name: no separator, no ``..`` component, never an alias name."""
+        return (isinstance(name, str) and VERSION_PATTERN.fullmatch(name) is not None
+                and ALIAS_PATTERN.fullmatch(name) is None)  # fmt: skip
+
+    def _inside(self, version: str) -> None:
+        """Refuse a version folder that is a link or resolves outside ``versions/``."""
+        folder = self._versions / version
+        if folder.is_symlink():
+            raise RegistryError(f"version {version!r} is a symbolic link ({folder}); the "
+                                "registry serves only folders inside itself",
+                                status_code=409)  # fmt: skip
+        real = folder.resolve()
+        if real.parent != self.root.resolve() / "versions":
+            raise RegistryError(f"version {version!r} resolves to {real}, outside the "
+                                f"registry {self.root}: refused", status_code=409)  # fmt: skip
 
     @staticmethod
     def _check_version_name(version: str) -> None:

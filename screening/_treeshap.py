@@ -11,25 +11,32 @@ Units whose state would take more than ``max_state_bits`` bits keep their leaves
 those are computed on the fly in O(d^2), so depth-10 trees stay exact without huge tables.
 The tables travel in the model bundle as one ``treeshap.npz`` (the builder's layout); the
 kernels' layout is derived from it at load (``_runtime``), so bundles of this format load
-whatever made them. Loading and explaining need numpy and numba only.
+whatever made them. The kernels index without bounds checks: ``load`` checks every array
+(``_treeshap_checks``) before deriving anything from it, and refuses bad tables with
+BundleError. Loading and explaining need numpy and numba only.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _treeshap_kernels as kernels
+from ._bundle import size_cap
+from ._errors import BundleError
+from ._treeshap_checks import ancestors, check_tables, read_tables
 
 if TYPE_CHECKING:
     import shap
     import xgboost
 
 FORMAT_VERSION = 1
+TREESHAP_NAME = "treeshap.npz"
 DEFAULT_MAX_STATE_BITS = 10
 DEFAULT_UNIT_HEIGHT = 2
 _LOGISTIC = {"binary:logistic", "reg:logistic", "binary:logitraw"}
@@ -193,26 +200,6 @@ class _Builder:
         c["unit_toff"].append(c["unit_toff"][-1] + table.size)
 
 
-def _ancestors(nodes: np.ndarray, parent: np.ndarray, went_left: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Every (index into ``nodes``, ancestor, whether the path goes left there), by index."""
-    owner, above, left = [], [], []
-    which, current = np.arange(len(nodes)), np.asarray(nodes, dtype=np.int64)
-    while len(current):
-        up = parent[current]
-        keep = up >= 0
-        which, current, up = which[keep], current[keep], up[keep]
-        owner.append(which)
-        above.append(up)
-        left.append(went_left[current])
-        current = up
-    if not owner:
-        return (np.zeros(0, np.int64),) * 3
-    flat = np.concatenate(owner)
-    order = np.argsort(flat, kind="stable")
-    return flat[order], np.concatenate(above)[order], np.concatenate(left)[order]
-
-
 def _runtime(a: dict[str, np.ndarray], n_features: int) -> tuple[dict[str, np.ndarray], int]:
     """The kernels' layout, derived from the stored arrays (any bundle of this format).
 
@@ -241,7 +228,7 @@ def _runtime(a: dict[str, np.ndarray], n_features: int) -> tuple[dict[str, np.nd
     # units: path edges first, then inner nodes
     n_units = len(a["unit_root"])
     n_inner = np.diff(a["unit_noff"]).astype(np.int64)
-    owner, above, left = _ancestors(a["unit_root"], parent, went_left)
+    owner, above, left = ancestors(a["unit_root"], parent, went_left)
     depth = np.bincount(owner, minlength=n_units)
     n_slots = int((depth + n_inner).max()) if n_units else 1
     slot = np.full((n_units, max(n_slots, 1)), pad, dtype=np.int32)
@@ -265,7 +252,7 @@ def _runtime(a: dict[str, np.ndarray], n_features: int) -> tuple[dict[str, np.nd
     if len(table) != end:
         table = np.concatenate([table[: int(a["unit_toff"][-1])], np.zeros(width, np.float32)])
     # loose leaves
-    leaf_owner, leaf_above, leaf_left = _ancestors(a["leaf_node"], parent, went_left)
+    leaf_owner, leaf_above, leaf_left = ancestors(a["leaf_node"], parent, went_left)
     runtime = {
         "tree_inner": tree_inner,
         "inner_feat": feat[inner].astype(np.int32),
@@ -345,15 +332,32 @@ class TreeExplainerTables:
             np.savez(handle, **arrays)
 
     @classmethod
-    def load(cls, path: Path, warm: bool = True) -> TreeExplainerTables:
-        """Read tables written by ``save``; does not import xgboost."""
-        with np.load(path, allow_pickle=False) as data:
-            version, n_features = (int(v) for v in data["meta"])
-            if version != FORMAT_VERSION:
-                raise ValueError(f"{path}: treeshap format {version}, expected {FORMAT_VERSION}")
-            arrays = {name: np.ascontiguousarray(data[name]) for name in _ARRAYS}
-            bias = float(data["bias"])
-        return cls(arrays, n_features, bias, warm=warm)
+    def load(cls, path: Path, n_features: int | None = None,
+             warm: bool = True) -> TreeExplainerTables:  # fmt: skip
+        """Read tables written by ``save``, checked (for ``n_features`` when given) before
+        use; BundleError if they are not sound. Does not import xgboost."""
+        path, cap = Path(path), size_cap(TREESHAP_NAME)
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(cap + 1) if size <= cap else b""
+        if size > cap or len(data) > cap:
+            raise BundleError(f"{path}: {max(size, len(data))} bytes, over the cap of {cap} "
+                              f"bytes for {TREESHAP_NAME}")  # fmt: skip
+        return cls.from_bytes(data, n_features, warm, where=str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, n_features: int | None = None, warm: bool = True,
+                   where: str = "treeshap.npz") -> TreeExplainerTables:  # fmt: skip
+        """Tables from the bytes of a ``treeshap.npz`` (see ``load``); ``where`` names them
+        in errors."""
+        arrays = read_tables(data, where)
+        version = int(arrays["meta"][0])
+        if version != FORMAT_VERSION:
+            raise BundleError(f"{where}: meta: treeshap format {version}, expected "
+                              f"{FORMAT_VERSION}")  # fmt: skip
+        n_features = check_tables(arrays, n_features, where)
+        bias = float(arrays["bias"])
+        return cls({name: arrays[name] for name in _ARRAYS}, n_features, bias, warm=warm)
 
     @property
     def nbytes(self) -> int:

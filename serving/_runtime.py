@@ -3,8 +3,9 @@
 A background thread (and the admin reload route) resolves the registry alias; when it moved,
 the new bundle is verified, loaded and warmed off the request path, then swapped in with one
 reference assignment, so a request sees either the old model or the new one, never neither.
-A bundle that fails its hash check is refused (decision log and metrics say so) and the old
-model keeps serving.
+A bundle that fails its checks (signature by a trusted key where any is configured, size caps,
+hashes, every file's content against the model) is refused (decision log, log and metrics say
+so) and the old model keeps serving.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,12 +23,14 @@ import numpy as np
 from screening import (
     BundleError,
     DecisionPolicy,
+    Ed25519PublicKey,
     History,
     LoadedModel,
     ModelRegistry,
     Pseudonymiser,
     RegistryError,
     ScoringEngine,
+    load_public_keys,
 )
 
 from ._audit import DecisionLog, Entry
@@ -33,6 +38,16 @@ from ._errors import ModelRefused, ModelUnavailable, NotFound
 from ._metrics import Metrics
 
 log = logging.getLogger("serving")
+
+
+def key_files(setting: str) -> list[Path]:
+    """The key files of a comma-separated setting (``PARCELSCREEN_TRUSTED_BUNDLE_KEYS``)."""
+    return [Path(part.strip()) for part in setting.split(",") if part.strip()]
+
+
+def trusted_bundle_keys(setting: str) -> tuple[Ed25519PublicKey, ...]:
+    """The public keys a bundle's signature must come from (none: unsigned bundles load)."""
+    return load_public_keys(key_files(setting))
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,11 @@ class ModelHolder:
 
     def __init__(self, registry: ModelRegistry, alias: str, history: History,
                  pseudonymiser: Pseudonymiser, policy: DecisionPolicy, decision_key: bytes,
-                 audit: DecisionLog, metrics: Metrics) -> None:  # fmt: skip
+                 audit: DecisionLog, metrics: Metrics,
+                 trusted_keys: Sequence[Ed25519PublicKey] = ()) -> None:  # fmt: skip
         self.registry, self.alias = registry, alias
+        #: Keys one of which must have signed a bundle's manifest (none: unsigned ones load).
+        self.trusted_keys = tuple(trusted_keys)
         self._history, self._pseudonymiser = history, pseudonymiser
         self._policy, self._decision_key = policy, decision_key
         self._audit, self._metrics = audit, metrics
@@ -58,6 +76,7 @@ class ModelHolder:
         self._reload_lock = threading.Lock()
         self._older: OrderedDict[str, LoadedModel] = OrderedDict()
         self._refused: dict[str, str] = {}
+        self._alias_problem: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,15 +110,20 @@ class ModelHolder:
             try:
                 version = self.registry.resolve(self.alias)
             except RegistryError as exc:
+                if self._alias_problem != exc.message:  # logged once, not at every check
+                    self._alias_problem = exc.message
+                    log.error("alias %s gives no model to load: %s", self.alias, exc.message)
                 if current is None:
                     return {"changed": False, "version": None, "refused": exc.message}
                 raise ModelRefused(exc.message) from exc
+            self._alias_problem = None
             if version == current:
                 return {"changed": False, "version": version}
             if version in self._refused and not force:
                 raise ModelRefused(self._refused[version])
             try:
-                model = LoadedModel.load(self.registry.path(version), version=version)
+                model = LoadedModel.load(self.registry.path(version), version=version,
+                                         trusted_keys=self.trusted_keys)  # fmt: skip
                 _warm(model)
             except (OSError, MemoryError):
                 raise  # the disk or memory, not the bundle: the watcher tries it again
@@ -137,7 +161,8 @@ class ModelHolder:
         if cached is not None:
             return cached
         try:
-            model = LoadedModel.load(self.registry.path(version), version=version)
+            model = LoadedModel.load(self.registry.path(version), version=version,
+                                     trusted_keys=self.trusted_keys)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - a result's model that is gone or broken
             raise NotFound(f"model {version} of this result cannot be loaded: {exc}") from exc
         with self._reload_lock:  # as many older models kept as after a swap, no more

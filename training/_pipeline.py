@@ -17,6 +17,7 @@ import xgboost
 from screening import (
     FEATURE_VERSION,
     TREESHAP_FILE,
+    Ed25519PrivateKey,
     ModelRegistry,
     Pseudonymiser,
     TreeExplainerTables,
@@ -93,8 +94,10 @@ def run_training(
     config: TrainConfig | None = None,
     validate: bool = True,
     progress: Progress = lambda _m: None,
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> TrainingRun:
-    """Train on ``data_dir`` (declarations.parquet, outcomes.parquet), publish, set alias."""
+    """Train on ``data_dir`` (declarations.parquet, outcomes.parquet), publish (signed with
+    ``signing_key`` when given), set alias."""
     started = time.perf_counter()
     config = config or TrainConfig()
     data = load_dataset(data_dir / "declarations.parquet", data_dir / "outcomes.parquet",
@@ -137,7 +140,7 @@ def run_training(
         bundle = Path(tmp) / "bundle"
         write_bundle(bundle, result, info, metrics, onnx_bytes, prob_valid)
         registry = ModelRegistry(registry_root)
-        version = registry.publish(bundle)
+        version = registry.publish(bundle, signing_key=signing_key)
     registry.set_alias(alias, version)
     progress(f"published version {version} as {alias}")
     return TrainingRun(version, registry.path(version), _jsonable(metrics),

@@ -92,7 +92,8 @@ class OfficerContext:
     def build(cls, service: Service) -> OfficerContext:
         s = service.settings
         parcels = ParcelStore(service.state_db)
-        shadow = ShadowScorer(s.registry, s.shadow_alias, s.shadow_check_seconds)
+        shadow = ShadowScorer(s.registry, s.shadow_alias, s.shadow_check_seconds,
+                              service.holder.trusted_keys)  # fmt: skip
         recorder = ParcelRecorder(parcels, Pseudonymiser(s.pseudonymisation_key), shadow)
         env = Environment(loader=FileSystemLoader(HERE / "templates"),
                           autoescape=select_autoescape(default=True, default_for_string=True),

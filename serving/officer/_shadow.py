@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from screening import BundleError, LoadedModel, ModelRegistry, RegistryError
+from screening import BundleError, Ed25519PublicKey, LoadedModel, ModelRegistry, RegistryError
 
 log = logging.getLogger("serving.officer")
 
@@ -22,8 +23,10 @@ log = logging.getLogger("serving.officer")
 class ShadowScorer:
     """Scores with the model the ``alias`` points at, checking the alias every few seconds."""
 
-    def __init__(self, registry: Path, alias: str = "challenger", check_seconds: float = 10.0):
+    def __init__(self, registry: Path, alias: str = "challenger", check_seconds: float = 10.0,
+                 trusted_keys: Sequence[Ed25519PublicKey] = ()) -> None:  # fmt: skip
         self.registry = ModelRegistry(registry)
+        self.trusted_keys = tuple(trusted_keys)  # as the served model's (none: unsigned load)
         self.alias = alias
         self.check_seconds = check_seconds
         self._model: LoadedModel | None = None
@@ -44,8 +47,9 @@ class ShadowScorer:
                 return None
             if self._model is None or self._model.version != version:
                 try:
-                    self._model = LoadedModel.load(self.registry.path(version), version=version)
-                except BundleError as exc:
+                    self._model = LoadedModel.load(self.registry.path(version), version=version,
+                                                   trusted_keys=self.trusted_keys)  # fmt: skip
+                except (BundleError, RegistryError) as exc:
                     log.warning("challenger %s not loadable: %s", version, exc)
                     self._model = None
             return self._model
