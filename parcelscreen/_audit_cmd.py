@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from ._args import days, existing_file
 from ._maintenance import missing_store
 
 
@@ -18,12 +19,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     audit.add_parser("verify", help="recompute the hash chain; exit 1 naming broken records")
     prune = audit.add_parser("prune", help="delete records older than the retention period "
                              "and record a checkpoint in the chain")  # fmt: skip
-    prune.add_argument("--days", type=float, default=None,
+    prune.add_argument("--days", type=days, default=None,
                        help="retention in days (default: the retention_days setting)")  # fmt: skip
     hashes = audit.add_parser("input-hash", help="print each declaration's item ID and keyed "
                               "input hash, as the decision log records them")  # fmt: skip
-    hashes.add_argument("declarations", type=Path, help="declarations (JSON, JSON Lines, CSV "
-                        "or Parquet)")  # fmt: skip
+    hashes.add_argument("declarations", type=existing_file,
+                        help="declarations (JSON, JSON Lines, CSV or Parquet)")  # fmt: skip
     p.set_defaults(func=run)
 
 

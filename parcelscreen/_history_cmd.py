@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from ._args import days, iso_time, parquet_of
 from ._maintenance import missing_store, record_and_print
 
 
@@ -20,16 +20,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("history", help="manage the entity history store")
     history = p.add_subparsers(dest="history_command", required=True)
     load = history.add_parser("load", help="replay past declarations and outcomes into it")
-    load.add_argument("declarations", type=Path, help="declarations (Parquet)")
-    load.add_argument("--outcomes", type=Path, default=None, help="outcomes (Parquet)")
+    load.add_argument("declarations", type=parquet_of("declaration"),
+                      help="declarations (Parquet)")  # fmt: skip
+    load.add_argument("--outcomes", type=parquet_of("outcome"), default=None,
+                      help="outcomes (Parquet)")  # fmt: skip
     load.add_argument(
         "--until",
+        type=iso_time,
         default=None,
         help="ISO time: take parcels posted and outcomes recorded before it",
     )
     prune = history.add_parser("prune", help="delete entities not seen within the retention "
                                "period, their partner links and old item links")  # fmt: skip
-    prune.add_argument("--days", type=float, default=None,
+    prune.add_argument("--days", type=days, default=None,
                        help="retention in days (default: the history_retention_days setting)")
     prune.add_argument("--dry-run", action="store_true",
                        help="count what would be deleted; delete nothing")  # fmt: skip

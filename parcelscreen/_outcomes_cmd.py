@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+
+from ._args import folder
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("outcomes", help="stored inspection outcomes")
     outcomes = p.add_subparsers(dest="outcomes_command", required=True)
     export = outcomes.add_parser("export", help="write declarations.parquet + outcomes.parquet")
-    export.add_argument("--out", type=Path, required=True, help="folder to write")
+    export.add_argument("--out", type=folder, required=True, help="folder to write")
     p.set_defaults(func=run)
 
 

@@ -12,12 +12,16 @@ import os
 import sys
 from pathlib import Path
 
+from ._args import folder, port
+from ._simulate_cmd import config_value
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="simulate, train, screen, then serve (embedded defaults)")
-    p.add_argument("--workdir", type=Path, default=Path("runs"), help="where everything goes")
-    p.add_argument("--parcels", type=int, default=200_000, help="simulated parcels")
-    p.add_argument("--port", type=int, default=8000, help="port of the service on 127.0.0.1")
+    p.add_argument("--workdir", type=folder, default=Path("runs"), help="where everything goes")
+    p.add_argument("--parcels", type=config_value("parcels", int), default=200_000,
+                   help="simulated parcels")  # fmt: skip
+    p.add_argument("--port", type=port, default=8000, help="port of the service on 127.0.0.1")
     p.add_argument("--no-serve", action="store_true", help="stop after screening")
     p.set_defaults(func=run)
 

@@ -10,27 +10,43 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from ._args import existing_file, existing_folder, folder, share, whole
+
+
+def capacity(text: str) -> str:
+    """An inspection capacity as ``Capacity.parse`` reads it (a share like 2%% or a count)."""
+    from serving.batch import Capacity
+
+    try:
+        Capacity.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("screen", help="score a manifest (CSV, JSON Lines, Parquet) in batch")
-    p.add_argument("manifest", type=Path, help=".csv, .jsonl, .json or .parquet declarations")
-    p.add_argument("--out", type=Path, required=True, help="output folder (also resume state)")
-    p.add_argument("--model", type=Path, default=None, help="bundle folder (default: registry)")
+    p.add_argument("manifest", type=existing_file,
+                   help=".csv, .jsonl, .json or .parquet declarations")  # fmt: skip
+    p.add_argument("--out", type=folder, required=True, help="output folder (also resume state)")
+    p.add_argument("--model", type=existing_folder, default=None,
+                   help="bundle folder (default: registry)")  # fmt: skip
     p.add_argument("--registry", type=Path, default=Path("runs/registry"))
     p.add_argument("--alias", default="champion", help="registry alias or version to load")
-    p.add_argument("--capacity", default="2%", help="inspection capacity: 2%% or 500 (items)")
-    p.add_argument("--random-share", type=float, default=0.10,
+    p.add_argument("--capacity", type=capacity, default="2%",
+                   help="inspection capacity: 2%% or 500 (items)")  # fmt: skip
+    p.add_argument("--random-share", type=share, default=0.10,
                    help="share of the capacity for random control")  # fmt: skip
-    p.add_argument("--history", type=Path, default=None,
+    p.add_argument("--history", type=existing_file, default=None,
                    help="SQLite history store, read as a snapshot (default: none)")  # fmt: skip
-    p.add_argument("--chunk-rows", type=int, default=50_000, help="records per chunk")
+    p.add_argument("--chunk-rows", type=whole(1), default=50_000, help="records per chunk")
     p.add_argument("--csv", action="store_true", help="also write CSV copies of the results")
     p.add_argument("--explain-all", action="store_true", help="reasons for every row")
     p.add_argument("--fresh", action="store_true", help="discard the state of an earlier run")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     where.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
-    p.add_argument("--workers", type=int, default=2, help="workers of the local Dask cluster")
+    p.add_argument("--workers", type=whole(1), default=2, help="workers of the local Dask cluster")
     p.add_argument("--as-of", type=as_of, default="now", dest="as_of",
                    help="reference time of the posting window: a record posted more than 90 "
                    "days before it or 2 days after it is quarantined (ISO date or time, UTC "

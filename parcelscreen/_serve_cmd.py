@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from . import _listen
+from ._args import port, whole
 
 if TYPE_CHECKING:
     from serving import Settings
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the HTTP scoring service (PARCELSCREEN_* settings)")
-    p.add_argument("--port", type=int, default=None, help="TCP port (default: the port setting)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--port", type=port, default=None, help="TCP port (default: the port setting)")
+    p.add_argument("--workers", type=whole(1), default=None,
                    help="worker processes (default: the workers setting, 1)")  # fmt: skip
     p.set_defaults(func=run)
 

@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from ._args import folder, whole
+
+
+def config_value(field: str, kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argument type for SimulationConfig's ``field``: refused as the config refuses it."""
+    from training.simulation import SimulationConfig
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            expected = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        try:
+            SimulationConfig(**{field: value})  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+
+    return parse
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -12,14 +34,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     d = SimulationConfig()
     p = sub.add_parser("simulate", help="simulate postal flows with darknet shipments")
-    p.add_argument("--out", type=Path, default=Path("runs/data"), help="output directory")
-    p.add_argument("--parcels", type=int, default=d.parcels)
-    p.add_argument("--days", type=int, default=d.days)
-    p.add_argument("--prevalence", type=float, default=d.prevalence)
-    p.add_argument("--inspection-rate", type=float, default=d.inspection_rate)
-    p.add_argument("--random-share", type=float, default=d.random_share)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--csv", action="store_true", help="also write CSV files")
+    p.add_argument("--out", type=folder, default=Path("runs/data"), help="output directory")
+    p.add_argument("--parcels", type=config_value("parcels", int), default=d.parcels)
+    p.add_argument("--days", type=config_value("days", int), default=d.days)
+    p.add_argument("--prevalence", type=config_value("prevalence", float), default=d.prevalence)
+    p.add_argument("--inspection-rate", type=config_value("inspection_rate", float),
+                   default=d.inspection_rate)  # fmt: skip
+    p.add_argument("--random-share", type=config_value("random_share", float),
+                   default=d.random_share)  # fmt: skip
+    p.add_argument("--seed", type=whole(0), default=d.seed)
+    p.add_argument("--csv", action="store_true",
+                   help="also write the declarations and outcomes in the contract's CSV form")
     p.set_defaults(func=run)
 
 

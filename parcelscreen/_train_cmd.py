@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from ._args import existing_file, existing_folder, folder, number
+
 DEV_KEY = "development-only-pseudonymisation-key"
 
 
@@ -23,12 +25,12 @@ def pseudonymisation_key() -> str:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("train", help="train a model and publish it to the registry")
-    p.add_argument("--data", type=Path, default=Path("runs/data"),
+    p.add_argument("--data", type=existing_folder, default=Path("runs/data"),
                    help="directory with declarations.parquet and outcomes.parquet")  # fmt: skip
-    p.add_argument("--registry", type=Path, default=Path("runs/registry"))
+    p.add_argument("--registry", type=folder, default=Path("runs/registry"))
     p.add_argument(
         "--truth",
-        type=Path,
+        type=existing_file,
         default=None,
         help="simulator truth file: adds model-vs-oracle metrics (evaluation only)",
     )
@@ -38,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="check the files' schema only, not every record",
     )
-    p.add_argument("--gap-days", type=float, default=None, help="label-delay gap (days)")
+    p.add_argument("--gap-days", type=number(0), default=None, help="label-delay gap (days)")
     p.set_defaults(func=run)
 
 

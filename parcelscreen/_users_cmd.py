@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             return _unlock(args.name)
         else:
             print(json.dumps(store.list(), indent=1))
-    except (UserError, ValueError) as exc:
+    except (UserError, ValueError) as exc:  # a bad name or password, or a taken name
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from data_contracts import (
     ContractError,
@@ -15,10 +14,12 @@ from data_contracts import (
     validate_records,
 )
 
+from ._args import existing_file
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="check a declaration or outcome file against the contract")
-    p.add_argument("file", type=Path, help=".json, .jsonl, .csv or .parquet")
+    p.add_argument("file", type=existing_file, help=".json, .jsonl, .csv or .parquet")
     p.add_argument("--kind", choices=("declaration", "outcome"), default="declaration")
     p.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
     p.add_argument("--no-warnings", action="store_true", help="print errors only")

@@ -13,7 +13,15 @@ import pyarrow.compute as pc
 import pytest
 
 import training.simulation as simulation
-from data_contracts import DECLARATION_SCHEMA, OUTCOME_SCHEMA
+from data_contracts import (
+    DECLARATION_CSV_COLUMNS,
+    DECLARATION_SCHEMA,
+    OUTCOME_SCHEMA,
+    InspectionOutcome,
+    ParcelDeclaration,
+    iter_records,
+    validate_records,
+)
 from training.simulation import SimulationConfig, SimulationResult, simulate, write_simulation
 from training.simulation._tables import s10_check_digit
 
@@ -142,11 +150,22 @@ def test_different_seed_gives_different_data(small: SimulationResult) -> None:
     assert not other.declarations.column("item_id").equals(small.declarations.column("item_id"))
 
 
-def test_csv_copies_are_written(tmp_path: Path) -> None:
+def test_csv_copies_are_in_the_contracts_csv_form(tmp_path: Path) -> None:
     result = simulate(SimulationConfig(parcels=2_000, days=10))
     paths = write_simulation(result, tmp_path, csv=True)
-    assert paths["declarations_csv"].read_text().count("\n") == 2_001
-    assert paths["outcomes_csv"].exists()
+    header = paths["declarations_csv"].read_text().split("\n", 1)[0]
+    assert header.replace('"', "").split(",") == list(DECLARATION_CSV_COLUMNS)
+    for kind, name, rows in [("declaration", "declarations", 2_000),
+                             ("outcome", "outcomes", result.outcomes.num_rows)]:  # fmt: skip
+        report = validate_records(ParcelDeclaration if kind == "declaration" else
+                                  InspectionOutcome, iter_records(paths[f"{name}_csv"], kind))
+        assert (report.records, len(report.valid)) == (rows, rows), report.errors[:3]
+
+
+@pytest.mark.parametrize("days", [1, 5, 9])  # vendor lifetimes drawn from 10 days up failed
+def test_periods_shorter_than_ten_days(days: int) -> None:
+    result = simulate(SimulationConfig(parcels=500, days=days))
+    assert result.declarations.num_rows == 500
 
 
 # --- the data contract ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ def simulate(
 
 
 def write_simulation(result: SimulationResult, out_dir: Path, csv: bool = False) -> dict[str, Path]:
-    """Write ``declarations``, ``outcomes`` and ``truth`` as Parquet (plus CSV copies of the
-    first two, structs flattened and lines as JSON, if ``csv``); returns name -> path."""
+    """Write ``declarations``, ``outcomes`` and ``truth`` as Parquet (plus, if ``csv``, the
+    first two in the contract's CSV form, which ``validate`` and ``screen`` read); returns
+    name -> path."""
     return write_tables(result, Path(out_dir), csv)

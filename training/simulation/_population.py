@@ -232,8 +232,9 @@ def build_population(
     stops = active_at_takedown & (rng.random(n_vendors) < config.takedown_exit_share)
     v_end[stops] = takedown
     quits = rng.random(n_vendors) < 0.15
+    shortest = min(10.0, config.days)  # a quitter stays 10 days or more (or the whole period)
     v_end = np.where(
-        quits, np.minimum(v_end, v_start + rng.uniform(10, config.days, n_vendors)), v_end
+        quits, np.minimum(v_end, v_start + rng.uniform(shortest, config.days, n_vendors)), v_end
     )
     v_office = _country_offices(rng, office_country, v_country, np.zeros(n_vendors, bool))
     n_identities = n_vendors * IDENTITIES_PER_VENDOR

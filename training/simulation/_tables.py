@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from data_contracts import CONTRACT_VERSION, DECLARATION_SCHEMA, LINE_TYPE, PARTY_TYPE
+from data_contracts import (
+    CONTRACT_VERSION,
+    DECLARATION_CSV_COLUMNS,
+    DECLARATION_SCHEMA,
+    LINE_TYPE,
+    PARTY_TYPE,
+)
 
 from . import _goods as goods
 from ._batch import CATEGORIES, RECIPIENT_KINDS, SENDER_KINDS, SERVICES, Batch
@@ -157,12 +162,20 @@ def build_tables(
     return SimulationResult(declarations, outcomes, truth)
 
 
-def _csv_ready(table: pa.Table) -> pa.Table:
-    """Flatten structs (``sender.name``) and JSON-encode the ``lines`` list for CSV."""
-    if "lines" in table.column_names:
-        encoded = pa.array([json.dumps(v) for v in table.column("lines").to_pylist()])
-        table = table.set_column(table.column_names.index("lines"), "lines", encoded)
-    return table.flatten()
+def _declarations_csv(table: pa.Table) -> pa.Table:
+    """The contract's CSV form of declarations (``data_contracts.DECLARATION_CSV_COLUMNS``):
+    one row per content line, item fields repeated, ``sender_name``... and ``line_value``..."""
+    lines = table.column("lines").combine_chunks()
+    rows = table.take(pc.list_parent_indices(lines))  # an item's rows stay contiguous
+    content = pc.list_flatten(lines)
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        f"line_{f.name}": content.field(f.name) for f in LINE_TYPE
+    }
+    for role in ("sender", "recipient"):
+        party = rows.column(role)
+        columns.update({f"{role}_{f.name}": pc.struct_field(party, f.name) for f in PARTY_TYPE})
+    return pa.table({name: columns[name] if name in columns else rows.column(name)
+                     for name in DECLARATION_CSV_COLUMNS})  # fmt: skip
 
 
 def write_tables(result: SimulationResult, out_dir: Path, csv: bool) -> dict[str, Path]:
@@ -181,6 +194,7 @@ def write_tables(result: SimulationResult, out_dir: Path, csv: bool) -> dict[str
     if csv:
         for name in ("declarations", "outcomes"):
             path = out_dir / f"{name}.csv"
-            pacsv.write_csv(_csv_ready(named[name]), path)
+            pacsv.write_csv(_declarations_csv(named[name]) if name == "declarations"
+                            else named[name], path)  # fmt: skip
             paths[f"{name}_csv"] = path
     return paths
