@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ._args import days, existing_file
-from ._maintenance import missing_store
+from ._maintenance import open_record
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,21 +29,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving import DecisionLog, Settings
+    from serving import Settings
 
     settings = Settings()
     if args.audit_command == "input-hash":
         return _input_hashes(args.declarations, settings.pseudonymisation_key)
-    if missing_store(settings.audit_path, "decision log"):
+    record = open_record(settings)
+    if record is None:
         return 2
-    log = DecisionLog(settings.audit_path)
-    if args.audit_command == "verify":
-        report = log.verify()
-        print(json.dumps(report.as_dict(), indent=1))
-        return 0 if report.ok else 1
-    days = settings.retention_days if args.days is None else args.days
-    print(json.dumps(log.prune(days, caller="cli")))
-    return 0
+    try:
+        if args.audit_command == "verify":
+            report = record.audit.verify()
+            print(json.dumps(report.as_dict(), indent=1))
+            return 0 if report.ok else 1
+        days = settings.retention_days if args.days is None else args.days
+        print(json.dumps(record.audit.prune(days, caller="cli")))
+        return 0
+    finally:
+        record.close()
 
 
 def _input_hashes(path: Path, pseudonymisation_key: str) -> int:

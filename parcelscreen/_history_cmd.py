@@ -13,7 +13,7 @@ import json
 import sys
 
 from ._args import days, iso_time, parquet_of
-from ._maintenance import missing_store, record_and_print
+from ._maintenance import open_record, record_and_print
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,7 +49,6 @@ def _prune(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from serving import Settings
-    from serving._service import open_history
 
     settings = Settings()
     days = settings.history_retention_days if args.days is None else args.days
@@ -57,19 +56,18 @@ def _prune(args: argparse.Namespace) -> int:
         print("parcelscreen history prune: the retention period must be a positive number of "
               "days", file=sys.stderr)  # fmt: skip
         return 2
-    if (settings.history_backend == "sqlite"
-            and missing_store(settings.history_path, "history store")) or (
-            not args.dry_run and missing_store(settings.audit_path, "decision log")):  # fmt: skip
+    record = open_record(settings)
+    if record is None:
         return 2
     cutoff = datetime.now(UTC) - timedelta(days=days)
-    backend = open_history(settings)
     try:
-        counts = backend.prune(int(cutoff.timestamp() * 1_000_000), dry_run=args.dry_run)
+        counts = record.history_backend.prune(int(cutoff.timestamp() * 1_000_000),
+                                              dry_run=args.dry_run)  # fmt: skip
+        result = {"dry_run": args.dry_run, "cutoff": cutoff.isoformat(),
+                  "backend": settings.history_backend, "deleted": counts}  # fmt: skip
+        return record_and_print(record, "history_retention", result, args.dry_run)
     finally:
-        backend.close()  # type: ignore[attr-defined]
-    result = {"dry_run": args.dry_run, "cutoff": cutoff.isoformat(),
-              "backend": settings.history_backend, "deleted": counts}  # fmt: skip
-    return record_and_print(settings.audit_path, "history_retention", result, args.dry_run)
+        record.close()
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -89,7 +87,6 @@ def _load(args: argparse.Namespace) -> int:
         replay,
     )
     from serving import Settings
-    from serving._service import open_history
 
     settings = Settings()
     table = pq.read_table(args.declarations)
@@ -114,8 +111,13 @@ def _load(args: argparse.Namespace) -> int:
     replay(frame, outcomes, history)
     for o in outcomes:  # known by now, though after the last parcel: applied all the same
         history.record_outcome(o.item_id, o.seized, o.clean)
-    target = open_history(settings)
-    parcels = copy_history(memory, target)
+    record = open_record(settings, must_exist=False)
+    if record is None:
+        return 2
+    try:
+        parcels = copy_history(memory, record.history_backend)
+    finally:
+        record.close()
     seizures = int(np.sum([o.seized for o in outcomes])) if outcomes else 0
     print(json.dumps({"parcels": parcels, "outcomes": len(outcomes), "seizures": seizures,
                       "backend": settings.history_backend}))  # fmt: skip

@@ -21,10 +21,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving import Database, KeyStore, ServingError, Settings
+    from serving import KeyStore, ServingError, Settings
+
+    from ._maintenance import open_record
 
     settings = Settings()
-    store = KeyStore(Database(settings.state_path), settings.secret_key)
+    record = open_record(settings, must_exist=False)
+    if record is None:
+        return 2
+    store = KeyStore(record.db, settings.secret_key)
     if args.keys_command == "create":
         key_id, key = store.create(args.role, args.name)
         print(json.dumps({"key_id": key_id, "role": args.role, "key": key}))

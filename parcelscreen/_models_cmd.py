@@ -70,7 +70,7 @@ def _keygen(prefix: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from screening import BundleError, ModelRegistry, RegistryError, key_id
-    from serving import DecisionLog, Entry, Settings
+    from serving import Entry, Record, Settings
     from serving._runtime import trusted_bundle_keys
 
     if args.models_command == "keygen":
@@ -101,8 +101,12 @@ def run(args: argparse.Namespace) -> int:
     except (RegistryError, BundleError) as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    DecisionLog(settings.audit_path).append(Entry(
-        "promote", caller="cli", model_version=version,
-        detail={"alias": "champion", "from": args.ref, "previous": previous}))  # fmt: skip
+    record = Record(settings)
+    try:
+        record.audit.append(Entry(
+            "promote", caller="cli", model_version=version,
+            detail={"alias": "champion", "from": args.ref, "previous": previous}))  # fmt: skip
+    finally:
+        record.close()
     print(json.dumps({"champion": version, "previous": previous}))
     return 0

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._args import folder
+
+if TYPE_CHECKING:
+    from serving import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,6 +21,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     outcomes = p.add_subparsers(dest="outcomes_command", required=True)
     export = outcomes.add_parser("export", help="write declarations.parquet + outcomes.parquet")
     export.add_argument("--out", type=folder, required=True, help="folder to write")
+    imports = outcomes.add_parser(
+        "import", help="record inspection outcomes from a file (JSON, JSON Lines, CSV or "
+        "Parquet), each as POST /v1/outcomes does: outcome, history link and decision-log "
+        "record in one transaction; the service sees them at once")  # fmt: skip
+    imports.add_argument("outcomes", type=Path, help="file of inspection outcomes")
     p.set_defaults(func=run)
 
 
@@ -21,5 +33,35 @@ def run(args: argparse.Namespace) -> int:
     from serving import Settings
     from serving.officer import export_training_data
 
+    if args.outcomes_command == "import":
+        return _import(args.outcomes, Settings())
     print(json.dumps(export_training_data(Settings().state_path, args.out)))
     return 0
+
+
+def _import(path: Path, settings: Settings) -> int:
+    """Record every valid outcome; problems to stderr; 1 if any record was refused."""
+    from data_contracts import InspectionOutcome, iter_records, validate_records
+
+    from ._maintenance import open_record
+
+    if not path.is_file():
+        print(f"error: no file {path}", file=sys.stderr)
+        return 2
+    record = open_record(settings)
+    if record is None:
+        return 2
+    report = validate_records(InspectionOutcome, iter_records(path, "outcome"))
+    batch = f"import-{uuid.uuid4().hex[:12]}"
+    linked = 0
+    try:
+        for n, (_, outcome) in enumerate(report.valid):
+            done = record.record_outcome(outcome, "cli", f"{batch}-{n}")
+            linked += int(done["linked_to_history"])
+    finally:
+        record.close()
+    for problem in report.errors:
+        print(problem, file=sys.stderr)
+    print(json.dumps({"recorded": len(report.valid), "linked_to_history": linked,
+                      "refused": len(report.rejected)}))  # fmt: skip
+    return 1 if report.rejected else 0

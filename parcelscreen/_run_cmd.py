@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("PARCELSCREEN_DATA_DIR", str(work / "serving"))
     data = work / "data"
     registry = os.environ["PARCELSCREEN_REGISTRY"]
-    history = Path(os.environ["PARCELSCREEN_DATA_DIR"]) / "history.sqlite"
+    # the entity history is a set of tables of the record database; the batch run reads a
+    # consistent copy of it (SQLite's backup), never its files
+    history = Path(os.environ["PARCELSCREEN_DATA_DIR"]) / "state.sqlite"
     for title, argv in [
         ("simulate", ["simulate", "--out", str(data), "--parcels", str(args.parcels)]),
         ("train", ["train", "--data", str(data), "--registry", registry,
@@ -67,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
         if status:
             return status
     manifest, split, last = _last_week(data)
-    history.unlink(missing_ok=True)
     for title, argv in [
         ("history", ["history", "load", str(data / "declarations.parquet"),
                      "--outcomes", str(data / "outcomes.parquet"), "--until", split]),

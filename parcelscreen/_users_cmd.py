@@ -60,10 +60,15 @@ def _unlock(name: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving import Database, Settings
+    from serving import Settings
     from serving.officer import UserError, UserStore
 
-    store = UserStore(Database(Settings().state_path))
+    from ._maintenance import open_record
+
+    record = open_record(Settings(), must_exist=False)
+    if record is None:
+        return 2
+    store = UserStore(record.db)
     try:
         if args.users_command == "add":
             user = store.add(args.name, _password(args.password_stdin), args.role,

@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 from ._app import app_from_env, create_app  # noqa: E402
 from ._audit import DecisionLog, Entry, VerifyReport, input_hash, input_key  # noqa: E402
 from ._auth import Caller, KeyStore, Role  # noqa: E402
+from ._check import CheckReport, check_record  # noqa: E402
 from ._errors import (  # noqa: E402
     Forbidden,
     InvalidInput,
@@ -33,6 +34,7 @@ from ._sqlite import Database  # noqa: E402
 
 __all__ = [
     "Caller",
+    "CheckReport",
     "DEV_PSEUDONYMISATION_KEY",
     "DEV_SECRET_KEY",
     "Database",
@@ -58,6 +60,7 @@ __all__ = [
     "Unauthenticated",
     "VerifyReport",
     "app_from_env",
+    "check_record",
     "create_app",
     "prune_state",
     "input_hash",

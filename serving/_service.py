@@ -16,7 +16,6 @@ from typing import Any
 
 from data_contracts import (
     InspectionOutcome,
-    InspectionResult,
     ParcelDeclaration,
     Problem,
     validate_one,
@@ -25,7 +24,6 @@ from screening import (
     Database,
     DecisionPolicy,
     Explain,
-    History,
     ModelRegistry,
     Pseudonymiser,
     ScoredParcel,
@@ -85,7 +83,7 @@ class Service:
         #: Every worker process's counts meet in files of the metrics directory.
         self.metrics = Metrics(settings.metrics_dir or settings.data_dir / "metrics")
         self.history_backend = self.record.history_backend
-        self.history = History(self.history_backend)
+        self.history = self.record.history
         decision_key = hmac.new(settings.secret_key.encode(), b"decision-draws",
                                 hashlib.sha256).digest()  # fmt: skip
         self.holder = ModelHolder(
@@ -242,22 +240,7 @@ class Service:
         outcome, problems = validate_one(InspectionOutcome, raw, _label(0, raw))
         if outcome is None:
             raise InvalidInput("the outcome breaks the contract", problems)
-        seized = outcome.result is InspectionResult.SEIZED
-        clean = outcome.result is InspectionResult.CLEAN
-        record = outcome.model_dump(mode="json")
-        with self.state_db.transaction():  # history link, outcome and log record: one commit
-            linked = self.history.record_outcome(outcome.item_id, seized, clean)
-            self.state.put_outcome(outcome.item_id, record["recorded_at"], _now(), request_id,
-                                   caller.key_id, linked, record)  # fmt: skip
-            self.audit.append(Entry(
-                "outcome", request_id=request_id, caller=caller.key_id, item_id=outcome.item_id,
-                input_hash=input_hash(record, self.input_key),
-                decision=outcome.result.value if outcome.result else "not_inspected",
-                detail={"linked_to_history": linked, "inspected": outcome.inspected,
-                        "selection_reason": record["selection_reason"]},
-            ))  # fmt: skip
-        return {"item_id": outcome.item_id, "stored": True, "linked_to_history": linked,
-                "request_id": request_id}  # fmt: skip
+        return self.record.record_outcome(outcome, caller.key_id, request_id)
 
     # -- human oversight --------------------------------------------------------------------
 
