@@ -33,6 +33,15 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"error: refusing to start: {exc}", file=sys.stderr)
         return 2
+    if settings.legacy_stores:
+        from serving import LegacyStores
+        from serving._record import check_not_legacy
+
+        try:
+            check_not_legacy(settings)
+        except LegacyStores as exc:
+            print(f"error: refusing to start: {exc}", file=sys.stderr)
+            return 2
     if args.port is not None:
         settings = settings.model_copy(update={"port": args.port})
     workers = args.workers or settings.workers

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import (
     _audit_cmd,
+    _db_cmd,
     _history_cmd,
     _keys_cmd,
     _models_cmd,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         _outcomes_cmd,
         _state_cmd,
         _audit_cmd,
+        _db_cmd,
     ):
         module.add_parser(sub)
     return parser

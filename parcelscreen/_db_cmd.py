@@ -1,0 +1,41 @@
+"""``parcelscreen db upgrade``: bring an older release's stores into the record database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("db", help="the record database's schema and older stores")
+    db = p.add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser(
+        "upgrade", help="merge an older release's audit.sqlite and history.sqlite into the "
+        "record database (with the service stopped); each merged file is renamed *.merged")
+    upgrade.add_argument("files", type=Path, nargs="*",
+                         help="older files to merge (default: audit.sqlite and history.sqlite "
+                         "beside the record database, where they exist)")  # fmt: skip
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from serving import Settings
+    from serving._upgrade import UpgradeError, merge_legacy
+
+    settings = Settings()
+    files = list(args.files) or settings.legacy_stores
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if not files:
+        print(json.dumps({"merged": [], "note": "nothing to upgrade"}))
+        return 0
+    try:
+        print(json.dumps(merge_legacy(settings.state_path, files)))
+    except UpgradeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
