@@ -103,7 +103,8 @@ def test_commands_write_while_two_workers_serve_and_nothing_splits(
     port, url = _port(), ""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")} | {
         "PARCELSCREEN_DATA_DIR": str(tmp_path), "PARCELSCREEN_REGISTRY": str(trained.registry),
-        "PARCELSCREEN_RELOAD_SECONDS": "0", "PARCELSCREEN_CAPACITY": "0.4"}  # fmt: skip
+        "PARCELSCREEN_RELOAD_SECONDS": "0", "PARCELSCREEN_CAPACITY": "0.4",
+        "PARCELSCREEN_POSTED_DAYS_BACK": "36500"}  # the test parcels are dated 2026-03  # fmt: skip
     settings = Settings(data_dir=tmp_path, registry=trained.registry)
     db = Database(settings.state_path)
     sorter = KeyStore(db, settings.secret_key).create("sorter")[1]
@@ -155,7 +156,9 @@ def test_commands_write_while_two_workers_serve_and_nothing_splits(
         deleted += _deleted_store_files(server)
 
         # outcomes imported from a file, and each retention command, while scoring goes on
+        waited = time.monotonic() + 60
         while len(load.answered) < 20:
+            assert not load.failures and time.monotonic() < waited, load.failures[:3]
             time.sleep(0.1)
         outcomes = tmp_path / "outcomes.jsonl"
         outcomes.write_text("".join(
