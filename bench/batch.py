@@ -73,7 +73,7 @@ def run(rows: int = 1_000_000, memory_rows: int | None = 5_000_000) -> list[dict
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         small = SimulationConfig(parcels=60_000, days=120, inspection_rate=0.3,
-                                 random_share=0.3, seed=3)  # fmt: skip
+                                 random_share=0.3, seed=3, prevalence=0.005)  # fmt: skip
         write_simulation(simulate(small), root / "train")
         bundle = run_training(root / "train", root / "registry", KEY, validate=False).bundle
         for size in [rows] + ([memory_rows] if memory_rows else []):

@@ -182,7 +182,8 @@ def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000) -> list[dict[
     random.seed(7)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = SimulationConfig(parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=5)
+        config = SimulationConfig(parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=5,
+                                  prevalence=0.005)  # enough seizures to train on  # fmt: skip
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         from bench.http import _declarations

@@ -217,7 +217,8 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2,
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = SimulationConfig(parcels=60_000, inspection_rate=0.3, random_share=0.3, seed=3)
+        config = SimulationConfig(parcels=60_000, inspection_rate=0.3, random_share=0.3, seed=3,
+                                  prevalence=0.005)  # enough seizures to train on  # fmt: skip
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         decls = _declarations(work / "data")

@@ -79,7 +79,8 @@ def run(n: int = 5000, warm: int = 500, parcels: int = 30_000) -> list[dict[str,
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = SimulationConfig(parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=3)
+        config = SimulationConfig(parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=3,
+                                  prevalence=0.005)  # enough seizures to train on  # fmt: skip
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         table = pq.read_table(work / "data" / "declarations.parquet").slice(0, 5000)
