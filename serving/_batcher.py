@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._auth import Caller
-from ._service import ScoreRequest, Service
+from ._service import ScoreRequest, Service, validate_declarations
 
 Pending = tuple[ScoreRequest, "asyncio.Future[list[dict[str, Any]]]"]
 
@@ -43,12 +43,19 @@ class ScoreBatcher:
         self._arrived: asyncio.Event | None = None
         self._running = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-batch")
+        #: Requests of several declarations are validated here, off the scoring thread, so a
+        #: large invalid batch delays no one else's scores.
+        self._validator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate")
 
     async def score(self, raws: Sequence[Any], caller: Caller,
                     request_id: str) -> list[dict[str, Any]]:  # fmt: skip
         loop = asyncio.get_running_loop()
+        if len(raws) == 1:  # one declaration: its validation is small and bounded (capped)
+            validated = validate_declarations(raws)
+        else:
+            validated = await loop.run_in_executor(self._validator, validate_declarations, raws)
         future: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
-        self._pending.append((ScoreRequest(raws, caller, request_id), future))
+        self._pending.append((ScoreRequest(raws, caller, request_id, validated), future))
         if self._arrived is not None:
             self._arrived.set()
         if not self._running:
@@ -111,3 +118,4 @@ class ScoreBatcher:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._validator.shutdown(wait=True)

@@ -18,6 +18,7 @@ from data_contracts import (
     InspectionOutcome,
     ParcelDeclaration,
     Problem,
+    record_label,
     validate_one,
 )
 from screening import (
@@ -47,18 +48,25 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _label(index: int, raw: Any) -> str:
-    item = raw.get("item_id") if isinstance(raw, dict) else None
-    return f"#{index} ({item})" if isinstance(item, str) and len(item) <= 40 else f"#{index}"
-
-
 @dataclass(frozen=True, slots=True)
 class ScoreRequest:
-    """One caller's declarations to score (one HTTP request)."""
+    """One caller's declarations to score (one HTTP request), validated where the caller
+    did that already (off the scoring thread: :class:`~serving._batcher.ScoreBatcher`)."""
 
     raws: Sequence[Any]
     caller: Caller
     request_id: str
+    validated: Sequence[Validated] | None = None
+
+
+#: A declaration as validated: the model (None when it breaks the contract) and its problems.
+Validated = tuple[ParcelDeclaration | None, list[Problem]]
+
+
+def validate_declarations(raws: Sequence[Any]) -> list[Validated]:
+    """Each raw declaration against the contract (problems capped per record)."""
+    return [validate_one(ParcelDeclaration, raw, record_label(i, raw))
+            for i, raw in enumerate(raws)]  # fmt: skip
 
 
 class Service:
@@ -132,8 +140,10 @@ class Service:
         outs: list[list[dict[str, Any]]] = [[{} for _ in r.raws] for r in requests]
         valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]] = []
         for k, request in enumerate(requests):
-            for i, raw in enumerate(request.raws):
-                decl, problems = validate_one(ParcelDeclaration, raw, _label(i, raw))
+            checked = request.validated
+            if checked is None:
+                checked = validate_declarations(request.raws)
+            for i, (decl, problems) in enumerate(checked):
                 if decl is None:
                     outs[k][i] = {"error": {"code": "invalid_input", "message": "the declaration "
                                   "breaks the contract",
@@ -237,7 +247,7 @@ class Service:
 
     def outcome(self, raw: Any, caller: Caller, request_id: str) -> dict[str, Any]:
         """Store an inspection outcome and link it to the item's entity history at once."""
-        outcome, problems = validate_one(InspectionOutcome, raw, _label(0, raw))
+        outcome, problems = validate_one(InspectionOutcome, raw, record_label(0, raw))
         if outcome is None:
             raise InvalidInput("the outcome breaks the contract", problems)
         return self.record.record_outcome(outcome, caller.key_id, request_id)
