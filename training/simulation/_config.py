@@ -11,25 +11,34 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-# DOMAIN.md "Darknet drug parcels": vendor countries by revenue (RAND RR1607). The remainder
-# (about 21.5%) is spread over other countries (assumption, EU vendors ~46% per EMCDDA-Europol).
+from ._geography import INDEX
+
+# DOMAIN.md "Darknet drug parcels": vendor countries by revenue (RAND RR1607: US 35.9%, UK 16.1%,
+# Australia 10.6%), as seen by one EU authority screening third-country inbound mail: vendors in
+# EU countries (Germany, the Netherlands and the rest of the EU's ~46%, EMCDDA-Europol 2017)
+# ship intra-EU, without a customs declaration, so they are outside this flow. Trade is
+# intra-regional (Norbutas 2018): European third countries (GB, CH, NO, TR) get three times
+# their revenue share (assumption); the tail countries' shares are assumptions.
 VENDOR_COUNTRY_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("US", 0.359),
-    ("GB", 0.161),
+    ("GB", 0.161 * 3),
     ("AU", 0.106),
-    ("DE", 0.084),
-    ("NL", 0.075),
     ("CA", 0.040),
-    ("ES", 0.030),
-    ("FR", 0.028),
-    ("BE", 0.022),
-    ("PL", 0.020),
-    ("IT", 0.015),
-    ("SE", 0.012),
     ("IN", 0.020),
     ("CN", 0.013),
-    ("AT", 0.008),
-    ("CZ", 0.007),
+    ("CH", 0.010 * 3),
+    ("NO", 0.004 * 3),
+    ("TR", 0.004 * 3),
+    ("HK", 0.004),
+    ("NZ", 0.004),
+    ("BR", 0.003),
+    ("MX", 0.003),
+)
+
+#: EU member states among the simulator's countries: their items to the authority are
+#: intra-EU and carry no customs declaration (DOMAIN, "How much is drugs").
+EU_MEMBERS: frozenset[str] = frozenset(
+    {"AT", "BE", "CZ", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "PL", "PT", "SE"}
 )
 
 # DOMAIN.md "Darknet drug parcels": drug mix by transactions (RAND RR1607); "opioids" and
@@ -50,13 +59,17 @@ class SimulationConfig:
     """Knobs of the postal-flow and darknet-shipping simulator (defaults are documented)."""
 
     parcels: int = 200_000
-    """Total parcels (international items with advance data) over the whole period."""
+    """Total parcels (third-country items with advance data) over the whole period."""
     days: int = 120
     """Number of posting days."""
     start: datetime.date = datetime.date(2026, 1, 5)
     """First posting date."""
-    prevalence: float = 0.005
-    """Target share of illicit parcels. DOMAIN: unknown anywhere, test 0.05%-2%."""
+    prevalence: float = 0.0005
+    """Target share of illicit parcels. DOMAIN ("How much is drugs"): 0.01%-0.05% is plausible
+    for third-country inbound small items; 0.5% and above only as stress settings."""
+    authority: str = "NL"
+    """The EU member state whose customs screens the flow: every item is addressed there and
+    comes from a third country (DOMAIN: intra-EU items carry no customs declaration)."""
     inspection_rate: float = 0.03
     """Share of each day's flow that customs opens (DOMAIN: capacity is the binding constraint)."""
     random_share: float = 0.10
@@ -71,30 +84,48 @@ class SimulationConfig:
     vendor_parcel_share: float = 0.80
     """Share of illicit parcels shipped by darknet vendors (own or stolen identities);
     the rest comes from grey merchants and private senders (assumption)."""
-    vendor_mean_parcels: float = 60.0
-    """Mean international parcels per vendor over the period; sets the vendor count (assumption)."""
+    vendor_mean_parcels: float = 15.0
+    """Mean parcels per vendor into this one country over the period, above the floor of
+    ``min_vendors`` (assumption)."""
+    min_vendors: int = 200
+    """Fewest vendors in a run (about 60 of them ship at default size): many vendors each ship
+    a few items into one country (assumption; RAND RR1607 counts thousands worldwide)."""
     vendor_entry_share: float = 0.45
     """Vendors that enter during the period, relative to those active at the start (assumption)."""
     takedown_at: float = 0.67
     """Fraction of the period at which a market takedown happens (brief; assumption)."""
     takedown_exit_share: float = 0.35
     """Share of active vendors that stop at the takedown (assumption)."""
+    takedown_recovery_days: float = 28.0
+    """Days over which vendor volume recovers from the takedown's dip as buyers move to other
+    vendors (assumption)."""
     stolen_identity_share: float = 0.12
     """Share of vendor parcels sent under the identity of a real private sender (assumption)."""
-    identity_rotation_after_seizure: float = 0.6
-    """Chance a vendor switches sender identity once it learns of a seizure (assumption)."""
-    cover_change_after_seizure: float = 0.4
-    """Chance a vendor changes its cover declaration after a seizure (assumption)."""
+    identity_rotation_after_seizure: float = 0.8
+    """Chance a vendor drops its identity and address for good once it learns of a seizure
+    (assumption)."""
+    cover_change_after_seizure: float = 0.6
+    """Chance a vendor changes cover goods, weights and posting office after a seizure
+    (assumption)."""
+    split_after_seizure: float = 0.3
+    """Chance a vendor starts splitting orders into smaller parcels after a seizure (assumption)."""
+    buyer_move_after_seizure: float = 0.7
+    """Chance a buyer whose parcel was seized changes address (or, for a third of them, orders
+    to a drop address) (assumption)."""
     letter_share_start: float = 0.55
     """Share of vendor items sent as letters at the start (DOMAIN: NL growth was in letters)."""
     letter_share_end: float = 0.70
     """Share of vendor items sent as letters at the end of the period (assumption)."""
-    drop_share_of_vendor_parcels: float = 0.15
+    drop_share_of_vendor_parcels: float = 0.20
     """Share of vendor parcels addressed to drop addresses used by several vendors (assumption)."""
-    inspection_miss_rate: float = 0.05
-    """Chance an inspection of an illicit item finds nothing (assumption)."""
+    inspection_sensitivity: float = 0.85
+    """Chance an inspection of an illicit item finds the drugs (DOMAIN: sensitivity, e.g. 0.85)."""
+    false_seizure_rate: float = 0.0005
+    """Share of inspected legitimate items first recorded as seized (a suspect substance) and
+    corrected to clean by the laboratory later (DOMAIN: seizures are corrected; rate assumption)."""
     other_irregularity_rate: float = 0.02
-    """Share of inspected legitimate items with another irregularity (assumption)."""
+    """Share of inspected items where drugs are not found that show another irregularity
+    (undervaluation, missing licence), illicit or not (assumption)."""
     tip_off_rate: float = 0.01
     """Chance an illicit item is flagged by an outside tip-off (assumption)."""
     seizure_delay_days: tuple[int, int] = (3, 30)
@@ -102,12 +133,23 @@ class SimulationConfig:
     legit_noise: float = 1.0
     """Multiplier on data-quality noise in legitimate declarations (DOMAIN: WCO bad data list)."""
     peak_season: bool = True
-    """Apply the November-December e-commerce peak when those dates are in range (assumption)."""
+    """Apply the late-November to December e-commerce peak (x1.5) to legitimate volume when those
+    dates are in range (assumption)."""
+    annual_growth: float = 0.15
+    """Yearly growth of the flow, legitimate and illicit alike (assumption)."""
 
     def __post_init__(self) -> None:
         checks = [
             (self.parcels >= 100, f"parcels must be >= 100, got {self.parcels}"),
             (self.days >= 1, f"days must be >= 1, got {self.days}"),
+            (
+                self.authority in INDEX and self.authority in EU_MEMBERS,
+                f"authority must be an EU member state of the simulator, got {self.authority!r}",
+            ),
+            (
+                0.0 < self.inspection_sensitivity <= 1.0,
+                f"inspection_sensitivity must be in (0, 1], got {self.inspection_sensitivity}",
+            ),
             (
                 0.0 < self.prevalence <= 0.05,
                 f"prevalence must be in (0, 0.05], got {self.prevalence}",

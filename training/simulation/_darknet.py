@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _goods as goods
-from ._batch import CATEGORY_INDEX, KIND, Batch, choose_rows
+from ._batch import CATEGORY_INDEX, KIND, Batch
 from ._declare import Habits, declare
 from ._geography import CURRENCY_INDEX, EUR_PER_UNIT, HOME_CURRENCY
 from ._population import IDENTITIES_PER_VENDOR, VARIANT_WEIGHTS
@@ -47,6 +47,8 @@ class VendorState:
     letter_bias: np.ndarray
     vague: np.ndarray
     usd: np.ndarray
+    split: np.ndarray
+    office_habit: np.ndarray
 
     @classmethod
     def start(cls, rng: np.random.Generator, n: int) -> VendorState:
@@ -57,6 +59,8 @@ class VendorState:
             rng.normal(0.0, 0.15, n),
             rng.uniform(0.0, 0.4, n),
             rng.random(n) < 0.3,
+            rng.random(n) < 0.1,
+            rng.uniform(0.3, 0.9, n),
         )
         state.new_cover(rng, np.arange(n))
         return state
@@ -70,14 +74,27 @@ class VendorState:
         docs = self.cover[vendors] == goods.DOCUMENTS
         self.category[vendors[docs]] = CATEGORY_INDEX["documents"]
 
-    def react_to_seizure(
-        self, rng: np.random.Generator, vendor: int, rotate: float, change_cover: float
-    ) -> None:
-        """Switch identity (reusing old ones after the last) and/or cover after a seizure."""
-        if rng.random() < rotate:
-            self.identity[vendor] = (self.identity[vendor] + 1) % IDENTITIES_PER_VENDOR
-        if rng.random() < change_cover:
+    def react_to_seizure(self, rng: np.random.Generator, world: World, vendor: int,
+                         day: int) -> None:  # fmt: skip
+        """After a seizure: drop the identity and its address for good (stop shipping here once
+        all are burned), change cover goods, weights and posting office, maybe split orders."""
+        cfg = world.config
+        pop = world.population
+        if rng.random() < cfg.identity_rotation_after_seizure:
+            self.identity[vendor] += 1
+            if self.identity[vendor] >= IDENTITIES_PER_VENDOR:
+                self.identity[vendor] = IDENTITIES_PER_VENDOR - 1
+                pop.vendor_end[vendor] = min(pop.vendor_end[vendor], day)
+        if rng.random() < cfg.cover_change_after_seizure:
             self.new_cover(rng, np.array([vendor]))
+            self.letter_bias[vendor] = rng.normal(0.0, 0.15)
+            self.vague[vendor] = rng.uniform(0.0, 0.4)
+            self.office_habit[vendor] = rng.uniform(0.3, 0.9)
+            pop.vendor_office[vendor] = world.offices_by_country.sample(
+                rng, pop.vendor_country[[vendor]]
+            )[0]
+        if rng.random() < cfg.split_after_seizure:
+            self.split[vendor] = True
 
 
 def vendor_parcels(
@@ -89,8 +106,12 @@ def vendor_parcels(
     day_us: int,
     substances: tuple[str, ...],
     substance_w: np.ndarray,
+    reference: Batch,
 ) -> Batch:
-    """``n`` parcels from vendors active on ``day``; labels drawn from the vendor's rate."""
+    """``n`` parcels from vendors active on ``day``; labels drawn from the vendor's rate.
+
+    ``reference`` is the day's legitimate parcels: vendors write net weights whose share of the
+    gross weight is that of a legitimate parcel of about the same gross weight."""
     pop = world.population
     cfg = world.config
     active = np.flatnonzero((pop.vendor_start <= day) & (pop.vendor_end > day))
@@ -104,12 +125,9 @@ def vendor_parcels(
     sender = np.where(stolen, world.privates_by_country.sample(rng, origin), sender)
     kind = np.where(stolen, KIND["vendor_stolen_identity"], KIND["vendor"])
 
-    destination = choose_rows(rng, world.vendor_destinations, origin)
-    to_drop = rng.random(n) < cfg.drop_share_of_vendor_parcels
-    recipient = np.where(
-        to_drop, world.drops.sample(rng, destination), world.buyers.sample(rng, destination)
-    )
-    recipient_kind = np.where(to_drop, 2, 1)
+    destination = world.destinations(n)
+    recipient = world.illicit_recipients.sample(rng, destination)
+    recipient_kind = world.recipient_kinds(recipient)
 
     substance = np.where(
         rng.random(n) < 0.6,
@@ -120,6 +138,7 @@ def vendor_parcels(
     sigma = np.array([QUANTITY_G.get(s, (2.0, 0.9))[1] for s in substances])[substance]
     grams = median * rng.lognormal(0.0, sigma).astype(np.float64)
     grams = np.round(np.where(rng.random(n) < 0.03, grams * rng.uniform(10, 40, n), grams), 2)
+    grams = np.round(np.where(state.split[vendor], grams * 0.5, grams), 2).clip(0.05)
 
     progress = day / max(cfg.days - 1, 1)
     growth = cfg.letter_share_end - cfg.letter_share_start
@@ -142,14 +161,18 @@ def vendor_parcels(
         value_scale=rng.uniform(0.4, 0.9, n),
     )
     declared = declare(rng, chapter, chapter, n_lines, currency, origin, habits)
-    # Declared net weight is the cover's; the real content adds the drug and its packing.
+    # The real content: the cover (tiny in letters), the drug and its packing. Declared net
+    # weights are written to look like any sender's share of that gross weight.
     cover_kg = np.where(letter, np.minimum(declared.net_kg, 0.03), declared.net_kg)
     packaging = np.where(letter, rng.uniform(0.01, 0.04, n), rng.uniform(0.05, 0.3, n))
     gross = np.round(cover_kg + grams / 1000.0 * rng.uniform(1.05, 1.3, n) + packaging, 3)
-    scale = np.where(letter, np.minimum(1.0, gross / np.maximum(declared.net_kg, 1e-3)), 1.0)
-    line_net = np.round(declared.line_net_kg * scale[declared.line_parcel] * 0.8, 3).clip(0.001)
+    net_total = gross * _shares_like(rng, reference, gross)
+    scale = net_total / np.maximum(declared.net_kg, 1e-6)
+    line_net = np.round(declared.line_net_kg * scale[declared.line_parcel], 3).clip(0.001)
     office = np.where(
-        rng.random(n) < 0.4, pop.vendor_office[vendor], world.offices_by_country.sample(rng, origin)
+        rng.random(n) < state.office_habit[vendor],
+        pop.vendor_office[vendor],
+        world.offices_by_country.sample(rng, origin),
     )
 
     oracle = pop.vendor_rate[vendor]
@@ -183,3 +206,17 @@ def vendor_parcels(
         line_hs_extra=declared.line_hs_extra,
         line_origin=declared.line_origin,
     )
+
+
+def _shares_like(rng: np.random.Generator, reference: Batch, gross: np.ndarray) -> np.ndarray:
+    """Net-over-gross shares of legitimate parcels close in gross weight (one of the 40
+    nearest by rank), so that the declared ratio overlaps as packing makes it."""
+    n_ref = len(reference)
+    if n_ref == 0:
+        return np.full(gross.size, 0.8)
+    net = np.bincount(reference.line_parcel, weights=reference.line_net_kg, minlength=n_ref)
+    order = np.argsort(reference.gross_kg, kind="stable")
+    share = np.clip(net[order] / np.maximum(reference.gross_kg[order], 1e-6), 0.0, 1.5)
+    rank = np.searchsorted(reference.gross_kg[order], gross)
+    pick = np.clip(rank + rng.integers(-20, 20, gross.size), 0, n_ref - 1)
+    return np.asarray(share[pick])

@@ -98,3 +98,15 @@ def declare(
         np.round(declared, 2),
         net_kg,
     )
+
+
+def net_share(rng: np.random.Generator, letter: np.ndarray, net_kg: np.ndarray) -> np.ndarray:
+    """Declared net weight over gross weight, as packing makes it: goods plus 0-20% inner
+    packing plus a mailer (letters 5-40 g, boxes 30-300 g), and a tenth of senders who write the
+    gross weight as net (assumption). Vendors declare their lines with the same shares, so the
+    ratio is no giveaway; what differs is the real content, not the arithmetic."""
+    n = net_kg.size
+    packaging = np.where(letter, rng.uniform(0.005, 0.04, n), rng.uniform(0.03, 0.3, n))
+    gross = net_kg * rng.uniform(1.0, 1.2, n) + packaging
+    share = np.where(rng.random(n) < 0.1, 1.0, net_kg / np.maximum(gross, 1e-6))
+    return np.asarray(np.clip(share, 0.02, 1.0))

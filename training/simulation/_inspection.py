@@ -35,6 +35,8 @@ class Inspections:
     result: np.ndarray
     recorded_us: np.ndarray
     officer: np.ndarray
+    correction: np.ndarray
+    """True for a later row that corrects an earlier one of the same parcel (the lab's)."""
 
 
 def rule_scores(
@@ -76,7 +78,6 @@ def inspect(
     """Select today's inspections, record why and with what probability, and their results."""
     n = len(batch)
     capacity = int(round(config.inspection_rate * n))
-    tip_p = config.tip_off_rate * batch.oracle_p + FALSE_TIP_RATE * (1 - batch.oracle_p)
     tipped = rng.random(n) < np.where(batch.illicit, config.tip_off_rate, FALSE_TIP_RATE)
     tips = np.flatnonzero(tipped)[:capacity]
     free = np.flatnonzero(~tipped)
@@ -110,26 +111,36 @@ def inspect(
     reason = np.concatenate(
         [np.full(tips.size, 2), np.zeros(n_random, np.int64), np.where(score[rule] > 0, 1, 3)]
     )
-    probability = np.where(
-        reason == 2, 1 - (1 - tip_p[parcel]) * (1 - policy_p[parcel]), policy_p[parcel]
-    )
-    probability = np.clip(probability, 1e-9, 1.0)
+    # A tip-off is chosen knowing the label: no propensity describes it, none is recorded.
+    probability = np.where(reason == 2, np.nan, np.clip(policy_p[parcel], 1e-9, 1.0))
 
+    m = parcel.size
     illicit = batch.illicit[parcel]
-    found = illicit & (rng.random(parcel.size) >= config.inspection_miss_rate)
-    irregular = ~illicit & (rng.random(parcel.size) < config.other_irregularity_rate)
-    result = np.where(found, 0, np.where(irregular, 2, 1))
+    found = illicit & (rng.random(m) < config.inspection_sensitivity)
+    irregular = ~found & (rng.random(m) < config.other_irregularity_rate)
+    suspect = ~illicit & ~irregular & (rng.random(m) < config.false_seizure_rate)
+    result = np.where(found | suspect, 0, np.where(irregular, 2, 1))
     same_region = REGIONS[batch.origin[parcel]] == REGIONS[batch.destination[parcel]]
-    transit = np.where(same_region, rng.uniform(2, 5, parcel.size), rng.uniform(4, 12, parcel.size))
+    transit = np.where(same_region, rng.uniform(2, 5, m), rng.uniform(4, 12, m))
     low, high = config.seizure_delay_days
     delay = np.select(
         [result == 0, result == 2],
-        [rng.uniform(low, high + 1, parcel.size), rng.uniform(1, 10, parcel.size)],
-        rng.uniform(0.1, 1.5, parcel.size),
+        [rng.uniform(low, high + 1, m), rng.uniform(1, 10, m)],
+        rng.uniform(0.1, 1.5, m),
     )
     recorded = batch.posted_us[parcel] + ((transit + delay) * _DAY_US).astype(np.int64)
-    officer = np.where(rng.random(parcel.size) < 0.95, rng.integers(0, 60, parcel.size), -1)
-    order = np.argsort(parcel, kind="stable")
+    officer = np.where(rng.random(m) < 0.95, rng.integers(0, 60, m), -1)
+    # The laboratory corrects a suspected seizure of a legitimate item to clean, later.
+    fix = np.flatnonzero(suspect)
+    lab = recorded[fix] + (rng.uniform(5, 40, fix.size) * _DAY_US).astype(np.int64)
+    parcel = np.concatenate([parcel, parcel[fix]])
+    reason = np.concatenate([reason, reason[fix]])
+    probability = np.concatenate([probability, probability[fix]])
+    result = np.concatenate([result, np.ones(fix.size, np.int64)])
+    recorded = np.concatenate([recorded, lab])
+    officer = np.concatenate([officer, officer[fix]])
+    correction = np.concatenate([np.zeros(m, bool), np.ones(fix.size, bool)])
+    order = np.lexsort((recorded, parcel))
     return Inspections(
         parcel[order],
         reason[order],
@@ -137,4 +148,5 @@ def inspect(
         result[order],
         recorded[order],
         officer[order],
+        correction[order],
     )

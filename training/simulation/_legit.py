@@ -11,10 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import _goods as goods
-from ._batch import CATEGORY_INDEX, KIND, Batch, choose_rows, weighted
-from ._declare import Habits, declare
+from ._batch import CATEGORY_INDEX, KIND, Batch, weighted
+from ._declare import Habits, declare, net_share
 from ._geography import CURRENCY_INDEX, EUR_PER_UNIT, HOME_CURRENCY
-from ._population import MERCHANT_SHARE_OF_LEGIT
+from ._population import (
+    MERCHANT_SHARE_OF_LEGIT,
+    MERCHANT_VARIANT_WEIGHTS,
+    PRIVATE_VARIANT_WEIGHTS,
+)
 from ._world import World, postal_charges, posting_times, services
 
 _PRIVATE_CATEGORY = np.array(
@@ -32,8 +36,12 @@ def legit_parcels(world: World, rng: np.random.Generator, n: int, day_us: int) -
     noise = world.config.legit_noise
     merchant = rng.random(n) < MERCHANT_SHARE_OF_LEGIT
     m = weighted(rng, pop.merchant_weight, n)
-    p = pop.private_rows[weighted(rng, pop.private_weight, n)]
-    sender = np.where(merchant, pop.merchant_rows[m], p)
+    p = weighted(rng, pop.private_weight, n)
+    m_variant = rng.choice(3, n, p=MERCHANT_VARIANT_WEIGHTS)
+    p_variant = rng.choice(3, n, p=PRIVATE_VARIANT_WEIGHTS)
+    sender = np.where(
+        merchant, pop.merchant_variant_rows[m, m_variant], pop.private_variant_rows[p, p_variant]
+    )
     origin = pop.senders.country[sender]
     grey = merchant & pop.merchant_grey[m]
     kind = np.where(
@@ -80,18 +88,16 @@ def legit_parcels(world: World, rng: np.random.Generator, n: int, day_us: int) -
     )
     declared = declare(rng, chapter, second, n_lines, currency, origin, habits)
     letter = (declared.net_kg < 1.5) & (rng.random(n) < np.where(merchant, 0.75, 0.6))
-    packaging = np.where(letter, rng.uniform(0.005, 0.04, n), rng.uniform(0.03, 0.3, n))
-    gross = np.round(declared.net_kg * rng.uniform(1.0, 1.2, n) + packaging, 3)
+    gross = np.round(declared.net_kg / net_share(rng, letter, declared.net_kg), 3)
     gross = np.where(
         rng.random(n) < 0.01 * noise, np.round(gross * rng.uniform(0.3, 0.9, n), 3), gross
     )
     office = np.where(
         merchant, pop.merchant_office[m], world.offices_by_country.sample(rng, origin)
     )
-    destination = choose_rows(rng, world.legit_destinations, origin)
+    destination = world.destinations(n)
     recipient = world.recipients.sample(rng, destination)
-    recipient_kind = np.where(pop.buyer_weight[recipient] > 0, 1, 0)
-    recipient_kind = np.where(np.isin(recipient, pop.drop_rows), 2, recipient_kind)
+    recipient_kind = world.recipient_kinds(recipient)
     return Batch(
         sender_row=sender,
         recipient_row=recipient,

@@ -15,14 +15,24 @@ import pyarrow.compute as pc
 
 from . import _goods as goods
 from . import _names as names
-from ._config import SimulationConfig
+from ._config import EU_MEMBERS, SimulationConfig
 from ._geography import CODES, COUNTRIES, INDEX, offices
 
-IDENTITIES_PER_VENDOR = 6
+THIRD_COUNTRY = np.array([c.code not in EU_MEMBERS for c in COUNTRIES])
+"""Countries whose items to an EU authority carry a customs declaration."""
+
+IDENTITIES_PER_VENDOR = 8
+"""Identities a vendor can burn through; it stops shipping here once all are burned."""
 VARIANTS_PER_IDENTITY = 3
 VARIANT_WEIGHTS = np.array([0.75, 0.15, 0.10])
-"""Exact identity, typo of the name, same name with another street (assumption)."""
+"""Vendors: exact identity, typo of the name, same name with another street (assumption)."""
+MERCHANT_VARIANT_WEIGHTS = np.array([0.92, 0.03, 0.05])
+"""Merchants: exact, name written another way (platform, suffix), another warehouse (assumption)."""
+PRIVATE_VARIANT_WEIGHTS = np.array([0.85, 0.08, 0.07])
+"""Private senders: exact, misspelt name, another address (work, family) (assumption)."""
 DROP_ALIASES = 5
+PARCELS_PER_DROP = 6.0
+"""Mean vendor parcels a drop address receives over a run (assumption)."""
 MERCHANT_SHARE_OF_LEGIT = 0.72
 """Share of legitimate items sent by merchants; the rest by private people (assumption)."""
 MEAN_VENDOR_ILLICIT_RATE = 0.8
@@ -52,6 +62,7 @@ class Population:
     office_codes: list[str]
     office_country: np.ndarray
     merchant_rows: np.ndarray
+    merchant_variant_rows: np.ndarray
     merchant_weight: np.ndarray
     merchant_chapters: np.ndarray
     merchant_office: np.ndarray
@@ -59,6 +70,7 @@ class Population:
     merchant_usd: np.ndarray
     merchant_grey: np.ndarray
     private_rows: np.ndarray
+    private_variant_rows: np.ndarray
     private_weight: np.ndarray
     vendor_country: np.ndarray
     vendor_rate: np.ndarray
@@ -71,6 +83,8 @@ class Population:
     recipient_weight: np.ndarray
     buyer_weight: np.ndarray
     drop_rows: np.ndarray
+    drop_weight: np.ndarray
+    authority: int
 
 
 def _party_table(
@@ -174,7 +188,8 @@ def build_population(
     n = config.parcels
     noise = config.legit_noise
     office_codes, office_country, _ = offices()
-    export = np.array([c.export_weight for c in COUNTRIES])
+    authority = INDEX[config.authority]
+    export = np.array([c.export_weight for c in COUNTRIES]) * THIRD_COUNTRY
     imports = np.array([c.import_weight for c in COUNTRIES])
 
     # Merchants: heavy-tailed volumes (Pareto), a main and a side chapter, habits.
@@ -193,31 +208,34 @@ def build_population(
     )
     merchant_usd = rng.random(n_merchants) < np.where(cn_like, 0.75, 0.1)
     merchant_grey = (rng.random(n_merchants) < 0.02) & ~np.isin(m_country, [INDEX["US"]])
-    merchants = _party_table(
-        rng, m_country, names.company_names(rng, m_country), 0.03 * noise, 0.6, 0.7
+    merchants = _with_variants(
+        rng,
+        _party_table(rng, m_country, names.company_names(rng, m_country), 0.03 * noise, 0.6, 0.7),
+        0.03 * noise,
     )
 
     # Private senders: many, most send once or twice.
     n_private = max(200, int(n * (1 - MERCHANT_SHARE_OF_LEGIT) * 0.7))
     p_country = _choice(rng, np.sqrt(export * imports), n_private)
-    p_country[: len(COUNTRIES)] = np.arange(len(COUNTRIES))  # every country has senders
-    privates = _party_table(
-        rng, p_country, names.person_names(rng, p_country), 0.10 * noise, 0.4, 0.3
+    third = np.flatnonzero(THIRD_COUNTRY)
+    p_country[: third.size] = third  # every third country has senders
+    privates = _with_variants(
+        rng,
+        _party_table(rng, p_country, names.person_names(rng, p_country), 0.10 * noise, 0.4, 0.3),
+        0.10 * noise,
     )
     private_weight = rng.lognormal(0.0, 1.0, n_private)
 
     # Vendors: initial ones plus entrants, a lifetime, a substance, identities.
-    n_vendors = max(12, int(round(vendor_parcels / config.vendor_mean_parcels)))
+    n_vendors = max(config.min_vendors, int(round(vendor_parcels / config.vendor_mean_parcels)))
     n_initial = max(6, int(round(n_vendors / (1 + config.vendor_entry_share))))
     v_codes, v_w = zip(*config.vendor_country_weights, strict=True)
     v_country = np.array([INDEX[c] for c in v_codes])[
         _choice(rng, np.array(v_w, dtype=float), n_vendors)
     ]
+    v_country[: len(v_codes)] = [INDEX[c] for c in v_codes[:n_vendors]]  # every country present
     substances, s_w = zip(*config.substance_mix, strict=True)
     v_substance = _choice(rng, np.array(s_w, dtype=float), n_vendors)
-    nl_or_de = np.isin(v_country, [INDEX["NL"], INDEX["DE"], INDEX["BE"]])
-    ecstasy = substances.index("ecstasy") if "ecstasy" in substances else 0
-    v_substance = np.where(nl_or_de & (rng.random(n_vendors) < 0.3), ecstasy, v_substance)
     v_start = np.zeros(n_vendors)
     takedown = config.takedown_at * config.days
     entrants = np.arange(n_initial, n_vendors)
@@ -253,11 +271,11 @@ def build_population(
     ]
     vendors = _interleave(variants)
 
-    # Recipients: returning customers (lognormal activity), a subset buying drugs
-    # (10% of buyers make over half of purchases, most buy once: DOMAIN, Norbutas 2018).
+    # Recipients: people in the authority's country, returning customers (lognormal activity),
+    # a subset buying drugs (10% of buyers make over half of purchases, most buy once: DOMAIN,
+    # Norbutas 2018).
     n_recipients = max(500, int(n * 0.55))
-    r_country = _choice(rng, imports, n_recipients)
-    r_country[: len(COUNTRIES)] = np.arange(len(COUNTRIES))  # every country has recipients
+    r_country = np.full(n_recipients, authority)
     recipients = _party_table(
         rng, r_country, names.person_names(rng, r_country), 0.05 * noise, 0.5, 0.5
     )
@@ -272,34 +290,43 @@ def build_population(
     buyer_weight[buyers] = rng.lognormal(0.0, 1.7, buyers.size)
 
     # Drop addresses: one address, several names, several vendors (aliases share the address).
-    n_drops = max(3, int(vendor_parcels * config.drop_share_of_vendor_parcels / 20))
-    d_country = np.repeat(_choice(rng, imports, n_drops), DROP_ALIASES)
+    n_drops = max(5, int(round(vendor_parcels * config.drop_share_of_vendor_parcels
+                               / PARCELS_PER_DROP)))  # fmt: skip
+    d_country = np.full(n_drops * DROP_ALIASES, authority)
     drops = _party_table(rng, d_country, names.person_names(rng, d_country), 0.15, 0.3, 0.2)
     lead = np.repeat(np.arange(n_drops) * DROP_ALIASES, DROP_ALIASES)
     drops.street, drops.postcode, drops.city = (
         col.take(pa.array(lead)) for col in (drops.street, drops.postcode, drops.city)
     )
+    # Drops take ``drop_share_of_vendor_parcels`` of the buyers' mass, spread over aliases.
+    share = config.drop_share_of_vendor_parcels
+    drop_weight = np.full(d_country.size, buyer_weight.sum() * share / max(1 - share, 1e-9)
+                          / d_country.size)  # fmt: skip
 
     senders = _concat([merchants, privates, vendors])
     recips = _concat([recipients, drops])
-    vendor_base = n_merchants + n_private
+    vendor_base = 3 * (n_merchants + n_private)
+    m_rows = np.arange(n_merchants)
+    p_rows = 3 * n_merchants + np.arange(n_private)
     return Population(
         senders=senders,
         recipients=recips,
         office_codes=office_codes,
         office_country=office_country,
-        merchant_rows=np.arange(n_merchants),
+        merchant_rows=m_rows,
+        merchant_variant_rows=m_rows[:, None] + n_merchants * np.arange(3)[None, :],
         merchant_weight=merchant_weight,
         merchant_chapters=m_chapters,
         merchant_office=m_office,
         merchant_gift_habit=gift_habit,
         merchant_usd=merchant_usd,
         merchant_grey=merchant_grey,
-        private_rows=n_merchants + np.arange(n_private),
+        private_rows=p_rows,
+        private_variant_rows=p_rows[:, None] + n_private * np.arange(3)[None, :],
         private_weight=private_weight,
         vendor_country=v_country,
         vendor_rate=rng.beta(8.0, 2.0, n_vendors),
-        vendor_weight=rng.lognormal(0.0, 0.9, n_vendors),
+        vendor_weight=rng.lognormal(0.0, 0.7, n_vendors),
         vendor_substance=v_substance,
         vendor_start=v_start,
         vendor_end=v_end,
@@ -313,7 +340,17 @@ def build_population(
         ),
         buyer_weight=np.concatenate([buyer_weight, np.zeros(d_country.size)]),
         drop_rows=n_recipients + np.arange(d_country.size).reshape(n_drops, DROP_ALIASES),
+        drop_weight=np.concatenate([np.zeros(n_recipients), drop_weight]),
+        authority=authority,
     )
+
+
+def _with_variants(rng: np.random.Generator, table: PartyTable, incomplete: float) -> PartyTable:
+    """The table, then each party with its name written another way, then each party at
+    another address (same order): legitimate senders vary too, so variants are no giveaway."""
+    typo = _with_name(table, [names.typo_variant(rng, s) for s in table.name.to_pylist()])
+    moved = _party_table(rng, table.country, table.name, incomplete, 0.4, 0.4)
+    return _concat([table, typo, moved])
 
 
 def _share_households(rng: np.random.Generator, table: PartyTable, share: float) -> None:

@@ -138,7 +138,7 @@ def build_tables(
             "recorded_at": pa.array(found.recorded_us, _UTC_US),
             "inspected": pa.array(np.ones(found.parcel.size, bool)),
             "selection_reason": _lookup(REASONS, found.reason),
-            "selection_probability": pa.array(found.probability, pa.float64()),
+            "selection_probability": _nullable(found.probability),
             "result": _lookup(RESULTS, found.result),
             "substance": _lookup(substances, np.where(seized, batch.substance[found.parcel], -1)),
             "quantity_g": _nullable(np.where(seized, np.round(measured, 2), np.nan)),

@@ -9,13 +9,7 @@ import numpy as np
 
 from ._batch import SERVICE_INDEX, GroupSampler
 from ._config import SimulationConfig
-from ._geography import (
-    COUNTRIES,
-    INDEX,
-    UTC_OFFSET,
-    legit_destination_matrix,
-    vendor_destination_matrix,
-)
+from ._geography import COUNTRIES, INDEX, UTC_OFFSET
 from ._population import Population
 
 N_COUNTRIES = len(COUNTRIES)
@@ -31,38 +25,51 @@ _EMS = np.array([SERVICE_INDEX[s] for s in ("EE", "EA")])
 class World:
     config: SimulationConfig
     population: Population
-    legit_destinations: np.ndarray
-    vendor_destinations: np.ndarray
     recipients: GroupSampler
-    buyers: GroupSampler
-    drops: GroupSampler
     privates_by_country: GroupSampler
     offices_by_country: GroupSampler
+    illicit_weight: np.ndarray
+    """Current weight of each recipient row as an address for drug parcels: buyers, then drop
+    aliases; it changes when buyers react to seizures."""
+    illicit_recipients: GroupSampler
+
+    def destinations(self, n: int) -> np.ndarray:
+        """Every item goes to the authority's country (third-country inbound only)."""
+        return np.full(n, self.population.authority, dtype=np.int64)
+
+    def reweigh_illicit(self) -> None:
+        """Rebuild the sampler of drug-parcel addresses after weights changed."""
+        self.illicit_recipients = _illicit_sampler(self.population, self.illicit_weight,
+                                                   self.recipients)  # fmt: skip
+
+    def recipient_kinds(self, rows: np.ndarray) -> np.ndarray:
+        """0 ordinary, 1 buyer (currently ordering drugs to this row), 2 drop alias."""
+        drop = self.population.drop_weight[rows] > 0
+        return np.where(drop, 2, np.where(self.illicit_weight[rows] > 0, 1, 0))
+
+
+def _illicit_sampler(pop: Population, weight: np.ndarray, fallback: GroupSampler) -> GroupSampler:
+    return GroupSampler(pop.recipients.country, weight, N_COUNTRIES, fallback=fallback)
 
 
 def build_world(config: SimulationConfig, population: Population) -> World:
     pop = population
     recips = pop.recipients
     recipients = GroupSampler(recips.country, pop.recipient_weight, N_COUNTRIES)
-    buyers = GroupSampler(recips.country, pop.buyer_weight, N_COUNTRIES, fallback=recipients)
-    drop_weight = np.zeros(recips.country.size)
-    drop_weight[pop.drop_rows.ravel()] = 1.0
-    drops = GroupSampler(recips.country, drop_weight, N_COUNTRIES, fallback=buyers)
     sender_country = pop.senders.country
     private_weight = np.zeros(sender_country.size)
     private_weight[pop.private_rows] = 1.0
     privates = GroupSampler(sender_country, private_weight, N_COUNTRIES)
     offices = GroupSampler(pop.office_country, np.ones(pop.office_country.size), N_COUNTRIES)
+    illicit_weight = pop.buyer_weight + pop.drop_weight
     return World(
         config,
         pop,
-        np.cumsum(legit_destination_matrix(), axis=1),
-        np.cumsum(vendor_destination_matrix(), axis=1),
         recipients,
-        buyers,
-        drops,
         privates,
         offices,
+        illicit_weight,
+        _illicit_sampler(pop, illicit_weight, recipients),
     )
 
 
