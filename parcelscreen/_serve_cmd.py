@@ -27,11 +27,17 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from serving import Settings, SettingsError, create_app
+    from serving._health import StoreRefused, check_at_start
 
     try:
         settings = Settings()
     except SettingsError as exc:
         print(f"error: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    try:  # once for every worker: SQLite's quick_check, the decision log against its anchor
+        check_at_start(settings)
+    except StoreRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if settings.legacy_stores:
         from serving import LegacyStores

@@ -13,7 +13,7 @@ from ._bundle import (
     write_manifest,
 )
 from ._calibration import Calibration, fit_platt
-from ._database import LOCK_TIMEOUT, Database, connect_sqlite
+from ._database import LOCK_TIMEOUT, Database, connect_sqlite, store_damaged
 from ._drift import (
     PSI_ALERT,
     bin_counts,
@@ -145,6 +145,7 @@ __all__ = [
     "sign_bundle",
     "threshold_at",
     "uniform_draw",
+    "store_damaged",
     "uniform_draws",
     "verdicts",
     "verify_bundle",

@@ -33,9 +33,12 @@ from typing import Any
 from ._errors import StoreUnavailable
 from ._store_support import CHECKPOINTER, LockTimeout, Reentrant, WriterLock, close_store
 
-#: SQLite primary result codes of a store that cannot be written now (not of a bug in SQL):
-#: BUSY, LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
-_UNAVAILABLE = {5, 6, 8, 10, 11, 13, 14, 26}
+#: SQLite primary result codes of a store that cannot be written now (its medium, its file or
+#: another process, not a bug in our SQL): PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR,
+#: CORRUPT, FULL, CANTOPEN, PROTOCOL, NOLFS, NOTADB.
+_UNAVAILABLE = {3, 5, 6, 7, 8, 10, 11, 13, 14, 15, 22, 26}
+#: Of those, the codes of a damaged file: CORRUPT, NOTADB (it will not heal by itself).
+_DAMAGED = {11, 26}
 #: Default longest wait for the writer lock, in seconds.
 LOCK_TIMEOUT = 5.0
 
@@ -69,6 +72,17 @@ def connect_sqlite(path: Path | str, background_checkpoints: bool = False,
     return conn
 
 
+def store_damaged(exc: BaseException) -> bool:
+    """Whether a SQLite error says the file is damaged: SQLITE_CORRUPT or SQLITE_NOTADB, or
+    text that is not UTF-8 (garbage in a page that still parses: Python writes only UTF-8)."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _DAMAGED
+    return str(exc).startswith("Could not decode to UTF-8")
+
+
 class Database:
     """One SQLite connection in autocommit mode, WAL journal, guarded by a re-entrant lock.
 
@@ -97,6 +111,13 @@ class Database:
             self.execute(statement)
 
     def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable | None:
+        """The 503 of an error of the store itself (see :func:`store_damaged` for a damaged
+        file), or None for an error of the SQL (a bug: it stays an error)."""
+        if store_damaged(exc) or str(exc).startswith("malformed JSON"):
+            # the second: a value read by SQL's JSON functions that is not the JSON written
+            return StoreUnavailable(
+                f"the store {self.path.name} is damaged ({exc}); nothing of the request was "
+                "recorded: retry it later (the operator: `parcelscreen state check`)")
         code = getattr(exc, "sqlite_errorcode", None)
         if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) or code is None:
             return None
@@ -147,6 +168,11 @@ class Database:
                 f"the store {self.path.name} is busy: another writer held it for more than "
                 f"{self.lock_timeout:g} s; nothing of the request was recorded: retry it later"
             ) from None
+        except OSError as exc:  # the lock file cannot be made (read-only or full file system)
+            raise StoreUnavailable(
+                f"the store {self.path.name} cannot be written now (its lock file: "
+                f"{exc.strerror or exc}); nothing of the request was recorded: retry it later"
+            ) from exc
         try:
             self.execute("BEGIN IMMEDIATE")
             try:

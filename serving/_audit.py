@@ -3,8 +3,14 @@
 Each record's hash is SHA-256 over the previous record's hash and the record's canonical JSON,
 so editing or deleting any record breaks the chain at that point, and ``verify`` names it.
 The head (last sequence number and hash) is also kept in a separate table, so cutting records
-off the end is caught too (an attacker who rewrites both the tail and the head is not: anchor
-the head elsewhere, e.g. print it to an external log, for that).
+off the end is caught too; and outside the database, in its head anchor (``state.sqlite.head``
+beside it: JSON with ``seq`` and ``hash``, replaced atomically), which the service keeps
+current (``serving._health.AnchorKeeper``, once a second) and every export carries. A log
+whose head is behind its anchor (records cut off, an older copy restored, or the file deleted
+and started again from genesis) fails ``verify`` and stops the service from starting, until
+an operator records the override in the log (``parcelscreen audit reanchor``). Someone who
+rewrites the tail, the head and the anchor file is not caught: keep exports (or the anchor)
+elsewhere for that.
 
 Retention: ``prune`` deletes the records older than the retention period (a prefix of the
 chain) and appends a ``checkpoint`` record naming the last pruned sequence number and hash;
@@ -20,15 +26,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from screening import StoreUnavailable, write_json_atomic
+
 from ._sqlite import Database
 
 GENESIS = "0" * 64
+#: The head anchor's file: the database's path with this added.
+ANCHOR_SUFFIX = ".head"
 FIELDS = ("seq", "time", "kind", "request_id", "caller", "item_id", "model_version",
           "bundle_hash", "input_hash", "score", "decision", "detail", "prev_hash")  # fmt: skip
 SCHEMA = (
@@ -88,10 +99,13 @@ class VerifyReport:
     head_seq: int
     head_hash: str
     problems: list[str]
+    #: The head anchor as read (None: the log has none yet).
+    anchor: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "records": self.records, "head_seq": self.head_seq,
-                "head_hash": self.head_hash, "problems": self.problems}  # fmt: skip
+                "head_hash": self.head_hash, "anchor": self.anchor,
+                "problems": self.problems}  # fmt: skip
 
 
 class DecisionLog:
@@ -110,6 +124,7 @@ class DecisionLog:
             "VALUES (1, 0, ?, 0, ?)",
             (GENESIS, GENESIS),
         )
+        self._anchored: tuple[int, str] | None = None  # what this process last wrote there
 
     def append_many(self, entries: list[Entry], now: datetime | None = None) -> list[int]:
         """Append records in one transaction; returns their sequence numbers."""
@@ -147,16 +162,53 @@ class DecisionLog:
                                (kind,) if kind else ())  # fmt: skip
         return [dict(zip((*FIELDS, "hash"), row, strict=True)) for row in rows]
 
+    def _readable_records(self, problems: list[str]) -> list[dict[str, Any]]:
+        """Every record; where the file holds text that is not UTF-8 (garbage in a page that
+        still parses), the text is read as bytes and each damaged record is named."""
+        try:
+            return self.records()
+        except StoreUnavailable:
+            pass
+        names = (*FIELDS, "hash")
+        columns = ", ".join(f"CASE WHEN typeof({n}) = 'text' THEN CAST({n} AS BLOB) ELSE {n} "
+                            "END" for n in names)  # fmt: skip
+        out = []
+        for row in self.db.execute(f"SELECT {columns} FROM decision_log ORDER BY seq"):
+            record, bad = {}, False
+            for name, value in zip(names, row, strict=True):
+                if isinstance(value, bytes):
+                    try:
+                        value = value.decode()
+                    except UnicodeDecodeError:
+                        value, bad = value.decode(errors="replace"), True
+                record[name] = value
+            if bad:
+                problems.append(f"record {record['seq']}: damaged (text that is not UTF-8: "
+                                "garbage in the file)")  # fmt: skip
+            out.append(record)
+        return out
+
     def verify(self) -> VerifyReport:
-        """Recompute the chain; name every record that was edited, deleted or cut off."""
+        """Recompute the chain; name every record that was edited, deleted, cut off or
+        damaged, and a head behind the head anchor."""
         problems: list[str] = []
+        anchor_problem = self.anchor_problem()  # the anchor first: the head only moves on
+        try:
+            anchor = self.read_anchor()
+        except ValueError:
+            anchor = None
         ((head_seq, head_hash, anchor_seq, anchor_hash),) = self.db.execute(
             "SELECT seq, hash, anchor_seq, anchor_hash FROM decision_log_head WHERE id = 1"
         )
-        rows = self.records()
+        rows = self._readable_records(problems)
         checkpoints = [r for r in rows if r["kind"] == "checkpoint"]
         if checkpoints:
-            detail = json.loads(checkpoints[-1]["detail"])
+            try:
+                detail = json.loads(checkpoints[-1]["detail"])
+            except ValueError:
+                detail = {}
+            if not isinstance(detail, dict):
+                detail = {}
             if (detail.get("anchor_seq"), detail.get("anchor_hash")) != (anchor_seq, anchor_hash):
                 problems.append(
                     f"the prune anchor (seq {anchor_seq}) differs from the last checkpoint record "
@@ -171,9 +223,17 @@ class DecisionLog:
                 missing = f"{expected_seq}" if seq == expected_seq + 1 else \
                     f"{expected_seq}-{seq - 1}"  # fmt: skip
                 problems.append(f"record(s) {missing} deleted (chain jumps to {seq})")
+            if not isinstance(seq, int):
+                problems.append(f"a record after {expected_seq - 1}: damaged (its sequence "
+                                f"number is {seq!r})")  # fmt: skip
+                continue
             if row["prev_hash"] != prev:
                 problems.append(f"record {seq}: previous hash does not match record {seq - 1}")
-            if record_hash(row) != row["hash"]:
+            try:
+                edited = record_hash(row) != row["hash"]
+            except (TypeError, ValueError):  # a value of a type no record holds
+                edited = True
+            if edited:
                 problems.append(f"record {seq}: content edited (hash does not match)")
             expected_seq, prev = seq + 1, row["hash"]
         last_seq = rows[-1]["seq"] if rows else anchor_seq
@@ -182,7 +242,129 @@ class DecisionLog:
                 f"the log ends at record {last_seq} but the head says {head_seq}: "
                 "records at the end were deleted or the head was changed"
             )
-        return VerifyReport(not problems, len(rows), head_seq, head_hash, problems)
+        if anchor_problem is not None:
+            problems.append(anchor_problem)
+        return VerifyReport(not problems, len(rows), head_seq, head_hash, problems, anchor)
+
+    # -- the head anchor, outside the database --------------------------------------------
+
+    @property
+    def anchor_path(self) -> Path | None:
+        """The head anchor's file (None for a database in memory)."""
+        path = str(self.db.path)
+        return None if path in ("", ":memory:") else Path(path + ANCHOR_SUFFIX)
+
+    def head(self) -> tuple[int, str]:
+        """The sequence number and hash of the last record (0 and GENESIS: none yet)."""
+        ((seq, hash_),) = self.db.execute("SELECT seq, hash FROM decision_log_head WHERE id = 1")
+        return int(seq), str(hash_)
+
+    def read_anchor(self) -> dict[str, Any] | None:
+        """The head anchor (``seq``, ``hash``, ``updated_at``), None where there is none yet;
+        ValueError naming the file where it cannot be read."""
+        path = self.anchor_path
+        if path is None:
+            return None
+        try:
+            anchor = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"the head anchor {path} cannot be read ({exc})") from None
+        if not (isinstance(anchor, dict) and isinstance(anchor.get("seq"), int)
+                and isinstance(anchor.get("hash"), str)):  # fmt: skip
+            raise ValueError(f"the head anchor {path} is not an anchor (seq and hash)")
+        return anchor
+
+    def anchor_problem(self) -> str | None:
+        """Why the log does not extend its head anchor (records the anchor knew of are gone
+        or differ), or None. The anchor is read before the head, which only moves on."""
+        try:
+            anchor = self.read_anchor()
+        except ValueError as exc:
+            return str(exc)
+        if anchor is None:
+            return None
+        seq, hash_ = anchor["seq"], anchor["hash"]
+        ((head_seq, pruned_seq, pruned_hash),) = self.db.execute(
+            "SELECT seq, anchor_seq, anchor_hash FROM decision_log_head WHERE id = 1")
+        where = (f"its head anchor {self.anchor_path} (written "
+                 f"{anchor.get('updated_at', 'at an unknown time')}) says {seq}")  # fmt: skip
+        if head_seq < seq:
+            how = ("the log was deleted or replaced and started again from genesis"
+                   if head_seq == 0 else f"records {head_seq + 1} to {seq} were cut off, or "
+                   "an older copy was put in its place")  # fmt: skip
+            return f"the decision log ends at record {head_seq} but {where}: {how}"
+        if seq == 0:
+            return None
+        found = self.db.execute("SELECT hash FROM decision_log WHERE seq = ?", (seq,))
+        if found:
+            held = found[0][0]
+        elif seq == pruned_seq:
+            held = pruned_hash
+        elif seq < pruned_seq:
+            return None  # pruned since: the checkpoint carries the chain on
+        else:
+            return f"record {seq} is missing from the decision log, and {where}"
+        if held != hash_:
+            return (f"record {seq} of the decision log is not the one {where}: the log was "
+                    "replaced or rewritten")  # fmt: skip
+        return None
+
+    def write_anchor(self, force: bool = False) -> bool:
+        """Write the head to the anchor (atomically) if it moved on from what this process
+        last wrote; never over an anchor the log does not extend, unless ``force``. True if
+        written."""
+        path = self.anchor_path
+        if path is None:
+            return False
+        if not force and self.head() == self._anchored:
+            return False
+        if not force and self.anchor_problem() is not None:
+            return False
+        seq, hash_ = self.head()
+        write_json_atomic(path, {"seq": seq, "hash": hash_, "database": self.db.path.name,
+                                 "updated_at": datetime.now(UTC).isoformat()})  # fmt: skip
+        self._anchored = seq, hash_
+        return True
+
+    def reanchor(self, reason: str, caller: str = "cli") -> dict[str, Any]:
+        """An operator's override of a log behind its anchor (a restore from a backup): an
+        ``anchor_override`` record naming the old anchor, the problem and the reason, then
+        the anchor moved to the new head."""
+        try:
+            old: dict[str, Any] | None = self.read_anchor()
+        except ValueError as exc:
+            old = {"unreadable": str(exc)}
+        detail = {"reason": reason, "problem": self.anchor_problem(), "anchor": old,
+                  "head": dict(zip(("seq", "hash"), self.head(), strict=True))}  # fmt: skip
+        seq = self.append(Entry("anchor_override", caller=caller, detail=detail))
+        self.write_anchor(force=True)
+        return detail | {"override_seq": seq}
+
+    def export(self, out: Path) -> dict[str, Any]:
+        """Write the log to ``out`` as JSON Lines: a first line with the head and the head
+        anchor, then every record; written to a temporary file and renamed."""
+        anchor_problem = self.anchor_problem()
+        try:
+            anchor = self.read_anchor()
+        except ValueError:
+            anchor = None
+        seq, hash_ = self.head()
+        rows = self.records()
+        header = {"decision_log_export": {
+            "database": str(self.db.path), "exported_at": datetime.now(UTC).isoformat(),
+            "head": {"seq": seq, "hash": hash_}, "anchor": anchor,
+            "anchor_problem": anchor_problem, "records": len(rows)}}  # fmt: skip
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(canonical_json(header) + "\n")
+            for row in rows:
+                f.write(canonical_json(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+        return header["decision_log_export"]
 
     def prune(self, retention_days: float, caller: str = "cli",
               now: datetime | None = None) -> dict[str, Any]:  # fmt: skip

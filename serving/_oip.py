@@ -29,7 +29,13 @@ from data_contracts import Problem
 
 from ._audit import Entry
 from ._deps import RequestId, ServiceDep, Sorter
-from ._errors import InvalidInput, ModelUnavailable, NotFound, error_responses
+from ._errors import (
+    InvalidInput,
+    ModelUnavailable,
+    NotFound,
+    StoreUnavailable,
+    error_responses,
+)
 from ._fast import score_checked
 from ._json import dump_json, parse_json
 from ._runtime import Served
@@ -82,8 +88,13 @@ async def live() -> Response:
 
 @router.get("/health/ready", responses=_ok("ready") | error_responses(503))
 async def ready(service: ServiceDep) -> Response:
+    """Ready for traffic: a model is loaded and the record database can be written and is
+    still the file the service opened (``serving._health``); else 503 naming why."""
     if service.holder.loaded is None:
         raise ModelUnavailable("no model loaded")
+    problem = await run_in_threadpool(service.record.db.health.problem)  # may probe a write
+    if problem is not None:
+        raise StoreUnavailable(problem)
     return _json({"ready": True})
 
 

@@ -17,6 +17,7 @@ from data_contracts import InspectionOutcome, InspectionResult
 from screening import Database, History, HistoryBackend, SQLiteBackend
 
 from ._audit import DecisionLog, Entry, input_hash, input_key
+from ._health import RecordDatabase, StoreRefused, keep_anchor
 from ._settings import Settings
 from ._store import StateStore
 
@@ -58,15 +59,18 @@ class Record:
     """The record database of a deployment and the stores that are its tables."""
 
     def __init__(self, settings: Settings, *, background_checkpoints: bool = False,
-                 must_exist: bool = False) -> None:  # fmt: skip
+                 must_exist: bool = False, serving: bool = False) -> None:  # fmt: skip
+        """``serving``: opened by the service, which refuses a decision log behind its head
+        anchor (:class:`StoreRefused`) and keeps the anchor current (``serving._health``)."""
         path: Path = settings.state_path
         if must_exist and not path.is_file():
             raise StoreMissing(f"no record database at {path} (set PARCELSCREEN_DATA_DIR or "
                                "PARCELSCREEN_STATE_DB to the service's)")  # fmt: skip
         check_not_legacy(settings)
         self.settings = settings
-        self.db = Database(path, background_checkpoints=background_checkpoints,
-                           lock_timeout=settings.lock_timeout)  # fmt: skip
+        #: Watched: readiness reads ``db.health`` (``serving._health``).
+        self.db = RecordDatabase(path, background_checkpoints=background_checkpoints,
+                                 lock_timeout=settings.lock_timeout)  # fmt: skip
         self.state = StateStore(self.db)
         self.audit = DecisionLog(self.db)
         self.history_backend = open_history(settings, self.db)
@@ -74,6 +78,12 @@ class Record:
         #: Whether the entity history commits with the decisions (embedded SQLite).
         self.history_in_record = settings.history_backend == "sqlite"
         self._input_key = input_key(settings.pseudonymisation_key)
+        if serving:
+            try:
+                keep_anchor(self.db, self.audit)
+            except StoreRefused:
+                self.close()
+                raise
 
     def record_outcome(self, outcome: InspectionOutcome, caller: str,
                        request_id: str) -> dict[str, Any]:  # fmt: skip

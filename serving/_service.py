@@ -80,7 +80,7 @@ class Service:
         self.settings = settings
         #: Which parcels get SHAP reasons in score answers (setting ``explain``).
         self.explain: Explain = settings.explain
-        self.record = Record(settings, background_checkpoints=True)
+        self.record = Record(settings, background_checkpoints=True, serving=True)
         #: The record database: every write of a request is one transaction of it.
         self.state_db = self.record.db
         self.key_reader = Database(settings.state_path, lock_timeout=settings.lock_timeout)
