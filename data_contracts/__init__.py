@@ -9,6 +9,7 @@ from ._codes import COUNTRIES, CURRENCIES
 from ._errors import ContractError, FormError, Problem, RecordInvalid
 from ._forms import (
     DECLARATION_CSV_COLUMNS,
+    JSON_ONLY_OUTCOME_FIELDS,
     OUTCOME_CSV_COLUMNS,
     flatten_declaration,
     form_of,
@@ -81,6 +82,7 @@ __all__ = [
     "InspectionOutcome",
     "InspectionResult",
     "ItemCategory",
+    "JSON_ONLY_OUTCOME_FIELDS",
     "LINE_TYPE",
     "Labelled",
     "MAX_LINES",

@@ -58,9 +58,25 @@ def schema_of(kind: Kind) -> pa.Schema:
 # --- writing -----------------------------------------------------------------------------------
 
 
+#: Outcome fields the JSON forms carry and the Parquet and CSV forms do not (a correction).
+JSON_ONLY_OUTCOME_FIELDS = ("corrects", "correction_reason")
+
+
+def _tabular(record: dict[str, Any], kind: Kind) -> dict[str, Any]:
+    """A record as the Parquet and CSV forms hold it: a correction cannot be written there
+    (those forms hold one outcome per item), rather than be written without what it says."""
+    if kind != "outcome":
+        return record
+    if any(record.get(name) is not None for name in JSON_ONLY_OUTCOME_FIELDS):
+        raise FormError(f"outcome of {record.get('item_id')}: a correction (corrects, "
+                        "correction_reason) is carried in JSON or JSON Lines only")  # fmt: skip
+    return {k: v for k, v in record.items() if k not in JSON_ONLY_OUTCOME_FIELDS}
+
+
 def to_table(models: Sequence[BaseModel], kind: Kind) -> pa.Table:
     """Arrow table (the Parquet form) of validated models."""
-    return pa.Table.from_pylist([m.model_dump() for m in models], schema=schema_of(kind))
+    return pa.Table.from_pylist([_tabular(m.model_dump(), kind) for m in models],
+                                schema=schema_of(kind))  # fmt: skip
 
 
 def flatten_declaration(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -89,7 +105,8 @@ def write_records(models: Sequence[BaseModel], path: Path, kind: Kind) -> None:
             writer = csv.DictWriter(out, fieldnames=columns)
             writer.writeheader()
             for record in dumped:
-                writer.writerows(flatten_declaration(record) if kind == "declaration" else [record])
+                writer.writerows(flatten_declaration(record) if kind == "declaration"
+                                 else [_tabular(record, kind)])  # fmt: skip
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -177,8 +177,24 @@ class InspectionOutcome(_Strict):
     substance: Annotated[str | None, Field(default=None, max_length=60)] = None
     quantity_g: Annotated[float | None, Field(default=None, ge=0, allow_inf_nan=False)] = None
     officer_ref: Annotated[str | None, Field(default=None, max_length=60)] = None
+    corrects: Annotated[int | None, Field(default=None, ge=1, le=2**63 - 1, description=(
+        "Outcomes are append-only: a second outcome of an item is a correction, and names "
+        "the outcome record it corrects (the outcome_id the service answered with, which "
+        "must be the item's current outcome) and why (correction_reason). Carried in the "
+        "JSON forms only: the Parquet and CSV forms hold one outcome per item"))] = None
+    correction_reason: Annotated[str | None, Field(default=None, min_length=1, max_length=500,
+                                                   description=(
+        "Why the outcome named in corrects is corrected (a laboratory result, a wrong entry); "
+        "required with corrects"))] = None
 
     _check_item_id = field_validator("item_id")(_item_id)
+
+    @model_validator(mode="after")
+    def _check_correction(self) -> InspectionOutcome:
+        if (self.corrects is None) != (self.correction_reason is None):
+            raise ValueError("a correction names the outcome it corrects (corrects) and why "
+                             "(correction_reason): both or neither")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _check_result(self) -> InspectionOutcome:

@@ -109,8 +109,10 @@ def _load(args: argparse.Namespace) -> int:
     memory = MemoryBackend()
     history = History(memory)
     replay(frame, outcomes, history)
-    for o in outcomes:  # known by now, though after the last parcel: applied all the same
-        history.record_outcome(o.item_id, o.seized, o.clean)
+    last = int(np.max(frame.posted_us)) if len(frame) else np.iinfo(np.int64).min
+    for o in sorted(outcomes, key=lambda o: o.known_us):  # known by now, though after the
+        if o.known_us >= last:  # last parcel: applied all the same (a later one corrects)
+            history.correct_outcome(o.item_id, o.seized, o.clean)
     record = open_record(settings, must_exist=False)
     if record is None:
         return 2

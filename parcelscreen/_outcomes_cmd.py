@@ -24,7 +24,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     imports = outcomes.add_parser(
         "import", help="record inspection outcomes from a file (JSON, JSON Lines, CSV or "
         "Parquet), each as POST /v1/outcomes does: outcome, history link and decision-log "
-        "record in one transaction; the service sees them at once")  # fmt: skip
+        "record in one transaction; the service sees them at once. Outcomes are append-only: "
+        "an item's second outcome is refused unless it corrects the current one (corrects, "
+        "correction_reason: JSON forms only)")  # fmt: skip
     imports.add_argument("outcomes", type=Path, help="file of inspection outcomes")
     p.set_defaults(func=run)
 
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 def _import(path: Path, settings: Settings) -> int:
     """Record every valid outcome; problems to stderr; 1 if any record was refused."""
     from data_contracts import InspectionOutcome, iter_records, validate_records
+    from serving import OutcomeConflict
 
     from ._maintenance import open_record
 
@@ -53,15 +56,21 @@ def _import(path: Path, settings: Settings) -> int:
         return 2
     report = validate_records(InspectionOutcome, iter_records(path, "outcome"))
     batch = f"import-{uuid.uuid4().hex[:12]}"
-    linked = 0
+    linked = recorded = conflicts = 0
     try:
         for n, (_, outcome) in enumerate(report.valid):
-            done = record.record_outcome(outcome, "cli", f"{batch}-{n}")
+            try:
+                done = record.record_outcome(outcome, "cli", f"{batch}-{n}")
+            except OutcomeConflict as exc:  # refused, as the API answers 409; the rest go on
+                print(f"refused: {exc.message}", file=sys.stderr)
+                conflicts += 1
+                continue
+            recorded += 1
             linked += int(done["linked_to_history"])
     finally:
         record.close()
     for problem in report.errors:
         print(problem, file=sys.stderr)
-    print(json.dumps({"recorded": len(report.valid), "linked_to_history": linked,
-                      "refused": len(report.rejected)}))  # fmt: skip
-    return 1 if report.rejected else 0
+    print(json.dumps({"recorded": recorded, "linked_to_history": linked,
+                      "refused": len(report.rejected) + conflicts}))  # fmt: skip
+    return 1 if report.rejected or conflicts else 0

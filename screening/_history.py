@@ -74,11 +74,24 @@ class HistoryBackend(Protocol):
     def put(self, kind: str, token: str, stats: EntityStats) -> None: ...
     def add_partner(self, kind: str, token: str, partner: str) -> bool: ...
     def get_item(self, item_id: str) -> dict[str, str] | None: ...
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool,
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
                  posted_us: int | None = None) -> None: ...  # fmt: skip
     def item_has_outcome(self, item_id: str) -> bool: ...
+    def item_outcome(self, item_id: str) -> int | None: ...
     def transaction(self) -> AbstractContextManager[object]: ...
     def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]: ...
+
+
+#: What an item's linked outcome counts in its entities' stats: the item's ``outcome`` field
+#: in every backend (0: none linked; 1: linked before the kind was kept, see
+#: :meth:`History.correct_outcome`).
+NO_OUTCOME, LINKED, SEIZED, CLEAN, UNCOUNTED = 0, 1, 2, 3, 4
+_COUNTS = {SEIZED: (True, False), CLEAN: (False, True), UNCOUNTED: (False, False)}
+
+
+def outcome_code(seized: bool, clean: bool) -> int:
+    """The item ``outcome`` field of an outcome that counts as seized, clean or neither."""
+    return SEIZED if seized else CLEAN if clean else UNCOUNTED
 
 
 class MemoryBackend:
@@ -86,7 +99,7 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self.entities: dict[tuple[str, str], EntityStats] = {}
-        self.items: dict[str, tuple[dict[str, str], bool, int | None]] = {}
+        self.items: dict[str, tuple[dict[str, str], int, int | None]] = {}
         self.partners: set[tuple[str, str, str]] = set()
 
     def get(self, kind: str, token: str) -> EntityStats | None:
@@ -118,11 +131,11 @@ class MemoryBackend:
         found = self.items.get(item_id)
         return None if found is None else found[0]
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool,
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
                  posted_us: int | None = None) -> None:  # fmt: skip
         if posted_us is None and item_id in self.items:
             posted_us = self.items[item_id][2]  # an outcome keeps the posting time
-        self.items[item_id] = (dict(tokens), outcome, posted_us)
+        self.items[item_id] = (dict(tokens), int(outcome), posted_us)
 
     def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]:
         entities = [key for key, stats in self.entities.items() if stats.last_us < cutoff_us]
@@ -144,6 +157,10 @@ class MemoryBackend:
     def item_has_outcome(self, item_id: str) -> bool:
         found = self.items.get(item_id)
         return bool(found and found[1])
+
+    def item_outcome(self, item_id: str) -> int | None:
+        found = self.items.get(item_id)
+        return None if found is None else found[1]
 
 
 def entity_tokens(frame: ParcelFrame, row: int) -> dict[str, str]:
@@ -336,25 +353,59 @@ class History:
             new_partner = bool(partner) and self.backend.add_partner(kind, token, partner)
             stats = _counted(found[kind], posted_us, new_partner)
             self.backend.put(kind, token, stats)
-        self.backend.put_item(item_id, tokens, outcome=False, posted_us=posted_us)
+        self.backend.put_item(item_id, tokens, outcome=NO_OUTCOME, posted_us=posted_us)
 
     def record_outcome(self, item_id: str, seized: bool, clean: bool) -> bool:
-        """Link an inspection outcome to the item's entities; once per item, known items only."""
+        """Link an inspection outcome to the item's entities; once per item, known items only
+        (a later outcome of the item is a correction: :meth:`correct_outcome`)."""
         with self.backend.transaction():
             tokens = self.backend.get_item(item_id)
             if tokens is None or self.backend.item_has_outcome(item_id):
                 return False
-            if seized or clean:
-                for kind in KINDS:
-                    token = tokens.get(kind, "")
-                    stats = self.backend.get(kind, token) if token else None
-                    if stats is None:
-                        continue
-                    stats.seizures += int(seized)
-                    stats.clean += int(clean)
-                    self.backend.put(kind, token, stats)
-            self.backend.put_item(item_id, tokens, outcome=True)
+            self._count(tokens, int(seized), int(clean))
+            self.backend.put_item(item_id, tokens, outcome=outcome_code(seized, clean))
             return True
+
+    def correct_outcome(self, item_id: str, seized: bool, clean: bool,
+                        was: tuple[bool, bool] | None = None) -> bool:  # fmt: skip
+        """Count the item's outcome as (``seized``, ``clean``) from now on, in place of what
+        its linked outcome counted: each of its entities' seizure and clean counts moves by
+        one where the result changed (seized corrected to clean: seizures -1, clean +1), in
+        one transaction. An item with no outcome linked gets this one linked, as
+        :meth:`record_outcome` does; an item unknown to the history is not (False).
+
+        Idempotent: the item keeps what it counts, so a correction applied again changes
+        nothing. ``was`` is what the item counted where a store linked it before the kind
+        was kept (:data:`LINKED`); the caller knows it from its outcome records.
+        """
+        with self.backend.transaction():
+            tokens = self.backend.get_item(item_id)
+            if tokens is None:
+                return False
+            code = self.backend.item_outcome(item_id) or NO_OUTCOME
+            if code == LINKED:
+                if was is None:
+                    raise ValueError(f"item {item_id}: its outcome was linked without its "
+                                     "kind; say what it counted (was=)")  # fmt: skip
+                before = was
+            else:
+                before = _COUNTS.get(code, (False, False))
+            self._count(tokens, int(seized) - int(before[0]), int(clean) - int(before[1]))
+            self.backend.put_item(item_id, tokens, outcome=outcome_code(seized, clean))
+            return True
+
+    def _count(self, tokens: Mapping[str, str], seizures: int, clean: int) -> None:
+        """Move the seizure and clean counts of a parcel's entities (never below zero)."""
+        if not seizures and not clean:
+            return
+        for kind in KINDS:
+            token = tokens.get(kind, "")
+            stats = self.backend.get(kind, token) if token else None
+            if stats is None:
+                continue
+            stats.seizures = max(0, stats.seizures + seizures)
+            stats.clean = max(0, stats.clean + clean)
+            self.backend.put(kind, token, stats)
 
     def observe_frame(self, frame: ParcelFrame) -> np.ndarray:
         """``observe`` of every row in frame order, gathered into a few backend calls.
@@ -442,7 +493,7 @@ class History:
         for (kind, token), stats in changed.items():
             self.backend.put(kind, token, stats)
         for item, tokens, posted_us in new_items:
-            self.backend.put_item(item, tokens, outcome=False, posted_us=posted_us)
+            self.backend.put_item(item, tokens, outcome=NO_OUTCOME, posted_us=posted_us)
 
     def observe(self, frame: ParcelFrame, row: int) -> list[float]:
         """Features of one parcel as of its posting time, then record it (the scoring path).
@@ -477,8 +528,9 @@ def replay(
     """History features of every parcel, replaying parcels and outcomes in time order.
 
     Parcels are taken by posting time (ties in frame order); an outcome is applied before the
-    first parcel posted strictly after it was recorded. Returns an (n, k) float64 matrix in
-    frame order.
+    first parcel posted strictly after it was recorded. An item's later outcome corrects its
+    earlier one (a laboratory's result), as the service's corrections do. Returns an (n, k)
+    float64 matrix in frame order.
     """
     history = history or History()
     pending = sorted(outcomes, key=lambda o: o.known_us)
@@ -489,7 +541,7 @@ def replay(
         now = int(frame.posted_us[row])
         while next_outcome < len(pending) and pending[next_outcome].known_us < now:
             o = pending[next_outcome]
-            history.record_outcome(o.item_id, o.seized, o.clean)
+            history.correct_outcome(o.item_id, o.seized, o.clean)
             next_outcome += 1
         out[row] = history.observe(frame, int(row))
     return out

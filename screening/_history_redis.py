@@ -2,7 +2,8 @@
 
 Layout under a key prefix: ``<prefix>e:<kind>:<token>`` a hash of the entity's stats,
 ``<prefix>p:<kind>:<token>`` a set of its counterparts' tokens, ``<prefix>i:<item_id>`` a hash
-of the item's tokens, outcome flag and posting time. Only pseudonymised tokens are stored.
+of the item's tokens, what its outcome counts and its posting time. Only pseudonymised tokens
+are stored.
 
 A ``History`` update (one ``transaction``) takes a lock key (``SET NX PX``, released by a Lua
 compare-and-delete), reads through a write buffer, and commits every write in one
@@ -124,7 +125,7 @@ class RedisBackend:
         raw = self._redis.hget(key, "tokens")
         return None if raw is None else dict(json.loads(raw))
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool,
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
                  posted_us: int | None = None) -> None:  # fmt: skip
         key = self._i(item_id)
         value = (json.dumps(dict(tokens), sort_keys=True), int(outcome), posted_us)
@@ -135,12 +136,16 @@ class RedisBackend:
         self._redis.hset(key, mapping=_item_fields(value))
 
     def item_has_outcome(self, item_id: str) -> bool:
+        return bool(self.item_outcome(item_id))
+
+    def item_outcome(self, item_id: str) -> int | None:
+        """What the item's linked outcome counts (``_history.NO_OUTCOME``...); None: unknown."""
         key = self._i(item_id)
         with self._lock:
             if self._tx is not None and key in self._tx.items:
-                return bool(self._tx.items[key][1])
-        raw = self._redis.hget(key, "outcome")
-        return bool(raw is not None and int(raw))
+                return self._tx.items[key][1]
+        raw = self._redis.hmget(key, ["tokens", "outcome"])
+        return None if raw[0] is None else int(raw[1] or 0)
 
     @contextmanager
     def transaction(self) -> Iterator[object]:

@@ -172,7 +172,7 @@ class _SqlBackend:
         )
         return json.loads(rows[0][0]) if rows else None
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: bool,
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
                  posted_us: int | None = None) -> None:  # fmt: skip
         self._execute(_PUT_ITEM.format(p=self._p), (
             item_id, json.dumps(dict(tokens), sort_keys=True), int(outcome), posted_us))
@@ -226,10 +226,14 @@ class _SqlBackend:
         return int(n)
 
     def item_has_outcome(self, item_id: str) -> bool:
+        return bool(self.item_outcome(item_id))
+
+    def item_outcome(self, item_id: str) -> int | None:
+        """What the item's linked outcome counts (``_history.NO_OUTCOME``...); None: unknown."""
         rows = self._execute(
             f"SELECT outcome FROM history_item WHERE item_id = {self._p}", (item_id,)
         )
-        return bool(rows and rows[0][0])
+        return int(rows[0][0]) if rows else None
 
 
 #: Page size of a new history file. Every parcel updates about ten rows of ~100 bytes at

@@ -1,7 +1,9 @@
 """``parcelscreen state check``: cross-check the stores of the record database.
 
 Each acknowledged decision must have its result, its officer copy, its decision-log record and
-exactly one entity-history item; each outcome its log record; the decision log's chain must
+exactly one entity-history item; each outcome its log record; each correction must name an
+earlier outcome of its item, and each approval be another officer's, logged; an item's
+entity history must count its current outcome; the decision log's chain must
 verify and SQLite's ``PRAGMA integrity_check`` say ok. Rows that a retention command deleted
 on purpose are not missing: each check starts after the cutoff of the last prune the decision
 log records for its table.
@@ -13,7 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from screening._history import CLEAN, SEIZED, UNCOUNTED
+
 from ._record import Record
+from ._store import LATEST_EFFECTIVE
 
 #: Most rows named per problem (the count is always complete).
 _NAMED = 10
@@ -85,11 +90,32 @@ def check_record(record: Record) -> CheckReport:
              "(SELECT 1 FROM scored_result r WHERE r.item_id = p.item_id)")  # fmt: skip
     _missing(record, report, "outcomes with no decision-log record (item IDs)",
              "SELECT o.item_id FROM outcome o WHERE o.received_at >= ? AND NOT EXISTS "
-             "(SELECT 1 FROM decision_log d WHERE d.kind = 'outcome' AND d.item_id = o.item_id "
+             "(SELECT 1 FROM decision_log d WHERE d.kind IN ('outcome', 'outcome_correction', "
+             "'outcome_correction_pending') AND d.item_id = o.item_id "
              "AND d.request_id = o.request_id)", (log_from,))  # fmt: skip
+    _check_corrections(record, report, log_from)
     if record.history_in_record:
         _check_history(record, report)
     return report
+
+
+def _check_corrections(record: Record, report: CheckReport, log_from: str) -> None:
+    """Outcomes are append-only: each correction names an earlier outcome of its own item
+    (one that retention removed is not missing), and each approval is another officer's,
+    with its decision-log record."""
+    pruned = bool(_last_cutoff(record, "retention", "labelled_cutoff"))
+    _missing(record, report, "corrections that name no earlier outcome of their item "
+             "(outcome IDs)",
+             "SELECT c.id FROM outcome c LEFT JOIN outcome o ON o.id = c.corrects "
+             "WHERE c.corrects IS NOT NULL AND (c.corrects >= c.id OR o.item_id != c.item_id "
+             "OR (o.id IS NULL AND NOT ?))", (pruned,))  # fmt: skip
+    _missing(record, report, "corrections approved by the officer who asked (outcome IDs)",
+             "SELECT id FROM outcome WHERE approved_by = caller")
+    _missing(record, report, "approvals with no decision-log record (outcome IDs)",
+             "SELECT o.id FROM outcome o WHERE o.approved_at >= ? AND NOT EXISTS (SELECT 1 "
+             "FROM decision_log d WHERE d.kind = 'outcome_correction_approved' AND "
+             "d.item_id = o.item_id AND d.request_id = o.approval_request_id)",
+             (log_from,))  # fmt: skip
 
 
 def _check_history(record: Record, report: CheckReport) -> None:
@@ -102,6 +128,13 @@ def _check_history(record: Record, report: CheckReport) -> None:
              "SELECT r.item_id FROM scored_result r WHERE r.scored_at >= ? AND NOT EXISTS "
              "(SELECT 1 FROM history_item h WHERE h.item_id = r.item_id)",
              (history_from,))  # fmt: skip
+    latest = LATEST_EFFECTIVE.format(item="o.item_id")
+    _missing(record, report, "items whose entity history counts another result than their "
+             "current outcome (item IDs)",
+             f"SELECT o.item_id FROM outcome o JOIN history_item h ON h.item_id = o.item_id "
+             f"WHERE o.id = {latest} AND o.linked AND h.outcome >= {SEIZED} AND h.outcome != "
+             f"CASE json_extract(o.record, '$.result') WHEN 'seized' THEN {SEIZED} "
+             f"WHEN 'clean' THEN {CLEAN} ELSE {UNCOUNTED} END")  # fmt: skip
     if history_from:
         return  # pruned items leave their entities' counts above the items that remain
     _missing(record, report, "offices whose parcel count differs from their items "

@@ -8,6 +8,8 @@
           ├── Forbidden             403: the key's role may not do this
           ├── NotFound              404: unknown item, model or route
           ├── ModelRefused          409: a new bundle failed its checks (old model serves on)
+          ├── OutcomeConflict       409: an outcome against the item's record (one exists: a
+          │                              correction must name it; it was corrected meanwhile)
           ├── PayloadTooLarge       413: body over max_body_bytes
           ├── InvalidInput          422: malformed JSON or a contract violation (Problems, capped)
           └── ModelUnavailable      503: no model loaded
@@ -126,6 +128,22 @@ class ModelRefused(ServingError):
 
     status_code = 409
     code = "model_refused"
+
+
+class OutcomeConflict(ServingError):
+    """409: outcomes are append-only. A second outcome of an item must be a correction naming
+    the item's current outcome, and a correction or an approval must still name it; the
+    answer carries that outcome's ``outcome_id`` (and ``result``), which is what to send."""
+
+    status_code = 409
+    code = "outcome_conflict"
+
+    def __init__(self, message: str, current: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+    def body(self) -> dict[str, Any]:
+        return super().body() | ({"current_outcome": self.current} if self.current else {})
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {

@@ -17,9 +17,10 @@ from data_contracts import InspectionOutcome, InspectionResult
 from screening import Database, History, HistoryBackend, SQLiteBackend
 
 from ._audit import DecisionLog, Entry, input_hash, input_key
+from ._errors import Forbidden, NotFound, OutcomeConflict
 from ._health import RecordDatabase, StoreRefused, keep_anchor
 from ._settings import Settings
-from ._store import StateStore
+from ._store import EFFECTIVE, PENDING, OutcomeRow, StateStore
 
 
 class StoreMissing(ValueError):
@@ -87,28 +88,131 @@ class Record:
 
     def record_outcome(self, outcome: InspectionOutcome, caller: str,
                        request_id: str) -> dict[str, Any]:  # fmt: skip
-        """Store an inspection outcome, link it to the item's entity history and log it: one
-        transaction (the API's ``POST /v1/outcomes`` and ``parcelscreen outcomes import``)."""
+        """Store an inspection outcome, count it in the item's entity history and log it: one
+        transaction (the API's ``POST /v1/outcomes``, the officer's form and ``parcelscreen
+        outcomes import``).
+
+        Outcomes are append-only. An item's first outcome is linked to its history; any later
+        one is a correction, which must name the item's current outcome (``corrects``) and
+        give a reason, and then moves the history's counts from the old result to the new.
+        Overturning a seizure with ``four_eyes`` on leaves the correction pending (counted
+        nowhere) until another officer approves it (:meth:`approve_outcome`). A second
+        outcome without ``corrects``, or a correction of an outcome that is not the item's
+        current one, is refused (:class:`OutcomeConflict`, naming the current one). The same
+        record sent again with the same request ID is answered from the record.
+        """
+        record = outcome.model_dump(mode="json")
+        item = outcome.item_id
         seized = outcome.result is InspectionResult.SEIZED
         clean = outcome.result is InspectionResult.CLEAN
-        record = outcome.model_dump(mode="json")
         with self.db.transaction():
-            linked = self.history.record_outcome(outcome.item_id, seized, clean)
-            self.state.put_outcome(outcome.item_id, record["recorded_at"],
-                                   datetime.now(UTC).isoformat(), request_id, caller, linked,
-                                   record)  # fmt: skip
+            again = self.state.outcome_of_request(item, request_id)
+            if again is not None and again.record == record:
+                return _answer(again, request_id)  # a retry of a stored request
+            current = self.state.current_outcome(item)
+            if outcome.corrects is None and current is not None:
+                raise OutcomeConflict(
+                    f"item {item} already has an outcome (outcome_id {current.id}: "
+                    f"{current.result}, recorded {current.recorded_at}); outcomes are "
+                    "append-only: to correct it, send the corrected outcome with "
+                    f'"corrects": {current.id} and a "correction_reason"', _current(current))
+            overturn = pending = False
+            if outcome.corrects is None:
+                kind = "outcome"
+                linked = self.history.record_outcome(item, seized, clean)
+            else:
+                _check_corrects(item, outcome.corrects, current)
+                assert current is not None  # _check_corrects refuses a correction of nothing
+                overturn = current.result == "seized" and not seized
+                pending = overturn and self.settings.four_eyes
+                kind = "outcome_correction_pending" if pending else "outcome_correction"
+                linked = not pending and self.history.correct_outcome(
+                    item, seized, clean, was=self._counted(item, current))
+            outcome_id = self.state.put_outcome(
+                item, record["recorded_at"], _now(), request_id, caller, linked, record,
+                outcome.corrects, PENDING if pending else EFFECTIVE)  # fmt: skip
+            correction = {} if outcome.corrects is None else {
+                "corrects": outcome.corrects, "correction_reason": outcome.correction_reason,
+                "overturns_seizure": overturn, "effective": not pending}  # fmt: skip
             self.audit.append(Entry(
-                "outcome", request_id=request_id, caller=caller, item_id=outcome.item_id,
+                kind, request_id=request_id, caller=caller, item_id=item,
                 input_hash=input_hash(record, self._input_key),
                 decision=outcome.result.value if outcome.result else "not_inspected",
-                detail={"linked_to_history": linked, "inspected": outcome.inspected,
-                        "selection_reason": record["selection_reason"]},
+                detail={"outcome_id": outcome_id, "linked_to_history": linked,
+                        "inspected": outcome.inspected,
+                        "selection_reason": record["selection_reason"]} | correction,
             ))  # fmt: skip
-        return {"item_id": outcome.item_id, "stored": True, "linked_to_history": linked,
-                "request_id": request_id}  # fmt: skip
+            stored = self.state.outcome(outcome_id)
+        assert stored is not None
+        return _answer(stored, request_id)
+
+    def approve_outcome(self, outcome_id: int, caller: str, request_id: str,
+                        officer_ref: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Approve a pending correction (four eyes): it becomes the item's outcome, the
+        history's counts follow, and the approval is logged; one transaction. Refused to the
+        officer who asked (same caller, or same officer reference), and once the outcome it
+        corrects is no longer the item's current one."""
+        with self.db.transaction():
+            row = self.state.outcome(outcome_id)
+            if row is None:
+                raise NotFound(f"no outcome {outcome_id}")
+            if row.state != PENDING:
+                raise OutcomeConflict(f"outcome {outcome_id} is not waiting for approval "
+                                      f"(it is {row.state})")  # fmt: skip
+            asked_by = row.record.get("officer_ref")
+            if caller == row.caller or (officer_ref and officer_ref == asked_by):
+                raise Forbidden(f"outcome {outcome_id}: the officer who asked for a correction "
+                                "cannot approve it (four eyes); another officer must")  # fmt: skip
+            current = self.state.current_outcome(row.item_id)
+            assert row.corrects is not None  # only corrections wait for approval
+            _check_corrects(row.item_id, row.corrects, current)
+            assert current is not None
+            was = self._counted(row.item_id, current)
+            linked = self.history.correct_outcome(row.item_id, *row.counts, was=was)
+            self.state.approve_outcome(outcome_id, caller, _now(), request_id, linked)
+            self.audit.append(Entry(
+                "outcome_correction_approved", request_id=request_id, caller=caller,
+                item_id=row.item_id, decision=row.result,
+                detail={"outcome_id": outcome_id, "corrects": row.corrects,
+                        "asked_by": row.caller, "linked_to_history": linked},
+            ))  # fmt: skip
+            approved = self.state.outcome(outcome_id)
+        assert approved is not None
+        return _answer(approved, request_id)
+
+    def _counted(self, item_id: str, current: OutcomeRow) -> tuple[bool, bool]:
+        """What the history counts for an item that it linked before it kept the kind."""
+        counted = self.state.counted_outcome(item_id) or current
+        return counted.counts
 
     def close(self) -> None:
         close = getattr(self.history_backend, "close", None)
         if close is not None and not self.history_in_record:
             close()
         self.db.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _current(row: OutcomeRow) -> dict[str, Any]:
+    return {"outcome_id": row.id, "result": row.result, "recorded_at": row.recorded_at}
+
+
+def _check_corrects(item_id: str, corrects: int, current: OutcomeRow | None) -> None:
+    """Refuse a correction that does not name the item's current outcome."""
+    if current is None:
+        raise OutcomeConflict(f"item {item_id} has no outcome to correct; send its first "
+                              "outcome without corrects and correction_reason")  # fmt: skip
+    if corrects != current.id:
+        raise OutcomeConflict(
+            f"outcome {corrects} is not the current outcome of item {item_id}: that is "
+            f"outcome_id {current.id} ({current.result}, recorded {current.recorded_at}); a "
+            f'correction names it: "corrects": {current.id}', _current(current))
+
+
+def _answer(row: OutcomeRow, request_id: str) -> dict[str, Any]:
+    return {"item_id": row.item_id, "stored": True, "outcome_id": row.id,
+            "effective": row.state == EFFECTIVE, "corrects": row.corrects,
+            "linked_to_history": row.linked, "request_id": request_id}  # fmt: skip

@@ -16,7 +16,7 @@ from data_contracts import InspectionOutcome, ParcelDeclaration, Problem
 
 from ._auth import Role
 from ._deps import Admin, Monitor, Officer, RequestId, ServiceDep, Sorter, authorize
-from ._errors import MAX_PROBLEMS_PER_REQUEST, InvalidInput, error_responses
+from ._errors import ERROR_SCHEMA, MAX_PROBLEMS_PER_REQUEST, InvalidInput, error_responses
 from ._fast import score_body, score_checked
 from ._json import dump_json, parse_json
 
@@ -74,6 +74,17 @@ BATCH_OUT = _object("request_id", "results", "scored", "errors", request_id=_STR
 REASON_IN = {"anyOf": [{"type": "object", "properties": {"reason": {"type": "string"}}},
                        {"type": "null"}]}  # fmt: skip
 HALT_OUT = _object("halted", "mode", "request_id", halted=_BOOL, mode=_STR, request_id=_STR)
+OUTCOME_OUT = _object(
+    "item_id", "stored", "outcome_id", "effective", "corrects", "linked_to_history",
+    "request_id", item_id=_STR, stored=_BOOL, linked_to_history=_BOOL, request_id=_STR,
+    outcome_id={"type": "integer", "description": "what a correction names in corrects"},
+    effective={"type": "boolean", "description": "false: a correction waiting for a second "
+               "officer's approval (four eyes), counted nowhere until approved"},
+    corrects={"type": ["integer", "null"]})  # fmt: skip
+
+
+def _conflict(meaning: str) -> dict[int | str, dict[str, Any]]:
+    return {409: {"description": meaning, "content": {JSON: {"schema": ERROR_SCHEMA}}}}
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -134,15 +145,29 @@ async def explanation(item_id: str, service: ServiceDep, caller: Officer,
 
 @router.post("/v1/outcomes", summary="Record an inspection outcome", status_code=201,
              openapi_extra=_body(OUTCOME),
-             responses=_ok(_object("item_id", "stored", "linked_to_history", "request_id",
-                                   item_id=_STR, stored=_BOOL, linked_to_history=_BOOL,
-                                   request_id=_STR), "Stored", 201)
-             | error_responses(401, 403, 503))
+             responses=_ok(OUTCOME_OUT, "Stored", 201) | error_responses(401, 403, 503)
+             | _conflict("Outcomes are append-only: the item has an outcome already, and a "
+                         "correction must name it (corrects, correction_reason), or the one "
+                         "named is no longer current; current_outcome.outcome_id is the one "
+                         "to name"))  # fmt: skip
 async def outcomes(request: Request, service: ServiceDep, caller: Officer,
                    rid: RequestId) -> Response:  # fmt: skip
-    """One InspectionOutcome; stored for retraining and linked to the entity history."""
+    """One InspectionOutcome; stored for retraining and counted in the entity history. An
+    item's later outcome is a correction naming the current one (``corrects``, with a
+    ``correction_reason``); overturning a seizure with four eyes on waits for approval."""
     raw = parse_json(await request.body())
     return _json(await run_in_threadpool(service.outcome, raw, caller, rid), status=201)
+
+
+@router.post("/v1/outcomes/{outcome_id:int}:approve", summary="Approve a pending correction",
+             responses=_ok(OUTCOME_OUT) | error_responses(401, 403, 404, 503)
+             | _conflict("The outcome is not waiting for approval, or the outcome it corrects "
+                         "is no longer the item's current one"))  # fmt: skip
+def approve_outcome(outcome_id: int, service: ServiceDep, caller: Officer,
+                    rid: RequestId) -> Response:  # fmt: skip
+    """Four eyes: a correction overturning a seizure becomes effective when an officer other
+    than the one who asked approves it (403 to that one)."""
+    return _json(service.record.approve_outcome(outcome_id, caller.key_id, rid))
 
 
 @router.get("/v1/status", summary="Model served and halt state",

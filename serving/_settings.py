@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     its zone."""
     officer_page_size: int = Field(default=50, ge=5, le=500)
     """Parcels per page of the officer queue."""
+    four_eyes: bool = False
+    """Overturning a seizure (a correction of a seized outcome to any other) needs a second
+    officer: the correction is stored as pending, and counts nowhere (history, queue, export)
+    until an officer other than the one who asked approves it (``POST
+    /v1/outcomes/{outcome_id}:approve`` or the parcel page). Off: a reason is enough."""
     workers: int = Field(default=1, ge=1, le=64)
     """Worker processes ``parcelscreen serve`` starts (one per core is typical). They share
     the state, audit and history stores, the halt switch and the metrics."""

@@ -1,40 +1,42 @@
 """The next training data set from what the service stored: pseudonymised declarations and
 the recorded outcomes (with selection reasons and probabilities), in the contract's Parquet
 form, so that ``parcelscreen train --data DIR`` takes it as it is.
+
+Each item's outcome is its latest effective one (as the queue and the entity history count
+it): a correction replaces what it corrects, a correction waiting for approval does not yet.
+It is written as a plain outcome: what it corrected and why stay in the record database.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from data_contracts import InspectionOutcome, ParcelDeclaration, write_records
+from data_contracts import (
+    JSON_ONLY_OUTCOME_FIELDS,
+    InspectionOutcome,
+    ParcelDeclaration,
+    write_records,
+)
 
 from .._sqlite import Database
 from .._store import StateStore
 from ._parcels import ParcelStore
 
 
-def _recorded(record: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(record["recorded_at"])
-
-
 def export_training_data(state_path: Path, out: Path) -> dict[str, Any]:
-    """Write out/declarations.parquet and out/outcomes.parquet; per item, the outcome recorded
-    last wins (a lab's correction recorded later but received first is kept)."""
+    """Write out/declarations.parquet and out/outcomes.parquet: per item, its latest effective
+    outcome (a correction named what it corrects, so it wins whatever its recorded time)."""
     db = Database(state_path)
     try:
         declarations = [ParcelDeclaration.model_validate(d)
                         for d in ParcelStore(db).declarations()]  # fmt: skip
         known = {d.item_id for d in declarations}
-        latest: dict[str, dict[str, Any]] = {}  # the outcome recorded last, as training reads
-        for record in StateStore(db).outcomes():  # them (ties: the one received last)
-            item = record["item_id"]
-            if item in known and (item not in latest or _recorded(record) >= _recorded(
-                    latest[item])):  # fmt: skip
-                latest[item] = record
-        outcomes = [InspectionOutcome.model_validate(r) for r in latest.values()]
+        outcomes = [
+            InspectionOutcome.model_validate(
+                {k: v for k, v in record.items() if k not in JSON_ONLY_OUTCOME_FIELDS})
+            for record in StateStore(db).effective_outcomes() if record["item_id"] in known
+        ]  # fmt: skip
     finally:
         db.close()
     out.mkdir(parents=True, exist_ok=True)

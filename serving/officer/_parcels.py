@@ -6,7 +6,9 @@ each name, address part and contact detail is replaced by a short keyed token of
 (the same value always gives the same token, an empty value stays empty), so presence flags
 and entity links survive while the clear text does not. The clear declaration stays in the
 postal operator's own system. Status comes from the service's outcome table (same database),
-so outcomes posted to ``POST /v1/outcomes`` show in the queue as well as those from the view.
+so outcomes posted to ``POST /v1/outcomes`` show in the queue as well as those from the view:
+a parcel's status follows its latest effective outcome (a correction waiting for approval
+does not count yet, and is marked).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from data_contracts import ParcelDeclaration
 from screening import Pseudonymiser
 
 from .._sqlite import Database
+from .._store import LATEST_EFFECTIVE, PENDING, outcome_table, outcome_trail
 
 log = logging.getLogger("serving.officer")
 
@@ -53,14 +56,15 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS officer_feedback_item ON officer_feedback (item_id)",
 )
 
-_LATEST = "(SELECT max(o.id) FROM outcome o WHERE o.item_id = p.item_id)"
+_LATEST = LATEST_EFFECTIVE.format(item="p.item_id")
+_PENDING = f"EXISTS (SELECT 1 FROM outcome o WHERE o.item_id = p.item_id AND o.state = '{PENDING}')"
 _STATUS = (
     "CASE WHEN oc.id IS NULL THEN 'open' "
     "WHEN json_extract(oc.record, '$.inspected') THEN 'inspected' ELSE 'closed' END"
 )
 QUEUE_COLUMNS = ("item_id", "scored_at", "origin_country", "category", "contents",
                  "gross_weight_kg", "declared_value", "currency", "probability", "band",
-                 "decision", "selection_reason", "status", "result")  # fmt: skip
+                 "decision", "selection_reason", "status", "result", "pending")  # fmt: skip
 
 
 def pseudonymise_declaration(decl: ParcelDeclaration, pseudonymiser: Pseudonymiser,
@@ -94,11 +98,7 @@ class ParcelStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        # the outcome table is the service's; created here too so the join works on its own
-        db.execute("""CREATE TABLE IF NOT EXISTS outcome (
-            id INTEGER PRIMARY KEY, item_id TEXT NOT NULL, recorded_at TEXT NOT NULL,
-            received_at TEXT NOT NULL, request_id TEXT NOT NULL, caller TEXT NOT NULL,
-            linked INTEGER NOT NULL, record TEXT NOT NULL)""")  # fmt: skip
+        outcome_table(db)  # the service's; created here too so the join works on its own
         with db.transaction():  # under the writer lock: on a file from before, the queue's
             for statement in SCHEMA:  # new index is built once, and other workers queue
                 db.execute(statement)
@@ -138,8 +138,8 @@ class ParcelStore:
         rows = self.db.execute(
             "SELECT p.item_id, p.scored_at, p.origin_country, p.category, p.contents, "
             "p.gross_weight_kg, p.declared_value, p.currency, p.probability, p.band, "
-            f"p.decision, p.selection_reason, {_STATUS}, json_extract(oc.record, '$.result') "
-            f"{base} ORDER BY p.probability DESC, p.item_id LIMIT ? OFFSET ?",
+            f"p.decision, p.selection_reason, {_STATUS}, json_extract(oc.record, '$.result'), "
+            f"{_PENDING} {base} ORDER BY p.probability DESC, p.item_id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return int(total), [dict(zip(QUEUE_COLUMNS, r, strict=True)) for r in rows]
@@ -160,9 +160,17 @@ class ParcelStore:
         return found
 
     def outcomes(self, item_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT received_at, caller, record FROM outcome "
-                               "WHERE item_id = ? ORDER BY id", (item_id,))  # fmt: skip
-        return [{"received_at": t, "caller": c} | json.loads(r) for t, c, r in rows]
+        """The item's outcome trail, in order: each outcome and correction with who, when,
+        why, and where it stands (``current``, ``corrected`` by a later one, ``pending``
+        approval, or ``outdated``: pending on an outcome corrected since)."""
+        trail = outcome_trail(self.db, item_id)
+        current = max((o.id for o in trail if o.state != PENDING), default=None)
+        return [o.record | {
+            "outcome_id": o.id, "received_at": o.received_at, "caller": o.caller,
+            "corrects": o.corrects, "approved_by": o.approved_by, "approved_at": o.approved_at,
+            "standing": ("current" if o.id == current else "corrected" if o.state != PENDING
+                         else "pending" if o.corrects == current else "outdated"),
+        } for o in trail]  # fmt: skip
 
     def add_feedback(self, item_id: str, officer: str, disagree: bool, reason: str,
                      notes: str) -> None:  # fmt: skip
@@ -192,8 +200,8 @@ class ParcelStore:
         rows = self.db.execute(  # from the outcomes, newest first: not a scan of every parcel
             "SELECT p.probability, p.shadow_probability, p.shadow_version, "
             "json_extract(oc.record, '$.result') FROM outcome oc JOIN officer_parcel p "
-            "ON p.item_id = oc.item_id WHERE oc.id = (SELECT max(o.id) FROM outcome o "
-            "WHERE o.item_id = oc.item_id) AND p.shadow_probability IS NOT NULL "
+            f"ON p.item_id = oc.item_id WHERE oc.id = {LATEST_EFFECTIVE.format(item='oc.item_id')} "
+            "AND p.shadow_probability IS NOT NULL "
             "AND json_extract(oc.record, '$.inspected') AND coalesce(? = p.shadow_version, 1) "
             "ORDER BY oc.id DESC LIMIT ?",
             (version, limit),

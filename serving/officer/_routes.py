@@ -24,7 +24,8 @@ from screening import Band
 
 from .._audit import Entry
 from .._auth import Caller, Role
-from .._errors import InvalidInput, NotFound
+from .._errors import Forbidden, InvalidInput, NotFound, OutcomeConflict
+from .._store import PENDING
 from ._context import (
     LOGIN_CSRF_COOKIE,
     PREFIX,
@@ -238,8 +239,8 @@ def _log(ctx: Any, item_id: str) -> list[dict[str, Any]]:
 
 
 def _parcel_page(request: Request, session: Session, item_id: str, status: int = 200,
-                 errors: list[str] | None = None,
-                 form: dict[str, str] | None = None) -> Response:  # fmt: skip
+                 errors: list[str] | None = None, form: dict[str, str] | None = None,
+                 approval_error: str = "") -> Response:  # fmt: skip
     ctx = context(request)
     try:
         explained = ctx.service.explanation(item_id, _caller(session), _rid(request))
@@ -259,10 +260,23 @@ def _parcel_page(request: Request, session: Session, item_id: str, status: int =
         parcel=ctx.parcels.get(item_id), svg=svg,
         reasons=[r for r in reasons if abs(r["contribution"]) >= 0.01][:8],
         history=_history(ctx, item_id, explained["features"]),
-        outcomes=ctx.parcels.outcomes(item_id), feedback=ctx.parcels.feedback(item_id),
-        log=_log(ctx, item_id), saved=request.query_params.get("saved") == "1",
+        **_trail(ctx, session, item_id), feedback=ctx.parcels.feedback(item_id),
+        log=_log(ctx, item_id), saved=request.query_params.get("saved", ""),
+        approved=request.query_params.get("approved") == "1", approval_error=approval_error,
         errors=errors or [], form=form or {},
     )  # fmt: skip
+
+
+def _trail(ctx: OfficerContext, session: Session, item_id: str) -> dict[str, Any]:
+    """The parcel's outcome trail, its current outcome (what a new record corrects), and
+    which pending corrections this officer asked for (another officer approves them)."""
+    outcomes = ctx.parcels.outcomes(item_id)
+    me, ref = _caller(session).key_id, session.user.officer_ref
+    for o in outcomes:
+        o["mine"] = o["caller"] == me or bool(ref and o.get("officer_ref") == ref)
+    current = next((o for o in outcomes if o["standing"] == "current"), None)
+    return {"outcomes": outcomes, "current": current,
+            "four_eyes": ctx.service.settings.four_eyes}  # fmt: skip
 
 
 @router.get("/parcels/{item_id}")
@@ -305,6 +319,10 @@ def _outcome_record(form: dict[str, str], parcel: dict[str, Any] | None,
     if record["quantity_g"] is not None:
         with contextlib.suppress(ValueError):  # else the contract check names the field
             record["quantity_g"] = float(quantity)
+    corrects = form.get("corrects", "").strip()
+    if corrects:  # the form of a parcel with an outcome: the new record corrects it
+        record["corrects"] = int(corrects) if _PAGE.fullmatch(corrects) else corrects
+        record["correction_reason"] = form.get("correction_reason", "").strip()[:500] or None
     return record
 
 
@@ -327,15 +345,19 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
     caller, rid = _caller(session), _rid(request)
     record = _outcome_record(form, parcel, item_id, session.user.officer_ref)
     missing = [k for k, ok in (("inspected", form.get("inspected") in ("yes", "no")),
-                               ("result", record["result"] or not record["inspected"]))
+                               ("result", record["result"] or not record["inspected"]),
+                               ("correction_reason", record.get("correction_reason")
+                                or "corrects" not in record))
                if not ok]  # nothing is pre-selected: an officer says both  # fmt: skip
     if missing:
         errors = [TEXT[f"outcome_problem_{k}"] for k in missing]
         return _parcel_page(request, session, item_id, 422, errors, form)
     try:
-        ctx.service.outcome(record, caller, rid)
+        stored = ctx.service.outcome(record, caller, rid)
     except InvalidInput as exc:
         return _parcel_page(request, session, item_id, 422, _officer_problems(exc), form)
+    except OutcomeConflict:  # recorded or corrected meanwhile: the page shows what is there
+        return _parcel_page(request, session, item_id, 409, [TEXT["outcome_conflict"]], form)
     notes = form.get("notes", "").strip()[:2000]
     reason = form.get("disagree_reason", "").strip()[:500]
     disagree = form.get("disagree") == "yes" or bool(reason)  # a reason given is a disagreement
@@ -348,7 +370,40 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
                     "reason": reason, "notes_sha256": hashlib.sha256(notes.encode()).hexdigest(),
                     "notes_chars": len(notes)},
         ))  # fmt: skip
-    return _redirect(f"{PREFIX}/parcels/{item_id}?saved=1#outcome")
+    saved = "1" if stored["effective"] else "pending"
+    return _redirect(f"{PREFIX}/parcels/{item_id}?saved={saved}#outcome")
+
+
+@router.post("/parcels/{item_id}/outcomes/{outcome_id}/approve")
+async def approve_outcome(request: Request, item_id: str, outcome_id: str) -> Response:
+    return await run_in_threadpool(_approve_outcome, request, item_id, outcome_id,
+                                   await _posted(request))  # fmt: skip
+
+
+def _approve_outcome(request: Request, item_id: str, outcome_id: str,
+                     form: dict[str, str]) -> Response:  # fmt: skip
+    """Four eyes: another officer approves a pending correction (logged under their name)."""
+    session = _session(request)
+    if session is None:
+        return _to_login(request)
+    if not csrf_ok(session.csrf, form.get("csrf")):
+        return _refuse(request, session, TEXT["csrf_failed"], 403)
+    ctx = context(request)
+    item_id = item_id[:40]
+    found = ctx.service.state.outcome(int(outcome_id)) if _PAGE.fullmatch(outcome_id) else None
+    if found is None or found.item_id != item_id:
+        return _refuse(request, session, TEXT["not_found"], 404)
+    try:
+        ctx.service.record.approve_outcome(found.id, _caller(session).key_id, _rid(request),
+                                           session.user.officer_ref or None)  # fmt: skip
+    except Forbidden:
+        return _parcel_page(request, session, item_id, 403,
+                            approval_error=TEXT["approve_own"])  # fmt: skip
+    except OutcomeConflict:  # approved already, or what it corrects was corrected since
+        now = ctx.service.state.outcome(found.id)
+        why = "approve_outdated" if now is not None and now.state == PENDING else "approve_done"
+        return _parcel_page(request, session, item_id, 409, approval_error=TEXT[why])
+    return _redirect(f"{PREFIX}/parcels/{item_id}?approved=1#outcome")
 
 
 # -- model ---------------------------------------------------------------------------------

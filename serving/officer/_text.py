@@ -79,6 +79,9 @@ TEXT: dict[str, str] = {
     # values
     "kind_decision": "Scored",
     "kind_outcome": "Outcome recorded",
+    "kind_outcome_correction": "Outcome corrected",
+    "kind_outcome_correction_pending": "Correction asked (waiting for approval)",
+    "kind_outcome_correction_approved": "Correction approved",
     "kind_explanation_viewed": "Explanation viewed",
     "kind_officer_feedback": "Officer note",
     "kind_halt": "Selection halted",
@@ -197,8 +200,53 @@ TEXT: dict[str, str] = {
         "choose Seized."
     ),
     "outcome_saved": "The outcome was recorded and the history updated.",
+    "outcome_saved_pending": (
+        "The correction was recorded. It overturns a seizure, so it counts (in the queue, the "
+        "history and the next training set) only once another officer approves it."
+    ),
     "outcome_time": "Recorded at",
     "outcome_officer": "Officer",
+    # corrections: outcomes are append-only
+    "outcome_correct": "Correct the outcome",
+    "outcome_correcting": (
+        "This parcel has an outcome already (record #{id}, marked current above). Outcomes are "
+        "never overwritten: what you record now is a correction of record #{id}, kept beside "
+        "it, and needs a reason."
+    ),
+    "outcome_four_eyes": (
+        "Overturning a seizure needs a second officer: your correction will count only once "
+        "another officer approves it."
+    ),
+    "outcome_correction_reason": "Reason for the correction (for example a laboratory report)",
+    "outcome_problem_correction_reason": (
+        "Say why you correct the recorded outcome: a correction needs a reason."
+    ),
+    "outcome_problem_corrects": "The record to correct is not valid: reload the page.",
+    "outcome_conflict": (
+        "An outcome of this parcel was recorded or corrected meanwhile (see the records "
+        "above). Check it; to correct it, fill in the form again with a reason."
+    ),
+    "outcome_record": "Record #{id}",
+    "outcome_by": "by",
+    "outcome_corrects": "corrects #{id}",
+    "outcome_reason": "reason",
+    "outcome_approved_by": "approved by {who}, {when}",
+    "outcome_approve": "Approve correction #{id}",
+    "outcome_waiting_other": "Another officer must approve it.",
+    "outcome_approved": "The correction was approved: it is now the parcel's outcome.",
+    "approve_own": (
+        "You asked for this correction, so you cannot approve it: another officer must."
+    ),
+    "approve_done": "This correction is not waiting for approval: it was approved already.",
+    "approve_outdated": (
+        "This correction can no longer be approved: the outcome it corrects was corrected "
+        "since. Ask for a new correction of the current outcome if it is still needed."
+    ),
+    "standing_current": "current",
+    "standing_corrected": "corrected by a later record",
+    "standing_pending": "waiting for another officer's approval",
+    "standing_outdated": "not approved: the outcome it corrects was corrected since",
+    "queue_pending": "correction waiting for approval",
     "decision_log": "Decision log for this parcel",
     "log_time": "Time",
     "log_kind": "Record",

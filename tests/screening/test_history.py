@@ -54,6 +54,18 @@ def test_outcome_counted_once() -> None:
     assert replay(frame, twice)[1, _SEIZED] == 1
 
 
+def test_a_later_outcome_corrects_the_earlier_from_when_it_is_known() -> None:
+    """A seizure the laboratory later finds clean: counted between the two, then clean."""
+    frame = stream([(0, "Ann", "1 A St"), (10, "Ann", "1 A St"), (30, "Ann", "1 A St")])
+    t0, item = int(frame.posted_us[0]), str(frame.item_id[0])
+    lab = [KnownOutcome(item, _hours(t0, 5), True, False),
+           KnownOutcome(item, _hours(t0, 20), False, True)]  # fmt: skip
+    features = replay(frame, lab[::-1])  # in time order, whatever the order given
+    clean = HISTORY_FEATURES.index("sender_prev_clean")
+    assert features[1, _SEIZED] == 1 and features[1, clean] == 0
+    assert features[2, _SEIZED] == 0 and features[2, clean] == 1
+
+
 def test_rescoring_an_item_does_not_count_it_twice() -> None:
     frame = stream([(0, "Ann", "1 A St"), (1, "Ann", "1 A St")])
     history = History()

@@ -169,6 +169,42 @@ def test_an_outcome_keeps_the_items_posting_time(any_backend: HistoryBackend) ->
     assert any_backend.get_item(new_items[1]) is not None
 
 
+def test_a_corrected_outcome_moves_the_counts_once(any_backend: HistoryBackend) -> None:
+    """Seized corrected to clean: each entity of the item has one seizure fewer and one clean
+    inspection more; the same correction again changes nothing; an item linked before the
+    kind was kept is corrected from what the caller says it counted."""
+    from screening._history import LINKED
+
+    history, _, recent, _ = _pruned_world(any_backend)
+    items = recent[1:]  # parcels of one sender ("New Sender")
+    tokens = any_backend.get_item(items[0])
+    assert tokens is not None
+
+    def sender() -> tuple[int, int]:
+        stats = any_backend.get("sender", tokens["sender"])
+        assert stats is not None
+        return stats.seizures, stats.clean
+
+    assert history.record_outcome(items[0], seized=True, clean=False)
+    assert sender() == (1, 0)
+    assert history.correct_outcome(items[0], seized=False, clean=True)
+    assert sender() == (0, 1)
+    assert history.correct_outcome(items[0], seized=False, clean=True)  # applied again
+    assert sender() == (0, 1)
+    assert history.correct_outcome(items[0], seized=False, clean=False)  # not inspected
+    assert sender() == (0, 0)
+    assert history.correct_outcome("RR999999995NL", seized=True, clean=False) is False
+    assert history.correct_outcome(items[1], seized=True, clean=False)  # none linked: links
+    assert sender() == (1, 0) and history.record_outcome(items[1], True, False) is False
+    with any_backend.transaction():  # as a store wrote an outcome before it kept the kind
+        any_backend.put_item(items[2], tokens, outcome=LINKED)
+    with pytest.raises(ValueError, match="was="):
+        history.correct_outcome(items[2], seized=False, clean=True)
+    assert history.correct_outcome(items[2], seized=True, clean=False, was=(False, True))
+    assert sender() == (2, 0)  # clean -1 floored at 0, seizures +1
+    assert any_backend.item_outcome(items[0]) is not None
+
+
 def test_an_older_sqlite_file_gains_posting_times_and_keeps_untimed_items(
     tmp_path: Path,
 ) -> None:

@@ -115,13 +115,16 @@ def test_drift_asks_for_the_served_version_within_the_window() -> None:
     assert asked == [(DRIFT_SQL, (DRIFT_WINDOW, "v7", DRIFT_PARCELS))]
 
 
-def test_export_keeps_the_outcome_recorded_last_not_the_one_received_last(
+def test_export_keeps_the_latest_effective_outcome_not_the_one_recorded_last(
     tmp_path: Path,
 ) -> None:
+    """Outcomes are append-only: a correction names what it corrects, so it wins whatever
+    the time it carries, and a correction waiting for approval does not count yet."""
     import pyarrow.parquet as pq
 
     from data_contracts import InspectionOutcome, ParcelDeclaration
     from screening import Pseudonymiser
+    from serving._store import PENDING
     from serving.officer import export_training_data
     from serving.officer._parcels import parcel_row
     from tests.factories import declaration, outcome
@@ -132,12 +135,19 @@ def test_export_keeps_the_outcome_recorded_last_not_the_one_received_last(
     ParcelStore(db).put([parcel_row(decl, summary, "2026-03-03T10:00:00+00:00",
                                     Pseudonymiser("k" * 16))])  # fmt: skip
     state = StateStore(db)
-    for recorded, result in (("2026-03-20T09:00:00+00:00", "seized"),  # the lab's, received first
-                             ("2026-03-09T14:00:00+00:00", "clean")):  # the desk's, received later
-        extra = {} if result == "seized" else {"substance": None, "quantity_g": None}
-        record = InspectionOutcome.model_validate(outcome(recorded_at=recorded, result=result,
+    clean = {"result": "clean", "substance": None, "quantity_g": None}
+
+    def put(recorded: str, state_: str = "effective", corrects: int | None = None,
+            **changes: object) -> int:  # fmt: skip
+        extra = {} if corrects is None else {"corrects": corrects, "correction_reason": "lab"}
+        record = InspectionOutcome.model_validate(outcome(recorded_at=recorded, **changes,
                                                           **extra)).model_dump(mode="json")
-        state.put_outcome(decl.item_id, recorded, recorded, "r", "k", True, record)
+        return state.put_outcome(decl.item_id, recorded, recorded, "r", "k", True, record,
+                                 corrects, state_)  # fmt: skip
+
+    desk = put("2026-03-20T09:00:00+00:00", **clean)  # the desk's, recorded and received first
+    put("2026-03-09T14:00:00+00:00", corrects=desk)  # the lab's correction, dated earlier
+    put("2026-03-22T10:00:00+00:00", PENDING, corrects=desk + 1, **clean)  # not approved
     db.close()
     export_training_data(tmp_path / "state.sqlite", tmp_path / "out")
     (row,) = pq.read_table(tmp_path / "out" / "outcomes.parquet").to_pylist()
