@@ -10,6 +10,7 @@ from ._errors import ContractError, FormError, Problem, RecordInvalid
 from ._forms import (
     DECLARATION_CSV_COLUMNS,
     JSON_ONLY_OUTCOME_FIELDS,
+    MISSING_FIELD,
     OUTCOME_CSV_COLUMNS,
     flatten_declaration,
     form_of,
@@ -58,7 +59,7 @@ from ._s10 import (
     parse_s10,
 )
 from ._schema import SCHEMA_DIR, json_schemas, write_json_schemas
-from ._table_validate import validate_table, validate_table_indexed
+from ._table_validate import strip_strings, validate_table, validate_table_indexed
 from ._validate import (
     Labelled,
     ValidationReport,
@@ -90,6 +91,7 @@ __all__ = [
     "MAX_QUANTITY",
     "MAX_VALUE",
     "MAX_WEIGHT_KG",
+    "MISSING_FIELD",
     "MailClass",
     "OUTCOME_CSV_COLUMNS",
     "OUTCOME_SCHEMA",
@@ -125,6 +127,7 @@ __all__ = [
     "quality_warnings",
     "record_label",
     "same_item",
+    "strip_strings",
     "to_table",
     "validate_declarations",
     "validate_one",

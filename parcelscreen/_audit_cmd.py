@@ -92,7 +92,7 @@ def _unavailable(path: Path, exc: StoreUnavailable) -> int:
 
 def _verify(record: Record) -> int:
     """The chain's report (exit 1 if broken); a damaged file is named, exit 1."""
-    from serving._health import quick_check
+    from serving import quick_check
 
     integrity = quick_check(record.db)
     if integrity != ["ok"]:
@@ -108,8 +108,7 @@ def _verify(record: Record) -> int:
 def _input_hashes(path: Path, pseudonymisation_key: str) -> int:
     """One JSON line per valid declaration; problems to stderr; 1 if any record was invalid."""
     from data_contracts import ParcelDeclaration, iter_records, validate_records
-    from serving import input_hash, input_key
-    from serving._audit import canonical_json
+    from serving import canonical_json, input_hash, input_key
 
     key = input_key(pseudonymisation_key)
     report = validate_records(ParcelDeclaration, iter_records(path, "declaration"))

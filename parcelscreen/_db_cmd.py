@@ -21,8 +21,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving import Settings
-    from serving._upgrade import UpgradeError, merge_legacy
+    from serving import Settings, UpgradeError, merge_legacy
 
     settings = Settings()
     files = list(args.files) or settings.legacy_stores

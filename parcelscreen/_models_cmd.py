@@ -70,8 +70,7 @@ def _keygen(prefix: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from screening import BundleError, ModelRegistry, RegistryError, key_id
-    from serving import Entry, Record, Settings
-    from serving._runtime import trusted_bundle_keys
+    from serving import Entry, Record, Settings, trusted_bundle_keys
 
     if args.models_command == "keygen":
         return _keygen(args.out)

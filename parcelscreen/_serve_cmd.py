@@ -26,8 +26,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from serving import Settings, SettingsError, create_app
-    from serving._health import StoreRefused, check_at_start
+    from serving import Settings, SettingsError, StoreRefused, check_at_start, create_app
 
     try:
         settings = Settings()
@@ -40,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if settings.legacy_stores:
-        from serving import LegacyStores
-        from serving._record import check_not_legacy
+        from serving import LegacyStores, check_not_legacy
 
         try:
             check_not_legacy(settings)

@@ -4,6 +4,7 @@ Training, the HTTP service, batch screening and the officer view all call this p
 imports only ``data_contracts``.
 """
 
+from ._backends import shared_history_backend
 from ._bundle import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -35,7 +36,10 @@ from ._features import (
 )
 from ._frame import ENTITIES, ParcelFrame, frame_from_declarations, frame_from_table
 from ._history import (
+    CLEAN,
     HISTORY_FEATURES,
+    SEIZED,
+    UNCOUNTED,
     EntityStats,
     History,
     HistoryBackend,
@@ -74,6 +78,9 @@ from ._signing import (
 from ._treeshap import TreeExplainerTables
 
 __all__ = [
+    "CLEAN",
+    "SEIZED",
+    "UNCOUNTED",
     "BAND_SHARES",
     "Band",
     "BundleError",
@@ -142,10 +149,11 @@ __all__ = [
     "reference_histogram",
     "replay",
     "rule_score",
+    "shared_history_backend",
     "sign_bundle",
+    "store_damaged",
     "threshold_at",
     "uniform_draw",
-    "store_damaged",
     "uniform_draws",
     "verdicts",
     "verify_bundle",

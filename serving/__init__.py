@@ -7,7 +7,14 @@ Imports ``data_contracts`` and ``screening`` only. ``create_app(settings)`` buil
 __version__ = "0.1.0"
 
 from ._app import app_from_env, create_app  # noqa: E402
-from ._audit import DecisionLog, Entry, VerifyReport, input_hash, input_key  # noqa: E402
+from ._audit import (  # noqa: E402
+    DecisionLog,
+    Entry,
+    VerifyReport,
+    canonical_json,
+    input_hash,
+    input_key,
+)
 from ._auth import Caller, KeyStore, Role  # noqa: E402
 from ._check import CheckReport, check_record  # noqa: E402
 from ._errors import (  # noqa: E402
@@ -22,8 +29,16 @@ from ._errors import (  # noqa: E402
     StoreUnavailable,
     Unauthenticated,
 )
-from ._record import LegacyStores, Record, StoreMissing, open_history  # noqa: E402
+from ._health import StoreRefused, check_at_start, quick_check  # noqa: E402
+from ._record import (  # noqa: E402
+    LegacyStores,
+    Record,
+    StoreMissing,
+    check_not_legacy,
+    open_history,
+)
 from ._retention import prune_state  # noqa: E402
+from ._runtime import trusted_bundle_keys  # noqa: E402
 from ._service import HALTED_MODE, Service  # noqa: E402
 from ._settings import (  # noqa: E402
     DEV_PSEUDONYMISATION_KEY,
@@ -32,6 +47,7 @@ from ._settings import (  # noqa: E402
     SettingsError,
 )
 from ._sqlite import Database  # noqa: E402
+from ._upgrade import UpgradeError, merge_legacy  # noqa: E402
 
 __all__ = [
     "Caller",
@@ -54,18 +70,26 @@ __all__ = [
     "Record",
     "Role",
     "Service",
+    "StoreRefused",
     "ServingError",
     "StoreMissing",
     "StoreUnavailable",
     "Settings",
     "SettingsError",
     "Unauthenticated",
+    "UpgradeError",
     "VerifyReport",
     "app_from_env",
+    "canonical_json",
+    "check_at_start",
+    "check_not_legacy",
     "check_record",
     "create_app",
     "prune_state",
+    "quick_check",
+    "trusted_bundle_keys",
     "input_hash",
     "input_key",
+    "merge_legacy",
     "open_history",
 ]

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from screening._history import CLEAN, SEIZED, UNCOUNTED
+from screening import CLEAN, SEIZED, UNCOUNTED
 
 from ._record import Record
 from ._store import LATEST_EFFECTIVE

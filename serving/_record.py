@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from data_contracts import InspectionOutcome, InspectionResult
-from screening import Database, History, HistoryBackend, SQLiteBackend
+from screening import Database, History, HistoryBackend, SQLiteBackend, shared_history_backend
 
 from ._audit import DecisionLog, Entry, input_hash, input_key
 from ._errors import Forbidden, NotFound, OutcomeConflict
@@ -36,13 +36,10 @@ def open_history(settings: Settings, db: Database | None = None) -> HistoryBacke
     """The entity-history backend the settings name (SQLite: tables of ``db``, the record
     database, or of the file at ``settings.state_path``)."""
     if settings.history_backend == "postgres":
-        from screening._history_pg import PostgresBackend
-
-        return PostgresBackend(settings.postgres_url, settings.postgres_schema)
+        return shared_history_backend("postgres", settings.postgres_url,
+                                      settings.postgres_schema)  # fmt: skip
     if settings.history_backend == "redis":
-        from screening._history_redis import RedisBackend
-
-        return RedisBackend(settings.redis_url, settings.redis_prefix)
+        return shared_history_backend("redis", settings.redis_url, settings.redis_prefix)
     return SQLiteBackend(db if db is not None else settings.state_path)
 
 

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from data_contracts import (
     DECLARATION_CSV_COLUMNS,
     DECLARATION_SCHEMA,
+    MISSING_FIELD,
     FormError,
     Labelled,
     ParcelDeclaration,
@@ -35,11 +36,11 @@ from data_contracts import (
     iter_records,
     looks_like_s10,
     same_item,
+    strip_strings,
     to_table,
     validate_one,
+    validate_table_indexed,
 )
-from data_contracts._forms import MISSING_FIELD
-from data_contracts._table_validate import strip_strings, validate_table_indexed
 
 from ._errors import ManifestError
 

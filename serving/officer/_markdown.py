@@ -1,60 +1,34 @@
-"""A small Markdown to HTML renderer for model cards: headings, paragraphs, lists, tables.
+"""Model cards in Markdown to HTML, by markdown-it-py (CommonMark with tables).
 
-Everything is HTML-escaped first; only **bold** and `code` spans become markup.
+Raw HTML in the card is not passed through (``html=False``: it is escaped), and links with
+unsafe schemes (``javascript:``) are refused by markdown-it's own link check. Headings move
+down by ``heading_offset`` levels, so a card's ``#`` sits under the page's own heading.
 """
 
 from __future__ import annotations
 
-import re
-from html import escape
+from functools import lru_cache
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CODE = re.compile(r"`([^`]+)`")
-
-
-def _inline(text: str) -> str:
-    return _CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<strong>\1</strong>", escape(text)))
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 
 
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+def _shift_headings(offset: int) -> object:
+    def rule(state: StateCore) -> None:
+        for token in state.tokens:
+            if token.type in ("heading_open", "heading_close"):
+                token.tag = f"h{min(6, int(token.tag[1:]) + offset)}"
+
+    return rule
+
+
+@lru_cache(maxsize=4)
+def _parser(heading_offset: int) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    md.core.ruler.push("shift_headings", _shift_headings(heading_offset))  # type: ignore[arg-type]
+    return md
 
 
 def render(markdown: str, heading_offset: int = 1) -> str:
     """HTML of ``markdown``; headings shift down by ``heading_offset`` levels (max h6)."""
-    out: list[str] = []
-    lines = markdown.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i].rstrip()
-        if not line.strip():
-            i += 1
-        elif line.startswith("#"):
-            level = min(len(line) - len(line.lstrip("#")) + heading_offset, 6)
-            out.append(f"<h{level}>{_inline(line.lstrip('#').strip())}</h{level}>")
-            i += 1
-        elif line.lstrip().startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                rows.append(_cells(lines[i]))
-                i += 1
-            body = [r for r in rows[1:] if not all(set(c) <= set("-: ") for c in r)]
-            head = "".join(f'<th scope="col">{_inline(c)}</th>' for c in rows[0])
-            trs = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
-                          for r in body)  # fmt: skip
-            out.append(f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
-                       f"<tbody>{trs}</tbody></table></div>")  # fmt: skip
-        elif line.lstrip().startswith(("- ", "* ")):
-            items = []
-            while i < len(lines) and lines[i].lstrip().startswith(("- ", "* ")):
-                items.append(f"<li>{_inline(lines[i].lstrip()[2:])}</li>")
-                i += 1
-            out.append(f"<ul>{''.join(items)}</ul>")
-        else:
-            para = []
-            while i < len(lines) and lines[i].strip() and not lines[i].lstrip().startswith(
-                    ("#", "|", "- ", "* ")):  # fmt: skip
-                para.append(lines[i].strip())
-                i += 1
-            out.append(f"<p>{_inline(' '.join(para))}</p>")
-    return "\n".join(out)
+    return _parser(heading_offset).render(markdown)
