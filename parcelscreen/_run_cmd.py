@@ -21,6 +21,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--workdir", type=folder, default=Path("runs"), help="where everything goes")
     p.add_argument("--parcels", type=config_value("parcels", int), default=200_000,
                    help="simulated parcels")  # fmt: skip
+    p.add_argument("--prevalence", type=config_value("prevalence", float), default=0.005,
+                   help="share of drug parcels in the simulated flow (default 0.005, a stress "
+                   "setting ten times the simulator's realistic 0.0005, so that a demo-sized "
+                   "data set holds enough seizures to train on)")  # fmt: skip
     p.add_argument("--port", type=port, default=8000, help="port of the service on 127.0.0.1")
     p.add_argument("--no-serve", action="store_true", help="stop after screening")
     p.set_defaults(func=run)
@@ -60,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     # consistent copy of it (SQLite's backup), never its files
     history = Path(os.environ["PARCELSCREEN_DATA_DIR"]) / "state.sqlite"
     for title, argv in [
-        ("simulate", ["simulate", "--out", str(data), "--parcels", str(args.parcels)]),
+        ("simulate", ["simulate", "--out", str(data), "--parcels", str(args.parcels),
+                      "--prevalence", str(args.prevalence)]),
         ("train", ["train", "--data", str(data), "--registry", registry,
                    "--truth", str(data / "truth.parquet")]),
     ]:  # fmt: skip
