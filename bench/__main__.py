@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain", "chaos")
+NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain", "chaos", "loop")
 QUICK = {"simulate": {"parcels": 200_000}, "train": {"parcels": 200_000},
          "quality": {"parcels": 100_000}, "batch": {"rows": 200_000, "memory_rows": None},
-         "explain": {"rows": 20_000, "baseline_rows": 2_000},
+         "explain": {"rows": 20_000, "baseline_rows": 2_000}, "loop": {"quick": True},
          "http": {"seconds": 5.0, "rounds": 1}, "chaos": {"rounds": 6}}  # fmt: skip
 
 
@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench.json"))
+    loop = parser.add_argument_group("loop", "settings of the inspection loop (bench loop)")
+    loop.add_argument("--seeds", help="comma list of seeds (default 1,2,3,4,5; quick 1,2,3)")
+    loop.add_argument("--prevalence", help="one share or a comma list (default 0.0005)")
+    loop.add_argument("--weeks", type=int, help="weeks compared (default 26; quick 13)")
+    loop.add_argument("--capacity", type=float, help="share of each day opened (default 0.02)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
@@ -69,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'figure':52s} {'ours':>12s} {'baseline':>12s} {'ratio':>8s}  unit")
     for name in args.names or NAMES:
         started = time.perf_counter()
-        rows = _run_one(name, QUICK.get(name, {}) if args.quick else {})
+        params = dict(QUICK.get(name, {})) if args.quick else {}
+        if name == "loop":
+            params |= {k: v for k in ("seeds", "prevalence", "weeks", "capacity")
+                       if (v := getattr(args, k)) is not None}  # fmt: skip
+        rows = _run_one(name, params)
         results["benchmarks"][name] = {"seconds": time.perf_counter() - started, "rows": rows}
         for row in rows:
             print(f"{row['figure'][:52]:52s} {_cell(row.get('ours')):>12s} "
