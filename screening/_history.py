@@ -10,10 +10,10 @@ an outcome recorded at time T is applied before a parcel posted strictly after T
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -66,27 +66,12 @@ class EntityStats:
     partners: int = 0  # distinct counterparts (recipients of a sender, senders of an address)
 
 
-class HistoryBackend(Protocol):
-    """Where entity stats live: memory for training, SQLite/PostgreSQL/Redis for serving."""
-
-    def get(self, kind: str, token: str) -> EntityStats | None: ...
-    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]: ...
-    def put(self, kind: str, token: str, stats: EntityStats) -> None: ...
-    def add_partner(self, kind: str, token: str, partner: str) -> bool: ...
-    def get_item(self, item_id: str) -> dict[str, str] | None: ...
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
-                 posted_us: int | None = None) -> None: ...  # fmt: skip
-    def item_has_outcome(self, item_id: str) -> bool: ...
-    def item_outcome(self, item_id: str) -> int | None: ...
-    def transaction(self) -> AbstractContextManager[object]: ...
-    def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]: ...
-
-
 #: What an item's linked outcome counts in its entities' stats: the item's ``outcome`` field
 #: in every backend (0: none linked; 1: linked before the kind was kept, see
 #: :meth:`History.correct_outcome`).
 NO_OUTCOME, LINKED, SEIZED, CLEAN, UNCOUNTED = 0, 1, 2, 3, 4
 _COUNTS = {SEIZED: (True, False), CLEAN: (False, True), UNCOUNTED: (False, False)}
+_BULK = 200  # keys per get_many call in the default bulk reads
 
 
 def outcome_code(seized: bool, clean: bool) -> int:
@@ -94,7 +79,118 @@ def outcome_code(seized: bool, clean: bool) -> int:
     return SEIZED if seized else CLEAN if clean else UNCOUNTED
 
 
-class MemoryBackend:
+class HistoryBackend(ABC):
+    """Where entity stats live: memory for training, SQLite/PostgreSQL/Redis for serving.
+
+    A backend implements the abstract primitives: entity stats by (kind, token), partner
+    links, items (their entities' tokens, what their outcome counts, their posting time), a
+    transaction that makes one ``History`` update atomic, and retention (``prune``). The bulk
+    operations are built on the primitives here; a backend overrides them where it has a
+    faster way (one SQL statement, one Redis pipeline) and must give the same answers.
+    ``close`` releases what the backend holds (nothing by default).
+    """
+
+    # -- primitives -------------------------------------------------------------------------
+
+    @abstractmethod
+    def get(self, kind: str, token: str) -> EntityStats | None:
+        """The entity's stats (None: unknown)."""
+
+    @abstractmethod
+    def put(self, kind: str, token: str, stats: EntityStats) -> None:
+        """Store the entity's stats, replacing what was there."""
+
+    @abstractmethod
+    def add_partner(self, kind: str, token: str, partner: str) -> bool:
+        """Link a counterpart to the entity; False where it was linked already."""
+
+    @abstractmethod
+    def get_item(self, item_id: str) -> dict[str, str] | None:
+        """The recorded item's entity tokens (None: not recorded)."""
+
+    @abstractmethod
+    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
+                 posted_us: int | None = None) -> None:  # fmt: skip
+        """Record the item with what its outcome counts (``NO_OUTCOME``...); without a
+        posting time (an outcome's update) the item keeps the one it has."""
+
+    @abstractmethod
+    def item_outcome(self, item_id: str) -> int | None:
+        """What the item's linked outcome counts (``NO_OUTCOME``...); None: unknown item."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[object]:
+        """One atomic, isolated update; nested calls join the outer one."""
+
+    @abstractmethod
+    def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]:
+        """Delete entities last seen before ``cutoff_us`` with their partner links, and items
+        posted before it; the counts (``entities``, ``partner_links``, ``items``) of what was
+        (with ``dry_run``: would be) deleted."""
+
+    def close(self) -> None:  # noqa: B027 - a backend that holds nothing closes nothing
+        """Release the connections or files the backend opened itself."""
+
+    # -- bulk operations, built on the primitives -------------------------------------------
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]:
+        """Stats of many (kind, token) entities, in order (None: unknown)."""
+        return [self.get(kind, token) for kind, token in keys]
+
+    def get_tokens(self, kind: str, tokens: Sequence[str]) -> list[EntityStats | None]:
+        """Stats of many entities of one kind, in order (None: unknown)."""
+        out: list[EntityStats | None] = []
+        for start in range(0, len(tokens), _BULK):
+            out.extend(self.get_many([(kind, token) for token in tokens[start : start + _BULK]]))
+        return out
+
+    def get_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], EntityStats]:
+        """Stats of the known entities among (kind, token) keys."""
+        found: dict[tuple[str, str], EntityStats] = {}
+        for kind in dict.fromkeys(kind for kind, _ in keys):
+            tokens = [token for k, token in keys if k == kind]
+            found.update(((kind, token), stats) for token, stats
+                         in zip(tokens, self.get_tokens(kind, tokens), strict=True)
+                         if stats is not None)  # fmt: skip
+        return found
+
+    def put_many(self, entities: Sequence[tuple[str, str, EntityStats]]) -> None:
+        """Store many entities' stats."""
+        for kind, token, stats in entities:
+            self.put(kind, token, stats)
+
+    def add_partners(self, triples: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Add (kind, token, partner) links in order; the set of those that were new."""
+        return {triple for triple in triples if self.add_partner(*triple)}
+
+    def known_items(self, item_ids: Sequence[str]) -> set[str]:
+        """Which of these items are recorded."""
+        return {item for item in item_ids if self.get_item(item) is not None}
+
+    def put_many_items(self, items: Sequence[tuple[str, Mapping[str, str], int]]) -> None:
+        """Record many new items (item, tokens, posting time), no outcome linked yet."""
+        for item_id, tokens, posted_us in items:
+            self.put_item(item_id, tokens, outcome=NO_OUTCOME, posted_us=posted_us)
+
+    def item_has_outcome(self, item_id: str) -> bool:
+        """Whether an outcome is linked to the item."""
+        return bool(self.item_outcome(item_id))
+
+    def add_outcome_counts(self, tokens: Mapping[str, str], seizures: int, clean: int) -> None:
+        """Move the seizure and clean counts of a parcel's entities (never below zero)."""
+        if not seizures and not clean:
+            return
+        for kind in KINDS:
+            token = tokens.get(kind, "")
+            stats = self.get(kind, token) if token else None
+            if stats is None:
+                continue
+            stats.seizures = max(0, stats.seizures + seizures)
+            stats.clean = max(0, stats.clean + clean)
+            self.put(kind, token, stats)
+
+
+class MemoryBackend(HistoryBackend):
     """Dictionaries; what a training replay uses."""
 
     def __init__(self) -> None:
@@ -154,10 +250,6 @@ class MemoryBackend:
     def known_items(self, item_ids: Sequence[str]) -> set[str]:
         return {item for item in item_ids if item in self.items}
 
-    def item_has_outcome(self, item_id: str) -> bool:
-        found = self.items.get(item_id)
-        return bool(found and found[1])
-
     def item_outcome(self, item_id: str) -> int | None:
         found = self.items.get(item_id)
         return None if found is None else found[1]
@@ -172,7 +264,6 @@ def entity_tokens(frame: ParcelFrame, row: int) -> dict[str, str]:
 
 
 _STATS_FIELDS = ("parcels", "first_us", "last_us", "seizures", "clean", "partners")
-_BULK = 200  # keys per get_many call where a backend has no bulk read by kind
 
 
 def _factorise(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -311,7 +402,7 @@ class History:
         """Stats columns of each row's entity of one kind (zeros where unknown or no token)."""
         names = np.asarray(distinct, dtype=object)
         wanted = np.flatnonzero(names != "")
-        found = self._bulk(kind, names[wanted].tolist())
+        found = self.backend.get_tokens(kind, names[wanted].tolist())
         table = np.zeros((len(distinct), len(_STATS_FIELDS)), dtype=np.int64)
         known = [(i, stats) for i, stats in zip(wanted.tolist(), found, strict=True)
                  if stats is not None]  # fmt: skip
@@ -322,17 +413,6 @@ class History:
             ]  # fmt: skip
         rows = table[codes]
         return {name: rows[:, j] for j, name in enumerate(_STATS_FIELDS)}
-
-    def _bulk(self, kind: str, tokens: list[str]) -> list[EntityStats | None]:
-        """Stats of many entities of one kind (None: unknown), in as few calls as it takes."""
-        bulk = getattr(self.backend, "get_tokens", None)
-        if bulk is not None:
-            return list(bulk(kind, tokens))
-        out: list[EntityStats | None] = []
-        for start in range(0, len(tokens), _BULK):
-            part = tokens[start : start + _BULK]
-            out.extend(self.backend.get_many([(kind, token) for token in part]))
-        return out
 
     def record_parcel(self, item_id: str, tokens: Mapping[str, str], posted_us: int) -> bool:
         """Add a parcel to its entities' history; False (and no change) if already recorded."""
@@ -362,7 +442,7 @@ class History:
             tokens = self.backend.get_item(item_id)
             if tokens is None or self.backend.item_has_outcome(item_id):
                 return False
-            self._count(tokens, int(seized), int(clean))
+            self.backend.add_outcome_counts(tokens, int(seized), int(clean))
             self.backend.put_item(item_id, tokens, outcome=outcome_code(seized, clean))
             return True
 
@@ -390,22 +470,10 @@ class History:
                 before = was
             else:
                 before = _COUNTS.get(code, (False, False))
-            self._count(tokens, int(seized) - int(before[0]), int(clean) - int(before[1]))
+            self.backend.add_outcome_counts(tokens, int(seized) - int(before[0]),
+                                            int(clean) - int(before[1]))  # fmt: skip
             self.backend.put_item(item_id, tokens, outcome=outcome_code(seized, clean))
             return True
-
-    def _count(self, tokens: Mapping[str, str], seizures: int, clean: int) -> None:
-        """Move the seizure and clean counts of a parcel's entities (never below zero)."""
-        if not seizures and not clean:
-            return
-        for kind in KINDS:
-            token = tokens.get(kind, "")
-            stats = self.backend.get(kind, token) if token else None
-            if stats is None:
-                continue
-            stats.seizures = max(0, stats.seizures + seizures)
-            stats.clean = max(0, stats.clean + clean)
-            self.backend.put(kind, token, stats)
 
     def observe_frame(self, frame: ParcelFrame) -> np.ndarray:
         """``observe`` of every row in frame order, gathered into a few backend calls.
@@ -420,14 +488,17 @@ class History:
         rows = [entity_tokens(frame, row) for row in range(n)]
         items = [str(item) for item in frame.item_id]
         with self.backend.transaction():
-            current = self._entities(rows)
-            known = self._known_items(items)
+            keys = sorted({(kind, t[kind]) for t in rows for kind in KINDS if t.get(kind, "")})
+            found_now = self.backend.get_keys(keys)
+            current: dict[tuple[str, str], EntityStats | None] = {
+                key: found_now.get(key) for key in keys}  # fmt: skip
+            known = self.backend.known_items(items)
             new_rows = []  # rows whose item is recorded now (an item counts once)
             for row, item in enumerate(items):
                 if item not in known:
                     known.add(item)
                     new_rows.append(row)
-            partners = self._add_partners([
+            partners = self.backend.add_partners([
                 (kind, rows[row][kind], rows[row].get(partner_kind, ""))
                 for row in new_rows for kind, partner_kind in KINDS.items()
                 if partner_kind and rows[row].get(kind, "") and rows[row].get(partner_kind, "")])
@@ -451,49 +522,10 @@ class History:
                     stats = _counted(found[kind], now, new_partner)
                     current[(kind, token)] = changed[(kind, token)] = stats
                 new_items.append((items[row], tokens, now))
-            self._write(changed, new_items)
+            self.backend.put_many([(kind, token, stats)
+                                   for (kind, token), stats in changed.items()])  # fmt: skip
+            self.backend.put_many_items(new_items)
         return out
-
-    def _entities(self, rows: list[dict[str, str]]) -> dict[tuple[str, str], EntityStats | None]:
-        """Stats of every entity of these parcels (None: unknown), in as few calls as it takes."""
-        keys = sorted({(kind, t[kind]) for t in rows for kind in KINDS if t.get(kind, "")})
-        bulk = getattr(self.backend, "get_keys", None)
-        if bulk is not None:  # the SQL backends: one statement for every kind
-            found = bulk(keys)
-            return {key: found.get(key) for key in keys}
-        current: dict[tuple[str, str], EntityStats | None] = {}
-        for kind in KINDS:
-            tokens = [token for k, token in keys if k == kind]
-            if tokens:
-                current.update(zip([(kind, t) for t in tokens], self._bulk(kind, tokens),
-                                   strict=True))  # fmt: skip
-        return current
-
-    def _add_partners(self, triples: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
-        """Add (kind, token, partner) links in order; the set of those that were new."""
-        bulk = getattr(self.backend, "add_partners", None)
-        if bulk is not None:
-            return set(bulk(triples))
-        return {t for t in triples if self.backend.add_partner(*t)}
-
-    def _known_items(self, items: list[str]) -> set[str]:
-        bulk = getattr(self.backend, "known_items", None)
-        if bulk is not None:
-            return set(bulk(items))
-        return {item for item in items if self.backend.get_item(item) is not None}
-
-    def _write(self, changed: Mapping[tuple[str, str], EntityStats],
-               new_items: list[tuple[str, dict[str, str], int]]) -> None:  # fmt: skip
-        put_many = getattr(self.backend, "put_many", None)
-        put_many_items = getattr(self.backend, "put_many_items", None)
-        if put_many is not None and put_many_items is not None:  # the SQL backends
-            put_many([(kind, token, stats) for (kind, token), stats in changed.items()])
-            put_many_items(new_items)
-            return
-        for (kind, token), stats in changed.items():
-            self.backend.put(kind, token, stats)
-        for item, tokens, posted_us in new_items:
-            self.backend.put_item(item, tokens, outcome=NO_OUTCOME, posted_us=posted_us)
 
     def observe(self, frame: ParcelFrame, row: int) -> list[float]:
         """Features of one parcel as of its posting time, then record it (the scoring path).

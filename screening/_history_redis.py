@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import astuple, fields
 from typing import Any
 
-from ._history import EntityStats
+from ._history import EntityStats, HistoryBackend
 from ._store_support import Reentrant
 
 _FIELDS = [f.name for f in fields(EntityStats)]
@@ -46,7 +46,7 @@ def _item_fields(value: tuple[str, int, int | None]) -> Any:  # redis wants its 
     return fields
 
 
-class RedisBackend:
+class RedisBackend(HistoryBackend):
     """History in Redis under ``prefix``."""
 
     def __init__(self, url: str, prefix: str = "parcelscreen:") -> None:
@@ -68,10 +68,7 @@ class RedisBackend:
     def _i(self, item_id: str) -> str:
         return f"{self.prefix}i:{item_id}"
 
-    # -- the HistoryBackend protocol --------------------------------------------------------
-
-    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]:
-        return [self.get(kind, token) for kind, token in keys]
+    # -- the HistoryBackend primitives, and its pipelined bulk read -------------------------
 
     def get_tokens(self, kind: str, tokens: Sequence[str]) -> list[EntityStats | None]:
         """Stats of many entities of one kind (None: unknown), pipelined."""
@@ -134,9 +131,6 @@ class RedisBackend:
                 self._tx.items[key] = value
                 return
         self._redis.hset(key, mapping=_item_fields(value))
-
-    def item_has_outcome(self, item_id: str) -> bool:
-        return bool(self.item_outcome(item_id))
 
     def item_outcome(self, item_id: str) -> int | None:
         """What the item's linked outcome counts (``_history.NO_OUTCOME``...); None: unknown."""

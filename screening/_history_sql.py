@@ -6,13 +6,14 @@ Only pseudonymised tokens are stored. Each ``History`` update runs in one transa
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from ._database import Database
-from ._history import EntityStats
+from ._history import EntityStats, HistoryBackend
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS history_entity (
@@ -40,16 +41,20 @@ _IN_BATCH = 500  # tokens per IN list (SQLite allows 999 parameters before 3.32)
 _PRUNE_PAGE = 2_000  # rows read per page, and deleted per transaction, by ``prune``
 
 
-class _SqlBackend:
-    """Shared SQL of both dialects; ``_p`` is the parameter marker."""
+class _SqlBackend(HistoryBackend):
+    """Shared SQL of both dialects; ``_p`` is the parameter marker. A dialect runs the
+    statements (``_execute``, ``_executemany``) and the transactions; the bulk operations are
+    single statements over a few hundred keys each."""
 
     _p = "?"
 
+    @abstractmethod
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        """Run one statement; its rows (none for a statement that returns none)."""
 
-    def transaction(self) -> AbstractContextManager[object]:
-        raise NotImplementedError
+    @abstractmethod
+    def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run one statement once per row of parameters."""
 
     def get(self, kind: str, token: str) -> EntityStats | None:
         rows = self._execute(
@@ -83,9 +88,6 @@ class _SqlBackend:
             )
             found.update((r[0], EntityStats(*r[1:])) for r in rows)
         return [found.get(token) for token in tokens]
-
-    def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
 
     def get_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], EntityStats]:
         """Stats of the known entities among (kind, token) keys, a few hundred per statement."""
@@ -224,9 +226,6 @@ class _SqlBackend:
             "SELECT count(*) FROM history_partner l JOIN history_entity e ON e.kind = l.kind "
             f"AND e.token = l.token WHERE e.last_us < {self._p}", (cutoff_us,))  # fmt: skip
         return int(n)
-
-    def item_has_outcome(self, item_id: str) -> bool:
-        return bool(self.item_outcome(item_id))
 
     def item_outcome(self, item_id: str) -> int | None:
         """What the item's linked outcome counts (``_history.NO_OUTCOME``...); None: unknown."""

@@ -183,9 +183,7 @@ class Record:
         return counted.counts
 
     def close(self) -> None:
-        close = getattr(self.history_backend, "close", None)
-        if close is not None and not self.history_in_record:
-            close()
+        self.history_backend.close()  # tables of the record database: closes nothing
         self.db.close()
 
 

@@ -82,9 +82,7 @@ def _model(bundle: str, version: str) -> LoadedModel:
 
 
 def _close(engine: ScoringEngine) -> None:
-    close = getattr(engine.history.backend, "close", None)
-    if close is not None:
-        close()
+    engine.history.backend.close()
 
 
 def release_engine(spec: EngineSpec) -> None:
