@@ -56,6 +56,7 @@ class Service:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = _port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self._path = log
         self._log = log.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "parcelscreen", "serve", "--workers", "2", "--port",
@@ -66,7 +67,9 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("the service exited while starting")
+                self._log.flush()
+                tail = self._path.read_text(errors="replace")[-1500:]
+                raise RuntimeError(f"the service exited while starting: {tail}")
             try:
                 if httpx.get(f"{self.url}/v2/health/ready", timeout=2).status_code == 200:
                     return
