@@ -227,7 +227,7 @@ def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000) -> list[dict[
                 writes_failed))  # fmt: skip
             load.thread.start()
             writer.start()
-            time.sleep(rng.uniform(0.3, 2.5))
+            time.sleep(rng.uniform(1.0, 4.0))
             whole = k % 2 == 0
             kills[service.kill(whole=whole)] += 1
             time.sleep(0.5)  # the survivor (or nobody) answers on; the load sees failures
