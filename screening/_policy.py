@@ -10,6 +10,8 @@ the recorded selection probability is exact.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -62,6 +64,13 @@ def _threshold(points: tuple[tuple[float, float], ...], share: float) -> float:
 
 
 _DRAW_PREFIX = b"random-control\x1f"
+
+
+def decision_key(secret_key: str) -> bytes:
+    """The key of the random-control draws, derived from the server secret (the HMAC-SHA256
+    of ``decision-draws`` under it): the service and a batch run with the same secret draw
+    the same number for an item, and the draws reveal nothing of the secret."""
+    return hmac.new(secret_key.encode(), b"decision-draws", hashlib.sha256).digest()
 
 
 @functools.lru_cache(maxsize=16)

@@ -7,8 +7,6 @@ and counts metrics.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +26,7 @@ from screening import (
     ModelRegistry,
     Pseudonymiser,
     ScoredParcel,
+    decision_key,
     reasons,
 )
 
@@ -92,12 +91,11 @@ class Service:
         self.metrics = Metrics(settings.metrics_dir or settings.data_dir / "metrics")
         self.history_backend = self.record.history_backend
         self.history = self.record.history
-        decision_key = hmac.new(settings.secret_key.encode(), b"decision-draws",
-                                hashlib.sha256).digest()  # fmt: skip
         self.holder = ModelHolder(
             ModelRegistry(settings.registry), settings.model_alias, self.history,
             Pseudonymiser(settings.pseudonymisation_key),
-            DecisionPolicy(settings.capacity, settings.random_share), decision_key,
+            DecisionPolicy(settings.capacity, settings.random_share),
+            decision_key(settings.secret_key),
             self.audit, self.metrics, trusted_bundle_keys(settings.trusted_bundle_keys),
         )  # fmt: skip
         self.halted = False

@@ -23,15 +23,11 @@ from screening import (
     Pseudonymiser,
     ScoringEngine,
     SQLiteBackend,
+    decision_key,
 )
 
 DEV_PSEUDONYMISATION_KEY = "development-only-pseudonymisation-key"
 DEV_SECRET_KEY = "development-only-secret-key"
-
-
-def decision_key(secret_key: str) -> bytes:
-    """The key of random-control draws, derived as the service derives it."""
-    return hmac.new(secret_key.encode(), b"decision-draws", hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)

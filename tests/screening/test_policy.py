@@ -57,3 +57,17 @@ def test_halted_uses_rules_and_random_never_the_model() -> None:
     rule_hit = decide("B", 0.0, 6.0, THRESHOLDS, policy, KEY)
     assert high_score.decision is Decision.PASS
     assert (rule_hit.decision, rule_hit.selection_reason) == (Decision.INSPECT, "rule")
+
+
+def test_decision_key_is_derived_from_the_secret_once_for_everyone() -> None:
+    """The service and batch runs draw with this key: changing the derivation would change
+    every random-control decision of a resumed run or a re-scored item."""
+    import hashlib
+    import hmac
+
+    from screening import decision_key
+
+    secret = "a-server-secret-of-some-length"
+    assert decision_key(secret) == hmac.new(secret.encode(), b"decision-draws",
+                                            hashlib.sha256).digest()  # fmt: skip
+    assert decision_key(secret) != decision_key(secret + "!")
