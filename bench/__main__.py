@@ -17,11 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain", "chaos", "loop")
+NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain", "chaos", "loop",
+         "abuse")
 QUICK = {"simulate": {"parcels": 200_000}, "train": {"parcels": 200_000},
          "quality": {"parcels": 100_000}, "batch": {"rows": 200_000, "memory_rows": None},
          "explain": {"rows": 20_000, "baseline_rows": 2_000}, "loop": {"quick": True},
-         "http": {"seconds": 5.0, "rounds": 1}, "chaos": {"rounds": 6}}  # fmt: skip
+         "http": {"seconds": 5.0, "rounds": 1}, "chaos": {"rounds": 6},
+         "abuse": {"seconds": 4.0}}  # fmt: skip
 
 
 def _run_one(name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
