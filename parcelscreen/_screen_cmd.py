@@ -70,10 +70,14 @@ def as_of(text: str) -> datetime | Literal["now"]:
 
 def run(args: argparse.Namespace) -> int:
     from screening import ModelRegistry, ScreeningError
+    from serving import KeySettings
     from serving.batch import BatchConfig, BatchError, Capacity, EngineSpec, screen
+
+    from ._env_keys import keys_from_env
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
+        keys = keys_from_env(KeySettings)  # the development keys: refused in production
         capacity = Capacity.parse(args.capacity)
         if not 0 <= args.random_share <= 1 or args.chunk_rows < 1:
             raise ValueError("--random-share must be within 0-1 and --chunk-rows at least 1")
@@ -82,13 +86,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             registry = ModelRegistry(args.registry)
             bundle, version = registry.load(args.alias), registry.resolve(args.alias)
-        spec = EngineSpec.from_env(
-            bundle, version, capacity=capacity.share or 0.02, random_share=args.random_share,
+        spec = EngineSpec.from_keys(
+            keys, bundle, version, capacity=capacity.share or 0.02, random_share=args.random_share,
             history=str(args.history) if args.history else None,
         )  # fmt: skip
-        if spec.uses_dev_keys:
-            print("note: PARCELSCREEN_PSEUDONYMISATION_KEY or PARCELSCREEN_SECRET_KEY unset; "
-                  "using development keys", file=sys.stderr)  # fmt: skip
         config = BatchConfig(
             args.manifest, args.out, spec, capacity, args.chunk_rows, args.csv,
             args.explain_all, args.fresh,

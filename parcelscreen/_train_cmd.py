@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from ._args import existing_file, existing_folder, folder, number
-
-DEV_KEY = "development-only-pseudonymisation-key"
-
-
-def pseudonymisation_key() -> str:
-    """The key from PARCELSCREEN_PSEUDONYMISATION_KEY, or the development key (with a note)."""
-    key = os.environ.get("PARCELSCREEN_PSEUDONYMISATION_KEY")
-    if key:
-        return key
-    print("note: PARCELSCREEN_PSEUDONYMISATION_KEY unset; using the development key",
-          file=sys.stderr)  # fmt: skip
-    return DEV_KEY
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,19 +32,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from serving import PseudonymisationKeySettings
     from training import TrainConfig, TrainingError, run_training
 
+    from ._env_keys import keys_from_env
     from ._models_cmd import env_signing_key
 
     config = TrainConfig() if args.gap_days is None else TrainConfig(gap_days=args.gap_days)
     try:  # read before training: a bad key fails in a second, not after the training
+        key = keys_from_env(PseudonymisationKeySettings).pseudonymisation_key
         signing_key = env_signing_key()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         result = run_training(
-            args.data, args.registry, pseudonymisation_key(), truth=args.truth,
+            args.data, args.registry, key, truth=args.truth,
             alias="challenger" if args.challenger else "champion", config=config,
             validate=not args.skip_validation,
             progress=lambda msg: print(msg, file=sys.stderr), signing_key=signing_key,

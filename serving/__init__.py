@@ -43,6 +43,8 @@ from ._service import HALTED_MODE, Service  # noqa: E402
 from ._settings import (  # noqa: E402
     DEV_PSEUDONYMISATION_KEY,
     DEV_SECRET_KEY,
+    KeySettings,
+    PseudonymisationKeySettings,
     Settings,
     SettingsError,
 )
@@ -60,6 +62,7 @@ __all__ = [
     "Forbidden",
     "HALTED_MODE",
     "InvalidInput",
+    "KeySettings",
     "KeyStore",
     "LegacyStores",
     "ModelRefused",
@@ -67,6 +70,7 @@ __all__ = [
     "NotFound",
     "OutcomeConflict",
     "PayloadTooLarge",
+    "PseudonymisationKeySettings",
     "Record",
     "Role",
     "Service",

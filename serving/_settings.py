@@ -1,7 +1,10 @@
 """Service settings: one pydantic-settings object, environment variables prefixed PARCELSCREEN_.
 
-Outside development the service refuses to start with the default secret or pseudonymisation
-key (the FastAPI template's ``changethis`` rule).
+The development keys are defined here once, and refused outside development (the FastAPI
+template's ``changethis`` rule) by one check that every command using a key goes through:
+``serve`` and the commands of the record database read :class:`Settings`, a batch run
+:class:`KeySettings` and ``train`` :class:`PseudonymisationKeySettings`, each a part of the
+settings above the next.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "development-only-secret-key"
 DEV_PSEUDONYMISATION_KEY = "development-only-pseudonymisation-key"
+#: The development keys by setting: public, so refused outside development.
+_DEVELOPMENT_KEYS = {"secret_key": DEV_SECRET_KEY, "pseudonymisation_key": DEV_PSEUDONYMISATION_KEY}
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -44,8 +49,8 @@ class SettingsError(ValueError):
         super().__init__("invalid settings: " + "; ".join(self.problems))
 
 
-class Settings(BaseSettings):
-    """Everything the service reads from its environment."""
+class _EnvironmentSettings(BaseSettings):
+    """The environment, and the one check of the development keys against it."""
 
     model_config = SettingsConfigDict(
         env_prefix="PARCELSCREEN_", use_attribute_docstrings=True, extra="ignore", frozen=True
@@ -53,6 +58,44 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     """``development`` allows the embedded default keys; anything else refuses them."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:  # pydantic's own message repeats the values
+            raise SettingsError(exc) from None
+
+    @property
+    def development_keys(self) -> list[str]:
+        """The variables of these settings' keys that hold the development key."""
+        return [f"PARCELSCREEN_{name.upper()}" for name, value in _DEVELOPMENT_KEYS.items()
+                if name in type(self).model_fields and getattr(self, name) == value]  # fmt: skip
+
+    @model_validator(mode="after")
+    def _refuse_development_keys(self) -> _EnvironmentSettings:
+        variables = self.development_keys
+        if variables and self.environment != "development":
+            raise ValueError(f"{' and '.join(variables)} must be set outside development")
+        return self
+
+
+class PseudonymisationKeySettings(_EnvironmentSettings):
+    """The pseudonymisation key alone (``parcelscreen train``)."""
+
+    pseudonymisation_key: str = Field(default=DEV_PSEUDONYMISATION_KEY, min_length=16, repr=False)
+    """HMAC key that turns names and addresses into tokens; must equal the training key."""
+
+
+class KeySettings(PseudonymisationKeySettings):
+    """Both keys (``parcelscreen screen``: tokens and random-control draws)."""
+
+    secret_key: str = Field(default=DEV_SECRET_KEY, min_length=16, repr=False)
+    """Server secret: API keys are stored as HMACs under it; random-control draws use it."""
+
+
+class Settings(KeySettings):
+    """Everything the service reads from its environment."""
+
     host: str = "127.0.0.1"
     """Interface ``parcelscreen serve`` binds to."""
     port: int = Field(default=8000, ge=0, le=65535)
@@ -91,10 +134,6 @@ class Settings(BaseSettings):
             raise ValueError(f"PARCELSCREEN_TRUSTED_BUNDLE_KEYS: {exc}") from None
         return self
 
-    secret_key: str = Field(default=DEV_SECRET_KEY, min_length=16, repr=False)
-    """Server secret: API keys are stored as HMACs under it; random-control draws use it."""
-    pseudonymisation_key: str = Field(default=DEV_PSEUDONYMISATION_KEY, min_length=16, repr=False)
-    """HMAC key that turns names and addresses into tokens; must equal the training key."""
     capacity: float = Field(default=0.02, gt=0, le=1)
     """Share of the flow that can be opened (inspection capacity)."""
     random_share: float = Field(default=0.10, ge=0, le=1)
@@ -188,12 +227,6 @@ class Settings(BaseSettings):
     shadow_check_seconds: float = Field(default=10.0, ge=0)
     """How often the shadow alias is checked for a new model."""
 
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:  # pydantic's own message repeats the values
-            raise SettingsError(exc) from None
-
     @model_validator(mode="after")
     def _no_separate_stores(self) -> Settings:
         import os
@@ -219,17 +252,8 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_default_keys(self) -> Settings:
-        if self.environment != "development":
-            if self.secret_key == DEV_SECRET_KEY:
-                raise ValueError("PARCELSCREEN_SECRET_KEY must be set outside development")
-            if self.pseudonymisation_key == DEV_PSEUDONYMISATION_KEY:
-                raise ValueError(
-                    "PARCELSCREEN_PSEUDONYMISATION_KEY must be set outside development"
-                )
-        defaults = (self.secret_key == DEV_SECRET_KEY
-                    or self.pseudonymisation_key == DEV_PSEUDONYMISATION_KEY)  # fmt: skip
-        if defaults and self.host not in LOOPBACK:  # the default keys are public
+    def _loopback_with_default_keys(self) -> Settings:
+        if self.development_keys and self.host not in LOOPBACK:  # the default keys are public
             raise ValueError(
                 f"PARCELSCREEN_HOST={self.host} is not a loopback address: with the default "
                 "PARCELSCREEN_SECRET_KEY or PARCELSCREEN_PSEUDONYMISATION_KEY the service "

@@ -1,8 +1,9 @@
 """Keys and the scoring engine of a batch run, cached per process (one ONNX session each).
 
-The keys come from the environment variables the HTTP service reads, so a batch run takes
-the same random-control draws and entity tokens as the service:
-``PARCELSCREEN_PSEUDONYMISATION_KEY`` and ``PARCELSCREEN_SECRET_KEY``.
+The keys are the service's settings (``PARCELSCREEN_PSEUDONYMISATION_KEY`` and
+``PARCELSCREEN_SECRET_KEY``, :class:`serving.KeySettings`), so a batch run takes the same
+random-control draws and entity tokens as the service, and its development keys are refused
+in production as the service's are.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +26,7 @@ from screening import (
     decision_key,
 )
 
-DEV_PSEUDONYMISATION_KEY = "development-only-pseudonymisation-key"
-DEV_SECRET_KEY = "development-only-secret-key"
+from .._settings import DEV_PSEUDONYMISATION_KEY, DEV_SECRET_KEY, KeySettings
 
 
 @dataclass(frozen=True)
@@ -50,21 +49,13 @@ class EngineSpec:
         return both.hexdigest()[:16]
 
     @classmethod
-    def from_env(cls, bundle: Path, version: str, **kwargs: object) -> EngineSpec:
-        env = os.environ
+    def from_keys(cls, keys: KeySettings, bundle: Path, version: str,
+                  **kwargs: object) -> EngineSpec:  # fmt: skip
+        """The spec of a bundle with the keys of the settings (checked when they were read)."""
         return cls(
-            str(bundle), version,
-            pseudonymisation_key=env.get("PARCELSCREEN_PSEUDONYMISATION_KEY",
-                                         DEV_PSEUDONYMISATION_KEY),
-            secret_key=env.get("PARCELSCREEN_SECRET_KEY", DEV_SECRET_KEY),
-            **kwargs,  # type: ignore[arg-type]
+            str(bundle), version, pseudonymisation_key=keys.pseudonymisation_key,
+            secret_key=keys.secret_key, **kwargs,  # type: ignore[arg-type]
         )  # fmt: skip
-
-    @property
-    def uses_dev_keys(self) -> bool:
-        return DEV_PSEUDONYMISATION_KEY in (self.pseudonymisation_key, self.secret_key) or (
-            self.secret_key == DEV_SECRET_KEY
-        )
 
 
 _ENGINES: dict[EngineSpec, ScoringEngine] = {}
