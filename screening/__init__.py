@@ -51,6 +51,14 @@ from ._history import (
 )
 from ._history_sql import SQLiteBackend
 from ._model import REQUIRED_FILES, TREESHAP_FILE, LoadedModel
+from ._monitor import (
+    CALENDAR_FEATURES,
+    GROWING_FEATURES,
+    DriftAlarm,
+    drift_alarms,
+    same_weekday_reference,
+    score_alarm,
+)
 from ._policy import (
     BAND_SHARES,
     Band,
@@ -85,10 +93,12 @@ __all__ = [
     "BAND_SHARES",
     "Band",
     "BundleError",
+    "CALENDAR_FEATURES",
     "Calibration",
     "Database",
     "Decision",
     "DecisionPolicy",
+    "DriftAlarm",
     "ENTITIES",
     "Ed25519PrivateKey",
     "Ed25519PublicKey",
@@ -97,6 +107,7 @@ __all__ = [
     "FEATURE_VERSION",
     "FeatureSpec",
     "GROUPS",
+    "GROWING_FEATURES",
     "HISTORY_FEATURES",
     "History",
     "HistoryBackend",
@@ -130,6 +141,7 @@ __all__ = [
     "decide",
     "decide_many",
     "decision_key",
+    "drift_alarms",
     "drift_report",
     "entity_tokens",
     "feature_matrix",
@@ -151,6 +163,8 @@ __all__ = [
     "reference_histogram",
     "replay",
     "rule_score",
+    "same_weekday_reference",
+    "score_alarm",
     "shared_history_backend",
     "sign_bundle",
     "store_damaged",
