@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,17 +22,13 @@ from serving import Database, KeyStore, Settings
 from tests.browser.officer_setup import sign_in
 from tests.conftest import Trained
 from tests.factories import outcome
+from tests.served import free_port, wait_ready
 
 from .conftest import parcel
 
 pytestmark = pytest.mark.slow
 STORE_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm")
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(env: dict[str, str], *argv: str, stdin: str | None = None) -> dict[str, Any]:
@@ -100,7 +95,7 @@ def _within_a_second(check: Any) -> bool:
 def test_commands_write_while_two_workers_serve_and_nothing_splits(
     trained: Trained, tmp_path: Path
 ) -> None:
-    port, url = _port(), ""
+    port, url = free_port(), ""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")} | {
         "PARCELSCREEN_DATA_DIR": str(tmp_path), "PARCELSCREEN_REGISTRY": str(trained.registry),
         "PARCELSCREEN_RELOAD_SECONDS": "0", "PARCELSCREEN_CAPACITY": "0.4",
@@ -117,16 +112,7 @@ def test_commands_write_while_two_workers_serve_and_nothing_splits(
     load = Load(url, sorter)
     deleted: list[str] = []
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.2)
+        wait_ready(url, proc, log.read_text, timeout=90)
         server = psutil.Process(proc.pid)
         load.thread.start()
         time.sleep(1.0)

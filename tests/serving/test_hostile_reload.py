@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from screening import SIGNATURE_NAME, ModelRegistry, generate_key_pair, load_pri
 from serving import DEV_SECRET_KEY, Database, DecisionLog, KeyStore, Role
 from tests.conftest import Trained
 from tests.screening.hostile import read_arrays, with_json, with_onnx, with_tables
+from tests.served import free_port, wait_ready
 from tests.serving.conftest import Server, make_settings, parcel, start_server
 
 SCORE = "/v1/parcels:score"
@@ -169,11 +169,6 @@ def test_service_loads_only_bundles_signed_by_a_trusted_key(
 # -- the crash case, against a real server process -----------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
@@ -197,7 +192,7 @@ def test_server_process_refuses_the_probe_bundle_and_survives(trained: Trained,
     keys_db = Database(state / "state.sqlite")
     keys = {role.value: KeyStore(keys_db, DEV_SECRET_KEY).create(role, "probe")[1] for role in Role}
     keys_db.close()
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "PARCELSCREEN_REGISTRY": str(tmp_path / "registry"), "PARCELSCREEN_DATA_DIR": str(state),
         "PARCELSCREEN_PORT": str(port), "PARCELSCREEN_RELOAD_SECONDS": "0",
@@ -206,16 +201,7 @@ def test_server_process_refuses_the_probe_bundle_and_survives(trained: Trained,
     url = f"http://127.0.0.1:{port}"
     proc = _serve(env, tmp_path / "server.log")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the server did not become ready"
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_ready(url, proc, lambda: (tmp_path / "server.log").read_text(), timeout=120)
         registry.set_alias("champion", hostile)
         headers = {"Authorization": f"Bearer {keys['admin']}"}
         try:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +15,12 @@ import pytest
 
 from serving import Database, DecisionLog, KeyStore, Settings
 from tests.conftest import Trained
+from tests.served import free_port, wait_ready
 
 from .conftest import parcel
 
 pytestmark = pytest.mark.slow
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _score_all(url: str, key: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
@@ -47,7 +41,7 @@ def _decisions(metrics: str) -> float:
 
 def test_two_workers_share_stores_halt_switch_and_metrics(trained: Trained,
                                                           tmp_path: Path) -> None:  # fmt: skip
-    port = _port()
+    port = free_port()
     env = os.environ | {"PARCELSCREEN_DATA_DIR": str(tmp_path),
                         "PARCELSCREEN_REGISTRY": str(trained.registry),
                         "PARCELSCREEN_RELOAD_SECONDS": "0", "PARCELSCREEN_CAPACITY": "0.4"}
@@ -62,16 +56,7 @@ def test_two_workers_share_stores_halt_switch_and_metrics(trained: Trained,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.2)
+        wait_ready(url, proc, lambda: proc.stderr.read() if proc.stderr else "", timeout=90)
 
         bodies = [parcel() for _ in range(40)]
         answers = _score_all(url, sorter, bodies)

@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from serving import Database, KeyStore, Record, Settings
 from serving.officer import UserStore
 from tests.browser.officer_setup import PASSWORD, csrf_of
 from tests.conftest import Trained
+from tests.served import free_port, wait_ready
 
 from .conftest import parcel
 
@@ -40,16 +40,11 @@ class Workers:
     keys: dict[str, str]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def workers(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     data = tmp_path_factory.mktemp("two-workers")
-    port = _port()
+    port = free_port()
     env = os.environ | {"PARCELSCREEN_DATA_DIR": str(data),
                         "PARCELSCREEN_REGISTRY": str(trained.registry),
                         "PARCELSCREEN_RELOAD_SECONDS": "0", "PARCELSCREEN_CAPACITY": "0.4",
@@ -68,16 +63,7 @@ def workers(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Itera
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.2)
+        wait_ready(url, proc, lambda: proc.stderr.read() if proc.stderr else "", timeout=90)
         yield Workers(url, env, settings, roles)
     finally:
         proc.terminate()
