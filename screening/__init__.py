@@ -50,7 +50,7 @@ from ._history import (
     replay,
 )
 from ._history_sql import SQLiteBackend
-from ._model import REQUIRED_FILES, TREESHAP_FILE, LoadedModel
+from ._model import REQUIRED_FILES, TREESHAP_FILE, BundleContents, LoadedModel, write_bundle
 from ._monitor import (
     CALENDAR_FEATURES,
     GROWING_FEATURES,
@@ -92,6 +92,7 @@ __all__ = [
     "UNCOUNTED",
     "BAND_SHARES",
     "Band",
+    "BundleContents",
     "BundleError",
     "CALENDAR_FEATURES",
     "Calibration",
@@ -173,6 +174,7 @@ __all__ = [
     "uniform_draws",
     "verdicts",
     "verify_bundle",
+    "write_bundle",
     "write_json_atomic",
     "write_manifest",
 ]

@@ -1,6 +1,7 @@
-"""A loaded model bundle: ONNX session for scores, booster for exact explanations.
+"""A model bundle, written (:func:`write_bundle`) and loaded (:class:`LoadedModel`): ONNX
+session for scores, booster for exact explanations.
 
-Files read (all covered by the manifest, verified before anything is parsed):
+Files written, then read (all covered by the manifest, verified before anything is parsed):
 ``model.onnx``, ``booster.ubj``, ``feature_spec.json``, ``calibration.json``,
 ``thresholds.json``, ``reference.json``, ``metrics.json``, ``bundle.json``, ``model_card.md``
 and ``treeshap.npz``. Each is parsed from the very bytes that were hashed, and checked
@@ -11,6 +12,7 @@ is not sound raises BundleError naming the file and the problem, and is never ha
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
-from ._bundle import open_bundle
+from ._bundle import open_bundle, write_manifest
 from ._bundle_checks import (
     check_calibration,
     check_feature_spec,
@@ -52,6 +54,50 @@ REQUIRED_FILES = (
     "bundle.json",
     "model_card.md",
 )
+
+
+@dataclass(frozen=True)
+class BundleContents:
+    """What a bundle holds, as training made it: :func:`write_bundle` writes it to the files
+    that :meth:`LoadedModel.load` reads."""
+
+    model_onnx: bytes  # the margin graph (``model.onnx``)
+    booster: Any  # the XGBoost booster (``booster.ubj``; the TreeSHAP tables are built from it)
+    spec: FeatureSpec
+    calibration: Calibration
+    thresholds: dict[str, float]  # capacity share ("0.01") -> probability threshold
+    reference: dict[str, Any]  # the reference period's histograms (drift)
+    metrics: dict[str, Any]
+    info: dict[str, Any]  # ``bundle.json``: name, versions, training period, parity
+    model_card: str  # Markdown
+
+
+def _json_file(payload: Any) -> str:
+    plain = json.loads(json.dumps(payload, default=float))  # numpy numbers as plain floats
+    return json.dumps(plain, indent=1, sort_keys=True)
+
+
+def write_bundle(out: Path, contents: BundleContents) -> dict[str, Any]:
+    """Write every file of a bundle into ``out`` (made where missing), then the manifest of
+    their hashes; return the manifest."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.onnx").write_bytes(contents.model_onnx)
+    contents.booster.save_model(str(out / "booster.ubj"))
+    tables = TreeExplainerTables.from_booster(contents.booster, len(contents.spec.names))
+    tables.save(out / TREESHAP_FILE)
+    (out / "feature_spec.json").write_text(contents.spec.to_json(), encoding="utf-8")
+    documents = {
+        "calibration.json": contents.calibration.as_dict(),
+        "thresholds.json": contents.thresholds,
+        "reference.json": contents.reference,
+        "metrics.json": contents.metrics,
+        "bundle.json": contents.info,
+    }
+    for name, payload in documents.items():
+        (out / name).write_text(_json_file(payload), encoding="utf-8")
+    (out / "model_card.md").write_text(contents.model_card, encoding="utf-8")
+    return write_manifest(out)
 
 
 def _session(model_bytes: bytes, threads: int) -> onnxruntime.InferenceSession:

@@ -16,13 +16,12 @@ import xgboost
 
 from screening import (
     FEATURE_VERSION,
-    TREESHAP_FILE,
+    BundleContents,
     Ed25519PrivateKey,
     ModelRegistry,
     Pseudonymiser,
-    TreeExplainerTables,
     reference_histogram,
-    write_manifest,
+    write_bundle,
 )
 
 from ._card import model_card
@@ -60,29 +59,6 @@ def reference(result: TrainResult, prob: np.ndarray, rows: np.ndarray) -> dict[s
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=float))
-
-
-def write_bundle(out: Path, result: TrainResult, info: dict[str, Any], metrics: dict[str, Any],
-                 onnx_bytes: bytes, prob_valid: np.ndarray) -> None:  # fmt: skip
-    """Every bundle file, then the manifest of their hashes."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "model.onnx").write_bytes(onnx_bytes)
-    result.booster.save_model(str(out / "booster.ubj"))
-    tables = TreeExplainerTables.from_booster(result.booster, len(result.spec.names))
-    tables.save(out / TREESHAP_FILE)
-    (out / "feature_spec.json").write_text(result.spec.to_json(), encoding="utf-8")
-    files = {
-        "calibration.json": result.calibration.as_dict(),
-        "thresholds.json": thresholds(prob_valid),
-        "reference.json": reference(result, prob_valid, np.flatnonzero(result.split.validation)),
-        "metrics.json": metrics,
-        "bundle.json": info,
-    }
-    for name, payload in files.items():
-        (out / name).write_text(json.dumps(_jsonable(payload), indent=1, sort_keys=True),
-                                encoding="utf-8")  # fmt: skip
-    (out / "model_card.md").write_text(model_card(info, metrics), encoding="utf-8")
-    write_manifest(out)
 
 
 def run_training(
@@ -138,7 +114,10 @@ def run_training(
     }
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
-        write_bundle(bundle, result, info, metrics, onnx_bytes, prob_valid)
+        write_bundle(bundle, BundleContents(
+            onnx_bytes, result.booster, result.spec, result.calibration, thresholds(prob_valid),
+            reference(result, prob_valid, np.flatnonzero(result.split.validation)), metrics,
+            info, model_card(info, metrics)))  # fmt: skip
         registry = ModelRegistry(registry_root)
         version = registry.publish(bundle, signing_key=signing_key)
     registry.set_alias(alias, version)
