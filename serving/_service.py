@@ -88,7 +88,7 @@ class Service:
         self.audit = self.record.audit
         self.input_key = input_key(settings.pseudonymisation_key)
         #: Every worker process's counts meet in files of the metrics directory.
-        self.metrics = Metrics(settings.metrics_dir or settings.data_dir / "metrics")
+        self.metrics = Metrics(settings.metrics_path)
         self.history_backend = self.record.history_backend
         self.history = self.record.history
         self.holder = ModelHolder(

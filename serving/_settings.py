@@ -9,7 +9,9 @@ settings above the next.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -219,7 +221,9 @@ class Settings(KeySettings):
     any role (``parcelscreen keys create --role monitor`` makes one that may do nothing else)."""
     metrics_dir: Path | None = None
     """Directory of the worker processes' metric files (prometheus_client's multiprocess mode;
-    default: data_dir/metrics). A local disk or tmpfs, not a network file system."""
+    default: a folder of the shared-memory tmpfs ``/dev/shm`` named after the record database,
+    else data_dir/metrics). Not on the record database's disk: the files are memory-mapped,
+    and a full disk would kill a worker with SIGBUS instead of answering 503."""
     explain: Literal["flagged", "all"] = "flagged"
     """Which score answers carry SHAP reasons: parcels that are not a plain pass, or all."""
     shadow_alias: str = "challenger"
@@ -264,6 +268,17 @@ class Settings(KeySettings):
     @property
     def state_path(self) -> Path:
         return self.state_db or self.data_dir / "state.sqlite"
+
+    @property
+    def metrics_path(self) -> Path:
+        """Where the workers' metric files go (``metrics_dir``, or its default)."""
+        if self.metrics_dir is not None:
+            return self.metrics_dir
+        shm = Path("/dev/shm")
+        if shm.is_dir() and os.access(shm, os.W_OK):
+            name = hashlib.sha256(str(self.state_path.resolve()).encode()).hexdigest()[:16]
+            return shm / f"parcelscreen-metrics-{name}"
+        return self.data_dir / "metrics"
 
     @property
     def legacy_stores(self) -> list[Path]:

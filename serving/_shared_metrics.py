@@ -1,5 +1,7 @@
 """Metrics across worker processes: prometheus_client's multiprocess mode, in a directory of
-the service's own (setting ``metrics_dir``, by default ``DATA_DIR/metrics``).
+the service's own (setting ``metrics_dir``, by default a folder of ``/dev/shm`` named after
+the record database: memory-mapped files on the record's disk would turn a full disk into a
+worker's SIGBUS).
 
 Each worker process keeps its counters and histograms in memory-mapped files of that
 directory (``counter_<pid>.db``, ``histogram_<pid>.db``, prometheus_client's format) and its
