@@ -53,8 +53,8 @@ def _prune(args: argparse.Namespace) -> int:
     settings = Settings()
     days = settings.history_retention_days if args.days is None else args.days
     if days <= 0:
-        print("parcelscreen history prune: the retention period must be a positive number of "
-              "days", file=sys.stderr)  # fmt: skip
+        print("error: parcelscreen history prune: the retention period must be a positive "
+              "number of days", file=sys.stderr)  # fmt: skip
         return 2
     record = open_record(settings)
     if record is None:

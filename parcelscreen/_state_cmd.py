@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     labelled_days = (settings.labelled_retention_days if args.labelled_days is None
                      else args.labelled_days)  # fmt: skip
     if parcel_days <= 0 or labelled_days <= 0:
-        print("parcelscreen state prune: retention periods must be positive numbers of days",
+        print("error: parcelscreen state prune: retention periods must be positive numbers of days",
               file=sys.stderr)
         return 2
     record = open_record(settings)

@@ -104,6 +104,16 @@ CASES = [
     (["audit", "input-hash", "{tmp}/missing.jsonl"], {}, "argument declarations: expected an"),
     # state: a retention that is not a number
     (["state", "prune", "--days", "soon"], {}, "argument --days: invalid float value: 'soon'"),
+    # state: a retention of no days from the settings
+    (["state", "prune"], {"PARCELSCREEN_PARCEL_RETENTION_DAYS": "0"}, None),
+    # history: a retention of no days from the settings
+    (["history", "prune"], {"PARCELSCREEN_HISTORY_RETENTION_DAYS": "0"}, None),
+    # state check: no record database where the settings point
+    (["state", "check"], {}, "no record database at"),
+    # db upgrade: an older file that is not there
+    (["db", "upgrade", "{tmp}/audit.sqlite"], {}, "no such file"),
+    # outcomes import: a file that is not there
+    (["outcomes", "import", "{tmp}/missing.jsonl"], {}, "no file"),
     # outcomes: an export folder that is a file
     (["outcomes", "export", "--out", "{file}"], {}, "argument --out: expected a folder to write"),
     # no command at all
@@ -203,7 +213,7 @@ def test_simulated_csv_goes_through_validate_and_screen(
     for form in ("csv", "parquet"):
         out = tmp_path / form
         argv = ["screen", str(data / f"declarations.{form}"), "--out", str(out), "--model", bundle,
-                "--as-of", "2026-01-20"]  # the simulated days, 2026-01-05 on
+                "--as-of", "2026-01-20", "--no-record"]  # the simulated days, 2026-01-05 on
         assert main(argv) == 0
         summary = json.loads((out / "summary.json").read_text())
         assert summary["reconciled"], summary
