@@ -2,7 +2,9 @@
 
 Contributions are on the margin (log-odds) and sum, with the base value, to the margin. A
 group's contribution is the sum of its features'. Each group has a sentence written from the
-parcel's own values, so the officer can check the reason against the declaration.
+parcel's own values, so the officer can check the reason against the declaration, ending in
+the model's direction; a fact usually read the other way is introduced with "despite"
+(``sentence``), so no reason reads as the opposite of what it does to the score.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "sender_details": ("sender_address_missing", "sender_contact_given"),
     "recipient_details": ("recipient_address_missing", "importer_ref_given"),
     "posting_time": ("hour_utc", "weekday"),
-    "sender_history": ("sender_prev_", "sender_days_", "sender_age_", "sender_distinct_",
-                       "pair_prev_parcels"),
+    "sender_history": ("sender_prev_", "sender_days_", "sender_age_", "sender_distinct_"),
+    "pair_history": ("pair_prev_",),
     "sender_address_history": ("sender_address_prev_", "sender_address_distinct_"),
     "recipient_history": ("recipient_prev_", "recipient_days_", "recipient_distinct_"),
     "recipient_address_history": ("recipient_address_prev_", "recipient_address_distinct_"),
@@ -52,6 +54,7 @@ LABELS: dict[str, str] = {
     "recipient_details": "Recipient details",
     "posting_time": "Posting time",
     "sender_history": "Sender history",
+    "pair_history": "Sender and recipient together",
     "sender_address_history": "Sender address history",
     "recipient_history": "Recipient history",
     "recipient_address_history": "Recipient address history",
@@ -88,83 +91,123 @@ def _n(x: float, digits: int = 2) -> str:
     return "unknown" if not math.isfinite(x) else f"{x:,.{digits}f}"
 
 
-def _value(v: Values, spec: FeatureSpec, up: bool) -> str:
+def _kg(grams: float) -> str:
+    """A weight in the one unit the officer view uses for parcels: kilograms."""
+    return "unknown weight" if not math.isfinite(grams) else f"{grams / 1000:,.3f} kg"
+
+
+#: A template's answer: the fact in words, and its usual reading: +1 a known risk signal
+#: (a placeholder value, earlier seizures), -1 a reassuring one (earlier clean inspections),
+#: 0 none. Where the model's direction is against the usual reading, the sentence says so.
+Fact = tuple[str, int]
+Template = Callable[[Values, FeatureSpec], Fact]
+
+#: Plain words for the enumerations a reason names (never a code such as sale_of_goods).
+CATEGORY_WORDS = {"gift": "gift", "documents": "documents",
+                  "commercial_sample": "commercial sample", "returned_goods": "returned goods",
+                  "sale_of_goods": "sale of goods", "other": "other"}  # fmt: skip
+MAIL_CLASS_WORDS = {"ems": "EMS (express mail)", "registered_letter": "registered letter",
+                    "letter_express": "express letter", "insured_letter": "insured letter",
+                    "parcel": "parcel", "ecommerce_parcel": "e-commerce parcel",
+                    "m_bag": "M-bag (printed matter)", "letter_misc": "letter",
+                    "domestic_or_bilateral": "domestic or bilateral item"}  # fmt: skip
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _value(v: Values, spec: FeatureSpec) -> Fact:
     chapter = v["hs_chapter"]
     typical = (
         spec.chapter_value_per_gram.get(f"{int(chapter):02d}") if math.isfinite(chapter) else None
     )
     known = math.isfinite(v["value_eur"])
+    risky = 0
     text = (f"declared value {_n(v['value_eur'])} EUR" if known
             else "declared value in a currency with no reference rate to EUR")  # fmt: skip
-    text += f" for {_n(v['gross_weight_g'], 0)} g"
-    per_gram = v["value_per_gram_eur"]
-    if not math.isfinite(per_gram):  # no comparison can be made, so none is stated
-        text += " (no value per gram to compare)" if known else ""
+    text += f" for {_kg(v['gross_weight_g'])}"
+    per_kg = v["value_per_gram_eur"] * 1000
+    if not math.isfinite(per_kg):  # no comparison can be made, so none is stated
+        text += " (no value per kg to compare)" if known else ""
     elif typical:
-        ratio = per_gram / typical
-        where = (
-            "far below"
-            if ratio < 0.2
-            else "below"
-            if ratio < 0.8
-            else ("above" if ratio > 1.25 else "close to")
-        )
-        text += (f" ({_n(per_gram, 4)} EUR/g) is {where} typical for HS chapter "
-                 f"{int(chapter):02d} ({_n(typical, 4)} EUR/g)")  # fmt: skip
+        ratio = per_kg / (typical * 1000)
+        where = ("far below" if ratio < 0.2 else "below" if ratio < 0.8
+                 else "above" if ratio > 1.25 else "close to")  # fmt: skip
+        risky = 1 if ratio < 0.8 else 0
+        text += (f" ({_n(per_kg)} EUR per kg), {where} the usual value for HS chapter "
+                 f"{int(chapter):02d} ({_n(typical * 1000)} EUR per kg)")  # fmt: skip
     else:
-        text += f" ({_n(per_gram, 4)} EUR/g)"
+        text += f" ({_n(per_kg)} EUR per kg)"
     if v["value_placeholder"]:
         text += "; a value of 0 or 1 is a known placeholder"
+        risky = 1
     if v["line_value_gap"] > 0.05:
         text += "; line values do not add up to the total"
-    return text
+        risky = 1
+    return text, risky
 
 
-def _weight(v: Values, spec: FeatureSpec, up: bool) -> str:
-    text = f"gross weight {_n(v['gross_weight_g'], 0)} g"
+def _weight(v: Values, spec: FeatureSpec) -> Fact:
+    text = f"gross weight {_kg(v['gross_weight_g'])}"
+    risky = 0
     if math.isfinite(v["weight_vs_chapter"]):
         factor = math.exp(v["weight_vs_chapter"])
-        text += f" is {_n(factor, 1)} times the typical weight for the declared goods"
+        text += f", {_n(factor, 1)} times the usual weight for the declared goods"
+        risky = 1 if factor > 2 or factor < 0.5 else 0
     if v["net_over_gross_weight"] > 1.05:
-        text += "; content lines weigh more than the whole item"
-    return text
+        text += "; content lines heavier than the whole item"
+        risky = 1
+    return text, risky
 
 
-def _contents(v: Values, spec: FeatureSpec, up: bool) -> str:
-    parts = [f"{int(v['lines'])} content line(s), {int(v['quantity'])} piece(s)"]
+def _contents(v: Values, spec: FeatureSpec) -> Fact:
+    lines, pieces = int(v["lines"]), int(v["quantity"])
+    parts = [f"{lines} content line{'s' * (lines != 1)}, {pieces} piece{'s' * (pieces != 1)}"]
     if v["vague_description_share"] > 0:
         parts.append("vague description (such as 'gift' or 'samples')")
     if v["missing_hs_share"] > 0:
         parts.append("HS code missing")
     if v["foreign_origin_line_share"] > 0:
         parts.append("goods made in another country than the origin")
-    return "; ".join(parts)
+    return "; ".join(parts), int(v["vague_description_share"] > 0 or v["missing_hs_share"] > 0)
 
 
-def _history(prefix: str, noun: str) -> Callable[[Values, FeatureSpec, bool], str]:
-    def sentence(v: Values, spec: FeatureSpec, up: bool) -> str:
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _history(prefix: str, noun: str) -> Template:
+    def fact(v: Values, spec: FeatureSpec) -> Fact:
         count = int(v.get(f"{prefix}_prev_parcels", 0))
         if count == 0:
-            return (
-                f"first parcel seen from this {noun}"
-                if "sender" in prefix
-                else (f"first parcel seen for this {noun}")
-            )
-        text = f"{count} earlier parcel(s) for this {noun}"
+            return f"first parcel seen for this {noun}", int(prefix == "sender")
         seizures = int(v.get(f"{prefix}_prev_seizures", 0))
+        clean = int(v.get(f"{prefix}_prev_clean", 0) or 0)
+        text = f"{_count(count, 'earlier parcel')} for this {noun}"
+        risky = 0
         if seizures:
             text += f", {seizures} of them seized"
+            risky = 1
+        elif clean:
+            text += f", {clean} of them inspected and found clean"
+            risky = -1
         distinct = v.get(f"{prefix}_distinct_senders", float("nan"))
         if math.isfinite(distinct) and distinct > 1:
             text += f", from {int(distinct)} different senders"
-        return text
+            risky = max(risky, int(distinct > 3))
+        return text, risky
 
-    return sentence
+    return fact
+
+
+def _pair(v: Values, spec: FeatureSpec) -> Fact:
+    count = int(v.get("pair_prev_parcels", 0))
+    if count == 0:
+        return "first parcel seen between this sender and this recipient", 0
+    return f"{_count(count, 'earlier parcel')} between this sender and this recipient", 0
 
 
 def _one_hot(prefix: str, values: Values) -> str:
     hot = [name[len(prefix) :] for name, v in values.items() if name.startswith(prefix) and v == 1]
-    return hot[0].replace("_", " ") if hot else "unknown"
+    return hot[0] if hot else ""
 
 
 def _code(code: float, known: list[str]) -> str:
@@ -172,57 +215,57 @@ def _code(code: float, known: list[str]) -> str:
             else "a rarely seen country")  # grouped as "other" when the model was trained
 
 
-def _verb(up: bool) -> str:
-    return "raises" if up else "lowers"
+def _category(v: Values, spec: FeatureSpec) -> Fact:
+    code = _one_hot("category_", v)
+    return f"declared category {CATEGORY_WORDS.get(code, 'unknown')}", int(code == "gift")
 
 
-def _category(v: Values, spec: FeatureSpec, up: bool) -> str:
-    return f"item category '{_one_hot('category_', v)}' {_verb(up)} the risk"
+def _mail_class(v: Values, spec: FeatureSpec) -> Fact:
+    code = _one_hot("mail_class_", v)
+    return f"mail class {MAIL_CLASS_WORDS.get(code, 'unknown')}", 0
 
 
-def _mail_class(v: Values, spec: FeatureSpec, up: bool) -> str:
-    return f"mail class '{_one_hot('mail_class_', v)}' {_verb(up)} the risk"
-
-
-def _route(v: Values, spec: FeatureSpec, up: bool) -> str:
+def _route(v: Values, spec: FeatureSpec) -> Fact:
     origin = _code(v["origin_code"], spec.origins)
     destination = _code(v["destination_code"], spec.destinations)
-    return f"route {origin} to {destination} {_verb(up)} the risk"
+    return f"sent from {origin} to {destination}", 0
 
 
-def _words(v: Values, spec: FeatureSpec, up: bool) -> str:
+def _words(v: Values, spec: FeatureSpec) -> Fact:
     found = [name[len("text_") :] for name, x in v.items() if name.startswith("text_") and x == 1]
     if not found:
-        return f"no cover-goods words in the description ({_verb(up)} the risk)"
-    return f"description has {', '.join(found)} words, a usual cover ({_verb(up)} the risk)"
+        return "no usual cover-goods words in the description", 0
+    return f"{' and '.join(found)} words in the description, a usual cover for drugs", 1
 
 
-def _office(v: Values, spec: FeatureSpec, up: bool) -> str:
+def _office(v: Values, spec: FeatureSpec) -> Fact:
     inspected = int(v.get("office_prev_inspections", 0))
     share = v.get("office_seizure_share", float("nan"))
     if not inspected or not math.isfinite(share):
-        return f"posting office with no inspection results yet ({_verb(up)} the risk)"
-    return (f"{share:.0%} of {inspected} earlier inspections of parcels from this posting "
-            f"office found drugs")  # fmt: skip
+        return "no inspection results yet for parcels from this posting office", 0
+    return (f"drugs found in {share:.0%} of {_count(inspected, 'earlier inspection')} of "
+            "parcels from this posting office", 0)  # fmt: skip
 
 
-def _simple(label: str) -> Callable[[Values, FeatureSpec, bool], str]:
-    def sentence(v: Values, spec: FeatureSpec, up: bool) -> str:
-        return f"{label} {'raises' if up else 'lowers'} the risk for parcels like this"
+def _posting_time(v: Values, spec: FeatureSpec) -> Fact:
+    hour, day = v.get("hour_utc", float("nan")), v.get("weekday", float("nan"))
+    if not (math.isfinite(hour) and math.isfinite(day)):
+        return "posting time unknown", 0
+    return f"posted at {int(hour):02d}:00 UTC on a {WEEKDAYS[int(day) % 7]}", 0
 
-    return sentence
 
-
-def _details(role: str) -> Callable[[Values, FeatureSpec, bool], str]:
-    def sentence(v: Values, spec: FeatureSpec, up: bool) -> str:
+def _details(role: str) -> Template:
+    def fact(v: Values, spec: FeatureSpec) -> Fact:
         missing = int(v[f"{role}_address_missing"])
-        return (f"{role} address incomplete ({missing} of street, city, postcode missing)"
-                if missing else f"{role} address complete")  # fmt: skip
+        if missing:
+            return (f"{role} address incomplete ({missing} of street, city and postcode "
+                    "missing)", 1)  # fmt: skip
+        return f"{role} address complete", 0
 
-    return sentence
+    return fact
 
 
-SENTENCES: dict[str, Callable[[Values, FeatureSpec, bool], str]] = {
+SENTENCES: dict[str, Template] = {
     "declared_value": _value,
     "weight": _weight,
     "contents": _contents,
@@ -230,14 +273,32 @@ SENTENCES: dict[str, Callable[[Values, FeatureSpec, bool], str]] = {
     "sender_address_history": _history("sender_address", "sender address"),
     "recipient_history": _history("recipient", "recipient"),
     "recipient_address_history": _history("recipient_address", "recipient address"),
+    "pair_history": _pair,
     "sender_details": _details("sender"),
     "recipient_details": _details("recipient"),
     "category": _category,
     "mail_class": _mail_class,
     "route": _route,
+    "posting_time": _posting_time,
     "description_words": _words,
     "office_history": _office,
 }
+
+
+def direction(up: bool) -> str:
+    """The words every reason ends with: what the model made of it."""
+    return f"the model counts this as {'raising' if up else 'lowering'} the risk"
+
+
+def sentence(group: str, values: Values, spec: FeatureSpec, up: bool) -> str:
+    """A reason in words: the parcel's own facts, then the model's direction. A fact whose
+    usual reading is the other way (earlier seizures, where the model lowers the risk) is
+    introduced with "despite", so the sentence never reads as the opposite of its
+    direction. Every fact is a noun phrase, so it reads either way."""
+    fact, usual = SENTENCES[group](values, spec)
+    if usual and (usual > 0) != up:
+        return f"Despite {fact}, {direction(up)}."
+    return f"{fact[:1].upper()}{fact[1:]}: {direction(up)}."
 
 
 def group_contributions(contribs: np.ndarray, names: list[str]) -> dict[str, float]:
@@ -258,7 +319,6 @@ def reasons(
     ordered = sorted(grouped.items(), key=lambda kv: -abs(kv[1]))
     out = []
     for group, contribution in ordered[:top]:
-        write = SENTENCES.get(group, _simple(LABELS[group]))
-        sentence = write(values, spec, contribution > 0)
-        out.append(Reason(group, LABELS[group], contribution, sentence[:1].upper() + sentence[1:]))
+        words = sentence(group, values, spec, contribution > 0)
+        out.append(Reason(group, LABELS[group], contribution, words))
     return out

@@ -48,16 +48,20 @@ def test_groups_sum_to_the_margin_and_reasons_rank_by_size() -> None:
     found = reasons(contribs, features, spec, top=3)
     assert [r.group for r in found] == ["declared_value", "route", "category"]
     assert found[0].contribution == pytest.approx(2.0)
-    assert "0.40 EUR for 350 g" in found[0].sentence and "far below typical" in found[0].sentence
-    assert found[1].sentence == "Route NL to AU raises the risk"
-    assert found[2].sentence == "Item category 'gift' lowers the risk"
+    assert "0.40 EUR for 0.350 kg" in found[0].sentence
+    assert "far below the usual value" in found[0].sentence
+    assert found[0].sentence.endswith("the model counts this as raising the risk.")
+    assert found[1].sentence == "Sent from NL to AU: the model counts this as raising the risk."
+    # a gift is a known risk signal: where the model lowers the risk, the reason says so
+    assert found[2].sentence == ("Despite declared category gift, the model counts this as "
+                                 "lowering the risk.")
 
 
 @pytest.mark.parametrize(("values", "says", "never"), [
     ({"value_eur": np.nan, "gross_weight_g": 350, "value_per_gram_eur": np.nan},
-     "in a currency with no reference rate to EUR for 350 g", "typical"),
+     "in a currency with no reference rate to EUR for 0.350 kg", "usual"),
     ({"value_eur": 12.5, "gross_weight_g": 0, "value_per_gram_eur": np.nan},
-     "12.50 EUR for 0 g (no value per gram to compare)", "typical"),
+     "12.50 EUR for 0.000 kg (no value per kg to compare)", "usual"),
 ])  # fmt: skip
 def test_no_comparison_is_stated_where_none_can_be_made(values: dict[str, float], says: str,
                                                         never: str) -> None:  # fmt: skip
