@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ._args import existing_file, existing_folder, folder, share, whole
+
+if TYPE_CHECKING:
+    from serving import Settings
 
 
 def capacity(text: str) -> str:
@@ -52,6 +56,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "days before it or 2 days after it is quarantined (ISO date or time, UTC "
                    "unless it says otherwise; default: now, kept when the run resumes; for an "
                    "old manifest, a time at its end)")  # fmt: skip
+    record = p.add_mutually_exclusive_group()
+    record.add_argument("--data-dir", type=existing_folder, default=None,
+                        help="folder of the record database (state.sqlite) the decisions are "
+                        "recorded in when the run completes (default: PARCELSCREEN_DATA_DIR, "
+                        "or PARCELSCREEN_STATE_DB; the service's own)")  # fmt: skip
+    record.add_argument("--no-record", action="store_true",
+                        help="write the output files only: record no decision (they then "
+                        "reach no officer's worklist)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -68,6 +80,27 @@ def as_of(text: str) -> datetime | Literal["now"]:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _record_settings(data_dir: Path | None) -> Settings:
+    """The service's settings, whose record database the run's decisions go to; refused
+    (naming where it looked) where none exists: a new empty one would be a record no
+    service reads."""
+    from serving import Settings, check_not_legacy
+
+    settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    path = settings.state_path
+    if not path.is_file():
+        where = ("--data-dir" if data_dir is not None else
+                 "PARCELSCREEN_STATE_DB" if settings.state_db else
+                 "PARCELSCREEN_DATA_DIR" if "PARCELSCREEN_DATA_DIR" in os.environ else
+                 "the default PARCELSCREEN_DATA_DIR")  # fmt: skip
+        raise ValueError(f"no record database at {path} (from {where}); point "
+                         "PARCELSCREEN_DATA_DIR or --data-dir at the service's folder (the "
+                         "one holding state.sqlite), or pass --no-record to write the files "
+                         "only")  # fmt: skip
+    check_not_legacy(settings)
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
     from screening import ModelRegistry, ScreeningError
     from serving import KeySettings
@@ -81,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
         capacity = Capacity.parse(args.capacity)
         if not 0 <= args.random_share <= 1 or args.chunk_rows < 1:
             raise ValueError("--random-share must be within 0-1 and --chunk-rows at least 1")
+        settings = None if args.no_record else _record_settings(args.data_dir)
+        history = args.history
+        if history is None and settings is not None and settings.history_backend == "sqlite":
+            history = settings.state_path  # the entity history is a table of it
         if args.model is not None:
             bundle, version = args.model, args.model.name
         else:
@@ -88,13 +125,13 @@ def run(args: argparse.Namespace) -> int:
             bundle, version = registry.load(args.alias), registry.resolve(args.alias)
         spec = EngineSpec.from_keys(
             keys, bundle, version, capacity=capacity.share or 0.02, random_share=args.random_share,
-            history=str(args.history) if args.history else None,
+            history=str(history) if history else None,
         )  # fmt: skip
         config = BatchConfig(
             args.manifest, args.out, spec, capacity, args.chunk_rows, args.csv,
             args.explain_all, args.fresh,
             dask="local" if args.dask else args.scheduler, dask_workers=args.workers,
-            as_of=args.as_of,
+            as_of=args.as_of, record=settings,
         )  # fmt: skip
         summary = screen(config)
     except BatchError as exc:

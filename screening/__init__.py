@@ -28,6 +28,7 @@ from ._errors import BundleError, RegistryError, ScreeningError, StoreUnavailabl
 from ._explain import GROUPS, LABELS, Reason, group_contributions, group_of, reasons
 from ._features import (
     FEATURE_VERSION,
+    FX_TO_EUR,
     PARCEL_FEATURES,
     FeatureSpec,
     feature_matrix,
@@ -106,6 +107,7 @@ __all__ = [
     "EntityStats",
     "Explain",
     "FEATURE_VERSION",
+    "FX_TO_EUR",
     "FeatureSpec",
     "GROUPS",
     "GROWING_FEATURES",

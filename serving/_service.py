@@ -30,8 +30,9 @@ from screening import (
     reasons,
 )
 
-from ._audit import Entry, input_hash, input_key
+from ._audit import Entry, input_key
 from ._auth import Caller, KeyStore
+from ._decisions import decision_entry
 from ._errors import InvalidInput, NotFound
 from ._json import finite_or_none
 from ._metrics import Metrics
@@ -190,15 +191,8 @@ class Service:
                             parcel.features))  # fmt: skip
             record = decl.model_dump(mode="json")
             records.append(record)
-            entries.append(Entry(
-                "decision", request_id=request_id, caller=caller.key_id, item_id=parcel.item_id,
-                model_version=parcel.model_version, bundle_hash=parcel.bundle_hash,
-                input_hash=input_hash(record, self.input_key), score=parcel.probability,
-                decision=parcel.verdict.decision.value,
-                detail={"band": summary["band"], "mode": mode, "reasons": summary["reasons"],
-                        "selection_reason": summary["selection_reason"],
-                        "selection_probability": summary["selection_probability"]},
-            ))  # fmt: skip
+            entries.append(decision_entry(summary, record, self.input_key, request_id,
+                                          caller.key_id, parcel.bundle_hash))  # fmt: skip
         self.state.put_results(results)
         if self.on_scored is not None:
             self.on_scored(decls, summaries, [p.features for p in scored], now,

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from data_contracts import FormError, PostingWindow, form_of
 
+from .._settings import Settings
 from ._errors import ManifestError, ReconciliationError
 from ._finalise import (
     Capacity,
@@ -31,6 +32,7 @@ from ._finalise import (
 from ._keys import EngineSpec, decision_key, engine_for, release_engine
 from ._progress import Progress, log
 from ._read import Chunk, iter_chunks
+from ._record import RunFacts, record_run, run_id
 from ._score import score_chunk
 from ._state import SNAPSHOT, ChunkDone, RunState, copy_sqlite, write_json
 
@@ -60,6 +62,9 @@ class BatchConfig:
     #: (a resumed run keeps that time); None: no window, for data whose dates the caller
     #: vouches for (tests, replays of simulated data).
     as_of: datetime | Literal["now"] | None = None
+    #: The record database to record the run's decisions in when it completes (the
+    #: service's settings: ``PARCELSCREEN_DATA_DIR`` or ``STATE_DB``); None: files only.
+    record: Settings | None = None
 
     @property
     def window(self) -> PostingWindow | None:
@@ -294,6 +299,10 @@ def screen(config: BatchConfig) -> dict[str, Any]:
         "drifted_features": report["drifted"], "seconds": round(time.perf_counter() - started, 2),
         "mode": "dask" if config.dask else "local",
     }  # fmt: skip
+    if config.record is not None and summary["reconciled"]:
+        facts = RunFacts(run_id(state.identity), manifest, config.chunk_rows, config.window,
+                         results_path, str(config.capacity))  # fmt: skip
+        summary["recorded"] = record_run(config.record, engine, facts, ranked)
     write_json(state.out / "summary.json", summary)
     _drop_snapshot(config)
     if not summary["reconciled"]:

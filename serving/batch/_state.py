@@ -78,6 +78,7 @@ class RunState:
         self.parts = out / "parts"
         self.journal = out / "journal.jsonl"
         identity = {"state_format": STATE_FORMAT, **identity}
+        self.identity = identity
         run_file = out / "run.json"
         if fresh and out.exists():
             for target in [out / name for name in OUTPUTS] + list(out.glob(f"{SNAPSHOT}-*")):

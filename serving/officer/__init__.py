@@ -1,4 +1,5 @@
-"""The customs officer view at ``/officer``: queue, parcel explanation, outcomes, model page.
+"""The customs officer view at ``/officer``: worklists, search, parcel page (explanation,
+outcome in one click or on the full form, case record), exports, shift report, model page.
 
 Server-rendered HTML (Jinja2) over the same :class:`serving.Service` as the API: outcomes
 take the path of ``POST /v1/outcomes``, explanations that of the explanation route, the halt
@@ -11,10 +12,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .._service import Service
+from ._case_routes import router as case_router
+from ._cases import CaseStore
 from ._context import HERE, PREFIX, OfficerContext
 from ._export import export_training_data
+from ._parcel_routes import router as parcel_router
 from ._parcels import ParcelStore, pseudonymise_declaration
+from ._queue_routes import router as queue_router
 from ._recorder import ParcelRecorder
+from ._reports import router as reports_router
 from ._routes import router
 from ._shadow import ShadowScorer
 from ._svg import waterfall
@@ -28,12 +34,14 @@ def mount_officer(app: FastAPI, service: Service) -> OfficerContext:
     ctx = OfficerContext.build(service)
     app.state.officer = ctx
     service.on_scored = ctx.recorder.scored
-    app.include_router(router)
+    for routes in (router, queue_router, parcel_router, case_router, reports_router):
+        app.include_router(routes)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="officer-static")
     return ctx
 
 
 __all__ = [
+    "CaseStore",
     "OfficerContext",
     "ParcelRecorder",
     "ParcelStore",

@@ -15,7 +15,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from screening import Pseudonymiser
 
 from .._service import Service
+from ._cases import CaseStore
 from ._parcels import ParcelStore
+from ._present import chance, grams, kg, money, party, points, words
 from ._recorder import ParcelRecorder
 from ._shadow import ShadowScorer
 from ._text import TEXT, label
@@ -43,14 +45,6 @@ def _number(value: Any, digits: int = 2) -> str:
         return f"{float(value):,.{digits}f}"
     except (TypeError, ValueError):
         return str(value)
-
-
-def _percent(value: Any) -> str:
-    """A probability as a percentage an officer reads at a glance: 0.153 is 15.3%."""
-    if value is None:
-        return ""
-    p = 100 * float(value)
-    return f"{p:.1f}%" if p >= 0.1 else "under 0.1%"
 
 
 def _when(zone: ZoneInfo) -> Any:
@@ -87,6 +81,10 @@ class OfficerContext:
     secure_cookie: bool
     page_size: int
     throttle: SignInThrottle
+    cases: CaseStore
+    zone: str
+    #: (time, alarms) of the model-health check the queue's banner shows (kept a minute).
+    health_cache: list[Any]
 
     @classmethod
     def build(cls, service: Service) -> OfficerContext:
@@ -100,13 +98,20 @@ class OfficerContext:
                           trim_blocks=True, lstrip_blocks=True)  # fmt: skip
         env.filters["number"] = _number
         env.filters["short"] = _short
-        env.filters["percent"] = _percent
+        env.filters["percent"] = chance
+        env.filters["chance"] = chance
+        env.filters["points"] = points
+        env.filters["kg"] = kg
+        env.filters["grams"] = grams
+        env.filters["party"] = party
         env.filters["when"] = _when(ZoneInfo(s.officer_timezone))
-        env.globals.update(t=TEXT, label=label, prefix=PREFIX)
+        env.globals.update(t=TEXT, label=label, words=words, money=money, prefix=PREFIX,
+                           zone=s.officer_timezone)  # fmt: skip
         return cls(service, UserStore(service.state_db), parcels, recorder, shadow, env,
                    timedelta(minutes=s.officer_session_minutes),
                    s.officer_secure_cookie or s.environment != "development",
-                   s.officer_page_size, SignInThrottle(service.state_db, s.secret_key))  # fmt: skip
+                   s.officer_page_size, SignInThrottle(service.state_db, s.secret_key),
+                   CaseStore(service.state_db), s.officer_timezone, [])  # fmt: skip
 
     def render(self, name: str, session: Session | None, status: int = 200,
                **values: Any) -> HTMLResponse:  # fmt: skip

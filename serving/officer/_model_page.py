@@ -27,6 +27,10 @@ DRIFT_SQL = (
     "AND model_version = ? ORDER BY rowid DESC LIMIT ?"
 )
 SHADOW_TOP = 0.2
+#: Fewer seizures than this in a sample: its figures are shown as too uncertain to rely on.
+MIN_POSITIVES = 30
+#: Fewer inspected parcels or seizures than these: champion and challenger are not compared.
+SHADOW_MIN_OUTCOMES, SHADOW_MIN_SEIZURES = 50, 10
 
 
 def _metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,22 +39,34 @@ def _metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         model = metrics[sample].get("model") if isinstance(metrics[sample], dict) else None
         if not isinstance(model, dict):
             continue
-        out.append({"sample": sample, "n": model.get("n"), "positives": model.get("positives"),
+        positives = model.get("positives")
+        out.append({"sample": sample, "n": model.get("n"), "positives": positives,
                     "precision": [model.get(f"precision@{c}") for c in CAPACITIES],
-                    "recall": [model.get(f"recall@{c}") for c in CAPACITIES]})  # fmt: skip
+                    "recall": [model.get(f"recall@{c}") for c in CAPACITIES],
+                    "too_small": isinstance(positives, int | float)
+                    and positives < MIN_POSITIVES})  # fmt: skip
     return out
 
 
 def _drift(ctx: OfficerContext, version: str, reference: dict[str, Any],
            names: list[str]) -> dict[str, Any] | None:  # fmt: skip
+    """The drift of the latest results of ``version``; ``{"parcels": n, "too_small": True}``
+    where too few were scored to measure it; None without a reference."""
     rows = ctx.service.state_db.execute(DRIFT_SQL, (DRIFT_WINDOW, version, DRIFT_PARCELS))
-    if len(rows) < DRIFT_MIN or "score" not in reference:
+    if "score" not in reference:
         return None
+    if len(rows) < DRIFT_MIN:
+        return {"parcels": len(rows), "too_small": True, "needed": DRIFT_MIN}
     scores = np.array([float(r[0]) for r in rows])
     matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
     report = drift_report(reference, scores, matrix, names)
     worst = sorted(report["feature_psi"].items(), key=lambda kv: -kv[1])[:5]
-    return report | {"parcels": len(rows), "worst": worst}
+    return report | {"parcels": len(rows), "worst": worst, "too_small": False}
+
+
+def drift_now(ctx: OfficerContext, model: Any) -> dict[str, Any] | None:
+    """The served model's drift over its latest results (as the model page shows it)."""
+    return _drift(ctx, model.version, model.reference, list(model.spec.names))
 
 
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
@@ -76,6 +92,7 @@ def compare_shadow(rows: list[tuple[float, float, str, str]]) -> dict[str, Any] 
     return {
         "outcomes": len(rows), "seizures": int(positive.sum()), "version": rows[0][2],
         "top_share": f"{SHADOW_TOP:.0%}",
+        "too_small": len(rows) < SHADOW_MIN_OUTCOMES or int(positive.sum()) < SHADOW_MIN_SEIZURES,
         "champion": {"auc": _auc(champion, positive), "top": _top_hits(champion, positive)},
         "challenger": {"auc": _auc(challenger, positive),
                        "top": _top_hits(challenger, positive)},

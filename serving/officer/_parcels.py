@@ -16,22 +16,28 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from data_contracts import ParcelDeclaration
-from screening import Pseudonymiser
+from screening import FX_TO_EUR, Pseudonymiser
 
 from .._sqlite import Database
 from .._store import LATEST_EFFECTIVE, PENDING, outcome_table, outcome_trail
+from ._worklist import STATUSES, WORKLIST_SCHEMA, QueueFilter, Worklists
 
 log = logging.getLogger("serving.officer")
 
 PERSONAL_FIELDS = ("name", "street", "city", "postcode", "phone", "email", "importer_ref")
 FIELD_TOKEN_CHARS = 16
-STATUSES = ("open", "inspected", "closed")
 FLAGGED = ("inspect", "review")
+#: Columns added since the table was first made (a file from before gets them at start).
+ADDED_COLUMNS = {
+    "posted_key": "TEXT",  # posting time in UTC, 'YYYY-MM-DD HH:MM:SS' (SQLite's datetime())
+    "batch_run": "TEXT",  # the batch run (manifest) that decided it; NULL: the HTTP service
+    "batch_rank": "INTEGER",  # its rank on that run's inspection list (NULL: not listed)
+    "value_eur": "REAL",  # declared value at the reference rate (NULL: no rate for it)
+}
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS officer_parcel (
@@ -45,26 +51,18 @@ SCHEMA = (
     # The queue lists flagged parcels only, so only they are indexed: the parcels that pass
     # (nearly all) write no index page for it. Files from before drop the full index once.
     # SQLite uses a partial index only where the query says "flagged = 1" literally (as
-    # ``_where`` and ``origins`` do): a bound parameter there would scan the table.
+    # ``_worklist.where`` does): a bound parameter there would scan the table.
     "DROP INDEX IF EXISTS officer_parcel_queue",
     """CREATE INDEX IF NOT EXISTS officer_parcel_flagged
         ON officer_parcel (scored_day, probability DESC) WHERE flagged = 1""",
+    """CREATE INDEX IF NOT EXISTS officer_parcel_risk
+        ON officer_parcel (probability DESC) WHERE flagged = 1""",
     """CREATE TABLE IF NOT EXISTS officer_feedback (
         id INTEGER PRIMARY KEY, item_id TEXT NOT NULL, time TEXT NOT NULL,
         officer TEXT NOT NULL, disagree INTEGER NOT NULL, reason TEXT NOT NULL,
         notes TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS officer_feedback_item ON officer_feedback (item_id)",
 )
-
-_LATEST = LATEST_EFFECTIVE.format(item="p.item_id")
-_PENDING = f"EXISTS (SELECT 1 FROM outcome o WHERE o.item_id = p.item_id AND o.state = '{PENDING}')"
-_STATUS = (
-    "CASE WHEN oc.id IS NULL THEN 'open' "
-    "WHEN json_extract(oc.record, '$.inspected') THEN 'inspected' ELSE 'closed' END"
-)
-QUEUE_COLUMNS = ("item_id", "scored_at", "origin_country", "category", "contents",
-                 "gross_weight_kg", "declared_value", "currency", "probability", "band",
-                 "decision", "selection_reason", "status", "result", "pending")  # fmt: skip
 
 
 def pseudonymise_declaration(decl: ParcelDeclaration, pseudonymiser: Pseudonymiser,
@@ -85,22 +83,23 @@ def pseudonymise_declaration(decl: ParcelDeclaration, pseudonymiser: Pseudonymis
     return record
 
 
-@dataclass(frozen=True)
-class QueueFilter:
-    day: str | None = None
-    band: str | None = None
-    origin: str | None = None
-    status: str | None = None
-
-
 class ParcelStore:
     """Scored parcels and officer feedback in the state database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.worklists = Worklists(db)
         outcome_table(db)  # the service's; created here too so the join works on its own
         with db.transaction():  # under the writer lock: on a file from before, the queue's
             for statement in SCHEMA:  # new index is built once, and other workers queue
+                db.execute(statement)
+            have = {row[1] for row in db.execute("PRAGMA table_info(officer_parcel)")}
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE officer_parcel ADD COLUMN {name} {kind}")
+                    if name == "posted_key" and "posted_at" in have:  # once, for rows from before
+                        db.execute("UPDATE officer_parcel SET posted_key = datetime(posted_at)")
+            for statement in WORKLIST_SCHEMA:
                 db.execute(statement)
 
     def put(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -114,41 +113,9 @@ class ParcelStore:
             [tuple(row[name] for name in names) for row in rows],
         )
 
-    def _where(self, f: QueueFilter) -> tuple[str, list[Any]]:
-        clauses, params = ["p.flagged = 1"], []
-        if f.day:
-            clauses.append("p.scored_day = ?")
-            params.append(f.day)
-        if f.band:
-            clauses.append("p.band = ?")
-            params.append(f.band)
-        if f.origin:
-            clauses.append("p.origin_country = ?")
-            params.append(f.origin)
-        if f.status in STATUSES:
-            clauses.append(f"({_STATUS}) = ?")
-            params.append(f.status)
-        return " AND ".join(clauses), params
-
     def queue(self, f: QueueFilter, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-        """Flagged parcels matching ``f``, highest risk first: (total, one page)."""
-        where, params = self._where(f)
-        base = f"FROM officer_parcel p LEFT JOIN outcome oc ON oc.id = {_LATEST} WHERE {where}"
-        ((total,),) = self.db.execute(f"SELECT count(*) {base}", params)
-        rows = self.db.execute(
-            "SELECT p.item_id, p.scored_at, p.origin_country, p.category, p.contents, "
-            "p.gross_weight_kg, p.declared_value, p.currency, p.probability, p.band, "
-            f"p.decision, p.selection_reason, {_STATUS}, json_extract(oc.record, '$.result'), "
-            f"{_PENDING} {base} ORDER BY p.probability DESC, p.item_id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return int(total), [dict(zip(QUEUE_COLUMNS, r, strict=True)) for r in rows]
-
-    def origins(self, day: str | None) -> list[str]:
-        sql = "SELECT DISTINCT origin_country FROM officer_parcel WHERE flagged = 1"
-        rows = self.db.execute(sql + (" AND scored_day = ?" if day else "") +
-                               " ORDER BY 1", [day] if day else [])  # fmt: skip
-        return [r[0] for r in rows]
+        """Flagged parcels matching ``f``, in its order: (total, one page)."""
+        return self.worklists.rows(f, limit, offset)
 
     def get(self, item_id: str) -> dict[str, Any] | None:
         rows = self.db.execute("SELECT * FROM officer_parcel WHERE item_id = ?", (item_id,))
@@ -224,6 +191,7 @@ def parcel_row(decl: ParcelDeclaration, summary: dict[str, Any], scored_at: str,
         "scored_at": scored_at,
         "scored_day": scored_at[:10],
         "posted_at": decl.posted_at.isoformat(),
+        "posted_key": decl.posted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         "origin_country": decl.origin_country,
         "origin_post": decl.origin_post,
         "destination_country": decl.destination_country,
@@ -231,6 +199,7 @@ def parcel_row(decl: ParcelDeclaration, summary: dict[str, Any], scored_at: str,
         "gross_weight_kg": decl.gross_weight_kg,
         "declared_value": decl.declared_value,
         "currency": decl.currency,
+        "value_eur": _eur(decl.declared_value, decl.currency),
         "contents": _contents(decl),
         "probability": float(summary["probability"]),
         "band": summary["band"],
@@ -244,6 +213,9 @@ def parcel_row(decl: ParcelDeclaration, summary: dict[str, Any], scored_at: str,
     }
 
 
-def today() -> str:
-    """Today's date (UTC), the queue's default day."""
-    return datetime.now(UTC).date().isoformat()
+def _eur(value: float, currency: str) -> float | None:
+    rate = FX_TO_EUR.get(currency)
+    return None if rate is None else round(value * rate, 2)
+
+
+__all__ = ["STATUSES", "ParcelStore", "QueueFilter", "parcel_row", "pseudonymise_declaration"]

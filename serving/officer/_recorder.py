@@ -30,16 +30,20 @@ class ParcelRecorder:
     def scored(self, declarations: Sequence[ParcelDeclaration],
                summaries: Sequence[dict[str, Any]], features: Sequence[np.ndarray],
                scored_at: str, feature_names: list[str],
-               records: Sequence[dict[str, Any]] | None = None) -> None:  # fmt: skip
+               records: Sequence[dict[str, Any]] | None = None,
+               extra: Sequence[dict[str, Any]] | None = None) -> None:  # fmt: skip
         """Store what was scored, inside the scoring transaction: a failure to store the
         officer copy fails the whole decision (it is part of the record). Only the shadow
         score, which decides nothing, is skipped with a log line when it fails.
 
-        ``records`` are the declarations' JSON dumps where the caller made them already.
+        ``records`` are the declarations' JSON dumps where the caller made them already;
+        ``extra`` more columns of each row (a batch run's ID and inspection-list rank).
         """
         dumps = records if records is not None else [None] * len(declarations)
         rows = [parcel_row(d, s, scored_at, self.pseudonymiser, r)
                 for d, s, r in zip(declarations, summaries, dumps, strict=True)]  # fmt: skip
+        for row, more in zip(rows, extra or (), strict=False):
+            row.update(more)
         if self.shadow is not None and rows:
             try:
                 champion = str(summaries[0]["model_version"])

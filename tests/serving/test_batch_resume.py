@@ -35,7 +35,8 @@ def _command(w: World, out: Path) -> list[str]:
     latest = pq.read_table(w.manifest, columns=["posted_at"]).column("posted_at")
     as_of = max(latest.to_pylist()).isoformat()  # the simulated days lie in the past
     return [sys.executable, "-c", _CLI, "screen", str(w.manifest), "--out", str(out),
-            "--model", str(w.bundle), "--chunk-rows", "100", "--as-of", as_of]  # fmt: skip
+            "--model", str(w.bundle), "--chunk-rows", "100", "--as-of", as_of,
+            "--no-record"]  # fmt: skip
 
 
 def _journal_lines(out: Path) -> int:

@@ -62,7 +62,7 @@ def test_the_screen_command_takes_its_reference_time(
         w: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", w.key)
     manifest, latest = _manifest(w, tmp_path / "m.jsonl")
-    argv = ["screen", str(manifest), "--model", str(w.bundle)]
+    argv = ["screen", str(manifest), "--model", str(w.bundle), "--no-record"]
     assert main([*argv, "--out", str(tmp_path / "old"), "--as-of", latest.date().isoformat()]) == 0
     old = json.loads((tmp_path / "old" / "summary.json").read_text())
     assert (old["rows_scored"], old["rows_quarantined"]) == (6, 2)

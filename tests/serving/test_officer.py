@@ -94,15 +94,16 @@ def test_outcome_form_speaks_to_the_officer(osrv: Server) -> None:
         page = client.get("/officer/queue")
         item = page.text.split('href="/officer/parcels/')[1].split('"')[0]
         parcel = client.get(f"/officer/parcels/{item}")
-        assert 'value="yes" required >' in parcel.text  # nothing chosen for the officer
+        assert 'name="outcome" value="seized" required>' in parcel.text  # nothing chosen
+        assert "checked" not in parcel.text.split('class="outcome-form"')[1].split("</form>")[0]
         csrf = csrf_of(parcel.text)
         url = f"/officer/parcels/{item}/outcome"
         r = client.post(url, data={"csrf": csrf, "result": "clean"})
-        assert r.status_code == 422 and "Say whether the parcel was inspected." in r.text
+        assert r.status_code == 422 and "Choose the outcome: seized, clean" in r.text
         r = client.post(url, data={"csrf": csrf, "inspected": "yes", "result": "clean",
                                    "substance": "tea"})  # fmt: skip
         assert r.status_code == 422
-        assert "recorded only when the result is Seized" in r.text
+        assert "recorded only for a seizure: clear them, or choose" in r.text
         assert "(record)" not in r.text and "see the form below" in r.text
         r = client.post(url, data={"csrf": csrf, "inspected": "yes", "result": "clean",
                                    "disagree_reason": "a plain birthday card"})  # fmt: skip
@@ -115,18 +116,24 @@ def test_outcome_form_speaks_to_the_officer(osrv: Server) -> None:
 def test_queue_filters_and_pages(osrv: Server) -> None:
     client, _ = sign_in(osrv.url, "olga")
     with closing(client):
-        everything = client.get("/officer/queue")
-        assert everything.status_code == 200 and "Today&#39;s flagged parcels" in everything.text
+        everything = client.get("/officer/queue")  # the default: open parcels, any day
+        assert everything.status_code == 200 and "Open parcels of any day" in everything.text
         nl = client.get("/officer/queue", params={"origin": "NL"})
         rows = [line for line in nl.text.splitlines() if "<tr data-item=" in line]
-        assert rows and nl.text.count("<td>NL</td>") == len(rows)
-        assert "<td>CA</td>" not in nl.text
+        cells = nl.text.count('data-label="Origin">NL</td>')
+        assert rows and cells == len(rows) and 'data-label="Origin">CA</td>' not in nl.text
         none = client.get("/officer/queue", params={"date": "2001-01-01"})
-        assert "No flagged parcels" in none.text and "Flagged parcels of 2001-01-01" in none.text
-        assert "Flagged parcels, all days" in client.get("/officer/queue?date=").text
+        assert "No flagged parcels" in none.text and "posted on 2001-01-01" in none.text
+        assert "Flagged parcels of any day" in client.get("/officer/queue?date=").text
         for page in ("\u00b2", "9" * 23, "1" * 5000, "-1", "0"):  # not a page: the first
             r = client.get("/officer/queue", params={"page": page})
-            assert r.status_code == 200 and "Today&#39;s flagged parcels" in r.text
+            assert r.status_code == 200 and "Open parcels of any day" in r.text
+        by_weight = client.get("/officer/queue", params={"status": "", "sort": "weight",
+                                                         "dir": "asc"}).text
+        weights = [float(c.split(">")[1].split(" kg")[0]) for c in
+                   by_weight.split('data-label="Gross weight"')[1:]]  # fmt: skip
+        assert weights == sorted(weights) and len(weights) > 3
+        assert 'aria-sort="ascending"' in by_weight
 
 
 def test_sign_ins_sent_together_are_throttled_too(osrv: Server) -> None:

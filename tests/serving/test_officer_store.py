@@ -13,7 +13,8 @@ import numpy as np
 from serving import Database
 from serving._store import StateStore
 from serving.officer._model_page import DRIFT_PARCELS, DRIFT_SQL, DRIFT_WINDOW, _drift
-from serving.officer._parcels import _LATEST, ParcelStore, QueueFilter
+from serving.officer._parcels import ParcelStore, QueueFilter
+from serving.officer._worklist import FROM, where
 
 
 def _indexes(path: Path) -> set[str]:
@@ -34,14 +35,20 @@ def test_the_queue_index_is_partial_and_replaces_the_old_one(tmp_path: Path) -> 
     assert _indexes(path) == {"officer_parcel_queue"}
     db = Database(path)
     store = ParcelStore(db)
-    assert _indexes(path) == {"officer_parcel_flagged"}
-    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'officer_parcel_flagged'")
-    assert "WHERE flagged = 1" in sql[0]
-    where, params = store._where(QueueFilter(day="2026-11-29"))
-    plan = db.execute("EXPLAIN QUERY PLAN SELECT p.item_id FROM officer_parcel p LEFT JOIN "
-                      f"outcome oc ON oc.id = {_LATEST} WHERE {where} "
-                      "ORDER BY p.probability DESC", params)  # fmt: skip
-    assert "USING INDEX officer_parcel_flagged (scored_day=?)" in " ".join(map(str, plan))
+    assert _indexes(path) == {"officer_parcel_flagged", "officer_parcel_risk",
+                              "officer_parcel_posted", "officer_parcel_run"}
+    for name in ("officer_parcel_flagged", "officer_parcel_risk", "officer_parcel_posted"):
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,))
+        assert "WHERE flagged = 1" in sql[0]
+    assert isinstance(store, ParcelStore)
+    # a day's worklist reads the day's flagged parcels from the posting-time index; the
+    # default one (open, any day, by risk) walks the risk index
+    for f, index in ((QueueFilter(day="2026-11-29"), "officer_parcel_posted (posted_key>? AND "
+                      "posted_key<?)"), (QueueFilter(status="open"), "officer_parcel_risk")):
+        cond, params = where(f)
+        plan = db.execute(f"EXPLAIN QUERY PLAN SELECT p.item_id {FROM} WHERE {cond} "
+                          "ORDER BY p.probability DESC", params)  # fmt: skip
+        assert f"USING INDEX {index}" in " ".join(map(str, plan))
 
 
 def test_drift_reads_the_latest_results_of_a_version_from_the_tables_end(
@@ -111,7 +118,8 @@ def test_drift_asks_for_the_served_version_within_the_window() -> None:
             return []
 
     ctx = SimpleNamespace(service=SimpleNamespace(state_db=Recorder()))
-    assert _drift(ctx, "v7", {"score": {}}, ["a"]) is None  # type: ignore[arg-type]
+    found = _drift(ctx, "v7", {"score": {}}, ["a"])  # type: ignore[arg-type]
+    assert found is not None and found["too_small"] and found["parcels"] == 0
     assert asked == [(DRIFT_SQL, (DRIFT_WINDOW, "v7", DRIFT_PARCELS))]
 
 

@@ -131,7 +131,7 @@ def test_a_second_outcome_without_a_reason_is_refused(osrv: Server) -> None:
     for half in ({"corrects": first}, {"correction_reason": "typo"}):
         r = _post(osrv, outcome(item_id=item, **CLEAN) | half)
         assert r.status_code == 422 and "both or neither" in r.text
-    assert "Inspected: seized" in _queue_status(osrv, item)
+    assert "■ Seized" in _queue_status(osrv, item)
 
 
 def test_the_officer_form_asks_for_a_reason(osrv: Server) -> None:
@@ -214,13 +214,13 @@ def test_an_overturned_seizure_moves_history_queue_and_export(
     seizures, clean = _sender_stats(osrv, item)
     first = _seized(osrv, item)
     assert _sender_stats(osrv, item) == (seizures + 1, clean)
-    assert "Inspected: seized" in _queue_status(osrv, item)
+    assert "■ Seized" in _queue_status(osrv, item)
     assert _exported(osrv, tmp_path / "before", item) == "seized"
 
     r = _post(osrv, _correction(item, first))
     assert r.status_code == 201 and r.json()["linked_to_history"] is True
     assert _sender_stats(osrv, item) == (seizures, clean + 1)  # one down, one up
-    assert "Inspected: clean" in _queue_status(osrv, item)
+    assert "✓ Clean" in _queue_status(osrv, item)
     assert _exported(osrv, tmp_path / "after", item) == "clean"
     kinds = [(r["kind"], r["decision"]) for r in _log(osrv, item)]
     assert kinds == [("outcome", "seized"), ("outcome_correction", "clean")]
@@ -236,7 +236,7 @@ def test_an_overturned_seizure_moves_history_queue_and_export(
                                 selection_probability=None))  # fmt: skip
     assert r.status_code == 201, r.text
     assert _sender_stats(osrv, item) == (seizures, clean)
-    assert "Closed" in _queue_status(osrv, item)
+    assert "Released without inspection" in _queue_status(osrv, item)
     assert check_record(osrv.service.record).ok, check_record(osrv.service.record).problems
 
 
@@ -269,7 +269,7 @@ def test_four_eyes_a_seizure_overturned_waits_for_another_officer(
         # pending: counted nowhere
         assert _sender_stats(four_eyes, item) == (seizures + 1, clean)
         status = _queue_status(four_eyes, item)
-        assert "Inspected: seized" in status and "correction waiting for approval" in status
+        assert "■ Seized" in status and "correction waiting for approval" in status
         assert _exported(four_eyes, tmp_path / "pending", item) == "seized"
 
         # the officer who asked cannot approve: no button for her, and refused if she tries
@@ -289,7 +289,7 @@ def test_four_eyes_a_seizure_overturned_waits_for_another_officer(
         page = otto.get(f"/officer/parcels/{item}").text
         assert "approved by officer:otto" in page and "Correction approved" in page
     assert _sender_stats(four_eyes, item) == (seizures, clean + 1)
-    assert "Inspected: clean" in _queue_status(four_eyes, item)
+    assert "✓ Clean" in _queue_status(four_eyes, item)
     assert _exported(four_eyes, tmp_path / "approved", item) == "clean"
     kinds = [(r["kind"], r["caller"]) for r in _log(four_eyes, item)]
     assert kinds == [("outcome", "officer:olga"), ("outcome_correction_pending", "officer:olga"),
@@ -378,7 +378,7 @@ def test_import_refuses_a_second_outcome_and_records_a_correction(
 def test_state_check_names_broken_corrections_and_a_history_that_counts_another_result(
     tmp_path: Path,
 ) -> None:
-    from screening._history import SEIZED
+    from screening.history import SEIZED
     from serving import Record, Settings
 
     record = Record(Settings(data_dir=tmp_path))

@@ -1,0 +1,200 @@
+"""The worklists (the queue), the search box, and the queue's model-health banner.
+
+The queue's URL holds the whole view: filters, sort column and direction, page. With no
+parameter at all it is the default worklist: open parcels of any day, highest risk first.
+A URL with filters says its status itself (empty: any status).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+
+from screening import PSI_ALERT, Band
+
+from ._context import PREFIX, OfficerContext, context
+from ._model_page import DRIFT_MIN, drift_now
+from ._text import TEXT
+from ._web import (
+    normal_item_id,
+    parcel_url,
+    redirect,
+    session_of,
+    to_login,
+    worklist_query,
+)
+from ._worklist import DEFAULT_DESC, SORTS, STATUSES, QueueFilter
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_RUN = re.compile(r"^[0-9a-f]{16}$")
+_PAGE = re.compile(r"[0-9]{1,9}")
+HEALTH_SECONDS = 60.0
+
+
+def worklist_filter(q: Mapping[str, str], zone: str, username: str) -> QueueFilter:
+    """The worklist a query names; no parameter at all: open parcels of any day, by risk."""
+    day = q.get("date", "")
+    status = q.get("status", "open" if not q else "")
+    sort = q.get("sort", "risk") if q.get("sort") in SORTS else "risk"
+    direction = q.get("dir", "")
+    return QueueFilter(
+        day=day if _DAY.match(day) and _valid_day(day) else None,
+        band=q.get("band") if q.get("band") in {b.value for b in Band} else None,
+        origin=q.get("origin") if _COUNTRY.match(q.get("origin", "")) else None,
+        status=status if status in STATUSES else None,
+        office=q.get("office", "").strip()[:300] or None,
+        manifest=q.get("manifest") if _RUN.match(q.get("manifest", "")) else None,
+        claimed_by=username if q.get("mine") == "1" else None,
+        unclaimed=q.get("mine") == "none",
+        sort=sort, desc=DEFAULT_DESC[sort] if direction not in ("asc", "desc")
+        else direction == "desc", zone=zone,
+    )  # fmt: skip
+
+
+def _valid_day(day: str) -> bool:
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
+
+
+def kept_of(f: QueueFilter, mine: str) -> dict[str, str]:
+    """The filter as the URL's parameters (status always: the page's own choice)."""
+    return {"status": f.status or "", "date": f.day or "", "band": f.band or "",
+            "origin": f.origin or "", "office": f.office or "", "manifest": f.manifest or "",
+            "mine": mine, "sort": f.sort, "dir": "desc" if f.desc else "asc"}  # fmt: skip
+
+
+def _heading(f: QueueFilter, manifests: list[dict[str, Any]]) -> str:
+    parts = [TEXT.get(f"heading_status_{f.status or 'any'}", TEXT["heading_status_any"])]
+    if f.manifest:
+        name = next((m["manifest"] for m in manifests if m["run_id"] == f.manifest), f.manifest)
+        parts.append(TEXT["heading_manifest"].format(manifest=name))
+    if f.day:
+        parts.append(TEXT["heading_day"].format(day=f.day))
+    elif not f.manifest:
+        parts.append(TEXT["heading_any_day"])
+    if f.office:
+        parts.append(TEXT["heading_office"].format(office=f.office))
+    if f.claimed_by:
+        parts.append(TEXT["heading_mine"])
+    return " ".join(parts)
+
+
+def health_alarms(ctx: OfficerContext) -> list[dict[str, str]]:
+    """The model-health alarms the queue's banner shows, each with what to do (kept a
+    minute: the queue is loaded far more often than drift moves)."""
+    now = time.monotonic()
+    if ctx.health_cache and now - ctx.health_cache[0] < HEALTH_SECONDS:
+        return list(ctx.health_cache[1])
+    alarms = []
+    served = ctx.service.holder.loaded
+    if served is None:
+        alarms.append({"what": TEXT["alarm_no_model"], "todo": TEXT["alarm_no_model_todo"]})
+    else:
+        drift = drift_now(ctx, served.model)
+        if drift is not None and drift.get("parcels", 0) >= DRIFT_MIN:
+            psi = drift.get("score_psi")
+            drifted = list(drift.get("drifted") or [])
+            if (psi is not None and psi > PSI_ALERT) or drifted:
+                alarms.append({
+                    "what": TEXT["alarm_drift"].format(
+                        psi=f"{psi:.2f}" if psi is not None else "-",
+                        features=", ".join(drifted[:5]) or TEXT["value_none"],
+                        parcels=drift["parcels"]),
+                    "todo": TEXT["alarm_drift_todo"]})  # fmt: skip
+    ctx.health_cache[:] = [now, alarms]
+    return list(alarms)
+
+
+@router.get("")
+async def home() -> Response:
+    return redirect(f"{PREFIX}/queue")
+
+
+@router.get("/queue")
+def queue(request: Request) -> Response:  # sync: FastAPI runs it off the event loop
+    session = session_of(request)
+    if session is None:
+        return to_login(request)
+    ctx = context(request)
+    q = request.query_params
+    params = {k: v for k, v in q.items() if k not in ("page", "last", "result", "empty")}
+    f = worklist_filter(params, ctx.zone, session.user.username)
+    asked = q.get("page", "")  # ASCII digits only, and few: "²" or 10**5000 is page 1
+    page = int(asked) if _PAGE.fullmatch(asked) and int(asked) > 0 else 1
+    size = ctx.page_size
+    lists = ctx.parcels.worklists
+    total, rows = lists.rows(f, size, (page - 1) * size)
+    pages = max(1, math.ceil(total / size))
+    if page > pages:  # past the end (an old link, a changed filter): the last page
+        page = pages
+        total, rows = lists.rows(f, size, (page - 1) * size)
+    mine = "1" if f.claimed_by else ("none" if f.unclaimed else "")
+    kept = kept_of(f, mine)
+    default = kept_of(worklist_filter({}, ctx.zone, session.user.username), "")
+    w = "" if kept == default else urlencode(kept)  # the default worklist needs no "w"
+
+    def page_url(n: int) -> str:
+        return f"{PREFIX}/queue?{urlencode(kept | {'page': n})}"
+
+    def sort_url(column: str) -> str:
+        desc = (not f.desc) if f.sort == column else DEFAULT_DESC[column]
+        return f"{PREFIX}/queue?" + urlencode(kept | {"sort": column,
+                                                      "dir": "desc" if desc else "asc"})
+
+    manifests = lists.manifests()
+    last = q.get("last", "")
+    return ctx.render(
+        "queue.html", session, rows=rows, total=total, page=page, pages=pages,
+        first_rank=(page - 1) * size + 1, filter=f, kept=kept, w=w,
+        bands=[b.value for b in Band], statuses=STATUSES, origins=lists.origins(),
+        offices=lists.offices(), manifests=manifests, sort_url=sort_url,
+        parcel_url=parcel_url, prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if page < pages else None,
+        heading=_heading(f, manifests), alarms=health_alarms(ctx),
+        last={"item": normal_item_id(last), "result": q.get("result", "")} if last else None,
+        empty=q.get("empty") == "1",
+        export_url=f"{PREFIX}/export/worklist.csv?{urlencode(kept)}",
+        halted=ctx.service.refresh_halted(),  # another worker may have halted it
+    )  # fmt: skip
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+@router.get("/find")
+def find(request: Request) -> Response:  # sync: FastAPI runs it off the event loop
+    """An item ID typed or scanned (case, spaces and dashes ignored): its page; part of
+    one: the parcels whose ID holds it."""
+    session = session_of(request)
+    if session is None:
+        return to_login(request)
+    ctx = context(request)
+    asked = request.query_params.get("q", "")[:100]
+    wanted = normal_item_id(asked)
+    w = worklist_query(request.query_params.get("w", ""))
+    if wanted and (ctx.parcels.get(wanted) is not None or
+                   ctx.service.state.get_result(wanted) is not None):  # fmt: skip
+        return redirect(parcel_url(wanted, w))
+    found = []
+    if len(wanted) >= 4:
+        rows = ctx.service.state_db.execute(
+            "SELECT item_id, probability, band, decision, posted_at FROM officer_parcel "
+            "WHERE instr(item_id, ?) > 0 ORDER BY probability DESC LIMIT 20", (wanted,))
+        found = [dict(zip(("item_id", "probability", "band", "decision", "posted_at"), r,
+                          strict=True)) for r in rows]  # fmt: skip
+    if len(found) == 1:
+        return redirect(parcel_url(found[0]["item_id"], w))
+    return ctx.render("find.html", session, status=200 if found else 404, asked=asked,
+                      wanted=wanted, found=found, w=w, parcel_url=parcel_url)  # fmt: skip

@@ -1,0 +1,72 @@
+"""What every officer route shares: the session, the caller, redirects, refusals, forms."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+
+from .._auth import Caller, Role
+from ._context import PREFIX, SECURITY_HEADERS, SESSION_COOKIE, context
+from ._users import Session
+
+#: An item ID as typed or scanned: letters and digits, case, spaces and dashes ignored.
+_NOT_ID = re.compile(r"[\s\-_.]+")
+WORKLIST_KEYS = ("status", "date", "band", "origin", "office", "manifest", "mine", "sort",
+                 "dir")  # fmt: skip
+
+
+def session_of(request: Request) -> Session | None:
+    found = context(request).users.session(request.cookies.get(SESSION_COOKIE))
+    return found if found is not None and found.user.may(Role.OFFICER) else None
+
+
+def caller_of(session: Session) -> Caller:
+    return Caller(f"officer:{session.user.username}", session.user.role)
+
+
+def rid(request: Request) -> str:
+    return str(request.state.request_id)
+
+
+def to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{PREFIX}/login?{urlencode({'next': target})}", 303,
+                            headers=SECURITY_HEADERS)  # fmt: skip
+
+
+def redirect(url: str) -> Response:
+    return RedirectResponse(url, 303, headers=SECURITY_HEADERS)
+
+
+def refuse(request: Request, session: Session | None, message: str, status: int) -> Response:
+    return context(request).render("error.html", session, status=status, message=message)
+
+
+async def posted(request: Request) -> dict[str, str]:
+    """The form's text fields, read on the event loop (the work with them runs off it)."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+def normal_item_id(text: str) -> str:
+    """An item ID as stored: upper case, without the spaces and dashes of a typed or
+    scanned one (``rr 123 456 785 nl`` is ``RR123456785NL``)."""
+    return _NOT_ID.sub("", text).upper()[:40]
+
+
+def worklist_query(text: str) -> str:
+    """Only the worklist's own parameters of a query string (no page), as a query string."""
+    pairs = [(k, v[:100]) for k, v in parse_qsl(text[:2000], keep_blank_values=True)
+             if k in WORKLIST_KEYS]  # fmt: skip
+    return urlencode(pairs)
+
+
+def parcel_url(item_id: str, w: str = "", anchor: str = "") -> str:
+    query = f"?{urlencode({'w': w})}" if w else ""
+    return f"{PREFIX}/parcels/{item_id}{query}{anchor}"
+
+
+def queue_url(w: str) -> str:
+    return f"{PREFIX}/queue" + (f"?{w}" if w else "")
