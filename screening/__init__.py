@@ -4,7 +4,6 @@ Training, the HTTP service, batch screening and the officer view all call this p
 imports only ``data_contracts``.
 """
 
-from ._backends import shared_history_backend
 from ._bundle import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -36,21 +35,6 @@ from ._features import (
     parcel_features,
 )
 from ._frame import ENTITIES, ParcelFrame, frame_from_declarations, frame_from_table
-from ._history import (
-    CLEAN,
-    HISTORY_FEATURES,
-    SEIZED,
-    UNCOUNTED,
-    EntityStats,
-    History,
-    HistoryBackend,
-    KnownOutcome,
-    MemoryBackend,
-    copy_history,
-    entity_tokens,
-    replay,
-)
-from ._history_sql import SQLiteBackend
 from ._model import REQUIRED_FILES, TREESHAP_FILE, BundleContents, LoadedModel, write_bundle
 from ._monitor import (
     CALENDAR_FEATURES,
@@ -86,6 +70,22 @@ from ._signing import (
     load_public_keys,
 )
 from ._treeshap import TreeExplainerTables
+from .history import (
+    CLEAN,
+    HISTORY_FEATURES,
+    SEIZED,
+    UNCOUNTED,
+    EntityStats,
+    History,
+    HistoryBackend,
+    KnownOutcome,
+    MemoryBackend,
+    SQLiteBackend,
+    copy_history,
+    entity_tokens,
+    replay,
+    shared_history_backend,
+)
 
 __all__ = [
     "CLEAN",

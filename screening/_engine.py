@@ -18,11 +18,11 @@ from data_contracts import ParcelDeclaration
 from ._explain import Reason, reasons
 from ._features import feature_matrix
 from ._frame import ParcelFrame, frame_from_declarations, frame_from_table
-from ._history import HISTORY_FEATURES, History, entity_tokens
 from ._model import LoadedModel
 from ._policy import Decision, DecisionPolicy, Verdict, verdicts
 from ._pseudonymise import Pseudonymiser
 from ._rules import rule_score
+from .history import HISTORY_FEATURES, History, entity_tokens
 
 Explain = Literal["none", "flagged", "all"]
 #: From this many parcels, snapshot history (record=False) is read column-wise.

@@ -22,7 +22,7 @@ import pandas as pd
 from data_contracts import ItemCategory, MailClass
 
 from ._frame import ParcelFrame
-from ._history import HISTORY_FEATURES
+from .history import HISTORY_FEATURES
 
 FEATURE_VERSION = "2"
 

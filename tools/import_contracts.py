@@ -1,7 +1,7 @@
 """import-linter contract types of our own (``[tool.importlinter]`` in ``pyproject.toml``).
 
 ``private_modules``: no module of one of the listed packages imports a private module (any
-name segment after the package's with a leading underscore, e.g. ``screening._history``) of
+name segment after the package's with a leading underscore, e.g. ``screening._model``) of
 another listed package. A package's public surface is what its ``__init__`` exports; its
 ``_modules`` are free to change. import-linter's own ``forbidden`` contract cannot say this
 (its wildcards match whole name segments only), so it is written here.

@@ -3,8 +3,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from screening._history import HISTORY_FEATURES, History, KnownOutcome, MemoryBackend, replay
-from screening._history_sql import SQLiteBackend
+from screening.history import (
+    HISTORY_FEATURES,
+    History,
+    KnownOutcome,
+    MemoryBackend,
+    SQLiteBackend,
+    replay,
+)
 from tests.screening.helpers import stream
 
 _HOUR_US = 3_600_000_000

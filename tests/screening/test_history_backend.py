@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from screening import HistoryBackend, MemoryBackend, ParcelFrame, SQLiteBackend
-from screening._history import HISTORY_FEATURES, EntityStats, History, KnownOutcome, replay
-from screening._history_pg import PostgresBackend
-from screening._history_redis import RedisBackend
+from screening.history import HISTORY_FEATURES, EntityStats, History, KnownOutcome, replay
+from screening.history._postgres import PostgresBackend
+from screening.history._redis import RedisBackend
 from tests.screening.helpers import stream
 
 _HOUR_US = 3_600_000_000

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from screening import SQLiteBackend, connect_sqlite
-from screening._history import EntityStats
 from screening._store_support import CHECKPOINTER, LockTimeout, WalCheckpointer, WriterLock
+from screening.history import EntityStats
 
 
 def _add(path: str, times: int) -> None:

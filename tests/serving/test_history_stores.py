@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from screening import SQLiteBackend
-from screening._history import (
+from screening.history import (
     HISTORY_FEATURES,
     History,
     HistoryBackend,
@@ -40,7 +40,7 @@ def _served(kind: str) -> Iterator[HistoryBackend]:
     """A backend on the real server of ``kind`` (postgres or redis), in a store of its own."""
     run = uuid.uuid4().hex[:12]
     if kind == "postgres":
-        from screening._history_pg import PostgresBackend
+        from screening.history._postgres import PostgresBackend
 
         try:
             pg = PostgresBackend(PG_URL, schema=f"test_{run}")
@@ -50,7 +50,7 @@ def _served(kind: str) -> Iterator[HistoryBackend]:
         pg.drop()
         pg.close()
     else:
-        from screening._history_redis import RedisBackend
+        from screening.history._redis import RedisBackend
 
         rd = RedisBackend(REDIS_URL, prefix=f"test-{run}:")
         try:
@@ -89,7 +89,7 @@ def test_online_replay_equals_memory_replay(backend: HistoryBackend, order: str)
 
 def test_failed_update_leaves_no_trace(backend: HistoryBackend) -> None:
     """A transaction that raises half-way writes nothing (all-or-nothing)."""
-    from screening._history import EntityStats
+    from screening.history import EntityStats
 
     with pytest.raises(RuntimeError), backend.transaction():
         backend.put("sender", "tok", EntityStats(parcels=1))
@@ -173,7 +173,7 @@ def test_a_corrected_outcome_moves_the_counts_once(any_backend: HistoryBackend) 
     """Seized corrected to clean: each entity of the item has one seizure fewer and one clean
     inspection more; the same correction again changes nothing; an item linked before the
     kind was kept is corrected from what the caller says it counted."""
-    from screening._history import LINKED
+    from screening.history import LINKED
 
     history, _, recent, _ = _pruned_world(any_backend)
     items = recent[1:]  # parcels of one sender ("New Sender")

@@ -12,8 +12,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from ._database import Database
-from ._history import EntityStats, HistoryBackend
+from .._database import Database
+from ._backend import EntityStats, HistoryBackend
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS history_entity (
@@ -228,7 +228,7 @@ class _SqlBackend(HistoryBackend):
         return int(n)
 
     def item_outcome(self, item_id: str) -> int | None:
-        """What the item's linked outcome counts (``_history.NO_OUTCOME``...); None: unknown."""
+        """What the item's linked outcome counts (``NO_OUTCOME``...); None: unknown."""
         rows = self._execute(
             f"SELECT outcome FROM history_item WHERE item_id = {self._p}", (item_id,)
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ._history import HistoryBackend
+from ._backend import HistoryBackend
 
 SharedKind = Literal["postgres", "redis"]
 
@@ -15,11 +15,11 @@ def shared_history_backend(kind: SharedKind, url: str, namespace: str) -> Histor
     """A history backend several replicas share: PostgreSQL (``namespace``: the schema of its
     tables) or Redis (``namespace``: the prefix of its keys)."""
     if kind == "postgres":
-        from ._history_pg import PostgresBackend
+        from ._postgres import PostgresBackend
 
         return PostgresBackend(url, namespace)
     if kind == "redis":
-        from ._history_redis import RedisBackend
+        from ._redis import RedisBackend
 
         return RedisBackend(url, namespace)
     raise ValueError(f"unknown shared history backend {kind!r} (postgres or redis)")

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ._history_sql import _SCHEMA, _SqlBackend
-from ._store_support import Reentrant
+from .._store_support import Reentrant
+from ._sql import _SCHEMA, _SqlBackend
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from dataclasses import astuple, fields
 from typing import Any
 
-from ._history import EntityStats, HistoryBackend
-from ._store_support import Reentrant
+from .._store_support import Reentrant
+from ._backend import EntityStats, HistoryBackend
 
 _FIELDS = [f.name for f in fields(EntityStats)]
 _RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1])
@@ -133,7 +133,7 @@ class RedisBackend(HistoryBackend):
         self._redis.hset(key, mapping=_item_fields(value))
 
     def item_outcome(self, item_id: str) -> int | None:
-        """What the item's linked outcome counts (``_history.NO_OUTCOME``...); None: unknown."""
+        """What the item's linked outcome counts (``NO_OUTCOME``...); None: unknown."""
         key = self._i(item_id)
         with self._lock:
             if self._tx is not None and key in self._tx.items:
