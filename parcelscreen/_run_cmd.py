@@ -1,8 +1,9 @@
 """``parcelscreen run``: the main job on embedded defaults, end to end.
 
 Simulates a data set, trains and publishes a model, screens the simulated declarations as a
-batch manifest, makes one API key per role, and serves on 127.0.0.1: SQLite and local files
-under ``--workdir``, nothing else needed.
+batch manifest (its decisions recorded, so they reach the officer's worklist), makes an
+officer account for the demo and prints how to sign in, makes one API key per role, and
+serves on 127.0.0.1: SQLite and local files under ``--workdir``, nothing else needed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,42 @@ def _last_week(data: Path) -> tuple[Path, str, str]:
     return manifest, split.isoformat(), last.isoformat()
 
 
+DEMO_OFFICER = "demo-officer"
+
+
+def _demo_officer(port: int) -> None:
+    """An officer account for the demo, with a new random password each run, and how to
+    sign in with it (logged as every account change is)."""
+    import secrets
+
+    from serving import Entry, Settings
+    from serving.officer import UserStore
+
+    from ._maintenance import open_record
+
+    record = open_record(Settings(), must_exist=True)
+    if record is None:
+        return
+    password = secrets.token_urlsafe(12)
+    try:
+        store = UserStore(record.db)
+        if store.exists(DEMO_OFFICER):  # run again: a new password, the account enabled
+            store.set_password(DEMO_OFFICER, password)
+            store.enable(DEMO_OFFICER)
+            kind = "officer_account_reset"
+        else:
+            store.add(DEMO_OFFICER, password, "officer", "DEMO-OFFICER")
+            kind = "officer_account_add"
+        record.audit.append(Entry(kind, caller="cli", detail={
+            "username": DEMO_OFFICER, "by": "parcelscreen run"}))  # fmt: skip
+    finally:
+        record.close()
+    print(f"officer view: http://127.0.0.1:{port}/officer\n"
+          f"  user name: {DEMO_OFFICER}\n  password:  {password}\n"
+          "  (a demo account: make your own with `parcelscreen users add NAME`, a new "
+          f"password with `parcelscreen users reset {DEMO_OFFICER}`)")  # fmt: skip
+
+
 def _step(title: str) -> None:
     print(f"\n== {title}", file=sys.stderr)
 
@@ -85,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         status = main(argv)
         if status:
             return status
+    _step("officer view account (password shown once)")
+    _demo_officer(args.port)
     if args.no_serve:
         return 0
     _step("API keys (shown once)")

@@ -1,4 +1,10 @@
-"""``parcelscreen users``: officer view accounts (passwords stored as scrypt hashes)."""
+"""``parcelscreen users``: officer view accounts (passwords stored as scrypt hashes).
+
+Only the roles that may sign in to the officer view are offered (officer, admin). Every
+change of an account is recorded in the decision log (the user name and what changed, never
+a password). The record database must exist where the settings point, unless the
+environment names its place (``PARCELSCREEN_DATA_DIR``): see ``_maintenance.open_record``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,10 @@ import argparse
 import getpass
 import json
 import sys
+from typing import Any
+
+ROLES = ["officer", "admin"]
+ROLE_HELP = "officer: worklists, parcels, outcomes; admin: also assigns parcels and the halt switch"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,24 +23,28 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     users = p.add_subparsers(dest="users_command", required=True)
     add = users.add_parser("add", help="create an account (password prompted or from stdin)")
     add.add_argument("name")
-    add.add_argument(
-        "--role",
-        default="officer",
-        choices=["sorter", "officer", "admin"],
-        help="officer: queue, parcels, outcomes; admin: also the halt switch",
-    )
+    add.add_argument("--role", default="officer", choices=ROLES, help=ROLE_HELP)
     add.add_argument("--officer-ref", default="", help="reference written to outcomes and log")
-    add.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help="read the password from the first line of standard input",
-    )
+    _password_option(add)
+    reset = users.add_parser("reset", help="set a new password (the account's sessions end)")
+    reset.add_argument("name")
+    _password_option(reset)
+    role = users.add_parser("role", help="change an account's role (its sessions end)")
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES, help=ROLE_HELP)
     disable = users.add_parser("disable", help="disable an account and end its sessions")
     disable.add_argument("name")
+    enable = users.add_parser("enable", help="enable a disabled account again")
+    enable.add_argument("name")
     unlock = users.add_parser("unlock", help="clear a user name's failed sign-ins (logged)")
     unlock.add_argument("name")
     users.add_parser("list", help="list accounts (never passwords)")
     p.set_defaults(func=run)
+
+
+def _password_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input")  # fmt: skip
 
 
 def _password(from_stdin: bool) -> str:
@@ -59,32 +73,52 @@ def _unlock(name: str) -> int:
     return 0
 
 
+def _change(args: argparse.Namespace, store: Any) -> dict[str, Any] | None:
+    """Apply one account command; what changed (None: no such account)."""
+    name = args.name
+    if args.users_command == "add":
+        user = store.add(name, _password(args.password_stdin), args.role, args.officer_ref)
+        return {"username": user.username, "role": user.role.value,
+                "officer_ref": user.officer_ref, "created": True}  # fmt: skip
+    if args.users_command == "reset":
+        changed = store.set_password(name, _password(args.password_stdin))
+        return {"username": name, "password_reset": True} if changed else None
+    if args.users_command == "role":
+        return {"username": name, "role": args.role} if store.set_role(name, args.role) else None
+    if args.users_command == "enable":
+        return {"username": name, "enabled": True} if store.enable(name) else None
+    return {"username": name, "disabled": True} if store.disable(name) else None
+
+
 def run(args: argparse.Namespace) -> int:
-    from serving import Settings
+    from serving import Entry, Settings
     from serving.officer import UserError, UserStore
 
     from ._maintenance import open_record
 
-    record = open_record(Settings(), must_exist=False)
+    if args.users_command == "unlock":
+        return _unlock(args.name)
+    record = open_record(Settings(), must_exist=args.users_command != "add")
     if record is None:
         return 2
-    store = UserStore(record.db)
     try:
-        if args.users_command == "add":
-            user = store.add(args.name, _password(args.password_stdin), args.role,
-                             args.officer_ref)  # fmt: skip
-            print(json.dumps({"username": user.username, "role": user.role.value,
-                              "officer_ref": user.officer_ref}))  # fmt: skip
-        elif args.users_command == "disable":
-            if not store.disable(args.name):
-                print(f"error: no active user named {args.name!r}", file=sys.stderr)
-                return 1
-            print(json.dumps({"username": args.name, "disabled": True}))
-        elif args.users_command == "unlock":
-            return _unlock(args.name)
-        else:
+        store = UserStore(record.db)
+        if args.users_command == "list":
             print(json.dumps(store.list(), indent=1))
-    except (UserError, ValueError) as exc:  # a bad name or password, or a taken name
+            return 0
+        changed = _change(args, store)
+        if changed is None:
+            what = "disabled " if args.users_command == "enable" else (
+                "active " if args.users_command == "disable" else "")
+            print(f"error: no {what}account named {args.name!r} in {record.settings.state_path}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        record.audit.append(Entry(f"officer_account_{args.users_command}", caller="cli",
+                                  detail=changed))  # fmt: skip
+        print(json.dumps(changed))
+    except (UserError, ValueError) as exc:  # a bad name, role or password, or a taken name
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        record.close()
     return 0

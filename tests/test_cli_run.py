@@ -25,5 +25,17 @@ def test_parcelscreen_run_simulates_trains_loads_history_and_screens(tmp_path: P
     assert summary["reconciled"] and summary["rows_read"] == summary["rows_scored"] > 1000
     history = sqlite3.connect(runs / "serving" / "state.sqlite")  # (reads the WAL too)
     (entities,) = history.execute("SELECT count(*) FROM history_entity").fetchone()
+    # the inspection list reaches the officer: the run's decisions are in the record
+    (listed,) = history.execute("SELECT count(*) FROM officer_parcel WHERE batch_rank IS NOT "
+                                "NULL AND flagged = 1").fetchone()  # fmt: skip
+    (account,) = history.execute("SELECT role FROM officer_user WHERE username = "
+                                 "'demo-officer'").fetchone()  # fmt: skip
     history.close()
     assert entities > 1000
+    assert summary["recorded"]["decisions_recorded"] == summary["rows_scored"]
+    assert listed == summary["inspection_list"] > 0 and account == "officer"
+    assert "user name: demo-officer" in done.stdout and "/officer" in done.stdout
+    check = subprocess.run([sys.executable, "-m", "parcelscreen", "state", "check"],
+                           capture_output=True, text=True, timeout=300, check=False,
+                           env=env | {"PARCELSCREEN_DATA_DIR": str(runs / "serving")})
+    assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]

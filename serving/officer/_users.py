@@ -71,13 +71,13 @@ class UserStore:
 
     def add(self, username: str, password: str, role: Role | str = Role.OFFICER,
             officer_ref: str = "") -> User:  # fmt: skip
-        """Create an account; the password is kept only as an scrypt hash."""
+        """Create an account; the password is kept only as an scrypt hash. Only the roles
+        that may sign in to the officer view (officer, admin) can be given."""
         username = username.strip()
         if not username or len(username) > 60 or not username.isprintable():
             raise UserError("the user name must be 1 to 60 printable characters")
-        if len(password) < 10:
-            raise UserError("the password must have at least 10 characters")
-        role = Role(role)
+        _check_password(password)
+        role = _signin_role(role)
         salt = secrets.token_bytes(16)
         user = User(username, role, (officer_ref or username).strip()[:60])
         rows = self._db.execute(
@@ -89,6 +89,34 @@ class UserStore:
         if not rows:
             raise UserError(f"a user named {username!r} exists already")
         return user
+
+    def set_password(self, username: str, password: str) -> bool:
+        """A new password for an account (its sessions end); False if there is no such
+        account."""
+        _check_password(password)
+        salt = secrets.token_bytes(16)
+        rows = self._db.execute(
+            "UPDATE officer_user SET salt = ?, digest = ?, params = ? WHERE username = ? "
+            "RETURNING username",
+            (salt, _hash(password, salt), f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}", username),
+        )  # fmt: skip
+        self._db.execute("DELETE FROM officer_session WHERE username = ?", (username,))
+        return bool(rows)
+
+    def enable(self, username: str) -> bool:
+        """Enable a disabled account; False if there is no disabled account of that name."""
+        rows = self._db.execute("UPDATE officer_user SET disabled_at = NULL WHERE username = ? "
+                                "AND disabled_at IS NOT NULL RETURNING username", (username,))
+        return bool(rows)
+
+    def set_role(self, username: str, role: Role | str) -> bool:
+        """Give an account another role that may sign in (its sessions end, so the new role
+        holds from the next sign-in); False if there is no such account."""
+        role = _signin_role(role)
+        rows = self._db.execute("UPDATE officer_user SET role = ? WHERE username = ? "
+                                "RETURNING username", (role.value, username))  # fmt: skip
+        self._db.execute("DELETE FROM officer_session WHERE username = ?", (username,))
+        return bool(rows)
 
     def disable(self, username: str) -> bool:
         rows = self._db.execute(
@@ -160,6 +188,27 @@ class UserStore:
     def close_session(self, token: str | None) -> None:
         if token:
             self._db.execute("DELETE FROM officer_session WHERE digest = ?", (_digest(token),))
+
+
+#: Roles that may sign in to the officer view (a sorter's account could never sign in).
+SIGNIN_ROLES = (Role.OFFICER, Role.ADMIN)
+
+
+def _signin_role(role: Role | str) -> Role:
+    try:
+        found = Role(role)
+    except ValueError:
+        found = None
+    if found not in SIGNIN_ROLES:
+        raise UserError(f"role {str(role)!r} cannot sign in to the officer view; choose one of "
+                        f"{', '.join(r.value for r in SIGNIN_ROLES)}")  # fmt: skip
+    assert found is not None
+    return found
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise UserError("the password must have at least 10 characters")
 
 
 def _digest(token: str) -> str:
