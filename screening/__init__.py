@@ -4,14 +4,6 @@ Training, the HTTP service, batch screening and the officer view all call this p
 imports only ``data_contracts``.
 """
 
-from ._bundle import (
-    MANIFEST_NAME,
-    SIGNATURE_NAME,
-    sign_bundle,
-    verify_bundle,
-    write_json_atomic,
-    write_manifest,
-)
 from ._calibration import Calibration, fit_platt
 from ._database import LOCK_TIMEOUT, Database, connect_sqlite, store_damaged
 from ._drift import (
@@ -35,7 +27,6 @@ from ._features import (
     parcel_features,
 )
 from ._frame import ENTITIES, ParcelFrame, frame_from_declarations, frame_from_table
-from ._model import REQUIRED_FILES, TREESHAP_FILE, BundleContents, LoadedModel, write_bundle
 from ._monitor import (
     CALENDAR_FEATURES,
     GROWING_FEATURES,
@@ -59,17 +50,28 @@ from ._policy import (
     verdicts,
 )
 from ._pseudonymise import Pseudonymiser, normalise
-from ._registry import ModelRegistry
 from ._rules import RISK_ORIGINS, rule_score
-from ._signing import (
+from ._treeshap import TreeExplainerTables
+from .bundles import (
+    MANIFEST_NAME,
+    REQUIRED_FILES,
+    SIGNATURE_NAME,
+    TREESHAP_FILE,
+    BundleContents,
     Ed25519PrivateKey,
     Ed25519PublicKey,
+    LoadedModel,
+    ModelRegistry,
     generate_key_pair,
     key_id,
     load_private_key,
     load_public_keys,
+    sign_bundle,
+    verify_bundle,
+    write_bundle,
+    write_json_atomic,
+    write_manifest,
 )
-from ._treeshap import TreeExplainerTables
 from .history import (
     CLEAN,
     HISTORY_FEATURES,

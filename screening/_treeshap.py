@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _treeshap_kernels as kernels
-from ._bundle import size_cap
 from ._errors import BundleError
 from ._treeshap_checks import ancestors, check_tables, read_tables
+from .bundles._files import size_cap
 
 if TYPE_CHECKING:
     import shap

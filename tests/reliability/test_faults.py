@@ -17,7 +17,7 @@ import pytest
 from data_contracts import make_s10
 from parcelscreen.cli import main
 from screening import ModelRegistry
-from screening._bundle import write_manifest
+from screening.bundles import write_manifest
 from serving import ModelRefused, Service
 from tests.conftest import Trained
 from tests.factories import outcome

@@ -28,7 +28,7 @@ from screening import (
     verify_bundle,
     write_manifest,
 )
-from screening._bundle import MAX_BUNDLE_FILES, MAX_FILE_BYTES
+from screening.bundles import MAX_BUNDLE_FILES, MAX_FILE_BYTES
 from tests.conftest import Trained
 from tests.screening.hostile import (
     Arrays,

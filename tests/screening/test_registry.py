@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from screening._bundle import verify_bundle, write_manifest
 from screening._errors import BundleError, RegistryError, ScreeningError
-from screening._registry import ModelRegistry
+from screening.bundles import ModelRegistry, verify_bundle, write_manifest
 
 BUNDLE_FILES = {
     "model.onnx": b"\x08\x07onnx-bytes",

@@ -78,7 +78,7 @@ def test_a_consistently_hashed_but_broken_bundle_is_refused(
     import json
     import shutil
 
-    from screening._bundle import write_manifest
+    from screening.bundles import write_manifest
 
     registry = ModelRegistry(swap_server.settings.registry)
     serving = swap_server.service.holder.served.model.version

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ._errors import BundleError
+from .._errors import BundleError
 from ._signing import Ed25519PrivateKey, Ed25519PublicKey, sign_manifest, verify_manifest
 
 __all__ = [
@@ -84,7 +84,7 @@ def _sha256(path: Path) -> str:
 
 def _too_large(bundle_dir: Path, name: str, size: int, cap: int) -> BundleError:
     return BundleError(f"bundle {bundle_dir}: {name} is {size} bytes, over its cap of {cap} "
-                       "bytes (screening._bundle.MAX_FILE_BYTES)")  # fmt: skip
+                       "bytes (screening.bundles.MAX_FILE_BYTES)")  # fmt: skip
 
 
 def _read_capped(bundle_dir: Path, name: str, cap: int) -> bytes | None:

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ._errors import BundleError
+from .._errors import BundleError
 
 __all__ = [
     "SIGNATURE_ALGORITHM",

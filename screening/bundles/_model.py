@@ -5,8 +5,9 @@ Files written, then read (all covered by the manifest, verified before anything 
 ``model.onnx``, ``booster.ubj``, ``feature_spec.json``, ``calibration.json``,
 ``thresholds.json``, ``reference.json``, ``metrics.json``, ``bundle.json``, ``model_card.md``
 and ``treeshap.npz``. Each is parsed from the very bytes that were hashed, and checked
-against the model before it is used (``_bundle_checks``, ``_treeshap_checks``): a bundle that
-is not sound raises BundleError naming the file and the problem, and is never half loaded.
+against the model before it is used (``_checks``, ``screening._treeshap_checks``): a
+bundle that is not sound raises BundleError naming the file and the problem, and is never
+half loaded.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
-from ._bundle import open_bundle, write_manifest
-from ._bundle_checks import (
+from .._calibration import Calibration
+from .._errors import BundleError
+from .._features import FeatureSpec
+from .._treeshap import TreeExplainerTables
+from ._checks import (
     check_calibration,
     check_feature_spec,
     check_onnx,
@@ -31,11 +35,8 @@ from ._bundle_checks import (
     check_thresholds,
     parse_json,
 )
-from ._calibration import Calibration
-from ._errors import BundleError
-from ._features import FeatureSpec
+from ._files import open_bundle, write_manifest
 from ._signing import Ed25519PublicKey
-from ._treeshap import TreeExplainerTables
 
 TREESHAP_FILE = "treeshap.npz"
 

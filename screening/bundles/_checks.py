@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import BundleError
-from ._features import FEATURE_VERSION, FeatureSpec
+from .._errors import BundleError
+from .._features import FEATURE_VERSION, FeatureSpec
 
 __all__ = [
     "check_calibration",

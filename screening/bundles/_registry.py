@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._bundle import sign_bundle, verify_bundle, write_json_atomic
-from ._errors import BundleError, RegistryError
+from .._errors import BundleError, RegistryError
+from ._files import sign_bundle, verify_bundle, write_json_atomic
 from ._signing import Ed25519PrivateKey, Ed25519PublicKey
 
 __all__ = ["ModelRegistry"]
