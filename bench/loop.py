@@ -78,6 +78,8 @@ class LoopConfig:
     max_depth: int = 4
     learning_rate: float = 0.1
     train_weight_cap: float = 10.0
+    calibrate_every: int = 4  # weeks between cross-fitted calibrations
+    unlabelled: int = 0  # PU learning: this many never-opened parcels as negatives (0: off)
     threads: int = 2
 
 
@@ -180,6 +182,7 @@ class Learner:
         self.config = config
         self.booster: xgboost.Booster | None = None
         self.calibration = Calibration()
+        self.fits = 0
 
     def params(self) -> dict[str, Any]:
         c = self.config
@@ -194,6 +197,9 @@ class Learner:
         are overconfident) with full inverse-propensity weights."""
         clipped = np.minimum(weight, cap)
         self.booster = self._train(x, y, clipped)
+        self.fits += 1
+        if self.fits % self.config.calibrate_every != 1 and self.config.calibrate_every > 1:
+            return  # keep the last calibration (cross-fitting costs two more fits)
         rows = calibrate if y[calibrate].sum() >= 5 else np.ones(y.size, bool)
         fold = np.random.default_rng(self.config.seed).random(y.size) < 0.5
         margin = np.empty(y.size)
@@ -296,9 +302,18 @@ def _retrain(learner: Learner, flow: Flow, histories: np.ndarray, inspected: np.
     y = flow.found[rows]
     if y.sum() < config.min_seizures:
         return None if learner.booster is None else _cuts(learner, flow, histories, upto)
-    x = np.hstack([flow.parcel_matrix[rows], histories[rows]]).astype(np.float32)
     matured = flow.frame.posted_us[rows] < now - config.maturity_days * _DAY_US
-    learner.fit(x, y, weight[rows], matured, config.train_weight_cap)
+    w = weight[rows]
+    if config.unlabelled:  # PU: a sample of the flow never opened, as negatives
+        never = np.flatnonzero(~inspected[:upto])
+        rng = np.random.default_rng(config.seed + upto)
+        sample = rng.choice(never, min(config.unlabelled, never.size), replace=False)
+        rows = np.concatenate([rows, sample])
+        y = np.concatenate([y, np.zeros(sample.size, bool)])
+        w = np.concatenate([w, np.full(sample.size, never.size / max(sample.size, 1))])
+        matured = np.concatenate([matured, np.zeros(sample.size, bool)])
+    x = np.hstack([flow.parcel_matrix[rows], histories[rows]]).astype(np.float32)
+    learner.fit(x, y, w, matured, config.train_weight_cap)
     return _cuts(learner, flow, histories, upto)
 
 
@@ -418,10 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weeks", type=int, default=26)
     parser.add_argument("--capacity", type=float, default=0.02)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--parcels-per-week", type=int, default=30_000)
     parser.add_argument("--out", default="runs/loop.json")
     args = parser.parse_args(argv)
     for row in run(args.seeds, args.prevalence, args.weeks, args.capacity, args.quick,
-                   out=args.out):  # fmt: skip
+                   args.parcels_per_week, args.out):  # fmt: skip
         print(f"{row['figure']:60s} {row['ours']!s:>10s} {row.get('baseline')!s:>10s} "
               f"{row.get('ratio', '')!s:>14s} {row['unit']}")
     return 0
