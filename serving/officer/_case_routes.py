@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -65,14 +66,14 @@ def _save_case(request: Request, item_id: str, form: dict[str, str]) -> Response
 
 @router.post("/parcels/{item_id}/attachments")
 async def attach(request: Request, item_id: str) -> Response:
-    form = await request.form(max_files=1, max_fields=10)
-    upload = form.get("file")
-    data = b""
-    name = ""
-    if isinstance(upload, UploadFile):
-        data = await upload.read(MAX_ATTACHMENT + 1)
-        name = upload.filename or ""
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    async with request.form(max_files=1, max_fields=10) as form:  # closes the spooled file
+        upload = form.get("file")
+        data = b""
+        name = ""
+        if isinstance(upload, UploadFile):
+            data = await upload.read(MAX_ATTACHMENT + 1)
+            name = upload.filename or ""
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
     return await run_in_threadpool(_attach, request, item_id, fields, name, data)
 
 
@@ -134,4 +135,5 @@ def case_record(request: Request, item_id: str) -> Response:
     return ctx.render("case_record.html", session, item_id=item_id, parcel=parcel,
                       case=ctx.cases.latest(item_id) or {}, current=current,
                       outcomes=outcomes, tokens=tokens,
-                      attachments=ctx.cases.attachments(item_id))  # fmt: skip
+                      attachments=ctx.cases.attachments(item_id),
+                      now_iso=datetime.now(UTC).isoformat())  # fmt: skip

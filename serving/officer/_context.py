@@ -17,7 +17,7 @@ from screening import Pseudonymiser
 from .._service import Service
 from ._cases import CaseStore
 from ._parcels import ParcelStore
-from ._present import chance, grams, kg, money, party, points, words
+from ._present import chance, grams, kg, money, party, points, size, words
 from ._recorder import ParcelRecorder
 from ._shadow import ShadowScorer
 from ._text import TEXT, label
@@ -104,6 +104,7 @@ class OfficerContext:
         env.filters["kg"] = kg
         env.filters["grams"] = grams
         env.filters["party"] = party
+        env.filters["size"] = size
         env.filters["when"] = _when(ZoneInfo(s.officer_timezone))
         env.globals.update(t=TEXT, label=label, words=words, money=money, prefix=PREFIX,
                            zone=s.officer_timezone)  # fmt: skip

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
-from screening import PSI_ALERT, Band
+from screening import LABELS, PSI_ALERT, Band, group_of
 
 from ._context import PREFIX, OfficerContext, context
 from ._model_page import DRIFT_MIN, drift_now
@@ -107,10 +107,11 @@ def health_alarms(ctx: OfficerContext) -> list[dict[str, str]]:
             psi = drift.get("score_psi")
             drifted = list(drift.get("drifted") or [])
             if (psi is not None and psi > PSI_ALERT) or drifted:
+                parts = list(dict.fromkeys(LABELS[group_of(name)].lower() for name in drifted))
                 alarms.append({
                     "what": TEXT["alarm_drift"].format(
-                        psi=f"{psi:.2f}" if psi is not None else "-",
-                        features=", ".join(drifted[:5]) or TEXT["value_none"],
+                        psi=f"{psi:.2f}" if psi is not None else "-", level=PSI_ALERT,
+                        features=", ".join(parts[:5]) or TEXT["value_none"],
                         parcels=drift["parcels"]),
                     "todo": TEXT["alarm_drift_todo"]})  # fmt: skip
     ctx.health_cache[:] = [now, alarms]

@@ -107,12 +107,12 @@ def _period(ctx: OfficerContext, q: Any) -> tuple[str, str, str, str]:
 
 def _outcomes(ctx: OfficerContext, start: str, end: str) -> list[dict[str, Any]]:
     """Outcomes received in [start, end), each with where it stands and its parcel's facts."""
-    latest = LATEST_EFFECTIVE.format(item="o.item_id")
+    latest = LATEST_EFFECTIVE.format(item="x.item_id")  # (its own alias is o)
     rows = ctx.service.state_db.execute(
-        "SELECT o.id, o.item_id, o.recorded_at, o.received_at, o.caller, o.record, o.corrects, "
-        f"o.state, o.id = {latest}, p.probability, p.selection_reason, p.decision "
-        "FROM outcome o LEFT JOIN officer_parcel p ON p.item_id = o.item_id "
-        "WHERE o.received_at >= ? AND o.received_at < ? ORDER BY o.id", (start, end))
+        "SELECT x.id, x.item_id, x.recorded_at, x.received_at, x.caller, x.record, x.corrects, "
+        f"x.state, x.id = {latest}, p.probability, p.selection_reason, p.decision "
+        "FROM outcome x LEFT JOIN officer_parcel p ON p.item_id = x.item_id "
+        "WHERE x.received_at >= ? AND x.received_at < ? ORDER BY x.id", (start, end))
     names = ("id", "item_id", "recorded_at", "received_at", "caller", "record", "corrects",
              "state", "current", "probability", "parcel_selection", "decision")  # fmt: skip
     out = []
@@ -152,13 +152,11 @@ def outcomes_csv(request: Request) -> Response:
 
 def shift_figures(ctx: OfficerContext, start: str, end: str) -> dict[str, Any]:
     """What was opened and found in [start, end): overall, by selection, by officer, against
-    the capacity of the parcels scored in the period."""
+    the capacity of the parcels scored (by the service or a batch run) in the period."""
     counted = [o for o in _outcomes(ctx, start, end) if o["current"]]
-    key_start = start[:19].replace("T", " ")
-    key_end = end[:19].replace("T", " ")
     ((scored, flagged),) = ctx.service.state_db.execute(
         "SELECT count(*), coalesce(sum(flagged), 0) FROM officer_parcel "
-        "WHERE posted_key >= ? AND posted_key < ?", (key_start, key_end))  # fmt: skip
+        "WHERE scored_at >= ? AND scored_at < ?", (start, end))  # fmt: skip
     capacity = ctx.service.settings.capacity
     groups: dict[str, dict[str, int]] = {}
     officers: dict[str, dict[str, int]] = {}

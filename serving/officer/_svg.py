@@ -12,7 +12,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-WIDTH, ROW, TOP, LABEL_W, VALUE_W = 860, 30, 24, 380, 110
+WIDTH, ROW, TOP, LABEL_W, VALUE_W = 880, 30, 24, 380, 130
 UP, DOWN, NEUTRAL = "#b42318", "#1a6fb0", "#4b5563"
 
 

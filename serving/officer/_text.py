@@ -42,7 +42,7 @@ TEXT: dict[str, str] = {
     "forbidden": "Your account may not do this.",
     "not_found": "No scored parcel with this item ID.",
     "invalid_outcome": "The outcome was not recorded:",
-    "back_to_queue": "Back to the queue",
+    "back_to_queue": "Back to the worklist",
     # queue
     "queue_title": "Open flagged parcels, any day",
     "queue_title_day": "Flagged parcels of {day}",
@@ -83,8 +83,8 @@ TEXT: dict[str, str] = {
     "col_selection": "Selected by",
     "col_status": "Status",
     "queue_empty": "No flagged parcels match these filters.",
-    "queue_count": "{total} parcels; page {page} of {pages}",
-    "queue_count_one": "1 parcel",
+    "queue_count": "{total} parcels; page {page} of {pages}.",
+    "queue_count_one": "1 parcel.",
     "page_prev": "Previous page",
     "page_next": "Next page",
     "paging": "Pages",
@@ -167,6 +167,10 @@ TEXT: dict[str, str] = {
     "views_count": (
         "The explanation was opened {n} times by {officers} user(s), last {last}; views are "
         "counted here, each is in the decision log."
+    ),
+    "views_count_one": (
+        "The explanation was opened once, {last}; views are counted here, each is in the "
+        "decision log."
     ),
     "keys_title": "Keyboard:",
     "keys_help": (
@@ -256,8 +260,9 @@ TEXT: dict[str, str] = {
     "alarm_todo": "What to do:",
     "alarm_more": "Details on the model page",
     "alarm_drift": (
-        "the parcels scored lately differ from those the model learned from (score shift "
-        "{psi}; changed: {features}; over {parcels} parcels). Its chances may be off."
+        "the {parcels} parcels scored lately differ from those the model learned from (the "
+        "shift of their scores is {psi}, the alarm level {level}; what changed most: "
+        "{features}). The chances it gives may be off."
     ),
     "alarm_drift_todo": (
         "keep working the worklist and record every outcome, random-control parcels "
@@ -293,7 +298,7 @@ TEXT: dict[str, str] = {
     "report_to": "To",
     "report_show": "Show",
     "report_summary": "Parcels opened and found, {first} to {last}",
-    "report_scored": "Parcels scored (posted in the period)",
+    "report_scored": "Parcels scored in the period",
     "report_flagged": "{n} flagged",
     "report_capacity": "Inspection capacity",
     "report_slots": "{n} parcels ({share} of the flow)",
@@ -493,7 +498,7 @@ TEXT: dict[str, str] = {
     "outcome_notes": "Notes",
     "outcome_disagree": "I disagree with the model",
     "outcome_disagree_reason": "Why do you disagree?",
-    "outcome_submit": "Record outcome",
+    "outcome_submit": "Save",
     "outcome_choose": "Choose the result",
     "outcome_errors_above": "The outcome was not recorded: see the form below.",
     # what an officer reads for a problem with the outcome form (by field)
