@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from screening import drift_report
+from screening import LABELS, drift_report, group_of
 
 from ._markdown import render
 
@@ -111,6 +111,7 @@ def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
     if served is None:
         return values
     m = served.model
+    drift = _drift(ctx, m.version, m.reference, list(m.spec.names))
     card_path = m.path / "model_card.md"
     card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
     values.update(
@@ -118,7 +119,9 @@ def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
                "bundle_hash": m.bundle_hash, "name": m.info.get("model_name", "")},
         card_html=render(card, heading_offset=2),
         metrics=_metrics(m.metrics), capacities=CAPACITIES,
-        drift=_drift(ctx, m.version, m.reference, list(m.spec.names)),
+        drift=drift,
+        drift_groups=list(dict.fromkeys(LABELS[group_of(n)] for n in
+                                        (drift or {}).get("drifted") or [])),
         info_json=json.dumps(m.info.get("training", {}), indent=1)[:4000],
     )  # fmt: skip
     return values

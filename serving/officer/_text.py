@@ -582,13 +582,17 @@ TEXT: dict[str, str] = {
     "metrics_capacity": "Capacity",
     "metrics_precision": "Precision",
     "metrics_recall": "Recall",
-    "drift": "Current drift",
-    "drift_intro": "Population stability index of the score and features over recent parcels.",
+    "drift": "Are recent parcels like the ones the model learned from?",
+    "drift_intro": (
+        "How far the scores and the declaration fields of the latest parcels have moved from "
+        "those the model was trained on (population stability index: 0 is no change; above "
+        "the alarm level, the model's chances may be off)."
+    ),
     "drift_none": "Too few recent parcels to measure drift.",
-    "drift_score": "Score PSI",
+    "drift_score": "Shift of the scores",
     "drift_parcels": "Parcels measured",
-    "drift_alert": "Features beyond the alert level ({level})",
-    "drift_ok": "No feature beyond the alert level.",
+    "drift_alert": "Declaration fields that moved beyond the alarm level ({level})",
+    "drift_ok": "None beyond the alarm level.",
     "shadow": "Champion and challenger",
     "shadow_none": "No challenger model is published.",
     "shadow_intro": (
@@ -599,7 +603,7 @@ TEXT: dict[str, str] = {
     "shadow_version": "Version",
     "shadow_outcomes": "Inspected parcels with outcome",
     "shadow_seizures": "Seizures",
-    "shadow_auc": "ROC AUC",
+    "shadow_auc": "Ranking quality (ROC AUC: 0.5 is chance, 1 perfect)",
     "shadow_top_hits": "Seizures in the top {share} of scores",
     "shadow_champion": "Champion",
     "shadow_challenger": "Challenger",
