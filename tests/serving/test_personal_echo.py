@@ -43,6 +43,7 @@ def _misaligned_csv(w: World, path: Path) -> Path:
     shifts a name into the numbers, a name sits in the item ID, one is clean."""
     write_csv(pq.read_table(w.manifest).slice(0, 4), path)
     header, *rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rows = [[cell.replace(",", " ") for cell in row] for row in rows]  # "Co., Ltd": unquoted below
     name, charges, item = (DECLARATION_CSV_COLUMNS.index(c)
                            for c in ("sender_name", "postal_charges", "item_id"))  # fmt: skip
     items = list(dict.fromkeys(r[item] for r in rows))
