@@ -15,12 +15,13 @@ from ._cases import MAX_ATTACHMENT, CaseError, case_from_form
 from ._context import PREFIX, SECURITY_HEADERS, context
 from ._parcel_routes import _parcel_page
 from ._text import TEXT
-from ._users import csrf_ok
+from ._users import Session
 from ._web import (
     caller_of,
     normal_item_id,
     parcel_url,
     posted,
+    posting_session,
     redirect,
     refuse,
     rid,
@@ -38,11 +39,9 @@ async def save_case(request: Request, item_id: str) -> Response:
 
 
 def _save_case(request: Request, item_id: str, form: dict[str, str]) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
-    if not csrf_ok(session.csrf, form.get("csrf")):
-        return refuse(request, session, TEXT["csrf_failed"], 403)
+    session = posting_session(request, form)
+    if not isinstance(session, Session):
+        return session  # to the sign-in page, or refused (CSRF)
     ctx = context(request)
     item_id = normal_item_id(item_id)
     if ctx.parcels.get(item_id) is None:
@@ -79,11 +78,9 @@ async def attach(request: Request, item_id: str) -> Response:
 
 def _attach(request: Request, item_id: str, form: dict[str, str], name: str,
             data: bytes) -> Response:  # fmt: skip
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
-    if not csrf_ok(session.csrf, form.get("csrf")):
-        return refuse(request, session, TEXT["csrf_failed"], 403)
+    session = posting_session(request, form)
+    if not isinstance(session, Session):
+        return session  # to the sign-in page, or refused (CSRF)
     ctx = context(request)
     item_id = normal_item_id(item_id)
     if ctx.parcels.get(item_id) is None:

@@ -33,12 +33,13 @@ from ._present import explanation_steps, points
 from ._queue_routes import worklist_filter
 from ._svg import waterfall
 from ._text import TEXT
-from ._users import Session, csrf_ok
+from ._users import Session
 from ._web import (
     caller_of,
     normal_item_id,
     parcel_url,
     posted,
+    posting_session,
     queue_url,
     redirect,
     refuse,
@@ -270,11 +271,9 @@ def _after(ctx: OfficerContext, session: Session, item_id: str, form: dict[str, 
 
 
 def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
-    if not csrf_ok(session.csrf, form.get("csrf")):
-        return refuse(request, session, TEXT["csrf_failed"], 403)
+    session = posting_session(request, form)
+    if not isinstance(session, Session):
+        return session  # to the sign-in page, or refused (CSRF)
     ctx = context(request)
     item_id = normal_item_id(item_id)
     parcel = ctx.parcels.get(item_id)
@@ -349,11 +348,9 @@ async def approve_outcome(request: Request, item_id: str, outcome_id: str) -> Re
 def _approve_outcome(request: Request, item_id: str, outcome_id: str,
                      form: dict[str, str]) -> Response:  # fmt: skip
     """Four eyes: another officer approves a pending correction (logged under their name)."""
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
-    if not csrf_ok(session.csrf, form.get("csrf")):
-        return refuse(request, session, TEXT["csrf_failed"], 403)
+    session = posting_session(request, form)
+    if not isinstance(session, Session):
+        return session  # to the sign-in page, or refused (CSRF)
     ctx = context(request)
     item_id = normal_item_id(item_id)
     found = ctx.service.state.outcome(int(outcome_id)) if _NUMBER.fullmatch(outcome_id) else None
@@ -383,11 +380,9 @@ async def claim(request: Request, item_id: str) -> Response:
 def _claim(request: Request, item_id: str, form: dict[str, str]) -> Response:
     """Claim a parcel (others see who works on it), give it up, or (an administrator)
     assign it to an officer."""
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
-    if not csrf_ok(session.csrf, form.get("csrf")):
-        return refuse(request, session, TEXT["csrf_failed"], 403)
+    session = posting_session(request, form)
+    if not isinstance(session, Session):
+        return session  # to the sign-in page, or refused (CSRF)
     ctx = context(request)
     item_id = normal_item_id(item_id)
     if ctx.parcels.get(item_id) is None:

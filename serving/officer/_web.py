@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse
 
 from .._auth import Caller, Role
 from ._context import PREFIX, SECURITY_HEADERS, SESSION_COOKIE, context
-from ._users import Session
+from ._text import TEXT
+from ._users import Session, csrf_ok
 
 #: An item ID as typed or scanned: letters and digits, case, spaces and dashes ignored.
 _NOT_ID = re.compile(r"[\s\-_.]+")
@@ -21,6 +22,17 @@ WORKLIST_KEYS = ("status", "date", "band", "origin", "office", "manifest", "mine
 def session_of(request: Request) -> Session | None:
     found = context(request).users.session(request.cookies.get(SESSION_COOKIE))
     return found if found is not None and found.user.may(Role.OFFICER) else None
+
+
+def posting_session(request: Request, form: dict[str, str]) -> Session | Response:
+    """The session of a signed-in officer posting ``form`` with its CSRF token; else the
+    answer to give instead (to the sign-in page, or 403)."""
+    session = session_of(request)
+    if session is None:
+        return to_login(request)
+    if not csrf_ok(session.csrf, form.get("csrf")):
+        return refuse(request, session, TEXT["csrf_failed"], 403)
+    return session
 
 
 def caller_of(session: Session) -> Caller:
