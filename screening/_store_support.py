@@ -202,12 +202,22 @@ class WalCheckpointer:
         self.interval = interval
         self.restart_bytes = restart_bytes
         self._paths: dict[str, int] = {}
+        self._opened: dict[str, tuple[sqlite3.Connection, WriterLock]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def register(self, path: Path | str) -> None:
+        """Checkpoint ``path`` from now on. The thread's connection is opened here, beside the
+        store's own, so both hold the same file: opened later by its path, it would open
+        whatever file had taken that path by then (one put in place of the store) and apply
+        the store's WAL to it."""
         with self._lock:
             key = str(path)
+            if key not in self._opened:
+                conn = sqlite3.connect(key, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout=100")
+                conn.execute("PRAGMA schema_version").fetchall()  # opens the WAL now, too
+                self._opened[key] = conn, WriterLock(key)
             self._paths[key] = self._paths.get(key, 0) + 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="wal-checkpoint",
@@ -222,33 +232,23 @@ class WalCheckpointer:
                 self._paths[key] = left
             else:
                 self._paths.pop(key, None)
+                opened = self._opened.pop(key, None)
+                if opened is not None:
+                    opened[0].close()
+                    opened[1].close()
 
     def _run(self) -> None:
-        connections: dict[str, tuple[sqlite3.Connection, WriterLock]] = {}
         while True:
             time.sleep(self.interval)
             with self._lock:
-                paths = list(self._paths)
-                if not paths:
+                if not self._paths:
                     self._thread = None
                     break
-            for key in list(connections):
-                if key not in paths:
-                    conn, writer = connections.pop(key)
-                    conn.close()
-                    writer.close()
-            for key in paths:
-                try:
-                    if key not in connections:
-                        conn = sqlite3.connect(key, isolation_level=None)
-                        conn.execute("PRAGMA busy_timeout=100")
-                        connections[key] = conn, WriterLock(key)
-                    self.checkpoint(*connections[key])
-                except sqlite3.Error:
-                    continue  # busy or gone: the next round tries again
-        for conn, writer in connections.values():
-            conn.close()
-            writer.close()
+                for conn, writer in self._opened.values():
+                    try:
+                        self.checkpoint(conn, writer)
+                    except sqlite3.Error:
+                        continue  # busy or gone: the next round tries again
 
     def checkpoint(self, conn: sqlite3.Connection, writer: WriterLock) -> bool:
         """One round on one database; True when the WAL was left fully checkpointed under

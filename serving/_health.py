@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -155,6 +156,12 @@ class RecordDatabase(Database):
             if health is not None:
                 health.saw(exc)
             raise
+        except sqlite3.Error as exc:  # of the SQL, unless the file is no longer the one opened
+            health = getattr(self, "health", None)
+            moved = None if health is None else health.file_problem()
+            if moved is None:
+                raise
+            raise StoreUnavailable(f"{moved}; nothing of the request was recorded") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:

@@ -427,3 +427,22 @@ def test_a_log_behind_its_anchor_is_named_and_refused_until_reanchored(
         assert service.audit.verify().ok
     finally:
         service.close()
+
+
+def test_any_error_of_a_replaced_record_database_is_a_503(tmp_path: Path) -> None:
+    """A read that fails because the path now holds another file ("no such table") is the
+    store's fault, not the request's: a 503 naming the replacement, never a 500."""
+    from serving._health import RecordDatabase
+
+    path = tmp_path / "state.sqlite"
+    db = RecordDatabase(path)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            db.execute("SELECT * FROM nothing_here")  # the SQL's error while the file is its own
+        other = tmp_path / "other.sqlite"
+        sqlite3.connect(other).close()
+        os.replace(other, path)
+        with pytest.raises(StoreUnavailable, match="replaced by another file"):
+            db.execute("SELECT * FROM nothing_here")
+    finally:
+        db.close()

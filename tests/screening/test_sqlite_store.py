@@ -197,6 +197,36 @@ def test_the_checkpoint_thread_keeps_sqlite_s_locks_so_no_other_process_deletes_
         backend.close()
 
 
+def test_a_file_put_in_place_of_a_store_is_never_checkpointed_into(tmp_path: Path) -> None:
+    """The checkpoint thread holds the file the store opened, not whatever has its path: a
+    database put in place of the store before the thread's first round keeps its own tables,
+    and the store's connection still reads its rows (CI caught "no such table" on a store
+    the thread had opened by path after such a replacement, and had applied its WAL to)."""
+    path = tmp_path / "s.sqlite"
+    backend = SQLiteBackend(path, background_checkpoints=True)
+    with backend.transaction():
+        for i in range(500):
+            backend.put("sender", f"t{i}", EntityStats(parcels=1, first_us=i, last_us=i))
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    other.replace(path)
+    try:
+        time.sleep(2.5)  # at least two rounds of the checkpoint thread (one a second)
+        assert backend.db.execute("SELECT count(*) FROM history_entity") == [(500,)]
+        copy = tmp_path / "copy.sqlite"  # its bytes alone: opened at its path, SQLite
+        copy.write_bytes(path.read_bytes())  # would read the store's WAL beside it
+        probe = sqlite3.connect(copy)
+        try:
+            tables = probe.execute("SELECT name FROM sqlite_master").fetchall()
+        finally:
+            probe.close()
+        assert tables == [("t",)]
+    finally:
+        backend.close()
+
+
 def test_a_writer_waits_at_most_its_timeout_for_a_lock_another_process_holds(
     tmp_path: Path,
 ) -> None:
