@@ -96,7 +96,7 @@ class _Checker:
     def missing(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
                 name: str | list[str], message: str) -> np.ndarray:  # fmt: skip
         """Rows where the value is null though its parent is present; reports them."""
-        null = present & ~_np(pc.is_valid(array))
+        null: np.ndarray = present & ~_np(pc.is_valid(array))
         idx = np.flatnonzero(null)
         got: list[str | None] = [None if message == "field required" else "None"] * len(idx)
         self.found.add(rows[idx], _at(key, idx), _pick(name, idx), message, got)

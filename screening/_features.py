@@ -132,7 +132,8 @@ def _per_value(values: np.ndarray, fn: Callable[[Any], float],
     if found is None:
         return np.array([fn(v) for v in values], dtype=np.float64).reshape(len(values))
     codes, uniques = found
-    return np.array([fn(v) for v in uniques], dtype=np.float64).reshape(len(uniques))[codes]
+    per_unique = np.array([fn(v) for v in uniques], dtype=np.float64).reshape(len(uniques))
+    return np.asarray(per_unique[codes])
 
 
 def _found(pattern: re.Pattern[str], text: str) -> float:
@@ -173,14 +174,14 @@ def _log_ratio(values: np.ndarray, chapters: np.ndarray, reference: dict[str, fl
                distinct: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
     ref = _per_value(chapters, lambda c: reference.get(c, np.nan), distinct)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log(values / ref)
+        out: np.ndarray = np.log(values / ref)
     out[~np.isfinite(out)] = np.nan
     return out
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = a / b
+        out: np.ndarray = a / b
     out[~np.isfinite(out)] = np.nan
     return out
 

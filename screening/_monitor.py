@@ -85,7 +85,7 @@ def stable_view(values: np.ndarray, name: str) -> np.ndarray:
     0; any other as it is."""
     values = np.asarray(values, dtype=np.float64)
     if name in GROWING_FEATURES:
-        return (np.nan_to_num(values, nan=0.0) > 0).astype(np.float64)
+        return np.asarray(np.nan_to_num(values, nan=0.0) > 0, dtype=np.float64)
     return values
 
 

@@ -168,4 +168,4 @@ class Pseudonymiser:
         sep = _SEPARATOR
         digests = iter(self._hash.digests(sep.join([kind, *row]).encode() for row in named))
         distinct = [next(digests)[:_TOKEN_BYTES].hex() if row[0] else "" for row in rows]
-        return np.array(distinct, dtype=object)[inverse]
+        return np.asarray(np.array(distinct, dtype=object)[inverse])

@@ -41,4 +41,4 @@ def rule_score(matrix: np.ndarray, spec: FeatureSpec, origin: np.ndarray) -> np.
         + 0.5 * (col["sender_address_missing"] > 0)
     )
     # a tiny, deterministic tie-break so equal points do not rank by file order
-    return points + 1e-3 * np.nan_to_num(-np.log1p(col["value_per_gram_eur"]), nan=0.0)
+    return np.asarray(points + 1e-3 * np.nan_to_num(-np.log1p(col["value_per_gram_eur"]), nan=0.0))

@@ -206,7 +206,8 @@ def _onnxmltools_trees(booster: xgboost.Booster, n_features: int) -> onnx.NodePr
     if len(nodes) != 1:
         kinds = [n.op_type for n in converted.graph.node]
         raise ExportError(f"expected one TreeEnsembleClassifier from onnxmltools, got {kinds}")
-    return nodes[0]
+    node: onnx.NodeProto = nodes[0]
+    return node
 
 
 # -- parity gate ------------------------------------------------------------------------

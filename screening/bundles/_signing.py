@@ -133,14 +133,14 @@ def verify_manifest(manifest: bytes, signature: bytes | None,
                           f"key load here (trusted: {', '.join(sorted(keys))})")  # fmt: skip
     try:
         document = json.loads(signature)
-        algorithm, signer = document["algorithm"], document["key_id"]
+        algorithm, signer = document["algorithm"], str(document["key_id"])
         raw = base64.b64decode(document["signature"], validate=True)
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise BundleError(f"{where}: manifest.sig is malformed: {exc!r}") from None
     if algorithm != SIGNATURE_ALGORITHM:
         raise BundleError(f"{where}: manifest.sig uses {algorithm!r}; expected "
                           f"{SIGNATURE_ALGORITHM!r}")  # fmt: skip
-    key = keys.get(signer) if isinstance(signer, str) else None
+    key = keys.get(signer) if isinstance(document["key_id"], str) else None
     if key is None:
         raise BundleError(f"{where}: manifest.sig is signed by key {signer!r}, which is not "
                           f"trusted here (trusted: {', '.join(sorted(keys))})")  # fmt: skip

@@ -134,7 +134,8 @@ class CaseStore:
         if not rows:
             return None
         case_id, time, officer, record = rows[0]
-        return json.loads(record) | {"case_id": case_id, "time": time, "officer": officer}
+        found: dict[str, Any] = json.loads(record)
+        return found | {"case_id": case_id, "time": time, "officer": officer}
 
     def versions(self, item_id: str) -> int:
         return int(self.db.execute("SELECT count(*) FROM officer_case WHERE item_id = ?",

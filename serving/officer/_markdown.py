@@ -31,4 +31,4 @@ def _parser(heading_offset: int) -> MarkdownIt:
 
 def render(markdown: str, heading_offset: int = 1) -> str:
     """HTML of ``markdown``; headings shift down by ``heading_offset`` levels (max h6)."""
-    return _parser(heading_offset).render(markdown)
+    return str(_parser(heading_offset).render(markdown))

@@ -83,7 +83,7 @@ class SignInThrottle:
             "SELECT at FROM officer_signin_failure WHERE client = ? AND at > ? "
             "ORDER BY at DESC LIMIT ?", (client, since, self.per_client))]  # fmt: skip
         if len(mine) >= self.per_client:
-            return mine[-1] + self.window_s - now
+            return float(mine[-1]) + self.window_s - now
         if not mine:  # a client with no failure is not held to the user name's limit
             return 0.0
         theirs = [at for (at,) in db.execute(
@@ -91,7 +91,7 @@ class SignInThrottle:
             "ORDER BY at DESC LIMIT ?", (user, since, self.per_user))]  # fmt: skip
         if len(theirs) < self.per_user:
             return 0.0
-        return min(theirs[-1], mine[0]) + self.window_s - now  # the name or the client clear
+        return float(min(theirs[-1], mine[0])) + self.window_s - now  # the name or the client clear
 
     def attempt(self, username: str, client: str) -> tuple[float, int | None]:
         """Admit an attempt: ``(0, ticket)``, the attempt counted as a failure until

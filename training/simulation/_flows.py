@@ -36,7 +36,7 @@ def _allocate(total: int, weight: np.ndarray) -> np.ndarray:
     counts = np.floor(exact).astype(np.int64)
     short = total - counts.sum()
     counts[np.argsort(counts - exact, kind="stable")[:short]] += 1
-    return counts
+    return np.asarray(counts)
 
 
 def _dates(config: SimulationConfig) -> list[datetime.date]:

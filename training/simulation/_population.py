@@ -178,7 +178,7 @@ def _country_offices(
     first = np.searchsorted(office_country, np.arange(len(COUNTRIES)))
     count = np.bincount(office_country, minlength=len(COUNTRIES))
     pick = (rng.random(country.size) * count[country]).astype(np.int64)
-    return first[country] + np.where(exchange, 0, pick)
+    return np.asarray(first[country] + np.where(exchange, 0, pick))
 
 
 def build_population(

@@ -95,7 +95,7 @@ def posting_times(rng: np.random.Generator, day_us: int, origin: np.ndarray) -> 
     """Microseconds since epoch (UTC) for postings during local office hours."""
     local_hour = np.clip(rng.normal(13.0, 2.8, origin.size), 7.0, 20.5)
     seconds = (local_hour - UTC_OFFSET[origin]) * 3600.0
-    return day_us + (seconds * 1e6).astype(np.int64)
+    return np.asarray(day_us + (seconds * 1e6).astype(np.int64))
 
 
 def postal_charges(
