@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def registry(tmp_path: Path) -> ModelRegistry:
 # -- bundle -------------------------------------------------------------------------------
 
 
-def test_manifest_lists_every_file(bundle):
+def test_manifest_lists_every_file(bundle: Path) -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["format"] == 1
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created_at"])
@@ -81,7 +82,7 @@ def flip_byte(path: Path) -> None:
         ),
     ],
 )
-def test_damaged_bundle_is_refused(bundle, damage, message):
+def test_damaged_bundle_is_refused(bundle: Path, damage: Any, message: Any) -> None:
     damage(bundle)
     with pytest.raises(BundleError, match=message) as info:
         verify_bundle(bundle)
@@ -89,7 +90,7 @@ def test_damaged_bundle_is_refused(bundle, damage, message):
     assert info.value.status_code == 500
 
 
-def test_every_problem_is_named_at_once(bundle):
+def test_every_problem_is_named_at_once(bundle: Path) -> None:
     flip_byte(bundle / "model.onnx")
     (bundle / "model_card.md").unlink()
     with pytest.raises(BundleError) as info:
@@ -100,7 +101,9 @@ def test_every_problem_is_named_at_once(bundle):
 # -- registry -----------------------------------------------------------------------------
 
 
-def test_publish_resolve_alias_round_trip(registry, bundle, tmp_path):
+def test_publish_resolve_alias_round_trip(
+    registry: ModelRegistry, bundle: Path, tmp_path: Path
+) -> None:
     v1 = registry.publish(bundle)
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", v1)
     v2 = registry.publish(make_bundle(tmp_path / "b2", marker="2"), version="2026.11.2")
@@ -125,20 +128,20 @@ def test_publish_resolve_alias_round_trip(registry, bundle, tmp_path):
     ]
 
 
-def test_published_copy_is_independent_of_the_source(registry, bundle):
+def test_published_copy_is_independent_of_the_source(registry: ModelRegistry, bundle: Path) -> None:
     version = registry.publish(bundle)
     flip_byte(bundle / "model.onnx")  # the source changes after publishing
     assert registry.load(version).is_dir()
 
 
-def test_damaged_source_is_not_published(registry, bundle):
+def test_damaged_source_is_not_published(registry: ModelRegistry, bundle: Path) -> None:
     flip_byte(bundle / "model.onnx")
     with pytest.raises(BundleError, match="model.onnx"):
         registry.publish(bundle)
     assert registry.versions() == []
 
 
-def test_duplicate_version_is_refused(registry, bundle):
+def test_duplicate_version_is_refused(registry: ModelRegistry, bundle: Path) -> None:
     registry.publish(bundle, version="v1")
     with pytest.raises(RegistryError, match="'v1' already exists") as info:
         registry.publish(bundle, version="v1")
@@ -155,7 +158,9 @@ def test_duplicate_version_is_refused(registry, bundle):
         (lambda d: (d / "notes.txt").write_text("hi"), "notes.txt: present"),  # file added
     ],
 )
-def test_load_refuses_a_bundle_changed_in_the_registry(registry, bundle, damage, message):
+def test_load_refuses_a_bundle_changed_in_the_registry(
+    registry: ModelRegistry, bundle: Path, damage: Any, message: Any
+) -> None:
     registry.publish(bundle, version="v1")
     registry.set_alias("champion", "v1")
     damage(registry.path("champion"))
@@ -174,7 +179,9 @@ def test_load_refuses_a_bundle_changed_in_the_registry(registry, bundle, damage,
         (lambda r: r.resolve("../versions/v1"), "no version or alias", 404),  # path escape
     ],
 )
-def test_bad_references_are_refused(registry, bundle, call, message, status):
+def test_bad_references_are_refused(
+    registry: ModelRegistry, bundle: Path, call: Any, message: Any, status: Any
+) -> None:
     registry.publish(bundle, version="v1")
     with pytest.raises(RegistryError, match=re.escape(message)) as info:
         call(registry)
@@ -190,7 +197,7 @@ def test_bad_references_are_refused(registry, bundle, call, message, status):
         "",  # empty
     ],
 )
-def test_bad_version_names_are_refused(registry, bundle, version):
+def test_bad_version_names_are_refused(registry: ModelRegistry, bundle: Path, version: Any) -> None:
     with pytest.raises(RegistryError, match="must be 1-128 characters"):
         registry.publish(bundle, version=version)
 
@@ -201,7 +208,9 @@ def _flip_aliases(root: str, alias: str, versions: list[str], rounds: int) -> No
         registry.set_alias(alias, versions[i % len(versions)])
 
 
-def test_concurrent_alias_updates_keep_the_file_valid(registry, bundle, tmp_path):
+def test_concurrent_alias_updates_keep_the_file_valid(
+    registry: ModelRegistry, bundle: Path, tmp_path: Path
+) -> None:
     versions = [
         registry.publish(bundle, version="v1"),
         registry.publish(make_bundle(tmp_path / "b2", marker="2"), version="v2"),

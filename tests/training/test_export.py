@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import onnx
@@ -60,7 +62,7 @@ def deep_booster() -> xgboost.Booster:
     return MODELS["depth6"]()
 
 
-def test_export_passes_parity(booster):
+def test_export_passes_parity(booster: xgboost.Booster) -> None:
     x, _ = _data(seed=99, n=500)
     data, report = export_onnx(booster, N_FEATURES, x)
     assert report.max_abs_diff <= report.tolerance == 1e-4
@@ -68,7 +70,7 @@ def test_export_passes_parity(booster):
     onnx.checker.check_model(onnx.load_from_string(data))
 
 
-def test_graph_interface(deep_booster):
+def test_graph_interface(deep_booster: xgboost.Booster) -> None:
     x, _ = _data(seed=5, n=50)
     data, _ = export_onnx(deep_booster, N_FEATURES, x)
     model = onnx.load_from_string(data)
@@ -81,7 +83,7 @@ def test_graph_interface(deep_booster):
     assert [n.op_type for n in model.graph.node] == ["TreeEnsembleRegressor"]
 
 
-def test_sigmoid_of_margin_is_the_booster_probability(deep_booster):
+def test_sigmoid_of_margin_is_the_booster_probability(deep_booster: xgboost.Booster) -> None:
     x, _ = _data(seed=6, n=400)
     data, _ = export_onnx(deep_booster, N_FEATURES, x)
     margin = onnx_margins(data, x).astype(np.float64)
@@ -90,7 +92,7 @@ def test_sigmoid_of_margin_is_the_booster_probability(deep_booster):
     np.testing.assert_allclose(prob, expected, rtol=1e-4, atol=1e-7)
 
 
-def test_base_score_is_in_the_graph():
+def test_base_score_is_in_the_graph() -> None:
     """XGBoost 3 estimates base_score from the labels; the margin must include its logit."""
     booster = _train(depth=2, rounds=2, seed=7, base_score=0.02)
     config = json.loads(booster.save_config())["learner"]["learner_model_param"]
@@ -99,7 +101,7 @@ def test_base_score_is_in_the_graph():
     export_onnx(booster, N_FEATURES, x)  # parity would fail by |logit(.02)| ~ 3.9 otherwise
 
 
-def test_threshold_rows_hit_every_split_exactly(deep_booster):
+def test_threshold_rows_hit_every_split_exactly(deep_booster: xgboost.Booster) -> None:
     rows = threshold_rows(deep_booster, N_FEATURES)
     model = json.loads(deep_booster.save_raw("json"))
     splits = 0
@@ -115,7 +117,7 @@ def test_threshold_rows_hit_every_split_exactly(deep_booster):
     assert np.isnan(rows).any()  # the second block mixes NaN into threshold rows
 
 
-def test_rows_one_ulp_around_thresholds_agree(deep_booster):
+def test_rows_one_ulp_around_thresholds_agree(deep_booster: xgboost.Booster) -> None:
     """x < t goes left in XGBoost; BRANCH_LT must agree right at and next to t."""
     at = threshold_rows(deep_booster, N_FEATURES)
     below = np.nextafter(at, np.float32(-np.inf))
@@ -124,7 +126,7 @@ def test_rows_one_ulp_around_thresholds_agree(deep_booster):
     assert report.max_abs_diff <= 1e-4
 
 
-def _tampered(data: bytes, attribute: str, change) -> bytes:
+def _tampered(data: bytes, attribute: str, change: Callable[[Any], Any]) -> bytes:
     model = onnx.load_from_string(data)
     (node,) = model.graph.node
     for i, attr in enumerate(node.attribute):
@@ -132,10 +134,10 @@ def _tampered(data: bytes, attribute: str, change) -> bytes:
             node.attribute[i].CopyFrom(
                 helper.make_attribute(attribute, change(helper.get_attribute_value(attr)))
             )
-    return model.SerializeToString()
+    return bytes(model.SerializeToString())
 
 
-def test_tampered_base_value_is_refused(deep_booster):
+def test_tampered_base_value_is_refused(deep_booster: xgboost.Booster) -> None:
     x, _ = _data(seed=9, n=200)
     data, _ = export_onnx(deep_booster, N_FEATURES, x)
     bad = _tampered(data, "base_values", lambda v: [v[0] + 1e-3])
@@ -144,7 +146,7 @@ def test_tampered_base_value_is_refused(deep_booster):
     assert check_parity(bad, deep_booster, x, tolerance=1e-2).max_abs_diff > 1e-4
 
 
-def test_tampered_leaf_is_refused_and_row_named(deep_booster):
+def test_tampered_leaf_is_refused_and_row_named(deep_booster: xgboost.Booster) -> None:
     x, _ = _data(seed=10, n=200)
     data, _ = export_onnx(deep_booster, N_FEATURES, x)
     bad = _tampered(data, "target_weights", lambda w: [v + 0.5 for v in w[:1]] + list(w[1:]))
@@ -152,7 +154,7 @@ def test_tampered_leaf_is_refused_and_row_named(deep_booster):
         check_parity(bad, deep_booster, np.vstack([x, threshold_rows(deep_booster, 6)]))
 
 
-def test_graph_of_another_model_is_refused(deep_booster):
+def test_graph_of_another_model_is_refused(deep_booster: xgboost.Booster) -> None:
     """A perturbed model (one more boosting round) must not pass against the exported one."""
     x, y = _data(seed=1)
     data, _ = export_onnx(deep_booster, N_FEATURES, x[:100])
@@ -182,12 +184,12 @@ def test_graph_of_another_model_is_refused(deep_booster):
         (lambda: _train(2, 2), 6, np.full((1, 6), np.inf), r"check_rows\[0, 0\] is infinite"),
     ],
 )
-def test_bad_exports_are_refused(make, n_features, rows, message):
+def test_bad_exports_are_refused(make: Any, n_features: Any, rows: Any, message: Any) -> None:
     with pytest.raises(ExportError, match=message):
         export_onnx(make(), n_features, rows)
 
 
-def test_leaf_weights_survive_as_float32(deep_booster):
+def test_leaf_weights_survive_as_float32(deep_booster: xgboost.Booster) -> None:
     """The graph keeps the converter's leaf values; none is lost or duplicated."""
     x, _ = _data(seed=11, n=10)
     data, _ = export_onnx(deep_booster, N_FEATURES, x)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -58,7 +59,9 @@ CAPACITY_CASES = [
 @pytest.mark.parametrize(
     ("y", "scores", "fraction", "weights", "precision", "recall"), CAPACITY_CASES
 )
-def test_precision_recall_at_k(y, scores, fraction, weights, precision, recall):
+def test_precision_recall_at_k(
+    y: Any, scores: Any, fraction: Any, weights: Any, precision: Any, recall: Any
+) -> None:
     assert precision_at_k(y, scores, fraction, weights) == pytest.approx(precision)
     assert recall_at_k(y, scores, fraction, weights) == pytest.approx(recall)
 
@@ -77,7 +80,7 @@ PR_AUC_CASES = [
 
 
 @pytest.mark.parametrize(("y", "scores", "weights", "expected"), PR_AUC_CASES)
-def test_pr_auc(y, scores, weights, expected):
+def test_pr_auc(y: Any, scores: Any, weights: Any, expected: Any) -> None:
     assert pr_auc(y, scores, weights) == pytest.approx(expected)
 
 
@@ -97,7 +100,7 @@ ROC_AUC_CASES = [
 
 
 @pytest.mark.parametrize(("y", "scores", "weights", "expected"), ROC_AUC_CASES)
-def test_roc_auc(y, scores, weights, expected):
+def test_roc_auc(y: Any, scores: Any, weights: Any, expected: Any) -> None:
     assert roc_auc(y, scores, weights) == pytest.approx(expected)
 
 
@@ -117,7 +120,9 @@ ECE_CASES = [
 
 
 @pytest.mark.parametrize(("y", "prob", "bins", "weights", "expected"), ECE_CASES)
-def test_expected_calibration_error(y, prob, bins, weights, expected):
+def test_expected_calibration_error(
+    y: Any, prob: Any, bins: Any, weights: Any, expected: Any
+) -> None:
     assert expected_calibration_error(y, prob, bins, weights) == pytest.approx(expected)
 
 
@@ -128,7 +133,7 @@ def test_expected_calibration_error(y, prob, bins, weights, expected):
         ([3, 1], (3 * 0.04 + 0.16) / 4),  # weighted mean
     ],
 )
-def test_brier(weights, expected):
+def test_brier(weights: Any, expected: Any) -> None:
     assert brier([0, 1], [0.2, 0.6], weights) == pytest.approx(expected)
 
 
@@ -148,13 +153,13 @@ def test_brier(weights, expected):
         (lambda: expected_calibration_error([0, 1], [0.5, 0.5], bins=0), "bins must be >= 1"),
     ],
 )
-def test_bad_input_is_refused(call, message):
+def test_bad_input_is_refused(call: Any, message: Any) -> None:
     with pytest.raises(MetricError) as info:
         call()
     assert message in str(info.value)
 
 
-def test_fraction_labels():
+def test_fraction_labels() -> None:
     assert [fraction_label(f) for f in (0.01, 0.02, 0.05, 0.1, 0.025)] == [
         "1%",
         "2%",
@@ -164,7 +169,7 @@ def test_fraction_labels():
     ]
 
 
-def test_capacity_report_keys_and_values():
+def test_capacity_report_keys_and_values() -> None:
     y = np.array(Y10)
     report = capacity_report(y, DESC10, fractions=(0.1, 0.2))
     assert report["n"] == 10
@@ -178,7 +183,7 @@ def test_capacity_report_keys_and_values():
     assert report["pr_auc"] == pytest.approx(pr_auc(y, DESC10))
 
 
-def test_capacity_report_default_fractions():
+def test_capacity_report_default_fractions() -> None:
     rng = np.random.default_rng(1)
     y = rng.random(1000) < 0.1
     report = capacity_report(y, rng.random(1000))
@@ -186,7 +191,7 @@ def test_capacity_report_default_fractions():
         assert {f"precision@{label}", f"recall@{label}", f"lift@{label}"} <= report.keys()
 
 
-def test_sliced_report_skips_thin_slices():
+def test_sliced_report_skips_thin_slices() -> None:
     rng = np.random.default_rng(2)
     n = 1000
     y = (rng.random(n) < 0.2).astype(int)
@@ -205,7 +210,7 @@ def test_sliced_report_skips_thin_slices():
     assert out["route"]["air"]["n"] == 500
 
 
-def test_sliced_report_skips_slice_without_positives():
+def test_sliced_report_skips_slice_without_positives() -> None:
     y = np.array([0] * 300 + [1] * 30 + [0] * 300)
     scores = np.linspace(0, 1, y.size)
     flag = np.array([0] * 300 + [1] * 330)
@@ -214,7 +219,7 @@ def test_sliced_report_skips_slice_without_positives():
     assert out["flag"]["1"]["positives"] == 30
 
 
-def test_sliced_report_refuses_misaligned_slice():
+def test_sliced_report_refuses_misaligned_slice() -> None:
     with pytest.raises(MetricError, match="slice 'country' must have shape"):
         sliced_report([0, 1], [0.1, 0.2], {"country": np.array(["a"])})
 
@@ -224,7 +229,7 @@ def test_sliced_report_refuses_misaligned_slice():
 small_scores = st.lists(st.integers(0, 4), min_size=2, max_size=12)  # integers: many ties
 
 
-def _brute_auc(y, s, w):
+def _brute_auc(y: Any, s: Any, w: Any) -> float:
     num = den = 0.0
     for i in range(len(y)):
         for j in range(len(y)):
@@ -235,7 +240,7 @@ def _brute_auc(y, s, w):
     return num / den
 
 
-def _brute_ap(y, s, w):
+def _brute_ap(y: Any, s: Any, w: Any) -> float:
     total_pos = sum(wi for yi, wi in zip(y, w, strict=True) if yi)
     ap, last_recall = 0.0, 0.0
     for t in sorted(set(s), reverse=True):
@@ -249,7 +254,7 @@ def _brute_ap(y, s, w):
 
 
 @st.composite
-def labelled(draw, weighted):
+def labelled(draw: Any, weighted: bool) -> Any:
     s = draw(small_scores)
     y = draw(st.lists(st.integers(0, 1), min_size=len(s), max_size=len(s)))
     w = (
@@ -262,7 +267,7 @@ def labelled(draw, weighted):
 
 @settings(max_examples=200, deadline=None)
 @given(labelled(weighted=True))
-def test_roc_auc_matches_all_pairs(case):
+def test_roc_auc_matches_all_pairs(case: Any) -> None:
     y, s, w = case
     if 0 < sum(y) < len(y):
         assert roc_auc(y, s, w) == pytest.approx(_brute_auc(y, s, w))
@@ -270,7 +275,7 @@ def test_roc_auc_matches_all_pairs(case):
 
 @settings(max_examples=200, deadline=None)
 @given(labelled(weighted=True))
-def test_pr_auc_matches_threshold_sweep(case):
+def test_pr_auc_matches_threshold_sweep(case: Any) -> None:
     y, s, w = case
     if 0 < sum(y) < len(y):
         assert pr_auc(y, s, w) == pytest.approx(_brute_ap(y, s, w))
@@ -278,7 +283,7 @@ def test_pr_auc_matches_threshold_sweep(case):
 
 @settings(max_examples=200, deadline=None)
 @given(labelled(weighted=False), st.sampled_from([0.01, 0.1, 0.25, 0.3, 0.5, 0.77, 1.0]))
-def test_precision_at_k_matches_sorted_prefix(case, fraction):
+def test_precision_at_k_matches_sorted_prefix(case: Any, fraction: Any) -> None:
     y, s, _ = case
     ranked = sorted(range(len(s)), key=lambda i: (-s[i], i))
     k = max(1, math.ceil(round(fraction * len(s), 9)))
@@ -290,7 +295,7 @@ def test_precision_at_k_matches_sorted_prefix(case, fraction):
 
 @settings(max_examples=100, deadline=None)
 @given(labelled(weighted=True), st.sampled_from([0.1, 0.3, 0.5, 1.0]))
-def test_integer_weights_equal_repeated_rows(case, fraction):
+def test_integer_weights_equal_repeated_rows(case: Any, fraction: Any) -> None:
     """Weight 3 on a row must count like three adjacent copies of it."""
     y, s, w = case
     rep_y = [yi for yi, wi in zip(y, w, strict=True) for _ in range(wi)]
