@@ -14,8 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from .._service import Service
 from ._case_routes import router as case_router
 from ._cases import CaseStore
+from ._claim_routes import router as claim_router
 from ._context import HERE, PREFIX, OfficerContext
 from ._export import export_training_data
+from ._outcome_routes import router as outcome_router
 from ._parcel_routes import router as parcel_router
 from ._parcels import ParcelStore, pseudonymise_declaration
 from ._queue_routes import router as queue_router
@@ -27,6 +29,7 @@ from ._svg import waterfall
 from ._text import TEXT
 from ._throttle import SignInThrottle
 from ._users import User, UserError, UserStore
+from ._web import SignInNeeded, sign_in_needed
 
 
 def mount_officer(app: FastAPI, service: Service) -> OfficerContext:
@@ -34,8 +37,10 @@ def mount_officer(app: FastAPI, service: Service) -> OfficerContext:
     ctx = OfficerContext.build(service)
     app.state.officer = ctx
     service.on_scored = ctx.recorder.scored
-    for routes in (router, queue_router, parcel_router, case_router, reports_router):
+    for routes in (router, queue_router, parcel_router, outcome_router, claim_router,
+                   case_router, reports_router):  # fmt: skip
         app.include_router(routes)
+    app.add_exception_handler(SignInNeeded, sign_in_needed)  # a read route's sign-in page
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="officer-static")
     return ctx
 

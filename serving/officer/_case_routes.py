@@ -13,10 +13,11 @@ from starlette.datastructures import UploadFile
 from .._audit import Entry
 from ._cases import MAX_ATTACHMENT, CaseError, case_from_form
 from ._context import PREFIX, SECURITY_HEADERS, context
-from ._parcel_routes import _parcel_page
+from ._parcel_routes import parcel_page
 from ._text import TEXT
 from ._users import Session
 from ._web import (
+    Officer,
     caller_of,
     normal_item_id,
     parcel_url,
@@ -25,8 +26,6 @@ from ._web import (
     redirect,
     refuse,
     rid,
-    session_of,
-    to_login,
     worklist_query,
 )
 
@@ -50,8 +49,8 @@ def _save_case(request: Request, item_id: str, form: dict[str, str]) -> Response
     try:
         record = case_from_form(form)
     except CaseError as exc:
-        return _parcel_page(request, session, item_id, 422,
-                            case_errors=[TEXT[f"case_problem_{exc}"]], form=form, w=w)
+        return parcel_page(request, session, item_id, 422,
+                           case_errors=[TEXT[f"case_problem_{exc}"]], form=form, w=w)
     with ctx.service.state_db.transaction():  # the version and its log record: one commit
         case_id = ctx.cases.save(item_id, session.user.officer_ref, record)
         ctx.service.audit.append(Entry(
@@ -96,15 +95,12 @@ def _attach(request: Request, item_id: str, form: dict[str, str], name: str,
                                          "size": kept.size, "sha256": kept.sha256}))  # fmt: skip
     except CaseError as exc:
         message = TEXT[f"case_problem_{exc}"].format(limit=f"{limit / 1_000_000:.1f} MB")
-        return _parcel_page(request, session, item_id, 422, case_errors=[message], w=w)
+        return parcel_page(request, session, item_id, 422, case_errors=[message], w=w)
     return redirect(parcel_url(item_id, w) + ("&" if w else "?") + "case=saved#case")
 
 
 @router.get("/parcels/{item_id}/attachments/{att_id}")
-def attachment(request: Request, item_id: str, att_id: int) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
+def attachment(request: Request, session: Officer, item_id: str, att_id: int) -> Response:
     found = context(request).cases.attachment(normal_item_id(item_id), att_id)
     if found is None:
         return refuse(request, session, TEXT["not_found_attachment"], 404)
@@ -116,11 +112,8 @@ def attachment(request: Request, item_id: str, att_id: int) -> Response:
 
 
 @router.get("/parcels/{item_id}/case-record")
-def case_record(request: Request, item_id: str) -> Response:
+def case_record(request: Request, session: Officer, item_id: str) -> Response:
     """The case record on one printable page (the browser's Print or Save as PDF)."""
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
     ctx = context(request)
     item_id = normal_item_id(item_id)
     parcel = ctx.parcels.get(item_id)

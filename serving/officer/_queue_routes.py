@@ -23,11 +23,10 @@ from ._context import PREFIX, OfficerContext, context
 from ._model_page import DRIFT_MIN, drift_now
 from ._text import TEXT
 from ._web import (
+    Officer,
     normal_item_id,
     parcel_url,
     redirect,
-    session_of,
-    to_login,
     worklist_query,
 )
 from ._worklist import DEFAULT_DESC, SORTS, STATUSES, QueueFilter
@@ -124,10 +123,7 @@ async def home() -> Response:
 
 
 @router.get("/queue")
-def queue(request: Request) -> Response:  # sync: FastAPI runs it off the event loop
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
+def queue(request: Request, session: Officer) -> Response:  # sync: off the event loop
     ctx = context(request)
     q = request.query_params
     params = {k: v for k, v in q.items() if k not in ("page", "last", "result", "empty")}
@@ -175,12 +171,9 @@ def queue(request: Request) -> Response:  # sync: FastAPI runs it off the event 
 
 
 @router.get("/find")
-def find(request: Request) -> Response:  # sync: FastAPI runs it off the event loop
+def find(request: Request, session: Officer) -> Response:  # sync: off the event loop
     """An item ID typed or scanned (case, spaces and dashes ignored): its page; part of
     one: the parcels whose ID holds it."""
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
     ctx = context(request)
     asked = request.query_params.get("q", "")[:100]
     wanted = normal_item_id(asked)

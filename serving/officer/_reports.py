@@ -25,7 +25,7 @@ from ._context import PREFIX, SECURITY_HEADERS, OfficerContext, context
 from ._present import chance, money, words
 from ._queue_routes import worklist_filter
 from ._text import TEXT
-from ._web import session_of, to_login
+from ._web import Officer
 from ._worklist import day_bounds
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -63,10 +63,7 @@ def _local(ctx: OfficerContext) -> Any:
 
 
 @router.get("/export/worklist.csv")
-def worklist_csv(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
+def worklist_csv(request: Request, session: Officer) -> Response:
     ctx = context(request)
     f = worklist_filter(dict(request.query_params), ctx.zone, session.user.username)
     _, rows = ctx.parcels.worklists.rows(f, EXPORT_ROWS, 0)
@@ -124,10 +121,7 @@ def _outcomes(ctx: OfficerContext, start: str, end: str) -> list[dict[str, Any]]
 
 
 @router.get("/export/outcomes.csv")
-def outcomes_csv(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
+def outcomes_csv(request: Request, session: Officer) -> Response:
     ctx = context(request)
     first, last, start, end = _period(ctx, request.query_params)
     when = _local(ctx)
@@ -194,10 +188,7 @@ def shift_figures(ctx: OfficerContext, start: str, end: str) -> dict[str, Any]:
 
 
 @router.get("/report")
-def shift_report(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_login(request)
+def shift_report(request: Request, session: Officer) -> Response:
     ctx = context(request)
     first, last, start, end = _period(ctx, request.query_params)
     figures = shift_figures(ctx, start, end)

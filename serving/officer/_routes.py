@@ -25,14 +25,13 @@ from ._context import (
 )
 from ._model_page import model_page_values
 from ._text import TEXT
-from ._users import csrf_ok
+from ._users import Session, csrf_ok
+from ._web import Officer, posting_session
 from ._web import caller_of as _caller
 from ._web import posted as _posted
 from ._web import redirect as _redirect
 from ._web import refuse as _refuse
 from ._web import rid as _rid
-from ._web import session_of as _session
-from ._web import to_login as _to_login
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -107,10 +106,7 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
+async def logout(request: Request, session: Officer) -> Response:
     if not csrf_ok(session.csrf, (await _posted(request)).get("csrf")):
         return _refuse(request, session, TEXT["csrf_failed"], 403)
     context(request).users.close_session(request.cookies.get(SESSION_COOKIE))
@@ -123,10 +119,7 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/model")
-def model(request: Request) -> Response:  # sync: FastAPI runs it off the event loop
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
+def model(request: Request, session: Officer) -> Response:  # sync: FastAPI runs it off the loop
     ctx = context(request)
     return ctx.render("model.html", session, **model_page_values(ctx))
 
@@ -137,11 +130,9 @@ async def halt(request: Request, action: str) -> Response:
 
 
 def _halt(request: Request, action: str, form: dict[str, str]) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    if not csrf_ok(session.csrf, form.get("csrf")):
-        return _refuse(request, session, TEXT["csrf_failed"], 403)
+    session = posting_session(request, form)
+    if not isinstance(session, Session):
+        return session  # to the sign-in page, or refused (CSRF)
     if not session.user.may(Role.ADMIN) or action not in ("halt", "resume"):
         return _refuse(request, session, TEXT["halt_admin_only"], 403)
     context(request).service.set_halted(action == "halt", _caller(session), _rid(request),

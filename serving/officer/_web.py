@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from .._auth import Caller, Role
@@ -22,6 +23,33 @@ WORKLIST_KEYS = ("status", "date", "band", "origin", "office", "manifest", "mine
 def session_of(request: Request) -> Session | None:
     found = context(request).users.session(request.cookies.get(SESSION_COOKIE))
     return found if found is not None and found.user.may(Role.OFFICER) else None
+
+
+class SignInNeeded(Exception):
+    """A read route asked for without a signed-in officer: the answer is the sign-in page
+    (turned into that redirect by the handler :func:`mount_officer` adds)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("sign-in needed")
+        self.response = response
+
+
+def signed_in(request: Request) -> Session:
+    """The dependency of every officer read route: the signed-in officer's session, or
+    (raised) the redirect to the sign-in page that comes back here afterwards."""
+    session = session_of(request)
+    if session is None:
+        raise SignInNeeded(to_login(request))
+    return session
+
+
+async def sign_in_needed(request: Request, exc: Exception) -> Response:
+    """The exception handler for :class:`SignInNeeded`."""
+    return exc.response if isinstance(exc, SignInNeeded) else to_login(request)
+
+
+#: A route's parameter ``session: Officer`` is the signed-in officer's session.
+Officer = Annotated[Session, Depends(signed_in)]
 
 
 def posting_session(request: Request, form: dict[str, str]) -> Session | Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pyarrow.parquet as pq
@@ -44,10 +45,22 @@ def test_sign_in(osrv: Server, username: str, password: str, status: int) -> Non
             assert client.get("/officer/queue").status_code == 200
 
 
+READ_PAGES = ("/officer/queue", "/officer/queue?status=open&sort=risk", "/officer/find?q=rr1",
+              "/officer/parcels/RR123456785NL", "/officer/parcels/RR123456785NL/case-record",
+              "/officer/parcels/RR123456785NL/attachments/1", "/officer/model",
+              "/officer/report", "/officer/export/worklist.csv",
+              "/officer/export/outcomes.csv")  # fmt: skip
+
+
 def test_pages_need_a_session(osrv: Server) -> None:
     with httpx.Client(base_url=osrv.url) as client:
-        r = client.get("/officer/queue")
-        assert r.status_code == 303 and r.headers["location"].startswith("/officer/login")
+        for page in READ_PAGES:  # each read route's one signed-in dependency
+            r = client.get(page)
+            assert r.status_code == 303, page
+            assert r.headers["location"] == "/officer/login?" + urlencode({"next": page})
+            assert r.headers["x-frame-options"] == "DENY" and not r.content, page
+        client.cookies.set("ps_session", "not-a-session", path="/officer")
+        assert client.get("/officer/model").status_code == 303  # an unknown cookie: sign in
         item = "RR123456785NL"
         assert client.post(f"/officer/parcels/{item}/outcome").status_code == 303
 
