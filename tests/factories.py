@@ -47,11 +47,11 @@ def declaration(**changes: Any) -> dict[str, Any]:
     """A valid declaration with top-level fields replaced; nested paths via dotted keys."""
     record = copy.deepcopy(_DECLARATION)
     for key, value in changes.items():
-        target = record
+        target: Any = record
         *parents, last = key.split(".")
         for part in parents:
             target = target[int(part)] if part.isdigit() else target[part]
-        target[last] = value  # type: ignore[index]
+        target[last] = value
     return record
 
 

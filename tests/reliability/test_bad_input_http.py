@@ -111,7 +111,7 @@ def test_unicode_names_and_addresses_are_scored(reliable_server: Server, name: s
 
 
 def test_batch_answers_every_declaration_in_order(reliable_server: Server) -> None:
-    sent = [
+    sent: list[Any] = [
         parcel(),
         parcel(declared_value="NaN"),
         parcel(lines="green tea"),

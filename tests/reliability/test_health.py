@@ -225,7 +225,7 @@ def test_a_failed_write_alone_turns_readiness_red_until_a_write_commits(
 def _sqlite_error(code: int | None, message: str = "error") -> sqlite3.Error:
     exc = sqlite3.OperationalError(message)
     if code is not None:
-        exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+        exc.sqlite_errorcode = code
     return exc
 
 

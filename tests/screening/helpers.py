@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from data_contracts import ParcelDeclaration, make_s10
@@ -13,7 +14,7 @@ KEY = "test-key-0123456789abcdef"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def stream(specs: list[tuple[float, str, str]]) -> ParcelFrame:
+def stream(specs: Sequence[tuple[float, str, str]]) -> ParcelFrame:
     """Parcels (hours after T0, sender name, recipient street) in the order given."""
     decls = []
     for i, (hours, sender, street) in enumerate(specs):

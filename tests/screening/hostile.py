@@ -40,7 +40,10 @@ def read_arrays(bundle: Path) -> Arrays:
 
 def write_arrays(path: Path, arrays: Arrays, compressed: bool = False) -> None:
     with path.open("wb") as f:
-        (np.savez_compressed if compressed else np.savez)(f, **arrays)  # type: ignore[operator]
+        if compressed:
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+        else:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 def rehashed(source: Path, out: Path, change: Callable[[Path], None]) -> Path:

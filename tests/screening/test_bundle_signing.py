@@ -9,6 +9,7 @@ import base64
 import json
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,8 @@ def _resign_files(bundle: Path, _keys: object = None) -> None:
                                                   '"signature": ""}'), "uses 'rsa'"),
 ], ids=["unsigned", "tampered signature", "tampered manifest", "files changed, rehashed",
         "signed by another key", "malformed", "another algorithm"])  # fmt: skip
-def test_bad_signatures_are_refused(tmp_path: Path, keys: dict[str, Path], change,
+def test_bad_signatures_are_refused(tmp_path: Path, keys: dict[str, Path],
+                                    change: Callable[[Path, dict[str, Path]], object],
                                     problem: str) -> None:  # fmt: skip
     bundle = _signed(tmp_path, keys)
     change(bundle, keys)

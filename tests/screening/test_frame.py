@@ -43,7 +43,7 @@ def test_row_frame_equals_arrow_frame_on_simulated_declarations(sim_data: Path) 
     ],
 )
 def test_row_frame_equals_arrow_frame_on_edge_cases(changes: dict[str, object]) -> None:
-    models = [ParcelDeclaration.model_validate(declaration(**changes))]  # type: ignore[arg-type]
+    models = [ParcelDeclaration.model_validate(declaration(**changes))]
     ps = Pseudonymiser(KEY)
     table = to_table(models, "declaration")
     _assert_frames_equal(frame_from_declarations(models, ps), frame_from_table(table, ps))

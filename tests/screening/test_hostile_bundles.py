@@ -442,7 +442,11 @@ def test_hostile_graph_is_refused(bundle: Path, tmp_path: Path,
 
 def test_garbage_graph_is_refused(bundle: Path, tmp_path: Path) -> None:
     garbage = b"\x08\x07" + os.urandom(64)
-    bad = rehashed(bundle, tmp_path / "bad", lambda b: (b / "model.onnx").write_bytes(garbage))
+
+    def garble(b: Path) -> None:
+        (b / "model.onnx").write_bytes(garbage)
+
+    bad = rehashed(bundle, tmp_path / "bad", garble)
     with pytest.raises(BundleError, match="model.onnx is not an ONNX model"):
         LoadedModel.load(bad)
 

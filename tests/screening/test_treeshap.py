@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -144,7 +145,7 @@ def _brute_force(booster: xgb.Booster, row: np.ndarray, n_features: int) -> np.n
     trees = json.loads(bytes(booster.save_raw("json")))["learner"]["gradient_booster"]
     row32 = row.astype(np.float32)
 
-    def expect(tree: dict, node: int, subset: frozenset[int]) -> float:
+    def expect(tree: dict[str, Any], node: int, subset: frozenset[int]) -> float:
         left, right = tree["left_children"][node], tree["right_children"][node]
         if left == -1:
             return float(np.float32(tree["split_conditions"][node]))
@@ -155,8 +156,8 @@ def _brute_force(booster: xgb.Booster, row: np.ndarray, n_features: int) -> np.n
                 value < np.float32(tree["split_conditions"][node]))
             return expect(tree, left if go_left else right, subset)
         cover = np.asarray(tree["sum_hessian"], dtype=np.float32).astype(np.float64)
-        return (cover[left] * expect(tree, left, subset)
-                + cover[right] * expect(tree, right, subset)) / cover[node]  # fmt: skip
+        return float((cover[left] * expect(tree, left, subset)
+                      + cover[right] * expect(tree, right, subset)) / cover[node])  # fmt: skip
 
     def value(subset: frozenset[int]) -> float:
         return sum(expect(tree, 0, subset) for tree in trees["model"]["trees"])
@@ -166,8 +167,8 @@ def _brute_force(booster: xgb.Booster, row: np.ndarray, n_features: int) -> np.n
     for i in players:
         others = [p for p in players if p != i]
         for size in range(n_features):
-            weight = math.factorial(size) * math.factorial(n_features - size - 1)
-            weight /= math.factorial(n_features)
+            weight = (math.factorial(size) * math.factorial(n_features - size - 1)
+                      / math.factorial(n_features))
             for subset in itertools.combinations(others, size):
                 s = frozenset(subset)
                 phi[i] += weight * (value(s | {i}) - value(s))

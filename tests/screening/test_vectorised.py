@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from screening import (
     History,
     MemoryBackend,
+    ParcelFrame,
     Pseudonymiser,
     SQLiteBackend,
     entity_tokens,
@@ -106,9 +107,9 @@ def test_uniform_draws_equal_uniform_draw(key: bytes, ids: list[str]) -> None:
     assert draws.tolist() == [uniform_draw(key, i) for i in ids] == old
 
 
-def _row_history(history: History, frame: object) -> np.ndarray:
-    rows = [history.features(entity_tokens(frame, r), int(frame.posted_us[r]))  # type: ignore[attr-defined]
-            for r in range(len(frame))]  # type: ignore[arg-type]  # fmt: skip
+def _row_history(history: History, frame: ParcelFrame) -> np.ndarray:
+    rows = [history.features(entity_tokens(frame, r), int(frame.posted_us[r]))
+            for r in range(len(frame))]  # fmt: skip
     return np.array(rows, dtype=np.float64).reshape(-1, 20)
 
 
@@ -122,7 +123,7 @@ def _populated(history: History) -> None:
     history.record_outcome(str(seen.item_id[1]), seized=False, clean=True)
 
 
-def _scored() -> object:
+def _scored() -> ParcelFrame:
     names = ["Ann", "Bob", "Eve", "!!", "Cy", "Ann", "Dee", "Zoë", "Bob", "Ann"] * 5
     streets = ["1 A St", "2 B St", "9 Z St", "1 A St", "", "4 D St", "3 C St", "1 A St",
                "2 B St", "1 A St"] * 5  # fmt: skip
@@ -137,7 +138,7 @@ def test_snapshot_history_equals_row_path(store: str, tmp_path: Path) -> None:
         _populated(history)
     frame = _scored()
     expected = _row_history(history, frame)
-    got = history.snapshot_features(frame)  # type: ignore[arg-type]
+    got = history.snapshot_features(frame)
     np.testing.assert_array_equal(got, expected)
     if store != "empty":  # the store is really read: known entities and their seizures show
         assert (got[:, 0] > 0).any() and (got[:, 3] > 0).any()

@@ -39,7 +39,7 @@ def w(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> World:
     return world(trained.registry, trained.data, tmp_path_factory.mktemp("batch"), trained.key)
 
 
-def run(w: World, manifest: Path, out: Path, capacity: str = "2%", **kwargs: Any) -> dict:
+def run(w: World, manifest: Path, out: Path, capacity: str = "2%", **kwargs: Any) -> dict[str, Any]:
     config = BatchConfig(manifest, out, w.spec(), Capacity.parse(capacity), progress_bar=False,
                          **{"chunk_rows": 500} | kwargs)  # fmt: skip
     return screen(config)

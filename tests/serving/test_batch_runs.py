@@ -109,7 +109,7 @@ def test_fresh_clears_every_output_of_the_earlier_run(w: World, tmp_path: Path) 
 
 
 def _padded(table: pa.Table) -> list[dict[str, Any]]:
-    rows = table.to_pylist()
+    rows: list[dict[str, Any]] = table.to_pylist()
     for row in rows:
         row["item_id"] = row["item_id"] + " "
         row["origin_country"] = " " + row["origin_country"]

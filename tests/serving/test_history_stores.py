@@ -139,7 +139,7 @@ def _pruned_world(backend: HistoryBackend) -> tuple[History, list[str], list[str
 def _prev_parcels(history: History, sender: str, street: str) -> float:
     frame = stream([(1020.0, sender, street)])
     frame.item_id[0] = "RR999999995NL"
-    return history.observe_frame(frame)[0, HISTORY_FEATURES.index("sender_prev_parcels")]
+    return float(history.observe_frame(frame)[0, HISTORY_FEATURES.index("sender_prev_parcels")])
 
 
 def test_prune_forgets_entities_and_items_past_the_cutoff(any_backend: HistoryBackend) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -143,11 +144,12 @@ def test_export_keeps_the_latest_effective_outcome_not_the_one_recorded_last(
     ParcelStore(db).put([parcel_row(decl, summary, "2026-03-03T10:00:00+00:00",
                                     Pseudonymiser("k" * 16))])  # fmt: skip
     state = StateStore(db)
-    clean = {"result": "clean", "substance": None, "quantity_g": None}
+    clean: dict[str, Any] = {"result": "clean", "substance": None, "quantity_g": None}
 
     def put(recorded: str, state_: str = "effective", corrects: int | None = None,
             **changes: object) -> int:  # fmt: skip
-        extra = {} if corrects is None else {"corrects": corrects, "correction_reason": "lab"}
+        extra: dict[str, Any] = {} if corrects is None else {
+            "corrects": corrects, "correction_reason": "lab"}
         record = InspectionOutcome.model_validate(outcome(recorded_at=recorded, **changes,
                                                           **extra)).model_dump(mode="json")
         return state.put_outcome(decl.item_id, recorded, recorded, "r", "k", True, record,
