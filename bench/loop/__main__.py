@@ -1,0 +1,5 @@
+"""``python -m bench.loop``."""
+
+from . import main
+
+raise SystemExit(main())

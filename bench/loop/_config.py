@@ -1,0 +1,33 @@
+"""One run of the loop bench: its settings and constants."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+DAY_US = 86_400_000_000
+KEY = b"bench-loop-key-0123456789abcdef"
+POLICIES = ("oracle", "ours", "rules", "random")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """One run of the loop (one seed, one prevalence)."""
+
+    seed: int = 1
+    prevalence: float = 0.0005
+    weeks: int = 26
+    capacity: float = 0.02
+    parcels_per_week: int = 30_000
+    random_share: float = 0.10
+    start: datetime.date = datetime.date(2025, 8, 4)  # a Monday; 26 weeks hold the peak
+    warmup_weeks: int = 8  # before the loop: today's customs (rules, watch list, random)
+    min_seizures: int = 10  # known seizures before the model replaces the rules
+    maturity_days: float = 45.0  # outcomes of parcels this old are final (transit + lab)
+    rounds: int = 150
+    max_depth: int = 4
+    learning_rate: float = 0.1
+    train_weight_cap: float = 10.0
+    calibrate_every: int = 4  # weeks between cross-fitted calibrations
+    unlabelled: int = 0  # PU learning: this many never-opened parcels as negatives (0: off)
+    threads: int = 2
