@@ -22,6 +22,10 @@ RUN groupadd --system --gid 10001 parcelscreen \
         parcelscreen \
     && mkdir -p /data/registry /data/state /data/audit /data/cache \
     && chown -R parcelscreen:parcelscreen /data
+# libsodium: ristretto255 for the exchange tokens (pysodium loads it at run time)
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends libsodium23 \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
 RUN python -m pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 

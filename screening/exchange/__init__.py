@@ -1,0 +1,53 @@
+"""Exchange of seizure intelligence between agencies: hit / no-hit on exchange tokens.
+
+``_oprf``: the 2HashDH oblivious PRF (RFC 9497, ristretto255) with t-of-n key shares.
+``_custodian``: a key custodian's epoch keys, quota and request log. ``_variants``: the
+normalised variants of a party. ``_tokens``: variants to tokens through the custodians.
+``_records``: a shared seizure (indicator) and its codes. ``_export``: seizures to indicators.
+``_formats``: STIX 2.1 and MISP. ``_bundle``: signed exchange bundles, written and checked.
+``_match``: point-in-time matching, features and the reason in words.
+"""
+
+from ._bundle import FILES, ExchangeRefused, Partner, read_exchange_bundle, write_exchange_bundle
+from ._custodian import (
+    DEFAULT_QUOTA,
+    Custodian,
+    Epoch,
+    QuotaExceeded,
+    create_custodians,
+    deal_epoch,
+)
+from ._export import opaque_ref, seizure_indicators
+from ._match import (
+    EXCHANGE_FEATURES,
+    EXCHANGE_MONOTONE,
+    Hit,
+    PartnerIndex,
+    exchange_matrix,
+    hit_features,
+    hit_reason,
+)
+from ._oprf import CONTEXT, blind, combine, direct, evaluate, finalize, random_scalar, split_key
+from ._records import (
+    ACCURACY,
+    CATEGORIES,
+    HANDLING,
+    PURPOSES,
+    RELIABILITY,
+    Indicator,
+    quantity_band,
+    substance_category,
+)
+from ._tokens import DirectTokens, TokenClient, Tokeniser, party_tokens
+from ._variants import KINDS, ROLES, party_variants, soundex
+
+__all__ = [
+    "ACCURACY", "CATEGORIES", "CONTEXT", "DEFAULT_QUOTA", "EXCHANGE_FEATURES",
+    "EXCHANGE_MONOTONE", "FILES", "HANDLING", "KINDS", "PURPOSES", "RELIABILITY", "ROLES",
+    "Custodian", "DirectTokens", "Epoch", "ExchangeRefused", "Hit", "Indicator", "Partner",
+    "PartnerIndex", "QuotaExceeded", "TokenClient", "Tokeniser", "blind", "combine",
+    "create_custodians", "deal_epoch", "direct", "evaluate", "exchange_matrix", "finalize",
+    "hit_features", "hit_reason", "opaque_ref", "party_tokens", "party_variants",
+    "quantity_band", "random_scalar", "read_exchange_bundle", "seizure_indicators",
+    "soundex", "split_key", "substance_category", "write_exchange_bundle",
+]  # fmt: skip

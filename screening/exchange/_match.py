@@ -1,0 +1,120 @@
+"""Matching a parcel's exchange tokens against partners' seizures, as of its posting time.
+
+A partner indicator counts for a parcel posted at ``t`` only if it was known here by ``t``
+(``known_us``: when it was imported, or in a backtest when the partner's seizure became
+shareable) and ``t`` is not past its ``valid_until``: a backtest never sees a seizure before
+it was shared. Matching is exact on tokens. The features rise with the evidence and are 0
+without a hit, so the model can hold them to monotone (non-decreasing) constraints: a partner
+hit can only raise a score.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+
+from ._records import Indicator
+
+EXCHANGE_FEATURES = ("exchange_hit", "exchange_partners", "exchange_freshness",
+                     "exchange_reliability", "exchange_address_hit")  # fmt: skip
+#: +1: the score may only rise with the feature (XGBoost ``monotone_constraints``).
+EXCHANGE_MONOTONE = {name: 1 for name in EXCHANGE_FEATURES}
+RELIABILITY_SCORE = {"A": 3.0, "B": 2.0, "C": 1.0, "X": 0.5}
+_DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One partner indicator that a parcel's token matched."""
+
+    source: str
+    ref: str
+    month: str
+    category: str
+    quantity_band: str
+    reliability: str
+    accuracy: str
+    handling: str
+    role: str
+    kind: str
+    known_us: int
+
+
+def _until_us(valid_until: str) -> int:
+    end = datetime.combine(date.fromisoformat(valid_until) + timedelta(days=1),
+                           datetime.min.time(), UTC)  # fmt: skip
+    return int(end.timestamp() * 1_000_000)
+
+
+class PartnerIndex:
+    """Token -> the partner indicators that carry it, each with when it is usable."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[str, list[tuple[int, int, Hit]]] = defaultdict(list)
+
+    def add(self, indicator: Indicator, known_us: int) -> None:
+        until = _until_us(indicator.valid_until)
+        for t in indicator.tokens:
+            hit = Hit(indicator.source, indicator.ref, indicator.month, indicator.category,
+                      indicator.quantity_band, indicator.reliability, indicator.accuracy,
+                      indicator.handling, t["role"], t["kind"], known_us)  # fmt: skip
+            bisect.insort(self._by_token[t["token"]], (known_us, until, hit),
+                          key=lambda row: row[0])  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self._by_token)
+
+    def hits(self, tokens: Iterable[str], at_us: int) -> list[Hit]:
+        """Distinct indicators matched by any of ``tokens``, known by and valid at ``at_us``."""
+        found: dict[tuple[str, str], Hit] = {}
+        for token in tokens:
+            for known, until, hit in self._by_token.get(token, ()):
+                if known > at_us:
+                    break
+                if at_us < until:
+                    key = (hit.source, hit.ref)
+                    if key not in found or hit.kind == "address":
+                        found[key] = hit
+        return list(found.values())
+
+
+def hit_features(hits: Sequence[Hit], at_us: int) -> list[float]:
+    """The EXCHANGE_FEATURES of one parcel's hits (all 0 without a hit)."""
+    if not hits:
+        return [0.0] * len(EXCHANGE_FEATURES)
+    newest = max(h.known_us for h in hits)
+    days = max(0.0, (at_us - newest) / _DAY_US)
+    return [1.0, float(len({h.source for h in hits})), 30.0 / (30.0 + days),
+            max(RELIABILITY_SCORE.get(h.reliability, 0.0) for h in hits),
+            float(any(h.kind in ("address", "name_street") for h in hits))]  # fmt: skip
+
+
+def exchange_matrix(index: PartnerIndex, tokens: Sequence[Sequence[str]],
+                    posted_us: np.ndarray) -> tuple[np.ndarray, list[list[Hit]]]:  # fmt: skip
+    """(n, len(EXCHANGE_FEATURES)) features and each parcel's hits."""
+    hits = [index.hits(t, int(at)) for t, at in zip(tokens, posted_us, strict=True)]
+    rows = [hit_features(h, int(at)) for h, at in zip(hits, posted_us, strict=True)]
+    matrix = np.array(rows, dtype=np.float64).reshape(len(rows), len(EXCHANGE_FEATURES))
+    return matrix, hits
+
+
+_KIND_WORDS = {"name": "name and postcode", "phonetic": "name (as it sounds) and postcode",
+               "address": "address", "name_street": "name and street"}  # fmt: skip
+
+
+def hit_reason(hits: Sequence[Hit]) -> str:
+    """The reason in words, naming the strongest hit; '' without one."""
+    if not hits:
+        return ""
+    best = max(hits, key=lambda h: (RELIABILITY_SCORE.get(h.reliability, 0), h.month))
+    what = f"the {best.role}'s {_KIND_WORDS.get(best.kind, best.kind)}"
+    others = len({h.source for h in hits}) - 1
+    more = f" (and {others} other partner{'s' if others > 1 else ''})" if others > 0 else ""
+    return (f"{what[0].upper()}{what[1:]} matches a seizure reported by partner {best.source} "
+            f"in {best.month}, reliability {best.reliability}{best.accuracy}{more}; the model "
+            "counts this as raising the risk")  # fmt: skip
