@@ -211,8 +211,10 @@ class Service:
 
     # -- explanations -----------------------------------------------------------------------
 
-    def explanation(self, item_id: str, caller: Caller, request_id: str) -> dict[str, Any]:
-        """Every grouped reason and per-feature contribution of the last score of an item."""
+    def explanation(self, item_id: str, caller: Caller, request_id: str,
+                    logged: bool = True) -> dict[str, Any]:  # fmt: skip
+        """Every grouped reason and per-feature contribution of the last score of an item;
+        the view logged unless ``logged`` is false (the officer page logs one per period)."""
         stored = self.state.get_result(item_id)
         if stored is None:
             raise NotFound(f"no scored parcel with item ID {item_id!r}")
@@ -220,9 +222,10 @@ class Service:
         contribs = model.contributions(stored.features[None, :])[0]
         names = model.spec.names
         grouped = reasons(contribs, stored.features, model.spec, None)
-        self.audit.append(Entry("explanation_viewed", request_id=request_id,
-                                caller=caller.key_id, item_id=item_id,
-                                model_version=stored.model_version))  # fmt: skip
+        if logged:
+            self.audit.append(Entry("explanation_viewed", request_id=request_id,
+                                    caller=caller.key_id, item_id=item_id,
+                                    model_version=stored.model_version))  # fmt: skip
         return stored.summary | {
             "request_id": request_id,
             "scored_request_id": stored.request_id,

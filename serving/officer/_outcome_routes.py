@@ -23,6 +23,7 @@ from .._audit import Entry
 from .._errors import Forbidden, InvalidInput, OutcomeConflict
 from .._store import PENDING
 from ._cases import SUBSTANCES, substance_text
+from ._claim_routes import claim_entry
 from ._context import PREFIX, OfficerContext, context
 from ._parcel_routes import QUICK, parcel_page
 from ._queue_routes import worklist_filter
@@ -163,9 +164,20 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
         return parcel_page(request, session, item_id, 409, [TEXT["outcome_conflict"]], form,
                            w=w)  # fmt: skip
     _feedback(ctx, session, item_id, form, request_id)
-    ctx.parcels.worklists.release(item_id)  # done: no longer anyone's to work on
+    _release(ctx, session, item_id, request_id)
     result = record["result"] or "released"
     return _after(ctx, session, item_id, form, result, bool(stored["effective"]))
+
+
+def _release(ctx: OfficerContext, session: Session, item_id: str, request_id: str) -> None:
+    """Done: no longer anyone's to work on (the claim's end logged beside the outcome)."""
+    lists = ctx.parcels.worklists
+    with ctx.service.state_db.transaction():
+        before = lists.claim_of(item_id)
+        if before is not None and lists.release(item_id):
+            ctx.service.audit.append(claim_entry("parcel_released", session, request_id,
+                                                 item_id, before["officer"], before["officer"],
+                                                 why="outcome"))  # fmt: skip
 
 
 def _feedback(ctx: OfficerContext, session: Session, item_id: str, form: dict[str, str],

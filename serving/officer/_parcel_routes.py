@@ -8,6 +8,7 @@ What an officer does on the page is in ``_outcome_routes`` (outcomes, correction
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 
 from data_contracts import mail_class
 
+from .._audit import DecisionLog, Entry
 from .._auth import Role
 from .._errors import NotFound
 from ._cases import CONCEALMENTS, SUBSTANCES
@@ -44,7 +46,10 @@ QUICK = ("seized", "clean", "released")
 #: Decision-log kinds the parcel page lists (views are counted, not listed).
 LOG_KINDS = ("decision", "outcome", "outcome_correction", "outcome_correction_pending",
              "outcome_correction_approved", "officer_feedback", "case_record",
-             "case_attachment")  # fmt: skip
+             "case_attachment", "parcel_claimed", "parcel_assigned",
+             "parcel_released")  # fmt: skip
+#: An officer's views of one parcel within this period are one record of the decision log.
+VIEW_PERIOD = timedelta(hours=1)
 
 
 def _history(ctx: OfficerContext, tokens: dict[str, str],
@@ -64,10 +69,28 @@ def _history(ctx: OfficerContext, tokens: dict[str, str],
     return out
 
 
+def note_view(audit: DecisionLog, caller: str, item_id: str, model_version: str,
+              request_id: str, now: datetime | None = None) -> bool:  # fmt: skip
+    """Log that ``caller`` viewed the parcel's explanation, once per ``VIEW_PERIOD``: a
+    reload, the page after a save or "save and next" back again writes nothing. Whether a
+    record was written."""
+    db = audit.db
+    db.execute("CREATE INDEX IF NOT EXISTS decision_log_item ON decision_log (item_id)")
+    now = now or datetime.now(UTC)
+    since = (now - VIEW_PERIOD).isoformat()
+    with db.transaction():  # two tabs loading at once write one record
+        if db.execute("SELECT 1 FROM decision_log WHERE item_id = ? AND kind = "
+                      "'explanation_viewed' AND caller = ? AND time >= ? LIMIT 1",
+                      (item_id, caller, since)):  # fmt: skip
+            return False
+        audit.append(Entry("explanation_viewed", request_id=request_id, caller=caller,
+                           item_id=item_id, model_version=model_version), now)  # fmt: skip
+    return True
+
+
 def _log(ctx: OfficerContext, item_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The parcel's decisions, outcomes, corrections and notes; and its views, counted."""
     db = ctx.service.audit.db
-    db.execute("CREATE INDEX IF NOT EXISTS decision_log_item ON decision_log (item_id)")
     marks = ", ".join("?" for _ in LOG_KINDS)
     rows = db.execute(f"SELECT seq, time, kind, caller, decision FROM decision_log "
                       f"WHERE item_id = ? AND kind IN ({marks}) ORDER BY seq",
@@ -101,14 +124,17 @@ def _worklist(ctx: OfficerContext, session: Session, w: str, item_id: str) -> di
 
 
 def parcel_page(request: Request, session: Session, item_id: str, status: int = 200,
-                 errors: list[str] | None = None, form: dict[str, str] | None = None,
-                 approval_error: str = "", case_errors: list[str] | None = None,
-                 w: str | None = None) -> Response:  # fmt: skip
+                errors: list[str] | None = None, form: dict[str, str] | None = None,
+                approval_error: str = "", case_errors: list[str] | None = None,
+                w: str | None = None) -> Response:  # fmt: skip
     ctx = context(request)
     try:
-        explained = ctx.service.explanation(item_id, caller_of(session), rid(request))
+        explained = ctx.service.explanation(item_id, caller_of(session), rid(request),
+                                            logged=False)  # fmt: skip
     except NotFound:
         return refuse(request, session, TEXT["not_found"], 404)
+    note_view(ctx.service.audit, caller_of(session).key_id, item_id,
+              explained["model_version"], rid(request))  # fmt: skip
     model = ctx.service.holder.model_for(explained["model_version"])
     steps = explanation_steps(explained, model.calibration, model.spec)
     svg = waterfall(steps, {"title": TEXT["waterfall_title"].format(item_id=item_id),

@@ -165,12 +165,13 @@ TEXT: dict[str, str] = {
     "claimed_by_other": "{who} has claimed this parcel already; ask them or an administrator.",
     "views_none": "Nobody has opened this explanation yet.",
     "views_count": (
-        "The explanation was opened {n} times by {officers} user(s), last {last}; views are "
-        "counted here, each is in the decision log."
+        "The explanation was opened {n} times by {officers} user(s), last {last} (an "
+        "officer's views within an hour count once); views are counted here, each is in the "
+        "decision log."
     ),
     "views_count_one": (
-        "The explanation was opened once, {last}; views are counted here, each is in the "
-        "decision log."
+        "The explanation was opened once, {last} (an officer's views within an hour count "
+        "once); views are counted here, each is in the decision log."
     ),
     "keys_title": "Keyboard:",
     "keys_help": (
@@ -348,6 +349,9 @@ TEXT: dict[str, str] = {
     "kind_officer_feedback": "Officer note",
     "kind_case_record": "Case record saved",
     "kind_case_attachment": "Photo or scan added",
+    "kind_parcel_claimed": "Claimed",
+    "kind_parcel_assigned": "Assigned",
+    "kind_parcel_released": "Claim given up",
     "kind_halt": "Selection halted",
     "kind_resume": "Selection resumed",
     "band_very_high": "Very high",

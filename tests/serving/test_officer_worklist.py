@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -119,6 +121,30 @@ def test_claims_are_seen_by_others_and_an_admin_assigns(osrv: Server) -> None:
         r = _post(ada, f"/officer/parcels/{second}/claim", {"action": "assign",
                                                             "officer": "sam"}, page)
         assert r.status_code == 422  # a sorter's account is no one to assign a parcel to
+        # each change of who holds a parcel is a record of the hash-chained decision log
+        # (a refused claim or one that changes nothing is none); an outcome ends the claim
+        assert _post(olga, f"{page}/claim", {"action": "claim"}, page).status_code == 303
+        assert _post(olga, f"{page}/claim", {"action": "release"}, page).status_code == 303
+        assert _post(olga, f"{page}/claim", {"action": "release"}, page).status_code == 303
+        second_page = f"/officer/parcels/{second}"
+        r = _post(olga, f"{second_page}/quick", {"outcome": "clean", "then": "page"},
+                  second_page)  # fmt: skip
+        assert r.status_code == 303 and ada.get(second_page).text.count("Claimed by") == 0
+    log = osrv.service.audit
+    claims = [(r["item_id"], r["kind"], r["caller"], r["decision"],
+               json.loads(r["detail"]).get("previous"))
+              for r in log.records() if r["kind"].startswith("parcel_")]  # fmt: skip
+    assert claims == [
+        (first, "parcel_claimed", "officer:olga", "olga", None),
+        (second, "parcel_assigned", "officer:ada", "olga", None),
+        (first, "parcel_released", "officer:olga", "olga", "olga"),
+        (second, "parcel_released", "officer:olga", "olga", "olga"),
+    ]
+    assert log.verify().ok
+    olga, _ = sign_in(osrv.url, "olga")
+    with closing(olga):
+        shown = olga.get(f"/officer/parcels/{first}").text
+    assert "<td>Claimed</td>" in shown and "<td>Claim given up</td>" in shown
 
 
 def test_the_case_record_keeps_versions_and_checks_attachments(osrv: Server) -> None:
@@ -160,15 +186,49 @@ def test_the_case_record_keeps_versions_and_checks_attachments(osrv: Server) -> 
     assert kinds.count("case_record") == 2 and kinds.count("case_attachment") == 1
 
 
+def _views(osrv: Server, item: str) -> list[tuple[str, str]]:
+    return [(r["caller"], r["time"]) for r in osrv.service.audit.records("explanation_viewed")
+            if r["item_id"] == item]  # fmt: skip
+
+
 def test_the_parcel_log_lists_decisions_and_counts_views(osrv: Server) -> None:
     item = _open(osrv, origin="NL")[0]
     client, _ = sign_in(osrv.url, "olga")
     with closing(client):
-        for _ in range(3):
+        for _ in range(3):  # reloads within the hour: one record
             page = client.get(f"/officer/parcels/{item}").text
+        assert len(_views(osrv, item)) == 1
+        r = _post(client, f"/officer/parcels/{item}/case", {"seal": "BAG-9"},
+                  f"/officer/parcels/{item}")  # fmt: skip
+        assert r.status_code == 303
+        client.get(r.headers["location"])  # the page after a save: no new record
+    ada, _ = sign_in(osrv.url, "ada")
+    with closing(ada):
+        page = ada.get(f"/officer/parcels/{item}").text  # another officer: a record
+    views = _views(osrv, item)
+    assert [caller for caller, _ in views] == ["officer:olga", "officer:ada"]
     log = page.split('id="decision-log"')[1].split("</table>")[0]
     assert "Scored" in log and "Explanation viewed" not in log
-    assert "opened 3 times by 1 user(s)" in page
+    assert "opened 2 times by 2 user(s)" in page
+
+
+def test_a_view_is_logged_again_after_its_period(osrv: Server) -> None:
+    from serving.officer._parcel_routes import VIEW_PERIOD, note_view
+
+    item = _open(osrv, origin="NL")[1]
+    client, _ = sign_in(osrv.url, "olga")
+    with closing(client):
+        client.get(f"/officer/parcels/{item}")
+    ((_, first),) = _views(osrv, item)
+    log, later = osrv.service.audit, datetime.fromisoformat(first)
+    stored = osrv.service.state.get_result(item)
+    assert stored is not None
+    for seconds, written in ((0.5, False), (1.01, True), (1.5, False)):
+        assert note_view(log, "officer:olga", item, stored.model_version, "r",
+                         later + VIEW_PERIOD * seconds) is written  # fmt: skip
+    assert note_view(log, "officer:ada", item, stored.model_version, "r",
+                     later + VIEW_PERIOD * 1.5)  # fmt: skip
+    assert len(_views(osrv, item)) == 3 and log.verify().ok
 
 
 def test_exports_and_the_shift_report(osrv: Server) -> None:
