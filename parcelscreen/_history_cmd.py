@@ -63,6 +63,10 @@ def _prune(args: argparse.Namespace) -> int:
     try:
         counts = record.history_backend.prune(int(cutoff.timestamp() * 1_000_000),
                                               dry_run=args.dry_run)  # fmt: skip
+        from screening.exchange import PartnerStore  # partners' seizures past valid_until
+
+        counts = {**counts, **PartnerStore(record.db).prune(datetime.now(UTC).date(),
+                                                            dry_run=args.dry_run)}  # fmt: skip
         result = {"dry_run": args.dry_run, "cutoff": cutoff.isoformat(),
                   "backend": settings.history_backend, "deleted": counts}  # fmt: skip
         return record_and_print(record, "history_retention", result, args.dry_run)

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import (
     _audit_cmd,
     _db_cmd,
+    _exchange_cmd,
     _history_cmd,
     _keys_cmd,
     _models_cmd,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         _state_cmd,
         _audit_cmd,
         _db_cmd,
+        _exchange_cmd,
     ):
         module.add_parser(sub)
     return parser

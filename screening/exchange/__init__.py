@@ -5,7 +5,8 @@
 normalised variants of a party. ``_tokens``: variants to tokens through the custodians.
 ``_records``: a shared seizure (indicator) and its codes. ``_export``: seizures to indicators.
 ``_formats``: STIX 2.1 and MISP. ``_bundle``: signed exchange bundles, written and checked.
-``_match``: point-in-time matching, features and the reason in words.
+``_match``: point-in-time matching, features and the reason in words. ``_store``: partners'
+indicators in the record database, apart from the history.
 """
 
 from ._bundle import FILES, ExchangeRefused, Partner, read_exchange_bundle, write_exchange_bundle
@@ -38,6 +39,7 @@ from ._records import (
     quantity_band,
     substance_category,
 )
+from ._store import PartnerStore
 from ._tokens import DirectTokens, TokenClient, Tokeniser, party_tokens
 from ._variants import KINDS, ROLES, party_variants, soundex
 
@@ -45,7 +47,7 @@ __all__ = [
     "ACCURACY", "CATEGORIES", "CONTEXT", "DEFAULT_QUOTA", "EXCHANGE_FEATURES",
     "EXCHANGE_MONOTONE", "FILES", "HANDLING", "KINDS", "PURPOSES", "RELIABILITY", "ROLES",
     "Custodian", "DirectTokens", "Epoch", "ExchangeRefused", "Hit", "Indicator", "Partner",
-    "PartnerIndex", "QuotaExceeded", "TokenClient", "Tokeniser", "blind", "combine",
+    "PartnerIndex", "PartnerStore", "QuotaExceeded", "TokenClient", "Tokeniser", "blind", "combine",
     "create_custodians", "deal_epoch", "direct", "evaluate", "exchange_matrix", "finalize",
     "hit_features", "hit_reason", "opaque_ref", "party_tokens", "party_variants",
     "quantity_band", "random_scalar", "read_exchange_bundle", "seizure_indicators",

@@ -11,6 +11,7 @@ group and distribution 4 (sharing group only).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -24,13 +25,17 @@ _FACTS = ("month", "category", "quantity_band", "reliability", "accuracy", "hand
 
 
 def _id(kind: str, *parts: str) -> str:
-    return f"{kind}--{uuid.uuid5(_NS, '|'.join(parts))}"
+    """A STIX identifier: random (UUIDv4, as STIX 2.1 asks of domain objects), never derived
+    from an item or a token; ``parts`` name what it identifies, for the reader only."""
+    del parts
+    return f"{kind}--{uuid.uuid4()}"
 
 
 def stix_bundle(indicators: Sequence[Indicator], agency: str, created: str) -> dict[str, Any]:
     """A STIX 2.1 bundle; ``created`` is an RFC 3339 time (``...Z``)."""
-    identity = _id("identity", agency)
-    extension = _id("extension-definition", "parcelscreen-exchange", "1")
+    stable = hashlib.sha256(f"parcelscreen-agency|{agency}".encode()).digest()[:16]
+    identity = f"identity--{uuid.UUID(bytes=stable, version=4)}"  # the same for each export
+    extension = "extension-definition--8a0f5d4e-3c3b-4d0b-9e57-6f0c2a61c1b2"
     objects: list[dict[str, Any]] = [
         {"type": "identity", "spec_version": "2.1", "id": identity, "created": created,
          "modified": created, "name": agency, "identity_class": "organization"},
@@ -41,7 +46,8 @@ def stix_bundle(indicators: Sequence[Indicator], agency: str, created: str) -> d
                         "band, Europol reliability and accuracy, SIENA handling code, purpose, "
                         "sharing group, opaque reference.",
          "schema": "https://example.invalid/parcelscreen/exchange-extension-1.json",
-         "extension_types": ["toplevel-property-extension"]},
+         "extension_types": ["toplevel-property-extension"],
+         "extension_properties": [f"exchange_{name}" for name in _FACTS]},
     ]  # fmt: skip
     for ind in indicators:
         pattern = " OR ".join(f"[x-exchange-token:value = '{t['token']}']" for t in ind.tokens)

@@ -1,0 +1,240 @@
+"""``parcelscreen exchange``: share seizures with partner agencies as hit / no-hit tokens.
+
+``custody init|epoch|expire``: the key custodians' folders, epoch keys and their destruction.
+``export``: the agency's seizures since a date, as a signed bundle (STIX 2.1 and MISP) for a
+partner. ``import``: a partner's bundle into the record database, apart from the history,
+refused (naming why) for a wrong signature, an unknown partner, an expired bundle or a wrong
+purpose. ``match``: declarations against the partners' indicators known now, with reasons.
+Every export, import, token request and match is a record of the decision log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._args import existing_folder, folder, parquet_of, whole
+from ._exchange_config import ExchangeConfig, load_config
+from ._maintenance import open_record
+
+if TYPE_CHECKING:
+    from screening.exchange import TokenClient
+    from serving import Record
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO date such as 2026-03-01, got "
+                                         f"{text!r}") from None  # fmt: skip
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("exchange", help="share seizures with partner agencies (hit / no-hit)")
+    ex = p.add_subparsers(dest="exchange_command", required=True)
+    custody = ex.add_parser("custody", help="the key custodians (national contact points)")
+    cu = custody.add_subparsers(dest="custody_command", required=True)
+    init = cu.add_parser("init", help="make the custodians' folders")
+    init.add_argument("folder", type=folder)
+    init.add_argument("--custodians", default="c1,c2,c3", help="names, comma-separated")
+    init.add_argument("--threshold", type=whole(1), default=2, help="how many must answer")
+    epoch = cu.add_parser("epoch", help="deal a new epoch key across the custodians")
+    epoch.add_argument("folder", type=existing_folder)
+    epoch.add_argument("name", help="the epoch's name, e.g. 2026Q4")
+    epoch.add_argument("--not-after", type=_day, required=True, help="its last valid day")
+    expire = cu.add_parser("expire", help="destroy the keys of epochs past their last day")
+    expire.add_argument("folder", type=existing_folder)
+    expire.add_argument("--today", type=_day, default=None)
+    export = ex.add_parser("export", help="write a signed bundle of seizures for a partner")
+    export.add_argument("declarations", type=parquet_of("declaration"))
+    export.add_argument("--outcomes", type=parquet_of("outcome"), required=True)
+    export.add_argument("--since", type=_day, required=True, help="seizures recorded from")
+    export.add_argument("--to", required=True, help="the partner's code")
+    export.add_argument("--out", type=folder, required=True, help="the bundle's new folder")
+    imp = ex.add_parser("import", help="import a partner's signed bundle")
+    imp.add_argument("bundle", type=existing_folder)
+    match = ex.add_parser("match", help="match declarations against partners' seizures")
+    match.add_argument("declarations", type=parquet_of("declaration"))
+    for q in (export, imp, match):
+        q.add_argument("--config", type=Path, default=None, help="exchange settings (JSON)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.exchange_command == "custody":
+        return _custody(args)
+    config = load_config(args.config)
+    from serving import Settings
+
+    record = open_record(Settings())
+    if record is None:
+        return 2
+    try:
+        command = {"export": _export, "import": _import, "match": _match}[args.exchange_command]
+        return command(args, config, record)
+    finally:
+        record.close()
+
+
+def _audit(record: Record, kind: str, detail: dict[str, Any], item_id: str | None = None) -> None:
+    from serving import Entry
+
+    record.audit.append(Entry(kind, caller="cli", item_id=item_id, detail=detail))
+
+
+def _custody(args: argparse.Namespace) -> int:
+    from screening.exchange import Custodian, create_custodians, deal_epoch
+
+    if args.custody_command == "init":
+        names = [n.strip() for n in args.custodians.split(",") if n.strip()]
+        made = create_custodians(args.folder, names, args.threshold)
+        print(json.dumps({"custodians": [str(p) for p in made], "threshold": args.threshold}))
+        return 0
+    custody = json.loads((args.folder / "custody.json").read_text())
+    group = [Custodian(args.folder / name) for name in custody["custodians"]]
+    try:
+        if args.custody_command == "epoch":
+            deal_epoch(group, int(custody["threshold"]), args.name, args.not_after.isoformat())
+            result: dict[str, Any] = {"epoch": args.name, "not_after": args.not_after.isoformat()}
+        else:
+            today = args.today or datetime.now(UTC).date()
+            result = {"destroyed": sorted({n for c in group for n in c.expire(today)}),
+                      "live": group[0].live(today)}  # fmt: skip
+    finally:
+        for c in group:
+            c.close()
+    print(json.dumps(result))
+    return 0
+
+
+def _client(config: ExchangeConfig, record: Record) -> tuple[TokenClient, list[str]]:
+    """A token client of the configured custodians (each request audited), and live epochs."""
+    from screening import ScreeningError
+    from screening.exchange import Custodian, TokenClient
+
+    custody = json.loads((config.custody / "custody.json").read_text())
+
+    def audited(row: dict[str, Any]) -> None:
+        _audit(record, "exchange_token_request", row)
+
+    group = [Custodian(config.custody / name, quota=config.quota, on_request=audited)
+             for name in custody["custodians"]]  # fmt: skip
+    live = group[0].live(datetime.now(UTC).date())
+    if not live:
+        raise ScreeningError(f"custody {config.custody}: no live epoch (deal one with "
+                             "`parcelscreen exchange custody epoch`)")  # fmt: skip
+    return TokenClient(group, max(config.threshold, int(custody["threshold"])), config.agency), live
+
+
+def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> int:
+    import hashlib
+    import hmac
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from screening import ScreeningError
+    from screening.bundles import load_private_key
+    from screening.exchange import seizure_indicators, write_exchange_bundle
+
+    if args.to not in config.partners:
+        raise ScreeningError(f"--to {args.to}: not a partner in {config.path} (partners: "
+                             f"{', '.join(sorted(config.partners)) or 'none'})")  # fmt: skip
+    if config.signing_key is None:
+        raise ScreeningError(f"exchange settings {config.path}: field signing_key is missing")
+    key = load_private_key(config.signing_key)
+    since = datetime.combine(args.since, datetime.min.time(), UTC)
+    outcomes = pq.read_table(args.outcomes).filter(pc.field("result") == "seized")
+    seizures = {r["item_id"]: r for r in outcomes.to_pylist() if r["recorded_at"] >= since}
+    declarations = [d for d in pq.read_table(args.declarations).to_pylist()
+                    if d["item_id"] in seizures]  # fmt: skip
+    client, live = _client(config, record)
+    epoch = live[-1]
+    valid_until = (datetime.now(UTC).date() + timedelta(days=config.valid_days)).isoformat()
+    ref_key = hmac.new(record.settings.pseudonymisation_key.encode(), b"exchange-ref",
+                       hashlib.sha256).digest()  # fmt: skip
+    indicators = seizure_indicators(
+        declarations, seizures, client=client, epoch=epoch, agency=config.agency,
+        ref_key=ref_key, reliability=config.reliability, accuracy=config.accuracy,
+        handling=config.handling, purpose=config.purpose, sharing_group=config.sharing_group,
+        valid_until=valid_until)  # fmt: skip
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    manifest = write_exchange_bundle(
+        args.out, indicators, agency=config.agency, partner=args.to, purpose=config.purpose,
+        sharing_group=config.sharing_group, valid_until=valid_until, created=created, key=key)
+    result = {"bundle": str(args.out), "to": args.to, "since": args.since.isoformat(),
+              "epoch": epoch, "seizures": len(seizures), "indicators": len(indicators),
+              "valid_until": valid_until, "manifest_sha256": hashlib.sha256(
+                  (args.out / "manifest.json").read_bytes()).hexdigest()}  # fmt: skip
+    _audit(record, "exchange_export", {**result, "purpose": manifest["purpose"]})
+    print(json.dumps(result))
+    return 0
+
+
+def _partners(config: ExchangeConfig) -> dict[str, Any]:
+    from screening import ScreeningError
+    from screening.bundles import load_public_keys
+    from screening.exchange import Partner
+
+    out = {}
+    for code, spec in config.partners.items():
+        if not isinstance(spec.get("public_key"), str):
+            raise ScreeningError(f"exchange settings {config.path}: partner {code}: field "
+                                 "public_key: expected a file name")  # fmt: skip
+        purposes = spec.get("purposes", [config.purpose])
+        out[code] = Partner(code, load_public_keys([config.file(spec["public_key"])]),
+                            tuple(str(p) for p in purposes))  # fmt: skip
+    return out
+
+
+def _import(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> int:
+    from screening.exchange import ExchangeRefused, PartnerStore, read_exchange_bundle
+
+    now = datetime.now(UTC)
+    try:
+        manifest, indicators = read_exchange_bundle(
+            args.bundle, agency=config.agency, partners=_partners(config), today=now.date())
+    except ExchangeRefused as exc:
+        _audit(record, "exchange_import_refused", {"bundle": str(args.bundle), "why": str(exc)})
+        raise
+    store = PartnerStore(record.db)
+    store.add(indicators, args.bundle.name, int(now.timestamp() * 1_000_000))
+    result = {"bundle": str(args.bundle), "from": manifest["from"],
+              "purpose": manifest["purpose"], "indicators": len(indicators),
+              "valid_until": manifest["valid_until"], "stored": store.count()}  # fmt: skip
+    _audit(record, "exchange_import", result)
+    print(json.dumps(result))
+    return 0
+
+
+def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> int:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from screening.exchange import PartnerStore, exchange_matrix, hit_reason, party_tokens
+
+    rows = pq.read_table(args.declarations).to_pylist()
+    client, live = _client(config, record)
+    tokens: list[list[str]] = [[] for _ in rows]
+    for epoch in live:
+        for n, found in enumerate(party_tokens(client, rows, epoch)):
+            tokens[n].extend(t["token"] for t in found)
+    posted = np.array([int(r["posted_at"].timestamp() * 1_000_000) for r in rows], np.int64)
+    matrix, hits = exchange_matrix(PartnerStore(record.db).index(), tokens, posted)
+    matched = 0
+    for row, features, hit in zip(rows, matrix, hits, strict=True):
+        if not hit:
+            continue
+        matched += 1
+        detail = {"partners": sorted({h.source for h in hit}),
+                  "refs": sorted(h.ref for h in hit), "reason": hit_reason(hit),
+                  "features": [float(x) for x in features]}  # fmt: skip
+        _audit(record, "exchange_match", detail, item_id=row["item_id"])
+        print(json.dumps({"item_id": row["item_id"], **detail}))
+    print(json.dumps({"parcels": len(rows), "matched": matched}), file=sys.stderr)
+    return 0

@@ -1,0 +1,75 @@
+"""Partners' indicators in the record database, in tables of their own (never the history).
+
+``exchange_indicators``: one row per (source, ref): the bundle it came in, when it was
+imported (``known_us``: from then on it may match), ``valid_until`` and its facts as JSON.
+``exchange_tokens``: token -> (source, ref), for exact lookup. ``prune`` deletes what is past
+its ``valid_until`` (``history prune`` calls it); a partner's newer bundle replaces the
+indicators of the same reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+
+from .._database import Database
+from ._match import PartnerIndex
+from ._records import Indicator
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS exchange_indicators (
+        source TEXT NOT NULL, ref TEXT NOT NULL, bundle TEXT NOT NULL, known_us INTEGER NOT NULL,
+        valid_until TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (source, ref))""",
+    """CREATE TABLE IF NOT EXISTS exchange_tokens (
+        token TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL,
+        PRIMARY KEY (token, source, ref))""",
+)
+
+
+class PartnerStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        for statement in SCHEMA:
+            db.execute(statement)
+
+    def add(self, indicators: Sequence[Indicator], bundle: str, known_us: int) -> int:
+        with self.db.transaction() as db:
+            for ind in indicators:
+                db.execute("DELETE FROM exchange_tokens WHERE source = ? AND ref = ?",
+                           (ind.source, ind.ref))  # fmt: skip
+                db.execute(
+                    "INSERT OR REPLACE INTO exchange_indicators VALUES (?, ?, ?, ?, ?, ?)",
+                    (ind.source, ind.ref, bundle, known_us, ind.valid_until,
+                     json.dumps(ind.as_dict(), sort_keys=True)),
+                )  # fmt: skip
+                db.executemany("INSERT OR IGNORE INTO exchange_tokens VALUES (?, ?, ?)",
+                               [(t["token"], ind.source, ind.ref) for t in ind.tokens])  # fmt: skip
+        return len(indicators)
+
+    def count(self) -> dict[str, int]:
+        ((indicators,),) = self.db.execute("SELECT COUNT(*) FROM exchange_indicators")
+        ((tokens,),) = self.db.execute("SELECT COUNT(*) FROM exchange_tokens")
+        return {"indicators": int(indicators), "tokens": int(tokens)}
+
+    def index(self) -> PartnerIndex:
+        index = PartnerIndex()
+        for known_us, body in self.db.execute("SELECT known_us, body FROM exchange_indicators"):
+            index.add(Indicator.from_dict(json.loads(body), "partner store"), int(known_us))
+        return index
+
+    def prune(self, today: date, dry_run: bool = False) -> dict[str, int]:
+        """Delete indicators whose last valid day is before ``today``, and their tokens."""
+        cutoff = today.isoformat()
+        ((n,),) = self.db.execute(
+            "SELECT COUNT(*) FROM exchange_indicators WHERE valid_until < ?", (cutoff,))
+        ((t,),) = self.db.execute(
+            "SELECT COUNT(*) FROM exchange_tokens AS t JOIN exchange_indicators AS i "
+            "ON t.source = i.source AND t.ref = i.ref WHERE i.valid_until < ?", (cutoff,))
+        if not dry_run:
+            with self.db.transaction() as db:
+                db.execute(
+                    "DELETE FROM exchange_tokens WHERE (source, ref) IN (SELECT source, ref "
+                    "FROM exchange_indicators WHERE valid_until < ?)", (cutoff,))
+                db.execute("DELETE FROM exchange_indicators WHERE valid_until < ?", (cutoff,))
+        return {"partner_indicators": int(n), "partner_tokens": int(t)}

@@ -1,0 +1,243 @@
+"""parcelscreen exchange: custody, export (no clear personal value in any byte, valid STIX),
+import (refusals naming why), match (point in time, reasons), prune; all in the decision log."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from data_contracts import DECLARATION_SCHEMA, OUTCOME_SCHEMA
+from parcelscreen.cli import main
+from screening.bundles import generate_key_pair
+from serving import Record, Settings
+
+NOW = datetime.now(UTC)
+PERSONAL = ("name", "street", "city", "postcode", "phone", "email", "importer_ref")
+
+
+def _party(n: int, role: str) -> dict[str, Any]:
+    mark = f"ZQ{role[0].upper()}{n:03d}"
+    return {"name": f"{mark}NAME Smith", "street": f"{n + 1} {mark}STREET Road",
+            "city": f"{mark}CITY", "postcode": f"{mark}PC", "country": "NL",
+            "phone": f"+31 {mark}PHONE", "email": f"{mark.lower()}mail@example.org",
+            "importer_ref": f"{mark}IMPORTER"}  # fmt: skip
+
+
+def _declarations(path: Path, n: int, posted: datetime, start: int = 0) -> list[str]:
+    rows: list[dict[str, Any]] = []
+    for i in range(start, start + n):
+        rows.append({
+            "contract_version": "1", "item_id": f"CP{i:08d}NL", "posted_at": posted,
+            "origin_post": "NL-AMS-1", "origin_country": "NL", "destination_country": "BE",
+            "sender": _party(i, "sender"), "recipient": _party(i, "recipient"),
+            "category": "gift", "gross_weight_kg": 0.3, "declared_value": 10.0,
+            "currency": "EUR", "postal_charges": None,
+            "lines": [{"description": f"ZQDESC{i:03d} free text", "quantity": 1,
+                       "net_weight_kg": 0.2, "value": 10.0, "hs_code": None,
+                       "origin_country": None}],
+        })  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows, schema=DECLARATION_SCHEMA), path)
+    return [str(r["item_id"]) for r in rows]
+
+
+def _outcomes(path: Path, items: list[str], when: datetime) -> None:
+    rows = [{"contract_version": "1", "item_id": item, "recorded_at": when, "inspected": True,
+             "selection_reason": "model", "selection_probability": 1.0, "result": "seized",
+             "substance": f"ZQSUBST{n:03d} cocaine", "quantity_g": 25.0,
+             "officer_ref": f"ZQOFFICER{n:03d}", "corrects": None}
+            for n, item in enumerate(items)]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows, schema=OUTCOME_SCHEMA), path)
+
+
+@pytest.fixture
+def agencies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    monkeypatch.setenv("PARCELSCREEN_ENVIRONMENT", "development")
+    for code in ("nl", "be"):
+        generate_key_pair(tmp_path / f"{code}.key.pem", tmp_path / f"{code}.pub.pem")
+        other = "be" if code == "nl" else "nl"
+        config = {"agency": code, "custody": "custody", "threshold": 2,
+                  "signing_key": f"{code}.key.pem", "reliability": "B", "accuracy": "2",
+                  "handling": "H1", "valid_days": 30, "quota": 1000,
+                  "partners": {other: {"public_key": f"{other}.pub.pem"}}}  # fmt: skip
+        (tmp_path / f"{code}.json").write_text(json.dumps(config))
+        monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path / code))
+        Record(Settings(), must_exist=False).close()
+    assert main(["exchange", "custody", "init", str(tmp_path / "custody")]) == 0
+    epoch_end = (NOW + timedelta(days=90)).date().isoformat()
+    assert main(["exchange", "custody", "epoch", str(tmp_path / "custody"), "E1",
+                 "--not-after", epoch_end]) == 0  # fmt: skip
+    return {"tmp": tmp_path}
+
+
+def _as(agency: str, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp / agency))
+    return ["--config", str(tmp / f"{agency}.json")]
+
+
+def _log(tmp: Path, agency: str, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp / agency))
+    record = Record(Settings())
+    try:
+        return record.audit.records()
+    finally:
+        record.close()
+
+
+def test_export_import_match_prune(agencies: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp = agencies["tmp"]
+    items = _declarations(tmp / "nl_decl.parquet", 12, NOW - timedelta(days=3))
+    _outcomes(tmp / "nl_out.parquet", items, NOW - timedelta(days=2))
+    nl = _as("nl", tmp, monkeypatch)
+    assert main(["exchange", "export", str(tmp / "nl_decl.parquet"), "--outcomes",
+                 str(tmp / "nl_out.parquet"), "--since", (NOW - timedelta(days=7)).date()
+                 .isoformat(), "--to", "be", "--out", str(tmp / "bundle"), *nl]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert out["indicators"] == 12
+    # not one clear personal value, free text, item ID or officer reference in any byte
+    exported = b"".join(p.read_bytes() for p in sorted((tmp / "bundle").iterdir()))
+    assert len(exported) > 10_000
+    for n, item in enumerate(items):
+        for role in ("sender", "recipient"):
+            for value in _party(n, role).values():
+                for form in (value, value.lower(), value.upper(), value.split()[0]):
+                    if len(form) > 3 and form not in ("Smith", "smith", "SMITH"):
+                        assert form.encode() not in exported, (role, form)
+        for marker in (f"ZQDESC{n:03d}", f"ZQSUBST{n:03d}", f"ZQOFFICER{n:03d}", item):
+            assert marker.encode() not in exported and marker.lower().encode() not in exported
+    assert b"Smith" not in exported and b"smith" not in exported
+    # STIX 2.1, valid under the validator's strict mode
+    from stix2validator import ValidationOptions, validate_string
+
+    stix = (tmp / "bundle" / "stix.json").read_text()
+    report = validate_string(stix, ValidationOptions(version="2.1", strict=True))
+    assert report.is_valid, [str(e) for e in report.errors]
+    misp = json.loads((tmp / "bundle" / "misp.json").read_text())["Event"]
+    assert len(misp["Object"]) == 12 and misp["SharingGroup"]["name"] == "eu-postal-drugs"
+    assert any(t["name"] == 'europol:reliability="B"' for t in misp["Object"][0]["Tag"])
+
+    # BE imports it, then matches a parcel of its own to the same recipient with a typo
+    be = _as("be", tmp, monkeypatch)
+    assert main(["exchange", "import", str(tmp / "bundle"), *be]) == 0
+    assert json.loads(capsys.readouterr().out)["stored"]["indicators"] == 12
+    rows = pq.read_table(tmp / "nl_decl.parquet").to_pylist()[:3]
+    rows[0]["recipient"]["name"] = rows[0]["recipient"]["name"].replace("Smith", "Smyth")
+    rows[0]["sender"] = rows[1]["sender"] = rows[2]["sender"] = _party(500, "sender")
+    rows[1]["recipient"] = rows[2]["recipient"] = _party(501, "recipient")
+    rows[2]["posted_at"] = NOW - timedelta(days=1)
+    for r in rows:
+        r["posted_at"] = NOW + timedelta(minutes=1)  # after the import: point in time
+    pq.write_table(pa.Table.from_pylist(rows, schema=DECLARATION_SCHEMA), tmp / "be.parquet")
+    assert main(["exchange", "match", str(tmp / "be.parquet"), *be]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["item_id"] for line in lines] == [rows[0]["item_id"]]
+    assert lines[0]["reason"].startswith("The recipient's address matches a seizure reported "
+                                         f"by partner nl in {(NOW - timedelta(days=2)):%Y-%m}, "
+                                         "reliability B2")  # fmt: skip
+    # a parcel posted before the import does not match (no leak into backtests)
+    rows[0]["posted_at"] = NOW - timedelta(days=1)
+    pq.write_table(pa.Table.from_pylist(rows[:1], schema=DECLARATION_SCHEMA), tmp / "old.parquet")
+    assert main(["exchange", "match", str(tmp / "old.parquet"), *be]) == 0
+    assert capsys.readouterr().out == ""
+    kinds = [r["kind"] for r in _log(tmp, "be", monkeypatch)]
+    assert "exchange_import" in kinds and kinds.count("exchange_match") == 1
+    assert "exchange_token_request" in kinds
+    assert {"exchange_export", "exchange_token_request"} <= set(
+        r["kind"] for r in _log(tmp, "nl", monkeypatch))
+
+    # history prune deletes partner data past valid_until (here: made to have passed)
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp / "be"))
+    record = Record(Settings())
+    record.db.execute("UPDATE exchange_indicators SET valid_until = '2000-01-01'")
+    record.close()
+    assert main(["history", "prune", "--days", "30"]) == 0
+    deleted = json.loads(capsys.readouterr().out)["deleted"]
+    assert deleted["partner_indicators"] == 12 and deleted["partner_tokens"] > 12 * 4
+    record = Record(Settings())
+    assert record.db.execute("SELECT COUNT(*) FROM exchange_tokens") == [(0,)]
+    record.close()
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_import_refusals_name_why(agencies: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp = agencies["tmp"]
+    items = _declarations(tmp / "d.parquet", 2, NOW - timedelta(days=3))
+    _outcomes(tmp / "o.parquet", items, NOW - timedelta(days=2))
+    nl = _as("nl", tmp, monkeypatch)
+    since = (NOW - timedelta(days=7)).date().isoformat()
+    assert main(["exchange", "export", str(tmp / "d.parquet"), "--outcomes", str(tmp / "o.parquet"),
+                 "--since", since, "--to", "be", "--out", str(tmp / "b"), *nl]) == 0  # fmt: skip
+    capsys.readouterr()
+    be = _as("be", tmp, monkeypatch)
+    # wrong signature: one byte of the manifest changed
+    shutil.copytree(tmp / "b", tmp / "tampered")
+    manifest = tmp / "tampered" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"indicators": 2', '"indicators": 3'))
+    assert "wrong signature" in _refused(["exchange", "import", str(tmp / "tampered"), *be], capsys)
+    # unknown partner: BE's settings without NL
+    config = json.loads((tmp / "be.json").read_text())
+    (tmp / "be_alone.json").write_text(json.dumps({**config, "partners": {}}))
+    err = _refused(["exchange", "import", str(tmp / "b"), "--config", str(tmp / "be_alone.json")],
+                   capsys)  # fmt: skip
+    assert "unknown partner 'nl'" in err
+    # wrong purpose: BE accepts NL's bundles only for another purpose
+    partners = {"nl": {"public_key": "nl.pub.pem", "purposes": ["counter-terrorism"]}}
+    (tmp / "be_purpose.json").write_text(json.dumps({**config, "partners": partners}))
+    err = _refused(["exchange", "import", str(tmp / "b"), "--config",
+                    str(tmp / "be_purpose.json")], capsys)  # fmt: skip
+    assert "wrong purpose 'drug-trafficking-prevention'" in err
+    # expired: a bundle whose valid_until has passed (re-signed by NL, so only expiry fails)
+    (tmp / "nl_short.json").write_text(json.dumps(
+        {**json.loads((tmp / "nl.json").read_text()), "valid_days": 1}))  # fmt: skip
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp / "nl"))
+    assert main(["exchange", "export", str(tmp / "d.parquet"), "--outcomes", str(tmp / "o.parquet"),
+                 "--since", since, "--to", "be", "--out", str(tmp / "short"), "--config",
+                 str(tmp / "nl_short.json")]) == 0  # fmt: skip
+    capsys.readouterr()
+    from screening.exchange import read_exchange_bundle
+    from screening.exchange._bundle import Partner  # noqa: F401  (the type the reader takes)
+
+    be = _as("be", tmp, monkeypatch)
+    from parcelscreen._exchange_cmd import _partners
+    from parcelscreen._exchange_config import load_config
+
+    with pytest.raises(Exception, match="expired on"):
+        read_exchange_bundle(tmp / "short", agency="be",
+                             partners=_partners(load_config(tmp / "be.json")),
+                             today=(NOW + timedelta(days=5)).date())  # fmt: skip
+    # addressed to another agency: NL's bundle for BE, imported by NL itself
+    nl = _as("nl", tmp, monkeypatch)
+    (tmp / "nl_self.json").write_text(json.dumps({**json.loads((tmp / "nl.json").read_text()),
+        "partners": {"nl": {"public_key": "nl.pub.pem"}}}))  # fmt: skip
+    err = _refused(["exchange", "import", str(tmp / "b"), "--config", str(tmp / "nl_self.json")],
+                   capsys)  # fmt: skip
+    assert "addressed to 'be'" in err
+    kinds = [r["kind"] for r in _log(tmp, "be", monkeypatch)]
+    assert kinds.count("exchange_import_refused") == 3 and "exchange_import" not in kinds
+
+
+def test_token_requests_beyond_quota_are_refused_and_logged(
+        agencies: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp = agencies["tmp"]
+    _declarations(tmp / "many.parquet", 300, NOW)  # 300 parcels x 8 variants > quota 1000
+    be = _as("be", tmp, monkeypatch)
+    err = _refused(["exchange", "match", str(tmp / "many.parquet"), *be], capsys)
+    assert "quota: be may have 1000 elements evaluated per day" in err
+    refused = [r for r in _log(tmp, "be", monkeypatch)
+               if r["kind"] == "exchange_token_request" and json.loads(r["detail"])["refused"]]
+    assert refused
