@@ -18,8 +18,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("state", help="manage the service's state database")
     state = p.add_subparsers(dest="state_command", required=True)
     prune = state.add_parser(
-        "prune", help="delete scored parcels, outcomes and feedback past their retention "
-        "periods, and record the prune in the decision log")  # fmt: skip
+        "prune", help="delete scored parcels, outcomes, feedback, claims, case records and "
+        "attachments past their retention periods, and record the prune in the decision "
+        "log")  # fmt: skip
     prune.add_argument("--days", type=float, default=None,
                        help="retention of parcels never inspected, in days "
                        "(default: the parcel_retention_days setting)")  # fmt: skip

@@ -3,8 +3,8 @@
 Two periods, because the two kinds of record serve different ends:
 
 - **Parcels never inspected** (nearly all of them): the scored result with its explanation,
-  the officer view's pseudonymised copy and any officer feedback go ``parcel_days`` after
-  they were scored.
+  the officer view's pseudonymised copy and what officers added to it (feedback, claim, case
+  record versions, photos and scans) go ``parcel_days`` after they were scored.
 - **Inspected parcels** (with an outcome: the next training labels) go with their outcomes
   ``labelled_days`` after they were scored. Outcomes of items this service never scored (or
   whose parcel is gone) go ``labelled_days`` after they were received.
@@ -25,6 +25,7 @@ from typing import Any
 
 from ._sqlite import Database
 from ._store import StateStore
+from .officer._cases import CaseStore
 from .officer._parcels import ParcelStore
 
 CHUNK = 2_000
@@ -33,6 +34,9 @@ _INSPECTED = "EXISTS (SELECT 1 FROM outcome o WHERE o.item_id = {t}.item_id)"
 _EXPIRED = (f"(({{t}}.scored_at < :parcel AND NOT {_INSPECTED}) "
             f"OR ({{t}}.scored_at < :labelled AND {_INSPECTED}))")  # fmt: skip
 _KEPT = "EXISTS (SELECT 1 FROM {t} WHERE {t}.item_id = outcome.item_id AND NOT {expired})"
+#: No officer copy of the item stays (it goes in this prune, or went in an earlier one).
+_NO_PARCEL = ("NOT EXISTS (SELECT 1 FROM officer_parcel WHERE officer_parcel.{key} = {t}.{ref} "
+              "AND NOT " + _EXPIRED.format(t="officer_parcel") + ")")  # fmt: skip
 _TABLES = {  # table: the condition under which a row has outlived its period
     "scored_result": _EXPIRED.format(t="scored_result"),
     "officer_parcel": _EXPIRED.format(t="officer_parcel"),
@@ -41,7 +45,14 @@ _TABLES = {  # table: the condition under which a row has outlived its period
     "outcome": "outcome.received_at < :labelled AND " + " AND ".join(
         "NOT " + _KEPT.format(t=t, expired=_EXPIRED.format(t=t))
         for t in ("scored_result", "officer_parcel")),
-}
+    # what officers added to a parcel goes with its officer copy: its claim, its case
+    # record's versions and its photos and scans (a dry run counts them the same way)
+    **{t: _NO_PARCEL.format(key="item_id", t=t, ref="item_id")
+       for t in ("officer_claim", "officer_case", "officer_attachment")},
+    # a batch run's record goes once none of its parcels stays
+    "officer_batch_run": "officer_batch_run.recorded_at < :parcel AND " + _NO_PARCEL.format(
+        key="batch_run", t="officer_batch_run", ref="run_id"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,9 +81,10 @@ def _delete(db: Database, table: str, cutoffs: Cutoffs, rowids: list[int]) -> in
     """Delete those of the rows that are still expired; a parcel's feedback goes with it."""
     params = cutoffs.params(rowids=json.dumps(rowids))
     with db.transaction():
+        key = "rowid" if table == "officer_batch_run" else "item_id"
         items = [item for (item,) in db.execute(
             f"DELETE FROM {table} WHERE rowid IN (SELECT value FROM json_each(:rowids)) "
-            f"AND {_TABLES[table]} RETURNING item_id", params)]  # fmt: skip
+            f"AND {_TABLES[table]} RETURNING {key}", params)]  # fmt: skip
         if table == "officer_parcel" and items:
             db.execute("DELETE FROM officer_feedback WHERE item_id IN "
                        "(SELECT value FROM json_each(?))", (json.dumps(items),))  # fmt: skip
@@ -83,7 +95,7 @@ def prune_state(db: Database, parcel_days: float, labelled_days: float, *,
                 now: datetime | None = None, dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
     """Delete what has outlived its period; the counts per table (or, dry, what would go)."""
     cutoffs = Cutoffs.of(parcel_days, labelled_days, now)
-    StateStore(db), ParcelStore(db)  # the tables, on a file that lacks them
+    StateStore(db), ParcelStore(db), CaseStore(db)  # the tables, on a file that lacks them
     counts: dict[str, int] = {}
     for table in _TABLES:  # parcels first, so that their outcomes are orphans by the end
         after, total = 0, 0

@@ -13,10 +13,16 @@ import pytest
 from parcelscreen.cli import main
 from serving import Database, DecisionLog, prune_state
 from serving import _retention as retention
+from serving._audit import Entry
 from serving._store import StateStore
+from serving.officer._cases import CaseStore
 from serving.officer._parcels import ParcelStore
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+#: Every table a prune deletes from, none deleted.
+NONE = dict.fromkeys(("scored_result", "officer_parcel", "outcome", "officer_claim",
+                      "officer_case", "officer_attachment", "officer_batch_run"), 0)  # fmt: skip
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def _ago(days: float, now: datetime = NOW) -> str:
@@ -72,14 +78,57 @@ def state(tmp_path: Path) -> State:
 
 def test_prune_deletes_what_outlived_its_period_and_keeps_the_rest(state: State) -> None:
     result = prune_state(state.db, 365, 1825, now=NOW)
-    assert result["deleted"] == {"scored_result": 3, "officer_parcel": 2, "outcome": 3}
+    assert result["deleted"] == NONE | {"scored_result": 3, "officer_parcel": 2, "outcome": 3}
     assert state.items("scored_result") == {"recent-passed", "old-inspected"}
     assert state.items("officer_parcel") == {"recent-passed", "old-inspected"}
     assert state.items("officer_feedback") == {"recent-passed", "old-inspected"}
     assert state.items("outcome") == {"old-inspected", "unknown-recent"}
     assert result["parcel_cutoff"] == _ago(365)
-    assert prune_state(state.db, 365, 1825, now=NOW)["deleted"] == {
-        "scored_result": 0, "officer_parcel": 0, "outcome": 0}  # fmt: skip
+    assert prune_state(state.db, 365, 1825, now=NOW)["deleted"] == NONE
+
+
+def _worked_on(state: State, item: str, log: DecisionLog, run: str = "") -> None:
+    """An officer claims the parcel, saves two versions of its case record and attaches a
+    photo, each logged as the officer view logs it."""
+    cases, lists = CaseStore(state.db), state.parcels.worklists
+    lists.claim([item], "olga", "olga")
+    log.append(Entry("parcel_claimed", caller="officer:olga", item_id=item, decision="olga"))
+    for seal in ("BAG-1", "BAG-2"):
+        case_id = cases.save(item, "NL-C-OLGA", {"seal": seal})
+        log.append(Entry("case_record", caller="officer:olga", item_id=item,
+                         detail={"case_id": case_id}))  # fmt: skip
+    kept = cases.attach(item, "NL-C-OLGA", "label.png", PNG)
+    log.append(Entry("case_attachment", caller="officer:olga", item_id=item,
+                     detail={"attachment_id": kept.id, "sha256": kept.sha256}))  # fmt: skip
+    if run:
+        state.db.execute("UPDATE officer_parcel SET batch_run = ? WHERE item_id = ?", (run, item))
+
+
+def test_claims_cases_and_attachments_go_with_their_parcel(state: State) -> None:
+    log = DecisionLog(state.db)
+    lists = state.parcels.worklists
+    for run, days in (("a" * 16, 400), ("b" * 16, 100)):
+        lists.put_run({"run_id": run, "manifest": f"m-{run[0]}.parquet", "model_version": "v1",
+                       "recorded_at": _ago(days), "rows": 1, "listed": 1,
+                       "capacity": "10%"})  # fmt: skip
+    _worked_on(state, "old-passed", log, "a" * 16)  # goes at 365 days, and so does its run
+    _worked_on(state, "recent-passed", log, "b" * 16)  # stays
+    _worked_on(state, "old-inspected", log)  # inspected: stays for the labelled period
+    _worked_on(state, "ancient-inspected", log)  # goes with its outcome
+    CaseStore(state.db).save("gone-earlier", "NL-C-OLGA", {"seal": "X"})  # parcel gone before
+    records = len(log.records())
+    dry = prune_state(state.db, 365, 1825, now=NOW, dry_run=True)
+    result = prune_state(state.db, 365, 1825, now=NOW)
+    assert result["deleted"] == dry["deleted"] == NONE | {
+        "scored_result": 3, "officer_parcel": 2, "outcome": 3, "officer_claim": 2,
+        "officer_case": 5, "officer_attachment": 2, "officer_batch_run": 1}  # fmt: skip
+    kept = {"recent-passed", "old-inspected"}
+    for table in ("officer_claim", "officer_case", "officer_attachment"):
+        assert state.items(table) == kept, table
+    assert [m["run_id"] for m in lists.manifests()] == ["b" * 16]
+    # the decision log is not pruned here: its records of them stay, and the chain is whole
+    assert len(log.records()) == records and log.verify().ok
+    assert prune_state(state.db, 365, 1825, now=NOW)["deleted"] == NONE
 
 
 def test_a_dry_run_counts_what_a_real_run_deletes_and_deletes_nothing(state: State) -> None:
@@ -135,7 +184,7 @@ def test_the_command_prunes_and_records_it_in_the_decision_log(
     assert json.loads(capsys.readouterr().out)["deleted"]["scored_result"] == 1
     assert main(["state", "prune", "--days", "30"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["deleted"] == {"scored_result": 1, "officer_parcel": 1, "outcome": 0}
+    assert printed["deleted"] == NONE | {"scored_result": 1, "officer_parcel": 1}
     log = DecisionLog(tmp_path / "state.sqlite")
     try:
         (record,) = log.records("retention")  # the dry run recorded nothing
