@@ -13,6 +13,7 @@ from . import (
     _db_cmd,
     _exchange_cmd,
     _history_cmd,
+    _import_cmd,
     _keys_cmd,
     _models_cmd,
     _outcomes_cmd,
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         _run_cmd,
         _simulate_cmd,
+        _import_cmd,
         _validate_cmd,
         _train_cmd,
         _screen_cmd,
