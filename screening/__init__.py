@@ -6,6 +6,7 @@ imports only ``data_contracts``.
 
 from ._calibration import Calibration, fit_platt
 from ._database import LOCK_TIMEOUT, Database, connect_sqlite, store_damaged
+from ._declare import DeclarationError, Feature
 from ._drift import (
     PSI_ALERT,
     bin_counts,
@@ -19,12 +20,11 @@ from ._errors import BundleError, RegistryError, ScreeningError, StoreUnavailabl
 from ._explain import GROUPS, LABELS, Reason, group_contributions, group_of, reasons
 from ._features import (
     FEATURE_VERSION,
+    FEATURES,
     FX_TO_EUR,
-    PARCEL_FEATURES,
     FeatureSpec,
     feature_matrix,
     fit_feature_spec,
-    parcel_features,
 )
 from ._frame import ENTITIES, ParcelFrame, frame_from_declarations, frame_from_table
 from ._monitor import (
@@ -35,6 +35,7 @@ from ._monitor import (
     same_weekday_reference,
     score_alarm,
 )
+from ._parcel import PARCEL_FEATURES, parcel_features
 from ._policy import (
     BAND_SHARES,
     Band,
@@ -102,6 +103,7 @@ __all__ = [
     "Database",
     "Decision",
     "DecisionPolicy",
+    "DeclarationError",
     "DriftAlarm",
     "ENTITIES",
     "Ed25519PrivateKey",
@@ -109,7 +111,9 @@ __all__ = [
     "EntityStats",
     "Explain",
     "FEATURE_VERSION",
+    "FEATURES",
     "FX_TO_EUR",
+    "Feature",
     "FeatureSpec",
     "GROUPS",
     "GROWING_FEATURES",

@@ -9,7 +9,6 @@ the model's direction; a fact usually read the other way is introduced with "des
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -17,61 +16,22 @@ from typing import Any
 
 import numpy as np
 
-from ._features import FeatureSpec
+from ._declare import GROUP_LABELS, DeclarationError
+from ._features import FEATURES, FeatureSpec, feature
 
 Values = Mapping[str, float]
 
+#: The officer groups' headings (declared with the features, ``_declare``).
+LABELS: dict[str, str] = GROUP_LABELS
+#: The features of each officer group, in the model's order.
 GROUPS: dict[str, tuple[str, ...]] = {
-    "declared_value": ("value_eur", "value_per_gram_eur", "value_per_gram_vs_chapter",
-                       "value_placeholder", "line_value_gap", "currency_known",
-                       "postal_charges_eur"),
-    "weight": ("gross_weight_g", "weight_vs_chapter", "net_over_gross_weight"),
-    "contents": ("vague_description_share", "description_chars", "lines", "quantity",
-                 "missing_hs_share", "hs_chapter", "foreign_origin_line_share"),
-    "category": ("category_",),
-    "mail_class": ("mail_class_",),
-    "route": ("origin_code", "destination_code", "domestic"),
-    "sender_details": ("sender_address_missing", "sender_contact_given"),
-    "recipient_details": ("recipient_address_missing", "importer_ref_given"),
-    "posting_time": ("hour_utc", "weekday"),
-    "sender_history": ("sender_prev_", "sender_days_", "sender_age_", "sender_distinct_"),
-    "pair_history": ("pair_prev_",),
-    "sender_address_history": ("sender_address_prev_", "sender_address_distinct_"),
-    "recipient_history": ("recipient_prev_", "recipient_days_", "recipient_distinct_"),
-    "recipient_address_history": ("recipient_address_prev_", "recipient_address_distinct_"),
-    "description_words": ("text_",),
-    "office_history": ("office_",),
-}  # fmt: skip
-
-LABELS: dict[str, str] = {
-    "declared_value": "Declared value",
-    "weight": "Weight",
-    "contents": "Content lines",
-    "category": "Item category",
-    "mail_class": "Mail class",
-    "route": "Origin and destination",
-    "sender_details": "Sender details",
-    "recipient_details": "Recipient details",
-    "posting_time": "Posting time",
-    "sender_history": "Sender history",
-    "pair_history": "Sender and recipient together",
-    "sender_address_history": "Sender address history",
-    "recipient_history": "Recipient history",
-    "recipient_address_history": "Recipient address history",
-    "description_words": "Words in the description",
-    "office_history": "Posting office history",
+    group: tuple(f.name for f in FEATURES if f.group == group) for group in GROUP_LABELS
 }
 
 
-@functools.cache
-def group_of(feature: str) -> str:
-    """The officer-facing group of a feature (longest matching prefix wins)."""
-    best, length = "contents", 0
-    for group, prefixes in GROUPS.items():
-        for prefix in prefixes:
-            if feature.startswith(prefix) and len(prefix) > length:
-                best, length = group, len(prefix)
-    return best
+def group_of(feature_name: str) -> str:
+    """The officer group a feature is declared with (an undeclared name is an error)."""
+    return feature(feature_name).group
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +243,20 @@ SENTENCES: dict[str, Template] = {
     "description_words": _words,
     "office_history": _office,
 }
+
+
+def check_sentences(sentences: Mapping[str, Template]) -> None:
+    """Every officer group has its words and no words stand for a group that is not one."""
+    missing = [group for group in GROUP_LABELS if group not in sentences]
+    unknown = [group for group in sentences if group not in GROUP_LABELS]
+    if missing or unknown:
+        raise DeclarationError(
+            f"reason words: no template for {', '.join(missing) or 'none'}; "
+            f"templates for no group: {', '.join(unknown) or 'none'}"
+        )
+
+
+check_sentences(SENTENCES)
 
 
 def direction(up: bool) -> str:

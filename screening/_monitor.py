@@ -26,17 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._drift import bin_counts
+from ._features import names_of_kind
 
-CALENDAR_FEATURES = frozenset({"hour_utc", "weekday"})
-GROWING_FEATURES = frozenset({
-    "sender_prev_parcels", "sender_days_since_last", "sender_age_days", "sender_prev_seizures",
-    "sender_prev_clean", "sender_distinct_recipients", "sender_address_prev_parcels",
-    "sender_address_distinct_senders", "sender_address_prev_seizures", "recipient_prev_parcels",
-    "recipient_days_since_last", "recipient_prev_seizures", "recipient_distinct_senders",
-    "recipient_address_prev_parcels", "recipient_address_distinct_senders",
-    "recipient_address_prev_seizures", "pair_prev_parcels", "office_prev_parcels",
-    "office_prev_inspections",
-})  # fmt: skip
+#: Features that say when, not what (declared of kind "calendar").
+CALENDAR_FEATURES = names_of_kind("calendar")
+#: History that grows as the store fills (declared of kind "growing": counts and ages).
+GROWING_FEATURES = names_of_kind("growing")
 MIN_PSI = 0.05
 ALPHA = 1e-3
 _FLOOR = 1e-4

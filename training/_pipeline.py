@@ -27,6 +27,7 @@ from screening import (
 from ._card import model_card
 from ._dataset import Progress, load_dataset
 from ._evaluate import evaluate
+from ._provenance import read_provenance
 from ._train import TrainConfig, TrainResult, predict_margin, train_model
 from .export import export_onnx
 
@@ -110,6 +111,7 @@ def run_training(
             "labelled": int(known.sum()),
             "seizures": int(data.seized[known].sum()),
             "source": str(data_dir.name),
+            **read_provenance(data_dir),
         },
     }
     with tempfile.TemporaryDirectory() as tmp:

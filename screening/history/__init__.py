@@ -1,9 +1,10 @@
 """The entity history: features of each parcel's senders, recipients, addresses and office as
 of its own time, and the backends that keep them.
 
-``_engine``: the engine (:class:`History`: features, recording, outcomes and corrections;
-:func:`replay` of a whole stream for training). ``_backend``: what a backend stores and the
-abstract base class every backend implements (:class:`HistoryBackend`). The backends:
+``_features``: the history features, each declared once with how it is computed per row and
+per column. ``_engine``: the engine (:class:`History`: features, recording, outcomes and
+corrections; :func:`replay` of a whole stream for training). ``_backend``: what a backend
+stores and the abstract base class every backend implements (:class:`HistoryBackend`). The backends:
 ``_memory`` (training), ``_sql`` (SQLite, the service's default, and the SQL that PostgreSQL
 shares), ``_postgres`` and ``_redis`` (several replicas; built by name in ``_shared``).
 """
@@ -19,23 +20,27 @@ from ._backend import (
     HistoryBackend,
     outcome_code,
 )
-from ._engine import HISTORY_FEATURES, History, KnownOutcome, copy_history, entity_tokens, replay
+from ._engine import History, KnownOutcome, copy_history, entity_tokens, replay
+from ._features import HISTORY, HISTORY_FEATURES, STATS, HistoryFeature
 from ._memory import MemoryBackend
 from ._shared import shared_history_backend
 from ._sql import HISTORY_PAGE_SIZE, SQLiteBackend
 
 __all__ = [
     "CLEAN",
+    "HISTORY",
     "HISTORY_FEATURES",
     "HISTORY_PAGE_SIZE",
     "KINDS",
     "LINKED",
     "NO_OUTCOME",
     "SEIZED",
+    "STATS",
     "UNCOUNTED",
     "EntityStats",
     "History",
     "HistoryBackend",
+    "HistoryFeature",
     "KnownOutcome",
     "MemoryBackend",
     "SQLiteBackend",

@@ -1,7 +1,8 @@
 """Entity history features, computed as of each parcel's own time and never later.
 
 One engine serves training (a replay of the whole stream in time order) and scoring (one
-parcel at a time against a persistent store), so the features are the same by construction.
+parcel at a time against a persistent store). Which features there are, and how each is
+computed per row and per column, is declared once in ``_features``.
 Entities are pseudonymised tokens (see ``_frame.ENTITIES``) plus the sender-recipient pair.
 
 A seizure counts for an entity only from the moment its outcome was recorded (label delay):
@@ -26,31 +27,9 @@ from ._backend import (
     HistoryBackend,
     outcome_code,
 )
+from ._features import HISTORY_FEATURES as HISTORY_FEATURES  # _partitioned reads it here
+from ._features import STATS_FIELDS, column_features, row_features
 from ._memory import MemoryBackend
-
-_DAY_US = 86_400_000_000
-HISTORY_FEATURES: tuple[str, ...] = (
-    "sender_prev_parcels",
-    "sender_days_since_last",
-    "sender_age_days",
-    "sender_prev_seizures",
-    "sender_prev_clean",
-    "sender_distinct_recipients",
-    "sender_address_prev_parcels",
-    "sender_address_distinct_senders",
-    "sender_address_prev_seizures",
-    "recipient_prev_parcels",
-    "recipient_days_since_last",
-    "recipient_prev_seizures",
-    "recipient_distinct_senders",
-    "recipient_address_prev_parcels",
-    "recipient_address_distinct_senders",
-    "recipient_address_prev_seizures",
-    "pair_prev_parcels",
-    "office_prev_parcels",
-    "office_prev_inspections",
-    "office_seizure_share",
-)
 
 
 def entity_tokens(frame: ParcelFrame, row: int) -> dict[str, str]:
@@ -59,9 +38,6 @@ def entity_tokens(frame: ParcelFrame, row: int) -> dict[str, str]:
     sender, recipient = tokens["sender"], tokens["recipient"]
     tokens["pair"] = f"{sender}:{recipient}" if sender and recipient else ""
     return tokens
-
-
-_STATS_FIELDS = ("parcels", "first_us", "last_us", "seizures", "clean", "partners")
 
 
 def _factorise(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -83,10 +59,6 @@ def _pairs(sender: tuple[np.ndarray, list[str]],
         s, r = senders[s_codes[row]], recipients[r_codes[row]]
         distinct.append(f"{s}:{r}" if s and r else "")
     return codes.reshape(-1), distinct
-
-
-def _days(now_us: int, then_us: int) -> float:
-    return (now_us - then_us) / _DAY_US
 
 
 def _counted(stats: EntityStats | None, posted_us: int, new_partner: bool) -> EntityStats:
@@ -115,43 +87,7 @@ class History:
 
     def features(self, tokens: Mapping[str, str], now_us: int) -> list[float]:
         """History features of a parcel with these entities, as of ``now_us``."""
-        return self._features(self._stats(tokens), now_us)
-
-    @staticmethod
-    def _features(found: Mapping[str, EntityStats | None], now_us: int) -> list[float]:
-        empty = EntityStats()
-        s = {kind: stats or empty for kind, stats in found.items()}
-        nan = float("nan")
-        office = s["office"]
-        office_inspected = office.seizures + office.clean
-        sender, s_addr, rec, r_addr = (
-            s["sender"],
-            s["sender_address"],
-            s["recipient"],
-            s["recipient_address"],
-        )
-        return [
-            sender.parcels,
-            _days(now_us, sender.last_us) if sender.parcels else nan,
-            _days(now_us, sender.first_us) if sender.parcels else nan,
-            sender.seizures,
-            sender.clean,
-            sender.partners,
-            s_addr.parcels,
-            s_addr.partners,
-            s_addr.seizures,
-            rec.parcels,
-            _days(now_us, rec.last_us) if rec.parcels else nan,
-            rec.seizures,
-            rec.partners,
-            r_addr.parcels,
-            r_addr.partners,
-            r_addr.seizures,
-            s["pair"].parcels,
-            office.parcels,
-            office_inspected,
-            office.seizures / office_inspected if office_inspected else nan,
-        ]
+        return row_features(self._stats(tokens), now_us)
 
     def snapshot_features(self, frame: ParcelFrame) -> np.ndarray:
         """History features of every parcel of a frame against the store as it stands now,
@@ -166,42 +102,21 @@ class History:
         backend = self.backend
         if isinstance(backend, MemoryBackend) and not backend.entities:  # nothing known yet
             zeros = np.zeros(n, dtype=np.int64)
-            stats = {kind: dict.fromkeys(_STATS_FIELDS, zeros) for kind in KINDS}
+            stats = {kind: dict.fromkeys(STATS_FIELDS, zeros) for kind in KINDS}
         else:
             columns = {kind: _factorise(frame.tokens[kind]) for kind in frame.tokens}
             columns["pair"] = _pairs(columns["sender"], columns["recipient"])
             for kind in KINDS:
                 codes, distinct = columns.get(kind, (np.zeros(n, dtype=np.int64), [""]))
                 stats[kind] = self._gathered(kind, codes, distinct)
-        nan = np.nan
-
-        def days(s: dict[str, np.ndarray], field: str) -> np.ndarray:
-            out = np.full(n, nan)
-            known = s["parcels"] != 0
-            out[known] = (now[known] - s[field][known]) / _DAY_US
-            return out
-
-        sender, s_addr = stats["sender"], stats["sender_address"]
-        rec, r_addr, office = stats["recipient"], stats["recipient_address"], stats["office"]
-        inspected = office["seizures"] + office["clean"]
-        share = np.full(n, nan)
-        np.divide(office["seizures"], inspected, out=share, where=inspected != 0)
-        out = np.column_stack([
-            sender["parcels"], days(sender, "last_us"), days(sender, "first_us"),
-            sender["seizures"], sender["clean"], sender["partners"],
-            s_addr["parcels"], s_addr["partners"], s_addr["seizures"],
-            rec["parcels"], days(rec, "last_us"), rec["seizures"], rec["partners"],
-            r_addr["parcels"], r_addr["partners"], r_addr["seizures"],
-            stats["pair"]["parcels"], office["parcels"], inspected, share,
-        ]).astype(np.float64)  # fmt: skip
-        return out.reshape(n, len(HISTORY_FEATURES))
+        return column_features(stats, now)
 
     def _gathered(self, kind: str, codes: np.ndarray, distinct: list[str]) -> dict[str, np.ndarray]:
         """Stats columns of each row's entity of one kind (zeros where unknown or no token)."""
         names = np.asarray(distinct, dtype=object)
         wanted = np.flatnonzero(names != "")
         found = self.backend.get_tokens(kind, names[wanted].tolist())
-        table = np.zeros((len(distinct), len(_STATS_FIELDS)), dtype=np.int64)
+        table = np.zeros((len(distinct), len(STATS_FIELDS)), dtype=np.int64)
         known = [(i, stats) for i, stats in zip(wanted.tolist(), found, strict=True)
                  if stats is not None]  # fmt: skip
         if known:
@@ -210,7 +125,7 @@ class History:
                 for _, s in known
             ]  # fmt: skip
         rows = table[codes]
-        return {name: rows[:, j] for j, name in enumerate(_STATS_FIELDS)}
+        return {name: rows[:, j] for j, name in enumerate(STATS_FIELDS)}
 
     def record_parcel(self, item_id: str, tokens: Mapping[str, str], posted_us: int) -> bool:
         """Add a parcel to its entities' history; False (and no change) if already recorded."""
@@ -307,7 +222,7 @@ class History:
                 now = int(frame.posted_us[row])
                 found = {kind: current.get((kind, tokens[kind])) if tokens.get(kind, "")
                          else None for kind in KINDS}  # fmt: skip
-                out[row] = self._features(found, now)
+                out[row] = row_features(found, now)
                 if row not in is_new:
                     continue
                 for kind, partner_kind in KINDS.items():
@@ -336,7 +251,7 @@ class History:
         item_id = str(frame.item_id[row])
         with self.backend.transaction():
             found = self._stats(tokens)
-            values = self._features(found, now)
+            values = row_features(found, now)
             if self.backend.get_item(item_id) is None:
                 self._add(item_id, tokens, now, found)
         return values

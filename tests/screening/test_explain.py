@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from screening import GROUPS, FeatureSpec, group_contributions, group_of, reasons
+from screening import (
+    GROUPS,
+    LABELS,
+    DeclarationError,
+    FeatureSpec,
+    group_contributions,
+    group_of,
+    reasons,
+)
 
 
 @pytest.mark.parametrize(
@@ -21,7 +29,9 @@ def test_group_of(feature: str, group: str) -> None:
 
 def test_every_feature_has_a_group_with_a_label() -> None:
     spec = FeatureSpec()
-    assert {group_of(n) for n in spec.names} <= set(GROUPS)
+    assert {group_of(n) for n in spec.names} == set(GROUPS) == set(LABELS)
+    with pytest.raises(DeclarationError, match="not declared"):  # no fallback group
+        group_of("parcel_colour")
 
 
 def _row(spec: FeatureSpec, **values: float) -> np.ndarray:
