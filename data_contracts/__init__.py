@@ -4,14 +4,26 @@ This package imports nothing else of the project. Every form (JSON, JSON Lines, 
 Parquet) carries the same meaning; bad input gets a Problem naming record, field and reason.
 """
 
-from ._arrow import DECLARATION_SCHEMA, LINE_TYPE, OUTCOME_SCHEMA, PARTY_TYPE
+from ._arrow import (
+    DECLARATION_SCHEMA,
+    EXPRESS_TYPE,
+    LINE_TYPE,
+    OUTCOME_SCHEMA,
+    PARTY_TYPE,
+    V1_DECLARATION_SCHEMA,
+    V2_COLUMNS,
+    conform_declarations,
+    declaration_column_problems,
+)
 from ._codes import COUNTRIES, CURRENCIES
 from ._errors import ContractError, FormError, Problem, RecordInvalid
+from ._express import express_item_id, is_express_id, looks_like_express_id
 from ._forms import (
     DECLARATION_CSV_COLUMNS,
     JSON_ONLY_OUTCOME_FIELDS,
     MISSING_FIELD,
     OUTCOME_CSV_COLUMNS,
+    V2_CSV_COLUMNS,
     flatten_declaration,
     form_of,
     group_csv_rows,
@@ -33,7 +45,9 @@ from ._limits import (
 )
 from ._models import (
     CONTRACT_VERSION,
+    CONTRACT_VERSIONS,
     ContentLine,
+    ExpressConsignment,
     InspectionOutcome,
     InspectionResult,
     ItemCategory,
@@ -49,10 +63,14 @@ from ._quality import (
     quality_warnings,
 )
 from ._s10 import (
+    EXPRESS_CLASS,
     S10,
+    S10_COUNTRIES,
     MailClass,
     S10Error,
     check_digit,
+    item_class,
+    looks_like_item_id,
     looks_like_s10,
     mail_class,
     make_s10,
@@ -73,12 +91,16 @@ from ._validate import (
 
 __all__ = [
     "CONTRACT_VERSION",
+    "CONTRACT_VERSIONS",
     "COUNTRIES",
     "CURRENCIES",
     "ContentLine",
     "ContractError",
     "DECLARATION_CSV_COLUMNS",
     "DECLARATION_SCHEMA",
+    "EXPRESS_CLASS",
+    "EXPRESS_TYPE",
+    "ExpressConsignment",
     "FormError",
     "InspectionOutcome",
     "InspectionResult",
@@ -105,20 +127,31 @@ __all__ = [
     "RecordInvalid",
     "S10",
     "S10Error",
+    "S10_COUNTRIES",
     "SCHEMA_DIR",
     "SelectionReason",
+    "V1_DECLARATION_SCHEMA",
+    "V2_COLUMNS",
+    "V2_CSV_COLUMNS",
     "VAGUE_WORDS",
     "ValidationReport",
     "check_digit",
+    "conform_declarations",
+    "declaration_column_problems",
+    "express_item_id",
     "flatten_declaration",
     "form_of",
     "group_csv_rows",
+    "is_express_id",
     "is_vague",
+    "item_class",
     "iter_csv",
     "iter_records",
     "json_schemas",
     "lines_value_mismatch",
     "lines_weight_excess",
+    "looks_like_express_id",
+    "looks_like_item_id",
     "looks_like_s10",
     "mail_class",
     "make_s10",

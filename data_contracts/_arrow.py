@@ -1,4 +1,9 @@
-"""Arrow schemas of the contracts: the Parquet form (lines nested) and batch processing."""
+"""Arrow schemas of the contracts: the Parquet form (lines nested) and batch processing.
+
+The declaration schema is version 2's: version 1 files lack the ``express`` column and the
+parties' ``id_number``; :func:`conform_declarations` adds them, empty, so that every reader
+sees one schema.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,14 @@ PARTY_TYPE = pa.struct(
         ("phone", pa.string()),
         ("email", pa.string()),
         ("importer_ref", pa.string()),
+        ("id_number", pa.string()),  # version 2
+    ]
+)
+EXPRESS_TYPE = pa.struct(
+    [
+        ("carrier", pa.string()),
+        ("house_consignment", pa.string()),
+        ("transport_document", pa.string()),
     ]
 )
 LINE_TYPE = pa.struct(
@@ -44,8 +57,13 @@ DECLARATION_SCHEMA = pa.schema(
         ("currency", pa.string()),
         ("postal_charges", pa.float64()),
         ("lines", pa.list_(LINE_TYPE)),
+        ("express", EXPRESS_TYPE),  # version 2
     ]
 )
+#: Columns (and party fields) version 2 added: a file may lack them.
+V2_COLUMNS = ("express",)
+V2_PARTY_FIELDS = ("id_number",)
+
 OUTCOME_SCHEMA = pa.schema(
     [
         ("contract_version", pa.string()),
@@ -60,3 +78,62 @@ OUTCOME_SCHEMA = pa.schema(
         ("officer_ref", pa.string()),
     ]
 )
+
+
+def _party_conformed(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A party column with every field of PARTY_TYPE (those it lacks empty), in its order."""
+    chunks = []
+    for chunk in column.chunks:
+        if chunk.offset:
+            chunk = chunk.take(pa.array(range(len(chunk)), pa.int64()))  # a slice, made whole
+        kind = chunk.type
+        children = [chunk.field(f.name) if kind.get_field_index(f.name) >= 0
+                    else pa.nulls(len(chunk), f.type) for f in PARTY_TYPE]  # fmt: skip
+        chunks.append(pa.StructArray.from_arrays(children, names=PARTY_TYPE.names,
+                                                 mask=chunk.is_null()))  # fmt: skip
+    if not chunks:
+        return pa.chunked_array([], PARTY_TYPE)
+    return pa.chunked_array(chunks)
+
+
+def conform_declarations(table: pa.Table) -> pa.Table:
+    """A declaration table with version 2's columns and party fields, those it lacks (a
+    version 1 file's) empty; other columns as they are (a table that has them all is
+    returned unchanged)."""
+    for name in V2_COLUMNS:
+        if name not in table.column_names:
+            field = DECLARATION_SCHEMA.field(name)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    for role in ("sender", "recipient"):
+        if role not in table.column_names:
+            continue
+        kind = table.schema.field(role).type
+        if pa.types.is_struct(kind) and any(kind.get_field_index(n) < 0 for n in V2_PARTY_FIELDS):
+            index = table.column_names.index(role)
+            table = table.set_column(index, role, _party_conformed(table.column(role)))
+    return table
+
+
+#: The declaration schema of version 1 files (no ``express``, parties without ``id_number``).
+V1_DECLARATION_SCHEMA = pa.schema(
+    [pa.field(f.name, pa.struct([p for p in PARTY_TYPE if p.name not in V2_PARTY_FIELDS]))
+     if f.name in ("sender", "recipient") else f
+     for f in DECLARATION_SCHEMA if f.name not in V2_COLUMNS]
+)  # fmt: skip
+
+
+def declaration_column_problems(schema: pa.Schema) -> list[str]:
+    """What keeps a table of ``schema`` from being read as declarations: a contract column
+    missing or of another type (a version 1 file's columns and types are accepted)."""
+    problems = []
+    for field in DECLARATION_SCHEMA:
+        if field.name not in schema.names:
+            if field.name not in V2_COLUMNS:
+                problems.append(f"column {field.name} missing")
+            continue
+        kind = schema.field(field.name).type
+        older = V1_DECLARATION_SCHEMA.field(field.name).type if field.name not in V2_COLUMNS \
+            else field.type  # fmt: skip
+        if not kind.equals(field.type) and not kind.equals(older):
+            problems.append(f"column {field.name} is {kind}, expected {field.type}")
+    return problems

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from ._s10 import looks_like_s10
+from ._s10 import looks_like_item_id
 
 Severity = Literal["error", "warning"]
 
@@ -47,7 +47,7 @@ def shown(value: Any, field: str) -> str | None:
         return "None"
     if is_personal(field):
         return withheld(value)
-    if field == "item_id" and not looks_like_s10(value):
+    if field == "item_id" and not looks_like_item_id(value):
         return withheld(value, "not an item ID, may hold personal data")
     if isinstance(value, dict | list):
         return withheld(value, "a structure")
@@ -57,7 +57,7 @@ def shown(value: Any, field: str) -> str | None:
 def labelled(where: str, item_id: Any) -> str:
     """How a record is named in messages: where it is and, when it has the shape of one, its
     item ID (``line 4 (RR123456785CH)``); any other value there is not repeated."""
-    return f"{where} ({item_id})" if looks_like_s10(item_id) else where
+    return f"{where} ({item_id})" if looks_like_item_id(item_id) else where
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,10 @@
 
 CSV carries one row per content line: item fields repeat on each row, parties are flattened to
 ``sender_name``, ``recipient_city``..., and line fields are prefixed ``line_``. Rows of one item
-must be contiguous. Readers never drop a record: an unreadable one comes back as a
+must be contiguous. An express consignment's details are ``express_carrier``,
+``express_house_consignment`` and ``express_transport_document`` (contract version 2, as are
+``sender_id_number`` and ``recipient_id_number``: a version 1 file without these columns reads
+as before). Readers never drop a record: an unreadable one comes back as a
 :class:`Labelled` record with its problem, so a batch can quarantine it.
 """
 
@@ -20,7 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from ._arrow import DECLARATION_SCHEMA, LINE_TYPE, OUTCOME_SCHEMA, PARTY_TYPE
+from ._arrow import (
+    DECLARATION_SCHEMA,
+    EXPRESS_TYPE,
+    LINE_TYPE,
+    OUTCOME_SCHEMA,
+    PARTY_TYPE,
+    V2_COLUMNS,
+    V2_PARTY_FIELDS,
+)
 from ._errors import PARTIES, FormError, Problem, labelled, shown, withheld
 from ._validate import Labelled
 
@@ -32,12 +43,19 @@ PARTY_FIELDS = tuple(f.name for f in PARTY_TYPE)
 _PARTY_COLUMNS = tuple((f"{role}_{name}", f"{role}.{name}")
                        for role in PARTIES for name in PARTY_FIELDS)  # fmt: skip
 LINE_FIELDS = tuple(f.name for f in LINE_TYPE)
-ITEM_FIELDS = tuple(n for n in DECLARATION_SCHEMA.names if n not in (*PARTIES, "lines"))
+EXPRESS_FIELDS = tuple(f.name for f in EXPRESS_TYPE)
+_EXPRESS_COLUMNS = tuple((f"express_{name}", f"express.{name}") for name in EXPRESS_FIELDS)
+ITEM_FIELDS = tuple(n for n in DECLARATION_SCHEMA.names
+                    if n not in (*PARTIES, "lines", *V2_COLUMNS))  # fmt: skip
 DECLARATION_CSV_COLUMNS = (
     *ITEM_FIELDS,
     *(column for column, _ in _PARTY_COLUMNS),
     *(f"line_{name}" for name in LINE_FIELDS),
+    *(column for column, _ in _EXPRESS_COLUMNS),
 )
+#: Columns of contract version 2: a version 1 file lacks them.
+V2_CSV_COLUMNS = (*(f"{role}_{name}" for role in PARTIES for name in V2_PARTY_FIELDS),
+                  *(column for column, _ in _EXPRESS_COLUMNS))  # fmt: skip
 OUTCOME_CSV_COLUMNS = tuple(OUTCOME_SCHEMA.names)
 
 
@@ -85,6 +103,8 @@ def flatten_declaration(record: dict[str, Any]) -> list[dict[str, Any]]:
     for role in PARTIES:
         party = record.get(role) or {}
         item.update({f"{role}_{n}": party.get(n) for n in PARTY_FIELDS})
+    express = record.get("express") or {}
+    item.update({column: express.get(path.split(".", 1)[1]) for column, path in _EXPRESS_COLUMNS})
     return [item | {f"line_{n}": line.get(n) for n in LINE_FIELDS} for line in record["lines"]]
 
 
@@ -139,7 +159,9 @@ def _iter_parquet(path: Path, kind: Kind) -> Iterator[Labelled]:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise FormError(f"{path}: not a readable Parquet file: {exc}") from exc
-    missing = [n for n in expected.names if n not in parquet.schema_arrow.names]
+    optional = V2_COLUMNS if kind == "declaration" else ()
+    missing = [n for n in expected.names
+               if n not in parquet.schema_arrow.names and n not in optional]  # fmt: skip
     if missing:
         raise FormError(f"{path}: Parquet columns missing: {', '.join(missing)}")
     index = 0
@@ -212,7 +234,8 @@ def iter_csv(handle: Iterable[str] | io.TextIOBase, kind: Kind) -> Iterator[Labe
     header = reader.fieldnames or []
     if len(header) == 1 and header[0].count(";") >= 2:
         raise FormError("CSV header is separated by semicolons; the contract's CSV uses commas")
-    missing = [c for c in columns if c not in header]
+    optional = V2_CSV_COLUMNS if kind == "declaration" else ()
+    missing = [c for c in columns if c not in header and c not in optional]
     if missing:
         raise FormError(f"CSV header lacks columns: {', '.join(missing)}")
     rows = ((reader.line_num, _blank_to_none(row)) for row in reader)
@@ -264,6 +287,11 @@ def group_csv_rows(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> L
                 problem = Problem(where, name, reason, shown(first.get(name), name),
                                   shown(row.get(name), name))  # fmt: skip
                 return Labelled(where, unreadable=problem)
+        for column, path in _EXPRESS_COLUMNS:
+            if row.get(column) != first.get(column):
+                problem = Problem(where, path, reason, shown(first.get(column), path),
+                                  shown(row.get(column), path))  # fmt: skip
+                return Labelled(where, unreadable=problem)
         for column, path in _PARTY_COLUMNS:  # the values are personal data: not repeated
             if row.get(column) != first.get(column):
                 return Labelled(where, unreadable=Problem(where, path, reason))
@@ -275,4 +303,8 @@ def group_csv_rows(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> L
         {n: row[f"line_{n}"] for n in LINE_FIELDS if row.get(f"line_{n}") is not None}
         for _, row in group
     ]
+    express = {path.split(".", 1)[1]: first[column] for column, path in _EXPRESS_COLUMNS
+               if first.get(column) is not None}  # fmt: skip
+    if express:
+        record["express"] = express
     return Labelled(where, record)

@@ -1,30 +1,53 @@
-"""The parcel declaration and inspection outcome contracts (version 1).
+"""The parcel declaration and inspection outcome contracts (versions 1 and 2).
 
 Modelled on the CN22/CN23 fields carried electronically as UPU ITMATT, and on the EU ICS2
 postal minimum. Field names are the wire names in every form (JSON, JSON Lines, Parquet; CSV
 flattens them, see ``_forms``).
+
+Version 2 adds, and only adds: express consignments (an item ID ``CARRIER:HOUSE_NUMBER`` with
+``express`` details, see ``_express``) and a party's identification number (``id_number``:
+an EORI or a national trader ID), which may stand instead of the party's name. A version 1
+record reads as it always did; one that uses a version 2 field is refused, naming the version
+it needs. A record without ``contract_version`` is version 1 (as it always was). The fields
+version 2 adds are left out of a record's dump when empty, so that a version 1 record dumps,
+and hashes, exactly as before.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from ._codes import COUNTRIES, CURRENCIES
+from ._express import (
+    CARRIER_PATTERN,
+    DOCUMENT_PATTERN,
+    HOUSE_DIGIT,
+    HOUSE_PATTERN,
+    V2,
+    express_id_problem,
+    express_problem,
+    is_express_id,
+)
 from ._limits import MAX_LINES, MAX_QUANTITY, MAX_VALUE, MAX_WEIGHT_KG, MIN_LINES, PostingWindow
 from ._s10 import MailClass, S10Error, parse_s10
 
-CONTRACT_VERSION: Literal["1"] = "1"
+#: The newest contract version (what new files are written as); every one listed is read.
+CONTRACT_VERSION: Literal["2"] = "2"
+CONTRACT_VERSIONS: tuple[str, ...] = ("1", "2")
+Version = Literal["1", "2"]
 
 Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT_KG, allow_inf_nan=False, description=(
     "Kilograms. The maximum is a plausibility bound, far above any postal item or express "
@@ -36,6 +59,14 @@ Money = Annotated[float, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False, descript
 WINDOW = "posting_window"
 Text = Annotated[str, Field(min_length=1, max_length=300)]
 OptionalText = Annotated[str | None, Field(default=None, max_length=300)]
+#: A party's identification number (EORI or national trader ID), version 2.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,34}$"
+PARTY_UNNAMED = "a party needs a name, an identification number (id_number, version 2), or both"
+
+
+def id_number_version(version: str) -> str:
+    return (f"a party's identification number (id_number) needs contract_version '{V2}'; "
+            f"version {version} names parties by name only")  # fmt: skip
 
 
 class ItemCategory(StrEnum):
@@ -75,7 +106,13 @@ def _country(value: str | None) -> str | None:
     return value
 
 
-def _item_id(value: str) -> str:
+def _item_id(value: str, info: ValidationInfo) -> str:
+    """An S10 ID, or an express consignment's CARRIER:HOUSE_NUMBER (contract version 2)."""
+    if is_express_id(value):
+        problem = express_id_problem(value, info.data.get("contract_version"))
+        if problem is not None:
+            raise ValueError(problem)
+        return value
     try:
         parse_s10(value)
     except S10Error as exc:
@@ -83,10 +120,39 @@ def _item_id(value: str) -> str:
     return value
 
 
-class Party(_Strict):
-    """Sender or addressee as on CN23. Personal data: pseudonymised before any feature."""
+def _any_item_id(value: str) -> str:
+    """An outcome's item ID: of either kind in any version (the item was declared before)."""
+    if is_express_id(value):
+        problem = express_id_problem(value, None)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+    try:
+        parse_s10(value)
+    except S10Error as exc:
+        raise ValueError(str(exc)) from None
+    return value
 
-    name: Text
+
+def _omit(data: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The dump without the version 2 fields that are empty (a version 1 record dumps as
+    before version 2 existed)."""
+    for name in names:
+        if data.get(name) is None:
+            data.pop(name, None)
+    return data
+
+
+class Party(_Strict):
+    """Sender or addressee as on CN23. Personal data: pseudonymised before any feature.
+
+    A party has a name, an identification number (version 2), or both."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["name"]},
+                                                           {"required": ["id_number"]}]})
+
+    name: Annotated[str | None, Field(default=None, min_length=1, max_length=300, description=(
+        "Required unless id_number is given"))] = None  # fmt: skip
     street: OptionalText = None
     city: OptionalText = None
     postcode: Annotated[str | None, Field(default=None, max_length=20)] = None
@@ -94,8 +160,44 @@ class Party(_Strict):
     phone: Annotated[str | None, Field(default=None, max_length=40)] = None
     email: Annotated[str | None, Field(default=None, max_length=254)] = None
     importer_ref: Annotated[str | None, Field(default=None, max_length=40)] = None
+    id_number: Annotated[str | None, Field(default=None, pattern=ID_PATTERN, description=(
+        "Contract version 2: the party's identification number, an EORI (DE1234567890) or a "
+        "national trader ID; 1 to 35 letters, digits, spaces, dots, dashes or slashes. The "
+        "entity history keys the party on it (pseudonymised) where given"))] = None  # fmt: skip
 
     _check_country = field_validator("country")(_country)
+
+    @model_validator(mode="after")
+    def _check_identified(self) -> Party:
+        if self.name is None and self.id_number is None:
+            raise ValueError(PARTY_UNNAMED)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _omit(handler(self), "id_number")
+
+
+class ExpressConsignment(_Strict):
+    """Contract version 2: what identifies an express consignment (ICS2): the carrier, its
+    house consignment number and, where known, the master transport document."""
+
+    carrier: Annotated[str, Field(pattern=CARRIER_PATTERN, description=(
+        "Carrier code: 2 to 4 capitals or digits (IATA or ICAO designator, or the code the "
+        "customs authority gave the carrier)"))]  # fmt: skip
+    house_consignment: Annotated[str, Field(pattern=HOUSE_PATTERN, description=(
+        "House consignment (house air waybill) number: 1 to 35 capitals or digits, at least "
+        "one digit. The item ID is CARRIER:HOUSE_CONSIGNMENT"))]  # fmt: skip
+    transport_document: Annotated[str | None, Field(default=None, pattern=DOCUMENT_PATTERN,
+                                                    description=(
+        "Master transport document (master air waybill) number, where known"))] = None  # fmt: skip
+
+    @field_validator("house_consignment")
+    @classmethod
+    def _check_digit(cls, value: str) -> str:
+        if not any(c.isdigit() for c in value):
+            raise ValueError(HOUSE_DIGIT)
+        return value
 
 
 class ContentLine(_Strict):
@@ -115,10 +217,15 @@ class ContentLine(_Strict):
 
 
 class ParcelDeclaration(_Strict):
-    """Advance electronic data of one postal item (CN23 / ITMATT)."""
+    """Advance electronic data of one postal item (CN23 / ITMATT) or, from contract version 2,
+    of one express consignment (ICS2)."""
 
-    contract_version: Literal["1"] = CONTRACT_VERSION
-    item_id: str = Field(description="UPU S10 identifier, check digit verified")
+    contract_version: Version = Field(default="1", description=(
+        "Contract version: 1 (postal items, parties by name) or 2 (adds express consignments "
+        "and party identification numbers). A record without it is version 1"))
+    item_id: str = Field(description=(
+        "UPU S10 identifier of a postal item (check digit and country verified) or, from "
+        "version 2, an express consignment's CARRIER:HOUSE_CONSIGNMENT (DHL:1234567890)"))
     posted_at: AwareDatetime = Field(description=(
         "Time of posting, with its UTC offset. Scoring refuses a time outside a window "
         "around its reference time: the service's time of scoring (by default 90 days before "
@@ -136,10 +243,37 @@ class ParcelDeclaration(_Strict):
     postal_charges: Annotated[float | None, Field(default=None, ge=0, le=MAX_VALUE,
                                                   allow_inf_nan=False)] = None  # fmt: skip
     lines: Annotated[list[ContentLine], Field(min_length=MIN_LINES, max_length=MAX_LINES)]
+    express: ExpressConsignment | None = Field(default=None, validate_default=True,
+                                               description=(
+        "Version 2: an express consignment's carrier, house consignment number and master "
+        "transport document; required for an express item ID, absent for a postal item"))
 
     _check_countries = field_validator("origin_country", "destination_country")(_country)
 
     _check_item_id = field_validator("item_id")(_item_id)
+
+    @field_validator("sender", "recipient")
+    @classmethod
+    def _check_party_version(cls, value: Party, info: ValidationInfo) -> Party:
+        version = info.data.get("contract_version")
+        if value.id_number is not None and version is not None and version != V2:
+            raise ValueError(id_number_version(version))
+        return value
+
+    @field_validator("express")
+    @classmethod
+    def _check_express(cls, value: ExpressConsignment | None,
+                       info: ValidationInfo) -> ExpressConsignment | None:  # fmt: skip
+        given = None if value is None else value.model_dump()
+        problem = express_problem(info.data.get("contract_version"), info.data.get("item_id"),
+                                  given)  # fmt: skip
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _omit(handler(self), "express")
 
     @field_validator("posted_at")
     @classmethod
@@ -157,15 +291,19 @@ class ParcelDeclaration(_Strict):
         return value
 
     @property
-    def mail_class(self) -> MailClass:
-        """Mail class derived from the S10 service indicator."""
-        return parse_s10(self.item_id).mail_class
+    def is_express(self) -> bool:
+        return self.express is not None
+
+    @property
+    def mail_class(self) -> MailClass | None:
+        """Mail class derived from the S10 service indicator (None: an express consignment)."""
+        return None if self.express is not None else parse_s10(self.item_id).mail_class
 
 
 class InspectionOutcome(_Strict):
     """What happened to an item at customs: whether and why it was inspected, and the result."""
 
-    contract_version: Literal["1"] = CONTRACT_VERSION
+    contract_version: Version = "1"
     item_id: str
     recorded_at: AwareDatetime
     inspected: bool
@@ -187,7 +325,7 @@ class InspectionOutcome(_Strict):
         "Why the outcome named in corrects is corrected (a laboratory result, a wrong entry); "
         "required with corrects"))] = None
 
-    _check_item_id = field_validator("item_id")(_item_id)
+    _check_item_id = field_validator("item_id")(_any_item_id)
 
     @model_validator(mode="after")
     def _check_correction(self) -> InspectionOutcome:

@@ -72,7 +72,8 @@ def quality_warnings(decl: ParcelDeclaration, record: str) -> list[Problem]:
         if line.hs_code is None:
             warn(f"lines[{i}].hs_code", "HS code missing", "6 to 10 digits")
     for role in ("sender", "recipient"):
-        missing = _incomplete(getattr(decl, role))
-        if missing:
+        party = getattr(decl, role)
+        missing = _incomplete(party)
+        if missing and party.id_number is None:  # one identified by number needs no address
             warn(role, f"incomplete address: {', '.join(missing)} missing")
     return found

@@ -1,4 +1,9 @@
-"""Published JSON Schema files of the contracts, generated from the models."""
+"""Published JSON Schema files of the contracts, generated from the models.
+
+The files of the current version are generated; those of earlier versions stay as they were
+published (``FROZEN``), for whoever validates an old file against its own version's schema.
+The current schema reads every version the models read (``contract_version`` names which).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from pydantic import BaseModel
 from ._models import CONTRACT_VERSION, InspectionOutcome, ParcelDeclaration
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
+#: Published files of earlier versions, kept unchanged (never regenerated).
+FROZEN = ("parcel-declaration.v1.schema.json", "inspection-outcome.v1.schema.json")
 _MODELS: dict[str, type[BaseModel]] = {
     "parcel-declaration": ParcelDeclaration,
     "inspection-outcome": InspectionOutcome,

@@ -6,29 +6,63 @@ model per record, and names problems the way the record validator does: the reco
 ``row N (ITEM_ID)`` and the field as ``sender.country`` or ``lines[2].quantity``. A record is
 rejected here exactly when ``validate_records`` rejects it, with the same fields (a test
 proves it on a corpus). Like the model, strings are judged after stripping white space, but
-``contract_version`` and ``category`` are compared as given.
+``contract_version`` and ``category`` are compared as given. A version 1 table (without the
+``express`` column and the parties' ``id_number``) is read as one with them empty.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._arrow import DECLARATION_SCHEMA
+from ._arrow import DECLARATION_SCHEMA, conform_declarations
 from ._codes import COUNTRIES, CURRENCIES
-from ._errors import Problem, labelled, shown
+from ._errors import Problem, labelled
+from ._express import (
+    CARRIER_PATTERN,
+    DOCUMENT_PATTERN,
+    HOUSE_DIGIT,
+    HOUSE_PATTERN,
+    V2,
+    express_id_problem,
+    express_problem,
+    is_express_id,
+)
 from ._limits import MAX_LINES, MAX_PROBLEMS_PER_RECORD, MIN_LINES, PostingWindow, more_problems
-from ._models import CONTRACT_VERSION, ContentLine, ItemCategory, ParcelDeclaration, Party
-from ._s10 import _WEIGHTS, S10Error, parse_s10
+from ._models import (
+    CONTRACT_VERSIONS,
+    ID_PATTERN,
+    PARTY_UNNAMED,
+    ContentLine,
+    ExpressConsignment,
+    ItemCategory,
+    ParcelDeclaration,
+    Party,
+    id_number_version,
+)
+from ._s10 import _WEIGHTS, S10_COUNTRIES, S10Error, parse_s10
+from ._table_rules import (
+    Checker,
+    Found,
+    _got,
+    _limits,
+    _np,
+    _pick,
+    _problem_rows,
+    _stripped,
+)
 
 __all__ = ["validate_table", "validate_table_indexed"]
 
-Key = int | np.ndarray  # ordering key of a rule: one for a column, one per line for lines
 _COUNTRY_SET = pa.array(sorted(COUNTRIES), pa.string())
 _CURRENCY_SET = pa.array(sorted(CURRENCIES), pa.string())
+_S10_COUNTRY_SET = pa.array(sorted(S10_COUNTRIES), pa.string())
+_VERSION_SET = pa.array(list(CONTRACT_VERSIONS), pa.string())
+_VERSION_MSG = "Input should be " + " or ".join(f"'{v}'" for v in CONTRACT_VERSIONS)
+_DEFAULT_VERSION = ParcelDeclaration.model_fields["contract_version"].default
+#: ordering keys: the express details come after every content line's (60 + 10 a line)
+_EXPRESS_KEY = 10_000
 _CATEGORY_SET = pa.array([c.value for c in ItemCategory], pa.string())
 _CATEGORY_MSG = "Input should be " + " or ".join(
     [", ".join(f"'{c.value}'" for c in list(ItemCategory)[:-1]), f"'{list(ItemCategory)[-1]}'"]
@@ -39,150 +73,14 @@ _HS_RE2 = r"^\p{Nd}{6,10}$"  # pydantic's regex engine reads \d as any Unicode d
 _MIN_LINES, _MAX_LINES = MIN_LINES, MAX_LINES
 
 
-def _limits(model: type, name: str) -> tuple[int | None, int | None, float | None, float | None]:
-    """(min_length, max_length, ge, le) of a model field, read from its metadata."""
-    found: dict[str, float | int | None] = {"min_length": None, "max_length": None,
-                                            "ge": None, "le": None}  # fmt: skip
-    for meta in model.model_fields[name].metadata:  # type: ignore[attr-defined]
-        for key in found:
-            if getattr(meta, key, None) is not None:
-                found[key] = getattr(meta, key)
-    return found["min_length"], found["max_length"], found["ge"], found["le"]  # type: ignore
-
-
-@dataclass
-class _Found:
-    """Problems as columns: row, ordering key, field, message, got."""
-
-    rows: list[np.ndarray] = field(default_factory=list)
-    keys: list[np.ndarray] = field(default_factory=list)
-    fields: list[list[str]] = field(default_factory=list)
-    messages: list[list[str]] = field(default_factory=list)
-    gots: list[list[str | None]] = field(default_factory=list)
-
-    def add(self, rows: np.ndarray, key: Key, name: str | list[str],
-            message: str | list[str], got: list[str | None]) -> None:  # fmt: skip
-        if not len(rows):
-            return
-        k = len(rows)
-        self.rows.append(rows.astype(np.int64))
-        self.keys.append(np.broadcast_to(np.asarray(key, dtype=np.int64), (k,)).copy())
-        self.fields.append([name] * k if isinstance(name, str) else name)
-        self.messages.append([message] * k if isinstance(message, str) else message)
-        self.gots.append(got)
-
-
-def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _got(array: pa.Array, idx: np.ndarray, name: str | list[str] = "") -> list[str | None]:
-    """The values at ``idx`` as problems show them (``shown``: withheld under a party)."""
-    values = array.take(pa.array(idx, pa.int64())).to_pylist()
-    names = _pick(name, idx) if isinstance(name, list) else [name] * len(values)
-    return [shown(v, n) for v, n in zip(values, names, strict=True)]
-
-
-def _stripped(array: pa.Array) -> pa.Array:
-    return pc.utf8_trim_whitespace(array)
-
-
-class _Checker:
-    """Rules applied to one column at a time; ``present`` says which rows hold the parent."""
-
-    def __init__(self, found: _Found) -> None:
-        self.found = found
-
-    def missing(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-                name: str | list[str], message: str) -> np.ndarray:  # fmt: skip
-        """Rows where the value is null though its parent is present; reports them."""
-        null: np.ndarray = present & ~_np(pc.is_valid(array))
-        idx = np.flatnonzero(null)
-        got: list[str | None] = [None if message == "field required" else "None"] * len(idx)
-        self.found.add(rows[idx], _at(key, idx), _pick(name, idx), message, got)
-        return null
-
-    def text(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-             name: str | list[str], lo: int | None, hi: int | None) -> None:  # fmt: skip
-        """Length limits on the stripped string (null rows are left to ``missing``)."""
-        valid = present & _np(pc.is_valid(array))
-        length = pc.fill_null(pc.utf8_length(_stripped(array)), 0).to_numpy(zero_copy_only=False)
-        if lo is not None:
-            idx = np.flatnonzero(valid & (length < lo))
-            msg = f"String should have at least {lo} character{'s' if lo != 1 else ''}"
-            self.found.add(rows[idx], _at(key, idx), _pick(name, idx), msg,
-                           _got(array, idx, name))
-        if hi is not None:
-            idx = np.flatnonzero(valid & (length > hi))
-            self.found.add(
-                rows[idx],
-                _at(key, idx),
-                _pick(name, idx),
-                f"String should have at most {hi} characters",
-                _got(array, idx, name),
-            )
-
-    def member(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-               name: str | list[str], codes: pa.Array, what: str) -> None:  # fmt: skip
-        stripped = _stripped(array)
-        bad = present & _np(pc.is_valid(array)) & ~_np(pc.is_in(stripped, value_set=codes))
-        idx = np.flatnonzero(bad)
-        self.found.add(rows[idx], _at(key, idx), _pick(name, idx), f"expected an {what} code",
-                       _got(array, idx, name))
-
-    def number(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-               name: str | list[str], ge: float | None, le: float | None,
-               finite: bool) -> None:  # fmt: skip
-        valid = present & _np(pc.is_valid(array))
-        values = pc.fill_null(array.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
-        is_finite = np.isfinite(values)
-        if finite:
-            idx = np.flatnonzero(valid & ~is_finite)
-            self.found.add(
-                rows[idx],
-                _at(key, idx),
-                _pick(name, idx),
-                "Input should be a finite number",
-                _got(array, idx),
-            )
-            valid &= is_finite
-        with np.errstate(invalid="ignore"):
-            if ge is not None:
-                idx = np.flatnonzero(valid & (values < ge))
-                self.found.add(
-                    rows[idx],
-                    _at(key, idx),
-                    _pick(name, idx),
-                    f"Input should be greater than or equal to {_num(ge)}",
-                    _got(array, idx),
-                )
-            if le is not None:
-                idx = np.flatnonzero(valid & (values > le))
-                self.found.add(
-                    rows[idx],
-                    _at(key, idx),
-                    _pick(name, idx),
-                    f"Input should be less than or equal to {_num(le)}",
-                    _got(array, idx),
-                )
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _at(key: Key, idx: np.ndarray) -> Key:
-    return key if isinstance(key, int) else key[idx]
-
-
-def _pick(name: str | list[str], idx: np.ndarray) -> str | list[str]:
-    return name if isinstance(name, str) else [name[i] for i in idx]
-
-
-def _s10_bad(item_id: pa.Array, present: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Rows whose stripped item ID is not a valid S10 code, with parse_s10's message."""
+def _item_id_bad(item_id: pa.Array, present: np.ndarray,
+                 versions: list[str | None]) -> tuple[np.ndarray, list[str]]:  # fmt: skip
+    """Rows whose stripped item ID is not a valid S10 code nor (version 2) an express
+    consignment's, with the model's message."""
     stripped = _stripped(item_id)
     ascii_shape = present & _np(pc.match_substring_regex(stripped, _S10_ASCII))
+    country = pc.utf8_slice_codeunits(stripped, 11, 13)
+    ascii_shape &= _np(pc.is_in(country, value_set=_S10_COUNTRY_SET))
     suspect = present & ~ascii_shape
     shaped = np.flatnonzero(ascii_shape)
     if len(shaped):
@@ -198,6 +96,12 @@ def _s10_bad(item_id: pa.Array, present: np.ndarray) -> tuple[np.ndarray, list[s
     idx = np.flatnonzero(suspect)
     bad_rows, messages = [], []
     for row, value in zip(idx, stripped.take(pa.array(idx, pa.int64())).to_pylist(), strict=True):
+        if is_express_id(value):
+            problem = express_id_problem(value, versions[row])
+            if problem is not None:
+                bad_rows.append(row)
+                messages.append(problem)
+            continue
         try:
             parse_s10(value)
         except S10Error as exc:
@@ -206,24 +110,78 @@ def _s10_bad(item_id: pa.Array, present: np.ndarray) -> tuple[np.ndarray, list[s
     return np.asarray(bad_rows, dtype=np.int64), messages
 
 
-def _party(check: _Checker, column: pa.Array, role: str, present: np.ndarray,
-           rows: np.ndarray, key: int) -> None:  # fmt: skip
+def _versions(version: pa.Array) -> list[str | None]:
+    """Each record's contract version as the model reads it: null is the default, an invalid
+    one None (a record is not judged on a version it does not validly have)."""
+    return [_DEFAULT_VERSION if v is None else (v if v in CONTRACT_VERSIONS else None)
+            for v in version.to_pylist()]  # fmt: skip
+
+
+def _party(check: Checker, column: pa.Array, role: str, present: np.ndarray,
+           rows: np.ndarray, key: int, versions: list[str | None]) -> None:  # fmt: skip
     for offset, name in enumerate(Party.model_fields):
         child = pc.struct_field(column, name)
         path, k = f"{role}.{name}", key + offset
         lo, hi, _, _ = _limits(Party, name)
-        if name in ("name", "country"):
-            null = check.missing(child, present, rows, k, path, "Input should be a valid string")
-        else:
-            null = np.zeros(len(present), dtype=bool)
         if name == "country":
+            null = check.missing(child, present, rows, k, path, "Input should be a valid string")
             check.member(child, present & ~null, rows, k, path, _COUNTRY_SET,
                          "ISO 3166-1 alpha-2 country")  # fmt: skip
+        elif name == "id_number":
+            check.pattern(child, present, rows, k, path, ID_PATTERN)
         else:
-            check.text(child, present & ~null, rows, k, path, lo, hi)
+            check.text(child, present, rows, k, path, lo, hi)
+    # the party's own rule, then the declaration's, on parties whose fields are all valid
+    n = len(present)
+    whole = present & ~_problem_rows(check.found, key, key + len(Party.model_fields), n)
+    named = _np(pc.is_valid(pc.struct_field(column, "name")))
+    numbered = _np(pc.is_valid(pc.struct_field(column, "id_number")))
+    idx = np.flatnonzero(whole & ~named & ~numbered)
+    check.found.add(rows[idx], key - 1, role, PARTY_UNNAMED, _got(column, idx, role))
+    early = np.array([v is not None and v != V2 for v in versions], dtype=bool)
+    idx = np.flatnonzero(whole & numbered & early)
+    check.found.add(rows[idx], key - 1, role, [id_number_version(str(versions[i])) for i in idx],
+                    _got(column, idx, role))  # fmt: skip
 
 
-def _lines(check: _Checker, lines: pa.Array, present: np.ndarray, key: int) -> None:
+def _express(check: Checker, column: pa.Array, item_id: pa.Array, item_ok: np.ndarray,
+             versions: list[str | None]) -> None:  # fmt: skip
+    """Express details: their own fields, then whether they fit the version and item ID."""
+    n = len(column)
+    rows = np.arange(n)
+    present = _np(pc.is_valid(column))
+    key = _EXPRESS_KEY
+    for offset, name in enumerate(ExpressConsignment.model_fields):
+        child = pc.struct_field(column, name)
+        path, k = f"express.{name}", key + 1 + offset
+        pattern = {"carrier": CARRIER_PATTERN, "house_consignment": HOUSE_PATTERN,
+                   "transport_document": DOCUMENT_PATTERN}[name]  # fmt: skip
+        null = (check.missing(child, present, rows, k, path, "Input should be a valid string")
+                if name != "transport_document" else np.zeros(n, dtype=bool))  # fmt: skip
+        bad = check.pattern(child, present & ~null, rows, k, path, pattern)
+        if name == "house_consignment":
+            ok = present & ~null & ~bad
+            digits = _np(pc.match_substring_regex(_stripped(child), "[0-9]"))
+            idx = np.flatnonzero(ok & ~digits)
+            check.found.add(idx, k, path, HOUSE_DIGIT, _got(child, idx, path))
+    whole = ~present | ~_problem_rows(check.found, key + 1, key + 10, n)
+    ids = _stripped(item_id)
+    candidates = np.flatnonzero(whole & (present | _np(pc.match_substring(ids, ":"))))
+    values = column.take(pa.array(candidates, pa.int64())).to_pylist()
+    id_values = ids.take(pa.array(candidates, pa.int64())).to_pylist()
+    bad_rows, messages = [], []
+    for row, value, item in zip(candidates, values, id_values, strict=True):
+        given = None if value is None else {k: (v.strip() if isinstance(v, str) else v)
+                                            for k, v in value.items()}  # fmt: skip
+        problem = express_problem(versions[row], item if item_ok[row] else None, given)
+        if problem is not None:
+            bad_rows.append(row)
+            messages.append(problem)
+    idx = np.asarray(bad_rows, dtype=np.int64)
+    check.found.add(idx, key, "express", messages, _got(column, idx, "express"))
+
+
+def _lines(check: Checker, lines: pa.Array, present: np.ndarray, key: int) -> None:
     """Rules on content lines; a list of the wrong length is not looked into (as pydantic)."""
     sizes = pc.fill_null(pc.list_value_length(lines), 0).to_numpy(zero_copy_only=False)
     row_ids = np.arange(len(sizes))
@@ -320,10 +278,11 @@ def validate_table_indexed(
     chunk names its records as the whole file would. Problems come ordered by record, then in
     the model's field order. Data-quality warnings are not computed here.
     """
+    table = conform_declarations(table)
     table = table.select(DECLARATION_SCHEMA.names).cast(DECLARATION_SCHEMA).combine_chunks()
     n = table.num_rows
-    found = _Found()
-    check = _Checker(found)
+    found = Found()
+    check = Checker(found)
     rows = np.arange(n)
     everyone = np.ones(n, dtype=bool)
 
@@ -332,13 +291,15 @@ def validate_table_indexed(
         return chunks[0] if chunks else pa.array([], DECLARATION_SCHEMA.field(name).type)
 
     version = col("contract_version")
-    idx = np.flatnonzero(_np(pc.is_valid(version)) & ~_np(pc.equal(version, CONTRACT_VERSION)))
-    found.add(idx, 0, "contract_version", f"Input should be '{CONTRACT_VERSION}'",
-              _got(version, idx))  # fmt: skip
+    idx = np.flatnonzero(_np(pc.is_valid(version)) & ~_np(pc.is_in(version, _VERSION_SET)))
+    found.add(idx, 0, "contract_version", _VERSION_MSG, _got(version, idx))
+    versions = _versions(version)
     item_id = col("item_id")
     null = check.missing(item_id, everyone, rows, 1, "item_id", "field required")
-    bad, messages = _s10_bad(item_id, ~null)
+    bad, messages = _item_id_bad(item_id, ~null, versions)
     found.add(bad, 1, "item_id", messages, _got(item_id, bad, "item_id"))
+    item_ok = ~null
+    item_ok[bad] = False
     posted_at = col("posted_at")
     null = check.missing(posted_at, everyone, rows, 2, "posted_at", "field required")
     if window is not None:
@@ -353,7 +314,7 @@ def validate_table_indexed(
         check.member(col(name), ~null, rows, key, name, _COUNTRY_SET, "ISO 3166-1 alpha-2 country")
     for key, role in ((10, "sender"), (30, "recipient")):
         null = check.missing(col(role), everyone, rows, key, role, "field required")
-        _party(check, col(role), role, ~null, rows, key + 1)
+        _party(check, col(role), role, ~null, rows, key + 1, versions)
     category = col("category")
     null = check.missing(category, everyone, rows, 50, "category", "field required")
     idx = np.flatnonzero(~null & ~_np(pc.is_in(category, value_set=_CATEGORY_SET)))
@@ -370,6 +331,7 @@ def validate_table_indexed(
     lines = col("lines")
     null = check.missing(lines, everyone, rows, 60, "lines", "field required")
     _lines(check, lines, ~null, 60)
+    _express(check, col("express"), item_id, item_ok, versions)
 
     valid = np.ones(n, dtype=bool)
     if not found.rows:

@@ -17,18 +17,19 @@ from pydantic import BaseModel
 
 from ._errors import Problem, withheld
 from ._limits import MAX_LINES
-from ._models import ContentLine, InspectionOutcome, ParcelDeclaration, Party
+from ._models import ContentLine, ExpressConsignment, InspectionOutcome, ParcelDeclaration, Party
 
 #: The objects nested in each contract: field -> (its model, whether a list of them).
 _NESTED: dict[type[BaseModel], dict[str, tuple[type[BaseModel], bool]]] = {
     ParcelDeclaration: {"sender": (Party, False), "recipient": (Party, False),
-                        "lines": (ContentLine, True)},
+                        "lines": (ContentLine, True), "express": (ExpressConsignment, False)},
     InspectionOutcome: {},
 }  # fmt: skip
 #: Every name the contracts use, at any level and as CSV columns: safe to repeat.
 VOCABULARY: frozenset[str] = frozenset(
     {*ParcelDeclaration.model_fields, *Party.model_fields, *ContentLine.model_fields,
-     *InspectionOutcome.model_fields,
+     *InspectionOutcome.model_fields, *ExpressConsignment.model_fields,
+     *(f"express_{name}" for name in ExpressConsignment.model_fields),
      *(f"{role}_{name}" for role in ("sender", "recipient") for name in Party.model_fields),
      *(f"line_{name}" for name in ContentLine.model_fields)}
 )  # fmt: skip
@@ -95,4 +96,6 @@ def _known_at(parent: str) -> list[str]:
         return list(Party.model_fields)
     if head == "lines":
         return list(ContentLine.model_fields)
+    if head == "express":
+        return list(ExpressConsignment.model_fields)
     return [*ParcelDeclaration.model_fields, *InspectionOutcome.model_fields]

@@ -13,7 +13,7 @@ from ._errors import Problem, labelled, shown
 from ._limits import MAX_PROBLEMS_PER_RECORD, PostingWindow, more_problems
 from ._models import WINDOW, InspectionOutcome, ParcelDeclaration
 from ._quality import quality_warnings
-from ._s10 import looks_like_s10
+from ._s10 import looks_like_item_id
 from ._unknown import unknown_field, unknown_keys
 
 M = TypeVar("M", bound=BaseModel)
@@ -63,7 +63,7 @@ def _safe_label(label: str, raw: Any) -> str:
     """The label without an item ID that is not one: a caller may have built it from the raw
     value (``#0 (Jane Doe)``), which may be personal data."""
     item = raw.get("item_id") if isinstance(raw, Mapping) else None
-    if isinstance(item, str) and item and not looks_like_s10(item):
+    if isinstance(item, str) and item and not looks_like_item_id(item):
         return label.replace(f" ({item})", "")
     return label
 

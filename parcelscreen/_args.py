@@ -100,7 +100,7 @@ def parquet_of(kind: Literal["declaration", "outcome"]) -> Callable[[str], Path]
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from data_contracts import DECLARATION_SCHEMA, OUTCOME_SCHEMA
+        from data_contracts import DECLARATION_SCHEMA, OUTCOME_SCHEMA, V2_COLUMNS
 
         path = existing_file(text)
         try:
@@ -108,7 +108,8 @@ def parquet_of(kind: Literal["declaration", "outcome"]) -> Callable[[str], Path]
         except (pa.ArrowException, OSError):
             raise _refuse(f"a Parquet file of {kind}s", text) from None
         expected = DECLARATION_SCHEMA if kind == "declaration" else OUTCOME_SCHEMA
-        missing = [name for name in expected.names if name not in names]
+        missing = [name for name in expected.names
+                   if name not in names and name not in V2_COLUMNS]  # version 1 files lack them
         if missing:
             raise argparse.ArgumentTypeError(
                 f"{text!r} lacks columns of the {kind} contract: {', '.join(missing)}")

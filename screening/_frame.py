@@ -2,8 +2,12 @@
 
 Every scoring path (training, batch, HTTP, officer view) builds a frame from an Arrow table in
 the contract's nested form (one request is a one-row table), so the features are computed by
-one implementation everywhere. Names and addresses are replaced here by keyed tokens: no
-clear-text personal data leaves this module.
+one implementation everywhere. Names, addresses and identification numbers are replaced
+here by keyed tokens: no clear-text personal data leaves this module.
+
+A party that gives an identification number (contract version 2: an EORI or national trader
+ID) is keyed on it in the entity history, whatever name it gives; one without is keyed on its
+name as before (``IDENTIFIED``).
 """
 
 from __future__ import annotations
@@ -17,9 +21,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_contracts import DECLARATION_SCHEMA, ContentLine, ParcelDeclaration, is_vague, mail_class
+from data_contracts import (
+    DECLARATION_SCHEMA,
+    ContentLine,
+    ParcelDeclaration,
+    conform_declarations,
+    is_vague,
+    item_class,
+)
 
-from ._pseudonymise import Pseudonymiser
+from ._pseudonymise import Pseudonymiser, id_number_key
 
 #: Entity kinds whose history is tracked, and the declaration parts that identify each.
 ENTITIES: dict[str, tuple[str, ...]] = {
@@ -34,10 +45,15 @@ ENTITIES: dict[str, tuple[str, ...]] = {
     ),
     "office": ("origin_post", "origin_country"),  # not personal data; tokenised all the same
 }
+#: Entity kinds keyed on the party's identification number where it has one (instead of the
+#: parts above), and the field that holds it. Its token is of kind ``KIND#id``: a number
+#: never collides with a name.
+IDENTIFIED: dict[str, str] = {"sender": "sender.id_number", "recipient": "recipient.id_number"}
 
 
 ADDRESS_PARTS = ("street", "city", "postcode")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NOT_KEY = "[^A-Za-z0-9]+"  # what id_number_key drops (the contract's IDs are ASCII)
 
 
 @dataclass
@@ -114,7 +130,7 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
     Work on text is done once per distinct value (descriptions, HS codes and identity parts
     repeat a great deal within a manifest) and then spread back to the rows.
     """
-    table = table.select(DECLARATION_SCHEMA.names).combine_chunks()
+    table = conform_declarations(table).select(DECLARATION_SCHEMA.names).combine_chunks()
     n = table.num_rows
     lines_type = DECLARATION_SCHEMA.field("lines").type
     lines = table.column("lines").chunk(0) if n else pa.array([], lines_type)
@@ -165,16 +181,22 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
         kind: pseudonymiser.tokens_of_columns(kind, [_col(table, p) for p in parts])
         for kind, parts in ENTITIES.items()
     }
+    for kind, path in IDENTIFIED.items():
+        numbers = _col(table, path)
+        if numbers.null_count < n:
+            keys = pc.replace_substring_regex(numbers, _NOT_KEY, "")
+            by_number = pseudonymiser.tokens_of_columns(f"{kind}#id", [keys])
+            tokens[kind] = np.where(by_number != "", by_number, tokens[kind])
     item_id = _strings(table.column("item_id"))
     classes: dict[str, str] = {}
     for i in item_id:
-        prefix = i[:2]
+        prefix = i if ":" in i else i[:2]  # an express ID is its own class
         if prefix not in classes:
-            classes[prefix] = mail_class(prefix).value
+            classes[prefix] = item_class(prefix)
     return ParcelFrame(
         item_id=item_id,
         posted_us=table.column("posted_at").cast(pa.int64()).to_numpy(),
-        mail_class=np.array([classes[i[:2]] for i in item_id], dtype=object),
+        mail_class=np.array([classes[i if ":" in i else i[:2]] for i in item_id], dtype=object),
         category=_strings(table.column("category")),
         origin=_strings(origin_arrow),
         destination=_strings(table.column("destination_country")),
@@ -213,6 +235,21 @@ def _parts(decl: ParcelDeclaration, kind: str) -> tuple[str, ...]:
     return tuple(str(value or "") for value in _PARTS[kind](decl))
 
 
+def _row_tokens(rows: Sequence[ParcelDeclaration], kind: str,
+                pseudonymiser: Pseudonymiser) -> np.ndarray:  # fmt: skip
+    """An entity's token of each declaration: by identification number where the kind is
+    keyed on one and the party gives it, else by its parts."""
+    tokens = pseudonymiser.tokens(kind, (_parts(d, kind) for d in rows))
+    if kind in IDENTIFIED:
+        role = IDENTIFIED[kind].split(".", 1)[0]
+        for i, decl in enumerate(rows):
+            number = getattr(decl, role).id_number
+            if number:
+                token = pseudonymiser.token(f"{kind}#id", [id_number_key(number)])
+                tokens[i] = token or tokens[i]
+    return tokens
+
+
 def _epoch_us(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
@@ -245,7 +282,7 @@ def frame_from_declarations(
     return ParcelFrame(
         item_id=column(d.item_id for d in rows),
         posted_us=column((_epoch_us(d.posted_at) for d in rows), np.int64),
-        mail_class=column(mail_class(d.item_id[:2]).value for d in rows),
+        mail_class=column(item_class(d.item_id) for d in rows),
         category=column(d.category.value for d in rows),
         origin=column(d.origin_country for d in rows),
         destination=column(d.destination_country for d in rows),
@@ -279,7 +316,5 @@ def frame_from_declarations(
         ),  # fmt: skip
         sender_contact=floats(float(bool(d.sender.phone or d.sender.email)) for d in rows),
         importer_ref=floats(float(bool(d.recipient.importer_ref)) for d in rows),
-        tokens={
-            kind: pseudonymiser.tokens(kind, (_parts(d, kind) for d in rows)) for kind in ENTITIES
-        },
+        tokens={kind: _row_tokens(rows, kind, pseudonymiser) for kind in ENTITIES},
     )

@@ -27,6 +27,12 @@ _NON_WORD = re.compile(r"[\W_]+")  # keeps letters and digits of every script
 _ASCII_NON_WORD = "[^a-z0-9]+"
 
 
+def id_number_key(number: str) -> str:
+    """An identification number (EORI, trader ID) without its spaces, dots, dashes and slashes:
+    ``DE 1234-5678`` and ``de12345678`` are one number (hashed as ``normalise`` leaves it)."""
+    return re.sub(r"[^A-Za-z0-9]+", "", number)
+
+
 def normalise(text: str | None) -> str:
     """Canonical form of a name or address part: no marks, case-folded words, one space."""
     if not text:

@@ -22,6 +22,8 @@ from data_contracts import (
     OUTCOME_SCHEMA,
     InspectionOutcome,
     Problem,
+    conform_declarations,
+    declaration_column_problems,
     iter_records,
     validate_records,
     validate_table,
@@ -52,6 +54,11 @@ class Dataset:
 
 
 def _check_schema(table: pa.Schema, expected: pa.Schema, path: Path) -> None:
+    if expected is DECLARATION_SCHEMA:  # a version 1 file's columns pass too
+        problems = declaration_column_problems(table)
+        if problems:
+            raise DataError(f"{path} does not fit the contract: " + "; ".join(problems))
+        return
     problems = []
     for field in expected:
         if field.name not in table.names:
@@ -94,6 +101,8 @@ def read_table(path: Path, kind: str, validate: bool, progress: Progress) -> pa.
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"{path}: cannot read as Parquet: {exc}") from exc
     _check_schema(table.schema, expected, path)
+    if kind == "declaration":
+        table = conform_declarations(table)
     if validate:
         _validate(path, table, kind, progress)
     return table.select(expected.names)

@@ -26,15 +26,18 @@ from data_contracts import (
     DECLARATION_CSV_COLUMNS,
     DECLARATION_SCHEMA,
     MISSING_FIELD,
+    V2_CSV_COLUMNS,
     FormError,
     Labelled,
     ParcelDeclaration,
     PostingWindow,
     Problem,
+    conform_declarations,
+    declaration_column_problems,
     form_of,
     group_csv_rows,
     iter_records,
-    looks_like_s10,
+    looks_like_item_id,
     same_item,
     strip_strings,
     to_table,
@@ -75,7 +78,7 @@ def _quarantine(rows: list[int], problems: list[Problem], ids: list[Any]) -> pa.
         {
             "row": pa.array(rows, pa.int64()),
             "location": [p.record for p in problems],
-            "item_id": pa.array([i if looks_like_s10(i) else None for i in ids], pa.string()),
+            "item_id": pa.array([i if looks_like_item_id(i) else None for i in ids], pa.string()),
             "field": [p.field for p in problems],
             "reason": [
                 p.problem + (f"; expected {p.expected}" if p.expected else "") for p in problems
@@ -96,14 +99,7 @@ def check_parquet(path: Path) -> pq.ParquetFile:
     except (pa.ArrowInvalid, OSError) as exc:
         raise ManifestError(f"{path}: not a readable Parquet file: {exc}") from exc
     schema = parquet.schema_arrow
-    problems = [
-        f"column {f.name} missing" for f in DECLARATION_SCHEMA if f.name not in schema.names
-    ]
-    problems += [
-        f"column {f.name} is {schema.field(f.name).type}, expected {f.type}"
-        for f in DECLARATION_SCHEMA
-        if f.name in schema.names and not schema.field(f.name).type.equals(f.type)
-    ]
+    problems = declaration_column_problems(schema)  # a version 1 manifest's columns pass
     problems += [
         f"unexpected column {n}" for n in schema.names if n not in DECLARATION_SCHEMA.names
     ]
@@ -116,7 +112,7 @@ def split_table(raw: pa.Table, index: int, first_row: int,
                 window: PostingWindow | None = None) -> Chunk:  # fmt: skip
     """Validate a slice of a Parquet manifest column-wise and split it (``window``: the
     posting times accepted, see ``iter_chunks``)."""
-    raw = raw.select(DECLARATION_SCHEMA.names)
+    raw = conform_declarations(raw).select(DECLARATION_SCHEMA.names)
     valid, rows, problems = validate_table_indexed(raw, first_row, window)
     ids = raw.column("item_id").take(pa.array(rows, pa.int64())).to_pylist()
     return Chunk(  # scored as validated: trimmed, as the other forms' records are
@@ -141,7 +137,7 @@ def _check_header(path: Path) -> list[str]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         first = handle.readline()
     header = next(csv.reader([first]), [])
-    missing = [c for c in DECLARATION_CSV_COLUMNS if c not in header]
+    missing = [c for c in DECLARATION_CSV_COLUMNS if c not in header and c not in V2_CSV_COLUMNS]
     if not missing:
         return header
     if ";" in first and not [c for c in DECLARATION_CSV_COLUMNS

@@ -28,7 +28,8 @@ from ._worklist import STATUSES, WORKLIST_SCHEMA, QueueFilter, Worklists
 
 log = logging.getLogger("serving.officer")
 
-PERSONAL_FIELDS = ("name", "street", "city", "postcode", "phone", "email", "importer_ref")
+PERSONAL_FIELDS = ("name", "street", "city", "postcode", "phone", "email", "importer_ref",
+                   "id_number")  # fmt: skip
 FIELD_TOKEN_CHARS = 16
 FLAGGED = ("inspect", "review")
 #: Columns added since the table was first made (a file from before gets them at start).

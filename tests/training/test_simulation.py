@@ -14,6 +14,7 @@ import pytest
 
 import training.simulation as simulation
 from data_contracts import (
+    CONTRACT_VERSION,
     DECLARATION_CSV_COLUMNS,
     DECLARATION_SCHEMA,
     OUTCOME_SCHEMA,
@@ -240,7 +241,8 @@ def test_values_are_finite_and_valid(small: SimulationResult) -> None:
         "sale_of_goods",
         "other",
     }
-    assert set(d.column("contract_version").unique().to_pylist()) == {"1"}
+    assert set(d.column("contract_version").unique().to_pylist()) == {CONTRACT_VERSION}
+    assert d.column("express").null_count == d.num_rows  # postal items only
 
 
 def test_lines_mostly_add_up_with_some_noise(small: SimulationResult) -> None:

@@ -14,6 +14,7 @@ from data_contracts import (
     CONTRACT_VERSION,
     DECLARATION_CSV_COLUMNS,
     DECLARATION_SCHEMA,
+    EXPRESS_TYPE,
     LINE_TYPE,
     PARTY_TYPE,
 )
@@ -67,6 +68,7 @@ def _party(table: PartyTable, rows: np.ndarray) -> pa.StructArray:
         table.phone.take(take),
         table.email.take(take),
         table.importer_ref.take(take),
+        pa.nulls(len(rows), pa.string()),  # id_number (contract version 2): not simulated
     ]
     return pa.StructArray.from_arrays(columns, fields=list(PARTY_TYPE))
 
@@ -125,6 +127,7 @@ def build_tables(
             "currency": _lookup(CURRENCIES, batch.currency),
             "postal_charges": _nullable(batch.postal_charges),
             "lines": _lines(batch),
+            "express": pa.nulls(n, EXPRESS_TYPE),  # postal items only: no express consignment
         }
     )
     substances = [s for s, _ in world.config.substance_mix]
@@ -174,6 +177,8 @@ def _declarations_csv(table: pa.Table) -> pa.Table:
     for role in ("sender", "recipient"):
         party = rows.column(role)
         columns.update({f"{role}_{f.name}": pc.struct_field(party, f.name) for f in PARTY_TYPE})
+    express = rows.column("express")
+    columns.update({f"express_{f.name}": pc.struct_field(express, f.name) for f in EXPRESS_TYPE})
     return pa.table({name: columns[name] if name in columns else rows.column(name)
                      for name in DECLARATION_CSV_COLUMNS})  # fmt: skip
 
