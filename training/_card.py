@@ -37,6 +37,43 @@ def _table(rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _weighting(info: dict[str, Any], metrics: dict[str, Any]) -> str:
+    if metrics.get("selection") == "unknown":
+        return ("unweighted: the data records neither why an item was inspected nor with what "
+                "probability, so there are no propensity weights, and every figure below rests "
+                "on inspected items only. ")  # fmt: skip
+    return (f"weighted by inverse selection probability (capped at "
+            f"{info['training']['train_weight_cap']:g} for the trees, at "
+            f"{info['training']['weight_cap']:g} for the calibration and the weighted test "
+            "figures, which also leave tip-offs out: they are selected knowing the label). ")
+
+
+def _provenance(info: dict[str, Any]) -> list[str]:
+    """The imported data's label and origin, where the data folder names them."""
+    training = info["training"]
+    parts = []
+    if "data_label" in training:
+        parts.append(f"**Label: {training['data_label']}** (source column "
+                     f"{training.get('data_label_column', '?')}). Every 'seizure' and "
+                     "'positive' in this card means this label, not a drug seizure.")  # fmt: skip
+    if "data_source" in training:
+        parts.append(f"Imported from {training['data_source']}"
+                     + (f"; {training['data_attribution']}" if "data_attribution" in training
+                        else "") + ".")  # fmt: skip
+    return parts
+
+
+def _samples(metrics: dict[str, Any]) -> list[str]:
+    if "inspected_only" in metrics:
+        return ["### Inspected test items only (selection unknown: no propensity weights)",
+                _table({k: v for k, v in metrics["inspected_only"].items()
+                        if isinstance(v, dict)}),
+                f"Basis of every figure: {metrics['basis']}."]  # fmt: skip
+    return ["### Random control sample (observed outcomes, unbiased)",
+            _table({k: v for k, v in metrics["random_control"].items() if isinstance(v, dict)}),
+            _sample_size(metrics["random_control"].get("model", {}))]  # fmt: skip
+
+
 def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Markdown model card of one bundle."""
     truth = metrics.get("truth")
@@ -53,7 +90,10 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         "Ranking postal items with advance electronic data by the risk that they contain "
         "drugs, so that customs officers spend a limited inspection capacity where it finds "
         "most. The score supports and does not replace the officer's decision; every flagged "
-        "item comes with its reasons, and a random control share keeps the evaluation honest.",
+        "item comes with its reasons, and a random control share keeps the evaluation honest."
+        + (f" This model was trained on another label ({info['training']['data_label']}): "
+           "it ranks by the risk of that label, not of drugs."
+           if "data_label" in info["training"] else ""),
         "## Out-of-scope use",
         "Any automated decision about a person; evidence in proceedings; items without "
         "advance data; flows unlike the training data (other countries, mail classes or "
@@ -63,19 +103,14 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"Declarations {info['training']['period']['train']} (training), "
         f"{info['training']['period']['validation']} (validation), "
         f"{info['training']['period']['test']} (test), with label-delay gaps of "
-        f"{info['training']['gap_days']} days. Training parcels: "
-        f"{info['training']['labelled']} labelled of {info['training']['parcels']} "
-        f"({info['training']['seizures']} seizures), weighted by inverse selection probability "
-        f"(capped at {info['training']['train_weight_cap']:g} for the trees, at "
-        f"{info['training']['weight_cap']:g} for the calibration and the "
-        "weighted test figures, which also leave tip-offs out: they are selected knowing the "
-        "label). "
-        f"Source: {info['training']['source']}.",
+        f"{info['training']['period'].get('gap', str(info['training']['gap_days']) + ' days')}. "
+        f"Training parcels: {info['training']['labelled']} labelled of "
+        f"{info['training']['parcels']} ({info['training']['seizures']} positives), "
+        + _weighting(info, metrics) + f"Source: {info['training']['source']}.",
+        *_provenance(info),
         "## Metrics",
         "Precision and recall at inspection capacity (share of the test flow opened).",
-        "### Random control sample (observed outcomes, unbiased)",
-        _table({k: v for k, v in metrics["random_control"].items() if isinstance(v, dict)}),
-        _sample_size(metrics["random_control"].get("model", {})),
+        *_samples(metrics),
     ]
     if truth:
         parts += [
@@ -89,6 +124,8 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
     else:
         slices = metrics.get("slices", {})
     parts.append("### Metrics per slice")
+    if "slices_basis" in metrics:
+        parts.append(f"Basis: {metrics['slices_basis']}.")
     for column, values in slices.items():
         shown = {f"{column}={k}": v for k, v in values.items() if "skipped" not in v}
         skipped = [k for k, v in values.items() if "skipped" in v]
@@ -101,8 +138,10 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         "- Labels exist only for inspected items (selective labels); figures on the random "
         "control share are the unbiased ones, and they are noisy when that share is small.",
         "- Seizure outcomes arrive late; recent training labels are incomplete.",
-        "- Trained on simulated data until a customs partner provides real outcomes: the "
-        "simulator's assumptions (docs/DATA_CARD.md) bound what these figures mean.",
+        ("- Trained on imported data (see Data): its label and its gaps bound what these "
+         "figures mean." if "data_source" in info["training"] else
+         "- Trained on simulated data until a customs partner provides real outcomes: the "
+         "simulator's assumptions (docs/DATA_CARD.md) bound what these figures mean."),
         "- History features depend on pseudonymised identities: vendors who vary names and "
         "addresses beyond normalisation look new.",
         "- Monitor the drift report (PSI of score and features) and re-train on alert.",

@@ -6,6 +6,10 @@ Three views, each labelled in the report:
 - ``inspected_ipw``: every inspected test parcel, weighted by 1 / selection probability;
 - ``truth`` (simulated data only, when a truth file is given): every test parcel with its true
   label, beside the oracle (the generator's own probability) and the rules baseline.
+
+Where the data records neither why nor with what probability any item was inspected (an
+imported history), the first two are replaced by ``inspected_only``: every inspected test
+parcel, unweighted; each of its reports carries ``basis`` saying so.
 """
 
 from __future__ import annotations
@@ -57,6 +61,29 @@ def truth_labels(truth: pa.Table, item_ids: np.ndarray) -> tuple[np.ndarray, np.
     return illicit, oracle
 
 
+#: what every figure rests on when selection is unknown
+UNKNOWN_SELECTION = ("inspected items only: the data records neither why an item was "
+                     "inspected nor with what probability, so no propensity weights; the "
+                     "figures say nothing of items that were not inspected")  # fmt: skip
+
+
+def selection_unknown(data: Dataset) -> bool:
+    """Whether no inspected item carries a selection reason or probability."""
+    inspected = data.inspected
+    return bool(inspected.any() and not np.isfinite(data.selection_probability[inspected]).any()
+                and not (data.selection_reason[inspected] != "").any())  # fmt: skip
+
+
+def _inspected_only(result: TrainResult, data: Dataset, prob: np.ndarray,
+                    rules: np.ndarray) -> dict[str, Any]:  # fmt: skip
+    test = result.split.test
+    seized, inspected = data.seized[test][data.inspected[test]], data.inspected[test]
+    reports = {"model": _report(seized, prob[inspected]),
+               "rules": _report(seized, rules[inspected])}  # fmt: skip
+    return {name: report | {"basis": UNKNOWN_SELECTION} for name, report in reports.items()} | {
+        "calibration_error": _ece(seized, prob[inspected]), "basis": UNKNOWN_SELECTION}
+
+
 def evaluate(result: TrainResult, data: Dataset, truth: pa.Table | None) -> dict[str, Any]:
     """Every metric of the test period, as one JSON-ready dict."""
     test = result.split.test
@@ -69,16 +96,20 @@ def evaluate(result: TrainResult, data: Dataset, truth: pa.Table | None) -> dict
     weighable = inspected & (data.selection_reason[test] != "tip_off")  # see _train
     weights = result.weights[test]
     out: dict[str, Any] = {"test_parcels": int(test.sum())}
-    out["random_control"] = {
-        "model": _report(seized[random], prob[random]),
-        "rules": _report(seized[random], rules[random]),
-        "calibration_error": _ece(seized[random], prob[random]),
-    }
-    out["inspected_ipw"] = {
-        "model": _report(seized[weighable], prob[weighable], weights[weighable]),
-        "rules": _report(seized[weighable], rules[weighable], weights[weighable]),
-        "calibration_error": _ece(seized[weighable], prob[weighable], weights[weighable]),
-    }
+    if selection_unknown(data):
+        out |= {"selection": "unknown", "basis": UNKNOWN_SELECTION,
+                "inspected_only": _inspected_only(result, data, prob, rules)}  # fmt: skip
+    else:
+        out["random_control"] = {
+            "model": _report(seized[random], prob[random]),
+            "rules": _report(seized[random], rules[random]),
+            "calibration_error": _ece(seized[random], prob[random]),
+        }
+        out["inspected_ipw"] = {
+            "model": _report(seized[weighable], prob[weighable], weights[weighable]),
+            "rules": _report(seized[weighable], rules[weighable], weights[weighable]),
+            "calibration_error": _ece(seized[weighable], prob[weighable], weights[weighable]),
+        }
     if truth is not None:
         illicit, oracle = truth_labels(truth, data.frame.item_id[test])
         model, oracle_report = _report(illicit, prob), _report(illicit, oracle)
@@ -109,4 +140,6 @@ def evaluate(result: TrainResult, data: Dataset, truth: pa.Table | None) -> dict
             "origin_country": data.frame.origin[test][chosen].astype(str),
             "mail_class": data.frame.mail_class[test][chosen].astype(str),
         }, min_rows=50, min_positives=3)  # fmt: skip
+        if "basis" in out:
+            out["slices_basis"] = UNKNOWN_SELECTION
     return out

@@ -73,9 +73,20 @@ def test_time_split_has_gaps_and_no_overlap() -> None:
     assert split.train_cutoff_us <= first_valid
 
 
-def test_time_split_refuses_too_short_data() -> None:
-    with pytest.raises(ValueError, match="too short"):
-        time_split(np.arange(0, 5 * 86_400_000_000, 3_600_000_000), gap_days=10)
+def test_time_split_scales_its_gaps_to_a_short_span() -> None:
+    day = 86_400_000_000
+    posted = np.arange(0, 20 * day, 3_600_000_000)  # 20 days: two gaps of 10 would take all
+    split = time_split(posted, gap_days=10)
+    assert split.describe()["gap"].startswith("2.5 days, scaled down from 10")
+    assert split.train.any() and split.validation.any() and split.test.any()
+    assert posted[split.validation].min() - posted[split.train].max() >= 2.5 * day - 3_600_000_000
+    assert "gap" not in time_split(np.arange(0, 100 * day, day), gap_days=10).describe()
+
+
+def test_time_split_refuses_too_short_data_saying_what_is_missing() -> None:
+    with pytest.raises(DataError, match=r"^the declarations span 2\.0 days; training needs at "
+                       r"least 3 \(training, validation and test periods"):  # fmt: skip
+        time_split(np.arange(0, 2 * 86_400_000_000 + 1, 3_600_000_000), gap_days=10)
 
 
 def test_the_outcome_recorded_last_wins_whatever_the_file_order(tmp_path: Path) -> None:
