@@ -5,7 +5,7 @@ scoring core (``screening``) and the contracts only; see ``_score`` for how enti
 works in a batch (a snapshot of the store as of the run's start).
 """
 
-from ._errors import BatchError, ManifestError, ReconciliationError, ResumeError
+from ._errors import BatchError, HaltedError, ManifestError, ReconciliationError, ResumeError
 from ._finalise import Capacity, inspection_list
 from ._keys import EngineSpec, engine_for
 from ._read import QUARANTINE_SCHEMA, Chunk, iter_chunks
@@ -19,6 +19,7 @@ __all__ = [
     "Chunk",
     "DEFAULT_CHUNK_ROWS",
     "EngineSpec",
+    "HaltedError",
     "ManifestError",
     "QUARANTINE_SCHEMA",
     "RESULT_SCHEMA",

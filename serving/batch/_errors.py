@@ -3,6 +3,7 @@
     BatchError                    base of every error raised by serving.batch (``exit_code``)
     ├── ManifestError             the manifest cannot be read in the form it claims (exit 2)
     ├── ResumeError               the output folder holds another run's state (exit 2)
+    ├── HaltedError               model-based selection is halted in the record database (exit 2)
     └── ReconciliationError       rows read != rows scored + rows quarantined (exit 3)
 
 Bad *records* are never errors: they go to the quarantine file and the run goes on.
@@ -23,6 +24,12 @@ class ManifestError(BatchError):
 
 class ResumeError(BatchError):
     """The output folder holds the state of a different run (other manifest or settings)."""
+
+
+class HaltedError(BatchError):
+    """Model-based selection is halted (human oversight) in the record database the run's
+    decisions would go to: a run is refused before it scores, and one halted meanwhile
+    records no further decision (those recorded before the halt stay)."""
 
 
 class ReconciliationError(BatchError):

@@ -18,6 +18,15 @@ run ID being a digest of what the run is (manifest, model, capacity, keys); an i
 decision of that request is in the log is skipped, so a resumed, finalised-again or repeated
 run records nothing twice. The history counts each item once whatever decided it.
 
+The halt switch (human oversight) holds for batch runs as for the service: a run that would
+record in a record database whose model-based selection is halted is refused before it
+scores (``check_not_halted``), and each slice reads the switch in its own transaction, so a
+halt while a run screens or records stops it from recording more (``HaltedError``; what was
+recorded before stays). The run's files are kept: once selection is resumed, the same command
+resumes the run and records the rest, nothing twice. (The service instead decides by rules and
+random control while halted; a batch run's inspection list is the model's ranking, so it is
+not made at all.)
+
 Rows are recorded in posting order within each chunk of the manifest (chunks in file order).
 What the history ends up holding does not depend on the order: an entity's counts, first and
 last posting time and partners are the same for any order of the same parcels.
@@ -45,6 +54,7 @@ from .._decisions import decision_entry
 from .._record import Record
 from .._settings import Settings
 from ..officer import ParcelRecorder, ParcelStore
+from ._errors import HaltedError
 from ._read import iter_chunks
 
 log = logging.getLogger("serving.batch")
@@ -54,6 +64,10 @@ RECORD_ROWS = 1000
 CALLER = "batch:screen"
 _IDENTITY = ("manifest", "size", "mtime_ns", "bundle_hash", "model_version", "capacity",
              "random_share", "keys", "history")  # fmt: skip
+
+
+class _Halted(Exception):
+    """Selection was halted while the run recorded (its message: who, when, why)."""
 
 
 def run_id(identity: dict[str, Any]) -> str:
@@ -104,12 +118,47 @@ def _already(record: Record, request_id: str, items: list[str]) -> set[str]:
     return {str(r[0]) for r in found}
 
 
+def halted(record: Record) -> str | None:
+    """Where model-based selection is halted in ``record``: who halted it, when and why."""
+    if record.state.get_flag("halted") != "1":
+        return None
+    last = record.db.execute("SELECT time, caller, detail FROM decision_log WHERE kind = "
+                             "'halt' ORDER BY seq DESC LIMIT 1")  # fmt: skip
+    if not last:
+        return "model-based selection is halted"
+    when, caller, detail = last[0]
+    reason = str(json.loads(detail or "{}").get("reason") or "no reason given")
+    return f"model-based selection is halted (by {caller} at {when[:19]} UTC: {reason})"
+
+
+def _refusal(why: str, settings: Settings, out: Path | None) -> HaltedError:
+    kept = (f"; this run's files are kept in {out}: once selection is resumed, the same "
+            "command records its decisions" if out else "")  # fmt: skip
+    return HaltedError(f"{why} in the record database {settings.state_path}: a batch run "
+                       f"selects by the model, so it records no decision while halted{kept}; "
+                       "an administrator resumes selection on the officer view's model page "
+                       "or with POST /v1/admin/resume")  # fmt: skip
+
+
+def check_not_halted(settings: Settings) -> None:
+    """Refuse (HaltedError) a run whose record database has model-based selection halted."""
+    record = Record(settings, must_exist=True)
+    try:
+        why = halted(record)
+    finally:
+        record.close()
+    if why is not None:
+        raise _refusal(why, settings, None)
+
+
 def record_run(settings: Settings, engine: ScoringEngine, facts: RunFacts,
                ranked: pa.Table) -> dict[str, Any]:  # fmt: skip
     """Record every scored row of a completed run (see the module); the counts."""
     record = Record(settings, must_exist=True)
     try:
         return _record(record, settings, engine, facts, ranked)
+    except _Halted as exc:
+        raise _refusal(str(exc), settings, facts.results.parent) from None
     finally:
         record.close()
 
@@ -198,6 +247,9 @@ def _record_slice(record: Record, recorder: ParcelRecorder, engine: ScoringEngin
             manifest_row=int(rows[i]), policy_decision=result["decision"],
             inspection_rank=on_list[0] if on_list else None))  # fmt: skip
     with record.db.transaction():
+        why = halted(record)  # read in the slice's transaction, as the service reads it
+        if why is not None:
+            raise _Halted(why)
         record.history.observe_frame(frame)  # each item counts once, whoever decided it
         record.state.put_results(stored)
         recorder.scored(declarations, summaries, list(features), now, names, records=records,

@@ -32,7 +32,7 @@ from ._finalise import (
 from ._keys import EngineSpec, decision_key, engine_for, release_engine
 from ._progress import Progress, log
 from ._read import Chunk, iter_chunks
-from ._record import RunFacts, record_run, run_id
+from ._record import RunFacts, check_not_halted, record_run, run_id
 from ._score import score_chunk
 from ._state import SNAPSHOT, ChunkDone, RunState, copy_sqlite, write_json
 
@@ -249,8 +249,9 @@ def screen(config: BatchConfig) -> dict[str, Any]:
     """Run (or resume) a batch; write every output; return the summary.
 
     Raises ManifestError for a manifest that cannot be read as its form, ResumeError when the
-    output folder holds another run, ReconciliationError when counts do not add up (after the
-    summary is written).
+    output folder holds another run, HaltedError when model-based selection is halted in the
+    record database (before scoring, or while the run screened: then after its files),
+    ReconciliationError when counts do not add up (after the summary is written).
     """
     started = time.perf_counter()
     manifest = config.manifest.resolve()
@@ -264,6 +265,8 @@ def screen(config: BatchConfig) -> dict[str, Any]:
         raise ManifestError(f"{manifest}: Dask runs read Parquet manifests; this is {form}")
     if config.engine.history is not None and not Path(config.engine.history).is_file():
         raise ManifestError(f"{config.engine.history}: no such history store")
+    if config.record is not None:  # human oversight: no model-driven run while halted
+        check_not_halted(config.record)
     config.out.mkdir(parents=True, exist_ok=True)
     config = _reference_time(config)
     state = RunState(config.out, _identity(config, manifest), fresh=config.fresh)
