@@ -200,3 +200,25 @@ def test_cli_bad_mapping_is_one_error_line(tmp_path: Path,
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: ")
     assert "fields.gross_weight_kg.unit: expected one of g, kg, lb, got 'oz'" in err
     assert DECLARATION_SCHEMA  # the contract the mapping targets
+
+
+def test_a_row_with_a_carrier_is_an_express_consignment_named_by_its_trader_ids(
+    tmp_path: Path,
+) -> None:
+    mapping = MAPPING.replace('"sender.name" = { column = "seller", default = "unknown seller" }',
+                              '"sender.id_number" = { column = "seller", default = "NONE" }')
+    mapping = mapping.replace('"recipient.name" = { column = "buyer" }',
+                              '"recipient.id_number" = { column = "buyer" }\n'
+                              '"express.carrier" = { column = "office", codes = "carrier", '
+                              'missing = ["A1"] }\n'
+                              '"express.house_consignment" = { column = "ref" }')
+    # no label: declarations only
+    mapping = mapping.split("[label]")[0] + '[codes.carrier]\nA2 = "DHL"\n'
+    source, path = _write(tmp_path, mapping)
+    report = import_source(source, load_mapping(path), tmp_path / "out")
+    rows = pq.read_table(tmp_path / "out" / "declarations.parquet").to_pylist()
+    postal, express = rows[0], rows[1]  # office A1 means no carrier: a postal item
+    assert postal["item_id"].endswith("NL") and postal["express"] is None
+    assert express["item_id"] == "DHL:3" and express["express"]["carrier"] == "DHL"
+    assert express["contract_version"] == "2" and express["sender"]["id_number"] == "s3"
+    assert express["sender"]["name"] is None and report.codes["carrier"]["untranslated"] == {}

@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from data_contracts import CONTRACT_VERSION, make_s10
+from data_contracts import CONTRACT_VERSION, express_item_id, make_s10
 from screening import FX_TO_EUR
 
-from ._mapping import REQUIRED, UNITS_TO_KG, FieldSpec, Mapping
+from ._mapping import INSTEAD, REQUIRED, UNITS_TO_KG, FieldSpec, Mapping
 
 Row = dict[str, str | None]
 
@@ -209,7 +209,7 @@ class Converter:
                 if target != "currency":
                     problems.append(exc)
                 continue
-            if value is None and target in REQUIRED:
+            if value is None and target in REQUIRED and INSTEAD.get(target) not in fields:
                 problems.append(RowProblem(spec.column or "(constant)", target, "empty, and the "
                                            "contract requires the field (give it a default in "
                                            "the mapping?)"))  # fmt: skip
@@ -221,7 +221,20 @@ class Converter:
             else:
                 record[target] = value
         record["lines"] = [line]
+        self._express(record)
         return record, problems
+
+    @staticmethod
+    def _express(record: dict[str, Any]) -> None:
+        """A row whose carrier is given is an express consignment: its item ID is
+        CARRIER:HOUSE_NUMBER (contract version 2); a row without one is a postal item."""
+        express = record.get("express")
+        if express is None:
+            return
+        if express.get("carrier") and express.get("house_consignment"):
+            record["item_id"] = express_item_id(express["carrier"], express["house_consignment"])
+        else:
+            record["express"] = None
 
     def outcome(self, row: Row, item_id: str, posted: datetime) -> dict[str, Any]:
         """The inspection outcome of a row: its result, recorded at the label column's time

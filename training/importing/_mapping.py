@@ -48,6 +48,9 @@ REQUIRED = ("item_id", "posted_at", "origin_post", "origin_country", "destinatio
             "category", "gross_weight_kg", "declared_value", "currency", "sender.name",
             "sender.country", "recipient.name", "recipient.country", "line.description",
             "line.quantity", "line.net_weight_kg", "line.value")  # fmt: skip
+#: a required field that another may stand for (contract version 2: a party is named by its
+#: name, its identification number, or both)
+INSTEAD = {"sender.name": "sender.id_number", "recipient.name": "recipient.id_number"}
 
 
 class MappingError(TrainingError):
@@ -289,9 +292,11 @@ def load_mapping(path: Path) -> Mapping:
         raise _fail(path, "fields", "missing: a [fields] table of contract field = source")
     _unknown(path, "fields", set(given), targets)
     for name in REQUIRED:
-        if name in targets and name not in given:
+        other = INSTEAD.get(name)
+        if name in targets and name not in given and not (other in targets and other in given):
             raise _fail(path, f"fields.{name}", "missing: the contract requires it (give a "
-                        "column or a constant value)")  # fmt: skip
+                        "column or a constant value" + (f", or {other}" if other in targets
+                                                        else "") + ")")  # fmt: skip
     fields = {t: _field(path, t, targets[t], given[t], codes) for t in given}
     currency = fields["currency"]
     if currency.column is None:
