@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import xgboost as xgb
 
-from screening._treeshap import TreeExplainerTables
+from screening import TreeExplainerTables
 
 FEATURES = 65
 DEPTH = 6

@@ -17,7 +17,6 @@ from ._drift import (
 )
 from ._engine import Explain, ScoredParcel, ScoringEngine
 from ._errors import BundleError, RegistryError, ScreeningError, StoreUnavailable
-from ._explain import GROUPS, LABELS, Reason, group_contributions, group_of, reasons
 from ._features import (
     FEATURE_VERSION,
     FEATURES,
@@ -52,7 +51,6 @@ from ._policy import (
 )
 from ._pseudonymise import Pseudonymiser, normalise
 from ._rules import RISK_ORIGINS, rule_score
-from ._treeshap import TreeExplainerTables
 from .bundles import (
     MANIFEST_NAME,
     REQUIRED_FILES,
@@ -72,6 +70,15 @@ from .bundles import (
     write_bundle,
     write_json_atomic,
     write_manifest,
+)
+from .explain import (
+    GROUPS,
+    LABELS,
+    Reason,
+    TreeExplainerTables,
+    group_contributions,
+    group_of,
+    reasons,
 )
 from .history import (
     CLEAN,

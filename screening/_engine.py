@@ -15,13 +15,13 @@ import pyarrow as pa
 
 from data_contracts import ParcelDeclaration
 
-from ._explain import Reason, reasons
 from ._features import feature_matrix
 from ._frame import ParcelFrame, frame_from_declarations, frame_from_table
 from ._policy import Decision, DecisionPolicy, Verdict, verdicts
 from ._pseudonymise import Pseudonymiser
 from ._rules import rule_score
 from .bundles import LoadedModel
+from .explain import Reason, reasons
 from .history import HISTORY_FEATURES, History, entity_tokens
 
 Explain = Literal["none", "flagged", "all"]

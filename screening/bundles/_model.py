@@ -5,7 +5,7 @@ Files written, then read (all covered by the manifest, verified before anything 
 ``model.onnx``, ``booster.ubj``, ``feature_spec.json``, ``calibration.json``,
 ``thresholds.json``, ``reference.json``, ``metrics.json``, ``bundle.json``, ``model_card.md``
 and ``treeshap.npz``. Each is parsed from the very bytes that were hashed, and checked
-against the model before it is used (``_checks``, ``screening._treeshap_checks``): a
+against the model before it is used (``_checks``, ``screening.explain._treeshap_checks``): a
 bundle that is not sound raises BundleError naming the file and the problem, and is never
 half loaded.
 """
@@ -26,7 +26,7 @@ import onnxruntime
 from .._calibration import Calibration
 from .._errors import BundleError
 from .._features import FeatureSpec
-from .._treeshap import TreeExplainerTables
+from ..explain import TreeExplainerTables
 from ._checks import (
     check_calibration,
     check_feature_spec,

@@ -24,7 +24,7 @@ from screening import (
     group_of,
 )
 from screening._declare import GROUP_LABELS, check_groups, declared
-from screening._explain import SENTENCES, check_sentences
+from screening.explain import SENTENCES, check_sentences
 from screening.history import HISTORY, STATS, HistoryFeature
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from screening import GROUPS, FeatureSpec, reasons
-from screening._explain import SENTENCES, direction, sentence
+from screening.explain import SENTENCES, direction, sentence
 
 SPEC = FeatureSpec(origins=["CA", "CN", "NL", "US"], destinations=["DE", "NL"],
                    chapter_value_per_gram={"09": 0.05, "33": 0.2, "85": 0.4})  # fmt: skip

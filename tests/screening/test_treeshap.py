@@ -13,7 +13,7 @@ import xgboost as xgb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening._treeshap import TreeExplainerTables
+from screening.explain import TreeExplainerTables
 
 TOL = 1e-5
 

@@ -28,7 +28,7 @@ from typing import IO
 
 import numpy as np
 
-from ._errors import BundleError
+from .._errors import BundleError
 from ._treeshap_kernels import MAX_PATH
 
 __all__ = ["MAX_TREE_DEPTH", "ancestors", "check_tables", "read_tables"]

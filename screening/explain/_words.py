@@ -1,50 +1,21 @@
-"""Exact SHAP contributions grouped into the declaration fields an officer knows, in words.
+"""The reason words: for each officer group, a sentence written from the parcel's own values.
 
-Contributions are on the margin (log-odds) and sum, with the base value, to the margin. A
-group's contribution is the sum of its features'. Each group has a sentence written from the
-parcel's own values, so the officer can check the reason against the declaration, ending in
-the model's direction; a fact usually read the other way is introduced with "despite"
-(``sentence``), so no reason reads as the opposite of what it does to the score.
+Every sentence states the parcel's facts as a noun phrase and ends in the model's direction; a
+fact usually read the other way (earlier seizures where the model lowers the risk) is
+introduced with "despite" (:func:`sentence`), so no reason reads as the opposite of what it
+does to the score. Every officer group has its template (checked when this module is
+imported: a group without words cannot be declared).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
 
-import numpy as np
-
-from ._declare import GROUP_LABELS, DeclarationError
-from ._features import FEATURES, FeatureSpec, feature
+from .._declare import GROUP_LABELS, DeclarationError
+from .._features import FeatureSpec
 
 Values = Mapping[str, float]
-
-#: The officer groups' headings (declared with the features, ``_declare``).
-LABELS: dict[str, str] = GROUP_LABELS
-#: The features of each officer group, in the model's order.
-GROUPS: dict[str, tuple[str, ...]] = {
-    group: tuple(f.name for f in FEATURES if f.group == group) for group in GROUP_LABELS
-}
-
-
-def group_of(feature_name: str) -> str:
-    """The officer group a feature is declared with (an undeclared name is an error)."""
-    return feature(feature_name).group
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One grouped contribution: which field, how much it moved the log-odds, in words."""
-
-    group: str
-    label: str
-    contribution: float
-    sentence: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _n(x: float, digits: int = 2) -> str:
@@ -63,14 +34,25 @@ Fact = tuple[str, int]
 Template = Callable[[Values, FeatureSpec], Fact]
 
 #: Plain words for the enumerations a reason names (never a code such as sale_of_goods).
-CATEGORY_WORDS = {"gift": "gift", "documents": "documents",
-                  "commercial_sample": "commercial sample", "returned_goods": "returned goods",
-                  "sale_of_goods": "sale of goods", "other": "other"}  # fmt: skip
-MAIL_CLASS_WORDS = {"ems": "EMS (express mail)", "registered_letter": "registered letter",
-                    "letter_express": "express letter", "insured_letter": "insured letter",
-                    "parcel": "parcel", "ecommerce_parcel": "e-commerce parcel",
-                    "m_bag": "M-bag (printed matter)", "letter_misc": "letter",
-                    "domestic_or_bilateral": "domestic or bilateral item"}  # fmt: skip
+CATEGORY_WORDS = {
+    "gift": "gift",
+    "documents": "documents",
+    "commercial_sample": "commercial sample",
+    "returned_goods": "returned goods",
+    "sale_of_goods": "sale of goods",
+    "other": "other",
+}
+MAIL_CLASS_WORDS = {
+    "ems": "EMS (express mail)",
+    "registered_letter": "registered letter",
+    "letter_express": "express letter",
+    "insured_letter": "insured letter",
+    "parcel": "parcel",
+    "ecommerce_parcel": "e-commerce parcel",
+    "m_bag": "M-bag (printed matter)",
+    "letter_misc": "letter",
+    "domestic_or_bilateral": "domestic or bilateral item",
+}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -81,19 +63,31 @@ def _value(v: Values, spec: FeatureSpec) -> Fact:
     )
     known = math.isfinite(v["value_eur"])
     risky = 0
-    text = (f"declared value {_n(v['value_eur'])} EUR" if known
-            else "declared value in a currency with no reference rate to EUR")  # fmt: skip
+    text = (
+        f"declared value {_n(v['value_eur'])} EUR"
+        if known
+        else "declared value in a currency with no reference rate to EUR"
+    )
     text += f" for {_kg(v['gross_weight_g'])}"
     per_kg = v["value_per_gram_eur"] * 1000
     if not math.isfinite(per_kg):  # no comparison can be made, so none is stated
         text += " (no value per kg to compare)" if known else ""
     elif typical:
         ratio = per_kg / (typical * 1000)
-        where = ("far below" if ratio < 0.2 else "below" if ratio < 0.8
-                 else "above" if ratio > 1.25 else "close to")  # fmt: skip
+        where = (
+            "far below"
+            if ratio < 0.2
+            else "below"
+            if ratio < 0.8
+            else "above"
+            if ratio > 1.25
+            else "close to"
+        )
         risky = 1 if ratio < 0.8 else 0
-        text += (f" ({_n(per_kg)} EUR per kg), {where} the usual value for HS chapter "
-                 f"{int(chapter):02d} ({_n(typical * 1000)} EUR per kg)")  # fmt: skip
+        text += (
+            f" ({_n(per_kg)} EUR per kg), {where} the usual value for HS chapter "
+            f"{int(chapter):02d} ({_n(typical * 1000)} EUR per kg)"
+        )
     else:
         text += f" ({_n(per_kg)} EUR per kg)"
     if v["value_placeholder"]:
@@ -171,8 +165,11 @@ def _one_hot(prefix: str, values: Values) -> str:
 
 
 def _code(code: float, known: list[str]) -> str:
-    return (known[int(code) - 1] if math.isfinite(code) and 1 <= code <= len(known)
-            else "a rarely seen country")  # grouped as "other" when the model was trained
+    return (
+        known[int(code) - 1]
+        if math.isfinite(code) and 1 <= code <= len(known)
+        else "a rarely seen country"
+    )  # grouped as "other" when the model was trained
 
 
 def _category(v: Values, spec: FeatureSpec) -> Fact:
@@ -203,8 +200,11 @@ def _office(v: Values, spec: FeatureSpec) -> Fact:
     share = v.get("office_seizure_share", float("nan"))
     if not inspected or not math.isfinite(share):
         return "no inspection results yet for parcels from this posting office", 0
-    return (f"drugs found in {share:.0%} of {_count(inspected, 'earlier inspection')} of "
-            "parcels from this posting office", 0)  # fmt: skip
+    return (
+        f"drugs found in {share:.0%} of {_count(inspected, 'earlier inspection')} of "
+        "parcels from this posting office",
+        0,
+    )
 
 
 def _posting_time(v: Values, spec: FeatureSpec) -> Fact:
@@ -218,8 +218,10 @@ def _details(role: str) -> Template:
     def fact(v: Values, spec: FeatureSpec) -> Fact:
         missing = int(v[f"{role}_address_missing"])
         if missing:
-            return (f"{role} address incomplete ({missing} of street, city and postcode "
-                    "missing)", 1)  # fmt: skip
+            return (
+                f"{role} address incomplete ({missing} of street, city and postcode missing)",
+                1,
+            )
         return f"{role} address complete", 0
 
     return fact
@@ -273,26 +275,3 @@ def sentence(group: str, values: Values, spec: FeatureSpec, up: bool) -> str:
     if usual and (usual > 0) != up:
         return f"Despite {fact}, {direction(up)}."
     return f"{fact[:1].upper()}{fact[1:]}: {direction(up)}."
-
-
-def group_contributions(contribs: np.ndarray, names: list[str]) -> dict[str, float]:
-    """Sum one row of per-feature contributions (bias column excluded) by group."""
-    out: dict[str, float] = {}
-    for value, name in zip(contribs[: len(names)], names, strict=True):
-        group = group_of(name)
-        out[group] = out.get(group, 0.0) + float(value)
-    return out
-
-
-def reasons(
-    contribs: np.ndarray, features: np.ndarray, spec: FeatureSpec, top: int | None = 5
-) -> list[Reason]:
-    """Grouped reasons of one parcel, strongest first (by absolute contribution)."""
-    values = {name: float(x) for name, x in zip(spec.names, features, strict=True)}
-    grouped = group_contributions(contribs, spec.names)
-    ordered = sorted(grouped.items(), key=lambda kv: -abs(kv[1]))
-    out = []
-    for group, contribution in ordered[:top]:
-        words = sentence(group, values, spec, contribution > 0)
-        out.append(Reason(group, LABELS[group], contribution, words))
-    return out

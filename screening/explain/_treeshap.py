@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._errors import BundleError
 from . import _treeshap_kernels as kernels
-from ._errors import BundleError
 from ._treeshap_checks import ancestors, check_tables, read_tables
-from .bundles._files import size_cap
 
 if TYPE_CHECKING:
     import shap
@@ -336,6 +335,10 @@ class TreeExplainerTables:
              warm: bool = True) -> TreeExplainerTables:  # fmt: skip
         """Read tables written by ``save``, checked (for ``n_features`` when given) before
         use; BundleError if they are not sound. Does not import xgboost."""
+        # the bundles' size caps: looked up here, as bundles imports this module (a loaded
+        # model holds its tables)
+        from ..bundles._files import size_cap
+
         path, cap = Path(path), size_cap(TREESHAP_NAME)
         with path.open("rb") as f:
             size = os.fstat(f.fileno()).st_size
