@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._args import existing_file, existing_folder, folder, number
+from ._args import existing_file, existing_folder, folder, number, whole
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +28,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="check the files' schema only, not every record",
     )
     p.add_argument("--gap-days", type=number(0), default=None, help="label-delay gap (days)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--dask", action="store_true",
+                       help="history replay and tree fit on a local Dask cluster")  # fmt: skip
+    where.add_argument("--scheduler", default=None,
+                       help="the same on the Dask scheduler at tcp://HOST:PORT")  # fmt: skip
+    p.add_argument("--workers", type=whole(1), default=2, help="workers of the local Dask cluster")
     p.set_defaults(func=run)
 
 
@@ -51,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             alias="challenger" if args.challenger else "champion", config=config,
             validate=not args.skip_validation,
             progress=lambda msg: print(msg, file=sys.stderr), signing_key=signing_key,
+            dask="local" if args.dask else args.scheduler, dask_workers=args.workers,
         )  # fmt: skip
     except (TrainingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

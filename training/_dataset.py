@@ -34,6 +34,9 @@ from screening import replay as replay_history
 from ._errors import DataError
 
 Progress = Callable[[str], None]
+#: The history replay: parcels and known outcomes in, point-in-time features out (one process
+#: or a Dask cluster, the same values).
+Replay = Callable[[ParcelFrame, list[KnownOutcome]], np.ndarray]
 NEVER = np.iinfo(np.int64).max
 
 
@@ -143,6 +146,7 @@ def load_dataset(
     pseudonymiser: Pseudonymiser,
     validate: bool = True,
     progress: Progress = lambda _msg: None,
+    replay: Replay = replay_history,
 ) -> Dataset:
     """Read, validate, pseudonymise and compute point-in-time history for a data set."""
     table = read_table(declarations, "declaration", validate, progress)
@@ -161,6 +165,6 @@ def load_dataset(
         for i in np.flatnonzero(inspected)
     ]
     progress(f"replaying history of {len(frame)} parcels and {len(known_outcomes)} outcomes")
-    history = replay_history(frame, known_outcomes)
+    history = replay(frame, known_outcomes)
     assert history.shape[1] == len(HISTORY_FEATURES)
     return Dataset(frame, history, inspected, seized, known, reason, propensity)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +25,14 @@ from screening import (
     reference_histogram,
     write_bundle,
 )
+from screening import replay as replay_history
 
 from ._card import model_card
+from ._dask import dask_client, dask_fit, dask_replay
 from ._dataset import Progress, load_dataset
 from ._evaluate import evaluate
 from ._provenance import read_provenance
-from ._train import TrainConfig, TrainResult, predict_margin, train_model
+from ._train import TrainConfig, TrainResult, fit_local, predict_margin, train_model
 from .export import export_onnx
 
 #: Capacity shares at which the bundle stores probability thresholds (log-spaced grid).
@@ -72,14 +76,29 @@ def run_training(
     validate: bool = True,
     progress: Progress = lambda _m: None,
     signing_key: Ed25519PrivateKey | None = None,
+    dask: str | None = None,
+    dask_workers: int = 2,
+    dask_processes: bool = True,
 ) -> TrainingRun:
     """Train on ``data_dir`` (declarations.parquet, outcomes.parquet), publish (signed with
-    ``signing_key`` when given), set alias."""
+    ``signing_key`` when given), set alias.
+
+    With ``dask`` ("local": a cluster of ``dask_workers`` here; else a scheduler's address)
+    the history replay and the tree fit run on the cluster (see ``_dask``); the rest, and
+    the model's files, are those of a single-process run."""
     started = time.perf_counter()
     config = config or TrainConfig()
-    data = load_dataset(data_dir / "declarations.parquet", data_dir / "outcomes.parquet",
-                        Pseudonymiser(key), validate, progress)  # fmt: skip
-    result = train_model(data, config, progress)
+    with ExitStack() as stack:
+        replay, fit, cluster = replay_history, fit_local, None
+        if dask is not None:
+            client = stack.enter_context(dask_client(dask, dask_workers, dask_processes))
+            replay, fit = partial(dask_replay, client), partial(dask_fit, client)
+            cluster = {"scheduler": "local" if dask == "local" else "remote",
+                       "workers": len(client.scheduler_info().get("workers", {}))}  # fmt: skip
+            progress(f"on Dask: {cluster['workers']} worker(s) at {client.scheduler.address}")
+        data = load_dataset(data_dir / "declarations.parquet", data_dir / "outcomes.parquet",
+                            Pseudonymiser(key), validate, progress, replay)  # fmt: skip
+        result = train_model(data, config, progress, fit)
     progress("evaluating on the test period")
     metrics = evaluate(result, data, pq.read_table(truth) if truth else None)
     valid = result.split.validation
@@ -112,7 +131,8 @@ def run_training(
             "seizures": int(data.seized[known].sum()),
             "source": str(data_dir.name),
             **read_provenance(data_dir),
-        },
+        }
+        | ({"dask": cluster} if cluster else {}),
     }
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"

@@ -14,6 +14,7 @@ Precision@1% 0.035 with full weights, 0.35 clipped at 10, 0.385 with every label
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -32,6 +33,11 @@ from screening import (
 from ._dataset import Dataset, Progress
 from ._errors import QualityGateError
 from ._split import TimeSplit, time_split
+
+XY = tuple[np.ndarray, np.ndarray, np.ndarray]  # features, labels, weights
+#: Trains the trees: (parameters, training rows, validation rows, rounds, early stopping)
+#: to (booster, evaluation log).
+Fit = Callable[[dict[str, Any], XY, XY, int, int], tuple[xgboost.Booster, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,27 @@ def _xgb_params(config: TrainConfig) -> dict[str, Any]:
     }
 
 
-def train_model(data: Dataset, config: TrainConfig, progress: Progress) -> TrainResult:
-    """Split by time, fit features' reference statistics, train, stop early, calibrate."""
+def fit_local(params: dict[str, Any], train: XY, valid: XY, rounds: int,
+              early_stopping: int) -> tuple[xgboost.Booster, dict[str, Any]]:  # fmt: skip
+    """``xgboost.train`` in this process, stopping early on validation; booster and log."""
+
+    def dmatrix(xyw: XY) -> xgboost.DMatrix:
+        return xgboost.DMatrix(xyw[0], label=xyw[1], weight=xyw[2], missing=np.nan)
+
+    dtrain, dvalid = dmatrix(train), dmatrix(valid)
+    log: dict[str, Any] = {}
+    booster = xgboost.train(
+        params, dtrain, num_boost_round=rounds, evals=[(dtrain, "train"), (dvalid, "validation")],
+        early_stopping_rounds=early_stopping, evals_result=log, verbose_eval=False,
+    )  # fmt: skip
+    return booster, log
+
+
+def train_model(data: Dataset, config: TrainConfig, progress: Progress,
+                fit: Fit = fit_local) -> TrainResult:  # fmt: skip
+    """Split by time, fit features' reference statistics, train, stop early, calibrate.
+
+    ``fit`` trains the trees (:func:`fit_local`, or on a Dask cluster: same parameters)."""
     split = time_split(data.frame.posted_us, config.gap_days)
     train_rows = np.flatnonzero(split.train)
     spec = fit_feature_spec(_rows(data, train_rows))
@@ -112,18 +137,12 @@ def train_model(data: Dataset, config: TrainConfig, progress: Progress) -> Train
 
     train_weights = np.minimum(weights, config.train_weight_cap)
 
-    def dmatrix(mask: np.ndarray) -> xgboost.DMatrix:
+    def labelled(mask: np.ndarray) -> XY:
         w = train_weights[mask]
-        return xgboost.DMatrix(matrix[mask], label=data.seized[mask].astype(np.float32),
-                               weight=w / w.mean(), missing=np.nan)  # fmt: skip
+        return matrix[mask], data.seized[mask].astype(np.float32), w / w.mean()
 
-    dtrain, dvalid = dmatrix(known_train), dmatrix(known_valid)
-    log: dict[str, Any] = {}
-    booster = xgboost.train(
-        _xgb_params(config), dtrain, num_boost_round=config.rounds,
-        evals=[(dtrain, "train"), (dvalid, "validation")],
-        early_stopping_rounds=config.early_stopping, evals_result=log, verbose_eval=False,
-    )  # fmt: skip
+    booster, log = fit(_xgb_params(config), labelled(known_train), labelled(known_valid),
+                       config.rounds, config.early_stopping)  # fmt: skip
     best = int(booster.best_iteration)
     booster = booster[: best + 1]  # keep exactly the trees that scored best on validation
     progress(f"best iteration {best} of {config.rounds}; calibrating on validation")

@@ -3,10 +3,12 @@ of its own time, and the backends that keep them.
 
 ``_features``: the history features, each declared once with how it is computed per row and
 per column. ``_engine``: the engine (:class:`History`: features, recording, outcomes and
-corrections; :func:`replay` of a whole stream for training). ``_backend``: what a backend
-stores and the abstract base class every backend implements (:class:`HistoryBackend`). The backends:
-``_memory`` (training), ``_sql`` (SQLite, the service's default, and the SQL that PostgreSQL
-shares), ``_postgres`` and ``_redis`` (several replicas; built by name in ``_shared``).
+corrections; :func:`replay` of a whole stream for training). ``_partitioned``: the same
+replay cut by entity, so that training runs it in partitions (on Dask). ``_backend``: what a
+backend stores and the abstract base class every backend implements
+(:class:`HistoryBackend`). The backends: ``_memory`` (training), ``_sql`` (SQLite, the
+service's default, and the SQL that PostgreSQL shares), ``_postgres`` and ``_redis``
+(several replicas; built by name in ``_shared``).
 """
 
 from ._backend import (
@@ -21,8 +23,9 @@ from ._backend import (
     outcome_code,
 )
 from ._engine import History, KnownOutcome, copy_history, entity_tokens, replay
-from ._features import HISTORY, HISTORY_FEATURES, STATS, HistoryFeature
+from ._features import HISTORY, HISTORY_FEATURES, STATS, STATS_FIELDS, HistoryFeature
 from ._memory import MemoryBackend
+from ._partitioned import entity_features, entity_table, replay_entities, time_order
 from ._shared import shared_history_backend
 from ._sql import HISTORY_PAGE_SIZE, SQLiteBackend
 
@@ -36,6 +39,7 @@ __all__ = [
     "NO_OUTCOME",
     "SEIZED",
     "STATS",
+    "STATS_FIELDS",
     "UNCOUNTED",
     "EntityStats",
     "History",
@@ -45,8 +49,12 @@ __all__ = [
     "MemoryBackend",
     "SQLiteBackend",
     "copy_history",
+    "entity_features",
+    "entity_table",
     "entity_tokens",
     "outcome_code",
     "replay",
+    "replay_entities",
     "shared_history_backend",
+    "time_order",
 ]
