@@ -25,6 +25,7 @@ from data_contracts import (
     DECLARATION_SCHEMA,
     ContentLine,
     ParcelDeclaration,
+    Party,
     conform_declarations,
     is_vague,
     item_class,
@@ -168,11 +169,11 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
     foreign = pc.and_(pc.not_equal(line_origin, ""), pc.not_equal(line_origin, parcel_origin))
     foreign_flags = np.asarray(foreign.to_numpy(zero_copy_only=False), dtype=np.float64)
 
-    def missing(role: str) -> np.ndarray:
+    def missing(role: str) -> np.ndarray:  # a party known by its number needs no address
         total = np.zeros(n, dtype=np.float64)
         for part in ADDRESS_PARTS:
             total += _empty(_col(table, f"{role}.{part}"))
-        return total
+        return total * _empty(_col(table, f"{role}.id_number"))
 
     def present(path: str) -> np.ndarray:
         return 1.0 - _empty(_col(table, path))
@@ -250,6 +251,12 @@ def _row_tokens(rows: Sequence[ParcelDeclaration], kind: str,
     return tokens
 
 
+def _missing(party: Party) -> float:
+    """Address parts a party lacks (none for a party known by its identification number:
+    its address is on record with customs, as the quality warnings hold too)."""
+    return 0.0 if party.id_number else float(sum(not getattr(party, p) for p in ADDRESS_PARTS))
+
+
 def _epoch_us(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
@@ -308,12 +315,8 @@ def frame_from_declarations(
         ),  # fmt: skip
         hs_chapter=column((d.lines[0].hs_code or "")[:2] for d in rows),
         description=column(" | ".join(line.description.lower() for line in d.lines) for d in rows),
-        sender_missing=floats(
-            float(sum(not getattr(d.sender, p) for p in ADDRESS_PARTS)) for d in rows
-        ),  # fmt: skip
-        recipient_missing=floats(
-            float(sum(not getattr(d.recipient, p) for p in ADDRESS_PARTS)) for d in rows
-        ),  # fmt: skip
+        sender_missing=floats(_missing(d.sender) for d in rows),
+        recipient_missing=floats(_missing(d.recipient) for d in rows),
         sender_contact=floats(float(bool(d.sender.phone or d.sender.email)) for d in rows),
         importer_ref=floats(float(bool(d.recipient.importer_ref)) for d in rows),
         tokens={kind: _row_tokens(rows, kind, pseudonymiser) for kind in ENTITIES},

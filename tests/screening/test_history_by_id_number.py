@@ -72,6 +72,8 @@ def test_the_table_path_gives_the_row_path_tokens_and_classes() -> None:
         assert table.tokens[kind].tolist() == tokens.tolist(), kind
     assert table.mail_class.tolist() == rows.mail_class.tolist()
     assert rows.mail_class[0] == EXPRESS_CLASS and rows.mail_class[1] == "registered_letter"
+    # a party known by its number lacks no address; one known by name alone lacks all three
+    assert table.sender_missing.tolist() == rows.sender_missing.tolist() == [0.0, 0.0, 3.0]
 
 
 def test_a_version_1_table_builds_a_frame() -> None:
