@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from serving import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from serving import Settings, UpgradeError, merge_legacy
 
     settings = Settings()
+    if settings.database_url:
+        return _migrate(settings)
     files = list(args.files) or settings.legacy_stores
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -37,4 +43,26 @@ def run(args: argparse.Namespace) -> int:
     except UpgradeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    """PARCELSCREEN_DATABASE_URL: apply the schema migrations the record lacks."""
+    from screening import PostgresDatabase, StoreUnavailable
+    from serving import upgrade_schema
+
+    assert settings.database_url is not None
+    try:
+        db = PostgresDatabase(settings.database_url, settings.database_schema,
+                              lock_timeout=settings.lock_timeout, create_schema=True)  # fmt: skip
+    except StoreUnavailable as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(upgrade_schema(db)))
+    except StoreUnavailable as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
     return 0

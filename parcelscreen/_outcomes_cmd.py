@@ -37,7 +37,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.outcomes_command == "import":
         return _import(args.outcomes, Settings())
-    print(json.dumps(export_training_data(Settings().state_path, args.out)))
+    settings = Settings()
+    if settings.database_url:  # the record in PostgreSQL
+        from serving import open_record_database
+
+        db = open_record_database(settings)
+        try:
+            print(json.dumps(export_training_data(db, args.out)))
+        finally:
+            db.close()
+        return 0
+    print(json.dumps(export_training_data(settings.state_path, args.out)))
     return 0
 
 

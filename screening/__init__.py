@@ -49,6 +49,7 @@ from ._policy import (
     uniform_draws,
     verdicts,
 )
+from ._postgres_database import PostgresDatabase
 from ._pseudonymise import Pseudonymiser, normalise
 from ._rules import RISK_ORIGINS, rule_score
 from .bundles import (
@@ -108,6 +109,7 @@ __all__ = [
     "CALENDAR_FEATURES",
     "Calibration",
     "Database",
+    "PostgresDatabase",
     "Decision",
     "DecisionPolicy",
     "DeclarationError",

@@ -30,12 +30,14 @@ from ._errors import (  # noqa: E402
     Unauthenticated,
 )
 from ._health import StoreRefused, check_at_start, quick_check  # noqa: E402
+from ._migrations import SchemaMismatch, known_version, upgrade_schema  # noqa: E402
 from ._record import (  # noqa: E402
     LegacyStores,
     Record,
     StoreMissing,
     check_not_legacy,
     open_history,
+    open_record_database,
 )
 from ._retention import prune_state  # noqa: E402
 from ._runtime import trusted_bundle_keys  # noqa: E402
@@ -73,6 +75,7 @@ __all__ = [
     "PseudonymisationKeySettings",
     "Record",
     "Role",
+    "SchemaMismatch",
     "Service",
     "StoreRefused",
     "ServingError",
@@ -96,4 +99,7 @@ __all__ = [
     "input_key",
     "merge_legacy",
     "open_history",
+    "open_record_database",
+    "known_version",
+    "upgrade_schema",
 ]

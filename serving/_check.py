@@ -50,7 +50,7 @@ def _last_cutoff(record: Record, kind: str, key: str) -> str:
 
 def _missing(record: Record, report: CheckReport, what: str, sql: str,
              params: tuple[Any, ...] = ()) -> None:  # fmt: skip
-    rows = record.db.execute(f"SELECT * FROM ({sql}) LIMIT {_NAMED + 1}", params)
+    rows = record.db.execute(f"SELECT * FROM ({sql}) AS found LIMIT {_NAMED + 1}", params)
     if rows:
         ((total,),) = record.db.execute(f"SELECT count(*) FROM ({sql})", params)
         report.fail(what, rows, int(total))
@@ -132,7 +132,7 @@ def _check_history(record: Record, report: CheckReport) -> None:
     _missing(record, report, "items whose entity history counts another result than their "
              "current outcome (item IDs)",
              f"SELECT o.item_id FROM outcome o JOIN history_item h ON h.item_id = o.item_id "
-             f"WHERE o.id = {latest} AND o.linked AND h.outcome >= {SEIZED} AND h.outcome != "
+             f"WHERE o.id = {latest} AND o.linked = 1 AND h.outcome >= {SEIZED} AND h.outcome != "
              f"CASE json_extract(o.record, '$.result') WHEN 'seized' THEN {SEIZED} "
              f"WHEN 'clean' THEN {CLEAN} ELSE {UNCOUNTED} END")  # fmt: skip
     if history_from:

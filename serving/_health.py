@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from screening import Database, StoreUnavailable, store_damaged
+from screening import Database, PostgresDatabase, StoreUnavailable, store_damaged
 
 from ._audit import DecisionLog
 
@@ -62,10 +62,11 @@ def _identity(path: Path) -> tuple[int, int] | None:
 class StoreHealth:
     """The record database's fitness to serve (see the module docstring)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, watch_file: bool = True) -> None:
         self.path = path
+        self.watch_file = watch_file
         #: Device and inode of the file when it was opened.
-        self.opened = _identity(path)
+        self.opened = _identity(path) if watch_file else None
         self.damaged: str | None = None
         self._failed: str | None = None  # the last write's error, until a write commits
         self._probed = 0.0
@@ -77,6 +78,8 @@ class StoreHealth:
 
     def file_problem(self) -> str | None:
         """Why the file at the path is no longer the one opened, or None."""
+        if not self.watch_file:
+            return None
         now = _identity(self.path)
         if now == self.opened:
             return None
@@ -136,16 +139,11 @@ class StoreHealth:
             db.execute("DELETE FROM health_probe WHERE id = 1")
 
 
-class RecordDatabase(Database):
-    """:class:`screening.Database` of the record database, watched by :class:`StoreHealth`."""
+class WatchedDatabase(Database):
+    """A record database's driver watched by :class:`StoreHealth` (``self.health``)."""
 
-    def __init__(self, path: Path | str, background_checkpoints: bool = False,
-                 lock_timeout: float = 5.0) -> None:  # fmt: skip
-        self.keeper: AnchorKeeper | None = None
-        super().__init__(path, (PROBE_SCHEMA,), background_checkpoints, lock_timeout)
-        #: Readiness of this database (``/v2/health/ready``).
-        self.health = StoreHealth(self.path)
-        self.health.db = self
+    keeper: AnchorKeeper | None
+    health: StoreHealth
 
     def execute(self, sql: str,
                 params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
@@ -188,6 +186,30 @@ class RecordDatabase(Database):
         super().close()
 
 
+class RecordDatabase(WatchedDatabase):
+    """:class:`screening.Database` of the record database, watched by :class:`StoreHealth`."""
+
+    def __init__(self, path: Path | str, background_checkpoints: bool = False,
+                 lock_timeout: float = 5.0) -> None:  # fmt: skip
+        self.keeper = None
+        super().__init__(path, (PROBE_SCHEMA,), background_checkpoints, lock_timeout)
+        #: Readiness of this database (``/v2/health/ready``).
+        self.health = StoreHealth(self.path)
+        self.health.db = self
+
+
+class PostgresRecordDatabase(WatchedDatabase, PostgresDatabase):
+    """The record in PostgreSQL (:class:`screening.PostgresDatabase`), watched by
+    :class:`StoreHealth` (no file to watch: a failed write and its probe only)."""
+
+    def __init__(self, url: str, schema: str, path: Path | str,
+                 lock_timeout: float = 5.0) -> None:  # fmt: skip
+        self.keeper = None
+        PostgresDatabase.__init__(self, url, schema, path, lock_timeout)
+        self.health = StoreHealth(self.path, watch_file=False)
+        self.health.db = self
+
+
 class AnchorKeeper:
     """Writes the decision log's head anchor every ``interval`` seconds while the head moves,
     and once more at :meth:`stop`; never while the file was deleted or replaced, nor over an
@@ -225,7 +247,7 @@ class AnchorKeeper:
             self.keep()
 
 
-def keep_anchor(db: RecordDatabase, audit: DecisionLog) -> None:
+def keep_anchor(db: WatchedDatabase, audit: DecisionLog) -> None:
     """What a serving process does at start: refuse a decision log that is behind its head
     anchor (records lost), then keep the anchor current."""
     problem = audit.anchor_problem()
@@ -260,11 +282,14 @@ def check_at_start(settings: Settings) -> None:
     """``parcelscreen serve``'s start-up check of the record database, once for every
     worker: SQLite's ``PRAGMA quick_check`` and the decision log against its head anchor.
     Raises :class:`StoreRefused` naming the file and the problem."""
+    from ._migrations import SchemaMismatch
     from ._record import Record
 
     path = settings.state_path
     try:
         record = Record(settings)
+    except SchemaMismatch as exc:  # PostgreSQL: a schema this release does not know
+        raise StoreRefused(f"refusing to start: {exc}") from None
     except StoreUnavailable as exc:
         if exc.__cause__ is not None and store_damaged(exc.__cause__):
             raise _refusal(path, str(exc.__cause__)) from None

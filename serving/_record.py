@@ -18,7 +18,8 @@ from screening import Database, History, HistoryBackend, SQLiteBackend, shared_h
 
 from ._audit import DecisionLog, Entry, input_hash, input_key
 from ._errors import Forbidden, NotFound, OutcomeConflict
-from ._health import RecordDatabase, StoreRefused, keep_anchor
+from ._health import PostgresRecordDatabase, RecordDatabase, StoreRefused, keep_anchor
+from ._migrations import check_version
 from ._settings import Settings
 from ._store import EFFECTIVE, PENDING, OutcomeRow, StateStore
 
@@ -53,6 +54,28 @@ def check_not_legacy(settings: Settings) -> None:
                            f"them into {settings.state_path}")  # fmt: skip
 
 
+def open_record_database(settings: Settings, background_checkpoints: bool = False,
+                         must_exist: bool = False) -> RecordDatabase | PostgresRecordDatabase:
+    """The record database the settings name: PostgreSQL (``database_url``, at the schema
+    version this release knows, else :class:`SchemaMismatch`) or ``state.sqlite``."""
+    path: Path = settings.state_path
+    if settings.database_url:
+        pg = PostgresRecordDatabase(settings.database_url, settings.database_schema, path,
+                                    settings.lock_timeout)  # fmt: skip
+        try:
+            check_version(pg)
+        except BaseException:
+            pg.close()
+            raise
+        return pg
+    if must_exist and not path.is_file():
+        raise StoreMissing(f"no record database at {path} (set PARCELSCREEN_DATA_DIR or "
+                           "PARCELSCREEN_STATE_DB to the service's)")  # fmt: skip
+    check_not_legacy(settings)
+    return RecordDatabase(path, background_checkpoints=background_checkpoints,
+                          lock_timeout=settings.lock_timeout)  # fmt: skip
+
+
 class Record:
     """The record database of a deployment and the stores that are its tables."""
 
@@ -60,15 +83,9 @@ class Record:
                  must_exist: bool = False, serving: bool = False) -> None:  # fmt: skip
         """``serving``: opened by the service, which refuses a decision log behind its head
         anchor (:class:`StoreRefused`) and keeps the anchor current (``serving._health``)."""
-        path: Path = settings.state_path
-        if must_exist and not path.is_file():
-            raise StoreMissing(f"no record database at {path} (set PARCELSCREEN_DATA_DIR or "
-                               "PARCELSCREEN_STATE_DB to the service's)")  # fmt: skip
-        check_not_legacy(settings)
         self.settings = settings
         #: Watched: readiness reads ``db.health`` (``serving._health``).
-        self.db = RecordDatabase(path, background_checkpoints=background_checkpoints,
-                                 lock_timeout=settings.lock_timeout)  # fmt: skip
+        self.db = open_record_database(settings, background_checkpoints, must_exist)
         self.state = StateStore(self.db)
         self.audit = DecisionLog(self.db)
         self.history_backend = open_history(settings, self.db)

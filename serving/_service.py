@@ -24,6 +24,7 @@ from screening import (
     DecisionPolicy,
     Explain,
     ModelRegistry,
+    PostgresDatabase,
     Pseudonymiser,
     ScoredParcel,
     decision_key,
@@ -83,7 +84,11 @@ class Service:
         self.record = Record(settings, background_checkpoints=True, serving=True)
         #: The record database: every write of a request is one transaction of it.
         self.state_db = self.record.db
-        self.key_reader = Database(settings.state_path, lock_timeout=settings.lock_timeout)
+        self.key_reader: Database = (  # a second connection: keys are read beside a batch
+            PostgresDatabase(settings.database_url, settings.database_schema,
+                             lock_timeout=settings.lock_timeout)
+            if settings.database_url else
+            Database(settings.state_path, lock_timeout=settings.lock_timeout))  # fmt: skip
         self.keys = KeyStore(self.state_db, settings.secret_key, self.key_reader)
         self.state = self.record.state
         self.audit = self.record.audit

@@ -108,6 +108,13 @@ class Settings(KeySettings):
     """The record database: one SQLite file holding API keys, accounts, scored results, the
     officer copy, outcomes, the decision log and (with ``history_backend=sqlite``) the entity
     history, so that a decision commits as one transaction (default: data_dir/state.sqlite)."""
+    database_url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
+    """The record in PostgreSQL (``postgresql://USER@HOST:PORT/DB``), shared by several
+    replicas: every store is a table of schema ``database_schema`` there, and ``state.sqlite``
+    is not used (the decision log's head anchor stays in ``data_dir``). Unset: SQLite."""
+    database_schema: str = Field(default="parcelscreen_record",
+                                 pattern=r"^[a-z_][a-z0-9_]{0,62}$")  # fmt: skip
+    """PostgreSQL schema of the record's tables (``database_url``)."""
     lock_timeout: float = Field(default=5.0, gt=0, le=300)
     """Longest wait (seconds) of a writer for the record database's writer lock; past it the
     request answers 503 with ``Retry-After`` and records nothing."""

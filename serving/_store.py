@@ -202,7 +202,7 @@ class StateStore:
         """The item's latest effective outcome that was linked to the entity history: what
         the history counts for it."""
         rows = self.db.execute(f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE item_id = ? AND "
-                               f"state = '{EFFECTIVE}' AND linked ORDER BY id DESC LIMIT 1",
+                               f"state = '{EFFECTIVE}' AND linked = 1 ORDER BY id DESC LIMIT 1",
                                (item_id,))  # fmt: skip
         return OutcomeRow.of(rows[0]) if rows else None
 

@@ -24,10 +24,11 @@ from .._store import StateStore
 from ._parcels import ParcelStore
 
 
-def export_training_data(state_path: Path, out: Path) -> dict[str, Any]:
+def export_training_data(state: Path | Database, out: Path) -> dict[str, Any]:
     """Write out/declarations.parquet and out/outcomes.parquet: per item, its latest effective
-    outcome (a correction named what it corrects, so it wins whatever its recorded time)."""
-    db = Database(state_path)
+    outcome (a correction named what it corrects, so it wins whatever its recorded time).
+    ``state``: the record database's file, or the record database (left open)."""
+    db = state if isinstance(state, Database) else Database(state)
     try:
         declarations = [ParcelDeclaration.model_validate(d)
                         for d in ParcelStore(db).declarations()]  # fmt: skip
@@ -38,7 +39,8 @@ def export_training_data(state_path: Path, out: Path) -> dict[str, Any]:
             for record in StateStore(db).effective_outcomes() if record["item_id"] in known
         ]  # fmt: skip
     finally:
-        db.close()
+        if db is not state:
+            db.close()
     out.mkdir(parents=True, exist_ok=True)
     write_records(declarations, out / "declarations.parquet", "declaration")
     write_records(outcomes, out / "outcomes.parquet", "outcome")

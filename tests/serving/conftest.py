@@ -18,6 +18,7 @@ from data_contracts import make_s10
 from serving import Role, Service, Settings, create_app
 from tests.conftest import Trained
 from tests.factories import declaration
+from tests.pg_record import record_from_env
 
 TEST_KEY = "development-only-pseudonymisation-key"
 
@@ -68,7 +69,7 @@ def make_settings(tmp: Path, registry: Path, **changes: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp, "registry": registry, "reload_seconds": 0, "capacity": 0.4,
         "random_share": 0.1, "max_batch": 20, "max_body_bytes": 64_000,
-    } | changes  # fmt: skip
+    } | record_from_env() | changes  # fmt: skip
     return Settings(**values)
 
 

@@ -1,0 +1,223 @@
+"""The record in PostgreSQL (``PARCELSCREEN_DATABASE_URL``): every store in one schema of the
+real server on 127.0.0.1, a fresh schema per test; one decision, one transaction; one hash
+chain whatever the number of writing processes; versioned migrations (skipped where no
+PostgreSQL runs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from screening import PostgresDatabase
+from serving import (
+    KeyStore,
+    Record,
+    SchemaMismatch,
+    Settings,
+    StoreRefused,
+    StoreUnavailable,
+    check_at_start,
+    check_record,
+    known_version,
+)
+from tests.conftest import Trained
+from tests.pg_record import drop_schema, fresh_schema
+from tests.serving.conftest import Server, make_settings, parcel, start_server
+
+SCORE = "/v1/parcels:score"
+STORES = ("history", "result", "officer", "log")
+
+
+@pytest.fixture(scope="module")
+def pg_server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    where = fresh_schema()
+    yield from start_server(make_settings(tmp_path_factory.mktemp("pg"), trained.registry,
+                                          lock_timeout=0.5, **where))  # fmt: skip
+    drop_schema(where["database_schema"])
+
+
+def _count(server: Server, sql: str, *params: object) -> int:
+    return int(server.service.record.db.execute(sql, params)[0][0])
+
+
+def _on_record(server: Server, item_id: str) -> dict[str, int]:
+    tables = {"history": "history_item", "result": "scored_result", "officer": "officer_parcel"}
+    counts = {name: _count(server, f"SELECT count(*) FROM {table} WHERE item_id = ?", item_id)
+              for name, table in tables.items()}  # fmt: skip
+    counts["log"] = _count(server, "SELECT count(*) FROM decision_log WHERE kind = 'decision' "
+                           "AND item_id = ?", item_id)  # fmt: skip
+    return counts
+
+
+def test_the_stores_are_tables_of_one_postgresql_schema(pg_server: Server) -> None:
+    assert isinstance(pg_server.service.record.db, PostgresDatabase)
+    assert not pg_server.settings.state_path.exists()  # no state.sqlite beside it
+    r = pg_server.client().post(SCORE, json=parcel())
+    assert r.status_code == 200, r.text
+    tables = {row[0] for row in pg_server.service.record.db.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+        (pg_server.settings.database_schema,))}  # fmt: skip
+    assert {"api_key", "officer_user", "officer_session", "officer_signin_failure",
+            "service_flag", "scored_result", "officer_parcel", "outcome", "decision_log",
+            "history_entity", "history_item", "schema_version"} <= tables  # fmt: skip
+
+
+@pytest.mark.parametrize("failing", ["audit.append_many", "state.put_results", "on_scored"])
+def test_a_decision_is_committed_whole_or_not_at_all(
+    pg_server: Server, failing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner_name, _, attribute = failing.rpartition(".")
+    owner = getattr(pg_server.service, owner_name) if owner_name else pg_server.service
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise StoreUnavailable("the record cannot be written now (test)")
+
+    body = parcel()
+    monkeypatch.setattr(owner, attribute, broken)
+    r = pg_server.client().post(SCORE, json=body, headers={"X-Request-ID": "pg-once"})
+    monkeypatch.undo()
+    assert r.status_code == 503
+    assert _on_record(pg_server, body["item_id"]) == dict.fromkeys(STORES, 0)
+    again = pg_server.client().post(SCORE, json=body, headers={"X-Request-ID": "pg-once"})
+    assert again.status_code == 200
+    assert _on_record(pg_server, body["item_id"]) == dict.fromkeys(STORES, 1)
+
+
+def test_a_retry_is_answered_from_the_record(pg_server: Server) -> None:
+    body = parcel()
+    first = pg_server.client().post(SCORE, json=body, headers={"X-Request-ID": "pg-retry"})
+    second = pg_server.client().post(SCORE, json=body, headers={"X-Request-ID": "pg-retry"})
+    assert first.status_code == second.status_code == 200
+    assert second.json()["probability"] == first.json()["probability"]
+    assert _on_record(pg_server, body["item_id"]) == dict.fromkeys(STORES, 1)
+
+
+def test_a_writer_held_past_the_lock_timeout_answers_503_and_records_nothing(
+    pg_server: Server,
+) -> None:
+    db = pg_server.service.record.db
+    assert isinstance(db, PostgresDatabase)
+    body = parcel()
+    with psycopg.connect(pg_server.settings.database_url or "") as other:  # another replica
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (db._lock_key,))
+        r = pg_server.client().post(SCORE, json=body)
+    assert r.status_code == 503 and "retry-after" in r.headers
+    assert "busy" in r.json()["error"]["message"]
+    assert _on_record(pg_server, body["item_id"]) == dict.fromkeys(STORES, 0)
+    assert pg_server.client().post(SCORE, json=body).status_code == 200  # free again
+
+
+def test_keys_and_the_halt_switch_are_shared_with_another_replica(pg_server: Server) -> None:
+    other = Record(pg_server.settings)  # what a second replica opens
+    try:
+        keys = KeyStore(other.db, pg_server.settings.secret_key)
+        key_id, secret = keys.create("sorter", "made on replica two")
+        ok = pg_server.client(None).post(SCORE, json=parcel(),
+                                         headers={"Authorization": f"Bearer {secret}"})
+        assert ok.status_code == 200, ok.text
+        keys.revoke(key_id)
+        refused = pg_server.client(None).post(SCORE, json=parcel(),
+                                              headers={"Authorization": f"Bearer {secret}"})
+        assert refused.status_code == 401
+        admin = pg_server.client("admin")
+        assert admin.post("/v1/admin/halt", json={"reason": "test"}).status_code == 200
+        assert other.state.get_flag("halted") == "1"
+        assert admin.post("/v1/admin/resume", json={"reason": "test"}).status_code == 200
+        assert other.state.get_flag("halted") == "0"
+        report = check_record(other)
+        assert report.ok, report.problems
+    finally:
+        other.close()
+
+
+_APPENDER = textwrap.dedent("""
+    import sys
+    from serving import Entry, Record, Settings
+    record = Record(Settings())
+    for n in range(int(sys.argv[1])):
+        with record.db.transaction():  # each with its own read of the head
+            record.audit.append(Entry("test_append", caller=sys.argv[2], detail={"n": n}))
+    record.close()
+""")
+
+
+def test_the_chain_stays_one_chain_with_writers_in_several_processes(tmp_path: Path) -> None:
+    where = fresh_schema()
+    env = os.environ | {"PARCELSCREEN_DATA_DIR": str(tmp_path),
+                        "PARCELSCREEN_DATABASE_URL": where["database_url"],
+                        "PARCELSCREEN_DATABASE_SCHEMA": where["database_schema"]}  # fmt: skip
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", _APPENDER, "60", f"writer{k}"],
+                                  env=env) for k in range(4)]  # fmt: skip
+        assert [p.wait(timeout=300) for p in procs] == [0] * 4
+        record = Record(Settings(data_dir=tmp_path, **where))
+        try:
+            report = record.audit.verify()
+            assert report.ok, report.problems
+            assert report.records == report.head_seq == 240
+            seqs = [r["seq"] for r in record.audit.records()]
+            assert seqs == list(range(1, 241))
+        finally:
+            record.close()
+    finally:
+        drop_schema(where["database_schema"])
+
+
+def _settings(tmp: Path, where: dict[str, Any]) -> Settings:
+    return Settings(data_dir=tmp, **where)
+
+
+def test_a_replica_refuses_a_schema_version_it_does_not_know(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from parcelscreen.cli import main
+
+    where = fresh_schema(upgrade=False)
+    settings = _settings(tmp_path, where)
+    try:
+        with pytest.raises(SchemaMismatch, match="db upgrade"):
+            Record(settings)
+        with pytest.raises(StoreRefused, match="schema version 0"):
+            check_at_start(settings)
+        monkeypatch.setenv("PARCELSCREEN_DATABASE_URL", where["database_url"])
+        monkeypatch.setenv("PARCELSCREEN_DATABASE_SCHEMA", where["database_schema"])
+        monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
+        assert main(["db", "upgrade"]) == 0
+        first = json.loads(capsys.readouterr().out)
+        assert first["from_version"] == 0 and first["to_version"] == known_version()
+        assert first["applied"][0] == "0001_record.sql"
+        assert main(["db", "upgrade"]) == 0  # again: nothing to do
+        assert json.loads(capsys.readouterr().out)["applied"] == []
+        Record(settings).close()
+        check_at_start(settings)
+        newer = known_version() + 1
+        with psycopg.connect(where["database_url"], autocommit=True) as conn:
+            conn.execute(f"INSERT INTO {where['database_schema']}.schema_version VALUES "
+                         f"({newer}, '{newer:04d}_future.sql', 'now')")  # fmt: skip
+        with pytest.raises(SchemaMismatch, match=f"schema version {newer}, newer"):
+            Record(settings)
+        with pytest.raises(StoreRefused, match="newer than this release knows"):
+            check_at_start(settings)
+    finally:
+        drop_schema(where["database_schema"])
+
+
+def test_db_upgrade_names_an_unreachable_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from parcelscreen.cli import main
+
+    monkeypatch.setenv("PARCELSCREEN_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "cannot be reached" in err and "Traceback" not in err
