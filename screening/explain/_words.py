@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from data_contracts import EXPRESS_CLASS
+
 from .._declare import GROUP_LABELS, DeclarationError
 from .._features import FeatureSpec
 
@@ -52,6 +54,7 @@ MAIL_CLASS_WORDS = {
     "m_bag": "M-bag (printed matter)",
     "letter_misc": "letter",
     "domestic_or_bilateral": "domestic or bilateral item",
+    EXPRESS_CLASS: "express consignment (not a postal item)",
 }
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -178,7 +181,7 @@ def _category(v: Values, spec: FeatureSpec) -> Fact:
 
 
 def _mail_class(v: Values, spec: FeatureSpec) -> Fact:
-    code = _one_hot("mail_class_", v)
+    code = _one_hot("mail_class_", v) or EXPRESS_CLASS  # no postal class: an express item
     return f"mail class {MAIL_CLASS_WORDS.get(code, 'unknown')}", 0
 
 

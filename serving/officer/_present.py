@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from data_contracts import EXPRESS_CLASS
 from screening import FX_TO_EUR, LABELS
 
 from ._text import TEXT
@@ -133,6 +134,13 @@ def _one_hot(v: Mapping[str, Any], prefix: str, kind: str) -> str:
     return words(kind, hot[0]) if hot else TEXT["value_unknown"]
 
 
+def _mail_class(v: Mapping[str, Any]) -> str:
+    """The mail class; none of them set is an express consignment (it has no postal class)."""
+    if any(k.startswith("mail_class_") and x == 1 for k, x in v.items()):
+        return _one_hot(v, "mail_class_", "mail_class")
+    return words("mail_class", EXPRESS_CLASS)
+
+
 def _route(v: Mapping[str, Any], spec: Any) -> str:
     def code(x: float, known: list[str]) -> str:
         return known[int(x) - 1] if math.isfinite(x) and 1 <= x <= len(known) else "?"
@@ -174,7 +182,7 @@ _VALUES: dict[str, Callable[[Mapping[str, Any], Any], str]] = {
     "contents": lambda v, s: (f"{_count(_num(v, 'lines'), 'line', 'lines')}, "
                               f"{_count(_num(v, 'quantity'), 'piece', 'pieces')}"),
     "category": lambda v, s: _one_hot(v, "category_", "category"),
-    "mail_class": lambda v, s: _one_hot(v, "mail_class_", "mail_class"),
+    "mail_class": lambda v, s: _mail_class(v),
     "route": _route,
     "sender_details": lambda v, s: _details(v, "sender"),
     "recipient_details": lambda v, s: _details(v, "recipient"),

@@ -391,6 +391,7 @@ TEXT: dict[str, str] = {
     "mail_class_m_bag": "M-bag (printed matter)",
     "mail_class_letter_misc": "Letter",
     "mail_class_domestic_or_bilateral": "Domestic or bilateral item",
+    "mail_class_express_consignment": "Express consignment",
     "mode_model": "Selected by the model",
     "mode_halted-fallback": "Model halted: rules and random control",
     "role_officer": "officer",
