@@ -77,6 +77,12 @@ class ScoringEngine:
         self.policy = policy
         self._decision_key = decision_key
 
+    @property
+    def decision_key(self) -> bytes:
+        """The key of this engine's random-control draws (``screening.decision_key`` of the
+        server secret): what a caller ranking the engine's results draws with."""
+        return self._decision_key
+
     def frame(self, table: pa.Table) -> ParcelFrame:
         return frame_from_table(table, self.pseudonymiser)
 

@@ -29,7 +29,7 @@ from ._finalise import (
     ranking_candidates,
     write_table,
 )
-from ._keys import EngineSpec, decision_key, engine_for, release_engine
+from ._keys import EngineSpec, engine_for, release_engine
 from ._progress import Progress, log
 from ._read import Chunk, iter_chunks
 from ._record import RunFacts, check_not_halted, record_run, run_id
@@ -75,8 +75,7 @@ class BatchConfig:
 
 def process_chunk(spec: EngineSpec, chunk: Chunk, explain_all: bool) -> tuple[ChunkDone, Any, Any]:
     """Score a chunk's valid records; return its journal entry, results and quarantine."""
-    results, counts = score_chunk(engine_for(spec), decision_key(spec.secret_key), chunk.table,
-                                  chunk.row_numbers, explain_all)  # fmt: skip
+    results, counts = score_chunk(engine_for(spec), chunk.table, chunk.row_numbers, explain_all)
     quarantined = len(np.unique(chunk.quarantine.column("row").to_numpy()))
     entry = ChunkDone(chunk.index, chunk.first_row, chunk.rows, results.num_rows, quarantined,
                       chunk.quarantine.num_rows, counts)  # fmt: skip
@@ -289,7 +288,7 @@ def screen(config: BatchConfig) -> dict[str, Any]:
     scored = pq.ParquetFile(results_path).metadata.num_rows
     candidates = ranking_candidates(results_path, config.capacity.slots(scored))
     ranked = inspection_list(candidates, config.capacity, config.engine.random_share,
-                             decision_key(config.engine.secret_key), scored)  # fmt: skip
+                             engine.decision_key, scored)  # fmt: skip
     del candidates
     write_table(ranked, state.out / "inspection_list.parquet", config.csv)
     report = drift(engine.model.reference, state.finished())

@@ -57,16 +57,18 @@ def drift_counts(reference: dict[str, Any], scores: np.ndarray, matrix: np.ndarr
     return out
 
 
-def score_chunk(engine: ScoringEngine, key: bytes, table: pa.Table, rows: np.ndarray,
-                explain_all: bool = False) -> tuple[pa.Table, dict[str, list[int]]]:  # fmt: skip
-    """Results of a chunk's valid records (``key``: of random-control draws), drift counts."""
+def score_chunk(
+    engine: ScoringEngine, table: pa.Table, rows: np.ndarray, explain_all: bool = False
+) -> tuple[pa.Table, dict[str, list[int]]]:
+    """Results of a chunk's valid records, drift counts. Random-control draws use the
+    engine's own key (``engine.decision_key``), the one the service draws with."""
     model = engine.model
     frame = engine.frame(table)
     matrix = engine.features(frame, record=False)
     _, probability = model.probability(matrix)
     points = rule_score(matrix, model.spec, frame.origin)
     decision, band, reason, chosen = decide_many(
-        frame.item_id, probability, points, model.thresholds, engine.policy, key
+        frame.item_id, probability, points, model.thresholds, engine.policy, engine.decision_key
     )
     explained: list[list[dict[str, Any]] | None] = [None] * len(frame)
     wanted = np.arange(len(frame)) if explain_all else np.flatnonzero(decision != "pass")

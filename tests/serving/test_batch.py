@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_contracts import DECLARATION_CSV_COLUMNS, DECLARATION_SCHEMA, flatten_declaration
-from screening import drift_report
+from screening import History, Pseudonymiser, ScoringEngine, decision_key, drift_report
 from serving.batch import (
     BatchConfig,
     Capacity,
@@ -26,6 +26,7 @@ from serving.batch._finalise import drift
 from serving.batch._score import score_chunk
 from serving.batch._state import ChunkDone
 from tests.serving.batch_fixtures import (
+    SECRET,
     World,
     records,
     world,
@@ -206,13 +207,34 @@ def test_drift_from_chunk_counts_matches_drift_report(w: World) -> None:
     done = []
     for i, start in enumerate(range(0, 2000, 700)):
         part = table.slice(start, 700)
-        results, counts = score_chunk(engine, b"k" * 32, part, np.arange(part.num_rows))
+        results, counts = score_chunk(engine, part, np.arange(part.num_rows))
         done.append(ChunkDone(i, start + 1, part.num_rows, part.num_rows, 0, 0, counts))
     got = drift(engine.model.reference, done)
     assert got["score_psi"] == pytest.approx(expected["score_psi"], abs=1e-12)
     assert got["drifted"] == expected["drifted"]
     for name, value in expected["feature_psi"].items():
         assert got["feature_psi"][name] == pytest.approx(value, abs=1e-12)
+
+
+def test_a_chunk_draws_as_the_service_engine_of_the_same_secret(w: World) -> None:
+    """One decision key (screening.decision_key of the server secret), held by the engine:
+    a batch chunk's random-control picks are the service engine's, item for item."""
+    spec = w.spec(capacity=0.2, random_share=0.5)
+    engine = engine_for(spec)
+    assert engine.decision_key == decision_key(SECRET)
+    table = head(w, 1500)
+    results, _ = score_chunk(engine, table, np.arange(table.num_rows))
+    model = engine.model
+    policy, pseudonymiser = engine.policy, Pseudonymiser(w.key)
+    service = ScoringEngine(model, History(), pseudonymiser, policy, decision_key(SECRET))
+    scored = service.score_table(table, explain="none", record=False)
+    reasons = results.column("selection_reason").to_pylist()
+    assert reasons.count("random_control") > 50  # enough draws that another key would show
+    assert reasons == [s.verdict.selection_reason for s in scored]
+    assert results.column("decision").to_pylist() == [s.verdict.decision.value for s in scored]
+    other = ScoringEngine(model, History(), pseudonymiser, policy, decision_key(SECRET + "!"))
+    drawn = [s.verdict.selection_reason for s in other.score_table(table, "none", False)]
+    assert drawn != reasons
 
 
 def test_rerun_with_other_settings_is_refused(w: World, tmp_path: Path) -> None:
