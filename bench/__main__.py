@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     loop.add_argument("--prevalence", help="one share or a comma list (default 0.0005)")
     loop.add_argument("--weeks", type=int, help="weeks compared (default 26; quick 13)")
     loop.add_argument("--capacity", type=float, help="share of each day opened (default 0.02)")
+    train = parser.add_argument_group("train", "settings of bench train")
+    train.add_argument("--parcels", type=int, help="parcels simulated (default 1,000,000)")
+    train.add_argument("--dask", action="store_true",
+                       help="train on a local Dask cluster beside one process")  # fmt: skip
+    train.add_argument("--workers", type=int, help="workers of that cluster (default 2)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
@@ -80,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "loop":
             params |= {k: v for k in ("seeds", "prevalence", "weeks", "capacity")
                        if (v := getattr(args, k)) is not None}  # fmt: skip
+        if name == "train":
+            params |= {k: v for k in ("parcels", "dask", "workers")
+                       if (v := getattr(args, k)) not in (None, False)}  # fmt: skip
         rows = _run_one(name, params)
         results["benchmarks"][name] = {"seconds": time.perf_counter() - started, "rows": rows}
         for row in rows:
