@@ -38,6 +38,9 @@ ADDED_COLUMNS = {
     "batch_run": "TEXT",  # the batch run (manifest) that decided it; NULL: the HTTP service
     "batch_rank": "INTEGER",  # its rank on that run's inspection list (NULL: not listed)
     "value_eur": "REAL",  # declared value at the reference rate (NULL: no rate for it)
+    # an express consignment's master transport document (master air waybill: the flight's
+    # consolidation); NULL: a postal item, or none declared
+    "transport_document": "TEXT",
 }
 
 SCHEMA = (
@@ -211,6 +214,7 @@ def parcel_row(decl: ParcelDeclaration, summary: dict[str, Any], scored_at: str,
         "model_version": summary["model_version"],
         "mode": summary.get("mode"),
         "declaration": json.dumps(pseudonymise_declaration(decl, pseudonymiser, record)),
+        "transport_document": decl.express.transport_document if decl.express else None,
     }
 
 

@@ -35,6 +35,8 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _RUN = re.compile(r"^[0-9a-f]{16}$")
+#: A master transport document, as the contract (version 2) allows one.
+_DOCUMENT = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,34}$")
 _PAGE = re.compile(r"[0-9]{1,9}")
 HEALTH_SECONDS = 60.0
 
@@ -52,11 +54,18 @@ def worklist_filter(q: Mapping[str, str], zone: str, username: str) -> QueueFilt
         status=status if status in STATUSES else None,
         office=q.get("office", "").strip()[:300] or None,
         manifest=q.get("manifest") if _RUN.match(q.get("manifest", "")) else None,
+        transport=_transport(q.get("transport", "")),
         claimed_by=username if q.get("mine") == "1" else None,
         unclaimed=q.get("mine") == "none",
         sort=sort, desc=DEFAULT_DESC[sort] if direction not in ("asc", "desc")
         else direction == "desc", zone=zone,
     )  # fmt: skip
+
+
+def _transport(text: str) -> str | None:
+    """A master transport document as typed (case and spaces ignored); None: not one."""
+    document = re.sub(r"\s+", "", text[:100]).upper()
+    return document if _DOCUMENT.match(document) else None
 
 
 def _valid_day(day: str) -> bool:
@@ -71,7 +80,8 @@ def kept_of(f: QueueFilter, mine: str) -> dict[str, str]:
     """The filter as the URL's parameters (status always: the page's own choice)."""
     return {"status": f.status or "", "date": f.day or "", "band": f.band or "",
             "origin": f.origin or "", "office": f.office or "", "manifest": f.manifest or "",
-            "mine": mine, "sort": f.sort, "dir": "desc" if f.desc else "asc"}  # fmt: skip
+            "transport": f.transport or "", "mine": mine, "sort": f.sort,
+            "dir": "desc" if f.desc else "asc"}  # fmt: skip
 
 
 def _heading(f: QueueFilter, manifests: list[dict[str, Any]]) -> str:
@@ -85,6 +95,8 @@ def _heading(f: QueueFilter, manifests: list[dict[str, Any]]) -> str:
         parts.append(TEXT["heading_any_day"])
     if f.office:
         parts.append(TEXT["heading_office"].format(office=f.office))
+    if f.transport:
+        parts.append(TEXT["heading_transport"].format(document=f.transport))
     if f.claimed_by:
         parts.append(TEXT["heading_mine"])
     return " ".join(parts)
@@ -156,7 +168,8 @@ def queue(request: Request, session: Officer) -> Response:  # sync: off the even
         "queue.html", session, rows=rows, total=total, page=page, pages=pages,
         first_rank=(page - 1) * size + 1, filter=f, kept=kept, w=w,
         bands=[b.value for b in Band], statuses=STATUSES, origins=lists.origins(),
-        offices=lists.offices(), manifests=manifests, sort_url=sort_url,
+        offices=lists.offices(), transports=lists.transports(), manifests=manifests,
+        sort_url=sort_url,
         parcel_url=parcel_url, prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page < pages else None,
         heading=_heading(f, manifests), alarms=health_alarms(ctx),

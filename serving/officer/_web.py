@@ -16,8 +16,8 @@ from ._users import Session, csrf_ok
 
 #: An item ID as typed or scanned: letters and digits, case, spaces and dashes ignored.
 _NOT_ID = re.compile(r"[\s\-_.]+")
-WORKLIST_KEYS = ("status", "date", "band", "origin", "office", "manifest", "mine", "sort",
-                 "dir")  # fmt: skip
+WORKLIST_KEYS = ("status", "date", "band", "origin", "office", "manifest", "transport", "mine",
+                 "sort", "dir")  # fmt: skip
 
 
 def session_of(request: Request) -> Session | None:

@@ -3,7 +3,8 @@
 A worklist is the flagged parcels (decided ``inspect`` or ``review``, by the service or by a
 batch run) that match a :class:`QueueFilter`: status (by default the open ones, of any day),
 posting day in the officer's time zone, band, origin country, posting office, manifest (the
-batch run that decided them), and who claimed them. Sorted by risk unless asked otherwise.
+batch run that decided them), master transport document (an express flight's consolidation),
+and who claimed them. Sorted by risk unless asked otherwise.
 The claim of a parcel (an officer working on it, or one an administrator assigned) lives here
 too, since every worklist shows it.
 """
@@ -49,6 +50,8 @@ WORKLIST_SCHEMA = (
     "WHERE batch_run IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS officer_parcel_posted ON officer_parcel (posted_key) "
     "WHERE flagged = 1",
+    "CREATE INDEX IF NOT EXISTS officer_parcel_transport ON officer_parcel "
+    "(transport_document) WHERE transport_document IS NOT NULL",
 )
 
 _LATEST = LATEST_EFFECTIVE.format(item="p.item_id")
@@ -61,11 +64,12 @@ STATUS_SQL = (
 ROW_COLUMNS = ("item_id", "scored_at", "posted_at", "origin_country", "origin_post", "category",
                "contents", "gross_weight_kg", "declared_value", "currency", "value_eur",
                "probability", "band", "decision", "selection_reason", "batch_run", "batch_rank",
-               "status", "result", "pending", "claimed_by", "claimed_since")  # fmt: skip
+               "transport_document", "status", "result", "pending", "claimed_by",
+               "claimed_since")  # fmt: skip
 _SELECT = (
     "SELECT p.item_id, p.scored_at, p.posted_at, p.origin_country, p.origin_post, p.category, "
     "p.contents, p.gross_weight_kg, p.declared_value, p.currency, p.value_eur, p.probability, "
-    "p.band, p.decision, p.selection_reason, p.batch_run, p.batch_rank, "
+    "p.band, p.decision, p.selection_reason, p.batch_run, p.batch_rank, p.transport_document, "
     f"{STATUS_SQL}, json_extract(oc.record, '$.result'), {_PENDING}, c.officer, c.since "
 )
 FROM = ("FROM officer_parcel p LEFT JOIN outcome oc ON oc.id = " + _LATEST +
@@ -82,6 +86,7 @@ class QueueFilter:
     status: str | None = None  # one of STATUSES
     office: str | None = None  # posting office (origin_post)
     manifest: str | None = None  # batch run ID
+    transport: str | None = None  # master transport document (an express flight's)
     claimed_by: str | None = None  # an officer's user name ("mine")
     unclaimed: bool = False
     sort: str = "risk"
@@ -106,6 +111,7 @@ def where(f: QueueFilter) -> tuple[str, list[Any]]:
         params.extend(day_bounds(f.day, f.zone))
     for column, value in (("p.band", f.band), ("p.origin_country", f.origin),
                           ("p.origin_post", f.office), ("p.batch_run", f.manifest),
+                          ("p.transport_document", f.transport),
                           ("c.officer", f.claimed_by)):  # fmt: skip
         if value:
             clauses.append(f"{column} = ?")
@@ -191,6 +197,13 @@ class Worklists:
     def offices(self, limit: int = 500) -> list[str]:
         rows = self.db.execute("SELECT DISTINCT origin_post FROM officer_parcel "
                                "WHERE flagged = 1 ORDER BY 1 LIMIT ?", (limit,))  # fmt: skip
+        return [r[0] for r in rows]
+
+    def transports(self, limit: int = 500) -> list[str]:
+        """The master transport documents of flagged parcels, latest first."""
+        rows = self.db.execute("SELECT transport_document FROM officer_parcel WHERE flagged = 1 "
+                               "AND transport_document IS NOT NULL GROUP BY 1 "
+                               "ORDER BY max(posted_key) DESC LIMIT ?", (limit,))  # fmt: skip
         return [r[0] for r in rows]
 
     def manifests(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -37,7 +37,8 @@ def test_the_queue_index_is_partial_and_replaces_the_old_one(tmp_path: Path) -> 
     db = Database(path)
     store = ParcelStore(db)
     assert _indexes(path) == {"officer_parcel_flagged", "officer_parcel_risk",
-                              "officer_parcel_posted", "officer_parcel_run"}
+                              "officer_parcel_posted", "officer_parcel_run",
+                              "officer_parcel_transport"}  # fmt: skip
     for name in ("officer_parcel_flagged", "officer_parcel_risk", "officer_parcel_posted"):
         (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,))
         assert "WHERE flagged = 1" in sql[0]
