@@ -1,7 +1,9 @@
 """Data-quality findings on valid declarations (warnings, never rejections).
 
 The WCO's recurring bad advance data: vague descriptions, values of 0 or 1, incomplete
-addresses, line totals that do not add up. They are warnings for the sender's post and risk
+addresses, line totals that do not add up; and an express consignment's master air waybill
+whose IATA check digit does not match (a warning: a document of that shape may be another
+kind). They are warnings for the sender's post and risk
 signals for screening, so the same rules are exported for the feature code.
 """
 
@@ -27,6 +29,15 @@ VALUE_TOLERANCE = (0.02, 0.01)
 WEIGHT_TOLERANCE = 0.05
 
 _WORDS = re.compile(r"[^a-z ]+")
+#: An IATA air waybill number: 3-digit airline prefix, 7-digit serial and its check digit.
+_AWB = re.compile(r"(\d{3})-?(\d{7})(\d)\Z")
+
+
+def awb_check_digit(document: str) -> int | None:
+    """The check digit an air waybill number of that shape should end with (its serial
+    modulo 7), or None for a transport document of another shape."""
+    match = _AWB.match(document)
+    return None if match is None else int(match.group(2)) % 7
 
 
 def is_vague(description: str) -> bool:
@@ -71,6 +82,12 @@ def quality_warnings(decl: ParcelDeclaration, record: str) -> list[Problem]:
                  "a precise description of the goods", repr(line.description))  # fmt: skip
         if line.hs_code is None:
             warn(f"lines[{i}].hs_code", "HS code missing", "6 to 10 digits")
+    document = decl.express.transport_document if decl.express else None
+    expected = awb_check_digit(document) if document else None
+    if document and expected is not None and int(document[-1]) != expected:
+        warn("express.transport_document", "air waybill check digit does not match (the "
+             "last digit is the 7-digit serial modulo 7): a mistyped master air waybill?",
+             f"last digit {expected}", repr(document))  # fmt: skip
     for role in ("sender", "recipient"):
         party = getattr(decl, role)
         missing = _incomplete(party)

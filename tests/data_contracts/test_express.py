@@ -198,3 +198,19 @@ def test_quality_warnings_spare_a_party_known_by_number() -> None:
     assert not [p for p in problems if p.field == "sender"]
     _, problems = validate_one(ParcelDeclaration, declaration(**{"sender.street": None}))
     assert [p.field for p in problems if p.severity == "warning"] == ["sender"]
+
+
+@pytest.mark.parametrize(("document", "warned"), [
+    ("176-12345675", False),  # 1234567 mod 7 = 5
+    ("17612345675", False),
+    ("176-12345674", True),  # a mistyped check digit
+    ("MAWB-XY-1", False),  # another kind of document: not judged
+])  # fmt: skip
+def test_a_master_air_waybill_check_digit_is_a_warning(document: str, warned: bool) -> None:
+    record = declaration(**V2_EXPRESS)
+    record["express"] = {**EXPRESS, "transport_document": document}
+    model, problems = validate_one(ParcelDeclaration, record)
+    assert model is not None  # never a rejection
+    found = [p for p in problems if p.field == "express.transport_document"]
+    assert bool(found) == warned
+    assert all(p.severity == "warning" for p in found)
