@@ -106,10 +106,11 @@ def _country(value: str | None) -> str | None:
     return value
 
 
-def _item_id(value: str, info: ValidationInfo) -> str:
-    """An S10 ID, or an express consignment's CARRIER:HOUSE_NUMBER (contract version 2)."""
+def _check_id(value: str, version: str | None) -> str:
+    """An S10 ID, or an express consignment's CARRIER:HOUSE_NUMBER (which needs contract
+    version 2 where ``version`` is given)."""
     if is_express_id(value):
-        problem = express_id_problem(value, info.data.get("contract_version"))
+        problem = express_id_problem(value, version)
         if problem is not None:
             raise ValueError(problem)
         return value
@@ -118,20 +119,15 @@ def _item_id(value: str, info: ValidationInfo) -> str:
     except S10Error as exc:
         raise ValueError(str(exc)) from None
     return value
+
+
+def _item_id(value: str, info: ValidationInfo) -> str:
+    return _check_id(value, info.data.get("contract_version"))
 
 
 def _any_item_id(value: str) -> str:
     """An outcome's item ID: of either kind in any version (the item was declared before)."""
-    if is_express_id(value):
-        problem = express_id_problem(value, None)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-    try:
-        parse_s10(value)
-    except S10Error as exc:
-        raise ValueError(str(exc)) from None
-    return value
+    return _check_id(value, None)
 
 
 def _omit(data: dict[str, Any], *names: str) -> dict[str, Any]:
