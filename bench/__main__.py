@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain", "chaos", "loop",
-         "abuse")
+         "abuse", "exchange")
 QUICK = {"simulate": {"parcels": 200_000}, "train": {"parcels": 200_000},
          "quality": {"parcels": 100_000}, "batch": {"rows": 200_000, "memory_rows": None},
          "explain": {"rows": 20_000, "baseline_rows": 2_000}, "loop": {"quick": True},
          "http": {"seconds": 5.0, "rounds": 1}, "chaos": {"rounds": 6},
-         "abuse": {"seconds": 4.0}}  # fmt: skip
+         "abuse": {"seconds": 4.0},
+         "exchange": {"seeds": "1,2", "parcels_per_week": 1000}}  # fmt: skip
 
 
 def _run_one(name: str, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ EXCHANGE_FEATURES = ("exchange_hit", "exchange_partners", "exchange_freshness",
 EXCHANGE_MONOTONE = {name: 1 for name in EXCHANGE_FEATURES}
 RELIABILITY_SCORE = {"A": 3.0, "B": 2.0, "C": 1.0, "X": 0.5}
 _DAY_US = 86_400_000_000
+_ADDRESS_KINDS = ("address", "name_street", "phonetic_street")
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def hit_features(hits: Sequence[Hit], at_us: int) -> list[float]:
     days = max(0.0, (at_us - newest) / _DAY_US)
     return [1.0, float(len({h.source for h in hits})), 30.0 / (30.0 + days),
             max(RELIABILITY_SCORE.get(h.reliability, 0.0) for h in hits),
-            float(any(h.kind in ("address", "name_street") for h in hits))]  # fmt: skip
+            float(any(h.kind in _ADDRESS_KINDS for h in hits))]  # fmt: skip
 
 
 def exchange_matrix(index: PartnerIndex, tokens: Sequence[Sequence[str]],
@@ -103,8 +104,9 @@ def exchange_matrix(index: PartnerIndex, tokens: Sequence[Sequence[str]],
     return matrix, hits
 
 
-_KIND_WORDS = {"name": "name and postcode", "phonetic": "name (as it sounds) and postcode",
-               "address": "address", "name_street": "name and street"}  # fmt: skip
+_KIND_WORDS = {"name": "name and postcode", "address": "address",
+               "name_street": "name and street",
+               "phonetic_street": "name (as it sounds) and street"}  # fmt: skip
 
 
 def hit_reason(hits: Sequence[Hit]) -> str:
@@ -112,7 +114,8 @@ def hit_reason(hits: Sequence[Hit]) -> str:
     if not hits:
         return ""
     best = max(hits, key=lambda h: (RELIABILITY_SCORE.get(h.reliability, 0), h.month))
-    what = f"the {best.role}'s {_KIND_WORDS.get(best.kind, best.kind)}"
+    kind = best.kind.split("~")[0]
+    what = f"the {best.role}'s {_KIND_WORDS.get(kind, kind)}"
     others = len({h.source for h in hits}) - 1
     more = f" (and {others} other partner{'s' if others > 1 else ''})" if others > 0 else ""
     return (f"{what[0].upper()}{what[1:]} matches a seizure reported by partner {best.source} "

@@ -110,10 +110,20 @@ def test_destroyed_epoch_computes_nothing_and_keys_file_keeps_no_share(custodian
 
 def test_variants_never_a_bare_name_and_one_typo_keeps_a_token() -> None:
     variants = party_variants("recipient", PARTY)
-    assert set(variants) == {"name", "phonetic", "address", "name_street"}
+    assert set(variants) == {"name", "address", "name_street", "phonetic_street"}
     for text in variants.values():  # each names a place besides any name
         assert "8976cf" in text or "stationsweg" in text
     assert party_variants("sender", {"name": "Anna Smith", "country": "GB"}) == {}
+    # name and postcode only: the postcode less one character each, so one typo still matches
+    alone = party_variants("sender", {"name": "Anna Smith", "postcode": "AB12", "country": "GB"})
+    assert sorted(alone) == ["name", "name~0", "name~1", "name~2", "name~3"]
+    client0 = DirectTokens({"E": SK})
+    (a,) = party_tokens(client0, [{"sender": {"name": "Anna Smith", "postcode": "AB12",
+                                              "country": "GB"}}], "E")  # fmt: skip
+    for mistyped in ("AB13", "A12", "AB123", "BA12"):
+        (b,) = party_tokens(client0, [{"sender": {"name": "Anna Smith", "postcode": mistyped,
+                                                  "country": "GB"}}], "E")  # fmt: skip
+        assert {t["token"] for t in a} & {t["token"] for t in b}, mistyped
     client = DirectTokens({"E": SK})
     (original,) = party_tokens(client, [{"recipient": PARTY}], "E")
     typos = [{**PARTY, "name": "Thijs Hendricks"}, {**PARTY, "street": "Stationweg 56"},

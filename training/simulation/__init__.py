@@ -6,7 +6,15 @@ day's policy opened (selective labels, with selection probabilities), and a ``tr
 with the latent label and the oracle probability. See ``docs/DATA_CARD.md``.
 """
 
+from ._agencies import AgenciesConfig, simulate_agencies
 from ._api import simulate, write_simulation
 from ._config import SimulationConfig, SimulationResult
 
-__all__ = ["SimulationConfig", "SimulationResult", "simulate", "write_simulation"]
+__all__ = [
+    "AgenciesConfig",
+    "SimulationConfig",
+    "SimulationResult",
+    "simulate",
+    "simulate_agencies",
+    "write_simulation",
+]
