@@ -150,6 +150,19 @@ def test_claim_and_others_see_who(browser: Any, osrv: Server, width: int) -> Non
     assert other.locator("#claim").inner_text().startswith("Claimed by olga")
     other.screenshot(path=str(SHOTS / f"claimed-{width}.png"), full_page=False)
     other.context.close()
+    # the claim is in the parcel's log; reloads add no view record; giving it up is logged
+    page.goto(f"{osrv.url}/officer/parcels/{item}")
+    for _ in range(3):
+        page.reload()
+    page.locator(".parcel-head").get_by_role("button", name="Give up the claim").click()
+    assert page.locator("#claim").inner_text() == "Nobody has claimed this parcel."
+    kinds = page.locator("#decision-log tbody td:nth-child(2)").all_inner_texts()
+    assert kinds[-2:] == ["Claimed", "Claim given up"]
+    whom = page.locator("#decision-log tbody td:nth-child(4)").all_inner_texts()
+    assert whom[-2:] == ["olga", "olga"]  # the user name as everywhere, not "Olga"
+    views = [r for r in osrv.service.audit.records("explanation_viewed")
+             if r["item_id"] == item and r["caller"] == "officer:olga"]  # fmt: skip
+    assert len(views) == 1
     page.context.close()
 
 
