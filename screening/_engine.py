@@ -52,7 +52,7 @@ class ScoredParcel:
             "probability": self.probability,
             "band": v.band.value,
             "decision": v.decision.value,
-            "selection_reason": v.selection_reason,
+            "selection_reason": None if v.selection_reason is None else v.selection_reason.value,
             "selection_probability": v.selection_probability,
             "model_version": self.model_version,
             "bundle_hash": self.bundle_hash,

@@ -18,6 +18,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from data_contracts import SelectionReason
+
 from ._pseudonymise import KeyedHash
 
 
@@ -119,7 +121,8 @@ class DecisionPolicy:
 class Verdict:
     decision: Decision
     band: Band
-    selection_reason: str | None  # model, random_control, rule (halted) or None (pass/review)
+    #: model, random_control or rule (while halted); None where the parcel passes or is reviewed
+    selection_reason: SelectionReason | None
     selection_probability: float | None
 
 
@@ -154,17 +157,17 @@ def decide_many(
     chosen = np.full(n, np.nan)
     if policy.halted:
         picked = rule_points >= rule_cut
-        reason[picked] = "rule"
+        reason[picked] = SelectionReason.RULE.value
     else:
         picked = probability >= cut(model_share)
-        reason[picked] = "model"
+        reason[picked] = SelectionReason.MODEL.value
     decision[picked] = Decision.INSPECT.value
     chosen[picked] = 1.0
     rest = np.flatnonzero(~picked)
     draws = uniform_draws(key, np.asarray(item_ids, dtype=object)[rest])
     random = rest[draws < policy.random_rate]
     decision[random] = Decision.INSPECT.value
-    reason[random] = "random_control"
+    reason[random] = SelectionReason.RANDOM_CONTROL.value
     chosen[random] = policy.random_rate
     if not policy.halted:
         review = np.zeros(n, dtype=bool)
@@ -186,7 +189,12 @@ def verdicts(
     decision, band, reason, chosen = decide_many(item_ids, probability, rule_points, thresholds,
                                                  policy, key)  # fmt: skip
     return [
-        Verdict(Decision(d), Band(b), r, None if np.isnan(c) else float(c))
+        Verdict(
+            Decision(d),
+            Band(b),
+            None if r is None else SelectionReason(r),
+            None if np.isnan(c) else float(c),
+        )
         for d, b, r, c in zip(decision, band, reason, chosen, strict=True)
     ]
 

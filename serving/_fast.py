@@ -8,7 +8,9 @@ one route straight from :class:`~serving._middleware.ServiceMiddleware`, which
 in the same order (key and role, strict JSON, one object, the contract) and the same answers
 and error bodies, through the same :class:`~serving._batcher.ScoreBatcher`. The FastAPI route
 stays declared, so the OpenAPI document is unchanged; ``tests/serving`` runs every check of
-the route against this path.
+the route against this path. It writes the service's answer dict straight to JSON, without
+building the route's pydantic model (``_responses.ScoreResult``); a test holds the bytes
+equal to the model's JSON on real answers.
 
 Every route that scores declarations passes them through :func:`score_checked`, which refuses
 a declaration posted outside the plausible window around the time of scoring before it

@@ -1,8 +1,10 @@
 """The v1 API: scoring, explanations, outcomes, and the admin routes (models, halt).
 
 Routes read raw bodies (strict JSON, see ``_json``), so the OpenAPI document gets its request
-and response schemas from ``openapi_extra`` and ``responses``: the contract's JSON Schema for
-declarations and outcomes, and ``ERROR_SCHEMA`` for every error answer.
+schemas from ``openapi_extra``: the contract's JSON Schema for declarations and outcomes. The
+scoring and explanation answers are the pydantic models of ``_responses`` (``response_model``
+generates their schemas; the answer is the model's JSON); ``ERROR_SCHEMA`` is every error
+answer's.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from data_contracts import InspectionOutcome, ParcelDeclaration, Problem
 
 from ._auth import Role
 from ._deps import Admin, Monitor, Officer, RequestId, ServiceDep, Sorter, authorize
-from ._errors import ERROR_SCHEMA, MAX_PROBLEMS_PER_REQUEST, InvalidInput, error_responses
+from ._errors import ERROR_SCHEMA, InvalidInput, error_responses
 from ._fast import score_body, score_checked
 from ._json import dump_json, parse_json
+from ._responses import Explanation, ScoreBatchResponse, ScoreResult, wire_json
 
 router = APIRouter()
 JSON = "application/json"
@@ -58,19 +62,8 @@ def _object(*required: str, **properties: Any) -> dict[str, Any]:
 
 DECLARATION = inline_schema(ParcelDeclaration)
 OUTCOME = inline_schema(InspectionOutcome)
-_STR, _BOOL, _INT = {"type": "string"}, {"type": "boolean"}, {"type": "integer"}
+_STR, _BOOL = {"type": "string"}, {"type": "boolean"}
 _NSTR = {"type": ["string", "null"]}
-SCORE_OUT = _object("item_id", "probability", "band", "decision", "selection_reason",
-                    "model_version", "reasons", "mode", "request_id", "warnings",
-                    item_id=_STR, probability={"type": "number"}, band=_STR, decision=_STR,
-                    selection_reason=_STR, model_version=_STR, mode=_STR, request_id=_STR,
-                    reasons={"type": "array"}, warnings={"type": "array"})  # fmt: skip
-BATCH_OUT = _object("request_id", "results", "scored", "errors", request_id=_STR,
-                    results={"type": "array", "items": {"type": "object"}},
-                    scored=_INT, errors=_INT, problems_omitted={
-                        "type": "integer", "minimum": 1, "description": "problems left out of "
-                        f"the error entries: they list {MAX_PROBLEMS_PER_REQUEST} in all"}
-                    )  # fmt: skip
 REASON_IN = {"anyOf": [{"type": "object", "properties": {"reason": {"type": "string"}}},
                        {"type": "null"}]}  # fmt: skip
 HALT_OUT = _object("halted", "mode", "request_id", halted=_BOOL, mode=_STR, request_id=_STR)
@@ -91,27 +84,31 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(dump_json(payload), status_code=status, media_type=JSON)
 
 
+def _answer(model: BaseModel) -> Response:
+    return Response(wire_json(model), media_type=JSON)
+
+
 def _problem(message: str, expected: str, got: str) -> InvalidInput:
     return InvalidInput(message, [Problem("(body)", "(body)", message, expected, got)])
 
 
 @router.post("/v1/parcels:score", summary="Score one declaration",
-             openapi_extra=_body(DECLARATION),
-             responses=_ok(SCORE_OUT) | error_responses(401, 403, 503))
+             openapi_extra=_body(DECLARATION), response_model=ScoreResult,
+             responses=error_responses(401, 403, 503))
 async def score(request: Request) -> Response:
     """One ParcelDeclaration (JSON object) in; score, band, decision and reasons out."""
     # answered by ``_fast.FastScore`` unless the app is mounted under a root path
     caller, rid = authorize(request, Role.SORTER), request.state.request_id
     body = await request.body()
     service = request.app.state.service
-    return _json(await score_body(request.app.state.batcher, service.settings, caller, rid,
-                                  body))  # fmt: skip
+    result = await score_body(request.app.state.batcher, service.settings, caller, rid, body)
+    return _answer(ScoreResult.model_validate(result))
 
 
 @router.post("/v1/parcels:score-batch", summary="Score several declarations",
              openapi_extra=_body(_object("declarations", declarations={
                  "type": "array", "items": DECLARATION})),
-             responses=_ok(BATCH_OUT) | error_responses(401, 403, 503))
+             response_model=ScoreBatchResponse, responses=error_responses(401, 403, 503))
 async def score_batch(request: Request, service: ServiceDep, caller: Sorter,
                       rid: RequestId) -> Response:  # fmt: skip
     """``{"declarations": [...]}`` in; one result or one error entry per item, in order (the
@@ -126,21 +123,20 @@ async def score_batch(request: Request, service: ServiceDep, caller: Sorter,
         raise _problem(f"at most {limit} declarations per call", f"<= {limit}", str(len(items)))
     results, omitted = await score_checked(request.app.state.batcher, service.settings, items,
                                            caller, rid)  # fmt: skip
-    return _json({"request_id": rid, "results": results,
-                  "scored": sum("error" not in r for r in results),
-                  "errors": sum("error" in r for r in results)}
-                 | ({"problems_omitted": omitted} if omitted else {}))  # fmt: skip
+    answer = ScoreBatchResponse.model_validate({
+        "request_id": rid, "results": results,
+        "scored": sum("error" not in r for r in results),
+        "errors": sum("error" in r for r in results),
+        "problems_omitted": omitted or None})  # fmt: skip
+    return _answer(answer)
 
 
 @router.get("/v1/parcels/{item_id}/explanation", summary="Full explanation of a scored parcel",
-            responses=_ok(_object("item_id", "reasons", "contributions", "features",
-                                  item_id=_STR, reasons={"type": "array"},
-                                  contributions={"type": "object"},
-                                  features={"type": "object"}))
-            | error_responses(401, 403, 404, 503))
+            response_model=Explanation, responses=error_responses(401, 403, 404, 503))
 async def explanation(item_id: str, service: ServiceDep, caller: Officer,
                       rid: RequestId) -> Response:  # fmt: skip
-    return _json(await run_in_threadpool(service.explanation, item_id, caller, rid))
+    found = await run_in_threadpool(service.explanation, item_id, caller, rid)
+    return _answer(Explanation.model_validate(found))
 
 
 @router.post("/v1/outcomes", summary="Record an inspection outcome", status_code=201,
