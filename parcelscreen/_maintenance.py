@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 def configured() -> bool:
     """Whether the environment names the record database (else it is the default
     ``runs/serving/state.sqlite``, relative to wherever the command runs)."""
-    return any(os.environ.get(f"PARCELSCREEN_{name}") for name in ("DATA_DIR", "STATE_DB"))
+    return any(os.environ.get(f"PARCELSCREEN_{name}")
+               for name in ("DATA_DIR", "STATE_DB", "DATABASE_URL"))  # fmt: skip
 
 
 def open_record(settings: Settings, must_exist: bool = True) -> Record | None:
@@ -33,7 +34,7 @@ def open_record(settings: Settings, must_exist: bool = True) -> Record | None:
     place, relative to the folder the command runs in, a missing file is far more often a
     command run from the wrong folder, and a new empty database there is a record no
     service reads."""
-    from serving import LegacyStores, Record, StoreMissing
+    from serving import LegacyStores, Record, SchemaMismatch, StoreMissing
 
     if not must_exist and not configured() and not settings.state_path.is_file():
         print(f"error: no record database at {settings.state_path} (the default "
@@ -44,7 +45,7 @@ def open_record(settings: Settings, must_exist: bool = True) -> Record | None:
         return None
     try:
         return Record(settings, must_exist=must_exist)
-    except (StoreMissing, LegacyStores) as exc:
+    except (StoreMissing, LegacyStores, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
 

@@ -221,3 +221,39 @@ def test_db_upgrade_names_an_unreachable_server(
     assert main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "cannot be reached" in err and "Traceback" not in err
+
+
+def _sqlite_tables(tmp: Path) -> dict[str, set[str]]:
+    """Every table and column the stores make in a new state.sqlite."""
+    from serving.officer import CaseStore, ParcelStore, SignInThrottle, UserStore
+
+    settings = Settings(data_dir=tmp)
+    record = Record(settings)
+    try:
+        db = record.db
+        KeyStore(db, settings.secret_key), ParcelStore(db), UserStore(db), CaseStore(db)
+        SignInThrottle(db, settings.secret_key)
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: {c[1] for c in db.execute(f"PRAGMA table_info({t})")} for t in names}
+    finally:
+        record.close()
+
+
+def test_the_migrations_make_every_table_and_column_the_stores_make_in_sqlite(
+    tmp_path: Path,
+) -> None:
+    """A store that adds a column to state.sqlite needs a migration for PostgreSQL too
+    (serving/migrations/NNNN_*.sql): this names what is missing."""
+    where = fresh_schema()
+    try:
+        with psycopg.connect(where["database_url"]) as conn:
+            rows = conn.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                "WHERE table_schema = %s", (where["database_schema"],)).fetchall()
+        pg: dict[str, set[str]] = {}
+        for table, column in rows:
+            pg.setdefault(table, set()).add(column)
+        missing = {t: sorted(cols - pg.get(t, set()))
+                   for t, cols in _sqlite_tables(tmp_path).items() if cols - pg.get(t, set())}
+        assert missing == {}, f"add a migration to serving/migrations for {missing}"
+    finally:
+        drop_schema(where["database_schema"])

@@ -1,0 +1,160 @@
+"""A real replicated deployment on 127.0.0.1: ``parcelscreen serve`` replicas on their own
+ports behind HAProxy (Debian's package; ``.ci/install-haproxy``), one PostgreSQL record.
+
+The balancer checks each replica's readiness (``/v2/health/ready``) every 300 ms, takes a
+replica out after two failed checks, and sends a request that found a replica's connection
+refused or closed without an answer to the other one (``retry-on conn-failure
+empty-response``, ``option redispatch``): a replica that dies mid-request may have
+committed it, and the other answers the retry from the record (same item, same
+``X-Request-ID``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.served import free_port
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+_CONFIG = """\
+global
+    maxconn 1024
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 60s
+    timeout server 60s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response
+frontend parcelscreen
+    bind 127.0.0.1:{port}
+    default_backend replicas
+backend replicas
+    balance roundrobin
+    option httpchk GET /v2/health/ready
+    default-server inter 300ms fall 2 rise 2
+{servers}
+"""
+
+
+def haproxy_config(port: int, replicas: list[int]) -> str:
+    """HAProxy's configuration for a balancer on ``port`` over replicas on those ports."""
+    servers = "\n".join(f"    server replica{k} 127.0.0.1:{p} check"
+                        for k, p in enumerate(replicas))  # fmt: skip
+    return _CONFIG.format(port=port, servers=servers)
+
+
+class ReplicaSet:
+    """``replicas`` serve processes (each its own data folder and port) and one HAProxy."""
+
+    def __init__(self, root: Path, registry: Path, record: dict[str, Any], replicas: int = 2,
+                 workers: int = 1, extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
+        self.root, self.registry, self.record = root, registry, record
+        self.workers = workers
+        self.ports = [free_port() for _ in range(replicas)]
+        self.lb_port = free_port()
+        self.url = f"http://127.0.0.1:{self.lb_port}"
+        self.extra_env = extra_env or {}
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * replicas
+        self.balancer: subprocess.Popen[bytes] | None = None
+
+    def env(self, k: int = 0) -> dict[str, str]:
+        """The environment of replica ``k`` (and of commands run beside it)."""
+        return os.environ | {
+            "PARCELSCREEN_DATA_DIR": str(self.root / f"replica{k}"),
+            "PARCELSCREEN_DATABASE_URL": self.record["database_url"],
+            "PARCELSCREEN_DATABASE_SCHEMA": self.record["database_schema"],
+            "PARCELSCREEN_REGISTRY": str(self.registry), "PARCELSCREEN_RELOAD_SECONDS": "0",
+            "PARCELSCREEN_CAPACITY": "0.4", "PARCELSCREEN_LOCK_TIMEOUT": "10",
+        } | self.extra_env  # fmt: skip
+
+    def log(self, k: int) -> Path:
+        return self.root / f"replica{k}.log"
+
+    def start(self, k: int) -> None:
+        """Start replica ``k`` (in a session of its own, so a kill takes its workers too)."""
+        (self.root / f"replica{k}").mkdir(parents=True, exist_ok=True)
+        with self.log(k).open("ab") as log:
+            self.procs[k] = subprocess.Popen(
+                [sys.executable, "-m", "parcelscreen", "serve", "--port", str(self.ports[k]),
+                 "--workers", str(self.workers)],
+                env=self.env(k), stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+
+    def start_balancer(self) -> None:
+        config = self.root / "haproxy.cfg"
+        config.write_text(haproxy_config(self.lb_port, self.ports))
+        with (self.root / "haproxy.log").open("ab") as log:
+            self.balancer = subprocess.Popen([HAPROXY, "-f", str(config), "-db"],
+                                             stdout=log, stderr=log)  # fmt: skip
+
+    def wait_ready(self, k: int, timeout: float = 120) -> None:
+        """Until replica ``k`` is ready; fails with its log if it exits or takes too long."""
+        url = f"http://127.0.0.1:{self.ports[k]}/v2/health/ready"
+        deadline = time.monotonic() + timeout
+        while True:
+            proc = self.procs[k]
+            assert proc is not None and proc.poll() is None, self.log(k).read_text()[-3000:]
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"replica {k} not ready within {timeout:g} s"
+            time.sleep(0.2)
+
+    def wait_balanced(self, timeout: float = 30) -> None:
+        """Until the balancer answers readiness (some replica is up behind it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.balancer is not None and self.balancer.poll() is None, (
+                (self.root / "haproxy.log").read_text()[-3000:])
+            try:
+                if httpx.get(f"{self.url}/v2/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"the balancer not ready within {timeout:g} s"
+            time.sleep(0.2)
+
+    def up(self) -> ReplicaSet:
+        for k in range(len(self.ports)):
+            self.start(k)
+        for k in range(len(self.ports)):
+            self.wait_ready(k)
+        self.start_balancer()
+        self.wait_balanced()
+        return self
+
+    def kill(self, k: int) -> None:
+        """SIGKILL replica ``k``: its supervisor and workers at once, as a lost machine."""
+        proc = self.procs[k]
+        assert proc is not None
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        self.procs[k] = None
+
+    def cli(self, *argv: str, k: int = 0) -> subprocess.CompletedProcess[str]:
+        """A ``parcelscreen`` command beside replica ``k``."""
+        return subprocess.run([sys.executable, "-m", "parcelscreen", *argv], env=self.env(k),
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    def close(self) -> None:
+        for proc in [*self.procs, self.balancer]:
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
