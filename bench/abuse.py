@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,15 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from bench._serve import HOST, free_port, wait_ready
+
 KEY = "bench-pseudonymisation-key-0123"
 PATTERNS = ("oversized", "headers", "slowloris", "metrics")
-HOST = "127.0.0.1"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 # -- a minimal HTTP/1.1 client: cheap enough to leave the cores to the service --------------
@@ -324,7 +318,7 @@ def run(seconds: float = 10.0, clients: int = 16, workers: int = 2, oversized_ra
         run_training(work / "data", work / "registry", KEY, validate=False)
         bodies = work / "bodies.jsonl"
         bodies.write_text("\n".join(json.dumps(d) for d in _declarations(work / "data")) + "\n")
-        port = _port()
+        port = free_port()
         env = os.environ | {
             "PARCELSCREEN_REGISTRY": str(work / "registry"),
             "PARCELSCREEN_DATA_DIR": str(work / "state"),
@@ -340,7 +334,7 @@ def run(seconds: float = 10.0, clients: int = 16, workers: int = 2, oversized_ra
             [sys.executable, "-m", "parcelscreen", "serve", "--workers", str(workers),
              "--port", str(port)], env=env, stdout=log, stderr=log)  # fmt: skip
         try:
-            _wait_ready(port, server)
+            wait_ready(f"http://{HOST}:{port}", server, log=work / "serve.log")
             # clean alone before each pattern and once more at the end: each pattern's
             # baseline is the mean of the runs just before and just after it (the machine
             # drifts by tens of percent within minutes)
@@ -357,22 +351,6 @@ def run(seconds: float = 10.0, clients: int = 16, workers: int = 2, oversized_ra
             server.wait(timeout=60)
             log.close()
     return _rows(runs, rates, clients, workers)
-
-
-def _wait_ready(port: int, server: subprocess.Popen[Any], timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the service exited while starting")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/v2/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the service did not become ready")
 
 
 def _rows(runs: dict[str, dict[str, Any]], rates: dict[str, float], clients: int,

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,15 +32,11 @@ from typing import Any
 
 import httpx
 
+from bench._serve import free_port, wait_ready
+
 KEY = "bench-pseudonymisation-key-0123"
 _WRITES = itertools.count(1)  # numbers the commands of every round (user names stay unique)
 PASSWORD = "chaos-officer-password-1"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(env: dict[str, str], *argv: str,
@@ -54,7 +49,7 @@ class Service:
     """One ``parcelscreen serve --workers 2`` process group."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._path = log
         self._log = log.open("a")
@@ -64,19 +59,7 @@ class Service:
             start_new_session=True)  # fmt: skip
 
     def ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._log.flush()
-                tail = self._path.read_text(errors="replace")[-1500:]
-                raise RuntimeError(f"the service exited while starting: {tail}")
-            try:
-                if httpx.get(f"{self.url}/v2/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the service did not become ready")
+        wait_ready(self.url, self.proc, timeout, self._path)
 
     def workers(self) -> list[int]:
         import psutil

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import httpx
 import numpy as np
 import pyarrow.parquet as pq
 
+from bench._serve import free_port, wait_ready
 from bench.score import measure
 
 KEY = "bench-pseudonymisation-key-0123"
@@ -97,12 +97,6 @@ def machine_noise(seconds: float = 3.0) -> dict[str, dict[str, float]]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _declarations(data: Path, n: int = 50_000) -> list[dict[str, Any]]:
     rows = pq.read_table(data / "declarations.parquet").slice(0, n).to_pylist()
     return [json.loads(json.dumps(r, default=lambda o: o.isoformat())) for r in rows]
@@ -132,7 +126,7 @@ async def _load(url: str, key: str, decls: list[dict[str, Any]], seconds: float,
 
 def _serve_and_load(registry: Path, state: Path, explain: str, decls: list[dict[str, Any]],
                     seconds: float, clients: int, workers: int) -> dict[str, float]:  # fmt: skip
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "PARCELSCREEN_REGISTRY": str(registry), "PARCELSCREEN_DATA_DIR": str(state),
         "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY, "PARCELSCREEN_RELOAD_SECONDS": "0",
@@ -148,12 +142,7 @@ def _serve_and_load(registry: Path, state: Path, explain: str, decls: list[dict[
         assert proc.stdout is not None
         key = proc.stdout.readline().strip()
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/v2/health/ready", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        wait_ready(url, proc)
         asyncio.run(_load(url, key, decls[:200], 1.0, clients))  # warm-up
         if shutil.which("wrk"):
             return _wrk(url, key, decls, seconds, clients, state)
