@@ -216,7 +216,13 @@ def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> 
     import numpy as np
     import pyarrow.parquet as pq
 
-    from screening.exchange import PartnerStore, exchange_matrix, hit_reason, party_tokens
+    from screening.exchange import (
+        FollowUps,
+        PartnerStore,
+        exchange_matrix,
+        hit_reason,
+        party_tokens,
+    )
 
     rows = pq.read_table(args.declarations).to_pylist()
     client, live = _client(config, record)
@@ -225,7 +231,10 @@ def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> 
         for n, found in enumerate(party_tokens(client, rows, epoch)):
             tokens[n].extend(t["token"] for t in found)
     posted = np.array([int(r["posted_at"].timestamp() * 1_000_000) for r in rows], np.int64)
-    matrix, hits = exchange_matrix(PartnerStore(record.db).index(), tokens, posted)
+    store = PartnerStore(record.db)
+    matrix, hits = exchange_matrix(store.index(), tokens, posted)
+    until = store.valid_until()
+    followups = FollowUps(record.db)
     matched = 0
     for row, features, hit in zip(rows, matrix, hits, strict=True):
         if not hit:
@@ -234,6 +243,7 @@ def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> 
         detail = {"partners": sorted({h.source for h in hit}),
                   "refs": sorted(h.ref for h in hit), "reason": hit_reason(hit),
                   "features": [float(x) for x in features]}  # fmt: skip
+        followups.record_hits(row["item_id"], hit, hit_reason(hit), until)
         _audit(record, "exchange_match", detail, item_id=row["item_id"])
         print(json.dumps({"item_id": row["item_id"], **detail}))
     print(json.dumps({"parcels": len(rows), "matched": matched}), file=sys.stderr)

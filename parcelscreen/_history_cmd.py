@@ -63,10 +63,11 @@ def _prune(args: argparse.Namespace) -> int:
     try:
         counts = record.history_backend.prune(int(cutoff.timestamp() * 1_000_000),
                                               dry_run=args.dry_run)  # fmt: skip
-        from screening.exchange import PartnerStore  # partners' seizures past valid_until
+        from screening.exchange import FollowUps, PartnerStore  # partners' data past expiry
 
-        counts = {**counts, **PartnerStore(record.db).prune(datetime.now(UTC).date(),
-                                                            dry_run=args.dry_run)}  # fmt: skip
+        today = datetime.now(UTC).date()
+        counts = {**counts, **PartnerStore(record.db).prune(today, dry_run=args.dry_run),
+                  **FollowUps(record.db).prune(str(today), dry_run=args.dry_run)}  # fmt: skip
         result = {"dry_run": args.dry_run, "cutoff": cutoff.isoformat(),
                   "backend": settings.history_backend, "deleted": counts}  # fmt: skip
         return record_and_print(record, "history_retention", result, args.dry_run)

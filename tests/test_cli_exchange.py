@@ -138,6 +138,12 @@ def test_export_import_match_prune(agencies: dict[str, Path], monkeypatch: pytes
     assert main(["exchange", "match", str(tmp / "be.parquet"), *be]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["item_id"] for line in lines] == [rows[0]["item_id"]]
+    from screening.exchange import FollowUps
+
+    record = Record(Settings())
+    (kept,) = FollowUps(record.db).hits(rows[0]["item_id"])  # for the officer's page
+    record.close()
+    assert kept["source"] == "nl" and kept["reliability"] == "B" and kept["kind"] == "address"
     assert lines[0]["reason"].startswith("The recipient's address matches a seizure reported "
                                          f"by partner nl in {(NOW - timedelta(days=2)):%Y-%m}, "
                                          "reliability B2")  # fmt: skip
@@ -160,6 +166,7 @@ def test_export_import_match_prune(agencies: dict[str, Path], monkeypatch: pytes
     assert main(["history", "prune", "--days", "30"]) == 0
     deleted = json.loads(capsys.readouterr().out)["deleted"]
     assert deleted["partner_indicators"] == 12 and deleted["partner_tokens"] > 12 * 4
+    assert deleted["partner_hits"] == 1
     record = Record(Settings())
     assert record.db.execute("SELECT COUNT(*) FROM exchange_tokens") == [(0,)]
     record.close()

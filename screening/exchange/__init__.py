@@ -6,7 +6,8 @@ normalised variants of a party. ``_tokens``: variants to tokens through the cust
 ``_records``: a shared seizure (indicator) and its codes. ``_export``: seizures to indicators.
 ``_formats``: STIX 2.1 and MISP. ``_bundle``: signed exchange bundles, written and checked.
 ``_match``: point-in-time matching, features and the reason in words. ``_store``: partners'
-indicators in the record database, apart from the history.
+indicators in the record database, apart from the history. ``_followup``: hits kept for the
+officer and follow-up requests awaiting approval.
 """
 
 from ._bundle import FILES, ExchangeRefused, Partner, read_exchange_bundle, write_exchange_bundle
@@ -19,6 +20,7 @@ from ._custodian import (
     deal_epoch,
 )
 from ._export import opaque_ref, seizure_indicators
+from ._followup import HANDLING_WORDS, FollowUps, siena_body
 from ._match import (
     EXCHANGE_FEATURES,
     EXCHANGE_MONOTONE,
@@ -44,12 +46,52 @@ from ._tokens import DirectTokens, TokenClient, Tokeniser, party_tokens
 from ._variants import KINDS, ROLES, party_variants, soundex
 
 __all__ = [
-    "ACCURACY", "CATEGORIES", "CONTEXT", "DEFAULT_QUOTA", "EXCHANGE_FEATURES",
-    "EXCHANGE_MONOTONE", "FILES", "HANDLING", "KINDS", "PURPOSES", "RELIABILITY", "ROLES",
-    "Custodian", "DirectTokens", "Epoch", "ExchangeRefused", "Hit", "Indicator", "Partner",
-    "PartnerIndex", "PartnerStore", "QuotaExceeded", "TokenClient", "Tokeniser", "blind", "combine",
-    "create_custodians", "deal_epoch", "direct", "evaluate", "exchange_matrix", "finalize",
-    "hit_features", "hit_reason", "opaque_ref", "party_tokens", "party_variants",
-    "quantity_band", "random_scalar", "read_exchange_bundle", "seizure_indicators",
-    "soundex", "split_key", "substance_category", "write_exchange_bundle",
-]  # fmt: skip
+    "ACCURACY",
+    "CATEGORIES",
+    "CONTEXT",
+    "DEFAULT_QUOTA",
+    "EXCHANGE_FEATURES",
+    "EXCHANGE_MONOTONE",
+    "FILES",
+    "HANDLING",
+    "HANDLING_WORDS",
+    "KINDS",
+    "PURPOSES",
+    "RELIABILITY",
+    "ROLES",
+    "Custodian",
+    "DirectTokens",
+    "Epoch",
+    "ExchangeRefused",
+    "FollowUps",
+    "Hit",
+    "Indicator",
+    "Partner",
+    "PartnerIndex",
+    "PartnerStore",
+    "QuotaExceeded",
+    "TokenClient",
+    "Tokeniser",
+    "blind",
+    "combine",
+    "create_custodians",
+    "deal_epoch",
+    "direct",
+    "evaluate",
+    "exchange_matrix",
+    "finalize",
+    "hit_features",
+    "hit_reason",
+    "opaque_ref",
+    "party_tokens",
+    "party_variants",
+    "quantity_band",
+    "random_scalar",
+    "read_exchange_bundle",
+    "seizure_indicators",
+    "siena_body",
+    "soundex",
+    "split_key",
+    "substance_category",
+    "write_exchange_bundle",
+]

@@ -52,6 +52,10 @@ class PartnerStore:
         ((tokens,),) = self.db.execute("SELECT COUNT(*) FROM exchange_tokens")
         return {"indicators": int(indicators), "tokens": int(tokens)}
 
+    def valid_until(self) -> dict[tuple[str, str], str]:
+        rows = self.db.execute("SELECT source, ref, valid_until FROM exchange_indicators")
+        return {(str(s), str(r)): str(v) for s, r, v in rows}
+
     def index(self) -> PartnerIndex:
         index = PartnerIndex()
         for known_us, body in self.db.execute("SELECT known_us, body FROM exchange_indicators"):

@@ -16,6 +16,7 @@ from ._case_routes import router as case_router
 from ._cases import CaseStore
 from ._claim_routes import router as claim_router
 from ._context import HERE, PREFIX, OfficerContext
+from ._exchange_routes import router as exchange_router
 from ._export import export_training_data
 from ._outcome_routes import router as outcome_router
 from ._parcel_routes import router as parcel_router
@@ -38,7 +39,7 @@ def mount_officer(app: FastAPI, service: Service) -> OfficerContext:
     app.state.officer = ctx
     service.on_scored = ctx.recorder.scored
     for routes in (router, queue_router, parcel_router, outcome_router, claim_router,
-                   case_router, reports_router):  # fmt: skip
+                   case_router, reports_router, exchange_router):  # fmt: skip
         app.include_router(routes)
     app.add_exception_handler(SignInNeeded, sign_in_needed)  # a read route's sign-in page
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="officer-static")

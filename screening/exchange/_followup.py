@@ -1,0 +1,139 @@
+"""Hits kept for the officer, and follow-up requests that wait for an officer's approval.
+
+``exchange_hits``: one row per (parcel, partner indicator) matched, with the indicator's
+coarse facts, the reason in words and its ``valid_until`` (pruned with the indicator).
+``exchange_requests``: a prepared SIENA-ready message naming the partner's reference; its
+status is ``awaiting approval`` until an officer other than the one who prepared it approves
+it (``approved``: the message may now be sent through SIENA; nothing here sends it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from .._database import Database
+from .._errors import ScreeningError
+from ._match import Hit
+from ._store import SCHEMA as _STORE_SCHEMA
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS exchange_hits (
+        item_id TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL, month TEXT, category TEXT,
+        quantity_band TEXT, reliability TEXT, accuracy TEXT, handling TEXT, role TEXT,
+        kind TEXT, reason TEXT, valid_until TEXT, matched_at TEXT,
+        PRIMARY KEY (item_id, source, ref))""",
+    """CREATE TABLE IF NOT EXISTS exchange_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, source TEXT NOT NULL,
+        ref TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL, prepared_by TEXT NOT NULL,
+        prepared_at TEXT NOT NULL, approved_by TEXT, approved_at TEXT)""",
+)
+SCHEMA_INDICATORS = _STORE_SCHEMA[0]
+HANDLING_WORDS = {
+    "H0": "use only to prevent and combat crime",
+    "H1": "not for judicial proceedings without the provider's permission",
+    "H2": "no dissemination without the provider's permission",
+    "H3": "other restrictions apply (see the provider's conditions)",
+}
+_KIND_WORDS = {"name": "name and postcode", "address": "address", "name_street": "name and street",
+               "phonetic_street": "name (as it sounds) and street"}  # fmt: skip
+_HIT_FIELDS = ("source", "ref", "month", "category", "quantity_band", "reliability", "accuracy",
+               "handling", "role", "kind")  # fmt: skip
+
+
+class FollowUps:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        for statement in SCHEMA:
+            db.execute(statement)
+
+    def record_hits(self, item_id: str, hits: Sequence[Hit], reason: str,
+                    valid_until: dict[tuple[str, str], str]) -> None:  # fmt: skip
+        now = datetime.now(UTC).isoformat()
+        with self.db.transaction() as db:
+            for h in hits:
+                row = asdict(h)
+                db.execute(
+                    "INSERT OR REPLACE INTO exchange_hits VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (item_id, *(row[f] for f in _HIT_FIELDS), reason,
+                     valid_until.get((h.source, h.ref), "9999-12-31"), now),
+                )  # fmt: skip
+
+    def hits(self, item_id: str) -> list[dict[str, Any]]:
+        cols = ("item_id", *_HIT_FIELDS, "reason", "valid_until", "matched_at")
+        rows = self.db.execute(f"SELECT {', '.join(cols)} FROM exchange_hits WHERE item_id = ? "
+                               "ORDER BY month DESC, source", (item_id,))  # fmt: skip
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def requests(self, item_id: str) -> list[dict[str, Any]]:
+        cols = ("id", "item_id", "source", "ref", "body", "status", "prepared_by", "prepared_at",
+                "approved_by", "approved_at")  # fmt: skip
+        rows = self.db.execute(f"SELECT {', '.join(cols)} FROM exchange_requests WHERE "
+                               "item_id = ? ORDER BY id", (item_id,))  # fmt: skip
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def prepare(self, item_id: str, source: str, ref: str, officer: str,
+                agency: str = "this agency") -> dict[str, Any]:  # fmt: skip
+        found = [h for h in self.hits(item_id) if h["source"] == source and h["ref"] == ref]
+        if not found:
+            raise ScreeningError(f"parcel {item_id}: no hit on {source} reference {ref}")
+        body = siena_body(item_id, found[0], agency)
+        now = datetime.now(UTC).isoformat()
+        with self.db.transaction() as db:
+            db.execute("INSERT INTO exchange_requests (item_id, source, ref, body, status, "
+                       "prepared_by, prepared_at) VALUES (?, ?, ?, ?, 'awaiting approval', ?, ?)",
+                       (item_id, source, ref, body, officer, now))  # fmt: skip
+            ((rid,),) = db.execute("SELECT last_insert_rowid()")
+        return {"id": int(rid), "item_id": item_id, "source": source, "ref": ref,
+                "status": "awaiting approval"}  # fmt: skip
+
+    def approve(self, request_id: int, officer: str) -> dict[str, Any]:
+        rows = self.db.execute("SELECT item_id, source, ref, status, prepared_by FROM "
+                               "exchange_requests WHERE id = ?", (request_id,))  # fmt: skip
+        if not rows:
+            raise ScreeningError(f"follow-up request {request_id}: no such request")
+        item_id, source, ref, status, prepared_by = rows[0]
+        if status != "awaiting approval":
+            raise ScreeningError(f"follow-up request {request_id}: already {status}")
+        if prepared_by == officer:
+            raise ScreeningError(f"follow-up request {request_id}: prepared by {officer}; "
+                                 "another officer must approve it (four eyes)")  # fmt: skip
+        self.db.execute("UPDATE exchange_requests SET status = 'approved', approved_by = ?, "
+                        "approved_at = ? WHERE id = ?",
+                        (officer, datetime.now(UTC).isoformat(), request_id))  # fmt: skip
+        return {"id": request_id, "item_id": item_id, "source": source, "ref": ref,
+                "status": "approved"}  # fmt: skip
+
+    def prune(self, today: str, dry_run: bool = False) -> dict[str, int]:
+        """Delete hits past their ``valid_until`` or whose partner indicator is gone (pruned
+        first); the follow-up requests stay, as what was asked of a partner."""
+        where = ("valid_until < ? OR NOT EXISTS (SELECT 1 FROM exchange_indicators AS i "
+                 "WHERE i.source = exchange_hits.source AND i.ref = exchange_hits.ref)")
+        self.db.execute(SCHEMA_INDICATORS)
+        ((n,),) = self.db.execute(f"SELECT COUNT(*) FROM exchange_hits WHERE {where}", (today,))
+        if not dry_run:
+            self.db.execute(f"DELETE FROM exchange_hits WHERE {where}", (today,))
+        return {"partner_hits": int(n)}
+
+
+def siena_body(item_id: str, hit: dict[str, Any], agency: str) -> str:
+    """The follow-up request's message body, ready to paste into SIENA (never sent here)."""
+    kind = str(hit["kind"]).split("~")[0]
+    handling = hit["handling"]
+    return "\n".join([
+        f"To: the national unit of partner {hit['source']}",
+        f"From: {agency}",
+        f"Your reference: {hit['ref']}",
+        f"Subject: request for information on your seizure reported in {hit['month']}",
+        f"Handling code: {handling} ({HANDLING_WORDS.get(handling, handling)})",
+        "Purpose: prevention and investigation of drug trafficking by post",
+        "",
+        f"Our postal item {item_id} matched your shared seizure {hit['ref']} "
+        f"({hit['category']}, {hit['quantity_band']}, reliability {hit['reliability']}"
+        f"{hit['accuracy']}) on the {hit['role']}'s {_KIND_WORDS.get(kind, kind)}.",
+        "We ask for the details of the seizure behind your reference that you may share "
+        "under the handling code above, to decide on the inspection of our item.",
+    ])  # fmt: skip

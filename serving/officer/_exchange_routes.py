@@ -1,0 +1,98 @@
+"""Partner hits on a parcel (issue 21): ``/officer/parcels/{item}/exchange``.
+
+The page shows each partner seizure the parcel's tokens matched (``parcelscreen exchange
+match`` records them): the partner, the month, the substance category, the quantity band,
+Europol's reliability and accuracy codes and the handling code, and the reason in words; no
+token and no partner personal data (an indicator holds none). From a hit an officer prepares
+a follow-up request (a SIENA-ready message naming the partner's reference); another officer
+must approve it before it may be sent, and nothing here sends it. Each view, preparation and
+approval is a record of the decision log.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from screening import ScreeningError
+from screening.exchange import HANDLING_WORDS, FollowUps
+
+from .._audit import Entry
+from ._context import PREFIX, context
+from ._web import Officer, normal_item_id, posted, posting_session, redirect, refuse
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+WORDS = {
+    "title": "Partner hits",
+    "intro": ("Seizures reported by partner agencies that this parcel's sender or recipient "
+              "matches (hit / no-hit on exchange tokens; names and addresses never left "
+              "either agency). A hit is a reason to look closer, not a finding."),
+    "none": "No partner hit on this parcel.",
+    "partner": "Partner", "month": "Reported", "category": "Substance", "band": "Quantity",
+    "codes": "Reliability / accuracy", "handling": "Handling", "reason": "Why it matched",
+    "prepare": "Prepare a follow-up request",
+    "requests": "Follow-up requests",
+    "awaiting": ("Awaiting approval by another officer; nothing is sent before approval, "
+                 "and then only through SIENA."),
+    "approve": "Approve (four eyes)",
+    "approved": "Approved by {who}: send it through SIENA.",
+    "back": "Back to the parcel",
+}  # fmt: skip
+
+
+def _page(request: Request, session: Officer, item_id: str, status: int = 200,
+          message: str = "") -> Response:  # fmt: skip
+    ctx = context(request)
+    store = FollowUps(ctx.service.state_db)
+    return ctx.render("exchange.html", session, status=status, item_id=item_id,
+                      hits=store.hits(item_id), requests=store.requests(item_id),
+                      handling_words=HANDLING_WORDS, x=WORDS, message=message)  # fmt: skip
+
+
+@router.get("/parcels/{item_id}/exchange")
+def exchange_page(request: Request, session: Officer, item_id: str) -> Response:
+    item_id = normal_item_id(item_id)
+    ctx = context(request)
+    hits = FollowUps(ctx.service.state_db).hits(item_id)
+    ctx.service.audit.append(Entry(
+        "exchange_hit_viewed", request_id=str(request.state.request_id),
+        caller=f"officer:{session.user.username}", item_id=item_id,
+        detail={"hits": len(hits), "partners": sorted({h["source"] for h in hits})}))  # fmt: skip
+    return _page(request, session, item_id)
+
+
+@router.post("/parcels/{item_id}/exchange/prepare")
+async def prepare(request: Request, item_id: str) -> Response:
+    form = await posted(request)
+    session = posting_session(request, form)
+    if isinstance(session, Response):
+        return session
+    item_id = normal_item_id(item_id)
+    ctx = context(request)
+    officer = f"officer:{session.user.username}"
+    try:
+        made = FollowUps(ctx.service.state_db).prepare(
+            item_id, form.get("source", ""), form.get("ref", ""), officer)
+    except ScreeningError as exc:
+        return refuse(request, session, str(exc), 400)
+    ctx.service.audit.append(Entry("exchange_request_prepared", caller=officer, item_id=item_id,
+                                   request_id=str(request.state.request_id), detail=made))
+    return redirect(f"{PREFIX}/parcels/{item_id}/exchange")
+
+
+@router.post("/exchange/requests/{request_id}/approve")
+async def approve(request: Request, request_id: int) -> Response:
+    form = await posted(request)
+    session = posting_session(request, form)
+    if isinstance(session, Response):
+        return session
+    ctx = context(request)
+    officer = f"officer:{session.user.username}"
+    try:
+        done = FollowUps(ctx.service.state_db).approve(request_id, officer)
+    except ScreeningError as exc:
+        return refuse(request, session, str(exc), 409)
+    ctx.service.audit.append(Entry("exchange_request_approved", caller=officer,
+                                   item_id=done["item_id"], detail=done,
+                                   request_id=str(request.state.request_id)))  # fmt: skip
+    return redirect(f"{PREFIX}/parcels/{done['item_id']}/exchange")
