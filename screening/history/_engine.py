@@ -27,8 +27,7 @@ from ._backend import (
     HistoryBackend,
     outcome_code,
 )
-from ._features import HISTORY_FEATURES as HISTORY_FEATURES  # _partitioned reads it here
-from ._features import STATS_FIELDS, column_features, row_features
+from ._features import HISTORY_FEATURES, STATS_FIELDS, column_features, row_features
 from ._memory import MemoryBackend
 
 
