@@ -112,8 +112,10 @@ def _custody(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(config: ExchangeConfig, record: Record) -> tuple[TokenClient, list[str]]:
-    """A token client of the configured custodians (each request audited), and live epochs."""
+def _client(config: ExchangeConfig,
+            record: Record) -> tuple[TokenClient, list[str], dict[str, str]]:  # fmt: skip
+    """A token client of the configured custodians (each request audited), the live epochs
+    and the last valid day of each."""
     from screening import ScreeningError
     from screening.exchange import Custodian, TokenClient
 
@@ -128,7 +130,9 @@ def _client(config: ExchangeConfig, record: Record) -> tuple[TokenClient, list[s
     if not live:
         raise ScreeningError(f"custody {config.custody}: no live epoch (deal one with "
                              "`parcelscreen exchange custody epoch`)")  # fmt: skip
-    return TokenClient(group, max(config.threshold, int(custody["threshold"])), config.agency), live
+    ends = {name: e.not_after for name, e in group[0].epochs.items()}
+    threshold = max(config.threshold, int(custody["threshold"]))
+    return TokenClient(group, threshold, config.agency), live, ends
 
 
 def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> int:
@@ -153,9 +157,11 @@ def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) ->
     seizures = {r["item_id"]: r for r in outcomes.to_pylist() if r["recorded_at"] >= since}
     declarations = [d for d in pq.read_table(args.declarations).to_pylist()
                     if d["item_id"] in seizures]  # fmt: skip
-    client, live = _client(config, record)
+    client, live, ends = _client(config, record)
     epoch = live[-1]
-    valid_until = (datetime.now(UTC).date() + timedelta(days=config.valid_days)).isoformat()
+    # never past the epoch's end: its tokens mean nothing once its key is destroyed
+    valid_until = min((datetime.now(UTC).date() + timedelta(days=config.valid_days)).isoformat(),
+                      ends[epoch])  # fmt: skip
     ref_key = hmac.new(record.settings.pseudonymisation_key.encode(), b"exchange-ref",
                        hashlib.sha256).digest()  # fmt: skip
     indicators = seizure_indicators(
@@ -225,7 +231,7 @@ def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> 
     )
 
     rows = pq.read_table(args.declarations).to_pylist()
-    client, live = _client(config, record)
+    client, live, _ = _client(config, record)
     tokens: list[list[str]] = [[] for _ in rows]
     for epoch in live:
         for n, found in enumerate(party_tokens(client, rows, epoch)):

@@ -248,3 +248,28 @@ def test_token_requests_beyond_quota_are_refused_and_logged(
     refused = [r for r in _log(tmp, "be", monkeypatch)
                if r["kind"] == "exchange_token_request" and json.loads(r["detail"])["refused"]]
     assert refused
+
+
+def test_an_expired_epoch_leaves_nothing_usable(
+        agencies: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp = agencies["tmp"]
+    items = _declarations(tmp / "d.parquet", 2, NOW - timedelta(days=3))
+    _outcomes(tmp / "o.parquet", items, NOW - timedelta(days=2))
+    nl = _as("nl", tmp, monkeypatch)
+    config = {**json.loads((tmp / "nl.json").read_text()), "valid_days": 400}
+    (tmp / "nl_long.json").write_text(json.dumps(config))
+    since = (NOW - timedelta(days=7)).date().isoformat()
+    assert main(["exchange", "export", str(tmp / "d.parquet"), "--outcomes", str(tmp / "o.parquet"),
+                 "--since", since, "--to", "be", "--out", str(tmp / "b"), "--config",
+                 str(tmp / "nl_long.json")]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert out["valid_until"] == (NOW + timedelta(days=90)).date().isoformat()  # the epoch's end
+    later = (NOW + timedelta(days=91)).date().isoformat()
+    assert main(["exchange", "custody", "expire", str(tmp / "custody"), "--today", later]) == 0
+    assert json.loads(capsys.readouterr().out) == {"destroyed": ["E1"], "live": []}
+    for name in ("c1", "c2", "c3"):  # no share of the key is left anywhere
+        assert json.loads((tmp / "custody" / name / "keys.json").read_text())["epochs"][0][
+            "share"] is None
+    err = _refused(["exchange", "match", str(tmp / "d.parquet"), *nl], capsys)
+    assert "no live epoch" in err
