@@ -27,6 +27,10 @@ from tests.served import free_port
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 _CONFIG = """\
+# HAProxy in front of parcelscreen replicas (docs/OPERATIONS.md, "Replicas"): readiness
+# checks every 300 ms, a replica out after two failed checks; a request that found a
+# replica's connection refused or closed without an answer goes to another replica (a
+# retry is answered from the record: same item, same X-Request-ID).
 global
     maxconn 1024
 defaults
@@ -36,23 +40,33 @@ defaults
     timeout server 60s
     retries 3
     option redispatch
+    option forwardfor
     retry-on conn-failure empty-response
 frontend parcelscreen
-    bind 127.0.0.1:{port}
+    bind {bind}
     default_backend replicas
 backend replicas
     balance roundrobin
     option httpchk GET /v2/health/ready
-    default-server inter 300ms fall 2 rise 2
+    default-server inter 300ms fall 2 rise 2 init-addr last,libc,none{resolve}
 {servers}
+{resolvers}"""
+#: Docker's DNS, so that a replica restarted with a new address is found again.
+DOCKER_RESOLVERS = """resolvers docker
+    nameserver dns 127.0.0.11:53
+    hold valid 1s
 """
 
 
-def haproxy_config(port: int, replicas: list[int]) -> str:
-    """HAProxy's configuration for a balancer on ``port`` over replicas on those ports."""
-    servers = "\n".join(f"    server replica{k} 127.0.0.1:{p} check"
-                        for k, p in enumerate(replicas))  # fmt: skip
-    return _CONFIG.format(port=port, servers=servers)
+def haproxy_config(bind: str, replicas: list[str], docker: bool = False) -> str:
+    """HAProxy's configuration: a balancer on ``bind`` (ADDRESS:PORT) over the replicas
+    (HOST:PORT each). ``deploy/haproxy.cfg`` is this for the Compose file's replicas
+    (``docker``: their names looked up in Docker's DNS)."""
+    servers = "\n".join(f"    server replica{k + 1} {address} check"
+                        for k, address in enumerate(replicas))  # fmt: skip
+    return _CONFIG.format(bind=bind, servers=servers,
+                          resolve=" resolvers docker" if docker else "",
+                          resolvers="\n" + DOCKER_RESOLVERS if docker else "")  # fmt: skip
 
 
 class ReplicaSet:
@@ -93,7 +107,8 @@ class ReplicaSet:
 
     def start_balancer(self) -> None:
         config = self.root / "haproxy.cfg"
-        config.write_text(haproxy_config(self.lb_port, self.ports))
+        config.write_text(haproxy_config(f"127.0.0.1:{self.lb_port}",
+                                         [f"127.0.0.1:{p}" for p in self.ports]))
         with (self.root / "haproxy.log").open("ab") as log:
             self.balancer = subprocess.Popen([HAPROXY, "-f", str(config), "-db"],
                                              stdout=log, stderr=log)  # fmt: skip

@@ -225,6 +225,7 @@ def test_db_upgrade_names_an_unreachable_server(
 
 def _sqlite_tables(tmp: Path) -> dict[str, set[str]]:
     """Every table and column the stores make in a new state.sqlite."""
+    from screening.exchange import FollowUps, PartnerStore
     from serving.officer import CaseStore, ParcelStore, SignInThrottle, UserStore
 
     settings = Settings(data_dir=tmp)
@@ -232,8 +233,9 @@ def _sqlite_tables(tmp: Path) -> dict[str, set[str]]:
     try:
         db = record.db
         KeyStore(db, settings.secret_key), ParcelStore(db), UserStore(db), CaseStore(db)
-        SignInThrottle(db, settings.secret_key)
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        SignInThrottle(db, settings.secret_key), PartnerStore(db), FollowUps(db)
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                         "AND name NOT LIKE 'sqlite%'")]
         return {t: {c[1] for c in db.execute(f"PRAGMA table_info({t})")} for t in names}
     finally:
         record.close()
@@ -257,3 +259,29 @@ def test_the_migrations_make_every_table_and_column_the_stores_make_in_sqlite(
         assert missing == {}, f"add a migration to serving/migrations for {missing}"
     finally:
         drop_schema(where["database_schema"])
+
+
+def test_the_prunes_and_checks_run_on_the_shared_record(pg_server: Server, tmp_path: Path) -> None:
+    """What an operator runs from any machine: every prune (dry and real), the checks."""
+    for _ in range(3):
+        assert pg_server.client().post(SCORE, json=parcel()).status_code == 200
+    env = os.environ | {"PARCELSCREEN_DATA_DIR": str(tmp_path),
+                        "PARCELSCREEN_DATABASE_URL": pg_server.settings.database_url or "",
+                        "PARCELSCREEN_DATABASE_SCHEMA": pg_server.settings.database_schema}
+
+    def cli(*argv: str) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-m", "parcelscreen", *argv], env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return dict(json.loads(done.stdout))
+
+    dry = cli("state", "prune", "--dry-run", "--days", "0.00001")
+    assert dry["deleted"]["scored_result"] >= 3 and dry["deleted"]["officer_parcel"] >= 3
+    cli("history", "prune", "--dry-run")
+    cli("audit", "prune")
+    real = cli("state", "prune", "--days", "0.00001")
+    assert real["deleted"]["scored_result"] == dry["deleted"]["scored_result"]
+    assert _count(pg_server, "SELECT count(*) FROM scored_result") == 0
+    cli("history", "prune")
+    assert cli("state", "check")["ok"]
+    assert cli("audit", "verify")["ok"]
