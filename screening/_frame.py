@@ -173,7 +173,7 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
         total = np.zeros(n, dtype=np.float64)
         for part in ADDRESS_PARTS:
             total += _empty(_col(table, f"{role}.{part}"))
-        return total * _empty(_col(table, f"{role}.id_number"))
+        return np.asarray(total * _empty(_col(table, f"{role}.id_number")), dtype=np.float64)
 
     def present(path: str) -> np.ndarray:
         return 1.0 - _empty(_col(table, path))
