@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--dask", action="store_true",
                        help="train on a local Dask cluster beside one process")  # fmt: skip
     train.add_argument("--workers", type=int, help="workers of that cluster (default 2)")
+    scale = parser.add_argument_group("replicas", "settings of bench chaos and bench http")
+    scale.add_argument("--replicas", type=int, help="serve replicas behind HAProxy (needs "
+                       "--database postgresql)")  # fmt: skip
+    scale.add_argument("--database", choices=["sqlite", "postgresql"],
+                       help="where the record lives (default sqlite)")  # fmt: skip
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
@@ -89,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "train":
             params |= {k: v for k in ("parcels", "dask", "workers")
                        if (v := getattr(args, k)) not in (None, False)}  # fmt: skip
+        if name in ("chaos", "http"):
+            params |= {k: v for k in ("replicas", "database")
+                       if (v := getattr(args, k)) is not None}  # fmt: skip
         rows = _run_one(name, params)
         results["benchmarks"][name] = {"seconds": time.perf_counter() - started, "rows": rows}
         for row in rows:

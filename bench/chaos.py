@@ -164,7 +164,14 @@ def _on_record(state: Path) -> tuple[dict[str, int], int]:
     return per_request, int(items)
 
 
-def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000) -> list[dict[str, Any]]:
+def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000, replicas: int = 1,
+        database: str = "sqlite") -> list[dict[str, Any]]:  # fmt: skip
+    if database == "postgresql":  # replicas behind HAProxy (bench/replicas.py)
+        from bench.replicas import chaos
+
+        return chaos(rounds, clients, parcels, replicas)
+    if replicas != 1:
+        raise ValueError("bench chaos --replicas needs --database postgresql")
     from serving import Database, KeyStore, Settings
     from training import run_training
     from training.simulation import SimulationConfig, simulate, write_simulation

@@ -196,11 +196,19 @@ def _wrk(url: str, key: str, decls: list[dict[str, Any]], seconds: float, client
     return {"rps": rps, "p50": ms(latency["50"]), "p99": ms(latency["99"]), "errors": errors}
 
 
-def run(seconds: float = 20, clients: int = 20, workers: int = 2,
-        rounds: int = 3) -> list[dict[str, Any]]:  # fmt: skip
+def run(seconds: float = 20, clients: int = 20, workers: int = 2, rounds: int = 3,
+        replicas: int = 1, database: str = "sqlite") -> list[dict[str, Any]]:  # fmt: skip
     """The figures; ours as shipped and the baseline run ``rounds`` times, alternating, and
     the median round of each is printed beside every round (this machine's speed moves by
-    tens of percent within minutes, so one round of each can mislead either way)."""
+    tens of percent within minutes, so one round of each can mislead either way).
+    ``database="postgresql"``: replicas behind HAProxy beside one SQLite host instead
+    (``bench/replicas.py``)."""
+    if database == "postgresql":
+        from bench.replicas import http
+
+        return http(seconds, clients, workers, replicas)
+    if replicas != 1:
+        raise ValueError("bench http --replicas needs --database postgresql")
     from training import run_training
     from training.simulation import SimulationConfig, simulate, write_simulation
 
