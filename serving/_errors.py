@@ -14,8 +14,9 @@
           ├── InvalidInput          422: malformed JSON or a contract violation (Problems, capped)
           └── ModelUnavailable      503: no model loaded
 
-``ERROR_SCHEMA`` is the JSON Schema of every error answer; ``error_responses`` declares it in
-the OpenAPI document for the status codes a route can answer with.
+Every error answer is ``{"error": {...}}``, the pydantic model ``_wire.ErrorAnswer``
+(``_wire.OutcomeConflictAnswer`` for an outcome's 409); ``_wire.error_responses`` declares it
+in the OpenAPI document for the status codes a route can answer with.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any
 from data_contracts import Problem
 from screening import ScreeningError
 from screening import StoreUnavailable as StoreUnavailable  # raised by the stores, answered here
+
+from ._wire import MAX_PROBLEMS_PER_REQUEST as MAX_PROBLEMS_PER_REQUEST
 
 
 class ServingError(ScreeningError):
@@ -58,11 +61,6 @@ class NotFound(ServingError):
 class PayloadTooLarge(ServingError):
     status_code = 413
     code = "payload_too_large"
-
-
-#: Most problems one answer lists (over all its records; each record lists at most
-#: data_contracts.MAX_PROBLEMS_PER_RECORD); the rest are counted in ``problems_omitted``.
-MAX_PROBLEMS_PER_REQUEST = 100
 
 
 class InvalidInput(ServingError):
@@ -144,43 +142,3 @@ class OutcomeConflict(ServingError):
 
     def body(self) -> dict[str, Any]:
         return super().body() | ({"current_outcome": self.current} if self.current else {})
-
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["record", "field", "problem"],
-    "properties": {
-        "record": {"type": "string"}, "field": {"type": "string"},
-        "problem": {"type": "string"}, "expected": {"type": ["string", "null"]},
-        "got": {"type": ["string", "null"]}, "severity": {"enum": ["error", "warning"]},
-    },
-}  # fmt: skip
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["error"],
-    "additionalProperties": False,
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "problems": {"type": "array", "items": PROBLEM_SCHEMA},
-                       "problems_omitted": {"type": "integer", "minimum": 1}},
-    }},
-}  # fmt: skip
-_MEANING = {
-    401: "No API key, or an unknown or revoked one",
-    403: "The key's role may not do this",
-    404: "Unknown item or model",
-    409: "The registry's model failed its checks; the old model serves on",
-    413: "Request body over the size limit",
-    422: "Malformed JSON or a contract violation; problems name record, field and reason "
-         f"(at most {MAX_PROBLEMS_PER_REQUEST}; problems_omitted counts the rest)",
-    503: "No model loaded, or a store cannot be written (nothing was acknowledged)",
-}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries of the error answers ``codes`` (413 and 422 always)."""
-    return {code: {"description": _MEANING[code],
-                   "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-            for code in sorted({*codes, 413, 422})}  # fmt: skip

@@ -34,11 +34,11 @@ from ._errors import (
     ModelUnavailable,
     NotFound,
     StoreUnavailable,
-    error_responses,
 )
 from ._fast import score_checked
 from ._json import dump_json, parse_json
 from ._runtime import Served
+from ._wire import error_responses
 
 router = APIRouter(prefix="/v2")
 SERVER = "parcelscreen"

@@ -10,28 +10,18 @@ so the two cannot drift apart. ``selection_reason`` is the contract's
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from data_contracts import SelectionReason
 from screening import Band, Decision
 
-from ._errors import MAX_PROBLEMS_PER_REQUEST
 from ._json import dump_json
+from ._wire import MAX_PROBLEMS_PER_REQUEST, ErrorAnswer, Wire, none
 
 
-def _none(value: Any) -> bool:
-    return value is None
-
-
-class _Wire(BaseModel):
-    """A wire model: no field the model does not name, in or out."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReasonOut(_Wire):
+class ReasonOut(Wire):
     """One grouped reason: the officer group, its heading, its contribution (log-odds) and
     the sentence that states the parcel's facts and the model's direction."""
 
@@ -41,40 +31,18 @@ class ReasonOut(_Wire):
     sentence: str
 
 
-class WarningOut(_Wire):
+class WarningOut(Wire):
     """A contract warning on an accepted declaration (the record was scored)."""
 
     field: str
     problem: str
 
 
-class ProblemOut(_Wire):
-    """One problem of a refused declaration: which record and field, what is wrong."""
-
-    record: str
-    field: str
-    problem: str
-    expected: str | None = None
-    got: str | None = None
-    severity: Literal["error", "warning"] = "error"
-
-
-class ErrorDetail(_Wire):
-    code: str
-    message: str
-    problems: list[ProblemOut] = Field(default_factory=list)
-    problems_omitted: int | None = Field(
-        default=None, ge=1, exclude_if=_none, description="problems left out of this entry"
-    )
-
-
-class ErrorEntry(_Wire):
+class ErrorEntry(ErrorAnswer):
     """A declaration of a batch that was not scored, in its place among the results."""
 
-    error: ErrorDetail
 
-
-class Scored(_Wire):
+class Scored(Wire):
     """What is decided about one parcel (stored with its score and answered again on a
     retried request)."""
 
@@ -99,7 +67,7 @@ class ScoreResult(Scored):
     warnings: list[WarningOut]
 
 
-class ScoreBatchResponse(_Wire):
+class ScoreBatchResponse(Wire):
     """One result or one error entry per declaration, in order."""
 
     request_id: str
@@ -109,7 +77,7 @@ class ScoreBatchResponse(_Wire):
     problems_omitted: int | None = Field(
         default=None,
         ge=1,
-        exclude_if=_none,
+        exclude_if=none,
         description="problems left out of the error entries: they list "
         f"{MAX_PROBLEMS_PER_REQUEST} in all",
     )

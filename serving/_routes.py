@@ -3,8 +3,8 @@
 Routes read raw bodies (strict JSON, see ``_json``), so the OpenAPI document gets its request
 schemas from ``openapi_extra``: the contract's JSON Schema for declarations and outcomes. The
 scoring and explanation answers are the pydantic models of ``_responses`` (``response_model``
-generates their schemas; the answer is the model's JSON); ``ERROR_SCHEMA`` is every error
-answer's.
+generates their schemas; the answer is the model's JSON), and so are the error answers
+(``_wire.ErrorAnswer``, declared by ``error_responses``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from data_contracts import InspectionOutcome, ParcelDeclaration, Problem
 
 from ._auth import Role
 from ._deps import Admin, Monitor, Officer, RequestId, ServiceDep, Sorter, authorize
-from ._errors import ERROR_SCHEMA, InvalidInput, error_responses
+from ._errors import InvalidInput
 from ._fast import score_body, score_checked
 from ._json import dump_json, parse_json
 from ._responses import Explanation, ScoreBatchResponse, ScoreResult, wire_json
+from ._wire import conflict_response, error_responses
 
 router = APIRouter()
 JSON = "application/json"
@@ -74,10 +75,15 @@ OUTCOME_OUT = _object(
     effective={"type": "boolean", "description": "false: a correction waiting for a second "
                "officer's approval (four eyes), counted nowhere until approved"},
     corrects={"type": ["integer", "null"]})  # fmt: skip
-
-
-def _conflict(meaning: str) -> dict[int | str, dict[str, Any]]:
-    return {409: {"description": meaning, "content": {JSON: {"schema": ERROR_SCHEMA}}}}
+OUTCOME_CONFLICT = conflict_response(
+    "Outcomes are append-only: the item has an outcome already, and a correction must name "
+    "it (corrects, correction_reason), or the one named is no longer current; "
+    "current_outcome.outcome_id is the one to name"
+)
+APPROVAL_CONFLICT = conflict_response(
+    "The outcome is not waiting for approval, or the outcome it corrects is no longer the "
+    "item's current one"
+)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -142,10 +148,7 @@ async def explanation(item_id: str, service: ServiceDep, caller: Officer,
 @router.post("/v1/outcomes", summary="Record an inspection outcome", status_code=201,
              openapi_extra=_body(OUTCOME),
              responses=_ok(OUTCOME_OUT, "Stored", 201) | error_responses(401, 403, 503)
-             | _conflict("Outcomes are append-only: the item has an outcome already, and a "
-                         "correction must name it (corrects, correction_reason), or the one "
-                         "named is no longer current; current_outcome.outcome_id is the one "
-                         "to name"))  # fmt: skip
+             | OUTCOME_CONFLICT)
 async def outcomes(request: Request, service: ServiceDep, caller: Officer,
                    rid: RequestId) -> Response:  # fmt: skip
     """One InspectionOutcome; stored for retraining and counted in the entity history. An
@@ -157,8 +160,7 @@ async def outcomes(request: Request, service: ServiceDep, caller: Officer,
 
 @router.post("/v1/outcomes/{outcome_id:int}:approve", summary="Approve a pending correction",
              responses=_ok(OUTCOME_OUT) | error_responses(401, 403, 404, 503)
-             | _conflict("The outcome is not waiting for approval, or the outcome it corrects "
-                         "is no longer the item's current one"))  # fmt: skip
+             | APPROVAL_CONFLICT)
 def approve_outcome(outcome_id: int, service: ServiceDep, caller: Officer,
                     rid: RequestId) -> Response:  # fmt: skip
     """Four eyes: a correction overturning a seizure becomes effective when an officer other

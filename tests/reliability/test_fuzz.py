@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis import GenerationMode, checks  # noqa: E402
 
-from serving._errors import ERROR_SCHEMA  # noqa: E402
+from serving._wire import ErrorAnswer, OutcomeConflictAnswer  # noqa: E402
 from tests.conftest import Trained  # noqa: E402
 from tests.serving.conftest import Server, make_settings, start_server  # noqa: E402
 
@@ -90,5 +90,8 @@ def test_every_error_answer_is_declared(fuzz_server: Server) -> None:
             assert not takes_input or "422" in responses, f"{method} {path}"
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
+                    conflict = status == "409" and path.startswith("/v1/outcomes")
+                    model = OutcomeConflictAnswer if conflict else ErrorAnswer
                     schema = response["content"]["application/json"]["schema"]
-                    assert schema == ERROR_SCHEMA, f"{method} {path} {status}"
+                    ref = f"#/components/schemas/{model.__name__}"
+                    assert schema == {"$ref": ref}, f"{method} {path} {status}"

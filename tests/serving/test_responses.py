@@ -11,6 +11,8 @@ from pydantic.json_schema import models_json_schema
 
 from data_contracts import SelectionReason
 from serving._responses import Explanation, ScoreBatchResponse, ScoreResult, wire_json
+from serving._wire import ErrorAnswer, OutcomeConflictAnswer
+from tests.factories import outcome
 
 from .conftest import Server, parcel
 
@@ -110,3 +112,65 @@ def test_batch_and_explanation_answer_with_the_models(server: Server) -> None:
     explanation = Explanation.model_validate_json(shown.content)
     assert explanation.item_id == item and wire_json(explanation) == shown.content
     assert len(explanation.contributions) == len(explanation.features) > 60
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def test_the_error_schemas_of_the_document_are_the_models(server: Server) -> None:
+    """Every 4xx and 5xx answer of the document is ErrorAnswer, an outcome's 409
+    OutcomeConflictAnswer; their schemas (and their parts') are the models'."""
+    doc = server.client("sorter").get("/openapi.json").json()
+    _, generated = models_json_schema(
+        [(model, "serialization") for model in (ErrorAnswer, OutcomeConflictAnswer)],
+        ref_template="#/components/schemas/{model}",
+    )
+    components = doc["components"]["schemas"]
+    assert {"ErrorAnswer", "ErrorDetail", "ProblemOut", "OutcomeConflictAnswer"} <= set(
+        generated["$defs"]
+    )
+    for name, schema in generated["$defs"].items():
+        assert components[name] == _without_null_defaults(schema), name
+    declared: set[str] = set()
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if not status.startswith(("4", "5")):
+                    continue
+                conflict = status == "409" and path.startswith("/v1/outcomes")
+                model = OutcomeConflictAnswer if conflict else ErrorAnswer
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == _ref(model), f"{method} {path} {status}"
+                declared.add(f"{status} {model.__name__}")
+    assert {"401 ErrorAnswer", "422 ErrorAnswer", "503 ErrorAnswer",
+            "409 OutcomeConflictAnswer"} <= declared  # fmt: skip
+
+
+def test_error_answers_are_the_models_json(server: Server) -> None:
+    """Real error answers (no key, a contract violation, an unknown item, an outcome that
+    conflicts with the record) are the models' (an error without problems leaves the list
+    out, which the schema allows: it is not required)."""
+    answers = [
+        server.client(None).post(SCORE, json=parcel()),
+        server.client("sorter").post(SCORE, json=parcel(currency="XXX")),
+        server.client("sorter").post(SCORE, content=b"{not json"),
+        server.client("officer").get("/v1/parcels/RR999999999NL/explanation"),
+    ]
+    assert [r.status_code for r in answers] == [401, 422, 422, 404]
+    for r in answers:
+        answer = ErrorAnswer.model_validate_json(r.content)
+        assert answer.model_dump(mode="json", exclude_unset=True) == r.json()
+    assert ErrorAnswer.model_validate_json(answers[1].content).error.problems
+    item = parcel()
+    assert server.client("sorter").post(SCORE, json=item).status_code == 200
+    officer = server.client("officer")
+    first = outcome(item_id=item["item_id"], recorded_at="2026-03-09T14:00:00+00:00")
+    assert officer.post("/v1/outcomes", json=first).status_code == 201
+    again = officer.post("/v1/outcomes", json=first | {"recorded_at": "2026-03-10T09:00:00+00:00"})
+    assert again.status_code == 409, again.text
+    conflict = OutcomeConflictAnswer.model_validate_json(again.content)
+    assert conflict.error.current_outcome
+    assert conflict.model_dump(mode="json", exclude_unset=True) == again.json()
+    with pytest.raises(ValidationError, match="current_outcome"):
+        ErrorAnswer.model_validate_json(again.content)  # only the conflict model names it
