@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain", "chaos", "loop",
-         "abuse", "exchange")
+         "abuse", "realdata", "exchange")
 QUICK = {"simulate": {"parcels": 200_000}, "train": {"parcels": 200_000},
          "quality": {"parcels": 100_000}, "batch": {"rows": 200_000, "memory_rows": None},
          "explain": {"rows": 20_000, "baseline_rows": 2_000}, "loop": {"quick": True},
          "http": {"seconds": 5.0, "rounds": 1}, "chaos": {"rounds": 6},
-         "abuse": {"seconds": 4.0},
+         "abuse": {"seconds": 4.0}, "realdata": {"seeds": "1,2"},
          "exchange": {"seeds": "1,2", "parcels_per_week": 1000}}  # fmt: skip
 
 
