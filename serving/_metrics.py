@@ -1,7 +1,9 @@
 """The service's Prometheus metrics, kept with ``prometheus_client`` in its multiprocess mode:
 requests, latency, decisions by band and model swaps, summed over every worker process;
-the model served, the halt switch, and the PSI of recent scores against the bundle's
-reference histogram. Where the files live and how workers come and go: ``_shared_metrics``.
+the model served, the halt switch, the PSI of recent scores against the bundle's reference
+histogram, and the drift monitor's alarms (``serving._alarms``: one gauge per firing alarm,
+none while all is steady). Where the files live and how workers come and go:
+``_shared_metrics``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from screening import psi
 
+from ._alarms import HealthReport
 from ._shared_metrics import MetricsDirectory
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 #: version, bundle hash, the bundle's score reference (None: no model) and the halt switch
 Info = Callable[[], tuple[str, str, dict[str, object] | None, bool]]
+#: The drift monitor's check of the model served (None: no model)
+Alarms = Callable[[], HealthReport | None]
 
 
 class _Labelled:
@@ -83,12 +88,12 @@ class Metrics:
         self.decisions.child(band, decision, mode).inc()
         self.directory.add_score(probability)
 
-    def render(self, info: Info) -> str:
+    def render(self, info: Info, alarms: Alarms = lambda: None) -> str:
         """The exposition text: every worker's counts, read from their files (nothing is
         written), and the model, halt switch and drift as this worker sees them."""
         registry = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(registry, path=str(self.directory.path))
-        registry.register(_Served(info, self.directory))
+        registry.register(_Served(info, self.directory, alarms))
         return generate_latest(registry).decode()
 
     def close(self) -> None:
@@ -98,8 +103,8 @@ class Metrics:
 class _Served:
     """Gauges computed at the scrape: the model served, the halt switch, the drift."""
 
-    def __init__(self, info: Info, directory: MetricsDirectory) -> None:
-        self._info, self._directory = info, directory
+    def __init__(self, info: Info, directory: MetricsDirectory, alarms: Alarms) -> None:
+        self._info, self._directory, self._alarms = info, directory, alarms
 
     def collect(self) -> Iterator[Metric]:
         version, bundle_hash, reference, halted = self._info()
@@ -116,3 +121,27 @@ class _Served:
                                     "shift).", value=psi(reference, scores))  # fmt: skip
             yield GaugeMetricFamily("parcelscreen_score_window",
                                     "Recent scores in the PSI window.", value=len(scores))
+        yield from _alarm_gauges(self._alarms())
+
+
+def _alarm_gauges(report: HealthReport | None) -> Iterator[Metric]:
+    """The drift monitor's check: whether it measured, its windows, and the alarms firing."""
+    if report is None:
+        return
+    yield GaugeMetricFamily("parcelscreen_drift_measured", "1 when the last 24 hours and the "
+                            "same hours of the 4 weeks before hold enough results to compare.",
+                            value=int(report.measured))  # fmt: skip
+    rows = GaugeMetricFamily("parcelscreen_drift_window_rows", "Results compared (a sample).",
+                             labels=("window",))  # fmt: skip
+    rows.add_metric(("current",), report.current_rows)
+    rows.add_metric(("reference",), report.reference_rows)
+    yield rows
+    yield GaugeMetricFamily("parcelscreen_drift_alarms", "Drift alarms firing (significant and "
+                            "material shifts of the score or a declared field).",
+                            value=len(report.alarms))  # fmt: skip
+    firing = GaugeMetricFamily("parcelscreen_drift_alarm", "PSI of each shift that alarms "
+                               "(feature 'score': the score's distribution).",
+                               labels=("feature",))  # fmt: skip
+    for alarm in report.alarms:
+        firing.add_metric((alarm.feature,), alarm.psi)
+    yield firing

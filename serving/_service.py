@@ -31,6 +31,7 @@ from screening import (
     reasons,
 )
 
+from ._alarms import AlarmWatch, HealthReport
 from ._audit import Entry, input_key
 from ._auth import Caller, KeyStore
 from ._decisions import decision_entry
@@ -104,6 +105,8 @@ class Service:
             decision_key(settings.secret_key),
             self.audit, self.metrics, trusted_bundle_keys(settings.trusted_bundle_keys),
         )  # fmt: skip
+        #: The drift monitor's last check of the served model (kept a minute).
+        self.alarms = AlarmWatch(self.state_db)
         self.halted = False
         self.refresh_halted()
 
@@ -287,4 +290,11 @@ class Service:
             m = served.model
             return m.version, m.bundle_hash, m.reference.get("score"), halted
 
-        return self.metrics.render(info)  # reads every worker's files, writes nothing
+        return self.metrics.render(info, self.health)  # reads every worker's files
+
+    def health(self) -> HealthReport | None:
+        """The drift monitor's check of the served model (None: no model), kept a minute."""
+        served = self.holder.loaded
+        if served is None:
+            return None
+        return self.alarms.report(served.model.version, list(served.model.spec.names))

@@ -83,8 +83,6 @@ class OfficerContext:
     throttle: SignInThrottle
     cases: CaseStore
     zone: str
-    #: (time, alarms) of the model-health check the queue's banner shows (kept a minute).
-    health_cache: list[Any]
 
     @classmethod
     def build(cls, service: Service) -> OfficerContext:
@@ -112,7 +110,7 @@ class OfficerContext:
                    timedelta(minutes=s.officer_session_minutes),
                    s.officer_secure_cookie or s.environment != "development",
                    s.officer_page_size, SignInThrottle(service.state_db, s.secret_key),
-                   CaseStore(service.state_db), s.officer_timezone, [])  # fmt: skip
+                   CaseStore(service.state_db), s.officer_timezone)  # fmt: skip
 
     def render(self, name: str, session: Session | None, status: int = 200,
                **values: Any) -> HTMLResponse:  # fmt: skip

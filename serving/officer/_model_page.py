@@ -64,11 +64,6 @@ def _drift(ctx: OfficerContext, version: str, reference: dict[str, Any],
     return report | {"parcels": len(rows), "worst": worst, "too_small": False}
 
 
-def drift_now(ctx: OfficerContext, model: Any) -> dict[str, Any] | None:
-    """The served model's drift over its latest results (as the model page shows it)."""
-    return _drift(ctx, model.version, model.reference, list(model.spec.names))
-
-
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
     pos, neg = scores[positive], scores[~positive]
     if len(pos) == 0 or len(neg) == 0:

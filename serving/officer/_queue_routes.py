@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -17,10 +16,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
-from screening import LABELS, PSI_ALERT, Band, group_of
+from screening import LABELS, Band, group_of
 
 from ._context import PREFIX, OfficerContext, context
-from ._model_page import DRIFT_MIN, drift_now
 from ._text import TEXT
 from ._web import (
     Officer,
@@ -38,7 +36,6 @@ _RUN = re.compile(r"^[0-9a-f]{16}$")
 #: A master transport document, as the contract (version 2) allows one.
 _DOCUMENT = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,34}$")
 _PAGE = re.compile(r"[0-9]{1,9}")
-HEALTH_SECONDS = 60.0
 
 
 def worklist_filter(q: Mapping[str, str], zone: str, username: str) -> QueueFilter:
@@ -103,30 +100,23 @@ def _heading(f: QueueFilter, manifests: list[dict[str, Any]]) -> str:
 
 
 def health_alarms(ctx: OfficerContext) -> list[dict[str, str]]:
-    """The model-health alarms the queue's banner shows, each with what to do (kept a
-    minute: the queue is loaded far more often than drift moves)."""
-    now = time.monotonic()
-    if ctx.health_cache and now - ctx.health_cache[0] < HEALTH_SECONDS:
-        return list(ctx.health_cache[1])
-    alarms = []
-    served = ctx.service.holder.loaded
-    if served is None:
-        alarms.append({"what": TEXT["alarm_no_model"], "todo": TEXT["alarm_no_model_todo"]})
-    else:
-        drift = drift_now(ctx, served.model)
-        if drift is not None and drift.get("parcels", 0) >= DRIFT_MIN:
-            psi = drift.get("score_psi")
-            drifted = list(drift.get("drifted") or [])
-            if (psi is not None and psi > PSI_ALERT) or drifted:
-                parts = list(dict.fromkeys(LABELS[group_of(name)].lower() for name in drifted))
-                alarms.append({
-                    "what": TEXT["alarm_drift"].format(
-                        psi=f"{psi:.2f}" if psi is not None else "-", level=PSI_ALERT,
-                        features=", ".join(parts[:5]) or TEXT["value_none"],
-                        parcels=drift["parcels"]),
-                    "todo": TEXT["alarm_drift_todo"]})  # fmt: skip
-    ctx.health_cache[:] = [now, alarms]
-    return list(alarms)
+    """The model-health alarms the queue's banner shows, each with what to do: none unless
+    the drift monitor (``Service.health``: the last day against the same hours of the four
+    weeks before, kept a minute) has an alarm firing, or no model is loaded."""
+    if ctx.service.holder.loaded is None:
+        return [{"what": TEXT["alarm_no_model"], "todo": TEXT["alarm_no_model_todo"]}]
+    report = ctx.service.health()
+    if report is None or not report.alarms:
+        return []
+    fields = [a.feature for a in report.alarms if a.feature != "score"]
+    parts = list(dict.fromkeys(LABELS[group_of(name)].lower() for name in fields))
+    score = next((a for a in report.alarms if a.feature == "score"), None)
+    return [{"what": TEXT["alarm_drift"].format(
+                parcels=report.current_rows, before=report.reference_rows,
+                score=TEXT["alarm_drift_score"].format(psi=f"{score.psi:.2f}") if score
+                else TEXT["alarm_drift_no_score"],
+                features=", ".join(parts[:5]) or TEXT["value_none"]),
+             "todo": TEXT["alarm_drift_todo"]}]  # fmt: skip
 
 
 @router.get("")

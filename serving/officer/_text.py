@@ -264,10 +264,12 @@ TEXT: dict[str, str] = {
     "alarm_todo": "What to do:",
     "alarm_more": "Details on the model page",
     "alarm_drift": (
-        "the {parcels} parcels scored lately differ from those the model learned from (the "
-        "shift of their scores is {psi}, the alarm level {level}; what changed most: "
-        "{features}). The chances it gives may be off."
+        "the parcels of the last 24 hours ({parcels} compared) differ from those of the same "
+        "hours in the four weeks before ({before} compared): {score}; declaration fields that "
+        "moved: {features}. The chances the model gives may be off."
     ),
+    "alarm_drift_score": "their scores moved (shift index {psi})",
+    "alarm_drift_no_score": "their scores did not move beyond the alarm level",
     "alarm_drift_todo": (
         "keep working the worklist and record every outcome, random-control parcels "
         "included (they measure the model); tell the model's owner, who decides whether to "
