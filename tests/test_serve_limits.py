@@ -2,7 +2,10 @@
 size and by number of lines, the time a head and a body may take, idle connections.
 
 The service runs here under the uvicorn options ``serve`` uses (``uvicorn_options``), on
-127.0.0.1, with time-outs of one second; every test is bounded in bytes and in time.
+127.0.0.1, with time-outs of one second; every test is bounded in bytes and in time. The
+tests assert what the server did (closed the connection, answered 408 naming its time-out),
+not how quickly: the clock bounds here (``GUARD``) only keep a broken server from hanging
+the suite, and are far above the time-outs under test, whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ from tests.serving.conftest import make_settings
 
 TIMEOUT = 1.0  # header_timeout and body_timeout of the server under test
 HEAD = b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+GUARD = 60.0  # seconds: longer than any time-out under test, only against a hang
 
 
 @pytest.fixture(scope="module")
 def address(trained: Trained,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:  # fmt: skip
     settings = make_settings(tmp_path_factory.mktemp("limits"), trained.registry,
-                             header_timeout=TIMEOUT, body_timeout=TIMEOUT)  # fmt: skip
+                             header_timeout=TIMEOUT, body_timeout=TIMEOUT,
+                             keep_alive_timeout=int(GUARD) * 10)  # fmt: skip
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="error",
                             access_log=False, lifespan="on",
                             **_serve_cmd.uvicorn_options(settings))  # fmt: skip
@@ -59,7 +64,7 @@ def _connect(address: tuple[str, int]) -> socket.socket:
     return socket.create_connection(address, timeout=10)
 
 
-def _answer(sock: socket.socket, seconds: float = 5.0) -> bytes:
+def _answer(sock: socket.socket, seconds: float = GUARD) -> bytes:
     """What the server sends until it closes the connection (b"" if it resets it)."""
     sock.settimeout(seconds)
     chunks = []
@@ -102,12 +107,10 @@ def test_a_head_over_the_limit_gets_431(address: tuple[str, int]) -> None:
 
 def test_a_100_mb_header_is_cut_off_after_the_first_reads(address: tuple[str, int]) -> None:
     with _connect(address) as sock:
-        started = time.monotonic()
         sent = _stream(sock, HEAD + b"X-Big: ", b"a" * 65536, 100 * 1024 * 1024)
         answer = _answer(sock)
     assert sent < 32 * 1024 * 1024, f"{sent} bytes of the header were taken in"
     assert answer == b"" or answer.startswith(b"HTTP/1.1 431 ")
-    assert time.monotonic() - started < 10
 
 
 def test_100000_header_lines_are_cut_off(address: tuple[str, int]) -> None:
@@ -128,7 +131,7 @@ def test_more_header_lines_than_the_limit_get_431(address: tuple[str, int]) -> N
 
 def test_slow_loris_sockets_are_closed_after_the_header_timeout(address: tuple[str, int]) -> None:
     """60 sockets send a head a byte every 0.2 s and 10 more send nothing: all are closed
-    about TIMEOUT seconds after they opened, not held for ever."""
+    by the header time-out (408 naming it), not held for ever."""
     slow = [_connect(address) for _ in range(60)]
     idle = [_connect(address) for _ in range(10)]
     started = time.monotonic()
@@ -137,10 +140,10 @@ def test_slow_loris_sockets_are_closed_after_the_header_timeout(address: tuple[s
             sock.sendall(HEAD)
         open_ = {s.fileno(): s for s in slow + idle}
         answers: dict[int, bytes] = {}
-        while open_ and time.monotonic() - started < TIMEOUT + 4:
+        while open_ and time.monotonic() - started < GUARD:
             readable, _, _ = select.select(list(open_.values()), [], [], 0.2)
             for sock in readable:
-                answers[sock.fileno()] = _answer(sock, 1.0)
+                answers[sock.fileno()] = _answer(sock)
                 del open_[sock.fileno()]
             for sock in open_.values():
                 if sock in slow:
@@ -148,9 +151,11 @@ def test_slow_loris_sockets_are_closed_after_the_header_timeout(address: tuple[s
                         sock.send(b"X")
         took = time.monotonic() - started
         assert not open_, f"{len(open_)} of 70 sockets still open after {took:.1f} s"
-        assert took < TIMEOUT + 3
         assert all(a == b"" or a.startswith(b"HTTP/1.1 408 ") for a in answers.values())
-        assert any(a.startswith(b"HTTP/1.1 408 ") for a in answers.values())
+        assert any(
+            a.startswith(b"HTTP/1.1 408 ") and b"did not arrive within 1 s" in a
+            for a in answers.values()
+        )
     finally:
         for sock in slow + idle:
             sock.close()
@@ -161,9 +166,9 @@ def test_a_body_that_stops_coming_is_cut_off(address: tuple[str, int]) -> None:
         started = time.monotonic()
         sock.sendall(b"POST /v1/parcels:score HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\"")
-        _answer(sock, TIMEOUT + 5)
+        _answer(sock)  # the server closes it (a TimeoutError here: it never did)
         took = time.monotonic() - started
-    assert TIMEOUT * 0.9 < took < TIMEOUT + 3
+    assert took > TIMEOUT * 0.9  # the body's time-out (keep-alive is far longer), no earlier
 
 
 def test_serve_runs_uvicorn_with_the_limits(monkeypatch: pytest.MonkeyPatch,

@@ -50,7 +50,10 @@ def _ready(server: Server) -> httpx.Response:
     return server.client(None).get("/v2/health/ready")
 
 
-def _eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+def _eventually(check: Callable[[], bool], seconds: float = 60.0) -> bool:
+    """Whether ``check`` comes true (looked at every 0.1 s). ``seconds`` only guards against a
+    hang: the probe and the anchor keeper run once a second, a thread that a busy machine
+    may hold up for seconds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
@@ -350,7 +353,7 @@ def _scored_and_stopped(trained: Trained, tmp_path: Path, n: int = 5) -> Setting
         for _ in range(n):
             assert server.client().post("/v1/parcels:score", json=parcel()).status_code == 200
         head = server.service.audit.head()
-        assert _eventually(lambda: _anchor(settings).get("seq") == head[0], 3.0)
+        assert _eventually(lambda: _anchor(settings).get("seq") == head[0])
     finally:
         servers.close()
     return settings
