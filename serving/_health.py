@@ -26,7 +26,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +71,8 @@ class StoreHealth:
         self._failed: str | None = None  # the last write's error, until a write commits
         self._probed = 0.0
         self._probing = threading.Lock()
+        #: The clock of the probe's interval (seconds; a test may put in one it moves).
+        self.clock: Callable[[], float] = time.monotonic
         #: Log changes of health (a serving process; commands report errors themselves).
         self.logs = False
         #: The database written to (set once it is open).
@@ -120,9 +122,9 @@ class StoreHealth:
             return refused.message
         if self._failed is None:
             return None
-        if time.monotonic() - self._probed >= INTERVAL and self._probing.acquire(False):
+        if self.clock() - self._probed >= INTERVAL and self._probing.acquire(False):
             try:
-                self._probed = time.monotonic()
+                self._probed = self.clock()
                 self._probe()
             except StoreUnavailable:
                 pass  # noted by the transaction
