@@ -96,28 +96,63 @@ def parcel(**changes: Any) -> dict[str, Any]:
     return declaration(**changes)
 
 
+class _CountingLock:
+    """A store's lock that counts the acquisitions that found it taken (and so waited)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.waited = inner, 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.inner.acquire(False):
+            return True
+        self.waited += 1
+        return bool(self.inner.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        self.inner.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def live_while_store_held(server: Server, request: Callable[[], object]) -> bool:
     """Whether /v2/health/live answers while ``request`` waits for the held state store (as a
-    batch waiting for the writer lock holds it): its wait must not be on the event loop."""
+    batch waiting for the writer lock holds it): its wait must not be on the event loop. The
+    liveness check is made once the request is seen waiting for the store's lock (a count,
+    not a sleep that a busy machine may outrun)."""
+    db = server.service.state_db
+    counting = _CountingLock(db.lock)
+    db.lock = counting  # type: ignore[assignment]
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with server.service.state_db.lock:
+        with counting:
             held.set()
-            release.wait(10)
+            release.wait(120)
 
     holder = threading.Thread(target=hold)
     holder.start()
-    held.wait(5)
-    waiting = threading.Thread(target=request)
-    waiting.start()
-    time.sleep(0.5)  # the request reaches the server and waits for the store
     try:
-        live = httpx.get(f"{server.url}/v2/health/live", timeout=5)
-        return live.status_code == 200 and not release.is_set()
-    except httpx.TimeoutException:
-        return False
+        assert held.wait(60), "the store's lock was never free to hold"
+        waiting = threading.Thread(target=request)
+        waiting.start()
+        for _ in range(1200):  # a minute, only against a hang
+            if counting.waited:
+                break
+            time.sleep(0.05)
+        assert counting.waited, "the request never waited for the held store"
+        try:
+            live = httpx.get(f"{server.url}/v2/health/live", timeout=30)
+            return live.status_code == 200 and not release.is_set()
+        except httpx.TimeoutException:
+            return False
+        finally:
+            release.set()
+            waiting.join()
     finally:
         release.set()
         holder.join()
-        waiting.join()
+        db.lock = counting.inner
