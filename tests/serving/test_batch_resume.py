@@ -17,8 +17,20 @@ from serving.batch import BatchConfig, Capacity, screen
 from tests.serving.batch_fixtures import SECRET, World, world
 
 _CLI = """
-import argparse, sys
+import argparse, os, sys, threading
 from parcelscreen import _screen_cmd
+hold = int(os.environ.get("HOLD_AT_FINISH", "0"))
+if hold:  # the test's run: the writer stops before the hold-th chunk, to be killed there
+    from serving.batch._state import RunState
+    finish, finished = RunState.finish, []
+
+    def held(self, *args, **kwargs):
+        finished.append(1)
+        if len(finished) == hold:
+            threading.Event().wait()  # until the SIGKILL
+        return finish(self, *args, **kwargs)
+
+    RunState.finish = held
 parser = argparse.ArgumentParser()
 _screen_cmd.add_parser(parser.add_subparsers())
 args = parser.parse_args(sys.argv[1:])
@@ -49,15 +61,17 @@ def test_sigkill_then_resume_loses_and_doubles_nothing(w: World, tmp_path: Path)
     env = os.environ | {"PARCELSCREEN_PSEUDONYMISATION_KEY": w.key,
                         "PARCELSCREEN_SECRET_KEY": SECRET}  # fmt: skip
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_command(w, out), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 60
+    # the run is held before its 4th chunk is written (whatever the machine's speed, it
+    # cannot run past the kill), while its scoring threads may still be at work
+    proc = subprocess.Popen(_command(w, out), env=env | {"HOLD_AT_FINISH": "4"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120  # only against a hang
     while _journal_lines(out) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     killed_at = _journal_lines(out)
-    assert 3 <= killed_at < 20, "the run was not killed mid-way"
+    assert killed_at == 3, "the run was not killed mid-way"
     assert not (out / "summary.json").exists()
 
     again = subprocess.run(_command(w, out), env=env, capture_output=True, text=True, timeout=120)
