@@ -1,0 +1,48 @@
+"""Point-in-time matching: an indicator counts only between when it was known and its
+valid_until; features are 0 without a hit and rise with the evidence; the reason's words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from screening.exchange import EXCHANGE_FEATURES, Indicator, PartnerIndex, hit_features, hit_reason
+
+TOKEN = "E1:" + "ab" * 16
+
+
+def _us(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def _indicator(source: str, reliability: str, valid_until: str = "2026-06-30") -> Indicator:
+    return Indicator(ref=f"{source}:{'0' * 24}", tokens=[{"token": TOKEN, "role": "recipient",
+                     "kind": "address"}], month="2026-03", category="stimulants",
+                     quantity_band="10-100 g", reliability=reliability, accuracy="2",
+                     handling="H1", purpose="drug-trafficking-prevention",
+                     sharing_group="g", valid_until=valid_until, source=source)  # fmt: skip
+
+
+def test_point_in_time_and_expiry() -> None:
+    index = PartnerIndex()
+    index.add(_indicator("nl", "B"), _us("2026-03-20"))
+    assert index.hits([TOKEN], _us("2026-03-19")) == []  # before it was known: no leak
+    assert len(index.hits([TOKEN], _us("2026-03-21"))) == 1
+    assert len(index.hits([TOKEN], _us("2026-06-30T23:00:00"))) == 1  # its last valid day
+    assert index.hits([TOKEN], _us("2026-07-01")) == []  # expired
+    assert index.hits(["E1:" + "cd" * 16], _us("2026-04-01")) == []
+
+
+def test_features_rise_with_evidence_and_reason_words() -> None:
+    at = _us("2026-04-01")
+    assert hit_features([], at) == [0.0] * len(EXCHANGE_FEATURES)
+    index = PartnerIndex()
+    index.add(_indicator("nl", "C"), _us("2026-03-20"))
+    one = hit_features(index.hits([TOKEN], at), at)
+    index.add(_indicator("de", "A"), _us("2026-03-30"))
+    hits = index.hits([TOKEN], at)
+    two = hit_features(hits, at)
+    assert all(b >= a for a, b in zip(one, two, strict=True)) and two[1] == 2.0
+    assert all(v > 0 for v in one)
+    assert hit_reason(hits) == (
+        "The recipient's address matches a seizure reported by partner de in 2026-03, "
+        "reliability A2 (and 1 other partner); the model counts this as raising the risk")
