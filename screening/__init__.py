@@ -15,7 +15,7 @@ from ._drift import (
     psi_from_counts,
     reference_histogram,
 )
-from ._engine import Explain, ScoredParcel, ScoringEngine
+from ._engine import TOP_REASONS, Explain, ScoringEngine
 from ._errors import BundleError, RegistryError, ScreeningError, StoreUnavailable
 from ._features import (
     FEATURE_VERSION,
@@ -52,6 +52,7 @@ from ._policy import (
 from ._postgres_database import PostgresDatabase
 from ._pseudonymise import Pseudonymiser, normalise
 from ._rules import RISK_ORIGINS, rule_score
+from ._scored import REASON_TYPE, SCORED_SCHEMA, ScoredBatch, ScoredParcel
 from .bundles import (
     MANIFEST_NAME,
     REQUIRED_FILES,
@@ -119,6 +120,9 @@ __all__ = [
     "Ed25519PublicKey",
     "EntityStats",
     "Explain",
+    "REASON_TYPE",
+    "SCORED_SCHEMA",
+    "TOP_REASONS",
     "FEATURE_VERSION",
     "FEATURES",
     "FX_TO_EUR",
@@ -146,6 +150,7 @@ __all__ = [
     "RegistryError",
     "SIGNATURE_NAME",
     "SQLiteBackend",
+    "ScoredBatch",
     "ScoredParcel",
     "ScoringEngine",
     "ScreeningError",

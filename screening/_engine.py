@@ -1,14 +1,15 @@
 """The scoring engine: declarations in; scores, decisions and reasons out.
 
 The HTTP service, batch screening and the officer view all call :class:`ScoringEngine`, and
-training computes its features with the same frame, history and feature functions.
+training computes its features with the same frame, history and feature functions. Its result
+is one columnar :class:`~screening._scored.ScoredBatch` whatever the caller: batch screening
+writes it to Arrow, the service answers with its rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -17,9 +18,10 @@ from data_contracts import ParcelDeclaration
 
 from ._features import feature_matrix
 from ._frame import ParcelFrame, frame_from_declarations, frame_from_table
-from ._policy import Decision, DecisionPolicy, Verdict, verdicts
+from ._policy import Decision, DecisionPolicy, decide_many
 from ._pseudonymise import Pseudonymiser
 from ._rules import rule_score
+from ._scored import ScoredBatch
 from .bundles import LoadedModel
 from .explain import Reason, reasons
 from .history import HISTORY_FEATURES, History, entity_tokens
@@ -27,37 +29,8 @@ from .history import HISTORY_FEATURES, History, entity_tokens
 Explain = Literal["none", "flagged", "all"]
 #: From this many parcels, snapshot history (record=False) is read column-wise.
 _SNAPSHOT_ROWS = 16
-
-
-@dataclass
-class ScoredParcel:
-    """The result for one parcel."""
-
-    item_id: str
-    probability: float
-    margin: float
-    verdict: Verdict
-    rule_points: float
-    model_version: str
-    bundle_hash: str
-    features: np.ndarray = field(repr=False)
-    base_value: float | None = None
-    contributions: np.ndarray | None = field(default=None, repr=False)
-    reasons: list[Reason] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        v = self.verdict
-        return {
-            "item_id": self.item_id,
-            "probability": self.probability,
-            "band": v.band.value,
-            "decision": v.decision.value,
-            "selection_reason": None if v.selection_reason is None else v.selection_reason.value,
-            "selection_probability": v.selection_probability,
-            "model_version": self.model_version,
-            "bundle_hash": self.bundle_hash,
-            "reasons": None if self.reasons is None else [r.as_dict() for r in self.reasons],
-        }
+#: Reasons given per explained parcel unless a caller asks for another number.
+TOP_REASONS = 5
 
 
 class ScoringEngine:
@@ -100,7 +73,7 @@ class ScoringEngine:
 
     def score_table(
         self, table: pa.Table, explain: Explain = "flagged", record: bool = True
-    ) -> list[ScoredParcel]:
+    ) -> ScoredBatch:
         """Score every parcel of a validated table in the contract's nested form."""
         return self.score_frame(self.frame(table), explain, record)
 
@@ -109,37 +82,52 @@ class ScoringEngine:
         declarations: Sequence[ParcelDeclaration],
         explain: Explain = "flagged",
         record: bool = True,
-    ) -> list[ScoredParcel]:
+    ) -> ScoredBatch:
         """Score validated declarations (the low-latency path of the HTTP service)."""
-        return self.score_frame(frame_from_declarations(declarations, self.pseudonymiser),
-                                explain, record)  # fmt: skip
+        frame = frame_from_declarations(declarations, self.pseudonymiser)
+        return self.score_frame(frame, explain, record)
 
     def score_frame(
-        self, frame: ParcelFrame, explain: Explain = "flagged", record: bool = True
-    ) -> list[ScoredParcel]:
-        """Features (history as of each parcel's time), score, decision, reasons."""
-        matrix = self.features(frame, record=record)
-        margin, probability = self.model.probability(matrix)
-        points = rule_score(matrix, self.model.spec, frame.origin)
+        self,
+        frame: ParcelFrame,
+        explain: Explain = "flagged",
+        record: bool = True,
+        top: int | None = TOP_REASONS,
+    ) -> ScoredBatch:
+        """Features (history as of each parcel's time), score, decision, reasons (the ``top``
+        strongest of each parcel explained; None: all), column-wise for the whole frame."""
         model = self.model
-        ids = frame.item_id
-        decided = verdicts(ids, probability, points, model.thresholds, self.policy,
-                           self._decision_key)  # fmt: skip
-        results = [
-            ScoredParcel(str(ids[i]), float(probability[i]), float(margin[i]), decided[i],
-                         float(points[i]), model.version, model.bundle_hash, matrix[i])  # fmt: skip
-            for i in range(len(frame))
-        ]
-        wanted = [r for r in results if explain == "all" or (
-            explain == "flagged" and r.verdict.decision is not Decision.PASS)]  # fmt: skip
-        if wanted:
-            self.explain(wanted)
-        return results
-
-    def explain(self, parcels: Sequence[ScoredParcel], top: int | None = 5) -> None:
-        """Attach exact contributions and plain-language reasons to scored parcels."""
-        contribs = self.model.contributions(np.vstack([p.features for p in parcels]))
-        for parcel, row in zip(parcels, contribs, strict=True):
-            parcel.contributions = row
-            parcel.base_value = float(row[-1])
-            parcel.reasons = reasons(row, parcel.features, self.model.spec, top)
+        matrix = self.features(frame, record=record)
+        margin, probability = model.probability(matrix)
+        points = rule_score(matrix, model.spec, frame.origin)
+        decision, band, reason, chosen = decide_many(
+            frame.item_id, probability, points, model.thresholds, self.policy, self._decision_key
+        )
+        if explain == "all":
+            wanted = np.arange(len(frame))
+        elif explain == "flagged":
+            wanted = np.flatnonzero(decision != Decision.PASS.value)
+        else:
+            wanted = np.arange(0)
+        explained: list[list[Reason] | None] = [None] * len(frame)
+        contributions = np.empty((0, matrix.shape[1] + 1))
+        if len(wanted):
+            contributions = model.contributions(matrix[wanted])
+            for i, row in zip(wanted, contributions, strict=True):
+                explained[i] = reasons(row, matrix[i], model.spec, top)
+        return ScoredBatch(
+            item_id=frame.item_id,
+            probability=probability,
+            margin=margin,
+            band=band,
+            decision=decision,
+            selection_reason=reason,
+            selection_probability=chosen,
+            rule_points=points,
+            features=matrix,
+            model_version=model.version,
+            bundle_hash=model.bundle_hash,
+            explained=wanted,
+            contributions=contributions,
+            reasons=explained,
+        )
