@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "train":
             params |= {k: v for k in ("parcels", "dask", "workers")
                        if (v := getattr(args, k)) not in (None, False)}  # fmt: skip
+            if args.dask and args.seeds:  # the two models over seeds (bench/train_dask.py)
+                params["seeds"] = args.seeds
         if name in ("chaos", "http"):
             params |= {k: v for k in ("replicas", "database")
                        if (v := getattr(args, k)) is not None}  # fmt: skip

@@ -32,11 +32,12 @@ def _baseline(data: Path, rounds: int) -> float:
     return time.perf_counter() - started
 
 
-def run(parcels: int = 1_000_000, dask: bool = False, workers: int = 2) -> list[dict[str, Any]]:
+def run(parcels: int = 1_000_000, dask: bool = False, workers: int = 2,
+        seeds: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
     if dask:  # on a local Dask cluster beside one process (bench/train_dask.py)
         from .train_dask import run as run_dask
 
-        return run_dask(parcels, workers)
+        return run_dask(parcels, workers, seeds)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         write_simulation(simulate(SimulationConfig(parcels=parcels)), data)

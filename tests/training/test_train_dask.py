@@ -22,9 +22,12 @@ from training import load_dataset, run_training
 from training._dask import dask_client, dask_replay
 
 #: Tolerance of the Dask model's test metrics against the single-process model's (truth
-#: labels of the 60,000-parcel test data set, about 24,000 test parcels): xgboost.dask sketches
-#: the feature quantiles per worker and samples rows per worker, so the trees differ a little.
-ROC_AUC_TOLERANCE = 0.02
+#: labels): xgboost.dask sketches the feature quantiles per worker and samples rows per
+#: worker, so the trees differ a little. Over five simulation seeds of 200,000 parcels the
+#: Dask minus single-process difference ranged -0.002 .. 0.025 in ROC AUC and -0.022 .. 0.042
+#: in PR AUC (python -m bench train --dask --parcels 200000 --seeds 1,2,3,4,5); on this test's
+#: data it is about 0.006 and 0.024.
+ROC_AUC_TOLERANCE = 0.03
 PR_AUC_TOLERANCE = 0.05
 
 
@@ -34,6 +37,7 @@ def client() -> Iterator[Any]:
         yield c
 
 
+@pytest.mark.slow
 def test_replay_on_dask_equals_the_single_process_replay(sim_data: Path, client: Any) -> None:
     data = load_dataset(sim_data / "declarations.parquet", sim_data / "outcomes.parquet",
                         Pseudonymiser(KEY), validate=False)  # fmt: skip
@@ -61,6 +65,7 @@ def _metric(run: Any, name: str) -> float:
     return float(run.metrics["truth"]["model"][name])
 
 
+@pytest.mark.slow
 def test_dask_model_equals_the_single_process_model(trained: Trained, tmp_path: Path) -> None:
     run = run_training(trained.data, tmp_path / "registry", KEY,
                        truth=trained.data / "truth.parquet", validate=False, dask="local",
@@ -73,6 +78,7 @@ def test_dask_model_equals_the_single_process_model(trained: Trained, tmp_path: 
     assert _metric(run, "roc_auc") > 0.8
 
 
+@pytest.mark.slow
 def test_train_command_on_a_scheduler(trained: Trained, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     from dask.distributed import LocalCluster
@@ -88,6 +94,7 @@ def test_train_command_on_a_scheduler(trained: Trained, tmp_path: Path,
     assert "on Dask: 2 worker(s)" in captured.err
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_one_error_line(
     trained: Trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
