@@ -29,9 +29,16 @@ class Calibration:
 def fit_platt(
     margin: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, iterations: int = 50
 ) -> Calibration:
-    """Weighted logistic regression of y on the margin (Newton's method, tiny L2 ridge)."""
+    """Weighted logistic regression of y on the margin (Newton's method, tiny L2 ridge), on
+    Platt's (1999) smoothed targets: a seizure counts as ``(n1 + 1) / (n1 + 2)``, a clean
+    parcel as ``1 / (n0 + 2)`` (``n1``, ``n0``: rows of each). With a handful of seizures that
+    the margins separate, 0/1 targets drive the slope to infinity (a fit of 8 million was seen
+    in the loop bench with 5 matured seizures: every probability 0 or 1, the ranking lost);
+    smoothed ones keep it finite and change nothing that matters when seizures are many."""
     x = np.asarray(margin, dtype=np.float64)
-    t = np.asarray(y, dtype=np.float64)
+    seized = np.asarray(y, dtype=bool)
+    n1, n0 = int(seized.sum()), int((~seized).sum())
+    t = np.where(seized, (n1 + 1.0) / (n1 + 2.0), 1.0 / (n0 + 2.0))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64)
     params = np.array([1.0, 0.0])
     design = np.column_stack([x, np.ones_like(x)])

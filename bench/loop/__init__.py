@@ -63,7 +63,10 @@ def run(seeds: str | None = None, prevalence: str | float = "0.0005", weeks: int
             print(f"prevalence {p:g} seed {seed}: seizures oracle {r['oracle_seizures']} ours "
                   f"{r['ours_seizures']} rules {r['rules_seizures']} random "
                   f"{r['random_seizures']} ({r['ours_to_oracle']:.2f}x oracle, "
-                  f"{r['ours_to_rules']:.1f}x rules; {r['seconds']} s)", file=sys.stderr)
+                  f"{r['ours_to_rules']:.1f}x rules; {r['seconds']} s); last 4 weeks: ECE "
+                  f"{r.get('ece_last_4_weeks', float('nan')):.4f}, predicted / actual "
+                  f"{r.get('predicted_over_actual_last_4_weeks', float('nan')):.2f}",
+                  file=sys.stderr)  # fmt: skip
         summary = summarise(runs)
         results["prevalences"][f"{p:g}"] = {"runs": runs, "summary": summary,
                                             "config": asdict(config)}

@@ -50,11 +50,29 @@ def run_seed(config: LoopConfig) -> dict[str, Any]:
         out["ece_last_4_weeks"] = expected_calibration_error(flow.illicit[tail], prob[tail])
         out["predicted_over_actual_last_4_weeks"] = float(prob[tail].sum()
                                                           / max(flow.illicit[tail].sum(), 1))
+        out["reliability_last_4_weeks"] = reliability(prob[tail], flow.illicit[tail],
+                                                      (flow.found & flow.illicit)[tail])
     except MetricError as exc:
         out["metric_error"] = str(exc)
     out["model_weeks"] = len(ours["trained_weeks"])
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
+
+
+#: Probability bins of the reliability table (the flow is almost all below 0.1%).
+RELIABILITY_EDGES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+def reliability(prob: np.ndarray, illicit: np.ndarray, found: np.ndarray) -> list[dict[str, Any]]:
+    """Per probability bin: parcels, the sum of the model's probabilities (the seizures it
+    expects), the illicit parcels and those an inspection would find (the label it learns)."""
+    rows = []
+    for low, high in zip(RELIABILITY_EDGES[:-1], RELIABILITY_EDGES[1:], strict=True):
+        inside = (prob >= low) & ((prob < high) | (high == 1.0))
+        rows.append({"low": low, "high": high, "parcels": int(inside.sum()),
+                     "predicted": float(prob[inside].sum()), "illicit": int(illicit[inside].sum()),
+                     "found": int(found[inside].sum())})  # fmt: skip
+    return rows
 
 
 def _spread(values: list[float]) -> dict[str, float]:
