@@ -1,6 +1,7 @@
-"""Platt scaling stays finite when a handful of seizures are separated by the margin (issue 18:
-the loop bench's first calibration at 0.05% had a slope of 8 million, every probability 0 or 1
-and the day's ranking lost), and still recovers a calibrated map when seizures are many."""
+"""Platt scaling at low prevalence (issue 18: the loop bench's calibrations at 0.05% had slopes
+of 8 million and -18 thousand, every probability 0 or 1 and the day's ranking lost): it finds
+the map where margins are far below zero and rows carry random control's weights, stays finite
+when a handful of seizures are separated, and recovers the map when seizures are many."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def test_a_few_separated_seizures_are_not_called_certain() -> None:
     assert probability.max() < 0.95
     assert 0 < fitted.slope < 3
     assert np.unique(probability).size == np.unique(margin).size  # the ranking survives
+
+
+def test_margins_far_below_zero_with_heavy_weights_recover_the_map() -> None:
+    rng = np.random.default_rng(0)
+    margin = rng.normal(-8.0, 1.5, 3000)  # as the loop's trees give at 0.05%
+    weights = np.where(rng.random(3000) < 0.3, rng.choice([50.0, 500.0], 3000), 1.0)
+    seized = rng.random(3000) < 1 / (1 + np.exp(-(margin + 4.0)))  # truth: slope 1, +4
+    fitted = fit_platt(margin, seized, weights)  # plain Newton steps: slope 8 million
+    assert 0.7 < fitted.slope < 1.4
+    assert 2.0 < fitted.intercept < 6.0
 
 
 def test_many_seizures_recover_the_calibrated_map() -> None:
