@@ -18,6 +18,7 @@ from screening.exchange import HANDLING_WORDS, FollowUps
 
 from .._audit import Entry
 from ._context import PREFIX, context
+from ._text import TEXT
 from ._web import Officer, normal_item_id, posted, posting_session, redirect, refuse
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -54,6 +55,8 @@ def exchange_page(request: Request, session: Officer, item_id: str) -> Response:
     item_id = normal_item_id(item_id)
     ctx = context(request)
     hits = FollowUps(ctx.service.state_db).hits(item_id)
+    if not hits and ctx.service.state.get_result(item_id) is None:  # no such parcel here
+        return refuse(request, session, TEXT["not_found"], 404)
     ctx.service.audit.append(Entry(
         "exchange_hit_viewed", request_id=str(request.state.request_id),
         caller=f"officer:{session.user.username}", item_id=item_id,

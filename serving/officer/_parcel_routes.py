@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 
 from data_contracts import mail_class
+from screening.exchange import FollowUps
 
 from .._audit import DecisionLog, Entry
 from .._auth import Role
@@ -158,6 +159,7 @@ def parcel_page(request: Request, session: Session, item_id: str, status: int = 
         case_versions=ctx.cases.versions(item_id), case_errors=case_errors or [],
         case_saved=q.get("case") == "saved", attachments=ctx.cases.attachments(item_id),
         claim=ctx.parcels.worklists.claim_of(item_id), officers=officers(ctx, session),
+        partner_hits=FollowUps(ctx.service.state_db).hits(item_id),
         substances=SUBSTANCES, concealments=CONCEALMENTS, quick=QUICK,
         mail_class=mail_class(item_id[:2]).value if item_id[:2].isalpha() else None,
         **_worklist(ctx, session, w, item_id),

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 
 from screening import LABELS, Band, group_of
+from screening.exchange import FollowUps
 
 from ._context import PREFIX, OfficerContext, context
 from ._text import TEXT
@@ -119,6 +120,17 @@ def health_alarms(ctx: OfficerContext) -> list[dict[str, str]]:
              "todo": TEXT["alarm_drift_todo"]}]  # fmt: skip
 
 
+def partner_hit_items(ctx: OfficerContext, item_ids: list[str]) -> set[str]:
+    """Which of the listed parcels have a partner hit (``parcelscreen exchange match``)."""
+    if not item_ids:
+        return set()
+    FollowUps(ctx.service.state_db)  # the exchange's tables, made if no match ran yet
+    marks = ", ".join("?" for _ in item_ids)
+    rows = ctx.service.state_db.execute(
+        f"SELECT DISTINCT item_id FROM exchange_hits WHERE item_id IN ({marks})", item_ids)
+    return {r[0] for r in rows}
+
+
 @router.get("")
 async def home() -> Response:
     return redirect(f"{PREFIX}/queue")
@@ -163,6 +175,7 @@ def queue(request: Request, session: Officer) -> Response:  # sync: off the even
         parcel_url=parcel_url, prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page < pages else None,
         heading=_heading(f, manifests), alarms=health_alarms(ctx),
+        partner_hits=partner_hit_items(ctx, [r["item_id"] for r in rows]),
         last={"item": normal_item_id(last), "result": q.get("result", "")} if last else None,
         empty=q.get("empty") == "1",
         export_url=f"{PREFIX}/export/worklist.csv?{urlencode(kept)}",

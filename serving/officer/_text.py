@@ -148,6 +148,13 @@ TEXT: dict[str, str] = {
     "quick_full_form": "Full outcome form",
     "quick_unknown": "Choose Seized, Clean or Released.",
     "why_flagged": "Why it was flagged",
+    "partner_hit_title": "Partner hit",
+    "partner_hit_one": (
+        "A partner agency reported a seizure this parcel's sender or recipient matches."),
+    "partner_hit_many": (
+        "Partner agencies reported {n} seizures this parcel's sender or recipient matches."),
+    "partner_hit_link": "Open the partner hits (and prepare a follow-up request)",
+    "partner_hit_marker": "Partner hit",
     "see_explanation": "How each part of the declaration moved the chance",
     "declaration_brief": "The declaration in brief",
     "model_facts": "Model and scoring",

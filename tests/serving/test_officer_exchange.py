@@ -37,8 +37,10 @@ def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
                       "reported by partner be in 2026-03, reliability B2"):
             assert shown in page.text, shown
         assert not re.search(r"[0-9a-f]{32}", page.text)  # no token anywhere on the page
-        empty = olga.get("/officer/parcels/CP000000000NL/exchange")
+        scored = osrv.service.state_db.execute("SELECT item_id FROM officer_parcel LIMIT 1")
+        empty = olga.get(f"/officer/parcels/{scored[0][0]}/exchange")
         assert "No partner hit" in empty.text
+        assert olga.get("/officer/parcels/CP000000000NL/exchange").status_code == 404
         prepared = olga.post(f"/officer/parcels/{ITEM}/exchange/prepare",
                              data={"csrf": csrf_of(page.text), "source": "be", "ref": REF})
         assert prepared.status_code == 303

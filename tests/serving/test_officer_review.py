@@ -1,0 +1,60 @@
+"""What a reviewer walking the officer's path found (partner hits out of reach, the flight
+filter, the upload's message, a claim overridden without a word, headings, filters), each
+seen through the officer's own signed-in client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import closing
+
+import pytest
+
+from screening.exchange import FollowUps, Hit
+from tests.browser.officer_setup import officer_server, sign_in
+from tests.conftest import Trained
+from tests.serving.conftest import Server
+
+REF = "be:00112233445566778899aabb"
+
+
+@pytest.fixture(scope="module")
+def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from officer_server(trained.registry, tmp_path_factory.mktemp("officer_rev"),
+                              parcels=30)  # fmt: skip
+
+
+def _flagged(osrv: Server) -> list[str]:
+    rows = osrv.service.state_db.execute("SELECT item_id FROM officer_parcel WHERE flagged = 1 "
+                                         "ORDER BY probability DESC")  # fmt: skip
+    return [r[0] for r in rows]
+
+
+def test_partner_hit_reachable_from_parcel_and_worklist(osrv: Server) -> None:
+    item, other = _flagged(osrv)[:2]
+    hit = Hit("be", REF, "2026-04", "opioids", "1-10 g", "A", "1", "H0", "recipient",
+              "address", 0)  # fmt: skip
+    reason = "The recipient's address matches a seizure reported by partner be"
+    FollowUps(osrv.service.state_db).record_hits(item, [hit], reason, {})
+    olga, _ = sign_in(osrv.url, "olga")
+    with closing(olga):
+        page = olga.get(f"/officer/parcels/{item}").text
+        assert 'id="partner-hit"' in page and "Partner hit" in page
+        assert f'href="/officer/parcels/{item}/exchange"' in page
+        assert "partner-hit" not in olga.get(f"/officer/parcels/{other}").text
+        queue = olga.get("/officer/queue").text
+        row = re.search(rf'<tr data-item="{item}".*?</tr>', queue, re.S)
+        assert row and f"/officer/parcels/{item}/exchange" in row[0]
+        plain = re.search(rf'<tr data-item="{other}".*?</tr>', queue, re.S)
+        assert plain and "/exchange" not in plain[0]
+
+
+def test_exchange_page_of_unknown_item_is_404_and_unlogged(osrv: Server) -> None:
+    before = len(osrv.service.audit.records())
+    olga, _ = sign_in(osrv.url, "olga")
+    with closing(olga):
+        page = olga.get("/officer/parcels/NOPE123/exchange")
+        assert page.status_code == 404
+        assert olga.get("/officer/parcels/NOPE123").status_code == 404
+    kinds = [r["kind"] for r in osrv.service.audit.records()[before:]]
+    assert "exchange_hit_viewed" not in kinds
