@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from screening import LABELS, drift_report, group_of
+from screening import LABELS, group_of
 
+from .._alarms import CURRENT, MIN_ROWS, REFERENCE_WEEKS
 from ._markdown import render
 
 if TYPE_CHECKING:
@@ -16,16 +17,6 @@ if TYPE_CHECKING:
 
 CAPACITIES = ("1%", "2%", "5%", "10%")
 SAMPLES = ("random_control", "inspected_ipw", "truth")
-DRIFT_PARCELS, DRIFT_MIN = 2000, 50
-#: Drift is read from this many latest results, newest first by row ID (a result scored
-#: again gets a new one): a read of the table's end, where ordering by time scanned and
-#: sorted every result ever stored at each view of the page.
-DRIFT_WINDOW = 50 * DRIFT_PARCELS
-DRIFT_SQL = (
-    "SELECT json_extract(summary, '$.probability'), features FROM scored_result "
-    "WHERE rowid > (SELECT coalesce(max(rowid), 0) FROM scored_result) - ? "
-    "AND model_version = ? ORDER BY rowid DESC LIMIT ?"
-)
 SHADOW_TOP = 0.2
 #: Fewer seizures than this in a sample: its figures are shown as too uncertain to rely on.
 MIN_POSITIVES = 30
@@ -48,20 +39,21 @@ def _metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _drift(ctx: OfficerContext, version: str, reference: dict[str, Any],
-           names: list[str]) -> dict[str, Any] | None:  # fmt: skip
-    """The drift of the latest results of ``version``; ``{"parcels": n, "too_small": True}``
-    where too few were scored to measure it; None without a reference."""
-    rows = ctx.service.state_db.execute(DRIFT_SQL, (DRIFT_WINDOW, version, DRIFT_PARCELS))
-    if "score" not in reference:
+def _drift(ctx: OfficerContext) -> dict[str, Any] | None:
+    """The drift monitor's check of the served model, the same as the queue's banner
+    (``Service.health``: the last day against the same hours of the four weeks before);
+    ``measured`` false where either window holds too few results to compare. None: no model."""
+    report = ctx.service.health()
+    if report is None:
         return None
-    if len(rows) < DRIFT_MIN:
-        return {"parcels": len(rows), "too_small": True, "needed": DRIFT_MIN}
-    scores = np.array([float(r[0]) for r in rows])
-    matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-    report = drift_report(reference, scores, matrix, names)
-    worst = sorted(report["feature_psi"].items(), key=lambda kv: -kv[1])[:5]
-    return report | {"parcels": len(rows), "worst": worst, "too_small": False}
+    score = next((a for a in report.alarms if a.feature == "score"), None)
+    fields = [a for a in report.alarms if a.feature != "score"]
+    return {"measured": report.measured, "current": report.current_rows,
+            "reference": report.reference_rows, "needed": MIN_ROWS,
+            "hours": int(CURRENT.total_seconds() // 3600), "weeks": REFERENCE_WEEKS,
+            "alarm": bool(report.alarms), "score_psi": score.psi if score else None,
+            "groups": list(dict.fromkeys(LABELS[group_of(a.feature)] for a in fields)),
+            "fields": [{"name": a.feature, "psi": a.psi} for a in fields]}  # fmt: skip
 
 
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
@@ -106,7 +98,6 @@ def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
     if served is None:
         return values
     m = served.model
-    drift = _drift(ctx, m.version, m.reference, list(m.spec.names))
     card_path = m.path / "model_card.md"
     card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
     values.update(
@@ -114,9 +105,7 @@ def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
                "bundle_hash": m.bundle_hash, "name": m.info.get("model_name", "")},
         card_html=render(card, heading_offset=2),
         metrics=_metrics(m.metrics), capacities=CAPACITIES,
-        drift=drift,
-        drift_groups=list(dict.fromkeys(LABELS[group_of(n)] for n in
-                                        (drift or {}).get("drifted") or [])),
+        drift=_drift(ctx),
         info_json=json.dumps(m.info.get("training", {}), indent=1)[:4000],
     )  # fmt: skip
     return values

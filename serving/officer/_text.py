@@ -294,12 +294,17 @@ TEXT: dict[str, str] = {
         "Too few seizures ({n}) to rely on these figures: each could be far off."
     ),
     "drift_too_small": (
-        "Too few recent parcels to measure drift: {n} scored, at least {needed} needed."
+        "Too little history to measure drift yet, so no alarm: {current} parcels scored in "
+        "the last {hours} hours and {reference} in the same hours of the {weeks} weeks "
+        "before; at least {needed} are needed in each."
     ),
-    "drift_state_alert": "Drift alarm: recent parcels differ from the training data.",
-    "drift_state_ok": "No drift alarm: recent parcels look like the training data.",
-    "drift_reading_alert": "above the alarm level",
-    "drift_reading_ok": "below the alarm level",
+    "drift_state_alert": (
+        "Drift alarm: the last day's parcels differ from the same hours of the weeks before."),
+    "drift_state_ok": (
+        "No drift alarm: the last day's parcels look like the same hours of the weeks before."),
+    "drift_windows": "{current} in the last day, {reference} in the weeks before",
+    "drift_reading_alert": "moved beyond the alarm level (shift index {psi})",
+    "drift_reading_ok": "not beyond the alarm level",
     "shadow_too_small": (
         "Too few outcomes to compare the two models ({n} inspected, {seizures} seizures): "
         "the figures below could be chance."
@@ -604,14 +609,16 @@ TEXT: dict[str, str] = {
     "metrics_recall": "Recall",
     "drift": "Are recent parcels like the ones the model learned from?",
     "drift_intro": (
-        "How far the scores and the declaration fields of the latest parcels have moved from "
-        "those the model was trained on (population stability index: 0 is no change; above "
-        "the alarm level, the model's chances may be off)."
+        "The same check as the worklist's alarm: the scores and declaration fields of the "
+        "parcels of the last day against those of the same hours of the four weeks before. "
+        "It alarms only on a shift that is both sure and large. The calendar is not "
+        "compared, and history counts only as whether a sender or recipient has any "
+        "(counts grow with time and would always seem to move)."
     ),
-    "drift_none": "Too few recent parcels to measure drift.",
-    "drift_score": "Shift of the scores",
-    "drift_parcels": "Parcels measured",
-    "drift_alert": "Declaration fields that moved beyond the alarm level ({level})",
+    "drift_none": "No model is loaded: nothing to measure.",
+    "drift_score": "Scores",
+    "drift_parcels": "Parcels compared",
+    "drift_alert": "Declaration fields that moved beyond the alarm level",
     "drift_ok": "None beyond the alarm level.",
     "shadow": "Champion and challenger",
     "shadow_none": "No challenger model is published.",

@@ -116,6 +116,20 @@ def _banner(server: Server) -> str | None:
         client.close()
 
 
+def _model_page(server: Server) -> str:
+    """The model page's drift state (the paragraph that says whether it alarms)."""
+    client, response = sign_in(server.url, "olga")
+    try:
+        page = client.get("/officer/model")
+        assert page.status_code == 200
+        found = re.search(r'<p class="notice[^"]*" id="drift(?:-state)?" role="status">(.*?)</p>',
+                          page.text, re.S)  # fmt: skip
+        assert found, "no drift state on the model page"
+        return found[1]
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="module")
 def now() -> datetime:
     return datetime.now(UTC)
@@ -142,6 +156,8 @@ def test_a_steady_day_rings_nothing(served: Server, steady: list[str]) -> None:
     assert gauges["parcelscreen_drift_alarms"] == 0, gauges
     assert not [name for name in gauges if name.startswith("parcelscreen_drift_alarm{")]
     assert _banner(served) is None
+    state = _model_page(served)  # the model page agrees with the banner
+    assert state.startswith("No drift alarm"), state
 
 
 def test_a_new_vendor_country_rings_until_its_day_is_past(
@@ -157,9 +173,11 @@ def test_a_new_vendor_country_rings_until_its_day_is_past(
     assert gauges['parcelscreen_drift_alarm{feature="origin_code"}'] > 0.05
     banner = _banner(served)
     assert banner is not None and "origin" in banner.lower(), banner
+    assert _model_page(served).startswith("Drift alarm")
     # the shifted day is past (25 hours ago): no parcel of the last 24 hours to compare
     _date(served, ids, now - timedelta(hours=25))
     gauges = _gauges(served)
     assert gauges["parcelscreen_drift_measured"] == 0
     assert gauges["parcelscreen_drift_alarms"] == 0
     assert _banner(served) is None
+    assert _model_page(served).startswith("Too little history to measure drift yet, so no alarm")

@@ -58,3 +58,11 @@ def test_exchange_page_of_unknown_item_is_404_and_unlogged(osrv: Server) -> None
         assert olga.get("/officer/parcels/NOPE123").status_code == 404
     kinds = [r["kind"] for r in osrv.service.audit.records()[before:]]
     assert "exchange_hit_viewed" not in kinds
+
+
+def test_model_page_without_history_says_so_and_does_not_alarm(osrv: Server) -> None:
+    olga, _ = sign_in(osrv.url, "olga")
+    with closing(olga):
+        page = olga.get("/officer/model").text
+    assert "Drift alarm" not in page
+    assert "Too little history to measure drift yet, so no alarm" in page

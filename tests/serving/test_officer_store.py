@@ -6,14 +6,10 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-
-import numpy as np
 
 from serving import Database
 from serving._store import StateStore
-from serving.officer._model_page import DRIFT_PARCELS, DRIFT_SQL, DRIFT_WINDOW, _drift
 from serving.officer._parcels import ParcelStore, QueueFilter
 from serving.officer._worklist import FROM, where
 
@@ -53,25 +49,6 @@ def test_the_queue_index_is_partial_and_replaces_the_old_one(tmp_path: Path) -> 
         assert f"USING INDEX {index}" in " ".join(map(str, plan))
 
 
-def test_drift_reads_the_latest_results_of_a_version_from_the_tables_end(
-    tmp_path: Path,
-) -> None:
-    db = Database(tmp_path / "state.sqlite")
-    store = StateStore(db)
-    features = np.zeros(3, dtype=np.float32)
-    for k in range(30):  # v1 first, then v2, then item 3 scored again by v2
-        version = "v1" if k < 20 else "v2"
-        store.put_results([(f"item{k}", "r", f"t{k:03d}", version, {"probability": k / 100},
-                            features)])  # fmt: skip
-    store.put_results([("item3", "r", "t999", "v2", {"probability": 0.99}, features)])
-    probabilities = [r[0] for r in db.execute(DRIFT_SQL, (1000, "v2", 5))]
-    assert probabilities == [0.99, 0.29, 0.28, 0.27, 0.26]
-    assert [r[0] for r in db.execute(DRIFT_SQL, (1000, "v1", 3))] == [0.19, 0.18, 0.17]
-    assert [r[0] for r in db.execute(DRIFT_SQL, (11, "v1", 100))] == []  # beyond the window
-    plan = " ".join(map(str, db.execute("EXPLAIN QUERY PLAN " + DRIFT_SQL, (1000, "v2", 5))))
-    assert "USING INTEGER PRIMARY KEY (rowid>?)" in plan
-
-
 def test_shadow_comparison_reads_inspected_parcels_from_the_outcomes(tmp_path: Path) -> None:
     db = Database(tmp_path / "state.sqlite")
     state, parcels = StateStore(db), ParcelStore(db)
@@ -109,20 +86,6 @@ def test_shadow_comparison_reads_inspected_parcels_from_the_outcomes(tmp_path: P
         "EXPLAIN QUERY PLAN SELECT 1 FROM outcome oc JOIN officer_parcel p "
         "ON p.item_id = oc.item_id ORDER BY oc.id DESC")))  # fmt: skip
     assert "SCAN p" not in plan and "SCAN officer_parcel" not in plan
-
-
-def test_drift_asks_for_the_served_version_within_the_window() -> None:
-    asked: list[tuple[str, tuple[object, ...]]] = []
-
-    class Recorder:
-        def execute(self, sql: str, params: tuple[object, ...]) -> list[object]:
-            asked.append((sql, params))
-            return []
-
-    ctx = SimpleNamespace(service=SimpleNamespace(state_db=Recorder()))
-    found = _drift(ctx, "v7", {"score": {}}, ["a"])  # type: ignore[arg-type]
-    assert found is not None and found["too_small"] and found["parcels"] == 0
-    assert asked == [(DRIFT_SQL, (DRIFT_WINDOW, "v7", DRIFT_PARCELS))]
 
 
 def test_export_keeps_the_latest_effective_outcome_not_the_one_recorded_last(
