@@ -23,6 +23,8 @@ import asyncio
 import os
 import random
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -68,6 +70,12 @@ def _replica_set(work: Path, registry: Path, replicas: int, workers: int) -> Any
     return group, key, where
 
 
+def _stop_on_sigterm() -> None:
+    """A SIGTERM (``timeout``) ends the run through its clean-up: the replicas and the
+    balancer run in sessions of their own, which the signal does not reach."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 class _Load:
     """Clients through the balancer until stopped; every request answered in the end (retried
     with the same request ID), or counted as given up."""
@@ -81,7 +89,7 @@ class _Load:
         self.other_errors = 0  # 4xx and other 5xx: not retried
         self.gave_up = 0
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()))
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     async def _run(self) -> None:
         async def client() -> None:
@@ -119,6 +127,7 @@ def chaos(rounds: int = 20, clients: int = 8, parcels: int = 60_000, replicas: i
     from tests.pg_record import drop_schema
 
     rng = random.Random(7)
+    _stop_on_sigterm()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         registry, decls = _setup(work, parcels, seed=5)
@@ -151,6 +160,9 @@ def chaos(rounds: int = 20, clients: int = 8, parcels: int = 60_000, replicas: i
                     if out.returncode != 0:
                         checks_failed.append(f"round {k}: {' '.join(argv)}: "
                                              f"{out.stdout[-400:]}{out.stderr[-400:]}")  # fmt: skip
+                print(f"round {k + 1}: {kills} kills, {len(acknowledged)} acknowledged, "
+                      f"{failover} failover errors, {len(checks_failed)} checks failed",
+                      file=sys.stderr, flush=True)  # fmt: skip
             settings = Settings(data_dir=work / "keys", registry=registry,
                                 pseudonymisation_key=KEY, **where)  # fmt: skip
             record = Record(settings)
@@ -198,6 +210,7 @@ def http(seconds: float = 20, clients: int = 20, workers: int = 2,
     from bench.http import _load, _serve_and_load, _wrk
     from tests.pg_record import drop_schema
 
+    _stop_on_sigterm()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         registry, decls = _setup(work, 60_000, seed=3)
