@@ -37,6 +37,9 @@ _RUN = re.compile(r"^[0-9a-f]{16}$")
 #: A master transport document, as the contract (version 2) allows one.
 _DOCUMENT = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,34}$")
 _PAGE = re.compile(r"[0-9]{1,9}")
+#: A master air waybill number: airline prefix (3 digits) and serial (8), as typed.
+_AWB_DIGITS = re.compile(r"[0-9]{11}")
+_AWB_TYPED = re.compile(r"[0-9]{3}[\s-]*[0-9]{4}\s*[0-9]{4}")
 
 
 def worklist_filter(q: Mapping[str, str], zone: str, username: str) -> QueueFilter:
@@ -61,9 +64,25 @@ def worklist_filter(q: Mapping[str, str], zone: str, username: str) -> QueueFilt
 
 
 def _transport(text: str) -> str | None:
-    """A master transport document as typed (case and spaces ignored); None: not one."""
+    """A master transport document as typed (case and spaces ignored; a master air waybill
+    number's 11 digits with or without the dash: ``176 12345675``, ``17612345675`` are
+    ``176-12345675``; a number of other length is none); another document the contract
+    allows as it is; None: none asked, or not one (:func:`transport_problem` says so)."""
     document = re.sub(r"\s+", "", text[:100]).upper()
-    return document if _DOCUMENT.match(document) else None
+    digits = document.replace("-", "")
+    if digits.isdecimal() and digits.isascii():  # a number: an air waybill's, or none
+        typed = _AWB_DIGITS.fullmatch(digits) and _AWB_TYPED.fullmatch(text.strip())
+        return f"{digits[:3]}-{digits[3:]}" if typed else None
+    return document if _DOCUMENT.match(document) else None  # another kind of document
+
+
+def transport_problem(q: Mapping[str, str]) -> str | None:
+    """What is wrong with the flight the query asks for (None: none asked, or a valid one):
+    a value the filter cannot read is said, never dropped to show the unfiltered list."""
+    typed = q.get("transport", "").strip()
+    if not typed or _transport(typed) is not None:
+        return None
+    return TEXT["transport_unreadable"].format(typed=typed[:60])
 
 
 def _valid_day(day: str) -> bool:
@@ -146,7 +165,8 @@ def queue(request: Request, session: Officer) -> Response:  # sync: off the even
     page = int(asked) if _PAGE.fullmatch(asked) and int(asked) > 0 else 1
     size = ctx.page_size
     lists = ctx.parcels.worklists
-    total, rows = lists.rows(f, size, (page - 1) * size)
+    problem = transport_problem(params)
+    total, rows = lists.rows(f, size, (page - 1) * size) if not problem else (0, [])
     pages = max(1, math.ceil(total / size))
     if page > pages:  # past the end (an old link, a changed filter): the last page
         page = pages
@@ -177,7 +197,8 @@ def queue(request: Request, session: Officer) -> Response:  # sync: off the even
         heading=_heading(f, manifests), alarms=health_alarms(ctx),
         partner_hits=partner_hit_items(ctx, [r["item_id"] for r in rows]),
         last={"item": normal_item_id(last), "result": q.get("result", "")} if last else None,
-        empty=q.get("empty") == "1",
+        empty=q.get("empty") == "1", problem=problem,
+        typed_transport=params.get("transport", "")[:100] if problem else "",
         export_url=f"{PREFIX}/export/worklist.csv?{urlencode(kept)}",
         halted=ctx.service.refresh_halted(),  # another worker may have halted it
     )  # fmt: skip

@@ -23,9 +23,9 @@ from fastapi import APIRouter, Request, Response
 from .._store import LATEST_EFFECTIVE
 from ._context import PREFIX, SECURITY_HEADERS, OfficerContext, context
 from ._present import chance, money, words
-from ._queue_routes import worklist_filter
+from ._queue_routes import transport_problem, worklist_filter
 from ._text import TEXT
-from ._web import Officer
+from ._web import Officer, refuse
 from ._worklist import day_bounds
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -66,6 +66,9 @@ def _local(ctx: OfficerContext) -> Any:
 def worklist_csv(request: Request, session: Officer) -> Response:
     ctx = context(request)
     f = worklist_filter(dict(request.query_params), ctx.zone, session.user.username)
+    problem = transport_problem(dict(request.query_params))
+    if problem:  # not a sheet of every parcel for an unread flight
+        return refuse(request, session, problem, 400)
     _, rows = ctx.parcels.worklists.rows(f, EXPORT_ROWS, 0)
     when = _local(ctx)
     header = [TEXT[k] for k in ("col_rank", "col_item", "col_posted", "col_origin",

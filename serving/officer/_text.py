@@ -61,6 +61,11 @@ TEXT: dict[str, str] = {
     "filter_office": "Posting office",
     "filter_transport": "Flight (master air waybill)",
     "transport_hint": "flight {document}",
+    "transport_unreadable": (
+        "Not a master air waybill number: {typed}. Type the airline's 3 digits and the "
+        "8-digit serial (176-12345675, 176 12345675 or 17612345675); no parcel is listed "
+        "until then."
+    ),
     "filter_claimed": "Claimed by",
     "filter_anyone": "Anyone or nobody",
     "filter_mine": "Me",

@@ -6,6 +6,7 @@ export; postal items carry none."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from collections.abc import Iterator
@@ -72,6 +73,17 @@ def test_a_worklist_holds_the_parcels_of_one_flight(osrv: Server) -> None:
                            params={"status": "", "transport": FLIGHTS[1]})  # fmt: skip
         rows = list(csv.DictReader(io.StringIO(sheet.text.lstrip("\ufeff"))))
         assert {r["Item ID"] for r in rows} == second
-        # not a document the contract allows: the filter is dropped, not an error
-        bad = client.get("/officer/queue", params={"status": "", "transport": "176/1'--"})
-        assert bad.status_code == 200 and "on master air waybill" not in bad.text
+        # a master air waybill typed with a space for the dash, or without it
+        for typed in ("176 12345675", "17612345675", " 176-1234 5675 "):
+            page = client.get("/officer/queue", params={"status": "", "transport": typed}).text
+            assert set(re.findall(r'<tr data-item="([A-Z0-9:]+)"', page)) == first, typed
+            assert "on master air waybill 176-12345675" in page
+        # not one the filter can read: said so, and no list pretending to be filtered
+        for typed in ("176/1'--", "176 1234567"):
+            bad = client.get("/officer/queue", params={"status": "", "transport": typed})
+            assert bad.status_code == 200
+            assert f"not a master air waybill number: {typed}" in html.unescape(bad.text).lower()
+            assert "<tr data-item=" not in bad.text and "worklist.csv" not in bad.text
+            sheet = client.get("/officer/export/worklist.csv",
+                               params={"status": "", "transport": typed})  # fmt: skip
+            assert sheet.status_code == 400
