@@ -96,7 +96,7 @@ def _attach(request: Request, item_id: str, form: dict[str, str], name: str,
     except CaseError as exc:
         message = TEXT[f"case_problem_{exc}"].format(limit=f"{limit / 1_000_000:.1f} MB")
         return parcel_page(request, session, item_id, 422, case_errors=[message], w=w)
-    return redirect(parcel_url(item_id, w) + ("&" if w else "?") + "case=saved#case")
+    return redirect(parcel_url(item_id, w) + ("&" if w else "?") + f"added={kept.id}#case")
 
 
 @router.get("/parcels/{item_id}/attachments/{att_id}")

@@ -146,6 +146,7 @@ def parcel_page(request: Request, session: Session, item_id: str, status: int = 
     w = worklist_query(q.get("w", "")) if w is None else w
     case = ctx.cases.latest(item_id)
     log, views = _log(ctx, item_id)
+    attachments = ctx.cases.attachments(item_id)
     return ctx.render(
         "parcel.html", session, status=status, item_id=item_id, x=explained,
         parcel=ctx.parcels.get(item_id), svg=svg, steps=steps, tokens=tokens,
@@ -157,7 +158,8 @@ def parcel_page(request: Request, session: Session, item_id: str, status: int = 
         approved=q.get("approved") == "1", approval_error=approval_error,
         errors=errors or [], form=form or {}, case=case or {},
         case_versions=ctx.cases.versions(item_id), case_errors=case_errors or [],
-        case_saved=q.get("case") == "saved", attachments=ctx.cases.attachments(item_id),
+        case_saved=q.get("case") == "saved", attachments=attachments,
+        added=next((a.name for a in attachments if str(a.id) == q.get("added")), None),
         claim=ctx.parcels.worklists.claim_of(item_id), officers=officers(ctx, session),
         partner_hits=FollowUps(ctx.service.state_db).hits(item_id),
         substances=SUBSTANCES, concealments=CONCEALMENTS, quick=QUICK,

@@ -227,6 +227,7 @@ TEXT: dict[str, str] = {
     "case_no_attachments": "No photo or scan yet.",
     "case_attach_label": "Add a photo or scan (JPEG, PNG, WebP or PDF)",
     "case_attach": "Add",
+    "case_attachment_added": "The photo or scan {name} was added to the case record.",
     "case_record_title": "Case record, parcel {item_id}",
     "case_record_printed": "Printed {when}",
     "case_parcel": "Parcel",

@@ -169,6 +169,9 @@ def test_the_case_record_keeps_versions_and_checks_attachments(osrv: Server) -> 
         files = {"file": ("label.png", PNG, "image/png")}
         r = client.post(f"{page}/attachments", data={"csrf": csrf}, files=files)
         assert r.status_code == 303
+        after = client.get(r.headers["location"]).text  # says what was added, not "saved"
+        assert "The photo or scan label.png was added to the case record." in after
+        assert "The case record was saved." not in after
         fake = {"file": ("photo.jpg", b"MZ\x90\x00 not a photo", "image/jpeg")}
         r = client.post(f"{page}/attachments", data={"csrf": csrf}, files=fake)
         assert r.status_code == 422 and "Only JPEG, PNG or WebP photos and PDF" in r.text
