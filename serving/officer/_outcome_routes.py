@@ -115,23 +115,25 @@ async def record_outcome(request: Request, item_id: str) -> Response:
 
 
 def _after(ctx: OfficerContext, session: Session, item_id: str, form: dict[str, str],
-           result: str, effective: bool) -> Response:  # fmt: skip
+           result: str, effective: bool, released: str | None = None) -> Response:  # fmt: skip
     """Where a recorded outcome leads: the next open parcel of the worklist ("save and
-    next"), back to the worklist (a row's button), or the parcel's own page."""
+    next"), back to the worklist (a row's button), or the parcel's own page; ``released``:
+    the officer whose claim the outcome released (the page after says so)."""
     w = worklist_query(form.get("w", ""))
+    note = {"released": released} if released else {}
     if form.get("then") == "queue":
         return redirect(queue_url(w) + ("&" if w else "?") +
-                        urlencode({"last": item_id, "result": result}))  # fmt: skip
+                        urlencode({"last": item_id, "result": result} | note))  # fmt: skip
     if form.get("then") == "next" and effective:
         f = worklist_filter(dict(parse_qsl(w)), ctx.zone, session.user.username)
         after = ctx.parcels.worklists.next_open(f, item_id, session.user.username)
         if after is None:
-            return redirect(queue_url(w) + ("&" if w else "?") +
-                            urlencode({"last": item_id, "result": result, "empty": 1}))
+            return redirect(queue_url(w) + ("&" if w else "?") + urlencode(
+                {"last": item_id, "result": result, "empty": 1} | note))  # fmt: skip
         return redirect(f"{PREFIX}/parcels/{after}?" +
-                        urlencode({"w": w, "last": item_id, "result": result}))  # fmt: skip
+                        urlencode({"w": w, "last": item_id, "result": result} | note))  # fmt: skip
     saved = "1" if effective else "pending"
-    return redirect(f"{PREFIX}/parcels/{item_id}?" + urlencode({"saved": saved, "w": w}) +
+    return redirect(f"{PREFIX}/parcels/{item_id}?" + urlencode({"saved": saved, "w": w} | note) +
                     "#outcome")  # fmt: skip
 
 
@@ -164,13 +166,15 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
         return parcel_page(request, session, item_id, 409, [TEXT["outcome_conflict"]], form,
                            w=w)  # fmt: skip
     _feedback(ctx, session, item_id, form, request_id)
-    _release(ctx, session, item_id, request_id)
+    released = _release(ctx, session, item_id, request_id)
     result = record["result"] or "released"
-    return _after(ctx, session, item_id, form, result, bool(stored["effective"]))
+    return _after(ctx, session, item_id, form, result, bool(stored["effective"]), released)
 
 
-def _release(ctx: OfficerContext, session: Session, item_id: str, request_id: str) -> None:
-    """Done: no longer anyone's to work on (the claim's end logged beside the outcome)."""
+def _release(ctx: OfficerContext, session: Session, item_id: str,
+             request_id: str) -> str | None:  # fmt: skip
+    """Done: no longer anyone's to work on (the claim's end logged beside the outcome).
+    Whose claim it released, where another officer's (the page after says so)."""
     lists = ctx.parcels.worklists
     with ctx.service.state_db.transaction():
         before = lists.claim_of(item_id)
@@ -178,6 +182,9 @@ def _release(ctx: OfficerContext, session: Session, item_id: str, request_id: st
             ctx.service.audit.append(claim_entry("parcel_released", session, request_id,
                                                  item_id, before["officer"], before["officer"],
                                                  why="outcome"))  # fmt: skip
+            if before["officer"] != session.user.username:
+                return str(before["officer"])
+    return None
 
 
 def _feedback(ctx: OfficerContext, session: Session, item_id: str, form: dict[str, str],

@@ -24,7 +24,7 @@ from ._cases import CONCEALMENTS, SUBSTANCES
 from ._context import PREFIX, OfficerContext, context
 from ._present import chance as chance_text
 from ._present import explanation_steps, points
-from ._queue_routes import worklist_filter
+from ._queue_routes import released_of, worklist_filter
 from ._svg import waterfall
 from ._text import TEXT
 from ._users import Session
@@ -154,7 +154,7 @@ def parcel_page(request: Request, session: Session, item_id: str, status: int = 
         top_reasons=sorted(steps["steps"], key=lambda s: -abs(s["delta"]))[:5],
         history=_history(ctx, tokens, explained["features"]),
         **_trail(ctx, session, item_id), feedback=ctx.parcels.feedback(item_id),
-        log=log, views=views, saved=q.get("saved", ""), last=_last(q),
+        log=log, views=views, saved=q.get("saved", ""), last=_last(q), released=released_of(q),
         approved=q.get("approved") == "1", approval_error=approval_error,
         errors=errors or [], form=form or {}, case=case or {},
         case_versions=ctx.cases.versions(item_id), case_errors=case_errors or [],

@@ -37,6 +37,7 @@ _RUN = re.compile(r"^[0-9a-f]{16}$")
 #: A master transport document, as the contract (version 2) allows one.
 _DOCUMENT = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,34}$")
 _PAGE = re.compile(r"[0-9]{1,9}")
+_USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 #: A master air waybill number: airline prefix (3 digits) and serial (8), as typed.
 _AWB_DIGITS = re.compile(r"[0-9]{11}")
 _AWB_TYPED = re.compile(r"[0-9]{3}[\s-]*[0-9]{4}\s*[0-9]{4}")
@@ -83,6 +84,13 @@ def transport_problem(q: Mapping[str, str]) -> str | None:
     if not typed or _transport(typed) is not None:
         return None
     return TEXT["transport_unreadable"].format(typed=typed[:60])
+
+
+def released_of(q: Mapping[str, str]) -> str | None:
+    """The officer whose claim the outcome just recorded released (``released`` of the page
+    after it), where it reads as a user name."""
+    name = q.get("released", "")
+    return name if _USERNAME.fullmatch(name) else None
 
 
 def _valid_day(day: str) -> bool:
@@ -159,7 +167,8 @@ async def home() -> Response:
 def queue(request: Request, session: Officer) -> Response:  # sync: off the event loop
     ctx = context(request)
     q = request.query_params
-    params = {k: v for k, v in q.items() if k not in ("page", "last", "result", "empty")}
+    params = {k: v for k, v in q.items()
+              if k not in ("page", "last", "result", "empty", "released")}
     f = worklist_filter(params, ctx.zone, session.user.username)
     asked = q.get("page", "")  # ASCII digits only, and few: "²" or 10**5000 is page 1
     page = int(asked) if _PAGE.fullmatch(asked) and int(asked) > 0 else 1
@@ -197,7 +206,7 @@ def queue(request: Request, session: Officer) -> Response:  # sync: off the even
         heading=_heading(f, manifests), alarms=health_alarms(ctx),
         partner_hits=partner_hit_items(ctx, [r["item_id"] for r in rows]),
         last={"item": normal_item_id(last), "result": q.get("result", "")} if last else None,
-        empty=q.get("empty") == "1", problem=problem,
+        empty=q.get("empty") == "1", problem=problem, released=released_of(q),
         typed_transport=params.get("transport", "")[:100] if problem else "",
         export_url=f"{PREFIX}/export/worklist.csv?{urlencode(kept)}",
         halted=ctx.service.refresh_halted(),  # another worker may have halted it

@@ -177,6 +177,8 @@ TEXT: dict[str, str] = {
     "assign": "Assign",
     "assign_admin_only": "Only an administrator can assign a parcel to another officer.",
     "assign_unknown": "There is no officer account of that name.",
+    "claim_override": "Claimed by {who}: recording an outcome releases their claim.",
+    "claim_released_by_outcome": "{who}'s claim was released.",
     "claimed_by_other": "{who} has claimed this parcel already; ask them or an administrator.",
     "views_none": "Nobody has opened this explanation yet.",
     "views_count": (

@@ -11,7 +11,7 @@ from contextlib import closing
 import pytest
 
 from screening.exchange import FollowUps, Hit
-from tests.browser.officer_setup import officer_server, sign_in
+from tests.browser.officer_setup import csrf_of, officer_server, sign_in
 from tests.conftest import Trained
 from tests.serving.conftest import Server
 
@@ -66,3 +66,38 @@ def test_model_page_without_history_says_so_and_does_not_alarm(osrv: Server) -> 
         page = olga.get("/officer/model").text
     assert "Drift alarm" not in page
     assert "Too little history to measure drift yet, so no alarm" in page
+
+
+def test_an_outcome_over_another_officers_claim_says_it_releases_it(osrv: Server) -> None:
+    first, second = _flagged(osrv)[2:4]
+    olga, _ = sign_in(osrv.url, "olga")
+    ada, _ = sign_in(osrv.url, "ada")
+    with closing(olga), closing(ada):
+        for item in (first, second):
+            page = olga.get(f"/officer/parcels/{item}").text
+            r = olga.post(f"/officer/parcels/{item}/claim",
+                          data={"csrf": csrf_of(page), "action": "claim", "w": ""})  # fmt: skip
+            assert r.status_code == 303
+        own = olga.get(f"/officer/parcels/{first}").text
+        assert "recording an outcome releases their claim" not in own  # her own claim
+        page = ada.get(f"/officer/parcels/{first}").text
+        assert "Claimed by olga: recording an outcome releases their claim." in page
+        r = ada.post(f"/officer/parcels/{first}/outcome",
+                     data={"csrf": csrf_of(page), "outcome": "clean", "then": "stay", "w": ""})
+        assert r.status_code == 303
+        after = ada.get(r.headers["location"]).text
+        assert "olga&#39;s claim was released." in after
+        page = ada.get(f"/officer/parcels/{second}").text
+        r = ada.post(f"/officer/parcels/{second}/quick",
+                     data={"csrf": csrf_of(page), "outcome": "released", "then": "queue",
+                           "w": ""})  # fmt: skip
+        assert r.status_code == 303
+        assert "olga&#39;s claim was released." in ada.get(r.headers["location"]).text
+        # her own claim: nothing to say
+        page = olga.get(f"/officer/parcels/{_flagged(osrv)[4]}").text
+        item = _flagged(osrv)[4]
+        olga.post(f"/officer/parcels/{item}/claim",
+                  data={"csrf": csrf_of(page), "action": "claim", "w": ""})  # fmt: skip
+        r = olga.post(f"/officer/parcels/{item}/outcome",
+                      data={"csrf": csrf_of(page), "outcome": "clean", "then": "stay", "w": ""})
+        assert "claim was released" not in olga.get(r.headers["location"]).text
