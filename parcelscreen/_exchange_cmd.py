@@ -21,6 +21,8 @@ from ._args import existing_folder, folder, parquet_of, whole
 from ._exchange_config import ExchangeConfig, load_config
 from ._maintenance import open_record
 
+DEFAULT_QUOTA = 200_000  # screening.exchange.DEFAULT_QUOTA (not imported at start-up)
+
 if TYPE_CHECKING:
     from screening.exchange import TokenClient
     from serving import Record
@@ -34,6 +36,19 @@ def _day(text: str) -> date:
                                          f"{text!r}") from None  # fmt: skip
 
 
+def _requesters(text: str) -> dict[str, int]:
+    out = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        code, _, quota = part.partition("=")
+        if not code.strip() or (quota and not quota.strip().isdigit()):
+            raise argparse.ArgumentTypeError(f"expected CODE or CODE=N (N a whole number), got "
+                                             f"{part!r}")  # fmt: skip
+        out[code.strip()] = int(quota) if quota else DEFAULT_QUOTA
+    if not out:
+        raise argparse.ArgumentTypeError("name at least one requester")
+    return out
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("exchange", help="share seizures with partner agencies (hit / no-hit)")
     ex = p.add_subparsers(dest="exchange_command", required=True)
@@ -43,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     init.add_argument("folder", type=folder)
     init.add_argument("--custodians", default="c1,c2,c3", help="names, comma-separated")
     init.add_argument("--threshold", type=whole(1), default=2, help="how many must answer")
+    init.add_argument("--requesters", type=_requesters, required=True,
+                      help="the agencies the custodians answer and each one's daily quota of "
+                           f"elements: CODE[=N],... (N: {DEFAULT_QUOTA} unless given)")  # fmt: skip
     epoch = cu.add_parser("epoch", help="deal a new epoch key across the custodians")
     epoch.add_argument("folder", type=existing_folder)
     epoch.add_argument("name", help="the epoch's name, e.g. 2026Q4")
@@ -92,8 +110,9 @@ def _custody(args: argparse.Namespace) -> int:
 
     if args.custody_command == "init":
         names = [n.strip() for n in args.custodians.split(",") if n.strip()]
-        made = create_custodians(args.folder, names, args.threshold)
-        print(json.dumps({"custodians": [str(p) for p in made], "threshold": args.threshold}))
+        made = create_custodians(args.folder, names, args.threshold, args.requesters)
+        print(json.dumps({"custodians": [str(p) for p in made], "threshold": args.threshold,
+                          "requesters": args.requesters}))  # fmt: skip
         return 0
     custody = json.loads((args.folder / "custody.json").read_text())
     group = [Custodian(args.folder / name) for name in custody["custodians"]]
@@ -124,7 +143,8 @@ def _client(config: ExchangeConfig,
     def audited(row: dict[str, Any]) -> None:
         _audit(record, "exchange_token_request", row)
 
-    group = [Custodian(config.custody / name, quota=config.quota, on_request=audited)
+    # the quota and the requesters known are the custodians' own (requesters.json), never ours
+    group = [Custodian(config.custody / name, on_request=audited)
              for name in custody["custodians"]]  # fmt: skip
     live = group[0].live(datetime.now(UTC).date())
     if not live:

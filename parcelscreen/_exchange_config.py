@@ -36,7 +36,6 @@ class ExchangeConfig:
     accuracy: str
     handling: str
     valid_days: int
-    quota: int
     partners: dict[str, dict[str, Any]]
 
     def file(self, value: str) -> Path:
@@ -73,6 +72,10 @@ def load_config(path: Path | None) -> ExchangeConfig:
             raise ScreeningError(f"{where}: field {name}: expected a whole number of at least 1")
         return value
 
+    if "quota" in data:
+        raise ScreeningError(f"{where}: field quota: a requester does not set its own quota; "
+                             "the custodians do (`parcelscreen exchange custody init "
+                             "--requesters CODE=N`)")  # fmt: skip
     partners = data.get("partners", {})
     if not isinstance(partners, dict) or not all(isinstance(v, dict) for v in partners.values()):
         raise ScreeningError(f"{where}: field partners: expected an object of partner objects")
@@ -82,7 +85,7 @@ def load_config(path: Path | None) -> ExchangeConfig:
         purpose=text("purpose", "drug-trafficking-prevention"),
         reliability=text("reliability", "B"), accuracy=text("accuracy", "2"),
         handling=text("handling", "H1"), valid_days=whole("valid_days", 180),
-        quota=whole("quota", 200_000), partners=partners)  # fmt: skip
+        partners=partners)  # fmt: skip
     config.custody = config.file(text("custody"))
     if "signing_key" in data:
         config.signing_key = config.file(text("signing_key"))

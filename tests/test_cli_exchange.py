@@ -16,6 +16,7 @@ import pytest
 from data_contracts import DECLARATION_SCHEMA, OUTCOME_SCHEMA
 from parcelscreen.cli import main
 from screening.bundles import generate_key_pair
+from screening.exchange import Custodian
 from serving import Record, Settings
 
 NOW = datetime.now(UTC)
@@ -64,12 +65,13 @@ def agencies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
         other = "be" if code == "nl" else "nl"
         config = {"agency": code, "custody": "custody", "threshold": 2,
                   "signing_key": f"{code}.key.pem", "reliability": "B", "accuracy": "2",
-                  "handling": "H1", "valid_days": 30, "quota": 1000,
+                  "handling": "H1", "valid_days": 30,
                   "partners": {other: {"public_key": f"{other}.pub.pem"}}}  # fmt: skip
         (tmp_path / f"{code}.json").write_text(json.dumps(config))
         monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path / code))
         Record(Settings(), must_exist=False).close()
-    assert main(["exchange", "custody", "init", str(tmp_path / "custody")]) == 0
+    assert main(["exchange", "custody", "init", str(tmp_path / "custody"),
+                 "--requesters", "nl=1000,be=1000"]) == 0  # fmt: skip
     epoch_end = (NOW + timedelta(days=90)).date().isoformat()
     assert main(["exchange", "custody", "epoch", str(tmp_path / "custody"), "E1",
                  "--not-after", epoch_end]) == 0  # fmt: skip
@@ -248,6 +250,24 @@ def test_token_requests_beyond_quota_are_refused_and_logged(
     refused = [r for r in _log(tmp, "be", monkeypatch)
                if r["kind"] == "exchange_token_request" and json.loads(r["detail"])["refused"]]
     assert refused
+    # the requester cannot raise its own quota: its settings have no say
+    (tmp / "be_greedy.json").write_text(json.dumps(
+        {**json.loads((tmp / "be.json").read_text()), "quota": 10**9}))  # fmt: skip
+    err = _refused(["exchange", "match", str(tmp / "many.parquet"), "--config",
+                    str(tmp / "be_greedy.json")], capsys)  # fmt: skip
+    assert "field quota: a requester does not set its own quota" in err
+    # nor name itself into the custodians' list: an agency they do not know is refused
+    (tmp / "fr.json").write_text(json.dumps(
+        {**json.loads((tmp / "be.json").read_text()), "agency": "fr"}))  # fmt: skip
+    _declarations(tmp / "few.parquet", 1, NOW)
+    err = _refused(["exchange", "match", str(tmp / "few.parquet"), "--config",
+                    str(tmp / "fr.json")], capsys)  # fmt: skip
+    assert "fr is not a requester this custodian knows" in err
+    unknown = [json.loads(r["detail"]) for r in _log(tmp, "be", monkeypatch)
+               if r["kind"] == "exchange_token_request"]  # fmt: skip
+    assert unknown[-1]["requester"] == "fr" and unknown[-1]["refused"]
+    (row,) = [r for r in Custodian(tmp / "custody" / "c1").requests() if r["requester"] == "fr"]
+    assert row["refused"]
 
 
 def test_an_expired_epoch_leaves_nothing_usable(

@@ -3,9 +3,12 @@ keys, never sees an input, rate-limits and logs every request.
 
 A custodian's folder holds ``keys.json`` (mode 0600: per epoch its name, the last day its
 tokens are valid, its share index and key share, or none once destroyed) and
-``requests.sqlite`` (one row per request: time, requester, epoch, how many elements, whether
-it was refused). Each requester may have ``quota`` elements evaluated per UTC day; a request
-beyond it is refused whole and logged. Destroying an epoch's key overwrites it in the file:
+``requesters.json`` (mode 0600: the requesters this custodian knows and each one's daily quota,
+written by ``exchange custody init --requesters`` or :meth:`Custodian.allow`, never by a
+requester) and ``requests.sqlite`` (one row per request: time, requester, epoch, how many
+elements, whether it was refused). A requester the custodian does not know is refused; a known
+one may have its quota of elements evaluated per UTC day; a request beyond it is refused whole.
+Every request, refused or not, is logged. Destroying an epoch's key overwrites it in the file:
 nobody can compute that epoch's tokens again, so tokens already handed out match nothing new.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,13 +44,12 @@ class Epoch:
 class Custodian:
     """One custodian's keys (one share per epoch) and request log, in a folder of its own."""
 
-    def __init__(self, folder: Path, quota: int = DEFAULT_QUOTA,
+    def __init__(self, folder: Path,
                  on_request: Callable[[dict[str, Any]], None] | None = None) -> None:  # fmt: skip
         self.folder = Path(folder)
         keys = self.folder / "keys.json"
         if not keys.is_file():
             raise ScreeningError(f"{self.folder}: no custodian here (keys.json is missing)")
-        self.quota = quota
         self.on_request = on_request
         self._log = sqlite3.connect(self.folder / "requests.sqlite", isolation_level=None)
         self._log.execute(
@@ -62,14 +64,24 @@ class Custodian:
         return {e["name"]: Epoch(**e) for e in data["epochs"]}
 
     def _write(self, epochs: dict[str, Epoch]) -> None:
-        path = self.folder / "keys.json"
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"epochs": [asdict(e) for e in epochs.values()]}, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _write_private(self.folder / "keys.json", {"epochs": [asdict(e) for e in epochs.values()]})
+
+    # -- requesters (the custodian's own list; a requester's settings play no part) ----------
+    @property
+    def requesters(self) -> dict[str, int]:
+        """Known requester -> its daily quota of evaluated elements."""
+        path = self.folder / "requesters.json"
+        if not path.is_file():
+            return {}
+        return {str(k): int(v) for k, v in json.loads(path.read_text())["requesters"].items()}
+
+    def allow(self, requester: str, quota: int = DEFAULT_QUOTA) -> None:
+        """Know ``requester`` from now on, with ``quota`` elements a day (0: refused)."""
+        if not requester or quota < 0:
+            raise ScreeningError(f"{self.folder}: requester {requester!r}, quota {quota}: "
+                                 "expected a code and a quota of at least 0")  # fmt: skip
+        _write_private(self.folder / "requesters.json",
+                       {"requesters": {**self.requesters, requester: quota}})  # fmt: skip
 
     def add_epoch(self, epoch: Epoch) -> None:
         epochs = self.epochs
@@ -119,14 +131,17 @@ class Custodian:
         day = now.date().isoformat()
         found = self.epochs.get(epoch)
         refused = None
+        quota = self.requesters.get(requester)
         if not requester:
             refused = "no requester named"
+        elif quota is None:
+            refused = f"{requester} is not a requester this custodian knows"
         elif found is None or found.share is None:
             refused = f"epoch {epoch} has no key here (never made, or destroyed)"
         elif date.fromisoformat(found.not_after) < now.date():
             refused = f"epoch {epoch} expired on {found.not_after}"
-        elif self.used_today(requester, day) + len(blinded) > self.quota:
-            refused = (f"quota: {requester} may have {self.quota} elements evaluated per day; "
+        elif self.used_today(requester, day) + len(blinded) > quota:
+            refused = (f"quota: {requester} may have {quota} elements evaluated per day; "
                        f"{self.used_today(requester, day)} used, {len(blinded)} asked")  # fmt: skip
         row = {"time": now.isoformat(), "requester": requester, "epoch": epoch,
                "elements": len(blinded), "refused": refused}  # fmt: skip
@@ -145,8 +160,21 @@ class Custodian:
         self._log.close()
 
 
-def create_custodians(folder: Path, names: Sequence[str], threshold: int) -> list[Path]:
-    """Folders for ``names`` custodians, any ``threshold`` of which answer (no epoch yet)."""
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    """``data`` as JSON, mode 0600, replacing ``path`` whole."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def create_custodians(folder: Path, names: Sequence[str], threshold: int,
+                      requesters: Mapping[str, int]) -> list[Path]:  # fmt: skip
+    """Folders for ``names`` custodians, any ``threshold`` of which answer (no epoch yet),
+    each knowing ``requesters`` (code -> daily quota) and no one else."""
     if not 1 <= threshold <= len(names):
         raise ScreeningError(f"a threshold of {threshold} of {len(names)} custodians is impossible")
     out = []
@@ -155,6 +183,7 @@ def create_custodians(folder: Path, names: Sequence[str], threshold: int) -> lis
         path.mkdir(parents=True, exist_ok=False)
         (path / "keys.json").write_text(json.dumps({"epochs": []}))
         os.chmod(path / "keys.json", 0o600)
+        _write_private(path / "requesters.json", {"requesters": dict(requesters)})
         out.append(path)
     (Path(folder) / "custody.json").write_text(json.dumps(
         {"custodians": list(names), "threshold": threshold}))  # fmt: skip

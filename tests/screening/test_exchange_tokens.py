@@ -62,8 +62,9 @@ def test_blinded_requests_are_unlinkable_and_bad_elements_refused() -> None:
 @pytest.fixture
 def custodians(tmp_path: Path) -> tuple[list[Custodian], list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
-    folders = create_custodians(tmp_path / "custody", ["c1", "c2", "c3"], threshold=2)
-    group = [Custodian(f, quota=50, on_request=seen.append) for f in folders]
+    folders = create_custodians(tmp_path / "custody", ["c1", "c2", "c3"], threshold=2,
+                                requesters={"nl": 50, "be": 50, "fr": 50})  # fmt: skip
+    group = [Custodian(f, on_request=seen.append) for f in folders]
     deal_epoch(group, 2, "2026Q1", "2099-03-31")
     return group, seen
 
@@ -94,6 +95,17 @@ def test_quota_refuses_and_logs(custodians: Any) -> None:
     assert len(refused) == 1 and refused[0]["requester"] == "be"
     assert any(r["refused"] for r in seen)
     TokenClient(group, 2, "fr").tokens(["v1"], "2026Q1")  # another requester has its own quota
+
+
+def test_unknown_requester_is_refused_and_logged(custodians: Any) -> None:
+    group, seen = custodians
+    with pytest.raises(ScreeningError, match="xx is not a requester this custodian knows"):
+        TokenClient(group, 2, "xx").tokens(["v1"], "2026Q1")
+    assert [r["requester"] for r in group[0].requests() if r["refused"]] == ["xx"]
+    assert seen[-1]["requester"] == "xx" and seen[-1]["refused"]
+    group[0].allow("xx", 1)  # the custodian's own decision, in its own folder
+    assert group[0].requesters["xx"] == 1
+    assert oct((group[0].folder / "requesters.json").stat().st_mode & 0o777) == "0o600"
 
 
 def test_destroyed_epoch_computes_nothing_and_keys_file_keeps_no_share(custodians: Any) -> None:
