@@ -156,6 +156,20 @@ class DecisionLog:
     def append(self, entry: Entry, now: datetime | None = None) -> int:
         return self.append_many([entry], now)[0]
 
+    def input_hashes(self, request_id: str, item_ids: list[str]) -> dict[str, str]:
+        """The input hash of the latest decision under ``request_id`` of each of these items
+        that has one (a retry's declaration is held against the one decided)."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(item_ids))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            rows = self.db.execute(
+                "SELECT item_id, input_hash FROM decision_log WHERE kind = 'decision' AND "
+                f"request_id = ? AND item_id IN ({', '.join('?' * len(part))}) ORDER BY seq",
+                [request_id, *part])  # fmt: skip
+            found.update((item, digest) for item, digest in rows if digest)
+        return found
+
     def records(self, kind: str | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(FIELDS)}, hash FROM decision_log"
         rows = self.db.execute(sql + (" WHERE kind = ?" if kind else "") + " ORDER BY seq",

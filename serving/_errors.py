@@ -10,6 +10,7 @@
           ├── ModelRefused          409: a new bundle failed its checks (old model serves on)
           ├── OutcomeConflict       409: an outcome against the item's record (one exists: a
           │                              correction must name it; it was corrected meanwhile)
+          ├── RequestIdReused       409: a request ID sent again with another declaration
           ├── PayloadTooLarge       413: body over max_body_bytes
           ├── InvalidInput          422: malformed JSON or a contract violation (Problems, capped)
           └── ModelUnavailable      503: no model loaded
@@ -56,6 +57,14 @@ class Forbidden(ServingError):
 class NotFound(ServingError):
     status_code = 404
     code = "not_found"
+
+
+class RequestIdReused(ServingError):
+    """A request ID sent again with another declaration of an item it decided: a retry must
+    repeat its request; an amended declaration needs a new request ID."""
+
+    status_code = 409
+    code = "request_id_reused"
 
 
 class PayloadTooLarge(ServingError):

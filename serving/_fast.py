@@ -26,13 +26,19 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from data_contracts import PostingWindow, Problem, posting_problem, record_label
+from data_contracts import (
+    PostingWindow,
+    Problem,
+    looks_like_item_id,
+    posting_problem,
+    record_label,
+)
 from screening import ScreeningError
 
 from ._auth import Caller, Role
 from ._batcher import ScoreBatcher
 from ._deps import caller_for
-from ._errors import InvalidInput, cap_problems, error_body, retry_after
+from ._errors import InvalidInput, RequestIdReused, cap_problems, error_body, retry_after
 from ._json import dump_json, parse_json
 from ._service import Service
 from ._settings import Settings
@@ -49,17 +55,35 @@ def _refused(problem: Problem) -> dict[str, Any]:
                       "problems": [problem.as_dict()]}}  # fmt: skip
 
 
+def _twice(raw: Any, index: int, seen: set[str]) -> Problem | None:
+    """The problem of a declaration whose item ID an earlier one of the same call has: one
+    call decides an item once (the first occurrence); ``seen`` collects the item IDs."""
+    item = raw.get("item_id") if isinstance(raw, dict) else None
+    if not isinstance(item, str):
+        return None
+    if item not in seen:
+        seen.add(item)
+        return None
+    label = record_label(index, raw) if looks_like_item_id(item) else f"#{index}"
+    return Problem(label, "item_id", "the item appears twice in this batch: only its first "
+                   "declaration is scored", "each item once per call")  # fmt: skip
+
+
 async def score_checked(batcher: ScoreBatcher, settings: Settings, raws: list[Any],
                         caller: Caller, rid: str) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
     """Score raw declarations, one result or one error entry each, in order; a declaration
     posted outside the window around now (settings ``posted_days_back``, ``posted_days_ahead``)
-    gets its error entry here and is never scored or recorded. Error entries list at most
-    MAX_PROBLEMS_PER_REQUEST problems in all; returns the results and how many were left out."""
+    gets its error entry here and is never scored or recorded, and so does a second
+    declaration of an item the call holds already (the first is scored once). Error entries
+    list at most MAX_PROBLEMS_PER_REQUEST problems in all; returns the results and how many
+    were left out."""
     window = PostingWindow.now(settings.posted_days_back, settings.posted_days_ahead)
     results: list[dict[str, Any] | None] = []
     sent = []
+    seen: set[str] = set()
     for index, raw in enumerate(raws):
-        problem = posting_problem(raw, record_label(index, raw), window)
+        problem = _twice(raw, index, seen) or posting_problem(raw, record_label(index, raw),
+                                                              window)  # fmt: skip
         results.append(None if problem is None else _refused(problem))
         if problem is None:
             sent.append(raw)
@@ -80,6 +104,8 @@ async def score_body(batcher: ScoreBatcher, settings: Settings, caller: Caller, 
     (result,), _ = await score_checked(batcher, settings, [raw], caller, rid)
     if "error" in result:
         error = result["error"]
+        if error["code"] == RequestIdReused.code:
+            raise RequestIdReused(error["message"])
         raise InvalidInput("the declaration breaks the contract",
                            [Problem(**p) for p in error["problems"]],
                            error.get("problems_omitted", 0))  # fmt: skip

@@ -121,6 +121,11 @@ async def score_batch(request: Request, service: ServiceDep, caller: Sorter,
     error entries list at most 100 problems in all, ``problems_omitted`` counts the rest)."""
     raw = parse_json(await request.body())
     items = raw.get("declarations") if isinstance(raw, dict) else raw
+    for key in raw if isinstance(raw, dict) else ():
+        if key != "declarations":
+            raise InvalidInput(f"unknown key {key!r} in the body", [Problem(
+                "(body)", str(key)[:60], "unknown key: the body holds only declarations",
+                "declarations", str(key)[:60])])  # fmt: skip
     if not isinstance(items, list):
         raise _problem("expected {\"declarations\": [...]}", "a list of declarations",
                        type(items).__name__)  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 from data_contracts import (
     InspectionOutcome,
     ParcelDeclaration,
+    PostingWindow,
     Problem,
     record_label,
     validate_one,
@@ -32,10 +33,10 @@ from screening import (
 )
 
 from ._alarms import AlarmWatch, HealthReport
-from ._audit import Entry, input_key
+from ._audit import Entry, input_hash, input_key
 from ._auth import Caller, KeyStore
 from ._decisions import decision_entry
-from ._errors import InvalidInput, NotFound
+from ._errors import InvalidInput, NotFound, RequestIdReused
 from ._json import finite_or_none
 from ._metrics import Metrics
 from ._record import Record
@@ -63,6 +64,14 @@ class ScoreRequest:
 
 #: A declaration as validated: the model (None when it breaks the contract) and its problems.
 Validated = tuple[ParcelDeclaration | None, list[Problem]]
+
+
+def reused_answer(request_id: str, item_id: str) -> dict[str, Any]:
+    """The error entry of a declaration sent under a request ID that decided another
+    declaration of the same item (nothing is scored or recorded for it)."""
+    return {"code": RequestIdReused.code, "message": (
+        f"X-Request-ID {request_id!r} was used for a different declaration of item {item_id}; "
+        "use a new request ID to score the amended declaration")}  # fmt: skip
 
 
 def validate_declarations(raws: Sequence[Any]) -> list[Validated]:
@@ -140,9 +149,11 @@ class Service:
         and synced before the answers go out. A declaration whose item was already decided
         under the same request ID (a client retrying a request it got no answer for) is
         answered with the decision on record: no second decision, no second history
-        increment. Each request keeps its own caller and request ID in its answers and
-        records; an invalid declaration gets {"error": ...} in its place. The halt flag is
-        read from the shared state store, so every worker process obeys it.
+        increment; if its declaration differs from the one decided (the decision log's input
+        hash), it gets a ``request_id_reused`` error entry and nothing is recorded. Each
+        request keeps its own caller and request ID in its answers and records; an invalid
+        declaration gets {"error": ...} in its place. The halt flag is read from the shared
+        state store, so every worker process obeys it.
         """
         outs: list[list[dict[str, Any]]] = [[{} for _ in r.raws] for r in requests]
         valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]] = []
@@ -164,19 +175,39 @@ class Service:
             served = self.holder.served
             halted = self.refresh_halted()
             on_record = self.state.decisions_of([d.item_id for _, _, d, _ in valid])
+            replayed = self._replayed_hashes(requests, valid, on_record)
             new = []
             for k, i, decl, warnings in valid:
                 stored = on_record.get(decl.item_id)
-                if stored is not None and stored[0] == requests[k].request_id:
-                    outs[k][i] = stored[1] | {"request_id": stored[0], "warnings": [
-                        {"field": w.field, "problem": w.problem} for w in warnings]}  # fmt: skip
-                else:
+                if stored is None or stored[0] != requests[k].request_id:
                     new.append((k, i, decl, warnings))
+                    continue
+                recorded = replayed.get((stored[0], decl.item_id))
+                if recorded is not None and recorded != input_hash(
+                        decl.model_dump(mode="json"), self.input_key):  # fmt: skip
+                    outs[k][i] = {"error": reused_answer(stored[0], decl.item_id)}
+                    continue
+                outs[k][i] = stored[1] | {"request_id": stored[0], "warnings": [
+                    {"field": w.field, "problem": w.problem} for w in warnings]}  # fmt: skip
             if new:
                 decided = self._decide(requests, new, outs, served, halted)
         for band, decision, mode, probability in decided:  # counted once committed
             self.metrics.observe_decision(band, decision, mode, probability)
         return outs
+
+    def _replayed_hashes(self, requests: Sequence[ScoreRequest],
+                         valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
+                         on_record: dict[str, tuple[str, dict[str, Any]]],
+                         ) -> dict[tuple[str, str], str]:  # fmt: skip
+        """The recorded input hash of each (request ID, item) sent again under the request ID
+        that decided it (a retry): read from the decision log only for those."""
+        retried: dict[str, list[str]] = {}
+        for k, _, decl, _ in valid:
+            stored = on_record.get(decl.item_id)
+            if stored is not None and stored[0] == requests[k].request_id:
+                retried.setdefault(stored[0], []).append(decl.item_id)
+        return {(rid, item): digest for rid, items in retried.items()
+                for item, digest in self.audit.input_hashes(rid, items).items()}  # fmt: skip
 
     def _decide(self, requests: Sequence[ScoreRequest],
                 new: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
@@ -249,10 +280,20 @@ class Service:
     # -- outcomes ---------------------------------------------------------------------------
 
     def outcome(self, raw: Any, caller: Caller, request_id: str) -> dict[str, Any]:
-        """Store an inspection outcome and link it to the item's entity history at once."""
+        """Store an inspection outcome and link it to the item's entity history at once; one
+        recorded outside the window from ``labelled_retention_days`` before now to
+        ``posted_days_ahead`` after is refused (422 naming ``recorded_at``)."""
         outcome, problems = validate_one(InspectionOutcome, raw, record_label(0, raw))
         if outcome is None:
             raise InvalidInput("the outcome breaks the contract", problems)
+        window = PostingWindow.now(self.settings.labelled_retention_days,
+                                   self.settings.posted_days_ahead)  # fmt: skip
+        if not window.holds(outcome.recorded_at):
+            raise InvalidInput("the outcome breaks the contract", [Problem(
+                record_label(0, raw), "recorded_at", "recording time outside the plausible "
+                f"window: expected between {window.earliest.isoformat()} and "
+                f"{window.latest.isoformat()} ({window.days_back:g} days before to "
+                f"{window.days_ahead:g} days after now)", got=outcome.recorded_at.isoformat())])
         return self.record.record_outcome(outcome, caller.key_id, request_id)
 
     # -- human oversight --------------------------------------------------------------------
