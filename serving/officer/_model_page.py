@@ -86,6 +86,13 @@ def compare_shadow(rows: list[tuple[float, float, str, str]]) -> dict[str, Any] 
     }  # fmt: skip
 
 
+def scrolling_tables(html: str) -> str:
+    """The card's tables, each in a container that scrolls sideways on a narrow screen (the
+    page itself then does not)."""
+    return html.replace("<table", '<div class="table-wrap"><table').replace(
+        "</table>", "</table></div>")
+
+
 def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
     service = ctx.service
     served = service.holder.loaded
@@ -103,7 +110,7 @@ def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
     values.update(
         model={"version": m.version, "created_at": m.info.get("created_at", ""),
                "bundle_hash": m.bundle_hash, "name": m.info.get("model_name", "")},
-        card_html=render(card, heading_offset=2),
+        card_html=scrolling_tables(render(card, heading_offset=2)),
         metrics=_metrics(m.metrics), capacities=CAPACITIES,
         drift=_drift(ctx),
         info_json=json.dumps(m.info.get("training", {}), indent=1)[:4000],

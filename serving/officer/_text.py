@@ -153,6 +153,7 @@ TEXT: dict[str, str] = {
     "quick_full_form": "Full outcome form",
     "quick_unknown": "Choose Seized, Clean or Released.",
     "why_flagged": "Why it was flagged",
+    "why_risk": "What raised or lowered its risk",
     "partner_hit_title": "Partner hit",
     "partner_hit_one": (
         "A partner agency reported a seizure this parcel's sender or recipient matches."),

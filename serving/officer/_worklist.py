@@ -109,8 +109,11 @@ def where(f: QueueFilter) -> tuple[str, list[Any]]:
     if f.day:
         clauses.append("p.posted_key >= ? AND p.posted_key < ?")
         params.extend(day_bounds(f.day, f.zone))
+    if f.office:  # as typed: a posting office's name in any case
+        clauses.append("upper(p.origin_post) = upper(?)")
+        params.append(f.office)
     for column, value in (("p.band", f.band), ("p.origin_country", f.origin),
-                          ("p.origin_post", f.office), ("p.batch_run", f.manifest),
+                          ("p.batch_run", f.manifest),
                           ("p.transport_document", f.transport),
                           ("c.officer", f.claimed_by)):  # fmt: skip
         if value:

@@ -365,3 +365,38 @@ def test_text_contrast_and_no_sideways_scrolling(browser: Any, osrv: Server,
     assert page.evaluate(CONTRAST) == []
     page.screenshot(path=str(SHOTS / f"model-{width}.png"), full_page=False)
     page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_review_walk_partner_hit_model_page_and_no_console_errors(browser: Any, osrv: Server,
+                                                                  width: int) -> None:  # fmt: skip
+    """The reviewer's walk: a partner hit is reached from the worklist and the parcel page;
+    the model page does not alarm without history and fits 800 px; no page logs an error
+    or gets a 4xx/5xx answer."""
+    from screening.exchange import FollowUps, Hit
+
+    item = _open_items(osrv)[-1]
+    hit = Hit("be", "be:0f1e2d3c4b5a69788796a5b4", "2026-05", "cocaine", "100-1000 g", "B",
+              "2", "H1", "sender", "address", 0)  # fmt: skip
+    reason = "The sender's address matches a seizure reported by partner be"
+    FollowUps(osrv.service.state_db).record_hits(item, [hit], reason, {})
+    page = _sign_in(browser, osrv.url, "olga", width, javascript=True)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(r.url) if r.status >= 400 else None)
+    fits = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    page.goto(f"{osrv.url}/officer/queue?status=&sort=risk&dir=asc")
+    row = page.locator(f"#worklist tr[data-item='{item}']")
+    row.get_by_role("link", name="Partner hit").click()
+    assert page.get_by_role("heading", name=f"Partner hits: {item}").is_visible()
+    page.get_by_role("link", name="Back to the parcel").click()
+    section = page.locator("#partner-hit")
+    assert section.get_by_role("heading", name="Partner hit").is_visible()
+    section.get_by_role("link", name=re.compile("Open the partner hits")).click()
+    assert page.locator("#hits").get_by_text("cocaine").is_visible()
+    page.goto(f"{osrv.url}/officer/model")
+    assert "Drift alarm" not in page.locator("section[aria-labelledby=h-drift]").inner_text()
+    assert page.evaluate(fits), "the model page scrolls sideways"
+    page.screenshot(path=str(SHOTS / f"model-review-{width}.png"), full_page=True)
+    assert errors == [], errors
+    page.context.close()

@@ -21,7 +21,7 @@ REF = "be:00112233445566778899aabb"
 @pytest.fixture(scope="module")
 def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from officer_server(trained.registry, tmp_path_factory.mktemp("officer_rev"),
-                              parcels=30)  # fmt: skip
+                              parcels=30, batch_from=trained.data)  # fmt: skip
 
 
 def _flagged(osrv: Server) -> list[str]:
@@ -101,3 +101,35 @@ def test_an_outcome_over_another_officers_claim_says_it_releases_it(osrv: Server
         r = olga.post(f"/officer/parcels/{item}/outcome",
                       data={"csrf": csrf_of(page), "outcome": "clean", "then": "stay", "w": ""})
         assert "claim was released" not in olga.get(r.headers["location"]).text
+
+
+def test_headings_and_office_filter(osrv: Server) -> None:
+    db = osrv.service.state_db
+    ((unselected,),) = db.execute("SELECT item_id FROM scored_result WHERE json_extract("
+                                  "summary, '$.selection_reason') IS NULL LIMIT 1")  # fmt: skip
+    ((selected, office),) = db.execute(
+        "SELECT p.item_id, p.origin_post FROM officer_parcel p JOIN scored_result r ON "
+        "r.item_id = p.item_id WHERE p.flagged = 1 AND "
+        "json_extract(r.summary, '$.selection_reason') IS NOT NULL LIMIT 1")  # fmt: skip
+    olga, _ = sign_in(osrv.url, "olga")
+    with closing(olga):
+        page = olga.get(f"/officer/parcels/{unselected}").text
+        assert "What raised or lowered its risk" in page and "Why it was flagged" not in page
+        assert "Why it was flagged" in olga.get(f"/officer/parcels/{selected}").text
+        exact = olga.get("/officer/queue", params={"status": "", "office": office}).text
+        rows = set(re.findall(r'<tr data-item="([^"]+)"', exact))
+        assert selected in rows
+        for typed in (office.lower(), office.upper(), f" {office.swapcase()} "):
+            page = olga.get("/officer/queue", params={"status": "", "office": typed}).text
+            assert set(re.findall(r'<tr data-item="([^"]+)"', page)) == rows, typed
+
+
+def test_every_page_names_its_icon(osrv: Server) -> None:
+    """A page without an icon link makes the browser fetch /favicon.ico: a 404 in the
+    console of every page (headless Chromium does not fetch it, so it is checked here)."""
+    item = _flagged(osrv)[0]
+    olga, _ = sign_in(osrv.url, "olga")
+    with closing(olga):
+        for path in ("/officer/login", "/officer/queue", f"/officer/parcels/{item}",
+                     "/officer/model", "/officer/report", "/officer/parcels/NOPE123"):
+            assert '<link rel="icon" href="data:,">' in olga.get(path).text, path
