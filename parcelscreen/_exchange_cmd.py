@@ -189,7 +189,7 @@ def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) ->
         ref_key=ref_key, reliability=config.reliability, accuracy=config.accuracy,
         handling=config.handling, purpose=config.purpose, sharing_group=config.sharing_group,
         valid_until=valid_until)  # fmt: skip
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     manifest = write_exchange_bundle(
         args.out, indicators, agency=config.agency, partner=args.to, purpose=config.purpose,
         sharing_group=config.sharing_group, valid_until=valid_until, created=created, key=key)
@@ -218,18 +218,32 @@ def _partners(config: ExchangeConfig) -> dict[str, Any]:
     return out
 
 
+def _live_epochs(config: ExchangeConfig, today: date) -> dict[str, str]:
+    """The epochs live at this agency's custodians, name -> last valid day (keys unread)."""
+    from screening.exchange import Custodian
+
+    custody = json.loads((config.custody / "custody.json").read_text())
+    first = Custodian(config.custody / custody["custodians"][0])
+    try:
+        return {name: first.epochs[name].not_after for name in first.live(today)}
+    finally:
+        first.close()
+
+
 def _import(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> int:
     from screening.exchange import ExchangeRefused, PartnerStore, read_exchange_bundle
 
     now = datetime.now(UTC)
+    store = PartnerStore(record.db)
     try:
         manifest, indicators = read_exchange_bundle(
-            args.bundle, agency=config.agency, partners=_partners(config), today=now.date())
+            args.bundle, agency=config.agency, partners=_partners(config), today=now.date(),
+            epochs=_live_epochs(config, now.date()), now=now)  # fmt: skip
+        store.add(indicators, args.bundle.name, int(now.timestamp() * 1_000_000),
+                  source=manifest["from"], created=manifest["created"])  # fmt: skip
     except ExchangeRefused as exc:
         _audit(record, "exchange_import_refused", {"bundle": str(args.bundle), "why": str(exc)})
         raise
-    store = PartnerStore(record.db)
-    store.add(indicators, args.bundle.name, int(now.timestamp() * 1_000_000))
     result = {"bundle": str(args.bundle), "from": manifest["from"],
               "purpose": manifest["purpose"], "indicators": len(indicators),
               "valid_until": manifest["valid_until"], "stored": store.count()}  # fmt: skip

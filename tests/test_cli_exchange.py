@@ -227,7 +227,8 @@ def test_import_refusals_name_why(agencies: dict[str, Path], monkeypatch: pytest
     with pytest.raises(Exception, match="expired on"):
         read_exchange_bundle(tmp / "short", agency="be",
                              partners=_partners(load_config(tmp / "be.json")),
-                             today=(NOW + timedelta(days=5)).date())  # fmt: skip
+                             today=(NOW + timedelta(days=5)).date(),
+                             epochs={"E1": "2999-12-31"})  # fmt: skip
     # addressed to another agency: NL's bundle for BE, imported by NL itself
     nl = _as("nl", tmp, monkeypatch)
     (tmp / "nl_self.json").write_text(json.dumps({**json.loads((tmp / "nl.json").read_text()),

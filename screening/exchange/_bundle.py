@@ -2,10 +2,11 @@
 ``manifest.json`` naming sender, addressee, purpose, sharing group, ``valid_until`` and each
 file's SHA-256, and ``manifest.sig`` (Ed25519 over the manifest's exact bytes).
 
-Reading checks, in order, and refuses naming why: the manifest is readable; the sender is a
-known partner; the signature is that partner's; every file matches its hash; the bundle is
-addressed to this agency; its purpose is one this agency accepts from that partner; it has
-not expired; every indicator is well formed and comes from the sender.
+Reading checks, in order, and refuses naming why: each file is within its size bound and
+readable (JSON nested too deep, or not JSON, is a refusal, never a traceback); the sender is
+a known partner; the signature is that partner's; every file matches its hash; the bundle is
+addressed to this agency; its purpose is one this agency accepts from that partner; it was
+not made in the future and has not expired; every indicator is sound (``_intake``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,17 @@ from cryptography.exceptions import InvalidSignature
 from .._errors import ScreeningError
 from ..bundles import Ed25519PrivateKey, Ed25519PublicKey, key_id, write_json_atomic
 from ._formats import misp_event, stix_bundle
+from ._intake import IntakeRefused, partner_indicators
 from ._records import Indicator
 
 FILES = ("indicators.json", "stix.json", "misp.json")
 _MAX_BYTES = 64 * 1024 * 1024
+#: the most bytes read of each file (a bundle's files are never read whole before this)
+MAX_BYTES = {"manifest.json": 64 * 1024, "manifest.sig": 4 * 1024,
+             **{name: _MAX_BYTES for name in FILES}}  # fmt: skip
+
+
+_SKEW = timedelta(minutes=5)  # clocks of two agencies may differ by this much
 
 
 class ExchangeRefused(ScreeningError):
@@ -70,35 +78,51 @@ def write_exchange_bundle(out: Path, indicators: Sequence[Indicator], *, agency:
 
 
 def _read(path: Path, where: str) -> bytes:
+    limit = MAX_BYTES[path.name]
     try:
         with path.open("rb") as f:
-            data = f.read(_MAX_BYTES + 1)
+            data = f.read(limit + 1)
     except OSError as exc:
         why = exc.strerror or exc
         raise ExchangeRefused(f"{where}: {path.name} is unreadable: {why}") from None
-    if len(data) > _MAX_BYTES:
-        raise ExchangeRefused(f"{where}: {path.name} is larger than {_MAX_BYTES} bytes")
+    if len(data) > limit:
+        raise ExchangeRefused(f"{where}: {path.name} is larger than {limit} bytes")
     return data
 
 
+def _json(data: bytes, name: str, where: str) -> Any:
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ExchangeRefused(f"{where}: {name} is nested too deeply to read") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise ExchangeRefused(f"{where}: {name} is not JSON: {exc}") from None
+
+
 def read_exchange_bundle(folder: Path, *, agency: str, partners: Mapping[str, Partner],
-                         today: date) -> tuple[dict[str, Any], list[Indicator]]:  # fmt: skip
+                         today: date, epochs: Mapping[str, str],
+                         now: datetime | None = None,
+                         ) -> tuple[dict[str, Any], list[Indicator]]:  # fmt: skip
+    """The manifest and the indicators of a bundle, or :class:`ExchangeRefused` naming why.
+
+    ``epochs``: the epochs live at this agency's custodians, name -> last valid day."""
     folder = Path(folder)
     where = f"exchange bundle {folder}"
     raw = _read(folder / "manifest.json", where)
+    manifest = _json(raw, "manifest.json", where)
     try:
-        manifest = json.loads(raw)
         sender, to, purpose = str(manifest["from"]), str(manifest["to"]), manifest["purpose"]
         valid_until = date.fromisoformat(manifest["valid_until"])
+        created = datetime.fromisoformat(manifest["created"])
         files = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ExchangeRefused(f"{where}: manifest.json is malformed: {exc!r}") from None
     partner = partners.get(sender)
     if partner is None:
         raise ExchangeRefused(f"{where}: unknown partner {sender!r} (known: "
                               f"{', '.join(sorted(partners)) or 'none'})")  # fmt: skip
     try:
-        sig = json.loads(_read(folder / "manifest.sig", where))
+        sig = _json(_read(folder / "manifest.sig", where), "manifest.sig", where)
         signature = base64.b64decode(sig["signature"], validate=True)
         signer = str(sig["key_id"])
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
@@ -127,16 +151,15 @@ def read_exchange_bundle(folder: Path, *, agency: str, partners: Mapping[str, Pa
                               f"for {', '.join(partner.purposes)}")  # fmt: skip
     if valid_until < today:
         raise ExchangeRefused(f"{where}: expired on {valid_until.isoformat()}")
-    try:
-        rows = json.loads(docs["indicators.json"])
-    except ValueError as exc:
-        raise ExchangeRefused(f"{where}: indicators.json is not JSON: {exc}") from None
+    if created.tzinfo is None or created > (now or datetime.now(UTC)) + _SKEW:
+        raise ExchangeRefused(f"{where}: manifest.json: field created: not a UTC time before "
+                              "now")  # fmt: skip
+    rows = _json(docs["indicators.json"], "indicators.json", where)
     if not isinstance(rows, list):
         raise ExchangeRefused(f"{where}: indicators.json is not a list")
-    indicators = [Indicator.from_dict(r if isinstance(r, dict) else {}, f"{where}, indicator {n}")
-                  for n, r in enumerate(rows)]  # fmt: skip
-    for ind in indicators:
-        if ind.source != sender:
-            raise ExchangeRefused(f"{where}: indicator {ind.ref} names source {ind.source!r}, "
-                                  f"not the sender {sender}")  # fmt: skip
+    try:
+        indicators = partner_indicators(rows, where=where, sender=sender, manifest=manifest,
+                                        epochs=epochs, today=today)  # fmt: skip
+    except IntakeRefused as exc:
+        raise ExchangeRefused(str(exc)) from None
     return manifest, indicators

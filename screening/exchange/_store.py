@@ -4,16 +4,19 @@
 imported (``known_us``: from then on it may match), ``valid_until`` and its facts as JSON.
 ``exchange_tokens``: token -> (source, ref), for exact lookup. ``prune`` deletes what is past
 its ``valid_until`` (``history prune`` calls it); a partner's newer bundle replaces the
-indicators of the same reference.
+indicators of the same reference. ``exchange_bundles``: per partner, the ``created`` time of
+the last bundle imported: a bundle of that partner created at or before it is refused (a
+replayed or older bundle never overwrites newer rows).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 from .._database import Database
+from ._bundle import ExchangeRefused
 from ._match import PartnerIndex
 from ._records import Indicator
 
@@ -24,6 +27,8 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS exchange_tokens (
         token TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL,
         PRIMARY KEY (token, source, ref))""",
+    """CREATE TABLE IF NOT EXISTS exchange_bundles (
+        source TEXT PRIMARY KEY, created TEXT NOT NULL, bundle TEXT NOT NULL)""",
 )
 
 
@@ -33,8 +38,29 @@ class PartnerStore:
         for statement in SCHEMA:
             db.execute(statement)
 
-    def add(self, indicators: Sequence[Indicator], bundle: str, known_us: int) -> int:
+    def last_bundle(self, source: str) -> tuple[str, str] | None:
+        """(created, bundle name) of ``source``'s last imported bundle, if any."""
+        rows = self.db.execute("SELECT created, bundle FROM exchange_bundles WHERE source = ?",
+                               (source,))  # fmt: skip
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def add(self, indicators: Sequence[Indicator], bundle: str, known_us: int,
+            source: str | None = None, created: str | None = None) -> int:  # fmt: skip
+        """Store ``indicators``; with ``source`` and ``created`` (the manifest's, a UTC time),
+        only if no bundle of ``source`` created at or after it was imported (else
+        :class:`ExchangeRefused`, nothing stored)."""
         with self.db.transaction() as db:
+            if source is not None and created is not None:
+                when = datetime.fromisoformat(created).astimezone(UTC).isoformat()
+                last = self.last_bundle(source)
+                if last is not None and last[0] >= when:
+                    raise ExchangeRefused(
+                        f"exchange bundle {bundle}: created {created}, not after {source}'s "
+                        f"bundle {last[1]} imported already (created {last[0]}): an older or "
+                        "replayed bundle does not replace newer indicators")  # fmt: skip
+                db.execute("DELETE FROM exchange_bundles WHERE source = ?", (source,))
+                db.execute("INSERT INTO exchange_bundles VALUES (?, ?, ?)",
+                           (source, when, bundle))  # fmt: skip
             for ind in indicators:
                 db.execute("DELETE FROM exchange_tokens WHERE source = ? AND ref = ?",
                            (ind.source, ind.ref))  # fmt: skip
