@@ -15,6 +15,7 @@ from ._arrow import (
     conform_declarations,
     declaration_column_problems,
 )
+from ._cells import FORMULA_STARTS, spreadsheet_cell
 from ._codes import COUNTRIES, CURRENCIES
 from ._errors import ContractError, FormError, Problem, RecordInvalid
 from ._express import express_item_id, is_express_id, looks_like_express_id
@@ -124,6 +125,8 @@ __all__ = [
     "Party",
     "PostingWindow",
     "Problem",
+    "FORMULA_STARTS",
+    "spreadsheet_cell",
     "RecordInvalid",
     "S10",
     "S10Error",

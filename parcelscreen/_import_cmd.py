@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--out", type=folder, default=None,
                    help="folder for declarations.parquet, outcomes.parquet, quarantine.csv, "
                    "import-report.json and provenance.json")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into an --out folder that holds files already (its import "
+                   "files are replaced)")  # fmt: skip
     p.add_argument("--check", action="store_true",
                    help="check the mapping against the first rows; write nothing")  # fmt: skip
     p.add_argument("--rows", type=whole(1), default=200, help="rows --check reads (default 200)")
@@ -54,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.check and args.out is None:
         print("error: --out is required (or --check to try the mapping without writing)",
               file=sys.stderr)  # fmt: skip
+        return 2
+    if not args.check and not args.overwrite and args.out.is_dir() and any(args.out.iterdir()):
+        print(f"error: --out {args.out}: the folder holds files already; choose an empty or new "
+              "folder, or add --overwrite to replace its import files", file=sys.stderr)
         return 2
     mapping = load_mapping(args.mapping)  # MappingError: one error line, exit 2 (cli.main)
     out: Path | None = None if args.check else args.out

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 
+from data_contracts import spreadsheet_cell
+
 from .._store import LATEST_EFFECTIVE
 from ._context import PREFIX, SECURITY_HEADERS, OfficerContext, context
 from ._present import chance, money, words
@@ -32,10 +34,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 EXPORT_ROWS = 100_000
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
+_cell = spreadsheet_cell  # a cell that starts like a formula gets an apostrophe
 
 
 def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:

@@ -22,7 +22,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_contracts import DECLARATION_SCHEMA, OUTCOME_SCHEMA, validate_table_indexed
+from data_contracts import (
+    DECLARATION_SCHEMA,
+    OUTCOME_SCHEMA,
+    spreadsheet_cell,
+    validate_table_indexed,
+)
 
 from .._provenance import PROVENANCE as PROVENANCE
 from ._convert import Converter, Row, RowProblem, text_of
@@ -31,6 +36,8 @@ from ._mapping import Mapping, MappingError
 QUARANTINE_COLUMNS = ("row", "item_id", "column", "field", "reason", "value")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PERSONAL = ("sender", "recipient")
+#: The key of a row that cannot be read as one (its value says why): no column is named so.
+_BAD = "\0"
 
 
 @dataclass
@@ -90,6 +97,9 @@ def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
                 reader = csv.reader(handle, delimiter=mapping.delimiter)
                 next(reader, None)
                 for values in reader:
+                    if len(values) > len(header):  # extra values would be dropped unseen
+                        yield {_BAD: f"has {len(values)} fields, the header has {len(header)}"}
+                        continue
                     yield {h: text_of(v) for h, v in zip(header, values, strict=False)}
 
         return header, csv_rows()
@@ -110,7 +120,7 @@ def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
                 except json.JSONDecodeError:
                     raw = None
                 yield ({k: text_of(v) for k, v in raw.items()} if isinstance(raw, dict)
-                       else {"\0": "not a JSON object"})  # fmt: skip
+                       else {_BAD: "not a JSON object"})  # fmt: skip
 
     return columns, json_rows()
 
@@ -163,8 +173,8 @@ class _Run:
         numbers, records, outcomes = [], [], []
         number = 0
         for number, row in enumerate(rows, 1):  # noqa: B007 (the count is read after)
-            if "\0" in row:
-                self.quarantine(number, None, RowProblem("(row)", "(row)", "not a JSON object"))
+            if _BAD in row:  # a row that cannot be read as one: why, in its place
+                self.quarantine(number, None, RowProblem("(row)", "(row)", str(row[_BAD])))
                 continue
             record, problems = self.convert.declaration(row)
             outcome = None
@@ -261,13 +271,15 @@ def _write(out: Path, report: ImportReport, records: list[dict[str, Any]],
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(records, schema=DECLARATION_SCHEMA),
                    out / "declarations.parquet")  # fmt: skip
+    (out / "outcomes.parquet").unlink(missing_ok=True)  # an earlier import's, if any
     if mapping.label is not None:
         pq.write_table(pa.Table.from_pylist([o for o in outcomes if o is not None],
                                             schema=OUTCOME_SCHEMA), out / "outcomes.parquet")
     with (out / "quarantine.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, QUARANTINE_COLUMNS)
         writer.writeheader()
-        writer.writerows(report.quarantine)
+        writer.writerows({k: spreadsheet_cell(v) for k, v in q.items()}
+                         for q in report.quarantine)  # no cell runs as a formula
     (out / "import-report.json").write_text(json.dumps(report.as_dict(), indent=1) + "\n")
     label = mapping.label
     provenance = {
