@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from .._audit import Entry
-from ._cases import MAX_ATTACHMENT, CaseError, case_from_form
+from ._cases import MAX_ATTACHMENT, CaseError, CaseTooLong, case_from_form
 from ._context import PREFIX, SECURITY_HEADERS, context
 from ._parcel_routes import parcel_page
 from ._text import TEXT
@@ -30,6 +30,11 @@ from ._web import (
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+#: The form's label of each case field (the TEXT key), as a refusal names the field.
+CASE_LABELS = {"seal": "case_seal", "concealment": "case_concealment",
+               "concealment_other": "case_concealment_other", "substance": "case_substance",
+               "substance_other": "outcome_substance_other", "gross_g": "case_gross",
+               "net_g": "case_net", "lab_ref": "case_lab", "notes": "case_notes"}  # fmt: skip
 
 
 @router.post("/parcels/{item_id}/case")
@@ -48,6 +53,11 @@ def _save_case(request: Request, item_id: str, form: dict[str, str]) -> Response
     w = worklist_query(form.get("w", ""))
     try:
         record = case_from_form(form)
+    except CaseTooLong as exc:
+        message = TEXT["case_problem_too_long"].format(
+            field=TEXT[CASE_LABELS[exc.field]], limit=f"{exc.limit:,}", length=f"{exc.length:,}")
+        return parcel_page(request, session, item_id, 422, case_errors=[message], form=form,
+                           w=w)  # fmt: skip
     except CaseError as exc:
         return parcel_page(request, session, item_id, 422,
                            case_errors=[TEXT[f"case_problem_{exc}"]], form=form, w=w)

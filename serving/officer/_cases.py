@@ -52,6 +52,14 @@ class CaseError(ValueError):
     """A case record or attachment that cannot be kept (the message is for the officer)."""
 
 
+class CaseTooLong(CaseError):
+    """A case field longer than it may be: refused, never cut (the officer shortens it)."""
+
+    def __init__(self, field: str, limit: int, length: int) -> None:
+        super().__init__("too_long")
+        self.field, self.limit, self.length = field, limit, length
+
+
 def media_type(data: bytes) -> str | None:
     for magic, kind in MAGIC:
         if data.startswith(magic):
@@ -78,7 +86,10 @@ def _weight(text: str, field: str) -> float | None:
 
 def case_from_form(form: dict[str, str]) -> dict[str, Any]:
     """The case record a form describes; CaseError names the first bad field."""
-    record: dict[str, Any] = {k: form.get(k, "").strip()[:n] for k, n in FIELDS.items()}
+    record: dict[str, Any] = {k: form.get(k, "").strip() for k in FIELDS}
+    for name, limit in FIELDS.items():
+        if len(record[name]) > limit:
+            raise CaseTooLong(name, limit, len(record[name]))
     if record["substance"] and record["substance"] not in SUBSTANCES:
         raise CaseError("substance")
     if record["concealment"] and record["concealment"] not in CONCEALMENTS:

@@ -246,6 +246,8 @@ TEXT: dict[str, str] = {
     "case_problem_gross_g": "Gross weight: a number of grams, such as 12.5 or 12,5.",
     "case_problem_net_g": "Net weight: a number of grams, such as 10.2 or 10,2.",
     "case_problem_net_over_gross": "The net weight cannot be more than the gross weight.",
+    "case_problem_too_long": "{field}: at most {limit} characters; this has {length}. Shorten "
+                             "it: nothing was saved.",
     "case_problem_attachment_empty": "Choose a file to add.",
     "case_problem_attachment_size": "The file is too large: at most {limit}.",
     "case_problem_attachment_type": "Only JPEG, PNG or WebP photos and PDF scans can be added.",
