@@ -23,7 +23,7 @@ from ._errors import InvalidInput
 from ._fast import score_body, score_checked
 from ._json import dump_json, parse_json
 from ._responses import Explanation, ScoreBatchResponse, ScoreResult, wire_json
-from ._wire import conflict_response, error_responses
+from ._wire import ErrorAnswer, conflict_response, error_responses
 
 router = APIRouter()
 JSON = "application/json"
@@ -80,6 +80,10 @@ OUTCOME_CONFLICT = conflict_response(
     "it (corrects, correction_reason), or the one named is no longer current; "
     "current_outcome.outcome_id is the one to name"
 )
+REQUEST_ID_REUSED: dict[int | str, dict[str, Any]] = {409: {"model": ErrorAnswer, "description": (
+    "The X-Request-ID decided another declaration of this item (a retry repeats its request; "
+    "an amended declaration needs a new request ID); nothing was recorded. In a batch, the "
+    "record's error entry (code request_id_reused)")}}  # fmt: skip
 APPROVAL_CONFLICT = conflict_response(
     "The outcome is not waiting for approval, or the outcome it corrects is no longer the "
     "item's current one"
@@ -100,7 +104,7 @@ def _problem(message: str, expected: str, got: str) -> InvalidInput:
 
 @router.post("/v1/parcels:score", summary="Score one declaration",
              openapi_extra=_body(DECLARATION), response_model=ScoreResult,
-             responses=error_responses(401, 403, 503))
+             responses=error_responses(401, 403, 503) | REQUEST_ID_REUSED)
 async def score(request: Request) -> Response:
     """One ParcelDeclaration (JSON object) in; score, band, decision and reasons out."""
     # answered by ``_fast.FastScore`` unless the app is mounted under a root path

@@ -50,6 +50,8 @@ def test_a_replayed_request_id_with_another_declaration_is_409_and_records_nothi
     assert body["item_id"] in message and "use a new request ID" in message
     assert len(_decisions(server, body["item_id"])) == 1
     assert server.client().post(SCORE, json=amended).status_code == 200  # a new request ID
+    doc = server.client().get("/openapi.json").json()
+    assert "409" in doc["paths"][SCORE]["post"]["responses"]
 
 
 def test_a_replayed_batch_answers_each_amended_record_with_its_own_error(server: Server) -> None:
