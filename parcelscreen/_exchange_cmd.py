@@ -252,6 +252,21 @@ def _import(args: argparse.Namespace, config: ExchangeConfig, record: Record) ->
     return 0
 
 
+def _model_scores_hits(settings: Any) -> bool:
+    """Whether the model the service loads (its registry alias) has the exchange features;
+    False where that cannot be read (then a hit is only reported, never said to score)."""
+    from screening import RegistryError
+    from screening.bundles import ModelRegistry
+    from screening.exchange import EXCHANGE_FEATURES
+
+    try:
+        folder = ModelRegistry(settings.registry).path(settings.model_alias)
+        names = json.loads((folder / "feature_spec.json").read_text())["names"]
+        return set(EXCHANGE_FEATURES) <= set(names)
+    except (RegistryError, OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> int:
     import numpy as np
     import pyarrow.parquet as pq
@@ -275,15 +290,18 @@ def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> 
     matrix, hits = exchange_matrix(store.index(), tokens, posted)
     until = store.valid_until()
     followups = FollowUps(record.db)
+    scored = _model_scores_hits(record.settings)
     matched = 0
     for row, features, hit in zip(rows, matrix, hits, strict=True):
         if not hit:
             continue
         matched += 1
+        reason = hit_reason(hit, scored=scored)
         detail = {"partners": sorted({h.source for h in hit}),
-                  "refs": sorted(h.ref for h in hit), "reason": hit_reason(hit),
+                  "refs": sorted(h.ref for h in hit), "reason": reason,
+                  "variants": {h.ref: list(h.variants) for h in hit},
                   "features": [float(x) for x in features]}  # fmt: skip
-        followups.record_hits(row["item_id"], hit, hit_reason(hit), until)
+        followups.record_hits(row["item_id"], hit, reason, until)
         _audit(record, "exchange_match", detail, item_id=row["item_id"])
         print(json.dumps({"item_id": row["item_id"], **detail}))
     print(json.dumps({"parcels": len(rows), "matched": matched}), file=sys.stderr)

@@ -149,6 +149,14 @@ def test_export_import_match_prune(agencies: dict[str, Path], monkeypatch: pytes
     assert lines[0]["reason"].startswith("The recipient's address matches a seizure reported "
                                          f"by partner nl in {(NOW - timedelta(days=2)):%Y-%m}, "
                                          "reliability B2")  # fmt: skip
+    # no model with the exchange features is served here: the hit is reported, not scored
+    assert lines[0]["reason"].endswith("reported to the officer; the model in service does not "
+                                       "score partner hits, so the score is unchanged")
+    # one hit for the one seizure, naming each variant that matched (Smyth sounds as Smith)
+    (variants,) = lines[0]["variants"].values()
+    assert variants == ["recipient address", "recipient phonetic_street"]
+    assert kept["variants"] == ["the recipient's address",
+                                "the recipient's name (as it sounds) and street"]  # fmt: skip
     # a parcel posted before the import does not match (no leak into backtests)
     rows[0]["posted_at"] = NOW - timedelta(days=1)
     pq.write_table(pa.Table.from_pylist(rows[:1], schema=DECLARATION_SCHEMA), tmp / "old.parquet")

@@ -1,7 +1,8 @@
 """Hits kept for the officer, and follow-up requests that wait for an officer's approval.
 
 ``exchange_hits``: one row per (parcel, partner indicator) matched, with the indicator's
-coarse facts, the reason in words and its ``valid_until`` (pruned with the indicator).
+coarse facts, the variants of the parcel's parties that matched it, the reason in words and
+its ``valid_until`` (pruned with the indicator).
 ``exchange_requests``: a prepared SIENA-ready message naming the partner's reference; its
 status is ``awaiting approval`` until an officer other than the one who prepared it approves
 it (``approved``: the message may now be sent through SIENA; nothing here sends it).
@@ -16,14 +17,14 @@ from typing import Any
 
 from .._database import Database
 from .._errors import ScreeningError
-from ._match import Hit
+from ._match import Hit, variant_words
 from ._store import SCHEMA as _STORE_SCHEMA
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS exchange_hits (
         item_id TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL, month TEXT, category TEXT,
         quantity_band TEXT, reliability TEXT, accuracy TEXT, handling TEXT, role TEXT,
-        kind TEXT, reason TEXT, valid_until TEXT, matched_at TEXT,
+        kind TEXT, reason TEXT, valid_until TEXT, matched_at TEXT, variants TEXT,
         PRIMARY KEY (item_id, source, ref))""",
     """CREATE TABLE IF NOT EXISTS exchange_requests (
         id INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, source TEXT NOT NULL,
@@ -41,6 +42,7 @@ _KIND_WORDS = {"name": "name and postcode", "address": "address", "name_street":
                "phonetic_street": "name (as it sounds) and street"}  # fmt: skip
 _HIT_FIELDS = ("source", "ref", "month", "category", "quantity_band", "reliability", "accuracy",
                "handling", "role", "kind")  # fmt: skip
+_COLUMNS = ("item_id", *_HIT_FIELDS, "reason", "valid_until", "matched_at", "variants")
 
 
 class FollowUps:
@@ -48,6 +50,11 @@ class FollowUps:
         self.db = db
         for statement in SCHEMA:
             db.execute(statement)
+        if "variants" not in {r[1] for r in db.execute("PRAGMA table_info(exchange_hits)")}:
+            with db.transaction():  # a table from before the variants column
+                if "variants" not in {r[1] for r in db.execute(
+                        "PRAGMA table_info(exchange_hits)")}:  # fmt: skip
+                    db.execute("ALTER TABLE exchange_hits ADD COLUMN variants TEXT")
 
     def record_hits(self, item_id: str, hits: Sequence[Hit], reason: str,
                     valid_until: dict[tuple[str, str], str]) -> None:  # fmt: skip
@@ -55,18 +62,32 @@ class FollowUps:
         with self.db.transaction() as db:
             for h in hits:
                 row = asdict(h)
+                variants = h.variants or (f"{h.role} {h.kind.split('~')[0]}",)
                 db.execute(
-                    "INSERT OR REPLACE INTO exchange_hits VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO exchange_hits ({', '.join(_COLUMNS)}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (item_id, *(row[f] for f in _HIT_FIELDS), reason,
-                     valid_until.get((h.source, h.ref), "9999-12-31"), now),
+                     valid_until.get((h.source, h.ref), "9999-12-31"), now,
+                     ",".join(variants)),
                 )  # fmt: skip
 
     def hits(self, item_id: str) -> list[dict[str, Any]]:
-        cols = ("item_id", *_HIT_FIELDS, "reason", "valid_until", "matched_at")
-        rows = self.db.execute(f"SELECT {', '.join(cols)} FROM exchange_hits WHERE item_id = ? "
-                               "ORDER BY month DESC, source", (item_id,))  # fmt: skip
-        return [dict(zip(cols, r, strict=True)) for r in rows]
+        """One row per partner reference, ``variants`` the parties' variants that matched it
+        (in words), newest month first."""
+        rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM exchange_hits WHERE "
+                               "item_id = ? ORDER BY month DESC, source, ref",
+                               (item_id,))  # fmt: skip
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            hit = dict(zip(_COLUMNS, r, strict=True))
+            names = str(hit["variants"] or f"{hit['role']} {hit['kind']}").split(",")
+            words = [variant_words(v) for v in names]
+            key = (hit["source"], hit["ref"])
+            if key in out:  # never two rows of one reference, whatever the store holds
+                out[key]["variants"] += [w for w in words if w not in out[key]["variants"]]
+            else:
+                out[key] = {**hit, "variants": words}
+        return list(out.values())
 
     def requests(self, item_id: str) -> list[dict[str, Any]]:
         cols = ("id", "item_id", "source", "ref", "body", "status", "prepared_by", "prepared_at",
@@ -122,6 +143,8 @@ class FollowUps:
 def siena_body(item_id: str, hit: dict[str, Any], agency: str) -> str:
     """The follow-up request's message body, ready to paste into SIENA (never sent here)."""
     kind = str(hit["kind"]).split("~")[0]
+    matched = " and ".join(hit.get("variants") or []) or (
+        f"the {hit['role']}'s {_KIND_WORDS.get(kind, kind)}")  # fmt: skip
     handling = hit["handling"]
     return "\n".join([
         f"To: the national unit of partner {hit['source']}",
@@ -133,7 +156,7 @@ def siena_body(item_id: str, hit: dict[str, Any], agency: str) -> str:
         "",
         f"Our postal item {item_id} matched your shared seizure {hit['ref']} "
         f"({hit['category']}, {hit['quantity_band']}, reliability {hit['reliability']}"
-        f"{hit['accuracy']}) on the {hit['role']}'s {_KIND_WORDS.get(kind, kind)}.",
+        f"{hit['accuracy']}) on {matched}.",
         "We ask for the details of the seizure behind your reference that you may share "
         "under the handling code above, to decide on the inspection of our item.",
     ])  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -44,6 +44,8 @@ class Hit:
     role: str
     kind: str
     known_us: int
+    #: every variant of the parcel's parties that matched this indicator, as "role kind"
+    variants: tuple[str, ...] = ()
 
 
 def _until_us(valid_until: str) -> int:
@@ -71,17 +73,20 @@ class PartnerIndex:
         return len(self._by_token)
 
     def hits(self, tokens: Iterable[str], at_us: int) -> list[Hit]:
-        """Distinct indicators matched by any of ``tokens``, known by and valid at ``at_us``."""
+        """Distinct indicators matched by any of ``tokens``, known by and valid at ``at_us``:
+        one hit per partner reference, naming every variant that matched it."""
         found: dict[tuple[str, str], Hit] = {}
+        matched: dict[tuple[str, str], set[str]] = defaultdict(set)
         for token in tokens:
             for known, until, hit in self._by_token.get(token, ()):
                 if known > at_us:
                     break
                 if at_us < until:
                     key = (hit.source, hit.ref)
+                    matched[key].add(f"{hit.role} {hit.kind.split('~')[0]}")
                     if key not in found or hit.kind == "address":
                         found[key] = hit
-        return list(found.values())
+        return [replace(hit, variants=tuple(sorted(matched[key]))) for key, hit in found.items()]
 
 
 def hit_features(hits: Sequence[Hit], at_us: int) -> list[float]:
@@ -109,8 +114,16 @@ _KIND_WORDS = {"name": "name and postcode", "address": "address",
                "phonetic_street": "name (as it sounds) and street"}  # fmt: skip
 
 
-def hit_reason(hits: Sequence[Hit]) -> str:
-    """The reason in words, naming the strongest hit; '' without one."""
+def variant_words(variant: str) -> str:
+    """``"recipient address"`` -> ``"the recipient's address"``."""
+    role, _, kind = variant.partition(" ")
+    kind = kind.split("~")[0]
+    return f"the {role}'s {_KIND_WORDS.get(kind, kind)}"
+
+
+def hit_reason(hits: Sequence[Hit], scored: bool = False) -> str:
+    """The reason in words, naming the strongest hit; '' without one. ``scored``: whether the
+    model in service has the exchange features (only then does a hit raise the score)."""
     if not hits:
         return ""
     best = max(hits, key=lambda h: (RELIABILITY_SCORE.get(h.reliability, 0), h.month))
@@ -118,6 +131,9 @@ def hit_reason(hits: Sequence[Hit]) -> str:
     what = f"the {best.role}'s {_KIND_WORDS.get(kind, kind)}"
     others = len({h.source for h in hits}) - 1
     more = f" (and {others} other partner{'s' if others > 1 else ''})" if others > 0 else ""
+    effect = ("the model in service scores partner hits, so this raises the score" if scored
+              else "reported to the officer; the model in service does not score partner hits, "
+                   "so the score is unchanged")  # fmt: skip
     return (f"{what[0].upper()}{what[1:]} matches a seizure reported by partner {best.source} "
-            f"in {best.month}, reliability {best.reliability}{best.accuracy}{more}; the model "
-            "counts this as raising the risk")  # fmt: skip
+            f"in {best.month}, reliability {best.reliability}{best.accuracy}{more}; "
+            f"{effect}")  # fmt: skip

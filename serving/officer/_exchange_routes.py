@@ -1,6 +1,7 @@
 """Partner hits on a parcel (issue 21): ``/officer/parcels/{item}/exchange``.
 
-The page shows each partner seizure the parcel's tokens matched (``parcelscreen exchange
+The page shows each partner seizure the parcel's tokens matched, once per partner reference
+with the variants that matched it (``parcelscreen exchange
 match`` records them): the partner, the month, the substance category, the quantity band,
 Europol's reliability and accuracy codes and the handling code, and the reason in words; no
 token and no partner personal data (an indicator holds none). From a hit an officer prepares
@@ -30,7 +31,8 @@ WORDS = {
               "either agency). A hit is a reason to look closer, not a finding."),
     "none": "No partner hit on this parcel.",
     "partner": "Partner", "month": "Reported", "category": "Substance", "band": "Quantity",
-    "codes": "Reliability / accuracy", "handling": "Handling", "reason": "Why it matched",
+    "codes": "Reliability / accuracy", "handling": "Handling", "variants": "Matched on",
+    "reason": "Why it matched",
     "prepare": "Prepare a follow-up request",
     "requests": "Follow-up requests",
     "awaiting": ("Awaiting approval by another officer; nothing is sent before approval, "

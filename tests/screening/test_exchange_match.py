@@ -43,6 +43,25 @@ def test_features_rise_with_evidence_and_reason_words() -> None:
     two = hit_features(hits, at)
     assert all(b >= a for a, b in zip(one, two, strict=True)) and two[1] == 2.0
     assert all(v > 0 for v in one)
+    # the words say what is true of the model in service: only a model with the exchange
+    # features raises the score on a hit; otherwise the hit is reported, the score unchanged
     assert hit_reason(hits) == (
         "The recipient's address matches a seizure reported by partner de in 2026-03, "
-        "reliability A2 (and 1 other partner); the model counts this as raising the risk")
+        "reliability A2 (and 1 other partner); reported to the officer; the model in service "
+        "does not score partner hits, so the score is unchanged")
+    assert hit_reason(hits, scored=True).endswith(
+        "; the model in service scores partner hits, so this raises the score")
+
+
+def test_one_hit_per_partner_reference_naming_every_variant_matched() -> None:
+    other = "E1:" + "cd" * 16
+    name = "E1:" + "ef" * 16
+    ind = _indicator("nl", "B")
+    ind.tokens = [{"token": TOKEN, "role": "recipient", "kind": "address"},
+                  {"token": other, "role": "recipient", "kind": "phonetic_street"},
+                  {"token": name, "role": "sender", "kind": "name~2"}]  # fmt: skip
+    index = PartnerIndex()
+    index.add(ind, _us("2026-03-20"))
+    (hit,) = index.hits([TOKEN, other, name], _us("2026-04-01"))
+    assert hit.kind == "address"
+    assert hit.variants == ("recipient address", "recipient phonetic_street", "sender name")

@@ -25,7 +25,7 @@ def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
     hit = Hit("be", REF, "2026-03", "stimulants", "10-100 g", "B", "2", "H1", "recipient",
-              "address", 0)  # fmt: skip
+              "address", 0, ("recipient address", "recipient name_street"))  # fmt: skip
     FollowUps(osrv.service.state_db).record_hits(ITEM, [hit], "The recipient's address "
                                                  "matches a seizure reported by partner be in "
                                                  "2026-03, reliability B2", {})  # fmt: skip
@@ -37,6 +37,9 @@ def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
                       "reported by partner be in 2026-03, reliability B2"):
             assert shown in page.text, shown
         assert not re.search(r"[0-9a-f]{32}", page.text)  # no token anywhere on the page
+        # one row per partner reference, naming every variant of the parcel that matched it
+        assert page.text.count('class="variants"') == 1
+        assert "the recipient&#39;s address; the recipient&#39;s name and street" in page.text
         scored = osrv.service.state_db.execute("SELECT item_id FROM officer_parcel LIMIT 1")
         empty = olga.get(f"/officer/parcels/{scored[0][0]}/exchange")
         assert "No partner hit" in empty.text
