@@ -137,6 +137,21 @@ def _after(ctx: OfficerContext, session: Session, item_id: str, form: dict[str, 
                     "#outcome")  # fmt: skip
 
 
+#: The outcome form's free-text fields, their label (TEXT key) and limit: refused, not cut.
+_FREE_TEXT = {"notes": ("outcome_notes", 2000), "disagree_reason": ("outcome_disagree_reason", 500)}
+
+
+def _too_long(form: dict[str, str]) -> list[str]:
+    """The refusals of the free-text fields longer than their limit (nothing is recorded)."""
+    out = []
+    for name, (label, limit) in _FREE_TEXT.items():
+        length = len(form.get(name, "").strip())
+        if length > limit:
+            out.append(TEXT["case_problem_too_long"].format(
+                field=TEXT[label], limit=f"{limit:,}", length=f"{length:,}"))  # fmt: skip
+    return out
+
+
 def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Response:
     session = posting_session(request, form)
     if not isinstance(session, Session):
@@ -155,8 +170,8 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
                                ("correction_reason", record.get("correction_reason")
                                 or "corrects" not in record))
                if not ok]  # nothing is pre-selected: an officer says which  # fmt: skip
-    if missing:
-        errors = [TEXT[f"outcome_problem_{k}"] for k in missing]
+    errors = [TEXT[f"outcome_problem_{k}"] for k in missing] + _too_long(form)
+    if errors:
         return parcel_page(request, session, item_id, 422, errors, form, w=w)
     try:
         stored = ctx.service.outcome(record, caller, request_id)
