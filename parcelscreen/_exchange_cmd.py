@@ -65,6 +65,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     epoch.add_argument("folder", type=existing_folder)
     epoch.add_argument("name", help="the epoch's name, e.g. 2026Q4")
     epoch.add_argument("--not-after", type=_day, required=True, help="its last valid day")
+    allow = cu.add_parser("allow", help="let a requester ask, or change its daily quota")
+    allow.add_argument("folder", type=existing_folder)
+    allow.add_argument("requester", help="the agency's code")
+    allow.add_argument("--quota", type=whole(0), default=DEFAULT_QUOTA,
+                       help="elements a day (0: known, and refused)")  # fmt: skip
     expire = cu.add_parser("expire", help="destroy the keys of epochs past their last day")
     expire.add_argument("folder", type=existing_folder)
     expire.add_argument("--today", type=_day, default=None)
@@ -117,9 +122,13 @@ def _custody(args: argparse.Namespace) -> int:
     custody = json.loads((args.folder / "custody.json").read_text())
     group = [Custodian(args.folder / name) for name in custody["custodians"]]
     try:
-        if args.custody_command == "epoch":
+        if args.custody_command == "allow":
+            for c in group:
+                c.allow(args.requester, args.quota)
+            result: dict[str, Any] = {"requester": args.requester, "quota": args.quota}
+        elif args.custody_command == "epoch":
             deal_epoch(group, int(custody["threshold"]), args.name, args.not_after.isoformat())
-            result: dict[str, Any] = {"epoch": args.name, "not_after": args.not_after.isoformat()}
+            result = {"epoch": args.name, "not_after": args.not_after.isoformat()}
         else:
             today = args.today or datetime.now(UTC).date()
             result = {"destroyed": sorted({n for c in group for n in c.expire(today)}),

@@ -277,6 +277,11 @@ def test_token_requests_beyond_quota_are_refused_and_logged(
     assert unknown[-1]["requester"] == "fr" and unknown[-1]["refused"]
     (row,) = [r for r in Custodian(tmp / "custody" / "c1").requests() if r["requester"] == "fr"]
     assert row["refused"]
+    # the custodians (not FR) let FR ask, with a quota of their choosing
+    assert main(["exchange", "custody", "allow", str(tmp / "custody"), "fr", "--quota", "50"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"requester": "fr", "quota": 50}
+    assert main(["exchange", "match", str(tmp / "few.parquet"), "--config",
+                 str(tmp / "fr.json")]) == 0  # fmt: skip
 
 
 def test_an_expired_epoch_leaves_nothing_usable(
