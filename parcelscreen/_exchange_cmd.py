@@ -110,6 +110,22 @@ def _audit(record: Record, kind: str, detail: dict[str, Any], item_id: str | Non
     record.audit.append(Entry(kind, caller="cli", item_id=item_id, detail=detail))
 
 
+def _custody_file(folder: Path) -> dict[str, Any]:
+    """The custody folder's ``custody.json`` (custodians and threshold), or a clear error."""
+    from screening import ScreeningError
+
+    path = folder / "custody.json"
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not data.get("custodians"):
+            raise ValueError("no custodians named")
+    except (OSError, ValueError) as exc:
+        raise ScreeningError(f"custody {folder}: custody.json is missing or unreadable ({exc}); "
+                             "make the custodians with `parcelscreen exchange custody "
+                             "init`") from None  # fmt: skip
+    return data
+
+
 def _custody(args: argparse.Namespace) -> int:
     from screening.exchange import Custodian, create_custodians, deal_epoch
 
@@ -119,7 +135,7 @@ def _custody(args: argparse.Namespace) -> int:
         print(json.dumps({"custodians": [str(p) for p in made], "threshold": args.threshold,
                           "requesters": args.requesters}))  # fmt: skip
         return 0
-    custody = json.loads((args.folder / "custody.json").read_text())
+    custody = _custody_file(args.folder)
     group = [Custodian(args.folder / name) for name in custody["custodians"]]
     try:
         if args.custody_command == "allow":
@@ -147,7 +163,7 @@ def _client(config: ExchangeConfig,
     from screening import ScreeningError
     from screening.exchange import Custodian, TokenClient
 
-    custody = json.loads((config.custody / "custody.json").read_text())
+    custody = _custody_file(config.custody)
 
     def audited(row: dict[str, Any]) -> None:
         _audit(record, "exchange_token_request", row)
@@ -231,7 +247,7 @@ def _live_epochs(config: ExchangeConfig, today: date) -> dict[str, str]:
     """The epochs live at this agency's custodians, name -> last valid day (keys unread)."""
     from screening.exchange import Custodian
 
-    custody = json.loads((config.custody / "custody.json").read_text())
+    custody = _custody_file(config.custody)
     first = Custodian(config.custody / custody["custodians"][0])
     try:
         return {name: first.epochs[name].not_after for name in first.live(today)}

@@ -188,3 +188,9 @@ def test_malformed_or_oversized_files_are_refusals_in_the_log(
         nested, tmp, monkeypatch, capsys)  # fmt: skip
     kinds = [r["kind"] for r in base._log(tmp, "be", monkeypatch)]
     assert kinds.count("exchange_import_refused") == 5
+    # settings naming a custody folder that is not one: a clear error, not a traceback
+    config = json.loads((tmp / "be.json").read_text())
+    (tmp / "be_nocustody.json").write_text(json.dumps({**config, "custody": "nowhere"}))
+    err = base._refused(["exchange", "import", str(good), "--config",
+                         str(tmp / "be_nocustody.json")], capsys)  # fmt: skip
+    assert "custody.json is missing or unreadable" in err
