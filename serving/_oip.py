@@ -33,12 +33,13 @@ from ._errors import (
     InvalidInput,
     ModelUnavailable,
     NotFound,
+    RequestIdReused,
     StoreUnavailable,
 )
 from ._fast import score_checked
 from ._json import dump_json, parse_json
 from ._runtime import Served
-from ._wire import error_responses
+from ._wire import REQUEST_ID_REUSED, error_responses
 
 router = APIRouter(prefix="/v2")
 SERVER = "parcelscreen"
@@ -158,7 +159,7 @@ def _tensor(data: Any, shape: list[int]) -> np.ndarray:
 
 @router.post("/models/{name}/infer", openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": INFER_IN}}}},
-    responses=_INFER_OK | error_responses(401, 403, 404, 503))
+    responses=_INFER_OK | error_responses(401, 403, 404, 503) | REQUEST_ID_REUSED)
 async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter,
                 rid: RequestId) -> Response:  # fmt: skip
     served = _model(service, name)
@@ -206,6 +207,9 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
         if errors:
             raise InvalidInput("a declaration breaks the contract",
                                [Problem(**p) for p in errors], omitted)  # fmt: skip
+        for result in results:  # the request ID decided another declaration of an item
+            if result.get("error", {}).get("code") == RequestIdReused.code:
+                raise RequestIdReused(result["error"]["message"])
         n = len(results)
         if results:  # the model that scored them (a hot swap may have come in between)
             base["model_version"] = results[0].get("model_version", base["model_version"])

@@ -23,7 +23,7 @@ from ._errors import InvalidInput
 from ._fast import score_body, score_checked
 from ._json import dump_json, parse_json
 from ._responses import Explanation, ScoreBatchResponse, ScoreResult, wire_json
-from ._wire import ErrorAnswer, conflict_response, error_responses
+from ._wire import REQUEST_ID_REUSED, conflict_response, error_responses
 
 router = APIRouter()
 JSON = "application/json"
@@ -80,10 +80,6 @@ OUTCOME_CONFLICT = conflict_response(
     "it (corrects, correction_reason), or the one named is no longer current; "
     "current_outcome.outcome_id is the one to name"
 )
-REQUEST_ID_REUSED: dict[int | str, dict[str, Any]] = {409: {"model": ErrorAnswer, "description": (
-    "The X-Request-ID decided another declaration of this item (a retry repeats its request; "
-    "an amended declaration needs a new request ID); nothing was recorded. In a batch, the "
-    "record's error entry (code request_id_reused)")}}  # fmt: skip
 APPROVAL_CONFLICT = conflict_response(
     "The outcome is not waiting for approval, or the outcome it corrects is no longer the "
     "item's current one"

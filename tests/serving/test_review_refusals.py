@@ -96,3 +96,22 @@ def test_an_unknown_key_in_a_batch_body_is_refused_by_name(server: Server) -> No
     assert r.status_code == 422, r.text
     (problem,) = r.json()["error"]["problems"]
     assert problem["field"] == "dry_run" and "unknown key" in problem["problem"]
+
+
+def test_a_replayed_request_id_with_another_declaration_is_409_on_the_oip_route(
+    server: Server,
+) -> None:
+    body = parcel()
+    headers = {"X-Request-ID": "replay-oip-1"}
+
+    def infer(decl: dict[str, Any]) -> Any:
+        request = {"inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [1],
+                               "data": [decl]}]}  # fmt: skip
+        return server.client().post("/v2/models/parcelscreen-xgboost/infer", json=request,
+                                    headers=headers)  # fmt: skip
+
+    assert infer(body).status_code == 200
+    r = infer(dict(body, declared_value=body["declared_value"] + 100))
+    assert r.status_code == 409, r.text
+    assert "use a new request ID" in r.json()["error"]["message"]
+    assert len(_decisions(server, body["item_id"])) == 1
