@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 from data_contracts import Problem
@@ -22,8 +23,10 @@ def _float(text: str) -> float:
     return value
 
 
-#: Most digits of an integer read from a request (any bound of the contract has far fewer).
-MAX_INT_DIGITS = 300
+#: Most digits of an integer read from a request: Python's own limit on converting text to an
+#: integer (a longer one is refused in plain words instead of Python's message); a shorter one
+#: that is still out of range is refused by the contract, naming its field.
+MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 
 
 def _int(text: str) -> int:
