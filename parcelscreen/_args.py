@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -116,3 +117,14 @@ def parquet_of(kind: Literal["declaration", "outcome"]) -> Callable[[str], Path]
         return path
 
     return parse
+
+
+def registry_of(given: Path | None) -> Path:
+    """The model registry: ``--registry``, else ``PARCELSCREEN_REGISTRY`` (the setting
+    ``serve`` and ``models`` read), else its default ``runs/registry``."""
+    if given is not None:
+        return given
+    from serving import Settings
+
+    env = os.environ.get("PARCELSCREEN_REGISTRY")
+    return Path(env) if env else Path(Settings.model_fields["registry"].default)

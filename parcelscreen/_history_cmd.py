@@ -69,7 +69,7 @@ def _prune(args: argparse.Namespace) -> int:
         counts = {**counts, **PartnerStore(record.db).prune(today, dry_run=args.dry_run),
                   **FollowUps(record.db).prune(str(today), dry_run=args.dry_run)}  # fmt: skip
         result = {"dry_run": args.dry_run, "cutoff": cutoff.isoformat(),
-                  "backend": settings.history_backend, "deleted": counts}  # fmt: skip
+                  "backend": settings.history_store, "deleted": counts}  # fmt: skip
         return record_and_print(record, "history_retention", result, args.dry_run)
     finally:
         record.close()
@@ -127,6 +127,6 @@ def _load(args: argparse.Namespace) -> int:
         record.close()
     seizures = int(np.sum([o.seized for o in outcomes])) if outcomes else 0
     print(json.dumps({"parcels": parcels, "outcomes": len(outcomes), "seizures": seizures,
-                      "backend": settings.history_backend}))  # fmt: skip
+                      "backend": settings.history_store}))  # fmt: skip
     print("history loaded", file=sys.stderr)
     return 0

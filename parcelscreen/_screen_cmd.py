@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ._args import existing_file, existing_folder, folder, share, whole
+from ._args import existing_file, existing_folder, folder, registry_of, share, whole
 
 if TYPE_CHECKING:
     from serving import Settings
@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--out", type=folder, required=True, help="output folder (also resume state)")
     p.add_argument("--model", type=existing_folder, default=None,
                    help="bundle folder (default: registry)")  # fmt: skip
-    p.add_argument("--registry", type=Path, default=Path("runs/registry"))
+    p.add_argument("--registry", type=Path, default=None,
+                   help="model registry (default: PARCELSCREEN_REGISTRY, else runs/registry)")
     p.add_argument("--alias", default="champion", help="registry alias or version to load")
     p.add_argument("--capacity", type=capacity, default="2%",
                    help="inspection capacity: 2%% or 500 (items)")  # fmt: skip
@@ -88,6 +89,8 @@ def _record_settings(data_dir: Path | None) -> Settings:
 
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     path = settings.state_path
+    if settings.database_url:  # the record is in PostgreSQL: state.sqlite is not used
+        return settings
     if not path.is_file():
         where = ("--data-dir" if data_dir is not None else
                  "PARCELSCREEN_STATE_DB" if settings.state_db else
@@ -99,6 +102,32 @@ def _record_settings(data_dir: Path | None) -> Settings:
                          "only")  # fmt: skip
     check_not_legacy(settings)
     return settings
+
+
+RECORD_HISTORY = "history-of-record.sqlite"  # the history read from PostgreSQL, while running
+
+
+def _record_history(settings: Settings, out: Path, fresh: bool) -> Path | None:
+    """The entity history the run takes its snapshot of: the record's ``state.sqlite``, or,
+    where the history is in PostgreSQL, a copy of it in the run's folder (made when the run
+    starts, kept while it resumes); None for Redis (not read by batch runs)."""
+    if settings.history_store == "sqlite":
+        return settings.state_path  # the entity history is a table of it
+    if settings.history_store != "postgresql":
+        return None
+    copy = out / RECORD_HISTORY
+    if copy.is_file() and not fresh:
+        return copy
+    from serving import Record
+
+    out.mkdir(parents=True, exist_ok=True)
+    copy.unlink(missing_ok=True)
+    record = Record(settings, must_exist=True)
+    try:
+        record.history_backend.copy_to_sqlite(copy)
+    finally:
+        record.close()
+    return copy
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,12 +145,17 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--random-share must be within 0-1 and --chunk-rows at least 1")
         settings = None if args.no_record else _record_settings(args.data_dir)
         history = args.history
-        if history is None and settings is not None and settings.history_backend == "sqlite":
-            history = settings.state_path  # the entity history is a table of it
+        if history is None and settings is not None:
+            history = _record_history(settings, args.out, args.fresh)
         if args.model is not None:
             bundle, version = args.model, args.model.name
         else:
-            registry = ModelRegistry(args.registry)
+            path = registry_of(args.registry)
+            if not path.is_dir():
+                raise ValueError(f"no model registry at {path}: the folder does not exist "
+                                 "(--registry, or PARCELSCREEN_REGISTRY; `parcelscreen "
+                                 "train` makes one)")  # fmt: skip
+            registry = ModelRegistry(path)
             bundle, version = registry.load(args.alias), registry.resolve(args.alias)
         spec = EngineSpec.from_keys(
             keys, bundle, version, capacity=capacity.share or 0.02, random_share=args.random_share,
@@ -134,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
             as_of=args.as_of, record=settings,
         )  # fmt: skip
         summary = screen(config)
+        (args.out / RECORD_HISTORY).unlink(missing_ok=True)  # the run's snapshot is done
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

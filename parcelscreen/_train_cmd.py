@@ -7,14 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from ._args import existing_file, existing_folder, folder, number, whole
+from ._args import existing_file, existing_folder, folder, number, registry_of, whole
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("train", help="train a model and publish it to the registry")
     p.add_argument("--data", type=existing_folder, default=Path("runs/data"),
                    help="directory with declarations.parquet and outcomes.parquet")  # fmt: skip
-    p.add_argument("--registry", type=folder, default=Path("runs/registry"))
+    p.add_argument("--registry", type=folder, default=None,
+                   help="model registry (default: PARCELSCREEN_REGISTRY, else runs/registry)")
     p.add_argument(
         "--truth",
         type=existing_file,
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         result = run_training(
-            args.data, args.registry, key, truth=args.truth,
+            args.data, registry_of(args.registry), key, truth=args.truth,
             alias="challenger" if args.challenger else "champion", config=config,
             validate=not args.skip_validation,
             progress=lambda msg: print(msg, file=sys.stderr), signing_key=signing_key,

@@ -277,6 +277,29 @@ class Settings(KeySettings):
         return self.state_db or self.data_dir / "state.sqlite"
 
     @property
+    def record_name(self) -> str:
+        """Where the record is, for messages and summaries: the PostgreSQL URL without its
+        password, and the schema; or the SQLite file."""
+        if not self.database_url:
+            return str(self.state_path)
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.database_url)
+        host = parts.netloc.rpartition("@")[2]
+        user = parts.username
+        netloc = f"{user}@{host}" if user else host
+        url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return f"{url} (schema {self.database_schema})"
+
+    @property
+    def history_store(self) -> str:
+        """The entity history's real backend: sqlite (a table of state.sqlite), postgresql
+        (of the record there, or its own schema) or redis."""
+        if self.history_backend == "sqlite":
+            return "postgresql" if self.database_url else "sqlite"
+        return "postgresql" if self.history_backend == "postgres" else "redis"
+
+    @property
     def metrics_path(self) -> Path:
         """Where the workers' metric files go (``metrics_dir``, or its default)."""
         if self.metrics_dir is not None:

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Entity kinds whose stats are kept, each with the kind of its counterpart (distinct count).
 KINDS: dict[str, str | None] = {
@@ -98,6 +99,11 @@ class HistoryBackend(ABC):
         """Delete entities last seen before ``cutoff_us`` with their partner links, and items
         posted before it; the counts (``entities``, ``partner_links``, ``items``) of what was
         (with ``dry_run``: would be) deleted."""
+
+    def copy_to_sqlite(self, path: Path) -> int:
+        """Copy the whole history into a new SQLite file (a batch run's snapshot); the items
+        copied. Only the SQL backends can."""
+        raise ValueError(f"a {type(self).__name__} history cannot be copied to SQLite")
 
     def close(self) -> None:  # noqa: B027 - a backend that holds nothing closes nothing
         """Release the connections or files the backend opened itself."""

@@ -27,6 +27,11 @@ _SCHEMA = (
         item_id TEXT PRIMARY KEY, tokens TEXT NOT NULL, outcome INTEGER NOT NULL,
         posted_us BIGINT)""",
 )
+_COPIED = {
+    "history_entity": "kind, token, parcels, first_us, last_us, seizures, clean, partners",
+    "history_partner": "kind, token, partner",
+    "history_item": "item_id, tokens, outcome, posted_us",
+}
 _UPSERT_ENTITY = """INSERT INTO history_entity
     (kind, token, parcels, first_us, last_us, seizures, clean, partners)
     VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})
@@ -55,6 +60,23 @@ class _SqlBackend(HistoryBackend):
     @abstractmethod
     def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Run one statement once per row of parameters."""
+
+    def copy_to_sqlite(self, path: Path) -> int:
+        """Copy every history table into a new SQLite file at ``path`` (a batch run's
+        snapshot of a history kept in PostgreSQL, read in one transaction); the items copied."""
+        target = SQLiteBackend(path)
+        try:
+            with self.transaction():
+                tables = {name: self._execute(f"SELECT {columns} FROM {name}")
+                          for name, columns in _COPIED.items()}  # fmt: skip
+            with target.transaction():
+                for name, columns in _COPIED.items():
+                    marks = ", ".join("?" * len(columns.split(", ")))
+                    target.db.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})",
+                                          tables[name])  # fmt: skip
+        finally:
+            target.close()
+        return len(tables["history_item"])
 
     def get(self, kind: str, token: str) -> EntityStats | None:
         rows = self._execute(

@@ -134,7 +134,7 @@ def halted(record: Record) -> str | None:
 def _refusal(why: str, settings: Settings, out: Path | None) -> HaltedError:
     kept = (f"; this run's files are kept in {out}: once selection is resumed, the same "
             "command records its decisions" if out else "")  # fmt: skip
-    return HaltedError(f"{why} in the record database {settings.state_path}: a batch run "
+    return HaltedError(f"{why} in the record database {settings.record_name}: a batch run "
                        f"selects by the model, so it records no decision while halted{kept}; "
                        "an administrator resumes selection on the officer view's model page "
                        "or with POST /v1/admin/resume")  # fmt: skip
@@ -208,8 +208,8 @@ def _record(record: Record, settings: Settings, engine: ScoringEngine, facts: Ru
                                           "manifest": facts.manifest.name,
                                           "decisions": recorded, "listed": len(listed)}))
     log.info("recorded %d decisions of run %s in %s (%d already there)", recorded,
-             facts.run_id, settings.state_path, skipped)  # fmt: skip
-    return {"run_id": facts.run_id, "record_database": str(settings.state_path),
+             facts.run_id, settings.record_name, skipped)  # fmt: skip
+    return {"run_id": facts.run_id, "record_database": settings.record_name,
             "decisions_recorded": recorded, "already_recorded": skipped}  # fmt: skip
 
 
