@@ -3,7 +3,8 @@
 Sections (every key is checked; a bad one is a :class:`MappingError` naming it)::
 
     [source]        format ("csv", "jsonl", "parquet"; default from the extension),
-                    name, attribution, delimiter (CSV)
+                    name, attribution, delimiter (CSV), encoding (CSV, JSON Lines; default
+                    UTF-8, e.g. cp949, latin-1)
     [fields]        one key per contract field: "item_id", "sender.name", "line.hs_code"...
                     a plain value is a constant; a table says where the value comes from
     [codes.NAME]    a translation table (source code -> contract value) fields name
@@ -17,6 +18,7 @@ s10_service and s10_country (the column holds an S10 serial of up to 8 digits).
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -131,6 +133,7 @@ class Mapping:
     name: str = ""
     attribution: str = ""
     delimiter: str = ","
+    encoding: str = "utf-8-sig"  # a UTF-8 file may start with a byte-order mark
 
     def columns(self) -> set[str]:
         named = {c for spec in self.fields.values() for c in spec.columns()}
@@ -281,7 +284,8 @@ def load_mapping(path: Path) -> Mapping:
     source = raw.get("source", {})
     if not isinstance(source, dict):
         raise _fail(path, "source", "expected a table")
-    _unknown(path, "source", set(source), {"format", "name", "attribution", "delimiter"})
+    _unknown(path, "source", set(source),
+             {"format", "name", "attribution", "delimiter", "encoding"})  # fmt: skip
     fmt = source.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise _fail(path, "source.format", f"expected one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -313,5 +317,14 @@ def load_mapping(path: Path) -> Mapping:
     delimiter = source.get("delimiter", ",")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise _fail(path, "source.delimiter", "expected one character")
+    encoding = source.get("encoding", "utf-8")
+    try:
+        known = isinstance(encoding, str) and codecs.lookup(encoding).name
+    except LookupError:
+        known = False
+    if not known:
+        raise _fail(path, "source.encoding", f"unknown text encoding {encoding!r} (e.g. utf-8, "
+                    "cp949, latin-1)")  # fmt: skip
     return Mapping(path, fields, codes, label, fmt, str(source.get("name", path.stem)),
-                   str(source.get("attribution", "")), delimiter)  # fmt: skip
+                   str(source.get("attribution", "")), delimiter,
+                   "utf-8-sig" if known == "utf-8" else str(encoding))  # fmt: skip

@@ -8,6 +8,7 @@ Writes ``declarations.parquet``, ``outcomes.parquet`` (when the mapping names a 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections import Counter
@@ -73,6 +74,32 @@ def _format(path: Path, mapping: Mapping) -> str:
     return forms[suffix]
 
 
+def check_text(path: Path, encoding: str) -> None:
+    """Refuse a file that is not text in ``encoding``, naming the line and the byte (it
+    would otherwise fail half-way through the import)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset, line = 0, 1
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                at = offset + exc.start
+                line += block[: exc.start].count(b"\n")
+                name = "UTF-8" if encoding.startswith("utf-8") else encoding
+                raise MappingError(
+                    f"{path}: not {name} text ({exc.reason}: byte 0x{block[exc.start]:02x} "
+                    f"at byte {at}, line {line}); set source.encoding in the mapping to the "
+                    "file's encoding (e.g. cp949, latin-1)") from None
+            offset += len(block)
+            line += block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"{path}: not text in {encoding}: it ends inside a character "
+                           f"({exc.reason})") from None
+
+
 def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
     """The source's column names and its rows as text (None where empty)."""
     form = _format(path, mapping)
@@ -88,12 +115,13 @@ def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
                     yield {k: text_of(v) for k, v in raw.items()}
 
         return list(file.schema_arrow.names), parquet_rows()
+    check_text(path, mapping.encoding)
     if form == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding=mapping.encoding, newline="") as handle:
             header = [h.strip() for h in next(csv.reader(handle, delimiter=mapping.delimiter), [])]
 
         def csv_rows() -> Iterator[Row]:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
+            with path.open(encoding=mapping.encoding, newline="") as handle:
                 reader = csv.reader(handle, delimiter=mapping.delimiter)
                 next(reader, None)
                 for values in reader:
@@ -103,7 +131,7 @@ def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
                     yield {h: text_of(v) for h, v in zip(header, values, strict=False)}
 
         return header, csv_rows()
-    with path.open(encoding="utf-8-sig") as handle:
+    with path.open(encoding=mapping.encoding) as handle:
         first = handle.readline()
     try:
         columns = list(json.loads(first)) if first.strip() else []
@@ -111,7 +139,7 @@ def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
         raise MappingError(f"{path}: the first line is not a JSON object") from None
 
     def json_rows() -> Iterator[Row]:
-        with path.open(encoding="utf-8-sig") as handle:
+        with path.open(encoding=mapping.encoding) as handle:
             for line in handle:
                 if not line.strip():
                     continue
