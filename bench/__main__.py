@@ -17,25 +17,51 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-NAMES = ("simulate", "train", "quality", "score", "http", "batch", "explain", "chaos", "loop",
-         "abuse", "realdata", "exchange")
-QUICK = {"simulate": {"parcels": 200_000}, "train": {"parcels": 200_000},
-         "quality": {"parcels": 100_000}, "batch": {"rows": 200_000, "memory_rows": None},
-         "explain": {"rows": 20_000, "baseline_rows": 2_000}, "loop": {"quick": True},
-         "http": {"seconds": 5.0, "rounds": 1}, "chaos": {"rounds": 6},
-         "abuse": {"seconds": 4.0}, "realdata": {"seeds": "1,2"},
-         "exchange": {"seeds": "1,2", "parcels_per_week": 1000}}  # fmt: skip
+NAMES = (
+    "simulate",
+    "train",
+    "quality",
+    "score",
+    "http",
+    "batch",
+    "explain",
+    "chaos",
+    "loop",
+    "abuse",
+    "realdata",
+    "exchange",
+)
+QUICK = {
+    "simulate": {"parcels": 200_000},
+    "train": {"parcels": 200_000},
+    "quality": {"parcels": 100_000},
+    "batch": {"rows": 200_000, "memory_rows": None},
+    "explain": {"rows": 20_000, "baseline_rows": 2_000},
+    "loop": {"quick": True},
+    "http": {"seconds": 5.0, "rounds": 1},
+    "chaos": {"rounds": 6},
+    "abuse": {"seconds": 4.0},
+    "realdata": {"seeds": "1,2"},
+    "exchange": {"seeds": "1,2", "parcels_per_week": 1000},
+}
 
 
 def _run_one(name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    code = (f"import json, sys; from bench.{name} import run; "
-            f"json.dump(run(**{params!r}), sys.stdout)")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    code = (
+        f"import json, sys; from bench.{name} import run; json.dump(run(**{params!r}), sys.stdout)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-3:]
-        return [{"figure": f"{name}: failed", "ours": None, "baseline": None, "unit": "",
-                 "error": " | ".join(tail)}]  # fmt: skip
+        return [
+            {
+                "figure": f"{name}: failed",
+                "ours": None,
+                "baseline": None,
+                "unit": "",
+                "error": " | ".join(tail),
+            }
+        ]
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -56,8 +82,12 @@ def _cell(value: Any) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run (default: all of {', '.join(NAMES)})",
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench.json"))
     loop = parser.add_argument_group("loop", "settings of the inspection loop (bench loop)")
@@ -67,14 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     loop.add_argument("--capacity", type=float, help="share of each day opened (default 0.02)")
     train = parser.add_argument_group("train", "settings of bench train")
     train.add_argument("--parcels", type=int, help="parcels simulated (default 1,000,000)")
-    train.add_argument("--dask", action="store_true",
-                       help="train on a local Dask cluster beside one process")  # fmt: skip
+    train.add_argument(
+        "--dask", action="store_true", help="train on a local Dask cluster beside one process"
+    )
     train.add_argument("--workers", type=int, help="workers of that cluster (default 2)")
     scale = parser.add_argument_group("replicas", "settings of bench chaos and bench http")
-    scale.add_argument("--replicas", type=int, help="serve replicas behind HAProxy (needs "
-                       "--database postgresql)")  # fmt: skip
-    scale.add_argument("--database", choices=["sqlite", "postgresql"],
-                       help="where the record lives (default sqlite)")  # fmt: skip
+    scale.add_argument(
+        "--replicas", type=int, help="serve replicas behind HAProxy (needs --database postgresql)"
+    )
+    scale.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        help="where the record lives (default sqlite)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
@@ -89,22 +124,31 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         params = dict(QUICK.get(name, {})) if args.quick else {}
         if name == "loop":
-            params |= {k: v for k in ("seeds", "prevalence", "weeks", "capacity")
-                       if (v := getattr(args, k)) is not None}  # fmt: skip
+            params |= {
+                k: v
+                for k in ("seeds", "prevalence", "weeks", "capacity")
+                if (v := getattr(args, k)) is not None
+            }
         if name == "train":
-            params |= {k: v for k in ("parcels", "dask", "workers")
-                       if (v := getattr(args, k)) not in (None, False)}  # fmt: skip
+            params |= {
+                k: v
+                for k in ("parcels", "dask", "workers")
+                if (v := getattr(args, k)) not in (None, False)
+            }
             if args.dask and args.seeds:  # the two models over seeds (bench/train_dask.py)
                 params["seeds"] = args.seeds
         if name in ("chaos", "http"):
-            params |= {k: v for k in ("replicas", "database")
-                       if (v := getattr(args, k)) is not None}  # fmt: skip
+            params |= {
+                k: v for k in ("replicas", "database") if (v := getattr(args, k)) is not None
+            }
         rows = _run_one(name, params)
         results["benchmarks"][name] = {"seconds": time.perf_counter() - started, "rows": rows}
         for row in rows:
-            print(f"{row['figure'][:52]:52s} {_cell(row.get('ours')):>12s} "
-                  f"{_cell(row.get('baseline')):>12s} {_ratio(row):>8s}  {row.get('unit', '')}"
-                  + (f"  {row['error']}" if row.get("error") else ""))  # fmt: skip
+            print(
+                f"{row['figure'][:52]:52s} {_cell(row.get('ours')):>12s} "
+                f"{_cell(row.get('baseline')):>12s} {_ratio(row):>8s}  {row.get('unit', '')}"
+                + (f"  {row['error']}" if row.get("error") else "")
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(f"saved {args.out}")

@@ -68,13 +68,15 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 
 def _post(path: str, key: str, body: bytes) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode() + body  # fmt: skip
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
-async def _clean(port: int, key: str, bodies: list[bytes], seconds: float, clients: int,
-                 start: int) -> dict[str, Any]:  # fmt: skip
+async def _clean(
+    port: int, key: str, bodies: list[bytes], seconds: float, clients: int, start: int
+) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     deadline = time.perf_counter() + seconds
@@ -102,9 +104,14 @@ async def _clean(port: int, key: str, bodies: list[bytes], seconds: float, clien
 
     await asyncio.gather(*(client(k) for k in range(clients)))
     lat = np.array(latencies) * 1e3
-    return {"requests": len(latencies), "rps": len(latencies) / seconds, "seconds": seconds,
-            "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-            "statuses": {str(s): n for s, n in statuses.items()}}  # fmt: skip
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / seconds,
+        "seconds": seconds,
+        "p50": float(np.percentile(lat, 50)),
+        "p99": float(np.percentile(lat, 99)),
+        "statuses": {str(s): n for s, n in statuses.items()},
+    }
 
 
 async def _paced(rate: float, seconds: float, attempt: Any, workers: int = 8) -> None:
@@ -156,16 +163,19 @@ def _chunks(total: int, size: int = 65_536) -> Any:
     yield b"0\r\n\r\n"
 
 
-async def _abuse(pattern: str, port: int, keys: dict[str, str], seconds: float,
-                 rates: dict[str, float]) -> dict[str, Any]:  # fmt: skip
+async def _abuse(
+    pattern: str, port: int, keys: dict[str, str], seconds: float, rates: dict[str, float]
+) -> dict[str, Any]:
     statuses: Counter[int] = Counter()
     sorter = keys["sorter"]
     turn = [0]
 
     async def oversized() -> None:
         turn[0] += 1
-        base = (f"POST /v1/parcels:score HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer "
-                f"{sorter}\r\nContent-Type: application/json\r\n")  # fmt: skip
+        base = (
+            f"POST /v1/parcels:score HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer "
+            f"{sorter}\r\nContent-Type: application/json\r\n"
+        )
         if turn[0] % 2:  # declares 50 MB: refused from the head
             head = (base + "Content-Length: 50000000\r\n\r\n").encode()
             await _once(port, head, b"x" * 65_536, statuses)
@@ -183,8 +193,10 @@ async def _abuse(pattern: str, port: int, keys: dict[str, str], seconds: float,
         await _once(port, head.encode(), b"", statuses)
 
     async def scrape() -> None:
-        head = (f"GET /metrics HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer "
-                f"{keys['monitor']}\r\nConnection: close\r\n\r\n").encode()  # fmt: skip
+        head = (
+            f"GET /metrics HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer "
+            f"{keys['monitor']}\r\nConnection: close\r\n\r\n"
+        ).encode()
         await _once(port, head, b"", statuses)
 
     async def slowloris() -> None:
@@ -227,8 +239,11 @@ async def _abuse(pattern: str, port: int, keys: dict[str, str], seconds: float,
         await _paced(rates["metrics"], seconds, scrape, workers=4)
     else:
         await slowloris()
-    return {"pattern": pattern, "seconds": time.perf_counter() - started,
-            "statuses": {str(s): n for s, n in statuses.items()}}  # fmt: skip
+    return {
+        "pattern": pattern,
+        "seconds": time.perf_counter() - started,
+        "statuses": {str(s): n for s, n in statuses.items()},
+    }
 
 
 def main_process(role: str, port: int, args: dict[str, Any]) -> None:
@@ -237,18 +252,24 @@ def main_process(role: str, port: int, args: dict[str, Any]) -> None:
     cpu = time.process_time()
     if role == "clean":
         bodies = [line.encode() for line in Path(args["bodies"]).read_text().splitlines()]
-        out = asyncio.run(_clean(port, args["key"], bodies, args["seconds"], args["clients"],
-                                 args["start"]))  # fmt: skip
+        out = asyncio.run(
+            _clean(port, args["key"], bodies, args["seconds"], args["clients"], args["start"])
+        )
     else:
         out = asyncio.run(_abuse(role, port, args["keys"], args["seconds"], args["rates"]))
     print(json.dumps(out | {"cpu": time.process_time() - cpu}), flush=True)
 
 
 def _spawn(role: str, port: int, args: dict[str, Any]) -> subprocess.Popen[str]:
-    code = ("import json, sys; from bench.abuse import main_process; "
-            "main_process(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]))")
-    return subprocess.Popen([sys.executable, "-c", code, role, str(port), json.dumps(args)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    code = (
+        "import json, sys; from bench.abuse import main_process; "
+        "main_process(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]))"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, role, str(port), json.dumps(args)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _result(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
@@ -259,8 +280,14 @@ def _result(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
 
 
 def _cli(env: dict[str, str], *argv: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "parcelscreen", *argv], env=env,
-                          capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "parcelscreen", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return done.stdout
 
 
@@ -279,18 +306,36 @@ def _cpu(pid: int) -> float:
     return total
 
 
-def _phase(port: int, keys: dict[str, str], bodies: Path, seconds: float, clients: int,
-           start: int, patterns: tuple[str, ...], rates: dict[str, float],
-           server: int) -> dict[str, Any]:  # fmt: skip
+def _phase(
+    port: int,
+    keys: dict[str, str],
+    bodies: Path,
+    seconds: float,
+    clients: int,
+    start: int,
+    patterns: tuple[str, ...],
+    rates: dict[str, float],
+    server: int,
+) -> dict[str, Any]:
     """One phase: the clean traffic for ``seconds``, beside ``patterns``; with the service's
     CPU seconds while the clean traffic ran (``server_cpu``)."""
-    abusers = [_spawn(p, port, {"keys": keys, "seconds": seconds + 1.5, "rates": rates})
-               for p in patterns]  # fmt: skip
+    abusers = [
+        _spawn(p, port, {"keys": keys, "seconds": seconds + 1.5, "rates": rates}) for p in patterns
+    ]
     if abusers:
         time.sleep(1.0)  # the abuse under way before the clean traffic is measured
     used = _cpu(server)
-    clean = _spawn("clean", port, {"key": keys["sorter"], "bodies": str(bodies),
-                                   "seconds": seconds, "clients": clients, "start": start})
+    clean = _spawn(
+        "clean",
+        port,
+        {
+            "key": keys["sorter"],
+            "bodies": str(bodies),
+            "seconds": seconds,
+            "clients": clients,
+            "start": start,
+        },
+    )
     out: dict[str, Any] = {"clean": _result(clean, seconds + 120)}
     out["server_cpu"] = (_cpu(server) - used) / out["clean"]["seconds"]
     out["abuse"] = [_result(a, seconds + 120) for a in abusers]
@@ -301,19 +346,30 @@ def _bad_5xx(statuses: dict[str, int]) -> int:
     return sum(n for s, n in statuses.items() if int(s) >= 500 and int(s) != 503)
 
 
-def run(seconds: float = 10.0, clients: int = 16, workers: int = 2, oversized_rate: float = 50,
-        header_rate: float = 200, slow_sockets: int = 500,
-        scrape_rate: float = 20) -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    seconds: float = 10.0,
+    clients: int = 16,
+    workers: int = 2,
+    oversized_rate: float = 50,
+    header_rate: float = 200,
+    slow_sockets: int = 500,
+    scrape_rate: float = 20,
+) -> list[dict[str, Any]]:
     from bench.http import _declarations
     from training import run_training
     from training.simulation import SimulationConfig, simulate, write_simulation
 
-    rates = {"oversized": oversized_rate, "headers": header_rate, "slowloris": slow_sockets,
-             "metrics": scrape_rate}  # fmt: skip
+    rates = {
+        "oversized": oversized_rate,
+        "headers": header_rate,
+        "slowloris": slow_sockets,
+        "metrics": scrape_rate,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = SimulationConfig(parcels=60_000, inspection_rate=0.3, random_share=0.3, seed=3,
-                                  prevalence=0.005)  # enough seizures to train on  # fmt: skip
+        config = SimulationConfig(
+            parcels=60_000, inspection_rate=0.3, random_share=0.3, seed=3, prevalence=0.005
+        )  # enough seizures to train on
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         bodies = work / "bodies.jsonl"
@@ -322,17 +378,33 @@ def run(seconds: float = 10.0, clients: int = 16, workers: int = 2, oversized_ra
         env = os.environ | {
             "PARCELSCREEN_REGISTRY": str(work / "registry"),
             "PARCELSCREEN_DATA_DIR": str(work / "state"),
-            "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY, "PARCELSCREEN_RELOAD_SECONDS": "0",
+            "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY,
+            "PARCELSCREEN_RELOAD_SECONDS": "0",
             "PARCELSCREEN_POSTED_DAYS_BACK": "36500",  # the simulated days lie in the past
-            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
-                                           os.environ.get("PYTHONPATH", "")]),
-        }  # fmt: skip
-        keys = {role: json.loads(_cli(env, "keys", "create", "--role", role))["key"]
-                for role in ("sorter", "monitor")}  # fmt: skip
+            "PYTHONPATH": os.pathsep.join(
+                [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]
+            ),
+        }
+        keys = {
+            role: json.loads(_cli(env, "keys", "create", "--role", role))["key"]
+            for role in ("sorter", "monitor")
+        }
         log = (work / "serve.log").open("w")
         server = subprocess.Popen(
-            [sys.executable, "-m", "parcelscreen", "serve", "--workers", str(workers),
-             "--port", str(port)], env=env, stdout=log, stderr=log)  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "parcelscreen",
+                "serve",
+                "--workers",
+                str(workers),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
         try:
             wait_ready(f"http://{HOST}:{port}", server, log=work / "serve.log")
             # clean alone before each pattern and once more at the end: each pattern's
@@ -344,8 +416,17 @@ def run(seconds: float = 10.0, clients: int = 16, workers: int = 2, oversized_ra
             plan.append(("alone at the end", ()))
             runs: dict[str, dict[str, Any]] = {}
             for k, (name, patterns) in enumerate(plan):
-                runs[name] = _phase(port, keys, bodies, 3.0 if name == "warm-up" else seconds,
-                                    clients, k * 5_000, patterns, rates, server.pid)  # fmt: skip
+                runs[name] = _phase(
+                    port,
+                    keys,
+                    bodies,
+                    3.0 if name == "warm-up" else seconds,
+                    clients,
+                    k * 5_000,
+                    patterns,
+                    rates,
+                    server.pid,
+                )
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -353,56 +434,98 @@ def run(seconds: float = 10.0, clients: int = 16, workers: int = 2, oversized_ra
     return _rows(runs, rates, clients, workers)
 
 
-def _rows(runs: dict[str, dict[str, Any]], rates: dict[str, float], clients: int,
-          workers: int) -> list[dict[str, Any]]:  # fmt: skip
-    what = {"oversized": f"oversized bodies, {rates['oversized']:g}/s",
-            "headers": f"header floods, {rates['headers']:g}/s",
-            "slowloris": f"slow-loris, {rates['slowloris']:g} sockets",
-            "metrics": f"metrics scrapes, {rates['metrics']:g}/s", "all four": "all four at once"}
+def _rows(
+    runs: dict[str, dict[str, Any]], rates: dict[str, float], clients: int, workers: int
+) -> list[dict[str, Any]]:
+    what = {
+        "oversized": f"oversized bodies, {rates['oversized']:g}/s",
+        "headers": f"header floods, {rates['headers']:g}/s",
+        "slowloris": f"slow-loris, {rates['slowloris']:g} sockets",
+        "metrics": f"metrics scrapes, {rates['metrics']:g}/s",
+        "all four": "all four at once",
+    }
     names = (*PATTERNS, "all four")
     alone = [runs[f"alone before {n}"]["clean"] for n in names] + [
-        runs["alone at the end"]["clean"]]
+        runs["alone at the end"]["clean"]
+    ]
 
     def row(figure: str, ours: float, base: float | None, unit: str) -> dict[str, Any]:
-        return {"figure": figure, "ours": round(ours, 3),
-                "baseline": None if base is None else round(base, 3), "unit": unit,
-                "ratio": None if not base else round(ours / base, 2)}  # fmt: skip
+        return {
+            "figure": figure,
+            "ours": round(ours, 3),
+            "baseline": None if base is None else round(base, 3),
+            "unit": unit,
+            "ratio": None if not base else round(ours / base, 2),
+        }
 
     rows = [
-        row(f"clean score alone, {clients} clients, {workers} workers, mean", float(
-            np.mean([r["rps"] for r in alone])), None, "requests/s"),
+        row(
+            f"clean score alone, {clients} clients, {workers} workers, mean",
+            float(np.mean([r["rps"] for r in alone])),
+            None,
+            "requests/s",
+        ),
         row("  p99, mean", float(np.mean([r["p99"] for r in alone])), None, "ms"),
         row("  runs: lowest requests/s", min(r["rps"] for r in alone), None, "requests/s"),
         row("  runs: highest requests/s", max(r["rps"] for r in alone), None, "requests/s"),
-    ]  # fmt: skip
+    ]
     bad = sum(_bad_5xx(r["statuses"]) for r in alone) + _bad_5xx(
-        runs["warm-up"]["clean"]["statuses"])
+        runs["warm-up"]["clean"]["statuses"]
+    )
     lone = [runs[f"alone before {n}"] for n in names] + [runs["alone at the end"]]
     for k, name in enumerate(names):
         before, after = alone[k], alone[k + 1]
         base_rps, base_p99 = (before["rps"] + after["rps"]) / 2, (before["p99"] + after["p99"]) / 2
         clean = runs[name]["clean"]
-        rows += [row(f"clean beside {what[name]}: requests/s", clean["rps"], base_rps,
-                     "requests/s; baseline: clean alone just before and after (target: ratio "
-                     ">= 0.8)"),
-                 row("  p99", clean["p99"], base_p99, "ms"),
-                 row("  service CPU, cores busy", runs[name]["server_cpu"],
-                     (lone[k]["server_cpu"] + lone[k + 1]["server_cpu"]) / 2, "cores"),
-                 row("  service CPU per clean request", runs[name]["server_cpu"] / clean["rps"]
-                     * 1e3, (lone[k]["server_cpu"] / before["rps"] + lone[k + 1]["server_cpu"]
-                             / after["rps"]) / 2 * 1e3, "ms"),
-                 row("  load generators' CPU, cores busy (abuse / clean)", sum(
-                     a["cpu"] for a in runs[name]["abuse"]) / clean["seconds"],
-                     clean["cpu"] / clean["seconds"], "cores")]  # fmt: skip
+        rows += [
+            row(
+                f"clean beside {what[name]}: requests/s",
+                clean["rps"],
+                base_rps,
+                "requests/s; baseline: clean alone just before and after (target: ratio >= 0.8)",
+            ),
+            row("  p99", clean["p99"], base_p99, "ms"),
+            row(
+                "  service CPU, cores busy",
+                runs[name]["server_cpu"],
+                (lone[k]["server_cpu"] + lone[k + 1]["server_cpu"]) / 2,
+                "cores",
+            ),
+            row(
+                "  service CPU per clean request",
+                runs[name]["server_cpu"] / clean["rps"] * 1e3,
+                (lone[k]["server_cpu"] / before["rps"] + lone[k + 1]["server_cpu"] / after["rps"])
+                / 2
+                * 1e3,
+                "ms",
+            ),
+            row(
+                "  load generators' CPU, cores busy (abuse / clean)",
+                sum(a["cpu"] for a in runs[name]["abuse"]) / clean["seconds"],
+                clean["cpu"] / clean["seconds"],
+                "cores",
+            ),
+        ]
         seen: Counter[str] = Counter(clean["statuses"])
         for abuse in runs[name]["abuse"]:
             seen.update(abuse["statuses"])
             answered = ", ".join(f"{s}: {n}" for s, n in sorted(abuse["statuses"].items()))
-            rows.append({"figure": f"  {abuse['pattern']} answers ({answered})"[:52],
-                         "ours": sum(abuse["statuses"].values()), "baseline": None,
-                         "unit": f"attempts ({answered}; 0: connection cut, no answer)"})
-        rows.append(row("  clean answers not 200", sum(
-            n for s, n in clean["statuses"].items() if s != "200"), None, "count"))
+            rows.append(
+                {
+                    "figure": f"  {abuse['pattern']} answers ({answered})"[:52],
+                    "ours": sum(abuse["statuses"].values()),
+                    "baseline": None,
+                    "unit": f"attempts ({answered}; 0: connection cut, no answer)",
+                }
+            )
+        rows.append(
+            row(
+                "  clean answers not 200",
+                sum(n for s, n in clean["statuses"].items() if s != "200"),
+                None,
+                "count",
+            )
+        )
         bad += _bad_5xx(dict(seen))
     rows.append(row("5xx other than 503, to anyone, whole run (target 0)", bad, None, "count"))
     return rows

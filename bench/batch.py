@@ -46,9 +46,11 @@ json.dump({"seconds": time.perf_counter() - started, "rows": summary["rows_score
 def _baseline(manifest: Path) -> float:
     train = pd.read_parquet(manifest, columns=_COLUMNS).head(50_000)
     y = (np.arange(len(train)) % 100 == 0).astype(np.float32)
-    booster = xgboost.train({"objective": "binary:logistic", "nthread": 2, "max_depth": 6,
-                             "tree_method": "hist"}, xgboost.DMatrix(train.to_numpy(np.float32),
-                                                                     label=y), 200)  # fmt: skip
+    booster = xgboost.train(
+        {"objective": "binary:logistic", "nthread": 2, "max_depth": 6, "tree_method": "hist"},
+        xgboost.DMatrix(train.to_numpy(np.float32), label=y),
+        200,
+    )
     started = time.perf_counter()
     frame = pd.read_parquet(manifest, columns=_COLUMNS)
     booster.predict(xgboost.DMatrix(frame.to_numpy(dtype=np.float32)))
@@ -61,8 +63,12 @@ def _screen(bundle: Path, manifest: Path, out: Path) -> tuple[float, float]:
     The child reports its own high-water mark (VmHWM, reset at exec): ru_maxrss would count
     the parent's pages at fork time, and the parent holds the simulated manifest.
     """
-    done = subprocess.run([sys.executable, "-c", _SCREEN, str(bundle), str(manifest), str(out),
-                           KEY], capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _SCREEN, str(bundle), str(manifest), str(out), KEY],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(done.stdout)
     return float(result["seconds"]), float(result["peak_mb"])
 
@@ -72,22 +78,42 @@ def run(rows: int = 1_000_000, memory_rows: int | None = 5_000_000) -> list[dict
     out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        small = SimulationConfig(parcels=60_000, days=120, inspection_rate=0.3,
-                                 random_share=0.3, seed=3, prevalence=0.005)  # fmt: skip
+        small = SimulationConfig(
+            parcels=60_000,
+            days=120,
+            inspection_rate=0.3,
+            random_share=0.3,
+            seed=3,
+            prevalence=0.005,
+        )
         write_simulation(simulate(small), root / "train")
         bundle = run_training(root / "train", root / "registry", KEY, validate=False).bundle
         for size in [rows] + ([memory_rows] if memory_rows else []):
             data = root / f"m{size}"
-            manifest = write_simulation(simulate(SimulationConfig(parcels=size, seed=7)),
-                                        data)["declarations"]  # fmt: skip
+            manifest = write_simulation(simulate(SimulationConfig(parcels=size, seed=7)), data)[
+                "declarations"
+            ]
             seconds, peak_mb = _screen(bundle, manifest, root / f"out{size}")
             base = _baseline(manifest)
             ours_rate, base_rate = size / seconds, size / base
-            out.append({"figure": f"batch parcels/s ({size:,} rows, end to end)",
-                        "ours": round(ours_rate), "baseline": round(base_rate),
-                        "unit": "parcels/s", "ratio": round(ours_rate / base_rate, 4)})  # fmt: skip
-            out.append({"figure": f"batch peak memory ({size:,} rows)", "ours": round(peak_mb),
-                        "baseline": None, "unit": "MB", "ratio": None})  # fmt: skip
+            out.append(
+                {
+                    "figure": f"batch parcels/s ({size:,} rows, end to end)",
+                    "ours": round(ours_rate),
+                    "baseline": round(base_rate),
+                    "unit": "parcels/s",
+                    "ratio": round(ours_rate / base_rate, 4),
+                }
+            )
+            out.append(
+                {
+                    "figure": f"batch peak memory ({size:,} rows)",
+                    "ours": round(peak_mb),
+                    "baseline": None,
+                    "unit": "MB",
+                    "ratio": None,
+                }
+            )
     return out
 
 

@@ -39,10 +39,18 @@ _WRITES = itertools.count(1)  # numbers the commands of every round (user names 
 PASSWORD = "chaos-officer-password-1"
 
 
-def _cli(env: dict[str, str], *argv: str,
-         stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "parcelscreen", *argv], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+def _cli(
+    env: dict[str, str], *argv: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "parcelscreen", *argv],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 class Service:
@@ -54,9 +62,21 @@ class Service:
         self._path = log
         self._log = log.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "parcelscreen", "serve", "--workers", "2", "--port",
-             str(self.port)], env=env, stdout=self._log, stderr=self._log,
-            start_new_session=True)  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "parcelscreen",
+                "serve",
+                "--workers",
+                "2",
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,
+        )
 
     def ready(self, timeout: float = 120) -> None:
         wait_ready(self.url, self.proc, timeout, self._path)
@@ -90,8 +110,9 @@ class Service:
 class Load:
     """Clients sending distinct parcels until stopped; what was answered, what was not."""
 
-    def __init__(self, url: str, key: str, decls: list[dict[str, Any]], start: int,
-                 clients: int) -> None:  # fmt: skip
+    def __init__(
+        self, url: str, key: str, decls: list[dict[str, Any]], start: int, clients: int
+    ) -> None:
         self.url, self.key, self.decls, self.clients = url, key, decls, clients
         self.next = start
         self.acknowledged: dict[str, str] = {}  # request ID -> item ID
@@ -108,8 +129,9 @@ class Load:
                     n, self.next = self.next, self.next + 1
                     body, rid = self.decls[n], f"chaos-{n}"
                     try:
-                        r = await c.post("/v1/parcels:score", json=body,
-                                         headers={"X-Request-ID": rid})  # fmt: skip
+                        r = await c.post(
+                            "/v1/parcels:score", json=body, headers={"X-Request-ID": rid}
+                        )
                     except httpx.HTTPError:
                         self.unanswered[rid] = body
                         await asyncio.sleep(0.05)
@@ -124,8 +146,14 @@ class Load:
         await asyncio.gather(*(client() for _ in range(self.clients)))
 
 
-def _writers(env: dict[str, str], work: Path, items: list[str], stop: threading.Event,
-             done: list[str], failed: list[str]) -> None:  # fmt: skip
+def _writers(
+    env: dict[str, str],
+    work: Path,
+    items: list[str],
+    stop: threading.Event,
+    done: list[str],
+    failed: list[str],
+) -> None:
     """Commands writing the record database from other processes, one after the other."""
     while not stop.is_set():
         n = next(_WRITES)
@@ -133,16 +161,35 @@ def _writers(env: dict[str, str], work: Path, items: list[str], stop: threading.
         if kind == 0:
             out = _cli(env, "keys", "create", "--role", "sorter", "--name", f"chaos {n}")
         elif kind == 1:
-            out = _cli(env, "users", "add", f"chaos{n}", "--password-stdin", "--role", "officer",
-                       stdin=PASSWORD + "\n")  # fmt: skip
+            out = _cli(
+                env,
+                "users",
+                "add",
+                f"chaos{n}",
+                "--password-stdin",
+                "--role",
+                "officer",
+                stdin=PASSWORD + "\n",
+            )
         elif kind == 2 and items:
             file = work / f"outcomes-{n}.jsonl"
-            file.write_text(json.dumps({
-                "contract_version": "1", "item_id": random.choice(items),
-                "recorded_at": "2026-03-09T14:00:00+00:00", "inspected": True,
-                "selection_reason": "random_control", "selection_probability": 0.003,
-                "result": "seized", "substance": "ecstasy", "quantity_g": 25.0,
-                "officer_ref": "NL-C-0042"}) + "\n")  # fmt: skip
+            file.write_text(
+                json.dumps(
+                    {
+                        "contract_version": "1",
+                        "item_id": random.choice(items),
+                        "recorded_at": "2026-03-09T14:00:00+00:00",
+                        "inspected": True,
+                        "selection_reason": "random_control",
+                        "selection_probability": 0.003,
+                        "result": "seized",
+                        "substance": "ecstasy",
+                        "quantity_g": 25.0,
+                        "officer_ref": "NL-C-0042",
+                    }
+                )
+                + "\n"
+            )
             out = _cli(env, "outcomes", "import", str(file))
         else:
             out = _cli(env, "state", "prune", "--days", "36500")
@@ -156,16 +203,25 @@ def _on_record(state: Path) -> tuple[dict[str, int], int]:
     """Decision records per request ID, and history items, read straight from the file."""
     conn = sqlite3.connect(state)
     try:
-        per_request = dict(conn.execute("SELECT request_id, count(*) FROM decision_log WHERE "
-                                        "kind = 'decision' GROUP BY request_id").fetchall())
+        per_request = dict(
+            conn.execute(
+                "SELECT request_id, count(*) FROM decision_log WHERE "
+                "kind = 'decision' GROUP BY request_id"
+            ).fetchall()
+        )
         (items,) = conn.execute("SELECT count(*) FROM history_item").fetchone()
     finally:
         conn.close()
     return per_request, int(items)
 
 
-def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000, replicas: int = 1,
-        database: str = "sqlite") -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    rounds: int = 30,
+    clients: int = 8,
+    parcels: int = 60_000,
+    replicas: int = 1,
+    database: str = "sqlite",
+) -> list[dict[str, Any]]:
     if database == "postgresql":  # replicas behind HAProxy (bench/replicas.py)
         from bench.replicas import chaos
 
@@ -180,8 +236,9 @@ def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000, replicas: int
     random.seed(7)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = SimulationConfig(parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=5,
-                                  prevalence=0.005)  # enough seizures to train on  # fmt: skip
+        config = SimulationConfig(
+            parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=5, prevalence=0.005
+        )  # enough seizures to train on
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         from bench.http import _declarations
@@ -191,12 +248,14 @@ def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000, replicas: int
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")} | {
             "PARCELSCREEN_REGISTRY": str(work / "registry"),
             "PARCELSCREEN_DATA_DIR": str(work / "state"),
-            "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY, "PARCELSCREEN_RELOAD_SECONDS": "0",
+            "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY,
+            "PARCELSCREEN_RELOAD_SECONDS": "0",
             "PARCELSCREEN_POSTED_DAYS_BACK": "36500",  # the simulated parcels are dated 2026-01
             "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
-        }  # fmt: skip
-        settings = Settings(data_dir=work / "state", registry=work / "registry",
-                            pseudonymisation_key=KEY)  # fmt: skip
+        }
+        settings = Settings(
+            data_dir=work / "state", registry=work / "registry", pseudonymisation_key=KEY
+        )
         db = Database(settings.state_path)
         key = KeyStore(db, settings.secret_key).create("sorter", "chaos")[1]
         db.close()
@@ -212,9 +271,17 @@ def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000, replicas: int
         for k in range(rounds):
             load = Load(service.url, key, decls, next_parcel, clients)
             stop = threading.Event()
-            writer = threading.Thread(target=_writers, args=(
-                env, work, list(acknowledged.values())[-200:], stop, writes_done,
-                writes_failed))  # fmt: skip
+            writer = threading.Thread(
+                target=_writers,
+                args=(
+                    env,
+                    work,
+                    list(acknowledged.values())[-200:],
+                    stop,
+                    writes_done,
+                    writes_failed,
+                ),
+            )
             load.thread.start()
             writer.start()
             time.sleep(rng.uniform(1.0, 4.0))
@@ -232,8 +299,9 @@ def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000, replicas: int
                 service.stop()
                 service = Service(env, work / "serve.log")
             service.ready()
-            with httpx.Client(base_url=service.url, timeout=30,
-                              headers={"Authorization": f"Bearer {key}"}) as c:  # fmt: skip
+            with httpx.Client(
+                base_url=service.url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+            ) as c:
                 for rid, body in load.unanswered.items():  # each with its own request ID
                     r = c.post("/v1/parcels:score", json=body, headers={"X-Request-ID": rid})
                     retried += 1
@@ -244,8 +312,9 @@ def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000, replicas: int
             for argv in (["state", "check"], ["audit", "verify"]):  # no load meanwhile
                 out = _cli(env, *argv)
                 if out.returncode != 0:
-                    checks_failed.append(f"round {k}: {' '.join(argv)}: {out.stdout[-500:]}"
-                                         f"{out.stderr[-500:]}")  # fmt: skip
+                    checks_failed.append(
+                        f"round {k}: {' '.join(argv)}: {out.stdout[-500:]}{out.stderr[-500:]}"
+                    )
         service.stop()
         per_request, _ = _on_record(settings.state_path)
         lost = sum(1 for rid in acknowledged if per_request.get(rid, 0) == 0)
@@ -268,9 +337,23 @@ def run(rounds: int = 30, clients: int = 8, parcels: int = 60_000, replicas: int
         row("chaos: answers other than 200 and 503", errors, "should be 0"),
     ]
     for failure in writes_failed[:3]:
-        rows.append({"figure": "chaos: CLI write failed", "ours": None, "baseline": None,
-                     "unit": "", "error": failure})  # fmt: skip
+        rows.append(
+            {
+                "figure": "chaos: CLI write failed",
+                "ours": None,
+                "baseline": None,
+                "unit": "",
+                "error": failure,
+            }
+        )
     for problem in checks_failed[:5]:
-        rows.append({"figure": "chaos: check failed", "ours": None, "baseline": None,
-                     "unit": "", "error": problem})  # fmt: skip
+        rows.append(
+            {
+                "figure": "chaos: check failed",
+                "ours": None,
+                "baseline": None,
+                "unit": "",
+                "error": problem,
+            }
+        )
     return rows

@@ -72,8 +72,9 @@ def _seizures(result: Any) -> Seizures:
     return Seizures(decls, seized)
 
 
-def _partner_index(partners: dict[str, Any], client: DirectTokens, lag_days: float
-                   ) -> tuple[PartnerIndex, list[tuple[int, dict[str, str]]]]:  # fmt: skip
+def _partner_index(
+    partners: dict[str, Any], client: DirectTokens, lag_days: float
+) -> tuple[PartnerIndex, list[tuple[int, dict[str, str]]]]:
     """Partners' weekly exports: each seizure usable from the export after it was recorded."""
     index = PartnerIndex()
     seized_parties: list[tuple[int, dict[str, str]]] = []
@@ -82,10 +83,19 @@ def _partner_index(partners: dict[str, Any], client: DirectTokens, lag_days: flo
         ref_key = code.encode() * 8
         by_ref = {opaque_ref(code.lower(), d["item_id"], ref_key): d for d in s.declarations}
         for ind in seizure_indicators(
-                s.declarations, s.outcomes, client=client, epoch=EPOCH, agency=code.lower(),
-                ref_key=ref_key, reliability="B", accuracy="2", handling="H1",
-                purpose="drug-trafficking-prevention", sharing_group="bench",
-                valid_until="2099-12-31"):  # fmt: skip
+            s.declarations,
+            s.outcomes,
+            client=client,
+            epoch=EPOCH,
+            agency=code.lower(),
+            ref_key=ref_key,
+            reliability="B",
+            accuracy="2",
+            handling="H1",
+            purpose="drug-trafficking-prevention",
+            sharing_group="bench",
+            valid_until="2099-12-31",
+        ):
             decl = by_ref[ind.ref]
             recorded = s.outcomes[decl["item_id"]]["recorded_at"]
             known = recorded + timedelta(days=lag_days)
@@ -103,14 +113,23 @@ def _precision_at(score: np.ndarray, truth: np.ndarray, fraction: float) -> floa
 
 
 def _fit(x: np.ndarray, y: np.ndarray, monotone: list[int], seed: int) -> xgboost.Booster:
-    params = {"objective": "binary:logistic", "max_depth": 4, "eta": 0.1, "subsample": 0.9,
-              "min_child_weight": 1.0, "seed": seed, "nthread": 2, "eval_metric": "logloss",
-              "monotone_constraints": "(" + ",".join(map(str, monotone)) + ")"}  # fmt: skip
+    params = {
+        "objective": "binary:logistic",
+        "max_depth": 4,
+        "eta": 0.1,
+        "subsample": 0.9,
+        "min_child_weight": 1.0,
+        "seed": seed,
+        "nthread": 2,
+        "eval_metric": "logloss",
+        "monotone_constraints": "(" + ",".join(map(str, monotone)) + ")",
+    }
     return xgboost.train(params, xgboost.DMatrix(x, label=y), num_boost_round=200)
 
 
-def _matching(base: SimulationConfig, client: DirectTokens, rng: np.random.Generator,
-              n: int = 3000) -> dict[str, float]:  # fmt: skip
+def _matching(
+    base: SimulationConfig, client: DirectTokens, rng: np.random.Generator, n: int = 3000
+) -> dict[str, float]:
     """Token matching on one authority's own flow (before sharing and typos), parties told
     apart by the simulator's party IDs: recall of a party declared with one typo; false match
     rate, the share of parties whose tokens match a different party that has neither the same
@@ -129,8 +148,7 @@ def _matching(base: SimulationConfig, client: DirectTokens, rng: np.random.Gener
 
     picked = [keys[i] for i in rng.choice(len(keys), min(n, len(keys)), replace=False)]
     picked = [k for k in picked if variants[k]]
-    hit = sum(bool(toks(k[0], parties[k]) & toks(k[0], with_typo(parties[k], rng)))
-              for k in picked)  # fmt: skip
+    hit = sum(bool(toks(k[0], parties[k]) & toks(k[0], with_typo(parties[k], rng))) for k in picked)
     holders: dict[str, list[tuple[str, int]]] = {}
     for k in keys:
         for t in toks(k[0], parties[k]):
@@ -150,14 +168,24 @@ def _matching(base: SimulationConfig, client: DirectTokens, rng: np.random.Gener
             return True
         if normalise(pa_["postcode"]) == normalise(pb_["postcode"]):
             return True
-        return (normalise(pa_.get("name")) == normalise(pb_.get("name"))
-                and normalise(pa_.get("city")) == normalise(pb_.get("city")))  # fmt: skip
+        return normalise(pa_.get("name")) == normalise(pb_.get("name")) and normalise(
+            pa_.get("city")
+        ) == normalise(pb_.get("city"))
 
-    false = {a for group in holders.values() if len(group) > 1 for a in group
-             if any(b != a and not same(a, b) for b in group)}  # fmt: skip
+    false = {
+        a
+        for group in holders.values()
+        if len(group) > 1
+        for a in group
+        if any(b != a and not same(a, b) for b in group)
+    }
     shared = {a for group in holders.values() if len(group) > 1 for a in group}
-    return {"recall": hit / max(len(picked), 1), "false_match_rate": len(false) / len(keys),
-            "shared_token_rate": len(shared) / len(keys), "parties": float(len(keys))}  # fmt: skip
+    return {
+        "recall": hit / max(len(picked), 1),
+        "false_match_rate": len(false) / len(keys),
+        "shared_token_rate": len(shared) / len(keys),
+        "parties": float(len(keys)),
+    }
 
 
 def _address(party: dict[str, Any]) -> tuple[str, str] | None:
@@ -166,32 +194,39 @@ def _address(party: dict[str, Any]) -> tuple[str, str] | None:
     if not numbers:
         return None
     return numbers[0], normalise(party.get("country")) + " " + " ".join(
-        w for w in words if w not in numbers)
+        w for w in words if w not in numbers
+    )
 
 
-def one_seed(seed: int, parcels_per_week: int, prevalence: float, weeks: int = 26,
-             lag_days: float = 7.0) -> dict[str, Any]:  # fmt: skip
-    base = SimulationConfig(parcels=parcels_per_week * weeks, days=7 * weeks, seed=seed,
-                            prevalence=prevalence)  # fmt: skip
+def one_seed(
+    seed: int, parcels_per_week: int, prevalence: float, weeks: int = 26, lag_days: float = 7.0
+) -> dict[str, Any]:
+    base = SimulationConfig(
+        parcels=parcels_per_week * weeks, days=7 * weeks, seed=seed, prevalence=prevalence
+    )
     flows = simulate_agencies(AgenciesConfig(base))
     client = DirectTokens({EPOCH: random_scalar()})
-    index, seized_parties = _partner_index({"NL": flows["NL"], "DE": flows["DE"]}, client,
-                                           lag_days)  # fmt: skip
+    index, seized_parties = _partner_index({"NL": flows["NL"], "DE": flows["DE"]}, client, lag_days)
     be = flows["BE"]
-    order = pc.sort_indices(be.declarations, [("posted_at", "ascending"),
-                                              ("item_id", "ascending")])  # fmt: skip
+    order = pc.sort_indices(be.declarations, [("posted_at", "ascending"), ("item_id", "ascending")])
     table, truth = be.declarations.take(order), be.truth.take(order)
     frame = frame_from_table(table, Pseudonymiser(KEY))
     posted = np.asarray(frame.posted_us, dtype=np.int64)
     outcomes = be.outcomes.to_pylist()
-    known = [KnownOutcome(o["item_id"], int(o["recorded_at"].timestamp() * 1e6),
-                          o["result"] == "seized", o["result"] != "seized")
-             for o in outcomes if o["inspected"]]  # fmt: skip
+    known = [
+        KnownOutcome(
+            o["item_id"],
+            int(o["recorded_at"].timestamp() * 1e6),
+            o["result"] == "seized",
+            o["result"] != "seized",
+        )
+        for o in outcomes
+        if o["inspected"]
+    ]
     history = replay(frame, known)
     cut = int(posted.min()) + (weeks // 2) * 7 * DAY_US
     train = posted < cut
-    spec = fit_feature_spec(frame_from_table(table.slice(0, int(train.sum())),
-                                             Pseudonymiser(KEY)))  # fmt: skip
+    spec = fit_feature_spec(frame_from_table(table.slice(0, int(train.sum())), Pseudonymiser(KEY)))
     x_base = feature_matrix(frame, history, spec).astype(np.float64)
     rows = table.to_pylist()
     tokens = [[t["token"] for t in found] for found in party_tokens(client, rows, EPOCH)]
@@ -206,13 +241,14 @@ def one_seed(seed: int, parcels_per_week: int, prevalence: float, weeks: int = 2
     y = np.array([float(label.get(items[i], False)) for i in range(len(items))])
     illicit = truth.column("illicit").to_numpy(zero_copy_only=False).astype(float)
     test = ~train
-    out: dict[str, Any] = {"seed": seed, "parcels_at_BE": len(items),
-                           "train_labels": int(labelled.sum()),
-                           "train_seizures": int(y[labelled].sum()),
-                           "partner_indicators": len({h for t in tokens for h in t}
-                                                     & set(index._by_token)),
-                           "test_hits": int(sum(bool(h) for h, t in zip(hits, test, strict=True)
-                                                if t))}  # fmt: skip
+    out: dict[str, Any] = {
+        "seed": seed,
+        "parcels_at_BE": len(items),
+        "train_labels": int(labelled.sum()),
+        "train_seizures": int(y[labelled].sum()),
+        "partner_indicators": len({h for t in tokens for h in t} & set(index._by_token)),
+        "test_hits": int(sum(bool(h) for h, t in zip(hits, test, strict=True) if t)),
+    }
     # the subset: sender or recipient address new to BE, seized at a partner before posting
     names = list(HISTORY_FEATURES)
     new_sender = history[:, names.index("sender_prev_parcels")] == 0
@@ -237,11 +273,15 @@ def one_seed(seed: int, parcels_per_week: int, prevalence: float, weeks: int = 2
     hit = x_ex[:, 0] > 0
     later = posted + 14 * DAY_US
     hit_known = np.where(hit & ~np.isfinite(own_known), later, own_known)
-    hit_y = np.where(np.isfinite(own_known), own_y,
-                     (illicit > 0) & (rng.random(n) < base.inspection_sensitivity))
-    lanes = {("selective", "without"): (own_known, own_y),
-             ("selective", "with"): (hit_known, hit_y),
-             ("full", "without"): (later, illicit), ("full", "with"): (later, illicit)}
+    hit_y = np.where(
+        np.isfinite(own_known), own_y, (illicit > 0) & (rng.random(n) < base.inspection_sensitivity)
+    )
+    lanes = {
+        ("selective", "without"): (own_known, own_y),
+        ("selective", "with"): (hit_known, hit_y),
+        ("full", "without"): (later, illicit),
+        ("full", "with"): (later, illicit),
+    }
     x_with = np.hstack([x_base, x_ex])
     mono_with = [0] * x_base.shape[1] + [1] * len(EXCHANGE_FEATURES)
     starts = list(range(cut, int(posted.max()) + 1, 4 * 7 * DAY_US))  # retrain every 4 weeks
@@ -263,8 +303,9 @@ def one_seed(seed: int, parcels_per_week: int, prevalence: float, weeks: int = 2
         flagged = top & sub  # subset parcels within BE's 1% capacity
         out[f"{key} subset flagged"] = int(flagged.sum())
         out[f"{key} subset caught"] = int(illicit[test][flagged].sum())
-        out[f"{key} subset P@1%"] = (float(illicit[test][flagged].mean())
-                                     if flagged.any() else float("nan"))  # fmt: skip
+        out[f"{key} subset P@1%"] = (
+            float(illicit[test][flagged].mean()) if flagged.any() else float("nan")
+        )
     out.update(_matching(base, client, np.random.default_rng(seed)))
     return out
 
@@ -296,8 +337,9 @@ def _spread(values: list[float]) -> str:
     return f"{min(v):.3f} / {statistics.median(v):.3f} / {max(v):.3f}"
 
 
-def run(seeds: str = "1,2,3,4,5", parcels_per_week: int = 3000,
-        prevalence: float = 0.005) -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    seeds: str = "1,2,3,4,5", parcels_per_week: int = 3000, prevalence: float = 0.005
+) -> list[dict[str, Any]]:
     per_seed = []
     for seed in (int(s) for s in str(seeds).split(",")):
         per_seed.append(one_seed(seed, parcels_per_week, prevalence))
@@ -308,19 +350,36 @@ def run(seeds: str = "1,2,3,4,5", parcels_per_week: int = 3000,
             ("P@1% among parcels new to BE seized at a partner (within BE's 1%)", "subset P@1%"),
             ("seized-at-partner parcels caught in BE's 1%", "subset caught"),
             ("P@1%, all parcels", "P@1%"),
-        ):  # fmt: skip
+        ):
             o = [float(s[f"{lane} with {suffix}"]) for s in per_seed]
             b = [float(s[f"{lane} without {suffix}"]) for s in per_seed]
             ratios = [x / y for x, y in zip(o, b, strict=True) if y and x == x and y == y]
-            rows.append({"figure": f"BE {figure}, {lane} labels (min / median / max, seeds "
-                                   f"{seeds})", "ours": _spread(o), "baseline": _spread(b),
-                         "unit": "with / without exchange",
-                         "ratio": _spread(ratios) + "x" if ratios else "n/a"})  # fmt: skip
-    for key in ("recall", "false_match_rate", "shared_token_rate", "subset_parcels",
-                "subset_illicit", "test_hits", "train_seizures"):
-        rows.append({"figure": f"{key} (min / median / max)",
-                     "ours": _spread([float(s[key]) for s in per_seed]), "baseline": None,
-                     "unit": ""})  # fmt: skip
+            rows.append(
+                {
+                    "figure": f"BE {figure}, {lane} labels (min / median / max, seeds {seeds})",
+                    "ours": _spread(o),
+                    "baseline": _spread(b),
+                    "unit": "with / without exchange",
+                    "ratio": _spread(ratios) + "x" if ratios else "n/a",
+                }
+            )
+    for key in (
+        "recall",
+        "false_match_rate",
+        "shared_token_rate",
+        "subset_parcels",
+        "subset_illicit",
+        "test_hits",
+        "train_seizures",
+    ):
+        rows.append(
+            {
+                "figure": f"{key} (min / median / max)",
+                "ours": _spread([float(s[key]) for s in per_seed]),
+                "baseline": None,
+                "unit": "",
+            }
+        )
     rows.append({"figure": "per seed", "ours": per_seed, "baseline": None, "unit": "json"})
     return rows
 

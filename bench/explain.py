@@ -30,8 +30,13 @@ def _model(seed: int = 0) -> tuple[xgb.Booster, np.ndarray]:
     x[:, -8:] = rng.integers(0, 6, size=(20_000, 8))  # categorical-coded, uninformative
     x[rng.random(x.shape) < 0.1] = np.nan
     signal = np.nan_to_num(x[:, :10]).sum(axis=1) + 2 * rng.normal(size=len(x))
-    params = {"max_depth": DEPTH, "eta": 0.08, "objective": "binary:logistic",
-              "min_child_weight": 2.0, "nthread": 2}  # fmt: skip
+    params = {
+        "max_depth": DEPTH,
+        "eta": 0.08,
+        "objective": "binary:logistic",
+        "min_child_weight": 2.0,
+        "nthread": 2,
+    }
     booster = xgb.train(params, xgb.DMatrix(x, (signal > 0).astype(float)), TREES)
     return booster, x
 
@@ -57,8 +62,13 @@ def _throughput(call: Callable[[np.ndarray], object], rows: np.ndarray) -> float
 
 def _figure(name: str, ours: float, baseline: float, unit: str, higher_better: bool) -> dict:
     ratio = ours / baseline if higher_better else baseline / ours
-    return {"figure": name, "ours": round(ours, 1), "baseline": round(baseline, 1),
-            "unit": unit, "ratio": f"{ratio:.1f}x"}  # fmt: skip
+    return {
+        "figure": name,
+        "ours": round(ours, 1),
+        "baseline": round(baseline, 1),
+        "unit": unit,
+        "ratio": f"{ratio:.1f}x",
+    }
 
 
 def run(rows: int = 100_000, baseline_rows: int = 10_000) -> list[dict]:
@@ -82,27 +92,50 @@ def run(rows: int = 100_000, baseline_rows: int = 10_000) -> list[dict]:
     ours_lat = _latencies(ours.contributions, single)
     xgb_lat = _latencies(xgb_contribs(one_thread), single)
     figures = [
-        _figure("one row p50", float(np.percentile(ours_lat, 50)),
-                float(np.percentile(xgb_lat, 50)), "us", False),
-        _figure("one row p99", float(np.percentile(ours_lat, 99)),
-                float(np.percentile(xgb_lat, 99)), "us", False),
-    ]  # fmt: skip
+        _figure(
+            "one row p50",
+            float(np.percentile(ours_lat, 50)),
+            float(np.percentile(xgb_lat, 50)),
+            "us",
+            False,
+        ),
+        _figure(
+            "one row p99",
+            float(np.percentile(ours_lat, 99)),
+            float(np.percentile(xgb_lat, 99)),
+            "us",
+            False,
+        ),
+    ]
     ours_rate = _throughput(ours.contributions, batch)
-    figures.append(_figure(f"batch {rows} rows vs pred_contribs nthread=2", ours_rate,
-                           _throughput(xgb_contribs(two_threads), batch[:baseline_rows]),
-                           "rows/s", True))
+    figures.append(
+        _figure(
+            f"batch {rows} rows vs pred_contribs nthread=2",
+            ours_rate,
+            _throughput(xgb_contribs(two_threads), batch[:baseline_rows]),
+            "rows/s",
+            True,
+        )
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # shap's import-time deprecation noise
         import shap
 
         explainer = shap.TreeExplainer(two_threads, feature_perturbation="tree_path_dependent")
         shap_rate = _throughput(lambda m: explainer.shap_values(m), batch[:baseline_rows])
-    figures.append(_figure(f"batch {rows} rows vs shap.TreeExplainer", ours_rate, shap_rate,
-                           "rows/s", True))  # fmt: skip
+    figures.append(
+        _figure(f"batch {rows} rows vs shap.TreeExplainer", ours_rate, shap_rate, "rows/s", True)
+    )
     booster_mb = len(booster.save_raw("ubj")) / 1e6
-    figures.append({"figure": "table memory (depth 6, 300 trees) vs booster.ubj",
-                    "ours": round(ours.nbytes / 1e6, 2), "baseline": round(booster_mb, 2),
-                    "unit": "MB", "ratio": f"{ours.nbytes / 1e6 / booster_mb:.1f}x"})  # fmt: skip
+    figures.append(
+        {
+            "figure": "table memory (depth 6, 300 trees) vs booster.ubj",
+            "ours": round(ours.nbytes / 1e6, 2),
+            "baseline": round(booster_mb, 2),
+            "unit": "MB",
+            "ratio": f"{ours.nbytes / 1e6 / booster_mb:.1f}x",
+        }
+    )
     return figures
 
 
@@ -111,8 +144,9 @@ def main() -> None:
     figures = run(rows)
     print(f"{'figure':<52} {'ours':>12} {'baseline':>12} {'unit':>7} {'ratio':>7}")
     for f in figures:
-        print(f"{f['figure']:<52} {f['ours']:>12} {f['baseline']:>12} {f['unit']:>7} "
-              f"{f['ratio']:>7}")  # fmt: skip
+        print(
+            f"{f['figure']:<52} {f['ours']:>12} {f['baseline']:>12} {f['unit']:>7} {f['ratio']:>7}"
+        )
 
 
 if __name__ == "__main__":

@@ -102,8 +102,9 @@ def _declarations(data: Path, n: int = 50_000) -> list[dict[str, Any]]:
     return [json.loads(json.dumps(r, default=lambda o: o.isoformat())) for r in rows]
 
 
-async def _load(url: str, key: str, decls: list[dict[str, Any]], seconds: float,
-                clients: int) -> tuple[int, int, np.ndarray]:  # fmt: skip
+async def _load(
+    url: str, key: str, decls: list[dict[str, Any]], seconds: float, clients: int
+) -> tuple[int, int, np.ndarray]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -124,20 +125,34 @@ async def _load(url: str, key: str, decls: list[dict[str, Any]], seconds: float,
     return len(latencies), errors, np.array(latencies)
 
 
-def _serve_and_load(registry: Path, state: Path, explain: str, decls: list[dict[str, Any]],
-                    seconds: float, clients: int, workers: int) -> dict[str, float]:  # fmt: skip
+def _serve_and_load(
+    registry: Path,
+    state: Path,
+    explain: str,
+    decls: list[dict[str, Any]],
+    seconds: float,
+    clients: int,
+    workers: int,
+) -> dict[str, float]:
     port = free_port()
     env = os.environ | {
-        "PARCELSCREEN_REGISTRY": str(registry), "PARCELSCREEN_DATA_DIR": str(state),
-        "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY, "PARCELSCREEN_RELOAD_SECONDS": "0",
+        "PARCELSCREEN_REGISTRY": str(registry),
+        "PARCELSCREEN_DATA_DIR": str(state),
+        "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY,
+        "PARCELSCREEN_RELOAD_SECONDS": "0",
         "PARCELSCREEN_EXPLAIN": "flagged" if explain == "flagged" else "all",
         "PARCELSCREEN_WORKERS": str(workers),
         "PARCELSCREEN_POSTED_DAYS_BACK": "36500",  # the simulated days lie in the past
-        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
-                                       os.environ.get("PYTHONPATH", "")]),
-    }  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), explain, str(workers)],
-                            env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, str(port), explain, str(workers)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         key = proc.stdout.readline().strip()
@@ -150,8 +165,12 @@ def _serve_and_load(registry: Path, state: Path, explain: str, decls: list[dict[
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    return {"rps": count / seconds, "p50": float(np.percentile(lat, 50) * 1e3),
-            "p99": float(np.percentile(lat, 99) * 1e3), "errors": errors}  # fmt: skip
+    return {
+        "rps": count / seconds,
+        "p50": float(np.percentile(lat, 50) * 1e3),
+        "p99": float(np.percentile(lat, 99) * 1e3),
+        "errors": errors,
+    }
 
 
 _WRK_SCRIPT = """
@@ -168,8 +187,9 @@ end
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def _wrk(url: str, key: str, decls: list[dict[str, Any]], seconds: float, clients: int,
-         work: Path) -> dict[str, float]:  # fmt: skip
+def _wrk(
+    url: str, key: str, decls: list[dict[str, Any]], seconds: float, clients: int, work: Path
+) -> dict[str, float]:
     """Run wrk (bounded: ``seconds``, loopback only) and read its summary."""
     work.mkdir(parents=True, exist_ok=True)
     bodies = work / "bodies.jsonl"
@@ -177,9 +197,12 @@ def _wrk(url: str, key: str, decls: list[dict[str, Any]], seconds: float, client
     script = work / "post.lua"
     script.write_text(_WRK_SCRIPT % (bodies, key))
     done = subprocess.run(
-        ["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", str(script),
-         url], capture_output=True, text=True, timeout=seconds + 60, check=True,
-    )  # fmt: skip
+        ["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
     out = done.stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
 
@@ -196,8 +219,14 @@ def _wrk(url: str, key: str, decls: list[dict[str, Any]], seconds: float, client
     return {"rps": rps, "p50": ms(latency["50"]), "p99": ms(latency["99"]), "errors": errors}
 
 
-def run(seconds: float = 20, clients: int = 20, workers: int = 2, rounds: int = 3,
-        replicas: int = 1, database: str = "sqlite") -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    seconds: float = 20,
+    clients: int = 20,
+    workers: int = 2,
+    rounds: int = 3,
+    replicas: int = 1,
+    database: str = "sqlite",
+) -> list[dict[str, Any]]:
     """The figures; ours as shipped and the baseline run ``rounds`` times, alternating, and
     the median round of each is printed beside every round (this machine's speed moves by
     tens of percent within minutes, so one round of each can mislead either way).
@@ -214,8 +243,9 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2, rounds: int = 
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = SimulationConfig(parcels=60_000, inspection_rate=0.3, random_share=0.3, seed=3,
-                                  prevalence=0.005)  # enough seizures to train on  # fmt: skip
+        config = SimulationConfig(
+            parcels=60_000, inspection_rate=0.3, random_share=0.3, seed=3, prevalence=0.005
+        )  # enough seizures to train on
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         decls = _declarations(work / "data")
@@ -223,17 +253,28 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2, rounds: int = 
         noise = machine_noise()
         ours, base = [], []
         for k in range(rounds):  # each round starts from empty stores
-            ours.append(_serve_and_load(registry, work / f"ours{k}", "flagged", decls, seconds,
-                                        clients, workers))  # fmt: skip
-            base.append(_serve_and_load(registry, work / f"base{k}", "xgboost", decls, seconds,
-                                        clients, workers))  # fmt: skip
+            ours.append(
+                _serve_and_load(
+                    registry, work / f"ours{k}", "flagged", decls, seconds, clients, workers
+                )
+            )
+            base.append(
+                _serve_and_load(
+                    registry, work / f"base{k}", "xgboost", decls, seconds, clients, workers
+                )
+            )
         every = _serve_and_load(registry, work / "all", "all", decls, seconds, clients, workers)
         single = _serve_and_load(registry, work / "one", "flagged", decls, seconds, clients, 1)
         core = measure(work / "registry", decls, 3000, 200)["ours"]  # as bench score does
 
     def row(figure: str, o: float, b: float | None, unit: str) -> dict[str, Any]:
-        return {"figure": figure, "ours": round(o, 3), "baseline": None if b is None else
-                round(b, 3), "unit": unit, "ratio": None if not b else round(o / b, 2)}  # fmt: skip
+        return {
+            "figure": figure,
+            "ours": round(o, 3),
+            "baseline": None if b is None else round(b, 3),
+            "unit": unit,
+            "ratio": None if not b else round(o / b, 2),
+        }
 
     def median(runs: list[dict[str, float]]) -> dict[str, float]:
         return sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
@@ -241,15 +282,22 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2, rounds: int = 
     generator = "wrk" if shutil.which("wrk") else "httpx"
     mo, mb = median(ours), median(base)
     rows = [
-        row(f"score, {clients} clients ({generator}), {workers} workers, as shipped, median "
-            f"of {rounds}", mo["rps"], mb["rps"], "requests/s"),
+        row(
+            f"score, {clients} clients ({generator}), {workers} workers, as shipped, median "
+            f"of {rounds}",
+            mo["rps"],
+            mb["rps"],
+            "requests/s",
+        ),
         row("  latency p50", mo["p50"], mb["p50"], "ms"),
         row("  latency p99", mo["p99"], mb["p99"], "ms"),
         row("  errors", mo["errors"], mb["errors"], "count"),
-    ]  # fmt: skip
+    ]
     for k, (o, b) in enumerate(zip(ours, base, strict=True), start=1):
-        rows += [row(f"  round {k}: requests/s", o["rps"], b["rps"], "requests/s"),
-                 row(f"  round {k}: latency p99", o["p99"], b["p99"], "ms")]  # fmt: skip
+        rows += [
+            row(f"  round {k}: requests/s", o["rps"], b["rps"], "requests/s"),
+            row(f"  round {k}: latency p99", o["p99"], b["p99"], "ms"),
+        ]
     return rows + [
         row("score, explaining every parcel", every["rps"], mb["rps"], "requests/s"),
         row("  latency p50", every["p50"], mb["p50"], "ms"),
@@ -260,10 +308,12 @@ def run(seconds: float = 20, clients: int = 20, workers: int = 2, rounds: int = 
         row("  latency p99", single["p99"], mb["p99"], "ms"),
         row("in-process validate+features+score+decide p50", core["p50"], None, "ms"),
         row("in-process validate+features+score+decide p99", core["p99"], None, "ms"),
-        *(row(f"machine: a chunk of {what}, thread CPU {q}", noise[name][key], None, "ms")
-          for name, what in (("python", "pure Python"), ("memory", "random reads"))
-          for q, key in (("p50", "p50"), ("p99", "p99"), ("p99.9", "p999"))),
-    ]  # fmt: skip
+        *(
+            row(f"machine: a chunk of {what}, thread CPU {q}", noise[name][key], None, "ms")
+            for name, what in (("python", "pure Python"), ("memory", "random reads"))
+            for q, key in (("p50", "p50"), ("p99", "p99"), ("p99.9", "p999"))
+        ),
+    ]
 
 
 if __name__ == "__main__":

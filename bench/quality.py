@@ -26,8 +26,13 @@ from training.simulation import SimulationConfig, simulate, write_simulation
 def _train(config: SimulationConfig, work: Path, name: str) -> dict[str, Any]:
     data = work / name
     write_simulation(simulate(config), data)
-    run = run_training(data, work / f"registry-{name}", "bench-key-0123456789",
-                       truth=data / "truth.parquet", validate=False)  # fmt: skip
+    run = run_training(
+        data,
+        work / f"registry-{name}",
+        "bench-key-0123456789",
+        truth=data / "truth.parquet",
+        validate=False,
+    )
     return dict(run.metrics["truth"])
 
 
@@ -37,8 +42,9 @@ def one_seed(parcels: int, prevalence: float, seed: int) -> dict[str, Any]:
     out: dict[str, Any] = {"seed": seed}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        every = SimulationConfig(parcels=parcels, prevalence=prevalence, seed=seed,
-                                 inspection_rate=1.0, random_share=1.0)  # fmt: skip
+        every = SimulationConfig(
+            parcels=parcels, prevalence=prevalence, seed=seed, inspection_rate=1.0, random_share=1.0
+        )
         full = _train(every, work, "full")
         try:
             selective: dict[str, Any] | None = _train(base, work, "selective")
@@ -62,8 +68,9 @@ def _spread(values: list[float]) -> str:
     return f"{min(values):.3f} / {statistics.median(values):.3f} / {max(values):.3f}"
 
 
-def run(parcels: int = 200_000, prevalence: float = 0.005,
-        seeds: str = "7,8,9,10,11") -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    parcels: int = 200_000, prevalence: float = 0.005, seeds: str = "7,8,9,10,11"
+) -> list[dict[str, Any]]:
     """Rows: medians beside baselines, min / median / max of each ratio in the ratio column."""
     runs = [one_seed(parcels, prevalence, int(s)) for s in seeds.split(",")]
     tag = f"p={prevalence:.2%} n={parcels:,}"
@@ -74,26 +81,41 @@ def run(parcels: int = 200_000, prevalence: float = 0.005,
         if not pairs:
             return
         ratios = [o / b for o, b in pairs if b]
-        rows.append({"figure": f"{tag} {figure}", "ours": statistics.median(o for o, _ in pairs),
-                     "baseline": statistics.median(b for _, b in pairs) if base else None,
-                     "ratio": _spread(ratios) if ratios else _spread([o for o, _ in pairs]),
-                     "unit": unit, "seeds": len(pairs)})  # fmt: skip
+        rows.append(
+            {
+                "figure": f"{tag} {figure}",
+                "ours": statistics.median(o for o, _ in pairs),
+                "baseline": statistics.median(b for _, b in pairs) if base else None,
+                "ratio": _spread(ratios) if ratios else _spread([o for o, _ in pairs]),
+                "unit": unit,
+                "seeds": len(pairs),
+            }
+        )
 
     for f in DEFAULT_FRACTIONS:
         key = f"precision@{fraction_label(f)}"
         label = fraction_label(f)
         row(f"P@{label} full labels vs oracle", f"full {key}", f"oracle {key}", "precision")
-        row(f"P@{label} selective vs oracle", f"selective {key}", f"selective oracle {key}",
-            "precision")
-        row(f"P@{label} selective vs full labels", f"selective {key}", f"full {key}",
-            "precision")
+        row(
+            f"P@{label} selective vs oracle",
+            f"selective {key}",
+            f"selective oracle {key}",
+            "precision",
+        )
+        row(f"P@{label} selective vs full labels", f"selective {key}", f"full {key}", "precision")
         row(f"P@{label} rules vs oracle", f"rules {key}", f"oracle {key}", "precision")
     row("ECE full labels", "full ECE", None, "abs")
     row("ECE selective labels", "selective ECE", None, "abs")
     refused = [r["seed"] for r in runs if "selective_refused" in r]
     if refused:
-        rows.append({"figure": f"{tag} selective training refused (too few seizures)",
-                     "ours": len(refused), "baseline": None, "unit": f"seeds {refused}"})
+        rows.append(
+            {
+                "figure": f"{tag} selective training refused (too few seizures)",
+                "ours": len(refused),
+                "baseline": None,
+                "unit": f"seeds {refused}",
+            }
+        )
     return rows
 
 

@@ -46,9 +46,18 @@ KEY = "bench-realdata-key-0123456789"
 #: label -> (source values meaning positive, values meaning negative)
 LABELS = {"Critical Fraud": (("2",), ("0", "1")), "Fraud": (("1",), ("0",))}
 #: the authors' XGBoost settings (codes/fraud_detection/2_Fraud_detection.ipynb)
-AUTHORS = {"n_estimators": 424, "max_depth": 4, "learning_rate": 0.5994130001745845,
-           "colsample_bytree": 0.6, "gamma": 1, "min_child_weight": 2, "subsample": 1.0,
-           "tree_method": "exact", "objective": "binary:logistic", "n_jobs": 2}  # fmt: skip
+AUTHORS = {
+    "n_estimators": 424,
+    "max_depth": 4,
+    "learning_rate": 0.5994130001745845,
+    "colsample_bytree": 0.6,
+    "gamma": 1,
+    "min_child_weight": 2,
+    "subsample": 1.0,
+    "tree_method": "exact",
+    "objective": "binary:logistic",
+    "n_jobs": 2,
+}
 NUMERIC = ("Net Mass", "Item Price")
 NOT_FEATURES = ("Declaration ID", "Date", "Fraud", "Critical Fraud")
 
@@ -58,8 +67,7 @@ def _labels(frame: pd.DataFrame, label: str) -> np.ndarray:
     return frame[label].astype(str).isin(positive).to_numpy()
 
 
-def authors_baseline(train: pd.DataFrame, valid: pd.DataFrame, label: str,
-                     seed: int) -> np.ndarray:  # fmt: skip
+def authors_baseline(train: pd.DataFrame, valid: pd.DataFrame, label: str, seed: int) -> np.ndarray:
     """Scores of the validation rows by the authors' method (label encoding, min-max,
     random oversampling, XGBoost)."""
     columns = [c for c in train.columns if c not in NOT_FEATURES]
@@ -88,40 +96,56 @@ def _declaration_id(item_id: str) -> str:
     return item_id.split(":", 1)[1] if ":" in item_id else str(int(item_id[2:10]))
 
 
-def product_scores(label: str, seeds: list[int], work: Path) -> tuple[list[dict[str, float]],
-                                                                      dict[str, Any]]:
+def product_scores(
+    label: str, seeds: list[int], work: Path
+) -> tuple[list[dict[str, float]], dict[str, Any]]:
     """Per seed, the product's margin per validation Declaration ID; and import facts."""
     mapping = load_mapping(MAPPING)
     assert mapping.label is not None
     positive, negative = LABELS[label]
     outcomes = {v: "seized" for v in positive} | {v: "clean" for v in negative}
-    mapping = replace(mapping, label=replace(mapping.label, column=label, name=label,
-                                             outcomes=outcomes))  # fmt: skip
-    reports = {name: import_source(DATA / f"{name}.csv", mapping, work / name)
-               for name in ("train", "valid")}  # fmt: skip
+    mapping = replace(
+        mapping, label=replace(mapping.label, column=label, name=label, outcomes=outcomes)
+    )
+    reports = {
+        name: import_source(DATA / f"{name}.csv", mapping, work / name)
+        for name in ("train", "valid")
+    }
     both = work / "both"
     both.mkdir()
     for kind in ("declarations", "outcomes"):
-        pq.write_table(pa.concat_tables([pq.read_table(work / n / f"{kind}.parquet")
-                                         for n in ("train", "valid")]), both / f"{kind}.parquet")
+        pq.write_table(
+            pa.concat_tables(
+                [pq.read_table(work / n / f"{kind}.parquet") for n in ("train", "valid")]
+            ),
+            both / f"{kind}.parquet",
+        )
     pseudonymiser = Pseudonymiser(KEY)
-    train = load_dataset(work / "train" / "declarations.parquet",
-                         work / "train" / "outcomes.parquet", pseudonymiser, validate=False)
-    every = load_dataset(both / "declarations.parquet", both / "outcomes.parquet", pseudonymiser,
-                         validate=False)  # history of the quarter as of each declaration
-    valid_ids = set(pq.read_table(work / "valid" / "declarations.parquet",
-                                  columns=["item_id"]).column("item_id").to_pylist())
+    train = load_dataset(
+        work / "train" / "declarations.parquet",
+        work / "train" / "outcomes.parquet",
+        pseudonymiser,
+        validate=False,
+    )
+    every = load_dataset(
+        both / "declarations.parquet", both / "outcomes.parquet", pseudonymiser, validate=False
+    )  # history of the quarter as of each declaration
+    valid_ids = set(
+        pq.read_table(work / "valid" / "declarations.parquet", columns=["item_id"])
+        .column("item_id")
+        .to_pylist()
+    )
     rows = np.flatnonzero(np.isin(every.frame.item_id.astype(str), list(valid_ids)))
     ids = [_declaration_id(str(i)) for i in every.frame.item_id[rows]]
     out = []
     for seed in seeds:
         result = train_model(train, TrainConfig(seed=seed), lambda _m: None)
         matrix = feature_matrix(every.frame, every.history, result.spec)[rows]
-        margin = result.booster.predict(xgboost.DMatrix(matrix, missing=np.nan),
-                                        output_margin=True)  # fmt: skip
+        margin = result.booster.predict(xgboost.DMatrix(matrix, missing=np.nan), output_margin=True)
         out.append(dict(zip(ids, map(float, margin), strict=True)))
-        print(f"  {label}: seed {seed} trained ({result.best_iteration + 1} trees)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"  {label}: seed {seed} trained ({result.best_iteration + 1} trees)", file=sys.stderr
+        )
     facts = {n: {"rows": r.rows, "imported": r.imported} for n, r in reports.items()}
     return out, facts
 
@@ -148,8 +172,10 @@ def run(seeds: str = "1,2,3,4,5") -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory() as tmp:
             ours_by_seed, facts = product_scores(label, seed_list, Path(tmp))
         screened = valid["Declaration ID"].isin(ours_by_seed[0]).to_numpy()
-        views = {f"all {len(valid)} rows": np.ones(len(valid), dtype=bool),
-                 f"{int(screened.sum())} contract rows": screened}  # fmt: skip
+        views = {
+            f"all {len(valid)} rows": np.ones(len(valid), dtype=bool),
+            f"{int(screened.sum())} contract rows": screened,
+        }
         per_view: dict[str, dict[str, tuple[list[float], list[float]]]] = {v: {} for v in views}
         for i, seed in enumerate(seed_list):
             base = authors_baseline(train, valid, label, seed)
@@ -165,11 +191,22 @@ def run(seeds: str = "1,2,3,4,5") -> list[dict[str, Any]]:
             positives = int(y[views[view]].sum())
             for k, (a_values, b_values) in figures.items():
                 (a, a_range), (b, b_range) = _spread(a_values), _spread(b_values)
-                out.append({"figure": f"{label}, {view} ({positives} pos.): {k}", "ours": a,
-                            "baseline": b, "unit": f"median of {len(seed_list)} seeds; ours "
-                            f"{a_range}, baseline {b_range}", "label": label, "view": view,
-                            "metric": k, "ours_range": a_range, "baseline_range": b_range,
-                            "positives": positives, "import": facts})  # fmt: skip
+                out.append(
+                    {
+                        "figure": f"{label}, {view} ({positives} pos.): {k}",
+                        "ours": a,
+                        "baseline": b,
+                        "unit": f"median of {len(seed_list)} seeds; ours "
+                        f"{a_range}, baseline {b_range}",
+                        "label": label,
+                        "view": view,
+                        "metric": k,
+                        "ours_range": a_range,
+                        "baseline_range": b_range,
+                        "positives": positives,
+                        "import": facts,
+                    }
+                )
     return out
 
 

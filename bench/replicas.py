@@ -43,8 +43,9 @@ def _setup(work: Path, parcels: int, seed: int) -> tuple[Path, list[dict[str, An
     from training import run_training
     from training.simulation import SimulationConfig, simulate, write_simulation
 
-    config = SimulationConfig(parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=seed,
-                              prevalence=0.005)  # enough seizures to train on  # fmt: skip
+    config = SimulationConfig(
+        parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=seed, prevalence=0.005
+    )  # enough seizures to train on
     write_simulation(simulate(config), work / "data")
     run_training(work / "data", work / "registry", KEY, validate=False)
     return work / "registry", _declarations(work / "data", parcels)
@@ -57,13 +58,21 @@ def _replica_set(work: Path, registry: Path, replicas: int, workers: int) -> Any
 
     where = fresh_schema()
     root = Path(__file__).resolve().parent.parent
-    group = ReplicaSet(work / "replicas", registry, where, replicas=replicas, workers=workers,
-                       extra_env={"PARCELSCREEN_PSEUDONYMISATION_KEY": KEY,
-                                  "PARCELSCREEN_POSTED_DAYS_BACK": "36500",
-                                  "PYTHONPATH": os.pathsep.join(
-                                      [str(root), os.environ.get("PYTHONPATH", "")])})  # fmt: skip
-    settings = Settings(data_dir=work / "keys", registry=registry, pseudonymisation_key=KEY,
-                        **where)  # fmt: skip
+    group = ReplicaSet(
+        work / "replicas",
+        registry,
+        where,
+        replicas=replicas,
+        workers=workers,
+        extra_env={
+            "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY,
+            "PARCELSCREEN_POSTED_DAYS_BACK": "36500",
+            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+        },
+    )
+    settings = Settings(
+        data_dir=work / "keys", registry=registry, pseudonymisation_key=KEY, **where
+    )
     record = Record(settings)
     key = KeyStore(record.db, settings.secret_key).create("sorter", "bench")[1]
     record.close()
@@ -80,8 +89,9 @@ class _Load:
     """Clients through the balancer until stopped; every request answered in the end (retried
     with the same request ID), or counted as given up."""
 
-    def __init__(self, url: str, key: str, decls: list[dict[str, Any]], start: int,
-                 clients: int) -> None:  # fmt: skip
+    def __init__(
+        self, url: str, key: str, decls: list[dict[str, Any]], start: int, clients: int
+    ) -> None:
         self.url, self.key, self.decls, self.clients = url, key, decls, clients
         self.next = start
         self.acknowledged: dict[str, str] = {}  # request ID: item ID
@@ -100,8 +110,9 @@ class _Load:
                     body, rid = self.decls[n], f"replicas-{n}"
                     for _ in range(300):  # about a minute of retries at most
                         try:
-                            r = await c.post("/v1/parcels:score", json=body,
-                                             headers={"X-Request-ID": rid})  # fmt: skip
+                            r = await c.post(
+                                "/v1/parcels:score", json=body, headers={"X-Request-ID": rid}
+                            )
                         except httpx.HTTPError:
                             self.failover_errors += 1
                             await asyncio.sleep(0.2)
@@ -121,8 +132,9 @@ class _Load:
         await asyncio.gather(*(client() for _ in range(self.clients)))
 
 
-def chaos(rounds: int = 20, clients: int = 8, parcels: int = 60_000, replicas: int = 2,
-          workers: int = 1) -> list[dict[str, Any]]:  # fmt: skip
+def chaos(
+    rounds: int = 20, clients: int = 8, parcels: int = 60_000, replicas: int = 2, workers: int = 1
+) -> list[dict[str, Any]]:
     from serving import Record, Settings
     from tests.pg_record import drop_schema
 
@@ -158,21 +170,32 @@ def chaos(rounds: int = 20, clients: int = 8, parcels: int = 60_000, replicas: i
                 for argv in (["state", "check"], ["audit", "verify"]):  # no load meanwhile
                     out = group.cli(*argv)
                     if out.returncode != 0:
-                        checks_failed.append(f"round {k}: {' '.join(argv)}: "
-                                             f"{out.stdout[-400:]}{out.stderr[-400:]}")  # fmt: skip
-                print(f"round {k + 1}: {kills} kills, {len(acknowledged)} acknowledged, "
-                      f"{failover} failover errors, {len(checks_failed)} checks failed",
-                      file=sys.stderr, flush=True)  # fmt: skip
-            settings = Settings(data_dir=work / "keys", registry=registry,
-                                pseudonymisation_key=KEY, **where)  # fmt: skip
+                        checks_failed.append(
+                            f"round {k}: {' '.join(argv)}: {out.stdout[-400:]}{out.stderr[-400:]}"
+                        )
+                print(
+                    f"round {k + 1}: {kills} kills, {len(acknowledged)} acknowledged, "
+                    f"{failover} failover errors, {len(checks_failed)} checks failed",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            settings = Settings(
+                data_dir=work / "keys", registry=registry, pseudonymisation_key=KEY, **where
+            )
             record = Record(settings)
             try:
-                per_request = dict(record.db.execute(
-                    "SELECT request_id, count(*) FROM decision_log WHERE kind = 'decision' "
-                    "GROUP BY request_id"))  # fmt: skip
-                twice = int(record.db.execute(
-                    "SELECT count(*) FROM (SELECT item_id FROM history_item GROUP BY item_id "
-                    "HAVING count(*) > 1) AS t")[0][0])  # fmt: skip
+                per_request = dict(
+                    record.db.execute(
+                        "SELECT request_id, count(*) FROM decision_log WHERE kind = 'decision' "
+                        "GROUP BY request_id"
+                    )
+                )
+                twice = int(
+                    record.db.execute(
+                        "SELECT count(*) FROM (SELECT item_id FROM history_item GROUP BY item_id "
+                        "HAVING count(*) > 1) AS t"
+                    )[0][0]
+                )
             finally:
                 record.close()
         finally:
@@ -185,27 +208,37 @@ def chaos(rounds: int = 20, clients: int = 8, parcels: int = 60_000, replicas: i
         return {"figure": figure, "ours": value, "baseline": None, "unit": unit}
 
     rows = [
-        row(f"chaos, {replicas} replicas on PostgreSQL: kills of a whole replica", kills,
-            "SIGKILL"),
+        row(
+            f"chaos, {replicas} replicas on PostgreSQL: kills of a whole replica", kills, "SIGKILL"
+        ),
         row("chaos: acknowledged decisions", len(acknowledged), "requests"),
         row("chaos: lost (acknowledged, not on record)", lost, "must be 0"),
-        row("chaos: half-written (state check or audit failed)", len(checks_failed),
-            "must be 0"),
-        row("chaos: duplicated (a request decided twice, an item counted twice)", duplicated,
-            "must be 0"),
-        row("chaos: client-visible errors during failover (each retried)", failover,
-            "answers"),
+        row("chaos: half-written (state check or audit failed)", len(checks_failed), "must be 0"),
+        row(
+            "chaos: duplicated (a request decided twice, an item counted twice)",
+            duplicated,
+            "must be 0",
+        ),
+        row("chaos: client-visible errors during failover (each retried)", failover, "answers"),
         row("chaos: requests given up after a minute of retries", gave_up, "should be 0"),
         row("chaos: other answers (4xx, 500)", other, "should be 0"),
-    ]  # fmt: skip
+    ]
     for problem in checks_failed[:5]:
-        rows.append({"figure": "chaos: check failed", "ours": None, "baseline": None,
-                     "unit": "", "error": problem})  # fmt: skip
+        rows.append(
+            {
+                "figure": "chaos: check failed",
+                "ours": None,
+                "baseline": None,
+                "unit": "",
+                "error": problem,
+            }
+        )
     return rows
 
 
-def http(seconds: float = 20, clients: int = 20, workers: int = 2,
-         replicas: int = 2) -> list[dict[str, Any]]:  # fmt: skip
+def http(
+    seconds: float = 20, clients: int = 20, workers: int = 2, replicas: int = 2
+) -> list[dict[str, Any]]:
     """Through the balancer, beside one SQLite host, both measured here, one after the other."""
     from bench.http import _load, _serve_and_load, _wrk
     from tests.pg_record import drop_schema
@@ -214,8 +247,9 @@ def http(seconds: float = 20, clients: int = 20, workers: int = 2,
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         registry, decls = _setup(work, 60_000, seed=3)
-        single = _serve_and_load(registry, work / "sqlite", "flagged", decls, seconds, clients,
-                                 workers)  # fmt: skip
+        single = _serve_and_load(
+            registry, work / "sqlite", "flagged", decls, seconds, clients, workers
+        )
         group, key, where = _replica_set(work, registry, replicas, workers)
         try:
             group.up()
@@ -223,24 +257,38 @@ def http(seconds: float = 20, clients: int = 20, workers: int = 2,
             if shutil.which("wrk"):
                 ours = _wrk(group.url, key, decls[200:], seconds, clients, work / "wrk")
             else:
-                count, errors, lat = asyncio.run(_load(group.url, key, decls[200:], seconds,
-                                                       clients))  # fmt: skip
-                ours = {"rps": count / seconds, "p50": float(np.percentile(lat, 50) * 1e3),
-                        "p99": float(np.percentile(lat, 99) * 1e3), "errors": errors}  # fmt: skip
+                count, errors, lat = asyncio.run(
+                    _load(group.url, key, decls[200:], seconds, clients)
+                )
+                ours = {
+                    "rps": count / seconds,
+                    "p50": float(np.percentile(lat, 50) * 1e3),
+                    "p99": float(np.percentile(lat, 99) * 1e3),
+                    "errors": errors,
+                }
         finally:
             group.close()
             drop_schema(where["database_schema"])
 
     def row(figure: str, o: float, b: float, unit: str) -> dict[str, Any]:
-        return {"figure": figure, "ours": round(o, 3), "baseline": round(b, 3), "unit": unit,
-                "ratio": round(o / b, 2) if b else None}  # fmt: skip
+        return {
+            "figure": figure,
+            "ours": round(o, 3),
+            "baseline": round(b, 3),
+            "unit": unit,
+            "ratio": round(o / b, 2) if b else None,
+        }
 
     generator = "wrk" if shutil.which("wrk") else "httpx"
     return [
-        row(f"score through HAProxy, {replicas} replicas x {workers} workers on PostgreSQL "
-            f"(baseline: one host on SQLite), {clients} clients ({generator})", ours["rps"],
-            single["rps"], "requests/s"),
+        row(
+            f"score through HAProxy, {replicas} replicas x {workers} workers on PostgreSQL "
+            f"(baseline: one host on SQLite), {clients} clients ({generator})",
+            ours["rps"],
+            single["rps"],
+            "requests/s",
+        ),
         row("  latency p50", ours["p50"], single["p50"], "ms"),
         row("  latency p99", ours["p99"], single["p99"], "ms"),
         row("  errors", ours["errors"], single["errors"], "count"),
-    ]  # fmt: skip
+    ]

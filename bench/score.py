@@ -38,8 +38,9 @@ def _percentiles(lat: np.ndarray) -> dict[str, float]:
     return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}
 
 
-def measure(registry: Path, decls: list[dict[str, Any]], n: int,
-            warm: int) -> dict[str, dict[str, float]]:  # fmt: skip
+def measure(
+    registry: Path, decls: list[dict[str, Any]], n: int, warm: int
+) -> dict[str, dict[str, float]]:
     from data_contracts import ParcelDeclaration, validate_one
     from screening import (
         DecisionPolicy,
@@ -79,28 +80,37 @@ def run(n: int = 5000, warm: int = 500, parcels: int = 30_000) -> list[dict[str,
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = SimulationConfig(parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=3,
-                                  prevalence=0.005)  # enough seizures to train on  # fmt: skip
+        config = SimulationConfig(
+            parcels=parcels, inspection_rate=0.3, random_share=0.3, seed=3, prevalence=0.005
+        )  # enough seizures to train on
         write_simulation(simulate(config), work / "data")
         run_training(work / "data", work / "registry", KEY, validate=False)
         table = pq.read_table(work / "data" / "declarations.parquet").slice(0, 5000)
-        decls = [json.loads(json.dumps(r, default=lambda o: o.isoformat()))
-                 for r in table.to_pylist()]  # fmt: skip
+        decls = [
+            json.loads(json.dumps(r, default=lambda o: o.isoformat())) for r in table.to_pylist()
+        ]
         figures = measure(work / "registry", decls, n, warm)
 
     def row(figure: str, ours: float, base: float) -> dict[str, Any]:
-        return {"figure": figure, "ours": round(ours, 4), "baseline": round(base, 4),
-                "unit": "ms", "ratio": f"{ours / base:.2g}x"}  # fmt: skip
+        return {
+            "figure": figure,
+            "ours": round(ours, 4),
+            "baseline": round(base, 4),
+            "unit": "ms",
+            "ratio": f"{ours / base:.2g}x",
+        }
 
     o, x, m = figures["ours"], figures["xgboost"], figures["onnx"]
     return [
-        row("one parcel validate+features+score+decide p50 (vs XGBoost predict)", o["p50"],
-            x["p50"]),
-        row("one parcel validate+features+score+decide p99 (vs XGBoost predict)", o["p99"],
-            x["p99"]),
+        row(
+            "one parcel validate+features+score+decide p50 (vs XGBoost predict)", o["p50"], x["p50"]
+        ),
+        row(
+            "one parcel validate+features+score+decide p99 (vs XGBoost predict)", o["p99"], x["p99"]
+        ),
         row("model step alone: ONNX margin p50 (vs XGBoost predict)", m["p50"], x["p50"]),
         row("model step alone: ONNX margin p99 (vs XGBoost predict)", m["p99"], x["p99"]),
-    ]  # fmt: skip
+    ]
 
 
 if __name__ == "__main__":

@@ -48,11 +48,19 @@ def run(parcels: int = 1_000_000) -> list[dict]:
         total = time.perf_counter() - start
         baseline = _baseline_seconds(result.declarations, out)
     return [
-        {"figure": f"simulate+write {parcels} parcels", "ours": round(total, 2),
-         "baseline": round(baseline, 2), "unit": "s (baseline: write random columns)"},
+        {
+            "figure": f"simulate+write {parcels} parcels",
+            "ours": round(total, 2),
+            "baseline": round(baseline, 2),
+            "unit": "s (baseline: write random columns)",
+        },
         {"figure": "simulate only", "ours": round(simulated, 2), "baseline": None, "unit": "s"},
-        {"figure": "throughput", "ours": round(parcels / total), "baseline": None,
-         "unit": "parcels/s"},
+        {
+            "figure": "throughput",
+            "ours": round(parcels / total),
+            "baseline": None,
+            "unit": "parcels/s",
+        },
         {"figure": "peak RSS", "ours": round(_peak_rss_mib()), "baseline": None, "unit": "MiB"},
     ]
 

@@ -43,12 +43,19 @@ def _one(data: str, registry: str, workers: int) -> dict[str, Any]:
     if workers:
         from dask.distributed import LocalCluster
 
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")  # fmt: skip
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
     started = time.perf_counter()
-    run = run_training(Path(data), Path(registry), KEY, truth=Path(data) / "truth.parquet",
-                       validate=False, dask=cluster.scheduler_address if cluster else None,
-                       progress=lambda m: marks.append((time.perf_counter(), m)))  # fmt: skip
+    run = run_training(
+        Path(data),
+        Path(registry),
+        KEY,
+        truth=Path(data) / "truth.parquet",
+        validate=False,
+        dask=cluster.scheduler_address if cluster else None,
+        progress=lambda m: marks.append((time.perf_counter(), m)),
+    )
     seconds = time.perf_counter() - started
     # the replay: from its progress line to the next one
     at = [i for i, (_, message) in enumerate(marks) if message.startswith("replaying")][0]
@@ -61,24 +68,29 @@ def _one(data: str, registry: str, workers: int) -> dict[str, Any]:
             worker_peaks = sorted(client.run(_peak_mib).values())
         cluster.close()
     model = run.metrics["truth"]["model"]
-    return {"seconds": seconds, "replay": replay,
-            "driver_mib": _peak_mib(), "worker_mib": worker_peaks,
-            "roc_auc": model["roc_auc"], "pr_auc": model["pr_auc"],
-            "precision@1%": model["precision@1%"]}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "replay": replay,
+        "driver_mib": _peak_mib(),
+        "worker_mib": worker_peaks,
+        "roc_auc": model["roc_auc"],
+        "pr_auc": model["pr_auc"],
+        "precision@1%": model["precision@1%"],
+    }
 
 
 def _measure(data: Path, registry: Path, workers: int) -> dict[str, Any]:
     call = f"_one({str(data)!r}, {str(registry)!r}, {workers})"
     code = f"import json, sys; from bench.train_dask import _one; json.dump({call}, sys.stdout)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(" | ".join(done.stderr.strip().splitlines()[-3:]))
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def run(parcels: int = 1_000_000, workers: int = 2,
-        seeds: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    parcels: int = 1_000_000, workers: int = 2, seeds: str | None = None
+) -> list[dict[str, Any]]:
     """Time and memory at one size; with ``seeds`` (a comma list) the two models' test
     metrics over those simulation seeds instead."""
     if seeds:
@@ -90,19 +102,43 @@ def run(parcels: int = 1_000_000, workers: int = 2,
         dask = _measure(data, Path(tmp) / "dask", workers)
     label = f"{parcels:,} parcels"
     rows: list[dict[str, Any]] = [
-        {"figure": f"train on Dask ({workers} workers) {label}", "ours": dask["seconds"],
-         "baseline": single["seconds"], "unit": "s (baseline: one process, same data)"},
-        {"figure": "  history replay step", "ours": dask["replay"], "baseline": single["replay"],
-         "unit": "s"},
-        {"figure": "peak memory, driver (baseline: the one process)", "ours": dask["driver_mib"],
-         "baseline": single["driver_mib"], "unit": "MiB"},
-    ]  # fmt: skip
+        {
+            "figure": f"train on Dask ({workers} workers) {label}",
+            "ours": dask["seconds"],
+            "baseline": single["seconds"],
+            "unit": "s (baseline: one process, same data)",
+        },
+        {
+            "figure": "  history replay step",
+            "ours": dask["replay"],
+            "baseline": single["replay"],
+            "unit": "s",
+        },
+        {
+            "figure": "peak memory, driver (baseline: the one process)",
+            "ours": dask["driver_mib"],
+            "baseline": single["driver_mib"],
+            "unit": "MiB",
+        },
+    ]
     for i, peak in enumerate(dask["worker_mib"]):
-        rows.append({"figure": f"peak memory, worker {i + 1}", "ours": peak, "baseline": None,
-                     "unit": "MiB"})  # fmt: skip
+        rows.append(
+            {
+                "figure": f"peak memory, worker {i + 1}",
+                "ours": peak,
+                "baseline": None,
+                "unit": "MiB",
+            }
+        )
     for name in ("roc_auc", "pr_auc", "precision@1%"):
-        rows.append({"figure": f"test {name} (truth labels)", "ours": dask[name],
-                     "baseline": single[name], "unit": "Dask; baseline one process"})  # fmt: skip
+        rows.append(
+            {
+                "figure": f"test {name} (truth labels)",
+                "ours": dask[name],
+                "baseline": single[name],
+                "unit": "Dask; baseline one process",
+            }
+        )
     return rows
 
 
@@ -124,8 +160,14 @@ def _seed_rows(parcels: int, workers: int, seeds: list[int]) -> list[dict[str, A
             config = SimulationConfig(parcels=parcels, prevalence=PREVALENCE, seed=seed)
             write_simulation(simulate(config), data)
             for i, where in enumerate((None, cluster.scheduler_address)):
-                run = run_training(data, Path(tmp) / f"reg-{seed}-{i}", KEY, validate=False,
-                                   truth=data / "truth.parquet", dask=where)  # fmt: skip
+                run = run_training(
+                    data,
+                    Path(tmp) / f"reg-{seed}-{i}",
+                    KEY,
+                    validate=False,
+                    truth=data / "truth.parquet",
+                    dask=where,
+                )
                 for name in names:
                     got[name][i].append(float(run.metrics["truth"]["model"][name]))
 
@@ -136,9 +178,20 @@ def _seed_rows(parcels: int, workers: int, seeds: list[int]) -> list[dict[str, A
     for name in names:
         single, dask = got[name]
         diff = [d - s for s, d in zip(single, dask, strict=True)]
-        rows.append({"figure": f"test {name}, seeds {','.join(map(str, seeds))}",
-                     "ours": spread(dask), "baseline": spread(single),
-                     "unit": "min / median / max; Dask, baseline one process"})  # fmt: skip
-        rows.append({"figure": f"  Dask minus one process, {name}", "ours": spread(diff),
-                     "baseline": None, "unit": "min / median / max"})  # fmt: skip
+        rows.append(
+            {
+                "figure": f"test {name}, seeds {','.join(map(str, seeds))}",
+                "ours": spread(dask),
+                "baseline": spread(single),
+                "unit": "min / median / max; Dask, baseline one process",
+            }
+        )
+        rows.append(
+            {
+                "figure": f"  Dask minus one process, {name}",
+                "ours": spread(diff),
+                "baseline": None,
+                "unit": "min / median / max",
+            }
+        )
     return rows

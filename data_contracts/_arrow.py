@@ -87,10 +87,15 @@ def _party_conformed(column: pa.ChunkedArray) -> pa.ChunkedArray:
         if chunk.offset:
             chunk = chunk.take(pa.array(range(len(chunk)), pa.int64()))  # a slice, made whole
         kind = chunk.type
-        children = [chunk.field(f.name) if kind.get_field_index(f.name) >= 0
-                    else pa.nulls(len(chunk), f.type) for f in PARTY_TYPE]  # fmt: skip
-        chunks.append(pa.StructArray.from_arrays(children, names=PARTY_TYPE.names,
-                                                 mask=chunk.is_null()))  # fmt: skip
+        children = [
+            chunk.field(f.name)
+            if kind.get_field_index(f.name) >= 0
+            else pa.nulls(len(chunk), f.type)
+            for f in PARTY_TYPE
+        ]
+        chunks.append(
+            pa.StructArray.from_arrays(children, names=PARTY_TYPE.names, mask=chunk.is_null())
+        )
     if not chunks:
         return pa.chunked_array([], PARTY_TYPE)
     return pa.chunked_array(chunks)
@@ -116,10 +121,14 @@ def conform_declarations(table: pa.Table) -> pa.Table:
 
 #: The declaration schema of version 1 files (no ``express``, parties without ``id_number``).
 V1_DECLARATION_SCHEMA = pa.schema(
-    [pa.field(f.name, pa.struct([p for p in PARTY_TYPE if p.name not in V2_PARTY_FIELDS]))
-     if f.name in ("sender", "recipient") else f
-     for f in DECLARATION_SCHEMA if f.name not in V2_COLUMNS]
-)  # fmt: skip
+    [
+        pa.field(f.name, pa.struct([p for p in PARTY_TYPE if p.name not in V2_PARTY_FIELDS]))
+        if f.name in ("sender", "recipient")
+        else f
+        for f in DECLARATION_SCHEMA
+        if f.name not in V2_COLUMNS
+    ]
+)
 
 
 def declaration_column_problems(schema: pa.Schema) -> list[str]:
@@ -132,8 +141,11 @@ def declaration_column_problems(schema: pa.Schema) -> list[str]:
                 problems.append(f"column {field.name} missing")
             continue
         kind = schema.field(field.name).type
-        older = V1_DECLARATION_SCHEMA.field(field.name).type if field.name not in V2_COLUMNS \
-            else field.type  # fmt: skip
+        older = (
+            V1_DECLARATION_SCHEMA.field(field.name).type
+            if field.name not in V2_COLUMNS
+            else field.type
+        )
         if not kind.equals(field.type) and not kind.equals(older):
             problems.append(f"column {field.name} is {kind}, expected {field.type}")
     return problems

@@ -54,38 +54,50 @@ def express_id_problem(item_id: str, version: str | None) -> str | None:
     """What is wrong with an item ID of the express kind, or None. ``version``: the record's
     contract version (None when it is not valid itself, then it is not judged on it)."""
     if version is not None and version != V2:
-        return (f"an express consignment's item ID (CARRIER:HOUSE_NUMBER) needs contract_version "
-                f"'{V2}'; version {version} carries S10 postal items only")  # fmt: skip
+        return (
+            f"an express consignment's item ID (CARRIER:HOUSE_NUMBER) needs contract_version "
+            f"'{V2}'; version {version} carries S10 postal items only"
+        )
     match = _KEY.match(item_id)
     if match is None:
-        return ("expected an S10 ID (like RR123456785CH) or an express consignment's carrier "
-                "code and house consignment number, like DHL:1234567890 (2 to 4 capitals or "
-                "digits, a colon, 1 to 35 capitals or digits)")  # fmt: skip
+        return (
+            "expected an S10 ID (like RR123456785CH) or an express consignment's carrier "
+            "code and house consignment number, like DHL:1234567890 (2 to 4 capitals or "
+            "digits, a colon, 1 to 35 capitals or digits)"
+        )
     if not any(c.isdigit() for c in match.group(2)):
         return HOUSE_DIGIT
     return None
 
 
-def express_problem(version: str | None, item_id: str | None,
-                    express: Mapping[str, Any] | None) -> str | None:  # fmt: skip
+def express_problem(
+    version: str | None, item_id: str | None, express: Mapping[str, Any] | None
+) -> str | None:
     """What is wrong with a declaration's ``express`` details (valid in themselves, or None)
     given its version and item ID (None when either is not valid: then not judged on it)."""
     if express is not None and version is not None and version != V2:
-        return (f"express consignment details need contract_version '{V2}'; version {version} "
-                "carries S10 postal items only")  # fmt: skip
+        return (
+            f"express consignment details need contract_version '{V2}'; version {version} "
+            "carries S10 postal items only"
+        )
     if item_id is None:
         return None
     if not is_express_id(item_id):
         if express is not None:
-            return ("a postal item (S10 item ID) has no express details; an express "
-                    "consignment's item ID is its carrier code and house consignment number, "
-                    "like DHL:1234567890")  # fmt: skip
+            return (
+                "a postal item (S10 item ID) has no express details; an express "
+                "consignment's item ID is its carrier code and house consignment number, "
+                "like DHL:1234567890"
+            )
         return None
     if express is None:
-        return ("an express consignment (item ID CARRIER:HOUSE_NUMBER) needs its express "
-                "details: carrier, house_consignment and, where known, transport_document")
+        return (
+            "an express consignment (item ID CARRIER:HOUSE_NUMBER) needs its express "
+            "details: carrier, house_consignment and, where known, transport_document"
+        )
     expected = express_item_id(express["carrier"], express["house_consignment"])
     if expected != item_id:
-        return (f"carrier and house consignment number make the item ID {expected!r}, "
-                f"not {item_id!r}")  # fmt: skip
+        return (
+            f"carrier and house consignment number make the item ID {expected!r}, not {item_id!r}"
+        )
     return None

@@ -40,13 +40,15 @@ Form = Literal["json", "jsonl", "csv", "parquet"]
 
 PARTY_FIELDS = tuple(f.name for f in PARTY_TYPE)
 #: (CSV column, contract path) of every party field: sender_name is sender.name
-_PARTY_COLUMNS = tuple((f"{role}_{name}", f"{role}.{name}")
-                       for role in PARTIES for name in PARTY_FIELDS)  # fmt: skip
+_PARTY_COLUMNS = tuple(
+    (f"{role}_{name}", f"{role}.{name}") for role in PARTIES for name in PARTY_FIELDS
+)
 LINE_FIELDS = tuple(f.name for f in LINE_TYPE)
 EXPRESS_FIELDS = tuple(f.name for f in EXPRESS_TYPE)
 _EXPRESS_COLUMNS = tuple((f"express_{name}", f"express.{name}") for name in EXPRESS_FIELDS)
-ITEM_FIELDS = tuple(n for n in DECLARATION_SCHEMA.names
-                    if n not in (*PARTIES, "lines", *V2_COLUMNS))  # fmt: skip
+ITEM_FIELDS = tuple(
+    n for n in DECLARATION_SCHEMA.names if n not in (*PARTIES, "lines", *V2_COLUMNS)
+)
 DECLARATION_CSV_COLUMNS = (
     *ITEM_FIELDS,
     *(column for column, _ in _PARTY_COLUMNS),
@@ -54,16 +56,23 @@ DECLARATION_CSV_COLUMNS = (
     *(column for column, _ in _EXPRESS_COLUMNS),
 )
 #: Columns of contract version 2: a version 1 file lacks them.
-V2_CSV_COLUMNS = (*(f"{role}_{name}" for role in PARTIES for name in V2_PARTY_FIELDS),
-                  *(column for column, _ in _EXPRESS_COLUMNS))  # fmt: skip
+V2_CSV_COLUMNS = (
+    *(f"{role}_{name}" for role in PARTIES for name in V2_PARTY_FIELDS),
+    *(column for column, _ in _EXPRESS_COLUMNS),
+)
 OUTCOME_CSV_COLUMNS = tuple(OUTCOME_SCHEMA.names)
 
 
 def form_of(path: Path) -> Form:
     """The form a file claims by its extension."""
     suffix = path.suffix.lower()
-    forms: dict[str, Form] = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-                              ".csv": "csv", ".parquet": "parquet"}  # fmt: skip
+    forms: dict[str, Form] = {
+        ".json": "json",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".csv": "csv",
+        ".parquet": "parquet",
+    }
     if suffix not in forms:
         raise FormError(f"{path}: unknown form {suffix!r}; expected .json, .jsonl, .csv, .parquet")
     return forms[suffix]
@@ -86,15 +95,18 @@ def _tabular(record: dict[str, Any], kind: Kind) -> dict[str, Any]:
     if kind != "outcome":
         return record
     if any(record.get(name) is not None for name in JSON_ONLY_OUTCOME_FIELDS):
-        raise FormError(f"outcome of {record.get('item_id')}: a correction (corrects, "
-                        "correction_reason) is carried in JSON or JSON Lines only")  # fmt: skip
+        raise FormError(
+            f"outcome of {record.get('item_id')}: a correction (corrects, "
+            "correction_reason) is carried in JSON or JSON Lines only"
+        )
     return {k: v for k, v in record.items() if k not in JSON_ONLY_OUTCOME_FIELDS}
 
 
 def to_table(models: Sequence[BaseModel], kind: Kind) -> pa.Table:
     """Arrow table (the Parquet form) of validated models."""
-    return pa.Table.from_pylist([_tabular(m.model_dump(), kind) for m in models],
-                                schema=schema_of(kind))  # fmt: skip
+    return pa.Table.from_pylist(
+        [_tabular(m.model_dump(), kind) for m in models], schema=schema_of(kind)
+    )
 
 
 def flatten_declaration(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -125,8 +137,11 @@ def write_records(models: Sequence[BaseModel], path: Path, kind: Kind) -> None:
             writer = csv.DictWriter(out, fieldnames=columns)
             writer.writeheader()
             for record in dumped:
-                writer.writerows(flatten_declaration(record) if kind == "declaration"
-                                 else [_tabular(record, kind)])  # fmt: skip
+                writer.writerows(
+                    flatten_declaration(record)
+                    if kind == "declaration"
+                    else [_tabular(record, kind)]
+                )
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -160,8 +175,9 @@ def _iter_parquet(path: Path, kind: Kind) -> Iterator[Labelled]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise FormError(f"{path}: not a readable Parquet file: {exc}") from exc
     optional = V2_COLUMNS if kind == "declaration" else ()
-    missing = [n for n in expected.names
-               if n not in parquet.schema_arrow.names and n not in optional]  # fmt: skip
+    missing = [
+        n for n in expected.names if n not in parquet.schema_arrow.names and n not in optional
+    ]
     if missing:
         raise FormError(f"{path}: Parquet columns missing: {', '.join(missing)}")
     index = 0
@@ -192,9 +208,12 @@ def _iter_jsonl(path: Path) -> Iterator[Labelled]:
             try:
                 raw = json.loads(line)
             except json.JSONDecodeError as exc:
-                problem = Problem(where, "(record)", f"not valid JSON: {exc.msg} at column "
-                                  f"{exc.colno}", got=withheld(line.rstrip("\n"), "may hold "
-                                  "personal data"))  # fmt: skip
+                problem = Problem(
+                    where,
+                    "(record)",
+                    f"not valid JSON: {exc.msg} at column {exc.colno}",
+                    got=withheld(line.rstrip("\n"), "may hold personal data"),
+                )
                 yield Labelled(where, unreadable=problem)
                 continue
             except RecursionError:
@@ -276,21 +295,28 @@ def group_csv_rows(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> L
             return Labelled(where, unreadable=replace(problem, record=where))
     item_id = first.get("item_id")
     if item_id in seen:
-        problem = Problem(where, "item_id", "rows of one item must be contiguous",
-                          got=shown(item_id, "item_id"))  # fmt: skip
+        problem = Problem(
+            where, "item_id", "rows of one item must be contiguous", got=shown(item_id, "item_id")
+        )
         return Labelled(where, unreadable=problem)
     seen.add(item_id or "")
     for line, row in group[1:]:
         reason = f"differs between rows of one item (line {line})"
         for name in ITEM_FIELDS:
             if row.get(name) != first.get(name):
-                problem = Problem(where, name, reason, shown(first.get(name), name),
-                                  shown(row.get(name), name))  # fmt: skip
+                problem = Problem(
+                    where, name, reason, shown(first.get(name), name), shown(row.get(name), name)
+                )
                 return Labelled(where, unreadable=problem)
         for column, path in _EXPRESS_COLUMNS:
             if row.get(column) != first.get(column):
-                problem = Problem(where, path, reason, shown(first.get(column), path),
-                                  shown(row.get(column), path))  # fmt: skip
+                problem = Problem(
+                    where,
+                    path,
+                    reason,
+                    shown(first.get(column), path),
+                    shown(row.get(column), path),
+                )
                 return Labelled(where, unreadable=problem)
         for column, path in _PARTY_COLUMNS:  # the values are personal data: not repeated
             if row.get(column) != first.get(column):
@@ -303,8 +329,11 @@ def group_csv_rows(group: list[tuple[int, dict[str, Any]]], seen: set[str]) -> L
         {n: row[f"line_{n}"] for n in LINE_FIELDS if row.get(f"line_{n}") is not None}
         for _, row in group
     ]
-    express = {path.split(".", 1)[1]: first[column] for column, path in _EXPRESS_COLUMNS
-               if first.get(column) is not None}  # fmt: skip
+    express = {
+        path.split(".", 1)[1]: first[column]
+        for column, path in _EXPRESS_COLUMNS
+        if first.get(column) is not None
+    }
     if express:
         record["express"] = express
     return Labelled(where, record)

@@ -34,8 +34,10 @@ POSTED_DAYS_BACK, POSTED_DAYS_AHEAD = 90.0, 2.0
 
 def more_problems(count: int) -> str:
     """The problem that counts what was left unlisted of one record."""
-    return (f"{count} more problem{'s' if count != 1 else ''} not listed (at most "
-            f"{MAX_PROBLEMS_PER_RECORD} are listed per record)")  # fmt: skip
+    return (
+        f"{count} more problem{'s' if count != 1 else ''} not listed (at most "
+        f"{MAX_PROBLEMS_PER_RECORD} are listed per record)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +56,9 @@ class PostingWindow:
             raise ValueError("a posting window reaches zero or more days back and ahead")
 
     @classmethod
-    def now(cls, days_back: float = POSTED_DAYS_BACK,
-            days_ahead: float = POSTED_DAYS_AHEAD) -> PostingWindow:  # fmt: skip
+    def now(
+        cls, days_back: float = POSTED_DAYS_BACK, days_ahead: float = POSTED_DAYS_AHEAD
+    ) -> PostingWindow:
         return cls(datetime.now(UTC), days_back, days_ahead)
 
     @property
@@ -73,7 +76,9 @@ class PostingWindow:
             return False
 
     def message(self) -> str:
-        return (f"posting time outside the plausible window: expected between "
-                f"{self.earliest.isoformat()} and {self.latest.isoformat()} ({self.days_back:g} "
-                f"days before to {self.days_ahead:g} days after the reference time "
-                f"{self.as_of.isoformat()})")  # fmt: skip
+        return (
+            f"posting time outside the plausible window: expected between "
+            f"{self.earliest.isoformat()} and {self.latest.isoformat()} ({self.days_back:g} "
+            f"days before to {self.days_ahead:g} days after the reference time "
+            f"{self.as_of.isoformat()})"
+        )

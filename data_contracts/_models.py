@@ -49,12 +49,30 @@ CONTRACT_VERSION: Literal["2"] = "2"
 CONTRACT_VERSIONS: tuple[str, ...] = ("1", "2")
 Version = Literal["1", "2"]
 
-Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT_KG, allow_inf_nan=False, description=(
-    "Kilograms. The maximum is a plausibility bound, far above any postal item or express "
-    "piece"))]  # fmt: skip
-Money = Annotated[float, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False, description=(
-    "Units of the declared currency. The maximum is a plausibility bound: about 10,000 EUR "
-    "in the weakest currency in circulation, absurd in any other"))]  # fmt: skip
+Weight = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_WEIGHT_KG,
+        allow_inf_nan=False,
+        description=(
+            "Kilograms. The maximum is a plausibility bound, far above any postal item or express "
+            "piece"
+        ),
+    ),
+]
+Money = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_VALUE,
+        allow_inf_nan=False,
+        description=(
+            "Units of the declared currency. The maximum is a plausibility bound: about 10,000 EUR "
+            "in the weakest currency in circulation, absurd in any other"
+        ),
+    ),
+]
 #: Context key under which validators pass a PostingWindow to the declaration model.
 WINDOW = "posting_window"
 Text = Annotated[str, Field(min_length=1, max_length=300)]
@@ -65,8 +83,10 @@ PARTY_UNNAMED = "a party needs a name, an identification number (id_number, vers
 
 
 def id_number_version(version: str) -> str:
-    return (f"a party's identification number (id_number) needs contract_version '{V2}'; "
-            f"version {version} names parties by name only")  # fmt: skip
+    return (
+        f"a party's identification number (id_number) needs contract_version '{V2}'; "
+        f"version {version} names parties by name only"
+    )
 
 
 class ItemCategory(StrEnum):
@@ -144,11 +164,19 @@ class Party(_Strict):
 
     A party has a name, an identification number (version 2), or both."""
 
-    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["name"]},
-                                                           {"required": ["id_number"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["name"]}, {"required": ["id_number"]}]}
+    )
 
-    name: Annotated[str | None, Field(default=None, min_length=1, max_length=300, description=(
-        "Required unless id_number is given"))] = None  # fmt: skip
+    name: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=300,
+            description=("Required unless id_number is given"),
+        ),
+    ] = None
     street: OptionalText = None
     city: OptionalText = None
     postcode: Annotated[str | None, Field(default=None, max_length=20)] = None
@@ -156,10 +184,19 @@ class Party(_Strict):
     phone: Annotated[str | None, Field(default=None, max_length=40)] = None
     email: Annotated[str | None, Field(default=None, max_length=254)] = None
     importer_ref: Annotated[str | None, Field(default=None, max_length=40)] = None
-    id_number: Annotated[str | None, Field(default=None, pattern=ID_PATTERN, description=(
-        "Contract version 2: the party's identification number, an EORI (DE1234567890) or a "
-        "national trader ID; 1 to 35 letters, digits, spaces, dots, dashes or slashes. The "
-        "entity history keys the party on it (pseudonymised) where given"))] = None  # fmt: skip
+    id_number: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=ID_PATTERN,
+            description=(
+                "Contract version 2: the party's identification "
+                "number, an EORI (DE1234567890) or a "
+                "national trader ID; 1 to 35 letters, digits, spaces, dots, dashes or slashes. The "
+                "entity history keys the party on it (pseudonymised) where given"
+            ),
+        ),
+    ] = None
 
     _check_country = field_validator("country")(_country)
 
@@ -178,15 +215,35 @@ class ExpressConsignment(_Strict):
     """Contract version 2: what identifies an express consignment (ICS2): the carrier, its
     house consignment number and, where known, the master transport document."""
 
-    carrier: Annotated[str, Field(pattern=CARRIER_PATTERN, description=(
-        "Carrier code: 2 to 4 capitals or digits (IATA or ICAO designator, or the code the "
-        "customs authority gave the carrier)"))]  # fmt: skip
-    house_consignment: Annotated[str, Field(pattern=HOUSE_PATTERN, description=(
-        "House consignment (house air waybill) number: 1 to 35 capitals or digits, at least "
-        "one digit. The item ID is CARRIER:HOUSE_CONSIGNMENT"))]  # fmt: skip
-    transport_document: Annotated[str | None, Field(default=None, pattern=DOCUMENT_PATTERN,
-                                                    description=(
-        "Master transport document (master air waybill) number, where known"))] = None  # fmt: skip
+    carrier: Annotated[
+        str,
+        Field(
+            pattern=CARRIER_PATTERN,
+            description=(
+                "Carrier code: 2 to 4 capitals or digits (IATA or ICAO designator, or the code the "
+                "customs authority gave the carrier)"
+            ),
+        ),
+    ]
+    house_consignment: Annotated[
+        str,
+        Field(
+            pattern=HOUSE_PATTERN,
+            description=(
+                "House consignment (house air waybill) number: 1 to "
+                "35 capitals or digits, at least "
+                "one digit. The item ID is CARRIER:HOUSE_CONSIGNMENT"
+            ),
+        ),
+    ]
+    transport_document: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=DOCUMENT_PATTERN,
+            description=("Master transport document (master air waybill) number, where known"),
+        ),
+    ] = None
 
     @field_validator("house_consignment")
     @classmethod
@@ -200,8 +257,14 @@ class ContentLine(_Strict):
     """One content line of the declaration."""
 
     description: Text
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY, description="Pieces on the line; the "
-                                   "maximum is a plausibility bound")]  # fmt: skip
+    quantity: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_QUANTITY,
+            description="Pieces on the line; the maximum is a plausibility bound",
+        ),
+    ]
     net_weight_kg: Weight
     value: Money
     hs_code: Annotated[
@@ -216,17 +279,27 @@ class ParcelDeclaration(_Strict):
     """Advance electronic data of one postal item (CN23 / ITMATT) or, from contract version 2,
     of one express consignment (ICS2)."""
 
-    contract_version: Version = Field(default="1", description=(
-        "Contract version: 1 (postal items, parties by name) or 2 (adds express consignments "
-        "and party identification numbers). A record without it is version 1"))
-    item_id: str = Field(description=(
-        "UPU S10 identifier of a postal item (check digit and country verified) or, from "
-        "version 2, an express consignment's CARRIER:HOUSE_CONSIGNMENT (DHL:1234567890)"))
-    posted_at: AwareDatetime = Field(description=(
-        "Time of posting, with its UTC offset. Scoring refuses a time outside a window "
-        "around its reference time: the service's time of scoring (by default 90 days before "
-        "to 2 days after, PARCELSCREEN_POSTED_DAYS_BACK and PARCELSCREEN_POSTED_DAYS_AHEAD), "
-        "a batch run's --as-of time (same window)"))
+    contract_version: Version = Field(
+        default="1",
+        description=(
+            "Contract version: 1 (postal items, parties by name) or 2 (adds express consignments "
+            "and party identification numbers). A record without it is version 1"
+        ),
+    )
+    item_id: str = Field(
+        description=(
+            "UPU S10 identifier of a postal item (check digit and country verified) or, from "
+            "version 2, an express consignment's CARRIER:HOUSE_CONSIGNMENT (DHL:1234567890)"
+        )
+    )
+    posted_at: AwareDatetime = Field(
+        description=(
+            "Time of posting, with its UTC offset. Scoring refuses a time outside a window "
+            "around its reference time: the service's time of scoring (by default 90 days before "
+            "to 2 days after, PARCELSCREEN_POSTED_DAYS_BACK and PARCELSCREEN_POSTED_DAYS_AHEAD), "
+            "a batch run's --as-of time (same window)"
+        )
+    )
     origin_post: Text
     origin_country: str
     destination_country: str
@@ -236,13 +309,18 @@ class ParcelDeclaration(_Strict):
     gross_weight_kg: Weight
     declared_value: Money
     currency: str
-    postal_charges: Annotated[float | None, Field(default=None, ge=0, le=MAX_VALUE,
-                                                  allow_inf_nan=False)] = None  # fmt: skip
+    postal_charges: Annotated[
+        float | None, Field(default=None, ge=0, le=MAX_VALUE, allow_inf_nan=False)
+    ] = None
     lines: Annotated[list[ContentLine], Field(min_length=MIN_LINES, max_length=MAX_LINES)]
-    express: ExpressConsignment | None = Field(default=None, validate_default=True,
-                                               description=(
-        "Version 2: an express consignment's carrier, house consignment number and master "
-        "transport document; required for an express item ID, absent for a postal item"))
+    express: ExpressConsignment | None = Field(
+        default=None,
+        validate_default=True,
+        description=(
+            "Version 2: an express consignment's carrier, house consignment number and master "
+            "transport document; required for an express item ID, absent for a postal item"
+        ),
+    )
 
     _check_countries = field_validator("origin_country", "destination_country")(_country)
 
@@ -258,11 +336,13 @@ class ParcelDeclaration(_Strict):
 
     @field_validator("express")
     @classmethod
-    def _check_express(cls, value: ExpressConsignment | None,
-                       info: ValidationInfo) -> ExpressConsignment | None:  # fmt: skip
+    def _check_express(
+        cls, value: ExpressConsignment | None, info: ValidationInfo
+    ) -> ExpressConsignment | None:
         given = None if value is None else value.model_dump()
-        problem = express_problem(info.data.get("contract_version"), info.data.get("item_id"),
-                                  given)  # fmt: skip
+        problem = express_problem(
+            info.data.get("contract_version"), info.data.get("item_id"), given
+        )
         if problem is not None:
             raise ValueError(problem)
         return value
@@ -311,23 +391,43 @@ class InspectionOutcome(_Strict):
     substance: Annotated[str | None, Field(default=None, max_length=60)] = None
     quantity_g: Annotated[float | None, Field(default=None, ge=0, allow_inf_nan=False)] = None
     officer_ref: Annotated[str | None, Field(default=None, max_length=60)] = None
-    corrects: Annotated[int | None, Field(default=None, ge=1, le=2**63 - 1, description=(
-        "Outcomes are append-only: a second outcome of an item is a correction, and names "
-        "the outcome record it corrects (the outcome_id the service answered with, which "
-        "must be the item's current outcome) and why (correction_reason). Carried in the "
-        "JSON forms only: the Parquet and CSV forms hold one outcome per item"))] = None
-    correction_reason: Annotated[str | None, Field(default=None, min_length=1, max_length=500,
-                                                   description=(
-        "Why the outcome named in corrects is corrected (a laboratory result, a wrong entry); "
-        "required with corrects"))] = None
+    corrects: Annotated[
+        int | None,
+        Field(
+            default=None,
+            ge=1,
+            le=2**63 - 1,
+            description=(
+                "Outcomes are append-only: a second outcome of an item is a correction, and names "
+                "the outcome record it corrects (the outcome_id the service answered with, which "
+                "must be the item's current outcome) and why (correction_reason). Carried in the "
+                "JSON forms only: the Parquet and CSV forms hold one outcome per item"
+            ),
+        ),
+    ] = None
+    correction_reason: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=500,
+            description=(
+                "Why the outcome named in corrects is corrected (a "
+                "laboratory result, a wrong entry); "
+                "required with corrects"
+            ),
+        ),
+    ] = None
 
     _check_item_id = field_validator("item_id")(_any_item_id)
 
     @model_validator(mode="after")
     def _check_correction(self) -> InspectionOutcome:
         if (self.corrects is None) != (self.correction_reason is None):
-            raise ValueError("a correction names the outcome it corrects (corrects) and why "
-                             "(correction_reason): both or neither")  # fmt: skip
+            raise ValueError(
+                "a correction names the outcome it corrects (corrects) and why "
+                "(correction_reason): both or neither"
+            )
         return self
 
     @model_validator(mode="after")

@@ -17,12 +17,35 @@ from ._models import ParcelDeclaration, Party
 #: Descriptions CN23 does not accept because they say nothing about the goods.
 VAGUE_WORDS: frozenset[str] = frozenset(
     {
-        "gift", "gifts", "present", "sample", "samples", "parts", "part", "goods", "items",
-        "item", "stuff", "merchandise", "accessories", "misc", "miscellaneous", "various",
-        "personal", "personal items", "personal effects", "products", "product", "package",
-        "parcel", "other", "things", "documents", "papers",
+        "gift",
+        "gifts",
+        "present",
+        "sample",
+        "samples",
+        "parts",
+        "part",
+        "goods",
+        "items",
+        "item",
+        "stuff",
+        "merchandise",
+        "accessories",
+        "misc",
+        "miscellaneous",
+        "various",
+        "personal",
+        "personal items",
+        "personal effects",
+        "products",
+        "product",
+        "package",
+        "parcel",
+        "other",
+        "things",
+        "documents",
+        "papers",
     }
-)  # fmt: skip
+)
 #: Relative and absolute tolerance for line totals against item totals.
 VALUE_TOLERANCE = (0.02, 0.01)
 #: Net weight of the lines may exceed the gross weight by this share before it is a finding.
@@ -67,27 +90,46 @@ def quality_warnings(decl: ParcelDeclaration, record: str) -> list[Problem]:
 
     line_value = sum(line.value for line in decl.lines)
     if lines_value_mismatch(decl.declared_value, line_value):
-        warn("declared_value", "line values do not add up to the declared value",
-             f"about {line_value:.2f}", f"{decl.declared_value:.2f}")  # fmt: skip
+        warn(
+            "declared_value",
+            "line values do not add up to the declared value",
+            f"about {line_value:.2f}",
+            f"{decl.declared_value:.2f}",
+        )
     net = sum(line.net_weight_kg for line in decl.lines)
     if lines_weight_excess(decl.gross_weight_kg, net):
-        warn("gross_weight_kg", "net weight of the lines exceeds the gross weight",
-             f">= {net:.3f}", f"{decl.gross_weight_kg:.3f}")  # fmt: skip
+        warn(
+            "gross_weight_kg",
+            "net weight of the lines exceeds the gross weight",
+            f">= {net:.3f}",
+            f"{decl.gross_weight_kg:.3f}",
+        )
     if decl.declared_value in (0.0, 1.0):
-        warn("declared_value", "declared value of 0 or 1 is a known placeholder",
-             got=f"{decl.declared_value:g}")  # fmt: skip
+        warn(
+            "declared_value",
+            "declared value of 0 or 1 is a known placeholder",
+            got=f"{decl.declared_value:g}",
+        )
     for i, line in enumerate(decl.lines):
         if is_vague(line.description):
-            warn(f"lines[{i}].description", "vague description not accepted on CN23",
-                 "a precise description of the goods", repr(line.description))  # fmt: skip
+            warn(
+                f"lines[{i}].description",
+                "vague description not accepted on CN23",
+                "a precise description of the goods",
+                repr(line.description),
+            )
         if line.hs_code is None:
             warn(f"lines[{i}].hs_code", "HS code missing", "6 to 10 digits")
     document = decl.express.transport_document if decl.express else None
     expected = awb_check_digit(document) if document else None
     if document and expected is not None and int(document[-1]) != expected:
-        warn("express.transport_document", "air waybill check digit does not match (the "
-             "last digit is the 7-digit serial modulo 7): a mistyped master air waybill?",
-             f"last digit {expected}", repr(document))  # fmt: skip
+        warn(
+            "express.transport_document",
+            "air waybill check digit does not match (the "
+            "last digit is the 7-digit serial modulo 7): a mistyped master air waybill?",
+            f"last digit {expected}",
+            repr(document),
+        )
     for role in ("sender", "recipient"):
         party = getattr(decl, role)
         missing = _incomplete(party)

@@ -116,8 +116,10 @@ def parse_s10(item_id: str) -> S10:
     if int(check) != expected:
         raise S10Error(f"check digit of {item_id!r} is {check}, expected {expected}")
     if country not in S10_COUNTRIES:
-        raise S10Error(f"{item_id!r} ends with {country!r}, which is not the ISO 3166-1 alpha-2 "
-                       "code of a country: the last two letters name the issuing post's country")
+        raise S10Error(
+            f"{item_id!r} ends with {country!r}, which is not the ISO 3166-1 alpha-2 "
+            "code of a country: the last two letters name the issuing post's country"
+        )
     return S10(service, serial, int(check), country)
 
 

@@ -17,8 +17,12 @@ Key = int | np.ndarray  # ordering key of a rule: one for a column, one per line
 
 def _limits(model: type, name: str) -> tuple[int | None, int | None, float | None, float | None]:
     """(min_length, max_length, ge, le) of a model field, read from its metadata."""
-    found: dict[str, float | int | None] = {"min_length": None, "max_length": None,
-                                            "ge": None, "le": None}  # fmt: skip
+    found: dict[str, float | int | None] = {
+        "min_length": None,
+        "max_length": None,
+        "ge": None,
+        "le": None,
+    }
     for meta in model.model_fields[name].metadata:  # type: ignore[attr-defined]
         for key in found:
             if getattr(meta, key, None) is not None:
@@ -36,8 +40,14 @@ class Found:
     messages: list[list[str]] = field(default_factory=list)
     gots: list[list[str | None]] = field(default_factory=list)
 
-    def add(self, rows: np.ndarray, key: Key, name: str | list[str],
-            message: str | list[str], got: list[str | None]) -> None:  # fmt: skip
+    def add(
+        self,
+        rows: np.ndarray,
+        key: Key,
+        name: str | list[str],
+        message: str | list[str],
+        got: list[str | None],
+    ) -> None:
         if not len(rows):
             return
         k = len(rows)
@@ -69,8 +79,15 @@ class Checker:
     def __init__(self, found: Found) -> None:
         self.found = found
 
-    def missing(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-                name: str | list[str], message: str) -> np.ndarray:  # fmt: skip
+    def missing(
+        self,
+        array: pa.Array,
+        present: np.ndarray,
+        rows: np.ndarray,
+        key: Key,
+        name: str | list[str],
+        message: str,
+    ) -> np.ndarray:
         """Rows where the value is null though its parent is present; reports them."""
         null: np.ndarray = present & ~_np(pc.is_valid(array))
         idx = np.flatnonzero(null)
@@ -78,16 +95,23 @@ class Checker:
         self.found.add(rows[idx], _at(key, idx), _pick(name, idx), message, got)
         return null
 
-    def text(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-             name: str | list[str], lo: int | None, hi: int | None) -> None:  # fmt: skip
+    def text(
+        self,
+        array: pa.Array,
+        present: np.ndarray,
+        rows: np.ndarray,
+        key: Key,
+        name: str | list[str],
+        lo: int | None,
+        hi: int | None,
+    ) -> None:
         """Length limits on the stripped string (null rows are left to ``missing``)."""
         valid = present & _np(pc.is_valid(array))
         length = pc.fill_null(pc.utf8_length(_stripped(array)), 0).to_numpy(zero_copy_only=False)
         if lo is not None:
             idx = np.flatnonzero(valid & (length < lo))
             msg = f"String should have at least {lo} character{'s' if lo != 1 else ''}"
-            self.found.add(rows[idx], _at(key, idx), _pick(name, idx), msg,
-                           _got(array, idx, name))
+            self.found.add(rows[idx], _at(key, idx), _pick(name, idx), msg, _got(array, idx, name))
         if hi is not None:
             idx = np.flatnonzero(valid & (length > hi))
             self.found.add(
@@ -98,27 +122,60 @@ class Checker:
                 _got(array, idx, name),
             )
 
-    def pattern(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-                name: str | list[str], pattern: str) -> np.ndarray:  # fmt: skip
+    def pattern(
+        self,
+        array: pa.Array,
+        present: np.ndarray,
+        rows: np.ndarray,
+        key: Key,
+        name: str | list[str],
+        pattern: str,
+    ) -> np.ndarray:
         """Rows whose stripped value does not match ``pattern`` (reported); nulls pass."""
         valid = present & _np(pc.is_valid(array))
         bad: np.ndarray = valid & ~_np(pc.match_substring_regex(_stripped(array), pattern))
         idx = np.flatnonzero(bad)
-        self.found.add(rows[idx], _at(key, idx), _pick(name, idx),
-                       f"String should match pattern '{pattern}'", _got(array, idx, name))
+        self.found.add(
+            rows[idx],
+            _at(key, idx),
+            _pick(name, idx),
+            f"String should match pattern '{pattern}'",
+            _got(array, idx, name),
+        )
         return bad
 
-    def member(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-               name: str | list[str], codes: pa.Array, what: str) -> None:  # fmt: skip
+    def member(
+        self,
+        array: pa.Array,
+        present: np.ndarray,
+        rows: np.ndarray,
+        key: Key,
+        name: str | list[str],
+        codes: pa.Array,
+        what: str,
+    ) -> None:
         stripped = _stripped(array)
         bad = present & _np(pc.is_valid(array)) & ~_np(pc.is_in(stripped, value_set=codes))
         idx = np.flatnonzero(bad)
-        self.found.add(rows[idx], _at(key, idx), _pick(name, idx), f"expected an {what} code",
-                       _got(array, idx, name))
+        self.found.add(
+            rows[idx],
+            _at(key, idx),
+            _pick(name, idx),
+            f"expected an {what} code",
+            _got(array, idx, name),
+        )
 
-    def number(self, array: pa.Array, present: np.ndarray, rows: np.ndarray, key: Key,
-               name: str | list[str], ge: float | None, le: float | None,
-               finite: bool) -> None:  # fmt: skip
+    def number(
+        self,
+        array: pa.Array,
+        present: np.ndarray,
+        rows: np.ndarray,
+        key: Key,
+        name: str | list[str],
+        ge: float | None,
+        le: float | None,
+        finite: bool,
+    ) -> None:
         valid = present & _np(pc.is_valid(array))
         values = pc.fill_null(array.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
         is_finite = np.isfinite(values)

@@ -73,8 +73,9 @@ _HS_RE2 = r"^\p{Nd}{6,10}$"  # pydantic's regex engine reads \d as any Unicode d
 _MIN_LINES, _MAX_LINES = MIN_LINES, MAX_LINES
 
 
-def _item_id_bad(item_id: pa.Array, present: np.ndarray,
-                 versions: list[str | None]) -> tuple[np.ndarray, list[str]]:  # fmt: skip
+def _item_id_bad(
+    item_id: pa.Array, present: np.ndarray, versions: list[str | None]
+) -> tuple[np.ndarray, list[str]]:
     """Rows whose stripped item ID is not a valid S10 code nor (version 2) an express
     consignment's, with the model's message."""
     stripped = _stripped(item_id)
@@ -113,20 +114,30 @@ def _item_id_bad(item_id: pa.Array, present: np.ndarray,
 def _versions(version: pa.Array) -> list[str | None]:
     """Each record's contract version as the model reads it: null is the default, an invalid
     one None (a record is not judged on a version it does not validly have)."""
-    return [_DEFAULT_VERSION if v is None else (v if v in CONTRACT_VERSIONS else None)
-            for v in version.to_pylist()]  # fmt: skip
+    return [
+        _DEFAULT_VERSION if v is None else (v if v in CONTRACT_VERSIONS else None)
+        for v in version.to_pylist()
+    ]
 
 
-def _party(check: Checker, column: pa.Array, role: str, present: np.ndarray,
-           rows: np.ndarray, key: int, versions: list[str | None]) -> None:  # fmt: skip
+def _party(
+    check: Checker,
+    column: pa.Array,
+    role: str,
+    present: np.ndarray,
+    rows: np.ndarray,
+    key: int,
+    versions: list[str | None],
+) -> None:
     for offset, name in enumerate(Party.model_fields):
         child = pc.struct_field(column, name)
         path, k = f"{role}.{name}", key + offset
         lo, hi, _, _ = _limits(Party, name)
         if name == "country":
             null = check.missing(child, present, rows, k, path, "Input should be a valid string")
-            check.member(child, present & ~null, rows, k, path, _COUNTRY_SET,
-                         "ISO 3166-1 alpha-2 country")  # fmt: skip
+            check.member(
+                child, present & ~null, rows, k, path, _COUNTRY_SET, "ISO 3166-1 alpha-2 country"
+            )
         elif name == "id_number":
             check.pattern(child, present, rows, k, path, ID_PATTERN)
         else:
@@ -140,12 +151,22 @@ def _party(check: Checker, column: pa.Array, role: str, present: np.ndarray,
     check.found.add(rows[idx], key - 1, role, PARTY_UNNAMED, _got(column, idx, role))
     early = np.array([v is not None and v != V2 for v in versions], dtype=bool)
     idx = np.flatnonzero(whole & numbered & early)
-    check.found.add(rows[idx], key - 1, role, [id_number_version(str(versions[i])) for i in idx],
-                    _got(column, idx, role))  # fmt: skip
+    check.found.add(
+        rows[idx],
+        key - 1,
+        role,
+        [id_number_version(str(versions[i])) for i in idx],
+        _got(column, idx, role),
+    )
 
 
-def _express(check: Checker, column: pa.Array, item_id: pa.Array, item_ok: np.ndarray,
-             versions: list[str | None]) -> None:  # fmt: skip
+def _express(
+    check: Checker,
+    column: pa.Array,
+    item_id: pa.Array,
+    item_ok: np.ndarray,
+    versions: list[str | None],
+) -> None:
     """Express details: their own fields, then whether they fit the version and item ID."""
     n = len(column)
     rows = np.arange(n)
@@ -154,10 +175,16 @@ def _express(check: Checker, column: pa.Array, item_id: pa.Array, item_ok: np.nd
     for offset, name in enumerate(ExpressConsignment.model_fields):
         child = pc.struct_field(column, name)
         path, k = f"express.{name}", key + 1 + offset
-        pattern = {"carrier": CARRIER_PATTERN, "house_consignment": HOUSE_PATTERN,
-                   "transport_document": DOCUMENT_PATTERN}[name]  # fmt: skip
-        null = (check.missing(child, present, rows, k, path, "Input should be a valid string")
-                if name != "transport_document" else np.zeros(n, dtype=bool))  # fmt: skip
+        pattern = {
+            "carrier": CARRIER_PATTERN,
+            "house_consignment": HOUSE_PATTERN,
+            "transport_document": DOCUMENT_PATTERN,
+        }[name]
+        null = (
+            check.missing(child, present, rows, k, path, "Input should be a valid string")
+            if name != "transport_document"
+            else np.zeros(n, dtype=bool)
+        )
         bad = check.pattern(child, present & ~null, rows, k, path, pattern)
         if name == "house_consignment":
             ok = present & ~null & ~bad
@@ -171,8 +198,11 @@ def _express(check: Checker, column: pa.Array, item_id: pa.Array, item_ok: np.nd
     id_values = ids.take(pa.array(candidates, pa.int64())).to_pylist()
     bad_rows, messages = [], []
     for row, value, item in zip(candidates, values, id_values, strict=True):
-        given = None if value is None else {k: (v.strip() if isinstance(v, str) else v)
-                                            for k, v in value.items()}  # fmt: skip
+        given = (
+            None
+            if value is None
+            else {k: (v.strip() if isinstance(v, str) else v) for k, v in value.items()}
+        )
         problem = express_problem(versions[row], item if item_ok[row] else None, given)
         if problem is not None:
             bad_rows.append(row)
@@ -185,13 +215,19 @@ def _lines(check: Checker, lines: pa.Array, present: np.ndarray, key: int) -> No
     """Rules on content lines; a list of the wrong length is not looked into (as pydantic)."""
     sizes = pc.fill_null(pc.list_value_length(lines), 0).to_numpy(zero_copy_only=False)
     row_ids = np.arange(len(sizes))
-    for bad, msg in ((present & (sizes < _MIN_LINES), "at least {} item"),
-                     (present & (sizes > _MAX_LINES), "at most {} items")):  # fmt: skip
+    for bad, msg in (
+        (present & (sizes < _MIN_LINES), "at least {} item"),
+        (present & (sizes > _MAX_LINES), "at most {} items"),
+    ):
         idx = np.flatnonzero(bad)
         limit = _MIN_LINES if "least" in msg else _MAX_LINES
-        check.found.add(row_ids[idx], key, "lines",
-                        [f"List should have {msg.format(limit)} after validation, not "
-                         f"{sizes[i]}" for i in idx], _got(lines, idx))  # fmt: skip
+        check.found.add(
+            row_ids[idx],
+            key,
+            "lines",
+            [f"List should have {msg.format(limit)} after validation, not {sizes[i]}" for i in idx],
+            _got(lines, idx),
+        )
     looked = present & (sizes >= _MIN_LINES) & (sizes <= _MAX_LINES)
     parents = pc.list_parent_indices(lines).to_numpy()
     flat = pc.list_flatten(lines)
@@ -202,20 +238,29 @@ def _lines(check: Checker, lines: pa.Array, present: np.ndarray, key: int) -> No
     prefix = [f"lines[{j}]" for j in position]
     null_line = in_scope & ~_np(pc.is_valid(flat))
     idx = np.flatnonzero(null_line)
-    check.found.add(parents[idx], base[idx], _pick(prefix, idx),
-                    "Input should be a valid dictionary or instance of ContentLine",
-                    ["None"] * len(idx))  # fmt: skip
+    check.found.add(
+        parents[idx],
+        base[idx],
+        _pick(prefix, idx),
+        "Input should be a valid dictionary or instance of ContentLine",
+        ["None"] * len(idx),
+    )
     there = in_scope & ~null_line
-    kinds = {"description": "Input should be a valid string",
-             "quantity": "Input should be a valid integer",
-             "net_weight_kg": "Input should be a valid number",
-             "value": "Input should be a valid number"}  # fmt: skip
+    kinds = {
+        "description": "Input should be a valid string",
+        "quantity": "Input should be a valid integer",
+        "net_weight_kg": "Input should be a valid number",
+        "value": "Input should be a valid number",
+    }
     for offset, name in enumerate(ContentLine.model_fields):
         child = pc.struct_field(flat, name)
         names = [f"{p}.{name}" for p in prefix]
         k = base + 1 + offset
-        null = (check.missing(child, there, parents, k, names, kinds[name])
-                if name in kinds else np.zeros(len(flat), dtype=bool))  # fmt: skip
+        null = (
+            check.missing(child, there, parents, k, names, kinds[name])
+            if name in kinds
+            else np.zeros(len(flat), dtype=bool)
+        )
         ok = there & ~null
         lo, hi, ge, le = _limits(ContentLine, name)
         if name == "description":
@@ -234,8 +279,7 @@ def _lines(check: Checker, lines: pa.Array, present: np.ndarray, key: int) -> No
                 _got(child, idx),
             )
         else:
-            check.member(child, ok, parents, k, names, _COUNTRY_SET,
-                         "ISO 3166-1 alpha-2 country")  # fmt: skip
+            check.member(child, ok, parents, k, names, _COUNTRY_SET, "ISO 3166-1 alpha-2 country")
 
 
 def _labels(item_id: pa.Array, rows: np.ndarray, first_row: int) -> dict[int, str]:
@@ -243,8 +287,7 @@ def _labels(item_id: pa.Array, rows: np.ndarray, first_row: int) -> dict[int, st
     shape of one)."""
     unique = np.unique(rows)
     ids = item_id.take(pa.array(unique, pa.int64())).to_pylist()
-    return {int(r): labelled(f"row {first_row + r}", i)
-            for r, i in zip(unique, ids, strict=True)}  # fmt: skip
+    return {int(r): labelled(f"row {first_row + r}", i) for r, i in zip(unique, ids, strict=True)}
 
 
 def _outside(posted_at: pa.Array, window: PostingWindow) -> np.ndarray:
@@ -356,8 +399,9 @@ def validate_table_indexed(
         problem_rows.append(row)
         end = position + 1 == len(sorted_rows) or sorted_rows[position + 1] != row
         if rank[position] == MAX_PROBLEMS_PER_RECORD - 1 and not end:
-            rest = int(sizes[np.searchsorted(starts, position, side="right") - 1]
-                       - MAX_PROBLEMS_PER_RECORD)  # fmt: skip
+            rest = int(
+                sizes[np.searchsorted(starts, position, side="right") - 1] - MAX_PROBLEMS_PER_RECORD
+            )
             problems.append(Problem(labels[row], "(record)", more_problems(rest)))
             problem_rows.append(row)
     return valid, np.asarray(problem_rows, dtype=np.int64), problems
@@ -373,14 +417,17 @@ def _stripped_array(array: pa.Array) -> pa.Array:
         children = [_stripped_array(array.field(i)) for i in range(kind.num_fields)]
         return pa.StructArray.from_arrays(children, fields=list(kind), mask=array.is_null())
     if pa.types.is_list(kind):
-        return pa.ListArray.from_arrays(array.offsets, _stripped_array(array.values),
-                                        type=kind, mask=array.is_null())  # fmt: skip
+        return pa.ListArray.from_arrays(
+            array.offsets, _stripped_array(array.values), type=kind, mask=array.is_null()
+        )
     return array
 
 
 def strip_strings(table: pa.Table) -> pa.Table:
     """Every string, at any depth, without leading and trailing whitespace: the values the
     model gives for a record (``str_strip_whitespace``) and the checks above look at."""
-    columns = [pa.chunked_array([_stripped_array(chunk) for chunk in column.chunks],
-                                type=column.type) for column in table.columns]  # fmt: skip
+    columns = [
+        pa.chunked_array([_stripped_array(chunk) for chunk in column.chunks], type=column.type)
+        for column in table.columns
+    ]
     return pa.Table.from_arrays(columns, schema=table.schema)

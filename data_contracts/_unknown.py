@@ -21,25 +21,35 @@ from ._models import ContentLine, ExpressConsignment, InspectionOutcome, ParcelD
 
 #: The objects nested in each contract: field -> (its model, whether a list of them).
 _NESTED: dict[type[BaseModel], dict[str, tuple[type[BaseModel], bool]]] = {
-    ParcelDeclaration: {"sender": (Party, False), "recipient": (Party, False),
-                        "lines": (ContentLine, True), "express": (ExpressConsignment, False)},
+    ParcelDeclaration: {
+        "sender": (Party, False),
+        "recipient": (Party, False),
+        "lines": (ContentLine, True),
+        "express": (ExpressConsignment, False),
+    },
     InspectionOutcome: {},
-}  # fmt: skip
+}
 #: Every name the contracts use, at any level and as CSV columns: safe to repeat.
 VOCABULARY: frozenset[str] = frozenset(
-    {*ParcelDeclaration.model_fields, *Party.model_fields, *ContentLine.model_fields,
-     *InspectionOutcome.model_fields, *ExpressConsignment.model_fields,
-     *(f"express_{name}" for name in ExpressConsignment.model_fields),
-     *(f"{role}_{name}" for role in ("sender", "recipient") for name in Party.model_fields),
-     *(f"line_{name}" for name in ContentLine.model_fields)}
-)  # fmt: skip
+    {
+        *ParcelDeclaration.model_fields,
+        *Party.model_fields,
+        *ContentLine.model_fields,
+        *InspectionOutcome.model_fields,
+        *ExpressConsignment.model_fields,
+        *(f"express_{name}" for name in ExpressConsignment.model_fields),
+        *(f"{role}_{name}" for role in ("sender", "recipient") for name in Party.model_fields),
+        *(f"line_{name}" for name in ContentLine.model_fields),
+    }
+)
 UNKNOWN = "(unknown field)"
 
 Found = tuple[str, str, Any]  # (parent path, key, value)
 
 
-def unknown_keys(raw: Mapping[str, Any], model: type[BaseModel],
-                 limit: int) -> tuple[list[Found], int]:  # fmt: skip
+def unknown_keys(
+    raw: Mapping[str, Any], model: type[BaseModel], limit: int
+) -> tuple[list[Found], int]:
     """The first ``limit`` unknown keys of a record (in its own order, objects nested in it
     after its top level) and how many there are in all. Counting costs one look-up per field
     of the contract, not one per key; content lines are looked into only when the contract
@@ -78,15 +88,19 @@ def unknown_field(record: str, parent: str, key: str, value: Any) -> Problem:
         name = key
     else:
         name = UNKNOWN
-        message += (f" (a field the contract does not have; its name, {len(key)} character"
-                    f"{'s' if len(key) != 1 else ''}, is not repeated: it may hold personal "
-                    "data)")  # fmt: skip
+        message += (
+            f" (a field the contract does not have; its name, {len(key)} character"
+            f"{'s' if len(key) != 1 else ''}, is not repeated: it may hold personal "
+            "data)"
+        )
     known = _known_at(parent)
-    close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.75) \
-        if len(key) <= 40 else []  # fmt: skip
+    close = (
+        difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.75) if len(key) <= 40 else []
+    )
     field = f"{parent}.{name}" if parent else name
-    return Problem(record, field, message, repr(close[0]) if close else None,
-                   withheld(value, "unknown field"))  # fmt: skip
+    return Problem(
+        record, field, message, repr(close[0]) if close else None, withheld(value, "unknown field")
+    )
 
 
 def _known_at(parent: str) -> list[str]:

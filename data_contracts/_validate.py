@@ -81,8 +81,11 @@ def problems_from(exc: ValidationError, record: str) -> list[Problem]:
     for err in exc.errors(include_url=False):
         if err["type"] == "extra_forbidden":  # an unknown key: neither its name nor its value
             *parent, key = err["loc"]
-            found.append(unknown_field(record, _path(tuple(parent)) if parent else "", str(key),
-                                       err.get("input")))  # fmt: skip
+            found.append(
+                unknown_field(
+                    record, _path(tuple(parent)) if parent else "", str(key), err.get("input")
+                )
+            )
             continue
         path = _path(err["loc"])
         got = None if err["type"] == "missing" else shown(err.get("input"), path)
@@ -99,12 +102,20 @@ def capped(problems: list[Problem]) -> list[Problem]:
         return problems
     kept = problems[:MAX_PROBLEMS_PER_RECORD]
     last = kept[-1]
-    return [*kept, Problem(last.record, "(record)", more_problems(len(problems) - len(kept)),
-                           severity=last.severity)]  # fmt: skip
+    return [
+        *kept,
+        Problem(
+            last.record,
+            "(record)",
+            more_problems(len(problems) - len(kept)),
+            severity=last.severity,
+        ),
+    ]
 
 
-def _too_many_unknown(raw: Mapping[str, Any], model: type[BaseModel],
-                      label: str) -> list[Problem] | None:  # fmt: skip
+def _too_many_unknown(
+    raw: Mapping[str, Any], model: type[BaseModel], label: str
+) -> list[Problem] | None:
     """The problems of a record with more unknown keys than are listed, found without
     building the rest (pydantic would report every one): the record is not read further."""
     listed, count = unknown_keys(raw, model, MAX_PROBLEMS_PER_RECORD)
@@ -112,9 +123,15 @@ def _too_many_unknown(raw: Mapping[str, Any], model: type[BaseModel],
         return None
     problems = [unknown_field(label, parent, key, value) for parent, key, value in listed]
     rest = count - len(listed)
-    problems.append(Problem(label, "(record)", f"{rest} more unknown field"
-                            f"{'s' if rest != 1 else ''} not listed; a record with more than "
-                            f"{MAX_PROBLEMS_PER_RECORD} is not checked further"))  # fmt: skip
+    problems.append(
+        Problem(
+            label,
+            "(record)",
+            f"{rest} more unknown field"
+            f"{'s' if rest != 1 else ''} not listed; a record with more than "
+            f"{MAX_PROBLEMS_PER_RECORD} is not checked further",
+        )
+    )
     return problems
 
 
@@ -156,12 +173,14 @@ def posting_problem(raw: Any, label: str, window: PostingWindow) -> Problem | No
         return None
     if window.holds(posted_at):
         return None
-    return Problem(_safe_label(label, raw), "posted_at", window.message(),
-                   got=shown(value, "posted_at"))  # fmt: skip
+    return Problem(
+        _safe_label(label, raw), "posted_at", window.message(), got=shown(value, "posted_at")
+    )
 
 
-def validate_records(model: type[M], records: Iterable[Any],
-                     window: PostingWindow | None = None) -> ValidationReport[M]:  # fmt: skip
+def validate_records(
+    model: type[M], records: Iterable[Any], window: PostingWindow | None = None
+) -> ValidationReport[M]:
     """Validate every record; nothing is dropped: each is valid or rejected with reasons.
 
     ``records`` holds raw records, or :class:`Labelled` records as the readers in ``_forms``

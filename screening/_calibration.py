@@ -49,8 +49,9 @@ def fit_platt(
 
     def loss(params: np.ndarray) -> float:
         z = design @ params
-        return float(np.sum(w * (np.logaddexp(0.0, z) - t * z))
-                     + 0.5 * ridge * np.sum((params - prior) ** 2))  # fmt: skip
+        return float(
+            np.sum(w * (np.logaddexp(0.0, z) - t * z)) + 0.5 * ridge * np.sum((params - prior) ** 2)
+        )
 
     params = prior.copy()
     current = loss(params)

@@ -43,9 +43,13 @@ _DAMAGED = {11, 26}
 LOCK_TIMEOUT = 5.0
 
 
-def connect_sqlite(path: Path | str, background_checkpoints: bool = False,
-                   page_size: int | None = None, synchronous: str = "FULL",
-                   busy_timeout: float = LOCK_TIMEOUT) -> sqlite3.Connection:  # fmt: skip
+def connect_sqlite(
+    path: Path | str,
+    background_checkpoints: bool = False,
+    page_size: int | None = None,
+    synchronous: str = "FULL",
+    busy_timeout: float = LOCK_TIMEOUT,
+) -> sqlite3.Connection:
     """A SQLite connection as every store here uses it: autocommit (transactions are
     explicit), WAL journal, a bounded busy wait, shareable across threads behind a lock.
 
@@ -91,17 +95,24 @@ class Database:
     (each of which opens its own transaction when called alone) one commit.
     """
 
-    def __init__(self, path: Path | str, schema: Sequence[str] = (),
-                 background_checkpoints: bool = False, lock_timeout: float = LOCK_TIMEOUT,
-                 synchronous: str = "FULL", page_size: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: Path | str,
+        schema: Sequence[str] = (),
+        background_checkpoints: bool = False,
+        lock_timeout: float = LOCK_TIMEOUT,
+        synchronous: str = "FULL",
+        page_size: int | None = None,
+    ) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock_timeout = lock_timeout
         self._background = background_checkpoints
         try:
-            self._conn = connect_sqlite(path, background_checkpoints, page_size, synchronous,
-                                        lock_timeout)  # fmt: skip
+            self._conn = connect_sqlite(
+                path, background_checkpoints, page_size, synchronous, lock_timeout
+            )
         except sqlite3.Error as exc:
             raise self._unavailable(exc) or exc from exc
         self.lock = threading.RLock()
@@ -117,22 +128,26 @@ class Database:
             # the second: a value read by SQL's JSON functions that is not the JSON written
             return StoreUnavailable(
                 f"the store {self.path.name} is damaged ({exc}); nothing of the request was "
-                "recorded: retry it later (the operator: `parcelscreen state check`)")
+                "recorded: retry it later (the operator: `parcelscreen state check`)"
+            )
         code = getattr(exc, "sqlite_errorcode", None)
         if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) or code is None:
             return None
         if code & 0xFF not in _UNAVAILABLE:
             return None
-        return StoreUnavailable(f"the store {self.path.name} cannot be written now ({exc}); "
-                                "nothing of the request was recorded: retry it later")  # fmt: skip
+        return StoreUnavailable(
+            f"the store {self.path.name} cannot be written now ({exc}); "
+            "nothing of the request was recorded: retry it later"
+        )
 
     @property
     def in_transaction(self) -> bool:
         """Whether this connection is inside a transaction opened by :meth:`transaction`."""
         return self._nesting.depth > 0
 
-    def execute(self, sql: str,
-                params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
         with self.lock:
             try:
                 return self._conn.execute(sql, params).fetchall()

@@ -34,8 +34,9 @@ SKIP = ""
 
 _QUOTED = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\")")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_JSON_TRUE = re.compile(r"json_extract\(([\w.]+), '\$\.(\w+)'\)\s+(?=AND|THEN|OR\b|\))",
-                        re.IGNORECASE)  # fmt: skip
+_JSON_TRUE = re.compile(
+    r"json_extract\(([\w.]+), '\$\.(\w+)'\)\s+(?=AND|THEN|OR\b|\))", re.IGNORECASE
+)
 _JSON = re.compile(r"json_extract\(([\w.]+), '\$\.(\w+)'\)", re.IGNORECASE)
 _JSON_EACH_ROWID = re.compile(r"rowid IN \(SELECT value FROM json_each\(([^)]+)\)\)", re.I)
 _JSON_EACH = re.compile(r"IN \(SELECT value FROM json_each\(([^)]+)\)\)", re.IGNORECASE)
@@ -45,8 +46,9 @@ _COALESCE_TRUE = re.compile(r"coalesce\(([^,()]+ = [^,()]+), 1\)", re.IGNORECASE
 _TABLE_INFO = re.compile(r"\s*PRAGMA\s+table_info\((\w+)\)\s*", re.IGNORECASE)
 _CHECK = re.compile(r"\s*PRAGMA\s+(integrity_check|quick_check)\s*", re.IGNORECASE)
 _DDL = re.compile(r"\s*(CREATE|ALTER|DROP)\b", re.IGNORECASE)
-_UPSERT = re.compile(r"\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+(\w+)\s*(\(([^)]*)\))?",
-                     re.IGNORECASE)  # fmt: skip
+_UPSERT = re.compile(
+    r"\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+(\w+)\s*(\(([^)]*)\))?", re.IGNORECASE
+)
 _RETURNING = re.compile(r"\sRETURNING\s", re.IGNORECASE)
 
 
@@ -74,21 +76,29 @@ def _parameters(text: str) -> str:
 
 def _functions(text: str) -> str:
     text = re.sub(r"\binstr\(", "strpos(", text, flags=re.IGNORECASE)
-    return re.sub(r"\bzeroblob\(([^)]*)\)", r"decode(repeat('00', \1), 'hex')", text,
-                  flags=re.IGNORECASE)  # fmt: skip
+    return re.sub(
+        r"\bzeroblob\(([^)]*)\)", r"decode(repeat('00', \1), 'hex')", text, flags=re.IGNORECASE
+    )
 
 
 def _json(sql: str) -> str:
     # before the parameters: the paths are quoted text, and the rewrite adds none
     sql = _JSON_TRUE.sub(r"coalesce((\1::jsonb ->> '\2') IN ('true', '1'), false) ", sql)
-    sql = _JSON.sub(lambda m: (f"(({m[1]}::jsonb ->> '{m[2]}')::double precision)"
-                               if m[2] in _NUMBERS else f"({m[1]}::jsonb ->> '{m[2]}')"), sql)
+    sql = _JSON.sub(
+        lambda m: (
+            f"(({m[1]}::jsonb ->> '{m[2]}')::double precision)"
+            if m[2] in _NUMBERS
+            else f"({m[1]}::jsonb ->> '{m[2]}')"
+        ),
+        sql,
+    )
     sql = _COALESCE_TRUE.sub(r"coalesce(\1, true)", sql)
     sql = _JSON_EACH_ROWID.sub(
-        r"rowid IN (SELECT value::bigint FROM json_array_elements_text(\1::json) AS j(value))",
-        sql)  # fmt: skip
-    return _JSON_EACH.sub(r"IN (SELECT value FROM json_array_elements_text(\1::json) AS j(value))",
-                          sql)  # fmt: skip
+        r"rowid IN (SELECT value::bigint FROM json_array_elements_text(\1::json) AS j(value))", sql
+    )
+    return _JSON_EACH.sub(
+        r"IN (SELECT value FROM json_array_elements_text(\1::json) AS j(value))", sql
+    )
 
 
 def _upsert(sql: str, catalogue: Catalogue) -> str:
@@ -97,21 +107,25 @@ def _upsert(sql: str, catalogue: Catalogue) -> str:
         return sql
     how, table, _, named = match.groups()
     info = catalogue(table)
-    columns = ([c.strip() for c in named.split(",")] if named else
-               [c for c in info.columns if c != "rowid"])  # fmt: skip
+    columns = (
+        [c.strip() for c in named.split(",")]
+        if named
+        else [c for c in info.columns if c != "rowid"]
+    )
     head = f"INSERT INTO {table} ({', '.join(columns)})"
-    rest = sql[match.end():]
+    rest = sql[match.end() :]
     if how.upper() == "IGNORE":
         action = " ON CONFLICT DO NOTHING"
     else:
         others = [c for c in columns if c not in info.key]
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in others)
-        action = (f" ON CONFLICT ({', '.join(info.key)}) "
-                  + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING"))  # fmt: skip
+        action = f" ON CONFLICT ({', '.join(info.key)}) " + (
+            f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+        )
     returning = _RETURNING.search(rest)
     if returning is None:
         return head + " " + rest.strip() + action
-    return head + " " + rest[:returning.start()].strip() + action + rest[returning.start():]
+    return head + " " + rest[: returning.start()].strip() + action + rest[returning.start() :]
 
 
 def translate(sql: str, catalogue: Catalogue) -> str:
@@ -121,9 +135,11 @@ def translate(sql: str, catalogue: Catalogue) -> str:
         return SKIP
     info = _TABLE_INFO.fullmatch(sql)
     if info is not None:
-        return ("SELECT ordinal_position - 1, column_name FROM information_schema.columns "
-                f"WHERE table_schema = current_schema() AND table_name = '{info.group(1)}' "
-                "ORDER BY ordinal_position")  # fmt: skip
+        return (
+            "SELECT ordinal_position - 1, column_name FROM information_schema.columns "
+            f"WHERE table_schema = current_schema() AND table_name = '{info.group(1)}' "
+            "ORDER BY ordinal_position"
+        )
     if _CHECK.fullmatch(sql):
         return "SELECT 'ok'"
     if sql.lstrip().upper().startswith("PRAGMA"):

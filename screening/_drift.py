@@ -19,8 +19,11 @@ def reference_histogram(values: np.ndarray, bins: int = 10) -> dict[str, Any]:
     """Quantile edges and bin shares of a reference sample (NaN counted apart)."""
     values = np.asarray(values, dtype=np.float64)
     finite = values[np.isfinite(values)]
-    edges: np.ndarray = (np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
-                         if finite.size else np.empty(0))  # fmt: skip
+    edges: np.ndarray = (
+        np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+        if finite.size
+        else np.empty(0)
+    )
     shares = _shares(values, np.asarray(edges, dtype=np.float64))
     return {"edges": [float(e) for e in edges], "shares": shares}
 
@@ -32,8 +35,10 @@ def bin_counts(values: np.ndarray, edges: np.ndarray | list[float]) -> np.ndarra
     """
     values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
-    counts = np.bincount(np.searchsorted(np.asarray(edges, dtype=np.float64), values[finite],
-                                         side="right"), minlength=len(edges) + 1)  # fmt: skip
+    counts = np.bincount(
+        np.searchsorted(np.asarray(edges, dtype=np.float64), values[finite], side="right"),
+        minlength=len(edges) + 1,
+    )
     return np.append(counts, (~finite).sum()).astype(np.int64)
 
 
@@ -55,8 +60,9 @@ def psi(reference: dict[str, Any], values: np.ndarray) -> float:
     return psi_from_counts(reference, bin_counts(values, reference["edges"]))
 
 
-def drift_report(reference: dict[str, Any], scores: np.ndarray, matrix: np.ndarray,
-                 names: list[str]) -> dict[str, Any]:  # fmt: skip
+def drift_report(
+    reference: dict[str, Any], scores: np.ndarray, matrix: np.ndarray, names: list[str]
+) -> dict[str, Any]:
     """PSI of the score and of every feature, with the features beyond the alert level."""
     features = {
         name: psi(reference["features"][name], matrix[:, i])

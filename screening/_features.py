@@ -27,14 +27,51 @@ FEATURE_VERSION = "2"
 
 #: Reference exchange rates to EUR (approximate, 2026); a bundle stores the table it used.
 FX_TO_EUR: dict[str, float] = {
-    "EUR": 1.0, "USD": 0.92, "GBP": 1.17, "AUD": 0.60, "CAD": 0.67, "CNY": 0.13, "CHF": 1.05,
-    "JPY": 0.0061, "HKD": 0.118, "SEK": 0.088, "NOK": 0.086, "DKK": 0.134, "PLN": 0.23,
-    "CZK": 0.040, "HUF": 0.0025, "RON": 0.20, "BGN": 0.51, "TRY": 0.027, "RUB": 0.010,
-    "UAH": 0.022, "INR": 0.011, "SGD": 0.68, "KRW": 0.00067, "TWD": 0.029, "THB": 0.026,
-    "MYR": 0.20, "IDR": 0.000057, "VND": 0.000036, "PHP": 0.016, "NZD": 0.55, "ZAR": 0.050,
-    "BRL": 0.17, "MXN": 0.050, "ARS": 0.0009, "CLP": 0.00098, "COP": 0.00022, "ILS": 0.25,
-    "AED": 0.25, "SAR": 0.245, "EGP": 0.019, "NGN": 0.0006, "KES": 0.0071, "MAD": 0.092,
-}  # fmt: skip
+    "EUR": 1.0,
+    "USD": 0.92,
+    "GBP": 1.17,
+    "AUD": 0.60,
+    "CAD": 0.67,
+    "CNY": 0.13,
+    "CHF": 1.05,
+    "JPY": 0.0061,
+    "HKD": 0.118,
+    "SEK": 0.088,
+    "NOK": 0.086,
+    "DKK": 0.134,
+    "PLN": 0.23,
+    "CZK": 0.040,
+    "HUF": 0.0025,
+    "RON": 0.20,
+    "BGN": 0.51,
+    "TRY": 0.027,
+    "RUB": 0.010,
+    "UAH": 0.022,
+    "INR": 0.011,
+    "SGD": 0.68,
+    "KRW": 0.00067,
+    "TWD": 0.029,
+    "THB": 0.026,
+    "MYR": 0.20,
+    "IDR": 0.000057,
+    "VND": 0.000036,
+    "PHP": 0.016,
+    "NZD": 0.55,
+    "ZAR": 0.050,
+    "BRL": 0.17,
+    "MXN": 0.050,
+    "ARS": 0.0009,
+    "CLP": 0.00098,
+    "COP": 0.00022,
+    "ILS": 0.25,
+    "AED": 0.25,
+    "SAR": 0.245,
+    "EGP": 0.019,
+    "NGN": 0.0006,
+    "KES": 0.0071,
+    "MAD": 0.092,
+}
+
 
 @dataclass
 class FeatureSpec:
@@ -70,8 +107,9 @@ def fit_feature_spec(frame: ParcelFrame, min_count: int = 50) -> FeatureSpec:
     grams = frame.gross_weight_kg * 1000
     for name, column in (("origins", frame.origin), ("destinations", frame.destination)):
         codes, counts = np.unique(column.astype(str), return_counts=True)
-        setattr(spec, name, sorted(str(c) for c, k in zip(codes, counts, strict=True)
-                                   if k >= min_count))  # fmt: skip
+        setattr(
+            spec, name, sorted(str(c) for c, k in zip(codes, counts, strict=True) if k >= min_count)
+        )
     chapters = frame.hs_chapter.astype(str)
     for chapter in np.unique(chapters):
         if not chapter:
@@ -105,8 +143,10 @@ def names_of_kind(kind: str) -> frozenset[str]:
 def feature_matrix(frame: ParcelFrame, history: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """The model's input: parcel features then history features, float32, spec order."""
     if history.shape != (len(frame), len(HISTORY_FEATURES)):
-        raise ValueError(f"history matrix has shape {history.shape}, expected "
-                         f"({len(frame)}, {len(HISTORY_FEATURES)})")  # fmt: skip
+        raise ValueError(
+            f"history matrix has shape {history.shape}, expected "
+            f"({len(frame)}, {len(HISTORY_FEATURES)})"
+        )
     matrix = np.hstack([parcel_features(frame, spec), history]).astype(np.float32)
     if matrix.shape[1] != len(spec.names):
         raise ValueError(f"{matrix.shape[1]} features computed, bundle expects {len(spec.names)}")

@@ -148,9 +148,10 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
     lowered = pa.array([d.lower() for d in desc_values], pa.string())
     per_parcel = pa.ListArray.from_arrays(
         pa.array(starts.astype(np.int32), pa.int32()), lowered.take(pa.array(desc_codes))
-    )  # fmt: skip
-    text = np.asarray(pc.binary_join(per_parcel, " | ").to_numpy(zero_copy_only=False),
-                      dtype=object)  # fmt: skip
+    )
+    text = np.asarray(
+        pc.binary_join(per_parcel, " | ").to_numpy(zero_copy_only=False), dtype=object
+    )
 
     # HS codes: missing or not, the first line's chapter
     hs_codes, hs_values = _distinct(pc.struct_field(flat, "hs_code"))
@@ -160,8 +161,9 @@ def frame_from_table(table: pa.Table, pseudonymiser: Pseudonymiser) -> ParcelFra
     first_code = np.full(n, -1, dtype=np.int64)  # -1: the "" at the end of chapter_of
     first_code[has_first] = hs_codes[first[has_first]]
     first_hs = chapter_of[first_code]
-    missing_hs = np.array([not h for h in hs_values], dtype=np.float64)[hs_codes] \
-        if n_flat else np.zeros(0)  # fmt: skip
+    missing_hs = (
+        np.array([not h for h in hs_values], dtype=np.float64)[hs_codes] if n_flat else np.zeros(0)
+    )
 
     origin_arrow = pc.fill_null(table.column("origin_country"), "")
     line_origin = pc.fill_null(pc.struct_field(flat, "origin_country"), "")
@@ -236,8 +238,9 @@ def _parts(decl: ParcelDeclaration, kind: str) -> tuple[str, ...]:
     return tuple(str(value or "") for value in _PARTS[kind](decl))
 
 
-def _row_tokens(rows: Sequence[ParcelDeclaration], kind: str,
-                pseudonymiser: Pseudonymiser) -> np.ndarray:  # fmt: skip
+def _row_tokens(
+    rows: Sequence[ParcelDeclaration], kind: str, pseudonymiser: Pseudonymiser
+) -> np.ndarray:
     """An entity's token of each declaration: by identification number where the kind is
     keyed on one and the party gives it, else by its parts."""
     tokens = pseudonymiser.tokens(kind, (_parts(d, kind) for d in rows))
@@ -312,7 +315,7 @@ def frame_from_declarations(
                 ),
             )
             for d in rows
-        ),  # fmt: skip
+        ),
         hs_chapter=column((d.lines[0].hs_code or "")[:2] for d in rows),
         description=column(" | ".join(line.description.lower() for line in d.lines) for d in rows),
         sender_missing=floats(_missing(d.sender) for d in rows),

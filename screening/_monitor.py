@@ -100,22 +100,29 @@ def _edges(finite: np.ndarray, bins: int) -> np.ndarray:
     return np.concatenate([[low - outer], inner, [high + outer]])
 
 
-def drift_alarms(reference: np.ndarray, current: np.ndarray, names: Sequence[str],
-                 alpha: float = ALPHA, min_psi: float = MIN_PSI) -> list[DriftAlarm]:  # fmt: skip
+def drift_alarms(
+    reference: np.ndarray,
+    current: np.ndarray,
+    names: Sequence[str],
+    alpha: float = ALPHA,
+    min_psi: float = MIN_PSI,
+) -> list[DriftAlarm]:
     """Features of ``current`` (rows x features, ``names`` order) that moved against
     ``reference``: calendar features skipped, growing ones by their :func:`stable_view`."""
     compared = [i for i, name in enumerate(names) if name not in CALENDAR_FEATURES]
     alarms = []
     for i in compared:
-        psi, p = compare(stable_view(reference[:, i], names[i]),
-                         stable_view(current[:, i], names[i]))  # fmt: skip
+        psi, p = compare(
+            stable_view(reference[:, i], names[i]), stable_view(current[:, i], names[i])
+        )
         if p < alpha / max(len(compared), 1) and psi >= min_psi:
             alarms.append(DriftAlarm(names[i], psi, p, len(reference), len(current)))
     return sorted(alarms, key=lambda a: -a.psi)
 
 
-def score_alarm(reference: np.ndarray, current: np.ndarray, alpha: float = ALPHA,
-                min_psi: float = MIN_PSI) -> DriftAlarm | None:  # fmt: skip
+def score_alarm(
+    reference: np.ndarray, current: np.ndarray, alpha: float = ALPHA, min_psi: float = MIN_PSI
+) -> DriftAlarm | None:
     """The score's distribution moved (same test; the score is one comparison)."""
     psi, p = compare(reference, current)
     if p < alpha and psi >= min_psi:
@@ -123,8 +130,7 @@ def score_alarm(reference: np.ndarray, current: np.ndarray, alpha: float = ALPHA
     return None
 
 
-def same_weekday_reference(posted_us: np.ndarray, day_start_us: int,
-                           weeks: int = 4) -> np.ndarray:  # fmt: skip
+def same_weekday_reference(posted_us: np.ndarray, day_start_us: int, weeks: int = 4) -> np.ndarray:
     """Rows posted on the same weekday as the day starting at ``day_start_us``, in each of the
     ``weeks`` weeks before it: a comparable window for that day."""
     day_us = 86_400_000_000

@@ -186,8 +186,9 @@ def verdicts(
     key: bytes,
 ) -> list[Verdict]:
     """:func:`decide_many` as one Verdict per parcel."""
-    decision, band, reason, chosen = decide_many(item_ids, probability, rule_points, thresholds,
-                                                 policy, key)  # fmt: skip
+    decision, band, reason, chosen = decide_many(
+        item_ids, probability, rule_points, thresholds, policy, key
+    )
     return [
         Verdict(
             Decision(d),
@@ -208,6 +209,12 @@ def decide(
     key: bytes,
 ) -> Verdict:
     """The decision for one parcel."""
-    (verdict,) = verdicts(np.array([item_id], dtype=object), np.array([probability]),
-                          np.array([rule_points]), thresholds, policy, key)  # fmt: skip
+    (verdict,) = verdicts(
+        np.array([item_id], dtype=object),
+        np.array([probability]),
+        np.array([rule_points]),
+        thresholds,
+        policy,
+        key,
+    )
     return verdict

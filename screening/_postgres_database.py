@@ -69,9 +69,14 @@ class PostgresDatabase(Database):
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, schema: str = "parcelscreen_record",
-                 path: Path | str = "state.postgres", lock_timeout: float = LOCK_TIMEOUT,
-                 create_schema: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        schema: str = "parcelscreen_record",
+        path: Path | str = "state.postgres",
+        lock_timeout: float = LOCK_TIMEOUT,
+        create_schema: bool = False,
+    ) -> None:
         self.url, self.schema = url, schema_of(url, schema)
         self.path = Path(path)
         self.lock_timeout = lock_timeout
@@ -100,8 +105,10 @@ class PostgresDatabase(Database):
             info = conninfo_to_dict(self.url)
         except Exception:  # noqa: BLE001 - a name for messages only
             info = {}
-        return (f"PostgreSQL {info.get('host', '')}:{info.get('port', 5432)}/"
-                f"{info.get('dbname', '')} schema {self.schema}")  # fmt: skip
+        return (
+            f"PostgreSQL {info.get('host', '')}:{info.get('port', 5432)}/"
+            f"{info.get('dbname', '')} schema {self.schema}"
+        )
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable | None:
         import psycopg
@@ -109,11 +116,19 @@ class PostgresDatabase(Database):
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return StoreUnavailable(
                 f"the record ({self.name}) is busy: another writer held it for more than "
-                f"{self.lock_timeout:g} s; nothing of the request was recorded: retry it later")
-        if isinstance(exc, psycopg.OperationalError | psycopg.errors.ReadOnlySqlTransaction |
-                      psycopg.errors.InsufficientResources | psycopg.errors.AdminShutdown):
-            return StoreUnavailable(f"the record ({self.name}) cannot be written now ({exc}); "
-                                    "nothing of the request was recorded: retry it later")
+                f"{self.lock_timeout:g} s; nothing of the request was recorded: retry it later"
+            )
+        if isinstance(
+            exc,
+            psycopg.OperationalError
+            | psycopg.errors.ReadOnlySqlTransaction
+            | psycopg.errors.InsufficientResources
+            | psycopg.errors.AdminShutdown,
+        ):
+            return StoreUnavailable(
+                f"the record ({self.name}) cannot be written now ({exc}); "
+                "nothing of the request was recorded: retry it later"
+            )
         return None
 
     def _connected(self) -> Any:
@@ -123,8 +138,10 @@ class PostgresDatabase(Database):
             return self._conn
         if self._conn is not None:
             if self._nesting.depth:  # never carry on a transaction on a new connection
-                raise StoreUnavailable(f"the record ({self.name}) lost its connection; "
-                                       "nothing of the request was recorded: retry it later")
+                raise StoreUnavailable(
+                    f"the record ({self.name}) lost its connection; "
+                    "nothing of the request was recorded: retry it later"
+                )
             self._conn.close()
             self._conn = None
         try:
@@ -136,9 +153,10 @@ class PostgresDatabase(Database):
             conn.execute("SET synchronous_commit TO on")
             conn.execute(f"SET lock_timeout TO {int(self.lock_timeout * 1000)}")
         except psycopg.Error as exc:
-            raise StoreUnavailable(f"the record ({self.name}) cannot be reached ({exc}); "
-                                   "nothing of the request was recorded: retry it later"
-                                   ) from exc  # fmt: skip
+            raise StoreUnavailable(
+                f"the record ({self.name}) cannot be reached ({exc}); "
+                "nothing of the request was recorded: retry it later"
+            ) from exc
         self._conn = conn
         return conn
 
@@ -148,16 +166,27 @@ class PostgresDatabase(Database):
         """A table's columns and primary key, from the catalogue (cached)."""
         if name not in self._tables:
             conn = self._connected()
-            columns = tuple(r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                "current_schema() AND table_name = %s ORDER BY ordinal_position", (name,)))
-            key = tuple(r[0] for r in conn.execute(
-                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
-                "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indisprimary AND "
-                "i.indrelid = (current_schema() || '.' || %s)::regclass", (name,)))
+            columns = tuple(
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = %s ORDER BY ordinal_position",
+                    (name,),
+                )
+            )
+            key = tuple(
+                r[0]
+                for r in conn.execute(
+                    "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
+                    "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indisprimary AND "
+                    "i.indrelid = (current_schema() || '.' || %s)::regclass",
+                    (name,),
+                )
+            )
             if not columns:
-                raise LookupError(f"no table {name} in schema {self.schema}: run "
-                                  "`parcelscreen db upgrade`")  # fmt: skip
+                raise LookupError(
+                    f"no table {name} in schema {self.schema}: run `parcelscreen db upgrade`"
+                )
             self._tables[name] = Table(columns, key)
         return self._tables[name]
 
@@ -179,8 +208,9 @@ class PostgresDatabase(Database):
                     raise
                 raise unavailable from exc
 
-    def execute(self, sql: str,
-                params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
         pg = self._translated(sql)
         if pg == SKIP:
             return []

@@ -107,8 +107,10 @@ def _codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     encoded = pc.dictionary_encode(pc.fill_null(column, ""))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    return (np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
-            normalise_many(encoded.dictionary))  # fmt: skip
+    return (
+        np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
+        normalise_many(encoded.dictionary),
+    )
 
 
 def _combine(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -14,9 +14,16 @@ from ._features import FeatureSpec
 RISK_ORIGINS: tuple[str, ...] = ("US", "GB", "AU", "DE", "NL", "CA", "FR", "ES", "PL", "BE")
 
 
-_USED = ("value_per_gram_vs_chapter", "value_per_gram_eur", "gross_weight_g", "category_gift",
-         "category_documents", "vague_description_share", "missing_hs_share",
-         "sender_address_missing")  # fmt: skip
+_USED = (
+    "value_per_gram_vs_chapter",
+    "value_per_gram_eur",
+    "gross_weight_g",
+    "category_gift",
+    "category_documents",
+    "vague_description_share",
+    "missing_hs_share",
+    "sender_address_missing",
+)
 
 
 def rule_score(matrix: np.ndarray, spec: FeatureSpec, origin: np.ndarray) -> np.ndarray:

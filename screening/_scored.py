@@ -24,23 +24,27 @@ from data_contracts import SelectionReason
 from ._policy import Band, Decision, Verdict
 from .explain import Reason
 
-REASON_TYPE = pa.struct([
-    ("group", pa.string()),
-    ("label", pa.string()),
-    ("contribution", pa.float64()),
-    ("sentence", pa.string()),
-])
+REASON_TYPE = pa.struct(
+    [
+        ("group", pa.string()),
+        ("label", pa.string()),
+        ("contribution", pa.float64()),
+        ("sentence", pa.string()),
+    ]
+)
 #: The Arrow columns of a scored batch, in the order batch screening writes them.
-SCORED_SCHEMA = pa.schema([
-    ("item_id", pa.string()),
-    ("probability", pa.float64()),
-    ("band", pa.string()),
-    ("decision", pa.string()),
-    ("selection_reason", pa.string()),
-    ("selection_probability", pa.float64()),
-    ("reasons", pa.list_(REASON_TYPE)),
-    ("model_version", pa.string()),
-])
+SCORED_SCHEMA = pa.schema(
+    [
+        ("item_id", pa.string()),
+        ("probability", pa.float64()),
+        ("band", pa.string()),
+        ("decision", pa.string()),
+        ("selection_reason", pa.string()),
+        ("selection_probability", pa.float64()),
+        ("reasons", pa.list_(REASON_TYPE)),
+        ("model_version", pa.string()),
+    ]
+)
 
 
 @dataclass

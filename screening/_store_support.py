@@ -93,7 +93,8 @@ class WriterLock:
             try:
                 while True:
                     if self._owner is None and (
-                            self._held or (not self._helping and self._try_flock())):
+                        self._held or (not self._helping and self._try_flock())
+                    ):
                         self._owner = me
                         return
                     left = deadline - time.monotonic()
@@ -114,8 +115,9 @@ class WriterLock:
         except BlockingIOError:
             if not self._helping:
                 self._helping = True
-                threading.Thread(target=self._help, args=(fd,), name="writer-lock-wait",
-                                 daemon=True).start()  # fmt: skip
+                threading.Thread(
+                    target=self._help, args=(fd,), name="writer-lock-wait", daemon=True
+                ).start()
             return False
         self._held = True
         return True
@@ -154,8 +156,9 @@ class WriterLock:
         self.acquire()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
     def close(self) -> None:
@@ -220,8 +223,9 @@ class WalCheckpointer:
                 self._opened[key] = conn, WriterLock(key)
             self._paths[key] = self._paths.get(key, 0) + 1
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="wal-checkpoint",
-                                                daemon=True)  # fmt: skip
+                self._thread = threading.Thread(
+                    target=self._run, name="wal-checkpoint", daemon=True
+                )
                 self._thread.start()
 
     def unregister(self, path: Path | str) -> None:

@@ -33,8 +33,9 @@ REFERENCE_WEEKS = 4
 SAMPLE = 2000
 MIN_ROWS = 200
 CACHE_SECONDS = 60.0
-_SELECT = ("SELECT rowid, summary, features FROM scored_result WHERE model_version = ? "
-           "AND rowid IN ({})")  # fmt: skip
+_SELECT = (
+    "SELECT rowid, summary, features FROM scored_result WHERE model_version = ? AND rowid IN ({})"
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ def _first_at(db: Database, at: str, lo: int, hi: int) -> int:
     """The first rowid in ``[lo, hi]`` of a result scored at ``at`` or later (``hi`` if none)."""
     while lo < hi:
         mid = (lo + hi) // 2
-        row = db.execute("SELECT scored_at FROM scored_result WHERE rowid >= ? ORDER BY rowid "
-                         "LIMIT 1", (mid,))  # fmt: skip
+        row = db.execute(
+            "SELECT scored_at FROM scored_result WHERE rowid >= ? ORDER BY rowid LIMIT 1", (mid,)
+        )
         if not row or _instant(row[0][0]) >= _instant(at):
             hi = mid
         else:
@@ -66,8 +68,9 @@ def _instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _window(db: Database, version: str, start: datetime, end: datetime,
-            top: int) -> tuple[list[float], list[np.ndarray]]:  # fmt: skip
+def _window(
+    db: Database, version: str, start: datetime, end: datetime, top: int
+) -> tuple[list[float], list[np.ndarray]]:
     """Scores and feature vectors of a sample of the results of ``version`` scored in
     ``[start, end)``."""
     lo = _first_at(db, start.isoformat(), 1, top + 1)
@@ -79,8 +82,9 @@ def _window(db: Database, version: str, start: datetime, end: datetime,
     vectors: list[np.ndarray] = []
     for part in range(0, len(wanted), 500):
         chunk = wanted[part : part + 500]
-        for _rowid, summary, blob in db.execute(_SELECT.format(", ".join("?" * len(chunk))),
-                                                (version, *chunk)):  # fmt: skip
+        for _rowid, summary, blob in db.execute(
+            _SELECT.format(", ".join("?" * len(chunk))), (version, *chunk)
+        ):
             probability = json.loads(summary).get("probability")
             if isinstance(probability, int | float):
                 scores.append(float(probability))
@@ -88,8 +92,9 @@ def _window(db: Database, version: str, start: datetime, end: datetime,
     return scores, vectors
 
 
-def check(db: Database, version: str, names: Sequence[str],
-          now: datetime | None = None) -> HealthReport:  # fmt: skip
+def check(
+    db: Database, version: str, names: Sequence[str], now: datetime | None = None
+) -> HealthReport:
     """The drift check of ``version`` at ``now`` (default: the clock)."""
     now = now or datetime.now(UTC)
     top = db.execute("SELECT coalesce(max(rowid), 0) FROM scored_result")[0][0]
@@ -124,8 +129,11 @@ class AlarmWatch:
     def report(self, version: str, names: Sequence[str]) -> HealthReport:
         with self._lock:
             kept = self._kept
-            if kept is not None and kept[1].version == version \
-                    and self._clock() - kept[0] < CACHE_SECONDS:  # fmt: skip
+            if (
+                kept is not None
+                and kept[1].version == version
+                and self._clock() - kept[0] < CACHE_SECONDS
+            ):
                 return kept[1]
             found = check(self._db, version, names)
             self._kept = (self._clock(), found)

@@ -53,8 +53,14 @@ class ServingApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hot = self.hot_path
-        if (hot is None or scope["type"] != "http" or hot.fast is None or self.root_path
-                or len(self.user_middleware) != 1 or not hot.fast.handles(scope)):  # fmt: skip
+        if (
+            hot is None
+            or scope["type"] != "http"
+            or hot.fast is None
+            or self.root_path
+            or len(self.user_middleware) != 1
+            or not hot.fast.handles(scope)
+        ):
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self
@@ -95,11 +101,16 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     from . import __version__
 
     # the API document and its viewer need a key, as the model's metadata does (own routes)
-    app = ServingApp(title="parcelscreen", version=__version__, lifespan=lifespan,
-                     openapi_url=None, docs_url=None, redoc_url=None)  # fmt: skip
+    app = ServingApp(
+        title="parcelscreen",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.service = service
-    app.state.batcher = batcher = ScoreBatcher(service,
-                                                 linger=settings.batch_linger_ms / 1000)
+    app.state.batcher = batcher = ScoreBatcher(service, linger=settings.batch_linger_ms / 1000)
     app.include_router(v1_router)
     app.include_router(oip_router)
     mount_officer(app, service)
@@ -122,9 +133,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = [Problem("(request)", ".".join(str(p) for p in e.get("loc", ())),
-                            str(e.get("msg", "")))
-                    for e in exc.errors()]  # fmt: skip
+        problems = [
+            Problem("(request)", ".".join(str(p) for p in e.get("loc", ())), str(e.get("msg", "")))
+            for e in exc.errors()
+        ]
         return _error(422, error_body(InvalidInput("the request is invalid", problems)))
 
     @app.exception_handler(HTTPException)
@@ -137,8 +149,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         return _error(500, INTERNAL)
 
     fast = FastScore(service, batcher)
-    app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=service.metrics, fast=fast)  # fmt: skip
+    app.add_middleware(
+        ServiceMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=service.metrics,
+        fast=fast,
+    )
     app.hot_path = ServiceMiddleware(app.router, settings.max_body_bytes, service.metrics, fast)
     return app
 

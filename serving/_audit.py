@@ -40,8 +40,21 @@ from ._sqlite import Database
 GENESIS = "0" * 64
 #: The head anchor's file: the database's path with this added.
 ANCHOR_SUFFIX = ".head"
-FIELDS = ("seq", "time", "kind", "request_id", "caller", "item_id", "model_version",
-          "bundle_hash", "input_hash", "score", "decision", "detail", "prev_hash")  # fmt: skip
+FIELDS = (
+    "seq",
+    "time",
+    "kind",
+    "request_id",
+    "caller",
+    "item_id",
+    "model_version",
+    "bundle_hash",
+    "input_hash",
+    "score",
+    "decision",
+    "detail",
+    "prev_hash",
+)
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS decision_log (
         seq INTEGER PRIMARY KEY, time TEXT NOT NULL, kind TEXT NOT NULL, request_id TEXT,
@@ -56,8 +69,9 @@ SCHEMA = (
 
 def canonical_json(value: Any) -> str:
     """Canonical JSON (sorted keys, no spaces, no NaN): what hashes are taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)  # fmt: skip
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def input_key(pseudonymisation_key: str) -> bytes:
@@ -103,9 +117,14 @@ class VerifyReport:
     anchor: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "records": self.records, "head_seq": self.head_seq,
-                "head_hash": self.head_hash, "anchor": self.anchor,
-                "problems": self.problems}  # fmt: skip
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "anchor": self.anchor,
+            "problems": self.problems,
+        }
 
 
 class DecisionLog:
@@ -135,13 +154,20 @@ class DecisionLog:
             for entry in entries:
                 seq += 1
                 record = {
-                    "seq": seq, "time": stamp, "kind": entry.kind,
-                    "request_id": entry.request_id, "caller": entry.caller,
-                    "item_id": entry.item_id, "model_version": entry.model_version,
-                    "bundle_hash": entry.bundle_hash, "input_hash": entry.input_hash,
-                    "score": entry.score, "decision": entry.decision,
-                    "detail": canonical_json(entry.detail), "prev_hash": prev,
-                }  # fmt: skip
+                    "seq": seq,
+                    "time": stamp,
+                    "kind": entry.kind,
+                    "request_id": entry.request_id,
+                    "caller": entry.caller,
+                    "item_id": entry.item_id,
+                    "model_version": entry.model_version,
+                    "bundle_hash": entry.bundle_hash,
+                    "input_hash": entry.input_hash,
+                    "score": entry.score,
+                    "decision": entry.decision,
+                    "detail": canonical_json(entry.detail),
+                    "prev_hash": prev,
+                }
                 prev = record_hash(record)
                 rows.append([record[name] for name in FIELDS] + [prev])
                 seqs.append(seq)
@@ -166,14 +192,16 @@ class DecisionLog:
             rows = self.db.execute(
                 "SELECT item_id, input_hash FROM decision_log WHERE kind = 'decision' AND "
                 f"request_id = ? AND item_id IN ({', '.join('?' * len(part))}) ORDER BY seq",
-                [request_id, *part])  # fmt: skip
+                [request_id, *part],
+            )
             found.update((item, digest) for item, digest in rows if digest)
         return found
 
     def records(self, kind: str | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(FIELDS)}, hash FROM decision_log"
-        rows = self.db.execute(sql + (" WHERE kind = ?" if kind else "") + " ORDER BY seq",
-                               (kind,) if kind else ())  # fmt: skip
+        rows = self.db.execute(
+            sql + (" WHERE kind = ?" if kind else "") + " ORDER BY seq", (kind,) if kind else ()
+        )
         return [dict(zip((*FIELDS, "hash"), row, strict=True)) for row in rows]
 
     def _readable_records(self, problems: list[str]) -> list[dict[str, Any]]:
@@ -184,8 +212,9 @@ class DecisionLog:
         except StoreUnavailable:
             pass
         names = (*FIELDS, "hash")
-        columns = ", ".join(f"CASE WHEN typeof({n}) = 'text' THEN CAST({n} AS BLOB) ELSE {n} "
-                            "END" for n in names)  # fmt: skip
+        columns = ", ".join(
+            f"CASE WHEN typeof({n}) = 'text' THEN CAST({n} AS BLOB) ELSE {n} END" for n in names
+        )
         out = []
         for row in self.db.execute(f"SELECT {columns} FROM decision_log ORDER BY seq"):
             record, bad = {}, False
@@ -197,8 +226,9 @@ class DecisionLog:
                         value, bad = value.decode(errors="replace"), True
                 record[name] = value
             if bad:
-                problems.append(f"record {record['seq']}: damaged (text that is not UTF-8: "
-                                "garbage in the file)")  # fmt: skip
+                problems.append(
+                    f"record {record['seq']}: damaged (text that is not UTF-8: garbage in the file)"
+                )
             out.append(record)
         return out
 
@@ -234,12 +264,14 @@ class DecisionLog:
         for row in rows:
             seq = row["seq"]
             if seq != expected_seq:
-                missing = f"{expected_seq}" if seq == expected_seq + 1 else \
-                    f"{expected_seq}-{seq - 1}"  # fmt: skip
+                missing = (
+                    f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}-{seq - 1}"
+                )
                 problems.append(f"record(s) {missing} deleted (chain jumps to {seq})")
             if not isinstance(seq, int):
-                problems.append(f"a record after {expected_seq - 1}: damaged (its sequence "
-                                f"number is {seq!r})")  # fmt: skip
+                problems.append(
+                    f"a record after {expected_seq - 1}: damaged (its sequence number is {seq!r})"
+                )
                 continue
             if row["prev_hash"] != prev:
                 problems.append(f"record {seq}: previous hash does not match record {seq - 1}")
@@ -285,8 +317,11 @@ class DecisionLog:
             return None
         except (OSError, ValueError) as exc:
             raise ValueError(f"the head anchor {path} cannot be read ({exc})") from None
-        if not (isinstance(anchor, dict) and isinstance(anchor.get("seq"), int)
-                and isinstance(anchor.get("hash"), str)):  # fmt: skip
+        if not (
+            isinstance(anchor, dict)
+            and isinstance(anchor.get("seq"), int)
+            and isinstance(anchor.get("hash"), str)
+        ):
             raise ValueError(f"the head anchor {path} is not an anchor (seq and hash)")
         return anchor
 
@@ -301,13 +336,19 @@ class DecisionLog:
             return None
         seq, hash_ = anchor["seq"], anchor["hash"]
         ((head_seq, pruned_seq, pruned_hash),) = self.db.execute(
-            "SELECT seq, anchor_seq, anchor_hash FROM decision_log_head WHERE id = 1")
-        where = (f"its head anchor {self.anchor_path} (written "
-                 f"{anchor.get('updated_at', 'at an unknown time')}) says {seq}")  # fmt: skip
+            "SELECT seq, anchor_seq, anchor_hash FROM decision_log_head WHERE id = 1"
+        )
+        where = (
+            f"its head anchor {self.anchor_path} (written "
+            f"{anchor.get('updated_at', 'at an unknown time')}) says {seq}"
+        )
         if head_seq < seq:
-            how = ("the log was deleted or replaced and started again from genesis"
-                   if head_seq == 0 else f"records {head_seq + 1} to {seq} were cut off, or "
-                   "an older copy was put in its place")  # fmt: skip
+            how = (
+                "the log was deleted or replaced and started again from genesis"
+                if head_seq == 0
+                else f"records {head_seq + 1} to {seq} were cut off, or "
+                "an older copy was put in its place"
+            )
             return f"the decision log ends at record {head_seq} but {where}: {how}"
         if seq == 0:
             return None
@@ -321,8 +362,10 @@ class DecisionLog:
         else:
             return f"record {seq} is missing from the decision log, and {where}"
         if held != hash_:
-            return (f"record {seq} of the decision log is not the one {where}: the log was "
-                    "replaced or rewritten")  # fmt: skip
+            return (
+                f"record {seq} of the decision log is not the one {where}: the log was "
+                "replaced or rewritten"
+            )
         return None
 
     def write_anchor(self, force: bool = False) -> bool:
@@ -337,8 +380,15 @@ class DecisionLog:
         if not force and self.anchor_problem() is not None:
             return False
         seq, hash_ = self.head()
-        write_json_atomic(path, {"seq": seq, "hash": hash_, "database": self.db.path.name,
-                                 "updated_at": datetime.now(UTC).isoformat()})  # fmt: skip
+        write_json_atomic(
+            path,
+            {
+                "seq": seq,
+                "hash": hash_,
+                "database": self.db.path.name,
+                "updated_at": datetime.now(UTC).isoformat(),
+            },
+        )
         self._anchored = seq, hash_
         return True
 
@@ -350,8 +400,12 @@ class DecisionLog:
             old: dict[str, Any] | None = self.read_anchor()
         except ValueError as exc:
             old = {"unreadable": str(exc)}
-        detail = {"reason": reason, "problem": self.anchor_problem(), "anchor": old,
-                  "head": dict(zip(("seq", "hash"), self.head(), strict=True))}  # fmt: skip
+        detail = {
+            "reason": reason,
+            "problem": self.anchor_problem(),
+            "anchor": old,
+            "head": dict(zip(("seq", "hash"), self.head(), strict=True)),
+        }
         seq = self.append(Entry("anchor_override", caller=caller, detail=detail))
         self.write_anchor(force=True)
         return detail | {"override_seq": seq}
@@ -366,10 +420,16 @@ class DecisionLog:
             anchor = None
         seq, hash_ = self.head()
         rows = self.records()
-        header = {"decision_log_export": {
-            "database": str(self.db.path), "exported_at": datetime.now(UTC).isoformat(),
-            "head": {"seq": seq, "hash": hash_}, "anchor": anchor,
-            "anchor_problem": anchor_problem, "records": len(rows)}}  # fmt: skip
+        header = {
+            "decision_log_export": {
+                "database": str(self.db.path),
+                "exported_at": datetime.now(UTC).isoformat(),
+                "head": {"seq": seq, "hash": hash_},
+                "anchor": anchor,
+                "anchor_problem": anchor_problem,
+                "records": len(rows),
+            }
+        }
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         with tmp.open("w", encoding="utf-8") as f:
             f.write(canonical_json(header) + "\n")
@@ -380,8 +440,9 @@ class DecisionLog:
         os.replace(tmp, out)
         return header["decision_log_export"]
 
-    def prune(self, retention_days: float, caller: str = "cli",
-              now: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+    def prune(
+        self, retention_days: float, caller: str = "cli", now: datetime | None = None
+    ) -> dict[str, Any]:
         """Delete records older than the retention period; record a checkpoint in the chain."""
         now = now or datetime.now(UTC)
         cutoff = (now - timedelta(days=retention_days)).isoformat()
@@ -393,13 +454,21 @@ class DecisionLog:
             if not old:
                 return {"pruned": 0, "cutoff": cutoff}
             last_seq, last_hash = old[0]
-            (count,) = db.execute("SELECT COUNT(*) FROM decision_log WHERE seq <= ?",
-                                  (last_seq,))[0]  # fmt: skip
+            (count,) = db.execute("SELECT COUNT(*) FROM decision_log WHERE seq <= ?", (last_seq,))[
+                0
+            ]
             db.execute("DELETE FROM decision_log WHERE seq <= ?", (last_seq,))
-            db.execute("UPDATE decision_log_head SET anchor_seq = ?, anchor_hash = ? WHERE id = 1",
-                       (last_seq, last_hash))  # fmt: skip
-            detail = {"anchor_seq": last_seq, "anchor_hash": last_hash, "pruned": count,
-                      "cutoff": cutoff, "retention_days": retention_days}  # fmt: skip
+            db.execute(
+                "UPDATE decision_log_head SET anchor_seq = ?, anchor_hash = ? WHERE id = 1",
+                (last_seq, last_hash),
+            )
+            detail = {
+                "anchor_seq": last_seq,
+                "anchor_hash": last_hash,
+                "pruned": count,
+                "cutoff": cutoff,
+                "retention_days": retention_days,
+            }
             self.append(Entry("checkpoint", caller=caller, detail=detail), now)
         return detail
 

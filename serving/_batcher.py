@@ -47,8 +47,9 @@ class ScoreBatcher:
         #: large invalid batch delays no one else's scores.
         self._validator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate")
 
-    async def score(self, raws: Sequence[Any], caller: Caller,
-                    request_id: str) -> list[dict[str, Any]]:  # fmt: skip
+    async def score(
+        self, raws: Sequence[Any], caller: Caller, request_id: str
+    ) -> list[dict[str, Any]]:
         loop = asyncio.get_running_loop()
         if len(raws) == 1:  # one declaration: its validation is small and bounded (capped)
             validated = validate_declarations(raws)
@@ -102,8 +103,9 @@ class ScoreBatcher:
                     continue
                 requests = [request for request, _ in batch]
                 try:
-                    answers = await loop.run_in_executor(self._executor,
-                                                         self.service.score_many, requests)
+                    answers = await loop.run_in_executor(
+                        self._executor, self.service.score_many, requests
+                    )
                 except Exception as exc:  # a store or model failure answers every request in it
                     for _, future in batch:
                         if not future.done():

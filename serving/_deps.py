@@ -82,4 +82,3 @@ Monitor = Annotated[Caller, Depends(monitor)]
 Sorter = Annotated[Caller, Depends(require(Role.SORTER))]
 Officer = Annotated[Caller, Depends(require(Role.OFFICER))]
 Admin = Annotated[Caller, Depends(require(Role.ADMIN))]
-

@@ -79,8 +79,9 @@ class InvalidInput(ServingError):
     status_code = 422
     code = "invalid_input"
 
-    def __init__(self, message: str, problems: list[Problem] | None = None,
-                 omitted: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self, message: str, problems: list[Problem] | None = None, omitted: int = 0
+    ) -> None:
         super().__init__(message)
         problems = problems or []
         self.problems = problems[:MAX_PROBLEMS_PER_REQUEST]

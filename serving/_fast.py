@@ -51,8 +51,13 @@ INTERNAL: dict[str, object] = {"error": {"code": "internal", "message": "interna
 
 
 def _refused(problem: Problem) -> dict[str, Any]:
-    return {"error": {"code": InvalidInput.code, "message": "the declaration breaks the contract",
-                      "problems": [problem.as_dict()]}}  # fmt: skip
+    return {
+        "error": {
+            "code": InvalidInput.code,
+            "message": "the declaration breaks the contract",
+            "problems": [problem.as_dict()],
+        }
+    }
 
 
 def _twice(raw: Any, index: int, seen: set[str]) -> Problem | None:
@@ -65,12 +70,17 @@ def _twice(raw: Any, index: int, seen: set[str]) -> Problem | None:
         seen.add(item)
         return None
     label = record_label(index, raw) if looks_like_item_id(item) else f"#{index}"
-    return Problem(label, "item_id", "the item appears twice in this batch: only its first "
-                   "declaration is scored", "each item once per call")  # fmt: skip
+    return Problem(
+        label,
+        "item_id",
+        "the item appears twice in this batch: only its first declaration is scored",
+        "each item once per call",
+    )
 
 
-async def score_checked(batcher: ScoreBatcher, settings: Settings, raws: list[Any],
-                        caller: Caller, rid: str) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+async def score_checked(
+    batcher: ScoreBatcher, settings: Settings, raws: list[Any], caller: Caller, rid: str
+) -> tuple[list[dict[str, Any]], int]:
     """Score raw declarations, one result or one error entry each, in order; a declaration
     posted outside the window around now (settings ``posted_days_back``, ``posted_days_ahead``)
     gets its error entry here and is never scored or recorded, and so does a second
@@ -82,8 +92,7 @@ async def score_checked(batcher: ScoreBatcher, settings: Settings, raws: list[An
     sent = []
     seen: set[str] = set()
     for index, raw in enumerate(raws):
-        problem = _twice(raw, index, seen) or posting_problem(raw, record_label(index, raw),
-                                                              window)  # fmt: skip
+        problem = _twice(raw, index, seen) or posting_problem(raw, record_label(index, raw), window)
         results.append(None if problem is None else _refused(problem))
         if problem is None:
             sent.append(raw)
@@ -92,8 +101,9 @@ async def score_checked(batcher: ScoreBatcher, settings: Settings, raws: list[An
     return answers, cap_problems(answers)
 
 
-async def score_body(batcher: ScoreBatcher, settings: Settings, caller: Caller, rid: str,
-                     body: bytes) -> dict[str, Any]:  # fmt: skip
+async def score_body(
+    batcher: ScoreBatcher, settings: Settings, caller: Caller, rid: str, body: bytes
+) -> dict[str, Any]:
     """The answer to one score request's body: strict JSON, one object, the contract and the
     posting window (422 naming the problems, up to a cap), then the score. The FastAPI route
     and :class:`FastScore` share it."""
@@ -106,9 +116,11 @@ async def score_body(batcher: ScoreBatcher, settings: Settings, caller: Caller, 
         error = result["error"]
         if error["code"] == RequestIdReused.code:
             raise RequestIdReused(error["message"])
-        raise InvalidInput("the declaration breaks the contract",
-                           [Problem(**p) for p in error["problems"]],
-                           error.get("problems_omitted", 0))  # fmt: skip
+        raise InvalidInput(
+            "the declaration breaks the contract",
+            [Problem(**p) for p in error["problems"]],
+            error.get("problems_omitted", 0),
+        )
     return dict(result)
 
 
@@ -134,8 +146,13 @@ class FastScore:
         except Exception:
             log.exception("unexpected error on %s", PATH)
             status, body = 500, dump_json(INTERNAL)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def _score(self, scope: Scope, receive: Receive, rid: str) -> dict[str, Any]:
@@ -147,5 +164,4 @@ class FastScore:
                 raise InvalidInput("the client disconnected before the body arrived", [])
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        return await score_body(self.batcher, self.service.settings, caller, rid,
-                                b"".join(chunks))  # fmt: skip
+        return await score_body(self.batcher, self.service.settings, caller, rid, b"".join(chunks))

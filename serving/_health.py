@@ -86,15 +86,19 @@ class StoreHealth:
         if now == self.opened:
             return None
         what = "deleted" if now is None else "replaced by another file"
-        return (f"the record database {self.path} was {what} after the service opened it; "
-                "what the service writes now would be lost: restart the service")  # fmt: skip
+        return (
+            f"the record database {self.path} was {what} after the service opened it; "
+            "what the service writes now would be lost: restart the service"
+        )
 
     def saw(self, exc: StoreUnavailable) -> None:
         """Note an error of the store: one of a damaged file stays until a restart."""
         if self.damaged is None and store_damaged(exc.__cause__ or exc):
-            self.damaged = (f"the record database {self.path} is damaged ({exc.__cause__}): "
-                            "repair or restore it (`parcelscreen state check`), then restart "
-                            "the service")  # fmt: skip
+            self.damaged = (
+                f"the record database {self.path} is damaged ({exc.__cause__}): "
+                "repair or restore it (`parcelscreen state check`), then restart "
+                "the service"
+            )
             if self.logs:
                 log.error("%s", self.damaged)
 
@@ -111,8 +115,11 @@ class StoreHealth:
     def refusal(self) -> StoreUnavailable | None:
         """Why no write may start now (file gone or replaced, or damaged), or None."""
         problem = self.file_problem() or self.damaged
-        return None if problem is None else StoreUnavailable(
-            f"{problem}; nothing of the request was recorded")
+        return (
+            None
+            if problem is None
+            else StoreUnavailable(f"{problem}; nothing of the request was recorded")
+        )
 
     def problem(self) -> str | None:
         """Why the service is not ready for traffic, or None. May write a probe (at most once
@@ -130,14 +137,18 @@ class StoreHealth:
                 pass  # noted by the transaction
             finally:
                 self._probing.release()
-        return None if self._failed is None else (
-            f"the record database cannot be written: {self._failed}")
+        return (
+            None
+            if self._failed is None
+            else (f"the record database cannot be written: {self._failed}")
+        )
 
     def _probe(self) -> None:
         assert self.db is not None
         with self.db.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO health_probe (id, pad) VALUES (1, zeroblob(?))",
-                       (65536,))  # fmt: skip
+            db.execute(
+                "INSERT OR REPLACE INTO health_probe (id, pad) VALUES (1, zeroblob(?))", (65536,)
+            )
             db.execute("DELETE FROM health_probe WHERE id = 1")
 
 
@@ -147,8 +158,9 @@ class WatchedDatabase(Database):
     keeper: AnchorKeeper | None
     health: StoreHealth
 
-    def execute(self, sql: str,
-                params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
         try:
             return super().execute(sql, params)
         except StoreUnavailable as exc:
@@ -191,8 +203,9 @@ class WatchedDatabase(Database):
 class RecordDatabase(WatchedDatabase):
     """:class:`screening.Database` of the record database, watched by :class:`StoreHealth`."""
 
-    def __init__(self, path: Path | str, background_checkpoints: bool = False,
-                 lock_timeout: float = 5.0) -> None:  # fmt: skip
+    def __init__(
+        self, path: Path | str, background_checkpoints: bool = False, lock_timeout: float = 5.0
+    ) -> None:
         self.keeper = None
         super().__init__(path, (PROBE_SCHEMA,), background_checkpoints, lock_timeout)
         #: Readiness of this database (``/v2/health/ready``).
@@ -204,8 +217,7 @@ class PostgresRecordDatabase(WatchedDatabase, PostgresDatabase):
     """The record in PostgreSQL (:class:`screening.PostgresDatabase`), watched by
     :class:`StoreHealth` (no file to watch: a failed write and its probe only)."""
 
-    def __init__(self, url: str, schema: str, path: Path | str,
-                 lock_timeout: float = 5.0) -> None:  # fmt: skip
+    def __init__(self, url: str, schema: str, path: Path | str, lock_timeout: float = 5.0) -> None:
         self.keeper = None
         PostgresDatabase.__init__(self, url, schema, path, lock_timeout)
         self.health = StoreHealth(self.path, watch_file=False)
@@ -217,13 +229,11 @@ class AnchorKeeper:
     and once more at :meth:`stop`; never while the file was deleted or replaced, nor over an
     anchor that the log does not extend (``DecisionLog.write_anchor`` refuses)."""
 
-    def __init__(self, audit: DecisionLog, health: StoreHealth,
-                 interval: float = INTERVAL) -> None:  # fmt: skip
+    def __init__(self, audit: DecisionLog, health: StoreHealth, interval: float = INTERVAL) -> None:
         self.audit, self.health, self.interval = audit, health, interval
         self._stop = threading.Event()
         self._warned = False
-        self._thread = threading.Thread(target=self._run, name="decision-log-anchor",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(target=self._run, name="decision-log-anchor", daemon=True)
         self._thread.start()
 
     def keep(self) -> None:
@@ -257,7 +267,8 @@ def keep_anchor(db: WatchedDatabase, audit: DecisionLog) -> None:
         raise StoreRefused(
             f"refusing to start on {db.path}: {problem}. If that is intended (a restore from a "
             "backup), record it with `parcelscreen audit reanchor --reason TEXT` and start "
-            "again")  # fmt: skip
+            "again"
+        )
     db.health.logs = True
     db.keeper = AnchorKeeper(audit, db.health)
 
@@ -277,7 +288,8 @@ def _refusal(path: Path, problem: str) -> StoreRefused:
     return StoreRefused(
         f"refusing to start: the record database {path} fails SQLite's integrity check "
         f"(PRAGMA quick_check: {problem}); restore it from a backup, or recover what can be "
-        "read into a new file (sqlite3's .recover), then start again")  # fmt: skip
+        "read into a new file (sqlite3's .recover), then start again"
+    )
 
 
 def check_at_start(settings: Settings) -> None:
@@ -305,7 +317,8 @@ def check_at_start(settings: Settings) -> None:
             raise StoreRefused(
                 f"refusing to start on {path}: {problem}. If that is intended (a restore "
                 "from a backup), record it with `parcelscreen audit reanchor --reason TEXT` "
-                "and start again")  # fmt: skip
+                "and start again"
+            )
     except StoreUnavailable as exc:
         raise StoreRefused(f"refusing to start on {path}: {exc.message}") from None
     finally:

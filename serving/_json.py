@@ -32,23 +32,27 @@ MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 def _int(text: str) -> int:
     digits = len(text.lstrip("-"))
     if digits > MAX_INT_DIGITS:
-        raise ValueError(f"a number of {digits} digits is too long (at most {MAX_INT_DIGITS} "
-                         "digits are read)")  # fmt: skip
+        raise ValueError(
+            f"a number of {digits} digits is too long (at most {MAX_INT_DIGITS} digits are read)"
+        )
     return int(text)
 
 
 def parse_json(body: bytes) -> Any:
     """Parse a request body; InvalidInput (422) naming the reason for anything not strict JSON."""
     if not body:
-        raise InvalidInput("the request body is empty",
-                           [Problem("(body)", "(body)", "expected a JSON document", got="")])
+        raise InvalidInput(
+            "the request body is empty",
+            [Problem("(body)", "(body)", "expected a JSON document", got="")],
+        )
     try:
-        return json.loads(body, parse_constant=_constant, parse_float=_float,
-                          parse_int=_int)
+        return json.loads(body, parse_constant=_constant, parse_float=_float, parse_int=_int)
     except (ValueError, RecursionError) as exc:
         reason = str(exc)[:200] if isinstance(exc, ValueError) else "nested too deeply"
-        raise InvalidInput(f"the request body is not valid JSON: {reason}",
-                           [Problem("(body)", "(body)", "malformed JSON", got=reason)]) from None
+        raise InvalidInput(
+            f"the request body is not valid JSON: {reason}",
+            [Problem("(body)", "(body)", "malformed JSON", got=reason)],
+        ) from None
 
 
 def dump_json(payload: Any) -> bytes:

@@ -66,18 +66,40 @@ class Metrics:
     def __init__(self, directory: Path, window: int = 5000) -> None:
         self.directory = MetricsDirectory.open(directory, window)
         d = self.directory
-        self.requests = Counter(_PromCounter(
-            "parcelscreen_http_requests", "HTTP requests.", ("method", "route", "status"),
-            registry=None), d)  # fmt: skip
-        self.latency = Histogram(_PromHistogram(
-            "parcelscreen_http_request_duration_seconds", "HTTP request latency.",
-            ("route", "status"), registry=None, buckets=LATENCY_BUCKETS), d)  # fmt: skip
-        self.decisions = Counter(_PromCounter(
-            "parcelscreen_decisions", "Scored parcels by band, decision and mode.",
-            ("band", "decision", "mode"), registry=None), d)  # fmt: skip
-        self.swaps = Counter(_PromCounter(
-            "parcelscreen_model_swaps", "Model reloads by result.", ("result",),
-            registry=None), d)  # fmt: skip
+        self.requests = Counter(
+            _PromCounter(
+                "parcelscreen_http_requests",
+                "HTTP requests.",
+                ("method", "route", "status"),
+                registry=None,
+            ),
+            d,
+        )
+        self.latency = Histogram(
+            _PromHistogram(
+                "parcelscreen_http_request_duration_seconds",
+                "HTTP request latency.",
+                ("route", "status"),
+                registry=None,
+                buckets=LATENCY_BUCKETS,
+            ),
+            d,
+        )
+        self.decisions = Counter(
+            _PromCounter(
+                "parcelscreen_decisions",
+                "Scored parcels by band, decision and mode.",
+                ("band", "decision", "mode"),
+                registry=None,
+            ),
+            d,
+        )
+        self.swaps = Counter(
+            _PromCounter(
+                "parcelscreen_model_swaps", "Model reloads by result.", ("result",), registry=None
+            ),
+            d,
+        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         code = str(status)
@@ -108,19 +130,26 @@ class _Served:
 
     def collect(self) -> Iterator[Metric]:
         version, bundle_hash, reference, halted = self._info()
-        model = GaugeMetricFamily("parcelscreen_model_info", "The model being served.",
-                                  labels=("bundle_hash", "version"))  # fmt: skip
+        model = GaugeMetricFamily(
+            "parcelscreen_model_info", "The model being served.", labels=("bundle_hash", "version")
+        )
         model.add_metric((bundle_hash, version), 1)
         yield model
-        yield GaugeMetricFamily("parcelscreen_halted",
-                                "1 while model-based selection is halted.", value=int(halted))
+        yield GaugeMetricFamily(
+            "parcelscreen_halted", "1 while model-based selection is halted.", value=int(halted)
+        )
         scores = self._directory.recent_scores()
         if reference is not None and len(scores):
-            yield GaugeMetricFamily("parcelscreen_score_psi", "PSI of recent scores against "
-                                    "the bundle's validation reference (above 0.2: material "
-                                    "shift).", value=psi(reference, scores))  # fmt: skip
-            yield GaugeMetricFamily("parcelscreen_score_window",
-                                    "Recent scores in the PSI window.", value=len(scores))
+            yield GaugeMetricFamily(
+                "parcelscreen_score_psi",
+                "PSI of recent scores against "
+                "the bundle's validation reference (above 0.2: material "
+                "shift).",
+                value=psi(reference, scores),
+            )
+            yield GaugeMetricFamily(
+                "parcelscreen_score_window", "Recent scores in the PSI window.", value=len(scores)
+            )
         yield from _alarm_gauges(self._alarms())
 
 
@@ -128,20 +157,28 @@ def _alarm_gauges(report: HealthReport | None) -> Iterator[Metric]:
     """The drift monitor's check: whether it measured, its windows, and the alarms firing."""
     if report is None:
         return
-    yield GaugeMetricFamily("parcelscreen_drift_measured", "1 when the last 24 hours and the "
-                            "same hours of the 4 weeks before hold enough results to compare.",
-                            value=int(report.measured))  # fmt: skip
-    rows = GaugeMetricFamily("parcelscreen_drift_window_rows", "Results compared (a sample).",
-                             labels=("window",))  # fmt: skip
+    yield GaugeMetricFamily(
+        "parcelscreen_drift_measured",
+        "1 when the last 24 hours and the "
+        "same hours of the 4 weeks before hold enough results to compare.",
+        value=int(report.measured),
+    )
+    rows = GaugeMetricFamily(
+        "parcelscreen_drift_window_rows", "Results compared (a sample).", labels=("window",)
+    )
     rows.add_metric(("current",), report.current_rows)
     rows.add_metric(("reference",), report.reference_rows)
     yield rows
-    yield GaugeMetricFamily("parcelscreen_drift_alarms", "Drift alarms firing (significant and "
-                            "material shifts of the score or a declared field).",
-                            value=len(report.alarms))  # fmt: skip
-    firing = GaugeMetricFamily("parcelscreen_drift_alarm", "PSI of each shift that alarms "
-                               "(feature 'score': the score's distribution).",
-                               labels=("feature",))  # fmt: skip
+    yield GaugeMetricFamily(
+        "parcelscreen_drift_alarms",
+        "Drift alarms firing (significant and material shifts of the score or a declared field).",
+        value=len(report.alarms),
+    )
+    firing = GaugeMetricFamily(
+        "parcelscreen_drift_alarm",
+        "PSI of each shift that alarms (feature 'score': the score's distribution).",
+        labels=("feature",),
+    )
     for alarm in report.alarms:
         firing.add_metric((alarm.feature,), alarm.psi)
     yield firing

@@ -21,8 +21,9 @@ def _valid(rid: str) -> bool:
 
 
 class ServiceMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics,
-                 fast: FastScore | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, metrics: Metrics, fast: FastScore | None = None
+    ) -> None:
         self.app, self.max_body, self.metrics = app, max_body_bytes, metrics
         #: Answers ``POST /v1/parcels:score`` without FastAPI's routing (see ``_fast``).
         self.fast = fast
@@ -71,15 +72,24 @@ class ServiceMiddleware:
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe_request(path, scope["method"], status,
-                                         time.perf_counter() - started)  # fmt: skip
+            self.metrics.observe_request(
+                path, scope["method"], status, time.perf_counter() - started
+            )
 
     def _message(self) -> str:
         return f"the request body is larger than the limit of {self.max_body} bytes"
 
     async def _too_large(self, send: Send) -> None:
         body = dump_json(error_body(PayloadTooLarge(self._message())))
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -66,11 +66,17 @@ def upgrade_schema(db: PostgresDatabase) -> dict[str, Any]:
             if version <= before:
                 continue
             db.run_script(sql)
-            db.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                       (version, name, datetime.now(UTC).isoformat()))  # fmt: skip
+            db.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, datetime.now(UTC).isoformat()),
+            )
             applied.append(name)
-    return {"database": db.name, "from_version": before, "to_version": known_version(),
-            "applied": applied}  # fmt: skip
+    return {
+        "database": db.name,
+        "from_version": before,
+        "to_version": known_version(),
+        "applied": applied,
+    }
 
 
 def check_version(db: PostgresDatabase) -> None:
@@ -82,7 +88,9 @@ def check_version(db: PostgresDatabase) -> None:
         raise SchemaMismatch(
             f"the record ({db.name}) is at schema version {have}, newer than this release "
             f"knows ({know}): a newer release upgraded it; run that release (an older one "
-            "would write to a schema it does not know)")  # fmt: skip
+            "would write to a schema it does not know)"
+        )
     raise SchemaMismatch(
         f"the record ({db.name}) is at schema version {have}, this release needs {know}: "
-        "run `parcelscreen db upgrade` (with PARCELSCREEN_DATABASE_URL set) first")
+        "run `parcelscreen db upgrade` (with PARCELSCREEN_DATABASE_URL set) first"
+    )

@@ -46,28 +46,49 @@ SERVER = "parcelscreen"
 PROTOCOL_VERSION = "2"
 
 
-_TENSOR = {"type": "object", "required": ["name", "datatype", "shape", "data"],
-           "properties": {"name": {"type": "string"}, "datatype": {"type": "string"},
-                          "shape": {"type": "array", "items": {"type": "integer"}},
-                          "data": {"type": "array"}}}  # fmt: skip
-INFER_IN = {"type": "object", "required": ["inputs"],
-            "properties": {"id": {"type": "string"},
-                           "inputs": {"type": "array", "items": _TENSOR}}}  # fmt: skip
-INFER_OUT = {"type": "object", "required": ["model_name", "model_version", "outputs"],
-             "properties": {"model_name": {"type": "string"}, "id": {"type": "string"},
-                            "model_version": {"type": "string"},
-                            "outputs": {"type": "array", "items": _TENSOR}}}  # fmt: skip
+_TENSOR = {
+    "type": "object",
+    "required": ["name", "datatype", "shape", "data"],
+    "properties": {
+        "name": {"type": "string"},
+        "datatype": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+        "data": {"type": "array"},
+    },
+}
+INFER_IN = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "items": _TENSOR}},
+}
+INFER_OUT = {
+    "type": "object",
+    "required": ["model_name", "model_version", "outputs"],
+    "properties": {
+        "model_name": {"type": "string"},
+        "id": {"type": "string"},
+        "model_version": {"type": "string"},
+        "outputs": {"type": "array", "items": _TENSOR},
+    },
+}
 
 
 _INFER_OK: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Successful Response",
-          "content": {"application/json": {"schema": INFER_OUT}}}}  # fmt: skip
+    200: {
+        "description": "Successful Response",
+        "content": {"application/json": {"schema": INFER_OUT}},
+    }
+}
 
 
 def _ok(*required: str) -> dict[int | str, dict[str, Any]]:
     schema = {"type": "object", "required": list(required)}
-    return {200: {"description": "Successful Response",
-                  "content": {"application/json": {"schema": schema}}}}  # fmt: skip
+    return {
+        200: {
+            "description": "Successful Response",
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
 
 
 def _json(payload: Any) -> Response:
@@ -106,33 +127,48 @@ async def server_metadata(caller: Sorter) -> Response:
     return _json({"name": SERVER, "version": __version__, "extensions": []})
 
 
-@router.get("/models/{name}", responses=_ok("name", "versions", "inputs", "outputs")
-            | error_responses(401, 403, 404, 503))
+@router.get(
+    "/models/{name}",
+    responses=_ok("name", "versions", "inputs", "outputs") | error_responses(401, 403, 404, 503),
+)
 async def model_metadata(name: str, service: ServiceDep, caller: Sorter) -> Response:
     served = _model(service, name)
     k = len(served.model.spec.names)
-    return _json({
-        "name": name, "versions": [served.model.version], "platform": "onnxruntime",
-        "inputs": [{"name": "features", "datatype": "FP32", "shape": [-1, k]},
-                   {"name": "declaration", "datatype": "BYTES", "shape": [-1]}],
-        "outputs": [{"name": "probability", "datatype": "FP64", "shape": [-1]},
-                    {"name": "margin", "datatype": "FP64", "shape": [-1]},
-                    {"name": "decision", "datatype": "BYTES", "shape": [-1]}],
-        "parameters": {"feature_names": served.model.spec.names,
-                       "bundle_hash": served.model.bundle_hash},
-    })  # fmt: skip
+    return _json(
+        {
+            "name": name,
+            "versions": [served.model.version],
+            "platform": "onnxruntime",
+            "inputs": [
+                {"name": "features", "datatype": "FP32", "shape": [-1, k]},
+                {"name": "declaration", "datatype": "BYTES", "shape": [-1]},
+            ],
+            "outputs": [
+                {"name": "probability", "datatype": "FP64", "shape": [-1]},
+                {"name": "margin", "datatype": "FP64", "shape": [-1]},
+                {"name": "decision", "datatype": "BYTES", "shape": [-1]},
+            ],
+            "parameters": {
+                "feature_names": served.model.spec.names,
+                "bundle_hash": served.model.bundle_hash,
+            },
+        }
+    )
 
 
-@router.get("/models/{name}/ready", responses=_ok("name", "ready")
-            | error_responses(401, 403, 404, 503))
+@router.get(
+    "/models/{name}/ready", responses=_ok("name", "ready") | error_responses(401, 403, 404, 503)
+)
 async def model_ready(name: str, service: ServiceDep, caller: Sorter) -> Response:
     _model(service, name)
     return _json({"name": name, "ready": True})
 
 
 def _bad(field: str, problem: str, got: Any = None) -> InvalidInput:
-    return InvalidInput(f"inputs: {problem}", [Problem("(request)", field, problem,
-                        got=None if got is None else str(got)[:120])])  # fmt: skip
+    return InvalidInput(
+        f"inputs: {problem}",
+        [Problem("(request)", field, problem, got=None if got is None else str(got)[:120])],
+    )
 
 
 _FP32_MAX = float(np.finfo(np.float32).max)
@@ -157,11 +193,16 @@ def _tensor(data: Any, shape: list[int]) -> np.ndarray:
     return array
 
 
-@router.post("/models/{name}/infer", openapi_extra={"requestBody": {
-    "required": True, "content": {"application/json": {"schema": INFER_IN}}}},
-    responses=_INFER_OK | error_responses(401, 403, 404, 503) | REQUEST_ID_REUSED)
-async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter,
-                rid: RequestId) -> Response:  # fmt: skip
+@router.post(
+    "/models/{name}/infer",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": INFER_IN}}}
+    },
+    responses=_INFER_OK | error_responses(401, 403, 404, 503) | REQUEST_ID_REUSED,
+)
+async def infer(
+    name: str, request: Request, service: ServiceDep, caller: Sorter, rid: RequestId
+) -> Response:
     served = _model(service, name)
     raw = parse_json(await request.body())
     inputs = raw.get("inputs") if isinstance(raw, dict) else None
@@ -183,13 +224,31 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
         matrix = _tensor(data, shape).astype(np.float32)
         margin, probability = served.model.probability(matrix)
         n = len(margin)
-        await run_in_threadpool(service.audit.append, Entry(  # no decision, but the model
-            "features_scored", request_id=rid, caller=caller.key_id,  # was asked: who, how much
-            model_version=served.model.version, bundle_hash=served.model.bundle_hash,
-            detail={"rows": n}))  # fmt: skip
-        return _json(base | {"outputs": [
-            {"name": "probability", "datatype": "FP64", "shape": [n], "data": probability.tolist()},
-            {"name": "margin", "datatype": "FP64", "shape": [n], "data": margin.tolist()}]})
+        await run_in_threadpool(
+            service.audit.append,
+            Entry(  # no decision, but the model
+                "features_scored",
+                request_id=rid,
+                caller=caller.key_id,  # was asked: who, how much
+                model_version=served.model.version,
+                bundle_hash=served.model.bundle_hash,
+                detail={"rows": n},
+            ),
+        )
+        return _json(
+            base
+            | {
+                "outputs": [
+                    {
+                        "name": "probability",
+                        "datatype": "FP64",
+                        "shape": [n],
+                        "data": probability.tolist(),
+                    },
+                    {"name": "margin", "datatype": "FP64", "shape": [n], "data": margin.tolist()},
+                ]
+            }
+        )
     if tensor.get("name") == "declaration" and tensor.get("datatype") == "BYTES":
         if shape != [len(data)]:
             raise _bad("inputs[0].shape", "must be [number of declarations]", shape)
@@ -201,12 +260,14 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
                 decls.append(json.loads(item) if isinstance(item, str) else item)
             except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise _bad(f"inputs[0].data[{i}]", "not a JSON declaration") from None
-        results, omitted = await score_checked(request.app.state.batcher, service.settings,
-                                               decls, caller, rid)  # fmt: skip
+        results, omitted = await score_checked(
+            request.app.state.batcher, service.settings, decls, caller, rid
+        )
         errors = [p for r in results for p in r.get("error", {}).get("problems", [])]
         if errors:
-            raise InvalidInput("a declaration breaks the contract",
-                               [Problem(**p) for p in errors], omitted)  # fmt: skip
+            raise InvalidInput(
+                "a declaration breaks the contract", [Problem(**p) for p in errors], omitted
+            )
         for result in results:  # the request ID decided another declaration of an item
             if result.get("error", {}).get("code") == RequestIdReused.code:
                 raise RequestIdReused(result["error"]["message"])
@@ -217,10 +278,23 @@ async def infer(name: str, request: Request, service: ServiceDep, caller: Sorter
         def column(key: str) -> list[Any]:
             return [r[key] for r in results]
 
-        return _json(base | {"outputs": [
-            {"name": "probability", "datatype": "FP64", "shape": [n],
-             "data": column("probability")},
-            *({"name": key, "datatype": "BYTES", "shape": [n], "data": column(key)}
-              for key in ("band", "decision", "selection_reason", "mode", "item_id"))]})
-    raise _bad("inputs[0].name", "expected 'features' (FP32) or 'declaration' (BYTES)",
-               tensor.get("name"))  # fmt: skip
+        return _json(
+            base
+            | {
+                "outputs": [
+                    {
+                        "name": "probability",
+                        "datatype": "FP64",
+                        "shape": [n],
+                        "data": column("probability"),
+                    },
+                    *(
+                        {"name": key, "datatype": "BYTES", "shape": [n], "data": column(key)}
+                        for key in ("band", "decision", "selection_reason", "mode", "item_id")
+                    ),
+                ]
+            }
+        )
+    raise _bad(
+        "inputs[0].name", "expected 'features' (FP32) or 'declaration' (BYTES)", tensor.get("name")
+    )

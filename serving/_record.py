@@ -37,8 +37,7 @@ def open_history(settings: Settings, db: Database | None = None) -> HistoryBacke
     """The entity-history backend the settings name (SQLite: tables of ``db``, the record
     database, or of the file at ``settings.state_path``)."""
     if settings.history_backend == "postgres":
-        return shared_history_backend("postgres", settings.postgres_url,
-                                      settings.postgres_schema)  # fmt: skip
+        return shared_history_backend("postgres", settings.postgres_url, settings.postgres_schema)
     if settings.history_backend == "redis":
         return shared_history_backend("redis", settings.redis_url, settings.redis_prefix)
     return SQLiteBackend(db if db is not None else settings.state_path)
@@ -49,19 +48,23 @@ def check_not_legacy(settings: Settings) -> None:
     invisible, and new records would split from them)."""
     if settings.legacy_stores:
         names = ", ".join(str(p) for p in settings.legacy_stores)
-        raise LegacyStores(f"found separate stores of an older release ({names}); run "
-                           "`parcelscreen db upgrade` (with the service stopped) to merge "
-                           f"them into {settings.state_path}")  # fmt: skip
+        raise LegacyStores(
+            f"found separate stores of an older release ({names}); run "
+            "`parcelscreen db upgrade` (with the service stopped) to merge "
+            f"them into {settings.state_path}"
+        )
 
 
-def open_record_database(settings: Settings, background_checkpoints: bool = False,
-                         must_exist: bool = False) -> RecordDatabase | PostgresRecordDatabase:
+def open_record_database(
+    settings: Settings, background_checkpoints: bool = False, must_exist: bool = False
+) -> RecordDatabase | PostgresRecordDatabase:
     """The record database the settings name: PostgreSQL (``database_url``, at the schema
     version this release knows, else :class:`SchemaMismatch`) or ``state.sqlite``."""
     path: Path = settings.state_path
     if settings.database_url:
-        pg = PostgresRecordDatabase(settings.database_url, settings.database_schema, path,
-                                    settings.lock_timeout)  # fmt: skip
+        pg = PostgresRecordDatabase(
+            settings.database_url, settings.database_schema, path, settings.lock_timeout
+        )
         try:
             check_version(pg)
         except BaseException:
@@ -69,18 +72,27 @@ def open_record_database(settings: Settings, background_checkpoints: bool = Fals
             raise
         return pg
     if must_exist and not path.is_file():
-        raise StoreMissing(f"no record database at {path} (set PARCELSCREEN_DATA_DIR or "
-                           "PARCELSCREEN_STATE_DB to the service's)")  # fmt: skip
+        raise StoreMissing(
+            f"no record database at {path} (set PARCELSCREEN_DATA_DIR or "
+            "PARCELSCREEN_STATE_DB to the service's)"
+        )
     check_not_legacy(settings)
-    return RecordDatabase(path, background_checkpoints=background_checkpoints,
-                          lock_timeout=settings.lock_timeout)  # fmt: skip
+    return RecordDatabase(
+        path, background_checkpoints=background_checkpoints, lock_timeout=settings.lock_timeout
+    )
 
 
 class Record:
     """The record database of a deployment and the stores that are its tables."""
 
-    def __init__(self, settings: Settings, *, background_checkpoints: bool = False,
-                 must_exist: bool = False, serving: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        background_checkpoints: bool = False,
+        must_exist: bool = False,
+        serving: bool = False,
+    ) -> None:
         """``serving``: opened by the service, which refuses a decision log behind its head
         anchor (:class:`StoreRefused`) and keeps the anchor current (``serving._health``)."""
         self.settings = settings
@@ -100,8 +112,9 @@ class Record:
                 self.close()
                 raise
 
-    def record_outcome(self, outcome: InspectionOutcome, caller: str,
-                       request_id: str) -> dict[str, Any]:  # fmt: skip
+    def record_outcome(
+        self, outcome: InspectionOutcome, caller: str, request_id: str
+    ) -> dict[str, Any]:
         """Store an inspection outcome, count it in the item's entity history and log it: one
         transaction (the API's ``POST /v1/outcomes``, the officer's form and ``parcelscreen
         outcomes import``).
@@ -129,7 +142,9 @@ class Record:
                     f"item {item} already has an outcome (outcome_id {current.id}: "
                     f"{current.result}, recorded {current.recorded_at}); outcomes are "
                     "append-only: to correct it, send the corrected outcome with "
-                    f'"corrects": {current.id} and a "correction_reason"', _current(current))
+                    f'"corrects": {current.id} and a "correction_reason"',
+                    _current(current),
+                )
             overturn = pending = False
             if outcome.corrects is None:
                 kind = "outcome"
@@ -141,27 +156,53 @@ class Record:
                 pending = overturn and self.settings.four_eyes
                 kind = "outcome_correction_pending" if pending else "outcome_correction"
                 linked = not pending and self.history.correct_outcome(
-                    item, seized, clean, was=self._counted(item, current))
+                    item, seized, clean, was=self._counted(item, current)
+                )
             outcome_id = self.state.put_outcome(
-                item, record["recorded_at"], _now(), request_id, caller, linked, record,
-                outcome.corrects, PENDING if pending else EFFECTIVE)  # fmt: skip
-            correction = {} if outcome.corrects is None else {
-                "corrects": outcome.corrects, "correction_reason": outcome.correction_reason,
-                "overturns_seizure": overturn, "effective": not pending}  # fmt: skip
-            self.audit.append(Entry(
-                kind, request_id=request_id, caller=caller, item_id=item,
-                input_hash=input_hash(record, self._input_key),
-                decision=outcome.result.value if outcome.result else "not_inspected",
-                detail={"outcome_id": outcome_id, "linked_to_history": linked,
+                item,
+                record["recorded_at"],
+                _now(),
+                request_id,
+                caller,
+                linked,
+                record,
+                outcome.corrects,
+                PENDING if pending else EFFECTIVE,
+            )
+            correction = (
+                {}
+                if outcome.corrects is None
+                else {
+                    "corrects": outcome.corrects,
+                    "correction_reason": outcome.correction_reason,
+                    "overturns_seizure": overturn,
+                    "effective": not pending,
+                }
+            )
+            self.audit.append(
+                Entry(
+                    kind,
+                    request_id=request_id,
+                    caller=caller,
+                    item_id=item,
+                    input_hash=input_hash(record, self._input_key),
+                    decision=outcome.result.value if outcome.result else "not_inspected",
+                    detail={
+                        "outcome_id": outcome_id,
+                        "linked_to_history": linked,
                         "inspected": outcome.inspected,
-                        "selection_reason": record["selection_reason"]} | correction,
-            ))  # fmt: skip
+                        "selection_reason": record["selection_reason"],
+                    }
+                    | correction,
+                )
+            )
             stored = self.state.outcome(outcome_id)
         assert stored is not None
         return _answer(stored, request_id)
 
-    def approve_outcome(self, outcome_id: int, caller: str, request_id: str,
-                        officer_ref: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def approve_outcome(
+        self, outcome_id: int, caller: str, request_id: str, officer_ref: str | None = None
+    ) -> dict[str, Any]:
         """Approve a pending correction (four eyes): it becomes the item's outcome, the
         history's counts follow, and the approval is logged; one transaction. Refused to the
         officer who asked (same caller, or same officer reference), and once the outcome it
@@ -171,12 +212,15 @@ class Record:
             if row is None:
                 raise NotFound(f"no outcome {outcome_id}")
             if row.state != PENDING:
-                raise OutcomeConflict(f"outcome {outcome_id} is not waiting for approval "
-                                      f"(it is {row.state})")  # fmt: skip
+                raise OutcomeConflict(
+                    f"outcome {outcome_id} is not waiting for approval (it is {row.state})"
+                )
             asked_by = row.record.get("officer_ref")
             if caller == row.caller or (officer_ref and officer_ref == asked_by):
-                raise Forbidden(f"outcome {outcome_id}: the officer who asked for a correction "
-                                "cannot approve it (four eyes); another officer must")  # fmt: skip
+                raise Forbidden(
+                    f"outcome {outcome_id}: the officer who asked for a correction "
+                    "cannot approve it (four eyes); another officer must"
+                )
             current = self.state.current_outcome(row.item_id)
             assert row.corrects is not None  # only corrections wait for approval
             _check_corrects(row.item_id, row.corrects, current)
@@ -184,12 +228,21 @@ class Record:
             was = self._counted(row.item_id, current)
             linked = self.history.correct_outcome(row.item_id, *row.counts, was=was)
             self.state.approve_outcome(outcome_id, caller, _now(), request_id, linked)
-            self.audit.append(Entry(
-                "outcome_correction_approved", request_id=request_id, caller=caller,
-                item_id=row.item_id, decision=row.result,
-                detail={"outcome_id": outcome_id, "corrects": row.corrects,
-                        "asked_by": row.caller, "linked_to_history": linked},
-            ))  # fmt: skip
+            self.audit.append(
+                Entry(
+                    "outcome_correction_approved",
+                    request_id=request_id,
+                    caller=caller,
+                    item_id=row.item_id,
+                    decision=row.result,
+                    detail={
+                        "outcome_id": outcome_id,
+                        "corrects": row.corrects,
+                        "asked_by": row.caller,
+                        "linked_to_history": linked,
+                    },
+                )
+            )
             approved = self.state.outcome(outcome_id)
         assert approved is not None
         return _answer(approved, request_id)
@@ -215,16 +268,26 @@ def _current(row: OutcomeRow) -> dict[str, Any]:
 def _check_corrects(item_id: str, corrects: int, current: OutcomeRow | None) -> None:
     """Refuse a correction that does not name the item's current outcome."""
     if current is None:
-        raise OutcomeConflict(f"item {item_id} has no outcome to correct; send its first "
-                              "outcome without corrects and correction_reason")  # fmt: skip
+        raise OutcomeConflict(
+            f"item {item_id} has no outcome to correct; send its first "
+            "outcome without corrects and correction_reason"
+        )
     if corrects != current.id:
         raise OutcomeConflict(
             f"outcome {corrects} is not the current outcome of item {item_id}: that is "
             f"outcome_id {current.id} ({current.result}, recorded {current.recorded_at}); a "
-            f'correction names it: "corrects": {current.id}', _current(current))
+            f'correction names it: "corrects": {current.id}',
+            _current(current),
+        )
 
 
 def _answer(row: OutcomeRow, request_id: str) -> dict[str, Any]:
-    return {"item_id": row.item_id, "stored": True, "outcome_id": row.id,
-            "effective": row.state == EFFECTIVE, "corrects": row.corrects,
-            "linked_to_history": row.linked, "request_id": request_id}  # fmt: skip
+    return {
+        "item_id": row.item_id,
+        "stored": True,
+        "outcome_id": row.id,
+        "effective": row.state == EFFECTIVE,
+        "corrects": row.corrects,
+        "linked_to_history": row.linked,
+        "request_id": request_id,
+    }

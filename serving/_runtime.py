@@ -62,10 +62,18 @@ class Served:
 class ModelHolder:
     """Holds the served model; ``reload`` swaps in the model the alias points at."""
 
-    def __init__(self, registry: ModelRegistry, alias: str, history: History,
-                 pseudonymiser: Pseudonymiser, policy: DecisionPolicy, decision_key: bytes,
-                 audit: DecisionLog, metrics: Metrics,
-                 trusted_keys: Sequence[Ed25519PublicKey] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        alias: str,
+        history: History,
+        pseudonymiser: Pseudonymiser,
+        policy: DecisionPolicy,
+        decision_key: bytes,
+        audit: DecisionLog,
+        metrics: Metrics,
+        trusted_keys: Sequence[Ed25519PublicKey] = (),
+    ) -> None:
         self.registry, self.alias = registry, alias
         #: Keys one of which must have signed a bundle's manifest (none: unsigned ones load).
         self.trusted_keys = tuple(trusted_keys)
@@ -95,15 +103,18 @@ class ModelHolder:
 
     def _build(self, model: LoadedModel) -> Served:
         def engine(halted: bool) -> ScoringEngine:
-            policy = DecisionPolicy(self._policy.capacity, self._policy.random_share,
-                                    self._policy.review_factor, halted)  # fmt: skip
-            return ScoringEngine(model, self._history, self._pseudonymiser, policy,
-                                 self._decision_key)  # fmt: skip
+            policy = DecisionPolicy(
+                self._policy.capacity, self._policy.random_share, self._policy.review_factor, halted
+            )
+            return ScoringEngine(
+                model, self._history, self._pseudonymiser, policy, self._decision_key
+            )
 
         return Served(model, engine(False), engine(True))
 
-    def reload(self, caller: str = "watcher", request_id: str | None = None,
-               force: bool = False) -> dict[str, Any]:  # fmt: skip
+    def reload(
+        self, caller: str = "watcher", request_id: str | None = None, force: bool = False
+    ) -> dict[str, Any]:
         """Load the model the alias points at if it is not the one served; refuse bad bundles."""
         with self._reload_lock:
             current = self._served.model.version if self._served else None
@@ -122,8 +133,9 @@ class ModelHolder:
             if version in self._refused and not force:
                 raise ModelRefused(self._refused[version])
             try:
-                model = LoadedModel.load(self.registry.path(version), version=version,
-                                         trusted_keys=self.trusted_keys)  # fmt: skip
+                model = LoadedModel.load(
+                    self.registry.path(version), version=version, trusted_keys=self.trusted_keys
+                )
                 _warm(model)
             except (OSError, MemoryError):
                 raise  # the disk or memory, not the bundle: the watcher tries it again
@@ -133,9 +145,15 @@ class ModelHolder:
                 self._refused[version] = exc.message
                 log.error("refused model %s: %s", version, exc.message)
                 self._metrics.swaps.inc(result="refused")
-                self._audit.append(Entry("model_refused", request_id=request_id, caller=caller,
-                                         model_version=version, detail={"error": exc.message,
-                                         "still_serving": current}))  # fmt: skip
+                self._audit.append(
+                    Entry(
+                        "model_refused",
+                        request_id=request_id,
+                        caller=caller,
+                        model_version=version,
+                        detail={"error": exc.message, "still_serving": current},
+                    )
+                )
                 raise ModelRefused(
                     f"model {version} refused, still serving {current}: {exc.message}"
                 ) from exc
@@ -146,9 +164,16 @@ class ModelHolder:
                     self._older.popitem(last=False)
             self._served = self._build(model)  # the atomic swap
             self._metrics.swaps.inc(result="loaded")
-            self._audit.append(Entry("model_loaded", request_id=request_id, caller=caller,
-                                     model_version=version, bundle_hash=model.bundle_hash,
-                                     detail={"previous": current}))  # fmt: skip
+            self._audit.append(
+                Entry(
+                    "model_loaded",
+                    request_id=request_id,
+                    caller=caller,
+                    model_version=version,
+                    bundle_hash=model.bundle_hash,
+                    detail={"previous": current},
+                )
+            )
             log.info("serving model %s (was %s)", version, current)
             return {"changed": True, "version": version, "previous": current}
 
@@ -161,8 +186,9 @@ class ModelHolder:
         if cached is not None:
             return cached
         try:
-            model = LoadedModel.load(self.registry.path(version), version=version,
-                                     trusted_keys=self.trusted_keys)  # fmt: skip
+            model = LoadedModel.load(
+                self.registry.path(version), version=version, trusted_keys=self.trusted_keys
+            )
         except Exception as exc:  # noqa: BLE001 - a result's model that is gone or broken
             raise NotFound(f"model {version} of this result cannot be loaded: {exc}") from exc
         with self._reload_lock:  # as many older models kept as after a swap, no more

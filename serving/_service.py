@@ -69,15 +69,20 @@ Validated = tuple[ParcelDeclaration | None, list[Problem]]
 def reused_answer(request_id: str, item_id: str) -> dict[str, Any]:
     """The error entry of a declaration sent under a request ID that decided another
     declaration of the same item (nothing is scored or recorded for it)."""
-    return {"code": RequestIdReused.code, "message": (
-        f"X-Request-ID {request_id!r} was used for a different declaration of item {item_id}; "
-        "use a new request ID to score the amended declaration")}  # fmt: skip
+    return {
+        "code": RequestIdReused.code,
+        "message": (
+            f"X-Request-ID {request_id!r} was used for a different declaration of item {item_id}; "
+            "use a new request ID to score the amended declaration"
+        ),
+    }
 
 
 def validate_declarations(raws: Sequence[Any]) -> list[Validated]:
     """Each raw declaration against the contract (problems capped per record)."""
-    return [validate_one(ParcelDeclaration, raw, record_label(i, raw))
-            for i, raw in enumerate(raws)]  # fmt: skip
+    return [
+        validate_one(ParcelDeclaration, raw, record_label(i, raw)) for i, raw in enumerate(raws)
+    ]
 
 
 class Service:
@@ -95,10 +100,12 @@ class Service:
         #: The record database: every write of a request is one transaction of it.
         self.state_db = self.record.db
         self.key_reader: Database = (  # a second connection: keys are read beside a batch
-            PostgresDatabase(settings.database_url, settings.database_schema,
-                             lock_timeout=settings.lock_timeout)
-            if settings.database_url else
-            Database(settings.state_path, lock_timeout=settings.lock_timeout))  # fmt: skip
+            PostgresDatabase(
+                settings.database_url, settings.database_schema, lock_timeout=settings.lock_timeout
+            )
+            if settings.database_url
+            else Database(settings.state_path, lock_timeout=settings.lock_timeout)
+        )
         self.keys = KeyStore(self.state_db, settings.secret_key, self.key_reader)
         self.state = self.record.state
         self.audit = self.record.audit
@@ -108,12 +115,16 @@ class Service:
         self.history_backend = self.record.history_backend
         self.history = self.record.history
         self.holder = ModelHolder(
-            ModelRegistry(settings.registry), settings.model_alias, self.history,
+            ModelRegistry(settings.registry),
+            settings.model_alias,
+            self.history,
             Pseudonymiser(settings.pseudonymisation_key),
             DecisionPolicy(settings.capacity, settings.random_share),
             decision_key(settings.secret_key),
-            self.audit, self.metrics, trusted_bundle_keys(settings.trusted_bundle_keys),
-        )  # fmt: skip
+            self.audit,
+            self.metrics,
+            trusted_bundle_keys(settings.trusted_bundle_keys),
+        )
         #: The drift monitor's last check of the served model (kept a minute).
         self.alarms = AlarmWatch(self.state_db)
         self.halted = False
@@ -163,9 +174,13 @@ class Service:
                 checked = validate_declarations(request.raws)
             for i, (decl, problems) in enumerate(checked):
                 if decl is None:
-                    outs[k][i] = {"error": {"code": "invalid_input", "message": "the declaration "
-                                  "breaks the contract",
-                                  "problems": [p.as_dict() for p in problems]}}  # fmt: skip
+                    outs[k][i] = {
+                        "error": {
+                            "code": "invalid_input",
+                            "message": "the declaration breaks the contract",
+                            "problems": [p.as_dict() for p in problems],
+                        }
+                    }
                 else:
                     valid.append((k, i, decl, problems))
         if not valid:
@@ -184,21 +199,26 @@ class Service:
                     continue
                 recorded = replayed.get((stored[0], decl.item_id))
                 if recorded is not None and recorded != input_hash(
-                        decl.model_dump(mode="json"), self.input_key):  # fmt: skip
+                    decl.model_dump(mode="json"), self.input_key
+                ):
                     outs[k][i] = {"error": reused_answer(stored[0], decl.item_id)}
                     continue
-                outs[k][i] = stored[1] | {"request_id": stored[0], "warnings": [
-                    {"field": w.field, "problem": w.problem} for w in warnings]}  # fmt: skip
+                outs[k][i] = stored[1] | {
+                    "request_id": stored[0],
+                    "warnings": [{"field": w.field, "problem": w.problem} for w in warnings],
+                }
             if new:
                 decided = self._decide(requests, new, outs, served, halted)
         for band, decision, mode, probability in decided:  # counted once committed
             self.metrics.observe_decision(band, decision, mode, probability)
         return outs
 
-    def _replayed_hashes(self, requests: Sequence[ScoreRequest],
-                         valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
-                         on_record: dict[str, tuple[str, dict[str, Any]]],
-                         ) -> dict[tuple[str, str], str]:  # fmt: skip
+    def _replayed_hashes(
+        self,
+        requests: Sequence[ScoreRequest],
+        valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
+        on_record: dict[str, tuple[str, dict[str, Any]]],
+    ) -> dict[tuple[str, str], str]:
         """The recorded input hash of each (request ID, item) sent again under the request ID
         that decided it (a retry): read from the decision log only for those."""
         retried: dict[str, list[str]] = {}
@@ -206,13 +226,20 @@ class Service:
             stored = on_record.get(decl.item_id)
             if stored is not None and stored[0] == requests[k].request_id:
                 retried.setdefault(stored[0], []).append(decl.item_id)
-        return {(rid, item): digest for rid, items in retried.items()
-                for item, digest in self.audit.input_hashes(rid, items).items()}  # fmt: skip
+        return {
+            (rid, item): digest
+            for rid, items in retried.items()
+            for item, digest in self.audit.input_hashes(rid, items).items()
+        }
 
-    def _decide(self, requests: Sequence[ScoreRequest],
-                new: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
-                outs: list[list[dict[str, Any]]], served: Any,
-                halted: bool) -> list[tuple[str, str, str, float]]:  # fmt: skip
+    def _decide(
+        self,
+        requests: Sequence[ScoreRequest],
+        new: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
+        outs: list[list[dict[str, Any]]],
+        served: Any,
+        halted: bool,
+    ) -> list[tuple[str, str, str, float]]:
         """Score new declarations and write their records (inside the caller's transaction)."""
         engine = served.fallback if halted else served.engine
         mode = HALTED_MODE if halted else MODEL_MODE
@@ -224,21 +251,35 @@ class Service:
             request_id, caller = requests[k].request_id, requests[k].caller
             summary = self._summary(parcel, mode)
             summaries.append(summary)
-            outs[k][i] = summary | {"request_id": request_id, "warnings": [
-                {"field": w.field, "problem": w.problem} for w in warnings]}  # fmt: skip
-            results.append((parcel.item_id, request_id, now, parcel.model_version, summary,
-                            parcel.features))  # fmt: skip
+            outs[k][i] = summary | {
+                "request_id": request_id,
+                "warnings": [{"field": w.field, "problem": w.problem} for w in warnings],
+            }
+            results.append(
+                (parcel.item_id, request_id, now, parcel.model_version, summary, parcel.features)
+            )
             record = decl.model_dump(mode="json")
             records.append(record)
-            entries.append(decision_entry(summary, record, self.input_key, request_id,
-                                          caller.key_id, parcel.bundle_hash))  # fmt: skip
+            entries.append(
+                decision_entry(
+                    summary, record, self.input_key, request_id, caller.key_id, parcel.bundle_hash
+                )
+            )
         self.state.put_results(results)
         if self.on_scored is not None:
-            self.on_scored(decls, summaries, [p.features for p in scored], now,
-                           list(served.model.spec.names), records=records)  # fmt: skip
+            self.on_scored(
+                decls,
+                summaries,
+                [p.features for p in scored],
+                now,
+                list(served.model.spec.names),
+                records=records,
+            )
         self.audit.append_many(entries)
-        return [(s["band"], s["decision"], mode, p.probability)
-                for s, p in zip(summaries, scored, strict=True)]  # fmt: skip
+        return [
+            (s["band"], s["decision"], mode, p.probability)
+            for s, p in zip(summaries, scored, strict=True)
+        ]
 
     @staticmethod
     def _summary(parcel: ScoredParcel, mode: str) -> dict[str, Any]:
@@ -250,8 +291,9 @@ class Service:
 
     # -- explanations -----------------------------------------------------------------------
 
-    def explanation(self, item_id: str, caller: Caller, request_id: str,
-                    logged: bool = True) -> dict[str, Any]:  # fmt: skip
+    def explanation(
+        self, item_id: str, caller: Caller, request_id: str, logged: bool = True
+    ) -> dict[str, Any]:
         """Every grouped reason and per-feature contribution of the last score of an item;
         the view logged unless ``logged`` is false (the officer page logs one per period)."""
         stored = self.state.get_result(item_id)
@@ -262,9 +304,15 @@ class Service:
         names = model.spec.names
         grouped = reasons(contribs, stored.features, model.spec, None)
         if logged:
-            self.audit.append(Entry("explanation_viewed", request_id=request_id,
-                                    caller=caller.key_id, item_id=item_id,
-                                    model_version=stored.model_version))  # fmt: skip
+            self.audit.append(
+                Entry(
+                    "explanation_viewed",
+                    request_id=request_id,
+                    caller=caller.key_id,
+                    item_id=item_id,
+                    model_version=stored.model_version,
+                )
+            )
         return stored.summary | {
             "request_id": request_id,
             "scored_request_id": stored.request_id,
@@ -273,9 +321,10 @@ class Service:
             "margin": float(contribs.sum()),
             "reasons": [r.as_dict() for r in grouped],
             "contributions": {n: float(c) for n, c in zip(names, contribs[:-1], strict=True)},
-            "features": {n: finite_or_none(float(v))
-                         for n, v in zip(names, stored.features, strict=True)},
-        }  # fmt: skip
+            "features": {
+                n: finite_or_none(float(v)) for n, v in zip(names, stored.features, strict=True)
+            },
+        }
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -286,30 +335,50 @@ class Service:
         outcome, problems = validate_one(InspectionOutcome, raw, record_label(0, raw))
         if outcome is None:
             raise InvalidInput("the outcome breaks the contract", problems)
-        window = PostingWindow.now(self.settings.labelled_retention_days,
-                                   self.settings.posted_days_ahead)  # fmt: skip
+        window = PostingWindow.now(
+            self.settings.labelled_retention_days, self.settings.posted_days_ahead
+        )
         if not window.holds(outcome.recorded_at):
-            raise InvalidInput("the outcome breaks the contract", [Problem(
-                record_label(0, raw), "recorded_at", "recording time outside the plausible "
-                f"window: expected between {window.earliest.isoformat()} and "
-                f"{window.latest.isoformat()} ({window.days_back:g} days before to "
-                f"{window.days_ahead:g} days after now)", got=outcome.recorded_at.isoformat())])
+            raise InvalidInput(
+                "the outcome breaks the contract",
+                [
+                    Problem(
+                        record_label(0, raw),
+                        "recorded_at",
+                        "recording time outside the plausible "
+                        f"window: expected between {window.earliest.isoformat()} and "
+                        f"{window.latest.isoformat()} ({window.days_back:g} days before to "
+                        f"{window.days_ahead:g} days after now)",
+                        got=outcome.recorded_at.isoformat(),
+                    )
+                ],
+            )
         return self.record.record_outcome(outcome, caller.key_id, request_id)
 
     # -- human oversight --------------------------------------------------------------------
 
-    def set_halted(self, halted: bool, caller: Caller, request_id: str,
-                   reason: str = "") -> dict[str, Any]:  # fmt: skip
+    def set_halted(
+        self, halted: bool, caller: Caller, request_id: str, reason: str = ""
+    ) -> dict[str, Any]:
         # a reason that is not valid Unicode (a lone surrogate from JSON) must not leave the
         # switch set and its record unwritten: it is stored with the bad part replaced
         reason = reason[:500].encode("utf-8", "replace").decode("utf-8")
         with self.state_db.transaction():  # the switch and its record: one commit
             self.state.set_flag("halted", "1" if halted else "0")
-            self.audit.append(Entry("halt" if halted else "resume", request_id=request_id,
-                                    caller=caller.key_id, detail={"reason": reason}))  # fmt: skip
+            self.audit.append(
+                Entry(
+                    "halt" if halted else "resume",
+                    request_id=request_id,
+                    caller=caller.key_id,
+                    detail={"reason": reason},
+                )
+            )
         self.halted = halted
-        return {"halted": halted, "mode": HALTED_MODE if halted else MODEL_MODE,
-                "request_id": request_id}  # fmt: skip
+        return {
+            "halted": halted,
+            "mode": HALTED_MODE if halted else MODEL_MODE,
+            "request_id": request_id,
+        }
 
     def status(self) -> dict[str, Any]:
         halted = self.refresh_halted()  # read once: another thread may change it meanwhile

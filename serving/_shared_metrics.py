@@ -70,9 +70,18 @@ class _FileValue:
 
     _multiprocess = True
 
-    def __init__(self, directory: MetricsDirectory, typ: str, metric_name: str, name: str,
-                 labelnames: Any, labelvalues: Any, help_text: str,
-                 multiprocess_mode: str = "", **_kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        directory: MetricsDirectory,
+        typ: str,
+        metric_name: str,
+        name: str,
+        labelnames: Any,
+        labelvalues: Any,
+        help_text: str,
+        multiprocess_mode: str = "",
+        **_kwargs: Any,
+    ) -> None:
         self._directory = directory
         self._prefix = f"{typ}_{multiprocess_mode}" if typ == "gauge" else typ
         self._key = mmap_key(metric_name, name, labelnames, labelvalues, help_text)
@@ -138,7 +147,7 @@ def read_window(path: Path) -> np.ndarray:
         return np.empty(0)
     count = _COUNT.unpack_from(data)[0]
     ring = np.frombuffer(data, np.float32, offset=_COUNT.size)
-    return ring[:max(0, min(count, len(ring)))].astype(np.float64)
+    return ring[: max(0, min(count, len(ring)))].astype(np.float64)
 
 
 @contextlib.contextmanager
@@ -236,9 +245,11 @@ class MetricsDirectory:
 
     def recent_scores(self) -> np.ndarray:
         """The drift windows of every live worker (this one's included), one after another."""
-        windows = [read_window(p) for p in sorted(self.path.glob("scores_*.f32"))
-                   if p.name == self._window.path.name
-                   or _alive(self.path / f"alive_{p.name[7:-4]}.lock")]  # fmt: skip
+        windows = [
+            read_window(p)
+            for p in sorted(self.path.glob("scores_*.f32"))
+            if p.name == self._window.path.name or _alive(self.path / f"alive_{p.name[7:-4]}.lock")
+        ]
         return np.concatenate(windows) if windows else np.empty(0)
 
     def close(self) -> None:

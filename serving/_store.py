@@ -42,10 +42,13 @@ _TRAIL_COLUMNS = {
     "approval_request_id": "TEXT",
 }
 #: The ID of the latest effective outcome of the item named by ``{item}`` (an SQL term).
-LATEST_EFFECTIVE = (f"(SELECT max(o.id) FROM outcome o WHERE o.item_id = {{item}} "
-                    f"AND o.state = '{EFFECTIVE}')")  # fmt: skip
-_OUTCOME_COLUMNS = ("id, item_id, recorded_at, received_at, request_id, caller, linked, record, "
-                    "corrects, state, approved_by, approved_at")  # fmt: skip
+LATEST_EFFECTIVE = (
+    f"(SELECT max(o.id) FROM outcome o WHERE o.item_id = {{item}} AND o.state = '{EFFECTIVE}')"
+)
+_OUTCOME_COLUMNS = (
+    "id, item_id, recorded_at, received_at, request_id, caller, linked, record, "
+    "corrects, state, approved_by, approved_at"
+)
 
 
 def outcome_table(db: Database) -> None:
@@ -62,8 +65,9 @@ def outcome_table(db: Database) -> None:
 
 def outcome_trail(db: Database, item_id: str) -> list[OutcomeRow]:
     """Every outcome of an item, corrections and pending ones included, in order."""
-    rows = db.execute(f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE item_id = ? ORDER BY id",
-                      (item_id,))  # fmt: skip
+    rows = db.execute(
+        f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE item_id = ? ORDER BY id", (item_id,)
+    )
     return [OutcomeRow.of(r) for r in rows]
 
 
@@ -105,8 +109,9 @@ class OutcomeRow:
     @classmethod
     def of(cls, row: tuple[Any, ...]) -> OutcomeRow:
         id_, item, recorded, received, rid, caller, linked, record, *rest = row
-        return cls(int(id_), item, recorded, received, rid, caller, bool(linked),
-                   json.loads(record), *rest)  # fmt: skip
+        return cls(
+            int(id_), item, recorded, received, rid, caller, bool(linked), json.loads(record), *rest
+        )
 
 
 @dataclass
@@ -131,10 +136,18 @@ class StateStore:
     def put_results(self, rows: list[ResultRow]) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO scored_result VALUES (?, ?, ?, ?, ?, ?)",
-            [(item_id, request_id, scored_at, version, json.dumps(summary),
-              np.asarray(features, dtype=np.float32).tobytes())
-             for item_id, request_id, scored_at, version, summary, features in rows],
-        )  # fmt: skip
+            [
+                (
+                    item_id,
+                    request_id,
+                    scored_at,
+                    version,
+                    json.dumps(summary),
+                    np.asarray(features, dtype=np.float32).tobytes(),
+                )
+                for item_id, request_id, scored_at, version, summary, features in rows
+            ],
+        )
 
     def decisions_of(self, item_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """The decision on record (request ID, summary) of each of these items that has one."""
@@ -144,7 +157,9 @@ class StateStore:
             part = unique[start : start + 500]
             rows = self.db.execute(
                 "SELECT item_id, request_id, summary FROM scored_result WHERE item_id IN "
-                f"({', '.join('?' * len(part))})", part)  # fmt: skip
+                f"({', '.join('?' * len(part))})",
+                part,
+            )
             found.update((item, (rid, json.loads(summary))) for item, rid, summary in rows)
         return found
 
@@ -157,19 +172,43 @@ class StateStore:
         if not rows:
             return None
         item, request_id, scored_at, version, summary, blob = rows[0]
-        return StoredResult(item, request_id, scored_at, version, json.loads(summary),
-                            np.frombuffer(blob, dtype=np.float32).copy())  # fmt: skip
+        return StoredResult(
+            item,
+            request_id,
+            scored_at,
+            version,
+            json.loads(summary),
+            np.frombuffer(blob, dtype=np.float32).copy(),
+        )
 
-    def put_outcome(self, item_id: str, recorded_at: str, received_at: str, request_id: str,
-                    caller: str, linked: bool, record: dict[str, Any],
-                    corrects: int | None = None, state: str = EFFECTIVE) -> int:  # fmt: skip
+    def put_outcome(
+        self,
+        item_id: str,
+        recorded_at: str,
+        received_at: str,
+        request_id: str,
+        caller: str,
+        linked: bool,
+        record: dict[str, Any],
+        corrects: int | None = None,
+        state: str = EFFECTIVE,
+    ) -> int:
         """Append an outcome; its ID."""
         ((outcome_id,),) = self.db.execute(
             "INSERT INTO outcome (item_id, recorded_at, received_at, request_id, caller, linked, "
             "record, corrects, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (item_id, recorded_at, received_at, request_id, caller, int(linked),
-             json.dumps(record, sort_keys=True), corrects, state),
-        )  # fmt: skip
+            (
+                item_id,
+                recorded_at,
+                received_at,
+                request_id,
+                caller,
+                int(linked),
+                json.dumps(record, sort_keys=True),
+                corrects,
+                state,
+            ),
+        )
         return int(outcome_id)
 
     def outcomes(self) -> list[dict[str, Any]]:
@@ -188,22 +227,28 @@ class StateStore:
     def outcome(self, outcome_id: int) -> OutcomeRow | None:
         if not 0 < outcome_id < 2**63:  # no such row, and no such SQLite integer
             return None
-        rows = self.db.execute(f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE id = ?",
-                               (outcome_id,))  # fmt: skip
+        rows = self.db.execute(
+            f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE id = ?", (outcome_id,)
+        )
         return OutcomeRow.of(rows[0]) if rows else None
 
     def current_outcome(self, item_id: str) -> OutcomeRow | None:
         """The item's latest effective outcome: the one that counts (None: no outcome)."""
-        rows = self.db.execute(f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE id = "
-                               f"{LATEST_EFFECTIVE.format(item='?')}", (item_id,))  # fmt: skip
+        rows = self.db.execute(
+            f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE id = "
+            f"{LATEST_EFFECTIVE.format(item='?')}",
+            (item_id,),
+        )
         return OutcomeRow.of(rows[0]) if rows else None
 
     def counted_outcome(self, item_id: str) -> OutcomeRow | None:
         """The item's latest effective outcome that was linked to the entity history: what
         the history counts for it."""
-        rows = self.db.execute(f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE item_id = ? AND "
-                               f"state = '{EFFECTIVE}' AND linked = 1 ORDER BY id DESC LIMIT 1",
-                               (item_id,))  # fmt: skip
+        rows = self.db.execute(
+            f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE item_id = ? AND "
+            f"state = '{EFFECTIVE}' AND linked = 1 ORDER BY id DESC LIMIT 1",
+            (item_id,),
+        )
         return OutcomeRow.of(rows[0]) if rows else None
 
     def outcome_trail(self, item_id: str) -> list[OutcomeRow]:
@@ -211,13 +256,16 @@ class StateStore:
 
     def outcome_of_request(self, item_id: str, request_id: str) -> OutcomeRow | None:
         """The item's outcome stored by this request, if any (a retried request)."""
-        rows = self.db.execute(f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE item_id = ? AND "
-                               "request_id = ? ORDER BY id DESC LIMIT 1",
-                               (item_id, request_id))  # fmt: skip
+        rows = self.db.execute(
+            f"SELECT {_OUTCOME_COLUMNS} FROM outcome WHERE item_id = ? AND "
+            "request_id = ? ORDER BY id DESC LIMIT 1",
+            (item_id, request_id),
+        )
         return OutcomeRow.of(rows[0]) if rows else None
 
-    def approve_outcome(self, outcome_id: int, approved_by: str, approved_at: str,
-                        request_id: str, linked: bool) -> bool:  # fmt: skip
+    def approve_outcome(
+        self, outcome_id: int, approved_by: str, approved_at: str, request_id: str, linked: bool
+    ) -> bool:
         """Make a pending correction effective (its record is not changed); False if it was
         not pending."""
         rows = self.db.execute(

@@ -19,8 +19,10 @@ from ._audit import SCHEMA as AUDIT_SCHEMA
 from ._audit import DecisionLog, Entry
 
 #: The tables each older file held, in the order they are copied.
-TABLES = {"audit.sqlite": ("decision_log", "decision_log_head"),
-          "history.sqlite": ("history_entity", "history_partner", "history_item")}  # fmt: skip
+TABLES = {
+    "audit.sqlite": ("decision_log", "decision_log_head"),
+    "history.sqlite": ("history_entity", "history_partner", "history_item"),
+}
 
 
 class UpgradeError(ValueError):
@@ -41,8 +43,9 @@ def merge_legacy(state: Path, files: list[Path]) -> dict[str, Any]:
         copied: dict[str, int] = {}
         for n, path in enumerate(files):
             if path.name not in TABLES:
-                raise UpgradeError(f"{path}: not a store of an older release (expected one of "
-                                   f"{', '.join(TABLES)})")  # fmt: skip
+                raise UpgradeError(
+                    f"{path}: not a store of an older release (expected one of {', '.join(TABLES)})"
+                )
             db.execute(f"ATTACH DATABASE ? AS old{n}", (str(path),))
         try:
             with db.transaction():  # every file, or none
@@ -65,14 +68,17 @@ def merge_legacy(state: Path, files: list[Path]) -> dict[str, Any]:
 
 
 def _copy(db: Database, old: str, path: Path, table: str) -> int:
-    if not db.execute(f"SELECT 1 FROM {old}.sqlite_master WHERE type = 'table' AND name = ?",
-                      (table,)):  # fmt: skip
+    if not db.execute(
+        f"SELECT 1 FROM {old}.sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ):
         return 0
     if table == "decision_log_head":
         db.execute("DELETE FROM main.decision_log_head")
     elif db.execute(f"SELECT 1 FROM main.{table} LIMIT 1"):
-        raise UpgradeError(f"{path}: the record database already holds {table} rows; merge "
-                           "before the new release records anything")  # fmt: skip
+        raise UpgradeError(
+            f"{path}: the record database already holds {table} rows; merge "
+            "before the new release records anything"
+        )
     columns = [c for c in _columns(db, old, table) if c in _columns(db, "main", table)]
     names = ", ".join(columns)
     db.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM {old}.{table}")

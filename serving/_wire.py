@@ -100,7 +100,14 @@ def conflict_response(meaning: str) -> dict[int | str, dict[str, Any]]:
 
 
 #: The OpenAPI ``responses`` entry of a scoring route's 409 (``_errors.RequestIdReused``).
-REQUEST_ID_REUSED: dict[int | str, dict[str, Any]] = {409: {"model": ErrorAnswer, "description": (
-    "The X-Request-ID decided another declaration of this item (a retry repeats its request; "
-    "an amended declaration needs a new request ID); nothing was recorded. In a batch, the "
-    "record's error entry (code request_id_reused)")}}  # fmt: skip
+REQUEST_ID_REUSED: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorAnswer,
+        "description": (
+            "The X-Request-ID decided another declaration of this "
+            "item (a retry repeats its request; "
+            "an amended declaration needs a new request ID); nothing was recorded. In a batch, the "
+            "record's error entry (code request_id_reused)"
+        ),
+    }
+}

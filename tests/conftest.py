@@ -23,8 +23,9 @@ os.environ.setdefault("PARCELSCREEN_POSTED_DAYS_BACK", "36500")
 KEY = "test-pseudonymisation-key-0123456789"
 #: A stress prevalence (0.5%, ten times the simulator's realistic default) so that a small
 #: data set holds enough seizures to train and test on.
-SMALL_DATA = SimulationConfig(parcels=60_000, days=120, inspection_rate=0.3, random_share=0.3,
-                              seed=3, prevalence=0.005)  # fmt: skip
+SMALL_DATA = SimulationConfig(
+    parcels=60_000, days=120, inspection_rate=0.3, random_share=0.3, seed=3, prevalence=0.005
+)
 
 
 @dataclass(frozen=True)

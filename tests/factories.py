@@ -12,22 +12,44 @@ _DECLARATION: dict[str, Any] = {
     "origin_post": "NL-AMS-1",
     "origin_country": "NL",
     "destination_country": "US",
-    "sender": {"name": "Jan de Vries", "street": "Damrak 1", "city": "Amsterdam",
-               "postcode": "1012 LG", "country": "NL", "email": "jan@example.nl"},
-    "recipient": {"name": "Mary Smith", "street": "12 Oak St", "city": "Springfield",
-                  "postcode": "62701", "country": "US"},
+    "sender": {
+        "name": "Jan de Vries",
+        "street": "Damrak 1",
+        "city": "Amsterdam",
+        "postcode": "1012 LG",
+        "country": "NL",
+        "email": "jan@example.nl",
+    },
+    "recipient": {
+        "name": "Mary Smith",
+        "street": "12 Oak St",
+        "city": "Springfield",
+        "postcode": "62701",
+        "country": "US",
+    },
     "category": "gift",
     "gross_weight_kg": 0.35,
     "declared_value": 12.5,
     "currency": "EUR",
     "postal_charges": 4.2,
     "lines": [
-        {"description": "green tea", "quantity": 2, "net_weight_kg": 0.2, "value": 10.0,
-         "hs_code": "090220", "origin_country": "CN"},
-        {"description": "greeting card", "quantity": 1, "net_weight_kg": 0.05, "value": 2.5,
-         "hs_code": "490900"},
+        {
+            "description": "green tea",
+            "quantity": 2,
+            "net_weight_kg": 0.2,
+            "value": 10.0,
+            "hs_code": "090220",
+            "origin_country": "CN",
+        },
+        {
+            "description": "greeting card",
+            "quantity": 1,
+            "net_weight_kg": 0.05,
+            "value": 2.5,
+            "hs_code": "490900",
+        },
     ],
-}  # fmt: skip
+}
 
 _OUTCOME: dict[str, Any] = {
     "contract_version": "1",

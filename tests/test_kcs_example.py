@@ -25,9 +25,11 @@ PASSWORD = "correct horse battery"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (DATA / "train.csv").is_file() or not (DATA / "valid.csv").is_file(),
-                       reason=f"the KCS data set is not at {DATA} (it is shared beside the "
-                       "repository, not part of it)"),  # fmt: skip
+    pytest.mark.skipif(
+        not (DATA / "train.csv").is_file() or not (DATA / "valid.csv").is_file(),
+        reason=f"the KCS data set is not at {DATA} (it is shared beside the "
+        "repository, not part of it)",
+    ),
 ]
 
 
@@ -39,8 +41,16 @@ def _slice(source: Path, out: Path, every: int, limit: int) -> Path:
 
 
 def _cli(args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> str:
-    done = subprocess.run([sys.executable, "-m", "parcelscreen", *args], capture_output=True,
-                          text=True, timeout=600, env=env, input=stdin, check=False, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "parcelscreen", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        input=stdin,
+        check=False,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, f"{args[0]}: {done.stderr[-3000:]}"
     return done.stdout
 
@@ -52,15 +62,17 @@ def test_kcs_import_validate_train_screen_serve(tmp_path: Path) -> None:
 
     serving = tmp_path / "serving"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")} | {
-        "PARCELSCREEN_DATA_DIR": str(serving), "PARCELSCREEN_POSTED_DAYS_BACK": "120"}
+        "PARCELSCREEN_DATA_DIR": str(serving),
+        "PARCELSCREEN_POSTED_DAYS_BACK": "120",
+    }
     train_csv = _slice(DATA / "train.csv", tmp_path / "train.csv", every=3, limit=13_000)
     valid_csv = _slice(DATA / "valid.csv", tmp_path / "valid.csv", every=4, limit=2_000)
     imported = tmp_path / "kcs"
-    check = json.loads(_cli(["import", str(train_csv), "--mapping", str(MAPPING), "--check"],
-                            env))  # fmt: skip
+    check = json.loads(_cli(["import", str(train_csv), "--mapping", str(MAPPING), "--check"], env))
     assert check["rows"] == 200 and check["imported"] > 100
-    _cli(["import", str(train_csv), "--mapping", str(MAPPING), "--out", str(imported / "train")],
-         env)  # fmt: skip
+    _cli(
+        ["import", str(train_csv), "--mapping", str(MAPPING), "--out", str(imported / "train")], env
+    )
     report = json.loads((imported / "train" / "import-report.json").read_text())
     rows = len(train_csv.read_text(encoding="utf-8").splitlines()) - 1
     assert report["rows"] == rows > 12_000 and report["imported"] + report["quarantined"] == rows
@@ -80,21 +92,43 @@ def test_kcs_import_validate_train_screen_serve(tmp_path: Path) -> None:
     assert "random_control" not in metrics and "inspected_ipw" not in metrics
     assert "no propensity weights" in metrics["inspected_only"]["model"]["basis"]
 
-    _cli(["import", str(valid_csv), "--mapping", str(MAPPING), "--out", str(imported / "valid")],
-         env)  # fmt: skip
-    _cli(["history", "load", str(imported / "train" / "declarations.parquet"), "--outcomes",
-          str(imported / "train" / "outcomes.parquet")], env)  # fmt: skip
+    _cli(
+        ["import", str(valid_csv), "--mapping", str(MAPPING), "--out", str(imported / "valid")], env
+    )
+    _cli(
+        [
+            "history",
+            "load",
+            str(imported / "train" / "declarations.parquet"),
+            "--outcomes",
+            str(imported / "train" / "outcomes.parquet"),
+        ],
+        env,
+    )
     _cli(["users", "add", "olga", "--role", "officer", "--password-stdin"], env, PASSWORD + "\n")
-    summary = json.loads(_cli(["screen", str(imported / "valid" / "declarations.parquet"),
-                               "--out", str(tmp_path / "screened"), "--registry", str(registry),
-                               "--as-of", "2021-03-31", "--capacity", "2%"], env))  # fmt: skip
+    summary = json.loads(
+        _cli(
+            [
+                "screen",
+                str(imported / "valid" / "declarations.parquet"),
+                "--out",
+                str(tmp_path / "screened"),
+                "--registry",
+                str(registry),
+                "--as-of",
+                "2021-03-31",
+                "--capacity",
+                "2%",
+            ],
+            env,
+        )
+    )
     valid_rows = pq.read_metadata(imported / "valid" / "declarations.parquet").num_rows
     quarantined = pq.read_table(tmp_path / "screened" / "quarantine.parquet").to_pylist()
     assert summary["rows_read"] == summary["rows_scored"] == valid_rows, quarantined[:5]
     assert summary["inspection_list"] > 0
 
-    settings = Settings(data_dir=serving, registry=registry, reload_seconds=0,
-                        posted_days_back=120)  # fmt: skip
+    settings = Settings(data_dir=serving, registry=registry, reload_seconds=0, posted_days_back=120)
     listed = pq.read_table(tmp_path / "screened" / "inspection_list.parquet")
     for server in start_server(settings):
         client, signed_in = sign_in(server.url, "olga", PASSWORD)

@@ -37,14 +37,25 @@ GUARD = 60.0  # seconds: longer than any time-out under test, only against a han
 
 
 @pytest.fixture(scope="module")
-def address(trained: Trained,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:  # fmt: skip
-    settings = make_settings(tmp_path_factory.mktemp("limits"), trained.registry,
-                             header_timeout=TIMEOUT, body_timeout=TIMEOUT,
-                             keep_alive_timeout=int(GUARD) * 10)  # fmt: skip
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="error",
-                            access_log=False, lifespan="on",
-                            **_serve_cmd.uvicorn_options(settings))  # fmt: skip
+def address(
+    trained: Trained, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
+    settings = make_settings(
+        tmp_path_factory.mktemp("limits"),
+        trained.registry,
+        header_timeout=TIMEOUT,
+        body_timeout=TIMEOUT,
+        keep_alive_timeout=int(GUARD) * 10,
+    )
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_level="error",
+        access_log=False,
+        lifespan="on",
+        **_serve_cmd.uvicorn_options(settings),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -164,15 +175,18 @@ def test_slow_loris_sockets_are_closed_after_the_header_timeout(address: tuple[s
 def test_a_body_that_stops_coming_is_cut_off(address: tuple[str, int]) -> None:
     with _connect(address) as sock:
         started = time.monotonic()
-        sock.sendall(b"POST /v1/parcels:score HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\"")
+        sock.sendall(
+            b"POST /v1/parcels:score HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a"'
+        )
         _answer(sock)  # the server closes it (a TimeoutError here: it never did)
         took = time.monotonic() - started
     assert took > TIMEOUT * 0.9  # the body's time-out (keep-alive is far longer), no earlier
 
 
-def test_serve_runs_uvicorn_with_the_limits(monkeypatch: pytest.MonkeyPatch,
-                                             tmp_path: Path) -> None:  # fmt: skip
+def test_serve_runs_uvicorn_with_the_limits(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import serving
 
     called: dict[str, Any] = {}
@@ -191,10 +205,26 @@ def test_serve_runs_uvicorn_with_the_limits(monkeypatch: pytest.MonkeyPatch,
 
 def test_the_defaults_are_the_documented_ones() -> None:
     defaults = {name: f.default for name, f in Settings.model_fields.items()}
-    assert {name: defaults[name] for name in (
-        "max_header_bytes", "max_headers", "header_timeout", "body_timeout",
-        "keep_alive_timeout", "max_concurrency", "posted_days_back", "posted_days_ahead")} == {
-        "max_header_bytes": 16_384, "max_headers": 100, "header_timeout": 10.0,
-        "body_timeout": 30.0, "keep_alive_timeout": 5, "max_concurrency": 1000,
-        "posted_days_back": 90.0, "posted_days_ahead": 2.0}  # fmt: skip
+    assert {
+        name: defaults[name]
+        for name in (
+            "max_header_bytes",
+            "max_headers",
+            "header_timeout",
+            "body_timeout",
+            "keep_alive_timeout",
+            "max_concurrency",
+            "posted_days_back",
+            "posted_days_ahead",
+        )
+    } == {
+        "max_header_bytes": 16_384,
+        "max_headers": 100,
+        "header_timeout": 10.0,
+        "body_timeout": 30.0,
+        "keep_alive_timeout": 5,
+        "max_concurrency": 1000,
+        "posted_days_back": 90.0,
+        "posted_days_ahead": 2.0,
+    }
     assert HttpLimits() == HttpLimits(16_384, 100, 10.0, 30.0)

@@ -15,8 +15,10 @@ def _sample_size(report: dict[str, Any]) -> str:
     n, positives = report.get("n", 0), report.get("positives", 0)
     line = f"Sample: {n} test parcels selected at random, {positives} of them seized."
     if positives < FEW_POSITIVES:
-        line += (f" **Too few seizures (under {FEW_POSITIVES}) to read these figures as "
-                 "evidence: each one moves precision by a large step.**")  # fmt: skip
+        line += (
+            f" **Too few seizures (under {FEW_POSITIVES}) to read these figures as "
+            "evidence: each one moves precision by a large step.**"
+        )
     return line
 
 
@@ -39,13 +41,17 @@ def _table(rows: dict[str, dict[str, Any]]) -> str:
 
 def _weighting(info: dict[str, Any], metrics: dict[str, Any]) -> str:
     if metrics.get("selection") == "unknown":
-        return ("unweighted: the data records neither why an item was inspected nor with what "
-                "probability, so there are no propensity weights, and every figure below rests "
-                "on inspected items only. ")  # fmt: skip
-    return (f"weighted by inverse selection probability (capped at "
-            f"{info['training']['train_weight_cap']:g} for the trees, at "
-            f"{info['training']['weight_cap']:g} for the calibration and the weighted test "
-            "figures, which also leave tip-offs out: they are selected knowing the label). ")
+        return (
+            "unweighted: the data records neither why an item was inspected nor with what "
+            "probability, so there are no propensity weights, and every figure below rests "
+            "on inspected items only. "
+        )
+    return (
+        f"weighted by inverse selection probability (capped at "
+        f"{info['training']['train_weight_cap']:g} for the trees, at "
+        f"{info['training']['weight_cap']:g} for the calibration and the weighted test "
+        "figures, which also leave tip-offs out: they are selected knowing the label). "
+    )
 
 
 def _provenance(info: dict[str, Any]) -> list[str]:
@@ -53,25 +59,32 @@ def _provenance(info: dict[str, Any]) -> list[str]:
     training = info["training"]
     parts = []
     if "data_label" in training:
-        parts.append(f"**Label: {training['data_label']}** (source column "
-                     f"{training.get('data_label_column', '?')}). Every 'seizure' and "
-                     "'positive' in this card means this label, not a drug seizure.")  # fmt: skip
+        parts.append(
+            f"**Label: {training['data_label']}** (source column "
+            f"{training.get('data_label_column', '?')}). Every 'seizure' and "
+            "'positive' in this card means this label, not a drug seizure."
+        )
     if "data_source" in training:
-        parts.append(f"Imported from {training['data_source']}"
-                     + (f"; {training['data_attribution']}" if "data_attribution" in training
-                        else "") + ".")  # fmt: skip
+        parts.append(
+            f"Imported from {training['data_source']}"
+            + (f"; {training['data_attribution']}" if "data_attribution" in training else "")
+            + "."
+        )
     return parts
 
 
 def _samples(metrics: dict[str, Any]) -> list[str]:
     if "inspected_only" in metrics:
-        return ["### Inspected test items only (selection unknown: no propensity weights)",
-                _table({k: v for k, v in metrics["inspected_only"].items()
-                        if isinstance(v, dict)}),
-                f"Basis of every figure: {metrics['basis']}."]  # fmt: skip
-    return ["### Random control sample (observed outcomes, unbiased)",
-            _table({k: v for k, v in metrics["random_control"].items() if isinstance(v, dict)}),
-            _sample_size(metrics["random_control"].get("model", {}))]  # fmt: skip
+        return [
+            "### Inspected test items only (selection unknown: no propensity weights)",
+            _table({k: v for k, v in metrics["inspected_only"].items() if isinstance(v, dict)}),
+            f"Basis of every figure: {metrics['basis']}.",
+        ]
+    return [
+        "### Random control sample (observed outcomes, unbiased)",
+        _table({k: v for k, v in metrics["random_control"].items() if isinstance(v, dict)}),
+        _sample_size(metrics["random_control"].get("model", {})),
+    ]
 
 
 def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
@@ -91,9 +104,12 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         "drugs, so that customs officers spend a limited inspection capacity where it finds "
         "most. The score supports and does not replace the officer's decision; every flagged "
         "item comes with its reasons, and a random control share keeps the evaluation honest."
-        + (f" This model was trained on another label ({info['training']['data_label']}): "
-           "it ranks by the risk of that label, not of drugs."
-           if "data_label" in info["training"] else ""),
+        + (
+            f" This model was trained on another label ({info['training']['data_label']}): "
+            "it ranks by the risk of that label, not of drugs."
+            if "data_label" in info["training"]
+            else ""
+        ),
         "## Out-of-scope use",
         "Any automated decision about a person; evidence in proceedings; items without "
         "advance data; flows unlike the training data (other countries, mail classes or "
@@ -106,7 +122,8 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"{info['training']['period'].get('gap', str(info['training']['gap_days']) + ' days')}. "
         f"Training parcels: {info['training']['labelled']} labelled of "
         f"{info['training']['parcels']} ({info['training']['seizures']} positives), "
-        + _weighting(info, metrics) + f"Source: {info['training']['source']}.",
+        + _weighting(info, metrics)
+        + f"Source: {info['training']['source']}.",
         *_provenance(info),
         "## Metrics",
         "Precision and recall at inspection capacity (share of the test flow opened).",
@@ -138,10 +155,13 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         "- Labels exist only for inspected items (selective labels); figures on the random "
         "control share are the unbiased ones, and they are noisy when that share is small.",
         "- Seizure outcomes arrive late; recent training labels are incomplete.",
-        ("- Trained on imported data (see Data): its label and its gaps bound what these "
-         "figures mean." if "data_source" in info["training"] else
-         "- Trained on simulated data until a customs partner provides real outcomes: the "
-         "simulator's assumptions (docs/DATA_CARD.md) bound what these figures mean."),
+        (
+            "- Trained on imported data (see Data): its label and its gaps bound what these "
+            "figures mean."
+            if "data_source" in info["training"]
+            else "- Trained on simulated data until a customs partner provides real outcomes: the "
+            "simulator's assumptions (docs/DATA_CARD.md) bound what these figures mean."
+        ),
         "- History features depend on pseudonymised identities: vendors who vary names and "
         "addresses beyond normalisation look new.",
         "- Monitor the drift report (PSI of score and features) and re-train on alert.",

@@ -38,8 +38,7 @@ PARTITION_ROWS = 2_000_000
 #: Parcels per block when the stats are joined back into features.
 BLOCK_ROWS = 500_000
 XY = tuple[np.ndarray, np.ndarray, np.ndarray]  # features, labels, weights
-_NO_STATS = pd.DataFrame({c: np.zeros(0, np.int64) for c in ("seq", "kind", "time",
-                                                             *STATS_FIELDS)})  # fmt: skip
+_NO_STATS = pd.DataFrame({c: np.zeros(0, np.int64) for c in ("seq", "kind", "time", *STATS_FIELDS)})
 
 
 @contextmanager
@@ -51,8 +50,9 @@ def dask_client(scheduler: str, workers: int = 2, processes: bool = True) -> Ite
     cluster = None
     try:
         if scheduler == "local":
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                   dashboard_address=":0")  # fmt: skip
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0"
+            )
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout=10)
@@ -88,9 +88,13 @@ def _block_features(first: int, size: int, *pieces: pd.DataFrame | None) -> np.n
     return entity_features(stats, first, size)
 
 
-def dask_replay(client: Any, frame: ParcelFrame, outcomes: Sequence[KnownOutcome],
-                partition_rows: int = PARTITION_ROWS,
-                block_rows: int = BLOCK_ROWS) -> np.ndarray:  # fmt: skip
+def dask_replay(
+    client: Any,
+    frame: ParcelFrame,
+    outcomes: Sequence[KnownOutcome],
+    partition_rows: int = PARTITION_ROWS,
+    block_rows: int = BLOCK_ROWS,
+) -> np.ndarray:
     """``replay`` of a frame and its outcomes on the cluster: an (n, k) float64 matrix in
     frame order, equal to the single-process replay from an empty history.
 
@@ -112,8 +116,9 @@ def dask_replay(client: Any, frame: ParcelFrame, outcomes: Sequence[KnownOutcome
     for block in range(math.ceil(n / block_rows)):
         first = block * block_rows
         picks = [client.submit(_pick, s, block, pure=False) for s in split]
-        joined.append(client.submit(_block_features, first, min(block_rows, n - first), *picks,
-                                    pure=False))  # fmt: skip
+        joined.append(
+            client.submit(_block_features, first, min(block_rows, n - first), *picks, pure=False)
+        )
     del split
     out = np.zeros((0, len(HISTORY_FEATURES)))
     if joined:
@@ -121,8 +126,9 @@ def dask_replay(client: Any, frame: ParcelFrame, outcomes: Sequence[KnownOutcome
     return np.asarray(out[time_order(frame)], dtype=np.float64)
 
 
-def dask_fit(client: Any, params: dict[str, Any], train: XY, valid: XY, rounds: int,
-             early_stopping: int) -> tuple[xgboost.Booster, dict[str, Any]]:  # fmt: skip
+def dask_fit(
+    client: Any, params: dict[str, Any], train: XY, valid: XY, rounds: int, early_stopping: int
+) -> tuple[xgboost.Booster, dict[str, Any]]:
     """``xgboost.train`` on the cluster: training and validation rows spread over the
     workers (one chunk each), the same parameters; the booster and its evaluation log."""
     import dask.array as da
@@ -134,13 +140,22 @@ def dask_fit(client: Any, params: dict[str, Any], train: XY, valid: XY, rounds: 
         x, y, w = xyw
         chunk = max(math.ceil(len(x) / workers), 1)
         return xgboost.dask.DaskDMatrix(
-            client, da.from_array(x, chunks=(chunk, x.shape[1])),
-            da.from_array(y, chunks=chunk), weight=da.from_array(w, chunks=chunk),
-            missing=np.nan)  # fmt: skip
+            client,
+            da.from_array(x, chunks=(chunk, x.shape[1])),
+            da.from_array(y, chunks=chunk),
+            weight=da.from_array(w, chunks=chunk),
+            missing=np.nan,
+        )
 
     dtrain, dvalid = matrix(train), matrix(valid)
     params = {k: v for k, v in params.items() if k != "nthread"}  # each worker's own threads
-    out = xgboost.dask.train(client, params, dtrain, num_boost_round=rounds,
-                             evals=[(dtrain, "train"), (dvalid, "validation")],
-                             early_stopping_rounds=early_stopping, verbose_eval=False)  # fmt: skip
+    out = xgboost.dask.train(
+        client,
+        params,
+        dtrain,
+        num_boost_round=rounds,
+        evals=[(dtrain, "train"), (dvalid, "validation")],
+        early_stopping_rounds=early_stopping,
+        verbose_eval=False,
+    )
     return out["booster"], dict(out["history"])

@@ -67,8 +67,9 @@ def _check_schema(table: pa.Schema, expected: pa.Schema, path: Path) -> None:
         if field.name not in table.names:
             problems.append(f"column {field.name} missing")
         elif not table.field(field.name).type.equals(field.type):
-            problems.append(f"column {field.name} is {table.field(field.name).type}, "
-                            f"expected {field.type}")  # fmt: skip
+            problems.append(
+                f"column {field.name} is {table.field(field.name).type}, expected {field.type}"
+            )
     if problems:
         raise DataError(f"{path} does not fit the contract: " + "; ".join(problems))
 
@@ -123,8 +124,9 @@ def _labels(frame: ParcelFrame, outcomes: pa.Table) -> tuple[np.ndarray, ...]:
     # whatever the file order; ties keep the later row.
     recorded = outcomes.column("recorded_at").cast(pa.int64()).to_numpy()
     order = np.argsort(recorded, kind="stable")
-    _, last = np.unique(np.asarray(outcomes.column("item_id").take(pa.array(order)))[::-1],
-                        return_index=True)  # fmt: skip
+    _, last = np.unique(
+        np.asarray(outcomes.column("item_id").take(pa.array(order)))[::-1], return_index=True
+    )
     outcomes = outcomes.take(pa.array(np.sort(order[::-1][last])))
     rows = pc.index_in(outcomes.column("item_id"), pa.array(frame.item_id, pa.string()))
     rows_np = rows.to_numpy(zero_copy_only=False)
@@ -133,8 +135,9 @@ def _labels(frame: ParcelFrame, outcomes: pa.Table) -> tuple[np.ndarray, ...]:
     inspected[idx] = True
     seized[idx] = outcomes.column("result").to_numpy(zero_copy_only=False)[matched] == "seized"
     known[idx] = outcomes.column("recorded_at").cast(pa.int64()).to_numpy()[matched]
-    reason[idx] = np.asarray(pc.fill_null(outcomes.column("selection_reason"), "")
-                             .to_numpy(zero_copy_only=False))[matched]  # fmt: skip
+    reason[idx] = np.asarray(
+        pc.fill_null(outcomes.column("selection_reason"), "").to_numpy(zero_copy_only=False)
+    )[matched]
     probs = pc.fill_null(outcomes.column("selection_probability"), np.nan).to_numpy()
     propensity[idx] = probs[matched]
     return inspected, seized, known, reason, propensity

@@ -62,26 +62,36 @@ def truth_labels(truth: pa.Table, item_ids: np.ndarray) -> tuple[np.ndarray, np.
 
 
 #: what every figure rests on when selection is unknown
-UNKNOWN_SELECTION = ("inspected items only: the data records neither why an item was "
-                     "inspected nor with what probability, so no propensity weights; the "
-                     "figures say nothing of items that were not inspected")  # fmt: skip
+UNKNOWN_SELECTION = (
+    "inspected items only: the data records neither why an item was "
+    "inspected nor with what probability, so no propensity weights; the "
+    "figures say nothing of items that were not inspected"
+)
 
 
 def selection_unknown(data: Dataset) -> bool:
     """Whether no inspected item carries a selection reason or probability."""
     inspected = data.inspected
-    return bool(inspected.any() and not np.isfinite(data.selection_probability[inspected]).any()
-                and not (data.selection_reason[inspected] != "").any())  # fmt: skip
+    return bool(
+        inspected.any()
+        and not np.isfinite(data.selection_probability[inspected]).any()
+        and not (data.selection_reason[inspected] != "").any()
+    )
 
 
-def _inspected_only(result: TrainResult, data: Dataset, prob: np.ndarray,
-                    rules: np.ndarray) -> dict[str, Any]:  # fmt: skip
+def _inspected_only(
+    result: TrainResult, data: Dataset, prob: np.ndarray, rules: np.ndarray
+) -> dict[str, Any]:
     test = result.split.test
     seized, inspected = data.seized[test][data.inspected[test]], data.inspected[test]
-    reports = {"model": _report(seized, prob[inspected]),
-               "rules": _report(seized, rules[inspected])}  # fmt: skip
+    reports = {
+        "model": _report(seized, prob[inspected]),
+        "rules": _report(seized, rules[inspected]),
+    }
     return {name: report | {"basis": UNKNOWN_SELECTION} for name, report in reports.items()} | {
-        "calibration_error": _ece(seized, prob[inspected]), "basis": UNKNOWN_SELECTION}
+        "calibration_error": _ece(seized, prob[inspected]),
+        "basis": UNKNOWN_SELECTION,
+    }
 
 
 def evaluate(result: TrainResult, data: Dataset, truth: pa.Table | None) -> dict[str, Any]:
@@ -97,8 +107,11 @@ def evaluate(result: TrainResult, data: Dataset, truth: pa.Table | None) -> dict
     weights = result.weights[test]
     out: dict[str, Any] = {"test_parcels": int(test.sum())}
     if selection_unknown(data):
-        out |= {"selection": "unknown", "basis": UNKNOWN_SELECTION,
-                "inspected_only": _inspected_only(result, data, prob, rules)}  # fmt: skip
+        out |= {
+            "selection": "unknown",
+            "basis": UNKNOWN_SELECTION,
+            "inspected_only": _inspected_only(result, data, prob, rules),
+        }
     else:
         out["random_control"] = {
             "model": _report(seized[random], prob[random]),
@@ -131,15 +144,21 @@ def evaluate(result: TrainResult, data: Dataset, truth: pa.Table | None) -> dict
                     "origin_country": data.frame.origin[test].astype(str),
                     "mail_class": data.frame.mail_class[test].astype(str),
                 },
-            ),  # fmt: skip
+            ),
         }
     else:
         labelled = seized[random] if random.any() else seized[inspected]
         chosen = random if random.any() else inspected
-        out["slices"] = sliced_report(labelled, prob[chosen], {
-            "origin_country": data.frame.origin[test][chosen].astype(str),
-            "mail_class": data.frame.mail_class[test][chosen].astype(str),
-        }, min_rows=50, min_positives=3)  # fmt: skip
+        out["slices"] = sliced_report(
+            labelled,
+            prob[chosen],
+            {
+                "origin_country": data.frame.origin[test][chosen].astype(str),
+                "mail_class": data.frame.mail_class[test][chosen].astype(str),
+            },
+            min_rows=50,
+            min_positives=3,
+        )
         if "basis" in out:
             out["slices_basis"] = UNKNOWN_SELECTION
     return out

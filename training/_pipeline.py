@@ -93,11 +93,19 @@ def run_training(
         if dask is not None:
             client = stack.enter_context(dask_client(dask, dask_workers, dask_processes))
             replay, fit = partial(dask_replay, client), partial(dask_fit, client)
-            cluster = {"scheduler": "local" if dask == "local" else "remote",
-                       "workers": len(client.scheduler_info().get("workers", {}))}  # fmt: skip
+            cluster = {
+                "scheduler": "local" if dask == "local" else "remote",
+                "workers": len(client.scheduler_info().get("workers", {})),
+            }
             progress(f"on Dask: {cluster['workers']} worker(s) at {client.scheduler.address}")
-        data = load_dataset(data_dir / "declarations.parquet", data_dir / "outcomes.parquet",
-                            Pseudonymiser(key), validate, progress, replay)  # fmt: skip
+        data = load_dataset(
+            data_dir / "declarations.parquet",
+            data_dir / "outcomes.parquet",
+            Pseudonymiser(key),
+            validate,
+            progress,
+            replay,
+        )
         result = train_model(data, config, progress, fit)
     progress("evaluating on the test period")
     metrics = evaluate(result, data, pq.read_table(truth) if truth else None)
@@ -122,7 +130,7 @@ def run_training(
             "rows": parity.rows,
             "max_abs_diff": parity.max_abs_diff,
             "tolerance": parity.tolerance,
-        },  # fmt: skip
+        },
         "training": result.params()
         | {
             "period": split.describe(),
@@ -136,13 +144,24 @@ def run_training(
     }
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
-        write_bundle(bundle, BundleContents(
-            onnx_bytes, result.booster, result.spec, result.calibration, thresholds(prob_valid),
-            reference(result, prob_valid, np.flatnonzero(result.split.validation)), metrics,
-            info, model_card(info, metrics)))  # fmt: skip
+        write_bundle(
+            bundle,
+            BundleContents(
+                onnx_bytes,
+                result.booster,
+                result.spec,
+                result.calibration,
+                thresholds(prob_valid),
+                reference(result, prob_valid, np.flatnonzero(result.split.validation)),
+                metrics,
+                info,
+                model_card(info, metrics),
+            ),
+        )
         registry = ModelRegistry(registry_root)
         version = registry.publish(bundle, signing_key=signing_key)
     registry.set_alias(alias, version)
     progress(f"published version {version} as {alias}")
-    return TrainingRun(version, registry.path(version), _jsonable(metrics),
-                       time.perf_counter() - started)  # fmt: skip
+    return TrainingRun(
+        version, registry.path(version), _jsonable(metrics), time.perf_counter() - started
+    )

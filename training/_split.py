@@ -40,10 +40,12 @@ class TimeSplit:
             return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d")
 
         b = self.bounds_us
-        return {"train": f"{day(b[0])} .. {day(b[1])}",
-                "validation": f"{day(b[2])} .. {day(b[3])}",
-                "test": f"{day(b[4])} .. {day(b[5])}",
-                **({"gap": self.gap_note} if self.gap_note else {})}  # fmt: skip
+        return {
+            "train": f"{day(b[0])} .. {day(b[1])}",
+            "validation": f"{day(b[2])} .. {day(b[3])}",
+            "test": f"{day(b[4])} .. {day(b[5])}",
+            **({"gap": self.gap_note} if self.gap_note else {}),
+        }
 
 
 def time_split(
@@ -58,13 +60,17 @@ def time_split(
     start, end = int(posted_us.min()), int(posted_us.max()) + 1
     span_days = (end - start) / _DAY_US
     if span_days < MIN_SPAN_DAYS:
-        raise DataError(f"the declarations span {span_days:.1f} days; training needs at least "
-                        f"{MIN_SPAN_DAYS:g} (training, validation and test periods by posting "
-                        "time, with label-delay gaps between them)")  # fmt: skip
+        raise DataError(
+            f"the declarations span {span_days:.1f} days; training needs at least "
+            f"{MIN_SPAN_DAYS:g} (training, validation and test periods by posting "
+            "time, with label-delay gaps between them)"
+        )
     note = ""
     if 4 * gap_days > span_days:
-        note = (f"{span_days / 8:.1f} days, scaled down from {gap_days:g} to the data's span of "
-                f"{span_days:.1f} days")  # fmt: skip
+        note = (
+            f"{span_days / 8:.1f} days, scaled down from {gap_days:g} to the data's span of "
+            f"{span_days:.1f} days"
+        )
         gap_days = span_days / 8
     gap = int(gap_days * _DAY_US)
     usable = end - start - 2 * gap

@@ -97,8 +97,9 @@ def _xgb_params(config: TrainConfig) -> dict[str, Any]:
     }
 
 
-def fit_local(params: dict[str, Any], train: XY, valid: XY, rounds: int,
-              early_stopping: int) -> tuple[xgboost.Booster, dict[str, Any]]:  # fmt: skip
+def fit_local(
+    params: dict[str, Any], train: XY, valid: XY, rounds: int, early_stopping: int
+) -> tuple[xgboost.Booster, dict[str, Any]]:
     """``xgboost.train`` in this process, stopping early on validation; booster and log."""
 
     def dmatrix(xyw: XY) -> xgboost.DMatrix:
@@ -107,14 +108,20 @@ def fit_local(params: dict[str, Any], train: XY, valid: XY, rounds: int,
     dtrain, dvalid = dmatrix(train), dmatrix(valid)
     log: dict[str, Any] = {}
     booster = xgboost.train(
-        params, dtrain, num_boost_round=rounds, evals=[(dtrain, "train"), (dvalid, "validation")],
-        early_stopping_rounds=early_stopping, evals_result=log, verbose_eval=False,
-    )  # fmt: skip
+        params,
+        dtrain,
+        num_boost_round=rounds,
+        evals=[(dtrain, "train"), (dvalid, "validation")],
+        early_stopping_rounds=early_stopping,
+        evals_result=log,
+        verbose_eval=False,
+    )
     return booster, log
 
 
-def train_model(data: Dataset, config: TrainConfig, progress: Progress,
-                fit: Fit = fit_local) -> TrainResult:  # fmt: skip
+def train_model(
+    data: Dataset, config: TrainConfig, progress: Progress, fit: Fit = fit_local
+) -> TrainResult:
     """Split by time, fit features' reference statistics, train, stop early, calibrate.
 
     ``fit`` trains the trees (:func:`fit_local`, or on a Dask cluster: same parameters)."""
@@ -128,8 +135,10 @@ def train_model(data: Dataset, config: TrainConfig, progress: Progress,
     for name, mask in (("training", known_train), ("validation", known_valid)):
         positives = int(data.seized[mask].sum())
         if positives < config.min_positives:
-            raise QualityGateError(f"{name} period has {positives} known seizures; at least "
-                                   f"{config.min_positives} are needed to train")  # fmt: skip
+            raise QualityGateError(
+                f"{name} period has {positives} known seizures; at least "
+                f"{config.min_positives} are needed to train"
+            )
     progress(
         f"training on {known_train.sum()} labelled parcels "
         f"({data.seized[known_train].sum()} seizures), validating on {known_valid.sum()}"
@@ -141,8 +150,13 @@ def train_model(data: Dataset, config: TrainConfig, progress: Progress,
         w = train_weights[mask]
         return matrix[mask], data.seized[mask].astype(np.float32), w / w.mean()
 
-    booster, log = fit(_xgb_params(config), labelled(known_train), labelled(known_valid),
-                       config.rounds, config.early_stopping)  # fmt: skip
+    booster, log = fit(
+        _xgb_params(config),
+        labelled(known_train),
+        labelled(known_valid),
+        config.rounds,
+        config.early_stopping,
+    )
     best = int(booster.best_iteration)
     booster = booster[: best + 1]  # keep exactly the trees that scored best on validation
     progress(f"best iteration {best} of {config.rounds}; calibrating on validation")
@@ -150,10 +164,10 @@ def train_model(data: Dataset, config: TrainConfig, progress: Progress,
     # train the trees but stay out of the calibration (and of weighted evaluation).
     rows = known_valid & (data.selection_reason != "tip_off")
     if not data.seized[rows].any():
-        raise QualityGateError("no seizure left to calibrate on in the validation period once "
-                               "tip-offs are left out")  # fmt: skip
-    calibration = fit_platt(predict_margin(booster, matrix[rows]), data.seized[rows],
-                            weights[rows])  # fmt: skip
+        raise QualityGateError(
+            "no seizure left to calibrate on in the validation period once tip-offs are left out"
+        )
+    calibration = fit_platt(predict_margin(booster, matrix[rows]), data.seized[rows], weights[rows])
     return TrainResult(booster, spec, calibration, split, matrix, weights, best, config, log)
 
 
@@ -165,5 +179,7 @@ def _rows(data: Dataset, rows: np.ndarray) -> ParcelFrame:
 
 
 def predict_margin(booster: xgboost.Booster, matrix: np.ndarray) -> np.ndarray:
-    return np.asarray(booster.predict(xgboost.DMatrix(matrix, missing=np.nan),
-                                      output_margin=True), dtype=np.float64)  # fmt: skip
+    return np.asarray(
+        booster.predict(xgboost.DMatrix(matrix, missing=np.nan), output_margin=True),
+        dtype=np.float64,
+    )

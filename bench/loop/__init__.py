@@ -33,60 +33,105 @@ from ._learner import Learner
 from ._ours import run_ours
 from ._seed import run_seed, summarise
 
-__all__ = ["POLICIES", "Flow", "Learner", "LoopConfig", "build_flow", "main", "run", "run_ours",
-           "run_seed", "summarise"]
+__all__ = [
+    "POLICIES",
+    "Flow",
+    "Learner",
+    "LoopConfig",
+    "build_flow",
+    "main",
+    "run",
+    "run_ours",
+    "run_seed",
+    "summarise",
+]
 
 
 def _numbers(text: str | float | int, kind: type) -> list[Any]:
     return [kind(v) for v in str(text).split(",") if v.strip()]
 
 
-def run(seeds: str | None = None, prevalence: str | float = "0.0005", weeks: int = 26,
-        capacity: float = 0.02, quick: bool = False, parcels_per_week: int = 30_000,
-        out: str = "runs/loop.json") -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    seeds: str | None = None,
+    prevalence: str | float = "0.0005",
+    weeks: int = 26,
+    capacity: float = 0.02,
+    quick: bool = False,
+    parcels_per_week: int = 30_000,
+    out: str = "runs/loop.json",
+) -> list[dict[str, Any]]:
     """Every seed at every prevalence; rows for ``python -m bench`` and a JSON file."""
     warmup = LoopConfig.warmup_weeks
     if quick:
         weeks, parcels_per_week, warmup = min(weeks, 13), min(parcels_per_week, 20_000), 6
     seeds = seeds or ("1,2,3" if quick else "1,2,3,4,5")
-    results: dict[str, Any] = {"weeks": weeks, "capacity": capacity,
-                               "parcels_per_week": parcels_per_week, "prevalences": {}}
+    results: dict[str, Any] = {
+        "weeks": weeks,
+        "capacity": capacity,
+        "parcels_per_week": parcels_per_week,
+        "prevalences": {},
+    }
     rows: list[dict[str, Any]] = []
     for p in _numbers(prevalence, float):
         runs = []
         for seed in _numbers(seeds, int):
-            config = LoopConfig(seed=seed, prevalence=p, weeks=weeks, capacity=capacity,
-                                parcels_per_week=parcels_per_week,
-                                warmup_weeks=warmup)  # fmt: skip
+            config = LoopConfig(
+                seed=seed,
+                prevalence=p,
+                weeks=weeks,
+                capacity=capacity,
+                parcels_per_week=parcels_per_week,
+                warmup_weeks=warmup,
+            )
             runs.append(run_seed(config))
             r = runs[-1]
-            print(f"prevalence {p:g} seed {seed}: seizures oracle {r['oracle_seizures']} ours "
-                  f"{r['ours_seizures']} rules {r['rules_seizures']} random "
-                  f"{r['random_seizures']} ({r['ours_to_oracle']:.2f}x oracle, "
-                  f"{r['ours_to_rules']:.1f}x rules; {r['seconds']} s); last 4 weeks: ECE "
-                  f"{r.get('ece_last_4_weeks', float('nan')):.4f}, predicted / actual "
-                  f"{r.get('predicted_over_actual_last_4_weeks', float('nan')):.2f}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"prevalence {p:g} seed {seed}: seizures oracle {r['oracle_seizures']} ours "
+                f"{r['ours_seizures']} rules {r['rules_seizures']} random "
+                f"{r['random_seizures']} ({r['ours_to_oracle']:.2f}x oracle, "
+                f"{r['ours_to_rules']:.1f}x rules; {r['seconds']} s); last 4 weeks: ECE "
+                f"{r.get('ece_last_4_weeks', float('nan')):.4f}, predicted / actual "
+                f"{r.get('predicted_over_actual_last_4_weeks', float('nan')):.2f}",
+                file=sys.stderr,
+            )
         summary = summarise(runs)
-        results["prevalences"][f"{p:g}"] = {"runs": runs, "summary": summary,
-                                            "config": asdict(config)}
+        results["prevalences"][f"{p:g}"] = {
+            "runs": runs,
+            "summary": summary,
+            "config": asdict(config),
+        }
         tag = f"loop p={p:.2%}"
         for r in runs:
-            rows.append({"figure": f"{tag} seed {r['seed']}: seizures ours vs oracle",
-                         "ours": r["ours_seizures"], "baseline": r["oracle_seizures"],
-                         "unit": f"rules {r['rules_seizures']}, random {r['random_seizures']}"})
-        for key, label, base in (("ours_to_oracle", "ours / oracle seizures", None),
-                                 ("ours_to_rules", "ours / rules-only seizures", None),
-                                 ("last_week_p1_model", "last week P@1%: model vs oracle",
-                                  "last_week_p1_oracle"),
-                                 ("ece_last_4_weeks", "ECE, last 4 weeks", None),
-                                 ("predicted_over_actual_last_4_weeks",
-                                  "predicted / actual illicit, last 4 weeks", None)):
+            rows.append(
+                {
+                    "figure": f"{tag} seed {r['seed']}: seizures ours vs oracle",
+                    "ours": r["ours_seizures"],
+                    "baseline": r["oracle_seizures"],
+                    "unit": f"rules {r['rules_seizures']}, random {r['random_seizures']}",
+                }
+            )
+        for key, label, base in (
+            ("ours_to_oracle", "ours / oracle seizures", None),
+            ("ours_to_rules", "ours / rules-only seizures", None),
+            ("last_week_p1_model", "last week P@1%: model vs oracle", "last_week_p1_oracle"),
+            ("ece_last_4_weeks", "ECE, last 4 weeks", None),
+            (
+                "predicted_over_actual_last_4_weeks",
+                "predicted / actual illicit, last 4 weeks",
+                None,
+            ),
+        ):
             if key in summary:
                 s = summary[key]
-                rows.append({"figure": f"{tag} {label} (median; min..max)", "ours": s["median"],
-                             "baseline": summary[base]["median"] if base in summary else None,
-                             "ratio": f"{s['min']:.3g}..{s['max']:.3g}", "unit": ""})
+                rows.append(
+                    {
+                        "figure": f"{tag} {label} (median; min..max)",
+                        "ours": s["median"],
+                        "baseline": summary[base]["median"] if base in summary else None,
+                        "ratio": f"{s['min']:.3g}..{s['max']:.3g}",
+                        "unit": "",
+                    }
+                )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
@@ -103,8 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parcels-per-week", type=int, default=30_000)
     parser.add_argument("--out", default="runs/loop.json")
     args = parser.parse_args(argv)
-    for row in run(args.seeds, args.prevalence, args.weeks, args.capacity, args.quick,
-                   args.parcels_per_week, args.out):  # fmt: skip
-        print(f"{row['figure']:60s} {row['ours']!s:>10s} {row.get('baseline')!s:>10s} "
-              f"{row.get('ratio', '')!s:>14s} {row['unit']}")
+    for row in run(
+        args.seeds,
+        args.prevalence,
+        args.weeks,
+        args.capacity,
+        args.quick,
+        args.parcels_per_week,
+        args.out,
+    ):
+        print(
+            f"{row['figure']:60s} {row['ours']!s:>10s} {row.get('baseline')!s:>10s} "
+            f"{row.get('ratio', '')!s:>14s} {row['unit']}"
+        )
     return 0

@@ -46,13 +46,19 @@ def build_flow(config: LoopConfig) -> Flow:
     are what the authority knows when the product starts), then the compared weeks."""
     weeks = config.warmup_weeks + config.weeks
     start = config.start - datetime.timedelta(weeks=config.warmup_weeks)
-    sim = SimulationConfig(parcels=config.parcels_per_week * weeks, days=7 * weeks, start=start,
-                           prevalence=config.prevalence, seed=config.seed,
-                           inspection_rate=config.capacity,
-                           random_share=config.random_share)  # fmt: skip
+    sim = SimulationConfig(
+        parcels=config.parcels_per_week * weeks,
+        days=7 * weeks,
+        start=start,
+        prevalence=config.prevalence,
+        seed=config.seed,
+        inspection_rate=config.capacity,
+        random_share=config.random_share,
+    )
     result = simulate(sim)
-    order = pc.sort_indices(result.declarations, [("posted_at", "ascending"),
-                                                  ("item_id", "ascending")])  # fmt: skip
+    order = pc.sort_indices(
+        result.declarations, [("posted_at", "ascending"), ("item_id", "ascending")]
+    )
     declarations = result.declarations.take(order)
     truth = result.truth.take(order)
     frame = frame_from_table(declarations, Pseudonymiser(KEY))
@@ -88,9 +94,20 @@ def build_flow(config: LoopConfig) -> Flow:
         past_random[row] = reason[i] == "random_control"
         past_weight[row] = 1.0 / prob[i] if np.isfinite(prob[i]) else 1.0
     spec = fit_feature_spec(rows_of(frame, slice(0, int(np.searchsorted(day, 7)))))
-    return Flow(frame, day, illicit, truth.column("oracle_probability").to_numpy(), found, known,
-                spec, parcel_features(frame, spec), loop_start, past, past_weight,
-                past_random)  # fmt: skip
+    return Flow(
+        frame,
+        day,
+        illicit,
+        truth.column("oracle_probability").to_numpy(),
+        found,
+        known,
+        spec,
+        parcel_features(frame, spec),
+        loop_start,
+        past,
+        past_weight,
+        past_random,
+    )
 
 
 def rows_of(frame: ParcelFrame, rows: slice) -> ParcelFrame:

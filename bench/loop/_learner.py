@@ -24,12 +24,21 @@ class Learner:
 
     def params(self) -> dict[str, Any]:
         c = self.config
-        return {"objective": "binary:logistic", "tree_method": "hist", "max_depth": c.max_depth,
-                "eta": c.learning_rate, "min_child_weight": 1.0, "subsample": 0.9,
-                "colsample_bytree": 0.8, "nthread": c.threads, "seed": c.seed}  # fmt: skip
+        return {
+            "objective": "binary:logistic",
+            "tree_method": "hist",
+            "max_depth": c.max_depth,
+            "eta": c.learning_rate,
+            "min_child_weight": 1.0,
+            "subsample": 0.9,
+            "colsample_bytree": 0.8,
+            "nthread": c.threads,
+            "seed": c.seed,
+        }
 
-    def fit(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray, calibrate: np.ndarray,
-            cap: float) -> None:  # fmt: skip
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, weight: np.ndarray, calibrate: np.ndarray, cap: float
+    ) -> None:
         """Trees on clipped weights; Platt scaling on cross-fitted margins (each calibration
         row scored by a model that did not see it: in-sample margins of the inspected rows
         are overconfident) with full inverse-propensity weights."""
@@ -47,14 +56,17 @@ class Learner:
         self.calibration = fit_platt(margin[rows], y[rows], weight[rows])
 
     def _train(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> xgboost.Booster:
-        dtrain = xgboost.DMatrix(x, label=y.astype(np.float32), weight=weight / weight.mean(),
-                                 missing=np.nan)  # fmt: skip
+        dtrain = xgboost.DMatrix(
+            x, label=y.astype(np.float32), weight=weight / weight.mean(), missing=np.nan
+        )
         return xgboost.train(self.params(), dtrain, num_boost_round=self.config.rounds)
 
     @staticmethod
     def _margin(booster: xgboost.Booster, x: np.ndarray) -> np.ndarray:
-        return np.asarray(booster.predict(xgboost.DMatrix(x, missing=np.nan),
-                                          output_margin=True), dtype=np.float64)  # fmt: skip
+        return np.asarray(
+            booster.predict(xgboost.DMatrix(x, missing=np.nan), output_margin=True),
+            dtype=np.float64,
+        )
 
     def margin(self, x: np.ndarray) -> np.ndarray:
         assert self.booster is not None

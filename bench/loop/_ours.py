@@ -54,8 +54,9 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
                 inspected[i], random[i] = True, flow.past_random[i]
                 weight[i] = flow.past_weight[i]
                 seized = bool(flow.found[i])
-                pending.append(KnownOutcome(str(frame.item_id[i]), int(flow.known_us[i]),
-                                            seized, not seized))  # fmt: skip
+                pending.append(
+                    KnownOutcome(str(frame.item_id[i]), int(flow.known_us[i]), seized, not seized)
+                )
             continue
         if d % 7 == 0 and d > 0:
             cuts = _retrain(learner, flow, histories, inspected, weight, now, config, a)
@@ -84,14 +85,22 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
         weight[a + drawn] = 1 / policy.random_rate
         for i in (a + np.concatenate([drawn, picked])).tolist():
             seized = bool(flow.found[i])
-            pending.append(KnownOutcome(str(frame.item_id[i]), int(flow.known_us[i]), seized,
-                                        not seized))  # fmt: skip
+            pending.append(
+                KnownOutcome(str(frame.item_id[i]), int(flow.known_us[i]), seized, not seized)
+            )
     return {"inspected": inspected, "probability": prob, "trained_weeks": trained_weeks}
 
 
-def _retrain(learner: Learner, flow: Flow, histories: np.ndarray, inspected: np.ndarray,
-             weight: np.ndarray, now: int, config: LoopConfig,
-             upto: int) -> dict[str, float] | None:  # fmt: skip
+def _retrain(
+    learner: Learner,
+    flow: Flow,
+    histories: np.ndarray,
+    inspected: np.ndarray,
+    weight: np.ndarray,
+    now: int,
+    config: LoopConfig,
+    upto: int,
+) -> dict[str, float] | None:
     """Retrain on every outcome recorded before ``now`` (trees on inverse-propensity weights
     clipped at ``train_weight_cap``, calibration on full weights of matured outcomes only, so
     that seizures still at the laboratory do not read as clean); thresholds from last week."""

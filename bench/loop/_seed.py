@@ -25,20 +25,26 @@ def run_seed(config: LoopConfig) -> dict[str, Any]:
     masks = {
         "oracle": top_per_day(flow.day, flow.oracle, config.capacity),
         "ours": ours["inspected"],
-        "rules": top_per_day(flow.day, rule_score(full_matrix(flow), flow.spec,
-                                                   flow.frame.origin), config.capacity),
+        "rules": top_per_day(
+            flow.day, rule_score(full_matrix(flow), flow.spec, flow.frame.origin), config.capacity
+        ),
         "random": top_per_day(flow.day, rng.random(flow.day.size), config.capacity),
-    }  # fmt: skip
+    }
     masks = {name: mask & loop for name, mask in masks.items()}
     week = flow.day // 7 - config.warmup_weeks
-    out: dict[str, Any] = {"seed": config.seed, "prevalence": config.prevalence,
-                           "parcels": int(flow.day.size), "illicit": int(flow.illicit.sum())}
+    out: dict[str, Any] = {
+        "seed": config.seed,
+        "prevalence": config.prevalence,
+        "parcels": int(flow.day.size),
+        "illicit": int(flow.illicit.sum()),
+    }
     seized = flow.found & flow.illicit
     for name, mask in masks.items():
         out[f"{name}_seizures"] = int(seized[mask].sum())
         out[f"{name}_inspected"] = int(mask.sum())
-        out[f"{name}_weekly"] = np.bincount(week[mask], weights=seized[mask],
-                                            minlength=config.weeks).tolist()  # fmt: skip
+        out[f"{name}_weekly"] = np.bincount(
+            week[mask], weights=seized[mask], minlength=config.weeks
+        ).tolist()
     out["ours_to_oracle"] = out["ours_seizures"] / max(out["oracle_seizures"], 1)
     out["ours_to_rules"] = out["ours_seizures"] / max(out["rules_seizures"], 1)
     last = week == config.weeks - 1
@@ -48,10 +54,12 @@ def run_seed(config: LoopConfig) -> dict[str, Any]:
         out["last_week_p1_oracle"] = precision_at_k(flow.illicit[last], flow.oracle[last], 0.01)
         tail = week >= config.weeks - 4
         out["ece_last_4_weeks"] = expected_calibration_error(flow.illicit[tail], prob[tail])
-        out["predicted_over_actual_last_4_weeks"] = float(prob[tail].sum()
-                                                          / max(flow.illicit[tail].sum(), 1))
-        out["reliability_last_4_weeks"] = reliability(prob[tail], flow.illicit[tail],
-                                                      (flow.found & flow.illicit)[tail])
+        out["predicted_over_actual_last_4_weeks"] = float(
+            prob[tail].sum() / max(flow.illicit[tail].sum(), 1)
+        )
+        out["reliability_last_4_weeks"] = reliability(
+            prob[tail], flow.illicit[tail], (flow.found & flow.illicit)[tail]
+        )
     except MetricError as exc:
         out["metric_error"] = str(exc)
     out["model_weeks"] = len(ours["trained_weeks"])
@@ -69,9 +77,16 @@ def reliability(prob: np.ndarray, illicit: np.ndarray, found: np.ndarray) -> lis
     rows = []
     for low, high in zip(RELIABILITY_EDGES[:-1], RELIABILITY_EDGES[1:], strict=True):
         inside = (prob >= low) & ((prob < high) | (high == 1.0))
-        rows.append({"low": low, "high": high, "parcels": int(inside.sum()),
-                     "predicted": float(prob[inside].sum()), "illicit": int(illicit[inside].sum()),
-                     "found": int(found[inside].sum())})  # fmt: skip
+        rows.append(
+            {
+                "low": low,
+                "high": high,
+                "parcels": int(inside.sum()),
+                "predicted": float(prob[inside].sum()),
+                "illicit": int(illicit[inside].sum()),
+                "found": int(found[inside].sum()),
+            }
+        )
     return rows
 
 
@@ -80,8 +95,16 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("ours_to_oracle", "ours_to_rules", "oracle_seizures", "ours_seizures",
-            "rules_seizures", "random_seizures", "last_week_p1_model", "last_week_p1_oracle",
-            "ece_last_4_weeks", "predicted_over_actual_last_4_weeks")  # fmt: skip
-    return {k: _spread([r[k] for r in runs if k in r]) for k in keys
-            if any(k in r for r in runs)}  # fmt: skip
+    keys = (
+        "ours_to_oracle",
+        "ours_to_rules",
+        "oracle_seizures",
+        "ours_seizures",
+        "rules_seizures",
+        "random_seizures",
+        "last_week_p1_model",
+        "last_week_p1_oracle",
+        "ece_last_4_weeks",
+        "predicted_over_actual_last_4_weeks",
+    )
+    return {k: _spread([r[k] for r in runs if k in r]) for k in keys if any(k in r for r in runs)}

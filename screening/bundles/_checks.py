@@ -49,8 +49,9 @@ class _Problem(Exception):
 
 def _raise(where: str, name: str, exc: _Problem) -> BundleError:
     field, problem = exc.args
-    return BundleError(f"{where}: {name}: {field}: {problem}" if field
-                       else f"{where}: {name}: {problem}")  # fmt: skip
+    return BundleError(
+        f"{where}: {name}: {field}: {problem}" if field else f"{where}: {name}: {problem}"
+    )
 
 
 def parse_json(data: bytes, where: str, name: str) -> Any:
@@ -61,8 +62,13 @@ def parse_json(data: bytes, where: str, name: str) -> Any:
         raise BundleError(f"{where}: {name} is unreadable: {exc}") from None
 
 
-def _number(field: str, value: object, low: float = -math.inf, high: float = math.inf,
-            low_open: bool = False) -> float:  # fmt: skip
+def _number(
+    field: str,
+    value: object,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+) -> float:
     """A finite JSON number (not a boolean) within [low, high] ((low, high] if low_open)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Problem(field, f"must be a number, got {type(value).__name__} {value!r:.40}")
@@ -92,11 +98,17 @@ def check_feature_spec(data: bytes, where: str) -> FeatureSpec:
         if unknown:
             raise _Problem(unknown[0], "is not a field of a feature spec")
         if spec.get("version", FEATURE_VERSION) != FEATURE_VERSION:
-            raise _Problem("version", f"features are version {spec['version']!r}; this code "
-                                      f"computes version {FEATURE_VERSION}")  # fmt: skip
+            raise _Problem(
+                "version",
+                f"features are version {spec['version']!r}; this code "
+                f"computes version {FEATURE_VERSION}",
+            )
         if "names" in spec and spec["names"] != _DEFAULT_NAMES:
-            raise _Problem("names", f"must be the {len(_DEFAULT_NAMES)} features this code "
-                                    f"computes, in order ({_diff(spec['names'])})")  # fmt: skip
+            raise _Problem(
+                "names",
+                f"must be the {len(_DEFAULT_NAMES)} features this code "
+                f"computes, in order ({_diff(spec['names'])})",
+            )
         for field in ("origins", "destinations"):
             codes = spec.get(field, [])
             if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
@@ -128,8 +140,10 @@ def check_calibration(data: bytes, where: str) -> dict[str, float]:
         payload = _object("", parse_json(data, where, name))
         if set(payload) != {"slope", "intercept"}:
             raise _Problem("", f"must hold exactly slope and intercept, holds {sorted(payload)}")
-        return {"slope": _number("slope", payload["slope"], 0.0, low_open=True),
-                "intercept": _number("intercept", payload["intercept"])}  # fmt: skip
+        return {
+            "slope": _number("slope", payload["slope"], 0.0, low_open=True),
+            "intercept": _number("intercept", payload["intercept"]),
+        }
     except _Problem as exc:
         raise _raise(where, name, exc) from None
 
@@ -154,8 +168,11 @@ def check_thresholds(data: bytes, where: str) -> dict[str, float]:
             if s0 == s1:
                 raise _Problem(k1, f"names the same share as {k0!r}")
             if p1 > p0:
-                raise _Problem(k1, f"threshold {p1!r} is above the one of the smaller share "
-                                   f"{k0} ({p0!r}); thresholds fall as shares grow")  # fmt: skip
+                raise _Problem(
+                    k1,
+                    f"threshold {p1!r} is above the one of the smaller share "
+                    f"{k0} ({p0!r}); thresholds fall as shares grow",
+                )
     except _Problem as exc:
         raise _raise(where, name, exc) from None
     return {key: float(value) for key, value in payload.items()}
@@ -170,8 +187,10 @@ def _histogram(field: str, value: object) -> None:
     if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
         raise _Problem(f"{field}.edges", "must increase")
     if len(shares) != len(edges) + 2:
-        raise _Problem(f"{field}.shares", f"has {len(shares)} entries, expected "
-                                          f"{len(edges) + 2} (bins, then missing)")  # fmt: skip
+        raise _Problem(
+            f"{field}.shares",
+            f"has {len(shares)} entries, expected {len(edges) + 2} (bins, then missing)",
+        )
     for i, share in enumerate(shares):
         _number(f"{field}.shares[{i}]", share, 0.0, 1.0)
 
@@ -232,21 +251,25 @@ def _check_graph(onnx: Any, model: Any, n_features: int) -> None:
         raise _Problem("inputs", f"are {[i.name for i in inputs]}, expected [{INPUT_NAME!r}]")
     _tensor(onnx, f"input {INPUT_NAME}", inputs[0], n_features)
     if [o.name for o in graph.output] != [OUTPUT_NAME]:
-        raise _Problem("outputs", f"are {[o.name for o in graph.output]}, expected "
-                                  f"[{OUTPUT_NAME!r}]")  # fmt: skip
+        raise _Problem(
+            "outputs", f"are {[o.name for o in graph.output]}, expected [{OUTPUT_NAME!r}]"
+        )
     _tensor(onnx, f"output {OUTPUT_NAME}", graph.output[0], 1)
     if len(graph.node) != 1:
         raise _Problem("graph", f"has {len(graph.node)} nodes, expected one tree ensemble")
     node = graph.node[0]
     if (node.domain, node.op_type) not in ONNX_OPERATORS:
-        raise _Problem(f"node {node.name!r}", f"is {node.domain}:{node.op_type}; only "
-                       "ai.onnx.ml:TreeEnsembleRegressor is served")
+        raise _Problem(
+            f"node {node.name!r}",
+            f"is {node.domain}:{node.op_type}; only ai.onnx.ml:TreeEnsembleRegressor is served",
+        )
     if list(node.input) != [INPUT_NAME] or list(node.output) != [OUTPUT_NAME]:
-        raise _Problem(f"node {node.name!r}", f"must read {INPUT_NAME!r} and write "
-                                              f"{OUTPUT_NAME!r}")  # fmt: skip
+        raise _Problem(f"node {node.name!r}", f"must read {INPUT_NAME!r} and write {OUTPUT_NAME!r}")
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-    if any(a.type == onnx.AttributeProto.TENSOR and a.t.data_location == onnx.TensorProto.EXTERNAL
-           for a in node.attribute):  # fmt: skip
+    if any(
+        a.type == onnx.AttributeProto.TENSOR and a.t.data_location == onnx.TensorProto.EXTERNAL
+        for a in node.attribute
+    ):
         raise _Problem(f"node {node.name!r}", "holds a tensor stored outside the file")
     transform = attrs.get("post_transform", b"NONE")
     if transform not in (b"NONE", "NONE"):
@@ -256,10 +279,11 @@ def _check_graph(onnx: Any, model: Any, n_features: int) -> None:
     modes = np.asarray(attrs.get("nodes_modes", []), dtype=object)
     feature_ids = np.asarray(attrs.get("nodes_featureids", []), dtype=np.int64)
     if len(feature_ids) != len(modes):
-        raise _Problem("nodes_featureids", f"has {len(feature_ids)} entries for {len(modes)} "
-                                           "nodes")  # fmt: skip
+        raise _Problem("nodes_featureids", f"has {len(feature_ids)} entries for {len(modes)} nodes")
     bad = (modes != b"LEAF") & ((feature_ids < 0) | (feature_ids >= n_features))
     if bad.any():
         i = int(np.argmax(bad))
-        raise _Problem("nodes_featureids", f"node {i} reads feature {feature_ids[i]}; the "
-                                           f"spec has {n_features} features")  # fmt: skip
+        raise _Problem(
+            "nodes_featureids",
+            f"node {i} reads feature {feature_ids[i]}; the spec has {n_features} features",
+        )

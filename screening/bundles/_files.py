@@ -83,8 +83,10 @@ def _sha256(path: Path) -> str:
 
 
 def _too_large(bundle_dir: Path, name: str, size: int, cap: int) -> BundleError:
-    return BundleError(f"bundle {bundle_dir}: {name} is {size} bytes, over its cap of {cap} "
-                       "bytes (screening.bundles.MAX_FILE_BYTES)")  # fmt: skip
+    return BundleError(
+        f"bundle {bundle_dir}: {name} is {size} bytes, over its cap of {cap} "
+        "bytes (screening.bundles.MAX_FILE_BYTES)"
+    )
 
 
 def _read_capped(bundle_dir: Path, name: str, cap: int) -> bytes | None:
@@ -95,8 +97,10 @@ def _read_capped(bundle_dir: Path, name: str, cap: int) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise BundleError(f"bundle {bundle_dir}: {name} is unreadable (a symbolic link or not "
-                          f"a file?): {exc.strerror or exc}") from None  # fmt: skip
+        raise BundleError(
+            f"bundle {bundle_dir}: {name} is unreadable (a symbolic link or not "
+            f"a file?): {exc.strerror or exc}"
+        ) from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(f.fileno())
         if not stat.S_ISREG(info.st_mode):
@@ -235,8 +239,9 @@ class VerifiedBundle:
     signed_by: str | None  # key id of the trusted signature; None where none was asked for
 
 
-def open_bundle(bundle_dir: Path, trusted_keys: Iterable[Ed25519PublicKey] = (),
-                read: Collection[str] = ()) -> VerifiedBundle:  # fmt: skip
+def open_bundle(
+    bundle_dir: Path, trusted_keys: Iterable[Ed25519PublicKey] = (), read: Collection[str] = ()
+) -> VerifiedBundle:
     """Check the bundle (sizes, signature where ``trusted_keys`` are given, every hash) and
     return it with the bytes of the files named in ``read``.
 
@@ -283,8 +288,9 @@ def open_bundle(bundle_dir: Path, trusted_keys: Iterable[Ed25519PublicKey] = (),
     return VerifiedBundle(bundle_dir, manifest, data, contents, signer)
 
 
-def verify_bundle(bundle_dir: Path,
-                  trusted_keys: Iterable[Ed25519PublicKey] = ()) -> dict[str, Any]:  # fmt: skip
+def verify_bundle(
+    bundle_dir: Path, trusted_keys: Iterable[Ed25519PublicKey] = ()
+) -> dict[str, Any]:
     """Check the bundle against its manifest (and signature) and return the manifest.
 
     Raises BundleError naming every file that is missing, altered (hash differs) or not

@@ -41,8 +41,18 @@ from ._signing import Ed25519PublicKey
 TREESHAP_FILE = "treeshap.npz"
 
 #: Files parsed at load (from the bytes that were hashed); the others are only hashed.
-_PARSED = frozenset({"model.onnx", "feature_spec.json", "calibration.json", "thresholds.json",
-                     "reference.json", "metrics.json", "bundle.json", TREESHAP_FILE})  # fmt: skip
+_PARSED = frozenset(
+    {
+        "model.onnx",
+        "feature_spec.json",
+        "calibration.json",
+        "thresholds.json",
+        "reference.json",
+        "metrics.json",
+        "bundle.json",
+        TREESHAP_FILE,
+    }
+)
 
 REQUIRED_FILES = (
     "model.onnx",
@@ -127,8 +137,13 @@ class LoadedModel:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def load(cls, path: Path, version: str | None = None, threads: int = 1,
-             trusted_keys: Iterable[Ed25519PublicKey] = ()) -> LoadedModel:  # fmt: skip
+    def load(
+        cls,
+        path: Path,
+        version: str | None = None,
+        threads: int = 1,
+        trusted_keys: Iterable[Ed25519PublicKey] = (),
+    ) -> LoadedModel:
         """Verify the bundle (sizes, the manifest's signature by one of ``trusted_keys`` where
         any are given, every hash), check every file against the model, then load it; refuse
         anything tampered, partial or unsound with BundleError."""
@@ -143,8 +158,9 @@ class LoadedModel:
         calibration = Calibration(**check_calibration(files["calibration.json"], where))
         thresholds = check_thresholds(files["thresholds.json"], where)
         reference = check_reference(files["reference.json"], where, spec)
-        metrics, info = (parse_json(files[name], where, name)
-                         for name in ("metrics.json", "bundle.json"))  # fmt: skip
+        metrics, info = (
+            parse_json(files[name], where, name) for name in ("metrics.json", "bundle.json")
+        )
         for name, value in (("metrics.json", metrics), ("bundle.json", info)):
             if not isinstance(value, dict):
                 raise BundleError(f"{where}: {name} must hold a JSON object")

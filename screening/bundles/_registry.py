@@ -60,8 +60,12 @@ class ModelRegistry:
 
     # -- versions -----------------------------------------------------------------------
 
-    def publish(self, bundle_dir: Path, version: str | None = None,
-                signing_key: Ed25519PrivateKey | None = None) -> str:  # fmt: skip
+    def publish(
+        self,
+        bundle_dir: Path,
+        version: str | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
+    ) -> str:
         """Verify `bundle_dir` and copy it in as a new, immutable version; return its name.
 
         The default name is the UTC time plus the first 8 hex digits of the hash of the
@@ -102,9 +106,10 @@ class ModelRegistry:
         if not self._versions.is_dir():
             return []
         return sorted(
-            p.name for p in self._versions.iterdir()
+            p.name
+            for p in self._versions.iterdir()
             if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
-        )  # fmt: skip
+        )
 
     # -- aliases ------------------------------------------------------------------------
 
@@ -150,9 +155,11 @@ class ModelRegistry:
                 raise RegistryError(f"unknown alias {ref!r} (known: {known})", status_code=404)
             version = aliases[ref]
             if not self._is_version(version):
-                raise RegistryError(f"alias {ref!r} points at {version!r}, which is not a "
-                                    "version name of this registry (a path?): refused",
-                                    status_code=409)  # fmt: skip
+                raise RegistryError(
+                    f"alias {ref!r} points at {version!r}, which is not a "
+                    "version name of this registry (a path?): refused",
+                    status_code=409,
+                )
             self._inside(version)
             return str(version)
         if self._is_version(ref) and (self._versions / ref).is_dir():
@@ -190,20 +197,28 @@ class ModelRegistry:
     @staticmethod
     def _is_version(name: object) -> bool:
         """A version name: no separator, no ``..`` component, never an alias name."""
-        return (isinstance(name, str) and VERSION_PATTERN.fullmatch(name) is not None
-                and ALIAS_PATTERN.fullmatch(name) is None)  # fmt: skip
+        return (
+            isinstance(name, str)
+            and VERSION_PATTERN.fullmatch(name) is not None
+            and ALIAS_PATTERN.fullmatch(name) is None
+        )
 
     def _inside(self, version: str) -> None:
         """Refuse a version folder that is a link or resolves outside ``versions/``."""
         folder = self._versions / version
         if folder.is_symlink():
-            raise RegistryError(f"version {version!r} is a symbolic link ({folder}); the "
-                                "registry serves only folders inside itself",
-                                status_code=409)  # fmt: skip
+            raise RegistryError(
+                f"version {version!r} is a symbolic link ({folder}); the "
+                "registry serves only folders inside itself",
+                status_code=409,
+            )
         real = folder.resolve()
         if real.parent != self.root.resolve() / "versions":
-            raise RegistryError(f"version {version!r} resolves to {real}, outside the "
-                                f"registry {self.root}: refused", status_code=409)  # fmt: skip
+            raise RegistryError(
+                f"version {version!r} resolves to {real}, outside the "
+                f"registry {self.root}: refused",
+                status_code=409,
+            )
 
     @staticmethod
     def _check_version_name(version: str) -> None:

@@ -55,9 +55,9 @@ def generate_key_pair(private_path: Path, public_path: Path) -> str:
     Returns the key id.
     """
     key = Ed25519PrivateKey.generate()
-    private_pem = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())  # fmt: skip
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -119,8 +119,9 @@ def sign_manifest(manifest: bytes, key: Ed25519PrivateKey) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
 
-def verify_manifest(manifest: bytes, signature: bytes | None,
-                    trusted: Iterable[Ed25519PublicKey], where: str) -> str:  # fmt: skip
+def verify_manifest(
+    manifest: bytes, signature: bytes | None, trusted: Iterable[Ed25519PublicKey], where: str
+) -> str:
     """Check that one of the ``trusted`` keys signed ``manifest``; return its key id.
 
     ``signature`` is the content of ``manifest.sig`` (None: the file is absent). Raises
@@ -129,8 +130,10 @@ def verify_manifest(manifest: bytes, signature: bytes | None,
     """
     keys = {key_id(key): key for key in trusted}
     if signature is None:
-        raise BundleError(f"{where}: manifest.sig is missing: only bundles signed by a trusted "
-                          f"key load here (trusted: {', '.join(sorted(keys))})")  # fmt: skip
+        raise BundleError(
+            f"{where}: manifest.sig is missing: only bundles signed by a trusted "
+            f"key load here (trusted: {', '.join(sorted(keys))})"
+        )
     try:
         document = json.loads(signature)
         algorithm, signer = document["algorithm"], str(document["key_id"])
@@ -138,15 +141,20 @@ def verify_manifest(manifest: bytes, signature: bytes | None,
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise BundleError(f"{where}: manifest.sig is malformed: {exc!r}") from None
     if algorithm != SIGNATURE_ALGORITHM:
-        raise BundleError(f"{where}: manifest.sig uses {algorithm!r}; expected "
-                          f"{SIGNATURE_ALGORITHM!r}")  # fmt: skip
+        raise BundleError(
+            f"{where}: manifest.sig uses {algorithm!r}; expected {SIGNATURE_ALGORITHM!r}"
+        )
     key = keys.get(signer) if isinstance(document["key_id"], str) else None
     if key is None:
-        raise BundleError(f"{where}: manifest.sig is signed by key {signer!r}, which is not "
-                          f"trusted here (trusted: {', '.join(sorted(keys))})")  # fmt: skip
+        raise BundleError(
+            f"{where}: manifest.sig is signed by key {signer!r}, which is not "
+            f"trusted here (trusted: {', '.join(sorted(keys))})"
+        )
     try:
         key.verify(raw, manifest)
     except InvalidSignature:
-        raise BundleError(f"{where}: manifest.sig does not match manifest.json (key "
-                          f"{signer}): the manifest or the signature was altered") from None
+        raise BundleError(
+            f"{where}: manifest.sig does not match manifest.json (key "
+            f"{signer}): the manifest or the signature was altered"
+        ) from None
     return signer

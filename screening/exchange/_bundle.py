@@ -32,8 +32,11 @@ from ._records import Indicator
 FILES = ("indicators.json", "stix.json", "misp.json")
 _MAX_BYTES = 64 * 1024 * 1024
 #: the most bytes read of each file (a bundle's files are never read whole before this)
-MAX_BYTES = {"manifest.json": 64 * 1024, "manifest.sig": 4 * 1024,
-             **{name: _MAX_BYTES for name in FILES}}  # fmt: skip
+MAX_BYTES = {
+    "manifest.json": 64 * 1024,
+    "manifest.sig": 4 * 1024,
+    **{name: _MAX_BYTES for name in FILES},
+}
 
 
 _SKEW = timedelta(minutes=5)  # clocks of two agencies may differ by this much
@@ -50,9 +53,18 @@ class Partner:
     purposes: tuple[str, ...]
 
 
-def write_exchange_bundle(out: Path, indicators: Sequence[Indicator], *, agency: str,
-                          partner: str, purpose: str, sharing_group: str, valid_until: str,
-                          created: str, key: Ed25519PrivateKey) -> dict[str, Any]:  # fmt: skip
+def write_exchange_bundle(
+    out: Path,
+    indicators: Sequence[Indicator],
+    *,
+    agency: str,
+    partner: str,
+    purpose: str,
+    sharing_group: str,
+    valid_until: str,
+    created: str,
+    key: Ed25519PrivateKey,
+) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=False)
     docs = {
@@ -65,15 +77,27 @@ def write_exchange_bundle(out: Path, indicators: Sequence[Indicator], *, agency:
         data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
         (out / name).write_bytes(data)
         hashes[name] = hashlib.sha256(data).hexdigest()
-    manifest = {"format": "parcelscreen-exchange/1", "from": agency, "to": partner,
-                "purpose": purpose, "sharing_group": sharing_group, "created": created,
-                "valid_until": valid_until, "indicators": len(indicators),
-                "files": hashes}  # fmt: skip
+    manifest = {
+        "format": "parcelscreen-exchange/1",
+        "from": agency,
+        "to": partner,
+        "purpose": purpose,
+        "sharing_group": sharing_group,
+        "created": created,
+        "valid_until": valid_until,
+        "indicators": len(indicators),
+        "files": hashes,
+    }
     raw = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     (out / "manifest.json").write_bytes(raw)
-    write_json_atomic(out / "manifest.sig", {
-        "algorithm": "ed25519", "key_id": key_id(key.public_key()),
-        "signature": base64.b64encode(key.sign(raw)).decode()})  # fmt: skip
+    write_json_atomic(
+        out / "manifest.sig",
+        {
+            "algorithm": "ed25519",
+            "key_id": key_id(key.public_key()),
+            "signature": base64.b64encode(key.sign(raw)).decode(),
+        },
+    )
     return manifest
 
 
@@ -99,10 +123,15 @@ def _json(data: bytes, name: str, where: str) -> Any:
         raise ExchangeRefused(f"{where}: {name} is not JSON: {exc}") from None
 
 
-def read_exchange_bundle(folder: Path, *, agency: str, partners: Mapping[str, Partner],
-                         today: date, epochs: Mapping[str, str],
-                         now: datetime | None = None,
-                         ) -> tuple[dict[str, Any], list[Indicator]]:  # fmt: skip
+def read_exchange_bundle(
+    folder: Path,
+    *,
+    agency: str,
+    partners: Mapping[str, Partner],
+    today: date,
+    epochs: Mapping[str, str],
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], list[Indicator]]:
     """The manifest and the indicators of a bundle, or :class:`ExchangeRefused` naming why.
 
     ``epochs``: the epochs live at this agency's custodians, name -> last valid day."""
@@ -119,8 +148,9 @@ def read_exchange_bundle(folder: Path, *, agency: str, partners: Mapping[str, Pa
         raise ExchangeRefused(f"{where}: manifest.json is malformed: {exc!r}") from None
     partner = partners.get(sender)
     if partner is None:
-        raise ExchangeRefused(f"{where}: unknown partner {sender!r} (known: "
-                              f"{', '.join(sorted(partners)) or 'none'})")  # fmt: skip
+        raise ExchangeRefused(
+            f"{where}: unknown partner {sender!r} (known: {', '.join(sorted(partners)) or 'none'})"
+        )
     try:
         sig = _json(_read(folder / "manifest.sig", where), "manifest.sig", where)
         signature = base64.b64decode(sig["signature"], validate=True)
@@ -129,13 +159,16 @@ def read_exchange_bundle(folder: Path, *, agency: str, partners: Mapping[str, Pa
         raise ExchangeRefused(f"{where}: manifest.sig is missing or malformed: {exc!r}") from None
     keys = {key_id(k): k for k in partner.keys}
     if signer not in keys:
-        raise ExchangeRefused(f"{where}: wrong signature: signed by key {signer}, which is not "
-                              f"partner {sender}'s")  # fmt: skip
+        raise ExchangeRefused(
+            f"{where}: wrong signature: signed by key {signer}, which is not partner {sender}'s"
+        )
     try:
         keys[signer].verify(signature, raw)
     except InvalidSignature:
-        raise ExchangeRefused(f"{where}: wrong signature: manifest.sig does not match "
-                              "manifest.json (altered in transit?)") from None
+        raise ExchangeRefused(
+            f"{where}: wrong signature: manifest.sig does not match "
+            "manifest.json (altered in transit?)"
+        ) from None
     if set(files) != set(FILES):
         raise ExchangeRefused(f"{where}: the manifest lists {sorted(files)}, not {list(FILES)}")
     docs = {}
@@ -147,19 +180,21 @@ def read_exchange_bundle(folder: Path, *, agency: str, partners: Mapping[str, Pa
     if to != agency:
         raise ExchangeRefused(f"{where}: addressed to {to!r}, not to this agency ({agency})")
     if purpose not in partner.purposes:
-        raise ExchangeRefused(f"{where}: wrong purpose {purpose!r}: accepted from {sender} only "
-                              f"for {', '.join(partner.purposes)}")  # fmt: skip
+        raise ExchangeRefused(
+            f"{where}: wrong purpose {purpose!r}: accepted from {sender} only "
+            f"for {', '.join(partner.purposes)}"
+        )
     if valid_until < today:
         raise ExchangeRefused(f"{where}: expired on {valid_until.isoformat()}")
     if created.tzinfo is None or created > (now or datetime.now(UTC)) + _SKEW:
-        raise ExchangeRefused(f"{where}: manifest.json: field created: not a UTC time before "
-                              "now")  # fmt: skip
+        raise ExchangeRefused(f"{where}: manifest.json: field created: not a UTC time before now")
     rows = _json(docs["indicators.json"], "indicators.json", where)
     if not isinstance(rows, list):
         raise ExchangeRefused(f"{where}: indicators.json is not a list")
     try:
-        indicators = partner_indicators(rows, where=where, sender=sender, manifest=manifest,
-                                        epochs=epochs, today=today)  # fmt: skip
+        indicators = partner_indicators(
+            rows, where=where, sender=sender, manifest=manifest, epochs=epochs, today=today
+        )
     except IntakeRefused as exc:
         raise ExchangeRefused(str(exc)) from None
     return manifest, indicators

@@ -44,8 +44,9 @@ class Epoch:
 class Custodian:
     """One custodian's keys (one share per epoch) and request log, in a folder of its own."""
 
-    def __init__(self, folder: Path,
-                 on_request: Callable[[dict[str, Any]], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, folder: Path, on_request: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         self.folder = Path(folder)
         keys = self.folder / "keys.json"
         if not keys.is_file():
@@ -78,10 +79,13 @@ class Custodian:
     def allow(self, requester: str, quota: int = DEFAULT_QUOTA) -> None:
         """Know ``requester`` from now on, with ``quota`` elements a day (0: refused)."""
         if not requester or quota < 0:
-            raise ScreeningError(f"{self.folder}: requester {requester!r}, quota {quota}: "
-                                 "expected a code and a quota of at least 0")  # fmt: skip
-        _write_private(self.folder / "requesters.json",
-                       {"requesters": {**self.requesters, requester: quota}})  # fmt: skip
+            raise ScreeningError(
+                f"{self.folder}: requester {requester!r}, quota {quota}: "
+                "expected a code and a quota of at least 0"
+            )
+        _write_private(
+            self.folder / "requesters.json", {"requesters": {**self.requesters, requester: quota}}
+        )
 
     def add_epoch(self, epoch: Epoch) -> None:
         epochs = self.epochs
@@ -99,8 +103,11 @@ class Custodian:
 
     def expire(self, today: date) -> list[str]:
         """Destroy the key of every epoch whose last valid day is before ``today``."""
-        gone = [e.name for e in self.epochs.values()
-                if e.share is not None and date.fromisoformat(e.not_after) < today]  # fmt: skip
+        gone = [
+            e.name
+            for e in self.epochs.values()
+            if e.share is not None and date.fromisoformat(e.not_after) < today
+        ]
         for name in gone:
             self.destroy(name)
         return gone
@@ -116,16 +123,21 @@ class Custodian:
     def used_today(self, requester: str, day: str) -> int:
         ((n,),) = self._log.execute(
             "SELECT COALESCE(SUM(elements), 0) FROM requests WHERE requester = ? AND day = ? "
-            "AND refused IS NULL", (requester, day)).fetchall()  # fmt: skip
+            "AND refused IS NULL",
+            (requester, day),
+        ).fetchall()
         return int(n)
 
     def requests(self) -> list[dict[str, Any]]:
         cur = self._log.execute("SELECT time, requester, epoch, elements, refused FROM requests")
-        return [dict(zip(("time", "requester", "epoch", "elements", "refused"), row, strict=True))
-                for row in cur]  # fmt: skip
+        return [
+            dict(zip(("time", "requester", "epoch", "elements", "refused"), row, strict=True))
+            for row in cur
+        ]
 
-    def evaluate(self, requester: str, epoch: str, blinded: Sequence[bytes],
-                 now: datetime | None = None) -> tuple[int, list[bytes]]:  # fmt: skip
+    def evaluate(
+        self, requester: str, epoch: str, blinded: Sequence[bytes], now: datetime | None = None
+    ) -> tuple[int, list[bytes]]:
         """(share index, ``k_i * B`` for each blinded element); refused whole beyond quota."""
         now = now or datetime.now(UTC)
         day = now.date().isoformat()
@@ -141,12 +153,21 @@ class Custodian:
         elif date.fromisoformat(found.not_after) < now.date():
             refused = f"epoch {epoch} expired on {found.not_after}"
         elif self.used_today(requester, day) + len(blinded) > quota:
-            refused = (f"quota: {requester} may have {quota} elements evaluated per day; "
-                       f"{self.used_today(requester, day)} used, {len(blinded)} asked")  # fmt: skip
-        row = {"time": now.isoformat(), "requester": requester, "epoch": epoch,
-               "elements": len(blinded), "refused": refused}  # fmt: skip
-        self._log.execute("INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?)",
-                          (row["time"], day, requester, epoch, len(blinded), refused))  # fmt: skip
+            refused = (
+                f"quota: {requester} may have {quota} elements evaluated per day; "
+                f"{self.used_today(requester, day)} used, {len(blinded)} asked"
+            )
+        row = {
+            "time": now.isoformat(),
+            "requester": requester,
+            "epoch": epoch,
+            "elements": len(blinded),
+            "refused": refused,
+        }
+        self._log.execute(
+            "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?)",
+            (row["time"], day, requester, epoch, len(blinded), refused),
+        )
         if self.on_request is not None:
             self.on_request({**row, "custodian": self.folder.name})
         if refused is not None:
@@ -171,8 +192,9 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def create_custodians(folder: Path, names: Sequence[str], threshold: int,
-                      requesters: Mapping[str, int]) -> list[Path]:  # fmt: skip
+def create_custodians(
+    folder: Path, names: Sequence[str], threshold: int, requesters: Mapping[str, int]
+) -> list[Path]:
     """Folders for ``names`` custodians, any ``threshold`` of which answer (no epoch yet),
     each knowing ``requesters`` (code -> daily quota) and no one else."""
     if not 1 <= threshold <= len(names):
@@ -185,8 +207,9 @@ def create_custodians(folder: Path, names: Sequence[str], threshold: int,
         os.chmod(path / "keys.json", 0o600)
         _write_private(path / "requesters.json", {"requesters": dict(requesters)})
         out.append(path)
-    (Path(folder) / "custody.json").write_text(json.dumps(
-        {"custodians": list(names), "threshold": threshold}))  # fmt: skip
+    (Path(folder) / "custody.json").write_text(
+        json.dumps({"custodians": list(names), "threshold": threshold})
+    )
     return out
 
 
@@ -196,7 +219,7 @@ def deal_epoch(custodians: Sequence[Custodian], threshold: int, name: str, not_a
     The dealer is this function, for one instant (a distributed key generation, where no one
     ever holds the key, is left to do)."""
     key = _oprf.random_scalar()
-    for custodian, (index, share) in zip(custodians, _oprf.split_key(key, threshold,
-                                                                     len(custodians)),
-                                         strict=True):  # fmt: skip
+    for custodian, (index, share) in zip(
+        custodians, _oprf.split_key(key, threshold, len(custodians)), strict=True
+    ):
         custodian.add_epoch(Epoch(name, not_after, index, share.hex()))

@@ -18,11 +18,21 @@ def opaque_ref(agency: str, item_id: str, key: bytes) -> str:
     return f"{agency}:{digest[:24]}"
 
 
-def seizure_indicators(declarations: Sequence[Mapping[str, Any]],
-                       seizures: Mapping[str, Mapping[str, Any]], *, client: Tokeniser,
-                       epoch: str, agency: str, ref_key: bytes, reliability: str,
-                       accuracy: str, handling: str, purpose: str, sharing_group: str,
-                       valid_until: str) -> list[Indicator]:  # fmt: skip
+def seizure_indicators(
+    declarations: Sequence[Mapping[str, Any]],
+    seizures: Mapping[str, Mapping[str, Any]],
+    *,
+    client: Tokeniser,
+    epoch: str,
+    agency: str,
+    ref_key: bytes,
+    reliability: str,
+    accuracy: str,
+    handling: str,
+    purpose: str,
+    sharing_group: str,
+    valid_until: str,
+) -> list[Indicator]:
     """An indicator per seized declaration that has at least one token.
 
     ``seizures`` maps item ID -> the seizure outcome (``recorded_at`` as datetime or
@@ -38,11 +48,19 @@ def seizure_indicators(declarations: Sequence[Mapping[str, Any]],
         if not isinstance(when, datetime):
             when = datetime.fromtimestamp(int(when) / 1e6, UTC)
         indicator = Indicator(
-            ref=opaque_ref(agency, str(decl["item_id"]), ref_key), tokens=toks,
-            month=when.strftime("%Y-%m"), category=substance_category(outcome.get("substance")),
-            quantity_band=quantity_band(outcome.get("quantity_g")), reliability=reliability,
-            accuracy=accuracy, handling=handling, purpose=purpose, sharing_group=sharing_group,
-            valid_until=valid_until, source=agency)  # fmt: skip
+            ref=opaque_ref(agency, str(decl["item_id"]), ref_key),
+            tokens=toks,
+            month=when.strftime("%Y-%m"),
+            category=substance_category(outcome.get("substance")),
+            quantity_band=quantity_band(outcome.get("quantity_g")),
+            reliability=reliability,
+            accuracy=accuracy,
+            handling=handling,
+            purpose=purpose,
+            sharing_group=sharing_group,
+            valid_until=valid_until,
+            source=agency,
+        )
         indicator.check(f"seizure {decl['item_id']}")
         out.append(indicator)
     return out

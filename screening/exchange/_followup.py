@@ -38,10 +38,24 @@ HANDLING_WORDS = {
     "H2": "no dissemination without the provider's permission",
     "H3": "other restrictions apply (see the provider's conditions)",
 }
-_KIND_WORDS = {"name": "name and postcode", "address": "address", "name_street": "name and street",
-               "phonetic_street": "name (as it sounds) and street"}  # fmt: skip
-_HIT_FIELDS = ("source", "ref", "month", "category", "quantity_band", "reliability", "accuracy",
-               "handling", "role", "kind")  # fmt: skip
+_KIND_WORDS = {
+    "name": "name and postcode",
+    "address": "address",
+    "name_street": "name and street",
+    "phonetic_street": "name (as it sounds) and street",
+}
+_HIT_FIELDS = (
+    "source",
+    "ref",
+    "month",
+    "category",
+    "quantity_band",
+    "reliability",
+    "accuracy",
+    "handling",
+    "role",
+    "kind",
+)
 _COLUMNS = ("item_id", *_HIT_FIELDS, "reason", "valid_until", "matched_at", "variants")
 
 
@@ -52,12 +66,16 @@ class FollowUps:
             db.execute(statement)
         if "variants" not in {r[1] for r in db.execute("PRAGMA table_info(exchange_hits)")}:
             with db.transaction():  # a table from before the variants column
-                if "variants" not in {r[1] for r in db.execute(
-                        "PRAGMA table_info(exchange_hits)")}:  # fmt: skip
+                if "variants" not in {r[1] for r in db.execute("PRAGMA table_info(exchange_hits)")}:
                     db.execute("ALTER TABLE exchange_hits ADD COLUMN variants TEXT")
 
-    def record_hits(self, item_id: str, hits: Sequence[Hit], reason: str,
-                    valid_until: dict[tuple[str, str], str]) -> None:  # fmt: skip
+    def record_hits(
+        self,
+        item_id: str,
+        hits: Sequence[Hit],
+        reason: str,
+        valid_until: dict[tuple[str, str], str],
+    ) -> None:
         now = datetime.now(UTC).isoformat()
         with self.db.transaction() as db:
             for h in hits:
@@ -66,17 +84,24 @@ class FollowUps:
                 db.execute(
                     f"INSERT OR REPLACE INTO exchange_hits ({', '.join(_COLUMNS)}) VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (item_id, *(row[f] for f in _HIT_FIELDS), reason,
-                     valid_until.get((h.source, h.ref), "9999-12-31"), now,
-                     ",".join(variants)),
-                )  # fmt: skip
+                    (
+                        item_id,
+                        *(row[f] for f in _HIT_FIELDS),
+                        reason,
+                        valid_until.get((h.source, h.ref), "9999-12-31"),
+                        now,
+                        ",".join(variants),
+                    ),
+                )
 
     def hits(self, item_id: str) -> list[dict[str, Any]]:
         """One row per partner reference, ``variants`` the parties' variants that matched it
         (in words), newest month first."""
-        rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM exchange_hits WHERE "
-                               "item_id = ? ORDER BY month DESC, source, ref",
-                               (item_id,))  # fmt: skip
+        rows = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM exchange_hits WHERE "
+            "item_id = ? ORDER BY month DESC, source, ref",
+            (item_id,),
+        )
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for r in rows:
             hit = dict(zip(_COLUMNS, r, strict=True))
@@ -90,49 +115,82 @@ class FollowUps:
         return list(out.values())
 
     def requests(self, item_id: str) -> list[dict[str, Any]]:
-        cols = ("id", "item_id", "source", "ref", "body", "status", "prepared_by", "prepared_at",
-                "approved_by", "approved_at")  # fmt: skip
-        rows = self.db.execute(f"SELECT {', '.join(cols)} FROM exchange_requests WHERE "
-                               "item_id = ? ORDER BY id", (item_id,))  # fmt: skip
+        cols = (
+            "id",
+            "item_id",
+            "source",
+            "ref",
+            "body",
+            "status",
+            "prepared_by",
+            "prepared_at",
+            "approved_by",
+            "approved_at",
+        )
+        rows = self.db.execute(
+            f"SELECT {', '.join(cols)} FROM exchange_requests WHERE item_id = ? ORDER BY id",
+            (item_id,),
+        )
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
-    def prepare(self, item_id: str, source: str, ref: str, officer: str,
-                agency: str = "this agency") -> dict[str, Any]:  # fmt: skip
+    def prepare(
+        self, item_id: str, source: str, ref: str, officer: str, agency: str = "this agency"
+    ) -> dict[str, Any]:
         found = [h for h in self.hits(item_id) if h["source"] == source and h["ref"] == ref]
         if not found:
             raise ScreeningError(f"parcel {item_id}: no hit on {source} reference {ref}")
         body = siena_body(item_id, found[0], agency)
         now = datetime.now(UTC).isoformat()
         with self.db.transaction() as db:
-            db.execute("INSERT INTO exchange_requests (item_id, source, ref, body, status, "
-                       "prepared_by, prepared_at) VALUES (?, ?, ?, ?, 'awaiting approval', ?, ?)",
-                       (item_id, source, ref, body, officer, now))  # fmt: skip
+            db.execute(
+                "INSERT INTO exchange_requests (item_id, source, ref, body, status, "
+                "prepared_by, prepared_at) VALUES (?, ?, ?, ?, 'awaiting approval', ?, ?)",
+                (item_id, source, ref, body, officer, now),
+            )
             ((rid,),) = db.execute("SELECT last_insert_rowid()")
-        return {"id": int(rid), "item_id": item_id, "source": source, "ref": ref,
-                "status": "awaiting approval"}  # fmt: skip
+        return {
+            "id": int(rid),
+            "item_id": item_id,
+            "source": source,
+            "ref": ref,
+            "status": "awaiting approval",
+        }
 
     def approve(self, request_id: int, officer: str) -> dict[str, Any]:
-        rows = self.db.execute("SELECT item_id, source, ref, status, prepared_by FROM "
-                               "exchange_requests WHERE id = ?", (request_id,))  # fmt: skip
+        rows = self.db.execute(
+            "SELECT item_id, source, ref, status, prepared_by FROM exchange_requests WHERE id = ?",
+            (request_id,),
+        )
         if not rows:
             raise ScreeningError(f"follow-up request {request_id}: no such request")
         item_id, source, ref, status, prepared_by = rows[0]
         if status != "awaiting approval":
             raise ScreeningError(f"follow-up request {request_id}: already {status}")
         if prepared_by == officer:
-            raise ScreeningError(f"follow-up request {request_id}: prepared by {officer}; "
-                                 "another officer must approve it (four eyes)")  # fmt: skip
-        self.db.execute("UPDATE exchange_requests SET status = 'approved', approved_by = ?, "
-                        "approved_at = ? WHERE id = ?",
-                        (officer, datetime.now(UTC).isoformat(), request_id))  # fmt: skip
-        return {"id": request_id, "item_id": item_id, "source": source, "ref": ref,
-                "status": "approved"}  # fmt: skip
+            raise ScreeningError(
+                f"follow-up request {request_id}: prepared by {officer}; "
+                "another officer must approve it (four eyes)"
+            )
+        self.db.execute(
+            "UPDATE exchange_requests SET status = 'approved', approved_by = ?, "
+            "approved_at = ? WHERE id = ?",
+            (officer, datetime.now(UTC).isoformat(), request_id),
+        )
+        return {
+            "id": request_id,
+            "item_id": item_id,
+            "source": source,
+            "ref": ref,
+            "status": "approved",
+        }
 
     def prune(self, today: str, dry_run: bool = False) -> dict[str, int]:
         """Delete hits past their ``valid_until`` or whose partner indicator is gone (pruned
         first); the follow-up requests stay, as what was asked of a partner."""
-        where = ("valid_until < ? OR NOT EXISTS (SELECT 1 FROM exchange_indicators AS i "
-                 "WHERE i.source = exchange_hits.source AND i.ref = exchange_hits.ref)")
+        where = (
+            "valid_until < ? OR NOT EXISTS (SELECT 1 FROM exchange_indicators AS i "
+            "WHERE i.source = exchange_hits.source AND i.ref = exchange_hits.ref)"
+        )
         self.db.execute(SCHEMA_INDICATORS)
         ((n,),) = self.db.execute(f"SELECT COUNT(*) FROM exchange_hits WHERE {where}", (today,))
         if not dry_run:
@@ -144,19 +202,22 @@ def siena_body(item_id: str, hit: dict[str, Any], agency: str) -> str:
     """The follow-up request's message body, ready to paste into SIENA (never sent here)."""
     kind = str(hit["kind"]).split("~")[0]
     matched = " and ".join(hit.get("variants") or []) or (
-        f"the {hit['role']}'s {_KIND_WORDS.get(kind, kind)}")  # fmt: skip
+        f"the {hit['role']}'s {_KIND_WORDS.get(kind, kind)}"
+    )
     handling = hit["handling"]
-    return "\n".join([
-        f"To: the national unit of partner {hit['source']}",
-        f"From: {agency}",
-        f"Your reference: {hit['ref']}",
-        f"Subject: request for information on your seizure reported in {hit['month']}",
-        f"Handling code: {handling} ({HANDLING_WORDS.get(handling, handling)})",
-        "Purpose: prevention and investigation of drug trafficking by post",
-        "",
-        f"Our postal item {item_id} matched your shared seizure {hit['ref']} "
-        f"({hit['category']}, {hit['quantity_band']}, reliability {hit['reliability']}"
-        f"{hit['accuracy']}) on {matched}.",
-        "We ask for the details of the seizure behind your reference that you may share "
-        "under the handling code above, to decide on the inspection of our item.",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"To: the national unit of partner {hit['source']}",
+            f"From: {agency}",
+            f"Your reference: {hit['ref']}",
+            f"Subject: request for information on your seizure reported in {hit['month']}",
+            f"Handling code: {handling} ({HANDLING_WORDS.get(handling, handling)})",
+            "Purpose: prevention and investigation of drug trafficking by post",
+            "",
+            f"Our postal item {item_id} matched your shared seizure {hit['ref']} "
+            f"({hit['category']}, {hit['quantity_band']}, reliability {hit['reliability']}"
+            f"{hit['accuracy']}) on {matched}.",
+            "We ask for the details of the seizure behind your reference that you may share "
+            "under the handling code above, to decide on the inspection of our item.",
+        ]
+    )

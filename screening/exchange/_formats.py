@@ -20,8 +20,17 @@ from ._records import Indicator
 
 _NS = uuid.UUID("3c9f1c5e-6e0a-4a8f-9d55-0d1e3f2b7a10")
 TLP_AMBER_STRICT = "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"
-_FACTS = ("month", "category", "quantity_band", "reliability", "accuracy", "handling", "purpose",
-          "sharing_group", "ref")  # fmt: skip
+_FACTS = (
+    "month",
+    "category",
+    "quantity_band",
+    "reliability",
+    "accuracy",
+    "handling",
+    "purpose",
+    "sharing_group",
+    "ref",
+)
 
 
 def _id(kind: str, *parts: str) -> str:
@@ -37,63 +46,109 @@ def stix_bundle(indicators: Sequence[Indicator], agency: str, created: str) -> d
     identity = f"identity--{uuid.UUID(bytes=stable, version=4)}"  # the same for each export
     extension = "extension-definition--8a0f5d4e-3c3b-4d0b-9e57-6f0c2a61c1b2"
     objects: list[dict[str, Any]] = [
-        {"type": "identity", "spec_version": "2.1", "id": identity, "created": created,
-         "modified": created, "name": agency, "identity_class": "organization"},
-        {"type": "extension-definition", "spec_version": "2.1", "id": extension,
-         "created": created, "modified": created, "created_by_ref": identity,
-         "name": "parcelscreen seizure exchange", "version": "1.0.0",
-         "description": "Coarse facts of a shared seizure: month, substance category, quantity "
-                        "band, Europol reliability and accuracy, SIENA handling code, purpose, "
-                        "sharing group, opaque reference.",
-         "schema": "https://example.invalid/parcelscreen/exchange-extension-1.json",
-         "extension_types": ["toplevel-property-extension"],
-         "extension_properties": [f"exchange_{name}" for name in _FACTS]},
-    ]  # fmt: skip
+        {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": identity,
+            "created": created,
+            "modified": created,
+            "name": agency,
+            "identity_class": "organization",
+        },
+        {
+            "type": "extension-definition",
+            "spec_version": "2.1",
+            "id": extension,
+            "created": created,
+            "modified": created,
+            "created_by_ref": identity,
+            "name": "parcelscreen seizure exchange",
+            "version": "1.0.0",
+            "description": "Coarse facts of a shared seizure: month, substance category, quantity "
+            "band, Europol reliability and accuracy, SIENA handling code, purpose, "
+            "sharing group, opaque reference.",
+            "schema": "https://example.invalid/parcelscreen/exchange-extension-1.json",
+            "extension_types": ["toplevel-property-extension"],
+            "extension_properties": [f"exchange_{name}" for name in _FACTS],
+        },
+    ]
     for ind in indicators:
         pattern = " OR ".join(f"[x-exchange-token:value = '{t['token']}']" for t in ind.tokens)
         obj = {
-            "type": "indicator", "spec_version": "2.1", "id": _id("indicator", agency, ind.ref),
-            "created": created, "modified": created, "created_by_ref": identity,
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": _id("indicator", agency, ind.ref),
+            "created": created,
+            "modified": created,
+            "created_by_ref": identity,
             "name": f"Seizure {ind.ref}",
             "description": "A seizure shared for hit/no-hit matching on exchange tokens.",
-            "indicator_types": ["malicious-activity"], "pattern": pattern,
-            "pattern_type": "stix", "valid_from": f"{ind.month}-01T00:00:00Z",
+            "indicator_types": ["malicious-activity"],
+            "pattern": pattern,
+            "pattern_type": "stix",
+            "valid_from": f"{ind.month}-01T00:00:00Z",
             "valid_until": f"{ind.valid_until}T23:59:59Z",
             "object_marking_refs": [TLP_AMBER_STRICT],
             "extensions": {extension: {"extension_type": "toplevel-property-extension"}},
-        }  # fmt: skip
+        }
         obj.update({f"exchange_{name}": getattr(ind, name) for name in _FACTS})
         objects.append(obj)
     return {"type": "bundle", "id": _id("bundle", agency, created), "objects": objects}
 
 
-def misp_event(indicators: Sequence[Indicator], agency: str, created: str,
-               sharing_group: str) -> dict[str, Any]:  # fmt: skip
+def misp_event(
+    indicators: Sequence[Indicator], agency: str, created: str, sharing_group: str
+) -> dict[str, Any]:
     """A MISP event (the JSON ``{"Event": ...}`` form that MISP imports)."""
     objects = []
     for ind in indicators:
-        attributes = [{"type": "text", "category": "Other", "to_ids": True,
-                       "object_relation": f"{t['role']}-{t['kind']}", "value": t["token"],
-                       "uuid": str(uuid.uuid5(_NS, t["token"] + ind.ref))}
-                      for t in ind.tokens]  # fmt: skip
-        objects.append({
-            "name": "parcelscreen-seizure", "meta-category": "misc",
-            "uuid": str(uuid.uuid5(_NS, agency + ind.ref)), "Attribute": attributes,
-            "comment": "", "distribution": "4",
-            "Tag": [{"name": tag} for tag in _tags(ind)],
-        })  # fmt: skip
-    return {"Event": {
-        "uuid": str(uuid.uuid5(_NS, agency + created)), "info": f"Seizures shared by {agency}",
-        "date": created[:10], "analysis": "2", "threat_level_id": "2", "distribution": "4",
-        "SharingGroup": {"name": sharing_group}, "Orgc": {"name": agency},
-        "Tag": [{"name": "tlp:amber+strict"}], "Object": objects,
-    }}  # fmt: skip
+        attributes = [
+            {
+                "type": "text",
+                "category": "Other",
+                "to_ids": True,
+                "object_relation": f"{t['role']}-{t['kind']}",
+                "value": t["token"],
+                "uuid": str(uuid.uuid5(_NS, t["token"] + ind.ref)),
+            }
+            for t in ind.tokens
+        ]
+        objects.append(
+            {
+                "name": "parcelscreen-seizure",
+                "meta-category": "misc",
+                "uuid": str(uuid.uuid5(_NS, agency + ind.ref)),
+                "Attribute": attributes,
+                "comment": "",
+                "distribution": "4",
+                "Tag": [{"name": tag} for tag in _tags(ind)],
+            }
+        )
+    return {
+        "Event": {
+            "uuid": str(uuid.uuid5(_NS, agency + created)),
+            "info": f"Seizures shared by {agency}",
+            "date": created[:10],
+            "analysis": "2",
+            "threat_level_id": "2",
+            "distribution": "4",
+            "SharingGroup": {"name": sharing_group},
+            "Orgc": {"name": agency},
+            "Tag": [{"name": "tlp:amber+strict"}],
+            "Object": objects,
+        }
+    }
 
 
 def _tags(ind: Indicator) -> list[str]:
-    return [f'europol:reliability="{ind.reliability}"', f'europol:accuracy="{ind.accuracy}"',
-            f'siena:handling-code="{ind.handling}"', f'parcelscreen:month="{ind.month}"',
-            f'parcelscreen:category="{ind.category}"',
-            f'parcelscreen:quantity-band="{ind.quantity_band}"',
-            f'parcelscreen:purpose="{ind.purpose}"', f'parcelscreen:ref="{ind.ref}"',
-            f'parcelscreen:valid-until="{ind.valid_until}"']  # fmt: skip
+    return [
+        f'europol:reliability="{ind.reliability}"',
+        f'europol:accuracy="{ind.accuracy}"',
+        f'siena:handling-code="{ind.handling}"',
+        f'parcelscreen:month="{ind.month}"',
+        f'parcelscreen:category="{ind.category}"',
+        f'parcelscreen:quantity-band="{ind.quantity_band}"',
+        f'parcelscreen:purpose="{ind.purpose}"',
+        f'parcelscreen:ref="{ind.ref}"',
+        f'parcelscreen:valid-until="{ind.valid_until}"',
+    ]

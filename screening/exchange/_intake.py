@@ -30,15 +30,23 @@ class IntakeRefused(ScreeningError):
     """An indicator a partner sent that is not accepted, naming its number and field."""
 
 
-def partner_indicators(rows: list[Any], *, where: str, sender: str, manifest: Mapping[str, Any],
-                       epochs: Mapping[str, str], today: date) -> list[Indicator]:  # fmt: skip
+def partner_indicators(
+    rows: list[Any],
+    *,
+    where: str,
+    sender: str,
+    manifest: Mapping[str, Any],
+    epochs: Mapping[str, str],
+    today: date,
+) -> list[Indicator]:
     """``rows`` (indicators.json) as indicators, or :class:`IntakeRefused` at the first fault.
 
     ``epochs``: the epochs live here, name -> last valid day (ISO)."""
     count = manifest.get("indicators")
     if not isinstance(count, int) or isinstance(count, bool) or count != len(rows):
-        raise IntakeRefused(f"{where}: the manifest counts {count!r} indicators; indicators.json "
-                            f"holds {len(rows)}")  # fmt: skip
+        raise IntakeRefused(
+            f"{where}: the manifest counts {count!r} indicators; indicators.json holds {len(rows)}"
+        )
     bundle_until = str(manifest["valid_until"])
     this_month = today.strftime("%Y-%m")
     out = []
@@ -73,10 +81,13 @@ def partner_indicators(rows: list[Any], *, where: str, sender: str, manifest: Ma
         for k, t in enumerate(ind.tokens):
             epoch = t["token"].split(":", 1)[0]
             if epoch not in epochs:
-                raise bad(f"tokens[{k}]", f"epoch {epoch} is not live here (live: "
-                                          f"{', '.join(sorted(epochs)) or 'none'})")  # fmt: skip
+                raise bad(
+                    f"tokens[{k}]",
+                    f"epoch {epoch} is not live here (live: {', '.join(sorted(epochs)) or 'none'})",
+                )
             if ind.valid_until > epochs[epoch]:
-                raise bad("valid_until", f"after the end of its tokens' epoch {epoch} "
-                                         f"({epochs[epoch]})")  # fmt: skip
+                raise bad(
+                    "valid_until", f"after the end of its tokens' epoch {epoch} ({epochs[epoch]})"
+                )
         out.append(ind)
     return out

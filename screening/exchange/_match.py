@@ -20,8 +20,13 @@ import numpy as np
 
 from ._records import Indicator
 
-EXCHANGE_FEATURES = ("exchange_hit", "exchange_partners", "exchange_freshness",
-                     "exchange_reliability", "exchange_address_hit")  # fmt: skip
+EXCHANGE_FEATURES = (
+    "exchange_hit",
+    "exchange_partners",
+    "exchange_freshness",
+    "exchange_reliability",
+    "exchange_address_hit",
+)
 #: +1: the score may only rise with the feature (XGBoost ``monotone_constraints``).
 EXCHANGE_MONOTONE = {name: 1 for name in EXCHANGE_FEATURES}
 RELIABILITY_SCORE = {"A": 3.0, "B": 2.0, "C": 1.0, "X": 0.5}
@@ -49,8 +54,9 @@ class Hit:
 
 
 def _until_us(valid_until: str) -> int:
-    end = datetime.combine(date.fromisoformat(valid_until) + timedelta(days=1),
-                           datetime.min.time(), UTC)  # fmt: skip
+    end = datetime.combine(
+        date.fromisoformat(valid_until) + timedelta(days=1), datetime.min.time(), UTC
+    )
     return int(end.timestamp() * 1_000_000)
 
 
@@ -63,11 +69,22 @@ class PartnerIndex:
     def add(self, indicator: Indicator, known_us: int) -> None:
         until = _until_us(indicator.valid_until)
         for t in indicator.tokens:
-            hit = Hit(indicator.source, indicator.ref, indicator.month, indicator.category,
-                      indicator.quantity_band, indicator.reliability, indicator.accuracy,
-                      indicator.handling, t["role"], t["kind"], known_us)  # fmt: skip
-            bisect.insort(self._by_token[t["token"]], (known_us, until, hit),
-                          key=lambda row: row[0])  # fmt: skip
+            hit = Hit(
+                indicator.source,
+                indicator.ref,
+                indicator.month,
+                indicator.category,
+                indicator.quantity_band,
+                indicator.reliability,
+                indicator.accuracy,
+                indicator.handling,
+                t["role"],
+                t["kind"],
+                known_us,
+            )
+            bisect.insort(
+                self._by_token[t["token"]], (known_us, until, hit), key=lambda row: row[0]
+            )
 
     def __len__(self) -> int:
         return len(self._by_token)
@@ -95,13 +112,18 @@ def hit_features(hits: Sequence[Hit], at_us: int) -> list[float]:
         return [0.0] * len(EXCHANGE_FEATURES)
     newest = max(h.known_us for h in hits)
     days = max(0.0, (at_us - newest) / _DAY_US)
-    return [1.0, float(len({h.source for h in hits})), 30.0 / (30.0 + days),
-            max(RELIABILITY_SCORE.get(h.reliability, 0.0) for h in hits),
-            float(any(h.kind in _ADDRESS_KINDS for h in hits))]  # fmt: skip
+    return [
+        1.0,
+        float(len({h.source for h in hits})),
+        30.0 / (30.0 + days),
+        max(RELIABILITY_SCORE.get(h.reliability, 0.0) for h in hits),
+        float(any(h.kind in _ADDRESS_KINDS for h in hits)),
+    ]
 
 
-def exchange_matrix(index: PartnerIndex, tokens: Sequence[Sequence[str]],
-                    posted_us: np.ndarray) -> tuple[np.ndarray, list[list[Hit]]]:  # fmt: skip
+def exchange_matrix(
+    index: PartnerIndex, tokens: Sequence[Sequence[str]], posted_us: np.ndarray
+) -> tuple[np.ndarray, list[list[Hit]]]:
     """(n, len(EXCHANGE_FEATURES)) features and each parcel's hits."""
     hits = [index.hits(t, int(at)) for t, at in zip(tokens, posted_us, strict=True)]
     rows = [hit_features(h, int(at)) for h, at in zip(hits, posted_us, strict=True)]
@@ -109,9 +131,12 @@ def exchange_matrix(index: PartnerIndex, tokens: Sequence[Sequence[str]],
     return matrix, hits
 
 
-_KIND_WORDS = {"name": "name and postcode", "address": "address",
-               "name_street": "name and street",
-               "phonetic_street": "name (as it sounds) and street"}  # fmt: skip
+_KIND_WORDS = {
+    "name": "name and postcode",
+    "address": "address",
+    "name_street": "name and street",
+    "phonetic_street": "name (as it sounds) and street",
+}
 
 
 def variant_words(variant: str) -> str:
@@ -131,9 +156,14 @@ def hit_reason(hits: Sequence[Hit], scored: bool = False) -> str:
     what = f"the {best.role}'s {_KIND_WORDS.get(kind, kind)}"
     others = len({h.source for h in hits}) - 1
     more = f" (and {others} other partner{'s' if others > 1 else ''})" if others > 0 else ""
-    effect = ("the model in service scores partner hits, so this raises the score" if scored
-              else "reported to the officer; the model in service does not score partner hits, "
-                   "so the score is unchanged")  # fmt: skip
-    return (f"{what[0].upper()}{what[1:]} matches a seizure reported by partner {best.source} "
-            f"in {best.month}, reliability {best.reliability}{best.accuracy}{more}; "
-            f"{effect}")  # fmt: skip
+    effect = (
+        "the model in service scores partner hits, so this raises the score"
+        if scored
+        else "reported to the officer; the model in service does not score partner hits, "
+        "so the score is unchanged"
+    )
+    return (
+        f"{what[0].upper()}{what[1:]} matches a seizure reported by partner {best.source} "
+        f"in {best.month}, reliability {best.reliability}{best.accuracy}{more}; "
+        f"{effect}"
+    )

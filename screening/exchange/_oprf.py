@@ -91,10 +91,16 @@ def finalize(data: bytes, r: bytes, evaluated: bytes) -> bytes:
     """The requester's step: unblind and hash; 64 bytes of PRF output."""
     s = sodium()
     check_element(evaluated, "evaluated element")
-    unblinded = s.crypto_scalarmult_ristretto255(s.crypto_core_ristretto255_scalar_invert(r),
-                                                 evaluated)  # fmt: skip
-    return hashlib.sha512(len(data).to_bytes(2, "big") + data + len(unblinded).to_bytes(2, "big")
-                          + unblinded + b"Finalize").digest()  # fmt: skip
+    unblinded = s.crypto_scalarmult_ristretto255(
+        s.crypto_core_ristretto255_scalar_invert(r), evaluated
+    )
+    return hashlib.sha512(
+        len(data).to_bytes(2, "big")
+        + data
+        + len(unblinded).to_bytes(2, "big")
+        + unblinded
+        + b"Finalize"
+    ).digest()
 
 
 def direct(key: bytes, data: bytes) -> bytes:

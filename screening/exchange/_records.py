@@ -21,27 +21,58 @@ RELIABILITY = ("A", "B", "C", "X")
 ACCURACY = ("1", "2", "3", "4")
 HANDLING = ("H0", "H1", "H2", "H3")
 PURPOSES = ("drug-trafficking-prevention",)
-CATEGORIES = ("cannabis", "stimulants", "ecstasy", "opioids", "psychedelics",
-              "prescription", "other")  # fmt: skip
+CATEGORIES = (
+    "cannabis",
+    "stimulants",
+    "ecstasy",
+    "opioids",
+    "psychedelics",
+    "prescription",
+    "other",
+)
 _CATEGORY_WORDS = {
     "cannabis": ("cannabis", "marijuana", "hash", "weed", "thc"),
     "stimulants": ("cocaine", "amphetamine", "methamphetamine", "speed", "crack", "stimulant"),
     "ecstasy": ("mdma", "ecstasy", "xtc"),
     "opioids": ("heroin", "fentanyl", "opioid", "oxycodone", "opium", "nitazene"),
     "psychedelics": ("lsd", "psilocybin", "mushroom", "dmt", "ketamine", "psychedelic"),
-    "prescription": ("benzodiazepine", "alprazolam", "diazepam", "tramadol", "pregabalin",
-                     "prescription", "xanax", "pill"),
-}  # fmt: skip
-QUANTITY_BANDS = ((10.0, "under 10 g"), (100.0, "10-100 g"), (1000.0, "100 g-1 kg"),
-                  (float("inf"), "over 1 kg"))  # fmt: skip
+    "prescription": (
+        "benzodiazepine",
+        "alprazolam",
+        "diazepam",
+        "tramadol",
+        "pregabalin",
+        "prescription",
+        "xanax",
+        "pill",
+    ),
+}
+QUANTITY_BANDS = (
+    (10.0, "under 10 g"),
+    (100.0, "10-100 g"),
+    (1000.0, "100 g-1 kg"),
+    (float("inf"), "over 1 kg"),
+)
 _TOKEN = re.compile(r"[A-Za-z0-9-]{1,20}:[0-9a-f]{32}")
 _REF = re.compile(r"[a-z0-9-]{1,24}:[0-9a-f]{24}")
 _MONTH = re.compile(r"(19|20)\d{2}-(0[1-9]|1[0-2])")  # a real month
 _SHARING_GROUP = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 #: a variant kind: one of KINDS, or ``name~i`` (the postcode less its i-th character)
 _KIND = re.compile(rf"({'|'.join(KINDS)})|name~\d{{1,2}}")
-FIELDS = ("ref", "tokens", "month", "category", "quantity_band", "reliability", "accuracy",
-          "handling", "purpose", "sharing_group", "valid_until", "source")  # fmt: skip
+FIELDS = (
+    "ref",
+    "tokens",
+    "month",
+    "category",
+    "quantity_band",
+    "reliability",
+    "accuracy",
+    "handling",
+    "purpose",
+    "sharing_group",
+    "valid_until",
+    "source",
+)
 
 
 def substance_category(substance: str | None) -> str:
@@ -107,8 +138,11 @@ class Indicator:
         if not isinstance(self.tokens, list) or not self.tokens:
             raise bad("tokens", "no tokens")
         for n, t in enumerate(self.tokens):
-            if (not isinstance(t, dict) or set(t) != {"token", "role", "kind"}
-                    or not _TOKEN.fullmatch(str(t["token"]))):  # fmt: skip
+            if (
+                not isinstance(t, dict)
+                or set(t) != {"token", "role", "kind"}
+                or not _TOKEN.fullmatch(str(t["token"]))
+            ):
                 raise bad(f"tokens[{n}]", "not {token: EPOCH:32 hex, role, kind}")
             if t["role"] not in ROLES:
                 raise bad(f"tokens[{n}].role", f"not one of {', '.join(ROLES)}")
@@ -117,14 +151,21 @@ class Indicator:
         if not isinstance(self.month, str) or not _MONTH.fullmatch(self.month):
             raise bad("month", "not a month written YYYY-MM")
         if not isinstance(self.sharing_group, str) or not _SHARING_GROUP.fullmatch(
-                self.sharing_group):  # fmt: skip
-            raise bad("sharing_group", "not a sharing group code (lower-case letters, digits, "
-                                       "dashes)")  # fmt: skip
+            self.sharing_group
+        ):
+            raise bad(
+                "sharing_group", "not a sharing group code (lower-case letters, digits, dashes)"
+            )
         if not isinstance(self.source, str):
             raise bad("source", "not an agency code")
-        choices = {"category": (*CATEGORIES,), "reliability": RELIABILITY,
-                   "accuracy": ACCURACY, "handling": HANDLING, "purpose": PURPOSES,
-                   "quantity_band": (*(b for _, b in QUANTITY_BANDS), "unknown")}  # fmt: skip
+        choices = {
+            "category": (*CATEGORIES,),
+            "reliability": RELIABILITY,
+            "accuracy": ACCURACY,
+            "handling": HANDLING,
+            "purpose": PURPOSES,
+            "quantity_band": (*(b for _, b in QUANTITY_BANDS), "unknown"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"not one of {', '.join(allowed)}")

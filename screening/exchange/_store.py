@@ -40,12 +40,19 @@ class PartnerStore:
 
     def last_bundle(self, source: str) -> tuple[str, str] | None:
         """(created, bundle name) of ``source``'s last imported bundle, if any."""
-        rows = self.db.execute("SELECT created, bundle FROM exchange_bundles WHERE source = ?",
-                               (source,))  # fmt: skip
+        rows = self.db.execute(
+            "SELECT created, bundle FROM exchange_bundles WHERE source = ?", (source,)
+        )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def add(self, indicators: Sequence[Indicator], bundle: str, known_us: int,
-            source: str | None = None, created: str | None = None) -> int:  # fmt: skip
+    def add(
+        self,
+        indicators: Sequence[Indicator],
+        bundle: str,
+        known_us: int,
+        source: str | None = None,
+        created: str | None = None,
+    ) -> int:
         """Store ``indicators``; with ``source`` and ``created`` (the manifest's, a UTC time),
         only if no bundle of ``source`` created at or after it was imported (else
         :class:`ExchangeRefused`, nothing stored)."""
@@ -57,20 +64,30 @@ class PartnerStore:
                     raise ExchangeRefused(
                         f"exchange bundle {bundle}: created {created}, not after {source}'s "
                         f"bundle {last[1]} imported already (created {last[0]}): an older or "
-                        "replayed bundle does not replace newer indicators")  # fmt: skip
+                        "replayed bundle does not replace newer indicators"
+                    )
                 db.execute("DELETE FROM exchange_bundles WHERE source = ?", (source,))
-                db.execute("INSERT INTO exchange_bundles VALUES (?, ?, ?)",
-                           (source, when, bundle))  # fmt: skip
+                db.execute("INSERT INTO exchange_bundles VALUES (?, ?, ?)", (source, when, bundle))
             for ind in indicators:
-                db.execute("DELETE FROM exchange_tokens WHERE source = ? AND ref = ?",
-                           (ind.source, ind.ref))  # fmt: skip
+                db.execute(
+                    "DELETE FROM exchange_tokens WHERE source = ? AND ref = ?",
+                    (ind.source, ind.ref),
+                )
                 db.execute(
                     "INSERT OR REPLACE INTO exchange_indicators VALUES (?, ?, ?, ?, ?, ?)",
-                    (ind.source, ind.ref, bundle, known_us, ind.valid_until,
-                     json.dumps(ind.as_dict(), sort_keys=True)),
-                )  # fmt: skip
-                db.executemany("INSERT OR IGNORE INTO exchange_tokens VALUES (?, ?, ?)",
-                               [(t["token"], ind.source, ind.ref) for t in ind.tokens])  # fmt: skip
+                    (
+                        ind.source,
+                        ind.ref,
+                        bundle,
+                        known_us,
+                        ind.valid_until,
+                        json.dumps(ind.as_dict(), sort_keys=True),
+                    ),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO exchange_tokens VALUES (?, ?, ?)",
+                    [(t["token"], ind.source, ind.ref) for t in ind.tokens],
+                )
         return len(indicators)
 
     def count(self) -> dict[str, int]:
@@ -92,14 +109,19 @@ class PartnerStore:
         """Delete indicators whose last valid day is before ``today``, and their tokens."""
         cutoff = today.isoformat()
         ((n,),) = self.db.execute(
-            "SELECT COUNT(*) FROM exchange_indicators WHERE valid_until < ?", (cutoff,))
+            "SELECT COUNT(*) FROM exchange_indicators WHERE valid_until < ?", (cutoff,)
+        )
         ((t,),) = self.db.execute(
             "SELECT COUNT(*) FROM exchange_tokens AS t JOIN exchange_indicators AS i "
-            "ON t.source = i.source AND t.ref = i.ref WHERE i.valid_until < ?", (cutoff,))
+            "ON t.source = i.source AND t.ref = i.ref WHERE i.valid_until < ?",
+            (cutoff,),
+        )
         if not dry_run:
             with self.db.transaction() as db:
                 db.execute(
                     "DELETE FROM exchange_tokens WHERE (source, ref) IN (SELECT source, ref "
-                    "FROM exchange_indicators WHERE valid_until < ?)", (cutoff,))
+                    "FROM exchange_indicators WHERE valid_until < ?)",
+                    (cutoff,),
+                )
                 db.execute("DELETE FROM exchange_indicators WHERE valid_until < ?", (cutoff,))
         return {"partner_indicators": int(n), "partner_tokens": int(t)}

@@ -19,8 +19,9 @@ TOKEN_BYTES = 16
 
 
 class Evaluator(Protocol):
-    def evaluate(self, requester: str, epoch: str,
-                 blinded: Sequence[bytes]) -> tuple[int, list[bytes]]: ...  # fmt: skip
+    def evaluate(
+        self, requester: str, epoch: str, blinded: Sequence[bytes]
+    ) -> tuple[int, list[bytes]]: ...
 
 
 def _token(epoch: str, output: bytes) -> str:
@@ -32,8 +33,7 @@ class TokenClient:
 
     def __init__(self, custodians: Sequence[Evaluator], threshold: int, requester: str) -> None:
         if len(custodians) < threshold:
-            raise ScreeningError(f"{len(custodians)} custodians reachable; {threshold} must "
-                                 "answer")  # fmt: skip
+            raise ScreeningError(f"{len(custodians)} custodians reachable; {threshold} must answer")
         self.custodians = list(custodians)[:threshold]
         self.requester = requester
 
@@ -42,8 +42,9 @@ class TokenClient:
             return []
         data = [text.encode() for text in inputs]
         blinds = [_oprf.blind(d) for d in data]
-        answers = [c.evaluate(self.requester, epoch, [b for _, b in blinds])
-                   for c in self.custodians]  # fmt: skip
+        answers = [
+            c.evaluate(self.requester, epoch, [b for _, b in blinds]) for c in self.custodians
+        ]
         out = []
         for n, (d, (r, _)) in enumerate(zip(data, blinds, strict=True)):
             combined = _oprf.combine([(index, evaluated[n]) for index, evaluated in answers])
@@ -73,14 +74,22 @@ class Tokeniser(Protocol):
     def tokens(self, inputs: Sequence[str], epoch: str) -> list[str]: ...
 
 
-def party_tokens(client: Tokeniser, parties: Sequence[Mapping[str, Any]],
-                 epoch: str) -> list[list[dict[str, str]]]:  # fmt: skip
+def party_tokens(
+    client: Tokeniser, parties: Sequence[Mapping[str, Any]], epoch: str
+) -> list[list[dict[str, str]]]:
     """Per declaration (a mapping with ``sender`` and ``recipient``), its tokens as
     ``{"token", "role", "kind"}``; distinct variants are asked for once."""
-    variants = [[(role, kind, text) for role in ROLES
-                 for kind, text in party_variants(role, p.get(role)).items()]
-                for p in parties]  # fmt: skip
+    variants = [
+        [
+            (role, kind, text)
+            for role in ROLES
+            for kind, text in party_variants(role, p.get(role)).items()
+        ]
+        for p in parties
+    ]
     distinct = sorted({text for row in variants for _, _, text in row})
     tokens = dict(zip(distinct, client.tokens(distinct, epoch), strict=True))
-    return [[{"token": tokens[text], "role": role, "kind": kind} for role, kind, text in row]
-            for row in variants]  # fmt: skip
+    return [
+        [{"token": tokens[text], "role": role, "kind": kind} for role, kind, text in row]
+        for row in variants
+    ]

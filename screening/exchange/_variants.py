@@ -67,8 +67,11 @@ _DROPPED = frozenset(
         "the",
     ]
 )
-_SOUNDEX = {c: str(d) for d, letters in enumerate(("aeiouyhw", "bfpv", "cgjkqsxz", "dt", "l",
-                                                  "mn", "r")) for c in letters}  # fmt: skip
+_SOUNDEX = {
+    c: str(d)
+    for d, letters in enumerate(("aeiouyhw", "bfpv", "cgjkqsxz", "dt", "l", "mn", "r"))
+    for c in letters
+}
 _DIGITS = re.compile(r"\d+[a-z]?")
 
 
@@ -121,12 +124,17 @@ def party_variants(role: str, party: Mapping[str, Any] | None) -> dict[str, str]
         out["name"] = ("name", name, postcode)
         if not (number and street):  # name and postcode are all there is: one postcode
             for i in range(len(postcode)):  # typo still leaves one of these equal
-                out[f"name~{i}"] = ("name", name, postcode[:i] + postcode[i + 1:])
+                out[f"name~{i}"] = ("name", name, postcode[:i] + postcode[i + 1 :])
     if number and street and postcode:
         out["address"] = ("address", f"{number} {street}", postcode)
     if words and number and street:
         out["name_street"] = ("name_street", f"{name}|{number} {street}", city)
-        out["phonetic_street"] = ("phonetic_street", f"{phonetic}|{number} {street}",
-                                  f"{city}|{postcode}")  # fmt: skip
-    return {key: "\x1f".join((role, kind, value, country, place))
-            for key, (kind, value, place) in out.items()}  # fmt: skip
+        out["phonetic_street"] = (
+            "phonetic_street",
+            f"{phonetic}|{number} {street}",
+            f"{city}|{postcode}",
+        )
+    return {
+        key: "\x1f".join((role, kind, value, country, place))
+        for key, (kind, value, place) in out.items()
+    }

@@ -40,17 +40,57 @@ DEFAULT_MAX_STATE_BITS = 10
 DEFAULT_UNIT_HEIGHT = 2
 _LOGISTIC = {"binary:logistic", "reg:logistic", "binary:logitraw"}
 # the stored arrays (``treeshap.npz``), as the builder makes them
-_ARRAYS = ("tree_start", "node_feat", "node_thr", "node_left", "node_right",
-           "node_default_left", "node_pos", "unit_tree_start", "unit_root", "unit_bits",
-           "unit_noff", "unit_nodes", "unit_coff", "unit_cols", "unit_toff", "table",
-           "leaf_tree_start", "leaf_node", "leaf_d", "leaf_zoff", "leaf_z", "leaf_feat",
-           "leaf_value")  # fmt: skip
+_ARRAYS = (
+    "tree_start",
+    "node_feat",
+    "node_thr",
+    "node_left",
+    "node_right",
+    "node_default_left",
+    "node_pos",
+    "unit_tree_start",
+    "unit_root",
+    "unit_bits",
+    "unit_noff",
+    "unit_nodes",
+    "unit_coff",
+    "unit_cols",
+    "unit_toff",
+    "table",
+    "leaf_tree_start",
+    "leaf_node",
+    "leaf_d",
+    "leaf_zoff",
+    "leaf_z",
+    "leaf_feat",
+    "leaf_value",
+)
 # argument order of the kernels' ``*model`` (derived from the above by ``_runtime``)
-_RUNTIME = ("tree_inner", "inner_feat", "inner_thr", "inner_default_left", "unit_tree_start",
-            "unit_slot", "unit_shift", "unit_dir", "unit_flipall", "unit_ncols", "unit_cols",
-            "unit_toff", "table", "leaf_tree_start", "leaf_d", "leaf_zoff", "leaf_z",
-            "leaf_feat", "leaf_value", "leaf_aoff", "leaf_anode", "leaf_apos",
-            "leaf_adir")  # fmt: skip
+_RUNTIME = (
+    "tree_inner",
+    "inner_feat",
+    "inner_thr",
+    "inner_default_left",
+    "unit_tree_start",
+    "unit_slot",
+    "unit_shift",
+    "unit_dir",
+    "unit_flipall",
+    "unit_ncols",
+    "unit_cols",
+    "unit_toff",
+    "table",
+    "leaf_tree_start",
+    "leaf_d",
+    "leaf_zoff",
+    "leaf_z",
+    "leaf_feat",
+    "leaf_value",
+    "leaf_aoff",
+    "leaf_anode",
+    "leaf_apos",
+    "leaf_adir",
+)
 _BATCH_CHUNK = 128
 
 
@@ -85,8 +125,14 @@ class _Builder:
 
     def __init__(self, max_state_bits: int, unit_height: int) -> None:
         self.cols: dict[str, list[Any]] = {name: [] for name in _ARRAYS}
-        for name in ("tree_start", "unit_tree_start", "leaf_tree_start", "unit_noff",
-                     "unit_coff", "unit_toff"):  # fmt: skip
+        for name in (
+            "tree_start",
+            "unit_tree_start",
+            "leaf_tree_start",
+            "unit_noff",
+            "unit_coff",
+            "unit_toff",
+        ):
             self.cols[name].append(0)
         self.max_state_bits = max_state_bits
         self.unit_height = unit_height
@@ -124,8 +170,14 @@ class _Builder:
                 else:
                     czs[pos] *= ratio[child]
                 paths[child] = (cfeats, czs)
-            self._node(feature, cond[node], index[lefts[node]], index[rights[node]],
-                       bool(tree["default_left"][node]), pos)  # fmt: skip
+            self._node(
+                feature,
+                cond[node],
+                index[lefts[node]],
+                index[rights[node]],
+                bool(tree["default_left"][node]),
+                pos,
+            )
         for node in order:
             parent_high = node == 0 or height[tree["parents"][node]] > self.unit_height
             if height[node] <= self.unit_height and parent_high:
@@ -134,16 +186,28 @@ class _Builder:
         c["unit_tree_start"].append(len(c["unit_root"]))
         c["leaf_tree_start"].append(len(c["leaf_node"]))
 
-    def _node(self, feature: int, thr: float, left: int, right: int, default_left: bool,
-              pos: int) -> None:  # fmt: skip
-        for name, value in (("node_feat", feature), ("node_thr", thr), ("node_left", left),
-                            ("node_right", right), ("node_default_left", default_left),
-                            ("node_pos", pos)):  # fmt: skip
+    def _node(
+        self, feature: int, thr: float, left: int, right: int, default_left: bool, pos: int
+    ) -> None:
+        for name, value in (
+            ("node_feat", feature),
+            ("node_thr", thr),
+            ("node_left", left),
+            ("node_right", right),
+            ("node_default_left", default_left),
+            ("node_pos", pos),
+        ):
             self.cols[name].append(value)
 
-    def _unit(self, tree: dict[str, Any], root: int, index: dict[int, int],
-              paths: dict[int, tuple[list[int], list[float]]], ratio: dict[int, float],
-              cond: np.ndarray) -> None:  # fmt: skip
+    def _unit(
+        self,
+        tree: dict[str, Any],
+        root: int,
+        index: dict[int, int],
+        paths: dict[int, tuple[list[int], list[float]]],
+        ratio: dict[int, float],
+        cond: np.ndarray,
+    ) -> None:
         """Tabulate the subtree under ``root``, or keep its leaves loose if too large."""
         lefts, rights = tree["left_children"], tree["right_children"]
         inner: list[int] = []
@@ -173,8 +237,9 @@ class _Builder:
         for node in inner:
             if int(tree["split_indices"][node]) not in columns:
                 columns.append(int(tree["split_indices"][node]))
-        node_col = np.asarray([columns.index(int(tree["split_indices"][n])) for n in inner],
-                              dtype=np.int64)  # fmt: skip
+        node_col = np.asarray(
+            [columns.index(int(tree["split_indices"][n])) for n in inner], dtype=np.int64
+        )
         leaf_z = np.ones((len(leaves), len(columns)))
         leaf_z[:, : len(base_zs)] = base_zs
         leaf_req = np.full((len(leaves), len(inner)), -1, dtype=np.int64)
@@ -187,8 +252,9 @@ class _Builder:
                 leaf_req[i, j] = went_left
         values = np.asarray([float(cond[node]) for node, _ in leaves])
         table = np.zeros((1 << (len(base_feats) + len(inner))) * len(columns))
-        kernels.unit_table(len(base_feats), node_col, values, leaf_z, leaf_req, self.weights,
-                           table, 0)  # fmt: skip
+        kernels.unit_table(
+            len(base_feats), node_col, values, leaf_z, leaf_req, self.weights, table, 0
+        )
         c["unit_root"].append(index[root])
         c["unit_bits"].append(len(base_feats))
         c["unit_nodes"].extend(index[n] for n in inner)
@@ -258,17 +324,21 @@ def _runtime(a: dict[str, np.ndarray], n_features: int) -> tuple[dict[str, np.nd
         "inner_thr": a["node_thr"][inner].astype(np.float32),
         "inner_default_left": a["node_default_left"][inner].astype(np.bool_),
         "unit_tree_start": a["unit_tree_start"].astype(np.int64),
-        "unit_slot": slot, "unit_shift": shift, "unit_dir": way,
+        "unit_slot": slot,
+        "unit_shift": shift,
+        "unit_dir": way,
         "unit_flipall": ((np.int64(1) << a["unit_bits"].astype(np.int64)) - 1) << n_inner,
-        "unit_ncols": n_cols, "unit_cols": cols,
+        "unit_ncols": n_cols,
+        "unit_cols": cols,
         "unit_toff": a["unit_toff"][:-1].astype(np.int64),
         "table": table.astype(np.float32, copy=False),
-        "leaf_aoff": np.concatenate([[0], np.cumsum(np.bincount(
-            leaf_owner, minlength=len(a["leaf_node"])))]).astype(np.int64),
+        "leaf_aoff": np.concatenate(
+            [[0], np.cumsum(np.bincount(leaf_owner, minlength=len(a["leaf_node"])))]
+        ).astype(np.int64),
         "leaf_anode": local[leaf_above].astype(np.int32),
         "leaf_apos": a["node_pos"][leaf_above].astype(np.int64),
         "leaf_adir": leaf_left.astype(np.int64),
-    }  # fmt: skip
+    }
     for name in ("leaf_tree_start", "leaf_d", "leaf_zoff", "leaf_feat"):
         runtime[name] = a[name].astype(np.int64)
     for name in ("leaf_z", "leaf_value"):
@@ -279,8 +349,9 @@ def _runtime(a: dict[str, np.ndarray], n_features: int) -> tuple[dict[str, np.nd
 class TreeExplainerTables:
     """Exact path-dependent TreeSHAP contributions on the margin, XGBoost-free at run time."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], n_features: int, bias: float,
-                 warm: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, arrays: dict[str, np.ndarray], n_features: int, bias: float, warm: bool = True
+    ) -> None:
         self.n_features = n_features
         self.bias = bias
         self._weights = kernels.shapley_weights(kernels.MAX_PATH)
@@ -295,9 +366,13 @@ class TreeExplainerTables:
             self.contributions(np.zeros((2, n_features), dtype=np.float32))
 
     @classmethod
-    def from_booster(cls, booster: xgboost.Booster, n_features: int,
-                     max_state_bits: int = DEFAULT_MAX_STATE_BITS,
-                     unit_height: int = DEFAULT_UNIT_HEIGHT) -> TreeExplainerTables:  # fmt: skip
+    def from_booster(
+        cls,
+        booster: xgboost.Booster,
+        n_features: int,
+        max_state_bits: int = DEFAULT_MAX_STATE_BITS,
+        unit_height: int = DEFAULT_UNIT_HEIGHT,
+    ) -> TreeExplainerTables:
         """Flatten ``booster`` and build the tables (the only use of XGBoost).
 
         Subtrees of ``unit_height`` levels are tabulated when their state (path pattern bits
@@ -316,10 +391,17 @@ class TreeExplainerTables:
         c = builder.cols
         if c["node_feat"] and max(c["node_feat"]) >= n_features:
             raise ValueError(f"the model uses feature {max(c['node_feat'])} >= {n_features}")
-        dtypes = {"node_thr": np.float32, "node_default_left": np.bool_,
-                  "leaf_z": np.float64, "leaf_value": np.float64}  # fmt: skip
-        arrays: dict[str, np.ndarray] = {name: np.asarray(values, dtype=dtypes.get(name, np.int64))
-                  for name, values in c.items() if name != "table"}  # fmt: skip
+        dtypes = {
+            "node_thr": np.float32,
+            "node_default_left": np.bool_,
+            "leaf_z": np.float64,
+            "leaf_value": np.float64,
+        }
+        arrays: dict[str, np.ndarray] = {
+            name: np.asarray(values, dtype=dtypes.get(name, np.int64))
+            for name, values in c.items()
+            if name != "table"
+        }
         arrays["table"] = np.concatenate([np.zeros(0), *c["table"]]).astype(np.float32)
         return cls(arrays, n_features, builder.expected + _base_margin(booster))
 
@@ -331,8 +413,9 @@ class TreeExplainerTables:
             np.savez(handle, **arrays)
 
     @classmethod
-    def load(cls, path: Path, n_features: int | None = None,
-             warm: bool = True) -> TreeExplainerTables:  # fmt: skip
+    def load(
+        cls, path: Path, n_features: int | None = None, warm: bool = True
+    ) -> TreeExplainerTables:
         """Read tables written by ``save``, checked (for ``n_features`` when given) before
         use; BundleError if they are not sound. Does not import xgboost."""
         # the bundles' size caps: looked up here, as bundles imports this module (a loaded
@@ -344,20 +427,28 @@ class TreeExplainerTables:
             size = os.fstat(f.fileno()).st_size
             data = f.read(cap + 1) if size <= cap else b""
         if size > cap or len(data) > cap:
-            raise BundleError(f"{path}: {max(size, len(data))} bytes, over the cap of {cap} "
-                              f"bytes for {TREESHAP_NAME}")  # fmt: skip
+            raise BundleError(
+                f"{path}: {max(size, len(data))} bytes, over the cap of {cap} "
+                f"bytes for {TREESHAP_NAME}"
+            )
         return cls.from_bytes(data, n_features, warm, where=str(path))
 
     @classmethod
-    def from_bytes(cls, data: bytes, n_features: int | None = None, warm: bool = True,
-                   where: str = "treeshap.npz") -> TreeExplainerTables:  # fmt: skip
+    def from_bytes(
+        cls,
+        data: bytes,
+        n_features: int | None = None,
+        warm: bool = True,
+        where: str = "treeshap.npz",
+    ) -> TreeExplainerTables:
         """Tables from the bytes of a ``treeshap.npz`` (see ``load``); ``where`` names them
         in errors."""
         arrays = read_tables(data, where)
         version = int(arrays["meta"][0])
         if version != FORMAT_VERSION:
-            raise BundleError(f"{where}: meta: treeshap format {version}, expected "
-                              f"{FORMAT_VERSION}")  # fmt: skip
+            raise BundleError(
+                f"{where}: meta: treeshap format {version}, expected {FORMAT_VERSION}"
+            )
         n_features = check_tables(arrays, n_features, where)
         bias = float(arrays["bias"])
         return cls({name: arrays[name] for name in _ARRAYS}, n_features, bias, warm=warm)
@@ -395,6 +486,8 @@ class TreeExplainerTables:
         values = self.contributions(matrix)
         names = feature_names or [f"f{i}" for i in range(self.n_features)]
         return shap.Explanation(
-            values=values[:, :-1], base_values=values[:, -1],
-            data=np.atleast_2d(np.asarray(matrix, dtype=np.float64)), feature_names=list(names),
-        )  # fmt: skip
+            values=values[:, :-1],
+            base_values=values[:, -1],
+            data=np.atleast_2d(np.asarray(matrix, dtype=np.float64)),
+            feature_names=list(names),
+        )

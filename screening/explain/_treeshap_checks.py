@@ -44,15 +44,37 @@ MAX_FEATURES = 1 << 16
 _INT = np.dtype(np.int64)
 #: Every stored array with its dtype; all are one-dimensional except ``bias`` (a scalar).
 DTYPES: dict[str, np.dtype] = {
-    **{name: _INT for name in (
-        "tree_start", "node_feat", "node_left", "node_right", "node_pos", "unit_tree_start",
-        "unit_root", "unit_bits", "unit_noff", "unit_nodes", "unit_coff", "unit_cols",
-        "unit_toff", "leaf_tree_start", "leaf_node", "leaf_d", "leaf_zoff", "leaf_feat",
-        "meta")},
-    "node_thr": np.dtype(np.float32), "node_default_left": np.dtype(np.bool_),
-    "table": np.dtype(np.float32), "leaf_z": np.dtype(np.float64),
-    "leaf_value": np.dtype(np.float64), "bias": np.dtype(np.float64),
-}  # fmt: skip
+    **{
+        name: _INT
+        for name in (
+            "tree_start",
+            "node_feat",
+            "node_left",
+            "node_right",
+            "node_pos",
+            "unit_tree_start",
+            "unit_root",
+            "unit_bits",
+            "unit_noff",
+            "unit_nodes",
+            "unit_coff",
+            "unit_cols",
+            "unit_toff",
+            "leaf_tree_start",
+            "leaf_node",
+            "leaf_d",
+            "leaf_zoff",
+            "leaf_feat",
+            "meta",
+        )
+    },
+    "node_thr": np.dtype(np.float32),
+    "node_default_left": np.dtype(np.bool_),
+    "table": np.dtype(np.float32),
+    "leaf_z": np.dtype(np.float64),
+    "leaf_value": np.dtype(np.float64),
+    "bias": np.dtype(np.float64),
+}
 
 
 class _Problem(Exception):
@@ -121,8 +143,7 @@ def _read_array(name: str, member: IO[bytes], size: int) -> np.ndarray:
         count *= n
     nbytes = count * dtype.itemsize
     if nbytes != size - member.tell():
-        _fail(name, f"header says {shape} ({nbytes} bytes) but {size - member.tell()} bytes "
-                    "follow")  # fmt: skip
+        _fail(name, f"header says {shape} ({nbytes} bytes) but {size - member.tell()} bytes follow")
     array = np.empty(shape, dtype)
     view = array.reshape(-1).view(np.uint8).data
     got = 0
@@ -134,8 +155,9 @@ def _read_array(name: str, member: IO[bytes], size: int) -> np.ndarray:
     return array
 
 
-def ancestors(nodes: np.ndarray, parent: np.ndarray, went_left: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def ancestors(
+    nodes: np.ndarray, parent: np.ndarray, went_left: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (index into ``nodes``, ancestor, whether the path goes left there), by index."""
     owner, above, left = [], [], []
     which, current = np.arange(len(nodes)), np.asarray(nodes, dtype=np.int64)
@@ -164,15 +186,17 @@ def check_tables(arrays: dict[str, np.ndarray], n_features: int | None, where: s
         raise BundleError(f"{where}: {name}: {problem}") from None
 
 
-def _range(name: str, values: np.ndarray, low: object, high: object,
-           what: str = "values") -> None:  # fmt: skip
+def _range(name: str, values: np.ndarray, low: object, high: object, what: str = "values") -> None:
     """All ``values`` within ``[low, high)`` (bounds scalars or arrays like ``values``)."""
     bad = (values < low) | (values >= high)
     if np.any(bad):
         i = int(np.argmax(bad))
         lo, hi = (np.broadcast_to(np.asarray(b), values.shape)[i].item() for b in (low, high))
-        _fail(name, f"{what} must lie in [{lo}, {hi}); {int(np.sum(bad))} do not (first at "
-                    f"index {i}: {values[i].item()})")  # fmt: skip
+        _fail(
+            name,
+            f"{what} must lie in [{lo}, {hi}); {int(np.sum(bad))} do not (first at "
+            f"index {i}: {values[i].item()})",
+        )
 
 
 def _length(name: str, array: np.ndarray, n: int, why: str) -> None:
@@ -180,14 +204,14 @@ def _length(name: str, array: np.ndarray, n: int, why: str) -> None:
         _fail(name, f"has {len(array)} entries, expected {n} ({why})")
 
 
-def _offsets(name: str, offsets: np.ndarray, count: int, end: int, what: str, of: str,
-             strict: bool = False) -> np.ndarray:  # fmt: skip
+def _offsets(
+    name: str, offsets: np.ndarray, count: int, end: int, what: str, of: str, strict: bool = False
+) -> np.ndarray:
     """Offsets of ``count`` parts: from 0, never decreasing, ending at ``end`` (the length of
     the array ``of``); the sizes."""
     _length(name, offsets, count + 1, f"one offset per {what} plus one")
     if offsets[0] != 0 or offsets[-1] != end:
-        _fail(name, f"must run from 0 to {end} ({of}), runs from {offsets[0]} to "
-                    f"{offsets[-1]}")  # fmt: skip
+        _fail(name, f"must run from 0 to {end} ({of}), runs from {offsets[0]} to {offsets[-1]}")
     sizes = np.diff(offsets)
     if np.any(sizes < (1 if strict else 0)):
         i = int(np.argmax(sizes < (1 if strict else 0)))
@@ -199,15 +223,15 @@ def _finite(name: str, values: np.ndarray) -> None:
     bad = ~np.isfinite(values)
     if np.any(bad):
         i = int(np.argmax(bad))
-        _fail(name, f"{int(np.sum(bad))} values are not finite (first at index {i}: "
-                    f"{values[i]})")  # fmt: skip
+        _fail(name, f"{int(np.sum(bad))} values are not finite (first at index {i}: {values[i]})")
 
 
 def _check(a: dict[str, np.ndarray], expected_features: int | None) -> int:
     n_features = int(a["meta"][1])
     if expected_features is not None and n_features != expected_features:
-        _fail("meta", f"the tables are for {n_features} features, the model has "
-                      f"{expected_features}")  # fmt: skip
+        _fail(
+            "meta", f"the tables are for {n_features} features, the model has {expected_features}"
+        )
     if not 1 <= n_features <= MAX_FEATURES:
         _fail("meta", f"feature count {n_features} must lie in [1, {MAX_FEATURES}]")
     _finite("bias", a["bias"].reshape(1))
@@ -218,8 +242,15 @@ def _check(a: dict[str, np.ndarray], expected_features: int | None) -> int:
     if len(a["tree_start"]) < 1:
         _fail("tree_start", "is empty")
     n_trees = len(a["tree_start"]) - 1
-    tree_size = _offsets("tree_start", a["tree_start"], n_trees, n_nodes, "tree",
-                         "the length of node_feat", strict=True)  # fmt: skip
+    tree_size = _offsets(
+        "tree_start",
+        a["tree_start"],
+        n_trees,
+        n_nodes,
+        "tree",
+        "the length of node_feat",
+        strict=True,
+    )
     for name in ("node_thr", "node_left", "node_right", "node_default_left", "node_pos"):
         _length(name, a[name], n_nodes, "one per node, as node_feat")
     _range("node_feat", feat, -1, n_features, "features (-1: leaf)")
@@ -238,8 +269,11 @@ def _check(a: dict[str, np.ndarray], expected_features: int | None) -> int:
     should[a["tree_start"][:-1]] = 0
     if np.any(parents != should):
         i = int(np.argmax(parents != should))
-        _fail("node_left", f"node {i} has {parents[i]} parents, expected {should[i]}: the "
-                           "children do not form trees")  # fmt: skip
+        _fail(
+            "node_left",
+            f"node {i} has {parents[i]} parents, expected {should[i]}: the "
+            "children do not form trees",
+        )
     parent = np.full(n_nodes, -1, np.int64)
     went_left = np.zeros(n_nodes, np.int64)
     parent[a["node_left"][inner]] = inner
@@ -255,34 +289,60 @@ def _check(a: dict[str, np.ndarray], expected_features: int | None) -> int:
         if level > MAX_TREE_DEPTH + 1:
             _fail("node_left", f"a tree is deeper than {MAX_TREE_DEPTH} levels")
     pos = a["node_pos"]
-    _range("node_pos", pos[inner], 0, np.minimum(depth[inner] + 1, MAX_PATH),
-           "pattern positions of inner nodes")  # fmt: skip
+    _range(
+        "node_pos",
+        pos[inner],
+        0,
+        np.minimum(depth[inner] + 1, MAX_PATH),
+        "pattern positions of inner nodes",
+    )
 
     # units
     n_units = len(a["unit_root"])
-    units = _offsets("unit_tree_start", a["unit_tree_start"], n_trees, n_units, "tree",
-                     "the length of unit_root")  # fmt: skip
+    units = _offsets(
+        "unit_tree_start", a["unit_tree_start"], n_trees, n_units, "tree", "the length of unit_root"
+    )
     unit_tree = np.repeat(np.arange(n_trees), units)
     tree_first, tree_end = a["tree_start"][:-1], a["tree_start"][1:]
     root = a["unit_root"]
-    _range("unit_root", root, tree_first[unit_tree], tree_end[unit_tree],
-           "roots (nodes of the unit's tree)")  # fmt: skip
+    _range(
+        "unit_root",
+        root,
+        tree_first[unit_tree],
+        tree_end[unit_tree],
+        "roots (nodes of the unit's tree)",
+    )
     if len(np.unique(root)) != n_units:
         _fail("unit_root", "a node is the root of two units")
     _length("unit_bits", a["unit_bits"], n_units, "one per unit")
-    n_inner = _offsets("unit_noff", a["unit_noff"], n_units, len(a["unit_nodes"]), "unit",
-                       "the length of unit_nodes")  # fmt: skip
+    n_inner = _offsets(
+        "unit_noff",
+        a["unit_noff"],
+        n_units,
+        len(a["unit_nodes"]),
+        "unit",
+        "the length of unit_nodes",
+    )
     owner = np.repeat(np.arange(n_units), n_inner)
     nodes = a["unit_nodes"]
-    _range("unit_nodes", nodes, tree_first[unit_tree[owner]], tree_end[unit_tree[owner]],
-           "nodes (of the unit's tree)")  # fmt: skip
+    _range(
+        "unit_nodes",
+        nodes,
+        tree_first[unit_tree[owner]],
+        tree_end[unit_tree[owner]],
+        "nodes (of the unit's tree)",
+    )
     if np.any(feat[nodes] < 0):
-        _fail("unit_nodes", f"node {nodes[np.argmax(feat[nodes] < 0)]} is a leaf, not an "
-                            "inner node")  # fmt: skip
+        _fail(
+            "unit_nodes", f"node {nodes[np.argmax(feat[nodes] < 0)]} is a leaf, not an inner node"
+        )
     if np.any((n_inner > 0) != (feat[root] >= 0)):
         u = int(np.argmax((n_inner > 0) != (feat[root] >= 0)))
-        _fail("unit_noff", f"unit {u} has {n_inner[u]} inner nodes but its root is "
-                           f"{'an inner node' if feat[root[u]] >= 0 else 'a leaf'}")  # fmt: skip
+        _fail(
+            "unit_noff",
+            f"unit {u} has {n_inner[u]} inner nodes but its root is "
+            f"{'an inner node' if feat[root[u]] >= 0 else 'a leaf'}",
+        )
     heads = a["unit_noff"][:-1][n_inner > 0]
     if np.any(nodes[heads] != root[n_inner > 0]):
         _fail("unit_nodes", "a unit's first inner node is not its root")
@@ -295,51 +355,79 @@ def _check(a: dict[str, np.ndarray], expected_features: int | None) -> int:
     _range("unit_bits", bits, 0, depth[root] + 1, "pattern bits (at most the root's depth)")
     state = bits + n_inner
     _range("unit_bits", state, 0, MAX_UNIT_STATE_BITS + 1, "state bits (pattern + inner)")
-    cols = _offsets("unit_coff", a["unit_coff"], n_units, len(a["unit_cols"]), "unit",
-                    "the length of unit_cols")  # fmt: skip
+    cols = _offsets(
+        "unit_coff", a["unit_coff"], n_units, len(a["unit_cols"]), "unit", "the length of unit_cols"
+    )
     _range("unit_coff", cols, bits, state + 1, "column counts (pattern bits to state bits)")
     _range("unit_cols", a["unit_cols"], 0, n_features, "features")
     rows = np.left_shift(np.int64(1), state) * cols
     table = a["table"]
-    sizes = _offsets("unit_toff", a["unit_toff"], n_units, int(np.sum(rows)), "unit",
-                     "the table size the units' states and columns give")  # fmt: skip
+    sizes = _offsets(
+        "unit_toff",
+        a["unit_toff"],
+        n_units,
+        int(np.sum(rows)),
+        "unit",
+        "the table size the units' states and columns give",
+    )
     if np.any(sizes != rows):
         u = int(np.argmax(sizes != rows))
-        _fail("unit_toff", f"unit {u} has a table of {sizes[u]} values, expected {rows[u]} "
-                           f"(2**{state[u]} states x {cols[u]} columns)")  # fmt: skip
+        _fail(
+            "unit_toff",
+            f"unit {u} has a table of {sizes[u]} values, expected {rows[u]} "
+            f"(2**{state[u]} states x {cols[u]} columns)",
+        )
     width = max(int(cols.max()) if n_units else 1, 1)
     end_table = int(a["unit_toff"][-1])
     if len(table) not in (end_table, end_table + width):
         _fail("table", f"has {len(table)} values, expected {end_table} (unit_toff)")
     _finite("table", table)
     unit_of, above, _ = ancestors(root, parent, went_left)
-    _range("node_pos", pos[above], 0, bits[unit_of],
-           "pattern positions above a unit root (below its unit_bits)")  # fmt: skip
+    _range(
+        "node_pos",
+        pos[above],
+        0,
+        bits[unit_of],
+        "pattern positions above a unit root (below its unit_bits)",
+    )
     slots = int((np.bincount(unit_of, minlength=n_units) + n_inner).max()) if n_units else 1
     if n_units * (slots * 6 + width * 4) > MAX_RUNTIME_BYTES:
-        _fail("unit_root", f"{n_units} units of {slots} slots would take more than "
-                           f"{MAX_RUNTIME_BYTES} bytes at run time")  # fmt: skip
+        _fail(
+            "unit_root",
+            f"{n_units} units of {slots} slots would take more than "
+            f"{MAX_RUNTIME_BYTES} bytes at run time",
+        )
 
     # loose leaves
     n_loose = len(a["leaf_node"])
-    per_tree = _offsets("leaf_tree_start", a["leaf_tree_start"], n_trees, n_loose, "tree",
-                        "the length of leaf_node")  # fmt: skip
+    per_tree = _offsets(
+        "leaf_tree_start", a["leaf_tree_start"], n_trees, n_loose, "tree", "the length of leaf_node"
+    )
     leaf_tree = np.repeat(np.arange(n_trees), per_tree)
     leaf = a["leaf_node"]
-    _range("leaf_node", leaf, tree_first[leaf_tree], tree_end[leaf_tree],
-           "nodes (of the leaf's tree)")  # fmt: skip
+    _range(
+        "leaf_node", leaf, tree_first[leaf_tree], tree_end[leaf_tree], "nodes (of the leaf's tree)"
+    )
     if np.any(feat[leaf] >= 0):
         _fail("leaf_node", f"node {leaf[np.argmax(feat[leaf] >= 0)]} is not a leaf")
     for name in ("leaf_d", "leaf_zoff", "leaf_value"):
         _length(name, a[name], n_loose, "one per loose leaf")
     d = a["leaf_d"]
-    _range("leaf_d", d, 0, np.minimum(depth[leaf], MAX_PATH) + 1,
-           "unique path features (at most the leaf's depth)")  # fmt: skip
+    _range(
+        "leaf_d",
+        d,
+        0,
+        np.minimum(depth[leaf], MAX_PATH) + 1,
+        "unique path features (at most the leaf's depth)",
+    )
     offsets = np.concatenate([[0], np.cumsum(d)])
     if np.any(a["leaf_zoff"] != offsets[:-1]):
         i = int(np.argmax(a["leaf_zoff"] != offsets[:-1]))
-        _fail("leaf_zoff", f"loose leaf {i} starts at {a['leaf_zoff'][i]}, expected "
-                           f"{offsets[i]} (the sum of leaf_d before it)")  # fmt: skip
+        _fail(
+            "leaf_zoff",
+            f"loose leaf {i} starts at {a['leaf_zoff'][i]}, expected "
+            f"{offsets[i]} (the sum of leaf_d before it)",
+        )
     _length("leaf_z", a["leaf_z"], int(offsets[-1]), "the sum of leaf_d")
     _length("leaf_feat", a["leaf_feat"], int(offsets[-1]), "the sum of leaf_d")
     _range("leaf_feat", a["leaf_feat"], 0, n_features, "features")
@@ -347,6 +435,11 @@ def _check(a: dict[str, np.ndarray], expected_features: int | None) -> int:
     _range("leaf_z", a["leaf_z"], 0.0, np.inf, "zero fractions")
     _finite("leaf_value", a["leaf_value"])
     leaf_of, above, _ = ancestors(leaf, parent, went_left)
-    _range("node_pos", pos[above], 0, d[leaf_of],
-           "pattern positions above a loose leaf (below its leaf_d)")  # fmt: skip
+    _range(
+        "node_pos",
+        pos[above],
+        0,
+        d[leaf_of],
+        "pattern positions above a loose leaf (below its leaf_d)",
+    )
     return n_features

@@ -80,7 +80,6 @@ def leaf_shapley(value, z, d, pattern, w, out, poly):
 
 @njit(cache=True)
 def unit_table(n_pattern_bits, node_col, leaf_value, leaf_z, leaf_req, w, table, base):
-
     """Fill one unit's table: summed leaf Shapley values for every state of the unit.
 
     A unit is a node ``m`` with its subtree of a few levels. Its state is the row's pattern on
@@ -119,8 +118,9 @@ def _prefetch_intrinsic(typingctx, array, index):
 
     def codegen(context, builder, signature, args):
         ary = context.make_array(signature.args[0])(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]],
-                                       wraparound=False)  # fmt: skip
+        ptr = cgutils.get_item_pointer(
+            context, builder, signature.args[0], ary, [args[1]], wraparound=False
+        )
         byte_ptr, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
         fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], fnty)
@@ -146,12 +146,38 @@ def _add_rows(scratch, rows, stride, u0, u1, first, unit_cols, table):
 
 
 @njit(cache=True)
-def _explain_rows(xs, phis, start, stop, n_left, tree_units, w, tree_inner, inner_feat,
-                  inner_thr, inner_default_left, unit_tree_start, unit_slot, unit_shift, unit_dir,
-                  unit_flipall, unit_ncols, unit_cols, unit_toff, table, leaf_tree_start, leaf_d,
-                  leaf_zoff, leaf_z, leaf_feat, leaf_value, leaf_aoff, leaf_anode, leaf_apos,
-                  leaf_adir):
-
+def _explain_rows(
+    xs,
+    phis,
+    start,
+    stop,
+    n_left,
+    tree_units,
+    w,
+    tree_inner,
+    inner_feat,
+    inner_thr,
+    inner_default_left,
+    unit_tree_start,
+    unit_slot,
+    unit_shift,
+    unit_dir,
+    unit_flipall,
+    unit_ncols,
+    unit_cols,
+    unit_toff,
+    table,
+    leaf_tree_start,
+    leaf_d,
+    leaf_zoff,
+    leaf_z,
+    leaf_feat,
+    leaf_value,
+    leaf_aoff,
+    leaf_anode,
+    leaf_apos,
+    leaf_adir,
+):
     """Add the SHAP values of float32 rows ``xs[start:stop]`` into ``phis``, tree by tree.
 
     Per tree and row: ``left[i]`` gets the row's decision (1 = left) at the tree's i-th
@@ -189,8 +215,9 @@ def _explain_rows(xs, phis, start, stop, n_left, tree_units, w, tree_inner, inne
             phi = scratch[r]
             for i in range(n_inner):
                 value = x[inner_feat[base + i]]
-                left[i] = np.int64((value < inner_thr[base + i])
-                                   | (np.isnan(value) & inner_default_left[base + i]))
+                left[i] = np.int64(
+                    (value < inner_thr[base + i]) | (np.isnan(value) & inner_default_left[base + i])
+                )
             for u in range(u0, u1):
                 bits = np.int64(0)
                 for j in range(n_slots):

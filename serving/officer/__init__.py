@@ -38,8 +38,16 @@ def mount_officer(app: FastAPI, service: Service) -> OfficerContext:
     ctx = OfficerContext.build(service)
     app.state.officer = ctx
     service.on_scored = ctx.recorder.scored
-    for routes in (router, queue_router, parcel_router, outcome_router, claim_router,
-                   case_router, reports_router, exchange_router):  # fmt: skip
+    for routes in (
+        router,
+        queue_router,
+        parcel_router,
+        outcome_router,
+        claim_router,
+        case_router,
+        reports_router,
+        exchange_router,
+    ):
         app.include_router(routes)
     app.add_exception_handler(SignInNeeded, sign_in_needed)  # a read route's sign-in page
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="officer-static")

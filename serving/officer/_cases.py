@@ -30,15 +30,43 @@ SCHEMA = (
 )
 
 #: Substances an officer picks from (codes stored; words in ``_text``); "other" asks for text.
-SUBSTANCES = ("cannabis", "cocaine", "heroin", "mdma", "amphetamine", "methamphetamine",
-              "ketamine", "lsd", "psilocybin", "benzodiazepines", "opioid_medicines",
-              "new_psychoactive", "other")  # fmt: skip
-CONCEALMENTS = ("none", "inside_goods", "vacuum_sealed", "packaging", "documents",
-                "media_case", "food_cosmetics", "other")  # fmt: skip
+SUBSTANCES = (
+    "cannabis",
+    "cocaine",
+    "heroin",
+    "mdma",
+    "amphetamine",
+    "methamphetamine",
+    "ketamine",
+    "lsd",
+    "psilocybin",
+    "benzodiazepines",
+    "opioid_medicines",
+    "new_psychoactive",
+    "other",
+)
+CONCEALMENTS = (
+    "none",
+    "inside_goods",
+    "vacuum_sealed",
+    "packaging",
+    "documents",
+    "media_case",
+    "food_cosmetics",
+    "other",
+)
 #: Case record fields and their longest text.
-FIELDS = {"seal": 40, "concealment": 40, "concealment_other": 200, "substance": 40,
-          "substance_other": 60, "gross_g": 20, "net_g": 20, "lab_ref": 60,
-          "notes": 2000}  # fmt: skip
+FIELDS = {
+    "seal": 40,
+    "concealment": 40,
+    "concealment_other": 200,
+    "substance": 40,
+    "substance_other": 60,
+    "gross_g": 20,
+    "net_g": 20,
+    "lab_ref": 60,
+    "notes": 2000,
+}
 #: Accepted attachment types, told by their first bytes.
 MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -98,8 +126,11 @@ def case_from_form(form: dict[str, str]) -> dict[str, Any]:
         raise CaseError("substance_other")
     for name in ("gross_g", "net_g"):
         record[name] = _weight(record[name], name)
-    if record["gross_g"] is not None and record["net_g"] is not None \
-            and record["net_g"] > record["gross_g"]:  # fmt: skip
+    if (
+        record["gross_g"] is not None
+        and record["net_g"] is not None
+        and record["net_g"] > record["gross_g"]
+    ):
         raise CaseError("net_over_gross")
     return record
 
@@ -136,12 +167,17 @@ class CaseStore:
     def save(self, item_id: str, officer: str, record: dict[str, Any]) -> int:
         ((case_id,),) = self.db.execute(
             "INSERT INTO officer_case (item_id, time, officer, record) VALUES (?, ?, ?, ?) "
-            "RETURNING id", (item_id, _now(), officer, json.dumps(record, sort_keys=True)))
+            "RETURNING id",
+            (item_id, _now(), officer, json.dumps(record, sort_keys=True)),
+        )
         return int(case_id)
 
     def latest(self, item_id: str) -> dict[str, Any] | None:
-        rows = self.db.execute("SELECT id, time, officer, record FROM officer_case WHERE "
-                               "item_id = ? ORDER BY id DESC LIMIT 1", (item_id,))  # fmt: skip
+        rows = self.db.execute(
+            "SELECT id, time, officer, record FROM officer_case WHERE "
+            "item_id = ? ORDER BY id DESC LIMIT 1",
+            (item_id,),
+        )
         if not rows:
             return None
         case_id, time, officer, record = rows[0]
@@ -149,11 +185,13 @@ class CaseStore:
         return found | {"case_id": case_id, "time": time, "officer": officer}
 
     def versions(self, item_id: str) -> int:
-        return int(self.db.execute("SELECT count(*) FROM officer_case WHERE item_id = ?",
-                                   (item_id,))[0][0])  # fmt: skip
+        return int(
+            self.db.execute("SELECT count(*) FROM officer_case WHERE item_id = ?", (item_id,))[0][0]
+        )
 
-    def attach(self, item_id: str, officer: str, name: str, data: bytes,
-               limit: int = MAX_ATTACHMENT) -> Attachment:  # fmt: skip
+    def attach(
+        self, item_id: str, officer: str, name: str, data: bytes, limit: int = MAX_ATTACHMENT
+    ) -> Attachment:
         """Keep a photo or scan; CaseError for an empty, too large or unknown file."""
         if not data:
             raise CaseError("attachment_empty")
@@ -167,20 +205,27 @@ class CaseStore:
         ((att_id, time),) = self.db.execute(
             "INSERT INTO officer_attachment (item_id, time, officer, name, media_type, size, "
             "sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time",
-            (item_id, _now(), officer, clean or "attachment", kind, len(data), digest, data))
-        return Attachment(int(att_id), item_id, time, officer, clean or "attachment", kind,
-                          len(data), digest)  # fmt: skip
+            (item_id, _now(), officer, clean or "attachment", kind, len(data), digest, data),
+        )
+        return Attachment(
+            int(att_id), item_id, time, officer, clean or "attachment", kind, len(data), digest
+        )
 
     def attachments(self, item_id: str) -> list[Attachment]:
-        rows = self.db.execute("SELECT id, item_id, time, officer, name, media_type, size, "
-                               "sha256 FROM officer_attachment WHERE item_id = ? ORDER BY id",
-                               (item_id,))  # fmt: skip
+        rows = self.db.execute(
+            "SELECT id, item_id, time, officer, name, media_type, size, "
+            "sha256 FROM officer_attachment WHERE item_id = ? ORDER BY id",
+            (item_id,),
+        )
         return [Attachment(*r) for r in rows]
 
     def attachment(self, item_id: str, att_id: int) -> tuple[Attachment, bytes] | None:
-        rows = self.db.execute("SELECT id, item_id, time, officer, name, media_type, size, "
-                               "sha256, data FROM officer_attachment WHERE item_id = ? AND "
-                               "id = ?", (item_id, att_id))  # fmt: skip
+        rows = self.db.execute(
+            "SELECT id, item_id, time, officer, name, media_type, size, "
+            "sha256, data FROM officer_attachment WHERE item_id = ? AND "
+            "id = ?",
+            (item_id, att_id),
+        )
         if not rows:
             return None
         *meta, data = rows[0]

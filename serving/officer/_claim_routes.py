@@ -36,19 +36,34 @@ async def claim(request: Request, item_id: str) -> Response:
     return await run_in_threadpool(_claim, request, item_id, await posted(request))
 
 
-def claim_entry(kind: str, session: Session, request_id: str, item_id: str, officer: str,
-                previous: str | None, why: str = "") -> Entry:  # fmt: skip
+def claim_entry(
+    kind: str,
+    session: Session,
+    request_id: str,
+    item_id: str,
+    officer: str,
+    previous: str | None,
+    why: str = "",
+) -> Entry:
     """The decision-log record of a change of who works on a parcel: ``kind`` one of
     ``CLAIM_KINDS``, ``officer`` who holds it now (or held it, released), ``previous`` who
     held it before."""
-    detail = {"officer": officer, "previous": previous,
-              "officer_ref": session.user.officer_ref} | ({"why": why} if why else {})
-    return Entry(kind, request_id=request_id, caller=caller_of(session).key_id,
-                 item_id=item_id, decision=officer, detail=detail)  # fmt: skip
+    detail = {"officer": officer, "previous": previous, "officer_ref": session.user.officer_ref} | (
+        {"why": why} if why else {}
+    )
+    return Entry(
+        kind,
+        request_id=request_id,
+        caller=caller_of(session).key_id,
+        item_id=item_id,
+        decision=officer,
+        detail=detail,
+    )
 
 
-def _change(ctx: OfficerContext, session: Session, request_id: str, item_id: str,
-            action: str, officer: str) -> str | None:  # fmt: skip
+def _change(
+    ctx: OfficerContext, session: Session, request_id: str, item_id: str, action: str, officer: str
+) -> str | None:
     """Claim, release or assign, and log the change in the same transaction (nothing is
     logged where nothing changed); who holds the parcel where a claim was refused."""
     me, lists = session.user.username, ctx.parcels.worklists
@@ -67,8 +82,7 @@ def _change(ctx: OfficerContext, session: Session, request_id: str, item_id: str
         else:
             return held or "?"
         if kind is not None:
-            ctx.service.audit.append(claim_entry(kind, session, request_id, item_id, officer,
-                                                 held))  # fmt: skip
+            ctx.service.audit.append(claim_entry(kind, session, request_id, item_id, officer, held))
     return None
 
 

@@ -88,12 +88,16 @@ class OfficerContext:
     def build(cls, service: Service) -> OfficerContext:
         s = service.settings
         parcels = ParcelStore(service.state_db)
-        shadow = ShadowScorer(s.registry, s.shadow_alias, s.shadow_check_seconds,
-                              service.holder.trusted_keys)  # fmt: skip
+        shadow = ShadowScorer(
+            s.registry, s.shadow_alias, s.shadow_check_seconds, service.holder.trusted_keys
+        )
         recorder = ParcelRecorder(parcels, Pseudonymiser(s.pseudonymisation_key), shadow)
-        env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                          autoescape=select_autoescape(default=True, default_for_string=True),
-                          trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+        env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         env.filters["number"] = _number
         env.filters["short"] = _short
         env.filters["percent"] = chance
@@ -104,16 +108,27 @@ class OfficerContext:
         env.filters["party"] = party
         env.filters["size"] = size
         env.filters["when"] = _when(ZoneInfo(s.officer_timezone))
-        env.globals.update(t=TEXT, label=label, words=words, money=money, prefix=PREFIX,
-                           zone=s.officer_timezone)  # fmt: skip
-        return cls(service, UserStore(service.state_db), parcels, recorder, shadow, env,
-                   timedelta(minutes=s.officer_session_minutes),
-                   s.officer_secure_cookie or s.environment != "development",
-                   s.officer_page_size, SignInThrottle(service.state_db, s.secret_key),
-                   CaseStore(service.state_db), s.officer_timezone)  # fmt: skip
+        env.globals.update(
+            t=TEXT, label=label, words=words, money=money, prefix=PREFIX, zone=s.officer_timezone
+        )
+        return cls(
+            service,
+            UserStore(service.state_db),
+            parcels,
+            recorder,
+            shadow,
+            env,
+            timedelta(minutes=s.officer_session_minutes),
+            s.officer_secure_cookie or s.environment != "development",
+            s.officer_page_size,
+            SignInThrottle(service.state_db, s.secret_key),
+            CaseStore(service.state_db),
+            s.officer_timezone,
+        )
 
-    def render(self, name: str, session: Session | None, status: int = 200,
-               **values: Any) -> HTMLResponse:  # fmt: skip
+    def render(
+        self, name: str, session: Session | None, status: int = 200, **values: Any
+    ) -> HTMLResponse:
         html = self.env.get_template(name).render(session=session, **values)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 

@@ -26,30 +26,48 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 WORDS = {
     "title": "Partner hits",
-    "intro": ("Seizures reported by partner agencies that this parcel's sender or recipient "
-              "matches (hit / no-hit on exchange tokens; names and addresses never left "
-              "either agency). A hit is a reason to look closer, not a finding."),
+    "intro": (
+        "Seizures reported by partner agencies that this parcel's sender or recipient "
+        "matches (hit / no-hit on exchange tokens; names and addresses never left "
+        "either agency). A hit is a reason to look closer, not a finding."
+    ),
     "none": "No partner hit on this parcel.",
-    "partner": "Partner", "month": "Reported", "category": "Substance", "band": "Quantity",
-    "codes": "Reliability / accuracy", "handling": "Handling", "variants": "Matched on",
+    "partner": "Partner",
+    "month": "Reported",
+    "category": "Substance",
+    "band": "Quantity",
+    "codes": "Reliability / accuracy",
+    "handling": "Handling",
+    "variants": "Matched on",
     "reason": "Why it matched",
     "prepare": "Prepare a follow-up request",
     "requests": "Follow-up requests",
-    "awaiting": ("Awaiting approval by another officer; nothing is sent before approval, "
-                 "and then only through SIENA."),
+    "awaiting": (
+        "Awaiting approval by another officer; nothing is sent before approval, "
+        "and then only through SIENA."
+    ),
     "approve": "Approve (four eyes)",
     "approved": "Approved by {who}: send it through SIENA.",
     "back": "Back to the parcel",
-}  # fmt: skip
+}
 
 
-def _page(request: Request, session: Officer, item_id: str, status: int = 200,
-          message: str = "") -> Response:  # fmt: skip
+def _page(
+    request: Request, session: Officer, item_id: str, status: int = 200, message: str = ""
+) -> Response:
     ctx = context(request)
     store = FollowUps(ctx.service.state_db)
-    return ctx.render("exchange.html", session, status=status, item_id=item_id,
-                      hits=store.hits(item_id), requests=store.requests(item_id),
-                      handling_words=HANDLING_WORDS, x=WORDS, message=message)  # fmt: skip
+    return ctx.render(
+        "exchange.html",
+        session,
+        status=status,
+        item_id=item_id,
+        hits=store.hits(item_id),
+        requests=store.requests(item_id),
+        handling_words=HANDLING_WORDS,
+        x=WORDS,
+        message=message,
+    )
 
 
 @router.get("/parcels/{item_id}/exchange")
@@ -59,10 +77,15 @@ def exchange_page(request: Request, session: Officer, item_id: str) -> Response:
     hits = FollowUps(ctx.service.state_db).hits(item_id)
     if not hits and ctx.service.state.get_result(item_id) is None:  # no such parcel here
         return refuse(request, session, TEXT["not_found"], 404)
-    ctx.service.audit.append(Entry(
-        "exchange_hit_viewed", request_id=str(request.state.request_id),
-        caller=f"officer:{session.user.username}", item_id=item_id,
-        detail={"hits": len(hits), "partners": sorted({h["source"] for h in hits})}))  # fmt: skip
+    ctx.service.audit.append(
+        Entry(
+            "exchange_hit_viewed",
+            request_id=str(request.state.request_id),
+            caller=f"officer:{session.user.username}",
+            item_id=item_id,
+            detail={"hits": len(hits), "partners": sorted({h["source"] for h in hits})},
+        )
+    )
     return _page(request, session, item_id)
 
 
@@ -77,11 +100,19 @@ async def prepare(request: Request, item_id: str) -> Response:
     officer = f"officer:{session.user.username}"
     try:
         made = FollowUps(ctx.service.state_db).prepare(
-            item_id, form.get("source", ""), form.get("ref", ""), officer)
+            item_id, form.get("source", ""), form.get("ref", ""), officer
+        )
     except ScreeningError as exc:
         return refuse(request, session, str(exc), 400)
-    ctx.service.audit.append(Entry("exchange_request_prepared", caller=officer, item_id=item_id,
-                                   request_id=str(request.state.request_id), detail=made))
+    ctx.service.audit.append(
+        Entry(
+            "exchange_request_prepared",
+            caller=officer,
+            item_id=item_id,
+            request_id=str(request.state.request_id),
+            detail=made,
+        )
+    )
     return redirect(f"{PREFIX}/parcels/{item_id}/exchange")
 
 
@@ -97,7 +128,13 @@ async def approve(request: Request, request_id: int) -> Response:
         done = FollowUps(ctx.service.state_db).approve(request_id, officer)
     except ScreeningError as exc:
         return refuse(request, session, str(exc), 409)
-    ctx.service.audit.append(Entry("exchange_request_approved", caller=officer,
-                                   item_id=done["item_id"], detail=done,
-                                   request_id=str(request.state.request_id)))  # fmt: skip
+    ctx.service.audit.append(
+        Entry(
+            "exchange_request_approved",
+            caller=officer,
+            item_id=done["item_id"],
+            detail=done,
+            request_id=str(request.state.request_id),
+        )
+    )
     return redirect(f"{PREFIX}/parcels/{done['item_id']}/exchange")

@@ -30,19 +30,24 @@ def export_training_data(state: Path | Database, out: Path) -> dict[str, Any]:
     ``state``: the record database's file, or the record database (left open)."""
     db = state if isinstance(state, Database) else Database(state)
     try:
-        declarations = [ParcelDeclaration.model_validate(d)
-                        for d in ParcelStore(db).declarations()]  # fmt: skip
+        declarations = [ParcelDeclaration.model_validate(d) for d in ParcelStore(db).declarations()]
         known = {d.item_id for d in declarations}
         outcomes = [
             InspectionOutcome.model_validate(
-                {k: v for k, v in record.items() if k not in JSON_ONLY_OUTCOME_FIELDS})
-            for record in StateStore(db).effective_outcomes() if record["item_id"] in known
-        ]  # fmt: skip
+                {k: v for k, v in record.items() if k not in JSON_ONLY_OUTCOME_FIELDS}
+            )
+            for record in StateStore(db).effective_outcomes()
+            if record["item_id"] in known
+        ]
     finally:
         if db is not state:
             db.close()
     out.mkdir(parents=True, exist_ok=True)
     write_records(declarations, out / "declarations.parquet", "declaration")
     write_records(outcomes, out / "outcomes.parquet", "outcome")
-    return {"declarations": len(declarations), "outcomes": len(outcomes),
-            "seizures": sum(o.result == "seized" for o in outcomes), "out": str(out)}  # fmt: skip
+    return {
+        "declarations": len(declarations),
+        "outcomes": len(outcomes),
+        "seizures": sum(o.result == "seized" for o in outcomes),
+        "out": str(out),
+    }

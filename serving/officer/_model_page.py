@@ -31,11 +31,16 @@ def _metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(model, dict):
             continue
         positives = model.get("positives")
-        out.append({"sample": sample, "n": model.get("n"), "positives": positives,
-                    "precision": [model.get(f"precision@{c}") for c in CAPACITIES],
-                    "recall": [model.get(f"recall@{c}") for c in CAPACITIES],
-                    "too_small": isinstance(positives, int | float)
-                    and positives < MIN_POSITIVES})  # fmt: skip
+        out.append(
+            {
+                "sample": sample,
+                "n": model.get("n"),
+                "positives": positives,
+                "precision": [model.get(f"precision@{c}") for c in CAPACITIES],
+                "recall": [model.get(f"recall@{c}") for c in CAPACITIES],
+                "too_small": isinstance(positives, int | float) and positives < MIN_POSITIVES,
+            }
+        )
     return out
 
 
@@ -48,12 +53,18 @@ def _drift(ctx: OfficerContext) -> dict[str, Any] | None:
         return None
     score = next((a for a in report.alarms if a.feature == "score"), None)
     fields = [a for a in report.alarms if a.feature != "score"]
-    return {"measured": report.measured, "current": report.current_rows,
-            "reference": report.reference_rows, "needed": MIN_ROWS,
-            "hours": int(CURRENT.total_seconds() // 3600), "weeks": REFERENCE_WEEKS,
-            "alarm": bool(report.alarms), "score_psi": score.psi if score else None,
-            "groups": list(dict.fromkeys(LABELS[group_of(a.feature)] for a in fields)),
-            "fields": [{"name": a.feature, "psi": a.psi} for a in fields]}  # fmt: skip
+    return {
+        "measured": report.measured,
+        "current": report.current_rows,
+        "reference": report.reference_rows,
+        "needed": MIN_ROWS,
+        "hours": int(CURRENT.total_seconds() // 3600),
+        "weeks": REFERENCE_WEEKS,
+        "alarm": bool(report.alarms),
+        "score_psi": score.psi if score else None,
+        "groups": list(dict.fromkeys(LABELS[group_of(a.feature)] for a in fields)),
+        "fields": [{"name": a.feature, "psi": a.psi} for a in fields],
+    }
 
 
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
@@ -77,42 +88,53 @@ def compare_shadow(rows: list[tuple[float, float, str, str]]) -> dict[str, Any] 
     challenger = np.array([r[1] for r in rows])
     positive = np.array([r[3] == "seized" for r in rows])
     return {
-        "outcomes": len(rows), "seizures": int(positive.sum()), "version": rows[0][2],
+        "outcomes": len(rows),
+        "seizures": int(positive.sum()),
+        "version": rows[0][2],
         "top_share": f"{SHADOW_TOP:.0%}",
         "too_small": len(rows) < SHADOW_MIN_OUTCOMES or int(positive.sum()) < SHADOW_MIN_SEIZURES,
         "champion": {"auc": _auc(champion, positive), "top": _top_hits(champion, positive)},
-        "challenger": {"auc": _auc(challenger, positive),
-                       "top": _top_hits(challenger, positive)},
-    }  # fmt: skip
+        "challenger": {"auc": _auc(challenger, positive), "top": _top_hits(challenger, positive)},
+    }
 
 
 def scrolling_tables(html: str) -> str:
     """The card's tables, each in a container that scrolls sideways on a narrow screen (the
     page itself then does not)."""
     return html.replace("<table", '<div class="table-wrap"><table').replace(
-        "</table>", "</table></div>")
+        "</table>", "</table></div>"
+    )
 
 
 def model_page_values(ctx: OfficerContext) -> dict[str, Any]:
     service = ctx.service
     served = service.holder.loaded
-    values: dict[str, Any] = {"halted": service.refresh_halted(),  # another worker's halt too
-                              "alias": service.settings.model_alias, "model": None}  # fmt: skip
+    values: dict[str, Any] = {
+        "halted": service.refresh_halted(),  # another worker's halt too
+        "alias": service.settings.model_alias,
+        "model": None,
+    }
     challenger = ctx.shadow.model()
     values["challenger_version"] = challenger.version if challenger else None
     values["shadow"] = compare_shadow(  # the challenger now running, where there is one
-        ctx.parcels.recent_shadow(challenger.version if challenger else None))
+        ctx.parcels.recent_shadow(challenger.version if challenger else None)
+    )
     if served is None:
         return values
     m = served.model
     card_path = m.path / "model_card.md"
     card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
     values.update(
-        model={"version": m.version, "created_at": m.info.get("created_at", ""),
-               "bundle_hash": m.bundle_hash, "name": m.info.get("model_name", "")},
+        model={
+            "version": m.version,
+            "created_at": m.info.get("created_at", ""),
+            "bundle_hash": m.bundle_hash,
+            "name": m.info.get("model_name", ""),
+        },
         card_html=scrolling_tables(render(card, heading_offset=2)),
-        metrics=_metrics(m.metrics), capacities=CAPACITIES,
+        metrics=_metrics(m.metrics),
+        capacities=CAPACITIES,
         drift=_drift(ctx),
         info_json=json.dumps(m.info.get("training", {}), indent=1)[:4000],
-    )  # fmt: skip
+    )
     return values

@@ -84,24 +84,32 @@ def _quantity(text: str) -> Any:
     return quantity
 
 
-def _outcome_record(form: dict[str, str], parcel: dict[str, Any] | None,
-                    item_id: str, officer_ref: str) -> dict[str, Any]:  # fmt: skip
+def _outcome_record(
+    form: dict[str, str], parcel: dict[str, Any] | None, item_id: str, officer_ref: str
+) -> dict[str, Any]:
     inspected, result = _choice(form)
     reason = parcel.get("selection_reason") if parcel else None
     substance = form.get("substance", "").strip()
     if substance in SUBSTANCES:  # the pick-list's code, or "other" with its own words
-        substance = substance_text({"substance": substance,
-                                    "substance_other": form.get("substance_other", "")},
-                                   {s: TEXT[f"substance_{s}"] for s in SUBSTANCES}) or ""
+        substance = (
+            substance_text(
+                {"substance": substance, "substance_other": form.get("substance_other", "")},
+                {s: TEXT[f"substance_{s}"] for s in SUBSTANCES},
+            )
+            or ""
+        )
     record: dict[str, Any] = {
-        "contract_version": "1", "item_id": item_id,
-        "recorded_at": datetime.now(UTC).isoformat(), "inspected": bool(inspected),
+        "contract_version": "1",
+        "item_id": item_id,
+        "recorded_at": datetime.now(UTC).isoformat(),
+        "inspected": bool(inspected),
         "selection_reason": reason or ("other" if inspected else None),
-        "selection_probability": parcel.get("selection_probability") if reason and parcel
-        else None,
-        "result": result, "substance": substance or None,
-        "quantity_g": _quantity(form.get("quantity_g", "")), "officer_ref": officer_ref,
-    }  # fmt: skip
+        "selection_probability": parcel.get("selection_probability") if reason and parcel else None,
+        "result": result,
+        "substance": substance or None,
+        "quantity_g": _quantity(form.get("quantity_g", "")),
+        "officer_ref": officer_ref,
+    }
     corrects = form.get("corrects", "").strip()
     if corrects:  # the form of a parcel with an outcome: the new record corrects it
         record["corrects"] = int(corrects) if _NUMBER.fullmatch(corrects) else corrects
@@ -114,27 +122,43 @@ async def record_outcome(request: Request, item_id: str) -> Response:
     return await run_in_threadpool(_record_outcome, request, item_id, await posted(request))
 
 
-def _after(ctx: OfficerContext, session: Session, item_id: str, form: dict[str, str],
-           result: str, effective: bool, released: str | None = None) -> Response:  # fmt: skip
+def _after(
+    ctx: OfficerContext,
+    session: Session,
+    item_id: str,
+    form: dict[str, str],
+    result: str,
+    effective: bool,
+    released: str | None = None,
+) -> Response:
     """Where a recorded outcome leads: the next open parcel of the worklist ("save and
     next"), back to the worklist (a row's button), or the parcel's own page; ``released``:
     the officer whose claim the outcome released (the page after says so)."""
     w = worklist_query(form.get("w", ""))
     note = {"released": released} if released else {}
     if form.get("then") == "queue":
-        return redirect(queue_url(w) + ("&" if w else "?") +
-                        urlencode({"last": item_id, "result": result} | note))  # fmt: skip
+        return redirect(
+            queue_url(w)
+            + ("&" if w else "?")
+            + urlencode({"last": item_id, "result": result} | note)
+        )
     if form.get("then") == "next" and effective:
         f = worklist_filter(dict(parse_qsl(w)), ctx.zone, session.user.username)
         after = ctx.parcels.worklists.next_open(f, item_id, session.user.username)
         if after is None:
-            return redirect(queue_url(w) + ("&" if w else "?") + urlencode(
-                {"last": item_id, "result": result, "empty": 1} | note))  # fmt: skip
-        return redirect(f"{PREFIX}/parcels/{after}?" +
-                        urlencode({"w": w, "last": item_id, "result": result} | note))  # fmt: skip
+            return redirect(
+                queue_url(w)
+                + ("&" if w else "?")
+                + urlencode({"last": item_id, "result": result, "empty": 1} | note)
+            )
+        return redirect(
+            f"{PREFIX}/parcels/{after}?"
+            + urlencode({"w": w, "last": item_id, "result": result} | note)
+        )
     saved = "1" if effective else "pending"
-    return redirect(f"{PREFIX}/parcels/{item_id}?" + urlencode({"saved": saved, "w": w} | note) +
-                    "#outcome")  # fmt: skip
+    return redirect(
+        f"{PREFIX}/parcels/{item_id}?" + urlencode({"saved": saved, "w": w} | note) + "#outcome"
+    )
 
 
 #: The outcome form's free-text fields, their label (TEXT key) and limit: refused, not cut.
@@ -147,8 +171,11 @@ def _too_long(form: dict[str, str]) -> list[str]:
     for name, (label, limit) in _FREE_TEXT.items():
         length = len(form.get(name, "").strip())
         if length > limit:
-            out.append(TEXT["case_problem_too_long"].format(
-                field=TEXT[label], limit=f"{limit:,}", length=f"{length:,}"))  # fmt: skip
+            out.append(
+                TEXT["case_problem_too_long"].format(
+                    field=TEXT[label], limit=f"{limit:,}", length=f"{length:,}"
+                )
+            )
     return out
 
 
@@ -165,11 +192,15 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
     record = _outcome_record(form, parcel, item_id, session.user.officer_ref)
     inspected, _ = _choice(form)
     w = worklist_query(form.get("w", ""))
-    missing = [k for k, ok in (("outcome", inspected is not None),
-                               ("result", record["result"] or not record["inspected"]),
-                               ("correction_reason", record.get("correction_reason")
-                                or "corrects" not in record))
-               if not ok]  # nothing is pre-selected: an officer says which  # fmt: skip
+    missing = [
+        k
+        for k, ok in (
+            ("outcome", inspected is not None),
+            ("result", record["result"] or not record["inspected"]),
+            ("correction_reason", record.get("correction_reason") or "corrects" not in record),
+        )
+        if not ok
+    ]  # nothing is pre-selected: an officer says which
     errors = [TEXT[f"outcome_problem_{k}"] for k in missing] + _too_long(form)
     if errors:
         return parcel_page(request, session, item_id, 422, errors, form, w=w)
@@ -178,45 +209,61 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
     except InvalidInput as exc:
         return parcel_page(request, session, item_id, 422, _officer_problems(exc), form, w=w)
     except OutcomeConflict:  # recorded or corrected meanwhile: the page shows what is there
-        return parcel_page(request, session, item_id, 409, [TEXT["outcome_conflict"]], form,
-                           w=w)  # fmt: skip
+        return parcel_page(request, session, item_id, 409, [TEXT["outcome_conflict"]], form, w=w)
     _feedback(ctx, session, item_id, form, request_id)
     released = _release(ctx, session, item_id, request_id)
     result = record["result"] or "released"
     return _after(ctx, session, item_id, form, result, bool(stored["effective"]), released)
 
 
-def _release(ctx: OfficerContext, session: Session, item_id: str,
-             request_id: str) -> str | None:  # fmt: skip
+def _release(ctx: OfficerContext, session: Session, item_id: str, request_id: str) -> str | None:
     """Done: no longer anyone's to work on (the claim's end logged beside the outcome).
     Whose claim it released, where another officer's (the page after says so)."""
     lists = ctx.parcels.worklists
     with ctx.service.state_db.transaction():
         before = lists.claim_of(item_id)
         if before is not None and lists.release(item_id):
-            ctx.service.audit.append(claim_entry("parcel_released", session, request_id,
-                                                 item_id, before["officer"], before["officer"],
-                                                 why="outcome"))  # fmt: skip
+            ctx.service.audit.append(
+                claim_entry(
+                    "parcel_released",
+                    session,
+                    request_id,
+                    item_id,
+                    before["officer"],
+                    before["officer"],
+                    why="outcome",
+                )
+            )
             if before["officer"] != session.user.username:
                 return str(before["officer"])
     return None
 
 
-def _feedback(ctx: OfficerContext, session: Session, item_id: str, form: dict[str, str],
-              request_id: str) -> None:  # fmt: skip
+def _feedback(
+    ctx: OfficerContext, session: Session, item_id: str, form: dict[str, str], request_id: str
+) -> None:
     notes = form.get("notes", "").strip()[:2000]
     reason = form.get("disagree_reason", "").strip()[:500]
     disagree = form.get("disagree") == "yes" or bool(reason)  # a reason given is a disagreement
     if not (notes or disagree):
         return
     ctx.parcels.add_feedback(item_id, session.user.officer_ref, disagree, reason, notes)
-    ctx.service.audit.append(Entry(
-        "officer_feedback", request_id=request_id, caller=caller_of(session).key_id,
-        item_id=item_id, decision="disagree" if disagree else "note",
-        detail={"officer_ref": session.user.officer_ref, "disagree": disagree,
-                "reason": reason, "notes_sha256": hashlib.sha256(notes.encode()).hexdigest(),
-                "notes_chars": len(notes)},
-    ))  # fmt: skip
+    ctx.service.audit.append(
+        Entry(
+            "officer_feedback",
+            request_id=request_id,
+            caller=caller_of(session).key_id,
+            item_id=item_id,
+            decision="disagree" if disagree else "note",
+            detail={
+                "officer_ref": session.user.officer_ref,
+                "disagree": disagree,
+                "reason": reason,
+                "notes_sha256": hashlib.sha256(notes.encode()).hexdigest(),
+                "notes_chars": len(notes),
+            },
+        )
+    )
 
 
 @router.post("/parcels/{item_id}/quick")
@@ -230,21 +277,31 @@ def _quick(request: Request, item_id: str, form: dict[str, str]) -> Response:
     action = form.get("outcome", "")
     if action not in QUICK:
         session = session_of(request)
-        return refuse(request, session, TEXT["quick_unknown"], 422) if session else \
-            to_login(request)  # fmt: skip
-    return _record_outcome(request, item_id, {
-        "csrf": form.get("csrf", ""), "outcome": action, "w": form.get("w", ""),
-        "then": form.get("then", "next")})  # fmt: skip
+        return (
+            refuse(request, session, TEXT["quick_unknown"], 422) if session else to_login(request)
+        )
+    return _record_outcome(
+        request,
+        item_id,
+        {
+            "csrf": form.get("csrf", ""),
+            "outcome": action,
+            "w": form.get("w", ""),
+            "then": form.get("then", "next"),
+        },
+    )
 
 
 @router.post("/parcels/{item_id}/outcomes/{outcome_id}/approve")
 async def approve_outcome(request: Request, item_id: str, outcome_id: str) -> Response:
-    return await run_in_threadpool(_approve_outcome, request, item_id, outcome_id,
-                                   await posted(request))  # fmt: skip
+    return await run_in_threadpool(
+        _approve_outcome, request, item_id, outcome_id, await posted(request)
+    )
 
 
-def _approve_outcome(request: Request, item_id: str, outcome_id: str,
-                     form: dict[str, str]) -> Response:  # fmt: skip
+def _approve_outcome(
+    request: Request, item_id: str, outcome_id: str, form: dict[str, str]
+) -> Response:
     """Four eyes: another officer approves a pending correction (logged under their name)."""
     session = posting_session(request, form)
     if not isinstance(session, Session):
@@ -255,11 +312,11 @@ def _approve_outcome(request: Request, item_id: str, outcome_id: str,
     if found is None or found.item_id != item_id:
         return refuse(request, session, TEXT["not_found"], 404)
     try:
-        ctx.service.record.approve_outcome(found.id, caller_of(session).key_id, rid(request),
-                                           session.user.officer_ref or None)  # fmt: skip
+        ctx.service.record.approve_outcome(
+            found.id, caller_of(session).key_id, rid(request), session.user.officer_ref or None
+        )
     except Forbidden:
-        return parcel_page(request, session, item_id, 403,
-                           approval_error=TEXT["approve_own"])  # fmt: skip
+        return parcel_page(request, session, item_id, 403, approval_error=TEXT["approve_own"])
     except OutcomeConflict:  # approved already, or what it corrects was corrected since
         now = ctx.service.state.outcome(found.id)
         why = "approve_outdated" if now is not None and now.state == PENDING else "approve_done"

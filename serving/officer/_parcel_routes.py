@@ -45,33 +45,52 @@ HISTORY_KINDS = ("sender", "sender_address", "recipient", "recipient_address")
 #: What one click records: the outcome form's choice.
 QUICK = ("seized", "clean", "released")
 #: Decision-log kinds the parcel page lists (views are counted, not listed).
-LOG_KINDS = ("decision", "outcome", "outcome_correction", "outcome_correction_pending",
-             "outcome_correction_approved", "officer_feedback", "case_record",
-             "case_attachment", "parcel_claimed", "parcel_assigned",
-             "parcel_released")  # fmt: skip
+LOG_KINDS = (
+    "decision",
+    "outcome",
+    "outcome_correction",
+    "outcome_correction_pending",
+    "outcome_correction_approved",
+    "officer_feedback",
+    "case_record",
+    "case_attachment",
+    "parcel_claimed",
+    "parcel_assigned",
+    "parcel_released",
+)
 #: An officer's views of one parcel within this period are one record of the decision log.
 VIEW_PERIOD = timedelta(hours=1)
 
 
-def _history(ctx: OfficerContext, tokens: dict[str, str],
-             features: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+def _history(
+    ctx: OfficerContext, tokens: dict[str, str], features: dict[str, Any]
+) -> list[dict[str, Any]]:
     out = []
     for kind in HISTORY_KINDS:
         token = tokens.get(kind, "")
         stats = ctx.service.history_backend.get(kind, token) if token else None
-        out.append({
-            "kind": kind, "token": token,
-            "prev_parcels": features.get(f"{kind}_prev_parcels"),
-            "prev_seizures": features.get(f"{kind}_prev_seizures"),
-            "parcels_now": stats.parcels if stats else 0,
-            "seizures_now": stats.seizures if stats else 0,
-            "clean_now": stats.clean if stats else 0,
-        })  # fmt: skip
+        out.append(
+            {
+                "kind": kind,
+                "token": token,
+                "prev_parcels": features.get(f"{kind}_prev_parcels"),
+                "prev_seizures": features.get(f"{kind}_prev_seizures"),
+                "parcels_now": stats.parcels if stats else 0,
+                "seizures_now": stats.seizures if stats else 0,
+                "clean_now": stats.clean if stats else 0,
+            }
+        )
     return out
 
 
-def note_view(audit: DecisionLog, caller: str, item_id: str, model_version: str,
-              request_id: str, now: datetime | None = None) -> bool:  # fmt: skip
+def note_view(
+    audit: DecisionLog,
+    caller: str,
+    item_id: str,
+    model_version: str,
+    request_id: str,
+    now: datetime | None = None,
+) -> bool:
     """Log that ``caller`` viewed the parcel's explanation, once per ``VIEW_PERIOD``: a
     reload, the page after a save or "save and next" back again writes nothing. Whether a
     record was written."""
@@ -80,12 +99,22 @@ def note_view(audit: DecisionLog, caller: str, item_id: str, model_version: str,
     now = now or datetime.now(UTC)
     since = (now - VIEW_PERIOD).isoformat()
     with db.transaction():  # two tabs loading at once write one record
-        if db.execute("SELECT 1 FROM decision_log WHERE item_id = ? AND kind = "
-                      "'explanation_viewed' AND caller = ? AND time >= ? LIMIT 1",
-                      (item_id, caller, since)):  # fmt: skip
+        if db.execute(
+            "SELECT 1 FROM decision_log WHERE item_id = ? AND kind = "
+            "'explanation_viewed' AND caller = ? AND time >= ? LIMIT 1",
+            (item_id, caller, since),
+        ):
             return False
-        audit.append(Entry("explanation_viewed", request_id=request_id, caller=caller,
-                           item_id=item_id, model_version=model_version), now)  # fmt: skip
+        audit.append(
+            Entry(
+                "explanation_viewed",
+                request_id=request_id,
+                caller=caller,
+                item_id=item_id,
+                model_version=model_version,
+            ),
+            now,
+        )
     return True
 
 
@@ -93,15 +122,21 @@ def _log(ctx: OfficerContext, item_id: str) -> tuple[list[dict[str, Any]], dict[
     """The parcel's decisions, outcomes, corrections and notes; and its views, counted."""
     db = ctx.service.audit.db
     marks = ", ".join("?" for _ in LOG_KINDS)
-    rows = db.execute(f"SELECT seq, time, kind, caller, decision FROM decision_log "
-                      f"WHERE item_id = ? AND kind IN ({marks}) ORDER BY seq",
-                      (item_id, *LOG_KINDS))  # fmt: skip
+    rows = db.execute(
+        f"SELECT seq, time, kind, caller, decision FROM decision_log "
+        f"WHERE item_id = ? AND kind IN ({marks}) ORDER BY seq",
+        (item_id, *LOG_KINDS),
+    )
     names = ("seq", "time", "kind", "caller", "decision")
     ((views, viewers, last),) = db.execute(
         "SELECT count(*), count(DISTINCT caller), max(time) FROM decision_log "
-        "WHERE item_id = ? AND kind = 'explanation_viewed'", (item_id,))  # fmt: skip
-    return ([dict(zip(names, r, strict=True)) for r in rows],
-            {"count": int(views), "viewers": int(viewers), "last": last})  # fmt: skip
+        "WHERE item_id = ? AND kind = 'explanation_viewed'",
+        (item_id,),
+    )
+    return (
+        [dict(zip(names, r, strict=True)) for r in rows],
+        {"count": int(views), "viewers": int(viewers), "last": last},
+    )
 
 
 def _trail(ctx: OfficerContext, session: Session, item_id: str) -> dict[str, Any]:
@@ -112,35 +147,56 @@ def _trail(ctx: OfficerContext, session: Session, item_id: str) -> dict[str, Any
     for o in outcomes:
         o["mine"] = o["caller"] == me or bool(ref and o.get("officer_ref") == ref)
     current = next((o for o in outcomes if o["standing"] == "current"), None)
-    return {"outcomes": outcomes, "current": current,
-            "four_eyes": ctx.service.settings.four_eyes}  # fmt: skip
+    return {"outcomes": outcomes, "current": current, "four_eyes": ctx.service.settings.four_eyes}
 
 
 def _worklist(ctx: OfficerContext, session: Session, w: str, item_id: str) -> dict[str, Any]:
     """Where the parcel stands in the worklist it was opened from, and the next open one."""
     f = worklist_filter(dict(parse_qsl(w)), ctx.zone, session.user.username)
     after = ctx.parcels.worklists.next_open(f, item_id, session.user.username)
-    return {"w": w, "queue_url": queue_url(w), "next_item": after,
-            "next_url": parcel_url(after, w) if after else None}  # fmt: skip
+    return {
+        "w": w,
+        "queue_url": queue_url(w),
+        "next_item": after,
+        "next_url": parcel_url(after, w) if after else None,
+    }
 
 
-def parcel_page(request: Request, session: Session, item_id: str, status: int = 200,
-                errors: list[str] | None = None, form: dict[str, str] | None = None,
-                approval_error: str = "", case_errors: list[str] | None = None,
-                w: str | None = None) -> Response:  # fmt: skip
+def parcel_page(
+    request: Request,
+    session: Session,
+    item_id: str,
+    status: int = 200,
+    errors: list[str] | None = None,
+    form: dict[str, str] | None = None,
+    approval_error: str = "",
+    case_errors: list[str] | None = None,
+    w: str | None = None,
+) -> Response:
     ctx = context(request)
     try:
-        explained = ctx.service.explanation(item_id, caller_of(session), rid(request),
-                                            logged=False)  # fmt: skip
+        explained = ctx.service.explanation(item_id, caller_of(session), rid(request), logged=False)
     except NotFound:
         return refuse(request, session, TEXT["not_found"], 404)
-    note_view(ctx.service.audit, caller_of(session).key_id, item_id,
-              explained["model_version"], rid(request))  # fmt: skip
+    note_view(
+        ctx.service.audit,
+        caller_of(session).key_id,
+        item_id,
+        explained["model_version"],
+        rid(request),
+    )
     model = ctx.service.holder.model_for(explained["model_version"])
     steps = explanation_steps(explained, model.calibration, model.spec)
-    svg = waterfall(steps, {"title": TEXT["waterfall_title"].format(item_id=item_id),
-                            "base": TEXT["waterfall_base"], "final": TEXT["waterfall_final"]},
-                    chance_text, points)  # fmt: skip
+    svg = waterfall(
+        steps,
+        {
+            "title": TEXT["waterfall_title"].format(item_id=item_id),
+            "base": TEXT["waterfall_base"],
+            "final": TEXT["waterfall_final"],
+        },
+        chance_text,
+        points,
+    )
     tokens = ctx.service.history_backend.get_item(item_id) or {}
     q = request.query_params
     w = worklist_query(q.get("w", "")) if w is None else w
@@ -148,24 +204,44 @@ def parcel_page(request: Request, session: Session, item_id: str, status: int = 
     log, views = _log(ctx, item_id)
     attachments = ctx.cases.attachments(item_id)
     return ctx.render(
-        "parcel.html", session, status=status, item_id=item_id, x=explained,
-        parcel=ctx.parcels.get(item_id), svg=svg, steps=steps, tokens=tokens,
+        "parcel.html",
+        session,
+        status=status,
+        item_id=item_id,
+        x=explained,
+        parcel=ctx.parcels.get(item_id),
+        svg=svg,
+        steps=steps,
+        tokens=tokens,
         reasons=steps["steps"],
         top_reasons=sorted(steps["steps"], key=lambda s: -abs(s["delta"]))[:5],
         history=_history(ctx, tokens, explained["features"]),
-        **_trail(ctx, session, item_id), feedback=ctx.parcels.feedback(item_id),
-        log=log, views=views, saved=q.get("saved", ""), last=_last(q), released=released_of(q),
-        approved=q.get("approved") == "1", approval_error=approval_error,
-        errors=errors or [], form=form or {}, case=case or {},
-        case_versions=ctx.cases.versions(item_id), case_errors=case_errors or [],
-        case_saved=q.get("case") == "saved", attachments=attachments,
+        **_trail(ctx, session, item_id),
+        feedback=ctx.parcels.feedback(item_id),
+        log=log,
+        views=views,
+        saved=q.get("saved", ""),
+        last=_last(q),
+        released=released_of(q),
+        approved=q.get("approved") == "1",
+        approval_error=approval_error,
+        errors=errors or [],
+        form=form or {},
+        case=case or {},
+        case_versions=ctx.cases.versions(item_id),
+        case_errors=case_errors or [],
+        case_saved=q.get("case") == "saved",
+        attachments=attachments,
         added=next((a.name for a in attachments if str(a.id) == q.get("added")), None),
-        claim=ctx.parcels.worklists.claim_of(item_id), officers=officers(ctx, session),
+        claim=ctx.parcels.worklists.claim_of(item_id),
+        officers=officers(ctx, session),
         partner_hits=FollowUps(ctx.service.state_db).hits(item_id),
-        substances=SUBSTANCES, concealments=CONCEALMENTS, quick=QUICK,
+        substances=SUBSTANCES,
+        concealments=CONCEALMENTS,
+        quick=QUICK,
         mail_class=mail_class(item_id[:2]).value if item_id[:2].isalpha() else None,
         **_worklist(ctx, session, w, item_id),
-    )  # fmt: skip
+    )
 
 
 def _last(q: Any) -> dict[str, str] | None:
@@ -180,8 +256,11 @@ def officers(ctx: OfficerContext, session: Session) -> list[str]:
     """Who an administrator may assign a parcel to (enabled accounts that can sign in)."""
     if not session.user.may(Role.ADMIN):
         return []
-    return [u["username"] or "" for u in ctx.users.list()
-            if not u["disabled_at"] and u["role"] in ("officer", "admin")]  # fmt: skip
+    return [
+        u["username"] or ""
+        for u in ctx.users.list()
+        if not u["disabled_at"] and u["role"] in ("officer", "admin")
+    ]
 
 
 @router.get("/parcels/{item_id}")

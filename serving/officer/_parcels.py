@@ -28,8 +28,16 @@ from ._worklist import STATUSES, WORKLIST_SCHEMA, QueueFilter, Worklists
 
 log = logging.getLogger("serving.officer")
 
-PERSONAL_FIELDS = ("name", "street", "city", "postcode", "phone", "email", "importer_ref",
-                   "id_number")  # fmt: skip
+PERSONAL_FIELDS = (
+    "name",
+    "street",
+    "city",
+    "postcode",
+    "phone",
+    "email",
+    "importer_ref",
+    "id_number",
+)
 FIELD_TOKEN_CHARS = 16
 FLAGGED = ("inspect", "review")
 #: Columns added since the table was first made (a file from before gets them at start).
@@ -69,8 +77,9 @@ SCHEMA = (
 )
 
 
-def pseudonymise_declaration(decl: ParcelDeclaration, pseudonymiser: Pseudonymiser,
-                             record: dict[str, Any] | None = None) -> dict[str, Any]:
+def pseudonymise_declaration(
+    decl: ParcelDeclaration, pseudonymiser: Pseudonymiser, record: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The declaration as JSON with every personal field replaced by a keyed token of itself.
 
     ``record`` is ``decl.model_dump(mode="json")`` where the caller has it already (it is
@@ -136,15 +145,31 @@ class ParcelStore:
         approval, or ``outdated``: pending on an outcome corrected since)."""
         trail = outcome_trail(self.db, item_id)
         current = max((o.id for o in trail if o.state != PENDING), default=None)
-        return [o.record | {
-            "outcome_id": o.id, "received_at": o.received_at, "caller": o.caller,
-            "corrects": o.corrects, "approved_by": o.approved_by, "approved_at": o.approved_at,
-            "standing": ("current" if o.id == current else "corrected" if o.state != PENDING
-                         else "pending" if o.corrects == current else "outdated"),
-        } for o in trail]  # fmt: skip
+        return [
+            o.record
+            | {
+                "outcome_id": o.id,
+                "received_at": o.received_at,
+                "caller": o.caller,
+                "corrects": o.corrects,
+                "approved_by": o.approved_by,
+                "approved_at": o.approved_at,
+                "standing": (
+                    "current"
+                    if o.id == current
+                    else "corrected"
+                    if o.state != PENDING
+                    else "pending"
+                    if o.corrects == current
+                    else "outdated"
+                ),
+            }
+            for o in trail
+        ]
 
-    def add_feedback(self, item_id: str, officer: str, disagree: bool, reason: str,
-                     notes: str) -> None:  # fmt: skip
+    def add_feedback(
+        self, item_id: str, officer: str, disagree: bool, reason: str, notes: str
+    ) -> None:
         self.db.execute(
             "INSERT INTO officer_feedback (item_id, time, officer, disagree, reason, notes) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -154,7 +179,9 @@ class ParcelStore:
     def feedback(self, item_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT time, officer, disagree, reason, notes FROM officer_feedback "
-            "WHERE item_id = ? ORDER BY id", (item_id,))
+            "WHERE item_id = ? ORDER BY id",
+            (item_id,),
+        )
         names = ("time", "officer", "disagree", "reason", "notes")
         return [dict(zip(names, r, strict=True)) for r in rows]
 
@@ -163,8 +190,9 @@ class ParcelStore:
         rows = self.db.execute("SELECT declaration FROM officer_parcel ORDER BY posted_at, item_id")
         return [json.loads(r[0]) for r in rows]
 
-    def recent_shadow(self, version: str | None = None,
-                      limit: int = 5000) -> list[tuple[float, float, str, str]]:  # fmt: skip
+    def recent_shadow(
+        self, version: str | None = None, limit: int = 5000
+    ) -> list[tuple[float, float, str, str]]:
         """(champion p, challenger p, challenger version, result) of the inspected parcels
         with a shadow score (of challenger ``version`` where given), by their latest
         outcome, newest first."""
@@ -180,15 +208,18 @@ class ParcelStore:
         return [(float(a), float(b), str(v), str(r)) for a, b, v, r in rows]
 
 
-
 def _contents(decl: ParcelDeclaration) -> str:
     text = "; ".join(f"{line.quantity} x {line.description}" for line in decl.lines)
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-def parcel_row(decl: ParcelDeclaration, summary: dict[str, Any], scored_at: str,
-               pseudonymiser: Pseudonymiser,
-               record: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def parcel_row(
+    decl: ParcelDeclaration,
+    summary: dict[str, Any],
+    scored_at: str,
+    pseudonymiser: Pseudonymiser,
+    record: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One officer_parcel row from a validated declaration and its score summary."""
     return {
         "item_id": decl.item_id,

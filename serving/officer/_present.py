@@ -24,8 +24,14 @@ from screening import FX_TO_EUR, LABELS
 from ._text import TEXT
 
 #: Entity-history groups: shown whenever they move the score, never folded into "other".
-HISTORY_GROUPS = ("sender_history", "pair_history", "sender_address_history",
-                  "recipient_history", "recipient_address_history", "office_history")  # fmt: skip
+HISTORY_GROUPS = (
+    "sender_history",
+    "pair_history",
+    "sender_address_history",
+    "recipient_history",
+    "recipient_address_history",
+    "office_history",
+)
 #: Groups drawn one by one besides the history groups; the rest make "Other factors".
 TOP_GROUPS = 8
 #: A contribution (log-odds) below this moves nothing an officer would see.
@@ -71,8 +77,13 @@ def grams(value: Any) -> str:
 def size(n: Any) -> str:
     """A file size: bytes below a kilobyte, else kB or MB."""
     n = int(n)
-    return f"{n} bytes" if n < 1000 else f"{n / 1000:.0f} kB" if n < 1_000_000 \
+    return (
+        f"{n} bytes"
+        if n < 1000
+        else f"{n / 1000:.0f} kB"
+        if n < 1_000_000
         else f"{n / 1_000_000:.1f} MB"
+    )
 
 
 def eur_of(value: Any, currency: str | None) -> float | None:
@@ -145,8 +156,10 @@ def _route(v: Mapping[str, Any], spec: Any) -> str:
     def code(x: float, known: list[str]) -> str:
         return known[int(x) - 1] if math.isfinite(x) and 1 <= x <= len(known) else "?"
 
-    return f"{code(_num(v, 'origin_code'), spec.origins)} → " \
-           f"{code(_num(v, 'destination_code'), spec.destinations)}"
+    return (
+        f"{code(_num(v, 'origin_code'), spec.origins)} → "
+        f"{code(_num(v, 'destination_code'), spec.destinations)}"
+    )
 
 
 def _office(v: Mapping[str, Any]) -> str:
@@ -165,8 +178,11 @@ def _time(v: Mapping[str, Any]) -> str:
 
 def _details(v: Mapping[str, Any], role: str) -> str:
     missing = _num(v, f"{role}_address_missing")
-    return TEXT["value_address_complete"] if not missing else \
-        f"{int(missing)} of 3 address parts missing"
+    return (
+        TEXT["value_address_complete"]
+        if not missing
+        else f"{int(missing)} of 3 address parts missing"
+    )
 
 
 def _words_found(v: Mapping[str, Any]) -> str:
@@ -175,12 +191,16 @@ def _words_found(v: Mapping[str, Any]) -> str:
 
 
 _VALUES: dict[str, Callable[[Mapping[str, Any], Any], str]] = {
-    "declared_value": lambda v, s: (f"{_num(v, 'value_eur'):,.2f} EUR"
-                                    if math.isfinite(_num(v, "value_eur"))
-                                    else TEXT["value_unknown"]),
+    "declared_value": lambda v, s: (
+        f"{_num(v, 'value_eur'):,.2f} EUR"
+        if math.isfinite(_num(v, "value_eur"))
+        else TEXT["value_unknown"]
+    ),
     "weight": lambda v, s: kg(_num(v, "gross_weight_g") / 1000),
-    "contents": lambda v, s: (f"{_count(_num(v, 'lines'), 'line', 'lines')}, "
-                              f"{_count(_num(v, 'quantity'), 'piece', 'pieces')}"),
+    "contents": lambda v, s: (
+        f"{_count(_num(v, 'lines'), 'line', 'lines')}, "
+        f"{_count(_num(v, 'quantity'), 'piece', 'pieces')}"
+    ),
     "category": lambda v, s: _one_hot(v, "category_", "category"),
     "mail_class": lambda v, s: _mail_class(v),
     "route": _route,
@@ -188,8 +208,9 @@ _VALUES: dict[str, Callable[[Mapping[str, Any], Any], str]] = {
     "recipient_details": lambda v, s: _details(v, "recipient"),
     "posting_time": lambda v, s: _time(v),
     "sender_history": lambda v, s: _history_value(v, "sender"),
-    "pair_history": lambda v, s: _count(_num(v, "pair_prev_parcels"), "earlier parcel",
-                                        "earlier parcels"),
+    "pair_history": lambda v, s: _count(
+        _num(v, "pair_prev_parcels"), "earlier parcel", "earlier parcels"
+    ),
     "sender_address_history": lambda v, s: _history_value(v, "sender_address"),
     "recipient_history": lambda v, s: _history_value(v, "recipient"),
     "recipient_address_history": lambda v, s: _history_value(v, "recipient_address"),
@@ -212,8 +233,7 @@ def _has_seizures(values: Mapping[str, Any], group: str) -> bool:
     return math.isfinite(seized) and seized > 0
 
 
-def explanation_steps(explained: Mapping[str, Any], calibration: Any,
-                      spec: Any) -> dict[str, Any]:  # fmt: skip
+def explanation_steps(explained: Mapping[str, Any], calibration: Any, spec: Any) -> dict[str, Any]:
     """The waterfall and reasons in chances: base chance, one step per group shown (each with
     its label, value, sentence and change in percentage points), other factors together,
     and this parcel's chance (the headline)."""
@@ -223,8 +243,9 @@ def explanation_steps(explained: Mapping[str, Any], calibration: Any,
     shown, rest = [], []
     others = 0
     for r in reasons:
-        history = r["group"] in HISTORY_GROUPS and (abs(r["contribution"]) >= MOVES
-                                                    or _has_seizures(values, r["group"]))
+        history = r["group"] in HISTORY_GROUPS and (
+            abs(r["contribution"]) >= MOVES or _has_seizures(values, r["group"])
+        )
         if history or (others < TOP_GROUPS and abs(r["contribution"]) >= MOVES):
             shown.append(r)
             others += not history
@@ -257,18 +278,31 @@ def explanation_steps(explained: Mapping[str, Any], calibration: Any,
         before = p(running)
         running += float(r["contribution"])
         after = p(running)
-        steps.append({
-            "group": r["group"], "label": LABELS.get(r["group"], r["label"]),
-            "value": group_value(r["group"], values, spec), "sentence": r["sentence"],
-            "contribution": float(r["contribution"]), "before": before, "after": after,
-            "delta": after - before, "up": r["contribution"] > 0,
-        })  # fmt: skip
+        steps.append(
+            {
+                "group": r["group"],
+                "label": LABELS.get(r["group"], r["label"]),
+                "value": group_value(r["group"], values, spec),
+                "sentence": r["sentence"],
+                "contribution": float(r["contribution"]),
+                "before": before,
+                "after": after,
+                "delta": after - before,
+                "up": r["contribution"] > 0,
+            }
+        )
     other = None
     if rest:
         before = p(running)
         running += sum(float(r["contribution"]) for r in rest)
         after = p(running)
-        other = {"label": TEXT["waterfall_other"], "value": "", "before": before,
-                 "after": after, "delta": after - before, "up": after >= before,
-                 "groups": len(rest)}  # fmt: skip
+        other = {
+            "label": TEXT["waterfall_other"],
+            "value": "",
+            "before": before,
+            "after": after,
+            "delta": after - before,
+            "up": after >= before,
+            "groups": len(rest),
+        }
     return {"base": p(base), "final": p(running), "steps": steps, "other": other}

@@ -59,9 +59,10 @@ def worklist_filter(q: Mapping[str, str], zone: str, username: str) -> QueueFilt
         transport=_transport(q.get("transport", "")),
         claimed_by=username if q.get("mine") == "1" else None,
         unclaimed=q.get("mine") == "none",
-        sort=sort, desc=DEFAULT_DESC[sort] if direction not in ("asc", "desc")
-        else direction == "desc", zone=zone,
-    )  # fmt: skip
+        sort=sort,
+        desc=DEFAULT_DESC[sort] if direction not in ("asc", "desc") else direction == "desc",
+        zone=zone,
+    )
 
 
 def _transport(text: str) -> str | None:
@@ -103,10 +104,18 @@ def _valid_day(day: str) -> bool:
 
 def kept_of(f: QueueFilter, mine: str) -> dict[str, str]:
     """The filter as the URL's parameters (status always: the page's own choice)."""
-    return {"status": f.status or "", "date": f.day or "", "band": f.band or "",
-            "origin": f.origin or "", "office": f.office or "", "manifest": f.manifest or "",
-            "transport": f.transport or "", "mine": mine, "sort": f.sort,
-            "dir": "desc" if f.desc else "asc"}  # fmt: skip
+    return {
+        "status": f.status or "",
+        "date": f.day or "",
+        "band": f.band or "",
+        "origin": f.origin or "",
+        "office": f.office or "",
+        "manifest": f.manifest or "",
+        "transport": f.transport or "",
+        "mine": mine,
+        "sort": f.sort,
+        "dir": "desc" if f.desc else "asc",
+    }
 
 
 def _heading(f: QueueFilter, manifests: list[dict[str, Any]]) -> str:
@@ -139,12 +148,19 @@ def health_alarms(ctx: OfficerContext) -> list[dict[str, str]]:
     fields = [a.feature for a in report.alarms if a.feature != "score"]
     parts = list(dict.fromkeys(LABELS[group_of(name)].lower() for name in fields))
     score = next((a for a in report.alarms if a.feature == "score"), None)
-    return [{"what": TEXT["alarm_drift"].format(
-                parcels=report.current_rows, before=report.reference_rows,
-                score=TEXT["alarm_drift_score"].format(psi=f"{score.psi:.2f}") if score
+    return [
+        {
+            "what": TEXT["alarm_drift"].format(
+                parcels=report.current_rows,
+                before=report.reference_rows,
+                score=TEXT["alarm_drift_score"].format(psi=f"{score.psi:.2f}")
+                if score
                 else TEXT["alarm_drift_no_score"],
-                features=", ".join(parts[:5]) or TEXT["value_none"]),
-             "todo": TEXT["alarm_drift_todo"]}]  # fmt: skip
+                features=", ".join(parts[:5]) or TEXT["value_none"],
+            ),
+            "todo": TEXT["alarm_drift_todo"],
+        }
+    ]
 
 
 def partner_hit_items(ctx: OfficerContext, item_ids: list[str]) -> set[str]:
@@ -154,7 +170,8 @@ def partner_hit_items(ctx: OfficerContext, item_ids: list[str]) -> set[str]:
     FollowUps(ctx.service.state_db)  # the exchange's tables, made if no match ran yet
     marks = ", ".join("?" for _ in item_ids)
     rows = ctx.service.state_db.execute(
-        f"SELECT DISTINCT item_id FROM exchange_hits WHERE item_id IN ({marks})", item_ids)
+        f"SELECT DISTINCT item_id FROM exchange_hits WHERE item_id IN ({marks})", item_ids
+    )
     return {r[0] for r in rows}
 
 
@@ -167,8 +184,9 @@ async def home() -> Response:
 def queue(request: Request, session: Officer) -> Response:  # sync: off the event loop
     ctx = context(request)
     q = request.query_params
-    params = {k: v for k, v in q.items()
-              if k not in ("page", "last", "result", "empty", "released")}
+    params = {
+        k: v for k, v in q.items() if k not in ("page", "last", "result", "empty", "released")
+    }
     f = worklist_filter(params, ctx.zone, session.user.username)
     asked = q.get("page", "")  # ASCII digits only, and few: "²" or 10**5000 is page 1
     page = int(asked) if _PAGE.fullmatch(asked) and int(asked) > 0 else 1
@@ -190,27 +208,44 @@ def queue(request: Request, session: Officer) -> Response:  # sync: off the even
 
     def sort_url(column: str) -> str:
         desc = (not f.desc) if f.sort == column else DEFAULT_DESC[column]
-        return f"{PREFIX}/queue?" + urlencode(kept | {"sort": column,
-                                                      "dir": "desc" if desc else "asc"})
+        return f"{PREFIX}/queue?" + urlencode(
+            kept | {"sort": column, "dir": "desc" if desc else "asc"}
+        )
 
     manifests = lists.manifests()
     last = q.get("last", "")
     return ctx.render(
-        "queue.html", session, rows=rows, total=total, page=page, pages=pages,
-        first_rank=(page - 1) * size + 1, filter=f, kept=kept, w=w,
-        bands=[b.value for b in Band], statuses=STATUSES, origins=lists.origins(),
-        offices=lists.offices(), transports=lists.transports(), manifests=manifests,
+        "queue.html",
+        session,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        first_rank=(page - 1) * size + 1,
+        filter=f,
+        kept=kept,
+        w=w,
+        bands=[b.value for b in Band],
+        statuses=STATUSES,
+        origins=lists.origins(),
+        offices=lists.offices(),
+        transports=lists.transports(),
+        manifests=manifests,
         sort_url=sort_url,
-        parcel_url=parcel_url, prev_url=page_url(page - 1) if page > 1 else None,
+        parcel_url=parcel_url,
+        prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page < pages else None,
-        heading=_heading(f, manifests), alarms=health_alarms(ctx),
+        heading=_heading(f, manifests),
+        alarms=health_alarms(ctx),
         partner_hits=partner_hit_items(ctx, [r["item_id"] for r in rows]),
         last={"item": normal_item_id(last), "result": q.get("result", "")} if last else None,
-        empty=q.get("empty") == "1", problem=problem, released=released_of(q),
+        empty=q.get("empty") == "1",
+        problem=problem,
+        released=released_of(q),
         typed_transport=params.get("transport", "")[:100] if problem else "",
         export_url=f"{PREFIX}/export/worklist.csv?{urlencode(kept)}",
         halted=ctx.service.refresh_halted(),  # another worker may have halted it
-    )  # fmt: skip
+    )
 
 
 # -- search --------------------------------------------------------------------------------
@@ -224,17 +259,30 @@ def find(request: Request, session: Officer) -> Response:  # sync: off the event
     asked = request.query_params.get("q", "")[:100]
     wanted = normal_item_id(asked)
     w = worklist_query(request.query_params.get("w", ""))
-    if wanted and (ctx.parcels.get(wanted) is not None or
-                   ctx.service.state.get_result(wanted) is not None):  # fmt: skip
+    if wanted and (
+        ctx.parcels.get(wanted) is not None or ctx.service.state.get_result(wanted) is not None
+    ):
         return redirect(parcel_url(wanted, w))
     found = []
     if len(wanted) >= 4:
         rows = ctx.service.state_db.execute(
             "SELECT item_id, probability, band, decision, posted_at FROM officer_parcel "
-            "WHERE instr(item_id, ?) > 0 ORDER BY probability DESC LIMIT 20", (wanted,))
-        found = [dict(zip(("item_id", "probability", "band", "decision", "posted_at"), r,
-                          strict=True)) for r in rows]  # fmt: skip
+            "WHERE instr(item_id, ?) > 0 ORDER BY probability DESC LIMIT 20",
+            (wanted,),
+        )
+        found = [
+            dict(zip(("item_id", "probability", "band", "decision", "posted_at"), r, strict=True))
+            for r in rows
+        ]
     if len(found) == 1:
         return redirect(parcel_url(found[0]["item_id"], w))
-    return ctx.render("find.html", session, status=200 if found else 404, asked=asked,
-                      wanted=wanted, found=found, w=w, parcel_url=parcel_url)  # fmt: skip
+    return ctx.render(
+        "find.html",
+        session,
+        status=200 if found else 404,
+        asked=asked,
+        wanted=wanted,
+        found=found,
+        w=w,
+        parcel_url=parcel_url,
+    )

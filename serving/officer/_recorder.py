@@ -23,15 +23,21 @@ log = logging.getLogger("serving.officer")
 
 
 class ParcelRecorder:
-    def __init__(self, store: ParcelStore, pseudonymiser: Pseudonymiser,
-                 shadow: ShadowScorer | None) -> None:  # fmt: skip
+    def __init__(
+        self, store: ParcelStore, pseudonymiser: Pseudonymiser, shadow: ShadowScorer | None
+    ) -> None:
         self.store, self.pseudonymiser, self.shadow = store, pseudonymiser, shadow
 
-    def scored(self, declarations: Sequence[ParcelDeclaration],
-               summaries: Sequence[dict[str, Any]], features: Sequence[np.ndarray],
-               scored_at: str, feature_names: list[str],
-               records: Sequence[dict[str, Any]] | None = None,
-               extra: Sequence[dict[str, Any]] | None = None) -> None:  # fmt: skip
+    def scored(
+        self,
+        declarations: Sequence[ParcelDeclaration],
+        summaries: Sequence[dict[str, Any]],
+        features: Sequence[np.ndarray],
+        scored_at: str,
+        feature_names: list[str],
+        records: Sequence[dict[str, Any]] | None = None,
+        extra: Sequence[dict[str, Any]] | None = None,
+    ) -> None:
         """Store what was scored, inside the scoring transaction: a failure to store the
         officer copy fails the whole decision (it is part of the record). Only the shadow
         score, which decides nothing, is skipped with a log line when it fails.
@@ -40,8 +46,10 @@ class ParcelRecorder:
         ``extra`` more columns of each row (a batch run's ID and inspection-list rank).
         """
         dumps = records if records is not None else [None] * len(declarations)
-        rows = [parcel_row(d, s, scored_at, self.pseudonymiser, r)
-                for d, s, r in zip(declarations, summaries, dumps, strict=True)]  # fmt: skip
+        rows = [
+            parcel_row(d, s, scored_at, self.pseudonymiser, r)
+            for d, s, r in zip(declarations, summaries, dumps, strict=True)
+        ]
         for row, more in zip(rows, extra or (), strict=False):
             row.update(more)
         if self.shadow is not None and rows:

@@ -43,8 +43,9 @@ def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Res
     writer.writerow(header)
     writer.writerows([_cell(v) for v in row] for row in rows)
     headers = SECURITY_HEADERS | {"Content-Disposition": f'attachment; filename="{name}"'}
-    return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers=headers)  # fmt: skip
+    return Response(
+        "\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers
+    )
 
 
 def _local(ctx: OfficerContext) -> Any:
@@ -70,17 +71,52 @@ def worklist_csv(request: Request, session: Officer) -> Response:
         return refuse(request, session, problem, 400)
     _, rows = ctx.parcels.worklists.rows(f, EXPORT_ROWS, 0)
     when = _local(ctx)
-    header = [TEXT[k] for k in ("col_rank", "col_item", "col_posted", "col_origin",
-                                "col_office", "col_category", "col_contents", "csv_weight_kg",
-                                "csv_value", "csv_currency", "csv_value_eur", "col_score",
-                                "col_band", "col_decision", "col_selection", "col_status",
-                                "col_claimed", "csv_manifest_rank")]  # fmt: skip
-    body = [(i + 1, r["item_id"], when(r["posted_at"]), r["origin_country"], r["origin_post"],
-             words("category", r["category"]), r["contents"], r["gross_weight_kg"],
-             r["declared_value"], r["currency"], r["value_eur"], chance(r["probability"]),
-             words("band", r["band"]), words("decision", r["decision"]),
-             words("selection", r["selection_reason"] or "none"), words("status", r["status"]),
-             r["claimed_by"], r["batch_rank"]) for i, r in enumerate(rows)]  # fmt: skip
+    header = [
+        TEXT[k]
+        for k in (
+            "col_rank",
+            "col_item",
+            "col_posted",
+            "col_origin",
+            "col_office",
+            "col_category",
+            "col_contents",
+            "csv_weight_kg",
+            "csv_value",
+            "csv_currency",
+            "csv_value_eur",
+            "col_score",
+            "col_band",
+            "col_decision",
+            "col_selection",
+            "col_status",
+            "col_claimed",
+            "csv_manifest_rank",
+        )
+    ]
+    body = [
+        (
+            i + 1,
+            r["item_id"],
+            when(r["posted_at"]),
+            r["origin_country"],
+            r["origin_post"],
+            words("category", r["category"]),
+            r["contents"],
+            r["gross_weight_kg"],
+            r["declared_value"],
+            r["currency"],
+            r["value_eur"],
+            chance(r["probability"]),
+            words("band", r["band"]),
+            words("decision", r["decision"]),
+            words("selection", r["selection_reason"] or "none"),
+            words("status", r["status"]),
+            r["claimed_by"],
+            r["batch_rank"],
+        )
+        for i, r in enumerate(rows)
+    ]
     return _csv("worklist.csv", header, body)
 
 
@@ -111,9 +147,23 @@ def _outcomes(ctx: OfficerContext, start: str, end: str) -> list[dict[str, Any]]
         "SELECT x.id, x.item_id, x.recorded_at, x.received_at, x.caller, x.record, x.corrects, "
         f"x.state, x.id = {latest}, p.probability, p.selection_reason, p.decision "
         "FROM outcome x LEFT JOIN officer_parcel p ON p.item_id = x.item_id "
-        "WHERE x.received_at >= ? AND x.received_at < ? ORDER BY x.id", (start, end))
-    names = ("id", "item_id", "recorded_at", "received_at", "caller", "record", "corrects",
-             "state", "current", "probability", "parcel_selection", "decision")  # fmt: skip
+        "WHERE x.received_at >= ? AND x.received_at < ? ORDER BY x.id",
+        (start, end),
+    )
+    names = (
+        "id",
+        "item_id",
+        "recorded_at",
+        "received_at",
+        "caller",
+        "record",
+        "corrects",
+        "state",
+        "current",
+        "probability",
+        "parcel_selection",
+        "decision",
+    )
     out = []
     for r in rows:
         row = dict(zip(names, r, strict=True))
@@ -127,22 +177,50 @@ def outcomes_csv(request: Request, session: Officer) -> Response:
     ctx = context(request)
     first, last, start, end = _period(ctx, request.query_params)
     when = _local(ctx)
-    header = [TEXT[k] for k in ("csv_outcome_id", "col_item", "outcome_time", "csv_received",
-                                "outcome_officer", "csv_by", "csv_outcome", "csv_substance",
-                                "csv_quantity_g", "csv_corrects", "csv_correction_reason",
-                                "csv_standing", "col_selection", "col_score")]  # fmt: skip
+    header = [
+        TEXT[k]
+        for k in (
+            "csv_outcome_id",
+            "col_item",
+            "outcome_time",
+            "csv_received",
+            "outcome_officer",
+            "csv_by",
+            "csv_outcome",
+            "csv_substance",
+            "csv_quantity_g",
+            "csv_corrects",
+            "csv_correction_reason",
+            "csv_standing",
+            "col_selection",
+            "col_score",
+        )
+    ]
     body = []
     for o in _outcomes(ctx, start, end):
         rec = o["record"]
         outcome = rec.get("result") if rec.get("inspected") else "released"
-        standing = "current" if o["current"] else ("pending" if o["state"] == "pending"
-                                                   else "corrected")  # fmt: skip
-        body.append((o["id"], o["item_id"], when(rec.get("recorded_at")),
-                     when(o["received_at"]), rec.get("officer_ref"), o["caller"],
-                     words("status", outcome), rec.get("substance"), rec.get("quantity_g"),
-                     o["corrects"], rec.get("correction_reason"), words("standing", standing),
-                     words("selection", rec.get("selection_reason") or "none"),
-                     chance(o["probability"]) if o["probability"] is not None else ""))
+        standing = (
+            "current" if o["current"] else ("pending" if o["state"] == "pending" else "corrected")
+        )
+        body.append(
+            (
+                o["id"],
+                o["item_id"],
+                when(rec.get("recorded_at")),
+                when(o["received_at"]),
+                rec.get("officer_ref"),
+                o["caller"],
+                words("status", outcome),
+                rec.get("substance"),
+                rec.get("quantity_g"),
+                o["corrects"],
+                rec.get("correction_reason"),
+                words("standing", standing),
+                words("selection", rec.get("selection_reason") or "none"),
+                chance(o["probability"]) if o["probability"] is not None else "",
+            )
+        )
     return _csv(f"outcomes-{first}-{last}.csv", header, body)
 
 
@@ -152,7 +230,9 @@ def shift_figures(ctx: OfficerContext, start: str, end: str) -> dict[str, Any]:
     counted = [o for o in _outcomes(ctx, start, end) if o["current"]]
     ((scored, flagged),) = ctx.service.state_db.execute(
         "SELECT count(*), coalesce(sum(flagged), 0) FROM officer_parcel "
-        "WHERE scored_at >= ? AND scored_at < ?", (start, end))  # fmt: skip
+        "WHERE scored_at >= ? AND scored_at < ?",
+        (start, end),
+    )
     capacity = ctx.service.settings.capacity
     groups: dict[str, dict[str, int]] = {}
     officers: dict[str, dict[str, int]] = {}
@@ -178,15 +258,22 @@ def shift_figures(ctx: OfficerContext, start: str, end: str) -> dict[str, Any]:
     lift = (rate(model) or 0) / rate(random) if rate(random) else None  # type: ignore[operator]
     slots = round(capacity * scored)
     return {
-        "scored": int(scored), "flagged": int(flagged), "capacity": capacity, "slots": slots,
-        "opened": opened, "found": found, "released": released,
+        "scored": int(scored),
+        "flagged": int(flagged),
+        "capacity": capacity,
+        "slots": slots,
+        "opened": opened,
+        "found": found,
+        "released": released,
         "hit_rate": found / opened if opened else None,
         "capacity_used": opened / slots if slots else None,
         "groups": [{"selection": k, **v, "rate": rate(v)} for k, v in sorted(groups.items())],
         "officers": [{"officer": k, **v, "rate": rate(v)} for k, v in sorted(officers.items())],
-        "model_rate": rate(model), "random_rate": rate(random), "lift": lift,
+        "model_rate": rate(model),
+        "random_rate": rate(random),
+        "lift": lift,
         "random_opened": random["opened"] if random else 0,
-    }  # fmt: skip
+    }
 
 
 @router.get("/report")
@@ -195,6 +282,11 @@ def shift_report(request: Request, session: Officer) -> Response:
     first, last, start, end = _period(ctx, request.query_params)
     figures = shift_figures(ctx, start, end)
     period = {"from": first, "to": last}
-    return ctx.render("report.html", session, figures=figures, period=period,
-                      outcomes_url=f"{PREFIX}/export/outcomes.csv?{urlencode(period)}",
-                      money=money)  # fmt: skip
+    return ctx.render(
+        "report.html",
+        session,
+        figures=figures,
+        period=period,
+        outcomes_url=f"{PREFIX}/export/outcomes.csv?{urlencode(period)}",
+        money=money,
+    )

@@ -37,8 +37,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 def _set_cookie(response: Response, name: str, value: str, max_age: int, secure: bool) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=PREFIX, httponly=True,
-                        samesite="strict", secure=secure)  # fmt: skip
+    response.set_cookie(
+        name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="strict", secure=secure
+    )
 
 
 # -- sign-in -------------------------------------------------------------------------------
@@ -48,17 +49,20 @@ def _set_cookie(response: Response, name: str, value: str, max_age: int, secure:
 async def login_page(request: Request, next: str = "", signed_out: int = 0) -> Response:
     ctx = context(request)
     token = secrets.token_urlsafe(32)
-    response = ctx.render("login.html", None, csrf=token, next=next,
-                          message=TEXT["signed_out"] if signed_out else "")  # fmt: skip
+    response = ctx.render(
+        "login.html", None, csrf=token, next=next, message=TEXT["signed_out"] if signed_out else ""
+    )
     _set_cookie(response, LOGIN_CSRF_COOKIE, token, 3600, ctx.secure_cookie)
     return response
 
 
-def _login_again(ctx: OfficerContext, status: int, target: str, username: str,
-                 error: str) -> Response:  # fmt: skip
+def _login_again(
+    ctx: OfficerContext, status: int, target: str, username: str, error: str
+) -> Response:
     token = secrets.token_urlsafe(32)
-    response = ctx.render("login.html", None, status=status, csrf=token, next=target,
-                          username=username, error=error)  # fmt: skip
+    response = ctx.render(
+        "login.html", None, status=status, csrf=token, next=target, username=username, error=error
+    )
     _set_cookie(response, LOGIN_CSRF_COOKIE, token, 3600, ctx.secure_cookie)
     return response
 
@@ -88,19 +92,29 @@ async def login(request: Request) -> Response:
     if user is None or not user.may(Role.OFFICER):
         refused = user is not None
         known = refused or await run_in_threadpool(ctx.users.exists, username)
-        ctx.service.audit.append(Entry(  # a name that is no account may be a typed password
-            "officer_signin_refused", request_id=_rid(request),
-            caller=f"officer:{username}" if known else "officer:(no such user)",
-            detail={"reason": "role" if refused else "credentials"}))  # fmt: skip
+        ctx.service.audit.append(
+            Entry(  # a name that is no account may be a typed password
+                "officer_signin_refused",
+                request_id=_rid(request),
+                caller=f"officer:{username}" if known else "officer:(no such user)",
+                detail={"reason": "role" if refused else "credentials"},
+            )
+        )
         error = TEXT["signin_no_role" if refused else "signin_failed"]
         return _login_again(ctx, 403 if refused else 401, target, username, error)
     cookie, session = ctx.users.open_session(user, ctx.lifetime)
-    ctx.service.audit.append(Entry("officer_signin", request_id=_rid(request),
-                                   caller=_caller(session).key_id,
-                                   detail={"officer_ref": user.officer_ref}))  # fmt: skip
+    ctx.service.audit.append(
+        Entry(
+            "officer_signin",
+            request_id=_rid(request),
+            caller=_caller(session).key_id,
+            detail={"officer_ref": user.officer_ref},
+        )
+    )
     redirect = _redirect(target)
-    _set_cookie(redirect, SESSION_COOKIE, cookie, int(ctx.lifetime.total_seconds()),
-                ctx.secure_cookie)  # fmt: skip
+    _set_cookie(
+        redirect, SESSION_COOKIE, cookie, int(ctx.lifetime.total_seconds()), ctx.secure_cookie
+    )
     redirect.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
     return redirect
 
@@ -135,6 +149,7 @@ def _halt(request: Request, action: str, form: dict[str, str]) -> Response:
         return session  # to the sign-in page, or refused (CSRF)
     if not session.user.may(Role.ADMIN) or action not in ("halt", "resume"):
         return _refuse(request, session, TEXT["halt_admin_only"], 403)
-    context(request).service.set_halted(action == "halt", _caller(session), _rid(request),
-                                        form.get("reason", "")[:500])  # fmt: skip
+    context(request).service.set_halted(
+        action == "halt", _caller(session), _rid(request), form.get("reason", "")[:500]
+    )
     return _redirect(f"{PREFIX}/model#halt")

@@ -23,8 +23,13 @@ log = logging.getLogger("serving.officer")
 class ShadowScorer:
     """Scores with the model the ``alias`` points at, checking the alias every few seconds."""
 
-    def __init__(self, registry: Path, alias: str = "challenger", check_seconds: float = 10.0,
-                 trusted_keys: Sequence[Ed25519PublicKey] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        registry: Path,
+        alias: str = "challenger",
+        check_seconds: float = 10.0,
+        trusted_keys: Sequence[Ed25519PublicKey] = (),
+    ) -> None:
         self.registry = ModelRegistry(registry)
         self.trusted_keys = tuple(trusted_keys)  # as the served model's (none: unsigned load)
         self.alias = alias
@@ -47,15 +52,17 @@ class ShadowScorer:
                 return None
             if self._model is None or self._model.version != version:
                 try:
-                    self._model = LoadedModel.load(self.registry.path(version), version=version,
-                                                   trusted_keys=self.trusted_keys)  # fmt: skip
+                    self._model = LoadedModel.load(
+                        self.registry.path(version), version=version, trusted_keys=self.trusted_keys
+                    )
                 except (BundleError, RegistryError) as exc:
                     log.warning("challenger %s not loadable: %s", version, exc)
                     self._model = None
             return self._model
 
-    def score(self, matrix: np.ndarray, names: list[str],
-              champion: str) -> tuple[str, np.ndarray] | None:  # fmt: skip
+    def score(
+        self, matrix: np.ndarray, names: list[str], champion: str
+    ) -> tuple[str, np.ndarray] | None:
         """(challenger version, probabilities) of a feature matrix, or None (no challenger)."""
         model = self.model()
         if model is None or model.version == champion or list(model.spec.names) != names:

@@ -31,17 +31,23 @@ def _tick(x: float) -> str:
     return f"{x:.{max(0, -math.floor(math.log10(abs(x))) + 1)}f}%" if 0 < abs(x) < 1 else f"{x:g}%"
 
 
-def waterfall(explained: dict[str, Any], labels: dict[str, str],
-              chance: Callable[[float], str], points: Callable[[float], str]) -> str:
+def waterfall(
+    explained: dict[str, Any],
+    labels: dict[str, str],
+    chance: Callable[[float], str],
+    points: Callable[[float], str],
+) -> str:
     """The SVG text of :func:`explanation_steps`'s answer; ``labels`` the fixed captions
     (``title``, ``base``, ``final``), ``chance`` and ``points`` write the values."""
     rows: list[tuple[str, float, float, str, str]] = [
-        (labels["base"], 0.0, explained["base"], NEUTRAL, chance(explained["base"]))]
+        (labels["base"], 0.0, explained["base"], NEUTRAL, chance(explained["base"]))
+    ]
     shown = list(explained["steps"]) + ([explained["other"]] if explained["other"] else [])
     for step in shown:
         name = f"{step['label']} = {step['value']}" if step["value"] else step["label"]
-        rows.append((name, step["before"], step["after"], UP if step["up"] else DOWN,
-                     points(step["delta"])))  # fmt: skip
+        rows.append(
+            (name, step["before"], step["after"], UP if step["up"] else DOWN, points(step["delta"]))
+        )
     rows.append((labels["final"], 0.0, explained["final"], NEUTRAL, chance(explained["final"])))
     scale = 100.0  # drawn in percent
     top = max(max(a, b) for _, a, b, _, _ in rows) * scale
@@ -61,10 +67,14 @@ def waterfall(explained: dict[str, Any], labels: dict[str, str],
     axis_y = TOP + ROW * len(rows) + 4
     for tick in _ticks(lo, hi):
         tx = LABEL_W + (tick - lo) / (hi - lo) * plot_w
-        out.append(f'<line x1="{tx:.1f}" y1="{TOP - 6}" x2="{tx:.1f}" y2="{axis_y}" '
-                   f'stroke="#d1d5db" stroke-width="1"/>')  # fmt: skip
-        out.append(f'<text x="{tx:.1f}" y="{axis_y + 16}" text-anchor="middle" '
-                   f'fill="#374151">{_tick(tick)}</text>')  # fmt: skip
+        out.append(
+            f'<line x1="{tx:.1f}" y1="{TOP - 6}" x2="{tx:.1f}" y2="{axis_y}" '
+            f'stroke="#d1d5db" stroke-width="1"/>'
+        )
+        out.append(
+            f'<text x="{tx:.1f}" y="{axis_y + 16}" text-anchor="middle" '
+            f'fill="#374151">{_tick(tick)}</text>'
+        )
     for i, (label, start, end, colour, value) in enumerate(rows):
         y = TOP + i * ROW
         left, right = sorted((x(start), x(end)))
@@ -73,16 +83,24 @@ def waterfall(explained: dict[str, Any], labels: dict[str, str],
         mark = "" if total else ("▲ " if end >= start else "▼ ")
         kind = "total" if total else ("up" if end >= start else "down")
         out.append(f'<g class="wf-row wf-{kind}">')
-        out.append(f'<text x="{LABEL_W - 8}" y="{y + 19}" text-anchor="end" fill="#111827">'
-                   f'{escape(_fit(label))}</text>')  # fmt: skip
-        out.append(f'<rect x="{left:.1f}" y="{y + 5}" width="{width:.1f}" height="{ROW - 10}" '
-                   f'fill="{colour}" rx="2"/>')  # fmt: skip
+        out.append(
+            f'<text x="{LABEL_W - 8}" y="{y + 19}" text-anchor="end" fill="#111827">'
+            f"{escape(_fit(label))}</text>"
+        )
+        out.append(
+            f'<rect x="{left:.1f}" y="{y + 5}" width="{width:.1f}" height="{ROW - 10}" '
+            f'fill="{colour}" rx="2"/>'
+        )
         if not total and i + 1 < len(rows):
             nx = x(end)
-            out.append(f'<line x1="{nx:.1f}" y1="{y + ROW - 5}" x2="{nx:.1f}" y2="{y + ROW + 5}" '
-                       f'stroke="#9ca3af" stroke-dasharray="2,2"/>')  # fmt: skip
-        out.append(f'<text x="{WIDTH - VALUE_W + 8}" y="{y + 19}" fill="{colour}">'
-                   f'{mark}{escape(value)}</text>')  # fmt: skip
+            out.append(
+                f'<line x1="{nx:.1f}" y1="{y + ROW - 5}" x2="{nx:.1f}" y2="{y + ROW + 5}" '
+                f'stroke="#9ca3af" stroke-dasharray="2,2"/>'
+            )
+        out.append(
+            f'<text x="{WIDTH - VALUE_W + 8}" y="{y + 19}" fill="{colour}">'
+            f"{mark}{escape(value)}</text>"
+        )
         out.append("</g>")
     out.append("</svg>")
     return "\n".join(out)

@@ -95,7 +95,6 @@ TEXT: dict[str, str] = {
     "page_prev": "Previous page",
     "page_next": "Next page",
     "paging": "Pages",
-
     # worklists, search, actions
     "worklist_nav": "Worklist",
     "back_to_parcel": "Back to the parcel",
@@ -156,9 +155,11 @@ TEXT: dict[str, str] = {
     "why_risk": "What raised or lowered its risk",
     "partner_hit_title": "Partner hit",
     "partner_hit_one": (
-        "A partner agency reported a seizure this parcel's sender or recipient matches."),
+        "A partner agency reported a seizure this parcel's sender or recipient matches."
+    ),
     "partner_hit_many": (
-        "Partner agencies reported {n} seizures this parcel's sender or recipient matches."),
+        "Partner agencies reported {n} seizures this parcel's sender or recipient matches."
+    ),
     "partner_hit_link": "Open the partner hits (and prepare a follow-up request)",
     "partner_hit_marker": "Partner hit",
     "see_explanation": "How each part of the declaration moved the chance",
@@ -247,7 +248,7 @@ TEXT: dict[str, str] = {
     "case_problem_net_g": "Net weight: a number of grams, such as 10.2 or 10,2.",
     "case_problem_net_over_gross": "The net weight cannot be more than the gross weight.",
     "case_problem_too_long": "{field}: at most {limit} characters; this has {length}. Shorten "
-                             "it: nothing was saved.",
+    "it: nothing was saved.",
     "case_problem_attachment_empty": "Choose a file to add.",
     "case_problem_attachment_size": "The file is too large: at most {limit}.",
     "case_problem_attachment_type": "Only JPEG, PNG or WebP photos and PDF scans can be added.",
@@ -301,18 +302,18 @@ TEXT: dict[str, str] = {
         "Precision: the share of opened parcels that held drugs; recall: the share of all "
         "drug parcels that were opened; each at the share of the flow opened."
     ),
-    "sample_too_small": (
-        "Too few seizures ({n}) to rely on these figures: each could be far off."
-    ),
+    "sample_too_small": ("Too few seizures ({n}) to rely on these figures: each could be far off."),
     "drift_too_small": (
         "Too little history to measure drift yet, so no alarm: {current} parcels scored in "
         "the last {hours} hours and {reference} in the same hours of the {weeks} weeks "
         "before; at least {needed} are needed in each."
     ),
     "drift_state_alert": (
-        "Drift alarm: the last day's parcels differ from the same hours of the weeks before."),
+        "Drift alarm: the last day's parcels differ from the same hours of the weeks before."
+    ),
     "drift_state_ok": (
-        "No drift alarm: the last day's parcels look like the same hours of the weeks before."),
+        "No drift alarm: the last day's parcels look like the same hours of the weeks before."
+    ),
     "drift_windows": "{current} in the last day, {reference} in the weeks before",
     "drift_reading_alert": "moved beyond the alarm level (shift index {psi})",
     "drift_reading_ok": "not beyond the alarm level",
@@ -540,8 +541,7 @@ TEXT: dict[str, str] = {
     # what an officer reads for a problem with the outcome form (by field)
     "outcome_problem_inspected": "Say whether the parcel was inspected.",
     "outcome_problem_outcome": (
-        "Choose the outcome: seized, clean, other irregularity, or released without "
-        "inspection."
+        "Choose the outcome: seized, clean, other irregularity, or released without inspection."
     ),
     "outcome_problem_result": "Choose the result of the inspection.",
     "outcome_problem_quantity_g": (
@@ -551,7 +551,7 @@ TEXT: dict[str, str] = {
     "outcome_problem_substance": "Substance: at most 60 characters.",
     "outcome_problem_seized_only": (
         "A substance and its weight are recorded only for a seizure: clear them, or choose "
-        "\"Seized: drugs found\"."
+        '"Seized: drugs found".'
     ),
     "outcome_saved": "The outcome was recorded and the history updated.",
     "outcome_saved_pending": (

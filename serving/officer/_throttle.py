@@ -58,9 +58,15 @@ def client_key(host: str) -> str:
 class SignInThrottle:
     """Failed sign-ins in a sliding window, shared by every worker through ``db``."""
 
-    def __init__(self, db: Database, secret: str, per_user: int = 5, per_client: int = 50,
-                 window_s: float = 900.0,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        secret: str,
+        per_user: int = 5,
+        per_client: int = 50,
+        window_s: float = 900.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._db = db
         self._key = hmac.new(secret.encode(), b"officer-signin-throttle", hashlib.sha256).digest()
         self.per_user, self.per_client = per_user, per_client
@@ -79,16 +85,26 @@ class SignInThrottle:
 
     def _wait(self, db: Database, user: str, client: str, now: float) -> float:
         since = now - self.window_s
-        mine = [at for (at,) in db.execute(
-            "SELECT at FROM officer_signin_failure WHERE client = ? AND at > ? "
-            "ORDER BY at DESC LIMIT ?", (client, since, self.per_client))]  # fmt: skip
+        mine = [
+            at
+            for (at,) in db.execute(
+                "SELECT at FROM officer_signin_failure WHERE client = ? AND at > ? "
+                "ORDER BY at DESC LIMIT ?",
+                (client, since, self.per_client),
+            )
+        ]
         if len(mine) >= self.per_client:
             return float(mine[-1]) + self.window_s - now
         if not mine:  # a client with no failure is not held to the user name's limit
             return 0.0
-        theirs = [at for (at,) in db.execute(
-            "SELECT at FROM officer_signin_failure WHERE username = ? AND at > ? "
-            "ORDER BY at DESC LIMIT ?", (user, since, self.per_user))]  # fmt: skip
+        theirs = [
+            at
+            for (at,) in db.execute(
+                "SELECT at FROM officer_signin_failure WHERE username = ? AND at > ? "
+                "ORDER BY at DESC LIMIT ?",
+                (user, since, self.per_user),
+            )
+        ]
         if len(theirs) < self.per_user:
             return 0.0
         return float(min(theirs[-1], mine[0])) + self.window_s - now  # the name or the client clear
@@ -105,11 +121,12 @@ class SignInThrottle:
             wait = self._wait(db, user, client, now)
             if wait > 0:
                 return wait, None
-            db.execute("DELETE FROM officer_signin_failure WHERE at <= ?",
-                       (now - self.window_s,))  # fmt: skip
+            db.execute("DELETE FROM officer_signin_failure WHERE at <= ?", (now - self.window_s,))
             (ticket,) = db.execute(
                 "INSERT INTO officer_signin_failure (username, client, at) VALUES (?, ?, ?) "
-                "RETURNING id", (user, client, now))[0]  # fmt: skip
+                "RETURNING id",
+                (user, client, now),
+            )[0]
         return 0.0, int(ticket)
 
     def succeeded(self, username: str, client: str, ticket: int | None) -> None:

@@ -48,10 +48,12 @@ class Session:
     csrf: str
 
 
-def _hash(password: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R,
-          p: int = SCRYPT_P) -> bytes:  # fmt: skip
-    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32,
-                          maxmem=64 * 1024 * 1024)  # fmt: skip
+def _hash(
+    password: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P
+) -> bytes:
+    return hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=64 * 1024 * 1024
+    )
 
 
 def _now() -> datetime:
@@ -69,8 +71,9 @@ class UserStore:
 
     # -- accounts ---------------------------------------------------------------------------
 
-    def add(self, username: str, password: str, role: Role | str = Role.OFFICER,
-            officer_ref: str = "") -> User:  # fmt: skip
+    def add(
+        self, username: str, password: str, role: Role | str = Role.OFFICER, officer_ref: str = ""
+    ) -> User:
         """Create an account; the password is kept only as an scrypt hash. Only the roles
         that may sign in to the officer view (officer, admin) can be given."""
         username = username.strip()
@@ -83,9 +86,16 @@ class UserStore:
         rows = self._db.execute(
             "INSERT OR IGNORE INTO officer_user (username, role, officer_ref, salt, digest, "
             "params, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING username",
-            (username, role.value, user.officer_ref, salt, _hash(password, salt),
-             f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}", _now().isoformat()),
-        )  # fmt: skip
+            (
+                username,
+                role.value,
+                user.officer_ref,
+                salt,
+                _hash(password, salt),
+                f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}",
+                _now().isoformat(),
+            ),
+        )
         if not rows:
             raise UserError(f"a user named {username!r} exists already")
         return user
@@ -99,22 +109,27 @@ class UserStore:
             "UPDATE officer_user SET salt = ?, digest = ?, params = ? WHERE username = ? "
             "RETURNING username",
             (salt, _hash(password, salt), f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}", username),
-        )  # fmt: skip
+        )
         self._db.execute("DELETE FROM officer_session WHERE username = ?", (username,))
         return bool(rows)
 
     def enable(self, username: str) -> bool:
         """Enable a disabled account; False if there is no disabled account of that name."""
-        rows = self._db.execute("UPDATE officer_user SET disabled_at = NULL WHERE username = ? "
-                                "AND disabled_at IS NOT NULL RETURNING username", (username,))
+        rows = self._db.execute(
+            "UPDATE officer_user SET disabled_at = NULL WHERE username = ? "
+            "AND disabled_at IS NOT NULL RETURNING username",
+            (username,),
+        )
         return bool(rows)
 
     def set_role(self, username: str, role: Role | str) -> bool:
         """Give an account another role that may sign in (its sessions end, so the new role
         holds from the next sign-in); False if there is no such account."""
         role = _signin_role(role)
-        rows = self._db.execute("UPDATE officer_user SET role = ? WHERE username = ? "
-                                "RETURNING username", (role.value, username))  # fmt: skip
+        rows = self._db.execute(
+            "UPDATE officer_user SET role = ? WHERE username = ? RETURNING username",
+            (role.value, username),
+        )
         self._db.execute("DELETE FROM officer_session WHERE username = ?", (username,))
         return bool(rows)
 
@@ -128,15 +143,16 @@ class UserStore:
         return bool(rows)
 
     def list(self) -> list[dict[str, str | None]]:
-        rows = self._db.execute("SELECT username, role, officer_ref, created_at, disabled_at "
-                                "FROM officer_user ORDER BY username")  # fmt: skip
+        rows = self._db.execute(
+            "SELECT username, role, officer_ref, created_at, disabled_at "
+            "FROM officer_user ORDER BY username"
+        )
         names = ("username", "role", "officer_ref", "created_at", "disabled_at")
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def exists(self, username: str) -> bool:
         """Whether an account of this name exists (enabled or not)."""
-        return bool(self._db.execute("SELECT 1 FROM officer_user WHERE username = ?",
-                                     (username,)))  # fmt: skip
+        return bool(self._db.execute("SELECT 1 FROM officer_user WHERE username = ?", (username,)))
 
     def check(self, username: str, password: str) -> User | None:
         """The user if the password is right, else None (constant work either way)."""
@@ -161,14 +177,11 @@ class UserStore:
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         now = _now()
-        self._db.execute(
-            "DELETE FROM officer_session WHERE expires_at < ?", (now.isoformat(),)
-        )
+        self._db.execute("DELETE FROM officer_session WHERE expires_at < ?", (now.isoformat(),))
         self._db.execute(
             "INSERT INTO officer_session VALUES (?, ?, ?, ?, ?)",
-            (_digest(token), user.username, csrf, now.isoformat(),
-             (now + lifetime).isoformat()),
-        )  # fmt: skip
+            (_digest(token), user.username, csrf, now.isoformat(), (now + lifetime).isoformat()),
+        )
         return token, Session(user, csrf)
 
     def session(self, token: str | None) -> Session | None:
@@ -200,8 +213,10 @@ def _signin_role(role: Role | str) -> Role:
     except ValueError:
         found = None
     if found not in SIGNIN_ROLES:
-        raise UserError(f"role {str(role)!r} cannot sign in to the officer view; choose one of "
-                        f"{', '.join(r.value for r in SIGNIN_ROLES)}")  # fmt: skip
+        raise UserError(
+            f"role {str(role)!r} cannot sign in to the officer view; choose one of "
+            f"{', '.join(r.value for r in SIGNIN_ROLES)}"
+        )
     assert found is not None
     return found
 

@@ -16,8 +16,18 @@ from ._users import Session, csrf_ok
 
 #: An item ID as typed or scanned: letters and digits, case, spaces and dashes ignored.
 _NOT_ID = re.compile(r"[\s\-_.]+")
-WORKLIST_KEYS = ("status", "date", "band", "origin", "office", "manifest", "transport", "mine",
-                 "sort", "dir")  # fmt: skip
+WORKLIST_KEYS = (
+    "status",
+    "date",
+    "band",
+    "origin",
+    "office",
+    "manifest",
+    "transport",
+    "mine",
+    "sort",
+    "dir",
+)
 
 
 def session_of(request: Request) -> Session | None:
@@ -73,8 +83,9 @@ def rid(request: Request) -> str:
 
 def to_login(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"{PREFIX}/login?{urlencode({'next': target})}", 303,
-                            headers=SECURITY_HEADERS)  # fmt: skip
+    return RedirectResponse(
+        f"{PREFIX}/login?{urlencode({'next': target})}", 303, headers=SECURITY_HEADERS
+    )
 
 
 def redirect(url: str) -> Response:
@@ -98,8 +109,11 @@ def normal_item_id(text: str) -> str:
 
 def worklist_query(text: str) -> str:
     """Only the worklist's own parameters of a query string (no page), as a query string."""
-    pairs = [(k, v[:100]) for k, v in parse_qsl(text[:2000], keep_blank_values=True)
-             if k in WORKLIST_KEYS]  # fmt: skip
+    pairs = [
+        (k, v[:100])
+        for k, v in parse_qsl(text[:2000], keep_blank_values=True)
+        if k in WORKLIST_KEYS
+    ]
     return urlencode(pairs)
 
 

@@ -34,8 +34,16 @@ SORTS: dict[str, str] = {
     "rank": "p.batch_rank",
 }
 #: Each column's natural first direction (highest risk first, oldest posting first...).
-DEFAULT_DESC = {"risk": True, "posted": False, "weight": True, "value": True, "origin": False,
-                "office": False, "item": False, "rank": False}  # fmt: skip
+DEFAULT_DESC = {
+    "risk": True,
+    "posted": False,
+    "weight": True,
+    "value": True,
+    "origin": False,
+    "office": False,
+    "item": False,
+    "rank": False,
+}
 
 WORKLIST_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS officer_batch_run (
@@ -61,19 +69,42 @@ STATUS_SQL = (
     "WHEN json_extract(oc.record, '$.inspected') "
     "THEN coalesce(json_extract(oc.record, '$.result'), 'inspected') ELSE 'released' END"
 )
-ROW_COLUMNS = ("item_id", "scored_at", "posted_at", "origin_country", "origin_post", "category",
-               "contents", "gross_weight_kg", "declared_value", "currency", "value_eur",
-               "probability", "band", "decision", "selection_reason", "batch_run", "batch_rank",
-               "transport_document", "status", "result", "pending", "claimed_by",
-               "claimed_since")  # fmt: skip
+ROW_COLUMNS = (
+    "item_id",
+    "scored_at",
+    "posted_at",
+    "origin_country",
+    "origin_post",
+    "category",
+    "contents",
+    "gross_weight_kg",
+    "declared_value",
+    "currency",
+    "value_eur",
+    "probability",
+    "band",
+    "decision",
+    "selection_reason",
+    "batch_run",
+    "batch_rank",
+    "transport_document",
+    "status",
+    "result",
+    "pending",
+    "claimed_by",
+    "claimed_since",
+)
 _SELECT = (
     "SELECT p.item_id, p.scored_at, p.posted_at, p.origin_country, p.origin_post, p.category, "
     "p.contents, p.gross_weight_kg, p.declared_value, p.currency, p.value_eur, p.probability, "
     "p.band, p.decision, p.selection_reason, p.batch_run, p.batch_rank, p.transport_document, "
     f"{STATUS_SQL}, json_extract(oc.record, '$.result'), {_PENDING}, c.officer, c.since "
 )
-FROM = ("FROM officer_parcel p LEFT JOIN outcome oc ON oc.id = " + _LATEST +
-         " LEFT JOIN officer_claim c ON c.item_id = p.item_id")  # fmt: skip
+FROM = (
+    "FROM officer_parcel p LEFT JOIN outcome oc ON oc.id = "
+    + _LATEST
+    + " LEFT JOIN officer_claim c ON c.item_id = p.item_id"
+)
 
 
 @dataclass(frozen=True)
@@ -112,10 +143,13 @@ def where(f: QueueFilter) -> tuple[str, list[Any]]:
     if f.office:  # as typed: a posting office's name in any case
         clauses.append("upper(p.origin_post) = upper(?)")
         params.append(f.office)
-    for column, value in (("p.band", f.band), ("p.origin_country", f.origin),
-                          ("p.batch_run", f.manifest),
-                          ("p.transport_document", f.transport),
-                          ("c.officer", f.claimed_by)):  # fmt: skip
+    for column, value in (
+        ("p.band", f.band),
+        ("p.origin_country", f.origin),
+        ("p.batch_run", f.manifest),
+        ("p.transport_document", f.transport),
+        ("c.officer", f.claimed_by),
+    ):
         if value:
             clauses.append(f"{column} = ?")
             params.append(value)
@@ -145,14 +179,17 @@ class Worklists:
         """(how many parcels match, one page of them in order)."""
         cond, params = where(f)
         ((total,),) = self.db.execute(f"SELECT count(*) {FROM} WHERE {cond}", params)
-        found = self.db.execute(f"{_SELECT} {FROM} WHERE {cond} ORDER BY {_order(f)} "
-                                "LIMIT ? OFFSET ?", [*params, limit, offset])  # fmt: skip
+        found = self.db.execute(
+            f"{_SELECT} {FROM} WHERE {cond} ORDER BY {_order(f)} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
         return int(total), [dict(zip(ROW_COLUMNS, r, strict=True)) for r in found]
 
     def item_ids(self, f: QueueFilter, limit: int = 100_000) -> list[str]:
         cond, params = where(f)
-        found = self.db.execute(f"SELECT p.item_id {FROM} WHERE {cond} ORDER BY {_order(f)} "
-                                "LIMIT ?", [*params, limit])  # fmt: skip
+        found = self.db.execute(
+            f"SELECT p.item_id {FROM} WHERE {cond} ORDER BY {_order(f)} LIMIT ?", [*params, limit]
+        )
         return [str(r[0]) for r in found]
 
     def next_open(self, f: QueueFilter, after: str, officer: str) -> str | None:
@@ -163,26 +200,34 @@ class Worklists:
         cond += " AND (c.officer IS NULL OR c.officer = ?) AND p.item_id != ?"
         params += [officer, after]
         term = SORTS.get(f.sort, SORTS["risk"])
-        here = self.db.execute(f"SELECT {term}, p.probability FROM officer_parcel p "
-                               "WHERE p.item_id = ?", (after,))  # fmt: skip
+        here = self.db.execute(
+            f"SELECT {term}, p.probability FROM officer_parcel p WHERE p.item_id = ?", (after,)
+        )
         order = _order(todo)
         if here:
             key, risk = here[0]
             later = ">" if not f.desc else "<"
             if key is None:  # NULLs sort last: only NULLs follow, by risk then item
-                follows = (f"({term} IS NULL AND (p.probability < ? OR (p.probability = ? "
-                           "AND p.item_id > ?)))")  # fmt: skip
+                follows = (
+                    f"({term} IS NULL AND (p.probability < ? OR (p.probability = ? "
+                    "AND p.item_id > ?)))"
+                )
                 extra: list[Any] = [risk, risk, after]
             else:
-                follows = (f"({term} IS NULL OR {term} {later} ? OR ({term} = ? AND "
-                           "(p.probability < ? OR (p.probability = ? AND p.item_id > ?))))")
+                follows = (
+                    f"({term} IS NULL OR {term} {later} ? OR ({term} = ? AND "
+                    "(p.probability < ? OR (p.probability = ? AND p.item_id > ?))))"
+                )
                 extra = [key, key, risk, risk, after]
-            found = self.db.execute(f"SELECT p.item_id {FROM} WHERE {cond} AND {follows} "
-                                    f"ORDER BY {order} LIMIT 1", [*params, *extra])  # fmt: skip
+            found = self.db.execute(
+                f"SELECT p.item_id {FROM} WHERE {cond} AND {follows} ORDER BY {order} LIMIT 1",
+                [*params, *extra],
+            )
             if found:
                 return str(found[0][0])
-        found = self.db.execute(f"SELECT p.item_id {FROM} WHERE {cond} ORDER BY {order} "
-                                "LIMIT 1", params)  # fmt: skip
+        found = self.db.execute(
+            f"SELECT p.item_id {FROM} WHERE {cond} ORDER BY {order} LIMIT 1", params
+        )
         return str(found[0][0]) if found else None
 
     def position(self, f: QueueFilter, item_id: str) -> tuple[int, int] | None:
@@ -193,54 +238,73 @@ class Worklists:
     # -- choices for the filters ----------------------------------------------------------
 
     def origins(self) -> list[str]:
-        rows = self.db.execute("SELECT DISTINCT origin_country FROM officer_parcel "
-                               "WHERE flagged = 1 ORDER BY 1")  # fmt: skip
+        rows = self.db.execute(
+            "SELECT DISTINCT origin_country FROM officer_parcel WHERE flagged = 1 ORDER BY 1"
+        )
         return [r[0] for r in rows]
 
     def offices(self, limit: int = 500) -> list[str]:
-        rows = self.db.execute("SELECT DISTINCT origin_post FROM officer_parcel "
-                               "WHERE flagged = 1 ORDER BY 1 LIMIT ?", (limit,))  # fmt: skip
+        rows = self.db.execute(
+            "SELECT DISTINCT origin_post FROM officer_parcel WHERE flagged = 1 ORDER BY 1 LIMIT ?",
+            (limit,),
+        )
         return [r[0] for r in rows]
 
     def transports(self, limit: int = 500) -> list[str]:
         """The master transport documents of flagged parcels, latest first."""
-        rows = self.db.execute("SELECT transport_document FROM officer_parcel WHERE flagged = 1 "
-                               "AND transport_document IS NOT NULL GROUP BY 1 "
-                               "ORDER BY max(posted_key) DESC LIMIT ?", (limit,))  # fmt: skip
+        rows = self.db.execute(
+            "SELECT transport_document FROM officer_parcel WHERE flagged = 1 "
+            "AND transport_document IS NOT NULL GROUP BY 1 "
+            "ORDER BY max(posted_key) DESC LIMIT ?",
+            (limit,),
+        )
         return [r[0] for r in rows]
 
     def manifests(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT run_id, manifest, model_version, recorded_at, rows, "
-                               "listed, capacity FROM officer_batch_run "
-                               "ORDER BY recorded_at DESC LIMIT ?", (limit,))  # fmt: skip
-        names = ("run_id", "manifest", "model_version", "recorded_at", "rows", "listed",
-                 "capacity")  # fmt: skip
+        rows = self.db.execute(
+            "SELECT run_id, manifest, model_version, recorded_at, rows, "
+            "listed, capacity FROM officer_batch_run "
+            "ORDER BY recorded_at DESC LIMIT ?",
+            (limit,),
+        )
+        names = ("run_id", "manifest", "model_version", "recorded_at", "rows", "listed", "capacity")
         return [dict(zip(names, r, strict=True)) for r in rows]
 
     def put_run(self, run: dict[str, Any]) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO officer_batch_run (run_id, manifest, model_version, "
             "recorded_at, rows, listed, capacity) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run["run_id"], run["manifest"], run["model_version"], run["recorded_at"],
-             run["rows"], run["listed"], run["capacity"]),
-        )  # fmt: skip
+            (
+                run["run_id"],
+                run["manifest"],
+                run["model_version"],
+                run["recorded_at"],
+                run["rows"],
+                run["listed"],
+                run["capacity"],
+            ),
+        )
 
     # -- claims ---------------------------------------------------------------------------
 
-    def claim(self, item_ids: Sequence[str], officer: str, assigned_by: str,
-              take_over: bool = False) -> list[str]:  # fmt: skip
+    def claim(
+        self, item_ids: Sequence[str], officer: str, assigned_by: str, take_over: bool = False
+    ) -> list[str]:
         """Claim parcels for ``officer`` (or assign them, ``assigned_by`` another user); a
         parcel another officer holds is kept by them unless ``take_over``. The claimed IDs."""
         now = datetime.now(UTC).isoformat()
         done = []
         with self.db.transaction():
             for item in item_ids:
-                held = self.db.execute("SELECT officer FROM officer_claim WHERE item_id = ?",
-                                       (item,))  # fmt: skip
+                held = self.db.execute(
+                    "SELECT officer FROM officer_claim WHERE item_id = ?", (item,)
+                )
                 if held and held[0][0] != officer and not take_over:
                     continue
-                self.db.execute("INSERT OR REPLACE INTO officer_claim VALUES (?, ?, ?, ?)",
-                                (item, officer, now, assigned_by))  # fmt: skip
+                self.db.execute(
+                    "INSERT OR REPLACE INTO officer_claim VALUES (?, ?, ?, ?)",
+                    (item, officer, now, assigned_by),
+                )
                 done.append(item)
         return done
 
@@ -254,8 +318,9 @@ class Worklists:
         return bool(self.db.execute(sql + " RETURNING item_id", params))
 
     def claim_of(self, item_id: str) -> dict[str, str] | None:
-        rows = self.db.execute("SELECT officer, since, assigned_by FROM officer_claim "
-                               "WHERE item_id = ?", (item_id,))  # fmt: skip
+        rows = self.db.execute(
+            "SELECT officer, since, assigned_by FROM officer_claim WHERE item_id = ?", (item_id,)
+        )
         if not rows:
             return None
         officer, since, by = rows[0]

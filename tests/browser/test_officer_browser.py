@@ -23,24 +23,33 @@ from tests.serving.conftest import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-dev-shm-usage"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 WIDTHS = (1366, 800)
 
 # On a developer's machine without Chromium the browser tests skip; CI installs it and runs them.
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                       reason="Debian's chromium is not installed at /usr/bin/chromium "
-                       "(apt-get install chromium; .ci/install-browser)"),
-]  # fmt: skip
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason="Debian's chromium is not installed at /usr/bin/chromium "
+        "(apt-get install chromium; .ci/install-browser)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
 def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from officer_server(trained.registry, tmp_path_factory.mktemp("browser"), parcels=120,
-                              batch_from=trained.data)  # fmt: skip
+    yield from officer_server(
+        trained.registry, tmp_path_factory.mktemp("browser"), parcels=120, batch_from=trained.data
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +65,12 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def _sign_in(browser: Any, url: str, username: str, width: int = 1366,
-             javascript: bool = False) -> Any:  # fmt: skip
-    context = browser.new_context(viewport={"width": width, "height": 900},
-                                  java_script_enabled=javascript)  # fmt: skip
+def _sign_in(
+    browser: Any, url: str, username: str, width: int = 1366, javascript: bool = False
+) -> Any:
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, java_script_enabled=javascript
+    )
     page = context.new_page()
     page.goto(f"{url}/officer/queue")
     page.get_by_label("User name").fill(username)
@@ -82,8 +93,9 @@ def _current(osrv: Server, item: str) -> str | None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_a_batch_screened_parcel_from_its_manifest_worklist(browser: Any, osrv: Server,
-                                                            width: int) -> None:  # fmt: skip
+def test_a_batch_screened_parcel_from_its_manifest_worklist(
+    browser: Any, osrv: Server, width: int
+) -> None:
     run = osrv.batch["recorded"]["run_id"]  # type: ignore[attr-defined]
     page = _sign_in(browser, osrv.url, "olga", width)
     assert page.get_by_role("heading", name="Open parcels of any day").is_visible()
@@ -111,10 +123,16 @@ def test_a_batch_screened_parcel_from_its_manifest_worklist(browser: Any, osrv: 
     assert page.locator("#top-reasons li").count() > 0
     page.screenshot(path=str(SHOTS / f"parcel-batch-{width}.png"), full_page=False)
     page.screenshot(path=str(SHOTS / f"parcel-batch-{width}-full.png"), full_page=True)
-    for part in ("section.explain", "#outcome", "#case", "section[aria-labelledby=h-hist]",
-                 "section[aria-labelledby=h-log]"):  # each part of the page, for review
+    for part in (
+        "section.explain",
+        "#outcome",
+        "#case",
+        "section[aria-labelledby=h-hist]",
+        "section[aria-labelledby=h-log]",
+    ):  # each part of the page, for review
         name = part.split("[")[0].strip("#.").replace("section.", "") + (
-            part.split("=")[1].rstrip("]") if "=" in part else "")
+            part.split("=")[1].rstrip("]") if "=" in part else ""
+        )
         page.locator(part).screenshot(path=str(SHOTS / f"parcel-part-{name}-{width}.png"))
     page.context.close()
 
@@ -160,15 +178,19 @@ def test_claim_and_others_see_who(browser: Any, osrv: Server, width: int) -> Non
     assert kinds[-2:] == ["Claimed", "Claim given up"]
     whom = page.locator("#decision-log tbody td:nth-child(4)").all_inner_texts()
     assert whom[-2:] == ["olga", "olga"]  # the user name as everywhere, not "Olga"
-    views = [r for r in osrv.service.audit.records("explanation_viewed")
-             if r["item_id"] == item and r["caller"] == "officer:olga"]  # fmt: skip
+    views = [
+        r
+        for r in osrv.service.audit.records("explanation_viewed")
+        if r["item_id"] == item and r["caller"] == "officer:olga"
+    ]
     assert len(views) == 1
     page.context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_seize_in_one_click_then_the_next_parcel_then_correct_it(
-        browser: Any, osrv: Server, width: int) -> None:  # fmt: skip
+    browser: Any, osrv: Server, width: int
+) -> None:
     page = _sign_in(browser, osrv.url, "olga", width)
     page.goto(f"{osrv.url}/officer/queue?status=open&origin=NL")
     first = page.locator("#worklist tbody tr a.item").first
@@ -257,8 +279,12 @@ def _tiny_png() -> bytes:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     raw = b"\x00\xff\x00\x00"
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 class Counter:
@@ -277,7 +303,8 @@ class Counter:
 
 
 def test_twenty_flagged_parcels_are_triaged_in_two_interactions_each(
-        browser: Any, osrv: Server) -> None:  # fmt: skip
+    browser: Any, osrv: Server
+) -> None:
     run = osrv.batch["recorded"]["run_id"]  # type: ignore[attr-defined]
     todo = _open_items(osrv, manifest=run)
     assert len(todo) >= 20
@@ -295,8 +322,11 @@ def test_twenty_flagged_parcels_are_triaged_in_two_interactions_each(
                 count.press(page, "s" if verdict == "seized" else "c")
                 page.wait_for_url(lambda url, item=item: item not in url.split("?")[0])
             else:
-                count.click(page.locator("#quick").get_by_role(
-                    "button", name="Seized" if verdict == "seized" else "Clean"))
+                count.click(
+                    page.locator("#quick").get_by_role(
+                        "button", name="Seized" if verdict == "seized" else "Clean"
+                    )
+                )
             done[item] = verdict
         page.context.close()
     assert len(done) == 20
@@ -347,8 +377,7 @@ CONTRAST = """() => {
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_text_contrast_and_no_sideways_scrolling(browser: Any, osrv: Server,
-                                                 width: int) -> None:  # fmt: skip
+def test_text_contrast_and_no_sideways_scrolling(browser: Any, osrv: Server, width: int) -> None:
     page = _sign_in(browser, osrv.url, "olga", width, javascript=True)
     page.goto(f"{osrv.url}/officer/queue?status=")
     fits = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
@@ -368,16 +397,28 @@ def test_text_contrast_and_no_sideways_scrolling(browser: Any, osrv: Server,
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_review_walk_partner_hit_model_page_and_no_console_errors(browser: Any, osrv: Server,
-                                                                  width: int) -> None:  # fmt: skip
+def test_review_walk_partner_hit_model_page_and_no_console_errors(
+    browser: Any, osrv: Server, width: int
+) -> None:
     """The reviewer's walk: a partner hit is reached from the worklist and the parcel page;
     the model page does not alarm without history and fits 800 px; no page logs an error
     or gets a 4xx/5xx answer."""
     from screening.exchange import FollowUps, Hit
 
     item = _open_items(osrv)[-1]
-    hit = Hit("be", "be:0f1e2d3c4b5a69788796a5b4", "2026-05", "cocaine", "100-1000 g", "B",
-              "2", "H1", "sender", "address", 0)  # fmt: skip
+    hit = Hit(
+        "be",
+        "be:0f1e2d3c4b5a69788796a5b4",
+        "2026-05",
+        "cocaine",
+        "100-1000 g",
+        "B",
+        "2",
+        "H1",
+        "sender",
+        "address",
+        0,
+    )
     reason = "The sender's address matches a seizure reported by partner be"
     FollowUps(osrv.service.state_db).record_hits(item, [hit], reason, {})
     page = _sign_in(browser, osrv.url, "olga", width, javascript=True)

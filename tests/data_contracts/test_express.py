@@ -30,8 +30,11 @@ from data_contracts import (
 from tests.data_contracts.test_table_validate import CASES, _compare, _record
 from tests.factories import declaration, outcome
 
-EXPRESS = {"carrier": "DHL", "house_consignment": "1234567890",
-           "transport_document": "176-12345675"}  # fmt: skip
+EXPRESS = {
+    "carrier": "DHL",
+    "house_consignment": "1234567890",
+    "transport_document": "176-12345675",
+}
 V2_EXPRESS = {"contract_version": "2", "item_id": "DHL:1234567890", "express": EXPRESS}
 
 
@@ -49,12 +52,18 @@ V2_CASES: list[tuple[dict[str, Any], set[str]]] = [
     ({**V2_EXPRESS, "item_id": "dhl:1234567890"}, {"item_id"}),  # lower case
     ({**V2_EXPRESS, "express": {**EXPRESS, "carrier": "D"}}, {"express.carrier"}),
     ({**V2_EXPRESS, "express": {**EXPRESS, "carrier": None}}, {"express.carrier"}),
-    ({**V2_EXPRESS, "express": {**EXPRESS, "house_consignment": "ABC"}},
-     {"express.house_consignment"}),
-    ({**V2_EXPRESS, "express": {**EXPRESS, "house_consignment": None}},
-     {"express.house_consignment"}),
-    ({**V2_EXPRESS, "express": {**EXPRESS, "transport_document": "176 1234"}},
-     {"express.transport_document"}),
+    (
+        {**V2_EXPRESS, "express": {**EXPRESS, "house_consignment": "ABC"}},
+        {"express.house_consignment"},
+    ),
+    (
+        {**V2_EXPRESS, "express": {**EXPRESS, "house_consignment": None}},
+        {"express.house_consignment"},
+    ),
+    (
+        {**V2_EXPRESS, "express": {**EXPRESS, "transport_document": "176 1234"}},
+        {"express.transport_document"},
+    ),
     ({**V2_EXPRESS, "express": {**EXPRESS, "carrier": " DHL "}}, set()),  # stripped: valid
     ({"contract_version": "2", "sender.name": None, "sender.id_number": "DE123456789012"}, set()),
     ({"contract_version": "2", "sender.id_number": "de 1234/56.7-8"}, set()),  # beside a name
@@ -64,8 +73,10 @@ V2_CASES: list[tuple[dict[str, Any], set[str]]] = [
     ({"contract_version": "2", "recipient.id_number": "#1"}, {"recipient.id_number"}),
     ({"contract_version": "2", "recipient.id_number": "x" * 36}, {"recipient.id_number"}),
     ({"contract_version": "3"}, {"contract_version"}),
-    ({"contract_version": "0", "item_id": "DHL:1234567890", "express": EXPRESS},
-     {"contract_version"}),  # not judged on a version it does not validly have
+    (
+        {"contract_version": "0", "item_id": "DHL:1234567890", "express": EXPRESS},
+        {"contract_version"},
+    ),  # not judged on a version it does not validly have
     ({"item_id": "RB123456785XX"}, {"item_id"}),  # no country XX
     ({"item_id": "RR123456785UK"}, {"item_id"}),  # UK is not ISO (GB is)
     ({"item_id": "RR123456785XK"}, set()),  # Kosovo, as the UPU uses it
@@ -119,8 +130,11 @@ def test_an_unknown_country_is_named_with_record_and_field(tmp_path: Path) -> No
 def _version_1_parquet(path: Path, records: list[dict[str, Any]]) -> None:
     """A Parquet file as version 1 wrote it: no express column, no id_number in parties."""
     party = pa.struct([f for f in DECLARATION_SCHEMA.field("sender").type if f.name != "id_number"])
-    fields = [pa.field(f.name, party) if f.name in ("sender", "recipient") else f
-              for f in DECLARATION_SCHEMA if f.name != "express"]  # fmt: skip
+    fields = [
+        pa.field(f.name, party) if f.name in ("sender", "recipient") else f
+        for f in DECLARATION_SCHEMA
+        if f.name != "express"
+    ]
     pq.write_table(pa.Table.from_pylist(records, schema=pa.schema(fields)), path)
 
 
@@ -136,8 +150,11 @@ def test_version_1_parquet_still_reads(tmp_path: Path) -> None:
 
 def test_version_1_csv_without_the_new_columns_still_reads(tmp_path: Path) -> None:
     path = tmp_path / "v1.csv"
-    old = [c for c in DECLARATION_CSV_COLUMNS
-           if not c.startswith("express_") and not c.endswith("_id_number")]  # fmt: skip
+    old = [
+        c
+        for c in DECLARATION_CSV_COLUMNS
+        if not c.startswith("express_") and not c.endswith("_id_number")
+    ]
     write_records([ParcelDeclaration.model_validate(declaration())], path, "declaration")
     with path.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -151,11 +168,23 @@ def test_version_1_csv_without_the_new_columns_still_reads(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv", ".parquet"])
 def test_express_and_id_numbers_round_trip_every_form(tmp_path: Path, suffix: str) -> None:
-    models = [ParcelDeclaration.model_validate(r) for r in (
-        _plain(_v2_record(V2_CASES[0][0], 1)),
-        _plain(_v2_record({"contract_version": "2", "sender.name": None,
-                           "sender.id_number": "DE123456789012"}, 2)),
-        _plain(_record({}, 3)))]  # fmt: skip
+    models = [
+        ParcelDeclaration.model_validate(r)
+        for r in (
+            _plain(_v2_record(V2_CASES[0][0], 1)),
+            _plain(
+                _v2_record(
+                    {
+                        "contract_version": "2",
+                        "sender.name": None,
+                        "sender.id_number": "DE123456789012",
+                    },
+                    2,
+                )
+            ),
+            _plain(_record({}, 3)),
+        )
+    ]
     path = tmp_path / f"d{suffix}"
     write_records(models, path, "declaration")
     report = validate_records(ParcelDeclaration, iter_records(path, "declaration"))
@@ -175,17 +204,20 @@ def test_a_version_1_record_dumps_as_before() -> None:
     the decision log is what it was)."""
     dumped = ParcelDeclaration.model_validate(declaration()).model_dump(mode="json")
     assert "express" not in dumped and "id_number" not in dumped["sender"]
-    assert json.loads(json.dumps(dumped)) == {**declaration(), "posted_at": dumped["posted_at"],
-                                              "sender": {**declaration()["sender"],
-                                                         "phone": None, "importer_ref": None},
-                                              "recipient": dumped["recipient"],
-                                              "lines": dumped["lines"]}  # fmt: skip
+    assert json.loads(json.dumps(dumped)) == {
+        **declaration(),
+        "posted_at": dumped["posted_at"],
+        "sender": {**declaration()["sender"], "phone": None, "importer_ref": None},
+        "recipient": dumped["recipient"],
+        "lines": dumped["lines"],
+    }
 
 
 def test_an_outcome_names_an_express_consignment_in_either_version() -> None:
     for version in ("1", "2"):
-        model, problems = validate_one(InspectionOutcome,
-                                       outcome(item_id="DHL:1234567890", contract_version=version))
+        model, problems = validate_one(
+            InspectionOutcome, outcome(item_id="DHL:1234567890", contract_version=version)
+        )
         assert model is not None and not problems
     _, problems = validate_one(InspectionOutcome, outcome(item_id="DHL:ABC"))
     assert [p.field for p in problems] == ["item_id"]
@@ -200,12 +232,15 @@ def test_quality_warnings_spare_a_party_known_by_number() -> None:
     assert [p.field for p in problems if p.severity == "warning"] == ["sender"]
 
 
-@pytest.mark.parametrize(("document", "warned"), [
-    ("176-12345675", False),  # 1234567 mod 7 = 5
-    ("17612345675", False),
-    ("176-12345674", True),  # a mistyped check digit
-    ("MAWB-XY-1", False),  # another kind of document: not judged
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("document", "warned"),
+    [
+        ("176-12345675", False),  # 1234567 mod 7 = 5
+        ("17612345675", False),
+        ("176-12345674", True),  # a mistyped check digit
+        ("MAWB-XY-1", False),  # another kind of document: not judged
+    ],
+)
 def test_a_master_air_waybill_check_digit_is_a_warning(document: str, warned: bool) -> None:
     record = declaration(**V2_EXPRESS)
     record["express"] = {**EXPRESS, "transport_document": document}

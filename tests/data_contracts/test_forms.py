@@ -19,8 +19,12 @@ from tests.factories import declaration, outcome
 
 
 def _declarations() -> list[ParcelDeclaration]:
-    single_line = declaration(item_id="CP000000080DE", origin_country="DE",
-                              lines=[declaration()["lines"][0]], postal_charges=None)  # fmt: skip
+    single_line = declaration(
+        item_id="CP000000080DE",
+        origin_country="DE",
+        lines=[declaration()["lines"][0]],
+        postal_charges=None,
+    )
     unicode_names = declaration(item_id="EE000000005FR", **{"sender.name": 'Zoë Ñúñez, "Ltd"'})
     records = [declaration(), single_line, unicode_names]
     return [ParcelDeclaration.model_validate(r) for r in records]

@@ -65,8 +65,11 @@ def test_a_few_unknown_keys_are_each_named_without_their_names() -> None:
     record["recipent"] = {}  # a typo of a field: the field is suggested, the key not repeated
     _, problems = validate_one(ParcelDeclaration, record, "#0")
     assert [(p.field, p.expected) for p in problems] == [
-        ("sender.(unknown field)", None), ("sender.(unknown field)", None),
-        ("sender_name", None), ("(unknown field)", "'recipient'")]  # fmt: skip
+        ("sender.(unknown field)", None),
+        ("sender.(unknown field)", None),
+        ("sender_name", None),
+        ("(unknown field)", "'recipient'"),
+    ]
     assert "its name, 8 characters, is not repeated" in problems[3].problem
     assert all(p.got and "withheld" in p.got for p in problems)
     assert MARK not in str([p.as_dict() for p in problems])
@@ -100,17 +103,26 @@ def test_problems_are_capped_per_record_with_a_count_of_the_rest() -> None:
         ({"lines.0.quantity": 1_000_001}, "lines[0].quantity"),
     ],
 )
-def test_absurd_weights_values_and_quantities_are_refused(changes: dict[str, Any],
-                                                          field: str) -> None:  # fmt: skip
+def test_absurd_weights_values_and_quantities_are_refused(
+    changes: dict[str, Any], field: str
+) -> None:
     parsed, problems = validate_one(ParcelDeclaration, declaration(**changes), "#0")
     assert parsed is None
     assert [(p.field, p.problem.split(" to ")[0]) for p in problems] == [
-        (field, "Input should be less than or equal")]
+        (field, "Input should be less than or equal")
+    ]
 
 
-@pytest.mark.parametrize("posted_at", ["0001-01-02T00:00:00Z", "0001-01-01T00:30:00+01:00",
-                                       "9999-12-31T23:59:59-01:00", "2026-09-08T00:00:00Z",
-                                       "2026-12-12T00:00:00Z"])  # fmt: skip
+@pytest.mark.parametrize(
+    "posted_at",
+    [
+        "0001-01-02T00:00:00Z",
+        "0001-01-01T00:30:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "2026-09-08T00:00:00Z",
+        "2026-12-12T00:00:00Z",
+    ],
+)
 def test_the_posting_window_refuses_implausible_times(posted_at: str) -> None:
     window = PostingWindow(datetime.fromisoformat("2026-12-07T12:00:00+00:00"))
     record = declaration(posted_at=posted_at)
@@ -125,18 +137,25 @@ def test_the_posting_window_refuses_implausible_times(posted_at: str) -> None:
 def test_the_window_keeps_times_inside_it() -> None:
     window = PostingWindow(datetime.fromisoformat("2026-12-07T12:00:00+00:00"))
     for posted_at in ("2026-09-08T12:00:00Z", "2026-12-09T12:00:00Z", "2026-12-07T13:00:00+01:00"):
-        assert validate_one(ParcelDeclaration, declaration(posted_at=posted_at), "#0",
-                            window)[0] is not None  # fmt: skip
+        assert (
+            validate_one(ParcelDeclaration, declaration(posted_at=posted_at), "#0", window)[0]
+            is not None
+        )
 
 
 def test_an_item_id_that_is_not_one_is_never_repeated() -> None:
-    report = validate_declarations([declaration(item_id=f"Alice {MARK}, Geheimweg 7"),
-                                    declaration(item_id="RR123456784NL")])  # fmt: skip
+    report = validate_declarations(
+        [declaration(item_id=f"Alice {MARK}, Geheimweg 7"), declaration(item_id="RR123456784NL")]
+    )
     assert [(p.record, p.field) for p in report.errors] == [
-        ("#0", "item_id"), ("#1 (RR123456784NL)", "item_id")]  # fmt: skip
+        ("#0", "item_id"),
+        ("#1 (RR123456784NL)", "item_id"),
+    ]
     assert MARK not in str([p.as_dict() for p in report.errors])
-    assert report.errors[0].got == "text of 29 characters, withheld (not an item ID, may hold " \
-        "personal data)"  # fmt: skip
+    assert (
+        report.errors[0].got == "text of 29 characters, withheld (not an item ID, may hold "
+        "personal data)"
+    )
     assert report.errors[1].got == "'RR123456784NL'"  # the shape of an ID: shown
     # a label built by a caller from the raw value loses it too
     _, problems = validate_one(ParcelDeclaration, declaration(item_id=MARK), f"#3 ({MARK})")

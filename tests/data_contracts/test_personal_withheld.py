@@ -55,10 +55,14 @@ def test_json_lines_problems_withhold_party_values(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     problems = _problems(path)
     assert [(p.record.split(" ")[0:2], p.field) for p in problems] == [
-        (["line", "1"], "sender.name"), (["line", "2"], "recipient.phone"),
-        (["line", "3"], "sender.street"), (["line", "4"], "recipient.(unknown field)"),
-        (["line", "5"], "sender_name"), (["line", "6"], "sender.country"),
-        (["line", "7"], "(record)")]  # fmt: skip
+        (["line", "1"], "sender.name"),
+        (["line", "2"], "recipient.phone"),
+        (["line", "3"], "sender.street"),
+        (["line", "4"], "recipient.(unknown field)"),
+        (["line", "5"], "sender_name"),
+        (["line", "6"], "sender.country"),
+        (["line", "7"], "(record)"),
+    ]
     assert MARK not in _text(problems)
     by_field = {p.field: p for p in problems}
     assert by_field["sender.name"].got == "text of 317 characters, withheld (personal data)"
@@ -94,11 +98,12 @@ def test_csv_rows_of_one_item_must_agree_on_the_parties(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     write_records([ParcelDeclaration.model_validate(declaration())], path, "declaration")
     header, first, second = path.read_text().splitlines()
-    path.write_text("\n".join([header, first, second.replace("Mary Smith", f"Mary {MARK}")])
-                    + "\n")  # fmt: skip
+    path.write_text("\n".join([header, first, second.replace("Mary Smith", f"Mary {MARK}")]) + "\n")
     (problem,) = _problems(path)
     assert (problem.field, problem.problem) == (
-        "recipient.name", "differs between rows of one item (line 3)")
+        "recipient.name",
+        "differs between rows of one item (line 3)",
+    )
     assert MARK not in _text([problem])
 
 

@@ -162,12 +162,15 @@ def test_the_posting_window_agrees_with_the_model(tmp_path: Path) -> None:
     from data_contracts import PostingWindow
 
     window = PostingWindow(datetime.fromisoformat("2026-03-10T00:00:00+00:00"))
-    times = ["0001-01-02T00:00:00+00:00", "9999-12-31T23:59:59+00:00",
-             "2025-12-09T23:59:59+00:00",  # 90 days and a second before: refused
-             "2025-12-10T00:00:00+00:00",  # 90 days before: valid
-             "2026-03-12T00:00:00+00:00",  # 2 days after: valid
-             "2026-03-12T00:00:01+00:00",  # a second more: refused
-             "2026-03-02T09:15:00+01:00"]  # fmt: skip
+    times = [
+        "0001-01-02T00:00:00+00:00",
+        "9999-12-31T23:59:59+00:00",
+        "2025-12-09T23:59:59+00:00",  # 90 days and a second before: refused
+        "2025-12-10T00:00:00+00:00",  # 90 days before: valid
+        "2026-03-12T00:00:00+00:00",  # 2 days after: valid
+        "2026-03-12T00:00:01+00:00",  # a second more: refused
+        "2026-03-02T09:15:00+01:00",
+    ]
     records = [_record({}, 40_000_000 + i) for i in range(len(times))]
     for record, time in zip(records, times, strict=True):
         record["posted_at"] = datetime.fromisoformat(time)
@@ -178,7 +181,8 @@ def test_the_posting_window_agrees_with_the_model(tmp_path: Path) -> None:
     valid, problems = validate_table(pq.read_table(path), window=window)
     assert sorted(report.rejected) == np.flatnonzero(~valid).tolist() == [0, 1, 2, 5]
     assert [(p.record, p.field, p.problem, p.got) for p in problems] == [
-        (p.record, p.field, p.problem, p.got) for p in report.errors]
+        (p.record, p.field, p.problem, p.got) for p in report.errors
+    ]
     assert {p.field for p in problems} == {"posted_at"}
     assert "expected between 2025-12-10T00:00:00+00:00 and 2026-03-12" in problems[0].problem
     # without a window (training data, ``parcelscreen validate``) every time is accepted
@@ -192,7 +196,8 @@ def test_empty_table_is_valid() -> None:
 
 def test_first_row_numbers_records_as_in_the_file() -> None:
     records = [_record({}, 30_000_000), _record({"currency": "EURO"}, 30_000_001)]
-    valid, problems = validate_table(pa.Table.from_pylist(records, schema=DECLARATION_SCHEMA),
-                                     first_row=101)  # fmt: skip
+    valid, problems = validate_table(
+        pa.Table.from_pylist(records, schema=DECLARATION_SCHEMA), first_row=101
+    )
     assert valid.tolist() == [True, False]
     assert [(p.record, p.field) for p in problems] == [("row 102 (RR300000012NL)", "currency")]

@@ -46,11 +46,24 @@ HANDLED = [
     ("UTF-8 BOM", lambda t: "\ufeff" + t, 3, 3),
     ("CRLF line ends", lambda t: t.replace("\r\n", "\n").replace("\n", "\r\n"), 3, 3),
     ("LF line ends", lambda t: t.replace("\r\n", "\n"), 3, 3),
-    ("embedded newline in a quoted field",
-     lambda t: t.replace("green tea", '"green\ntea"').replace('""green', '"green')
-     .replace('tea""', 'tea"'), 3, 3),
-    ("unicode names", lambda t: t.replace("Jan de Vries", "Jose\u0301 \u200b\u202eMu\u0308ller")
-     .replace("Mary Smith", "\u0645\u062d\u0645\u062f"), 3, 3),
+    (
+        "embedded newline in a quoted field",
+        lambda t: (
+            t.replace("green tea", '"green\ntea"')
+            .replace('""green', '"green')
+            .replace('tea""', 'tea"')
+        ),
+        3,
+        3,
+    ),
+    (
+        "unicode names",
+        lambda t: t.replace("Jan de Vries", "Jose\u0301 \u200b\u202eMu\u0308ller").replace(
+            "Mary Smith", "\u0645\u062d\u0645\u062f"
+        ),
+        3,
+        3,
+    ),
     # a row with more fields than the header rejects its record, it does not vanish
     ("extra field", lambda t: t.replace("Damrak 1", "Damrak 1,extra", 1), 3, 2),
     ("NaN value", lambda t: t.replace(",12.5,", ",NaN,", 2), 3, 2),
@@ -58,10 +71,12 @@ HANDLED = [
 ]
 
 
-@pytest.mark.parametrize(("transform", "records", "valid"), [c[1:] for c in HANDLED],
-                         ids=[c[0] for c in HANDLED])  # fmt: skip
-def test_csv_variants_reconcile(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                transform: Any, records: int, valid: int) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("transform", "records", "valid"), [c[1:] for c in HANDLED], ids=[c[0] for c in HANDLED]
+)
+def test_csv_variants_reconcile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], transform: Any, records: int, valid: int
+) -> None:
     path = _write(tmp_path, "in.csv", transform(_csv(tmp_path)))
     code, report = _validate(path, capsys)
     summary = report["summary"]
@@ -83,24 +98,36 @@ def test_embedded_newline_survives_into_the_record(tmp_path: Path) -> None:
     assert records[0].raw["lines"][0]["description"] == "green\ntea"
 
 
-def test_semicolon_delimited_csv_is_a_clear_error(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_semicolon_delimited_csv_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _write(tmp_path, "semi.csv", _csv(tmp_path).replace(",", ";"))
     assert main(["validate", str(path)]) == 2
     assert "separated by semicolons" in capsys.readouterr().err
 
 
-def test_jsonl_nan_and_broken_lines_are_counted(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_jsonl_nan_and_broken_lines_are_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = json.dumps(declaration())
-    lines = [good, good.replace('"declared_value": 12.5', '"declared_value": NaN'),
-             good.replace('"declared_value": 12.5', '"declared_value": Infinity'),
-             '{"item_id": "RR1', good.replace("Jan de Vries", "\\ud800")]  # fmt: skip
+    lines = [
+        good,
+        good.replace('"declared_value": 12.5', '"declared_value": NaN'),
+        good.replace('"declared_value": 12.5', '"declared_value": Infinity'),
+        '{"item_id": "RR1',
+        good.replace("Jan de Vries", "\\ud800"),
+    ]
     path = _write(tmp_path, "in.jsonl", "\n".join(lines) + "\n")
     code, report = _validate(path, capsys)
     assert code == 1
-    assert report["summary"] | {"file": ""} == {"file": "", "records": 5, "valid": 1,
-                                                 "rejected": 4, "errors": 4, "warnings": 0}
+    assert report["summary"] | {"file": ""} == {
+        "file": "",
+        "records": 5,
+        "valid": 1,
+        "rejected": 4,
+        "errors": 4,
+        "warnings": 0,
+    }
     fields = [p["field"] for p in report["problems"]]
     assert fields == ["declared_value", "declared_value", "(record)", "sender.name"]
 
@@ -114,12 +141,12 @@ CRASHES = [
 
 
 @pytest.mark.parametrize(("name", "data"), [c[1:] for c in CRASHES], ids=[c[0] for c in CRASHES])
-def test_undecodable_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                           name: str, data: bytes) -> None:  # fmt: skip
+def test_undecodable_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes
+) -> None:
     body = data
     if name.endswith(".csv"):
-        body = _csv(tmp_path).replace("Jan de Vries", "\x00").encode("utf-8").replace(b"\x00",
-                                                                                      data)
+        body = _csv(tmp_path).replace("Jan de Vries", "\x00").encode("utf-8").replace(b"\x00", data)
     path = _write(tmp_path, name, body)
     assert main(["validate", str(path)]) == 2
     assert "error:" in capsys.readouterr().err

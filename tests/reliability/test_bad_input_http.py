@@ -64,12 +64,15 @@ REJECTED = [
 ]
 
 
-@pytest.mark.parametrize(("body", "status", "says"), [c[1:] for c in REJECTED],
-                         ids=[c[0] for c in REJECTED])  # fmt: skip
-def test_bad_body_gets_a_clear_error(reliable_server: Server, body: bytes, status: int,
-                                     says: str) -> None:  # fmt: skip
-    r = reliable_server.client().post(SCORE, content=body,
-                                      headers={"content-type": "application/json"})
+@pytest.mark.parametrize(
+    ("body", "status", "says"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED]
+)
+def test_bad_body_gets_a_clear_error(
+    reliable_server: Server, body: bytes, status: int, says: str
+) -> None:
+    r = reliable_server.client().post(
+        SCORE, content=body, headers={"content-type": "application/json"}
+    )
     assert r.status_code == status, r.text[:300]
     error = r.json()["error"]
     assert error["code"] in ("invalid_input", "payload_too_large")
@@ -148,12 +151,12 @@ INFER = [
 
 
 @pytest.mark.parametrize(("fill", "status"), [c[1:] for c in INFER], ids=[c[0] for c in INFER])
-def test_infer_features_refuses_non_numbers(reliable_server: Server, fill: list[Any],
-                                            status: int) -> None:  # fmt: skip
+def test_infer_features_refuses_non_numbers(
+    reliable_server: Server, fill: list[Any], status: int
+) -> None:
     meta = reliable_server.client().get("/v2/models/champion").json()
     k = len(meta["parameters"]["feature_names"])
-    body = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, k],
-                        "data": fill * k}]}  # fmt: skip
+    body = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, k], "data": fill * k}]}
     r = reliable_server.client().post("/v2/models/champion/infer", json=body)
     assert r.status_code == status, r.text[:300]
     if status != 200:

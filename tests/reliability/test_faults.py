@@ -98,8 +98,9 @@ def _corrupt_copy(registry: ModelRegistry, version: str, rehash: bool) -> str:
 
 
 @pytest.mark.parametrize("rehash", [False, True], ids=["hash mismatch", "consistent hashes"])
-def test_corrupted_bundle_is_refused_and_the_old_model_serves_on(own_server: Server,
-                                                                  rehash: bool) -> None:
+def test_corrupted_bundle_is_refused_and_the_old_model_serves_on(
+    own_server: Server, rehash: bool
+) -> None:
     registry = ModelRegistry(own_server.settings.registry)
     serving = registry.resolve("champion")
     registry.set_alias("champion", _corrupt_copy(registry, serving, rehash))
@@ -112,8 +113,9 @@ def test_corrupted_bundle_is_refused_and_the_old_model_serves_on(own_server: Ser
 
 
 @pytest.mark.parametrize("rehash", [False, True], ids=["hash mismatch", "consistent hashes"])
-def test_corrupted_bundle_at_start_is_refused(trained: Trained, tmp_path: Path,
-                                              rehash: bool) -> None:  # fmt: skip
+def test_corrupted_bundle_at_start_is_refused(
+    trained: Trained, tmp_path: Path, rehash: bool
+) -> None:
     """The service refuses to start on a corrupted bundle (it never serves it); a container
     health check then reports it unhealthy: failing fast beats serving without a model."""
     shutil.copytree(trained.registry, tmp_path / "registry")
@@ -130,9 +132,12 @@ def test_corrupted_bundle_at_start_is_refused(trained: Trained, tmp_path: Path,
         service.close()
 
 
-def test_restart_keeps_the_decision_log_chain_valid(trained: Trained, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_restart_keeps_the_decision_log_chain_valid(
+    trained: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     settings = make_settings(tmp_path / "state", trained.registry)
     for _ in range(2):  # run, stop, start again on the same files
         servers = start_server(settings)
@@ -140,8 +145,7 @@ def test_restart_keeps_the_decision_log_chain_valid(trained: Trained, tmp_path: 
         try:
             for _ in range(3):
                 assert server.client().post("/v1/parcels:score", json=parcel()).status_code == 200
-            assert server.client("officer").post("/v1/outcomes",
-                                                 json=_outcome()).status_code == 201
+            assert server.client("officer").post("/v1/outcomes", json=_outcome()).status_code == 201
         finally:
             servers.close()
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(settings.data_dir))

@@ -26,8 +26,12 @@ from tests.conftest import Trained  # noqa: E402
 from tests.serving.conftest import Server, make_settings, start_server  # noqa: E402
 
 EXAMPLES = 15  # per operation and generation mode
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
-          checks.content_type_conformance, checks.response_schema_conformance]  # fmt: skip
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +41,24 @@ def fuzz_server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> I
     yield from start_server(make_settings(root / "state", Path(root / "registry")))
 
 
-def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str],
-          failures: list[str], statuses: Counter[int]) -> int:  # fmt: skip
+def _fuzz(
+    operation: Any,
+    mode: GenerationMode,
+    headers: dict[str, str],
+    failures: list[str],
+    statuses: Counter[int],
+) -> int:
     calls = 0
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.generate])  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],
+    )
     def call(case: Any) -> None:
         nonlocal calls
         calls += 1

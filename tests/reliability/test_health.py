@@ -82,14 +82,28 @@ def _every_route(server: Server, officer: httpx.Client) -> dict[str, httpx.Respo
     page = officer.get(f"/officer/parcels/{item}")  # the explanation, and its log record
     return {
         "score": sorter.post("/v1/parcels:score", json=parcel()),
-        "score-batch": sorter.post("/v1/parcels:score-batch",
-                                   json={"declarations": [parcel(), parcel()]}),
-        "infer declarations": sorter.post(f"/v2/models/{name}/infer", json={"inputs": [{
-            "name": "declaration", "datatype": "BYTES", "shape": [1], "data": [parcel()]}]}),
-        "infer features": sorter.post(f"/v2/models/{name}/infer", json={"inputs": [{
-            "name": "features", "datatype": "FP32", "shape": [1, k], "data": [[0.0] * k]}]}),
-        "outcome": staff.post("/v1/outcomes", json=outcome(
-            item_id=make_s10("RR", next(_serial), "NL"))),
+        "score-batch": sorter.post(
+            "/v1/parcels:score-batch", json={"declarations": [parcel(), parcel()]}
+        ),
+        "infer declarations": sorter.post(
+            f"/v2/models/{name}/infer",
+            json={
+                "inputs": [
+                    {"name": "declaration", "datatype": "BYTES", "shape": [1], "data": [parcel()]}
+                ]
+            },
+        ),
+        "infer features": sorter.post(
+            f"/v2/models/{name}/infer",
+            json={
+                "inputs": [
+                    {"name": "features", "datatype": "FP32", "shape": [1, k], "data": [[0.0] * k]}
+                ]
+            },
+        ),
+        "outcome": staff.post(
+            "/v1/outcomes", json=outcome(item_id=make_s10("RR", next(_serial), "NL"))
+        ),
         "explanation": staff.get(f"/v1/parcels/{item}/explanation"),
         "halt": admin.post("/v1/admin/halt", json={"reason": "test"}),
         "resume": admin.post("/v1/admin/resume", json={"reason": "test"}),
@@ -101,10 +115,10 @@ def _every_route(server: Server, officer: httpx.Client) -> dict[str, httpx.Respo
         "officer parcel": page,
         "officer model": model_page,
         "officer queue": officer.get("/officer/queue"),
-        "officer outcome": officer.post(f"/officer/parcels/{item}/outcome",
-                                        data={"csrf": csrf, "inspected": "no"}),
-        "officer halt": officer.post("/officer/model/halt",
-                                     data={"csrf": csrf, "reason": "test"}),
+        "officer outcome": officer.post(
+            f"/officer/parcels/{item}/outcome", data={"csrf": csrf, "inspected": "no"}
+        ),
+        "officer halt": officer.post("/officer/model/halt", data={"csrf": csrf, "reason": "test"}),
         "officer sign-in": _sign_in_status(server),  # counts the attempt in the store
     }
 
@@ -113,8 +127,10 @@ def _sign_in_status(server: Server) -> httpx.Response:
     client = httpx.Client(base_url=server.url, timeout=30)
     try:
         page = client.get("/officer/login")
-        return client.post("/officer/login", data={
-            "csrf": csrf_of(page.text), "username": "ada", "password": "wrong", "next": ""})
+        return client.post(
+            "/officer/login",
+            data={"csrf": csrf_of(page.text), "username": "ada", "password": "wrong", "next": ""},
+        )
     finally:
         client.close()
 
@@ -133,8 +149,12 @@ def _fill(server: Server) -> None:
     ((pages,),) = db.execute("PRAGMA page_count")
     db.execute(f"PRAGMA max_page_count = {int(pages)}")
     for _ in range(200):
-        if server.client().post("/v1/parcels:score-batch", json={
-                "declarations": [parcel() for _ in range(10)]}).status_code == 503:  # fmt: skip
+        if (
+            server.client()
+            .post("/v1/parcels:score-batch", json={"declarations": [parcel() for _ in range(10)]})
+            .status_code
+            == 503
+        ):
             return
     raise AssertionError("no write failed on a full store")
 
@@ -155,7 +175,8 @@ def _garbage_text(server: Server) -> None:
     """Bytes that are not UTF-8 in a row the explanation reads (garbage in a page)."""
     server.service.state_db.execute(
         "UPDATE scored_result SET summary = CAST(X'7B22FFFE' AS TEXT) WHERE item_id = ?",
-        (server.first,))  # type: ignore[attr-defined]  # fmt: skip
+        (server.first,),  # type: ignore[attr-defined]
+    )
 
 
 def _delete(server: Server) -> None:
@@ -175,11 +196,13 @@ FAULTS: list[Any] = [
     # the disk is full: writes fail (SQLITE_FULL); space again: ready again
     pytest.param(_fill, _unfill, (), id="full"),
     # a read-only store: every write fails (SQLITE_READONLY); writable again: ready again
-    pytest.param(_read_only, _writable, ("score", "outcome", "halt", "officer outcome"),
-                 id="read-only"),
+    pytest.param(
+        _read_only, _writable, ("score", "outcome", "halt", "officer outcome"), id="read-only"
+    ),
     # garbage in a page: the explanation's read fails (not UTF-8), then every write is refused
-    pytest.param(_garbage_text, None, ("explanation", "score", "outcome", "officer parcel"),
-                 id="damaged"),
+    pytest.param(
+        _garbage_text, None, ("explanation", "score", "outcome", "officer parcel"), id="damaged"
+    ),
     # the file deleted under the service: what it wrote would be lost, so it writes nothing
     pytest.param(_delete, None, ("score", "outcome", "halt", "officer outcome"), id="deleted"),
     # the file replaced by another database: the same
@@ -189,8 +212,11 @@ FAULTS: list[Any] = [
 
 @pytest.mark.parametrize(("fault", "repair", "refused"), FAULTS)
 def test_store_faults_answer_503_and_readiness_goes_red(
-        own_server: Server, fault: Callable[[Server], None],
-        repair: Callable[[Server], None] | None, refused: tuple[str, ...]) -> None:  # fmt: skip
+    own_server: Server,
+    fault: Callable[[Server], None],
+    repair: Callable[[Server], None] | None,
+    refused: tuple[str, ...],
+) -> None:
     officer, signed = sign_in(own_server.url, "ada")
     try:
         assert signed.status_code == 303
@@ -220,8 +246,7 @@ def test_store_faults_answer_503_and_readiness_goes_red(
     assert own_server.client().post("/v1/parcels:score", json=parcel()).status_code == 200
 
 
-def test_a_failed_write_alone_turns_readiness_red_until_a_write_commits(
-        own_server: Server) -> None:  # fmt: skip
+def test_a_failed_write_alone_turns_readiness_red_until_a_write_commits(own_server: Server) -> None:
     """Red from the failed write, without waiting for a probe; green at the next commit."""
     _read_only(own_server)
     assert own_server.client().post("/v1/parcels:score", json=parcel()).status_code == 503
@@ -241,19 +266,23 @@ def _sqlite_error(code: int | None, message: str = "error") -> sqlite3.Error:
     return exc
 
 
-@pytest.mark.parametrize(("exc", "unavailable"), [
-    (_sqlite_error(13, "database or disk is full"), True),  # SQLITE_FULL, as before
-    (_sqlite_error(3, "access permission denied"), True),  # SQLITE_PERM
-    (_sqlite_error(7, "out of memory"), True),  # SQLITE_NOMEM
-    (_sqlite_error(15, "locking protocol"), True),  # SQLITE_PROTOCOL
-    (_sqlite_error(22, "large file support is disabled"), True),  # SQLITE_NOLFS
-    (_sqlite_error(266, "disk I/O error"), True),  # SQLITE_IOERR_READ (extended code)
-    (_sqlite_error(None, "Could not decode to UTF-8 column 'x'"), True),  # garbage in a page
-    (_sqlite_error(1, "malformed JSON"), True),  # garbage in a page, read by SQL's JSON
-    (_sqlite_error(1, "no such column: nope"), False),  # SQLITE_ERROR: a bug in our SQL
-])  # fmt: skip
-def test_which_sqlite_errors_are_the_stores(tmp_path: Path, exc: sqlite3.Error,
-                                            unavailable: bool) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("exc", "unavailable"),
+    [
+        (_sqlite_error(13, "database or disk is full"), True),  # SQLITE_FULL, as before
+        (_sqlite_error(3, "access permission denied"), True),  # SQLITE_PERM
+        (_sqlite_error(7, "out of memory"), True),  # SQLITE_NOMEM
+        (_sqlite_error(15, "locking protocol"), True),  # SQLITE_PROTOCOL
+        (_sqlite_error(22, "large file support is disabled"), True),  # SQLITE_NOLFS
+        (_sqlite_error(266, "disk I/O error"), True),  # SQLITE_IOERR_READ (extended code)
+        (_sqlite_error(None, "Could not decode to UTF-8 column 'x'"), True),  # garbage in a page
+        (_sqlite_error(1, "malformed JSON"), True),  # garbage in a page, read by SQL's JSON
+        (_sqlite_error(1, "no such column: nope"), False),  # SQLITE_ERROR: a bug in our SQL
+    ],
+)
+def test_which_sqlite_errors_are_the_stores(
+    tmp_path: Path, exc: sqlite3.Error, unavailable: bool
+) -> None:
     db = Database(tmp_path / "state.sqlite")
     try:
         assert isinstance(db._unavailable(exc), StoreUnavailable) is unavailable
@@ -268,8 +297,10 @@ def test_a_lock_file_that_cannot_be_made_is_503(tmp_path: Path) -> None:
     Path(f"{path}.lock").mkdir()  # os.open(O_RDWR) of it fails
     db = Database(path)
     try:
-        with pytest.raises(StoreUnavailable, match="state.sqlite cannot be written now"), \
-                db.transaction():  # fmt: skip
+        with (
+            pytest.raises(StoreUnavailable, match="state.sqlite cannot be written now"),
+            db.transaction(),
+        ):
             db.execute("CREATE TABLE t (x)")
     finally:
         db.close()
@@ -280,8 +311,9 @@ def test_a_lock_file_that_cannot_be_made_is_503(tmp_path: Path) -> None:
 
 def _log_with_records(path: Path, n: int = 3000) -> None:
     log = DecisionLog(path)
-    log.append_many([Entry("decision", item_id=f"I{i}", detail={"pad": "x" * 200})
-                     for i in range(n)])  # fmt: skip
+    log.append_many(
+        [Entry("decision", item_id=f"I{i}", detail={"pad": "x" * 200}) for i in range(n)]
+    )
     log.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     log.close()
 
@@ -309,9 +341,12 @@ def _serve(monkeypatch: pytest.MonkeyPatch) -> int:
     return main(["serve"])
 
 
-def test_serve_refuses_a_damaged_store(trained: Trained, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_serve_refuses_a_damaged_store(
+    trained: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     state = tmp_path / "state.sqlite"
     _log_with_records(state)
     _garbage_pages(state)
@@ -322,17 +357,16 @@ def test_serve_refuses_a_damaged_store(trained: Trained, tmp_path: Path,
 
 
 @pytest.mark.parametrize("damage", ["pages", "text"])
-def test_audit_verify_names_a_damaged_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str],
-                                               damage: str) -> None:  # fmt: skip
+def test_audit_verify_names_a_damaged_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
     state = tmp_path / "state.sqlite"
     _log_with_records(state, 300 if damage == "text" else 3000)
     if damage == "pages":
         _garbage_pages(state)
     else:
         with sqlite3.connect(state) as conn:  # text that is not UTF-8 in one record
-            conn.execute("UPDATE decision_log SET detail = CAST(X'7B22FF' AS TEXT) "
-                         "WHERE seq = 150")  # fmt: skip
+            conn.execute("UPDATE decision_log SET detail = CAST(X'7B22FF' AS TEXT) WHERE seq = 150")
         conn.close()
     monkeypatch.setenv("PARCELSCREEN_STATE_DB", str(state))
     assert main(["audit", "verify"]) == 1
@@ -369,8 +403,11 @@ def _scored_and_stopped(trained: Trained, tmp_path: Path, n: int = 5) -> Setting
 
 
 def test_the_service_keeps_the_anchor_and_export_carries_it(
-        trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    trained: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     settings = _scored_and_stopped(trained, tmp_path)
     log = DecisionLog(settings.state_path)
     try:
@@ -393,8 +430,9 @@ def _cut_tail(path: Path, records: int) -> None:
     with sqlite3.connect(path) as conn:
         ((seq,),) = conn.execute("SELECT seq FROM decision_log_head").fetchall()
         keep = seq - records
-        ((hash_,),) = conn.execute("SELECT hash FROM decision_log WHERE seq = ?",
-                                   (keep,)).fetchall()  # fmt: skip
+        ((hash_,),) = conn.execute(
+            "SELECT hash FROM decision_log WHERE seq = ?", (keep,)
+        ).fetchall()
         conn.execute("DELETE FROM decision_log WHERE seq > ?", (keep,))
         conn.execute("UPDATE decision_log_head SET seq = ?, hash = ?", (keep, hash_))
     conn.close()
@@ -407,14 +445,21 @@ def _start_again_from_genesis(path: Path) -> None:
     DecisionLog(path).close()
 
 
-@pytest.mark.parametrize(("damage", "named"), [
-    (lambda p: _cut_tail(p, 3), "were cut off"),  # the last records cut off, head set back
-    (_start_again_from_genesis, "started again from genesis"),  # deleted, a fresh chain
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (lambda p: _cut_tail(p, 3), "were cut off"),  # the last records cut off, head set back
+        (_start_again_from_genesis, "started again from genesis"),  # deleted, a fresh chain
+    ],
+)
 def test_a_log_behind_its_anchor_is_named_and_refused_until_reanchored(
-        trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], damage: Callable[[Path], None],
-        named: str) -> None:  # fmt: skip
+    trained: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    damage: Callable[[Path], None],
+    named: str,
+) -> None:
     settings = _scored_and_stopped(trained, tmp_path)
     damage(settings.state_path)
     monkeypatch.setenv("PARCELSCREEN_STATE_DB", str(settings.state_path))

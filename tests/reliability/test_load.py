@@ -103,8 +103,7 @@ class Load:
 
 
 @pytest.mark.slow
-def test_sustained_load_with_a_promotion_fails_no_request(trained: Trained,
-                                                          tmp_path: Path) -> None:  # fmt: skip
+def test_sustained_load_with_a_promotion_fails_no_request(trained: Trained, tmp_path: Path) -> None:
     shutil.copytree(trained.registry, tmp_path / "registry")
     state = tmp_path / "state"
     keys_db = Database(state / "state.sqlite")
@@ -113,13 +112,20 @@ def test_sustained_load_with_a_promotion_fails_no_request(trained: Trained,
     keys_db.close()
     port = _free_port()
     env = os.environ | {
-        "PARCELSCREEN_REGISTRY": str(tmp_path / "registry"), "PARCELSCREEN_DATA_DIR": str(state),
-        "PARCELSCREEN_PORT": str(port), "PARCELSCREEN_RELOAD_SECONDS": "0",
+        "PARCELSCREEN_REGISTRY": str(tmp_path / "registry"),
+        "PARCELSCREEN_DATA_DIR": str(state),
+        "PARCELSCREEN_PORT": str(port),
+        "PARCELSCREEN_RELOAD_SECONDS": "0",
         "PARCELSCREEN_CAPACITY": "0.4",
-    }  # fmt: skip
+    }
     log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "parcelscreen", "serve"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parcelscreen", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -148,18 +154,22 @@ def test_sustained_load_with_a_promotion_fails_no_request(trained: Trained,
                     new = registry.publish(registry.path(old), version="promoted-2")
                     registry.set_alias("champion", new)
                     with httpx.Client(base_url=url, timeout=60) as admin:
-                        r = admin.post("/v1/admin/models:reload",
-                                       headers={"Authorization": f"Bearer {keys['admin']}"})
+                        r = admin.post(
+                            "/v1/admin/models:reload",
+                            headers={"Authorization": f"Bearer {keys['admin']}"},
+                        )
                     assert r.status_code == 200 and r.json()["changed"] is True, r.text
             for f in futures:
                 f.result()
         for client in load.opened:
             client.close()
         growth = rss[-1] - rss[0]
-        print(f"\nload: {len(futures)} requests in {SECONDS:.0f} s, versions {load.versions}, "
-              f"RSS {rss[0] / 2**20:.0f} -> {rss[-1] / 2**20:.0f} MiB "
-              f"(growth {growth / 2**20:.1f} MiB; samples "
-              f"{[round(r / 2**20) for r in rss]})")  # fmt: skip
+        print(
+            f"\nload: {len(futures)} requests in {SECONDS:.0f} s, versions {load.versions}, "
+            f"RSS {rss[0] / 2**20:.0f} -> {rss[-1] / 2**20:.0f} MiB "
+            f"(growth {growth / 2**20:.1f} MiB; samples "
+            f"{[round(r / 2**20) for r in rss]})"
+        )
         assert load.failures == []
         assert set(load.versions) == {old, new}
         assert growth < RSS_BOUND

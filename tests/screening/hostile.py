@@ -90,8 +90,11 @@ def with_onnx(source: Path, out: Path, change: Callable[[onnx.ModelProto], None]
 def npy_member(array: np.ndarray, shape: tuple[int, ...]) -> bytes:
     """An ``.npy`` file whose header states ``shape`` whatever the data that follows."""
     buffer = io.BytesIO()
-    header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False,
-              "shape": shape}  # fmt: skip
+    header = {
+        "descr": np.lib.format.dtype_to_descr(array.dtype),
+        "fortran_order": False,
+        "shape": shape,
+    }
     np.lib.format.write_array_header_1_0(buffer, header)
     buffer.write(array.tobytes())
     return buffer.getvalue()

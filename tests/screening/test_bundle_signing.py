@@ -67,8 +67,9 @@ def test_key_pair_files(keys: dict[str, Path]) -> None:
         generate_key_pair(private, keys["ours"].with_suffix(".other"))
 
 
-def test_signed_bundle_loads_where_its_key_is_trusted(tmp_path: Path,
-                                                      keys: dict[str, Path]) -> None:  # fmt: skip
+def test_signed_bundle_loads_where_its_key_is_trusted(
+    tmp_path: Path, keys: dict[str, Path]
+) -> None:
     bundle = _signed(tmp_path, keys)
     trusted = _public(keys) + _public(keys, "theirs")
     assert verify_bundle(bundle, trusted)["files"]
@@ -102,21 +103,41 @@ def _resign_files(bundle: Path, _keys: object = None) -> None:
     (bundle / SIGNATURE_NAME).write_bytes(signature)
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (lambda b, k: (b / SIGNATURE_NAME).unlink(), "manifest.sig is missing"),
-    (_flip_signature, "manifest.sig does not match manifest.json"),
-    (_edit_manifest, "manifest.sig does not match manifest.json"),
-    (_resign_files, "manifest.sig does not match manifest.json"),
-    (lambda b, k: sign_bundle(b, load_private_key(k["theirs"].with_suffix(".key"))),
-     "signed by key '[0-9a-f]{16}', which is not trusted here"),
-    (lambda b, k: (b / SIGNATURE_NAME).write_text("{not json"), "manifest.sig is malformed"),
-    (lambda b, k: (b / SIGNATURE_NAME).write_text('{"algorithm": "rsa", "key_id": "x", '
-                                                  '"signature": ""}'), "uses 'rsa'"),
-], ids=["unsigned", "tampered signature", "tampered manifest", "files changed, rehashed",
-        "signed by another key", "malformed", "another algorithm"])  # fmt: skip
-def test_bad_signatures_are_refused(tmp_path: Path, keys: dict[str, Path],
-                                    change: Callable[[Path, dict[str, Path]], object],
-                                    problem: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda b, k: (b / SIGNATURE_NAME).unlink(), "manifest.sig is missing"),
+        (_flip_signature, "manifest.sig does not match manifest.json"),
+        (_edit_manifest, "manifest.sig does not match manifest.json"),
+        (_resign_files, "manifest.sig does not match manifest.json"),
+        (
+            lambda b, k: sign_bundle(b, load_private_key(k["theirs"].with_suffix(".key"))),
+            "signed by key '[0-9a-f]{16}', which is not trusted here",
+        ),
+        (lambda b, k: (b / SIGNATURE_NAME).write_text("{not json"), "manifest.sig is malformed"),
+        (
+            lambda b, k: (b / SIGNATURE_NAME).write_text(
+                '{"algorithm": "rsa", "key_id": "x", "signature": ""}'
+            ),
+            "uses 'rsa'",
+        ),
+    ],
+    ids=[
+        "unsigned",
+        "tampered signature",
+        "tampered manifest",
+        "files changed, rehashed",
+        "signed by another key",
+        "malformed",
+        "another algorithm",
+    ],
+)
+def test_bad_signatures_are_refused(
+    tmp_path: Path,
+    keys: dict[str, Path],
+    change: Callable[[Path, dict[str, Path]], object],
+    problem: str,
+) -> None:
     bundle = _signed(tmp_path, keys)
     change(bundle, keys)
     with pytest.raises(BundleError, match=problem):
@@ -129,8 +150,7 @@ def test_rehashing_drops_a_stale_signature(tmp_path: Path, keys: dict[str, Path]
     assert not (bundle / SIGNATURE_NAME).exists()
 
 
-def test_registry_signs_on_publish_and_on_request(tmp_path: Path,
-                                                  keys: dict[str, Path]) -> None:  # fmt: skip
+def test_registry_signs_on_publish_and_on_request(tmp_path: Path, keys: dict[str, Path]) -> None:
     registry = ModelRegistry(tmp_path / "registry")
     private = load_private_key(keys["ours"].with_suffix(".key"))
     signed = registry.publish(make_bundle(tmp_path / "b1"), version="v1", signing_key=private)
@@ -147,8 +167,11 @@ def test_key_files_that_are_not_ed25519_are_refused(tmp_path: Path, content: byt
     path = tmp_path / "key.pem"
     if content == "RSA":
         rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        path.write_bytes(rsa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        path.write_bytes(
+            rsa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
     else:
         path.write_bytes(content)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=str(path)):
@@ -157,8 +180,9 @@ def test_key_files_that_are_not_ed25519_are_refused(tmp_path: Path, content: byt
         Settings(trusted_bundle_keys=str(path))
 
 
-def test_signed_model_loads_and_unsigned_is_refused(trained: Trained, tmp_path: Path,
-                                                    keys: dict[str, Path]) -> None:  # fmt: skip
+def test_signed_model_loads_and_unsigned_is_refused(
+    trained: Trained, tmp_path: Path, keys: dict[str, Path]
+) -> None:
     bundle = tmp_path / "bundle"
     shutil.copytree(trained.run.bundle, bundle)
     with pytest.raises(BundleError, match="manifest.sig is missing"):
@@ -172,9 +196,12 @@ def test_signed_model_loads_and_unsigned_is_refused(trained: Trained, tmp_path: 
 # -- commands ------------------------------------------------------------------------------
 
 
-def test_models_keygen_sign_and_promote(trained: Trained, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_models_keygen_sign_and_promote(
+    trained: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["models", "keygen", "--out", str(tmp_path / "release")]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["private_key"] == str(tmp_path / "release.key")
@@ -197,27 +224,43 @@ def test_models_keygen_sign_and_promote(trained: Trained, tmp_path: Path,
     assert registry.resolve("champion") == candidate
 
 
-def test_train_refuses_a_bad_signing_key_before_training(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:  # fmt: skip
+def test_train_refuses_a_bad_signing_key_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "bad.key").write_text("not a key")
     monkeypatch.setenv("PARCELSCREEN_BUNDLE_SIGNING_KEY", str(tmp_path / "bad.key"))
-    assert main(["train", "--data", str(tmp_path / "data"),
-                 "--registry", str(tmp_path / "registry")]) == 2  # fmt: skip
+    assert (
+        main(["train", "--data", str(tmp_path / "data"), "--registry", str(tmp_path / "registry")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert f"PARCELSCREEN_BUNDLE_SIGNING_KEY: {tmp_path / 'bad.key'}" in err
     assert not (tmp_path / "registry").exists()
 
 
 @pytest.mark.slow
-def test_train_signs_what_it_publishes(sim_data: Path, tmp_path: Path, keys: dict[str, Path],
-                                       monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_train_signs_what_it_publishes(
+    sim_data: Path,
+    tmp_path: Path,
+    keys: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("PARCELSCREEN_BUNDLE_SIGNING_KEY", str(keys["ours"].with_suffix(".key")))
-    assert main(["train", "--data", str(sim_data), "--registry", str(tmp_path / "registry"),
-                 "--skip-validation"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(sim_data),
+                "--registry",
+                str(tmp_path / "registry"),
+                "--skip-validation",
+            ]
+        )
+        == 0
+    )
     version = json.loads(capsys.readouterr().out)["version"]
     registry = ModelRegistry(tmp_path / "registry")
     assert registry.resolve("champion") == version

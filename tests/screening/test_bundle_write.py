@@ -24,10 +24,16 @@ def test_a_loaded_bundle_written_again_loads_the_same(trained: Trained, tmp_path
     model = LoadedModel.load(trained.run.bundle)
     source = trained.run.bundle
     contents = BundleContents(
-        (source / "model.onnx").read_bytes(), model.booster, model.spec, model.calibration,
-        model.thresholds, model.reference, model.metrics, model.info,
+        (source / "model.onnx").read_bytes(),
+        model.booster,
+        model.spec,
+        model.calibration,
+        model.thresholds,
+        model.reference,
+        model.metrics,
+        model.info,
         (source / "model_card.md").read_text(encoding="utf-8"),
-    )  # fmt: skip
+    )
     manifest = write_bundle(tmp_path / "again", contents)
     assert set(manifest["files"]) == {*REQUIRED_FILES, TREESHAP_FILE}
     assert (tmp_path / "again" / MANIFEST_NAME).is_file()

@@ -15,11 +15,20 @@ def _us(day: str) -> int:
 
 
 def _indicator(source: str, reliability: str, valid_until: str = "2026-06-30") -> Indicator:
-    return Indicator(ref=f"{source}:{'0' * 24}", tokens=[{"token": TOKEN, "role": "recipient",
-                     "kind": "address"}], month="2026-03", category="stimulants",
-                     quantity_band="10-100 g", reliability=reliability, accuracy="2",
-                     handling="H1", purpose="drug-trafficking-prevention",
-                     sharing_group="g", valid_until=valid_until, source=source)  # fmt: skip
+    return Indicator(
+        ref=f"{source}:{'0' * 24}",
+        tokens=[{"token": TOKEN, "role": "recipient", "kind": "address"}],
+        month="2026-03",
+        category="stimulants",
+        quantity_band="10-100 g",
+        reliability=reliability,
+        accuracy="2",
+        handling="H1",
+        purpose="drug-trafficking-prevention",
+        sharing_group="g",
+        valid_until=valid_until,
+        source=source,
+    )
 
 
 def test_point_in_time_and_expiry() -> None:
@@ -48,18 +57,22 @@ def test_features_rise_with_evidence_and_reason_words() -> None:
     assert hit_reason(hits) == (
         "The recipient's address matches a seizure reported by partner de in 2026-03, "
         "reliability A2 (and 1 other partner); reported to the officer; the model in service "
-        "does not score partner hits, so the score is unchanged")
+        "does not score partner hits, so the score is unchanged"
+    )
     assert hit_reason(hits, scored=True).endswith(
-        "; the model in service scores partner hits, so this raises the score")
+        "; the model in service scores partner hits, so this raises the score"
+    )
 
 
 def test_one_hit_per_partner_reference_naming_every_variant_matched() -> None:
     other = "E1:" + "cd" * 16
     name = "E1:" + "ef" * 16
     ind = _indicator("nl", "B")
-    ind.tokens = [{"token": TOKEN, "role": "recipient", "kind": "address"},
-                  {"token": other, "role": "recipient", "kind": "phonetic_street"},
-                  {"token": name, "role": "sender", "kind": "name~2"}]  # fmt: skip
+    ind.tokens = [
+        {"token": TOKEN, "role": "recipient", "kind": "address"},
+        {"token": other, "role": "recipient", "kind": "phonetic_street"},
+        {"token": name, "role": "sender", "kind": "name~2"},
+    ]
     index = PartnerIndex()
     index.add(ind, _us("2026-03-20"))
     (hit,) = index.hits([TOKEN, other, name], _us("2026-04-01"))

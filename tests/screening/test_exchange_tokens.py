@@ -28,22 +28,32 @@ from screening.exchange import (
 SK = bytes.fromhex("5ebcea5ee37023ccb9fc2d2019f9d7737be85591ae8652ffa9ef0f4d37063b0e")
 BLIND = bytes.fromhex("64d37aed22a27f5191de1c1d69fadb899d8862b58eb4220029e036ec4c1f6706")
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
-PARTY = {"name": "Thijs Hendriks", "street": "Stationsweg 56", "city": "Utrecht",
-         "postcode": "8976 CF", "country": "NL"}  # fmt: skip
+PARTY = {
+    "name": "Thijs Hendriks",
+    "street": "Stationsweg 56",
+    "city": "Utrecht",
+    "postcode": "8976 CF",
+    "country": "NL",
+}
 
 
 def test_rfc9497_ristretto255_sha512_vectors() -> None:
     for data, blinded_hex, evaluated_hex, output_hex in (
-        (b"\x00", "609a0ae68c15a3cf6903766461307e5c8bb2f95e7e6550e1ffa2dc99e412803c",
-         "7ec6578ae5120958eb2db1745758ff379e77cb64fe77b0b2d8cc917ea0869c7e",
-         "527759c3d9366f277d8c6020418d96bb393ba2afb20ff90df23fb7708264e2f3ab9135e3bd69955851"
-         "de4b1f9fe8a0973396719b7912ba9ee8aa7d0b5e24bcf6"),
-        (bytes.fromhex("5a" * 17),
-         "da27ef466870f5f15296299850aa088629945a17d1f5b7f5ff043f76b3c06418",
-         "b4cbf5a4f1eeda5a63ce7b77c7d23f461db3fcab0dd28e4e17cecb5c90d02c25",
-         "f4a74c9c592497375e796aa837e907b1a045d34306a749db9f34221f7e750cb4f2a6413a6bf6fa5e19"
-         "ba6348eb673934a722a7ede2e7621306d18951e7cf2c73"),
-    ):  # fmt: skip
+        (
+            b"\x00",
+            "609a0ae68c15a3cf6903766461307e5c8bb2f95e7e6550e1ffa2dc99e412803c",
+            "7ec6578ae5120958eb2db1745758ff379e77cb64fe77b0b2d8cc917ea0869c7e",
+            "527759c3d9366f277d8c6020418d96bb393ba2afb20ff90df23fb7708264e2f3ab9135e3bd69955851"
+            "de4b1f9fe8a0973396719b7912ba9ee8aa7d0b5e24bcf6",
+        ),
+        (
+            bytes.fromhex("5a" * 17),
+            "da27ef466870f5f15296299850aa088629945a17d1f5b7f5ff043f76b3c06418",
+            "b4cbf5a4f1eeda5a63ce7b77c7d23f461db3fcab0dd28e4e17cecb5c90d02c25",
+            "f4a74c9c592497375e796aa837e907b1a045d34306a749db9f34221f7e750cb4f2a6413a6bf6fa5e19"
+            "ba6348eb673934a722a7ede2e7621306d18951e7cf2c73",
+        ),
+    ):
         r, blinded = blind(data, BLIND)
         assert blinded.hex() == blinded_hex
         evaluated = evaluate(SK, blinded)
@@ -62,8 +72,12 @@ def test_blinded_requests_are_unlinkable_and_bad_elements_refused() -> None:
 @pytest.fixture
 def custodians(tmp_path: Path) -> tuple[list[Custodian], list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
-    folders = create_custodians(tmp_path / "custody", ["c1", "c2", "c3"], threshold=2,
-                                requesters={"nl": 50, "be": 50, "fr": 50})  # fmt: skip
+    folders = create_custodians(
+        tmp_path / "custody",
+        ["c1", "c2", "c3"],
+        threshold=2,
+        requesters={"nl": 50, "be": 50, "fr": 50},
+    )
     group = [Custodian(f, on_request=seen.append) for f in folders]
     deal_epoch(group, 2, "2026Q1", "2099-03-31")
     return group, seen
@@ -72,8 +86,10 @@ def custodians(tmp_path: Path) -> tuple[list[Custodian], list[dict[str, Any]]]:
 def test_any_two_of_three_custodians_give_the_same_tokens(custodians: Any) -> None:
     group, seen = custodians
     inputs = ["a\x1fb", "c\x1fd"]
-    tokens = {tuple(TokenClient(pair, 2, "nl").tokens(inputs, "2026Q1"))
-              for pair in ([group[0], group[1]], [group[1], group[2]], [group[2], group[0]])}
+    tokens = {
+        tuple(TokenClient(pair, 2, "nl").tokens(inputs, "2026Q1"))
+        for pair in ([group[0], group[1]], [group[1], group[2]], [group[2], group[0]])
+    }
     assert len(tokens) == 1
     (found,) = tokens
     assert found[0] != found[1] and all(t.startswith("2026Q1:") for t in found)
@@ -130,16 +146,24 @@ def test_variants_never_a_bare_name_and_one_typo_keeps_a_token() -> None:
     alone = party_variants("sender", {"name": "Anna Smith", "postcode": "AB12", "country": "GB"})
     assert sorted(alone) == ["name", "name~0", "name~1", "name~2", "name~3"]
     client0 = DirectTokens({"E": SK})
-    (a,) = party_tokens(client0, [{"sender": {"name": "Anna Smith", "postcode": "AB12",
-                                              "country": "GB"}}], "E")  # fmt: skip
+    (a,) = party_tokens(
+        client0, [{"sender": {"name": "Anna Smith", "postcode": "AB12", "country": "GB"}}], "E"
+    )
     for mistyped in ("AB13", "A12", "AB123", "BA12"):
-        (b,) = party_tokens(client0, [{"sender": {"name": "Anna Smith", "postcode": mistyped,
-                                                  "country": "GB"}}], "E")  # fmt: skip
+        (b,) = party_tokens(
+            client0,
+            [{"sender": {"name": "Anna Smith", "postcode": mistyped, "country": "GB"}}],
+            "E",
+        )
         assert {t["token"] for t in a} & {t["token"] for t in b}, mistyped
     client = DirectTokens({"E": SK})
     (original,) = party_tokens(client, [{"recipient": PARTY}], "E")
-    typos = [{**PARTY, "name": "Thijs Hendricks"}, {**PARTY, "street": "Stationweg 56"},
-             {**PARTY, "postcode": "8967 CF"}, {**PARTY, "name": "Hendriks, Thijs"}]  # fmt: skip
+    typos = [
+        {**PARTY, "name": "Thijs Hendricks"},
+        {**PARTY, "street": "Stationweg 56"},
+        {**PARTY, "postcode": "8967 CF"},
+        {**PARTY, "name": "Hendriks, Thijs"},
+    ]
     for typo in typos:
         (found,) = party_tokens(client, [{"recipient": typo}], "E")
         shared = {t["token"] for t in found} & {t["token"] for t in original}

@@ -42,11 +42,21 @@ def _row(spec: FeatureSpec, **values: float) -> np.ndarray:
 
 
 def test_groups_sum_to_the_margin_and_reasons_rank_by_size() -> None:
-    spec = FeatureSpec(origins=["NL", "US"], destinations=["AU", "US"],
-                       chapter_value_per_gram={"09": 0.05})  # fmt: skip
-    features = _row(spec, value_eur=0.4, gross_weight_g=350, value_per_gram_eur=0.4 / 350,
-                    hs_chapter=9, category_gift=1, origin_code=1, destination_code=1, lines=1,
-                    quantity=1)  # fmt: skip
+    spec = FeatureSpec(
+        origins=["NL", "US"], destinations=["AU", "US"], chapter_value_per_gram={"09": 0.05}
+    )
+    features = _row(
+        spec,
+        value_eur=0.4,
+        gross_weight_g=350,
+        value_per_gram_eur=0.4 / 350,
+        hs_chapter=9,
+        category_gift=1,
+        origin_code=1,
+        destination_code=1,
+        lines=1,
+        quantity=1,
+    )
     contribs = np.zeros(len(spec.names) + 1)
     contribs[spec.names.index("value_per_gram_eur")] = 1.5
     contribs[spec.names.index("value_eur")] = 0.5
@@ -63,18 +73,29 @@ def test_groups_sum_to_the_margin_and_reasons_rank_by_size() -> None:
     assert found[0].sentence.endswith("the model counts this as raising the risk.")
     assert found[1].sentence == "Sent from NL to AU: the model counts this as raising the risk."
     # a gift is a known risk signal: where the model lowers the risk, the reason says so
-    assert found[2].sentence == ("Despite declared category gift, the model counts this as "
-                                 "lowering the risk.")
+    assert found[2].sentence == (
+        "Despite declared category gift, the model counts this as lowering the risk."
+    )
 
 
-@pytest.mark.parametrize(("values", "says", "never"), [
-    ({"value_eur": np.nan, "gross_weight_g": 350, "value_per_gram_eur": np.nan},
-     "in a currency with no reference rate to EUR for 0.350 kg", "usual"),
-    ({"value_eur": 12.5, "gross_weight_g": 0, "value_per_gram_eur": np.nan},
-     "12.50 EUR for 0.000 kg (no value per kg to compare)", "usual"),
-])  # fmt: skip
-def test_no_comparison_is_stated_where_none_can_be_made(values: dict[str, float], says: str,
-                                                        never: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("values", "says", "never"),
+    [
+        (
+            {"value_eur": np.nan, "gross_weight_g": 350, "value_per_gram_eur": np.nan},
+            "in a currency with no reference rate to EUR for 0.350 kg",
+            "usual",
+        ),
+        (
+            {"value_eur": 12.5, "gross_weight_g": 0, "value_per_gram_eur": np.nan},
+            "12.50 EUR for 0.000 kg (no value per kg to compare)",
+            "usual",
+        ),
+    ],
+)
+def test_no_comparison_is_stated_where_none_can_be_made(
+    values: dict[str, float], says: str, never: str
+) -> None:
     spec = FeatureSpec(chapter_value_per_gram={"09": 0.05})
     features = _row(spec, hs_chapter=9, lines=1, quantity=1, **values)
     contribs = np.zeros(len(spec.names) + 1)

@@ -64,8 +64,10 @@ def test_a_later_outcome_corrects_the_earlier_from_when_it_is_known() -> None:
     """A seizure the laboratory later finds clean: counted between the two, then clean."""
     frame = stream([(0, "Ann", "1 A St"), (10, "Ann", "1 A St"), (30, "Ann", "1 A St")])
     t0, item = int(frame.posted_us[0]), str(frame.item_id[0])
-    lab = [KnownOutcome(item, _hours(t0, 5), True, False),
-           KnownOutcome(item, _hours(t0, 20), False, True)]  # fmt: skip
+    lab = [
+        KnownOutcome(item, _hours(t0, 5), True, False),
+        KnownOutcome(item, _hours(t0, 20), False, True),
+    ]
     features = replay(frame, lab[::-1])  # in time order, whatever the order given
     clean = HISTORY_FEATURES.index("sender_prev_clean")
     assert features[1, _SEIZED] == 1 and features[1, clean] == 0
@@ -88,7 +90,7 @@ def test_sqlite_online_replay_equals_memory_replay(tmp_path: Path, order: str) -
     outcomes = [
         KnownOutcome(
             str(frame.item_id[i]), _hours(t0, 2 * i + 5), seized=i % 3 == 0, clean=i % 3 == 1
-        )  # fmt: skip
+        )
         for i in range(0, 20, 2)
     ]
     if order == "shuffled":
@@ -104,8 +106,10 @@ def test_sqlite_online_replay_equals_memory_replay(tmp_path: Path, order: str) -
 def _state(backend: object) -> tuple[object, ...]:
     """Everything a backend holds, comparable across backends of one kind."""
     if isinstance(backend, SQLiteBackend):
-        return tuple(backend._execute(f"SELECT * FROM {table} ORDER BY 1, 2")  # noqa: SLF001
-                     for table in ("history_entity", "history_partner", "history_item"))
+        return tuple(
+            backend._execute(f"SELECT * FROM {table} ORDER BY 1, 2")  # noqa: SLF001
+            for table in ("history_entity", "history_partner", "history_item")
+        )
     assert isinstance(backend, MemoryBackend)
     return (sorted(backend.entities.items()), sorted(backend.partners), sorted(backend.items))
 
@@ -113,9 +117,21 @@ def _state(backend: object) -> tuple[object, ...]:
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_observe_frame_equals_observe_row_after_row(tmp_path: Path, store: str) -> None:
     """The batched scoring path gives the same features and leaves the same history."""
-    parcels = [(h, name, street) for h, (name, street) in enumerate(
-        [("Ann", "1 A St"), ("Bob", "1 A St"), ("Ann", "2 B St"), ("Cy", "3 C St"),
-         ("Ann", "1 A St"), ("Bob", "2 B St"), ("Dee", "1 A St"), ("Ann", "2 B St")])]
+    parcels = [
+        (h, name, street)
+        for h, (name, street) in enumerate(
+            [
+                ("Ann", "1 A St"),
+                ("Bob", "1 A St"),
+                ("Ann", "2 B St"),
+                ("Cy", "3 C St"),
+                ("Ann", "1 A St"),
+                ("Bob", "2 B St"),
+                ("Dee", "1 A St"),
+                ("Ann", "2 B St"),
+            ]
+        )
+    ]
     frame = stream(parcels)
     frame.item_id[5] = frame.item_id[2]  # an item scored twice in one frame counts once
 

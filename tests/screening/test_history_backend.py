@@ -16,8 +16,16 @@ from screening.history._redis import RedisBackend
 from tests.screening.helpers import stream
 
 _HOUR_US = 3_600_000_000
-PRIMITIVES = {"get", "put", "add_partner", "get_item", "put_item", "item_outcome",
-              "transaction", "prune"}  # fmt: skip
+PRIMITIVES = {
+    "get",
+    "put",
+    "add_partner",
+    "get_item",
+    "put_item",
+    "item_outcome",
+    "transaction",
+    "prune",
+}
 
 
 class PrimitivesOnly(HistoryBackend):
@@ -44,8 +52,9 @@ class PrimitivesOnly(HistoryBackend):
         found = self.items.get(item_id)
         return None if found is None else dict(found[0])
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
-                 posted_us: int | None = None) -> None:  # fmt: skip
+    def put_item(
+        self, item_id: str, tokens: Mapping[str, str], outcome: int, posted_us: int | None = None
+    ) -> None:
         if posted_us is None and item_id in self.items:
             posted_us = self.items[item_id][2]
         self.items[item_id] = (dict(tokens), outcome, posted_us)
@@ -64,16 +73,27 @@ class PrimitivesOnly(HistoryBackend):
 def _stream_and_outcomes() -> tuple[ParcelFrame, list[KnownOutcome]]:
     frame = stream([(h, f"S{h % 3}", f"{h % 4} Main St") for h in range(0, 40, 2)])
     t0 = int(frame.posted_us[0])
-    outcomes = [KnownOutcome(str(frame.item_id[i]), t0 + (2 * i + 5) * _HOUR_US,
-                             seized=i % 3 == 0, clean=i % 3 == 1) for i in range(0, 20, 2)]
-    outcomes.append(KnownOutcome(str(frame.item_id[0]), t0 + 30 * _HOUR_US,  # a correction
-                                 seized=False, clean=True))  # fmt: skip
+    outcomes = [
+        KnownOutcome(
+            str(frame.item_id[i]), t0 + (2 * i + 5) * _HOUR_US, seized=i % 3 == 0, clean=i % 3 == 1
+        )
+        for i in range(0, 20, 2)
+    ]
+    outcomes.append(
+        KnownOutcome(
+            str(frame.item_id[0]),
+            t0 + 30 * _HOUR_US,  # a correction
+            seized=False,
+            clean=True,
+        )
+    )
     return frame, outcomes
 
 
 def _held(backend: MemoryBackend | PrimitivesOnly) -> tuple[object, ...]:
-    entities = {key: astuple(s) if isinstance(s, EntityStats) else s
-                for key, s in backend.entities.items()}  # fmt: skip
+    entities = {
+        key: astuple(s) if isinstance(s, EntityStats) else s for key, s in backend.entities.items()
+    }
     return entities, backend.partners, backend.items
 
 
@@ -94,8 +114,9 @@ def test_primitives_alone_give_the_batched_path() -> None:
     expected = History(memory).observe_frame(frame)
     np.testing.assert_array_equal(History(minimal).observe_frame(frame), expected)
     assert _held(minimal) == _held(memory)
-    np.testing.assert_array_equal(History(minimal).snapshot_features(frame),
-                                  History(memory).snapshot_features(frame))
+    np.testing.assert_array_equal(
+        History(minimal).snapshot_features(frame), History(memory).snapshot_features(frame)
+    )
 
 
 def test_the_primitives_are_what_a_backend_must_implement() -> None:

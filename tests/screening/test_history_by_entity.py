@@ -57,8 +57,9 @@ def test_parcels_without_an_entity_of_a_kind() -> None:
         column[::3] = ""
         tokens[kind] = column
     frame = replace(frame, tokens=tokens)
-    assert np.array_equal(replay_by_entity(frame, outcomes), replay(frame, outcomes),
-                          equal_nan=True)  # fmt: skip
+    assert np.array_equal(
+        replay_by_entity(frame, outcomes), replay(frame, outcomes), equal_nan=True
+    )
 
 
 @pytest.mark.parametrize("partitions", [2, 5])
@@ -73,8 +74,10 @@ def test_any_partition_by_entity_gives_the_same_features(partitions: int) -> Non
     seq = np.empty(n, dtype=np.int64)
     seq[order] = np.arange(n)
     half = n // 2  # two blocks of parcels joined separately
-    blocks = [entity_features(stats[(stats["seq"] >= a) & (stats["seq"] < b)], a, b - a)
-              for a, b in ((0, half), (half, n))]  # fmt: skip
+    blocks = [
+        entity_features(stats[(stats["seq"] >= a) & (stats["seq"] < b)], a, b - a)
+        for a, b in ((0, half), (half, n))
+    ]
     got = np.vstack(blocks)[seq]
     assert np.array_equal(got, replay(frame, outcomes), equal_nan=True)
 

@@ -20,8 +20,11 @@ _RECIPIENT_PREV = HISTORY_FEATURES.index("recipient_prev_parcels")
 
 
 def _decl(i: int, sender: dict[str, Any], express: bool = False) -> ParcelDeclaration:
-    record = declaration(contract_version="2", posted_at=(T0 + timedelta(hours=i)).isoformat(),
-                         item_id=make_s10("RR", 10_000_000 + i, "NL"))  # fmt: skip
+    record = declaration(
+        contract_version="2",
+        posted_at=(T0 + timedelta(hours=i)).isoformat(),
+        item_id=make_s10("RR", 10_000_000 + i, "NL"),
+    )
     if express:
         house = f"{1_000_000 + i}"
         record["item_id"] = f"DHL:{house}"
@@ -80,5 +83,6 @@ def test_a_version_1_table_builds_a_frame() -> None:
     decls = [_decl(0, {"name": "Ann"})]
     table = to_table(decls, "declaration").drop_columns(["express"])
     frame = frame_from_table(table, Pseudonymiser(KEY))
-    assert np.array_equal(frame.tokens["sender"],
-                          frame_from_declarations(decls, Pseudonymiser(KEY)).tokens["sender"])
+    assert np.array_equal(
+        frame.tokens["sender"], frame_from_declarations(decls, Pseudonymiser(KEY)).tokens["sender"]
+    )

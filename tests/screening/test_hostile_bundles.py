@@ -99,25 +99,54 @@ def _negative(name: str) -> Callable[[np.ndarray], Any] | None:
     return _set(-2)
 
 
-_OTHER_DTYPE = {np.dtype(np.int64): np.int32, np.dtype(np.float32): np.float64,
-                np.dtype(np.float64): np.float32, np.dtype(np.bool_): np.uint8}  # fmt: skip
+_OTHER_DTYPE = {
+    np.dtype(np.int64): np.int32,
+    np.dtype(np.float32): np.float64,
+    np.dtype(np.float64): np.float32,
+    np.dtype(np.bool_): np.uint8,
+}
 
 
 def _array_cases() -> list[Any]:
-    names = ("tree_start", "node_feat", "node_thr", "node_left", "node_right",
-             "node_default_left", "node_pos", "unit_tree_start", "unit_root", "unit_bits",
-             "unit_noff", "unit_nodes", "unit_coff", "unit_cols", "unit_toff", "table",
-             "leaf_tree_start", "leaf_node", "leaf_d", "leaf_zoff", "leaf_z", "leaf_feat",
-             "leaf_value", "meta", "bias")  # fmt: skip
+    names = (
+        "tree_start",
+        "node_feat",
+        "node_thr",
+        "node_left",
+        "node_right",
+        "node_default_left",
+        "node_pos",
+        "unit_tree_start",
+        "unit_root",
+        "unit_bits",
+        "unit_noff",
+        "unit_nodes",
+        "unit_coff",
+        "unit_cols",
+        "unit_toff",
+        "table",
+        "leaf_tree_start",
+        "leaf_node",
+        "leaf_d",
+        "leaf_zoff",
+        "leaf_z",
+        "leaf_feat",
+        "leaf_value",
+        "meta",
+        "bias",
+    )
     cases = []
     for name in names:
         edits: dict[str, Callable[[np.ndarray], Any] | None] = {
-            "out of range": _out_of_range(name), "negative": _negative(name)}  # fmt: skip
+            "out of range": _out_of_range(name),
+            "negative": _negative(name),
+        }
         for kind, edit in edits.items():
             if edit is not None:
                 cases.append(pytest.param(name, edit, id=f"{name}: {kind}"))
-        cases.append(pytest.param(name, lambda a: a.astype(_OTHER_DTYPE[a.dtype]),
-                                  id=f"{name}: wrong dtype"))  # fmt: skip
+        cases.append(
+            pytest.param(name, lambda a: a.astype(_OTHER_DTYPE[a.dtype]), id=f"{name}: wrong dtype")
+        )
         if name == "bias":
             cases.append(pytest.param(name, lambda a: a.reshape(1), id="bias: not a scalar"))
             continue
@@ -127,8 +156,9 @@ def _array_cases() -> list[Any]:
 
 
 @pytest.mark.parametrize(("name", "edit"), _array_cases())
-def test_each_array_is_checked(bundle: Path, tmp_path: Path, name: str,
-                               edit: Callable[[np.ndarray], Any]) -> None:  # fmt: skip
+def test_each_array_is_checked(
+    bundle: Path, tmp_path: Path, name: str, edit: Callable[[np.ndarray], Any]
+) -> None:
     def change(arrays: Arrays) -> None:
         replaced = edit(arrays[name])
         if replaced is not None:
@@ -155,8 +185,9 @@ def _parent(a: Arrays, node: int) -> int:
     return int(np.flatnonzero((a["node_left"] == node) | (a["node_right"] == node))[0])
 
 
-def _set_at(name: str, index: Callable[[Arrays], int], value: Callable[[Arrays], Any]
-            ) -> Callable[[Arrays], None]:  # fmt: skip
+def _set_at(
+    name: str, index: Callable[[Arrays], int], value: Callable[[Arrays], Any]
+) -> Callable[[Arrays], None]:
     def change(a: Arrays) -> None:
         a[name][index(a)] = value(a)
 
@@ -182,49 +213,78 @@ def _leaf_of_tree(a: Arrays) -> int:
 
 SUBTLE = [
     # one column index equal to the feature count: writes into the bias column
-    pytest.param("unit_cols", _set_at("unit_cols", lambda a: 3, lambda a: a["meta"][1]),
-                 id="unit_cols: the bias column"),
-    pytest.param("leaf_feat", _set_at("leaf_feat", lambda a: 0, lambda a: a["meta"][1]),
-                 id="leaf_feat: the bias column"),
-    pytest.param("node_feat", _set_at("node_feat", _first_inner, lambda a: a["meta"][1]),
-                 id="node_feat: one past the last feature"),
+    pytest.param(
+        "unit_cols",
+        _set_at("unit_cols", lambda a: 3, lambda a: a["meta"][1]),
+        id="unit_cols: the bias column",
+    ),
+    pytest.param(
+        "leaf_feat",
+        _set_at("leaf_feat", lambda a: 0, lambda a: a["meta"][1]),
+        id="leaf_feat: the bias column",
+    ),
+    pytest.param(
+        "node_feat",
+        _set_at("node_feat", _first_inner, lambda a: a["meta"][1]),
+        id="node_feat: one past the last feature",
+    ),
     # a child in the next tree, a node its own child, two parents of one node
-    pytest.param("node_left", _set_at("node_left", lambda a: 0, lambda a: a["tree_start"][1]),
-                 id="node_left: into the next tree"),
-    pytest.param("node_right", _set_at("node_right", _first_inner, _first_inner),
-                 id="node_right: a cycle"),
+    pytest.param(
+        "node_left",
+        _set_at("node_left", lambda a: 0, lambda a: a["tree_start"][1]),
+        id="node_left: into the next tree",
+    ),
+    pytest.param(
+        "node_right", _set_at("node_right", _first_inner, _first_inner), id="node_right: a cycle"
+    ),
     pytest.param("node_left", _shared_child, id="node_left: two parents"),
     # a pattern position past the unit's pattern bits: a table row past its segment
-    pytest.param("node_pos", _set_at("node_pos",
-                                     lambda a: _parent(a, int(a["unit_root"][_deep_unit(a)])),
-                                     lambda a: a["unit_bits"][_deep_unit(a)]),
-                 id="node_pos: past the unit's bits"),
+    pytest.param(
+        "node_pos",
+        _set_at(
+            "node_pos",
+            lambda a: _parent(a, int(a["unit_root"][_deep_unit(a)])),
+            lambda a: a["unit_bits"][_deep_unit(a)],
+        ),
+        id="node_pos: past the unit's bits",
+    ),
     pytest.param("unit_toff", _skip_a_table_row, id="unit_toff: segments shifted"),
-    pytest.param("unit_root", _set_at("unit_root", lambda a: 0, _unit_root_in_next_tree),
-                 id="unit_root: a node of another tree"),
-    pytest.param("unit_nodes", _set_at("unit_nodes", lambda a: 1, _leaf_of_tree),
-                 id="unit_nodes: a leaf"),
-    pytest.param("leaf_node", _set_at("leaf_node", lambda a: 0, lambda a: 0),
-                 id="leaf_node: an inner node"),
-    pytest.param("leaf_d", _set_at("leaf_d", lambda a: 0, lambda a: 65),
-                 id="leaf_d: more than MAX_PATH"),
-    pytest.param("leaf_zoff", _set_at("leaf_zoff", lambda a: 1, lambda a: a["leaf_zoff"][1] + 1),
-                 id="leaf_zoff: overlapping"),
+    pytest.param(
+        "unit_root",
+        _set_at("unit_root", lambda a: 0, _unit_root_in_next_tree),
+        id="unit_root: a node of another tree",
+    ),
+    pytest.param(
+        "unit_nodes", _set_at("unit_nodes", lambda a: 1, _leaf_of_tree), id="unit_nodes: a leaf"
+    ),
+    pytest.param(
+        "leaf_node", _set_at("leaf_node", lambda a: 0, lambda a: 0), id="leaf_node: an inner node"
+    ),
+    pytest.param(
+        "leaf_d", _set_at("leaf_d", lambda a: 0, lambda a: 65), id="leaf_d: more than MAX_PATH"
+    ),
+    pytest.param(
+        "leaf_zoff",
+        _set_at("leaf_zoff", lambda a: 1, lambda a: a["leaf_zoff"][1] + 1),
+        id="leaf_zoff: overlapping",
+    ),
     pytest.param("table", _set_at("table", lambda a: 7, lambda a: np.inf), id="table: one inf"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("name", "change"), SUBTLE)
-def test_subtle_inconsistencies_are_refused(bundle: Path, tmp_path: Path, name: str,
-                                            change: Callable[[Arrays], None]) -> None:  # fmt: skip
+def test_subtle_inconsistencies_are_refused(
+    bundle: Path, tmp_path: Path, name: str, change: Callable[[Arrays], None]
+) -> None:
     bad = with_tables(bundle, tmp_path / "bad", change)
     with pytest.raises(BundleError, match=f"{TREESHAP_FILE}: .*{name}") as refused:
         LoadedModel.load(bad)
     assert str(bad) in refused.value.message
 
 
-def _write_raw(bundle: Path, members: dict[str, bytes],
-               compression: int = zipfile.ZIP_STORED) -> None:  # fmt: skip
+def _write_raw(
+    bundle: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_STORED
+) -> None:
     with zipfile.ZipFile(bundle / TREESHAP_FILE, "w", compression) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
@@ -265,20 +325,29 @@ def _extra(bundle: Path) -> None:
 ARCHIVES = [
     pytest.param(_drop("unit_cols"), "unit_cols: missing", id="a member missing"),
     pytest.param(_extra, "evil.npy: unexpected member", id="an unknown member"),
-    pytest.param(lambda b: write_arrays(b / TREESHAP_FILE, read_arrays(b), compressed=True),
-                 "compressed", id="compressed (a zip bomb could hide there)"),
-    pytest.param(_lying_header, r"unit_cols: header says \(1000000000000,\)",
-                 id="a header larger than its data"),
+    pytest.param(
+        lambda b: write_arrays(b / TREESHAP_FILE, read_arrays(b), compressed=True),
+        "compressed",
+        id="compressed (a zip bomb could hide there)",
+    ),
+    pytest.param(
+        _lying_header,
+        r"unit_cols: header says \(1000000000000,\)",
+        id="a header larger than its data",
+    ),
     pytest.param(_pickled, "unit_cols: (dtype|unreadable)", id="a pickled object array"),
-    pytest.param(lambda b: (b / TREESHAP_FILE).write_bytes(b"PK\x03\x04 not really"),
-                 "not a readable npz archive", id="not a zip archive"),
-]  # fmt: skip
+    pytest.param(
+        lambda b: (b / TREESHAP_FILE).write_bytes(b"PK\x03\x04 not really"),
+        "not a readable npz archive",
+        id="not a zip archive",
+    ),
+]
 
 
 @pytest.mark.parametrize(("change", "problem"), ARCHIVES)
-def test_hostile_archives_are_refused(bundle: Path, tmp_path: Path,
-                                      change: Callable[[Path], None],
-                                      problem: str) -> None:  # fmt: skip
+def test_hostile_archives_are_refused(
+    bundle: Path, tmp_path: Path, change: Callable[[Path], None], problem: str
+) -> None:
     bad = rehashed(bundle, tmp_path / "bad", change)
     with pytest.raises(BundleError, match=f"{TREESHAP_FILE}: (.*: )?{problem}"):
         LoadedModel.load(bad)
@@ -295,16 +364,24 @@ def test_hostile_archives_are_refused(bundle: Path, tmp_path: Path,
         (3, 3, 10, 2, 1e9),  # single-leaf trees: units without columns
     ],
 )
-def test_sound_tables_pass_the_checks(tmp_path: Path, depth: int, rounds: int,
-                                      max_state_bits: int, unit_height: int,
-                                      gamma: float) -> None:  # fmt: skip
+def test_sound_tables_pass_the_checks(
+    tmp_path: Path, depth: int, rounds: int, max_state_bits: int, unit_height: int, gamma: float
+) -> None:
     rng = np.random.default_rng(depth)
     x = rng.normal(size=(1500, 7))
     x[rng.random(x.shape) < 0.1] = np.nan
     y = (np.nan_to_num(x[:, 0]) + rng.normal(size=1500) > 0).astype(float)
-    booster = xgb.train({"max_depth": depth, "objective": "binary:logistic", "nthread": 1,
-                         "gamma": gamma, "min_child_weight": 0.5},
-                        xgb.DMatrix(x, y, missing=np.nan), rounds)  # fmt: skip
+    booster = xgb.train(
+        {
+            "max_depth": depth,
+            "objective": "binary:logistic",
+            "nthread": 1,
+            "gamma": gamma,
+            "min_child_weight": 0.5,
+        },
+        xgb.DMatrix(x, y, missing=np.nan),
+        rounds,
+    )
     tables = TreeExplainerTables.from_booster(booster, 7, max_state_bits, unit_height)
     tables.save(tmp_path / TREESHAP_FILE)
     loaded = TreeExplainerTables.load(tmp_path / TREESHAP_FILE, 7)
@@ -339,10 +416,18 @@ sys.exit(3)
 @pytest.mark.parametrize("how", ["tables", "bundle"])
 def test_probe_case_is_refused_not_a_crash(trained: Trained, tmp_path: Path, how: str) -> None:
     """unit_cols[:] = 2e9 with the hashes recomputed segfaulted the loading process."""
-    bad = with_tables(trained.run.bundle, tmp_path / "bad",
-                      lambda a: a["unit_cols"].__setitem__(slice(None), HUGE))  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", PROBE, how, str(bad)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    bad = with_tables(
+        trained.run.bundle,
+        tmp_path / "bad",
+        lambda a: a["unit_cols"].__setitem__(slice(None), HUGE),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, how, str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, f"exit {done.returncode}: {done.stdout}{done.stderr[-2000:]}"
     assert "refused:" in done.stdout and "unit_cols" in done.stdout
 
@@ -401,40 +486,60 @@ CONTENT = [
     ("thresholds.json", lambda t: t | {"abc": 0.1}, "abc: is not a capacity share"),
     ("thresholds.json", lambda t: t | {"0.01": 1.5}, r"0.01: must lie in \[0, 1\]"),
     ("thresholds.json", lambda t: {"0.01": 0.1, "0.02": 0.2}, "thresholds fall as shares grow"),
-    ("reference.json", lambda r: r | {"score": {"edges": [1, 0], "shares": [0, 0, 0, 0]}},
-     "score.edges: must increase"),
-    ("reference.json", lambda r: r | {"score": {"edges": [1], "shares": [1]}},
-     "score.shares: has 1 entries, expected 3"),
-    ("reference.json", lambda r: r | {"features": {"evil": r["score"]}},
-     "features.evil: is not a feature"),
+    (
+        "reference.json",
+        lambda r: r | {"score": {"edges": [1, 0], "shares": [0, 0, 0, 0]}},
+        "score.edges: must increase",
+    ),
+    (
+        "reference.json",
+        lambda r: r | {"score": {"edges": [1], "shares": [1]}},
+        "score.shares: has 1 entries, expected 3",
+    ),
+    (
+        "reference.json",
+        lambda r: r | {"features": {"evil": r["score"]}},
+        "features.evil: is not a feature",
+    ),
     ("metrics.json", lambda m: [m], "must hold a JSON object"),
-]  # fmt: skip
+]
 
 GRAPHS = [
-    pytest.param(_input_width(10), r"input features: has shape \(N, 10\), expected \(N, \d+\)",
-                 id="input narrower than the feature spec"),
+    pytest.param(
+        _input_width(10),
+        r"input features: has shape \(N, 10\), expected \(N, \d+\)",
+        id="input narrower than the feature spec",
+    ),
     pytest.param(_rename_output, r"outputs: are \['probability'\]", id="output renamed"),
-    pytest.param(_attribute("post_transform", "LOGISTIC"), "post_transform: is b'LOGISTIC'",
-                 id="probabilities instead of the margin"),
-    pytest.param(_feature_ids, "nodes_featureids: node 0 reads feature 1000000",
-                 id="a feature the spec does not have"),
+    pytest.param(
+        _attribute("post_transform", "LOGISTIC"),
+        "post_transform: is b'LOGISTIC'",
+        id="probabilities instead of the margin",
+    ),
+    pytest.param(
+        _feature_ids,
+        "nodes_featureids: node 0 reads feature 1000000",
+        id="a feature the spec does not have",
+    ),
     pytest.param(_extra_node, "graph: has 2 nodes", id="another operator"),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("name", "change", "problem"), CONTENT,
-                         ids=[f"{n}: {p[:30]}" for n, _, p in CONTENT])  # fmt: skip
-def test_hostile_json_is_refused(bundle: Path, tmp_path: Path, name: str,
-                                 change: Callable[[Any], Any], problem: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "change", "problem"), CONTENT, ids=[f"{n}: {p[:30]}" for n, _, p in CONTENT]
+)
+def test_hostile_json_is_refused(
+    bundle: Path, tmp_path: Path, name: str, change: Callable[[Any], Any], problem: str
+) -> None:
     bad = with_json(bundle, tmp_path / "bad", name, change)
     with pytest.raises(BundleError, match=f"bundle {bad}: {name}.*{problem}"):
         LoadedModel.load(bad)
 
 
 @pytest.mark.parametrize(("change", "problem"), GRAPHS)
-def test_hostile_graph_is_refused(bundle: Path, tmp_path: Path,
-                                  change: Callable[[onnx.ModelProto], None],
-                                  problem: str) -> None:  # fmt: skip
+def test_hostile_graph_is_refused(
+    bundle: Path, tmp_path: Path, change: Callable[[onnx.ModelProto], None], problem: str
+) -> None:
     bad = with_onnx(bundle, tmp_path / "bad", change)
     with pytest.raises(BundleError, match=f"bundle {bad}: model.onnx: {problem}"):
         LoadedModel.load(bad)
@@ -454,14 +559,18 @@ def test_garbage_graph_is_refused(bundle: Path, tmp_path: Path) -> None:
 # -- size caps, checked before a byte is read ----------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "size"), [
-    ("model.onnx", 400_000_000),  # the probe's 400 MB graph: +1.2 GB per worker when loaded
-    (TREESHAP_FILE, MAX_FILE_BYTES[TREESHAP_FILE] + 1),
-    ("reference.json", 17 << 20),
-    ("manifest.json", 2 << 20),
-])  # fmt: skip
-def test_oversized_files_are_refused_unread(bundle: Path, tmp_path: Path, name: str,
-                                            size: int) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("model.onnx", 400_000_000),  # the probe's 400 MB graph: +1.2 GB per worker when loaded
+        (TREESHAP_FILE, MAX_FILE_BYTES[TREESHAP_FILE] + 1),
+        ("reference.json", 17 << 20),
+        ("manifest.json", 2 << 20),
+    ],
+)
+def test_oversized_files_are_refused_unread(
+    bundle: Path, tmp_path: Path, name: str, size: int
+) -> None:
     bad = tmp_path / "bad"
     shutil.copytree(bundle, bad)
     os.truncate(bad / name, size)  # sparse: no disk used, and nothing is read

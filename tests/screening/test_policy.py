@@ -24,19 +24,24 @@ def test_threshold_interpolates_in_log_space() -> None:
         (0.001, "pass", None, "low"),
     ],
 )
-def test_decision_by_probability(probability: float, decision: str, reason: str | None,
-                                 band: str) -> None:  # fmt: skip
+def test_decision_by_probability(
+    probability: float, decision: str, reason: str | None, band: str
+) -> None:
     policy = DecisionPolicy(capacity=0.02, random_share=0.0)
     verdict = decide("RR123456785NL", probability, 0.0, THRESHOLDS, policy, KEY)
     assert (verdict.decision.value, verdict.selection_reason, verdict.band.value) == (
-        decision, reason, band)  # fmt: skip
+        decision,
+        reason,
+        band,
+    )
 
 
 def test_random_control_rate_and_recorded_probability() -> None:
     policy = DecisionPolicy(capacity=0.05, random_share=0.2)  # 1% of all parcels at random
     ids = np.array([f"ID{i}" for i in range(20_000)], dtype=object)
-    decision, _, reason, chosen = decide_many(ids, np.zeros(len(ids)), np.zeros(len(ids)),
-                                              THRESHOLDS, policy, KEY)  # fmt: skip
+    decision, _, reason, chosen = decide_many(
+        ids, np.zeros(len(ids)), np.zeros(len(ids)), THRESHOLDS, policy, KEY
+    )
     random = reason == "random_control"
     assert 0.008 < random.mean() < 0.012
     assert (chosen[random] == pytest.approx(0.01)) and (decision[random] == "inspect").all()
@@ -68,6 +73,8 @@ def test_decision_key_is_derived_from_the_secret_once_for_everyone() -> None:
     from screening import decision_key
 
     secret = "a-server-secret-of-some-length"
-    assert decision_key(secret) == hmac.new(secret.encode(), b"decision-draws",
-                                            hashlib.sha256).digest()  # fmt: skip
+    assert (
+        decision_key(secret)
+        == hmac.new(secret.encode(), b"decision-draws", hashlib.sha256).digest()
+    )
     assert decision_key(secret) != decision_key(secret + "!")

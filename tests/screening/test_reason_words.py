@@ -13,11 +13,17 @@ import pytest
 from screening import GROUPS, FeatureSpec, reasons
 from screening.explain import SENTENCES, direction, sentence
 
-SPEC = FeatureSpec(origins=["CA", "CN", "NL", "US"], destinations=["DE", "NL"],
-                   chapter_value_per_gram={"09": 0.05, "33": 0.2, "85": 0.4})  # fmt: skip
+SPEC = FeatureSpec(
+    origins=["CA", "CN", "NL", "US"],
+    destinations=["DE", "NL"],
+    chapter_value_per_gram={"09": 0.05, "33": 0.2, "85": 0.4},
+)
 #: Words that state a direction; only the closing clause may hold one.
-DIRECTION_WORDS = re.compile(r"\b(raise[sd]?|raising|lower(s|ed|ing)?|increas\w*|decreas\w*|"
-                             r"suspicious|harmless|safe|risky)\b", re.IGNORECASE)  # fmt: skip
+DIRECTION_WORDS = re.compile(
+    r"\b(raise[sd]?|raising|lower(s|ed|ing)?|increas\w*|decreas\w*|"
+    r"suspicious|harmless|safe|risky)\b",
+    re.IGNORECASE,
+)
 
 
 def _parcels(n: int, seed: int = 7) -> list[dict[str, float]]:
@@ -29,23 +35,29 @@ def _parcels(n: int, seed: int = 7) -> list[dict[str, float]]:
         v = dict.fromkeys(SPEC.names, 0.0)
         grams = float(rng.choice([0, 20, 350, 1200, 25_000]))
         value = float(rng.choice([0, 1, 4.5, 80, np.nan]))
-        v.update(gross_weight_g=grams, value_eur=value,
-                 value_per_gram_eur=value / grams if grams else np.nan,
-                 value_placeholder=float(value in (0, 1)),
-                 line_value_gap=float(rng.choice([0, 0.5])),
-                 hs_chapter=float(rng.choice([9, 33, 85, 71, np.nan])),
-                 weight_vs_chapter=float(rng.choice([np.nan, -1.5, 0.0, 1.2])),
-                 net_over_gross_weight=float(rng.choice([0.5, 1.2])),
-                 lines=float(rng.integers(1, 4)), quantity=float(rng.integers(1, 9)),
-                 vague_description_share=float(rng.choice([0, 1])),
-                 missing_hs_share=float(rng.choice([0, 0.5])),
-                 foreign_origin_line_share=float(rng.choice([0, 1])),
-                 origin_code=float(rng.integers(0, 5)), destination_code=float(rng.integers(0, 3)),
-                 sender_address_missing=float(rng.integers(0, 4)),
-                 recipient_address_missing=float(rng.integers(0, 4)),
-                 hour_utc=float(rng.integers(0, 24)), weekday=float(rng.integers(0, 7)),
-                 office_prev_inspections=float(rng.choice([0, 3, 117])),
-                 office_seizure_share=float(rng.choice([np.nan, 0.0, 0.21, 0.9])))  # fmt: skip
+        v.update(
+            gross_weight_g=grams,
+            value_eur=value,
+            value_per_gram_eur=value / grams if grams else np.nan,
+            value_placeholder=float(value in (0, 1)),
+            line_value_gap=float(rng.choice([0, 0.5])),
+            hs_chapter=float(rng.choice([9, 33, 85, 71, np.nan])),
+            weight_vs_chapter=float(rng.choice([np.nan, -1.5, 0.0, 1.2])),
+            net_over_gross_weight=float(rng.choice([0.5, 1.2])),
+            lines=float(rng.integers(1, 4)),
+            quantity=float(rng.integers(1, 9)),
+            vague_description_share=float(rng.choice([0, 1])),
+            missing_hs_share=float(rng.choice([0, 0.5])),
+            foreign_origin_line_share=float(rng.choice([0, 1])),
+            origin_code=float(rng.integers(0, 5)),
+            destination_code=float(rng.integers(0, 3)),
+            sender_address_missing=float(rng.integers(0, 4)),
+            recipient_address_missing=float(rng.integers(0, 4)),
+            hour_utc=float(rng.integers(0, 24)),
+            weekday=float(rng.integers(0, 7)),
+            office_prev_inspections=float(rng.choice([0, 3, 117])),
+            office_seizure_share=float(rng.choice([np.nan, 0.0, 0.21, 0.9])),
+        )
         for prefix in ("sender", "sender_address", "recipient", "recipient_address", "pair"):
             parcels = float(rng.choice([0, 1, 18, 300]))
             v[f"{prefix}_prev_parcels"] = parcels
@@ -97,6 +109,8 @@ def test_earlier_seizures_read_as_risk_or_say_despite() -> None:
     values = _parcels(1)[0] | {"sender_prev_parcels": 18.0, "sender_prev_seizures": 12.0}
     up = sentence("sender_history", values, SPEC, True)
     down = sentence("sender_history", values, SPEC, False)
-    assert up == ("18 earlier parcels for this sender, 12 of them seized: the model counts "
-                  "this as raising the risk.")  # fmt: skip
+    assert up == (
+        "18 earlier parcels for this sender, 12 of them seized: the model counts "
+        "this as raising the risk."
+    )
     assert down.startswith("Despite 18 earlier parcels for this sender, 12 of them seized")

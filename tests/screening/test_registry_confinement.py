@@ -34,17 +34,21 @@ def _point(registry: ModelRegistry, alias: str, target: str) -> None:
     path.write_text(json.dumps(state))
 
 
-@pytest.mark.parametrize("target", [
-    "../../outside/bundleX",  # relative, out of versions/ and of the registry
-    "../../../outside/bundleX",  # the probe's alias
-    "v1/../../../outside/bundleX",  # through a real version
-    "ABSOLUTE",  # an absolute path (filled in below)
-    "..",  # the registry root itself
-    "v1/",  # a trailing slash
-    "champion",  # an alias name, never a version
-])  # fmt: skip
-def test_an_alias_naming_a_path_is_refused(registry: ModelRegistry, outside: Path,
-                                           target: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "target",
+    [
+        "../../outside/bundleX",  # relative, out of versions/ and of the registry
+        "../../../outside/bundleX",  # the probe's alias
+        "v1/../../../outside/bundleX",  # through a real version
+        "ABSOLUTE",  # an absolute path (filled in below)
+        "..",  # the registry root itself
+        "v1/",  # a trailing slash
+        "champion",  # an alias name, never a version
+    ],
+)
+def test_an_alias_naming_a_path_is_refused(
+    registry: ModelRegistry, outside: Path, target: str
+) -> None:
     if target == "ABSOLUTE":
         target = str(outside)
     _point(registry, "champion", target)

@@ -145,6 +145,7 @@ def test_a_large_wal_is_started_over_while_writers_keep_writing(tmp_path: Path) 
         grown = _frames(probe)
         assert grown > 100  # the writer goes on: the WAL only grows
         bounded = WalCheckpointer(restart_bytes=64 << 10)
+
         # a round is skipped when the first pass was held back (the writer's snapshot): as the
         # checkpoint thread does every second, try again; on a busy machine that takes a few
         def tried() -> bool:
@@ -204,9 +205,17 @@ def test_the_checkpoint_thread_keeps_sqlite_s_locks_so_no_other_process_deletes_
     try:
         time.sleep(2.5)  # at least two rounds of the checkpoint thread (one a second)
         other = subprocess.run(
-            [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-             "c.execute('SELECT count(*) FROM history_entity').fetchall(); c.close()",
-             str(path)], capture_output=True, text=True, timeout=60)  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                "c.execute('SELECT count(*) FROM history_entity').fetchall(); c.close()",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert other.returncode == 0, other.stderr
         assert Path(f"{path}-wal").exists(), "another process deleted the live WAL"
     finally:
@@ -252,10 +261,18 @@ def test_a_writer_waits_at_most_its_timeout_for_a_lock_another_process_holds(
     (the service answers 503); once the holder releases it, the next writer gets it."""
     path = tmp_path / "b.sqlite"
     with subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
-         "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
-         "sys.stdin.readline()", f"{path}.lock"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+            "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+            "sys.stdin.readline()",
+            f"{path}.lock",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         lock = WriterLock(path, timeout=0.3)
         started = time.monotonic()
@@ -280,10 +297,17 @@ def test_a_waiting_writer_gets_the_lock_the_moment_another_process_releases_it(
 ) -> None:
     path = tmp_path / "c.sqlite"
     with subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
-         "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
-         "time.sleep(0.5)", f"{path}.lock"],
-        stdout=subprocess.PIPE, text=True) as holder:  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+            "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+            "time.sleep(0.5)",
+            f"{path}.lock",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         lock = WriterLock(path, timeout=10)
         lock.acquire()  # waits for the holder's exit, well inside the limit

@@ -30,8 +30,14 @@ def _data(rows: int, features: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _train(depth: int, rounds: int, x: np.ndarray, y: np.ndarray, **extra: float) -> xgb.Booster:
-    params = {"max_depth": depth, "objective": "binary:logistic", "eta": 0.3, "nthread": 1,
-              "min_child_weight": 0.5, **extra}  # fmt: skip
+    params = {
+        "max_depth": depth,
+        "objective": "binary:logistic",
+        "eta": 0.3,
+        "nthread": 1,
+        "min_child_weight": 0.5,
+        **extra,
+    }
     return xgb.train(params, xgb.DMatrix(x, y, missing=np.nan), rounds)
 
 
@@ -79,10 +85,12 @@ def test_single_tree_and_rows_on_thresholds() -> None:
     _assert_parity(booster, np.vstack([on_split, x[:50]]), explainer)
 
 
-@pytest.mark.parametrize(("depth", "max_state_bits", "unit_height"),
-                         [(10, 5, 2), (6, 10, 3), (6, 0, 2)])  # fmt: skip
-def test_one_row_path_matches_pred_contribs(depth: int, max_state_bits: int,
-                                            unit_height: int) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("depth", "max_state_bits", "unit_height"), [(10, 5, 2), (6, 10, 3), (6, 0, 2)]
+)
+def test_one_row_path_matches_pred_contribs(
+    depth: int, max_state_bits: int, unit_height: int
+) -> None:
     # one row takes its own kernel path (all units' table rows prefetched, then summed): every
     # row alone, with units and loose leaves mixed (depth 10), bigger units, or no tables
     x, y = _data(2000, 8, seed=11 + depth)
@@ -152,12 +160,17 @@ def _brute_force(booster: xgb.Booster, row: np.ndarray, n_features: int) -> np.n
         feature = tree["split_indices"][node]
         if feature in subset:
             value = row32[feature]
-            go_left = bool(tree["default_left"][node]) if np.isnan(value) else bool(
-                value < np.float32(tree["split_conditions"][node]))
+            go_left = (
+                bool(tree["default_left"][node])
+                if np.isnan(value)
+                else bool(value < np.float32(tree["split_conditions"][node]))
+            )
             return expect(tree, left if go_left else right, subset)
         cover = np.asarray(tree["sum_hessian"], dtype=np.float32).astype(np.float64)
-        return float((cover[left] * expect(tree, left, subset)
-                      + cover[right] * expect(tree, right, subset)) / cover[node])  # fmt: skip
+        return float(
+            (cover[left] * expect(tree, left, subset) + cover[right] * expect(tree, right, subset))
+            / cover[node]
+        )
 
     def value(subset: frozenset[int]) -> float:
         return sum(expect(tree, 0, subset) for tree in trees["model"]["trees"])
@@ -167,8 +180,11 @@ def _brute_force(booster: xgb.Booster, row: np.ndarray, n_features: int) -> np.n
     for i in players:
         others = [p for p in players if p != i]
         for size in range(n_features):
-            weight = (math.factorial(size) * math.factorial(n_features - size - 1)
-                      / math.factorial(n_features))
+            weight = (
+                math.factorial(size)
+                * math.factorial(n_features - size - 1)
+                / math.factorial(n_features)
+            )
             for subset in itertools.combinations(others, size):
                 s = frozenset(subset)
                 phi[i] += weight * (value(s | {i}) - value(s))
@@ -176,8 +192,12 @@ def _brute_force(booster: xgb.Booster, row: np.ndarray, n_features: int) -> np.n
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), n_features=st.integers(1, 5), depth=st.integers(1, 4),
-       rounds=st.integers(1, 3))  # fmt: skip
+@given(
+    seed=st.integers(0, 10_000),
+    n_features=st.integers(1, 5),
+    depth=st.integers(1, 4),
+    rounds=st.integers(1, 3),
+)
 def test_matches_brute_force_shapley(seed: int, n_features: int, depth: int, rounds: int) -> None:
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 4, size=(80, n_features)).astype(float)  # few values: repeated splits

@@ -32,8 +32,13 @@ class World:
     key: str  # the pseudonymisation key the bundle was trained with
 
     def spec(self, **kwargs: Any) -> EngineSpec:
-        return EngineSpec(str(self.bundle), self.version, pseudonymisation_key=self.key,
-                          secret_key=SECRET, **kwargs)  # fmt: skip
+        return EngineSpec(
+            str(self.bundle),
+            self.version,
+            pseudonymisation_key=self.key,
+            secret_key=SECRET,
+            **kwargs,
+        )
 
 
 @functools.cache
@@ -69,8 +74,9 @@ def write_csv(table: pa.Table, path: Path, bom: bool = False, crlf: bool = False
     import io
 
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=DECLARATION_CSV_COLUMNS,
-                            lineterminator="\r\n" if crlf else "\n")  # fmt: skip
+    writer = csv.DictWriter(
+        buffer, fieldnames=DECLARATION_CSV_COLUMNS, lineterminator="\r\n" if crlf else "\n"
+    )
     writer.writeheader()
     writer.writerows(csv_rows(table))
     path.write_text(("\ufeff" if bom else "") + buffer.getvalue(), encoding="utf-8", newline="")

@@ -43,8 +43,9 @@ def start_server(settings: Settings) -> Generator[Server, None, None]:
     """Run create_app(settings) under uvicorn on an ephemeral port in a thread."""
     service = Service(settings)
     app = create_app(settings, service)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                            access_log=False, lifespan="on")  # fmt: skip
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -66,10 +67,19 @@ def start_server(settings: Settings) -> Generator[Server, None, None]:
 
 
 def make_settings(tmp: Path, registry: Path, **changes: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp, "registry": registry, "reload_seconds": 0, "capacity": 0.4,
-        "random_share": 0.1, "max_batch": 20, "max_body_bytes": 64_000,
-    } | record_from_env() | changes  # fmt: skip
+    values: dict[str, Any] = (
+        {
+            "data_dir": tmp,
+            "registry": registry,
+            "reload_seconds": 0,
+            "capacity": 0.4,
+            "random_share": 0.1,
+            "max_batch": 20,
+            "max_body_bytes": 64_000,
+        }
+        | record_from_env()
+        | changes
+    )
     return Settings(**values)
 
 
@@ -83,8 +93,7 @@ def swap_server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> I
     """A server over its own copy of the registry, for hot-swap tests."""
     root = tmp_path_factory.mktemp("swap")
     shutil.copytree(trained.registry, root / "registry")
-    yield from start_server(make_settings(root / "state", root / "registry",
-                                          reload_seconds=0.2))  # fmt: skip
+    yield from start_server(make_settings(root / "state", root / "registry", reload_seconds=0.2))
 
 
 _serial = iter(range(20_000_000, 30_000_000))

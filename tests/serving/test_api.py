@@ -26,9 +26,19 @@ def test_score_answers_every_field(server: Server) -> None:
     r = server.client().post(SCORE, json=parcel())
     assert r.status_code == 200, r.text
     body = r.json()
-    for key in ("item_id", "probability", "band", "decision", "selection_reason",
-                "selection_probability", "model_version", "bundle_hash", "request_id", "mode"):
-        assert key in body  # fmt: skip
+    for key in (
+        "item_id",
+        "probability",
+        "band",
+        "decision",
+        "selection_reason",
+        "selection_probability",
+        "model_version",
+        "bundle_hash",
+        "request_id",
+        "mode",
+    ):
+        assert key in body
     assert 0 <= body["probability"] <= 1
     assert body["mode"] == "model"
     assert r.headers["x-request-id"] == body["request_id"]
@@ -90,8 +100,9 @@ def test_malformed_bodies_are_422(server: Server, body: bytes, field: str) -> No
         ({"sender.country": "ZZ"}, "sender.country"),  # unknown country
     ],
 )
-def test_contract_violations_name_the_field(server: Server, changes: dict[str, object],
-                                            field: str) -> None:  # fmt: skip
+def test_contract_violations_name_the_field(
+    server: Server, changes: dict[str, object], field: str
+) -> None:
     r = server.client().post(SCORE, json=parcel(**changes))
     assert r.status_code == 422
     assert field in [p["field"] for p in r.json()["error"]["problems"]]
@@ -128,8 +139,9 @@ def test_huge_chunked_body_is_413(server: Server) -> None:
 def test_statuses(server: Server, role: str | None, method: str, path: str, status: int) -> None:
     if role == "bogus":
         with httpx.Client(base_url=server.url) as client:
-            r = client.request(method.upper(), path, json={},
-                               headers={"X-API-Key": "ps_000000000000_x"})  # fmt: skip
+            r = client.request(
+                method.upper(), path, json={}, headers={"X-API-Key": "ps_000000000000_x"}
+            )
     else:
         r = server.client(role).request(method.upper(), path, json={})
     assert r.status_code == status, r.text
@@ -151,8 +163,10 @@ def test_explanation_matches_xgboost_pred_contribs(server: Server) -> None:
     body = r.json()
     model = server.service.holder.served.model
     names = model.spec.names
-    features = np.array([[np.nan if body["features"][n] is None else body["features"][n]
-                          for n in names]], dtype=np.float32)  # fmt: skip
+    features = np.array(
+        [[np.nan if body["features"][n] is None else body["features"][n] for n in names]],
+        dtype=np.float32,
+    )
     booster = xgboost.Booster()
     booster.load_model(str(Path(model.path) / "booster.ubj"))
     expected = booster.predict(xgboost.DMatrix(features, missing=np.nan), pred_contribs=True)[0]
@@ -199,16 +213,21 @@ def test_halt_switch_uses_the_fallback_and_is_logged(server: Server) -> None:
 
 
 def test_audit_input_hash_matches_the_logged_decision(
-    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     from parcelscreen.cli import main
 
     sent, bad = parcel(), parcel()
     bad["gross_weight_kg"] = -1
     scored = server.client().post(SCORE, json=sent).json()
-    (record,) = [r for r in server.service.audit.records("decision")
-                 if r["request_id"] == scored["request_id"]]  # fmt: skip
+    (record,) = [
+        r
+        for r in server.service.audit.records("decision")
+        if r["request_id"] == scored["request_id"]
+    ]
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps(sent) + "\n" + json.dumps(bad) + "\n")
     monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", TEST_KEY)
@@ -225,8 +244,11 @@ def test_audit_input_hash_matches_the_logged_decision(
 def test_decision_log_has_one_record_per_decision(server: Server) -> None:
     sent = parcel()
     scored = server.client().post(SCORE, json=sent).json()
-    records = [r for r in server.service.audit.records("decision")
-               if r["request_id"] == scored["request_id"]]  # fmt: skip
+    records = [
+        r
+        for r in server.service.audit.records("decision")
+        if r["request_id"] == scored["request_id"]
+    ]
     (record,) = records
     assert record["score"] == scored["probability"]
     validated = ParcelDeclaration.model_validate(sent).model_dump(mode="json")
@@ -248,8 +270,12 @@ def test_metrics_exposes_requests_decisions_model_and_drift(server: Server) -> N
 
 
 def test_no_clear_names_or_addresses_in_any_store(server: Server) -> None:
-    secret = {"sender.name": "Zebediah Quarterfield", "sender.street": "Xylophonestraat 77",
-              "recipient.name": "Philomena Braithwaite", "recipient.street": "Quokka Lane 5"}
+    secret = {
+        "sender.name": "Zebediah Quarterfield",
+        "sender.street": "Xylophonestraat 77",
+        "recipient.name": "Philomena Braithwaite",
+        "recipient.street": "Quokka Lane 5",
+    }
     server.client().post(SCORE, json=parcel(**secret))
     server.client().post(BATCH, json={"declarations": [parcel(**secret)]})
     for store in (server.service.state_db, server.service.audit.db):
@@ -272,8 +298,11 @@ def test_a_halt_reason_that_is_not_valid_unicode_still_halts_and_is_logged(
     r = admin.post("/v1/admin/halt", content=body, headers={"content-type": "application/json"})
     try:
         assert r.status_code == 200
-        (record,) = [x for x in server.service.audit.records("halt")
-                     if x["request_id"] == r.json()["request_id"]]  # fmt: skip
+        (record,) = [
+            x
+            for x in server.service.audit.records("halt")
+            if x["request_id"] == r.json()["request_id"]
+        ]
         assert json.loads(record["detail"])["reason"] == "lone ? surrogate"
         assert server.service.audit.verify().ok
     finally:
@@ -287,8 +316,11 @@ def test_a_decision_is_counted_only_once_its_records_are_committed(
 
     def decisions() -> float:
         text = server.client("monitor").get("/metrics").text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("parcelscreen_decisions_total{"))  # fmt: skip
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("parcelscreen_decisions_total{")
+        )
 
     def full(*_args: object, **_kwargs: object) -> None:
         raise StoreUnavailable("the store audit.sqlite cannot be written now (disk full)")

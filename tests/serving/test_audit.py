@@ -18,9 +18,18 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def _log(path: Path, n: int = 6) -> DecisionLog:
     log = DecisionLog(path)
     for i in range(n):
-        log.append(Entry("decision", request_id=f"r{i}", caller="k1", item_id=f"I{i}",
-                         score=i / 10, decision="pass", detail={"i": i}),
-                   now=T0 + timedelta(days=i))  # fmt: skip
+        log.append(
+            Entry(
+                "decision",
+                request_id=f"r{i}",
+                caller="k1",
+                item_id=f"I{i}",
+                score=i / 10,
+                decision="pass",
+                detail={"i": i},
+            ),
+            now=T0 + timedelta(days=i),
+        )
     return log
 
 
@@ -67,8 +76,9 @@ def test_prune_keeps_the_chain_verifiable(tmp_path: Path) -> None:
     assert not DecisionLog(tmp_path / "a.sqlite").verify().ok
 
 
-def test_cli_verify_exits_1_on_tampering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_cli_verify_exits_1_on_tampering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "a.sqlite"
     _log(path).close()
     monkeypatch.setenv("PARCELSCREEN_STATE_DB", str(path))

@@ -41,8 +41,14 @@ def w(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def run(w: World, manifest: Path, out: Path, capacity: str = "2%", **kwargs: Any) -> dict[str, Any]:
-    config = BatchConfig(manifest, out, w.spec(), Capacity.parse(capacity), progress_bar=False,
-                         **{"chunk_rows": 500} | kwargs)  # fmt: skip
+    config = BatchConfig(
+        manifest,
+        out,
+        w.spec(),
+        Capacity.parse(capacity),
+        progress_bar=False,
+        **{"chunk_rows": 500} | kwargs,
+    )
     return screen(config)
 
 
@@ -54,8 +60,11 @@ def test_each_form_gives_the_same_results(w: World, tmp_path: Path) -> None:
     table = head(w, 300)
     pq.write_table(table, tmp_path / "m.parquet")
     outs = {}
-    for manifest in (tmp_path / "m.parquet", write_csv(table, tmp_path / "m.csv"),
-                     write_jsonl(table, tmp_path / "m.jsonl")):  # fmt: skip
+    for manifest in (
+        tmp_path / "m.parquet",
+        write_csv(table, tmp_path / "m.csv"),
+        write_jsonl(table, tmp_path / "m.jsonl"),
+    ):
         summary = run(w, manifest, tmp_path / manifest.suffix[1:], chunk_rows=128)
         assert (summary["rows_read"], summary["rows_scored"]) == (300, 300)
         assert summary["reconciled"]
@@ -64,8 +73,11 @@ def test_each_form_gives_the_same_results(w: World, tmp_path: Path) -> None:
     assert base.column("row").to_pylist() == list(range(1, 301))
     for other in (outs[".csv"], outs[".jsonl"]):
         assert other.column("item_id").equals(base.column("item_id"))
-        np.testing.assert_allclose(other.column("probability").to_numpy(),
-                                   base.column("probability").to_numpy(), rtol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            other.column("probability").to_numpy(),
+            base.column("probability").to_numpy(),
+            rtol=1e-12,
+        )
         assert other.column("decision").equals(base.column("decision"))
 
 
@@ -73,8 +85,11 @@ def _bad_csv(w: World, path: Path) -> tuple[Path, dict[int, str]]:
     """20 records, 4 broken by value, 1 embedded newline (valid), 1 line of broken quoting."""
     recs = records(head(w, 20))
     recs[2]["gross_weight_kg"] = "heavy"  # wrong type
-    recs[5]["item_id"] = recs[5]["item_id"][:9] + str((int(recs[5]["item_id"][9]) + 1) % 10) + \
-        recs[5]["item_id"][10:]  # bad S10 check digit  # fmt: skip
+    recs[5]["item_id"] = (
+        recs[5]["item_id"][:9]
+        + str((int(recs[5]["item_id"][9]) + 1) % 10)
+        + recs[5]["item_id"][10:]
+    )  # bad S10 check digit
     recs[8]["gross_weight_kg"] = -1.5  # negative weight
     recs[11]["origin_country"] = "XY"  # unknown country
     recs[14]["lines"][0]["description"] = "green\ntea"  # embedded newline: valid
@@ -87,8 +102,13 @@ def _bad_csv(w: World, path: Path) -> tuple[Path, dict[int, str]]:
         writer.writerows(flatten_declaration(rec))
     path.write_text("\ufeff" + buffer.getvalue(), encoding="utf-8", newline="")  # BOM, CRLF
     # record numbers (1-based; the broken line is record 18) -> field quarantined
-    return path, {3: "gross_weight_kg", 6: "item_id", 9: "gross_weight_kg",
-                  12: "origin_country", 18: "(row)"}  # fmt: skip
+    return path, {
+        3: "gross_weight_kg",
+        6: "item_id",
+        9: "gross_weight_kg",
+        12: "origin_country",
+        18: "(row)",
+    }
 
 
 def test_bad_rows_are_quarantined_with_reasons_and_counted(w: World, tmp_path: Path) -> None:
@@ -127,8 +147,12 @@ def test_parquet_bad_rows_are_quarantined(w: World, tmp_path: Path) -> None:
     )
     quarantine = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
     assert [(q["row"], q["field"]) for q in quarantine] == [
-        (1, "gross_weight_kg"), (2, "item_id"), (3, "sender.country"), (4, "lines"),
-        (5, "category")]  # fmt: skip
+        (1, "gross_weight_kg"),
+        (2, "item_id"),
+        (3, "sender.country"),
+        (4, "lines"),
+        (5, "category"),
+    ]
     # not the shape of an item ID: not repeated (such a field may hold a name)
     assert quarantine[1]["item_id"] is None and quarantine[0]["item_id"] == rows[0]["item_id"]
 
@@ -163,8 +187,9 @@ def test_parquet_of_another_schema_is_a_clear_error(w: World, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("capacity", "slots"), [("2%", 40), ("75", 75), ("0", 0)])
-def test_inspection_list_fills_the_capacity(w: World, tmp_path: Path, capacity: str,
-                                            slots: int) -> None:  # fmt: skip
+def test_inspection_list_fills_the_capacity(
+    w: World, tmp_path: Path, capacity: str, slots: int
+) -> None:
     summary = run(w, w.manifest, tmp_path / "out", capacity=capacity)
     ranked = pq.read_table(tmp_path / "out" / "inspection_list.parquet").to_pylist()
     assert len(ranked) == slots == summary["inspection_list"]

@@ -31,8 +31,15 @@ def test_pieces_cover_every_row_group_once(w: World) -> None:
 
 def test_dask_run_equals_single_process_run(w: World, tmp_path: Path) -> None:
     def config(out: Path, **kwargs: Any) -> BatchConfig:
-        return BatchConfig(w.manifest, out, w.spec(), Capacity.parse("3%"), chunk_rows=600,
-                           progress_bar=False, **kwargs)  # fmt: skip
+        return BatchConfig(
+            w.manifest,
+            out,
+            w.spec(),
+            Capacity.parse("3%"),
+            chunk_rows=600,
+            progress_bar=False,
+            **kwargs,
+        )
 
     local = screen(config(tmp_path / "local"))
     dask = screen(config(tmp_path / "dask", dask="local", dask_workers=2, dask_processes=False))
@@ -44,7 +51,8 @@ def test_dask_run_equals_single_process_run(w: World, tmp_path: Path) -> None:
     for name in ("drift.json",):
         assert (tmp_path / "dask" / name).read_text() == (tmp_path / "local" / name).read_text()
     assert {k: v for k, v in dask.items() if k not in ("seconds", "mode", "chunks")} == {
-        k: v for k, v in local.items() if k not in ("seconds", "mode", "chunks")}  # fmt: skip
+        k: v for k, v in local.items() if k not in ("seconds", "mode", "chunks")
+    }
 
 
 def test_xgboost_trains_on_a_dask_cluster(trained: Any) -> None:
@@ -58,18 +66,29 @@ def test_xgboost_trains_on_a_dask_cluster(trained: Any) -> None:
 
     table = pq.read_table(trained.data / "declarations.parquet").slice(0, 6000)
     outcomes = pq.read_table(trained.data / "outcomes.parquet")
-    seized = set(outcomes.filter(pc.equal(outcomes.column("result"), "seized"))
-                 .column("item_id").to_pylist())  # fmt: skip
+    seized = set(
+        outcomes.filter(pc.equal(outcomes.column("result"), "seized")).column("item_id").to_pylist()
+    )
     inspected = set(outcomes.filter(outcomes.column("inspected")).column("item_id").to_pylist())
     frame = frame_from_table(table, Pseudonymiser(trained.key))
     matrix = feature_matrix(frame, replay(frame, []), fit_feature_spec(frame))
     keep = np.array([i in inspected for i in frame.item_id])
     x = matrix[keep]
     y = np.array([i in seized for i in frame.item_id[keep]], dtype=np.float32)
-    params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 3,
-              "eta": 0.3, "nthread": 1, "seed": 0}  # fmt: skip
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+    params = {
+        "objective": "binary:logistic",
+        "tree_method": "hist",
+        "max_depth": 3,
+        "eta": 0.3,
+        "nthread": 1,
+        "seed": 0,
+    }
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         dx = da.from_array(x, chunks=(len(x) // 2 + 1, x.shape[1]))
         dy = da.from_array(y, chunks=(len(y) // 2 + 1,))
         dtrain = xgboost.dask.DaskDMatrix(client, dx, dy, missing=np.nan)
@@ -89,13 +108,22 @@ def test_two_runs_on_one_scheduler_keep_their_own_results(w: World, tmp_path: Pa
     table = pq.read_table(w.manifest)
     for name, part in (("a", table.slice(0, 1000)), ("b", table.slice(1000, 1000))):
         pq.write_table(part, tmp_path / f"{name}.parquet", row_group_size=250)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:  # fmt: skip
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
 
         def run(name: str) -> dict[str, Any]:
-            return screen(BatchConfig(tmp_path / f"{name}.parquet", tmp_path / name, w.spec(),
-                                      Capacity.parse("3%"), chunk_rows=250, progress_bar=False,
-                                      dask=cluster.scheduler_address))  # fmt: skip
+            return screen(
+                BatchConfig(
+                    tmp_path / f"{name}.parquet",
+                    tmp_path / name,
+                    w.spec(),
+                    Capacity.parse("3%"),
+                    chunk_rows=250,
+                    progress_bar=False,
+                    dask=cluster.scheduler_address,
+                )
+            )
 
         with ThreadPoolExecutor(2) as pool:
             summaries = list(pool.map(run, ["a", "b"]))

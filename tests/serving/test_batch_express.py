@@ -32,8 +32,7 @@ def _mixed(w: World) -> pa.Table:
             continue
         house = f"{7_000_000_000 + i}"
         row["item_id"] = f"UPS:{house}"
-        row["express"] = {"carrier": "UPS", "house_consignment": house,
-                          "transport_document": None}  # fmt: skip
+        row["express"] = {"carrier": "UPS", "house_consignment": house, "transport_document": None}
         row["sender"]["id_number"] = f"DE{100_000_000 + i % 7}"
         if i % (2 * EXPRESS_EVERY) == 0:
             row["sender"]["name"] = None
@@ -41,8 +40,11 @@ def _mixed(w: World) -> pa.Table:
 
 
 def _run(w: World, manifest: Path, out: Path) -> dict[str, Any]:
-    return screen(BatchConfig(manifest, out, w.spec(), Capacity.parse("5%"),
-                              progress_bar=False, chunk_rows=100))  # fmt: skip
+    return screen(
+        BatchConfig(
+            manifest, out, w.spec(), Capacity.parse("5%"), progress_bar=False, chunk_rows=100
+        )
+    )
 
 
 def test_a_manifest_of_both_kinds_screens_in_every_form(w: World, tmp_path: Path) -> None:
@@ -50,8 +52,11 @@ def test_a_manifest_of_both_kinds_screens_in_every_form(w: World, tmp_path: Path
     parquet = tmp_path / "m.parquet"
     pq.write_table(table, parquet)
     results = {}
-    for manifest in (parquet, write_csv(table, tmp_path / "m.csv"),
-                     write_jsonl(table, tmp_path / "m.jsonl")):  # fmt: skip
+    for manifest in (
+        parquet,
+        write_csv(table, tmp_path / "m.csv"),
+        write_jsonl(table, tmp_path / "m.jsonl"),
+    ):
         out = tmp_path / manifest.suffix[1:]
         summary = _run(w, manifest, out)
         assert (summary["rows_read"], summary["rows_scored"]) == (ROWS, ROWS), summary
@@ -62,7 +67,8 @@ def test_a_manifest_of_both_kinds_screens_in_every_form(w: World, tmp_path: Path
     for other in (results[".csv"], results[".jsonl"]):
         assert other.column("item_id").to_pylist() == ids
         assert other.column("probability").to_pylist() == pytest.approx(
-            results[".parquet"].column("probability").to_pylist(), rel=1e-9)
+            results[".parquet"].column("probability").to_pylist(), rel=1e-9
+        )
 
 
 def test_a_bad_express_row_is_quarantined_with_its_field(w: World, tmp_path: Path) -> None:
@@ -74,7 +80,8 @@ def test_a_bad_express_row_is_quarantined_with_its_field(w: World, tmp_path: Pat
     assert (summary["rows_scored"], summary["rows_quarantined"]) == (ROWS - 1, 1), summary
     quarantine = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
     assert [(q["row"], q["item_id"], q["field"]) for q in quarantine] == [
-        (1, rows[0]["item_id"], "express")]
+        (1, rows[0]["item_id"], "express")
+    ]
     assert "FDX:" in quarantine[0]["reason"]
 
 

@@ -27,8 +27,9 @@ def w(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def _settings(w: World, trained: Any, root: Path) -> Settings:
-    settings = Settings(data_dir=root, registry=trained.registry, pseudonymisation_key=w.key,
-                        reload_seconds=0)  # fmt: skip
+    settings = Settings(
+        data_dir=root, registry=trained.registry, pseudonymisation_key=w.key, reload_seconds=0
+    )
     Record(settings).close()  # the service's record database
     return settings
 
@@ -39,8 +40,14 @@ def _switch(settings: Settings, halted: bool) -> None:
     try:
         with record.db.transaction():
             record.state.set_flag("halted", "1" if halted else "0")
-            record.audit.append(Entry("halt" if halted else "resume", request_id="r",
-                                      caller="officer:ada", detail={"reason": REASON}))
+            record.audit.append(
+                Entry(
+                    "halt" if halted else "resume",
+                    request_id="r",
+                    caller="officer:ada",
+                    detail={"reason": REASON},
+                )
+            )
     finally:
         record.close()
 
@@ -55,9 +62,15 @@ def _decisions(settings: Settings) -> int:
 
 
 def _config(w: World, settings: Settings, out: Path, manifest: Path) -> BatchConfig:
-    return BatchConfig(manifest, out, w.spec(history=str(settings.state_path)),
-                       Capacity.parse("2%"), progress_bar=False, chunk_rows=200,
-                       record=settings)  # fmt: skip
+    return BatchConfig(
+        manifest,
+        out,
+        w.spec(history=str(settings.state_path)),
+        Capacity.parse("2%"),
+        progress_bar=False,
+        chunk_rows=200,
+        record=settings,
+    )
 
 
 def _manifest(w: World, tmp_path: Path, rows: int = 400) -> Path:
@@ -66,8 +79,7 @@ def _manifest(w: World, tmp_path: Path, rows: int = 400) -> Path:
     return manifest
 
 
-def test_a_run_is_refused_while_selection_is_halted(w: World, trained: Any,
-                                                    tmp_path: Path) -> None:  # fmt: skip
+def test_a_run_is_refused_while_selection_is_halted(w: World, trained: Any, tmp_path: Path) -> None:
     settings = _settings(w, trained, tmp_path / "state")
     _switch(settings, halted=True)
     out = tmp_path / "out"
@@ -83,7 +95,8 @@ def test_a_run_is_refused_while_selection_is_halted(w: World, trained: Any,
 
 
 def test_a_halt_while_a_run_screens_stops_its_recording_until_resumed(
-        w: World, trained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    w: World, trained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = _settings(w, trained, tmp_path / "state")
 
     def halted_meanwhile(*args: Any, **kwargs: Any) -> Any:
@@ -104,8 +117,12 @@ def test_a_halt_while_a_run_screens_stops_its_recording_until_resumed(
 
 
 def test_the_screen_command_says_selection_is_halted(
-        w: World, trained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    w: World,
+    trained: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from parcelscreen.cli import main
 
     settings = _settings(w, trained, tmp_path / "state")
@@ -115,8 +132,16 @@ def test_the_screen_command_says_selection_is_halted(
     monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", w.key)
     monkeypatch.delenv("PARCELSCREEN_STATE_DB", raising=False)
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(settings.data_dir))
-    argv = ["screen", str(manifest), "--model", str(w.bundle), "--out", str(tmp_path / "out"),
-            "--as-of", latest]  # fmt: skip
+    argv = [
+        "screen",
+        str(manifest),
+        "--model",
+        str(w.bundle),
+        "--out",
+        str(tmp_path / "out"),
+        "--as-of",
+        latest,
+    ]
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert "\nerror: model-based selection is halted (by officer:ada" in error and REASON in error

@@ -33,14 +33,19 @@ def test_quarantine_files_hold_no_personal_data(w: World, tmp_path: Path) -> Non
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    summary = screen(BatchConfig(manifest, out, w.spec(), Capacity.parse("2%"),
-                                 progress_bar=False, chunk_rows=4))  # fmt: skip
+    summary = screen(
+        BatchConfig(manifest, out, w.spec(), Capacity.parse("2%"), progress_bar=False, chunk_rows=4)
+    )
     assert (summary["rows_read"], summary["rows_quarantined"]) == (12, 5)
     assert summary["reconciled"]
     quarantine = pq.read_table(out / "quarantine.parquet").to_pylist()
     assert [(q["row"], q["field"]) for q in quarantine] == [
-        (2, "sender.name"), (4, "recipient.(unknown field)"), (6, "sender_email"),
-        (8, "recipient.country"), (10, "(record)")]  # fmt: skip
+        (2, "sender.name"),
+        (4, "recipient.(unknown field)"),
+        (6, "sender_email"),
+        (8, "recipient.country"),
+        (10, "(record)"),
+    ]
     assert MARK not in str(quarantine)
     written = [p for p in out.rglob("*") if p.is_file()]
     assert any(p.name == "quarantine.csv" for p in written)

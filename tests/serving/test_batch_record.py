@@ -26,8 +26,9 @@ def w(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def _settings(w: World, trained: Any, root: Path) -> Settings:
-    return Settings(data_dir=root, registry=trained.registry, pseudonymisation_key=w.key,
-                    reload_seconds=0)  # fmt: skip
+    return Settings(
+        data_dir=root, registry=trained.registry, pseudonymisation_key=w.key, reload_seconds=0
+    )
 
 
 def _record_db(w: World, trained: Any, root: Path) -> Settings:
@@ -36,8 +37,9 @@ def _record_db(w: World, trained: Any, root: Path) -> Settings:
     past = pq.read_table(trained.data / "declarations.parquet")
     backend = SQLiteBackend(settings.state_path)
     try:
-        History(backend).observe_frame(frame_from_table(past.slice(0, past.num_rows - 2000),
-                                                        Pseudonymiser(w.key)))  # fmt: skip
+        History(backend).observe_frame(
+            frame_from_table(past.slice(0, past.num_rows - 2000), Pseudonymiser(w.key))
+        )
     finally:
         backend.close()
     return settings
@@ -45,17 +47,29 @@ def _record_db(w: World, trained: Any, root: Path) -> Settings:
 
 def _config(w: World, settings: Settings, out: Path, **kwargs: Any) -> BatchConfig:
     spec = w.spec(history=str(settings.state_path))
-    return BatchConfig(w.manifest, out, spec, Capacity.parse("2%"), progress_bar=False,
-                       chunk_rows=700, record=settings, **kwargs)  # fmt: skip
+    return BatchConfig(
+        w.manifest,
+        out,
+        spec,
+        Capacity.parse("2%"),
+        progress_bar=False,
+        chunk_rows=700,
+        record=settings,
+        **kwargs,
+    )
 
 
 def _counts(settings: Settings) -> dict[str, int]:
     record = Record(settings)
     try:
-        return {table: int(record.db.execute(f"SELECT count(*) FROM {table}")[0][0])
-                for table in ("scored_result", "officer_parcel", "history_item")} | {
-            "decisions": int(record.db.execute(
-                "SELECT count(*) FROM decision_log WHERE kind = 'decision'")[0][0])}
+        return {
+            table: int(record.db.execute(f"SELECT count(*) FROM {table}")[0][0])
+            for table in ("scored_result", "officer_parcel", "history_item")
+        } | {
+            "decisions": int(
+                record.db.execute("SELECT count(*) FROM decision_log WHERE kind = 'decision'")[0][0]
+            )
+        }
     finally:
         record.close()
 
@@ -70,8 +84,9 @@ def _check(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="module")
-def recorded(w: World, trained: Any, tmp_path_factory: pytest.TempPathFactory
-             ) -> tuple[Settings, dict[str, Any]]:  # fmt: skip
+def recorded(
+    w: World, trained: Any, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, dict[str, Any]]:
     root = tmp_path_factory.mktemp("record")
     settings = _record_db(w, trained, root / "state")
     summary = screen(_config(w, settings, root / "out"))
@@ -79,7 +94,8 @@ def recorded(w: World, trained: Any, tmp_path_factory: pytest.TempPathFactory
 
 
 def test_a_completed_run_is_in_the_record_database(
-        recorded: tuple[Settings, dict[str, Any]]) -> None:  # fmt: skip
+    recorded: tuple[Settings, dict[str, Any]],
+) -> None:
     settings, summary = recorded
     scored = summary["rows_scored"]
     assert summary["recorded"]["decisions_recorded"] == scored == 2000
@@ -92,10 +108,12 @@ def test_a_completed_run_is_in_the_record_database(
     try:
         listed = record.db.execute(
             "SELECT item_id, decision, flagged, batch_rank, selection_reason FROM "
-            "officer_parcel WHERE batch_rank IS NOT NULL ORDER BY batch_rank")
+            "officer_parcel WHERE batch_rank IS NOT NULL ORDER BY batch_rank"
+        )
         rid = f"batch-{summary['recorded']['run_id']}"
-        (logged,) = record.db.execute("SELECT count(*) FROM decision_log WHERE request_id = ? "
-                                      "AND kind = 'decision'", (rid,))  # fmt: skip
+        (logged,) = record.db.execute(
+            "SELECT count(*) FROM decision_log WHERE request_id = ? AND kind = 'decision'", (rid,)
+        )
     finally:
         record.close()
     assert len(listed) == summary["inspection_list"] == 40  # 2% of 2000
@@ -106,8 +124,8 @@ def test_a_completed_run_is_in_the_record_database(
 
 
 def test_a_repeated_or_resumed_run_records_nothing_twice(
-        w: World, trained: Any, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    w: World, trained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = _record_db(w, trained, tmp_path / "state")
     real = batch_record._record_slice
     calls = {"n": 0}
@@ -136,7 +154,8 @@ def test_a_repeated_or_resumed_run_records_nothing_twice(
 
 
 def test_batch_decisions_reach_the_officers_manifest_worklist(
-        recorded: tuple[Settings, dict[str, Any]], trained: Any) -> None:  # fmt: skip
+    recorded: tuple[Settings, dict[str, Any]], trained: Any
+) -> None:
     from serving.officer import UserStore
 
     settings, summary = recorded
@@ -146,11 +165,15 @@ def test_batch_decisions_reach_the_officers_manifest_worklist(
         UserStore(server.service.state_db).add("olga", "correct horse battery", "officer")
         client, _ = sign_in(server.url, "olga")
         with closing(client):
-            page = client.get("/officer/queue", params={"manifest": run, "sort": "rank",
-                                                        "status": ""})
+            page = client.get(
+                "/officer/queue", params={"manifest": run, "sort": "rank", "status": ""}
+            )
             assert page.status_code == 200
-            items = [line.split('data-item="')[1].split('"')[0]
-                     for line in page.text.splitlines() if "<tr data-item=" in line]
+            items = [
+                line.split('data-item="')[1].split('"')[0]
+                for line in page.text.splitlines()
+                if "<tr data-item=" in line
+            ]
             assert len(items) >= 40
             assert "manifest.parquet" in page.text
             first = client.get(f"/officer/parcels/{items[0]}")
@@ -160,8 +183,12 @@ def test_batch_decisions_reach_the_officers_manifest_worklist(
 
 
 def test_the_screen_command_records_or_says_where_it_looked(
-        w: World, trained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    w: World,
+    trained: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import json
 
     from parcelscreen.cli import main
@@ -173,8 +200,16 @@ def test_the_screen_command_records_or_says_where_it_looked(
     monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", w.key)
     monkeypatch.delenv("PARCELSCREEN_STATE_DB", raising=False)
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path / "nowhere"))
-    argv = ["screen", str(manifest), "--model", str(w.bundle), "--out", str(tmp_path / "out"),
-            "--as-of", latest]  # fmt: skip
+    argv = [
+        "screen",
+        str(manifest),
+        "--model",
+        str(w.bundle),
+        "--out",
+        str(tmp_path / "out"),
+        "--as-of",
+        latest,
+    ]
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert f"no record database at {tmp_path / 'nowhere' / 'state.sqlite'}" in error

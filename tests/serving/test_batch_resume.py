@@ -46,9 +46,22 @@ def w(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> World:
 def _command(w: World, out: Path) -> list[str]:
     latest = pq.read_table(w.manifest, columns=["posted_at"]).column("posted_at")
     as_of = max(latest.to_pylist()).isoformat()  # the simulated days lie in the past
-    return [sys.executable, "-c", _CLI, "screen", str(w.manifest), "--out", str(out),
-            "--model", str(w.bundle), "--chunk-rows", "100", "--as-of", as_of,
-            "--no-record"]  # fmt: skip
+    return [
+        sys.executable,
+        "-c",
+        _CLI,
+        "screen",
+        str(w.manifest),
+        "--out",
+        str(out),
+        "--model",
+        str(w.bundle),
+        "--chunk-rows",
+        "100",
+        "--as-of",
+        as_of,
+        "--no-record",
+    ]
 
 
 def _journal_lines(out: Path) -> int:
@@ -58,13 +71,19 @@ def _journal_lines(out: Path) -> int:
 
 @pytest.mark.slow
 def test_sigkill_then_resume_loses_and_doubles_nothing(w: World, tmp_path: Path) -> None:
-    env = os.environ | {"PARCELSCREEN_PSEUDONYMISATION_KEY": w.key,
-                        "PARCELSCREEN_SECRET_KEY": SECRET}  # fmt: skip
+    env = os.environ | {
+        "PARCELSCREEN_PSEUDONYMISATION_KEY": w.key,
+        "PARCELSCREEN_SECRET_KEY": SECRET,
+    }
     out = tmp_path / "killed"
     # the run is held before its 4th chunk is written (whatever the machine's speed, it
     # cannot run past the kill), while its scoring threads may still be at work
-    proc = subprocess.Popen(_command(w, out), env=env | {"HOLD_AT_FINISH": "4"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        _command(w, out),
+        env=env | {"HOLD_AT_FINISH": "4"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120  # only against a hang
     while _journal_lines(out) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -79,13 +98,15 @@ def test_sigkill_then_resume_loses_and_doubles_nothing(w: World, tmp_path: Path)
     assert "resuming" in again.stderr
 
     clean = tmp_path / "clean"
-    config = BatchConfig(w.manifest, clean, w.spec(), Capacity(share=0.02), chunk_rows=100,
-                         progress_bar=False)  # fmt: skip
+    config = BatchConfig(
+        w.manifest, clean, w.spec(), Capacity(share=0.02), chunk_rows=100, progress_bar=False
+    )
     summary = screen(config)
     resumed = pq.read_table(out / "results.parquet")
     rows = resumed.column("row").to_pylist()
     assert rows == list(range(1, 2001))  # each item exactly once, in manifest order
     assert resumed.equals(pq.read_table(clean / "results.parquet"))
     assert pq.read_table(out / "inspection_list.parquet").equals(
-        pq.read_table(clean / "inspection_list.parquet"))  # fmt: skip
+        pq.read_table(clean / "inspection_list.parquet")
+    )
     assert summary["reconciled"] and summary["rows_scored"] == 2000

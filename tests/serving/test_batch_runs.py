@@ -25,8 +25,14 @@ def w(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 def _config(w: World, manifest: Path, out: Path, **kwargs: Any) -> BatchConfig:
     spec = kwargs.pop("spec", w.spec())
-    return BatchConfig(manifest, out, spec, Capacity.parse("5%"), progress_bar=False,
-                       **{"chunk_rows": 200} | kwargs)  # fmt: skip
+    return BatchConfig(
+        manifest,
+        out,
+        spec,
+        Capacity.parse("5%"),
+        progress_bar=False,
+        **{"chunk_rows": 200} | kwargs,
+    )
 
 
 def _observe(w: World, store: Path, table: pa.Table) -> None:
@@ -70,11 +76,15 @@ def test_a_resumed_run_scores_against_the_history_of_its_start(
     resumed = screen(_config(w, manifest, cut, spec=spec))
     assert resumed["rows_scored"] == whole["rows_scored"] == 1000
     assert pq.read_table(cut / "results.parquet").equals(
-        pq.read_table(tmp_path / "whole" / "results.parquet"))
+        pq.read_table(tmp_path / "whole" / "results.parquet")
+    )
     fresh = screen(_config(w, manifest, cut, spec=spec, fresh=True))  # same folder, anew:
     assert fresh["rows_scored"] == 1000  # the history as it is now, not the first copy's
-    assert not pq.read_table(cut / "results.parquet").column("probability").equals(
-        pq.read_table(tmp_path / "whole" / "results.parquet").column("probability"))
+    assert (
+        not pq.read_table(cut / "results.parquet")
+        .column("probability")
+        .equals(pq.read_table(tmp_path / "whole" / "results.parquet").column("probability"))
+    )
 
 
 def test_a_missing_history_store_is_an_error_not_an_empty_store(w: World, tmp_path: Path) -> None:
@@ -133,8 +143,10 @@ def test_padded_parquet_values_are_scored_trimmed_as_in_the_other_forms(
         out[name] = pq.read_table(tmp_path / name.replace(".", "_") / "results.parquet")
     for name in ("m.parquet", "m.jsonl"):
         assert out[name].column("item_id").equals(out["clean.parquet"].column("item_id"))
-        np.testing.assert_allclose(out[name].column("probability").to_numpy(),
-                                   out["clean.parquet"].column("probability").to_numpy())
+        np.testing.assert_allclose(
+            out[name].column("probability").to_numpy(),
+            out["clean.parquet"].column("probability").to_numpy(),
+        )
 
 
 def test_csv_rows_without_an_item_id_are_records_of_their_own(w: World, tmp_path: Path) -> None:
@@ -145,8 +157,9 @@ def test_csv_rows_without_an_item_id_are_records_of_their_own(w: World, tmp_path
     path = write_csv(pq.read_table(w.manifest).slice(0, 5), tmp_path / "m.csv")
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    firsts = [row for k, row in enumerate(rows)
-              if not k or row["item_id"] != rows[k - 1]["item_id"]]  # fmt: skip
+    firsts = [
+        row for k, row in enumerate(rows) if not k or row["item_id"] != rows[k - 1]["item_id"]
+    ]
     blank = [row | {"item_id": ""} for row in firsts[:3]]  # three items' rows, IDs lost
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -60,13 +60,20 @@ def _apart(table: pa.Table) -> pa.Table:
 @pytest.fixture(scope="module")
 def server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("parity-service")
-    settings = make_settings(root, trained.registry, capacity=CAPACITY, random_share=RANDOM_SHARE,
-                             pseudonymisation_key=trained.key, secret_key=SECRET)  # fmt: skip
+    settings = make_settings(
+        root,
+        trained.registry,
+        capacity=CAPACITY,
+        random_share=RANDOM_SHARE,
+        pseudonymisation_key=trained.key,
+        secret_key=SECRET,
+    )
     table = _posted(trained)
     backend = SQLiteBackend(settings.state_path)
     try:
-        History(backend).observe_frame(frame_from_table(table.slice(0, table.num_rows - ROWS),
-                                                        Pseudonymiser(trained.key)))
+        History(backend).observe_frame(
+            frame_from_table(table.slice(0, table.num_rows - ROWS), Pseudonymiser(trained.key))
+        )
     finally:
         backend.close()
     yield from start_server(settings)
@@ -78,8 +85,9 @@ def _batch(w: World, server: Server, manifest: pa.Table, out: Path) -> dict[str,
     path = out / "manifest.parquet"
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(manifest, path)
-    spec = w.spec(history=str(server.settings.state_path), capacity=CAPACITY,
-                  random_share=RANDOM_SHARE)  # fmt: skip
+    spec = w.spec(
+        history=str(server.settings.state_path), capacity=CAPACITY, random_share=RANDOM_SHARE
+    )
     screen(BatchConfig(path, out / "screened", spec, Capacity.parse("2%"), progress_bar=False))
     rows = pq.read_table(out / "screened" / "results.parquet").to_pylist()
     return {r["item_id"]: r for r in rows}
@@ -94,8 +102,7 @@ def _service(server: Server, manifest: pa.Table) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _differences(batch: dict[str, dict[str, Any]],
-                 service: dict[str, dict[str, Any]]) -> list[str]:  # fmt: skip
+def _differences(batch: dict[str, dict[str, Any]], service: dict[str, dict[str, Any]]) -> list[str]:
     assert batch.keys() == service.keys()
     out = []
     for item, b in batch.items():
@@ -125,8 +132,11 @@ def test_parcels_apart_get_the_same_result_in_batch_and_service(
     assert {r["decision"] for r in batch.values()} >= {"pass", "inspect"}  # so it tells
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: a batch run's history is a snapshot; the "
-                   "parcels of a manifest do not count towards each other yet")  # fmt: skip
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 18: a batch run's history is a snapshot; the "
+    "parcels of a manifest do not count towards each other yet",
+)
 def test_a_manifest_as_posted_gets_the_same_result_in_batch_and_service(
     w: World, server: Server, trained: Trained, tmp_path: Path
 ) -> None:

@@ -45,21 +45,25 @@ def _manifest(w: World, path: Path) -> tuple[Path, datetime]:
 def test_records_outside_the_window_are_quarantined(w: World, tmp_path: Path, form: str) -> None:
     manifest, latest = _manifest(w, tmp_path / f"m.{form}")
     out = tmp_path / "out"
-    summary = screen(BatchConfig(manifest, out, w.spec(), Capacity.parse("2%"),
-                                 progress_bar=False, as_of=latest))  # fmt: skip
+    summary = screen(
+        BatchConfig(manifest, out, w.spec(), Capacity.parse("2%"), progress_bar=False, as_of=latest)
+    )
     assert (summary["rows_read"], summary["rows_scored"], summary["rows_quarantined"]) == (8, 6, 2)
     quarantine = pq.read_table(out / "quarantine.parquet").to_pylist()
     assert [(q["row"], q["field"]) for q in quarantine] == [(2, "posted_at"), (5, "posted_at")]
-    assert all(q["reason"].startswith("posting time outside the plausible window")
-               for q in quarantine)  # fmt: skip
+    assert all(
+        q["reason"].startswith("posting time outside the plausible window") for q in quarantine
+    )
     # without a reference time (the library default) every time passes, as in training data
-    every = screen(BatchConfig(manifest, tmp_path / "all", w.spec(), Capacity.parse("2%"),
-                               progress_bar=False))  # fmt: skip
+    every = screen(
+        BatchConfig(manifest, tmp_path / "all", w.spec(), Capacity.parse("2%"), progress_bar=False)
+    )
     assert every["rows_scored"] == 8
 
 
 def test_the_screen_command_takes_its_reference_time(
-        w: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    w: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", w.key)
     manifest, latest = _manifest(w, tmp_path / "m.jsonl")
     argv = ["screen", str(manifest), "--model", str(w.bundle), "--no-record"]

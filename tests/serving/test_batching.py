@@ -14,15 +14,23 @@ from serving._service import ScoreRequest
 from .conftest import Server, parcel
 
 
-def _concurrently(server: Server, bodies: list[dict[str, Any]],
-                  keys: list[str]) -> list[httpx.Response]:  # fmt: skip
+def _concurrently(
+    server: Server, bodies: list[dict[str, Any]], keys: list[str]
+) -> list[httpx.Response]:
     async def run() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-            return list(await asyncio.gather(*(
-                client.post("/v1/parcels:score", json=body,
-                            headers={"Authorization": f"Bearer {key}",
-                                     "X-Request-ID": f"req-{i}"})
-                for i, (body, key) in enumerate(zip(bodies, keys, strict=True)))))  # fmt: skip
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.post(
+                            "/v1/parcels:score",
+                            json=body,
+                            headers={"Authorization": f"Bearer {key}", "X-Request-ID": f"req-{i}"},
+                        )
+                        for i, (body, key) in enumerate(zip(bodies, keys, strict=True))
+                    )
+                )
+            )
 
     return asyncio.run(run())
 

@@ -30,10 +30,16 @@ pytestmark = pytest.mark.slow
 STORE_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm")
 
 
-
 def _cli(env: dict[str, str], *argv: str, stdin: str | None = None) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "parcelscreen", *argv], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "parcelscreen", *argv],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, (argv, done.stderr[-2000:])
     if done.stdout.lstrip().startswith("{"):
         try:
@@ -53,8 +59,11 @@ def _deleted_store_files(server: psutil.Process) -> list[str]:
             targets = [os.readlink(fd) for fd in fd_dir.iterdir()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        found += [t for t in targets if t.endswith(" (deleted)")
-                  and any(name in t for name in STORE_FILES)]  # fmt: skip
+        found += [
+            t
+            for t in targets
+            if t.endswith(" (deleted)") and any(name in t for name in STORE_FILES)
+        ]
     return found
 
 
@@ -69,14 +78,16 @@ class Load:
         self.thread = threading.Thread(target=self._run)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=30,
-                          headers={"Authorization": f"Bearer {self.key}"}) as client:  # fmt: skip
+        with httpx.Client(
+            base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {self.key}"}
+        ) as client:
             for n in range(3000):
                 if self.stop.is_set():
                     return
                 body = parcel()
-                r = client.post("/v1/parcels:score", json=body,
-                                headers={"X-Request-ID": f"load-{n}"})  # fmt: skip
+                r = client.post(
+                    "/v1/parcels:score", json=body, headers={"X-Request-ID": f"load-{n}"}
+                )
                 if r.status_code == 200:
                     self.answered.append(body["item_id"])
                 else:
@@ -97,17 +108,24 @@ def test_commands_write_while_two_workers_serve_and_nothing_splits(
 ) -> None:
     port, url = free_port(), ""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")} | {
-        "PARCELSCREEN_DATA_DIR": str(tmp_path), "PARCELSCREEN_REGISTRY": str(trained.registry),
-        "PARCELSCREEN_RELOAD_SECONDS": "0", "PARCELSCREEN_CAPACITY": "0.4",
-        "PARCELSCREEN_POSTED_DAYS_BACK": "36500"}  # the test parcels are dated 2026-03  # fmt: skip
+        "PARCELSCREEN_DATA_DIR": str(tmp_path),
+        "PARCELSCREEN_REGISTRY": str(trained.registry),
+        "PARCELSCREEN_RELOAD_SECONDS": "0",
+        "PARCELSCREEN_CAPACITY": "0.4",
+        "PARCELSCREEN_POSTED_DAYS_BACK": "36500",
+    }  # the test parcels are dated 2026-03
     settings = Settings(data_dir=tmp_path, registry=trained.registry)
     db = Database(settings.state_path)
     sorter = KeyStore(db, settings.secret_key).create("sorter")[1]
     db.close()
     log = tmp_path / "serve.log"
     out = log.open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "parcelscreen", "serve", "--workers", "2",
-                             "--port", str(port)], env=env, stdout=out, stderr=out)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parcelscreen", "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=out,
+        stderr=out,
+    )
     url = f"http://127.0.0.1:{port}"
     load = Load(url, sorter)
     deleted: list[str] = []
@@ -118,8 +136,16 @@ def test_commands_write_while_two_workers_serve_and_nothing_splits(
         time.sleep(1.0)
 
         # an officer account made from another process signs in at once
-        _cli(env, "users", "add", "concurrent", "--password-stdin", "--role", "officer",
-             stdin="a-long-enough-password-1\n")  # fmt: skip
+        _cli(
+            env,
+            "users",
+            "add",
+            "concurrent",
+            "--password-stdin",
+            "--role",
+            "officer",
+            stdin="a-long-enough-password-1\n",
+        )
 
         def signs_in() -> bool:
             client, response = sign_in(url, "concurrent", "a-long-enough-password-1")
@@ -133,8 +159,9 @@ def test_commands_write_while_two_workers_serve_and_nothing_splits(
         made = _cli(env, "keys", "create", "--role", "sorter", "--name", "concurrent")
 
         def status_with(key: str) -> int:
-            return httpx.get(f"{url}/v1/status", timeout=10,
-                             headers={"Authorization": f"Bearer {key}"}).status_code  # fmt: skip
+            return httpx.get(
+                f"{url}/v1/status", timeout=10, headers={"Authorization": f"Bearer {key}"}
+            ).status_code
 
         assert _within_a_second(lambda: status_with(made["key"]) == 200)
         _cli(env, "keys", "revoke", made["key_id"])
@@ -147,15 +174,24 @@ def test_commands_write_while_two_workers_serve_and_nothing_splits(
             assert not load.failures and time.monotonic() < waited, load.failures[:3]
             time.sleep(0.1)
         outcomes = tmp_path / "outcomes.jsonl"
-        outcomes.write_text("".join(
-            json.dumps(outcome(item_id=item) if n % 2 else outcome(
-                item_id=item, result="clean", substance=None, quantity_g=None)) + "\n"
-            for n, item in enumerate(load.answered[:10])))  # fmt: skip
+        outcomes.write_text(
+            "".join(
+                json.dumps(
+                    outcome(item_id=item)
+                    if n % 2
+                    else outcome(item_id=item, result="clean", substance=None, quantity_g=None)
+                )
+                + "\n"
+                for n, item in enumerate(load.answered[:10])
+            )
+        )
         imported = _cli(env, "outcomes", "import", str(outcomes))
         assert imported["recorded"] == 10 and imported["linked_to_history"] == 10
-        for argv in (["state", "prune", "--days", "36500"],
-                     ["history", "prune", "--days", "36500"],
-                     ["audit", "prune", "--days", "36500"]):  # fmt: skip
+        for argv in (
+            ["state", "prune", "--days", "36500"],
+            ["history", "prune", "--days", "36500"],
+            ["audit", "prune", "--days", "36500"],
+        ):
             _cli(env, *argv)
             deleted += _deleted_store_files(server)
         time.sleep(1.0)
@@ -170,8 +206,14 @@ def test_commands_write_while_two_workers_serve_and_nothing_splits(
     assert deleted == [], deleted
     assert load.failures == []
     assert len(load.answered) > 50
-    done = subprocess.run([sys.executable, "-m", "parcelscreen", "state", "check"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "parcelscreen", "state", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     report = json.loads(done.stdout)
     assert done.returncode == 0, report
     assert report["ok"], report["problems"]

@@ -59,13 +59,19 @@ def _first_row(table: pa.Table) -> int:
 
 def _settings(trained: Trained, root: Path) -> Settings:
     """A record database whose history holds the period before the scored days."""
-    settings = make_settings(root, trained.registry, max_batch=500, max_body_bytes=4_000_000,
-                             pseudonymisation_key=trained.key)  # fmt: skip
+    settings = make_settings(
+        root,
+        trained.registry,
+        max_batch=500,
+        max_body_bytes=4_000_000,
+        pseudonymisation_key=trained.key,
+    )
     table = pq.read_table(trained.data / "declarations.parquet").sort_by("posted_at")
     backend = SQLiteBackend(settings.state_path)
     try:
-        History(backend).observe_frame(frame_from_table(table.slice(0, _first_row(table)),
-                                                        Pseudonymiser(trained.key)))
+        History(backend).observe_frame(
+            frame_from_table(table.slice(0, _first_row(table)), Pseudonymiser(trained.key))
+        )
     finally:
         backend.close()
     return settings
@@ -74,8 +80,7 @@ def _settings(trained: Trained, root: Path) -> Settings:
 @pytest.fixture(scope="module")
 def served(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for server in start_server(_settings(trained, tmp_path_factory.mktemp("alarms"))):
-        UserStore(server.service.state_db).add("olga", PASSWORD, "officer",
-                                               officer_ref="NL-C-OLGA")  # fmt: skip
+        UserStore(server.service.state_db).add("olga", PASSWORD, "officer", officer_ref="NL-C-OLGA")
         yield server
 
 
@@ -93,7 +98,8 @@ def _score_day(server: Server, parcels: list[dict[str, Any]], at: datetime) -> l
 def _date(server: Server, ids: list[str], at: datetime) -> None:
     server.service.state_db.execute(
         f"UPDATE scored_result SET scored_at = ? WHERE item_id IN ({', '.join('?' * len(ids))})",
-        (at.isoformat(), *ids))  # fmt: skip
+        (at.isoformat(), *ids),
+    )
     server.service.alarms.forget()
 
 
@@ -109,8 +115,9 @@ def _banner(server: Server) -> str | None:
     try:
         page = client.get("/officer/queue")
         assert page.status_code == 200
-        found = re.search(r'<div class="notice alarm" role="alert" id="alarm-1">(.*?)</div>',
-                          page.text, re.S)  # fmt: skip
+        found = re.search(
+            r'<div class="notice alarm" role="alert" id="alarm-1">(.*?)</div>', page.text, re.S
+        )
         return found[1] if found else None
     finally:
         client.close()
@@ -122,8 +129,9 @@ def _model_page(server: Server) -> str:
     try:
         page = client.get("/officer/model")
         assert page.status_code == 200
-        found = re.search(r'<p class="notice[^"]*" id="drift(?:-state)?" role="status">(.*?)</p>',
-                          page.text, re.S)  # fmt: skip
+        found = re.search(
+            r'<p class="notice[^"]*" id="drift(?:-state)?" role="status">(.*?)</p>', page.text, re.S
+        )
         assert found, "no drift state on the model page"
         return found[1]
     finally:
@@ -165,8 +173,10 @@ def test_a_new_vendor_country_rings_until_its_day_is_past(
 ) -> None:
     # the steady day moves out of the window (27 hours ago: compared with nothing)
     _date(served, steady, now - timedelta(hours=27))
-    shifted = [p | {"origin_country": NEW_COUNTRY,
-                    "sender": p["sender"] | {"country": NEW_COUNTRY}} for p in days[-1]]
+    shifted = [
+        p | {"origin_country": NEW_COUNTRY, "sender": p["sender"] | {"country": NEW_COUNTRY}}
+        for p in days[-1]
+    ]
     ids = _score_day(served, shifted, now - timedelta(hours=3))
     gauges = _gauges(served)
     assert gauges["parcelscreen_drift_alarms"] >= 1, gauges

@@ -25,9 +25,18 @@ def express(**changes: Any) -> dict[str, Any]:
     """A valid express consignment (version 2) with a fresh house consignment number, its
     sender known by trader ID only."""
     house = str(next(_houses))
-    record = parcel(**{"contract_version": "2", "item_id": f"DHL:{house}",
-                       "express": {"carrier": "DHL", "house_consignment": house,
-                                   "transport_document": "176-12345675"}} | changes)
+    record = parcel(
+        **{
+            "contract_version": "2",
+            "item_id": f"DHL:{house}",
+            "express": {
+                "carrier": "DHL",
+                "house_consignment": house,
+                "transport_document": "176-12345675",
+            },
+        }
+        | changes
+    )
     record["sender"] = {"id_number": ID_NUMBER, "country": record["sender"]["country"]}
     return record
 
@@ -45,9 +54,16 @@ def test_an_express_consignment_scores_through_the_api(osrv: Server) -> None:
     assert 0 <= r.json()["probability"] <= 1
     explained = osrv.client("officer").get(f"/v1/parcels/{body['item_id']}/explanation")
     assert explained.status_code == 200, explained.text
-    recorded = osrv.client("officer").post("/v1/outcomes", json=outcome(
-        item_id=body["item_id"], contract_version="2", result="clean", substance=None,
-        quantity_g=None))  # fmt: skip
+    recorded = osrv.client("officer").post(
+        "/v1/outcomes",
+        json=outcome(
+            item_id=body["item_id"],
+            contract_version="2",
+            result="clean",
+            substance=None,
+            quantity_g=None,
+        ),
+    )
     assert recorded.status_code in (200, 201), recorded.text
 
 

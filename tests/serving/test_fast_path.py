@@ -16,13 +16,13 @@ from .conftest import Server, parcel
 def _answers(server: Server, bad: dict[str, Any]) -> list[tuple[int, Any]]:
     keys = server.keys
     cases: list[tuple[str | None, bytes]] = [
-        (None, b"{}"),                              # no key: 401
-        ("ps_nope_nope", b"{}"),                    # unknown key: 401
-        (keys["sorter"], b"{not json"),             # malformed JSON: 422
-        (keys["sorter"], b"[1, 2]"),                # not one object: 422
+        (None, b"{}"),  # no key: 401
+        ("ps_nope_nope", b"{}"),  # unknown key: 401
+        (keys["sorter"], b"{not json"),  # malformed JSON: 422
+        (keys["sorter"], b"[1, 2]"),  # not one object: 422
         (keys["sorter"], httpx.Request("POST", "/", json=bad).content),  # contract: 422
-        (keys["sorter"], b'{"gross_weight_kg": NaN}'),                  # strict JSON: 422
-    ]  # fmt: skip
+        (keys["sorter"], b'{"gross_weight_kg": NaN}'),  # strict JSON: 422
+    ]
     out = []
     with httpx.Client(base_url=server.url, timeout=30) as client:
         for key, body in cases:
@@ -32,11 +32,16 @@ def _answers(server: Server, bad: dict[str, Any]) -> list[tuple[int, Any]]:
             r = client.post("/v1/parcels:score", content=body, headers=headers)
             out.append((r.status_code, r.json()))
         ok = parcel()
-        r = client.post("/v1/parcels:score", json=ok,
-                        headers={"Authorization": f"Bearer {keys['sorter']}"})  # fmt: skip
+        r = client.post(
+            "/v1/parcels:score", json=ok, headers={"Authorization": f"Bearer {keys['sorter']}"}
+        )
         answer = r.json()
-        out.append((r.status_code, {k: v for k, v in answer.items() if k != "request_id"}
-                    | {"item_id": "same"}))  # fmt: skip
+        out.append(
+            (
+                r.status_code,
+                {k: v for k, v in answer.items() if k != "request_id"} | {"item_id": "same"},
+            )
+        )
     return out
 
 
@@ -58,10 +63,12 @@ def test_fast_path_and_fastapi_route_answer_alike(
 
 def _count(server: Server, status: int) -> float:
     """parcelscreen_http_requests_total of POST /v1/parcels:score with ``status``."""
-    series = ('parcelscreen_http_requests_total{method="POST",route="/v1/parcels:score",'
-              f'status="{status}"}} ')  # fmt: skip
+    series = (
+        'parcelscreen_http_requests_total{method="POST",route="/v1/parcels:score",'
+        f'status="{status}"}} '
+    )
     text = server.client("admin").get("/metrics").text
-    return sum(float(line[len(series):]) for line in text.splitlines() if line.startswith(series))
+    return sum(float(line[len(series) :]) for line in text.splitlines() if line.startswith(series))
 
 
 def test_score_route_is_answered_before_the_middleware_stack(
@@ -104,7 +111,10 @@ def test_an_error_escaping_the_hot_path_gets_the_json_500(
 
     monkeypatch.setattr(FastScore, "__call__", broken)
     with httpx.Client(base_url=server.url, timeout=30) as client:  # a fresh connection
-        r = client.post("/v1/parcels:score", json=parcel(),
-                        headers={"Authorization": f"Bearer {server.keys['sorter']}"})  # fmt: skip
+        r = client.post(
+            "/v1/parcels:score",
+            json=parcel(),
+            headers={"Authorization": f"Bearer {server.keys['sorter']}"},
+        )
     assert r.status_code == 500
     assert r.json() == {"error": {"code": "internal", "message": "internal error"}}

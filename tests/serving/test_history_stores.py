@@ -75,8 +75,9 @@ def test_online_replay_equals_memory_replay(backend: HistoryBackend, order: str)
     frame = stream(specs)
     t0 = int(frame.posted_us[0])
     outcomes = [
-        KnownOutcome(str(frame.item_id[i]), t0 + (2 * i + 5) * _HOUR_US,
-                     seized=i % 3 == 0, clean=i % 3 == 1)  # fmt: skip
+        KnownOutcome(
+            str(frame.item_id[i]), t0 + (2 * i + 5) * _HOUR_US, seized=i % 3 == 0, clean=i % 3 == 1
+        )
         for i in range(0, 20, 2)
     ]
     if order == "shuffled":
@@ -210,8 +211,10 @@ def test_an_older_sqlite_file_gains_posting_times_and_keeps_untimed_items(
 ) -> None:
     path = tmp_path / "history.sqlite"
     with closing(sqlite3.connect(path)) as conn:  # the item table as it was made before
-        conn.execute("CREATE TABLE history_item (item_id TEXT PRIMARY KEY, tokens TEXT NOT NULL, "
-                     "outcome INTEGER NOT NULL)")  # fmt: skip
+        conn.execute(
+            "CREATE TABLE history_item (item_id TEXT PRIMARY KEY, tokens TEXT NOT NULL, "
+            "outcome INTEGER NOT NULL)"
+        )
         conn.execute("INSERT INTO history_item VALUES ('RR000000000NL', '{}', 0)")
         conn.commit()
     sqlite = SQLiteBackend(path)

@@ -55,15 +55,21 @@ def _inverted_calibration(bundle: Path, out: Path) -> Path:
     return with_json(bundle, out, "calibration.json", lambda c: c | {"slope": -c["slope"]})
 
 
-@pytest.mark.parametrize(("make", "problem"), [
-    (_unit_col_is_bias, "treeshap.npz: unit_cols: features must lie in"),
-    (_narrow_graph, r"model.onnx: input features: has shape \(N, 10\)"),
-    (_inverted_calibration, "calibration.json: slope: must lie in"),
-], ids=["treeshap column out of range", "graph narrower than the spec",
-        "calibration inverted"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (_unit_col_is_bias, "treeshap.npz: unit_cols: features must lie in"),
+        (_narrow_graph, r"model.onnx: input features: has shape \(N, 10\)"),
+        (_inverted_calibration, "calibration.json: slope: must lie in"),
+    ],
+    ids=["treeshap column out of range", "graph narrower than the spec", "calibration inverted"],
+)
 def test_hostile_bundle_is_refused_and_the_old_model_serves_on(
-    hostile_server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-    make: Callable[[Path, Path], Path], problem: str,
+    hostile_server: Server,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    make: Callable[[Path, Path], Path],
+    problem: str,
 ) -> None:
     registry = ModelRegistry(hostile_server.settings.registry)
     serving = hostile_server.service.holder.served.model.version
@@ -78,8 +84,11 @@ def test_hostile_bundle_is_refused_and_the_old_model_serves_on(
         assert f"model {bad} refused, still serving {serving}" in message
         assert re.search(problem, message), message
         assert any(f"refused model {bad}" in m for m in caplog.messages), caplog.messages
-        (refused,) = [e for e in hostile_server.service.audit.records("model_refused")
-                      if e["model_version"] == bad]  # fmt: skip
+        (refused,) = [
+            e
+            for e in hostile_server.service.audit.records("model_refused")
+            if e["model_version"] == bad
+        ]
         assert problem.split(":")[0] in json.dumps(refused)
         scored = hostile_server.client().post(SCORE, json=parcel())
         assert scored.status_code == 200 and scored.json()["model_version"] == serving
@@ -123,31 +132,43 @@ def signing(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def trusting_server(trained: Trained, signing: dict[str, Path],
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # fmt: skip
+def trusting_server(
+    trained: Trained, signing: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A server that trusts our key only, over a registry whose champion we signed."""
     root = tmp_path_factory.mktemp("trusting")
     shutil.copytree(trained.registry, root / "registry")
-    ModelRegistry(root / "registry").sign("champion", load_private_key(signing["ours"]
-                                                                       .with_suffix(".key")))
-    yield from start_server(make_settings(root / "state", root / "registry",
-                                          trusted_bundle_keys=str(signing["ours"]
-                                                                  .with_suffix(".pub"))))
+    ModelRegistry(root / "registry").sign(
+        "champion", load_private_key(signing["ours"].with_suffix(".key"))
+    )
+    yield from start_server(
+        make_settings(
+            root / "state",
+            root / "registry",
+            trusted_bundle_keys=str(signing["ours"].with_suffix(".pub")),
+        )
+    )
 
 
-@pytest.mark.parametrize(("signer", "expected"), [
-    (None, 409),  # unsigned
-    ("theirs", 409),  # signed by a key the service does not trust
-    ("tampered", 409),  # signed by ours, then the manifest changed
-    ("ours", 200),  # signed by ours: served
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("signer", "expected"),
+    [
+        (None, 409),  # unsigned
+        ("theirs", 409),  # signed by a key the service does not trust
+        ("tampered", 409),  # signed by ours, then the manifest changed
+        ("ours", 200),  # signed by ours: served
+    ],
+)
 def test_service_loads_only_bundles_signed_by_a_trusted_key(
     trusting_server: Server, signing: dict[str, Path], signer: str | None, expected: int
 ) -> None:
     registry = ModelRegistry(trusting_server.settings.registry)
     serving = trusting_server.service.holder.served.model.version
-    key = load_private_key(signing["theirs" if signer == "theirs" else "ours"]
-                           .with_suffix(".key")) if signer else None  # fmt: skip
+    key = (
+        load_private_key(signing["theirs" if signer == "theirs" else "ours"].with_suffix(".key"))
+        if signer
+        else None
+    )
     new = registry.publish(registry.path(serving), version=f"signed-{signer}", signing_key=key)
     if signer is None:  # a copy of the signed champion keeps its signature: drop it
         (registry.path(new) / SIGNATURE_NAME).unlink()
@@ -169,23 +190,31 @@ def test_service_loads_only_bundles_signed_by_a_trusted_key(
 # -- the crash case, against a real server process -----------------------------------------
 
 
-
 def _serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "parcelscreen", "serve"], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "parcelscreen", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 @pytest.mark.slow
-def test_server_process_refuses_the_probe_bundle_and_survives(trained: Trained,
-                                                               tmp_path: Path) -> None:  # fmt: skip
+def test_server_process_refuses_the_probe_bundle_and_survives(
+    trained: Trained, tmp_path: Path
+) -> None:
     """unit_cols[:] = 2e9 (hashes recomputed), published and reloaded, killed the server
     (exit -11), and a server started on that alias crash-looped."""
     shutil.copytree(trained.registry, tmp_path / "registry")
     registry = ModelRegistry(tmp_path / "registry")
     serving = registry.resolve("champion")
-    bad = with_tables(registry.path(serving), tmp_path / "bad",
-                      lambda a: a["unit_cols"].__setitem__(slice(None), 2_000_000_000))  # fmt: skip
+    bad = with_tables(
+        registry.path(serving),
+        tmp_path / "bad",
+        lambda a: a["unit_cols"].__setitem__(slice(None), 2_000_000_000),
+    )
     assert (read_arrays(bad)["unit_cols"] == 2_000_000_000).all()
     hostile = registry.publish(bad, version="probe-1")
     state = tmp_path / "state"
@@ -194,10 +223,12 @@ def test_server_process_refuses_the_probe_bundle_and_survives(trained: Trained,
     keys_db.close()
     port = free_port()
     env = os.environ | {
-        "PARCELSCREEN_REGISTRY": str(tmp_path / "registry"), "PARCELSCREEN_DATA_DIR": str(state),
-        "PARCELSCREEN_PORT": str(port), "PARCELSCREEN_RELOAD_SECONDS": "0",
+        "PARCELSCREEN_REGISTRY": str(tmp_path / "registry"),
+        "PARCELSCREEN_DATA_DIR": str(state),
+        "PARCELSCREEN_PORT": str(port),
+        "PARCELSCREEN_RELOAD_SECONDS": "0",
         "PARCELSCREEN_CAPACITY": "0.4",
-    }  # fmt: skip
+    }
     url = f"http://127.0.0.1:{port}"
     proc = _serve(env, tmp_path / "server.log")
     try:
@@ -208,8 +239,10 @@ def test_server_process_refuses_the_probe_bundle_and_survives(trained: Trained,
             r = httpx.post(f"{url}{RELOAD}", headers=headers, timeout=120)
         except httpx.HTTPError as exc:  # the process died under the request
             time.sleep(1)
-            pytest.fail(f"reload killed the server ({exc!r}, exit {proc.poll()}): "
-                        + (tmp_path / "server.log").read_text()[-2000:])  # fmt: skip
+            pytest.fail(
+                f"reload killed the server ({exc!r}, exit {proc.poll()}): "
+                + (tmp_path / "server.log").read_text()[-2000:]
+            )
         assert r.status_code == 409, r.text
         assert "unit_cols" in r.json()["error"]["message"]
         sorter = {"Authorization": f"Bearer {keys['sorter']}"}

@@ -20,9 +20,14 @@ from tests.serving.conftest import Server, make_settings, parcel, start_server
 def hostile_server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server with the production limits: 2 MB bodies, 500 declarations a batch, the
     default posting window (90 days back, 2 ahead)."""
-    settings = make_settings(tmp_path_factory.mktemp("hostile"), trained.registry,
-                             max_batch=500, max_body_bytes=2_000_000, posted_days_back=90,
-                             posted_days_ahead=2)  # fmt: skip
+    settings = make_settings(
+        tmp_path_factory.mktemp("hostile"),
+        trained.registry,
+        max_batch=500,
+        max_body_bytes=2_000_000,
+        posted_days_back=90,
+        posted_days_ahead=2,
+    )
     yield from start_server(settings)
 
 
@@ -64,8 +69,9 @@ def test_many_unknown_keys_draw_a_small_and_quick_422(
     monkeypatch.setattr(ParcelDeclaration, "model_validate", counted_parse)
 
     def post(_: int) -> tuple[int, int, dict[str, Any]]:
-        r = client.post("/v1/parcels:score", content=body,
-                        headers={"content-type": "application/json"})  # fmt: skip
+        r = client.post(
+            "/v1/parcels:score", content=body, headers={"content-type": "application/json"}
+        )
         return r.status_code, len(r.content), r.json()
 
     with ThreadPoolExecutor(5) as pool:  # five at once
@@ -81,13 +87,13 @@ def test_many_unknown_keys_draw_a_small_and_quick_422(
     assert ok.status_code == 200
 
 
-def test_a_batch_of_invalid_declarations_answers_less_than_it_reads(
-        hostile_server: Server) -> None:  # fmt: skip
+def test_a_batch_of_invalid_declarations_answers_less_than_it_reads(hostile_server: Server) -> None:
     bad_line = {"description": "x", "quantity": 0, "net_weight_kg": -1.0, "value": -1.0}
     batch = [parcel(posted_at=_now(), lines=[bad_line] * 10) for _ in range(500)]
     body = json.dumps({"declarations": batch}).encode()
-    r = hostile_server.client().post("/v1/parcels:score-batch", content=body,
-                                     headers={"content-type": "application/json"})  # fmt: skip
+    r = hostile_server.client().post(
+        "/v1/parcels:score-batch", content=body, headers={"content-type": "application/json"}
+    )
     assert r.status_code == 200
     answer = r.json()
     assert (answer["scored"], answer["errors"]) == (0, 500)
@@ -100,9 +106,15 @@ def test_a_batch_of_invalid_declarations_answers_less_than_it_reads(
 
 @pytest.mark.parametrize("posted_at", ["0001-01-02T00:00:00Z", "9999-12-31T23:59:59Z"])
 def test_an_implausible_posting_time_is_refused_and_never_recorded(
-        hostile_server: Server, posted_at: str) -> None:  # fmt: skip
-    sender = {"name": "Wim Window", "street": "Damrak 9", "city": "Amsterdam",
-              "postcode": "1012 LG", "country": "NL"}  # fmt: skip
+    hostile_server: Server, posted_at: str
+) -> None:
+    sender = {
+        "name": "Wim Window",
+        "street": "Damrak 9",
+        "city": "Amsterdam",
+        "postcode": "1012 LG",
+        "country": "NL",
+    }
     odd = parcel(posted_at=posted_at, sender=sender)
     r = hostile_server.client().post("/v1/parcels:score", json=odd)
     assert r.status_code == 422
@@ -118,28 +130,38 @@ def test_an_implausible_posting_time_is_refused_and_never_recorded(
 
 def test_every_scoring_route_applies_the_window(hostile_server: Server) -> None:
     good, late = parcel(posted_at=_now(hours=-1)), parcel(posted_at=_now(days=3))
-    r = hostile_server.client().post("/v1/parcels:score-batch",
-                                     json={"declarations": [good, late]})  # fmt: skip
+    r = hostile_server.client().post("/v1/parcels:score-batch", json={"declarations": [good, late]})
     first, second = r.json()["results"]
     assert "error" not in first
     assert [p["field"] for p in second["error"]["problems"]] == ["posted_at"]
     officer = hostile_server.client("officer")
     assert officer.get(f"/v1/parcels/{late['item_id']}/explanation").status_code == 404
-    infer = {"inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [1],
-                         "data": [json.dumps(parcel(posted_at=_now(days=-91)))]}]}  # fmt: skip
+    infer = {
+        "inputs": [
+            {
+                "name": "declaration",
+                "datatype": "BYTES",
+                "shape": [1],
+                "data": [json.dumps(parcel(posted_at=_now(days=-91)))],
+            }
+        ]
+    }
     r = hostile_server.client().post("/v2/models/parcelscreen-xgboost/infer", json=infer)
     assert r.status_code == 422
     assert [p["field"] for p in _problems(r.json())] == ["posted_at"]
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"gross_weight_kg": 1e308}, "gross_weight_kg"),  # scored 'inspect' before
-    ({"declared_value": 1e308}, "declared_value"),
-    ({"lines.0.net_weight_kg": 5000.0}, "lines[0].net_weight_kg"),
-])  # fmt: skip
-def test_absurd_numbers_are_422_naming_the_field(hostile_server: Server, changes: dict[str, Any],
-                                                 field: str) -> None:  # fmt: skip
-    r = hostile_server.client().post("/v1/parcels:score",
-                                     json=parcel(posted_at=_now(), **changes))  # fmt: skip
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"gross_weight_kg": 1e308}, "gross_weight_kg"),  # scored 'inspect' before
+        ({"declared_value": 1e308}, "declared_value"),
+        ({"lines.0.net_weight_kg": 5000.0}, "lines[0].net_weight_kg"),
+    ],
+)
+def test_absurd_numbers_are_422_naming_the_field(
+    hostile_server: Server, changes: dict[str, Any], field: str
+) -> None:
+    r = hostile_server.client().post("/v1/parcels:score", json=parcel(posted_at=_now(), **changes))
     assert r.status_code == 422
     assert [p["field"] for p in _problems(r.json())] == [field]

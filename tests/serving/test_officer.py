@@ -45,11 +45,18 @@ def test_sign_in(osrv: Server, username: str, password: str, status: int) -> Non
             assert client.get("/officer/queue").status_code == 200
 
 
-READ_PAGES = ("/officer/queue", "/officer/queue?status=open&sort=risk", "/officer/find?q=rr1",
-              "/officer/parcels/RR123456785NL", "/officer/parcels/RR123456785NL/case-record",
-              "/officer/parcels/RR123456785NL/attachments/1", "/officer/model",
-              "/officer/report", "/officer/export/worklist.csv",
-              "/officer/export/outcomes.csv")  # fmt: skip
+READ_PAGES = (
+    "/officer/queue",
+    "/officer/queue?status=open&sort=risk",
+    "/officer/find?q=rr1",
+    "/officer/parcels/RR123456785NL",
+    "/officer/parcels/RR123456785NL/case-record",
+    "/officer/parcels/RR123456785NL/attachments/1",
+    "/officer/model",
+    "/officer/report",
+    "/officer/export/worklist.csv",
+    "/officer/export/outcomes.csv",
+)
 
 
 def test_pages_need_a_session(osrv: Server) -> None:
@@ -71,11 +78,14 @@ def test_forms_without_csrf_are_refused(osrv: Server) -> None:
         page = client.get("/officer/queue")
         item = page.text.split('href="/officer/parcels/')[1].split('"')[0]
         for data in ({}, {"csrf": "forged"}):
-            r = client.post(f"/officer/parcels/{item}/outcome",
-                            data=data | {"inspected": "yes", "result": "seized"})
+            r = client.post(
+                f"/officer/parcels/{item}/outcome",
+                data=data | {"inspected": "yes", "result": "seized"},
+            )
             assert r.status_code == 403 and "security token" in r.text
         assert not osrv.service.state.outcomes() or all(
-            o["item_id"] != item for o in osrv.service.state.outcomes())
+            o["item_id"] != item for o in osrv.service.state.outcomes()
+        )
     with httpx.Client(base_url=osrv.url) as anonymous:
         login = anonymous.get("/officer/login")
         r = anonymous.post("/officer/login", data={"username": "olga", "password": PASSWORD})
@@ -113,16 +123,25 @@ def test_outcome_form_speaks_to_the_officer(osrv: Server) -> None:
         url = f"/officer/parcels/{item}/outcome"
         r = client.post(url, data={"csrf": csrf, "result": "clean"})
         assert r.status_code == 422 and "Choose the outcome: seized, clean" in r.text
-        r = client.post(url, data={"csrf": csrf, "inspected": "yes", "result": "clean",
-                                   "substance": "tea"})  # fmt: skip
+        r = client.post(
+            url, data={"csrf": csrf, "inspected": "yes", "result": "clean", "substance": "tea"}
+        )
         assert r.status_code == 422
         assert "recorded only for a seizure: clear them, or choose" in r.text
         assert "(record)" not in r.text and "see the form below" in r.text
-        r = client.post(url, data={"csrf": csrf, "inspected": "yes", "result": "clean",
-                                   "disagree_reason": "a plain birthday card"})  # fmt: skip
+        r = client.post(
+            url,
+            data={
+                "csrf": csrf,
+                "inspected": "yes",
+                "result": "clean",
+                "disagree_reason": "a plain birthday card",
+            },
+        )
         assert r.status_code == 303
-    (feedback,) = [f for f in osrv.service.audit.records("officer_feedback")
-                   if f["item_id"] == item]  # fmt: skip
+    (feedback,) = [
+        f for f in osrv.service.audit.records("officer_feedback") if f["item_id"] == item
+    ]
     assert feedback["decision"] == "disagree"  # the reason counts without the tick box
 
 
@@ -141,10 +160,13 @@ def test_queue_filters_and_pages(osrv: Server) -> None:
         for page in ("\u00b2", "9" * 23, "1" * 5000, "-1", "0"):  # not a page: the first
             r = client.get("/officer/queue", params={"page": page})
             assert r.status_code == 200 and "Open parcels of any day" in r.text
-        by_weight = client.get("/officer/queue", params={"status": "", "sort": "weight",
-                                                         "dir": "asc"}).text
-        weights = [float(c.split(">")[1].split(" kg")[0]) for c in
-                   by_weight.split('data-label="Gross weight"')[1:]]  # fmt: skip
+        by_weight = client.get(
+            "/officer/queue", params={"status": "", "sort": "weight", "dir": "asc"}
+        ).text
+        weights = [
+            float(c.split(">")[1].split(" kg")[0])
+            for c in by_weight.split('data-label="Gross weight"')[1:]
+        ]
         assert weights == sorted(weights) and len(weights) > 3
         assert 'aria-sort="ascending"' in by_weight
 
@@ -153,11 +175,22 @@ def test_sign_ins_sent_together_are_throttled_too(osrv: Server) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     clients = [httpx.Client(base_url=osrv.url, timeout=30) for _ in range(12)]
-    forms = [{"csrf": csrf_of(c.get("/officer/login").text), "username": "together",
-              "password": "guess", "next": ""} for c in clients]  # fmt: skip
+    forms = [
+        {
+            "csrf": csrf_of(c.get("/officer/login").text),
+            "username": "together",
+            "password": "guess",
+            "next": "",
+        }
+        for c in clients
+    ]
     with ThreadPoolExecutor(12) as pool:
-        codes = list(pool.map(lambda cf: cf[0].post("/officer/login", data=cf[1]).status_code,
-                              zip(clients, forms, strict=True)))  # fmt: skip
+        codes = list(
+            pool.map(
+                lambda cf: cf[0].post("/officer/login", data=cf[1]).status_code,
+                zip(clients, forms, strict=True),
+            )
+        )
     for c in clients:
         c.close()
     assert sorted(codes) == [401] * 5 + [429] * 7
@@ -191,10 +224,19 @@ def test_outcome_feeds_history_and_next_training_set(osrv: Server, tmp_path: Pat
         page = client.get(f"/officer/parcels/{item}")
         assert page.status_code == 200 and "<svg" in page.text
         assert "Jan" not in page.text and "Feedback Sender" not in page.text  # no clear names
-        r = client.post(f"/officer/parcels/{item}/outcome", data={
-            "csrf": csrf_of(page.text), "inspected": "yes", "result": "seized",
-            "substance": "MDMA", "quantity_g": "12.5", "notes": "pills in a tea tin",
-            "disagree": "yes", "disagree_reason": "label looked fine"})  # fmt: skip
+        r = client.post(
+            f"/officer/parcels/{item}/outcome",
+            data={
+                "csrf": csrf_of(page.text),
+                "inspected": "yes",
+                "result": "seized",
+                "substance": "MDMA",
+                "quantity_g": "12.5",
+                "notes": "pills in a tea tin",
+                "disagree": "yes",
+                "disagree_reason": "label looked fine",
+            },
+        )
         assert r.status_code == 303
         after = client.get(f"/officer/parcels/{item}")
         assert "MDMA" in after.text and "label looked fine" in after.text
@@ -206,8 +248,11 @@ def test_outcome_feeds_history_and_next_training_set(osrv: Server, tmp_path: Pat
 
     second = parcel(**sender, posted_at="2026-03-03T09:00:00+00:00")
     osrv.client("sorter").post("/v1/parcels:score", json=second)
-    features = osrv.client("officer").get(
-        f"/v1/parcels/{second['item_id']}/explanation").json()["features"]
+    features = (
+        osrv.client("officer")
+        .get(f"/v1/parcels/{second['item_id']}/explanation")
+        .json()["features"]
+    )
     assert features["sender_prev_seizures"] == 1
     assert features["sender_address_prev_seizures"] == 1
 
@@ -219,8 +264,11 @@ def test_outcome_feeds_history_and_next_training_set(osrv: Server, tmp_path: Pat
     assert item in declarations.column("item_id").to_pylist()
     names = declarations.column("sender").combine_chunks().field("name").to_pylist()
     assert "Feedback Sender" not in names
-    data = load_dataset(tmp_path / "declarations.parquet", tmp_path / "outcomes.parquet",
-                        Pseudonymiser("another-key-for-training-0123"))  # fmt: skip
+    data = load_dataset(
+        tmp_path / "declarations.parquet",
+        tmp_path / "outcomes.parquet",
+        Pseudonymiser("another-key-for-training-0123"),
+    )
     row = list(data.frame.item_id).index(item)
     assert bool(data.seized[row]) and bool(data.inspected[row])
 
@@ -247,12 +295,15 @@ def test_challenger_scores_in_shadow(trained: Trained, tmp_path: Path) -> None:
             queue = client.get("/officer/queue").text
             item = queue.split('href="/officer/parcels/')[1].split('"')[0]
             page = client.get(f"/officer/parcels/{item}")
-            client.post(f"/officer/parcels/{item}/outcome", data={
-                "csrf": csrf_of(page.text), "inspected": "yes", "result": "clean"})
+            client.post(
+                f"/officer/parcels/{item}/outcome",
+                data={"csrf": csrf_of(page.text), "inspected": "yes", "result": "clean"},
+            )
             model = client.get("/officer/model").text
         assert "challenger-1" in model and '<table id="shadow">' in model
         ((shadowed,),) = server.service.state_db.execute(
-            "SELECT count(*) FROM officer_parcel WHERE shadow_version = 'challenger-1'")
+            "SELECT count(*) FROM officer_parcel WHERE shadow_version = 'challenger-1'"
+        )
         assert shadowed == 30
         decisions = server.service.audit.records("decision")
         assert all(r["model_version"] != "challenger-1" for r in decisions)
@@ -285,9 +336,16 @@ def test_a_quantity_with_a_thousands_separator_is_refused_not_misread(osrv: Serv
         page = client.get("/officer/queue")
         item = page.text.split('href="/officer/parcels/')[1].split('"')[0]
         csrf = csrf_of(client.get(f"/officer/parcels/{item}").text)
-        r = client.post(f"/officer/parcels/{item}/outcome", data={
-            "csrf": csrf, "inspected": "yes", "result": "seized", "substance": "MDMA",
-            "quantity_g": "1,500"})  # fmt: skip
+        r = client.post(
+            f"/officer/parcels/{item}/outcome",
+            data={
+                "csrf": csrf,
+                "inspected": "yes",
+                "result": "seized",
+                "substance": "MDMA",
+                "quantity_g": "1,500",
+            },
+        )
         assert r.status_code == 422 and "1500, not 1,500" in r.text
 
 

@@ -27,14 +27,14 @@ def test_case_notes_over_the_limit_are_refused_naming_it_and_nothing_is_saved(
     client, _ = sign_in(osrv.url, "olga")
     with closing(client):
         csrf = csrf_of(client.get(page).text)
-        r = client.post(f"{page}/case", data={"csrf": csrf, "seal": "BAG-1",
-                                              "notes": "x" * 100_000})  # fmt: skip
+        r = client.post(
+            f"{page}/case", data={"csrf": csrf, "seal": "BAG-1", "notes": "x" * 100_000}
+        )
         assert r.status_code == 422
         assert "Notes: at most 2,000 characters; this has 100,000." in r.text
         r = client.post(f"{page}/case", data={"csrf": csrf, "seal": "B" * 41})
         assert r.status_code == 422 and "Seal or bag number: at most 40 characters" in r.text
-        r = client.post(f"{page}/case", data={"csrf": csrf, "seal": "BAG-1",
-                                              "notes": "y" * 2000})  # fmt: skip
+        r = client.post(f"{page}/case", data={"csrf": csrf, "seal": "BAG-1", "notes": "y" * 2000})
         assert r.status_code == 303  # at the limit: kept whole
     records = [r for r in osrv.service.audit.records("case_record") if r["item_id"] == item]
     assert len(records) == 1
@@ -47,9 +47,15 @@ def test_outcome_notes_over_the_limit_are_refused_and_no_outcome_is_recorded(
     page = f"/officer/parcels/{item}"
     client, _ = sign_in(osrv.url, "olga")
     with closing(client):
-        r = client.post(f"{page}/outcome", data={
-            "csrf": csrf_of(client.get(page).text), "inspected": "yes", "result": "clean",
-            "notes": "n" * 100_000})  # fmt: skip
+        r = client.post(
+            f"{page}/outcome",
+            data={
+                "csrf": csrf_of(client.get(page).text),
+                "inspected": "yes",
+                "result": "clean",
+                "notes": "n" * 100_000,
+            },
+        )
         assert r.status_code == 422
         assert "Notes: at most 2,000 characters; this has 100,000." in r.text
     assert not [o for o in osrv.service.state.outcomes() if o["item_id"] == item]

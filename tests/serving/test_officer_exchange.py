@@ -24,17 +24,41 @@ def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
-    hit = Hit("be", REF, "2026-03", "stimulants", "10-100 g", "B", "2", "H1", "recipient",
-              "address", 0, ("recipient address", "recipient name_street"))  # fmt: skip
-    FollowUps(osrv.service.state_db).record_hits(ITEM, [hit], "The recipient's address "
-                                                 "matches a seizure reported by partner be in "
-                                                 "2026-03, reliability B2", {})  # fmt: skip
+    hit = Hit(
+        "be",
+        REF,
+        "2026-03",
+        "stimulants",
+        "10-100 g",
+        "B",
+        "2",
+        "H1",
+        "recipient",
+        "address",
+        0,
+        ("recipient address", "recipient name_street"),
+    )
+    FollowUps(osrv.service.state_db).record_hits(
+        ITEM,
+        [hit],
+        "The recipient's address "
+        "matches a seizure reported by partner be in "
+        "2026-03, reliability B2",
+        {},
+    )
     olga, _ = sign_in(osrv.url, "olga")
     with closing(olga):
         page = olga.get(f"/officer/parcels/{ITEM}/exchange")
         assert page.status_code == 200
-        for shown in ("be", "2026-03", "stimulants", "10-100 g", "B2", "H1",
-                      "reported by partner be in 2026-03, reliability B2"):
+        for shown in (
+            "be",
+            "2026-03",
+            "stimulants",
+            "10-100 g",
+            "B2",
+            "H1",
+            "reported by partner be in 2026-03, reliability B2",
+        ):
             assert shown in page.text, shown
         assert not re.search(r"[0-9a-f]{32}", page.text)  # no token anywhere on the page
         # one row per partner reference, naming every variant of the parcel that matched it
@@ -44,24 +68,29 @@ def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
         empty = olga.get(f"/officer/parcels/{scored[0][0]}/exchange")
         assert "No partner hit" in empty.text
         assert olga.get("/officer/parcels/CP000000000NL/exchange").status_code == 404
-        prepared = olga.post(f"/officer/parcels/{ITEM}/exchange/prepare",
-                             data={"csrf": csrf_of(page.text), "source": "be", "ref": REF})
+        prepared = olga.post(
+            f"/officer/parcels/{ITEM}/exchange/prepare",
+            data={"csrf": csrf_of(page.text), "source": "be", "ref": REF},
+        )
         assert prepared.status_code == 303
         page = olga.get(f"/officer/parcels/{ITEM}/exchange")
         assert f"Your reference: {REF}" in page.text and "Handling code: H1" in page.text
         assert "Awaiting approval" in page.text
         (request_id,) = re.findall(r"/officer/exchange/requests/(\d+)/approve", page.text)
-        own = olga.post(f"/officer/exchange/requests/{request_id}/approve",
-                        data={"csrf": csrf_of(page.text)})
+        own = olga.post(
+            f"/officer/exchange/requests/{request_id}/approve", data={"csrf": csrf_of(page.text)}
+        )
         assert own.status_code == 409 and "another officer must approve" in own.text
-        forged = olga.post(f"/officer/exchange/requests/{request_id}/approve",
-                           data={"csrf": "forged"})  # fmt: skip
+        forged = olga.post(
+            f"/officer/exchange/requests/{request_id}/approve", data={"csrf": "forged"}
+        )
         assert forged.status_code == 403
     ada, _ = sign_in(osrv.url, "ada")
     with closing(ada):
         page = ada.get(f"/officer/parcels/{ITEM}/exchange")
-        done = ada.post(f"/officer/exchange/requests/{request_id}/approve",
-                        data={"csrf": csrf_of(page.text)})
+        done = ada.post(
+            f"/officer/exchange/requests/{request_id}/approve", data={"csrf": csrf_of(page.text)}
+        )
         assert done.status_code == 303
         assert "Approved by officer:ada" in ada.get(f"/officer/parcels/{ITEM}/exchange").text
     kinds = [r["kind"] for r in osrv.service.audit.records() if r["kind"].startswith("exchange")]

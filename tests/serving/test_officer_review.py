@@ -20,20 +20,24 @@ REF = "be:00112233445566778899aabb"
 
 @pytest.fixture(scope="module")
 def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from officer_server(trained.registry, tmp_path_factory.mktemp("officer_rev"),
-                              parcels=30, batch_from=trained.data)  # fmt: skip
+    yield from officer_server(
+        trained.registry,
+        tmp_path_factory.mktemp("officer_rev"),
+        parcels=30,
+        batch_from=trained.data,
+    )
 
 
 def _flagged(osrv: Server) -> list[str]:
-    rows = osrv.service.state_db.execute("SELECT item_id FROM officer_parcel WHERE flagged = 1 "
-                                         "ORDER BY probability DESC")  # fmt: skip
+    rows = osrv.service.state_db.execute(
+        "SELECT item_id FROM officer_parcel WHERE flagged = 1 ORDER BY probability DESC"
+    )
     return [r[0] for r in rows]
 
 
 def test_partner_hit_reachable_from_parcel_and_worklist(osrv: Server) -> None:
     item, other = _flagged(osrv)[:2]
-    hit = Hit("be", REF, "2026-04", "opioids", "1-10 g", "A", "1", "H0", "recipient",
-              "address", 0)  # fmt: skip
+    hit = Hit("be", REF, "2026-04", "opioids", "1-10 g", "A", "1", "H0", "recipient", "address", 0)
     reason = "The recipient's address matches a seizure reported by partner be"
     FollowUps(osrv.service.state_db).record_hits(item, [hit], reason, {})
     olga, _ = sign_in(osrv.url, "olga")
@@ -75,42 +79,54 @@ def test_an_outcome_over_another_officers_claim_says_it_releases_it(osrv: Server
     with closing(olga), closing(ada):
         for item in (first, second):
             page = olga.get(f"/officer/parcels/{item}").text
-            r = olga.post(f"/officer/parcels/{item}/claim",
-                          data={"csrf": csrf_of(page), "action": "claim", "w": ""})  # fmt: skip
+            r = olga.post(
+                f"/officer/parcels/{item}/claim",
+                data={"csrf": csrf_of(page), "action": "claim", "w": ""},
+            )
             assert r.status_code == 303
         own = olga.get(f"/officer/parcels/{first}").text
         assert "recording an outcome releases their claim" not in own  # her own claim
         page = ada.get(f"/officer/parcels/{first}").text
         assert "Claimed by olga: recording an outcome releases their claim." in page
-        r = ada.post(f"/officer/parcels/{first}/outcome",
-                     data={"csrf": csrf_of(page), "outcome": "clean", "then": "stay", "w": ""})
+        r = ada.post(
+            f"/officer/parcels/{first}/outcome",
+            data={"csrf": csrf_of(page), "outcome": "clean", "then": "stay", "w": ""},
+        )
         assert r.status_code == 303
         after = ada.get(r.headers["location"]).text
         assert "olga&#39;s claim was released." in after
         page = ada.get(f"/officer/parcels/{second}").text
-        r = ada.post(f"/officer/parcels/{second}/quick",
-                     data={"csrf": csrf_of(page), "outcome": "released", "then": "queue",
-                           "w": ""})  # fmt: skip
+        r = ada.post(
+            f"/officer/parcels/{second}/quick",
+            data={"csrf": csrf_of(page), "outcome": "released", "then": "queue", "w": ""},
+        )
         assert r.status_code == 303
         assert "olga&#39;s claim was released." in ada.get(r.headers["location"]).text
         # her own claim: nothing to say
         page = olga.get(f"/officer/parcels/{_flagged(osrv)[4]}").text
         item = _flagged(osrv)[4]
-        olga.post(f"/officer/parcels/{item}/claim",
-                  data={"csrf": csrf_of(page), "action": "claim", "w": ""})  # fmt: skip
-        r = olga.post(f"/officer/parcels/{item}/outcome",
-                      data={"csrf": csrf_of(page), "outcome": "clean", "then": "stay", "w": ""})
+        olga.post(
+            f"/officer/parcels/{item}/claim",
+            data={"csrf": csrf_of(page), "action": "claim", "w": ""},
+        )
+        r = olga.post(
+            f"/officer/parcels/{item}/outcome",
+            data={"csrf": csrf_of(page), "outcome": "clean", "then": "stay", "w": ""},
+        )
         assert "claim was released" not in olga.get(r.headers["location"]).text
 
 
 def test_headings_and_office_filter(osrv: Server) -> None:
     db = osrv.service.state_db
-    ((unselected,),) = db.execute("SELECT item_id FROM scored_result WHERE json_extract("
-                                  "summary, '$.selection_reason') IS NULL LIMIT 1")  # fmt: skip
+    ((unselected,),) = db.execute(
+        "SELECT item_id FROM scored_result WHERE json_extract("
+        "summary, '$.selection_reason') IS NULL LIMIT 1"
+    )
     ((selected, office),) = db.execute(
         "SELECT p.item_id, p.origin_post FROM officer_parcel p JOIN scored_result r ON "
         "r.item_id = p.item_id WHERE p.flagged = 1 AND "
-        "json_extract(r.summary, '$.selection_reason') IS NOT NULL LIMIT 1")  # fmt: skip
+        "json_extract(r.summary, '$.selection_reason') IS NOT NULL LIMIT 1"
+    )
     olga, _ = sign_in(osrv.url, "olga")
     with closing(olga):
         page = olga.get(f"/officer/parcels/{unselected}").text
@@ -130,6 +146,12 @@ def test_every_page_names_its_icon(osrv: Server) -> None:
     item = _flagged(osrv)[0]
     olga, _ = sign_in(osrv.url, "olga")
     with closing(olga):
-        for path in ("/officer/login", "/officer/queue", f"/officer/parcels/{item}",
-                     "/officer/model", "/officer/report", "/officer/parcels/NOPE123"):
+        for path in (
+            "/officer/login",
+            "/officer/queue",
+            f"/officer/parcels/{item}",
+            "/officer/model",
+            "/officer/report",
+            "/officer/parcels/NOPE123",
+        ):
             assert '<link rel="icon" href="data:,">' in olga.get(path).text, path

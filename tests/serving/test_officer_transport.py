@@ -24,22 +24,29 @@ FLIGHTS = ("176-12345675", "020-99887766")
 
 def _express(i: int) -> dict[str, Any]:
     house = f"{4000000 + i}"
-    return parcel(**{
-        "contract_version": "2", "item_id": f"DHL:{house}",
-        "express": {"carrier": "DHL", "house_consignment": house,
-                    "transport_document": FLIGHTS[i % 2]},
-        # risky enough to be flagged: a gift of little value, as the officer setup makes them
-        "category": "gift", "declared_value": 1.0,
-        "lines": [{"description": "gift", "quantity": 1, "net_weight_kg": 0.04, "value": 1.0}],
-    })  # fmt: skip
+    return parcel(
+        **{
+            "contract_version": "2",
+            "item_id": f"DHL:{house}",
+            "express": {
+                "carrier": "DHL",
+                "house_consignment": house,
+                "transport_document": FLIGHTS[i % 2],
+            },
+            # risky enough to be flagged: a gift of little value, as the officer setup makes them
+            "category": "gift",
+            "declared_value": 1.0,
+            "lines": [{"description": "gift", "quantity": 1, "net_weight_kg": 0.04, "value": 1.0}],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    for server in officer_server(trained.registry, tmp_path_factory.mktemp("flights"),
-                                 parcels=30):  # fmt: skip
-        r = server.client("sorter").post("/v1/parcels:score-batch", json={
-            "declarations": [_express(i) for i in range(24)]})  # fmt: skip
+    for server in officer_server(trained.registry, tmp_path_factory.mktemp("flights"), parcels=30):
+        r = server.client("sorter").post(
+            "/v1/parcels:score-batch", json={"declarations": [_express(i) for i in range(24)]}
+        )
         assert r.status_code == 200, r.text
         assert all("error" not in d for d in r.json()["results"]), r.text
         yield server
@@ -49,7 +56,8 @@ def _flagged(osrv: Server, flight: str | None) -> set[str]:
     rows = osrv.service.state_db.execute(
         "SELECT item_id FROM officer_parcel WHERE flagged = 1 AND "
         + ("transport_document = ?" if flight else "transport_document IS NULL"),
-        (flight,) if flight else ())  # fmt: skip
+        (flight,) if flight else (),
+    )
     return {r[0] for r in rows}
 
 
@@ -69,8 +77,9 @@ def test_a_worklist_holds_the_parcels_of_one_flight(osrv: Server) -> None:
         assert "flight 176-12345675" in page and "flight 020-99887766" not in page
         item = sorted(shown)[0]
         assert "transport%3D176-12345675" in page.split(f'data-item="{item}"')[1][:600]
-        sheet = client.get("/officer/export/worklist.csv",
-                           params={"status": "", "transport": FLIGHTS[1]})  # fmt: skip
+        sheet = client.get(
+            "/officer/export/worklist.csv", params={"status": "", "transport": FLIGHTS[1]}
+        )
         rows = list(csv.DictReader(io.StringIO(sheet.text.lstrip("\ufeff"))))
         assert {r["Item ID"] for r in rows} == second
         # a master air waybill typed with a space for the dash, or without it
@@ -84,6 +93,7 @@ def test_a_worklist_holds_the_parcels_of_one_flight(osrv: Server) -> None:
             assert bad.status_code == 200
             assert f"not a master air waybill number: {typed}" in html.unescape(bad.text).lower()
             assert "<tr data-item=" not in bad.text and "worklist.csv" not in bad.text
-            sheet = client.get("/officer/export/worklist.csv",
-                               params={"status": "", "transport": typed})  # fmt: skip
+            sheet = client.get(
+                "/officer/export/worklist.csv", params={"status": "", "transport": typed}
+            )
             assert sheet.status_code == 400

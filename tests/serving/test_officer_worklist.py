@@ -39,8 +39,10 @@ def _post(client: httpx.Client, url: str, data: dict[str, str], page: str) -> ht
 
 
 def test_a_local_day_is_its_own_hours_in_utc() -> None:
-    assert day_bounds("2026-03-02", "Europe/Amsterdam") == ("2026-03-01 23:00:00",
-                                                            "2026-03-02 23:00:00")  # fmt: skip
+    assert day_bounds("2026-03-02", "Europe/Amsterdam") == (
+        "2026-03-01 23:00:00",
+        "2026-03-02 23:00:00",
+    )
     assert day_bounds("2026-07-01", "UTC") == ("2026-07-01 00:00:00", "2026-07-02 00:00:00")
 
 
@@ -49,9 +51,14 @@ def test_the_default_worklist_is_open_parcels_of_any_day_by_risk(osrv: Server) -
     with closing(client):
         page = client.get("/officer/queue").text
     shown = re.findall(r'<tr data-item="([A-Z0-9]+)"', page)
-    assert shown and shown == _open(osrv)[: len(shown)] or shown == [
-        i for i in Worklists(osrv.service.state_db).item_ids(QueueFilter(status="open"))
-    ][: len(shown)]
+    assert (
+        shown
+        and shown == _open(osrv)[: len(shown)]
+        or shown
+        == [i for i in Worklists(osrv.service.state_db).item_ids(QueueFilter(status="open"))][
+            : len(shown)
+        ]
+    )
     chances = [float(c) for c in re.findall(r"<strong>([0-9.]+)%</strong>", page)]
     assert chances == sorted(chances, reverse=True)
 
@@ -78,8 +85,12 @@ def test_one_click_records_and_opens_the_next_parcel_of_the_worklist(osrv: Serve
     with closing(client):
         w = "status=open&origin=DE&sort=risk&dir=desc"
         page = f"/officer/parcels/{item}?w={w.replace('&', '%26').replace('=', '%3D')}"
-        r = _post(client, f"/officer/parcels/{item}/quick",
-                  {"outcome": "clean", "w": w, "then": "next"}, page)  # fmt: skip
+        r = _post(
+            client,
+            f"/officer/parcels/{item}/quick",
+            {"outcome": "clean", "w": w, "then": "next"},
+            page,
+        )
         assert r.status_code == 303
         assert r.headers["location"].startswith(f"/officer/parcels/{following}?")
         assert "last=" + item in r.headers["location"]
@@ -88,8 +99,12 @@ def test_one_click_records_and_opens_the_next_parcel_of_the_worklist(osrv: Serve
         r = _post(client, f"/officer/parcels/{item}/quick", {"outcome": "seized"}, page)
         assert r.status_code == 409 and "recorded or corrected meanwhile" in r.text
         # from a worklist row: back to the worklist, saying what was recorded
-        r = _post(client, f"/officer/parcels/{following}/quick",
-                  {"outcome": "released", "w": w, "then": "queue"}, "/officer/queue")  # fmt: skip
+        r = _post(
+            client,
+            f"/officer/parcels/{following}/quick",
+            {"outcome": "released", "w": w, "then": "queue"},
+            "/officer/queue",
+        )
         assert r.status_code == 303 and r.headers["location"].startswith(f"/officer/queue?{w}")
         back = client.get(r.headers["location"]).text
         assert f"Recorded {following}: Released without inspection." in back
@@ -111,15 +126,18 @@ def test_claims_are_seen_by_others_and_an_admin_assigns(osrv: Server) -> None:
         # another officer cannot take it over; an administrator assigns it
         r = _post(ada, f"{page}/claim", {"action": "claim"}, page)
         assert r.status_code == 409 and "olga has claimed this parcel already" in r.text
-        r = _post(olga, f"/officer/parcels/{second}/claim", {"action": "assign",
-                                                             "officer": "ada"}, page)
+        r = _post(
+            olga, f"/officer/parcels/{second}/claim", {"action": "assign", "officer": "ada"}, page
+        )
         assert r.status_code == 403
-        r = _post(ada, f"/officer/parcels/{second}/claim", {"action": "assign",
-                                                            "officer": "olga"}, page)
+        r = _post(
+            ada, f"/officer/parcels/{second}/claim", {"action": "assign", "officer": "olga"}, page
+        )
         assert r.status_code == 303
         assert "assigned by ada" in olga.get(f"/officer/parcels/{second}").text
-        r = _post(ada, f"/officer/parcels/{second}/claim", {"action": "assign",
-                                                            "officer": "sam"}, page)
+        r = _post(
+            ada, f"/officer/parcels/{second}/claim", {"action": "assign", "officer": "sam"}, page
+        )
         assert r.status_code == 422  # a sorter's account is no one to assign a parcel to
         # each change of who holds a parcel is a record of the hash-chained decision log
         # (a refused claim or one that changes nothing is none); an outcome ends the claim
@@ -127,13 +145,20 @@ def test_claims_are_seen_by_others_and_an_admin_assigns(osrv: Server) -> None:
         assert _post(olga, f"{page}/claim", {"action": "release"}, page).status_code == 303
         assert _post(olga, f"{page}/claim", {"action": "release"}, page).status_code == 303
         second_page = f"/officer/parcels/{second}"
-        r = _post(olga, f"{second_page}/quick", {"outcome": "clean", "then": "page"},
-                  second_page)  # fmt: skip
+        r = _post(olga, f"{second_page}/quick", {"outcome": "clean", "then": "page"}, second_page)
         assert r.status_code == 303 and ada.get(second_page).text.count("Claimed by") == 0
     log = osrv.service.audit
-    claims = [(r["item_id"], r["kind"], r["caller"], r["decision"],
-               json.loads(r["detail"]).get("previous"))
-              for r in log.records() if r["kind"].startswith("parcel_")]  # fmt: skip
+    claims = [
+        (
+            r["item_id"],
+            r["kind"],
+            r["caller"],
+            r["decision"],
+            json.loads(r["detail"]).get("previous"),
+        )
+        for r in log.records()
+        if r["kind"].startswith("parcel_")
+    ]
     assert claims == [
         (first, "parcel_claimed", "officer:olga", "olga", None),
         (second, "parcel_assigned", "officer:ada", "olga", None),
@@ -152,16 +177,34 @@ def test_the_case_record_keeps_versions_and_checks_attachments(osrv: Server) -> 
     client, _ = sign_in(osrv.url, "olga")
     page = f"/officer/parcels/{item}"
     with closing(client):
-        r = _post(client, f"{page}/case", {"seal": "BAG-1", "substance": "other",
-                                           "gross_g": "12,5", "net_g": "10"}, page)
+        r = _post(
+            client,
+            f"{page}/case",
+            {"seal": "BAG-1", "substance": "other", "gross_g": "12,5", "net_g": "10"},
+            page,
+        )
         assert r.status_code == 422 and "when you choose Other" in r.text
-        r = _post(client, f"{page}/case", {"seal": "BAG-1", "substance": "mdma",
-                                           "gross_g": "9", "net_g": "10"}, page)
+        r = _post(
+            client,
+            f"{page}/case",
+            {"seal": "BAG-1", "substance": "mdma", "gross_g": "9", "net_g": "10"},
+            page,
+        )
         assert r.status_code == 422 and "cannot be more than the gross" in r.text
         for seal in ("BAG-1", "BAG-2"):
-            r = _post(client, f"{page}/case", {"seal": seal, "substance": "mdma",
-                                               "concealment": "media_case", "gross_g": "12,5",
-                                               "net_g": "10", "lab_ref": "L-1"}, page)
+            r = _post(
+                client,
+                f"{page}/case",
+                {
+                    "seal": seal,
+                    "substance": "mdma",
+                    "concealment": "media_case",
+                    "gross_g": "12,5",
+                    "net_g": "10",
+                    "lab_ref": "L-1",
+                },
+                page,
+            )
             assert r.status_code == 303
         text = client.get(page).text
         assert "Version 2, saved by NL-C-OLGA" in text and 'value="BAG-2"' in text
@@ -190,8 +233,11 @@ def test_the_case_record_keeps_versions_and_checks_attachments(osrv: Server) -> 
 
 
 def _views(osrv: Server, item: str) -> list[tuple[str, str]]:
-    return [(r["caller"], r["time"]) for r in osrv.service.audit.records("explanation_viewed")
-            if r["item_id"] == item]  # fmt: skip
+    return [
+        (r["caller"], r["time"])
+        for r in osrv.service.audit.records("explanation_viewed")
+        if r["item_id"] == item
+    ]
 
 
 def test_the_parcel_log_lists_decisions_and_counts_views(osrv: Server) -> None:
@@ -201,8 +247,9 @@ def test_the_parcel_log_lists_decisions_and_counts_views(osrv: Server) -> None:
         for _ in range(3):  # reloads within the hour: one record
             page = client.get(f"/officer/parcels/{item}").text
         assert len(_views(osrv, item)) == 1
-        r = _post(client, f"/officer/parcels/{item}/case", {"seal": "BAG-9"},
-                  f"/officer/parcels/{item}")  # fmt: skip
+        r = _post(
+            client, f"/officer/parcels/{item}/case", {"seal": "BAG-9"}, f"/officer/parcels/{item}"
+        )
         assert r.status_code == 303
         client.get(r.headers["location"])  # the page after a save: no new record
     ada, _ = sign_in(osrv.url, "ada")
@@ -227,10 +274,13 @@ def test_a_view_is_logged_again_after_its_period(osrv: Server) -> None:
     stored = osrv.service.state.get_result(item)
     assert stored is not None
     for seconds, written in ((0.5, False), (1.01, True), (1.5, False)):
-        assert note_view(log, "officer:olga", item, stored.model_version, "r",
-                         later + VIEW_PERIOD * seconds) is written  # fmt: skip
-    assert note_view(log, "officer:ada", item, stored.model_version, "r",
-                     later + VIEW_PERIOD * 1.5)  # fmt: skip
+        assert (
+            note_view(
+                log, "officer:olga", item, stored.model_version, "r", later + VIEW_PERIOD * seconds
+            )
+            is written
+        )
+    assert note_view(log, "officer:ada", item, stored.model_version, "r", later + VIEW_PERIOD * 1.5)
     assert len(_views(osrv, item)) == 3 and log.verify().ok
 
 
@@ -241,13 +291,18 @@ def test_exports_and_the_shift_report(osrv: Server) -> None:
         for item, verdict in zip(todo[:3], ("seized", "clean", "seized"), strict=False):
             page = f"/officer/parcels/{item}"
             assert _post(client, f"{page}/quick", {"outcome": verdict}, page).status_code == 303
-        sheet = client.get("/officer/export/worklist.csv", params={"status": "done",
-                                                                   "origin": "CA"})  # fmt: skip
+        sheet = client.get(
+            "/officer/export/worklist.csv", params={"status": "done", "origin": "CA"}
+        )
         assert sheet.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(sheet.text.lstrip("\ufeff"))))
         assert {r["Item ID"] for r in rows} >= set(todo[:3])
-        assert {r["Status"] for r in rows} <= {"Seized", "Clean", "Released without inspection",
-                                               "Other irregularity"}  # fmt: skip
+        assert {r["Status"] for r in rows} <= {
+            "Seized",
+            "Clean",
+            "Released without inspection",
+            "Other irregularity",
+        }
         assert all(r["Chance of a seizure"].endswith("%") for r in rows)
         outcomes = client.get("/officer/export/outcomes.csv").text
         found = list(csv.DictReader(io.StringIO(outcomes.lstrip("\ufeff"))))

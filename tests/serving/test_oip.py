@@ -29,14 +29,20 @@ def test_infer_on_features_matches_the_model(server: Server) -> None:
     model = server.service.holder.served.model
     k = len(model.spec.names)
     rows = np.random.default_rng(0).random((3, k)).astype(np.float32)
-    request = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [3, k],
-                           "data": rows.ravel().tolist()}]}  # fmt: skip
+    request = {
+        "inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [3, k], "data": rows.ravel().tolist()}
+        ]
+    }
     r = server.client().post(f"/v2/models/{NAME}/infer", json=request)
     assert r.status_code == 200, r.text
     outputs = {o["name"]: o["data"] for o in r.json()["outputs"]}
     np.testing.assert_allclose(outputs["margin"], model.margin(rows), atol=1e-6)
-    (logged,) = [e for e in server.service.audit.records("features_scored")
-                 if e["request_id"] == r.headers["x-request-id"]]  # fmt: skip
+    (logged,) = [
+        e
+        for e in server.service.audit.records("features_scored")
+        if e["request_id"] == r.headers["x-request-id"]
+    ]
     assert json.loads(logged["detail"]) == {"rows": 3} and logged["model_version"] == model.version
     many = server.service.settings.max_batch + 1
     request["inputs"][0] |= {"shape": [many, k], "data": [0.5] * (many * k)}
@@ -46,8 +52,9 @@ def test_infer_on_features_matches_the_model(server: Server) -> None:
 
 def test_infer_on_declarations_scores_them(server: Server) -> None:
     decls = [json.dumps(parcel()), parcel()]
-    request = {"inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [2],
-                           "data": decls}]}  # fmt: skip
+    request = {
+        "inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [2], "data": decls}]
+    }
     r = server.client().post(f"/v2/models/{NAME}/infer", json=request)
     assert r.status_code == 200, r.text
     outputs = {o["name"]: o["data"] for o in r.json()["outputs"]}
@@ -58,8 +65,11 @@ def test_infer_rejects_bad_tensors(server: Server) -> None:
     bad = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}
     assert server.client().post(f"/v2/models/{NAME}/infer", json=bad).status_code == 422
     assert server.client(None).post(f"/v2/models/{NAME}/infer", json=bad).status_code == 401
-    deep = {"inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [1],
-                        "data": ["[" * 20_000]}]}  # fmt: skip
+    deep = {
+        "inputs": [
+            {"name": "declaration", "datatype": "BYTES", "shape": [1], "data": ["[" * 20_000]}
+        ]
+    }
     r = server.client().post(f"/v2/models/{NAME}/infer", json=deep)
     assert r.status_code == 422 and "not a JSON declaration" in r.text
 

@@ -32,8 +32,9 @@ MODEL = "/v2/models/parcelscreen-xgboost"
         ("/docs", "sorter", "monitor"),  # and its viewer
     ],
 )
-def test_doors_are_closed_without_a_key(server: Server, path: str, least: str,
-                                        below: str | None) -> None:  # fmt: skip
+def test_doors_are_closed_without_a_key(
+    server: Server, path: str, least: str, below: str | None
+) -> None:
     anonymous = server.client(None).get(path)
     assert anonymous.status_code == 401, anonymous.text[:200]
     assert "feature_names" not in anonymous.text and "parcelscreen_" not in anonymous.text
@@ -54,8 +55,11 @@ def test_redoc_is_not_served(server: Server) -> None:
 @pytest.fixture(scope="module")
 def allowing(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose metrics are open to loopback clients (a Prometheus on the host)."""
-    yield from start_server(make_settings(tmp_path_factory.mktemp("allow"), trained.registry,
-                                          metrics_networks="127.0.0.0/8, ::1"))  # fmt: skip
+    yield from start_server(
+        make_settings(
+            tmp_path_factory.mktemp("allow"), trained.registry, metrics_networks="127.0.0.0/8, ::1"
+        )
+    )
 
 
 def test_an_allow_listed_network_scrapes_without_a_key(allowing: Server) -> None:

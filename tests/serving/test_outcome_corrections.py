@@ -30,15 +30,19 @@ CLEAN = {"result": "clean", "substance": None, "quantity_g": None}
 @pytest.fixture(scope="module")
 def osrv(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Four eyes off (the default): a reason is enough to correct."""
-    yield from officer_server(trained.registry, tmp_path_factory.mktemp("corrections"),
-                              parcels=30)  # fmt: skip
+    yield from officer_server(trained.registry, tmp_path_factory.mktemp("corrections"), parcels=30)
 
 
 @pytest.fixture(scope="module")
 def four_eyes(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """PARCELSCREEN_FOUR_EYES=1, two officers (olga, otto) and a second officer's API key."""
-    settings = make_settings(tmp_path_factory.mktemp("four-eyes"), trained.registry,
-                             max_batch=500, shadow_check_seconds=0, four_eyes=True)  # fmt: skip
+    settings = make_settings(
+        tmp_path_factory.mktemp("four-eyes"),
+        trained.registry,
+        max_batch=500,
+        shadow_check_seconds=0,
+        four_eyes=True,
+    )
     for server in start_server(settings):
         users = UserStore(server.service.state_db)
         for name in ("olga", "otto"):
@@ -60,23 +64,37 @@ def _queue_item(server: Server) -> str:
     return item
 
 
-def _post(server: Server, body: dict[str, Any], role: str = "officer",
-          **headers: str) -> httpx.Response:  # fmt: skip
+def _post(
+    server: Server, body: dict[str, Any], role: str = "officer", **headers: str
+) -> httpx.Response:
     return server.client(role).post("/v1/outcomes", json=body, headers=headers)
 
 
 def _seized(server: Server, item: str) -> int:
-    r = _post(server, outcome(item_id=item, recorded_at="2026-03-09T14:00:00+00:00",
-                              substance="cocaine", quantity_g=12.5))  # fmt: skip
+    r = _post(
+        server,
+        outcome(
+            item_id=item,
+            recorded_at="2026-03-09T14:00:00+00:00",
+            substance="cocaine",
+            quantity_g=12.5,
+        ),
+    )
     assert r.status_code == 201, r.text
     assert r.json()["linked_to_history"] is True
     return int(r.json().get("outcome_id", 0))  # (0: a service that does not name it)
 
 
-def _correction(item: str, corrects: int, reason: str = "lab: no controlled substance",
-                **changes: Any) -> dict[str, Any]:  # fmt: skip
-    return outcome(item_id=item, recorded_at="2026-03-12T09:00:00+00:00", corrects=corrects,
-                   correction_reason=reason, **(CLEAN | changes))  # fmt: skip
+def _correction(
+    item: str, corrects: int, reason: str = "lab: no controlled substance", **changes: Any
+) -> dict[str, Any]:
+    return outcome(
+        item_id=item,
+        recorded_at="2026-03-12T09:00:00+00:00",
+        corrects=corrects,
+        correction_reason=reason,
+        **(CLEAN | changes),
+    )
 
 
 def _sender_stats(server: Server, item: str) -> tuple[int, int]:
@@ -108,8 +126,11 @@ def _stored(server: Server, item: str) -> list[dict[str, Any]]:
 
 
 def _log(server: Server, item: str) -> list[dict[str, Any]]:
-    return [r for r in server.service.audit.records() if r["item_id"] == item
-            and r["kind"].startswith("outcome")]  # fmt: skip
+    return [
+        r
+        for r in server.service.audit.records()
+        if r["item_id"] == item and r["kind"].startswith("outcome")
+    ]
 
 
 # -- a second outcome without a reason -------------------------------------------------------
@@ -142,15 +163,30 @@ def test_the_officer_form_asks_for_a_reason(osrv: Server) -> None:
         page = client.get(f"/officer/parcels/{item}")
         assert 'name="corrects"' not in page.text  # no outcome yet: a first record
         stale = csrf_of(page.text)
-        r = client.post(url, data={"csrf": stale, "inspected": "yes", "result": "seized",
-                                   "substance": "cocaine", "quantity_g": "12,5"})  # fmt: skip
+        r = client.post(
+            url,
+            data={
+                "csrf": stale,
+                "inspected": "yes",
+                "result": "seized",
+                "substance": "cocaine",
+                "quantity_g": "12,5",
+            },
+        )
         assert r.status_code == 303
         page = client.get(f"/officer/parcels/{item}")
         assert 'name="corrects"' in page.text and "needs a reason" in page.text
         # one click of "Inspected: clean" on the correction form, with no reason: refused
         first = page.text.split('name="corrects" value="')[1].split('"')[0]
-        r = client.post(url, data={"csrf": csrf_of(page.text), "corrects": first,
-                                   "inspected": "yes", "result": "clean"})  # fmt: skip
+        r = client.post(
+            url,
+            data={
+                "csrf": csrf_of(page.text),
+                "corrects": first,
+                "inspected": "yes",
+                "result": "clean",
+            },
+        )
         assert r.status_code == 422 and "a correction needs a reason" in r.text
         # the form of a page loaded before the seizure was recorded: refused, not overwritten
         r = client.post(url, data={"csrf": stale, "inspected": "yes", "result": "clean"})
@@ -173,7 +209,9 @@ def test_a_correction_with_a_reason_is_stored_beside_the_first(osrv: Server) -> 
     second = answer["outcome_id"]
     trail = osrv.service.record.state.outcome_trail(item)
     assert [(o.id, o.result, o.corrects) for o in trail] == [
-        (first, "seized", None), (second, "clean", first)]  # fmt: skip
+        (first, "seized", None),
+        (second, "clean", first),
+    ]
     assert trail[0].record["quantity_g"] == 12.5  # the first record is kept as it was
     assert trail[1].record["correction_reason"] == "lab report 2026/114: sugar"
     # a correction names the item's current outcome: the first is no longer it
@@ -208,7 +246,8 @@ def test_a_retried_request_is_answered_from_the_record(osrv: Server) -> None:
 
 
 def test_an_overturned_seizure_moves_history_queue_and_export(
-    osrv: Server, tmp_path: Path,
+    osrv: Server,
+    tmp_path: Path,
 ) -> None:
     item = _queue_item(osrv)
     seizures, clean = _sender_stats(osrv, item)
@@ -231,9 +270,18 @@ def test_an_overturned_seizure_moves_history_queue_and_export(
 
     # corrected again to "not inspected": clean goes down too; the item still counts once
     second = r.json()["outcome_id"]
-    r = _post(osrv, _correction(item, second, "entered on the wrong parcel", inspected=False,
-                                result=None, selection_reason=None,
-                                selection_probability=None))  # fmt: skip
+    r = _post(
+        osrv,
+        _correction(
+            item,
+            second,
+            "entered on the wrong parcel",
+            inspected=False,
+            result=None,
+            selection_reason=None,
+            selection_probability=None,
+        ),
+    )
     assert r.status_code == 201, r.text
     assert _sender_stats(osrv, item) == (seizures, clean)
     assert "Released without inspection" in _queue_status(osrv, item)
@@ -244,7 +292,8 @@ def test_an_overturned_seizure_moves_history_queue_and_export(
 
 
 def test_four_eyes_a_seizure_overturned_waits_for_another_officer(
-    four_eyes: Server, tmp_path: Path,
+    four_eyes: Server,
+    tmp_path: Path,
 ) -> None:
     item = _queue_item(four_eyes)
     seizures, clean = _sender_stats(four_eyes, item)
@@ -252,16 +301,30 @@ def test_four_eyes_a_seizure_overturned_waits_for_another_officer(
     otto, _ = sign_in(four_eyes.url, "otto")
     with closing(olga), closing(otto):
         page = olga.get(f"/officer/parcels/{item}").text
-        r = olga.post(f"/officer/parcels/{item}/outcome", data={
-            "csrf": csrf_of(page), "inspected": "yes", "result": "seized",
-            "substance": "cocaine", "quantity_g": "12.5"})  # fmt: skip
+        r = olga.post(
+            f"/officer/parcels/{item}/outcome",
+            data={
+                "csrf": csrf_of(page),
+                "inspected": "yes",
+                "result": "seized",
+                "substance": "cocaine",
+                "quantity_g": "12.5",
+            },
+        )
         assert r.status_code == 303
         page = olga.get(f"/officer/parcels/{item}").text
         assert 'id="four-eyes"' in page  # the form says a second officer must approve
         first = int(page.split('name="corrects" value="')[1].split('"')[0])
-        r = olga.post(f"/officer/parcels/{item}/outcome", data={
-            "csrf": csrf_of(page), "corrects": str(first), "inspected": "yes",
-            "result": "clean", "correction_reason": "lab: powdered sugar"})  # fmt: skip
+        r = olga.post(
+            f"/officer/parcels/{item}/outcome",
+            data={
+                "csrf": csrf_of(page),
+                "corrects": str(first),
+                "inspected": "yes",
+                "result": "clean",
+                "correction_reason": "lab: powdered sugar",
+            },
+        )
         assert r.status_code == 303 and "saved=pending" in r.headers["location"]
         (pending,) = [o for o in four_eyes.service.state.outcome_trail(item) if o.corrects]
         assert pending.state == "pending"
@@ -292,8 +355,11 @@ def test_four_eyes_a_seizure_overturned_waits_for_another_officer(
     assert "✓ Clean" in _queue_status(four_eyes, item)
     assert _exported(four_eyes, tmp_path / "approved", item) == "clean"
     kinds = [(r["kind"], r["caller"]) for r in _log(four_eyes, item)]
-    assert kinds == [("outcome", "officer:olga"), ("outcome_correction_pending", "officer:olga"),
-                     ("outcome_correction_approved", "officer:otto")]  # fmt: skip
+    assert kinds == [
+        ("outcome", "officer:olga"),
+        ("outcome_correction_pending", "officer:olga"),
+        ("outcome_correction_approved", "officer:otto"),
+    ]
     assert check_record(four_eyes.service.record).ok
 
 
@@ -313,8 +379,17 @@ def test_four_eyes_over_the_api(four_eyes: Server) -> None:
     assert four_eyes.client("officer2").post("/v1/outcomes/999999999:approve").status_code == 404
     assert four_eyes.client("sorter").post(url).status_code == 403
     # a correction that does not overturn a seizure counts at once, four eyes or not
-    r = _post(four_eyes, _correction(item, pending, "lab: cocaine after all",
-                                     result="seized", substance="cocaine", quantity_g=11.0))
+    r = _post(
+        four_eyes,
+        _correction(
+            item,
+            pending,
+            "lab: cocaine after all",
+            result="seized",
+            substance="cocaine",
+            quantity_g=11.0,
+        ),
+    )
     assert r.status_code == 201 and r.json()["effective"] is True
     assert _stored(four_eyes, item)[-1]["quantity_g"] == 11.0
 
@@ -326,8 +401,13 @@ def test_four_eyes_a_pending_correction_of_a_corrected_outcome_is_not_approved(
     first = _seized(four_eyes, item)
     pending = _post(four_eyes, _correction(item, first)).json()["outcome_id"]
     # meanwhile the seizure is corrected another way (the weight), effective at once
-    r = _post(four_eyes, _correction(item, first, "weighed again", result="seized",
-                                     substance="cocaine", quantity_g=9.0), "officer2")
+    r = _post(
+        four_eyes,
+        _correction(
+            item, first, "weighed again", result="seized", substance="cocaine", quantity_g=9.0
+        ),
+        "officer2",
+    )
     assert r.status_code == 201 and r.json()["effective"] is True
     weighed = r.json()["outcome_id"]
     r = four_eyes.client("officer2").post(f"/v1/outcomes/{pending}:approve")
@@ -357,16 +437,22 @@ def test_a_correction_is_carried_in_json_only(tmp_path: Path) -> None:
 
 
 def test_import_refuses_a_second_outcome_and_records_a_correction(
-    osrv: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    osrv: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     from parcelscreen.cli import main
 
     item = _queue_item(osrv)
     first = _seized(osrv, item)
     file = tmp_path / "outcomes.jsonl"
-    file.write_text(json.dumps(outcome(item_id=item, **CLEAN)) + "\n"
-                    + json.dumps(_correction(item, first)) + "\n")  # fmt: skip
+    file.write_text(
+        json.dumps(outcome(item_id=item, **CLEAN))
+        + "\n"
+        + json.dumps(_correction(item, first))
+        + "\n"
+    )
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(osrv.settings.data_dir))
     assert main(["outcomes", "import", str(file)]) == 1
     out = capsys.readouterr()
@@ -387,27 +473,41 @@ def test_state_check_names_broken_corrections_and_a_history_that_counts_another_
         state = record.state
         a = state.put_outcome("RR000000001NL", "t", "t", "r1", "k1", False, {"result": "seized"})
         b = state.put_outcome("RR000000002NL", "t", "t", "r2", "k1", False, {"result": "seized"})
-        bad = state.put_outcome("RR000000002NL", "t", "t", "r3", "k1", False,
-                                {"result": "clean"}, corrects=a)  # fmt: skip
-        own = state.put_outcome("RR000000002NL", "t", "t", "r4", "k1", False,
-                                {"result": "clean"}, corrects=b, state="pending")  # fmt: skip
+        bad = state.put_outcome(
+            "RR000000002NL", "t", "t", "r3", "k1", False, {"result": "clean"}, corrects=a
+        )
+        own = state.put_outcome(
+            "RR000000002NL",
+            "t",
+            "t",
+            "r4",
+            "k1",
+            False,
+            {"result": "clean"},
+            corrects=b,
+            state="pending",
+        )
         state.approve_outcome(own, "k1", "t", "r5", linked=False)
         record.history_backend.put_item("RR000000003NL", {}, outcome=SEIZED, posted_us=0)
         state.put_outcome("RR000000003NL", "t", "t", "r6", "k1", True, {"result": "clean"})
         problems = " | ".join(check_record(record).problems)
     finally:
         record.close()
-    for named in (f"corrections that name no earlier outcome of their item (outcome IDs): {bad}",
-                  f"corrections approved by the officer who asked (outcome IDs): {own}",
-                  f"approvals with no decision-log record (outcome IDs): {own}",
-                  "items whose entity history counts another result than their current "
-                  "outcome (item IDs): RR000000003NL"):  # fmt: skip
+    for named in (
+        f"corrections that name no earlier outcome of their item (outcome IDs): {bad}",
+        f"corrections approved by the officer who asked (outcome IDs): {own}",
+        f"approvals with no decision-log record (outcome IDs): {own}",
+        "items whose entity history counts another result than their current "
+        "outcome (item IDs): RR000000003NL",
+    ):
         assert named in problems
 
 
 def test_history_load_counts_a_laboratory_correction_as_clean(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """An outcomes file with an item's seizure and, later, the laboratory's clean result (as
     the simulator writes them): the loaded history counts the item as clean."""
     from data_contracts import ParcelDeclaration, make_s10
@@ -416,18 +516,36 @@ def test_history_load_counts_a_laboratory_correction_as_clean(
     from tests.factories import declaration
 
     posted = ("2026-03-01T10:00:00+00:00", "2026-03-02T10:00:00+00:00")
-    decls = [ParcelDeclaration.model_validate(declaration(item_id=make_s10("RR", n, "NL"),
-                                                          posted_at=at))
-             for n, at in enumerate(posted, start=1)]  # fmt: skip
+    decls = [
+        ParcelDeclaration.model_validate(declaration(item_id=make_s10("RR", n, "NL"), posted_at=at))
+        for n, at in enumerate(posted, start=1)
+    ]
     write_records(decls, tmp_path / "declarations.parquet", "declaration")
     item = decls[0].item_id
-    write_records([InspectionOutcome.model_validate(o) for o in (
-        outcome(item_id=item, recorded_at="2026-03-01T12:00:00+00:00"),
-        outcome(item_id=item, recorded_at="2026-03-20T12:00:00+00:00", **CLEAN))],
-        tmp_path / "outcomes.parquet", "outcome")  # fmt: skip
+    write_records(
+        [
+            InspectionOutcome.model_validate(o)
+            for o in (
+                outcome(item_id=item, recorded_at="2026-03-01T12:00:00+00:00"),
+                outcome(item_id=item, recorded_at="2026-03-20T12:00:00+00:00", **CLEAN),
+            )
+        ],
+        tmp_path / "outcomes.parquet",
+        "outcome",
+    )
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path / "state"))
-    assert main(["history", "load", str(tmp_path / "declarations.parquet"),
-                 "--outcomes", str(tmp_path / "outcomes.parquet")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "history",
+                "load",
+                str(tmp_path / "declarations.parquet"),
+                "--outcomes",
+                str(tmp_path / "outcomes.parquet"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     record = Record(Settings(data_dir=tmp_path / "state"))
     try:

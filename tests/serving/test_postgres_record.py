@@ -40,8 +40,9 @@ STORES = ("history", "result", "officer", "log")
 @pytest.fixture(scope="module")
 def pg_server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     where = fresh_schema()
-    yield from start_server(make_settings(tmp_path_factory.mktemp("pg"), trained.registry,
-                                          lock_timeout=0.5, **where))  # fmt: skip
+    yield from start_server(
+        make_settings(tmp_path_factory.mktemp("pg"), trained.registry, lock_timeout=0.5, **where)
+    )
     drop_schema(where["database_schema"])
 
 
@@ -51,10 +52,13 @@ def _count(server: Server, sql: str, *params: object) -> int:
 
 def _on_record(server: Server, item_id: str) -> dict[str, int]:
     tables = {"history": "history_item", "result": "scored_result", "officer": "officer_parcel"}
-    counts = {name: _count(server, f"SELECT count(*) FROM {table} WHERE item_id = ?", item_id)
-              for name, table in tables.items()}  # fmt: skip
-    counts["log"] = _count(server, "SELECT count(*) FROM decision_log WHERE kind = 'decision' "
-                           "AND item_id = ?", item_id)  # fmt: skip
+    counts = {
+        name: _count(server, f"SELECT count(*) FROM {table} WHERE item_id = ?", item_id)
+        for name, table in tables.items()
+    }
+    counts["log"] = _count(
+        server, "SELECT count(*) FROM decision_log WHERE kind = 'decision' AND item_id = ?", item_id
+    )
     return counts
 
 
@@ -63,12 +67,27 @@ def test_the_stores_are_tables_of_one_postgresql_schema(pg_server: Server) -> No
     assert not pg_server.settings.state_path.exists()  # no state.sqlite beside it
     r = pg_server.client().post(SCORE, json=parcel())
     assert r.status_code == 200, r.text
-    tables = {row[0] for row in pg_server.service.record.db.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-        (pg_server.settings.database_schema,))}  # fmt: skip
-    assert {"api_key", "officer_user", "officer_session", "officer_signin_failure",
-            "service_flag", "scored_result", "officer_parcel", "outcome", "decision_log",
-            "history_entity", "history_item", "schema_version"} <= tables  # fmt: skip
+    tables = {
+        row[0]
+        for row in pg_server.service.record.db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+            (pg_server.settings.database_schema,),
+        )
+    }
+    assert {
+        "api_key",
+        "officer_user",
+        "officer_session",
+        "officer_signin_failure",
+        "service_flag",
+        "scored_result",
+        "officer_parcel",
+        "outcome",
+        "decision_log",
+        "history_entity",
+        "history_item",
+        "schema_version",
+    } <= tables
 
 
 @pytest.mark.parametrize("failing", ["audit.append_many", "state.put_results", "on_scored"])
@@ -121,12 +140,14 @@ def test_keys_and_the_halt_switch_are_shared_with_another_replica(pg_server: Ser
     try:
         keys = KeyStore(other.db, pg_server.settings.secret_key)
         key_id, secret = keys.create("sorter", "made on replica two")
-        ok = pg_server.client(None).post(SCORE, json=parcel(),
-                                         headers={"Authorization": f"Bearer {secret}"})
+        ok = pg_server.client(None).post(
+            SCORE, json=parcel(), headers={"Authorization": f"Bearer {secret}"}
+        )
         assert ok.status_code == 200, ok.text
         keys.revoke(key_id)
-        refused = pg_server.client(None).post(SCORE, json=parcel(),
-                                              headers={"Authorization": f"Bearer {secret}"})
+        refused = pg_server.client(None).post(
+            SCORE, json=parcel(), headers={"Authorization": f"Bearer {secret}"}
+        )
         assert refused.status_code == 401
         admin = pg_server.client("admin")
         assert admin.post("/v1/admin/halt", json={"reason": "test"}).status_code == 200
@@ -152,12 +173,16 @@ _APPENDER = textwrap.dedent("""
 
 def test_the_chain_stays_one_chain_with_writers_in_several_processes(tmp_path: Path) -> None:
     where = fresh_schema()
-    env = os.environ | {"PARCELSCREEN_DATA_DIR": str(tmp_path),
-                        "PARCELSCREEN_DATABASE_URL": where["database_url"],
-                        "PARCELSCREEN_DATABASE_SCHEMA": where["database_schema"]}  # fmt: skip
+    env = os.environ | {
+        "PARCELSCREEN_DATA_DIR": str(tmp_path),
+        "PARCELSCREEN_DATABASE_URL": where["database_url"],
+        "PARCELSCREEN_DATABASE_SCHEMA": where["database_schema"],
+    }
     try:
-        procs = [subprocess.Popen([sys.executable, "-c", _APPENDER, "60", f"writer{k}"],
-                                  env=env) for k in range(4)]  # fmt: skip
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _APPENDER, "60", f"writer{k}"], env=env)
+            for k in range(4)
+        ]
         assert [p.wait(timeout=300) for p in procs] == [0] * 4
         record = Record(Settings(data_dir=tmp_path, **where))
         try:
@@ -201,8 +226,10 @@ def test_a_replica_refuses_a_schema_version_it_does_not_know(
         check_at_start(settings)
         newer = known_version() + 1
         with psycopg.connect(where["database_url"], autocommit=True) as conn:
-            conn.execute(f"INSERT INTO {where['database_schema']}.schema_version VALUES "
-                         f"({newer}, '{newer:04d}_future.sql', 'now')")  # fmt: skip
+            conn.execute(
+                f"INSERT INTO {where['database_schema']}.schema_version VALUES "
+                f"({newer}, '{newer:04d}_future.sql', 'now')"
+            )
         with pytest.raises(SchemaMismatch, match=f"schema version {newer}, newer"):
             Record(settings)
         with pytest.raises(StoreRefused, match="newer than this release knows"):
@@ -234,8 +261,12 @@ def _sqlite_tables(tmp: Path) -> dict[str, set[str]]:
         db = record.db
         KeyStore(db, settings.secret_key), ParcelStore(db), UserStore(db), CaseStore(db)
         SignInThrottle(db, settings.secret_key), PartnerStore(db), FollowUps(db)
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                         "AND name NOT LIKE 'sqlite%'")]
+        names = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+            )
+        ]
         return {t: {c[1] for c in db.execute(f"PRAGMA table_info({t})")} for t in names}
     finally:
         record.close()
@@ -249,13 +280,19 @@ def test_the_migrations_make_every_table_and_column_the_stores_make_in_sqlite(
     where = fresh_schema()
     try:
         with psycopg.connect(where["database_url"]) as conn:
-            rows = conn.execute("SELECT table_name, column_name FROM information_schema.columns "
-                                "WHERE table_schema = %s", (where["database_schema"],)).fetchall()
+            rows = conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = %s",
+                (where["database_schema"],),
+            ).fetchall()
         pg: dict[str, set[str]] = {}
         for table, column in rows:
             pg.setdefault(table, set()).add(column)
-        missing = {t: sorted(cols - pg.get(t, set()))
-                   for t, cols in _sqlite_tables(tmp_path).items() if cols - pg.get(t, set())}
+        missing = {
+            t: sorted(cols - pg.get(t, set()))
+            for t, cols in _sqlite_tables(tmp_path).items()
+            if cols - pg.get(t, set())
+        }
         assert missing == {}, f"add a migration to serving/migrations for {missing}"
     finally:
         drop_schema(where["database_schema"])
@@ -265,13 +302,21 @@ def test_the_prunes_and_checks_run_on_the_shared_record(pg_server: Server, tmp_p
     """What an operator runs from any machine: every prune (dry and real), the checks."""
     for _ in range(3):
         assert pg_server.client().post(SCORE, json=parcel()).status_code == 200
-    env = os.environ | {"PARCELSCREEN_DATA_DIR": str(tmp_path),
-                        "PARCELSCREEN_DATABASE_URL": pg_server.settings.database_url or "",
-                        "PARCELSCREEN_DATABASE_SCHEMA": pg_server.settings.database_schema}
+    env = os.environ | {
+        "PARCELSCREEN_DATA_DIR": str(tmp_path),
+        "PARCELSCREEN_DATABASE_URL": pg_server.settings.database_url or "",
+        "PARCELSCREEN_DATABASE_SCHEMA": pg_server.settings.database_schema,
+    }
 
     def cli(*argv: str) -> dict[str, Any]:
-        done = subprocess.run([sys.executable, "-m", "parcelscreen", *argv], env=env,
-                              capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "parcelscreen", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return dict(json.loads(done.stdout))
 

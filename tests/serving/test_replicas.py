@@ -93,8 +93,7 @@ class Load:
                     else:
                         self.acked[body["item_id"]] = answer | {"request_id": rid}
 
-    def _send(self, client: httpx.Client, body: dict[str, Any],
-              rid: str) -> dict[str, Any] | None:  # fmt: skip
+    def _send(self, client: httpx.Client, body: dict[str, Any], rid: str) -> dict[str, Any] | None:
         for _ in range(60):
             try:
                 r = client.post(SCORE, json=body, headers={"X-Request-ID": rid})
@@ -132,21 +131,25 @@ def test_a_replica_killed_under_load_loses_nothing_acknowledged(
     finally:
         after.stop()
 
-    settings = Settings(data_dir=group.root / "replica1", registry=group.registry,
-                        **group.record)  # fmt: skip
+    settings = Settings(data_dir=group.root / "replica1", registry=group.registry, **group.record)
     record = Record(settings)
     try:
         db = record.db
         for item, answer in load.acked.items():
-            rows = db.execute("SELECT request_id, summary FROM scored_result WHERE item_id = ?",
-                              (item,))  # fmt: skip
+            rows = db.execute(
+                "SELECT request_id, summary FROM scored_result WHERE item_id = ?", (item,)
+            )
             assert len(rows) == 1, f"{item}: acknowledged but not on record"
             request_id, summary = rows[0]
             assert request_id == answer["request_id"]
             assert json.loads(summary)["decision"] == answer["decision"]
         items = list(load.acked) + list(after.acked)
-        logged = dict(db.execute(
-            "SELECT item_id, count(*) FROM decision_log WHERE kind = 'decision' GROUP BY item_id"))
+        logged = dict(
+            db.execute(
+                "SELECT item_id, count(*) FROM decision_log WHERE "
+                "kind = 'decision' GROUP BY item_id"
+            )
+        )
         history = dict(db.execute("SELECT item_id, count(*) FROM history_item GROUP BY item_id"))
         assert {i: logged.get(i, 0) for i in items} == dict.fromkeys(items, 1)  # none twice
         assert {i: history.get(i, 0) for i in items} == dict.fromkeys(items, 1)

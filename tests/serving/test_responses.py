@@ -143,8 +143,12 @@ def test_the_error_schemas_of_the_document_are_the_models(server: Server) -> Non
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == _ref(model), f"{method} {path} {status}"
                 declared.add(f"{status} {model.__name__}")
-    assert {"401 ErrorAnswer", "422 ErrorAnswer", "503 ErrorAnswer",
-            "409 OutcomeConflictAnswer"} <= declared  # fmt: skip
+    assert {
+        "401 ErrorAnswer",
+        "422 ErrorAnswer",
+        "503 ErrorAnswer",
+        "409 OutcomeConflictAnswer",
+    } <= declared
 
 
 def test_error_answers_are_the_models_json(server: Server) -> None:

@@ -20,8 +20,18 @@ from serving.officer._parcels import ParcelStore
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 #: Every table a prune deletes from, none deleted.
-NONE = dict.fromkeys(("scored_result", "officer_parcel", "outcome", "officer_claim",
-                      "officer_case", "officer_attachment", "officer_batch_run"), 0)  # fmt: skip
+NONE = dict.fromkeys(
+    (
+        "scored_result",
+        "officer_parcel",
+        "outcome",
+        "officer_claim",
+        "officer_case",
+        "officer_attachment",
+        "officer_batch_run",
+    ),
+    0,
+)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
@@ -38,23 +48,42 @@ class State:
 
     def scored(self, item: str, days_ago: float, officer_copy: bool = True) -> None:
         at = _ago(days_ago, self.now)
-        self.results.put_results([(item, "req", at, "v1", {"probability": 0.5},
-                                   np.zeros(3, dtype=np.float32))])  # fmt: skip
+        self.results.put_results(
+            [(item, "req", at, "v1", {"probability": 0.5}, np.zeros(3, dtype=np.float32))]
+        )
         if officer_copy:
-            self.parcels.put([{
-                "item_id": item, "scored_at": at, "scored_day": at[:10], "posted_at": at,
-                "origin_country": "NL", "origin_post": "NLA", "destination_country": "DE",
-                "category": "gift", "contents": "1 x tea", "probability": 0.5, "band": "high",
-                "decision": "inspect", "flagged": 1, "model_version": "v1",
-                "declaration": "{}"}])  # fmt: skip
+            self.parcels.put(
+                [
+                    {
+                        "item_id": item,
+                        "scored_at": at,
+                        "scored_day": at[:10],
+                        "posted_at": at,
+                        "origin_country": "NL",
+                        "origin_post": "NLA",
+                        "destination_country": "DE",
+                        "category": "gift",
+                        "contents": "1 x tea",
+                        "probability": 0.5,
+                        "band": "high",
+                        "decision": "inspect",
+                        "flagged": 1,
+                        "model_version": "v1",
+                        "declaration": "{}",
+                    }
+                ]
+            )
             self.parcels.db.execute(
                 "INSERT INTO officer_feedback (item_id, time, officer, disagree, reason, notes) "
-                "VALUES (?, ?, 'o1', 0, '', '')", (item, at))  # fmt: skip
+                "VALUES (?, ?, 'o1', 0, '', '')",
+                (item, at),
+            )
 
     def outcome(self, item: str, days_ago: float) -> None:
         at = _ago(days_ago, self.now)
-        self.results.put_outcome(item, at, at, "req", "k1", True,
-                                 {"item_id": item, "inspected": True})  # fmt: skip
+        self.results.put_outcome(
+            item, at, at, "req", "k1", True, {"item_id": item, "inspected": True}
+        )
 
     def items(self, table: str) -> set[str]:
         return {item for (item,) in self.db.execute(f"SELECT item_id FROM {table}")}
@@ -95,11 +124,18 @@ def _worked_on(state: State, item: str, log: DecisionLog, run: str = "") -> None
     log.append(Entry("parcel_claimed", caller="officer:olga", item_id=item, decision="olga"))
     for seal in ("BAG-1", "BAG-2"):
         case_id = cases.save(item, "NL-C-OLGA", {"seal": seal})
-        log.append(Entry("case_record", caller="officer:olga", item_id=item,
-                         detail={"case_id": case_id}))  # fmt: skip
+        log.append(
+            Entry("case_record", caller="officer:olga", item_id=item, detail={"case_id": case_id})
+        )
     kept = cases.attach(item, "NL-C-OLGA", "label.png", PNG)
-    log.append(Entry("case_attachment", caller="officer:olga", item_id=item,
-                     detail={"attachment_id": kept.id, "sha256": kept.sha256}))  # fmt: skip
+    log.append(
+        Entry(
+            "case_attachment",
+            caller="officer:olga",
+            item_id=item,
+            detail={"attachment_id": kept.id, "sha256": kept.sha256},
+        )
+    )
     if run:
         state.db.execute("UPDATE officer_parcel SET batch_run = ? WHERE item_id = ?", (run, item))
 
@@ -108,9 +144,17 @@ def test_claims_cases_and_attachments_go_with_their_parcel(state: State) -> None
     log = DecisionLog(state.db)
     lists = state.parcels.worklists
     for run, days in (("a" * 16, 400), ("b" * 16, 100)):
-        lists.put_run({"run_id": run, "manifest": f"m-{run[0]}.parquet", "model_version": "v1",
-                       "recorded_at": _ago(days), "rows": 1, "listed": 1,
-                       "capacity": "10%"})  # fmt: skip
+        lists.put_run(
+            {
+                "run_id": run,
+                "manifest": f"m-{run[0]}.parquet",
+                "model_version": "v1",
+                "recorded_at": _ago(days),
+                "rows": 1,
+                "listed": 1,
+                "capacity": "10%",
+            }
+        )
     _worked_on(state, "old-passed", log, "a" * 16)  # goes at 365 days, and so does its run
     _worked_on(state, "recent-passed", log, "b" * 16)  # stays
     _worked_on(state, "old-inspected", log)  # inspected: stays for the labelled period
@@ -119,9 +163,20 @@ def test_claims_cases_and_attachments_go_with_their_parcel(state: State) -> None
     records = len(log.records())
     dry = prune_state(state.db, 365, 1825, now=NOW, dry_run=True)
     result = prune_state(state.db, 365, 1825, now=NOW)
-    assert result["deleted"] == dry["deleted"] == NONE | {
-        "scored_result": 3, "officer_parcel": 2, "outcome": 3, "officer_claim": 2,
-        "officer_case": 5, "officer_attachment": 2, "officer_batch_run": 1}  # fmt: skip
+    assert (
+        result["deleted"]
+        == dry["deleted"]
+        == NONE
+        | {
+            "scored_result": 3,
+            "officer_parcel": 2,
+            "outcome": 3,
+            "officer_claim": 2,
+            "officer_case": 5,
+            "officer_attachment": 2,
+            "officer_batch_run": 1,
+        }
+    )
     kept = {"recent-passed", "old-inspected"}
     for table in ("officer_claim", "officer_case", "officer_attachment"):
         assert state.items(table) == kept, table
@@ -156,8 +211,9 @@ def test_an_outcome_arriving_during_a_prune_keeps_its_parcel(
 ) -> None:
     found = retention._expired
 
-    def then_inspected(db: Database, table: str, cutoffs: retention.Cutoffs,
-                       after: int) -> list[int]:  # fmt: skip
+    def then_inspected(
+        db: Database, table: str, cutoffs: retention.Cutoffs, after: int
+    ) -> list[int]:
         rowids = found(db, table, cutoffs, after)
         if rowids and table == "scored_result":
             state.outcome("old-passed", 0)  # between the read and the delete

@@ -74,8 +74,7 @@ def test_an_outcome_recorded_outside_the_plausible_window_is_refused(
     server: Server, when: str
 ) -> None:
     item = parcel()["item_id"]
-    r = server.client("officer").post("/v1/outcomes", json=outcome(item_id=item,
-                                                                   recorded_at=when))
+    r = server.client("officer").post("/v1/outcomes", json=outcome(item_id=item, recorded_at=when))
     assert r.status_code == 422, r.text
     (problem,) = r.json()["error"]["problems"]
     assert problem["field"] == "recorded_at" and "plausible window" in problem["problem"]
@@ -105,10 +104,12 @@ def test_a_replayed_request_id_with_another_declaration_is_409_on_the_oip_route(
     headers = {"X-Request-ID": "replay-oip-1"}
 
     def infer(decl: dict[str, Any]) -> Any:
-        request = {"inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [1],
-                               "data": [decl]}]}  # fmt: skip
-        return server.client().post("/v2/models/parcelscreen-xgboost/infer", json=request,
-                                    headers=headers)  # fmt: skip
+        request = {
+            "inputs": [{"name": "declaration", "datatype": "BYTES", "shape": [1], "data": [decl]}]
+        }
+        return server.client().post(
+            "/v2/models/parcelscreen-xgboost/infer", json=request, headers=headers
+        )
 
     assert infer(body).status_code == 200
     r = infer(dict(body, declared_value=body["declared_value"] + 100))

@@ -70,6 +70,10 @@ def test_a_chunk_is_the_engines_columns_with_row_numbers(w: World, explain_all: 
     results, _ = score_chunk(engine, table, np.arange(100, 400), explain_all)
     assert results.schema == RESULT_SCHEMA
     assert results.column("row").to_pylist() == list(range(100, 400))
-    scored = engine.score_frame(engine.frame(table), "all" if explain_all else "flagged",
-                                record=False, top=None if explain_all else TOP_REASONS)
+    scored = engine.score_frame(
+        engine.frame(table),
+        "all" if explain_all else "flagged",
+        record=False,
+        top=None if explain_all else TOP_REASONS,
+    )
     assert results.drop_columns(["row"]) == scored.to_arrow()

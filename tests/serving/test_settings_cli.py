@@ -41,8 +41,9 @@ def test_development_defaults() -> None:
         {"PARCELSCREEN_PSEUDONYMISATION_KEY": "a-real-pseudonymisation-key"},  # secret default
     ],
 )
-def test_production_refuses_default_keys(monkeypatch: pytest.MonkeyPatch,
-                                         env: dict[str, str]) -> None:  # fmt: skip
+def test_production_refuses_default_keys(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
     monkeypatch.setenv("PARCELSCREEN_ENVIRONMENT", "production")
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -36,9 +36,12 @@ class Worker:
     """Another worker process that counts ``n`` requests and decisions, then waits."""
 
     def __init__(self, directory: Path, n: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, str(directory), str(n)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(directory), str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None and self.proc.stdout.readline() == "counted\n"
 
     def end(self) -> None:
@@ -51,8 +54,11 @@ class Worker:
 
 def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = metrics.render(lambda: ("v1", "abc", REFERENCE, False))
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def _requests(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
@@ -60,8 +66,7 @@ def _requests(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> 
 
 
 def _snapshot(directory: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.iterdir())}  # fmt: skip
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
 
 
 def test_a_scrape_sums_every_worker_and_writes_nothing(tmp_path: Path) -> None:
@@ -77,8 +82,10 @@ def test_a_scrape_sums_every_worker_and_writes_nothing(tmp_path: Path) -> None:
         assert _snapshot(directory) == before
         assert {p.name: p.stat().st_mtime_ns for p in directory.iterdir()} == mtimes
         assert _requests(samples) == 1 + 5 + 7
-        key = ("parcelscreen_decisions_total",
-               (("band", "low"), ("decision", "pass"), ("mode", "model")))  # fmt: skip
+        key = (
+            "parcelscreen_decisions_total",
+            (("band", "low"), ("decision", "pass"), ("mode", "model")),
+        )
         assert samples[key] == 12
         assert samples[("parcelscreen_score_window", ())] == 12  # both live windows
 

@@ -22,38 +22,48 @@ from .conftest import parcel
 pytestmark = pytest.mark.slow
 
 
-
 def _score_all(url: str, key: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
     async def run() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=len(bodies))
-        async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits,
-                                     headers={"Authorization": f"Bearer {key}"}) as c:  # fmt: skip
-            return list(await asyncio.gather(*(c.post("/v1/parcels:score", json=b)
-                                               for b in bodies)))  # fmt: skip
+        async with httpx.AsyncClient(
+            base_url=url, timeout=30, limits=limits, headers={"Authorization": f"Bearer {key}"}
+        ) as c:
+            return list(
+                await asyncio.gather(*(c.post("/v1/parcels:score", json=b) for b in bodies))
+            )
 
     return asyncio.run(run())
 
 
 def _decisions(metrics: str) -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-               if line.startswith("parcelscreen_decisions_total{"))  # fmt: skip
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("parcelscreen_decisions_total{")
+    )
 
 
-def test_two_workers_share_stores_halt_switch_and_metrics(trained: Trained,
-                                                          tmp_path: Path) -> None:  # fmt: skip
+def test_two_workers_share_stores_halt_switch_and_metrics(trained: Trained, tmp_path: Path) -> None:
     port = free_port()
-    env = os.environ | {"PARCELSCREEN_DATA_DIR": str(tmp_path),
-                        "PARCELSCREEN_REGISTRY": str(trained.registry),
-                        "PARCELSCREEN_RELOAD_SECONDS": "0", "PARCELSCREEN_CAPACITY": "0.4"}
+    env = os.environ | {
+        "PARCELSCREEN_DATA_DIR": str(tmp_path),
+        "PARCELSCREEN_REGISTRY": str(trained.registry),
+        "PARCELSCREEN_RELOAD_SECONDS": "0",
+        "PARCELSCREEN_CAPACITY": "0.4",
+    }
     settings = Settings(data_dir=tmp_path, registry=trained.registry)
     db = Database(settings.state_path)
     keys = KeyStore(db, settings.secret_key)
     sorter, admin = keys.create("sorter")[1], keys.create("admin")[1]
     db.close()
     closing: list[Any] = []
-    proc = subprocess.Popen([sys.executable, "-m", "parcelscreen", "serve", "--workers", "2",
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parcelscreen", "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc, lambda: proc.stderr.read() if proc.stderr else "", timeout=90)
@@ -75,8 +85,11 @@ def test_two_workers_share_stores_halt_switch_and_metrics(trained: Trained,
             assert _decisions(scrape.text) == 40
 
         # a halt through one worker holds for every worker
-        halted = httpx.post(f"{url}/v1/admin/halt", json={"reason": "test"},
-                            headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
+        halted = httpx.post(
+            f"{url}/v1/admin/halt",
+            json={"reason": "test"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
         assert halted.status_code == 200
         answers = _score_all(url, sorter, [parcel() for _ in range(30)])
         assert {a.json()["mode"] for a in answers} == {"halted-fallback"}

@@ -19,15 +19,22 @@ def test_flows_share_vendors_and_drops_but_not_outcomes() -> None:
         assert all(d["destination_country"] == code for d in decls)
         ids = {d["item_id"] for d in decls}
         assert {o["item_id"] for o in result.outcomes.to_pylist()} <= ids  # its own outcomes
-        senders[code] = {(d["sender"]["name"], d["sender"]["street"] or "")
-                         for d, t in zip(decls, truth, strict=True) if t["vendor_id"] is not None}
+        senders[code] = {
+            (d["sender"]["name"], d["sender"]["street"] or "")
+            for d, t in zip(decls, truth, strict=True)
+            if t["vendor_id"] is not None
+        }
         if code != "NL":  # later authorities ship for some of the earlier ones' vendors
             assert any(t["vendor_key"].startswith("NL:") for t in truth)
     assert senders["NL"] & senders["BE"] and senders["NL"] & senders["DE"]
     # drops of one country receive parcels entering at another authority
-    be_drop_countries = {d["recipient"]["country"] for d, t in zip(
-        flows["NL"].declarations.to_pylist(), flows["NL"].truth.to_pylist(), strict=True)
-        if t["recipient_kind"] == "drop"}  # fmt: skip
+    be_drop_countries = {
+        d["recipient"]["country"]
+        for d, t in zip(
+            flows["NL"].declarations.to_pylist(), flows["NL"].truth.to_pylist(), strict=True
+        )
+        if t["recipient_kind"] == "drop"
+    }
     assert be_drop_countries - {"NL"}
 
 

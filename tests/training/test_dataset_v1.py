@@ -32,8 +32,12 @@ def test_a_version_1_training_file_reads(tmp_path: Path) -> None:
 
 def test_a_column_of_another_type_is_still_refused(tmp_path: Path) -> None:
     path = tmp_path / "declarations.parquet"
-    schema = pa.schema([pa.field("item_id", pa.int64()) if f.name == "item_id" else f
-                        for f in V1_DECLARATION_SCHEMA])  # fmt: skip
+    schema = pa.schema(
+        [
+            pa.field("item_id", pa.int64()) if f.name == "item_id" else f
+            for f in V1_DECLARATION_SCHEMA
+        ]
+    )
     pq.write_table(schema.empty_table(), path)
     with pytest.raises(DataError, match="column item_id is int64"):
         read_table(path, "declaration", validate=False, progress=lambda _m: None)

@@ -16,14 +16,53 @@ from parcelscreen.cli import main
 from screening import FX_TO_EUR
 from training.importing import MappingError, import_source, load_mapping
 
-HEADER = ["ref", "day", "office", "mode", "cat", "grams", "usd", "cur", "seller", "buyer",
-          "from", "hs", "verdict"]  # fmt: skip
+HEADER = [
+    "ref",
+    "day",
+    "office",
+    "mode",
+    "cat",
+    "grams",
+    "usd",
+    "cur",
+    "seller",
+    "buyer",
+    "from",
+    "hs",
+    "verdict",
+]
 ROWS = [
     ["1", "2026-03-01 10:00", "A1", "M", "G", "1500", "20", "USD", "s1", "b1", "CN", "4202", "Y"],
-    ["2", "2026-03-02 11:30", "A1", "X", "S", "250", "3.5", "USD", "s2", "b2", "US", "420211",
-     "N"],  # unknown mode code "X": no translation, no default -> quarantine
-    ["3", "2026-03-02 12:00", "A2", "M", "S", "250", "3.5", "GBP", "s3", "b3", "US", "8517",
-     "N"],  # currency column says GBP: converted through the reference rates
+    [
+        "2",
+        "2026-03-02 11:30",
+        "A1",
+        "X",
+        "S",
+        "250",
+        "3.5",
+        "USD",
+        "s2",
+        "b2",
+        "US",
+        "420211",
+        "N",
+    ],  # unknown mode code "X": no translation, no default -> quarantine
+    [
+        "3",
+        "2026-03-02 12:00",
+        "A2",
+        "M",
+        "S",
+        "250",
+        "3.5",
+        "GBP",
+        "s3",
+        "b3",
+        "US",
+        "8517",
+        "N",
+    ],  # currency column says GBP: converted through the reference rates
     ["4", "2026-03-03 09:00", "A2", "M", "S", "300", "9", "USD", "", "b4", "ZZ", "8517", "N"],
     # no seller (a default applies) and an invented country code: the contract quarantines
     ["5", "not a date", "A2", "M", "G", "300", "9", "USD", "s5", "b5", "DE", "8517", "N"],
@@ -112,7 +151,9 @@ def test_rows_map_or_go_to_quarantine_with_column_and_reason(tmp_path: Path) -> 
     assert "withheld" in next(q["value"] for q in quarantined if q["field"] == "sender.country")
     outcomes = pq.read_table(out / "outcomes.parquet").to_pylist()
     assert [(o["result"], o["inspected"], o["selection_probability"]) for o in outcomes] == [
-        ("seized", True, None), ("clean", True, None)]
+        ("seized", True, None),
+        ("clean", True, None),
+    ]
     assert (outcomes[0]["recorded_at"] - first["posted_at"]).days == 3
     coverage = json.loads((out / "import-report.json").read_text())
     assert coverage["codes"]["mode"]["untranslated"] == {"X": 1}
@@ -132,9 +173,11 @@ def test_the_same_export_as_json_lines_or_parquet_imports_the_same(tmp_path: Pat
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
     parquet = tmp_path / "export.parquet"
     pq.write_table(pa.Table.from_pylist(rows), parquet)
-    tables = [pq.read_table(d / "declarations.parquet") for d in
-              (tmp_path / "a", tmp_path / "b", tmp_path / "c")
-              if import_source({"a": source, "b": jsonl, "c": parquet}[d.name], mapping, d)]
+    tables = [
+        pq.read_table(d / "declarations.parquet")
+        for d in (tmp_path / "a", tmp_path / "b", tmp_path / "c")
+        if import_source({"a": source, "b": jsonl, "c": parquet}[d.name], mapping, d)
+    ]
     assert tables[0].equals(tables[1]) and tables[0].equals(tables[2])
 
 
@@ -142,7 +185,7 @@ def test_the_same_export_as_json_lines_or_parquet_imports_the_same(tmp_path: Pat
     ("change", "key", "problem"),
     [
         # a misspelt field name: the nearest contract field is suggested
-        (("\"sender.name\" =", "\"sender.nmae\" ="), "fields.sender.nmae", "sender.name"),
+        (('"sender.name" =', '"sender.nmae" ='), "fields.sender.nmae", "sender.name"),
         # an option the field kind does not have
         (('unit = "g" }\nd', 'unti = "g" }\nd'), "fields.gross_weight_kg.unti", "unknown key"),
         (('unit = "g" }\nd', 'unit = "oz" }\nd'), "fields.gross_weight_kg.unit", "g, kg, lb"),
@@ -154,10 +197,13 @@ def test_the_same_export_as_json_lines_or_parquet_imports_the_same(tmp_path: Pat
         (('destination_country = "NL"\n', ""), "fields.destination_country", "requires it"),
         (('codes = "category"', 'codes = "kinds"'), "fields.category.codes", "[codes.NAME]"),
         (('G = "gift"', 'G = "present"'), "fields.category", "present is not a category"),
-        (('seized = ["Y"]', 'seized = []'), "label", "seized"),
+        (('seized = ["Y"]', "seized = []"), "label", "seized"),
         (('clean = ["N"]', 'clean = ["Y"]'), "label.clean", "also listed as seized"),
-        (('column = "seller",', 'column = "seller", value = "x",'), "fields.sender.name",
-         "exactly one of column"),
+        (
+            ('column = "seller",', 'column = "seller", value = "x",'),
+            "fields.sender.name",
+            "exactly one of column",
+        ),
         (("[source]", "[sauce]"), "sauce", "did you mean 'source'"),
         (("[source]", "[source"), "not valid TOML", ""),
     ],
@@ -174,8 +220,11 @@ def test_a_bad_mapping_is_refused_naming_key_and_problem(
 
 def test_a_column_the_source_lacks_is_named_with_its_columns(tmp_path: Path) -> None:
     source, path = _write(tmp_path, MAPPING.replace('column = "buyer"', 'column = "buyer_id"'))
-    with pytest.raises(MappingError, match=r"fields\.recipient\.name: column 'buyer_id' is not "
-                       r"in export\.csv; its columns: ref, day"):  # fmt: skip
+    with pytest.raises(
+        MappingError,
+        match=r"fields\.recipient\.name: column 'buyer_id' is not "
+        r"in export\.csv; its columns: ref, day",
+    ):
         import_source(source, load_mapping(path), None)
 
 
@@ -192,8 +241,9 @@ def test_cli_check_reads_the_first_rows_and_writes_nothing(
     assert code == 0 and (tmp_path / "o" / "quarantine.csv").exists()
 
 
-def test_cli_bad_mapping_is_one_error_line(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_cli_bad_mapping_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source, path = _write(tmp_path, MAPPING.replace('unit = "g" }\nd', 'unit = "oz" }\nd'))
     code = main(["import", str(source), "--mapping", str(path), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
@@ -205,13 +255,17 @@ def test_cli_bad_mapping_is_one_error_line(tmp_path: Path,
 def test_a_row_with_a_carrier_is_an_express_consignment_named_by_its_trader_ids(
     tmp_path: Path,
 ) -> None:
-    mapping = MAPPING.replace('"sender.name" = { column = "seller", default = "unknown seller" }',
-                              '"sender.id_number" = { column = "seller", default = "NONE" }')
-    mapping = mapping.replace('"recipient.name" = { column = "buyer" }',
-                              '"recipient.id_number" = { column = "buyer" }\n'
-                              '"express.carrier" = { column = "office", codes = "carrier", '
-                              'missing = ["A1"] }\n'
-                              '"express.house_consignment" = { column = "ref" }')
+    mapping = MAPPING.replace(
+        '"sender.name" = { column = "seller", default = "unknown seller" }',
+        '"sender.id_number" = { column = "seller", default = "NONE" }',
+    )
+    mapping = mapping.replace(
+        '"recipient.name" = { column = "buyer" }',
+        '"recipient.id_number" = { column = "buyer" }\n'
+        '"express.carrier" = { column = "office", codes = "carrier", '
+        'missing = ["A1"] }\n'
+        '"express.house_consignment" = { column = "ref" }',
+    )
     # no label: declarations only
     mapping = mapping.split("[label]")[0] + '[codes.carrier]\nA2 = "DHL"\n'
     source, path = _write(tmp_path, mapping)

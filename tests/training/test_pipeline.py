@@ -18,8 +18,10 @@ def test_bundle_is_complete_and_registered(trained: Trained) -> None:
     for heading in ("Intended use", "Out-of-scope use", "Data", "Metrics", "Caveats"):
         assert f"## {heading}" in card
     random = trained.run.metrics["random_control"]["model"]
-    assert (f"Sample: {random['n']} test parcels selected at random, {random['positives']} "
-            "of them seized.") in card  # fmt: skip
+    assert (
+        f"Sample: {random['n']} test parcels selected at random, {random['positives']} "
+        "of them seized."
+    ) in card
 
 
 def test_the_card_warns_when_the_random_sample_is_thin() -> None:
@@ -48,8 +50,13 @@ def test_onnx_margin_matches_booster_with_nan_rows(trained: Trained) -> None:
     model = LoadedModel.load(trained.run.bundle)
     rng = np.random.default_rng(0)
     reference = model.reference["features"]
-    rows = np.array([[rng.choice(reference[n]["edges"] or [0.0]) for n in model.spec.names]
-                     for _ in range(200)], dtype=np.float32)  # fmt: skip
+    rows = np.array(
+        [
+            [rng.choice(reference[n]["edges"] or [0.0]) for n in model.spec.names]
+            for _ in range(200)
+        ],
+        dtype=np.float32,
+    )
     rows[::3, ::2] = np.nan
     rows[-1, :] = np.nan
     expected = model.booster.predict(xgboost.DMatrix(rows, missing=np.nan), output_margin=True)
@@ -98,8 +105,12 @@ def test_tip_offs_train_the_trees_but_not_the_calibration(tmp_path: Path) -> Non
     from training.simulation import simulate, write_simulation
 
     write_simulation(simulate(replace(SMALL_DATA, tip_off_rate=0.3)), tmp_path)
-    data = load_dataset(tmp_path / "declarations.parquet", tmp_path / "outcomes.parquet",
-                        Pseudonymiser(KEY), validate=False)  # fmt: skip
+    data = load_dataset(
+        tmp_path / "declarations.parquet",
+        tmp_path / "outcomes.parquet",
+        Pseudonymiser(KEY),
+        validate=False,
+    )
     result = train_model(data, TrainConfig(rounds=60, early_stopping=20), lambda _m: None)
     split = result.split
     labelled = split.validation & data.inspected & (data.known_us < split.validation_cutoff_us)
@@ -107,8 +118,11 @@ def test_tip_offs_train_the_trees_but_not_the_calibration(tmp_path: Path) -> Non
     assert data.seized[tipped].any()  # the data hold tip-offs that would count
 
     def platt(rows: np.ndarray) -> tuple[float, float]:
-        fitted = fit_platt(predict_margin(result.booster, result.matrix[rows]),
-                           data.seized[rows], result.weights[rows])  # fmt: skip
+        fitted = fit_platt(
+            predict_margin(result.booster, result.matrix[rows]),
+            data.seized[rows],
+            result.weights[rows],
+        )
         return fitted.slope, fitted.intercept
 
     ours = (result.calibration.slope, result.calibration.intercept)

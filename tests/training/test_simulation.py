@@ -157,10 +157,14 @@ def test_csv_copies_are_in_the_contracts_csv_form(tmp_path: Path) -> None:
     paths = write_simulation(result, tmp_path, csv=True)
     header = paths["declarations_csv"].read_text().split("\n", 1)[0]
     assert header.replace('"', "").split(",") == list(DECLARATION_CSV_COLUMNS)
-    for kind, name, rows in [("declaration", "declarations", 2_000),
-                             ("outcome", "outcomes", result.outcomes.num_rows)]:  # fmt: skip
-        report = validate_records(ParcelDeclaration if kind == "declaration" else
-                                  InspectionOutcome, iter_records(paths[f"{name}_csv"], kind))  # type: ignore[arg-type]
+    for kind, name, rows in [
+        ("declaration", "declarations", 2_000),
+        ("outcome", "outcomes", result.outcomes.num_rows),
+    ]:
+        report = validate_records(
+            ParcelDeclaration if kind == "declaration" else InspectionOutcome,
+            iter_records(paths[f"{name}_csv"], kind),  # type: ignore[arg-type]
+        )
         assert (report.records, len(report.valid)) == (rows, rows), report.errors[:3]
 
 

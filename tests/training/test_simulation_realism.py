@@ -35,32 +35,39 @@ def _frame(result: SimulationResult) -> pd.DataFrame:
     d = result.declarations
     lines = d.column("lines")
     parent = pc.list_parent_indices(lines).to_numpy()
-    net = np.bincount(parent, pc.struct_field(pc.list_flatten(lines), "net_weight_kg").to_numpy(),
-                      d.num_rows)  # fmt: skip
+    net = np.bincount(
+        parent, pc.struct_field(pc.list_flatten(lines), "net_weight_kg").to_numpy(), d.num_rows
+    )
     sender, recipient = d.column("sender"), d.column("recipient")
 
     def field(party: object, name: str) -> np.ndarray:
         return np.asarray(pc.struct_field(party, name).to_numpy(zero_copy_only=False))
 
     truth = result.truth.to_pandas()
-    return pd.DataFrame({
-        "item_id": d.column("item_id").to_numpy(zero_copy_only=False),
-        "posted": d.column("posted_at").to_pandas(),
-        "origin": d.column("origin_country").to_numpy(zero_copy_only=False),
-        "destination": d.column("destination_country").to_numpy(zero_copy_only=False),
-        "sender_name": field(sender, "name"),
-        "sender_address": pd.Series(field(sender, "street")).astype(str) + "|"
-        + pd.Series(field(sender, "postcode")).astype(str) + "|" + field(sender, "country"),
-        "recipient_address": pd.Series(field(recipient, "street")).astype(str) + "|"
-        + pd.Series(field(recipient, "postcode")).astype(str),
-        "ratio": net / d.column("gross_weight_kg").to_numpy(),
-        "gross": d.column("gross_weight_kg").to_numpy(),
-        "illicit": truth.illicit.to_numpy(),
-        "vendor": truth.sender_kind.str.startswith("vendor").to_numpy(),
-        "own_identity": (truth.sender_kind == "vendor").to_numpy(),
-        "vendor_id": truth.vendor_id.to_numpy(),
-        "sender_party": truth.sender_party.to_numpy(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "item_id": d.column("item_id").to_numpy(zero_copy_only=False),
+            "posted": d.column("posted_at").to_pandas(),
+            "origin": d.column("origin_country").to_numpy(zero_copy_only=False),
+            "destination": d.column("destination_country").to_numpy(zero_copy_only=False),
+            "sender_name": field(sender, "name"),
+            "sender_address": pd.Series(field(sender, "street")).astype(str)
+            + "|"
+            + pd.Series(field(sender, "postcode")).astype(str)
+            + "|"
+            + field(sender, "country"),
+            "recipient_address": pd.Series(field(recipient, "street")).astype(str)
+            + "|"
+            + pd.Series(field(recipient, "postcode")).astype(str),
+            "ratio": net / d.column("gross_weight_kg").to_numpy(),
+            "gross": d.column("gross_weight_kg").to_numpy(),
+            "illicit": truth.illicit.to_numpy(),
+            "vendor": truth.sender_kind.str.startswith("vendor").to_numpy(),
+            "own_identity": (truth.sender_kind == "vendor").to_numpy(),
+            "vendor_id": truth.vendor_id.to_numpy(),
+            "sender_party": truth.sender_party.to_numpy(),
+        }
+    )
 
 
 # --- scope --------------------------------------------------------------------------------------
@@ -150,8 +157,9 @@ def _coarse(values: np.ndarray, bins: int = 12) -> np.ndarray:
     return np.asarray(np.searchsorted(edges, numbers))
 
 
-def _joint_precision(columns: list[np.ndarray], y: np.ndarray, rng: np.random.Generator,
-                     prior: float = 20.0) -> float:  # fmt: skip
+def _joint_precision(
+    columns: list[np.ndarray], y: np.ndarray, rng: np.random.Generator, prior: float = 20.0
+) -> float:
     code = np.zeros(y.size, np.int64)
     for column in columns:
         code = code * (int(column.max()) + 1) + column
@@ -199,13 +207,15 @@ def test_takedown_dips_and_recovers() -> None:
 
 
 def test_late_november_to_december_peak_and_growth() -> None:
-    config = SimulationConfig(parcels=100_000, days=119, start=datetime.date(2025, 10, 6),
-                              prevalence=0.02)  # fmt: skip
+    config = SimulationConfig(
+        parcels=100_000, days=119, start=datetime.date(2025, 10, 6), prevalence=0.02
+    )
     legit, vendor = daily_volumes(config)
     october = legit[:28].sum()
     december = legit[56:84].sum()  # 1 to 28 December
     assert december > 1.3 * october
     assert vendor[56:84].sum() < 1.1 * vendor[:28].sum()  # drugs do not follow the peak
-    grown = daily_volumes(SimulationConfig(parcels=100_000, days=364, peak_season=False,
-                                           annual_growth=0.15))[0]  # fmt: skip
+    grown = daily_volumes(
+        SimulationConfig(parcels=100_000, days=364, peak_season=False, annual_growth=0.15)
+    )[0]
     assert grown[-28:].sum() > 1.1 * grown[:28].sum()

@@ -39,11 +39,21 @@ def client() -> Iterator[Any]:
 
 @pytest.mark.slow
 def test_replay_on_dask_equals_the_single_process_replay(sim_data: Path, client: Any) -> None:
-    data = load_dataset(sim_data / "declarations.parquet", sim_data / "outcomes.parquet",
-                        Pseudonymiser(KEY), validate=False)  # fmt: skip
-    outcomes = [KnownOutcome(str(data.frame.item_id[i]), int(data.known_us[i]),
-                             bool(data.seized[i]), not data.seized[i])
-                for i in np.flatnonzero(data.inspected)]  # fmt: skip
+    data = load_dataset(
+        sim_data / "declarations.parquet",
+        sim_data / "outcomes.parquet",
+        Pseudonymiser(KEY),
+        validate=False,
+    )
+    outcomes = [
+        KnownOutcome(
+            str(data.frame.item_id[i]),
+            int(data.known_us[i]),
+            bool(data.seized[i]),
+            not data.seized[i],
+        )
+        for i in np.flatnonzero(data.inspected)
+    ]
     # small partitions and blocks: many of each, so the cut and the join are exercised
     got = dask_replay(client, data.frame, outcomes, partition_rows=40_000, block_rows=7_000)
     assert got.shape == data.history.shape
@@ -67,9 +77,16 @@ def _metric(run: Any, name: str) -> float:
 
 @pytest.mark.slow
 def test_dask_model_equals_the_single_process_model(trained: Trained, tmp_path: Path) -> None:
-    run = run_training(trained.data, tmp_path / "registry", KEY,
-                       truth=trained.data / "truth.parquet", validate=False, dask="local",
-                       dask_workers=2, dask_processes=False)  # fmt: skip
+    run = run_training(
+        trained.data,
+        tmp_path / "registry",
+        KEY,
+        truth=trained.data / "truth.parquet",
+        validate=False,
+        dask="local",
+        dask_workers=2,
+        dask_processes=False,
+    )
     verify_bundle(run.bundle)
     model = LoadedModel.load(run.bundle)  # ONNX passed its parity gate, calibration is there
     assert model.info["training"]["dask"] == {"scheduler": "local", "workers": 2}
@@ -79,14 +96,26 @@ def test_dask_model_equals_the_single_process_model(trained: Trained, tmp_path: 
 
 
 @pytest.mark.slow
-def test_train_command_on_a_scheduler(trained: Trained, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_train_command_on_a_scheduler(
+    trained: Trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=":0") as cluster:  # fmt: skip
-        code = main(["train", "--data", str(trained.data), "--registry", str(tmp_path / "reg"),
-                     "--skip-validation", "--scheduler", cluster.scheduler_address])  # fmt: skip
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        code = main(
+            [
+                "train",
+                "--data",
+                str(trained.data),
+                "--registry",
+                str(tmp_path / "reg"),
+                "--skip-validation",
+                "--scheduler",
+                cluster.scheduler_address,
+            ]
+        )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     summary = json.loads(captured.out)
@@ -101,8 +130,18 @@ def test_an_unreachable_scheduler_is_one_error_line(
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = main(["train", "--data", str(trained.data), "--registry", str(tmp_path / "reg"),
-                 "--skip-validation", "--scheduler", f"tcp://127.0.0.1:{port}"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--data",
+            str(trained.data),
+            "--registry",
+            str(tmp_path / "reg"),
+            "--skip-validation",
+            "--scheduler",
+            f"tcp://127.0.0.1:{port}",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert f"error: cannot reach the Dask scheduler tcp://127.0.0.1:{port}" in err

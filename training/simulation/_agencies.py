@@ -52,14 +52,14 @@ def typo(text: str, rng: np.random.Generator) -> str:
     op = int(rng.integers(4))
     c = _LETTERS[int(rng.integers(26))] if text[i].isalpha() else str(int(rng.integers(10)))
     if op == 0:
-        return text[:i] + c + text[i + 1:]
+        return text[:i] + c + text[i + 1 :]
     if op == 1 and len(spots) > 2:
-        return text[:i] + text[i + 1:]
+        return text[:i] + text[i + 1 :]
     if op == 2:
         return text[:i] + c + text[i:]
     j = i + 1 if i + 1 < len(text) else i - 1
     a, b = sorted((i, j))
-    return text[:a] + text[b] + text[a] + text[b + 1:]
+    return text[:a] + text[b] + text[a] + text[b + 1 :]
 
 
 def with_typo(party: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -74,8 +74,9 @@ def _identity(party: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(party.get(f) for f in ("name", "street", "city", "postcode", "country"))
 
 
-def _vendor_identities(decls: list[dict[str, Any]], truth: list[dict[str, Any]]
-                       ) -> dict[int, list[dict[str, Any]]]:  # fmt: skip
+def _vendor_identities(
+    decls: list[dict[str, Any]], truth: list[dict[str, Any]]
+) -> dict[int, list[dict[str, Any]]]:
     """Vendor id -> its distinct sender identities in order of first use."""
     out: dict[int, list[dict[str, Any]]] = {}
     seen: set[tuple[Any, ...]] = set()
@@ -94,12 +95,15 @@ def simulate_agencies(config: AgenciesConfig) -> dict[str, SimulationResult]:
     rng = np.random.default_rng(config.base.seed + 7_777)
     flows: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], SimulationResult]] = {}
     for n, authority in enumerate(config.authorities):
-        result = simulate(replace(config.base, authority=authority,
-                                  seed=config.base.seed * 101 + n))  # fmt: skip
+        result = simulate(
+            replace(config.base, authority=authority, seed=config.base.seed * 101 + n)
+        )
         flows[authority] = (result.declarations.to_pylist(), result.truth.to_pylist(), result)
     pools = {a: _vendor_identities(d, t) for a, (d, t, _) in flows.items()}
-    drops = {a: [d["recipient"] for d, t in zip(dd, tt, strict=True)
-                 if t["recipient_kind"] == "drop"] for a, (dd, tt, _) in flows.items()}  # fmt: skip
+    drops = {
+        a: [d["recipient"] for d, t in zip(dd, tt, strict=True) if t["recipient_kind"] == "drop"]
+        for a, (dd, tt, _) in flows.items()
+    }
     for n, authority in enumerate(config.authorities):
         decls, truth, _ = flows[authority]
         earlier = config.authorities[:n]
@@ -124,8 +128,11 @@ def simulate_agencies(config: AgenciesConfig) -> dict[str, SimulationResult]:
                 theirs = pools[other][u]
                 d["sender"] = dict(theirs[min(own.index(ident), len(theirs) - 1)])
             others = [a for a in config.authorities if a != authority and drops[a]]
-            if (t["recipient_kind"] == "drop" and others
-                    and rng.random() < config.drop_transit_share):  # fmt: skip
+            if (
+                t["recipient_kind"] == "drop"
+                and others
+                and rng.random() < config.drop_transit_share
+            ):
                 pool = drops[others[int(rng.integers(len(others)))]]
                 d["recipient"] = dict(pool[int(rng.integers(len(pool)))])
         for d in decls:
@@ -137,7 +144,8 @@ def simulate_agencies(config: AgenciesConfig) -> dict[str, SimulationResult]:
         out[authority] = SimulationResult(
             declarations=pa.Table.from_pylist(decls, schema=result.declarations.schema),
             outcomes=result.outcomes,
-            truth=pa.Table.from_pylist(truth))  # fmt: skip
+            truth=pa.Table.from_pylist(truth),
+        )
     return out
 
 

@@ -74,8 +74,9 @@ class VendorState:
         docs = self.cover[vendors] == goods.DOCUMENTS
         self.category[vendors[docs]] = CATEGORY_INDEX["documents"]
 
-    def react_to_seizure(self, rng: np.random.Generator, world: World, vendor: int,
-                         day: int) -> None:  # fmt: skip
+    def react_to_seizure(
+        self, rng: np.random.Generator, world: World, vendor: int, day: int
+    ) -> None:
         """After a seizure: drop the identity and its address for good (stop shipping here once
         all are burned), change cover goods, weights and posting office, maybe split orders."""
         cfg = world.config

@@ -74,8 +74,14 @@ def vendor_day_weights(config: SimulationConfig) -> np.ndarray:
 
 def daily_volumes(config: SimulationConfig) -> tuple[np.ndarray, np.ndarray]:
     """(legitimate, vendor) parcels per day, adding up to ``config.parcels`` exactly."""
-    vendors = int(round(config.vendor_parcel_share * config.prevalence * config.parcels
-                        / MEAN_VENDOR_ILLICIT_RATE))  # fmt: skip
+    vendors = int(
+        round(
+            config.vendor_parcel_share
+            * config.prevalence
+            * config.parcels
+            / MEAN_VENDOR_ILLICIT_RATE
+        )
+    )
     vendors = min(vendors, config.parcels // 2)
     vendor = _allocate(vendors, vendor_day_weights(config))
     total = _allocate(config.parcels, legit_day_weights(config))
@@ -164,8 +170,9 @@ def run_days(
         parts = [legit]
         if n_vendor:
             parts.append(
-                vendor_parcels(world, state, rng, n_vendor, day, day_us, substances, substance_w,
-                               legit)
+                vendor_parcels(
+                    world, state, rng, n_vendor, day, day_us, substances, substance_w, legit
+                )
             )
         batch = concat(parts)
         batch = reorder(batch, np.argsort(batch.posted_us, kind="stable"))
@@ -221,7 +228,14 @@ def _stack(parts: list[Inspections]) -> Inspections:
     return Inspections(
         *(
             np.concatenate([getattr(p, f) for p in parts])
-            for f in ("parcel", "reason", "probability", "result", "recorded_us", "officer",
-                      "correction")
+            for f in (
+                "parcel",
+                "reason",
+                "probability",
+                "result",
+                "recorded_us",
+                "officer",
+                "correction",
+            )
         )
     )

@@ -282,8 +282,9 @@ COVER_CHAPTER_WEIGHTS[DOCUMENTS] = 15
 
 def descriptions_for(rng: np.random.Generator, chapter: np.ndarray) -> np.ndarray:
     """Index into ``DESCRIPTIONS`` of a specific description for each line's chapter."""
-    return np.asarray(DESC_START[chapter] + (rng.random(chapter.size) * DESC_SIZE[chapter])
-                      .astype(np.int64))
+    return np.asarray(
+        DESC_START[chapter] + (rng.random(chapter.size) * DESC_SIZE[chapter]).astype(np.int64)
+    )
 
 
 def vague_descriptions(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -292,5 +293,6 @@ def vague_descriptions(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def hs_codes_for(rng: np.random.Generator, chapter: np.ndarray) -> np.ndarray:
     """Index into ``HS6`` for each line (documents get a dummy index; callers null it)."""
-    return np.asarray(HS_START[chapter] + (rng.random(chapter.size) * HS_SIZE[chapter])
-                      .astype(np.int64))
+    return np.asarray(
+        HS_START[chapter] + (rng.random(chapter.size) * HS_SIZE[chapter]).astype(np.int64)
+    )

@@ -133,9 +133,9 @@ def _party_table(
 def _concat(tables: list[PartyTable]) -> PartyTable:
     def cat(attr: str) -> pa.Array:
         parts = [getattr(t, attr) for t in tables]  # large draws can come back chunked
-        return pa.concat_arrays([
-            p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts
-        ])  # fmt: skip
+        return pa.concat_arrays(
+            [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts]
+        )
 
     country = np.concatenate([t.country for t in tables])
     table = PartyTable(
@@ -290,8 +290,9 @@ def build_population(
     buyer_weight[buyers] = rng.lognormal(0.0, 1.7, buyers.size)
 
     # Drop addresses: one address, several names, several vendors (aliases share the address).
-    n_drops = max(5, int(round(vendor_parcels * config.drop_share_of_vendor_parcels
-                               / PARCELS_PER_DROP)))  # fmt: skip
+    n_drops = max(
+        5, int(round(vendor_parcels * config.drop_share_of_vendor_parcels / PARCELS_PER_DROP))
+    )
     d_country = np.full(n_drops * DROP_ALIASES, authority)
     drops = _party_table(rng, d_country, names.person_names(rng, d_country), 0.15, 0.3, 0.2)
     lead = np.repeat(np.arange(n_drops) * DROP_ALIASES, DROP_ALIASES)
@@ -300,8 +301,9 @@ def build_population(
     )
     # Drops take ``drop_share_of_vendor_parcels`` of the buyers' mass, spread over aliases.
     share = config.drop_share_of_vendor_parcels
-    drop_weight = np.full(d_country.size, buyer_weight.sum() * share / max(1 - share, 1e-9)
-                          / d_country.size)  # fmt: skip
+    drop_weight = np.full(
+        d_country.size, buyer_weight.sum() * share / max(1 - share, 1e-9) / d_country.size
+    )
 
     senders = _concat([merchants, privates, vendors])
     recips = _concat([recipients, drops])

@@ -179,8 +179,12 @@ def _declarations_csv(table: pa.Table) -> pa.Table:
         columns.update({f"{role}_{f.name}": pc.struct_field(party, f.name) for f in PARTY_TYPE})
     express = rows.column("express")
     columns.update({f"express_{f.name}": pc.struct_field(express, f.name) for f in EXPRESS_TYPE})
-    return pa.table({name: columns[name] if name in columns else rows.column(name)
-                     for name in DECLARATION_CSV_COLUMNS})  # fmt: skip
+    return pa.table(
+        {
+            name: columns[name] if name in columns else rows.column(name)
+            for name in DECLARATION_CSV_COLUMNS
+        }
+    )
 
 
 def write_tables(result: SimulationResult, out_dir: Path, csv: bool) -> dict[str, Path]:
@@ -199,7 +203,8 @@ def write_tables(result: SimulationResult, out_dir: Path, csv: bool) -> dict[str
     if csv:
         for name in ("declarations", "outcomes"):
             path = out_dir / f"{name}.csv"
-            pacsv.write_csv(_declarations_csv(named[name]) if name == "declarations"
-                            else named[name], path)  # fmt: skip
+            pacsv.write_csv(
+                _declarations_csv(named[name]) if name == "declarations" else named[name], path
+            )
             paths[f"{name}_csv"] = path
     return paths

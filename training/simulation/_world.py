@@ -39,8 +39,9 @@ class World:
 
     def reweigh_illicit(self) -> None:
         """Rebuild the sampler of drug-parcel addresses after weights changed."""
-        self.illicit_recipients = _illicit_sampler(self.population, self.illicit_weight,
-                                                   self.recipients)  # fmt: skip
+        self.illicit_recipients = _illicit_sampler(
+            self.population, self.illicit_weight, self.recipients
+        )
 
     def recipient_kinds(self, rows: np.ndarray) -> np.ndarray:
         """0 ordinary, 1 buyer (currently ordering drugs to this row), 2 drop alias."""
