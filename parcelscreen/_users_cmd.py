@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from typing import Any
 
@@ -47,12 +48,30 @@ def _password_option(p: argparse.ArgumentParser) -> None:
                    help="read the password from the first line of standard input")  # fmt: skip
 
 
+NO_TERMINAL = "no terminal to ask for a password; use --password-stdin"
+
+
+def _terminal() -> bool:
+    """Whether there is a terminal to ask on (getpass's /dev/tty, or standard input)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return sys.stdin.isatty()
+    os.close(fd)
+    return True
+
+
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("password: ")
-    if first != getpass.getpass("again: "):
-        raise ValueError("the passwords differ")
+    if not _terminal():  # getpass would read standard input, warn, and fail at its end
+        raise ValueError(NO_TERMINAL)
+    try:
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            raise ValueError("the passwords differ")
+    except EOFError:
+        raise ValueError(NO_TERMINAL) from None
     return first
 
 

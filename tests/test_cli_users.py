@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,4 +75,23 @@ def test_accounts_are_added_reset_enabled_and_given_roles_and_each_change_is_log
     assert PASSWORD not in details and "another long secret" not in details
     listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert listed == {"username": "otto", "enabled": True}
+    db.close()
+
+
+def test_no_terminal_and_no_password_stdin_is_a_clear_refusal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
+    try:  # run from a terminal, the test pretends there is none (as under cron or CI)
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+        monkeypatch.setattr("parcelscreen._users_cmd._terminal", lambda: False)
+    except OSError:
+        pass  # none here: the real thing
+    for argv in (["add", "otto"], ["reset", "otto"]):
+        assert _users(argv, monkeypatch) == 2
+        err = capsys.readouterr().err
+        assert "error: no terminal to ask for a password; use --password-stdin" in err, err
+        assert "Traceback" not in err
+    db = Database(tmp_path / "state.sqlite")
+    assert UserStore(db).list() == []  # no account without a password
     db.close()
