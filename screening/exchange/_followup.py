@@ -43,6 +43,7 @@ _KIND_WORDS = {
     "address": "address",
     "name_street": "name and street",
     "phonetic_street": "name (as it sounds) and street",
+    "id_number": "identification number",
 }
 _HIT_FIELDS = (
     "source",

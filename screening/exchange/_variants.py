@@ -10,6 +10,9 @@ across people):
   mistyped postcode still matches);
 - ``phonetic_street``: the Soundex code of each name word (sorted), house number, street,
   city, postcode and country (a mistyped name where no postcode was declared);
+- ``id_number``: the party's identification number (EORI or national trader ID, contract
+  version 2) without spaces, dots, dashes and slashes, with the country: it names one
+  trader, so it needs no place (the history keys such a party on it, too);
 - ``name~i``: for a party with a name and a postcode but no street, the name with the
   postcode less its i-th character: a postcode with one typo (changed, missing, extra or
   swapped character) still shares one of these with the right one.
@@ -18,7 +21,7 @@ Measured on the simulator (``python -m bench exchange``), Soundex with the postc
 name with house number and city made different people match (a postcode can be a whole
 town; names repeat in a city), so neither is a variant.
 
-A party without a postcode and a street gives no variant at all. Titles and company forms
+A party without an identification number, a postcode and a street gives no variant at all. Titles and company forms
 ("mr", "ltd", "gmbh") are dropped from names. The role (sender or recipient) is part of every
 variant: a vendor seized as sender matches a sender.
 """
@@ -29,10 +32,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._pseudonymise import normalise
+from .._pseudonymise import id_number_key, normalise
 
 ROLES = ("sender", "recipient")
-KINDS = ("name", "address", "name_street", "phonetic_street")
+KINDS = ("name", "address", "name_street", "phonetic_street", "id_number")
 _DROPPED = frozenset(
     [
         "mr",
@@ -120,6 +123,9 @@ def party_variants(role: str, party: Mapping[str, Any] | None) -> dict[str, str]
     city = normalise(party.get("city"))
     name = " ".join(words)
     out: dict[str, tuple[str, str, str]] = {}  # key -> (kind hashed, value, place)
+    number_id = id_number_key(party.get("id_number") or "").upper()
+    if number_id:
+        out["id_number"] = ("id_number", number_id, "")
     if words and postcode:
         out["name"] = ("name", name, postcode)
         if not (number and street):  # name and postcode are all there is: one postcode

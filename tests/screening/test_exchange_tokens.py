@@ -171,3 +171,21 @@ def test_variants_never_a_bare_name_and_one_typo_keeps_a_token() -> None:
     other = {**PARTY, "name": "Anouk Bos", "street": "Prinsengracht 249", "postcode": "3890 DC"}
     (found,) = party_tokens(client, [{"recipient": other}], "E")
     assert not {t["token"] for t in found} & {t["token"] for t in original}
+
+
+def test_a_party_known_by_its_identification_number_gets_a_token_of_it() -> None:
+    """Contract version 2: a trader known only by its EORI has a variant, and the same number
+    written another way (spaces, dashes, case) under another name matches it."""
+    only = party_variants("sender", {"id_number": "DE 1234-5678", "country": "DE"})
+    assert list(only) == ["id_number"]
+    assert "DE12345678" in only["id_number"]
+    client = DirectTokens({"E": SK})
+    (a,) = party_tokens(client, [{"sender": {"id_number": "DE 1234-5678", "country": "DE"}}], "E")
+    (b,) = party_tokens(
+        client,
+        [{"sender": {"name": "Muster GmbH", "id_number": "de12345678", "country": "DE"}}],
+        "E",
+    )
+    (c,) = party_tokens(client, [{"sender": {"id_number": "DE12345679", "country": "DE"}}], "E")
+    assert {t["token"] for t in a} & {t["token"] for t in b}
+    assert not {t["token"] for t in a} & {t["token"] for t in c}
