@@ -21,9 +21,9 @@ Measured on the simulator (``python -m bench exchange``), Soundex with the postc
 name with house number and city made different people match (a postcode can be a whole
 town; names repeat in a city), so neither is a variant.
 
-A party without an identification number, a postcode and a street gives no variant at all. Titles and company forms
-("mr", "ltd", "gmbh") are dropped from names. The role (sender or recipient) is part of every
-variant: a vendor seized as sender matches a sender.
+A party without an identification number, a postcode and a street gives no variant at all.
+Titles and company forms ("mr", "ltd", "gmbh") are dropped from names. The role (sender or
+recipient) is part of every variant: a vendor seized as sender matches a sender.
 """
 
 from __future__ import annotations
