@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._args import existing_folder, folder, parquet_of, whole
+from ._exchange_checks import check_init, check_out_folder
 from ._exchange_config import ExchangeConfig, load_config
 from ._maintenance import open_record
 
@@ -79,6 +81,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     export.add_argument("--since", type=_day, required=True, help="seizures recorded from")
     export.add_argument("--to", required=True, help="the partner's code")
     export.add_argument("--out", type=folder, required=True, help="the bundle's new folder")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace the bundle an earlier export wrote in --out")  # fmt: skip
     imp = ex.add_parser("import", help="import a partner's signed bundle")
     imp.add_argument("bundle", type=existing_folder)
     match = ex.add_parser("match", help="match declarations against partners' seizures")
@@ -127,15 +131,21 @@ def _custody_file(folder: Path) -> dict[str, Any]:
 
 
 def _custody(args: argparse.Namespace) -> int:
+    from screening import ScreeningError
     from screening.exchange import Custodian, create_custodians, deal_epoch
 
     if args.custody_command == "init":
         names = [n.strip() for n in args.custodians.split(",") if n.strip()]
+        check_init(args.folder, names, args.threshold)  # all of it, before any folder is made
         made = create_custodians(args.folder, names, args.threshold, args.requesters)
         print(json.dumps({"custodians": [str(p) for p in made], "threshold": args.threshold,
                           "requesters": args.requesters}))  # fmt: skip
         return 0
     custody = _custody_file(args.folder)
+    if args.custody_command == "epoch" and args.not_after < datetime.now(UTC).date():
+        raise ScreeningError(f"--not-after {args.not_after}: the day is past (today is "
+                             f"{datetime.now(UTC).date()}, UTC); an epoch's last valid day "
+                             "is today or later")  # fmt: skip
     group = [Custodian(args.folder / name) for name in custody["custodians"]]
     try:
         if args.custody_command == "allow":
@@ -196,12 +206,20 @@ def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) ->
                              f"{', '.join(sorted(config.partners)) or 'none'})")  # fmt: skip
     if config.signing_key is None:
         raise ScreeningError(f"exchange settings {config.path}: field signing_key is missing")
+    check_out_folder(args.out, args.overwrite)
     key = load_private_key(config.signing_key)
     since = datetime.combine(args.since, datetime.min.time(), UTC)
     outcomes = pq.read_table(args.outcomes).filter(pc.field("result") == "seized")
     seizures = {r["item_id"]: r for r in outcomes.to_pylist() if r["recorded_at"] >= since}
     declarations = [d for d in pq.read_table(args.declarations).to_pylist()
                     if d["item_id"] in seizures]  # fmt: skip
+    if not declarations:  # a bundle of nothing would still use up the custodians' quota
+        what = ("no seizure recorded" if not seizures else
+                f"none of the {len(seizures)} seizures recorded")  # fmt: skip
+        print(f"error: {what} since {args.since} in {args.outcomes}"
+              f"{'' if not seizures else ' has its declaration in ' + str(args.declarations)}"
+              ": nothing to export; no bundle written", file=sys.stderr)  # fmt: skip
+        return 1
     client, live, ends = _client(config, record)
     epoch = live[-1]
     # never past the epoch's end: its tokens mean nothing once its key is destroyed
@@ -215,6 +233,8 @@ def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) ->
         handling=config.handling, purpose=config.purpose, sharing_group=config.sharing_group,
         valid_until=valid_until)  # fmt: skip
     created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if args.out.exists():  # --overwrite, checked above: the earlier bundle goes
+        shutil.rmtree(args.out)
     manifest = write_exchange_bundle(
         args.out, indicators, agency=config.agency, partner=args.to, purpose=config.purpose,
         sharing_group=config.sharing_group, valid_until=valid_until, created=created, key=key)
@@ -292,6 +312,16 @@ def _model_scores_hits(settings: Any) -> bool:
         return False
 
 
+def _not_yet_known(record: Record, posted: Any) -> dict[str, int]:
+    """The partner indicators in store, and how many of them were not yet known when the
+    last of the parcels was posted (they match none of them)."""
+    last = int(posted.max()) if len(posted) else 0
+    ((total, later),) = record.db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN known_us > ? THEN 1 ELSE 0 END), 0) "
+        "FROM exchange_indicators", (last,))  # fmt: skip
+    return {"partner_indicators": int(total), "not_yet_known": int(later)}
+
+
 def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> int:
     import numpy as np
     import pyarrow.parquet as pq
@@ -329,5 +359,11 @@ def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> 
         followups.record_hits(row["item_id"], hit, reason, until)
         _audit(record, "exchange_match", detail, item_id=row["item_id"])
         print(json.dumps({"item_id": row["item_id"], **detail}))
-    print(json.dumps({"parcels": len(rows), "matched": matched}), file=sys.stderr)
+    summary: dict[str, Any] = {"parcels": len(rows), "matched": matched,
+                               **_not_yet_known(record, posted)}  # fmt: skip
+    if summary["not_yet_known"]:
+        summary["note"] = ("a partner's indicator counts only for parcels posted after it "
+                           "was imported here (point in time); not_yet_known were imported "
+                           "after the last parcel's posting time")  # fmt: skip
+    print(json.dumps(summary), file=sys.stderr)
     return 0
