@@ -105,3 +105,15 @@ def test_screen_names_a_missing_registry(w: World, tmp_path: Path,
     assert code == 2
     err = capsys.readouterr().err
     assert "nosuchreg" in err and "does not exist" in err
+
+
+def test_train_publishes_to_the_registry_setting(
+    sim_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PARCELSCREEN_REGISTRY", str(tmp_path / "env-registry"))
+    assert main(["train", "--data", str(sim_data), "--skip-validation"]) == 0
+    bundle = Path(json.loads(capsys.readouterr().out)["bundle"])
+    assert bundle.is_relative_to(tmp_path / "env-registry")
+    assert not (tmp_path / "runs").exists()  # not the default beside it
