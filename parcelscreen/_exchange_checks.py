@@ -11,8 +11,10 @@ def check_init(folder: Path, names: list[str], threshold: int) -> None:
     from screening import ScreeningError
 
     if folder.exists() and any(folder.iterdir()):
-        raise ScreeningError(f"custody folder {folder} exists (and is not empty): its keys are "
-                             "kept; choose a new folder")  # fmt: skip
+        raise ScreeningError(
+            f"custody folder {folder} exists (and is not empty): its keys are "
+            "kept; choose a new folder"
+        )
     if not names:
         raise ScreeningError("--custodians: no custodian named")
     for name in names:
@@ -22,8 +24,7 @@ def check_init(folder: Path, names: list[str], threshold: int) -> None:
     if twice:
         raise ScreeningError(f"--custodians: {', '.join(twice)} named more than once")
     if not 1 <= threshold <= len(names):
-        raise ScreeningError(f"--threshold {threshold}: impossible with {len(names)} "
-                             "custodians")  # fmt: skip
+        raise ScreeningError(f"--threshold {threshold}: impossible with {len(names)} custodians")
 
 
 def check_out_folder(out: Path, overwrite: bool) -> None:
@@ -34,8 +35,12 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
     if not out.exists():
         return
     if not overwrite:
-        raise ScreeningError(f"output folder {out} exists; pass --overwrite to replace the "
-                             "bundle in it, or choose a new folder")  # fmt: skip
+        raise ScreeningError(
+            f"output folder {out} exists; pass --overwrite to replace the "
+            "bundle in it, or choose a new folder"
+        )
     if any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise ScreeningError(f"output folder {out} exists and holds no exchange bundle "
-                             "(no manifest.json): not replaced")  # fmt: skip
+        raise ScreeningError(
+            f"output folder {out} exists and holds no exchange bundle "
+            "(no manifest.json): not replaced"
+        )

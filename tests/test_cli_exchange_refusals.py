@@ -32,20 +32,34 @@ def test_custody_init_checks_everything_before_it_writes(
     assert f"custody folder {folder} exists" in err and "Errno" not in err
 
 
-def test_epoch_past_and_export_refusals(agencies: dict[str, Path],  # noqa: F811
-                                        monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_epoch_past_and_export_refusals(
+    agencies: dict[str, Path],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     tmp = agencies["tmp"]
     past = (NOW - timedelta(days=1)).date().isoformat()
-    assert main(["exchange", "custody", "epoch", str(tmp / "custody"), "OLD",
-                 "--not-after", past]) == 2  # fmt: skip
+    assert (
+        main(["exchange", "custody", "epoch", str(tmp / "custody"), "OLD", "--not-after", past])
+        == 2
+    )
     assert "the day is past" in capsys.readouterr().err
 
     items = _declarations(tmp / "nl_decl.parquet", 4, NOW - timedelta(days=3))
     _outcomes(tmp / "nl_out.parquet", items, NOW - timedelta(days=2))
     nl = _as("nl", tmp, monkeypatch)
-    export = ["exchange", "export", str(tmp / "nl_decl.parquet"), "--outcomes",
-              str(tmp / "nl_out.parquet"), "--to", "be", "--out", str(tmp / "bundle"), *nl]
+    export = [
+        "exchange",
+        "export",
+        str(tmp / "nl_decl.parquet"),
+        "--outcomes",
+        str(tmp / "nl_out.parquet"),
+        "--to",
+        "be",
+        "--out",
+        str(tmp / "bundle"),
+        *nl,
+    ]
     # no seizure since then: exit 1, a message, nothing written
     assert main([*export, "--since", (NOW + timedelta(days=1)).date().isoformat()]) == 1
     err = capsys.readouterr().err

@@ -24,8 +24,7 @@ def _cp949_source(tmp_path: Path) -> Path:
 def _run(tmp_path: Path, source: Path, mapping_text: str) -> int:
     mapping = tmp_path / "map.toml"
     mapping.write_text(mapping_text, encoding="utf-8")
-    return main(["import", str(source), "--mapping", str(mapping), "--out",
-                 str(tmp_path / "out")])  # fmt: skip
+    return main(["import", str(source), "--mapping", str(mapping), "--out", str(tmp_path / "out")])
 
 
 def test_a_file_that_is_not_utf8_is_named_with_its_byte_and_line(
@@ -39,16 +38,14 @@ def test_a_file_that_is_not_utf8_is_named_with_its_byte_and_line(
     assert "source.encoding" in err and "Traceback" not in err
 
 
-def test_the_mapping_names_the_encoding(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_the_mapping_names_the_encoding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = _cp949_source(tmp_path)
     mapping = MAPPING.replace("[source]\n", '[source]\nencoding = "cp949"\n', 1)
     assert _run(tmp_path, source, mapping) == 0
     assert json.loads(capsys.readouterr().out)["quarantined"] == 0
 
 
-def test_an_unknown_encoding_is_refused(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_an_unknown_encoding_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mapping = MAPPING.replace("[source]\n", '[source]\nencoding = "klingon"\n', 1)
     assert _run(tmp_path, _cp949_source(tmp_path), mapping) == 2
     assert "source.encoding" in capsys.readouterr().err

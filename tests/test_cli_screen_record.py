@@ -33,22 +33,33 @@ def _past(trained: Any, w: World) -> Any:
 
 def _scores(out: Path) -> dict[str, float]:
     table = pq.read_table(out / "results.parquet", columns=["item_id", "probability"])
-    return dict(zip(table.column("item_id").to_pylist(), table.column("probability").to_pylist(),
-                    strict=True))  # fmt: skip
+    return dict(
+        zip(
+            table.column("item_id").to_pylist(),
+            table.column("probability").to_pylist(),
+            strict=True,
+        )
+    )
 
 
 def test_screen_snapshots_and_records_in_postgres(
-    w: World, trained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    w: World,
+    trained: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     pg = fresh_schema()
     try:
         monkeypatch.chdir(tmp_path)  # runs/registry here does not exist
-        for name, value in {"DATABASE_URL": pg["database_url"],
-                            "DATABASE_SCHEMA": pg["database_schema"],
-                            "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": SECRET,
-                            "PSEUDONYMISATION_KEY": w.key,
-                            "REGISTRY": str(trained.registry)}.items():  # fmt: skip
+        for name, value in {
+            "DATABASE_URL": pg["database_url"],
+            "DATABASE_SCHEMA": pg["database_schema"],
+            "DATA_DIR": str(tmp_path / "data"),
+            "SECRET_KEY": SECRET,
+            "PSEUDONYMISATION_KEY": w.key,
+            "REGISTRY": str(trained.registry),
+        }.items():
             monkeypatch.setenv(f"PARCELSCREEN_{name}", value)
         (tmp_path / "data").mkdir()
         settings = Settings()
@@ -66,8 +77,10 @@ def test_screen_snapshots_and_records_in_postgres(
         as_of = pc.max(posted).as_py().isoformat()
         common = [str(w.manifest), "--as-of", as_of, "--capacity", "2%"]
 
-        assert main(["screen", *common, "--out", "same", "--no-record",
-                     "--history", "history.sqlite"]) == 0  # fmt: skip
+        assert (
+            main(["screen", *common, "--out", "same", "--no-record", "--history", "history.sqlite"])
+            == 0
+        )
         capsys.readouterr()
         assert main(["screen", *common, "--out", "pg"]) == 0
         summary = json.loads(capsys.readouterr().out)
@@ -92,25 +105,38 @@ def test_screen_snapshots_and_records_in_postgres(
 
 
 def test_record_name_hides_the_password() -> None:
-    settings = Settings(database_url="postgresql://ps:hunter2@db.example:5432/rec",
-                        database_schema="rec_a")  # fmt: skip
+    settings = Settings(
+        database_url="postgresql://ps:hunter2@db.example:5432/rec", database_schema="rec_a"
+    )
     assert settings.record_name == "postgresql://ps@db.example:5432/rec (schema rec_a)"
     assert "hunter2" not in settings.record_name
 
 
-def test_screen_names_a_missing_registry(w: World, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    code = main(["screen", str(w.manifest), "--out", str(tmp_path / "o"), "--no-record",
-                 "--registry", str(tmp_path / "nosuchreg")])  # fmt: skip
+def test_screen_names_a_missing_registry(
+    w: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "screen",
+            str(w.manifest),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-record",
+            "--registry",
+            str(tmp_path / "nosuchreg"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "nosuchreg" in err and "does not exist" in err
 
 
 def test_train_publishes_to_the_registry_setting(
-    sim_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    sim_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PARCELSCREEN_REGISTRY", str(tmp_path / "env-registry"))
     assert main(["train", "--data", str(sim_data), "--skip-validation"]) == 0
