@@ -45,8 +45,12 @@ def number(low: float, high: float | None = None, *, above: bool = False) -> Cal
             value = float(text)
         except ValueError:
             raise _refuse(expected, text) from None
-        if (not math.isfinite(value) or value < low or (above and value == low)
-                or (high is not None and value > high)):  # fmt: skip
+        if (
+            not math.isfinite(value)
+            or value < low
+            or (above and value == low)
+            or (high is not None and value > high)
+        ):
             raise _refuse(expected, text)
         return value
 
@@ -109,11 +113,13 @@ def parquet_of(kind: Literal["declaration", "outcome"]) -> Callable[[str], Path]
         except (pa.ArrowException, OSError):
             raise _refuse(f"a Parquet file of {kind}s", text) from None
         expected = DECLARATION_SCHEMA if kind == "declaration" else OUTCOME_SCHEMA
-        missing = [name for name in expected.names
-                   if name not in names and name not in V2_COLUMNS]  # version 1 files lack them
+        missing = [
+            name for name in expected.names if name not in names and name not in V2_COLUMNS
+        ]  # version 1 files lack them
         if missing:
             raise argparse.ArgumentTypeError(
-                f"{text!r} lacks columns of the {kind} contract: {', '.join(missing)}")
+                f"{text!r} lacks columns of the {kind} contract: {', '.join(missing)}"
+            )
         return path
 
     return parse

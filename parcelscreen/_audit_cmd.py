@@ -22,23 +22,39 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit", help="check or prune the decision log")
     audit = p.add_subparsers(dest="audit_command", required=True)
-    audit.add_parser("verify", help="recompute the hash chain and compare the head with its "
-                     "anchor; exit 1 naming broken records, or a damaged file")  # fmt: skip
-    export = audit.add_parser("export", help="write the log as JSON Lines, the head and its "
-                              "anchor first")  # fmt: skip
+    audit.add_parser(
+        "verify",
+        help="recompute the hash chain and compare the head with its "
+        "anchor; exit 1 naming broken records, or a damaged file",
+    )
+    export = audit.add_parser(
+        "export", help="write the log as JSON Lines, the head and its anchor first"
+    )
     export.add_argument("--out", type=Path, required=True, help="file to write")
     reanchor = audit.add_parser(
-        "reanchor", help="accept a log that is behind its head anchor (a restore from a "
-        "backup): record the override and the reason in the log, and move the anchor")
+        "reanchor",
+        help="accept a log that is behind its head anchor (a restore from a "
+        "backup): record the override and the reason in the log, and move the anchor",
+    )
     reanchor.add_argument("--reason", required=True, help="why (recorded in the log)")
-    prune = audit.add_parser("prune", help="delete records older than the retention period "
-                             "and record a checkpoint in the chain")  # fmt: skip
-    prune.add_argument("--days", type=days, default=None,
-                       help="retention in days (default: the retention_days setting)")  # fmt: skip
-    hashes = audit.add_parser("input-hash", help="print each declaration's item ID and keyed "
-                              "input hash, as the decision log records them")  # fmt: skip
-    hashes.add_argument("declarations", type=existing_file,
-                        help="declarations (JSON, JSON Lines, CSV or Parquet)")  # fmt: skip
+    prune = audit.add_parser(
+        "prune",
+        help="delete records older than the retention period and record a checkpoint in the chain",
+    )
+    prune.add_argument(
+        "--days",
+        type=days,
+        default=None,
+        help="retention in days (default: the retention_days setting)",
+    )
+    hashes = audit.add_parser(
+        "input-hash",
+        help="print each declaration's item ID and keyed "
+        "input hash, as the decision log records them",
+    )
+    hashes.add_argument(
+        "declarations", type=existing_file, help="declarations (JSON, JSON Lines, CSV or Parquet)"
+    )
     p.set_defaults(func=run)
 
 
@@ -83,8 +99,11 @@ def _unavailable(path: Path, exc: StoreUnavailable) -> int:
     from screening import store_damaged
 
     if exc.__cause__ is not None and store_damaged(exc.__cause__):
-        print(f"error: the record database {path} is damaged ({exc.__cause__}): the decision "
-              "log in it cannot be read whole; restore it from a backup", file=sys.stderr)
+        print(
+            f"error: the record database {path} is damaged ({exc.__cause__}): the decision "
+            "log in it cannot be read whole; restore it from a backup",
+            file=sys.stderr,
+        )
         return 1
     print(f"error: {path}: {exc.message}", file=sys.stderr)
     return 2
@@ -96,9 +115,12 @@ def _verify(record: Record) -> int:
 
     integrity = quick_check(record.db)
     if integrity != ["ok"]:
-        print(f"error: the record database {record.db.path} is damaged (malformed): SQLite's "
-              f"quick_check says {'; '.join(integrity[:5])}; the decision log in it cannot "
-              "be verified: restore it from a backup", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: the record database {record.db.path} is damaged (malformed): SQLite's "
+            f"quick_check says {'; '.join(integrity[:5])}; the decision log in it cannot "
+            "be verified: restore it from a backup",
+            file=sys.stderr,
+        )
         return 1
     report = record.audit.verify()
     print(json.dumps(report.as_dict(), indent=1))
@@ -114,9 +136,15 @@ def _input_hashes(path: Path, pseudonymisation_key: str) -> int:
     report = validate_records(ParcelDeclaration, iter_records(path, "declaration"))
     for _, decl in report.valid:
         record = decl.model_dump(mode="json")
-        print(json.dumps({  # records written before the hash was keyed hold the plain one
-            "item_id": decl.item_id, "input_hash": input_hash(record, key),
-            "unkeyed_sha256": hashlib.sha256(canonical_json(record).encode()).hexdigest()}))
+        print(
+            json.dumps(
+                {  # records written before the hash was keyed hold the plain one
+                    "item_id": decl.item_id,
+                    "input_hash": input_hash(record, key),
+                    "unkeyed_sha256": hashlib.sha256(canonical_json(record).encode()).hexdigest(),
+                }
+            )
+        )
     for problem in report.errors:
         print(problem, file=sys.stderr)
     return 1 if report.rejected else 0

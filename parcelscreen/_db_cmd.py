@@ -16,11 +16,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("db", help="the record database's schema and older stores")
     db = p.add_subparsers(dest="db_command", required=True)
     upgrade = db.add_parser(
-        "upgrade", help="merge an older release's audit.sqlite and history.sqlite into the "
-        "record database (with the service stopped); each merged file is renamed *.merged")
-    upgrade.add_argument("files", type=Path, nargs="*",
-                         help="older files to merge (default: audit.sqlite and history.sqlite "
-                         "beside the record database, where they exist)")  # fmt: skip
+        "upgrade",
+        help="merge an older release's audit.sqlite and history.sqlite into the "
+        "record database (with the service stopped); each merged file is renamed *.merged",
+    )
+    upgrade.add_argument(
+        "files",
+        type=Path,
+        nargs="*",
+        help="older files to merge (default: audit.sqlite and history.sqlite "
+        "beside the record database, where they exist)",
+    )
     p.set_defaults(func=run)
 
 
@@ -53,8 +59,12 @@ def _migrate(settings: Settings) -> int:
 
     assert settings.database_url is not None
     try:
-        db = PostgresDatabase(settings.database_url, settings.database_schema,
-                              lock_timeout=settings.lock_timeout, create_schema=True)  # fmt: skip
+        db = PostgresDatabase(
+            settings.database_url,
+            settings.database_schema,
+            lock_timeout=settings.lock_timeout,
+            create_schema=True,
+        )
     except StoreUnavailable as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -19,6 +19,8 @@ def keys_from_env(kind: type[Keys]) -> Keys:
     keys = kind()
     if keys.development_keys:
         plural = "s" if len(keys.development_keys) > 1 else ""
-        print(f"note: {' and '.join(keys.development_keys)} unset; using the development "
-              f"key{plural}", file=sys.stderr)  # fmt: skip
+        print(
+            f"note: {' and '.join(keys.development_keys)} unset; using the development key{plural}",
+            file=sys.stderr,
+        )
     return keys

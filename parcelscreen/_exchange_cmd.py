@@ -34,8 +34,9 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO date such as 2026-03-01, got "
-                                         f"{text!r}") from None  # fmt: skip
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date such as 2026-03-01, got {text!r}"
+        ) from None
 
 
 def _requesters(text: str) -> dict[str, int]:
@@ -43,8 +44,9 @@ def _requesters(text: str) -> dict[str, int]:
     for part in (p.strip() for p in text.split(",") if p.strip()):
         code, _, quota = part.partition("=")
         if not code.strip() or (quota and not quota.strip().isdigit()):
-            raise argparse.ArgumentTypeError(f"expected CODE or CODE=N (N a whole number), got "
-                                             f"{part!r}")  # fmt: skip
+            raise argparse.ArgumentTypeError(
+                f"expected CODE or CODE=N (N a whole number), got {part!r}"
+            )
         out[code.strip()] = int(quota) if quota else DEFAULT_QUOTA
     if not out:
         raise argparse.ArgumentTypeError("name at least one requester")
@@ -60,9 +62,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     init.add_argument("folder", type=folder)
     init.add_argument("--custodians", default="c1,c2,c3", help="names, comma-separated")
     init.add_argument("--threshold", type=whole(1), default=2, help="how many must answer")
-    init.add_argument("--requesters", type=_requesters, required=True,
-                      help="the agencies the custodians answer and each one's daily quota of "
-                           f"elements: CODE[=N],... (N: {DEFAULT_QUOTA} unless given)")  # fmt: skip
+    init.add_argument(
+        "--requesters",
+        type=_requesters,
+        required=True,
+        help="the agencies the custodians answer and each one's daily quota of "
+        f"elements: CODE[=N],... (N: {DEFAULT_QUOTA} unless given)",
+    )
     epoch = cu.add_parser("epoch", help="deal a new epoch key across the custodians")
     epoch.add_argument("folder", type=existing_folder)
     epoch.add_argument("name", help="the epoch's name, e.g. 2026Q4")
@@ -70,8 +76,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     allow = cu.add_parser("allow", help="let a requester ask, or change its daily quota")
     allow.add_argument("folder", type=existing_folder)
     allow.add_argument("requester", help="the agency's code")
-    allow.add_argument("--quota", type=whole(0), default=DEFAULT_QUOTA,
-                       help="elements a day (0: known, and refused)")  # fmt: skip
+    allow.add_argument(
+        "--quota",
+        type=whole(0),
+        default=DEFAULT_QUOTA,
+        help="elements a day (0: known, and refused)",
+    )
     expire = cu.add_parser("expire", help="destroy the keys of epochs past their last day")
     expire.add_argument("folder", type=existing_folder)
     expire.add_argument("--today", type=_day, default=None)
@@ -81,8 +91,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     export.add_argument("--since", type=_day, required=True, help="seizures recorded from")
     export.add_argument("--to", required=True, help="the partner's code")
     export.add_argument("--out", type=folder, required=True, help="the bundle's new folder")
-    export.add_argument("--overwrite", action="store_true",
-                        help="replace the bundle an earlier export wrote in --out")  # fmt: skip
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the bundle an earlier export wrote in --out",
+    )
     imp = ex.add_parser("import", help="import a partner's signed bundle")
     imp.add_argument("bundle", type=existing_folder)
     match = ex.add_parser("match", help="match declarations against partners' seizures")
@@ -124,9 +137,11 @@ def _custody_file(folder: Path) -> dict[str, Any]:
         if not isinstance(data, dict) or not data.get("custodians"):
             raise ValueError("no custodians named")
     except (OSError, ValueError) as exc:
-        raise ScreeningError(f"custody {folder}: custody.json is missing or unreadable ({exc}); "
-                             "make the custodians with `parcelscreen exchange custody "
-                             "init`") from None  # fmt: skip
+        raise ScreeningError(
+            f"custody {folder}: custody.json is missing or unreadable ({exc}); "
+            "make the custodians with `parcelscreen exchange custody "
+            "init`"
+        ) from None
     return data
 
 
@@ -138,14 +153,23 @@ def _custody(args: argparse.Namespace) -> int:
         names = [n.strip() for n in args.custodians.split(",") if n.strip()]
         check_init(args.folder, names, args.threshold)  # all of it, before any folder is made
         made = create_custodians(args.folder, names, args.threshold, args.requesters)
-        print(json.dumps({"custodians": [str(p) for p in made], "threshold": args.threshold,
-                          "requesters": args.requesters}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "custodians": [str(p) for p in made],
+                    "threshold": args.threshold,
+                    "requesters": args.requesters,
+                }
+            )
+        )
         return 0
     custody = _custody_file(args.folder)
     if args.custody_command == "epoch" and args.not_after < datetime.now(UTC).date():
-        raise ScreeningError(f"--not-after {args.not_after}: the day is past (today is "
-                             f"{datetime.now(UTC).date()}, UTC); an epoch's last valid day "
-                             "is today or later")  # fmt: skip
+        raise ScreeningError(
+            f"--not-after {args.not_after}: the day is past (today is "
+            f"{datetime.now(UTC).date()}, UTC); an epoch's last valid day "
+            "is today or later"
+        )
     group = [Custodian(args.folder / name) for name in custody["custodians"]]
     try:
         if args.custody_command == "allow":
@@ -157,8 +181,10 @@ def _custody(args: argparse.Namespace) -> int:
             result = {"epoch": args.name, "not_after": args.not_after.isoformat()}
         else:
             today = args.today or datetime.now(UTC).date()
-            result = {"destroyed": sorted({n for c in group for n in c.expire(today)}),
-                      "live": group[0].live(today)}  # fmt: skip
+            result = {
+                "destroyed": sorted({n for c in group for n in c.expire(today)}),
+                "live": group[0].live(today),
+            }
     finally:
         for c in group:
             c.close()
@@ -166,8 +192,9 @@ def _custody(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(config: ExchangeConfig,
-            record: Record) -> tuple[TokenClient, list[str], dict[str, str]]:  # fmt: skip
+def _client(
+    config: ExchangeConfig, record: Record
+) -> tuple[TokenClient, list[str], dict[str, str]]:
     """A token client of the configured custodians (each request audited), the live epochs
     and the last valid day of each."""
     from screening import ScreeningError
@@ -179,12 +206,13 @@ def _client(config: ExchangeConfig,
         _audit(record, "exchange_token_request", row)
 
     # the quota and the requesters known are the custodians' own (requesters.json), never ours
-    group = [Custodian(config.custody / name, on_request=audited)
-             for name in custody["custodians"]]  # fmt: skip
+    group = [Custodian(config.custody / name, on_request=audited) for name in custody["custodians"]]
     live = group[0].live(datetime.now(UTC).date())
     if not live:
-        raise ScreeningError(f"custody {config.custody}: no live epoch (deal one with "
-                             "`parcelscreen exchange custody epoch`)")  # fmt: skip
+        raise ScreeningError(
+            f"custody {config.custody}: no live epoch (deal one with "
+            "`parcelscreen exchange custody epoch`)"
+        )
     ends = {name: e.not_after for name, e in group[0].epochs.items()}
     threshold = max(config.threshold, int(custody["threshold"]))
     return TokenClient(group, threshold, config.agency), live, ends
@@ -202,8 +230,10 @@ def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) ->
     from screening.exchange import seizure_indicators, write_exchange_bundle
 
     if args.to not in config.partners:
-        raise ScreeningError(f"--to {args.to}: not a partner in {config.path} (partners: "
-                             f"{', '.join(sorted(config.partners)) or 'none'})")  # fmt: skip
+        raise ScreeningError(
+            f"--to {args.to}: not a partner in {config.path} (partners: "
+            f"{', '.join(sorted(config.partners)) or 'none'})"
+        )
     if config.signing_key is None:
         raise ScreeningError(f"exchange settings {config.path}: field signing_key is missing")
     check_out_folder(args.out, args.overwrite)
@@ -211,37 +241,69 @@ def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) ->
     since = datetime.combine(args.since, datetime.min.time(), UTC)
     outcomes = pq.read_table(args.outcomes).filter(pc.field("result") == "seized")
     seizures = {r["item_id"]: r for r in outcomes.to_pylist() if r["recorded_at"] >= since}
-    declarations = [d for d in pq.read_table(args.declarations).to_pylist()
-                    if d["item_id"] in seizures]  # fmt: skip
+    declarations = [
+        d for d in pq.read_table(args.declarations).to_pylist() if d["item_id"] in seizures
+    ]
     if not declarations:  # a bundle of nothing would still use up the custodians' quota
-        what = ("no seizure recorded" if not seizures else
-                f"none of the {len(seizures)} seizures recorded")  # fmt: skip
-        print(f"error: {what} since {args.since} in {args.outcomes}"
-              f"{'' if not seizures else ' has its declaration in ' + str(args.declarations)}"
-              ": nothing to export; no bundle written", file=sys.stderr)  # fmt: skip
+        what = (
+            "no seizure recorded"
+            if not seizures
+            else f"none of the {len(seizures)} seizures recorded"
+        )
+        print(
+            f"error: {what} since {args.since} in {args.outcomes}"
+            f"{'' if not seizures else ' has its declaration in ' + str(args.declarations)}"
+            ": nothing to export; no bundle written",
+            file=sys.stderr,
+        )
         return 1
     client, live, ends = _client(config, record)
     epoch = live[-1]
     # never past the epoch's end: its tokens mean nothing once its key is destroyed
-    valid_until = min((datetime.now(UTC).date() + timedelta(days=config.valid_days)).isoformat(),
-                      ends[epoch])  # fmt: skip
-    ref_key = hmac.new(record.settings.pseudonymisation_key.encode(), b"exchange-ref",
-                       hashlib.sha256).digest()  # fmt: skip
+    valid_until = min(
+        (datetime.now(UTC).date() + timedelta(days=config.valid_days)).isoformat(), ends[epoch]
+    )
+    ref_key = hmac.new(
+        record.settings.pseudonymisation_key.encode(), b"exchange-ref", hashlib.sha256
+    ).digest()
     indicators = seizure_indicators(
-        declarations, seizures, client=client, epoch=epoch, agency=config.agency,
-        ref_key=ref_key, reliability=config.reliability, accuracy=config.accuracy,
-        handling=config.handling, purpose=config.purpose, sharing_group=config.sharing_group,
-        valid_until=valid_until)  # fmt: skip
+        declarations,
+        seizures,
+        client=client,
+        epoch=epoch,
+        agency=config.agency,
+        ref_key=ref_key,
+        reliability=config.reliability,
+        accuracy=config.accuracy,
+        handling=config.handling,
+        purpose=config.purpose,
+        sharing_group=config.sharing_group,
+        valid_until=valid_until,
+    )
     created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if args.out.exists():  # --overwrite, checked above: the earlier bundle goes
         shutil.rmtree(args.out)
     manifest = write_exchange_bundle(
-        args.out, indicators, agency=config.agency, partner=args.to, purpose=config.purpose,
-        sharing_group=config.sharing_group, valid_until=valid_until, created=created, key=key)
-    result = {"bundle": str(args.out), "to": args.to, "since": args.since.isoformat(),
-              "epoch": epoch, "seizures": len(seizures), "indicators": len(indicators),
-              "valid_until": valid_until, "manifest_sha256": hashlib.sha256(
-                  (args.out / "manifest.json").read_bytes()).hexdigest()}  # fmt: skip
+        args.out,
+        indicators,
+        agency=config.agency,
+        partner=args.to,
+        purpose=config.purpose,
+        sharing_group=config.sharing_group,
+        valid_until=valid_until,
+        created=created,
+        key=key,
+    )
+    result = {
+        "bundle": str(args.out),
+        "to": args.to,
+        "since": args.since.isoformat(),
+        "epoch": epoch,
+        "seizures": len(seizures),
+        "indicators": len(indicators),
+        "valid_until": valid_until,
+        "manifest_sha256": hashlib.sha256((args.out / "manifest.json").read_bytes()).hexdigest(),
+    }
     _audit(record, "exchange_export", {**result, "purpose": manifest["purpose"]})
     print(json.dumps(result))
     return 0
@@ -255,11 +317,16 @@ def _partners(config: ExchangeConfig) -> dict[str, Any]:
     out = {}
     for code, spec in config.partners.items():
         if not isinstance(spec.get("public_key"), str):
-            raise ScreeningError(f"exchange settings {config.path}: partner {code}: field "
-                                 "public_key: expected a file name")  # fmt: skip
+            raise ScreeningError(
+                f"exchange settings {config.path}: partner {code}: field "
+                "public_key: expected a file name"
+            )
         purposes = spec.get("purposes", [config.purpose])
-        out[code] = Partner(code, load_public_keys([config.file(spec["public_key"])]),
-                            tuple(str(p) for p in purposes))  # fmt: skip
+        out[code] = Partner(
+            code,
+            load_public_keys([config.file(spec["public_key"])]),
+            tuple(str(p) for p in purposes),
+        )
     return out
 
 
@@ -282,16 +349,31 @@ def _import(args: argparse.Namespace, config: ExchangeConfig, record: Record) ->
     store = PartnerStore(record.db)
     try:
         manifest, indicators = read_exchange_bundle(
-            args.bundle, agency=config.agency, partners=_partners(config), today=now.date(),
-            epochs=_live_epochs(config, now.date()), now=now)  # fmt: skip
-        store.add(indicators, args.bundle.name, int(now.timestamp() * 1_000_000),
-                  source=manifest["from"], created=manifest["created"])  # fmt: skip
+            args.bundle,
+            agency=config.agency,
+            partners=_partners(config),
+            today=now.date(),
+            epochs=_live_epochs(config, now.date()),
+            now=now,
+        )
+        store.add(
+            indicators,
+            args.bundle.name,
+            int(now.timestamp() * 1_000_000),
+            source=manifest["from"],
+            created=manifest["created"],
+        )
     except ExchangeRefused as exc:
         _audit(record, "exchange_import_refused", {"bundle": str(args.bundle), "why": str(exc)})
         raise
-    result = {"bundle": str(args.bundle), "from": manifest["from"],
-              "purpose": manifest["purpose"], "indicators": len(indicators),
-              "valid_until": manifest["valid_until"], "stored": store.count()}  # fmt: skip
+    result = {
+        "bundle": str(args.bundle),
+        "from": manifest["from"],
+        "purpose": manifest["purpose"],
+        "indicators": len(indicators),
+        "valid_until": manifest["valid_until"],
+        "stored": store.count(),
+    }
     _audit(record, "exchange_import", result)
     print(json.dumps(result))
     return 0
@@ -318,7 +400,9 @@ def _not_yet_known(record: Record, posted: Any) -> dict[str, int]:
     last = int(posted.max()) if len(posted) else 0
     ((total, later),) = record.db.execute(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN known_us > ? THEN 1 ELSE 0 END), 0) "
-        "FROM exchange_indicators", (last,))  # fmt: skip
+        "FROM exchange_indicators",
+        (last,),
+    )
     return {"partner_indicators": int(total), "not_yet_known": int(later)}
 
 
@@ -352,18 +436,26 @@ def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> 
             continue
         matched += 1
         reason = hit_reason(hit, scored=scored)
-        detail = {"partners": sorted({h.source for h in hit}),
-                  "refs": sorted(h.ref for h in hit), "reason": reason,
-                  "variants": {h.ref: list(h.variants) for h in hit},
-                  "features": [float(x) for x in features]}  # fmt: skip
+        detail = {
+            "partners": sorted({h.source for h in hit}),
+            "refs": sorted(h.ref for h in hit),
+            "reason": reason,
+            "variants": {h.ref: list(h.variants) for h in hit},
+            "features": [float(x) for x in features],
+        }
         followups.record_hits(row["item_id"], hit, reason, until)
         _audit(record, "exchange_match", detail, item_id=row["item_id"])
         print(json.dumps({"item_id": row["item_id"], **detail}))
-    summary: dict[str, Any] = {"parcels": len(rows), "matched": matched,
-                               **_not_yet_known(record, posted)}  # fmt: skip
+    summary: dict[str, Any] = {
+        "parcels": len(rows),
+        "matched": matched,
+        **_not_yet_known(record, posted),
+    }
     if summary["not_yet_known"]:
-        summary["note"] = ("a partner's indicator counts only for parcels posted after it "
-                           "was imported here (point in time); not_yet_known were imported "
-                           "after the last parcel's posting time")  # fmt: skip
+        summary["note"] = (
+            "a partner's indicator counts only for parcels posted after it "
+            "was imported here (point in time); not_yet_known were imported "
+            "after the last parcel's posting time"
+        )
     print(json.dumps(summary), file=sys.stderr)
     return 0

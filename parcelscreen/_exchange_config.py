@@ -47,8 +47,9 @@ def load_config(path: Path | None) -> ExchangeConfig:
     if path is None:
         named = os.environ.get("PARCELSCREEN_EXCHANGE_CONFIG")
         if not named:
-            raise ScreeningError("no exchange settings: pass --config FILE or set "
-                                 "PARCELSCREEN_EXCHANGE_CONFIG")  # fmt: skip
+            raise ScreeningError(
+                "no exchange settings: pass --config FILE or set PARCELSCREEN_EXCHANGE_CONFIG"
+            )
         path = Path(named)
     try:
         data = json.loads(Path(path).read_text())
@@ -73,19 +74,28 @@ def load_config(path: Path | None) -> ExchangeConfig:
         return value
 
     if "quota" in data:
-        raise ScreeningError(f"{where}: field quota: a requester does not set its own quota; "
-                             "the custodians do (`parcelscreen exchange custody init "
-                             "--requesters CODE=N`)")  # fmt: skip
+        raise ScreeningError(
+            f"{where}: field quota: a requester does not set its own quota; "
+            "the custodians do (`parcelscreen exchange custody init "
+            "--requesters CODE=N`)"
+        )
     partners = data.get("partners", {})
     if not isinstance(partners, dict) or not all(isinstance(v, dict) for v in partners.values()):
         raise ScreeningError(f"{where}: field partners: expected an object of partner objects")
     config = ExchangeConfig(
-        path=Path(path), agency=text("agency"), custody=Path(), threshold=whole("threshold", 1),
-        signing_key=None, sharing_group=text("sharing_group", "eu-postal-drugs"),
+        path=Path(path),
+        agency=text("agency"),
+        custody=Path(),
+        threshold=whole("threshold", 1),
+        signing_key=None,
+        sharing_group=text("sharing_group", "eu-postal-drugs"),
         purpose=text("purpose", "drug-trafficking-prevention"),
-        reliability=text("reliability", "B"), accuracy=text("accuracy", "2"),
-        handling=text("handling", "H1"), valid_days=whole("valid_days", 180),
-        partners=partners)  # fmt: skip
+        reliability=text("reliability", "B"),
+        accuracy=text("accuracy", "2"),
+        handling=text("handling", "H1"),
+        valid_days=whole("valid_days", 180),
+        partners=partners,
+    )
     config.custody = config.file(text("custody"))
     if "signing_key" in data:
         config.signing_key = config.file(text("signing_key"))

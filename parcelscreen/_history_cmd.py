@@ -20,22 +20,30 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("history", help="manage the entity history store")
     history = p.add_subparsers(dest="history_command", required=True)
     load = history.add_parser("load", help="replay past declarations and outcomes into it")
-    load.add_argument("declarations", type=parquet_of("declaration"),
-                      help="declarations (Parquet)")  # fmt: skip
-    load.add_argument("--outcomes", type=parquet_of("outcome"), default=None,
-                      help="outcomes (Parquet)")  # fmt: skip
+    load.add_argument("declarations", type=parquet_of("declaration"), help="declarations (Parquet)")
+    load.add_argument(
+        "--outcomes", type=parquet_of("outcome"), default=None, help="outcomes (Parquet)"
+    )
     load.add_argument(
         "--until",
         type=iso_time,
         default=None,
         help="ISO time: take parcels posted and outcomes recorded before it",
     )
-    prune = history.add_parser("prune", help="delete entities not seen within the retention "
-                               "period, their partner links and old item links")  # fmt: skip
-    prune.add_argument("--days", type=days, default=None,
-                       help="retention in days (default: the history_retention_days setting)")
-    prune.add_argument("--dry-run", action="store_true",
-                       help="count what would be deleted; delete nothing")  # fmt: skip
+    prune = history.add_parser(
+        "prune",
+        help="delete entities not seen within the retention "
+        "period, their partner links and old item links",
+    )
+    prune.add_argument(
+        "--days",
+        type=days,
+        default=None,
+        help="retention in days (default: the history_retention_days setting)",
+    )
+    prune.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted; delete nothing"
+    )
     p.set_defaults(func=run)
 
 
@@ -53,23 +61,34 @@ def _prune(args: argparse.Namespace) -> int:
     settings = Settings()
     days = settings.history_retention_days if args.days is None else args.days
     if days <= 0:
-        print("error: parcelscreen history prune: the retention period must be a positive "
-              "number of days", file=sys.stderr)  # fmt: skip
+        print(
+            "error: parcelscreen history prune: the retention period must be a positive "
+            "number of days",
+            file=sys.stderr,
+        )
         return 2
     record = open_record(settings)
     if record is None:
         return 2
     cutoff = datetime.now(UTC) - timedelta(days=days)
     try:
-        counts = record.history_backend.prune(int(cutoff.timestamp() * 1_000_000),
-                                              dry_run=args.dry_run)  # fmt: skip
+        counts = record.history_backend.prune(
+            int(cutoff.timestamp() * 1_000_000), dry_run=args.dry_run
+        )
         from screening.exchange import FollowUps, PartnerStore  # partners' data past expiry
 
         today = datetime.now(UTC).date()
-        counts = {**counts, **PartnerStore(record.db).prune(today, dry_run=args.dry_run),
-                  **FollowUps(record.db).prune(str(today), dry_run=args.dry_run)}  # fmt: skip
-        result = {"dry_run": args.dry_run, "cutoff": cutoff.isoformat(),
-                  "backend": settings.history_store, "deleted": counts}  # fmt: skip
+        counts = {
+            **counts,
+            **PartnerStore(record.db).prune(today, dry_run=args.dry_run),
+            **FollowUps(record.db).prune(str(today), dry_run=args.dry_run),
+        }
+        result = {
+            "dry_run": args.dry_run,
+            "cutoff": cutoff.isoformat(),
+            "backend": settings.history_store,
+            "deleted": counts,
+        }
         return record_and_print(record, "history_retention", result, args.dry_run)
     finally:
         record.close()
@@ -108,9 +127,10 @@ def _load(args: argparse.Namespace) -> int:
             done = done.filter(pc.less(done.column("recorded_at").cast("int64"), until))
         recorded = done.column("recorded_at").cast("int64").to_numpy()
         results = done.column("result").to_pylist()
-        outcomes = [KnownOutcome(str(i), int(t), r == "seized", r != "seized")
-                    for i, t, r in zip(done.column("item_id").to_pylist(), recorded, results,
-                                       strict=True)]  # fmt: skip
+        outcomes = [
+            KnownOutcome(str(i), int(t), r == "seized", r != "seized")
+            for i, t, r in zip(done.column("item_id").to_pylist(), recorded, results, strict=True)
+        ]
     memory = MemoryBackend()
     history = History(memory)
     replay(frame, outcomes, history)
@@ -126,7 +146,15 @@ def _load(args: argparse.Namespace) -> int:
     finally:
         record.close()
     seizures = int(np.sum([o.seized for o in outcomes])) if outcomes else 0
-    print(json.dumps({"parcels": parcels, "outcomes": len(outcomes), "seizures": seizures,
-                      "backend": settings.history_store}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "parcels": parcels,
+                "outcomes": len(outcomes),
+                "seizures": seizures,
+                "backend": settings.history_store,
+            }
+        )
+    )
     print("history loaded", file=sys.stderr)
     return 0

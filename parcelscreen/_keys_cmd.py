@@ -11,8 +11,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("keys", help="manage the service's API keys")
     keys = p.add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="make a key and print it once")
-    create.add_argument("--role", required=True, choices=["monitor", "sorter", "officer", "admin"],
-                        help="monitor: reads /metrics only (a Prometheus scrape key)")  # fmt: skip
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["monitor", "sorter", "officer", "admin"],
+        help="monitor: reads /metrics only (a Prometheus scrape key)",
+    )
     create.add_argument("--name", default="", help="who or what holds the key")
     revoke = keys.add_parser("revoke", help="revoke a key by its ID")
     revoke.add_argument("key_id")

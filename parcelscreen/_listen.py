@@ -55,8 +55,11 @@ def _free(family: int, host: str, port: int) -> int:
         probe.bind((host, port))
         return int(probe.getsockname()[1])
     except OSError as exc:
-        raise OSError(exc.errno, f"{host}:{port} is in use by another process ({exc.strerror}); "
-                      "stop it or choose another PARCELSCREEN_PORT") from None  # fmt: skip
+        raise OSError(
+            exc.errno,
+            f"{host}:{port} is in use by another process ({exc.strerror}); "
+            "stop it or choose another PARCELSCREEN_PORT",
+        ) from None
     finally:
         probe.close()
 

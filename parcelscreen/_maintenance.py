@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 def configured() -> bool:
     """Whether the environment names the record database (else it is the default
     ``runs/serving/state.sqlite``, relative to wherever the command runs)."""
-    return any(os.environ.get(f"PARCELSCREEN_{name}")
-               for name in ("DATA_DIR", "STATE_DB", "DATABASE_URL"))  # fmt: skip
+    return any(
+        os.environ.get(f"PARCELSCREEN_{name}") for name in ("DATA_DIR", "STATE_DB", "DATABASE_URL")
+    )
 
 
 def open_record(settings: Settings, must_exist: bool = True) -> Record | None:
@@ -37,11 +38,13 @@ def open_record(settings: Settings, must_exist: bool = True) -> Record | None:
     from serving import LegacyStores, Record, SchemaMismatch, StoreMissing
 
     if not must_exist and not configured() and not settings.state_path.is_file():
-        print(f"error: no record database at {settings.state_path} (the default "
-              f"PARCELSCREEN_DATA_DIR, in {Path.cwd()}); run the command where the service "
-              "runs, or set PARCELSCREEN_DATA_DIR (or PARCELSCREEN_STATE_DB) to the service's "
-              "folder; to start a new record database, set it to the new folder",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"error: no record database at {settings.state_path} (the default "
+            f"PARCELSCREEN_DATA_DIR, in {Path.cwd()}); run the command where the service "
+            "runs, or set PARCELSCREEN_DATA_DIR (or PARCELSCREEN_STATE_DB) to the service's "
+            "folder; to start a new record database, set it to the new folder",
+            file=sys.stderr,
+        )
         return None
     try:
         return Record(settings, must_exist=must_exist)

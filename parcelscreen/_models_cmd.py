@@ -45,10 +45,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     promote = models.add_parser("promote", help="make VERSION (or 'challenger') the champion")
     promote.add_argument("ref", help="a version name or an alias such as 'challenger'")
     keygen = models.add_parser("keygen", help="make an Ed25519 key pair for signing bundles")
-    keygen.add_argument("--out", type=Path, required=True,
-                        help="PREFIX: writes PREFIX.key (private) and PREFIX.pub")  # fmt: skip
-    sign = models.add_parser("sign", help="sign a published version with "
-                                          f"{SIGNING_KEY_VARIABLE}")  # fmt: skip
+    keygen.add_argument(
+        "--out", type=Path, required=True, help="PREFIX: writes PREFIX.key (private) and PREFIX.pub"
+    )
+    sign = models.add_parser("sign", help=f"sign a published version with {SIGNING_KEY_VARIABLE}")
     sign.add_argument("ref", help="a version name or an alias")
     p.set_defaults(func=run)
 
@@ -63,8 +63,11 @@ def _keygen(prefix: Path) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps({"private_key": str(private), "public_key": str(public), "key_id": key}))
-    print(f"sign with {SIGNING_KEY_VARIABLE}={private}; trust with "
-          f"PARCELSCREEN_TRUSTED_BUNDLE_KEYS={public}", file=sys.stderr)  # fmt: skip
+    print(
+        f"sign with {SIGNING_KEY_VARIABLE}={private}; trust with "
+        f"PARCELSCREEN_TRUSTED_BUNDLE_KEYS={public}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -88,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"signed": version, "key_id": key_id(key.public_key())}))
         return 0
     if args.models_command == "list":
-        print(json.dumps({"versions": registry.versions(), "aliases": registry.aliases()},
-                         indent=1))  # fmt: skip
+        print(
+            json.dumps({"versions": registry.versions(), "aliases": registry.aliases()}, indent=1)
+        )
         return 0
     try:
         version = registry.resolve(args.ref)
@@ -102,9 +106,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     record = Record(settings)
     try:
-        record.audit.append(Entry(
-            "promote", caller="cli", model_version=version,
-            detail={"alias": "champion", "from": args.ref, "previous": previous}))  # fmt: skip
+        record.audit.append(
+            Entry(
+                "promote",
+                caller="cli",
+                model_version=version,
+                detail={"alias": "champion", "from": args.ref, "previous": previous},
+            )
+        )
     finally:
         record.close()
     print(json.dumps({"champion": version, "previous": previous}))

@@ -22,11 +22,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     export = outcomes.add_parser("export", help="write declarations.parquet + outcomes.parquet")
     export.add_argument("--out", type=folder, required=True, help="folder to write")
     imports = outcomes.add_parser(
-        "import", help="record inspection outcomes from a file (JSON, JSON Lines, CSV or "
+        "import",
+        help="record inspection outcomes from a file (JSON, JSON Lines, CSV or "
         "Parquet), each as POST /v1/outcomes does: outcome, history link and decision-log "
         "record in one transaction; the service sees them at once. Outcomes are append-only: "
         "an item's second outcome is refused unless it corrects the current one (corrects, "
-        "correction_reason: JSON forms only)")  # fmt: skip
+        "correction_reason: JSON forms only)",
+    )
     imports.add_argument("outcomes", type=Path, help="file of inspection outcomes")
     p.set_defaults(func=run)
 
@@ -81,6 +83,13 @@ def _import(path: Path, settings: Settings) -> int:
         record.close()
     for problem in report.errors:
         print(problem, file=sys.stderr)
-    print(json.dumps({"recorded": recorded, "linked_to_history": linked,
-                      "refused": len(report.rejected) + conflicts}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "recorded": recorded,
+                "linked_to_history": linked,
+                "refused": len(report.rejected) + conflicts,
+            }
+        )
+    )
     return 1 if report.rejected or conflicts else 0

@@ -75,13 +75,18 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._timer = None
-        self._refuse(408, "request_timeout",
-                     f"the request head did not arrive within {self.limits.header_timeout:g} s")
+        self._refuse(
+            408,
+            "request_timeout",
+            f"the request head did not arrive within {self.limits.header_timeout:g} s",
+        )
 
     def _body_timed_out(self) -> None:
         self._timer = None
-        self.logger.warning("closing a connection: a request body did not arrive within %g s",
-                            self.limits.body_timeout)  # fmt: skip
+        self.logger.warning(
+            "closing a connection: a request body did not arrive within %g s",
+            self.limits.body_timeout,
+        )
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -92,10 +97,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._refusal is not None or self.transport.is_closing():
             return
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        self._refusal = b"".join([
-            STATUS_LINE[status], b"content-type: application/json\r\n",
-            b"content-length: ", str(len(body)).encode(), b"\r\n",
-            b"connection: close\r\n\r\n", body])  # fmt: skip
+        self._refusal = b"".join(
+            [
+                STATUS_LINE[status],
+                b"content-type: application/json\r\n",
+                b"content-length: ",
+                str(len(body)).encode(),
+                b"\r\n",
+                b"connection: close\r\n\r\n",
+                body,
+            ]
+        )
         if self.cycle is None or self.cycle.response_complete:
             self.transport.write(self._refusal)
         self.transport.close()
@@ -135,8 +147,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_lines += 1
         if self._head_lines > self.limits.max_headers:
-            self._refuse(431, "headers_too_large",
-                         f"more than {self.limits.max_headers} header lines")  # fmt: skip
+            self._refuse(
+                431, "headers_too_large", f"more than {self.limits.max_headers} header lines"
+            )
             raise _Refused
         super().on_header(name, value)
 

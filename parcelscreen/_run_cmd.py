@@ -20,12 +20,17 @@ from ._simulate_cmd import config_value
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="simulate, train, screen, then serve (embedded defaults)")
     p.add_argument("--workdir", type=folder, default=Path("runs"), help="where everything goes")
-    p.add_argument("--parcels", type=config_value("parcels", int), default=200_000,
-                   help="simulated parcels")  # fmt: skip
-    p.add_argument("--prevalence", type=config_value("prevalence", float), default=0.005,
-                   help="share of drug parcels in the simulated flow (default 0.005, a stress "
-                   "setting ten times the simulator's realistic 0.0005, so that a demo-sized "
-                   "data set holds enough seizures to train on)")  # fmt: skip
+    p.add_argument(
+        "--parcels", type=config_value("parcels", int), default=200_000, help="simulated parcels"
+    )
+    p.add_argument(
+        "--prevalence",
+        type=config_value("prevalence", float),
+        default=0.005,
+        help="share of drug parcels in the simulated flow (default 0.005, a stress "
+        "setting ten times the simulator's realistic 0.0005, so that a demo-sized "
+        "data set holds enough seizures to train on)",
+    )
     p.add_argument("--port", type=port, default=8000, help="port of the service on 127.0.0.1")
     p.add_argument("--no-serve", action="store_true", help="stop after screening")
     p.set_defaults(func=run)
@@ -75,14 +80,17 @@ def _demo_officer(port: int) -> None:
         else:
             store.add(DEMO_OFFICER, password, "officer", "DEMO-OFFICER")
             kind = "officer_account_add"
-        record.audit.append(Entry(kind, caller="cli", detail={
-            "username": DEMO_OFFICER, "by": "parcelscreen run"}))  # fmt: skip
+        record.audit.append(
+            Entry(kind, caller="cli", detail={"username": DEMO_OFFICER, "by": "parcelscreen run"})
+        )
     finally:
         record.close()
-    print(f"officer view: http://127.0.0.1:{port}/officer\n"
-          f"  user name: {DEMO_OFFICER}\n  password:  {password}\n"
-          "  (a demo account: make your own with `parcelscreen users add NAME`, a new "
-          f"password with `parcelscreen users reset {DEMO_OFFICER}`)")  # fmt: skip
+    print(
+        f"officer view: http://127.0.0.1:{port}/officer\n"
+        f"  user name: {DEMO_OFFICER}\n  password:  {password}\n"
+        "  (a demo account: make your own with `parcelscreen users add NAME`, a new "
+        f"password with `parcelscreen users reset {DEMO_OFFICER}`)"
+    )
 
 
 def _step(title: str) -> None:
@@ -101,23 +109,66 @@ def run(args: argparse.Namespace) -> int:
     # consistent copy of it (SQLite's backup), never its files
     history = Path(os.environ["PARCELSCREEN_DATA_DIR"]) / "state.sqlite"
     for title, argv in [
-        ("simulate", ["simulate", "--out", str(data), "--parcels", str(args.parcels),
-                      "--prevalence", str(args.prevalence)]),
-        ("train", ["train", "--data", str(data), "--registry", registry,
-                   "--truth", str(data / "truth.parquet")]),
-    ]:  # fmt: skip
+        (
+            "simulate",
+            [
+                "simulate",
+                "--out",
+                str(data),
+                "--parcels",
+                str(args.parcels),
+                "--prevalence",
+                str(args.prevalence),
+            ],
+        ),
+        (
+            "train",
+            [
+                "train",
+                "--data",
+                str(data),
+                "--registry",
+                registry,
+                "--truth",
+                str(data / "truth.parquet"),
+            ],
+        ),
+    ]:
         _step(f"{title}: parcelscreen {' '.join(argv)}")
         status = main(argv)
         if status:
             return status
     manifest, split, last = _last_week(data)
     for title, argv in [
-        ("history", ["history", "load", str(data / "declarations.parquet"),
-                     "--outcomes", str(data / "outcomes.parquet"), "--until", split]),
-        ("screen", ["screen", str(manifest), "--out", str(work / "screened"),
-                    "--registry", registry, "--history", str(history), "--fresh",
-                    "--as-of", last]),
-    ]:  # fmt: skip
+        (
+            "history",
+            [
+                "history",
+                "load",
+                str(data / "declarations.parquet"),
+                "--outcomes",
+                str(data / "outcomes.parquet"),
+                "--until",
+                split,
+            ],
+        ),
+        (
+            "screen",
+            [
+                "screen",
+                str(manifest),
+                "--out",
+                str(work / "screened"),
+                "--registry",
+                registry,
+                "--history",
+                str(history),
+                "--fresh",
+                "--as-of",
+                last,
+            ],
+        ),
+    ]:
         _step(f"{title}: parcelscreen {' '.join(argv)}")
         status = main(argv)
         if status:

@@ -30,20 +30,32 @@ def capacity(text: str) -> str:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("screen", help="score a manifest (CSV, JSON Lines, Parquet) in batch")
-    p.add_argument("manifest", type=existing_file,
-                   help=".csv, .jsonl, .json or .parquet declarations")  # fmt: skip
+    p.add_argument(
+        "manifest", type=existing_file, help=".csv, .jsonl, .json or .parquet declarations"
+    )
     p.add_argument("--out", type=folder, required=True, help="output folder (also resume state)")
-    p.add_argument("--model", type=existing_folder, default=None,
-                   help="bundle folder (default: registry)")  # fmt: skip
-    p.add_argument("--registry", type=Path, default=None,
-                   help="model registry (default: PARCELSCREEN_REGISTRY, else runs/registry)")
+    p.add_argument(
+        "--model", type=existing_folder, default=None, help="bundle folder (default: registry)"
+    )
+    p.add_argument(
+        "--registry",
+        type=Path,
+        default=None,
+        help="model registry (default: PARCELSCREEN_REGISTRY, else runs/registry)",
+    )
     p.add_argument("--alias", default="champion", help="registry alias or version to load")
-    p.add_argument("--capacity", type=capacity, default="2%",
-                   help="inspection capacity: 2%% or 500 (items)")  # fmt: skip
-    p.add_argument("--random-share", type=share, default=0.10,
-                   help="share of the capacity for random control")  # fmt: skip
-    p.add_argument("--history", type=existing_file, default=None,
-                   help="SQLite history store, read as a snapshot (default: none)")  # fmt: skip
+    p.add_argument(
+        "--capacity", type=capacity, default="2%", help="inspection capacity: 2%% or 500 (items)"
+    )
+    p.add_argument(
+        "--random-share", type=share, default=0.10, help="share of the capacity for random control"
+    )
+    p.add_argument(
+        "--history",
+        type=existing_file,
+        default=None,
+        help="SQLite history store, read as a snapshot (default: none)",
+    )
     p.add_argument("--chunk-rows", type=whole(1), default=50_000, help="records per chunk")
     p.add_argument("--csv", action="store_true", help="also write CSV copies of the results")
     p.add_argument("--explain-all", action="store_true", help="reasons for every row")
@@ -52,19 +64,31 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     where.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     where.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
     p.add_argument("--workers", type=whole(1), default=2, help="workers of the local Dask cluster")
-    p.add_argument("--as-of", type=as_of, default="now", dest="as_of",
-                   help="reference time of the posting window: a record posted more than 90 "
-                   "days before it or 2 days after it is quarantined (ISO date or time, UTC "
-                   "unless it says otherwise; default: now, kept when the run resumes; for an "
-                   "old manifest, a time at its end)")  # fmt: skip
+    p.add_argument(
+        "--as-of",
+        type=as_of,
+        default="now",
+        dest="as_of",
+        help="reference time of the posting window: a record posted more than 90 "
+        "days before it or 2 days after it is quarantined (ISO date or time, UTC "
+        "unless it says otherwise; default: now, kept when the run resumes; for an "
+        "old manifest, a time at its end)",
+    )
     record = p.add_mutually_exclusive_group()
-    record.add_argument("--data-dir", type=existing_folder, default=None,
-                        help="folder of the record database (state.sqlite) the decisions are "
-                        "recorded in when the run completes (default: PARCELSCREEN_DATA_DIR, "
-                        "or PARCELSCREEN_STATE_DB; the service's own)")  # fmt: skip
-    record.add_argument("--no-record", action="store_true",
-                        help="write the output files only: record no decision (they then "
-                        "reach no officer's worklist)")  # fmt: skip
+    record.add_argument(
+        "--data-dir",
+        type=existing_folder,
+        default=None,
+        help="folder of the record database (state.sqlite) the decisions are "
+        "recorded in when the run completes (default: PARCELSCREEN_DATA_DIR, "
+        "or PARCELSCREEN_STATE_DB; the service's own)",
+    )
+    record.add_argument(
+        "--no-record",
+        action="store_true",
+        help="write the output files only: record no decision (they then "
+        "reach no officer's worklist)",
+    )
     p.set_defaults(func=run)
 
 
@@ -76,8 +100,9 @@ def as_of(text: str) -> datetime | Literal["now"]:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'now' or an ISO date or time such as "
-                                         f"2026-05-04, got {text!r}") from None  # fmt: skip
+        raise argparse.ArgumentTypeError(
+            f"expected 'now' or an ISO date or time such as 2026-05-04, got {text!r}"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -92,14 +117,21 @@ def _record_settings(data_dir: Path | None) -> Settings:
     if settings.database_url:  # the record is in PostgreSQL: state.sqlite is not used
         return settings
     if not path.is_file():
-        where = ("--data-dir" if data_dir is not None else
-                 "PARCELSCREEN_STATE_DB" if settings.state_db else
-                 "PARCELSCREEN_DATA_DIR" if "PARCELSCREEN_DATA_DIR" in os.environ else
-                 "the default PARCELSCREEN_DATA_DIR")  # fmt: skip
-        raise ValueError(f"no record database at {path} (from {where}); point "
-                         "PARCELSCREEN_DATA_DIR or --data-dir at the service's folder (the "
-                         "one holding state.sqlite), or pass --no-record to write the files "
-                         "only")  # fmt: skip
+        where = (
+            "--data-dir"
+            if data_dir is not None
+            else "PARCELSCREEN_STATE_DB"
+            if settings.state_db
+            else "PARCELSCREEN_DATA_DIR"
+            if "PARCELSCREEN_DATA_DIR" in os.environ
+            else "the default PARCELSCREEN_DATA_DIR"
+        )
+        raise ValueError(
+            f"no record database at {path} (from {where}); point "
+            "PARCELSCREEN_DATA_DIR or --data-dir at the service's folder (the "
+            "one holding state.sqlite), or pass --no-record to write the files "
+            "only"
+        )
     check_not_legacy(settings)
     return settings
 
@@ -152,21 +184,35 @@ def run(args: argparse.Namespace) -> int:
         else:
             path = registry_of(args.registry)
             if not path.is_dir():
-                raise ValueError(f"no model registry at {path}: the folder does not exist "
-                                 "(--registry, or PARCELSCREEN_REGISTRY; `parcelscreen "
-                                 "train` makes one)")  # fmt: skip
+                raise ValueError(
+                    f"no model registry at {path}: the folder does not exist "
+                    "(--registry, or PARCELSCREEN_REGISTRY; `parcelscreen "
+                    "train` makes one)"
+                )
             registry = ModelRegistry(path)
             bundle, version = registry.load(args.alias), registry.resolve(args.alias)
         spec = EngineSpec.from_keys(
-            keys, bundle, version, capacity=capacity.share or 0.02, random_share=args.random_share,
+            keys,
+            bundle,
+            version,
+            capacity=capacity.share or 0.02,
+            random_share=args.random_share,
             history=str(history) if history else None,
-        )  # fmt: skip
+        )
         config = BatchConfig(
-            args.manifest, args.out, spec, capacity, args.chunk_rows, args.csv,
-            args.explain_all, args.fresh,
-            dask="local" if args.dask else args.scheduler, dask_workers=args.workers,
-            as_of=args.as_of, record=settings,
-        )  # fmt: skip
+            args.manifest,
+            args.out,
+            spec,
+            capacity,
+            args.chunk_rows,
+            args.csv,
+            args.explain_all,
+            args.fresh,
+            dask="local" if args.dask else args.scheduler,
+            dask_workers=args.workers,
+            as_of=args.as_of,
+            record=settings,
+        )
         summary = screen(config)
         (args.out / RECORD_HISTORY).unlink(missing_ok=True)  # the run's snapshot is done
     except BatchError as exc:

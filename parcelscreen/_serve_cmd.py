@@ -18,8 +18,12 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the HTTP scoring service (PARCELSCREEN_* settings)")
     p.add_argument("--port", type=port, default=None, help="TCP port (default: the port setting)")
-    p.add_argument("--workers", type=whole(1), default=None,
-                   help="worker processes (default: the workers setting, 1)")  # fmt: skip
+    p.add_argument(
+        "--workers",
+        type=whole(1),
+        default=None,
+        help="worker processes (default: the workers setting, 1)",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,12 +55,23 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers or settings.workers
     if workers > 1:  # each worker builds its app from the environment
         os.environ["PARCELSCREEN_WORKERS"] = str(workers)
-        return serve_workers("serving:app_from_env", settings.host, settings.port, workers,
-                             settings.forwarded_allow_ips, uvicorn_options(settings))  # fmt: skip
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", access_log=False,
-                forwarded_allow_ips=settings.forwarded_allow_ips,
-                **uvicorn_options(settings))  # fmt: skip
+        return serve_workers(
+            "serving:app_from_env",
+            settings.host,
+            settings.port,
+            workers,
+            settings.forwarded_allow_ips,
+            uvicorn_options(settings),
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        **uvicorn_options(settings),
+    )
     return 0
 
 
@@ -65,14 +80,27 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     heads and their time (``_protocol``), on idle connections and on requests in progress."""
     from ._protocol import HttpLimits, limited_protocol
 
-    limits = HttpLimits(settings.max_header_bytes, settings.max_headers,
-                        settings.header_timeout, settings.body_timeout)  # fmt: skip
-    return {"http": limited_protocol(limits), "timeout_keep_alive": settings.keep_alive_timeout,
-            "limit_concurrency": settings.max_concurrency}  # fmt: skip
+    limits = HttpLimits(
+        settings.max_header_bytes,
+        settings.max_headers,
+        settings.header_timeout,
+        settings.body_timeout,
+    )
+    return {
+        "http": limited_protocol(limits),
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.max_concurrency,
+    }
 
 
-def serve_workers(app: str, host: str, port: int, workers: int, forwarded_allow_ips: str = "",
-                  options: dict[str, Any] | None = None) -> int:  # fmt: skip
+def serve_workers(
+    app: str,
+    host: str,
+    port: int,
+    workers: int,
+    forwarded_allow_ips: str = "",
+    options: dict[str, Any] | None = None,
+) -> int:
     """Run the app factory ``app`` ("module:function") in ``workers`` processes under uvicorn's
     supervisor, each listening on a socket of its own where the kernel balances them.
     ``forwarded_allow_ips``: the proxies whose ``X-Forwarded-For`` uvicorn trusts (empty: none;
@@ -86,22 +114,41 @@ def serve_workers(app: str, host: str, port: int, workers: int, forwarded_allow_
 
         options = uvicorn_options(Settings())
     if not _listen.AVAILABLE:
-        uvicorn.run(app, factory=True, workers=workers, host=host, port=port, log_level="info",
-                    access_log=False, forwarded_allow_ips=forwarded_allow_ips,
-                    **options)  # fmt: skip
+        uvicorn.run(
+            app,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            forwarded_allow_ips=forwarded_allow_ips,
+            **options,
+        )
         return 0
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config(app, factory=True, workers=workers, host=host, port=port,
-                            log_level="info", access_log=False,
-                            forwarded_allow_ips=forwarded_allow_ips, **options)  # fmt: skip
+    config = uvicorn.Config(
+        app,
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        forwarded_allow_ips=forwarded_allow_ips,
+        **options,
+    )
     try:
         sock = _listen.supervisor_socket(host, port)
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     logging.getLogger("uvicorn.error").info(
-        "parcelscreen serving on http://%s:%d with %d workers, one socket each", host,
-        sock.getsockname()[1], workers)  # fmt: skip
+        "parcelscreen serving on http://%s:%d with %d workers, one socket each",
+        host,
+        sock.getsockname()[1],
+        workers,
+    )
     Multiprocess(config, sockets=[sock]).run()
     return 0

@@ -38,13 +38,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--parcels", type=config_value("parcels", int), default=d.parcels)
     p.add_argument("--days", type=config_value("days", int), default=d.days)
     p.add_argument("--prevalence", type=config_value("prevalence", float), default=d.prevalence)
-    p.add_argument("--inspection-rate", type=config_value("inspection_rate", float),
-                   default=d.inspection_rate)  # fmt: skip
-    p.add_argument("--random-share", type=config_value("random_share", float),
-                   default=d.random_share)  # fmt: skip
+    p.add_argument(
+        "--inspection-rate", type=config_value("inspection_rate", float), default=d.inspection_rate
+    )
+    p.add_argument(
+        "--random-share", type=config_value("random_share", float), default=d.random_share
+    )
     p.add_argument("--seed", type=whole(0), default=d.seed)
-    p.add_argument("--csv", action="store_true",
-                   help="also write the declarations and outcomes in the contract's CSV form")
+    p.add_argument(
+        "--csv",
+        action="store_true",
+        help="also write the declarations and outcomes in the contract's CSV form",
+    )
     p.set_defaults(func=run)
 
 

@@ -18,21 +18,34 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("state", help="manage the service's state database")
     state = p.add_subparsers(dest="state_command", required=True)
     prune = state.add_parser(
-        "prune", help="delete scored parcels, outcomes, feedback, claims, case records and "
+        "prune",
+        help="delete scored parcels, outcomes, feedback, claims, case records and "
         "attachments past their retention periods, and record the prune in the decision "
-        "log")  # fmt: skip
-    prune.add_argument("--days", type=float, default=None,
-                       help="retention of parcels never inspected, in days "
-                       "(default: the parcel_retention_days setting)")  # fmt: skip
-    prune.add_argument("--labelled-days", type=float, default=None,
-                       help="retention of inspected parcels and their outcomes, in days "
-                       "(default: the labelled_retention_days setting)")  # fmt: skip
-    prune.add_argument("--dry-run", action="store_true",
-                       help="count what would be deleted; delete nothing")  # fmt: skip
+        "log",
+    )
+    prune.add_argument(
+        "--days",
+        type=float,
+        default=None,
+        help="retention of parcels never inspected, in days "
+        "(default: the parcel_retention_days setting)",
+    )
+    prune.add_argument(
+        "--labelled-days",
+        type=float,
+        default=None,
+        help="retention of inspected parcels and their outcomes, in days "
+        "(default: the labelled_retention_days setting)",
+    )
+    prune.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted; delete nothing"
+    )
     state.add_parser(
-        "check", help="cross-check every store: each decision has its result, officer copy, "
+        "check",
+        help="cross-check every store: each decision has its result, officer copy, "
         "decision-log record and one history item; the chain verifies; SQLite's integrity "
-        "check is ok (exit 1 naming each mismatch)")  # fmt: skip
+        "check is ok (exit 1 naming each mismatch)",
+    )
     p.set_defaults(func=run)
 
 
@@ -43,11 +56,14 @@ def run(args: argparse.Namespace) -> int:
     if args.state_command == "check":
         return _check(settings)
     parcel_days = settings.parcel_retention_days if args.days is None else args.days
-    labelled_days = (settings.labelled_retention_days if args.labelled_days is None
-                     else args.labelled_days)  # fmt: skip
+    labelled_days = (
+        settings.labelled_retention_days if args.labelled_days is None else args.labelled_days
+    )
     if parcel_days <= 0 or labelled_days <= 0:
-        print("error: parcelscreen state prune: retention periods must be positive numbers of days",
-              file=sys.stderr)
+        print(
+            "error: parcelscreen state prune: retention periods must be positive numbers of days",
+            file=sys.stderr,
+        )
         return 2
     record = open_record(settings)
     if record is None:

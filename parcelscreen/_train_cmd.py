@@ -12,10 +12,18 @@ from ._args import existing_file, existing_folder, folder, number, registry_of, 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("train", help="train a model and publish it to the registry")
-    p.add_argument("--data", type=existing_folder, default=Path("runs/data"),
-                   help="directory with declarations.parquet and outcomes.parquet")  # fmt: skip
-    p.add_argument("--registry", type=folder, default=None,
-                   help="model registry (default: PARCELSCREEN_REGISTRY, else runs/registry)")
+    p.add_argument(
+        "--data",
+        type=existing_folder,
+        default=Path("runs/data"),
+        help="directory with declarations.parquet and outcomes.parquet",
+    )
+    p.add_argument(
+        "--registry",
+        type=folder,
+        default=None,
+        help="model registry (default: PARCELSCREEN_REGISTRY, else runs/registry)",
+    )
     p.add_argument(
         "--truth",
         type=existing_file,
@@ -30,10 +38,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--gap-days", type=number(0), default=None, help="label-delay gap (days)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--dask", action="store_true",
-                       help="history replay and tree fit on a local Dask cluster")  # fmt: skip
-    where.add_argument("--scheduler", default=None,
-                       help="the same on the Dask scheduler at tcp://HOST:PORT")  # fmt: skip
+    where.add_argument(
+        "--dask", action="store_true", help="history replay and tree fit on a local Dask cluster"
+    )
+    where.add_argument(
+        "--scheduler", default=None, help="the same on the Dask scheduler at tcp://HOST:PORT"
+    )
     p.add_argument("--workers", type=whole(1), default=2, help="workers of the local Dask cluster")
     p.set_defaults(func=run)
 
@@ -54,17 +64,26 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         result = run_training(
-            args.data, registry_of(args.registry), key, truth=args.truth,
-            alias="challenger" if args.challenger else "champion", config=config,
+            args.data,
+            registry_of(args.registry),
+            key,
+            truth=args.truth,
+            alias="challenger" if args.challenger else "champion",
+            config=config,
             validate=not args.skip_validation,
-            progress=lambda msg: print(msg, file=sys.stderr), signing_key=signing_key,
-            dask="local" if args.dask else args.scheduler, dask_workers=args.workers,
-        )  # fmt: skip
+            progress=lambda msg: print(msg, file=sys.stderr),
+            signing_key=signing_key,
+            dask="local" if args.dask else args.scheduler,
+            dask_workers=args.workers,
+        )
     except (TrainingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    summary = {"version": result.version, "bundle": str(result.bundle),
-               "seconds": round(result.seconds, 1)}  # fmt: skip
+    summary = {
+        "version": result.version,
+        "bundle": str(result.bundle),
+        "seconds": round(result.seconds, 1),
+    }
     truth = result.metrics.get("truth")
     if truth:
         summary["model_to_oracle"] = truth["model_to_oracle"]

@@ -44,8 +44,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _password_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--password-stdin", action="store_true",
-                   help="read the password from the first line of standard input")  # fmt: skip
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
 
 
 NO_TERMINAL = "no terminal to ask for a password; use --password-stdin"
@@ -84,8 +87,13 @@ def _unlock(name: str) -> int:
     record = Record(settings)
     try:
         cleared = SignInThrottle(record.db, settings.secret_key).unlock(name)
-        record.audit.append(Entry("officer_unlock", caller="cli",
-                                  detail={"username": name, "failures_cleared": cleared}))
+        record.audit.append(
+            Entry(
+                "officer_unlock",
+                caller="cli",
+                detail={"username": name, "failures_cleared": cleared},
+            )
+        )
     finally:
         record.close()
     print(json.dumps({"username": name, "unlocked": True, "failures_cleared": cleared}))
@@ -97,8 +105,12 @@ def _change(args: argparse.Namespace, store: Any) -> dict[str, Any] | None:
     name = args.name
     if args.users_command == "add":
         user = store.add(name, _password(args.password_stdin), args.role, args.officer_ref)
-        return {"username": user.username, "role": user.role.value,
-                "officer_ref": user.officer_ref, "created": True}  # fmt: skip
+        return {
+            "username": user.username,
+            "role": user.role.value,
+            "officer_ref": user.officer_ref,
+            "created": True,
+        }
     if args.users_command == "reset":
         changed = store.set_password(name, _password(args.password_stdin))
         return {"username": name, "password_reset": True} if changed else None
@@ -127,13 +139,19 @@ def run(args: argparse.Namespace) -> int:
             return 0
         changed = _change(args, store)
         if changed is None:
-            what = "disabled " if args.users_command == "enable" else (
-                "active " if args.users_command == "disable" else "")
-            print(f"error: no {what}account named {args.name!r} in {record.settings.state_path}",
-                  file=sys.stderr)  # fmt: skip
+            what = (
+                "disabled "
+                if args.users_command == "enable"
+                else ("active " if args.users_command == "disable" else "")
+            )
+            print(
+                f"error: no {what}account named {args.name!r} in {record.settings.state_path}",
+                file=sys.stderr,
+            )
             return 1
-        record.audit.append(Entry(f"officer_account_{args.users_command}", caller="cli",
-                                  detail=changed))  # fmt: skip
+        record.audit.append(
+            Entry(f"officer_account_{args.users_command}", caller="cli", detail=changed)
+        )
         print(json.dumps(changed))
     except (UserError, ValueError) as exc:  # a bad name, role or password, or a taken name
         print(f"error: {exc}", file=sys.stderr)

@@ -57,10 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: The project's own error classes that mean bad input: (module, class), checked only once a
 #: command has loaded the module (the CLI starts without importing them)
-_OWN_ERRORS = (("data_contracts", "ContractError"), ("screening", "ScreeningError"),
-               ("training", "TrainingError"))  # fmt: skip
-_OUR_PACKAGES = frozenset({"bench", "data_contracts", "parcelscreen", "screening", "serving",
-                           "training"})  # fmt: skip
+_OWN_ERRORS = (
+    ("data_contracts", "ContractError"),
+    ("screening", "ScreeningError"),
+    ("training", "TrainingError"),
+)
+_OUR_PACKAGES = frozenset(
+    {"bench", "data_contracts", "parcelscreen", "screening", "serving", "training"}
+)
 _ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -80,8 +84,11 @@ def _bad_input(exc: Exception) -> bool:
         return True
     if isinstance(exc, ValueError):  # settings, our checks, the contract's pydantic models
         return _raised_by_us(exc) or type(exc).__module__.startswith("pydantic")
-    return any(isinstance(exc, getattr(sys.modules[module], name))
-               for module, name in _OWN_ERRORS if module in sys.modules)  # fmt: skip
+    return any(
+        isinstance(exc, getattr(sys.modules[module], name))
+        for module, name in _OWN_ERRORS
+        if module in sys.modules
+    )
 
 
 def _one_line(exc: Exception) -> str:

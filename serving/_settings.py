@@ -70,8 +70,11 @@ class _EnvironmentSettings(BaseSettings):
     @property
     def development_keys(self) -> list[str]:
         """The variables of these settings' keys that hold the development key."""
-        return [f"PARCELSCREEN_{name.upper()}" for name, value in _DEVELOPMENT_KEYS.items()
-                if name in type(self).model_fields and getattr(self, name) == value]  # fmt: skip
+        return [
+            f"PARCELSCREEN_{name.upper()}"
+            for name, value in _DEVELOPMENT_KEYS.items()
+            if name in type(self).model_fields and getattr(self, name) == value
+        ]
 
     @model_validator(mode="after")
     def _refuse_development_keys(self) -> _EnvironmentSettings:
@@ -112,8 +115,7 @@ class Settings(KeySettings):
     """The record in PostgreSQL (``postgresql://USER@HOST:PORT/DB``), shared by several
     replicas: every store is a table of schema ``database_schema`` there, and ``state.sqlite``
     is not used (the decision log's head anchor stays in ``data_dir``). Unset: SQLite."""
-    database_schema: str = Field(default="parcelscreen_record",
-                                 pattern=r"^[a-z_][a-z0-9_]{0,62}$")  # fmt: skip
+    database_schema: str = Field(default="parcelscreen_record", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     """PostgreSQL schema of the record's tables (``database_url``)."""
     lock_timeout: float = Field(default=5.0, gt=0, le=300)
     """Longest wait (seconds) of a writer for the record database's writer lock; past it the
@@ -257,9 +259,11 @@ class Settings(KeySettings):
         try:
             ZoneInfo(self.officer_timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"PARCELSCREEN_OFFICER_TIMEZONE: unknown time zone "
-                             f"{self.officer_timezone!r} (an IANA name such as "
-                             "Europe/Amsterdam)") from None  # fmt: skip
+            raise ValueError(
+                f"PARCELSCREEN_OFFICER_TIMEZONE: unknown time zone "
+                f"{self.officer_timezone!r} (an IANA name such as "
+                "Europe/Amsterdam)"
+            ) from None
         return self
 
     @model_validator(mode="after")

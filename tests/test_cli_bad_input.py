@@ -49,18 +49,27 @@ CASES = [
     # run: simulate's checks hold for its --parcels too
     (["run", "--parcels", "0", "--no-serve", "--workdir", "{tmp}/w"], {}, "argument --parcels"),
     # run: a port out of range
-    (["run", "--parcels", "100", "--port", "99999", "--no-serve", "--workdir", "{tmp}/w"], {},
-     "argument --port: expected a whole number from 0 to 65535, got '99999'"),
+    (
+        ["run", "--parcels", "100", "--port", "99999", "--no-serve", "--workdir", "{tmp}/w"],
+        {},
+        "argument --port: expected a whole number from 0 to 65535, got '99999'",
+    ),
     # validate: a file that is not there, a folder
     (["validate", "{tmp}/missing.csv"], {}, "argument file: expected an existing file"),
     (["validate", "{tmp}"], {}, "argument file: expected a file, not a folder"),
     # train: ten days of data: the label-delay gaps shrink to the span, and the training
     # period then holds too few seizures to train on (one line says how many are needed)
-    (["train", "--data", "{short}", "--registry", "{tmp}/reg", "--skip-validation"], {},
-     "known seizures; at least 10 are needed to train"),
+    (
+        ["train", "--data", "{short}", "--registry", "{tmp}/reg", "--skip-validation"],
+        {},
+        "known seizures; at least 10 are needed to train",
+    ),
     # train: a negative label-delay gap
-    (["train", "--data", "{short}", "--gap-days", "-1"], {},
-     "argument --gap-days: expected a number of at least 0, got '-1'"),
+    (
+        ["train", "--data", "{short}", "--gap-days", "-1"],
+        {},
+        "argument --gap-days: expected a number of at least 0, got '-1'",
+    ),
     # train: no data folder
     (["train", "--data", "{tmp}/none"], {}, "argument --data: expected an existing folder"),
     # models: a registry setting that names a file
@@ -72,24 +81,39 @@ CASES = [
     # history: outcomes given as declarations
     (["history", "load", "{short}/outcomes.parquet"], {}, "lacks columns of the declaration"),
     # history: a time that is not ISO 8601
-    (["history", "load", "{short}/declarations.parquet", "--until", "yesterday"], {},
-     "argument --until: expected an ISO 8601 time"),
+    (
+        ["history", "load", "{short}/declarations.parquet", "--until", "yesterday"],
+        {},
+        "argument --until: expected an ISO 8601 time",
+    ),
     # history: a retention of no days
     (["history", "prune", "--days", "0"], {}, "argument --days: expected a number above 0"),
     # screen: a manifest that is not there
     (["screen", "{tmp}/missing.csv", "--out", "{tmp}/out"], {}, "argument manifest: expected an"),
     # screen: a capacity over 100%
-    (["screen", "{csv}", "--out", "{tmp}/out", "--capacity", "200%"], {},
-     "argument --capacity: capacity must be a share like 2%"),
+    (
+        ["screen", "{csv}", "--out", "{tmp}/out", "--capacity", "200%"],
+        {},
+        "argument --capacity: capacity must be a share like 2%",
+    ),
     # screen: chunks of no rows
-    (["screen", "{csv}", "--out", "{tmp}/out", "--chunk-rows", "0"], {},
-     "argument --chunk-rows: expected a whole number of at least 1, got '0'"),
+    (
+        ["screen", "{csv}", "--out", "{tmp}/out", "--chunk-rows", "0"],
+        {},
+        "argument --chunk-rows: expected a whole number of at least 1, got '0'",
+    ),
     # screen: a random share over 1
-    (["screen", "{csv}", "--out", "{tmp}/out", "--random-share", "1.5"], {},
-     "argument --random-share: expected a number in [0, 1], got '1.5'"),
+    (
+        ["screen", "{csv}", "--out", "{tmp}/out", "--random-share", "1.5"],
+        {},
+        "argument --random-share: expected a number in [0, 1], got '1.5'",
+    ),
     # screen: a bundle folder that is not there
-    (["screen", "{csv}", "--out", "{tmp}/out", "--model", "{tmp}/none"], {},
-     "argument --model: expected an existing folder"),
+    (
+        ["screen", "{csv}", "--out", "{tmp}/out", "--model", "{tmp}/none"],
+        {},
+        "argument --model: expected an existing folder",
+    ),
     # keys: a role that does not exist
     (["keys", "create", "--role", "king"], {}, "argument --role: invalid choice: 'king'"),
     # keys: a data folder setting that names a file
@@ -128,15 +152,25 @@ def _fill(text: str, places: dict[str, str]) -> str:
     return text
 
 
-@pytest.mark.parametrize(("argv", "env", "says"), CASES,
-                         ids=[" ".join(c[0]) or "(none)" for c in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("argv", "env", "says"), CASES, ids=[" ".join(c[0]) or "(none)" for c in CASES]
+)
 def test_bad_input_is_one_error_line_and_status_2(
-    argv: list[str], env: dict[str, str], says: str | None, short: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    argv: list[str],
+    env: dict[str, str],
+    says: str | None,
+    short: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     (tmp_path / "file.txt").write_text("not a folder\n")
-    places = {"tmp": str(tmp_path), "file": str(tmp_path / "file.txt"), "short": str(short),
-              "csv": str(short / "declarations.csv")}  # fmt: skip
+    places = {
+        "tmp": str(tmp_path),
+        "file": str(tmp_path / "file.txt"),
+        "short": str(short),
+        "csv": str(short / "declarations.csv"),
+    }
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("PARCELSCREEN_REGISTRY", str(tmp_path / "registry"))
     for name, value in env.items():
@@ -158,8 +192,10 @@ def test_bad_input_is_one_error_line_and_status_2(
 INSTALLED = [
     # the reported tracebacks: simulate's bad count (with a short period), training on 10 days
     (["simulate", "--days", "5", "--parcels", "0"], "argument --parcels: parcels must be >= 100"),
-    (["train", "--data", "{short}", "--registry", "{tmp}/reg", "--skip-validation"],
-     "at least 10 are needed to train"),
+    (
+        ["train", "--data", "{short}", "--registry", "{tmp}/reg", "--skip-validation"],
+        "at least 10 are needed to train",
+    ),
     # serve: a port out of range (the old code served on 70000 - 65536)
     (["serve", "--port", "70000"], "argument --port: expected a whole number from 0 to 65535"),
     # serve: fewer than one worker process
@@ -168,13 +204,20 @@ INSTALLED = [
 
 
 @pytest.mark.parametrize(("argv", "says"), INSTALLED, ids=[" ".join(c[0]) for c in INSTALLED])
-def test_the_installed_command_prints_one_error_line(argv: list[str], says: str, short: Path,
-                                                     tmp_path: Path) -> None:  # fmt: skip
+def test_the_installed_command_prints_one_error_line(
+    argv: list[str], says: str, short: Path, tmp_path: Path
+) -> None:
     places = {"tmp": str(tmp_path), "short": str(short)}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")}
     env["PARCELSCREEN_DATA_DIR"] = str(tmp_path / "state")
-    done = subprocess.run([sys.executable, "-m", "parcelscreen", *(_fill(a, places) for a in argv)],
-                          capture_output=True, text=True, timeout=60, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "parcelscreen", *(_fill(a, places) for a in argv)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and says in done.stderr
     assert len([line for line in done.stderr.splitlines() if "error:" in line]) == 1, done.stderr
@@ -213,8 +256,17 @@ def test_simulated_csv_goes_through_validate_and_screen(
     scores = {}
     for form in ("csv", "parquet"):
         out = tmp_path / form
-        argv = ["screen", str(data / f"declarations.{form}"), "--out", str(out), "--model", bundle,
-                "--as-of", "2026-01-20", "--no-record"]  # the simulated days, 2026-01-05 on
+        argv = [
+            "screen",
+            str(data / f"declarations.{form}"),
+            "--out",
+            str(out),
+            "--model",
+            bundle,
+            "--as-of",
+            "2026-01-20",
+            "--no-record",
+        ]  # the simulated days, 2026-01-05 on
         assert main(argv) == 0
         summary = json.loads((out / "summary.json").read_text())
         assert summary["reconciled"], summary

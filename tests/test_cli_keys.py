@@ -21,13 +21,19 @@ OWN_PSEUDONYMISATION = {"PARCELSCREEN_PSEUDONYMISATION_KEY": "a-real-pseudonymis
 # folder, {file} a plain file in it, {parquet} an empty Parquet file of declarations.
 CASES = [
     # train: its one key, the pseudonymisation key
-    (["train", "--data", "{tmp}", "--registry", "{tmp}/reg"], {},
-     "PARCELSCREEN_PSEUDONYMISATION_KEY"),
+    (
+        ["train", "--data", "{tmp}", "--registry", "{tmp}/reg"],
+        {},
+        "PARCELSCREEN_PSEUDONYMISATION_KEY",
+    ),
     # screen: tokens and random-control draws, both keys
     (["screen", "{file}", "--out", "{tmp}/out", "--registry", "{tmp}/reg"], {}, BOTH),
     # screen: the secret alone left at its development key
-    (["screen", "{file}", "--out", "{tmp}/out", "--registry", "{tmp}/reg"],
-     OWN_PSEUDONYMISATION, "PARCELSCREEN_SECRET_KEY"),
+    (
+        ["screen", "{file}", "--out", "{tmp}/out", "--registry", "{tmp}/reg"],
+        OWN_PSEUDONYMISATION,
+        "PARCELSCREEN_SECRET_KEY",
+    ),
     # serve
     (["serve"], {}, BOTH),
     # history load: pseudonymises the declarations into the service's history
@@ -36,18 +42,25 @@ CASES = [
     (["audit", "input-hash", "{file}"], {}, BOTH),
     # keys create: API keys are HMACs under the secret
     (["keys", "create", "--role", "officer"], OWN_PSEUDONYMISATION, "PARCELSCREEN_SECRET_KEY"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("argv", "keys", "says"), CASES)
 def test_production_refuses_the_development_keys(
-    argv: list[str], keys: dict[str, str], says: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    argv: list[str],
+    keys: dict[str, str],
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     (tmp_path / "file.jsonl").write_text("{}\n", encoding="utf-8")
     pq.write_table(DECLARATION_SCHEMA.empty_table(), tmp_path / "decls.parquet")
-    places = {"tmp": str(tmp_path), "file": str(tmp_path / "file.jsonl"),
-              "parquet": str(tmp_path / "decls.parquet")}  # fmt: skip
+    places = {
+        "tmp": str(tmp_path),
+        "file": str(tmp_path / "file.jsonl"),
+        "parquet": str(tmp_path / "decls.parquet"),
+    }
     monkeypatch.setenv("PARCELSCREEN_ENVIRONMENT", "production")
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("PARCELSCREEN_REGISTRY", str(tmp_path / "reg"))
@@ -66,12 +79,17 @@ def test_production_refuses_the_development_keys(
 def test_development_notes_the_development_keys(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("PARCELSCREEN_ENVIRONMENT", "PARCELSCREEN_SECRET_KEY",
-                 "PARCELSCREEN_PSEUDONYMISATION_KEY"):  # fmt: skip
+    for name in (
+        "PARCELSCREEN_ENVIRONMENT",
+        "PARCELSCREEN_SECRET_KEY",
+        "PARCELSCREEN_PSEUDONYMISATION_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     keys = keys_from_env(KeySettings)
-    assert (keys.secret_key, keys.pseudonymisation_key) == (DEV_SECRET_KEY,
-                                                            DEV_PSEUDONYMISATION_KEY)  # fmt: skip
+    assert (keys.secret_key, keys.pseudonymisation_key) == (
+        DEV_SECRET_KEY,
+        DEV_PSEUDONYMISATION_KEY,
+    )
     assert capsys.readouterr().err == f"note: {BOTH} unset; using the development keys\n"
     monkeypatch.setenv("PARCELSCREEN_SECRET_KEY", "a-real-secret-of-some-length")
     monkeypatch.setenv("PARCELSCREEN_PSEUDONYMISATION_KEY", "a-real-pseudonymisation-key")

@@ -14,10 +14,23 @@ import pytest
 def test_parcelscreen_run_simulates_trains_loads_history_and_screens(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")}
     done = subprocess.run(
-        [sys.executable, "-m", "parcelscreen", "run", "--workdir", str(tmp_path / "runs"),
-         "--parcels", "60000", "--no-serve"],
-        capture_output=True, text=True, timeout=600, env=env, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "parcelscreen",
+            "run",
+            "--workdir",
+            str(tmp_path / "runs"),
+            "--parcels",
+            "60000",
+            "--no-serve",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     runs = tmp_path / "runs"
     assert (runs / "registry" / "aliases.json").exists()
@@ -26,16 +39,23 @@ def test_parcelscreen_run_simulates_trains_loads_history_and_screens(tmp_path: P
     history = sqlite3.connect(runs / "serving" / "state.sqlite")  # (reads the WAL too)
     (entities,) = history.execute("SELECT count(*) FROM history_entity").fetchone()
     # the inspection list reaches the officer: the run's decisions are in the record
-    (listed,) = history.execute("SELECT count(*) FROM officer_parcel WHERE batch_rank IS NOT "
-                                "NULL AND flagged = 1").fetchone()  # fmt: skip
-    (account,) = history.execute("SELECT role FROM officer_user WHERE username = "
-                                 "'demo-officer'").fetchone()  # fmt: skip
+    (listed,) = history.execute(
+        "SELECT count(*) FROM officer_parcel WHERE batch_rank IS NOT NULL AND flagged = 1"
+    ).fetchone()
+    (account,) = history.execute(
+        "SELECT role FROM officer_user WHERE username = 'demo-officer'"
+    ).fetchone()
     history.close()
     assert entities > 1000
     assert summary["recorded"]["decisions_recorded"] == summary["rows_scored"]
     assert listed == summary["inspection_list"] > 0 and account == "officer"
     assert "user name: demo-officer" in done.stdout and "/officer" in done.stdout
-    check = subprocess.run([sys.executable, "-m", "parcelscreen", "state", "check"],
-                           capture_output=True, text=True, timeout=300, check=False,
-                           env=env | {"PARCELSCREEN_DATA_DIR": str(runs / "serving")})
+    check = subprocess.run(
+        [sys.executable, "-m", "parcelscreen", "state", "check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env | {"PARCELSCREEN_DATA_DIR": str(runs / "serving")},
+    )
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]

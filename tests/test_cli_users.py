@@ -26,8 +26,8 @@ def _users(argv: list[str], monkeypatch: pytest.MonkeyPatch, stdin: str = "") ->
 
 
 def test_a_command_run_from_another_folder_makes_no_empty_record_database(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("PARCELSCREEN_DATA_DIR", raising=False)
     monkeypatch.delenv("PARCELSCREEN_STATE_DB", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -41,21 +41,22 @@ def test_a_command_run_from_another_folder_makes_no_empty_record_database(
 
 
 def test_accounts_are_added_reset_enabled_and_given_roles_and_each_change_is_logged(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))  # named: a new one may start
     assert _users(["add", "otto", "--password-stdin"], monkeypatch, PASSWORD + "\n") == 0
     # a sorter could never sign in to the officer view: not offered
-    assert _users(["add", "sam", "--role", "sorter", "--password-stdin"], monkeypatch,
-                  PASSWORD + "\n") == 2  # fmt: skip
+    assert (
+        _users(["add", "sam", "--role", "sorter", "--password-stdin"], monkeypatch, PASSWORD + "\n")
+        == 2
+    )
     assert "invalid choice: 'sorter'" in capsys.readouterr().err
     db = Database(tmp_path / "state.sqlite")
     store = UserStore(db)
     user = store.check("otto", PASSWORD)
     assert user is not None
     _, session = store.open_session(user, __import__("datetime").timedelta(hours=1))
-    assert _users(["reset", "otto", "--password-stdin"], monkeypatch,
-                  "another long secret\n") == 0  # fmt: skip
+    assert _users(["reset", "otto", "--password-stdin"], monkeypatch, "another long secret\n") == 0
     assert store.check("otto", PASSWORD) is None
     assert store.check("otto", "another long secret") is not None
     assert not db.execute("SELECT 1 FROM officer_session WHERE username = 'otto'")
@@ -69,8 +70,13 @@ def test_accounts_are_added_reset_enabled_and_given_roles_and_each_change_is_log
     assert _users(["reset", "nobody", "--password-stdin"], monkeypatch, PASSWORD + "\n") == 1
     assert _users(["reset", "otto", "--password-stdin"], monkeypatch, "short\n") == 2
     kinds = [r[0] for r in db.execute("SELECT kind FROM decision_log ORDER BY seq")]
-    assert kinds == ["officer_account_add", "officer_account_reset", "officer_account_role",
-                     "officer_account_disable", "officer_account_enable"]
+    assert kinds == [
+        "officer_account_add",
+        "officer_account_reset",
+        "officer_account_role",
+        "officer_account_disable",
+        "officer_account_enable",
+    ]
     details = " ".join(r[0] for r in db.execute("SELECT detail FROM decision_log"))
     assert PASSWORD not in details and "another long secret" not in details
     listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -79,8 +85,8 @@ def test_accounts_are_added_reset_enabled_and_given_roles_and_each_change_is_log
 
 
 def test_no_terminal_and_no_password_stdin_is_a_clear_refusal(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
     try:  # run from a terminal, the test pretends there is none (as under cron or CI)
         os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))

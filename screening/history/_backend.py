@@ -81,8 +81,9 @@ class HistoryBackend(ABC):
         """The recorded item's entity tokens (None: not recorded)."""
 
     @abstractmethod
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
-                 posted_us: int | None = None) -> None:  # fmt: skip
+    def put_item(
+        self, item_id: str, tokens: Mapping[str, str], outcome: int, posted_us: int | None = None
+    ) -> None:
         """Record the item with what its outcome counts (``NO_OUTCOME``...); without a
         posting time (an outcome's update) the item keeps the one it has."""
 
@@ -126,9 +127,11 @@ class HistoryBackend(ABC):
         found: dict[tuple[str, str], EntityStats] = {}
         for kind in dict.fromkeys(kind for kind, _ in keys):
             tokens = [token for k, token in keys if k == kind]
-            found.update(((kind, token), stats) for token, stats
-                         in zip(tokens, self.get_tokens(kind, tokens), strict=True)
-                         if stats is not None)  # fmt: skip
+            found.update(
+                ((kind, token), stats)
+                for token, stats in zip(tokens, self.get_tokens(kind, tokens), strict=True)
+                if stats is not None
+            )
         return found
 
     def put_many(self, entities: Sequence[tuple[str, str, EntityStats]]) -> None:

@@ -45,8 +45,9 @@ def _factorise(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return np.asarray(codes, dtype=np.int64), distinct.tolist()
 
 
-def _pairs(sender: tuple[np.ndarray, list[str]],
-           recipient: tuple[np.ndarray, list[str]]) -> tuple[np.ndarray, list[str]]:  # fmt: skip
+def _pairs(
+    sender: tuple[np.ndarray, list[str]], recipient: tuple[np.ndarray, list[str]]
+) -> tuple[np.ndarray, list[str]]:
     """The sender-recipient pair token of each row, as :func:`entity_tokens` builds it."""
     (s_codes, senders), (r_codes, recipients) = sender, recipient
     if not len(s_codes):
@@ -116,13 +117,14 @@ class History:
         wanted = np.flatnonzero(names != "")
         found = self.backend.get_tokens(kind, names[wanted].tolist())
         table = np.zeros((len(distinct), len(STATS_FIELDS)), dtype=np.int64)
-        known = [(i, stats) for i, stats in zip(wanted.tolist(), found, strict=True)
-                 if stats is not None]  # fmt: skip
+        known = [
+            (i, stats) for i, stats in zip(wanted.tolist(), found, strict=True) if stats is not None
+        ]
         if known:
             table[[i for i, _ in known]] = [
                 (s.parcels, s.first_us, s.last_us, s.seizures, s.clean, s.partners)
                 for _, s in known
-            ]  # fmt: skip
+            ]
         rows = table[codes]
         return {name: rows[:, j] for j, name in enumerate(STATS_FIELDS)}
 
@@ -134,8 +136,13 @@ class History:
             self._add(item_id, tokens, posted_us, self._stats(tokens))
             return True
 
-    def _add(self, item_id: str, tokens: Mapping[str, str], posted_us: int,
-             found: Mapping[str, EntityStats | None]) -> None:  # fmt: skip
+    def _add(
+        self,
+        item_id: str,
+        tokens: Mapping[str, str],
+        posted_us: int,
+        found: Mapping[str, EntityStats | None],
+    ) -> None:
         """Count a parcel in the stats just read (inside the caller's transaction)."""
         for kind, partner_kind in KINDS.items():
             token = tokens.get(kind, "")
@@ -158,8 +165,9 @@ class History:
             self.backend.put_item(item_id, tokens, outcome=outcome_code(seized, clean))
             return True
 
-    def correct_outcome(self, item_id: str, seized: bool, clean: bool,
-                        was: tuple[bool, bool] | None = None) -> bool:  # fmt: skip
+    def correct_outcome(
+        self, item_id: str, seized: bool, clean: bool, was: tuple[bool, bool] | None = None
+    ) -> bool:
         """Count the item's outcome as (``seized``, ``clean``) from now on, in place of what
         its linked outcome counted: each of its entities' seizure and clean counts moves by
         one where the result changed (seized corrected to clean: seizures -1, clean +1), in
@@ -177,13 +185,16 @@ class History:
             code = self.backend.item_outcome(item_id) or NO_OUTCOME
             if code == LINKED:
                 if was is None:
-                    raise ValueError(f"item {item_id}: its outcome was linked without its "
-                                     "kind; say what it counted (was=)")  # fmt: skip
+                    raise ValueError(
+                        f"item {item_id}: its outcome was linked without its "
+                        "kind; say what it counted (was=)"
+                    )
                 before = was
             else:
                 before = OUTCOME_COUNTS.get(code, (False, False))
-            self.backend.add_outcome_counts(tokens, int(seized) - int(before[0]),
-                                            int(clean) - int(before[1]))  # fmt: skip
+            self.backend.add_outcome_counts(
+                tokens, int(seized) - int(before[0]), int(clean) - int(before[1])
+            )
             self.backend.put_item(item_id, tokens, outcome=outcome_code(seized, clean))
             return True
 
@@ -203,24 +214,31 @@ class History:
             keys = sorted({(kind, t[kind]) for t in rows for kind in KINDS if t.get(kind, "")})
             found_now = self.backend.get_keys(keys)
             current: dict[tuple[str, str], EntityStats | None] = {
-                key: found_now.get(key) for key in keys}  # fmt: skip
+                key: found_now.get(key) for key in keys
+            }
             known = self.backend.known_items(items)
             new_rows = []  # rows whose item is recorded now (an item counts once)
             for row, item in enumerate(items):
                 if item not in known:
                     known.add(item)
                     new_rows.append(row)
-            partners = self.backend.add_partners([
-                (kind, rows[row][kind], rows[row].get(partner_kind, ""))
-                for row in new_rows for kind, partner_kind in KINDS.items()
-                if partner_kind and rows[row].get(kind, "") and rows[row].get(partner_kind, "")])
+            partners = self.backend.add_partners(
+                [
+                    (kind, rows[row][kind], rows[row].get(partner_kind, ""))
+                    for row in new_rows
+                    for kind, partner_kind in KINDS.items()
+                    if partner_kind and rows[row].get(kind, "") and rows[row].get(partner_kind, "")
+                ]
+            )
             is_new = set(new_rows)
             changed: dict[tuple[str, str], EntityStats] = {}
             new_items: list[tuple[str, dict[str, str], int]] = []
             for row, tokens in enumerate(rows):
                 now = int(frame.posted_us[row])
-                found = {kind: current.get((kind, tokens[kind])) if tokens.get(kind, "")
-                         else None for kind in KINDS}  # fmt: skip
+                found = {
+                    kind: current.get((kind, tokens[kind])) if tokens.get(kind, "") else None
+                    for kind in KINDS
+                }
                 out[row] = row_features(found, now)
                 if row not in is_new:
                     continue
@@ -234,8 +252,9 @@ class History:
                     stats = _counted(found[kind], now, new_partner)
                     current[(kind, token)] = changed[(kind, token)] = stats
                 new_items.append((items[row], tokens, now))
-            self.backend.put_many([(kind, token, stats)
-                                   for (kind, token), stats in changed.items()])  # fmt: skip
+            self.backend.put_many(
+                [(kind, token, stats) for (kind, token), stats in changed.items()]
+            )
             self.backend.put_many_items(new_items)
         return out
 

@@ -45,16 +45,20 @@ class MemoryBackend(HistoryBackend):
         found = self.items.get(item_id)
         return None if found is None else found[0]
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
-                 posted_us: int | None = None) -> None:  # fmt: skip
+    def put_item(
+        self, item_id: str, tokens: Mapping[str, str], outcome: int, posted_us: int | None = None
+    ) -> None:
         if posted_us is None and item_id in self.items:
             posted_us = self.items[item_id][2]  # an outcome keeps the posting time
         self.items[item_id] = (dict(tokens), int(outcome), posted_us)
 
     def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]:
         entities = [key for key, stats in self.entities.items() if stats.last_us < cutoff_us]
-        items = [item for item, (_, _, posted) in self.items.items()
-                 if posted is not None and posted < cutoff_us]  # fmt: skip
+        items = [
+            item
+            for item, (_, _, posted) in self.items.items()
+            if posted is not None and posted < cutoff_us
+        ]
         gone = set(entities)
         partners = [p for p in self.partners if (p[0], p[1]) in gone]
         if not dry_run:

@@ -73,12 +73,14 @@ def outcome_changes(frame: ParcelFrame, outcomes: Iterable[KnownOutcome]) -> pd.
     """
     known = list(outcomes)
     rows = pd.Index(frame.item_id).get_indexer([o.item_id for o in known])
-    table = pd.DataFrame({
-        "row": rows.astype(np.int64),
-        "time": np.array([o.known_us for o in known], dtype=np.int64),
-        "seized": np.zeros(len(known), dtype=np.int8),
-        "clean": np.zeros(len(known), dtype=np.int8),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "row": rows.astype(np.int64),
+            "time": np.array([o.known_us for o in known], dtype=np.int64),
+            "seized": np.zeros(len(known), dtype=np.int8),
+            "clean": np.zeros(len(known), dtype=np.int8),
+        }
+    )
     counts = [OUTCOME_COUNTS[outcome_code(o.seized, o.clean)] for o in known]
     table["seized"] = np.array([c[0] for c in counts], dtype=np.int8)
     table["clean"] = np.array([c[1] for c in counts], dtype=np.int8)
@@ -106,16 +108,33 @@ def entity_table(frame: ParcelFrame, outcomes: Iterable[KnownOutcome]) -> pd.Dat
         partner_kind = KINDS[kind]
         partner = codes[partner_kind] if partner_kind else np.full(len(frame), -1, np.int64)
         has = np.flatnonzero(code >= 0)
-        parts.append(pd.DataFrame({
-            "key": code[has] + offset, "kind": np.int8(index), "seq": seq[has],
-            "time": posted[has], "partner": partner[has],
-            "seized": np.int8(0), "clean": np.int8(0)}))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "key": code[has] + offset,
+                    "kind": np.int8(index),
+                    "seq": seq[has],
+                    "time": posted[has],
+                    "partner": partner[has],
+                    "seized": np.int8(0),
+                    "clean": np.int8(0),
+                }
+            )
+        )
         linked = code[change_rows] >= 0
-        parts.append(pd.DataFrame({
-            "key": code[change_rows][linked] + offset, "kind": np.int8(index),
-            "seq": np.int64(-1), "time": changes["time"].to_numpy()[linked],
-            "partner": np.int64(-1), "seized": changes["seized"].to_numpy()[linked],
-            "clean": changes["clean"].to_numpy()[linked]}))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "key": code[change_rows][linked] + offset,
+                    "kind": np.int8(index),
+                    "seq": np.int64(-1),
+                    "time": changes["time"].to_numpy()[linked],
+                    "partner": np.int64(-1),
+                    "seized": changes["seized"].to_numpy()[linked],
+                    "clean": changes["clean"].to_numpy()[linked],
+                }
+            )
+        )
         offset += int(code.max(initial=-1)) + 1
     return pd.concat(parts, ignore_index=True)[list(TABLE_COLUMNS)]
 
@@ -151,15 +170,19 @@ def replay_entities(table: pd.DataFrame) -> pd.DataFrame:
     last[1:] = np.maximum.accumulate(parcel_at)[:-1]  # the last parcel row before each row
     parcels = before(is_parcel.astype(np.int64))
     seen = parcels > 0
-    out = pd.DataFrame({
-        "seq": t["seq"].to_numpy(), "kind": t["kind"].to_numpy(), "time": time,
-        "parcels": parcels,
-        "first_us": np.where(seen, time[group_first], 0),
-        "last_us": np.where(seen, time[np.maximum(last, 0)], 0),
-        "seizures": before(t["seized"].to_numpy().astype(np.int64)),
-        "clean": before(t["clean"].to_numpy().astype(np.int64)),
-        "partners": before(np.asarray(fresh, dtype=np.int64)),
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "seq": t["seq"].to_numpy(),
+            "kind": t["kind"].to_numpy(),
+            "time": time,
+            "parcels": parcels,
+            "first_us": np.where(seen, time[group_first], 0),
+            "last_us": np.where(seen, time[np.maximum(last, 0)], 0),
+            "seizures": before(t["seized"].to_numpy().astype(np.int64)),
+            "clean": before(t["clean"].to_numpy().astype(np.int64)),
+            "partners": before(np.asarray(fresh, dtype=np.int64)),
+        }
+    )
     parcels_only: pd.DataFrame = out[is_parcel]
     return parcels_only.reset_index(drop=True)
 

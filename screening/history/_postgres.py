@@ -42,7 +42,8 @@ class PostgresBackend(_SqlBackend):
             for statement in _SCHEMA:
                 self._conn.execute(statement)
             self._conn.execute(  # a schema from before items had a posting time
-                "ALTER TABLE history_item ADD COLUMN IF NOT EXISTS posted_us BIGINT")
+                "ALTER TABLE history_item ADD COLUMN IF NOT EXISTS posted_us BIGINT"
+            )
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

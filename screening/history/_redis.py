@@ -80,8 +80,10 @@ class RedisBackend(HistoryBackend):
             pipe = self._redis.pipeline(transaction=False)
             for token in tokens[start : start + 1000]:
                 pipe.hmget(self._e(kind, token), _FIELDS)
-            out.extend(None if values[0] is None else EntityStats(*(int(v or 0) for v in values))
-                       for values in pipe.execute())  # fmt: skip
+            out.extend(
+                None if values[0] is None else EntityStats(*(int(v or 0) for v in values))
+                for values in pipe.execute()
+            )
         return out
 
     def get(self, kind: str, token: str) -> EntityStats | None:
@@ -122,8 +124,9 @@ class RedisBackend(HistoryBackend):
         raw = self._redis.hget(key, "tokens")
         return None if raw is None else dict(json.loads(raw))
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
-                 posted_us: int | None = None) -> None:  # fmt: skip
+    def put_item(
+        self, item_id: str, tokens: Mapping[str, str], outcome: int, posted_us: int | None = None
+    ) -> None:
         key = self._i(item_id)
         value = (json.dumps(dict(tokens), sort_keys=True), int(outcome), posted_us)
         with self._lock:
@@ -194,8 +197,9 @@ class RedisBackend(HistoryBackend):
             self._prune_batch(batch, field, cutoff_us, dry_run, counts)
         return counts
 
-    def _prune_batch(self, keys: list[bytes], field: str, cutoff_us: int, dry_run: bool,
-                     counts: dict[str, int]) -> None:  # fmt: skip
+    def _prune_batch(
+        self, keys: list[bytes], field: str, cutoff_us: int, dry_run: bool, counts: dict[str, int]
+    ) -> None:
         if not keys:
             return
         entities = field == "last_us"
@@ -205,8 +209,11 @@ class RedisBackend(HistoryBackend):
                 pipe = self._redis.pipeline(transaction=False)
                 for key in keys:
                     pipe.hget(key, field)
-                old = [key for key, value in zip(keys, pipe.execute(), strict=True)
-                       if value is not None and int(value) < cutoff_us]  # fmt: skip
+                old = [
+                    key
+                    for key, value in zip(keys, pipe.execute(), strict=True)
+                    if value is not None and int(value) < cutoff_us
+                ]
                 links = [self._partners_of(key) for key in old] if entities else []
                 if links:
                     pipe = self._redis.pipeline(transaction=False)

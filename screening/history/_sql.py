@@ -67,13 +67,16 @@ class _SqlBackend(HistoryBackend):
         target = SQLiteBackend(path)
         try:
             with self.transaction():
-                tables = {name: self._execute(f"SELECT {columns} FROM {name}")
-                          for name, columns in _COPIED.items()}  # fmt: skip
+                tables = {
+                    name: self._execute(f"SELECT {columns} FROM {name}")
+                    for name, columns in _COPIED.items()
+                }
             with target.transaction():
                 for name, columns in _COPIED.items():
                     marks = ", ".join("?" * len(columns.split(", ")))
-                    target.db.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})",
-                                          tables[name])  # fmt: skip
+                    target.db.executemany(
+                        f"INSERT INTO {name} ({columns}) VALUES ({marks})", tables[name]
+                    )
         finally:
             target.close()
         return len(tables["history_item"])
@@ -89,8 +92,10 @@ class _SqlBackend(HistoryBackend):
     def get_many(self, keys: Sequence[tuple[str, str]]) -> list[EntityStats | None]:
         if not keys:
             return []
-        one = ("SELECT kind, token, parcels, first_us, last_us, seizures, clean, partners "
-               f"FROM history_entity WHERE kind = {self._p} AND token = {self._p}")  # fmt: skip
+        one = (
+            "SELECT kind, token, parcels, first_us, last_us, seizures, clean, partners "
+            f"FROM history_entity WHERE kind = {self._p} AND token = {self._p}"
+        )
         rows = self._execute(  # point lookups on the primary key, one round trip
             " UNION ALL ".join([one] * len(keys)), tuple(part for key in keys for part in key)
         )
@@ -156,16 +161,24 @@ class _SqlBackend(HistoryBackend):
     def put_many(self, entities: Sequence[tuple[str, str, EntityStats]]) -> None:
         """Write many entities' stats in one statement."""
         if entities:
-            self._executemany(_UPSERT_ENTITY.format(p=self._p), [
-                (kind, token, s.parcels, s.first_us, s.last_us, s.seizures, s.clean,
-                 s.partners) for kind, token, s in entities])  # fmt: skip
+            self._executemany(
+                _UPSERT_ENTITY.format(p=self._p),
+                [
+                    (kind, token, s.parcels, s.first_us, s.last_us, s.seizures, s.clean, s.partners)
+                    for kind, token, s in entities
+                ],
+            )
 
     def put_many_items(self, items: Sequence[tuple[str, Mapping[str, str], int]]) -> None:
         """Record many new items (no outcome yet; item, tokens, posting time) in one statement."""
         if items:
-            self._executemany(_PUT_ITEM.format(p=self._p), [
-                (item, json.dumps(dict(tokens), sort_keys=True), 0, posted)
-                for item, tokens, posted in items])  # fmt: skip
+            self._executemany(
+                _PUT_ITEM.format(p=self._p),
+                [
+                    (item, json.dumps(dict(tokens), sort_keys=True), 0, posted)
+                    for item, tokens, posted in items
+                ],
+            )
 
     def put(self, kind: str, token: str, stats: EntityStats) -> None:
         self._execute(
@@ -179,7 +192,7 @@ class _SqlBackend(HistoryBackend):
                 stats.seizures,
                 stats.clean,
                 stats.partners,
-            ),  # fmt: skip
+            ),
         )
 
     def add_partner(self, kind: str, token: str, partner: str) -> bool:
@@ -196,10 +209,13 @@ class _SqlBackend(HistoryBackend):
         )
         return json.loads(rows[0][0]) if rows else None
 
-    def put_item(self, item_id: str, tokens: Mapping[str, str], outcome: int,
-                 posted_us: int | None = None) -> None:  # fmt: skip
-        self._execute(_PUT_ITEM.format(p=self._p), (
-            item_id, json.dumps(dict(tokens), sort_keys=True), int(outcome), posted_us))
+    def put_item(
+        self, item_id: str, tokens: Mapping[str, str], outcome: int, posted_us: int | None = None
+    ) -> None:
+        self._execute(
+            _PUT_ITEM.format(p=self._p),
+            (item_id, json.dumps(dict(tokens), sort_keys=True), int(outcome), posted_us),
+        )
 
     def prune(self, cutoff_us: int, dry_run: bool = False) -> dict[str, int]:
         """Delete entities whose last parcel was posted before ``cutoff_us``, with their
@@ -213,8 +229,10 @@ class _SqlBackend(HistoryBackend):
         p, counts = self._p, {"entities": 0, "partner_links": 0, "items": 0}
         after: tuple[Any, ...] = ("", "")
         while rows := self._execute(
-                "SELECT kind, token, last_us FROM history_entity WHERE (kind, token) > "
-                f"({p}, {p}) ORDER BY kind, token LIMIT {_PRUNE_PAGE}", after):  # fmt: skip
+            "SELECT kind, token, last_us FROM history_entity WHERE (kind, token) > "
+            f"({p}, {p}) ORDER BY kind, token LIMIT {_PRUNE_PAGE}",
+            after,
+        ):
             after = rows[-1][:2]
             old = [(kind, token) for kind, token, last in rows if last < cutoff_us]
             if dry_run or not old:
@@ -222,19 +240,29 @@ class _SqlBackend(HistoryBackend):
                 continue
             with self.transaction():
                 for key in old:
-                    if self._execute(f"DELETE FROM history_entity WHERE kind = {p} AND token = "
-                                     f"{p} AND last_us < {p} RETURNING 1", (*key, cutoff_us)):
+                    if self._execute(
+                        f"DELETE FROM history_entity WHERE kind = {p} AND token = "
+                        f"{p} AND last_us < {p} RETURNING 1",
+                        (*key, cutoff_us),
+                    ):
                         counts["entities"] += 1
-                        counts["partner_links"] += len(self._execute(
-                            f"DELETE FROM history_partner WHERE kind = {p} AND token = {p} "
-                            "RETURNING 1", key))  # fmt: skip
+                        counts["partner_links"] += len(
+                            self._execute(
+                                f"DELETE FROM history_partner WHERE kind = {p} AND token = {p} "
+                                "RETURNING 1",
+                                key,
+                            )
+                        )
         item_after = ""
         while rows := self._execute(
-                f"SELECT item_id, posted_us FROM history_item WHERE item_id > {p} "
-                f"ORDER BY item_id LIMIT {_PRUNE_PAGE}", (item_after,)):  # fmt: skip
+            f"SELECT item_id, posted_us FROM history_item WHERE item_id > {p} "
+            f"ORDER BY item_id LIMIT {_PRUNE_PAGE}",
+            (item_after,),
+        ):
             item_after = rows[-1][0]
-            old_items = [(item,) for item, posted in rows if posted is not None
-                         and posted < cutoff_us]  # fmt: skip
+            old_items = [
+                (item,) for item, posted in rows if posted is not None and posted < cutoff_us
+            ]
             counts["items"] += len(old_items)
             if old_items and not dry_run:
                 with self.transaction():
@@ -246,7 +274,9 @@ class _SqlBackend(HistoryBackend):
     def _count_links(self, cutoff_us: int) -> int:
         ((n,),) = self._execute(
             "SELECT count(*) FROM history_partner l JOIN history_entity e ON e.kind = l.kind "
-            f"AND e.token = l.token WHERE e.last_us < {self._p}", (cutoff_us,))  # fmt: skip
+            f"AND e.token = l.token WHERE e.last_us < {self._p}",
+            (cutoff_us,),
+        )
         return int(n)
 
     def item_outcome(self, item_id: str) -> int | None:
@@ -272,13 +302,21 @@ class SQLiteBackend(_SqlBackend):
     a database of its own (a training replay's copy, a batch run's snapshot).
     """
 
-    def __init__(self, store: Path | str | Database, background_checkpoints: bool = False,
-                 synchronous: str = "FULL") -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: Path | str | Database,
+        background_checkpoints: bool = False,
+        synchronous: str = "FULL",
+    ) -> None:
         if isinstance(store, Database):
             self.db, self._owned = store, False
         else:
-            self.db = Database(store, background_checkpoints=background_checkpoints,
-                               synchronous=synchronous, page_size=HISTORY_PAGE_SIZE)  # fmt: skip
+            self.db = Database(
+                store,
+                background_checkpoints=background_checkpoints,
+                synchronous=synchronous,
+                page_size=HISTORY_PAGE_SIZE,
+            )
             self._owned = True
         for statement in _SCHEMA:
             self.db.execute(statement)

@@ -40,9 +40,15 @@ def plan(manifest: Path, chunk_rows: int) -> list[tuple[int, list[int], int]]:
     return pieces
 
 
-def screen_piece(spec: EngineSpec, manifest: str, index: int, groups: list[int], first_row: int,
-                 explain_all: bool, window: PostingWindow | None = None,
-                 ) -> tuple[ChunkDone, Any, Any]:  # fmt: skip
+def screen_piece(
+    spec: EngineSpec,
+    manifest: str,
+    index: int,
+    groups: list[int],
+    first_row: int,
+    explain_all: bool,
+    window: PostingWindow | None = None,
+) -> tuple[ChunkDone, Any, Any]:
     """One Dask task: read row groups, validate, score (runs on a worker)."""
     from ._run import process_chunk
 
@@ -56,8 +62,12 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
     todo = [p for p in plan(manifest, config.chunk_rows) if p[0] not in state.done]
     cluster = None
     if config.dask == "local":
-        cluster = LocalCluster(n_workers=config.dask_workers, threads_per_worker=1,
-                               processes=config.dask_processes, dashboard_address=None)  # fmt: skip
+        cluster = LocalCluster(
+            n_workers=config.dask_workers,
+            threads_per_worker=1,
+            processes=config.dask_processes,
+            dashboard_address=None,
+        )
         client = Client(cluster)
     else:
         client = Client(config.dask)
@@ -65,11 +75,20 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
         log.info("dask: %d piece(s) on %s", len(todo), client)
         run = uuid.uuid4().hex  # keys are the scheduler's, shared by every client: per run
         futures = [
-            client.submit(screen_piece, config.engine, str(manifest), index, groups, first,
-                          config.explain_all, config.window, key=f"screen-piece-{run}-{index}",
-                          pure=False)  # fmt: skip
+            client.submit(
+                screen_piece,
+                config.engine,
+                str(manifest),
+                index,
+                groups,
+                first,
+                config.explain_all,
+                config.window,
+                key=f"screen-piece-{run}-{index}",
+                pure=False,
+            )
             for index, groups, first in todo
-        ]  # fmt: skip
+        ]
         for future in as_completed(futures):
             entry, results, quarantine = future.result()
             state.finish(entry, results, quarantine)

@@ -57,8 +57,9 @@ class Capacity:
             ) from None
 
     def slots(self, scored: int) -> int:
-        return min(scored, self.items if self.items is not None
-                   else nearest((self.share or 0) * scored))  # fmt: skip
+        return min(
+            scored, self.items if self.items is not None else nearest((self.share or 0) * scored)
+        )
 
     def __str__(self) -> str:
         return f"{self.share * 100:g}%" if self.share is not None else str(self.items)
@@ -86,23 +87,32 @@ def _merge(state: RunState, kind: str, schema: pa.Schema, out: Path, csv: bool) 
 
 
 def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, pa.string()) if f.name == "reasons" else f
-                      for f in schema])  # fmt: skip
+    return pa.schema([pa.field(f.name, pa.string()) if f.name == "reasons" else f for f in schema])
 
 
 def _flatten(table: pa.Table, flat: pa.Schema) -> pa.Table:
     """Reasons as one text column for CSV: ``Label (+0.42): sentence | ...``."""
     if "reasons" not in table.column_names:
         return table
-    text = [None if r is None else " | ".join(
-        f"{x['label']} ({x['contribution']:+.2f}): {x['sentence']}" for x in r)
-        for r in table.column("reasons").to_pylist()]  # fmt: skip
+    text = [
+        None
+        if r is None
+        else " | ".join(f"{x['label']} ({x['contribution']:+.2f}): {x['sentence']}" for x in r)
+        for r in table.column("reasons").to_pylist()
+    ]
     index = table.column_names.index("reasons")
     return table.set_column(index, "reasons", pa.array(text, pa.string())).cast(flat)
 
 
-RANKING_COLUMNS = ["row", "item_id", "probability", "band", "decision", "selection_reason",
-                   "selection_probability"]  # fmt: skip
+RANKING_COLUMNS = [
+    "row",
+    "item_id",
+    "probability",
+    "band",
+    "decision",
+    "selection_reason",
+    "selection_probability",
+]
 
 
 def ranking_candidates(path: Path, slots: int, batch_rows: int = 200_000) -> pa.Table:
@@ -113,11 +123,11 @@ def ranking_candidates(path: Path, slots: int, batch_rows: int = 200_000) -> pa.
     so memory follows the capacity, not the manifest.
     """
     kept = []
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
-                                                   columns=RANKING_COLUMNS):  # fmt: skip
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=RANKING_COLUMNS):
         prob = batch.column("probability").to_numpy(zero_copy_only=False)
-        keep = pc.fill_null(pc.equal(batch.column("selection_reason"), "random_control"),
-                            False).to_numpy(zero_copy_only=False)  # fmt: skip
+        keep = pc.fill_null(
+            pc.equal(batch.column("selection_reason"), "random_control"), False
+        ).to_numpy(zero_copy_only=False)
         if slots > 0 and len(prob):
             cut = np.partition(prob, max(len(prob) - slots, 0))[max(len(prob) - slots, 0)]
             keep = keep | (prob >= cut)
@@ -127,8 +137,13 @@ def ranking_candidates(path: Path, slots: int, batch_rows: int = 200_000) -> pa.
     return pa.concat_tables(kept)
 
 
-def inspection_list(results: pa.Table, capacity: Capacity, random_share: float,
-                    key: bytes, scored: int | None = None) -> pa.Table:  # fmt: skip
+def inspection_list(
+    results: pa.Table,
+    capacity: Capacity,
+    random_share: float,
+    key: bytes,
+    scored: int | None = None,
+) -> pa.Table:
     """Ranked list for the capacity: random-control slots first filled, the rest by score.
 
     ``nearest(slots * random_share)`` slots go to parcels the policy drew as random control
@@ -140,9 +155,10 @@ def inspection_list(results: pa.Table, capacity: Capacity, random_share: float,
     prob = results.column("probability").to_numpy()
     rows = results.column("row").to_numpy()
     random_rows = np.flatnonzero(
-        pc.fill_null(pc.equal(results.column("selection_reason"), "random_control"), False)
-        .to_numpy(zero_copy_only=False)
-    )  # fmt: skip
+        pc.fill_null(
+            pc.equal(results.column("selection_reason"), "random_control"), False
+        ).to_numpy(zero_copy_only=False)
+    )
     draws = uniform_draws(key, ids[random_rows])
     random_rows = random_rows[np.argsort(draws, kind="stable")][: nearest(slots * random_share)]
     rest = np.setdiff1d(np.arange(results.num_rows), random_rows)
@@ -156,24 +172,34 @@ def inspection_list(results: pa.Table, capacity: Capacity, random_share: float,
         [np.ones(len(by_score)), picked.column("selection_probability").to_numpy()[len(by_score) :]]
     )
     picked = picked.drop_columns(["selection_probability"])
-    return picked.append_column("selection", pa.array(selection, pa.string())).append_column(
-        "selection_probability", pa.array(sel_prob, pa.float64())
-    ).add_column(0, "rank", pa.array(np.arange(1, len(chosen) + 1), pa.int64()))  # fmt: skip
+    return (
+        picked.append_column("selection", pa.array(selection, pa.string()))
+        .append_column("selection_probability", pa.array(sel_prob, pa.float64()))
+        .add_column(0, "rank", pa.array(np.arange(1, len(chosen) + 1), pa.int64()))
+    )
 
 
 def drift(reference: dict[str, Any], done: list[ChunkDone]) -> dict[str, Any]:
     """PSI of score and features from the summed chunk counts (as ``screening.drift_report``)."""
     total = sum(c.scored for c in done)
     if total == 0:
-        return {"rows": 0, "score_psi": None, "feature_psi": {}, "drifted": [],
-                "alert_level": PSI_ALERT}  # fmt: skip
+        return {
+            "rows": 0,
+            "score_psi": None,
+            "feature_psi": {},
+            "drifted": [],
+            "alert_level": PSI_ALERT,
+        }
     sums: dict[str, np.ndarray] = {}
     for chunk in done:
         for name, counts in chunk.drift.items():
             sums[name] = sums.get(name, 0) + np.asarray(counts, dtype=np.float64)
 
-    features = {name: psi_from_counts(reference["features"][name], counts)
-                for name, counts in sums.items() if name != "__score__"}  # fmt: skip
+    features = {
+        name: psi_from_counts(reference["features"][name], counts)
+        for name, counts in sums.items()
+        if name != "__score__"
+    }
     return {
         "rows": total,
         "score_psi": psi_from_counts(reference["score"], sums["__score__"]),

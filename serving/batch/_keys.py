@@ -44,18 +44,23 @@ class EngineSpec:
     def fingerprint(self) -> str:
         """A short digest of both keys (not the keys): a run resumed with other keys would
         pseudonymise and draw differently, so its identity holds this."""
-        both = hmac.new(self.secret_key.encode(), self.pseudonymisation_key.encode(),
-                        hashlib.sha256)  # fmt: skip
+        both = hmac.new(
+            self.secret_key.encode(), self.pseudonymisation_key.encode(), hashlib.sha256
+        )
         return both.hexdigest()[:16]
 
     @classmethod
-    def from_keys(cls, keys: KeySettings, bundle: Path, version: str,
-                  **kwargs: object) -> EngineSpec:  # fmt: skip
+    def from_keys(
+        cls, keys: KeySettings, bundle: Path, version: str, **kwargs: object
+    ) -> EngineSpec:
         """The spec of a bundle with the keys of the settings (checked when they were read)."""
         return cls(
-            str(bundle), version, pseudonymisation_key=keys.pseudonymisation_key,
-            secret_key=keys.secret_key, **kwargs,  # type: ignore[arg-type]
-        )  # fmt: skip
+            str(bundle),
+            version,
+            pseudonymisation_key=keys.pseudonymisation_key,
+            secret_key=keys.secret_key,
+            **kwargs,  # type: ignore[arg-type]
+        )
 
 
 _ENGINES: dict[EngineSpec, ScoringEngine] = {}
@@ -92,8 +97,11 @@ def engine_for(spec: EngineSpec) -> ScoringEngine:
             model = _model(spec.bundle, spec.version)
             backend = SQLiteBackend(spec.history) if spec.history else MemoryBackend()
             engine = ScoringEngine(
-                model, History(backend), Pseudonymiser(spec.pseudonymisation_key),
-                DecisionPolicy(spec.capacity, spec.random_share), decision_key(spec.secret_key),
-            )  # fmt: skip
+                model,
+                History(backend),
+                Pseudonymiser(spec.pseudonymisation_key),
+                DecisionPolicy(spec.capacity, spec.random_share),
+                decision_key(spec.secret_key),
+            )
             _ENGINES[spec] = engine
         return engine

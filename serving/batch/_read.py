@@ -82,7 +82,7 @@ def _quarantine(rows: list[int], problems: list[Problem], ids: list[Any]) -> pa.
             "field": [p.field for p in problems],
             "reason": [
                 p.problem + (f"; expected {p.expected}" if p.expected else "") for p in problems
-            ],  # fmt: skip
+            ],
             "got": pa.array([p.got for p in problems], pa.string()),
         },
         schema=QUARANTINE_SCHEMA,
@@ -108,21 +108,25 @@ def check_parquet(path: Path) -> pq.ParquetFile:
     return parquet
 
 
-def split_table(raw: pa.Table, index: int, first_row: int,
-                window: PostingWindow | None = None) -> Chunk:  # fmt: skip
+def split_table(
+    raw: pa.Table, index: int, first_row: int, window: PostingWindow | None = None
+) -> Chunk:
     """Validate a slice of a Parquet manifest column-wise and split it (``window``: the
     posting times accepted, see ``iter_chunks``)."""
     raw = conform_declarations(raw).select(DECLARATION_SCHEMA.names)
     valid, rows, problems = validate_table_indexed(raw, first_row, window)
     ids = raw.column("item_id").take(pa.array(rows, pa.int64())).to_pylist()
     return Chunk(  # scored as validated: trimmed, as the other forms' records are
-        index, first_row, raw.num_rows, strip_strings(raw.filter(pa.array(valid))),
-        first_row + np.flatnonzero(valid), _quarantine((first_row + rows).tolist(), problems, ids),
-    )  # fmt: skip
+        index,
+        first_row,
+        raw.num_rows,
+        strip_strings(raw.filter(pa.array(valid))),
+        first_row + np.flatnonzero(valid),
+        _quarantine((first_row + rows).tolist(), problems, ids),
+    )
 
 
-def _parquet_chunks(path: Path, chunk_rows: int,
-                    window: PostingWindow | None) -> Iterator[Chunk]:  # fmt: skip
+def _parquet_chunks(path: Path, chunk_rows: int, window: PostingWindow | None) -> Iterator[Chunk]:
     parquet = check_parquet(path)
     first = 1
     for index, batch in enumerate(parquet.iter_batches(batch_size=chunk_rows)):
@@ -140,8 +144,9 @@ def _check_header(path: Path) -> list[str]:
     missing = [c for c in DECLARATION_CSV_COLUMNS if c not in header and c not in V2_CSV_COLUMNS]
     if not missing:
         return header
-    if ";" in first and not [c for c in DECLARATION_CSV_COLUMNS
-                             if c not in first.strip().split(";")]:  # fmt: skip
+    if ";" in first and not [
+        c for c in DECLARATION_CSV_COLUMNS if c not in first.strip().split(";")
+    ]:
         raise ManifestError(
             f"{path}: the CSV is delimited by semicolons (';'); the contract's CSV form uses "
             "commas. Export it again with ',' as the delimiter."
@@ -164,8 +169,11 @@ def _csv_records(path: Path) -> Iterator[Labelled]:
             except StopIteration:
                 break
             except csv.Error as exc:
-                where = f"line {start}" if reader.line_num <= start else \
-                    f"lines {start}-{reader.line_num}"  # fmt: skip
+                where = (
+                    f"line {start}"
+                    if reader.line_num <= start
+                    else f"lines {start}-{reader.line_num}"
+                )
                 if group:
                     yield group_csv_rows(group, seen)
                     group = []
@@ -189,8 +197,9 @@ def _csv_records(path: Path) -> Iterator[Labelled]:
             yield group_csv_rows(group, seen)
 
 
-def _record_chunks(path: Path, records: Iterator[Labelled], chunk_rows: int,
-                   window: PostingWindow | None) -> Iterator[Chunk]:  # fmt: skip
+def _record_chunks(
+    path: Path, records: Iterator[Labelled], chunk_rows: int, window: PostingWindow | None
+) -> Iterator[Chunk]:
     first = 1
     index = 0
     while batch := list(islice(records, chunk_rows)):
@@ -212,14 +221,21 @@ def _record_chunks(path: Path, records: Iterator[Labelled], chunk_rows: int,
                 q_problems.append(problem)
                 q_ids.append(item_id)
         table = to_table(models, "declaration") if models else DECLARATION_SCHEMA.empty_table()
-        yield Chunk(index, first, len(batch), table, np.asarray(numbers, dtype=np.int64),
-                    _quarantine(q_rows, q_problems, q_ids))  # fmt: skip
+        yield Chunk(
+            index,
+            first,
+            len(batch),
+            table,
+            np.asarray(numbers, dtype=np.int64),
+            _quarantine(q_rows, q_problems, q_ids),
+        )
         first += len(batch)
         index += 1
 
 
-def iter_chunks(path: Path, chunk_rows: int,
-                window: PostingWindow | None = None) -> Iterator[Chunk]:  # fmt: skip
+def iter_chunks(
+    path: Path, chunk_rows: int, window: PostingWindow | None = None
+) -> Iterator[Chunk]:
     """Chunks of a manifest in file order; an empty file (0 bytes) has no chunk.
 
     ``window``: a record posted outside it is quarantined (``posted_at``); None accepts any
@@ -234,8 +250,7 @@ def iter_chunks(path: Path, chunk_rows: int,
         elif form == "csv":
             yield from _record_chunks(path, _csv_records(path), chunk_rows, window)
         else:
-            yield from _record_chunks(path, iter_records(path, "declaration"), chunk_rows,
-                                      window)  # fmt: skip
+            yield from _record_chunks(path, iter_records(path, "declaration"), chunk_rows, window)
     except FormError as exc:
         raise ManifestError(str(exc)) from exc
     except UnicodeDecodeError as exc:

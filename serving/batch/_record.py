@@ -62,8 +62,17 @@ log = logging.getLogger("serving.batch")
 #: Rows per transaction: the service's writers wait for one slice at a time, not the run.
 RECORD_ROWS = 1000
 CALLER = "batch:screen"
-_IDENTITY = ("manifest", "size", "mtime_ns", "bundle_hash", "model_version", "capacity",
-             "random_share", "keys", "history")  # fmt: skip
+_IDENTITY = (
+    "manifest",
+    "size",
+    "mtime_ns",
+    "bundle_hash",
+    "model_version",
+    "capacity",
+    "random_share",
+    "keys",
+    "history",
+)
 
 
 class _Halted(Exception):
@@ -93,20 +102,32 @@ class RunFacts:
 
 def _listed(ranked: pa.Table) -> dict[int, tuple[int, str, float]]:
     """Row number -> (rank, selection reason, selection probability) on the inspection list."""
-    return {int(row): (int(rank), str(sel), float(prob)) for row, rank, sel, prob in zip(
-        ranked.column("row").to_pylist(), ranked.column("rank").to_pylist(),
-        ranked.column("selection").to_pylist(),
-        ranked.column("selection_probability").to_pylist(), strict=True)}  # fmt: skip
+    return {
+        int(row): (int(rank), str(sel), float(prob))
+        for row, rank, sel, prob in zip(
+            ranked.column("row").to_pylist(),
+            ranked.column("rank").to_pylist(),
+            ranked.column("selection").to_pylist(),
+            ranked.column("selection_probability").to_pylist(),
+            strict=True,
+        )
+    }
 
 
 def _decision(result: dict[str, Any], listed: tuple[int, str, float] | None) -> dict[str, Any]:
     """The run's decision of one scored row (see the module's docstring)."""
     if listed is not None:
-        return {"decision": "inspect", "selection_reason": listed[1],
-                "selection_probability": listed[2]}  # fmt: skip
+        return {
+            "decision": "inspect",
+            "selection_reason": listed[1],
+            "selection_probability": listed[2],
+        }
     flagged = result["decision"] in ("inspect", "review")
-    return {"decision": "review" if flagged else "pass", "selection_reason": None,
-            "selection_probability": None}  # fmt: skip
+    return {
+        "decision": "review" if flagged else "pass",
+        "selection_reason": None,
+        "selection_probability": None,
+    }
 
 
 def _already(record: Record, request_id: str, items: list[str]) -> set[str]:
@@ -114,7 +135,9 @@ def _already(record: Record, request_id: str, items: list[str]) -> set[str]:
     record.db.execute("CREATE INDEX IF NOT EXISTS decision_log_item ON decision_log (item_id)")
     found = record.db.execute(
         f"SELECT item_id FROM decision_log WHERE kind = 'decision' AND request_id = ? AND "
-        f"item_id IN ({', '.join('?' * len(items))})", [request_id, *items])  # fmt: skip
+        f"item_id IN ({', '.join('?' * len(items))})",
+        [request_id, *items],
+    )
     return {str(r[0]) for r in found}
 
 
@@ -122,8 +145,10 @@ def halted(record: Record) -> str | None:
     """Where model-based selection is halted in ``record``: who halted it, when and why."""
     if record.state.get_flag("halted") != "1":
         return None
-    last = record.db.execute("SELECT time, caller, detail FROM decision_log WHERE kind = "
-                             "'halt' ORDER BY seq DESC LIMIT 1")  # fmt: skip
+    last = record.db.execute(
+        "SELECT time, caller, detail FROM decision_log WHERE kind = "
+        "'halt' ORDER BY seq DESC LIMIT 1"
+    )
     if not last:
         return "model-based selection is halted"
     when, caller, detail = last[0]
@@ -132,12 +157,18 @@ def halted(record: Record) -> str | None:
 
 
 def _refusal(why: str, settings: Settings, out: Path | None) -> HaltedError:
-    kept = (f"; this run's files are kept in {out}: once selection is resumed, the same "
-            "command records its decisions" if out else "")  # fmt: skip
-    return HaltedError(f"{why} in the record database {settings.record_name}: a batch run "
-                       f"selects by the model, so it records no decision while halted{kept}; "
-                       "an administrator resumes selection on the officer view's model page "
-                       "or with POST /v1/admin/resume")  # fmt: skip
+    kept = (
+        f"; this run's files are kept in {out}: once selection is resumed, the same "
+        "command records its decisions"
+        if out
+        else ""
+    )
+    return HaltedError(
+        f"{why} in the record database {settings.record_name}: a batch run "
+        f"selects by the model, so it records no decision while halted{kept}; "
+        "an administrator resumes selection on the officer view's model page "
+        "or with POST /v1/admin/resume"
+    )
 
 
 def check_not_halted(settings: Settings) -> None:
@@ -151,8 +182,9 @@ def check_not_halted(settings: Settings) -> None:
         raise _refusal(why, settings, None)
 
 
-def record_run(settings: Settings, engine: ScoringEngine, facts: RunFacts,
-               ranked: pa.Table) -> dict[str, Any]:  # fmt: skip
+def record_run(
+    settings: Settings, engine: ScoringEngine, facts: RunFacts, ranked: pa.Table
+) -> dict[str, Any]:
     """Record every scored row of a completed run (see the module); the counts."""
     record = Record(settings, must_exist=True)
     try:
@@ -163,8 +195,9 @@ def record_run(settings: Settings, engine: ScoringEngine, facts: RunFacts,
         record.close()
 
 
-def _record(record: Record, settings: Settings, engine: ScoringEngine, facts: RunFacts,
-            ranked: pa.Table) -> dict[str, Any]:  # fmt: skip
+def _record(
+    record: Record, settings: Settings, engine: ScoringEngine, facts: RunFacts, ranked: pa.Table
+) -> dict[str, Any]:
     request_id = f"batch-{facts.run_id}"
     listed = _listed(ranked)
     parcels = ParcelStore(record.db)
@@ -195,28 +228,73 @@ def _record(record: Record, settings: Settings, engine: ScoringEngine, facts: Ru
             rows = rows[keep]
             found = [by_row[int(r)] for r in rows]
             result_rows = results.take(pa.array(found)).to_pylist()
-            recorded += _record_slice(record, recorder, engine, table, rows, result_rows,
-                                      listed, request_id, key, names, facts)  # fmt: skip
-    parcels.worklists.put_run({
-        "run_id": facts.run_id, "manifest": facts.manifest.name, "recorded_at": _now(),
-        "model_version": engine.model.version, "rows": recorded + skipped,
-        "listed": len(listed), "capacity": facts.capacity})  # fmt: skip
+            recorded += _record_slice(
+                record,
+                recorder,
+                engine,
+                table,
+                rows,
+                result_rows,
+                listed,
+                request_id,
+                key,
+                names,
+                facts,
+            )
+    parcels.worklists.put_run(
+        {
+            "run_id": facts.run_id,
+            "manifest": facts.manifest.name,
+            "recorded_at": _now(),
+            "model_version": engine.model.version,
+            "rows": recorded + skipped,
+            "listed": len(listed),
+            "capacity": facts.capacity,
+        }
+    )
     if recorded:
-        record.audit.append(Entry("batch_recorded", request_id=request_id, caller=CALLER,
-                                  model_version=engine.model.version,
-                                  detail={"run_id": facts.run_id,
-                                          "manifest": facts.manifest.name,
-                                          "decisions": recorded, "listed": len(listed)}))
-    log.info("recorded %d decisions of run %s in %s (%d already there)", recorded,
-             facts.run_id, settings.record_name, skipped)  # fmt: skip
-    return {"run_id": facts.run_id, "record_database": settings.record_name,
-            "decisions_recorded": recorded, "already_recorded": skipped}  # fmt: skip
+        record.audit.append(
+            Entry(
+                "batch_recorded",
+                request_id=request_id,
+                caller=CALLER,
+                model_version=engine.model.version,
+                detail={
+                    "run_id": facts.run_id,
+                    "manifest": facts.manifest.name,
+                    "decisions": recorded,
+                    "listed": len(listed),
+                },
+            )
+        )
+    log.info(
+        "recorded %d decisions of run %s in %s (%d already there)",
+        recorded,
+        facts.run_id,
+        settings.record_name,
+        skipped,
+    )
+    return {
+        "run_id": facts.run_id,
+        "record_database": settings.record_name,
+        "decisions_recorded": recorded,
+        "already_recorded": skipped,
+    }
 
 
-def _record_slice(record: Record, recorder: ParcelRecorder, engine: ScoringEngine,
-                  table: pa.Table, rows: np.ndarray, results: list[dict[str, Any]],
-                  listed: dict[int, tuple[int, str, float]], request_id: str, key: bytes,
-                  names: list[str], facts: RunFacts) -> int:  # fmt: skip
+def _record_slice(
+    record: Record,
+    recorder: ParcelRecorder,
+    engine: ScoringEngine,
+    table: pa.Table,
+    rows: np.ndarray,
+    results: list[dict[str, Any]],
+    listed: dict[int, tuple[int, str, float]],
+    request_id: str,
+    key: bytes,
+    names: list[str],
+    facts: RunFacts,
+) -> int:
     """One transaction: history increments, results, officer copies, decision records."""
     frame = engine.frame(table)
     features = engine.features(frame, record=False)  # as scored: the run's history snapshot
@@ -231,29 +309,45 @@ def _record_slice(record: Record, recorder: ParcelRecorder, engine: ScoringEngin
             raise ValueError(f"row {rows[i]}: results and manifest disagree on the item")
         on_list = listed.get(int(rows[i]))
         summary = {
-            "item_id": decl.item_id, "probability": float(result["probability"]),
-            "band": result["band"], **_decision(result, on_list),
-            "model_version": result["model_version"], "bundle_hash": model.bundle_hash,
-            "reasons": result["reasons"] or [], "mode": "model",
-        }  # fmt: skip
+            "item_id": decl.item_id,
+            "probability": float(result["probability"]),
+            "band": result["band"],
+            **_decision(result, on_list),
+            "model_version": result["model_version"],
+            "bundle_hash": model.bundle_hash,
+            "reasons": result["reasons"] or [],
+            "mode": "model",
+        }
         summaries.append(summary)
-        extra.append({"batch_run": facts.run_id,
-                      "batch_rank": on_list[0] if on_list else None})  # fmt: skip
-        stored.append((decl.item_id, request_id, now, result["model_version"], summary,
-                       features[i]))  # fmt: skip
-        entries.append(decision_entry(
-            summary, records[i], key, request_id, CALLER, model.bundle_hash,
-            source="batch", run_id=facts.run_id, manifest=facts.manifest.name,
-            manifest_row=int(rows[i]), policy_decision=result["decision"],
-            inspection_rank=on_list[0] if on_list else None))  # fmt: skip
+        extra.append({"batch_run": facts.run_id, "batch_rank": on_list[0] if on_list else None})
+        stored.append(
+            (decl.item_id, request_id, now, result["model_version"], summary, features[i])
+        )
+        entries.append(
+            decision_entry(
+                summary,
+                records[i],
+                key,
+                request_id,
+                CALLER,
+                model.bundle_hash,
+                source="batch",
+                run_id=facts.run_id,
+                manifest=facts.manifest.name,
+                manifest_row=int(rows[i]),
+                policy_decision=result["decision"],
+                inspection_rank=on_list[0] if on_list else None,
+            )
+        )
     with record.db.transaction():
         why = halted(record)  # read in the slice's transaction, as the service reads it
         if why is not None:
             raise _Halted(why)
         record.history.observe_frame(frame)  # each item counts once, whoever decided it
         record.state.put_results(stored)
-        recorder.scored(declarations, summaries, list(features), now, names, records=records,
-                        extra=extra)  # fmt: skip
+        recorder.scored(
+            declarations, summaries, list(features), now, names, records=records, extra=extra
+        )
         record.audit.append_many(entries)
     return len(summaries)
 

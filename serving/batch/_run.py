@@ -77,8 +77,15 @@ def process_chunk(spec: EngineSpec, chunk: Chunk, explain_all: bool) -> tuple[Ch
     """Score a chunk's valid records; return its journal entry, results and quarantine."""
     results, counts = score_chunk(engine_for(spec), chunk.table, chunk.row_numbers, explain_all)
     quarantined = len(np.unique(chunk.quarantine.column("row").to_numpy()))
-    entry = ChunkDone(chunk.index, chunk.first_row, chunk.rows, results.num_rows, quarantined,
-                      chunk.quarantine.num_rows, counts)  # fmt: skip
+    entry = ChunkDone(
+        chunk.index,
+        chunk.first_row,
+        chunk.rows,
+        results.num_rows,
+        quarantined,
+        chunk.quarantine.num_rows,
+        counts,
+    )
     return entry, results, chunk.quarantine
 
 
@@ -86,14 +93,20 @@ def _identity(config: BatchConfig, manifest: Path) -> dict[str, Any]:
     stat = manifest.stat()
     engine = engine_for(replace(config.engine, history=None))  # the model's identity only
     return {
-        "manifest": str(manifest), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-        "chunk_rows": config.chunk_rows, "mode": "dask" if config.dask else "local",
-        "bundle_hash": engine.model.bundle_hash, "model_version": engine.model.version,
-        "capacity": config.engine.capacity, "random_share": config.engine.random_share,
-        "history": config.engine.history, "explain_all": config.explain_all,
+        "manifest": str(manifest),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "chunk_rows": config.chunk_rows,
+        "mode": "dask" if config.dask else "local",
+        "bundle_hash": engine.model.bundle_hash,
+        "model_version": engine.model.version,
+        "capacity": config.engine.capacity,
+        "random_share": config.engine.random_share,
+        "history": config.engine.history,
+        "explain_all": config.explain_all,
         "keys": config.engine.fingerprint(),
         "as_of": config.as_of.isoformat() if isinstance(config.as_of, datetime) else None,
-    }  # fmt: skip
+    }
 
 
 def _reference_time(config: BatchConfig) -> BatchConfig:
@@ -239,9 +252,14 @@ def _reconcile(state: RunState) -> dict[str, Any]:
     bad = pq.read_table(state.out / "quarantine.parquet", columns=["row"]).column("row")
     seen = np.sort(np.concatenate([rows, np.unique(bad.to_numpy())]))
     exact = bool(len(seen) == read and np.array_equal(seen, np.arange(1, read + 1)))
-    return {"rows_read": read, "rows_scored": scored, "rows_quarantined": quarantined,
-            "problems": sum(c.problems for c in done), "chunks": len(done),
-            "reconciled": read == scored + quarantined and exact}  # fmt: skip
+    return {
+        "rows_read": read,
+        "rows_scored": scored,
+        "rows_quarantined": quarantined,
+        "problems": sum(c.problems for c in done),
+        "chunks": len(done),
+        "reconciled": read == scored + quarantined and exact,
+    }
 
 
 def screen(config: BatchConfig) -> dict[str, Any]:
@@ -287,23 +305,35 @@ def screen(config: BatchConfig) -> dict[str, Any]:
     results_path = state.out / "results.parquet"
     scored = pq.ParquetFile(results_path).metadata.num_rows
     candidates = ranking_candidates(results_path, config.capacity.slots(scored))
-    ranked = inspection_list(candidates, config.capacity, config.engine.random_share,
-                             engine.decision_key, scored)  # fmt: skip
+    ranked = inspection_list(
+        candidates, config.capacity, config.engine.random_share, engine.decision_key, scored
+    )
     del candidates
     write_table(ranked, state.out / "inspection_list.parquet", config.csv)
     report = drift(engine.model.reference, state.finished())
     write_json(state.out / "drift.json", report)
     summary = _reconcile(state) | {
-        "manifest": str(manifest), "form": form, "model_version": engine.model.version,
-        "capacity": str(config.capacity), "inspection_list": ranked.num_rows,
-        "random_control": int((ranked.column("selection").to_numpy(zero_copy_only=False)
-                               == "random_control").sum()),
-        "drifted_features": report["drifted"], "seconds": round(time.perf_counter() - started, 2),
+        "manifest": str(manifest),
+        "form": form,
+        "model_version": engine.model.version,
+        "capacity": str(config.capacity),
+        "inspection_list": ranked.num_rows,
+        "random_control": int(
+            (ranked.column("selection").to_numpy(zero_copy_only=False) == "random_control").sum()
+        ),
+        "drifted_features": report["drifted"],
+        "seconds": round(time.perf_counter() - started, 2),
         "mode": "dask" if config.dask else "local",
-    }  # fmt: skip
+    }
     if config.record is not None and summary["reconciled"]:
-        facts = RunFacts(run_id(state.identity), manifest, config.chunk_rows, config.window,
-                         results_path, str(config.capacity))  # fmt: skip
+        facts = RunFacts(
+            run_id(state.identity),
+            manifest,
+            config.chunk_rows,
+            config.window,
+            results_path,
+            str(config.capacity),
+        )
         summary["recorded"] = record_run(config.record, engine, facts, ranked)
     write_json(state.out / "summary.json", summary)
     _drop_snapshot(config)

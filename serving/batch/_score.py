@@ -27,8 +27,9 @@ def _counts(edges: list[float], values: np.ndarray) -> list[int]:
     return [int(c) for c in bin_counts(values, edges)]
 
 
-def drift_counts(reference: dict[str, Any], scores: np.ndarray, matrix: np.ndarray,
-                 names: list[str]) -> dict[str, list[int]]:  # fmt: skip
+def drift_counts(
+    reference: dict[str, Any], scores: np.ndarray, matrix: np.ndarray, names: list[str]
+) -> dict[str, list[int]]:
     """Histogram counts of the score and each referenced feature, to be summed over chunks."""
     out = {"__score__": _counts(reference["score"]["edges"], scores)}
     features = reference.get("features", {})

@@ -58,15 +58,29 @@ def write_atomic(path: Path, write: Any) -> None:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=1, sort_keys=True)
-                                                  + "\n", encoding="utf-8"))  # fmt: skip
+    write_atomic(
+        path,
+        lambda tmp: tmp.write_text(
+            json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+        ),
+    )
 
 
 #: everything a run writes in its folder: ``--fresh`` removes it all, so nothing of an
 #: earlier run (say its results.csv, when this one writes no CSV) stays beside the new one
-OUTPUTS = ("parts", "journal.jsonl", "run.json", "summary.json", "results.parquet",
-           "results.csv", "quarantine.parquet", "quarantine.csv", "inspection_list.parquet",
-           "inspection_list.csv", "drift.json")  # fmt: skip
+OUTPUTS = (
+    "parts",
+    "journal.jsonl",
+    "run.json",
+    "summary.json",
+    "results.parquet",
+    "results.csv",
+    "quarantine.parquet",
+    "quarantine.csv",
+    "inspection_list.parquet",
+    "inspection_list.csv",
+    "drift.json",
+)
 SNAPSHOT = "history-snapshot"  # <SNAPSHOT>-<time>.sqlite (and its -wal, -shm) while running
 
 
@@ -90,15 +104,20 @@ class RunState:
         if run_file.exists():
             known = json.loads(run_file.read_text(encoding="utf-8"))
             if known != identity:
-                changed = sorted(k for k in set(known) | set(identity)
-                                 if known.get(k) != identity.get(k))  # fmt: skip
+                changed = sorted(
+                    k for k in set(known) | set(identity) if known.get(k) != identity.get(k)
+                )
                 older = "keys" not in known  # started before key fingerprints were kept
                 raise ResumeError(
                     f"{out} holds another run (differs in: {', '.join(changed)})"
-                    + ("; it was started by an earlier version, which did not record the "
-                       "keys' fingerprint" if older else "")
+                    + (
+                        "; it was started by an earlier version, which did not record the "
+                        "keys' fingerprint"
+                        if older
+                        else ""
+                    )
                     + "; use --fresh to start over or another --out folder"
-                )  # fmt: skip
+                )
         else:
             write_json(run_file, identity)
         self.done: dict[int, ChunkDone] = {c.chunk: c for c in self._read_journal()}

@@ -82,8 +82,13 @@ class Converter:
         self.codes_unmapped[spec.codes][code] += 1
         if spec.default is not None:
             return text_of(spec.default)
-        raise RowProblem(spec.column, spec.target, f"code {code!r} has no translation in "
-                         f"[codes.{spec.codes}] and the field has no default", text)  # fmt: skip
+        raise RowProblem(
+            spec.column,
+            spec.target,
+            f"code {code!r} has no translation in "
+            f"[codes.{spec.codes}] and the field has no default",
+            text,
+        )
 
     def _problem(self, spec: FieldSpec, reason: str, text: str | None) -> RowProblem:
         return RowProblem(spec.column or "(constant)", spec.target, reason, text)
@@ -108,8 +113,9 @@ class Converter:
     def _s10(self, spec: FieldSpec, row: Row, serial: str, service: Any) -> str:
         letters = self.text(service, row) if isinstance(service, FieldSpec) else str(service)
         if letters is None or len(letters) != 2 or not letters.isalpha():
-            raise self._problem(spec, f"S10 service indicator {letters!r} is not two letters",
-                                serial)  # fmt: skip
+            raise self._problem(
+                spec, f"S10 service indicator {letters!r} is not two letters", serial
+            )
         digits = canonical(serial)
         if not digits.isdigit() or len(digits) > 8:
             raise self._problem(spec, "expected an S10 serial of up to 8 digits", serial)
@@ -152,9 +158,12 @@ class Converter:
             return value
         for code in (source, currency):
             if code not in FX_TO_EUR:
-                raise RowProblem(column or spec.column or "(constant)", spec.target,
-                                 f"no reference rate for currency {code!r} to convert "
-                                 f"{source} to {currency}", code)  # fmt: skip
+                raise RowProblem(
+                    column or spec.column or "(constant)",
+                    spec.target,
+                    f"no reference rate for currency {code!r} to convert {source} to {currency}",
+                    code,
+                )
         return round(value * FX_TO_EUR[source] / FX_TO_EUR[currency], 6)
 
     def time(self, spec: FieldSpec, row: Row) -> datetime | None:
@@ -175,8 +184,9 @@ class Converter:
         if moment.tzinfo is None:
             zone = spec.options.get("zone")
             if zone is None:
-                raise self._problem(spec, "a time without a UTC offset and the field names no "
-                                    "zone", text)  # fmt: skip
+                raise self._problem(
+                    spec, "a time without a UTC offset and the field names no zone", text
+                )
             moment = moment.replace(tzinfo=ZoneInfo(str(zone)))
         moment += timedelta(days=float(spec.options.get("add_days", 0)))
         return moment.astimezone(UTC)
@@ -210,9 +220,15 @@ class Converter:
                     problems.append(exc)
                 continue
             if value is None and target in REQUIRED and INSTEAD.get(target) not in fields:
-                problems.append(RowProblem(spec.column or "(constant)", target, "empty, and the "
-                                           "contract requires the field (give it a default in "
-                                           "the mapping?)"))  # fmt: skip
+                problems.append(
+                    RowProblem(
+                        spec.column or "(constant)",
+                        target,
+                        "empty, and the "
+                        "contract requires the field (give it a default in "
+                        "the mapping?)",
+                    )
+                )
             head, _, tail = target.partition(".")
             if head == "line":
                 line[tail] = value
@@ -246,12 +262,24 @@ class Converter:
             raise RowProblem(label.column, "result", "no label value")
         result = label.outcomes.get(text, label.outcomes.get(canonical(text)))
         if result is None:
-            raise RowProblem(label.column, "result", f"label value {text!r} is listed neither "
-                             "as seized, clean, other nor not_inspected", text)  # fmt: skip
+            raise RowProblem(
+                label.column,
+                "result",
+                f"label value {text!r} is listed neither as seized, clean, other nor not_inspected",
+                text,
+            )
         recorded = self.time(label.recorded_at, row) if label.recorded_at else None
         recorded = recorded or posted + timedelta(days=label.delay_days)
         inspected = result != "not_inspected"
-        return {"contract_version": CONTRACT_VERSION, "item_id": item_id,
-                "recorded_at": recorded, "inspected": inspected, "selection_reason": None,
-                "selection_probability": None, "result": result if inspected else None,
-                "substance": None, "quantity_g": None, "officer_ref": None}  # fmt: skip
+        return {
+            "contract_version": CONTRACT_VERSION,
+            "item_id": item_id,
+            "recorded_at": recorded,
+            "inspected": inspected,
+            "selection_reason": None,
+            "selection_probability": None,
+            "result": result if inspected else None,
+            "substance": None,
+            "quantity_g": None,
+            "officer_ref": None,
+        }

@@ -46,10 +46,25 @@ _OPTIONS: dict[str, set[str]] = {
 }
 _COMMON = {"column", "value", "codes", "default", "missing", "prefix"}
 #: contract fields a mapping must give (the contract has no default for them)
-REQUIRED = ("item_id", "posted_at", "origin_post", "origin_country", "destination_country",
-            "category", "gross_weight_kg", "declared_value", "currency", "sender.name",
-            "sender.country", "recipient.name", "recipient.country", "line.description",
-            "line.quantity", "line.net_weight_kg", "line.value")  # fmt: skip
+REQUIRED = (
+    "item_id",
+    "posted_at",
+    "origin_post",
+    "origin_country",
+    "destination_country",
+    "category",
+    "gross_weight_kg",
+    "declared_value",
+    "currency",
+    "sender.name",
+    "sender.country",
+    "recipient.name",
+    "recipient.country",
+    "line.description",
+    "line.quantity",
+    "line.net_weight_kg",
+    "line.value",
+)
 #: a required field that another may stand for (contract version 2: a party is named by its
 #: name, its identification number, or both)
 INSTEAD = {"sender.name": "sender.id_number", "recipient.name": "recipient.id_number"}
@@ -67,8 +82,11 @@ def _kind(name: str, type_: pa.DataType) -> Kind:
     if pa.types.is_floating(type_):
         if name.endswith("_kg"):
             return "weight"
-        return "money" if name.split(".")[-1] in {"value", "declared_value",
-                                                  "postal_charges"} else "number"  # fmt: skip
+        return (
+            "money"
+            if name.split(".")[-1] in {"value", "declared_value", "postal_charges"}
+            else "number"
+        )
     return "text"
 
 
@@ -152,8 +170,11 @@ def _unknown(path: Path, key: str, got: set[str], allowed: set[str] | dict[str, 
     for name in sorted(got - set(allowed)):
         close = difflib.get_close_matches(name, list(allowed), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise _fail(path, f"{key}.{name}" if key else name, f"unknown key{hint}; expected one of "
-                    f"{', '.join(sorted(allowed))}")  # fmt: skip
+        raise _fail(
+            path,
+            f"{key}.{name}" if key else name,
+            f"unknown key{hint}; expected one of {', '.join(sorted(allowed))}",
+        )
 
 
 def _text(path: Path, key: str, value: Any) -> str:
@@ -166,9 +187,13 @@ def _rated(path: Path, key: str, currency: str) -> None:
     if currency not in CURRENCIES:
         raise _fail(path, key, f"{currency!r} is not an ISO 4217 currency code")
     if currency not in FX_TO_EUR:
-        raise _fail(path, key, f"no reference rate for {currency} (the features convert values "
-                    f"with screening.FX_TO_EUR, which knows {', '.join(sorted(FX_TO_EUR))}); "
-                    "convert the values before import or add its rate there")  # fmt: skip
+        raise _fail(
+            path,
+            key,
+            f"no reference rate for {currency} (the features convert values "
+            f"with screening.FX_TO_EUR, which knows {', '.join(sorted(FX_TO_EUR))}); "
+            "convert the values before import or add its rate there",
+        )
 
 
 def _field(path: Path, target: str, kind: Kind, raw: Any, codes: dict[str, Any]) -> FieldSpec:
@@ -177,31 +202,42 @@ def _field(path: Path, target: str, kind: Kind, raw: Any, codes: dict[str, Any])
         return FieldSpec(target, kind, value=raw)
     _unknown(path, key, set(raw), _COMMON | _OPTIONS[kind])
     if ("column" in raw) == ("value" in raw):
-        raise _fail(path, key, "give exactly one of column (a source column) or value (a "
-                    "constant)")  # fmt: skip
+        raise _fail(path, key, "give exactly one of column (a source column) or value (a constant)")
     column = _text(path, f"{key}.column", raw["column"]) if "column" in raw else None
     table = raw.get("codes")
     if table is not None and (not isinstance(table, str) or table not in codes):
-        raise _fail(path, f"{key}.codes", f"expected the name of a [codes.NAME] table, got "
-                    f"{table!r}; tables: {', '.join(sorted(codes)) or 'none'}")  # fmt: skip
+        raise _fail(
+            path,
+            f"{key}.codes",
+            f"expected the name of a [codes.NAME] table, got "
+            f"{table!r}; tables: {', '.join(sorted(codes)) or 'none'}",
+        )
     missing = raw.get("missing", [])
     if not isinstance(missing, list):
         raise _fail(path, f"{key}.missing", "expected a list of source values meaning missing")
     options = {k: v for k, v in raw.items() if k in _OPTIONS[kind] | {"prefix"}}
     _check_options(path, key, kind, options, codes)
-    return FieldSpec(target, kind, column, raw.get("value"), table, raw.get("default"),
-                     tuple(_text(path, f"{key}.missing", m) for m in missing), options)  # fmt: skip
+    return FieldSpec(
+        target,
+        kind,
+        column,
+        raw.get("value"),
+        table,
+        raw.get("default"),
+        tuple(_text(path, f"{key}.missing", m) for m in missing),
+        options,
+    )
 
 
-def _check_options(path: Path, key: str, kind: Kind, options: dict[str, Any],
-                   codes: dict[str, Any]) -> None:  # fmt: skip
+def _check_options(
+    path: Path, key: str, kind: Kind, options: dict[str, Any], codes: dict[str, Any]
+) -> None:
     unit = options.get("unit", "kg")
     if kind == "weight" and unit not in UNITS_TO_KG:
         raise _fail(path, f"{key}.unit", f"expected one of {', '.join(UNITS_TO_KG)}, got {unit!r}")
     if kind == "money":
         if "currency" in options and "currency_column" in options:
-            raise _fail(path, key, "give currency (one for every row) or currency_column, "
-                        "not both")  # fmt: skip
+            raise _fail(path, key, "give currency (one for every row) or currency_column, not both")
         if "currency" in options:
             _rated(path, f"{key}.currency", _text(path, f"{key}.currency", options["currency"]))
     if kind == "time":
@@ -209,8 +245,12 @@ def _check_options(path: Path, key: str, kind: Kind, options: dict[str, Any],
             try:
                 ZoneInfo(str(options["zone"]))
             except (ZoneInfoNotFoundError, ValueError):
-                raise _fail(path, f"{key}.zone", f"unknown time zone {options['zone']!r}; "
-                            "expected an IANA name such as Asia/Seoul or UTC") from None
+                raise _fail(
+                    path,
+                    f"{key}.zone",
+                    f"unknown time zone {options['zone']!r}; "
+                    "expected an IANA name such as Asia/Seoul or UTC",
+                ) from None
         fmt = options.get("format", "iso")
         if not isinstance(fmt, str):
             raise _fail(path, f"{key}.format", "expected a strptime format, iso, unix_s or unix_ms")
@@ -222,11 +262,17 @@ def _check_options(path: Path, key: str, kind: Kind, options: dict[str, Any],
         nested = _field(path, f"{key}.s10_service", "text", options["s10_service"], codes)
         options["s10_service"] = replace(nested, target=key.removeprefix("fields."))
     elif "s10_service" in options and not str(options["s10_service"]).isalpha():
-        raise _fail(path, f"{key}.s10_service", "expected two letters (CP, EA...) or a table "
-                    "{ column = ..., codes = ... }")  # fmt: skip
+        raise _fail(
+            path,
+            f"{key}.s10_service",
+            "expected two letters (CP, EA...) or a table { column = ..., codes = ... }",
+        )
     if "s10_service" in options and str(options.get("s10_country", "")) not in COUNTRIES:
-        raise _fail(path, f"{key}.s10_country", "expected the ISO 3166 code of the issuing post "
-                    "(needed with s10_service)")  # fmt: skip
+        raise _fail(
+            path,
+            f"{key}.s10_country",
+            "expected the ISO 3166 code of the issuing post (needed with s10_service)",
+        )
 
 
 def _codes(path: Path, raw: Any) -> dict[str, dict[str, str]]:
@@ -243,8 +289,12 @@ def _codes(path: Path, raw: Any) -> dict[str, dict[str, str]]:
 def _label(path: Path, raw: Any, codes: dict[str, Any]) -> LabelSpec:
     if not isinstance(raw, dict):
         raise _fail(path, "label", "expected a table")
-    names = {"seized": "seized", "clean": "clean", "other": "other_irregularity",
-             "not_inspected": "not_inspected"}  # fmt: skip
+    names = {
+        "seized": "seized",
+        "clean": "clean",
+        "other": "other_irregularity",
+        "not_inspected": "not_inspected",
+    }
     _unknown(path, "label", set(raw), {"column", "name", "delay_days", "recorded_at", *names})
     if "column" not in raw:
         raise _fail(path, "label.column", "missing: the source column holding the label")
@@ -256,20 +306,24 @@ def _label(path: Path, raw: Any, codes: dict[str, Any]) -> LabelSpec:
         for v in values:
             text = _text(path, f"label.{key}", v)
             if text in outcomes:
-                raise _fail(path, f"label.{key}", f"value {text!r} is also listed as "
-                            f"{outcomes[text]}")  # fmt: skip
+                raise _fail(
+                    path, f"label.{key}", f"value {text!r} is also listed as {outcomes[text]}"
+                )
             outcomes[text] = result
     if "seized" not in outcomes.values() or "clean" not in outcomes.values():
-        raise _fail(path, "label", "list the source values meaning seized and those meaning "
-                    "clean (label.seized, label.clean)")  # fmt: skip
+        raise _fail(
+            path,
+            "label",
+            "list the source values meaning seized and those meaning "
+            "clean (label.seized, label.clean)",
+        )
     delay = raw.get("delay_days", 0)
     if not isinstance(delay, int | float) or delay < 0:
         raise _fail(path, "label.delay_days", "expected a number of days of at least 0")
     recorded = raw.get("recorded_at")
     spec = _field(path, "recorded_at", "time", recorded, codes) if recorded is not None else None
     name = _text(path, "label.name", raw.get("name", raw["column"]))
-    return LabelSpec(_text(path, "label.column", raw["column"]), outcomes, name, float(delay),
-                     spec)  # fmt: skip
+    return LabelSpec(_text(path, "label.column", raw["column"]), outcomes, name, float(delay), spec)
 
 
 def load_mapping(path: Path) -> Mapping:
@@ -284,8 +338,9 @@ def load_mapping(path: Path) -> Mapping:
     source = raw.get("source", {})
     if not isinstance(source, dict):
         raise _fail(path, "source", "expected a table")
-    _unknown(path, "source", set(source),
-             {"format", "name", "attribution", "delimiter", "encoding"})  # fmt: skip
+    _unknown(
+        path, "source", set(source), {"format", "name", "attribution", "delimiter", "encoding"}
+    )
     fmt = source.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise _fail(path, "source.format", f"expected one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -298,21 +353,33 @@ def load_mapping(path: Path) -> Mapping:
     for name in REQUIRED:
         other = INSTEAD.get(name)
         if name in targets and name not in given and not (other in targets and other in given):
-            raise _fail(path, f"fields.{name}", "missing: the contract requires it (give a "
-                        "column or a constant value" + (f", or {other}" if other in targets
-                                                        else "") + ")")  # fmt: skip
+            raise _fail(
+                path,
+                f"fields.{name}",
+                "missing: the contract requires it (give a "
+                "column or a constant value" + (f", or {other}" if other in targets else "") + ")",
+            )
     fields = {t: _field(path, t, targets[t], given[t], codes) for t in given}
     currency = fields["currency"]
     if currency.column is None:
         _rated(path, "fields.currency", _text(path, "fields.currency", currency.value))
     category, allowed = fields["category"], {c.value for c in ItemCategory}
-    wrong = ({category.value} if category.column is None else
-             set(codes[category.codes].values()) if category.codes else set()) - allowed
+    wrong = (
+        {category.value}
+        if category.column is None
+        else set(codes[category.codes].values())
+        if category.codes
+        else set()
+    ) - allowed
     if category.default is not None and category.default not in allowed:
         wrong.add(category.default)
     if wrong:
-        raise _fail(path, "fields.category", f"{', '.join(sorted(map(str, wrong)))} is not a "
-                    f"category; expected one of {', '.join(sorted(allowed))}")  # fmt: skip
+        raise _fail(
+            path,
+            "fields.category",
+            f"{', '.join(sorted(map(str, wrong)))} is not a "
+            f"category; expected one of {', '.join(sorted(allowed))}",
+        )
     label = _label(path, raw["label"], codes) if "label" in raw else None
     delimiter = source.get("delimiter", ",")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
@@ -323,8 +390,19 @@ def load_mapping(path: Path) -> Mapping:
     except LookupError:
         known = False
     if not known:
-        raise _fail(path, "source.encoding", f"unknown text encoding {encoding!r} (e.g. utf-8, "
-                    "cp949, latin-1)")  # fmt: skip
-    return Mapping(path, fields, codes, label, fmt, str(source.get("name", path.stem)),
-                   str(source.get("attribution", "")), delimiter,
-                   "utf-8-sig" if known == "utf-8" else str(encoding))  # fmt: skip
+        raise _fail(
+            path,
+            "source.encoding",
+            f"unknown text encoding {encoding!r} (e.g. utf-8, cp949, latin-1)",
+        )
+    return Mapping(
+        path,
+        fields,
+        codes,
+        label,
+        fmt,
+        str(source.get("name", path.stem)),
+        str(source.get("attribution", "")),
+        delimiter,
+        "utf-8-sig" if known == "utf-8" else str(encoding),
+    )

@@ -69,8 +69,10 @@ def _format(path: Path, mapping: Mapping) -> str:
     suffix = path.suffix.lower().lstrip(".")
     forms = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}
     if suffix not in forms:
-        raise MappingError(f"{path}: cannot tell the form from {path.suffix!r}; set "
-                           "source.format in the mapping (csv, jsonl, parquet)")  # fmt: skip
+        raise MappingError(
+            f"{path}: cannot tell the form from {path.suffix!r}; set "
+            "source.format in the mapping (csv, jsonl, parquet)"
+        )
     return forms[suffix]
 
 
@@ -90,14 +92,16 @@ def check_text(path: Path, encoding: str) -> None:
                 raise MappingError(
                     f"{path}: not {name} text ({exc.reason}: byte 0x{block[exc.start]:02x} "
                     f"at byte {at}, line {line}); set source.encoding in the mapping to the "
-                    "file's encoding (e.g. cp949, latin-1)") from None
+                    "file's encoding (e.g. cp949, latin-1)"
+                ) from None
             offset += len(block)
             line += block.count(b"\n")
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise MappingError(f"{path}: not text in {encoding}: it ends inside a character "
-                           f"({exc.reason})") from None
+        raise MappingError(
+            f"{path}: not text in {encoding}: it ends inside a character ({exc.reason})"
+        ) from None
 
 
 def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
@@ -147,8 +151,11 @@ def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
                     raw = json.loads(line)
                 except json.JSONDecodeError:
                     raw = None
-                yield ({k: text_of(v) for k, v in raw.items()} if isinstance(raw, dict)
-                       else {_BAD: "not a JSON object"})  # fmt: skip
+                yield (
+                    {k: text_of(v) for k, v in raw.items()}
+                    if isinstance(raw, dict)
+                    else {_BAD: "not a JSON object"}
+                )
 
     return columns, json_rows()
 
@@ -158,11 +165,15 @@ def _check_columns(mapping: Mapping, columns: list[str], path: Path) -> None:
     for target, spec in mapping.fields.items():
         for column in spec.columns():
             if column not in have:
-                raise MappingError(f"{mapping.path}: fields.{target}: column {column!r} is not in "
-                                   f"{path.name}; its columns: {', '.join(columns[:40])}")
+                raise MappingError(
+                    f"{mapping.path}: fields.{target}: column {column!r} is not in "
+                    f"{path.name}; its columns: {', '.join(columns[:40])}"
+                )
     if mapping.label and mapping.label.column not in have:
-        raise MappingError(f"{mapping.path}: label.column: column {mapping.label.column!r} is "
-                           f"not in {path.name}; its columns: {', '.join(columns[:40])}")
+        raise MappingError(
+            f"{mapping.path}: label.column: column {mapping.label.column!r} is "
+            f"not in {path.name}; its columns: {', '.join(columns[:40])}"
+        )
 
 
 def _target(field_path: str) -> str:
@@ -188,10 +199,16 @@ class _Run:
 
     def quarantine(self, row: int, item_id: Any, problem: RowProblem) -> None:
         self.reasons[(problem.column, problem.target, problem.reason)] += 1
-        self.report.quarantine.append({
-            "row": row, "item_id": item_id or "", "column": problem.column,
-            "field": problem.target, "reason": problem.reason,
-            "value": _shown(problem.target, problem.value)})  # fmt: skip
+        self.report.quarantine.append(
+            {
+                "row": row,
+                "item_id": item_id or "",
+                "column": problem.column,
+                "field": problem.target,
+                "reason": problem.reason,
+                "value": _shown(problem.target, problem.value),
+            }
+        )
 
     def column_of(self, target: str) -> str:
         spec = self.mapping.fields.get(target)
@@ -208,8 +225,9 @@ class _Run:
             outcome = None
             if self.mapping.label is not None:
                 try:
-                    outcome = self.convert.outcome(row, record.get("item_id") or "",
-                                                   record.get("posted_at") or _EPOCH)
+                    outcome = self.convert.outcome(
+                        row, record.get("item_id") or "", record.get("posted_at") or _EPOCH
+                    )
                 except RowProblem as exc:
                     problems.append(exc)
             for problem in problems:
@@ -229,51 +247,77 @@ class _Run:
             if problem.severity != "error":
                 continue
             target = _target(problem.field)
-            self.quarantine(numbers[i], records[i].get("item_id"),
-                            RowProblem(self.column_of(target), target,
-                                       problem.problem + (f"; expected {problem.expected}"
-                                                          if problem.expected else ""),
-                                       problem.got))  # fmt: skip
+            self.quarantine(
+                numbers[i],
+                records[i].get("item_id"),
+                RowProblem(
+                    self.column_of(target),
+                    target,
+                    problem.problem
+                    + (f"; expected {problem.expected}" if problem.expected else ""),
+                    problem.got,
+                ),
+            )
         first: dict[str, int] = {}
         for i in np.flatnonzero(valid):
             item = records[i]["item_id"]
             if item in first:
                 valid[i] = False
-                self.quarantine(numbers[i], item, RowProblem(
-                    self.column_of("item_id"), "item_id",
-                    f"item ID repeats row {numbers[first[item]]}", item))  # fmt: skip
+                self.quarantine(
+                    numbers[i],
+                    item,
+                    RowProblem(
+                        self.column_of("item_id"),
+                        "item_id",
+                        f"item ID repeats row {numbers[first[item]]}",
+                        item,
+                    ),
+                )
             else:
                 first[item] = int(i)
         return valid
 
-    def coverage(self, records: list[dict[str, Any]], outcomes: list[Any],
-                 columns: list[str]) -> None:  # fmt: skip
+    def coverage(
+        self, records: list[dict[str, Any]], outcomes: list[Any], columns: list[str]
+    ) -> None:
         report = self.report
         report.imported = len(records)
         report.quarantined = len({q["row"] for q in report.quarantine})
         for target, spec in self.mapping.fields.items():
             head, _, tail = target.partition(".")
-            values = ([r["lines"][0].get(tail) for r in records] if head == "line" else
-                      [(r.get(head) or {}).get(tail) for r in records] if tail else
-                      [r.get(target) for r in records])  # fmt: skip
+            values = (
+                [r["lines"][0].get(tail) for r in records]
+                if head == "line"
+                else [(r.get(head) or {}).get(tail) for r in records]
+                if tail
+                else [r.get(target) for r in records]
+            )
             given = sum(v is not None for v in values)
-            report.fields[target] = {"from": spec.column or "constant", "given": given,
-                                     "empty": len(values) - given}  # fmt: skip
+            report.fields[target] = {
+                "from": spec.column or "constant",
+                "given": given,
+                "empty": len(values) - given,
+            }
         for name, seen in self.convert.codes_seen.items():
             unmapped = self.convert.codes_unmapped[name]
             report.codes[name] = {
-                "codes_seen": len(seen), "codes_translated": len(set(seen) - set(unmapped)),
+                "codes_seen": len(seen),
+                "codes_translated": len(set(seen) - set(unmapped)),
                 "rows_translated": sum(seen.values()) - sum(unmapped.values()),
-                "untranslated": dict(unmapped.most_common(20))}  # fmt: skip
+                "untranslated": dict(unmapped.most_common(20)),
+            }
         counted = Counter(o["result"] or "not_inspected" for o in outcomes if o is not None)
         report.labels = dict(counted)
-        report.reasons = [{"column": c, "field": f, "reason": r, "rows": n}
-                          for (c, f, r), n in self.reasons.most_common()]  # fmt: skip
+        report.reasons = [
+            {"column": c, "field": f, "reason": r, "rows": n}
+            for (c, f, r), n in self.reasons.most_common()
+        ]
         report.unused_columns = [c for c in columns if c not in self.mapping.columns()]
 
 
-def import_source(source: Path, mapping: Mapping, out: Path | None,
-                  limit: int | None = None) -> ImportReport:  # fmt: skip
+def import_source(
+    source: Path, mapping: Mapping, out: Path | None, limit: int | None = None
+) -> ImportReport:
     """Map ``source`` to contract files under ``out`` (None: check only, write nothing),
     reading at most ``limit`` rows."""
     columns, rows = read_rows(source, mapping)
@@ -294,30 +338,43 @@ def import_source(source: Path, mapping: Mapping, out: Path | None,
     return run.report
 
 
-def _write(out: Path, report: ImportReport, records: list[dict[str, Any]],
-           outcomes: list[Any], mapping: Mapping) -> None:  # fmt: skip
+def _write(
+    out: Path,
+    report: ImportReport,
+    records: list[dict[str, Any]],
+    outcomes: list[Any],
+    mapping: Mapping,
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(records, schema=DECLARATION_SCHEMA),
-                   out / "declarations.parquet")  # fmt: skip
+    pq.write_table(
+        pa.Table.from_pylist(records, schema=DECLARATION_SCHEMA), out / "declarations.parquet"
+    )
     (out / "outcomes.parquet").unlink(missing_ok=True)  # an earlier import's, if any
     if mapping.label is not None:
-        pq.write_table(pa.Table.from_pylist([o for o in outcomes if o is not None],
-                                            schema=OUTCOME_SCHEMA), out / "outcomes.parquet")
+        pq.write_table(
+            pa.Table.from_pylist([o for o in outcomes if o is not None], schema=OUTCOME_SCHEMA),
+            out / "outcomes.parquet",
+        )
     with (out / "quarantine.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, QUARANTINE_COLUMNS)
         writer.writeheader()
-        writer.writerows({k: spreadsheet_cell(v) for k, v in q.items()}
-                         for q in report.quarantine)  # no cell runs as a formula
+        writer.writerows(
+            {k: spreadsheet_cell(v) for k, v in q.items()} for q in report.quarantine
+        )  # no cell runs as a formula
     (out / "import-report.json").write_text(json.dumps(report.as_dict(), indent=1) + "\n")
     label = mapping.label
     provenance = {
-        "source": mapping.name, "file": report.source, "attribution": mapping.attribution,
+        "source": mapping.name,
+        "file": report.source,
+        "attribution": mapping.attribution,
         "imported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "rows": report.rows, "imported": report.imported, "quarantined": report.quarantined,
+        "rows": report.rows,
+        "imported": report.imported,
+        "quarantined": report.quarantined,
         "label": label.name if label else None,
         "label_column": label.column if label else None,
         "selection": "unknown",
         "selection_note": "the source says neither why an item was inspected nor with what "
-                          "probability: no propensity weights, figures on inspected items only",
-    }  # fmt: skip
+        "probability: no propensity weights, figures on inspected items only",
+    }
     (out / PROVENANCE).write_text(json.dumps(provenance, indent=1) + "\n")
