@@ -214,9 +214,10 @@ def test_export_import_match_prune(
     rows[0]["recipient"]["name"] = rows[0]["recipient"]["name"].replace("Smith", "Smyth")
     rows[0]["sender"] = rows[1]["sender"] = rows[2]["sender"] = _party(500, "sender")
     rows[1]["recipient"] = rows[2]["recipient"] = _party(501, "recipient")
-    rows[2]["posted_at"] = NOW - timedelta(days=1)
+    # after the import, point in time: the clock now, not NOW (taken when the module was
+    # imported, which in a whole-suite run is minutes before this line)
     for r in rows:
-        r["posted_at"] = NOW + timedelta(minutes=1)  # after the import: point in time
+        r["posted_at"] = datetime.now(UTC) + timedelta(minutes=1)
     pq.write_table(pa.Table.from_pylist(rows, schema=DECLARATION_SCHEMA), tmp / "be.parquet")
     assert main(["exchange", "match", str(tmp / "be.parquet"), *be]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
