@@ -137,6 +137,13 @@ def run(args: argparse.Namespace) -> int:
         _step(f"{title}: parcelscreen {' '.join(argv)}")
         status = main(argv)
         if status:
+            if title == "train":  # most often too few seizures in a small simulated flow
+                print(
+                    f"note: run simulated {args.parcels} parcels at prevalence {args.prevalence}; "
+                    "if training found too few seizures, raise --parcels (200,000 by default) "
+                    "or --prevalence",
+                    file=sys.stderr,
+                )
             return status
     manifest, split, last = _last_week(data)
     for title, argv in [

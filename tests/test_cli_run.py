@@ -59,3 +59,30 @@ def test_parcelscreen_run_simulates_trains_loads_history_and_screens(tmp_path: P
         env=env | {"PARCELSCREEN_DATA_DIR": str(runs / "serving")},
     )
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
+
+
+def test_a_run_too_small_to_train_says_which_flag_to_raise(tmp_path: Path) -> None:
+    """Reported by the officer review: `run --parcels 30000` at the default prevalence stopped
+    at 'too few seizures' without saying what to change."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parcelscreen",
+            "run",
+            "--workdir",
+            str(tmp_path / "runs"),
+            "--parcels",
+            "2000",
+            "--no-serve",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "known seizures" in done.stderr
+    assert "raise --parcels (200,000 by default) or --prevalence" in done.stderr
