@@ -81,8 +81,18 @@ def _run(command: str, cwd: Path, paths: dict[str, str], python: Path) -> None:
     for image_path, here in paths.items():
         command = command.replace(image_path, here)
     command = re.sub(r"(^|&&\s*)python ", rf"\g<1>{python} ", command)
+    # an image has no PYTHONPATH: one pointing at a source checkout with its egg-info makes pip
+    # take the package as installed already and skip the wheel (no console script)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(
-        command, shell=True, cwd=cwd, capture_output=True, text=True, timeout=480, check=False
+        command,
+        shell=True,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=480,
+        check=False,
+        env=env,
     )
     assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
 
@@ -136,7 +146,11 @@ def test_install_steps_in_a_fresh_venv(tmp_path: Path, trained: Trained) -> None
         "PARCELSCREEN_SECRET_KEY": "docker-test-secret-key-0123456789",
         "PARCELSCREEN_PSEUDONYMISATION_KEY": trained.key,
     }
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELSCREEN_")} | env
+    run_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PARCELSCREEN_") and k != "PYTHONPATH"
+    } | env
     health = json.loads(_arg(final, "HEALTHCHECK")[0].split("CMD", 1)[1])
     health[0] = str(python)
     entry = json.loads(_arg(final, "ENTRYPOINT")[0]) + json.loads(_arg(final, "CMD")[0])
