@@ -9,7 +9,8 @@
           ├── NotFound              404: unknown item, model or route
           ├── ModelRefused          409: a new bundle failed its checks (old model serves on)
           ├── OutcomeConflict       409: an outcome against the item's record (one exists: a
-          │                              correction must name it; it was corrected meanwhile)
+          │    │                         correction must name it; it was corrected meanwhile)
+          │    └── OutcomeUnchanged 409: a correction that changes nothing of the current one
           ├── RequestIdReused       409: a request ID sent again with another declaration
           ├── PayloadTooLarge       413: body over max_body_bytes
           ├── InvalidInput          422: malformed JSON or a contract violation (Problems, capped)
@@ -152,3 +153,11 @@ class OutcomeConflict(ServingError):
 
     def body(self) -> dict[str, Any]:
         return super().body() | ({"current_outcome": self.current} if self.current else {})
+
+
+class OutcomeUnchanged(OutcomeConflict):
+    """409: a correction that says what the item's current outcome says already (nothing is
+    written: a correction must change the result, the substance, the quantity or the
+    selection)."""
+
+    code = "outcome_unchanged"

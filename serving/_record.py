@@ -17,7 +17,7 @@ from data_contracts import InspectionOutcome, InspectionResult
 from screening import Database, History, HistoryBackend, SQLiteBackend, shared_history_backend
 
 from ._audit import DecisionLog, Entry, input_hash, input_key
-from ._errors import Forbidden, NotFound, OutcomeConflict
+from ._errors import Forbidden, NotFound, OutcomeConflict, OutcomeUnchanged
 from ._health import PostgresRecordDatabase, RecordDatabase, StoreRefused, keep_anchor
 from ._migrations import check_version
 from ._settings import Settings
@@ -125,7 +125,8 @@ class Record:
         Overturning a seizure with ``four_eyes`` on leaves the correction pending (counted
         nowhere) until another officer approves it (:meth:`approve_outcome`). A second
         outcome without ``corrects``, or a correction of an outcome that is not the item's
-        current one, is refused (:class:`OutcomeConflict`, naming the current one). The same
+        current one, is refused (:class:`OutcomeConflict`, naming the current one), and so is
+        a correction that changes nothing of what it corrects (:class:`OutcomeUnchanged`). The same
         record sent again with the same request ID is answered from the record.
         """
         record = outcome.model_dump(mode="json")
@@ -152,6 +153,7 @@ class Record:
             else:
                 _check_corrects(item, outcome.corrects, current)
                 assert current is not None  # _check_corrects refuses a correction of nothing
+                _check_changes(item, record, current)
                 overturn = current.result == "seized" and not seized
                 pending = overturn and self.settings.four_eyes
                 kind = "outcome_correction_pending" if pending else "outcome_correction"
@@ -279,6 +281,28 @@ def _check_corrects(item_id: str, corrects: int, current: OutcomeRow | None) -> 
             f'correction names it: "corrects": {current.id}',
             _current(current),
         )
+
+
+#: What an outcome says; a correction must change at least one of these (the rest, such as
+#: ``recorded_at`` and ``officer_ref``, says who recorded it and when).
+_SUBSTANCE = ("inspected", "result", "substance", "quantity_g", "selection_reason")
+
+
+def _check_changes(item_id: str, record: dict[str, Any], current: OutcomeRow) -> None:
+    """Refuse a correction that says what the current outcome says already (it would add a
+    record, and a decision-log entry, that corrects nothing)."""
+    if any(record.get(k) != current.record.get(k) for k in _SUBSTANCE):
+        return
+    said = current.result.replace("not_inspected", "released without inspection")
+    found = [f"{k} {record[k]}" for k in ("substance", "quantity_g") if record.get(k)]
+    raise OutcomeUnchanged(
+        f"item {item_id} is already recorded as {said}"
+        + (f" ({', '.join(found)})" if found else "")
+        + f" (outcome_id {current.id}, recorded {current.recorded_at}); a correction must "
+        "change the outcome (inspected, result, substance, quantity_g or selection_reason): "
+        "nothing was recorded",
+        _current(current),
+    )
 
 
 def _answer(row: OutcomeRow, request_id: str) -> dict[str, Any]:

@@ -20,12 +20,13 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from .._audit import Entry
-from .._errors import Forbidden, InvalidInput, OutcomeConflict
+from .._errors import Forbidden, InvalidInput, OutcomeConflict, OutcomeUnchanged
 from .._store import PENDING
 from ._cases import SUBSTANCES, substance_text
 from ._claim_routes import claim_entry
 from ._context import PREFIX, OfficerContext, context
 from ._parcel_routes import QUICK, parcel_page
+from ._present import words
 from ._queue_routes import worklist_filter
 from ._text import TEXT
 from ._users import Session
@@ -208,6 +209,10 @@ def _record_outcome(request: Request, item_id: str, form: dict[str, str]) -> Res
         stored = ctx.service.outcome(record, caller, request_id)
     except InvalidInput as exc:
         return parcel_page(request, session, item_id, 422, _officer_problems(exc), form, w=w)
+    except OutcomeUnchanged as exc:  # the correction says what the record says: nothing done
+        said = str((exc.current or {}).get("result", "")).replace("not_inspected", "released")
+        unchanged = TEXT["outcome_unchanged"].format(result=words("status", said))
+        return parcel_page(request, session, item_id, 409, [unchanged], form, w=w)
     except OutcomeConflict:  # recorded or corrected meanwhile: the page shows what is there
         return parcel_page(request, session, item_id, 409, [TEXT["outcome_conflict"]], form, w=w)
     _feedback(ctx, session, item_id, form, request_id)

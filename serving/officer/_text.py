@@ -580,6 +580,10 @@ TEXT: dict[str, str] = {
         "An outcome of this parcel was recorded or corrected meanwhile (see the records "
         "above). Check it; to correct it, fill in the form again with a reason."
     ),
+    "outcome_unchanged": (
+        "This parcel is already recorded as {result}: a correction must change the outcome "
+        "(the result, the substance or the quantity). Nothing was recorded."
+    ),
     "outcome_record": "Record #{id}",
     "outcome_by": "by",
     "outcome_corrects": "corrects #{id}",

@@ -232,6 +232,52 @@ def test_a_correction_with_a_reason_is_stored_beside_the_first(osrv: Server) -> 
     assert check_record(osrv.service.record).ok, check_record(osrv.service.record).problems
 
 
+def test_a_correction_that_changes_nothing_is_refused_and_writes_nothing(osrv: Server) -> None:
+    item = _queue_item(osrv)
+    first = _seized(osrv, item)
+    logged = len(_log(osrv, item))
+    same = _correction(item, first, "typo", result="seized", substance="cocaine", quantity_g=12.5)
+    r = _post(osrv, same | {"officer_ref": "NL-C-0099"})  # who and when do not count
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "outcome_unchanged"
+    assert f"item {item} is already recorded as seized" in error["message"]
+    assert "nothing was recorded" in error["message"]
+    assert error["current_outcome"]["outcome_id"] == first
+    assert [o["result"] for o in _stored(osrv, item)] == ["seized"]
+    assert len(_log(osrv, item)) == logged
+    # a correction of the quantity alone changes the outcome: recorded
+    r = _post(osrv, same | {"quantity_g": 11.9})
+    assert r.status_code == 201, r.text
+    assert [o["result"] for o in _stored(osrv, item)] == ["seized", "seized"]
+
+
+def test_the_officer_form_refuses_a_correction_that_changes_nothing(osrv: Server) -> None:
+    item = _queue_item(osrv)
+    client, _ = sign_in(osrv.url, "olga")
+    with closing(client):
+        page = client.get(f"/officer/parcels/{item}")
+        quick = {"csrf": csrf_of(page.text), "outcome": "released", "then": "stay"}
+        assert client.post(f"/officer/parcels/{item}/quick", data=quick).status_code == 303
+        logged = len(_log(osrv, item))
+        page = client.get(f"/officer/parcels/{item}")
+        first = page.text.split('name="corrects" value="')[1].split('"')[0]
+        r = client.post(
+            f"/officer/parcels/{item}/outcome",
+            data={
+                "csrf": csrf_of(page.text),
+                "corrects": first,
+                "correction_reason": "wrong button",
+                "outcome": "released",
+            },
+        )
+        assert r.status_code == 409
+        assert "already recorded as Released without inspection" in r.text
+        assert "Nothing was recorded" in r.text
+    assert [o["result"] for o in _stored(osrv, item)] == [None]
+    assert len(_log(osrv, item)) == logged
+
+
 def test_a_retried_request_is_answered_from_the_record(osrv: Server) -> None:
     item = _queue_item(osrv)
     body = outcome(item_id=item)
