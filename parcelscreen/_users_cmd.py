@@ -100,11 +100,24 @@ def _unlock(name: str) -> int:
     return 0
 
 
-def _change(args: argparse.Namespace, store: Any) -> dict[str, Any] | None:
+def _checked_password(args: argparse.Namespace) -> str:
+    """The password of ``add`` and ``reset``, read and checked (with the new account's name
+    and role) before the record database is opened: a refusal creates nothing."""
+    from serving.officer import UserStore
+
+    password = _password(args.password_stdin)
+    if args.users_command == "add":
+        UserStore.check_new_account(args.name, password, args.role)
+    else:
+        UserStore.check_password(password)
+    return password
+
+
+def _change(args: argparse.Namespace, store: Any, password: str) -> dict[str, Any] | None:
     """Apply one account command; what changed (None: no such account)."""
     name = args.name
     if args.users_command == "add":
-        user = store.add(name, _password(args.password_stdin), args.role, args.officer_ref)
+        user = store.add(name, password, args.role, args.officer_ref)
         return {
             "username": user.username,
             "role": user.role.value,
@@ -112,7 +125,7 @@ def _change(args: argparse.Namespace, store: Any) -> dict[str, Any] | None:
             "created": True,
         }
     if args.users_command == "reset":
-        changed = store.set_password(name, _password(args.password_stdin))
+        changed = store.set_password(name, password)
         return {"username": name, "password_reset": True} if changed else None
     if args.users_command == "role":
         return {"username": name, "role": args.role} if store.set_role(name, args.role) else None
@@ -129,6 +142,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.users_command == "unlock":
         return _unlock(args.name)
+    password = ""
+    if args.users_command in ("add", "reset"):
+        try:
+            password = _checked_password(args)
+        except (UserError, ValueError) as exc:  # nothing opened, nothing created
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     record = open_record(Settings(), must_exist=args.users_command != "add")
     if record is None:
         return 2
@@ -137,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         if args.users_command == "list":
             print(json.dumps(store.list(), indent=1))
             return 0
-        changed = _change(args, store)
+        changed = _change(args, store, password)
         if changed is None:
             what = (
                 "disabled "

@@ -40,6 +40,28 @@ def test_a_command_run_from_another_folder_makes_no_empty_record_database(
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "password", "problem"),
+    [
+        ("otto", "short\n", "at least 10 characters"),  # a password too short
+        ("  ", PASSWORD + "\n", "1 to 60 printable characters"),  # a blank user name
+    ],
+)
+def test_a_refused_account_creates_no_record_database(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    password: str,
+    problem: str,
+) -> None:
+    folder = tmp_path / "new"
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(folder))  # named: a new one could start
+    assert _users(["add", name, "--password-stdin"], monkeypatch, password) == 2
+    assert problem in capsys.readouterr().err
+    assert not folder.exists() or not any(folder.iterdir())
+
+
 def test_accounts_are_added_reset_enabled_and_given_roles_and_each_change_is_logged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -76,11 +76,7 @@ class UserStore:
     ) -> User:
         """Create an account; the password is kept only as an scrypt hash. Only the roles
         that may sign in to the officer view (officer, admin) can be given."""
-        username = username.strip()
-        if not username or len(username) > 60 or not username.isprintable():
-            raise UserError("the user name must be 1 to 60 printable characters")
-        _check_password(password)
-        role = _signin_role(role)
+        username, role = self.check_new_account(username, password, role)
         salt = secrets.token_bytes(16)
         user = User(username, role, (officer_ref or username).strip()[:60])
         rows = self._db.execute(
@@ -99,6 +95,24 @@ class UserStore:
         if not rows:
             raise UserError(f"a user named {username!r} exists already")
         return user
+
+    @staticmethod
+    def check_new_account(
+        username: str, password: str, role: Role | str = Role.OFFICER
+    ) -> tuple[str, Role]:
+        """The user name (stripped) and role of a new account, or :class:`UserError`: what
+        :meth:`add` checks before it writes, for a caller that checks before it opens the
+        record database (``parcelscreen users add``)."""
+        username = username.strip()
+        if not username or len(username) > 60 or not username.isprintable():
+            raise UserError("the user name must be 1 to 60 printable characters")
+        _check_password(password)
+        return username, _signin_role(role)
+
+    @staticmethod
+    def check_password(password: str) -> None:
+        """Refuse a password too short to keep (:class:`UserError`)."""
+        _check_password(password)
 
     def set_password(self, username: str, password: str) -> bool:
         """A new password for an account (its sessions end); False if there is no such
