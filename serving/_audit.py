@@ -64,6 +64,9 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS decision_log_head (
         id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL,
         anchor_seq INTEGER NOT NULL, anchor_hash TEXT NOT NULL)""",
+    # the replay lookup (input_hashes) by request ID and item; made on open where missing,
+    # so an older file gets it too (PostgreSQL: serving/migrations/0006_*.sql)
+    "CREATE INDEX IF NOT EXISTS decision_log_request ON decision_log (request_id, item_id)",
 )
 
 

@@ -6,11 +6,13 @@ import argparse
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from parcelscreen import _audit_cmd
 from serving import DecisionLog, Entry
+from serving._audit import SCHEMA
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -86,3 +88,48 @@ def test_cli_verify_exits_1_on_tampering(
     _sql(path, "UPDATE decision_log SET caller = 'someone-else' WHERE seq = 2")
     assert _audit_cmd.run(argparse.Namespace(audit_command="verify")) == 1
     assert "record 2: content edited" in capsys.readouterr().out
+
+
+def replay_lookup(
+    log: DecisionLog, monkeypatch: pytest.MonkeyPatch, request_id: str, items: list[str]
+) -> tuple[dict[str, str], str, list[Any]]:
+    """What ``input_hashes`` (the replay lookup) answers, and the one statement it ran."""
+    ran: list[tuple[str, list[Any]]] = []
+    execute = log.db.execute
+
+    def spy(sql: str, params: Any = ()) -> Any:
+        ran.append((sql, list(params)))
+        return execute(sql, params)
+
+    monkeypatch.setattr(log.db, "execute", spy)
+    found = log.input_hashes(request_id, items)
+    monkeypatch.setattr(log.db, "execute", execute)
+    assert len(ran) == 1, ran
+    return found, *ran[0]
+
+
+def test_a_replay_is_looked_up_by_request_and_item_not_over_the_whole_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of a release before the index gets it on open (every open, idempotently), and
+    the lookup of a retried request's input hashes searches it instead of scanning the log."""
+    path = tmp_path / "audit.sqlite"
+    with sqlite3.connect(path) as conn:  # the tables as an older release made them
+        for statement in SCHEMA:
+            if "CREATE TABLE" in statement:
+                conn.execute(statement)
+    conn.close()
+    DecisionLog(path).close()
+    log = DecisionLog(path)  # a second open: the index is there already
+    for n in range(200):
+        log.append(Entry("decision", request_id=f"r{n // 4}", item_id=f"I{n}", input_hash=f"h{n}"))
+    log.append(Entry("decision", request_id="r7", item_id="I29", input_hash="again"))
+    indexes = log.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decision_log'"
+    )
+    assert ("decision_log_request",) in indexes
+    found, sql, params = replay_lookup(log, monkeypatch, "r7", ["I28", "I29", "I40"])
+    assert found == {"I28": "h28", "I29": "again"}  # the latest decision of each, none of r10
+    plan = " | ".join(str(row[-1]) for row in log.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "USING INDEX decision_log_request" in plan and "SCAN decision_log" not in plan, plan
+    log.close()
