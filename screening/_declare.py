@@ -45,6 +45,7 @@ GROUP_LABELS: dict[str, str] = {
     "recipient_address_history": "Recipient address history",
     "description_words": "Words in the description",
     "office_history": "Posting office history",
+    "partner_seizures": "Seizures reported by partner agencies",
 }
 
 

@@ -2,11 +2,14 @@
 
 Every feature is declared once (``_declare.Feature``: name, kind, officer group, words) with
 how it is computed: the parcel's own in ``_parcel``, the history's in ``history._features``;
-:data:`FEATURES` is all of them in the model's order. ``FeatureSpec`` is what a bundle stores
-about the features: names and order, category codes and the reference statistics fitted on
-training data (typical weight and value per gram of each HS chapter). ``feature_matrix``
-turns a :class:`ParcelFrame` and its history features into the float32 matrix the model
-reads; missing values stay NaN (the trees route them).
+:data:`FEATURES` is all of them in the model's order. A model trained with partners'
+indicators reads the partner-seizure features (``_partner``) after them: its spec's names
+end with :data:`EXCHANGE_FEATURES` (:attr:`FeatureSpec.reads_exchange`). ``FeatureSpec`` is
+what a bundle stores about the features: names and order, category codes and the reference
+statistics fitted on training data (typical weight and value per gram of each HS chapter).
+``feature_matrix`` turns a :class:`ParcelFrame` and its history features (and partner-seizure
+features, for a model that reads them) into the float32 matrix the model reads; missing
+values stay NaN (the trees route them).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from ._declare import DeclarationError, Feature, check_groups, declared
 from ._frame import ParcelFrame
 from ._parcel import PARCEL, PARCEL_FEATURES, parcel_features, values_in_eur
+from ._partner import EXCHANGE, EXCHANGE_FEATURES
 from .history import HISTORY, HISTORY_FEATURES
 
 FEATURE_VERSION = "2"
@@ -85,6 +89,17 @@ class FeatureSpec:
     chapter_value_per_gram: dict[str, float] = field(default_factory=dict)
     fx_to_eur: dict[str, float] = field(default_factory=lambda: dict(FX_TO_EUR))
 
+    @property
+    def reads_exchange(self) -> bool:
+        """Whether the model reads the partner-seizure features (after all the others)."""
+        return tuple(self.names[-len(EXCHANGE_FEATURES) :]) == EXCHANGE_FEATURES
+
+    def with_exchange(self) -> FeatureSpec:
+        """The same spec, the partner-seizure features read after the others."""
+        if self.reads_exchange:
+            return self
+        return dataclasses.replace(self, names=[*self.names, *EXCHANGE_FEATURES])
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
 
@@ -123,8 +138,10 @@ def fit_feature_spec(frame: ParcelFrame, min_count: int = 50) -> FeatureSpec:
 
 #: Every feature the model reads, in the model's order: the parcel's, then its history's.
 FEATURES: tuple[Feature, ...] = declared([*PARCEL, *HISTORY])
-check_groups(FEATURES)
-_BY_NAME = {feature.name: feature for feature in FEATURES}
+#: Every feature declared: those, then the partner-seizure features a model may also read.
+DECLARED: tuple[Feature, ...] = declared([*FEATURES, *EXCHANGE])
+check_groups(DECLARED)
+_BY_NAME = {feature.name: feature for feature in DECLARED}
 
 
 def feature(name: str) -> Feature:
@@ -137,17 +154,32 @@ def feature(name: str) -> Feature:
 
 def names_of_kind(kind: str) -> frozenset[str]:
     """The names of the features of one kind (``_declare.KINDS``)."""
-    return frozenset(f.name for f in FEATURES if f.kind == kind)
+    return frozenset(f.name for f in DECLARED if f.kind == kind)
 
 
-def feature_matrix(frame: ParcelFrame, history: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """The model's input: parcel features then history features, float32, spec order."""
+def feature_matrix(
+    frame: ParcelFrame,
+    history: np.ndarray,
+    spec: FeatureSpec,
+    exchange: np.ndarray | None = None,
+) -> np.ndarray:
+    """The model's input: parcel features, history features and, for a spec that reads
+    them, the partner-seizure features (``exchange``, required then), float32, spec order."""
     if history.shape != (len(frame), len(HISTORY_FEATURES)):
         raise ValueError(
             f"history matrix has shape {history.shape}, expected "
             f"({len(frame)}, {len(HISTORY_FEATURES)})"
         )
-    matrix = np.hstack([parcel_features(frame, spec), history]).astype(np.float32)
+    parts = [parcel_features(frame, spec), history]
+    if spec.reads_exchange:
+        if exchange is None or exchange.shape != (len(frame), len(EXCHANGE_FEATURES)):
+            raise ValueError(
+                f"the model reads the partner-seizure features: expected an exchange matrix of "
+                f"shape ({len(frame)}, {len(EXCHANGE_FEATURES)}), got "
+                f"{None if exchange is None else exchange.shape}"
+            )
+        parts.append(exchange)
+    matrix = np.hstack(parts).astype(np.float32)
     if matrix.shape[1] != len(spec.names):
         raise ValueError(f"{matrix.shape[1]} features computed, bundle expects {len(spec.names)}")
     return matrix

@@ -87,6 +87,28 @@ def _samples(metrics: dict[str, Any]) -> list[str]:
     ]
 
 
+def _exchange(info: dict[str, Any]) -> str:
+    """What the card says of the partner-seizure features (nothing for a model without)."""
+    ex = info.get("exchange")
+    if not ex:
+        return ""
+    return (
+        f" It also reads the {len(ex['features'])} partner-seizure features "
+        f"({', '.join(ex['features'])}), each held to a monotone (+1) constraint, so a "
+        "partner's seizure can only raise a score; they come from the "
+        f"{ex['partner_indicators']} partner indicators in the store, matched point in time "
+        f"(a hit counts for parcels posted after it was known here): "
+        f"{ex['training_parcels_with_hit']} training parcels had a hit, "
+        f"{ex['labelled_with_hit']} of them labelled."
+        + (
+            " **No labelled training parcel had a hit: the trees cannot have learnt from "
+            "them, so a hit does not yet raise a score.**"
+            if not ex["labelled_with_hit"]
+            else ""
+        )
+    )
+
+
 def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Markdown model card of one bundle."""
     truth = metrics.get("truth")
@@ -98,7 +120,7 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         "exported to ONNX (margin output, parity-checked against XGBoost), probability from a "
         "Platt calibration in float64. Features version "
         f"{info['feature_version']}: {info['features']} inputs from the declaration and the "
-        "pseudonymised history of sender, recipient and address.",
+        "pseudonymised history of sender, recipient and address." + _exchange(info),
         "## Intended use",
         "Ranking postal items with advance electronic data by the risk that they contain "
         "drugs, so that customs officers spend a limited inspection capacity where it finds "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,9 @@ from screening import replay as replay_history
 
 from ._errors import DataError
 
+if TYPE_CHECKING:
+    from screening.exchange import ExchangeInputs, ExchangeSource
+
 Progress = Callable[[str], None]
 #: The history replay: parcels and known outcomes in, point-in-time features out (one process
 #: or a Dask cluster, the same values).
@@ -51,6 +55,8 @@ class Dataset:
     known_us: np.ndarray  # int64 time the outcome was recorded (NEVER if none)
     selection_reason: np.ndarray  # object ("" where not inspected)
     selection_probability: np.ndarray  # float64 (NaN where unknown)
+    #: partner-seizure features as of each parcel's time (None: no partners' indicators)
+    exchange: ExchangeInputs | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -150,8 +156,12 @@ def load_dataset(
     validate: bool = True,
     progress: Progress = lambda _msg: None,
     replay: Replay = replay_history,
+    exchange: ExchangeSource | None = None,
 ) -> Dataset:
-    """Read, validate, pseudonymise and compute point-in-time history for a data set."""
+    """Read, validate, pseudonymise and compute point-in-time history for a data set; with
+    ``exchange``, the partner-seizure features of every parcel too, point in time (refused,
+    naming why, where a parcel's tokens cannot be had: a model is never trained on hits
+    silently missing)."""
     table = read_table(declarations, "declaration", validate, progress)
     outcome_table = read_table(outcomes, "outcome", validate, progress)
     ids = table.column("item_id")
@@ -170,4 +180,20 @@ def load_dataset(
     progress(f"replaying history of {len(frame)} parcels and {len(known_outcomes)} outcomes")
     history = replay(frame, known_outcomes)
     assert history.shape[1] == len(HISTORY_FEATURES)
-    return Dataset(frame, history, inspected, seized, known, reason, propensity)
+    partners = None
+    if exchange is not None:
+        progress(f"matching {len(frame)} parcels against partners' seizures (exchange tokens)")
+        partners = exchange.inputs(
+            table.select(["sender", "recipient"]).to_pylist(),
+            np.asarray(frame.posted_us, dtype=np.int64),
+        )
+        failed = [why for why in partners.unavailable if why is not None]
+        if failed:
+            raise DataError(
+                f"{declarations}: partner-seizure features of {len(failed)} parcels could not "
+                f"be computed ({failed[0]}); train without partners' indicators, or when the "
+                "custodians answer"
+            )
+        hits = int(partners.matrix[:, 0].sum())
+        progress(f"{hits} parcels match a partner's seizure known by their posting time")
+    return Dataset(frame, history, inspected, seized, known, reason, propensity, partners)

@@ -26,6 +26,7 @@ from screening import (
     write_bundle,
 )
 from screening import replay as replay_history
+from screening.exchange import EXCHANGE_FEATURES, EXCHANGE_MONOTONE, ExchangeSource
 
 from ._card import model_card
 from ._dask import dask_client, dask_fit, dask_replay
@@ -79,13 +80,19 @@ def run_training(
     dask: str | None = None,
     dask_workers: int = 2,
     dask_processes: bool = True,
+    exchange: ExchangeSource | None = None,
 ) -> TrainingRun:
     """Train on ``data_dir`` (declarations.parquet, outcomes.parquet), publish (signed with
     ``signing_key`` when given), set alias.
 
     With ``dask`` ("local": a cluster of ``dask_workers`` here; else a scheduler's address)
     the history replay and the tree fit run on the cluster (see ``_dask``); the rest, and
-    the model's files, are those of a single-process run."""
+    the model's files, are those of a single-process run.
+
+    With ``exchange`` (partners' indicators in the store: ``parcelscreen train`` passes one
+    where the exchange is configured and the store holds some), every parcel's
+    partner-seizure features, point in time, become inputs of the model, each held to a
+    monotone (+1) constraint; the model card says so. Without, the model is as before."""
     started = time.perf_counter()
     config = config or TrainConfig()
     with ExitStack() as stack:
@@ -105,6 +112,7 @@ def run_training(
             validate,
             progress,
             replay,
+            exchange,
         )
         result = train_model(data, config, progress, fit)
     progress("evaluating on the test period")
@@ -142,6 +150,16 @@ def run_training(
         }
         | ({"dask": cluster} if cluster else {}),
     }
+    if exchange is not None and data.exchange is not None:
+        hit = data.exchange.matrix[:, 0] > 0
+        info["exchange"] = {
+            "features": list(EXCHANGE_FEATURES),
+            "monotone": dict(EXCHANGE_MONOTONE),
+            "partner_indicators": exchange.index().indicators,
+            "training_parcels_with_hit": int((hit & split.train).sum()),
+            "labelled_with_hit": int((hit & known).sum()),
+            "seizures_with_hit": int((hit & known & data.seized).sum()),
+        }
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
         write_bundle(

@@ -29,6 +29,7 @@ from screening import (
     fit_feature_spec,
     fit_platt,
 )
+from screening.exchange import EXCHANGE_MONOTONE
 
 from ._dataset import Dataset, Progress
 from ._errors import QualityGateError
@@ -82,8 +83,14 @@ def ipw_weights(data: Dataset, cap: float) -> np.ndarray:
     return np.where(data.inspected, w, 0.0)
 
 
-def _xgb_params(config: TrainConfig) -> dict[str, Any]:
-    return {
+def _xgb_params(config: TrainConfig, spec: FeatureSpec | None = None) -> dict[str, Any]:
+    """XGBoost's parameters; for a spec that reads the partner-seizure features, each held
+    to its monotone constraint (+1: a partner's seizure can only raise a score)."""
+    monotone = {}
+    if spec is not None and spec.reads_exchange:
+        signs = [EXCHANGE_MONOTONE.get(name, 0) for name in spec.names]
+        monotone = {"monotone_constraints": "(" + ",".join(map(str, signs)) + ")"}
+    return monotone | {
         "objective": "binary:logistic",
         "eval_metric": "aucpr",
         "tree_method": "hist",
@@ -128,7 +135,10 @@ def train_model(
     split = time_split(data.frame.posted_us, config.gap_days)
     train_rows = np.flatnonzero(split.train)
     spec = fit_feature_spec(_rows(data, train_rows))
-    matrix = feature_matrix(data.frame, data.history, spec)
+    exchange = None
+    if data.exchange is not None:  # partners' indicators in the store: the model reads them
+        spec, exchange = spec.with_exchange(), data.exchange.matrix
+    matrix = feature_matrix(data.frame, data.history, spec, exchange)
     weights = ipw_weights(data, config.weight_cap)
     known_train = split.train & data.inspected & (data.known_us < split.train_cutoff_us)
     known_valid = split.validation & data.inspected & (data.known_us < split.validation_cutoff_us)
@@ -151,7 +161,7 @@ def train_model(
         return matrix[mask], data.seized[mask].astype(np.float32), w / w.mean()
 
     booster, log = fit(
-        _xgb_params(config),
+        _xgb_params(config, spec),
         labelled(known_train),
         labelled(known_valid),
         config.rounds,

@@ -41,6 +41,8 @@ INPUT_NAME = "features"
 OUTPUT_NAME = "margin"
 ONNX_OPERATORS = {("ai.onnx.ml", "TreeEnsembleRegressor")}
 _DEFAULT_NAMES = FeatureSpec().names
+#: A model trained with partners' indicators reads the partner-seizure features after these.
+_EXCHANGE_NAMES = FeatureSpec().with_exchange().names
 
 
 class _Problem(Exception):
@@ -103,11 +105,12 @@ def check_feature_spec(data: bytes, where: str) -> FeatureSpec:
                 f"features are version {spec['version']!r}; this code "
                 f"computes version {FEATURE_VERSION}",
             )
-        if "names" in spec and spec["names"] != _DEFAULT_NAMES:
+        if "names" in spec and spec["names"] not in (_DEFAULT_NAMES, _EXCHANGE_NAMES):
             raise _Problem(
                 "names",
                 f"must be the {len(_DEFAULT_NAMES)} features this code "
-                f"computes, in order ({_diff(spec['names'])})",
+                f"computes, in order ({_diff(spec['names'])}), or those then the "
+                f"{len(_EXCHANGE_NAMES) - len(_DEFAULT_NAMES)} partner-seizure features",
             )
         for field in ("origins", "destinations"):
             codes = spec.get(field, [])
@@ -127,10 +130,11 @@ def check_feature_spec(data: bytes, where: str) -> FeatureSpec:
 def _diff(names: object) -> str:
     if not isinstance(names, list):
         return f"got {type(names).__name__}"
-    if len(names) != len(_DEFAULT_NAMES):
+    expected = _EXCHANGE_NAMES if len(names) == len(_EXCHANGE_NAMES) else _DEFAULT_NAMES
+    if len(names) != len(expected):
         return f"got {len(names)}"
-    i = next(i for i, (a, b) in enumerate(zip(names, _DEFAULT_NAMES, strict=True)) if a != b)
-    return f"position {i} is {names[i]!r:.60}, expected {_DEFAULT_NAMES[i]!r}"
+    i = next(i for i, (a, b) in enumerate(zip(names, expected, strict=True)) if a != b)
+    return f"position {i} is {names[i]!r:.60}, expected {expected[i]!r}"
 
 
 def check_calibration(data: bytes, where: str) -> dict[str, float]:

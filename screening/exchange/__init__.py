@@ -5,11 +5,14 @@
 normalised variants of a party. ``_tokens``: variants to tokens through the custodians.
 ``_records``: a shared seizure (indicator) and its codes. ``_export``: seizures to indicators.
 ``_formats``: STIX 2.1 and MISP. ``_bundle``: signed exchange bundles, written and checked.
-``_match``: point-in-time matching, features and the reason in words. ``_store``: partners'
-indicators in the record database, apart from the history. ``_followup``: hits kept for the
+``_match``: point-in-time matching, features and the reason in words. ``_source``: the
+partner-seizure features of parcels being scored (tokens cached per epoch), the scoring
+engine's exchange input. ``_store``: partners' indicators in the record database, apart from
+the history. ``_followup``: hits kept for the
 officer and follow-up requests awaiting approval.
 """
 
+from .._partner import EXCHANGE_FEATURES, EXCHANGE_MONOTONE
 from ._bundle import FILES, ExchangeRefused, Partner, read_exchange_bundle, write_exchange_bundle
 from ._custodian import (
     DEFAULT_QUOTA,
@@ -22,11 +25,10 @@ from ._custodian import (
 from ._export import opaque_ref, seizure_indicators
 from ._followup import HANDLING_WORDS, FollowUps, siena_body
 from ._match import (
-    EXCHANGE_FEATURES,
-    EXCHANGE_MONOTONE,
     Hit,
     PartnerIndex,
     exchange_matrix,
+    hit_fact,
     hit_features,
     hit_reason,
 )
@@ -41,6 +43,7 @@ from ._records import (
     quantity_band,
     substance_category,
 )
+from ._source import ExchangeInputs, ExchangeSource, StoreIndex
 from ._store import PartnerStore
 from ._tokens import DirectTokens, TokenClient, Tokeniser, party_tokens
 from ._variants import KINDS, ROLES, party_variants, soundex
@@ -62,7 +65,9 @@ __all__ = [
     "Custodian",
     "DirectTokens",
     "Epoch",
+    "ExchangeInputs",
     "ExchangeRefused",
+    "ExchangeSource",
     "FollowUps",
     "Hit",
     "Indicator",
@@ -70,6 +75,7 @@ __all__ = [
     "PartnerIndex",
     "PartnerStore",
     "QuotaExceeded",
+    "StoreIndex",
     "TokenClient",
     "Tokeniser",
     "blind",
@@ -80,6 +86,7 @@ __all__ = [
     "evaluate",
     "exchange_matrix",
     "finalize",
+    "hit_fact",
     "hit_features",
     "hit_reason",
     "opaque_ref",

@@ -52,7 +52,9 @@ class Custodian:
         if not keys.is_file():
             raise ScreeningError(f"{self.folder}: no custodian here (keys.json is missing)")
         self.on_request = on_request
-        self._log = sqlite3.connect(self.folder / "requests.sqlite", isolation_level=None)
+        self._log = sqlite3.connect(  # a service asks from its worker threads, one at a time
+            self.folder / "requests.sqlite", isolation_level=None, check_same_thread=False
+        )
         self._log.execute(
             "CREATE TABLE IF NOT EXISTS requests (time TEXT, day TEXT, requester TEXT, "
             "epoch TEXT, elements INTEGER, refused TEXT)"

@@ -18,17 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from .._partner import EXCHANGE_FEATURES
 from ._records import Indicator
 
-EXCHANGE_FEATURES = (
-    "exchange_hit",
-    "exchange_partners",
-    "exchange_freshness",
-    "exchange_reliability",
-    "exchange_address_hit",
-)
-#: +1: the score may only rise with the feature (XGBoost ``monotone_constraints``).
-EXCHANGE_MONOTONE = {name: 1 for name in EXCHANGE_FEATURES}
 RELIABILITY_SCORE = {"A": 3.0, "B": 2.0, "C": 1.0, "X": 0.5}
 _DAY_US = 86_400_000_000
 _ADDRESS_KINDS = ("address", "name_street", "phonetic_street")
@@ -65,8 +57,15 @@ class PartnerIndex:
 
     def __init__(self) -> None:
         self._by_token: dict[str, list[tuple[int, int, Hit]]] = defaultdict(list)
+        self._refs: set[tuple[str, str]] = set()
+
+    @property
+    def indicators(self) -> int:
+        """How many partner indicators (distinct source and reference) the index holds."""
+        return len(self._refs)
 
     def add(self, indicator: Indicator, known_us: int) -> None:
+        self._refs.add((indicator.source, indicator.ref))
         until = _until_us(indicator.valid_until)
         for t in indicator.tokens:
             hit = Hit(
@@ -147,24 +146,32 @@ def variant_words(variant: str) -> str:
     return f"the {role}'s {_KIND_WORDS.get(kind, kind)}"
 
 
-def hit_reason(hits: Sequence[Hit], scored: bool = False) -> str:
-    """The reason in words, naming the strongest hit; '' without one. ``scored``: whether the
-    model in service has the exchange features (only then does a hit raise the score)."""
-    if not hits:
-        return ""
+def hit_fact(hits: Sequence[Hit]) -> tuple[str, int]:
+    """The strongest hit as a fact of the reason words (``explain``): which party's variant
+    matched, the partner, the month and the reliability and accuracy codes; +1, its usual
+    reading is a risk."""
     best = max(hits, key=lambda h: (RELIABILITY_SCORE.get(h.reliability, 0), h.month))
     kind = best.kind.split("~")[0]
     what = f"the {best.role}'s {_KIND_WORDS.get(kind, kind)}"
     others = len({h.source for h in hits}) - 1
     more = f" (and {others} other partner{'s' if others > 1 else ''})" if others > 0 else ""
+    return (
+        f"{what} matches a seizure reported by partner {best.source} in {best.month}, "
+        f"reliability {best.reliability}{best.accuracy}{more}",
+        1,
+    )
+
+
+def hit_reason(hits: Sequence[Hit], scored: bool = False) -> str:
+    """The reason in words, naming the strongest hit; '' without one. ``scored``: whether the
+    model in service has the exchange features (only then does a hit raise the score)."""
+    if not hits:
+        return ""
+    fact, _ = hit_fact(hits)
     effect = (
         "the model in service scores partner hits, so this raises the score"
         if scored
         else "reported to the officer; the model in service does not score partner hits, "
         "so the score is unchanged"
     )
-    return (
-        f"{what[0].upper()}{what[1:]} matches a seizure reported by partner {best.source} "
-        f"in {best.month}, reliability {best.reliability}{best.accuracy}{more}; "
-        f"{effect}"
-    )
+    return f"{fact[0].upper()}{fact[1:]}; {effect}"

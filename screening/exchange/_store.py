@@ -95,6 +95,14 @@ class PartnerStore:
         ((tokens,),) = self.db.execute("SELECT COUNT(*) FROM exchange_tokens")
         return {"indicators": int(indicators), "tokens": int(tokens)}
 
+    def state(self) -> tuple[int, int]:
+        """(indicators, newest ``known_us``): what changes when a bundle is imported or
+        pruned (a cached index is read again then)."""
+        ((n, newest),) = self.db.execute(
+            "SELECT COUNT(*), COALESCE(MAX(known_us), 0) FROM exchange_indicators"
+        )
+        return int(n), int(newest)
+
     def valid_until(self) -> dict[tuple[str, str], str]:
         rows = self.db.execute("SELECT source, ref, valid_until FROM exchange_indicators")
         return {(str(s), str(r)): str(v) for s, r, v in rows}

@@ -8,20 +8,22 @@ group's contribution is the sum of its features' (each feature's group is declar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from .._declare import GROUP_LABELS
-from .._features import FEATURES, FeatureSpec, feature
-from ._words import sentence
+from .._features import DECLARED, FeatureSpec, feature
+from ._words import Fact, sentence
 
 #: The officer groups' headings (declared with the features, ``_declare``).
 LABELS: dict[str, str] = GROUP_LABELS
-#: The features of each officer group, in the model's order.
+#: The features of each officer group, in the model's order (the partner-seizure features
+#: last: only a model trained with partners' indicators reads them).
 GROUPS: dict[str, tuple[str, ...]] = {
-    group: tuple(f.name for f in FEATURES if f.group == group) for group in GROUP_LABELS
+    group: tuple(f.name for f in DECLARED if f.group == group) for group in GROUP_LABELS
 }
 
 
@@ -53,14 +55,24 @@ def group_contributions(contribs: np.ndarray, names: list[str]) -> dict[str, flo
 
 
 def reasons(
-    contribs: np.ndarray, features: np.ndarray, spec: FeatureSpec, top: int | None = 5
+    contribs: np.ndarray,
+    features: np.ndarray,
+    spec: FeatureSpec,
+    top: int | None = 5,
+    facts: Mapping[str, Fact] | None = None,
 ) -> list[Reason]:
-    """Grouped reasons of one parcel, strongest first (by absolute contribution)."""
+    """Grouped reasons of one parcel, strongest first (by absolute contribution). ``facts``:
+    groups whose fact the caller words itself (a partner's hit, or partners not checked);
+    each is given even outside the ``top``, after them."""
     values = {name: float(x) for name, x in zip(spec.names, features, strict=True)}
     grouped = group_contributions(contribs, spec.names)
     ordered = sorted(grouped.items(), key=lambda kv: -abs(kv[1]))
+    facts = facts or {}
+    shown = ordered[:top] + [
+        (g, c) for g, c in ordered[top if top is not None else len(ordered) :] if g in facts
+    ]
     out = []
-    for group, contribution in ordered[:top]:
-        words = sentence(group, values, spec, contribution > 0)
+    for group, contribution in shown:
+        words = sentence(group, values, spec, contribution > 0, facts.get(group))
         out.append(Reason(group, LABELS[group], contribution, words))
     return out

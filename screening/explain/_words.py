@@ -230,6 +230,25 @@ def _details(role: str) -> Template:
     return fact
 
 
+_RELIABILITY_LETTER = {3.0: "A", 2.0: "B", 1.0: "C", 0.5: "X"}
+
+
+def _partner(v: Values, spec: FeatureSpec) -> Fact:
+    """From the features alone (the engine words a hit from the hit itself, naming the
+    partner, month and codes: ``exchange.hit_fact``)."""
+    if not v.get("exchange_hit", 0):
+        return "no seizure reported by a partner agency matches the sender or the recipient", 0
+    partners = int(v.get("exchange_partners", 1))
+    what = "an address" if v.get("exchange_address_hit", 0) else "a name"
+    letter = _RELIABILITY_LETTER.get(float(v.get("exchange_reliability", 0)), "unknown")
+    who = "a partner agency" if partners == 1 else f"{partners} partner agencies"
+    return (
+        f"{what} of the sender or recipient matches a seizure reported by {who}, "
+        f"reliability {letter}",
+        1,
+    )
+
+
 SENTENCES: dict[str, Template] = {
     "declared_value": _value,
     "weight": _weight,
@@ -247,6 +266,7 @@ SENTENCES: dict[str, Template] = {
     "posting_time": _posting_time,
     "description_words": _words,
     "office_history": _office,
+    "partner_seizures": _partner,
 }
 
 
@@ -269,12 +289,15 @@ def direction(up: bool) -> str:
     return f"the model counts this as {'raising' if up else 'lowering'} the risk"
 
 
-def sentence(group: str, values: Values, spec: FeatureSpec, up: bool) -> str:
+def sentence(
+    group: str, values: Values, spec: FeatureSpec, up: bool, known: Fact | None = None
+) -> str:
     """A reason in words: the parcel's own facts, then the model's direction. A fact whose
     usual reading is the other way (earlier seizures, where the model lowers the risk) is
     introduced with "despite", so the sentence never reads as the opposite of its
-    direction. Every fact is a noun phrase, so it reads either way."""
-    fact, usual = SENTENCES[group](values, spec)
+    direction. Every fact is a noun phrase, so it reads either way. ``known``: the group's
+    fact as the caller knows it better than the features say (a partner's hit)."""
+    fact, usual = known if known is not None else SENTENCES[group](values, spec)
     if usual and (usual > 0) != up:
         return f"Despite {fact}, {direction(up)}."
     return f"{fact[:1].upper()}{fact[1:]}: {direction(up)}."

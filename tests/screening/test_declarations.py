@@ -24,6 +24,8 @@ from screening import (
     group_of,
 )
 from screening._declare import GROUP_LABELS, check_groups, declared
+from screening._features import DECLARED
+from screening.exchange import EXCHANGE_FEATURES
 from screening.explain import SENTENCES, check_sentences
 from screening.history import HISTORY, STATS, HistoryFeature
 
@@ -35,13 +37,17 @@ def test_the_model_reads_the_declared_features_in_declaration_order() -> None:
 
 
 def test_every_feature_has_a_declared_group_with_a_label_and_words() -> None:
-    for feature in FEATURES:
+    # every feature a model may read: the default model's, then the partner-seizure ones
+    assert [f.name for f in DECLARED] == [*FeatureSpec().names, *EXCHANGE_FEATURES]
+    assert FeatureSpec().with_exchange().names == [f.name for f in DECLARED]
+    for feature in DECLARED:
         assert group_of(feature.name) == feature.group
         assert LABELS[feature.group] and feature.group in SENTENCES and feature.words
     # the groups partition the features: each feature is in exactly its own group
     grouped = list(itertools.chain.from_iterable(GROUPS.values()))
-    assert sorted(grouped) == sorted(f.name for f in FEATURES)
+    assert sorted(grouped) == sorted(f.name for f in DECLARED)
     assert all(GROUPS[group] for group in LABELS)
+    assert GROUPS["partner_seizures"] == EXCHANGE_FEATURES
 
 
 def test_a_feature_without_a_group_cannot_be_declared() -> None:
@@ -66,7 +72,9 @@ def test_a_declaration_list_lacking_a_group_is_refused() -> None:
     without_route = [f for f in FEATURES if f.group != "route"]
     with pytest.raises(DeclarationError, match="officer groups with no feature: route"):
         check_groups(without_route)
-    check_groups(FEATURES)  # the real declarations pass
+    check_groups(DECLARED)  # the real declarations pass
+    with pytest.raises(DeclarationError, match="officer groups with no feature: partner_sei"):
+        check_groups(FEATURES)  # the default model's features leave the partners' group
     with pytest.raises(DeclarationError, match="domestic: declared twice"):
         declared([*FEATURES, FEATURES[PARCEL_FEATURES.index("domestic")]])
 

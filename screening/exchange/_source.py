@@ -1,0 +1,193 @@
+"""Partner-seizure features of parcels being scored: the scoring engine's exchange input.
+
+For a model that reads the partner-seizure features (``screening._partner``), the engine asks
+an :class:`ExchangeSource` for each batch: every party's variants become tokens as
+``parcelscreen exchange match`` obtains them (blinded, through the custodians, each request
+logged and counted against the requester's quota), matched point in time against the
+partners' indicators. Variants are clear text only here, in memory, on their way to being
+blinded; the token cache (one per epoch, so repeat parties cost no custodian round trip) is
+keyed by a keyed hash of the variant, never the variant itself. A parcel whose tokens cannot
+be had (a quota reached, a custodian refusing or unreachable) is scored with its
+partner-seizure features at 0 and says so (:attr:`ExchangeInputs.unavailable`), never an
+error of the whole batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._errors import ScreeningError
+from .._partner import EXCHANGE_FEATURES, GROUP
+from ._match import Hit, PartnerIndex, hit_fact, hit_features
+from ._tokens import Tokeniser
+from ._variants import ROLES, party_variants
+
+log = logging.getLogger("screening.exchange")
+#: Tokens kept per epoch in a source's cache (least recently used go first).
+CACHE_SIZE = 200_000
+
+
+@dataclass(frozen=True)
+class ExchangeInputs:
+    """The partner-seizure features of n parcels, their hits, and why a parcel could not be
+    checked (None where it was)."""
+
+    matrix: np.ndarray  # (n, len(EXCHANGE_FEATURES)) float64, 0 without a hit
+    hits: list[list[Hit]]
+    unavailable: list[str | None]
+
+    def facts(self, row: int) -> dict[str, tuple[str, int]] | None:
+        """The partner-seizure reason's fact of one parcel, where a hit or a failure says
+        more than the features (None: the features' own words)."""
+        why = self.unavailable[row]
+        if why is not None:
+            return {
+                GROUP: (
+                    f"seizures reported by partners not checked ({why}); scored as without "
+                    "a partner's hit",
+                    0,
+                )
+            }
+        if self.hits[row]:
+            return {GROUP: hit_fact(self.hits[row])}
+        return None
+
+
+IndexSource = Callable[[], PartnerIndex]
+EpochSource = Callable[[], Sequence[str]]
+
+
+class ExchangeSource:
+    """Tokens through ``tokeniser`` for the ``epochs`` live now, matched against ``index``.
+
+    ``cache_key``: key of the per-epoch token cache (HMAC-SHA256 of epoch and variant); None:
+    no cache (every batch asks the custodians for all its distinct variants, as ``exchange
+    match`` does)."""
+
+    def __init__(
+        self,
+        tokeniser: Tokeniser,
+        epochs: EpochSource,
+        index: IndexSource,
+        cache_key: bytes | None = None,
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
+        self.tokeniser = tokeniser
+        self.epochs = epochs
+        self.index = index
+        self._key = cache_key
+        self._size = cache_size
+        self._cache: dict[str, OrderedDict[bytes, str]] = {}
+        self._lock = threading.Lock()
+        self.counts = {"parcels": 0, "unavailable": 0, "asked": 0, "cached": 0}
+
+    def _digest(self, epoch: str, text: str) -> bytes:
+        assert self._key is not None
+        return hmac.new(self._key, f"{epoch}\0{text}".encode(), hashlib.sha256).digest()[:16]
+
+    def _tokens(self, texts: Sequence[str], epoch: str) -> dict[str, str]:
+        """Tokens of ``texts`` in ``epoch``, the cache's where it has them (raises whatever
+        the tokeniser raises for the others)."""
+        if self._key is None:
+            self.counts["asked"] += len(texts)
+            return dict(zip(texts, self.tokeniser.tokens(list(texts), epoch), strict=True))
+        cache = self._cache.setdefault(epoch, OrderedDict())
+        digests = {text: self._digest(epoch, text) for text in texts}
+        found: dict[str, str] = {}
+        for text, digest in digests.items():
+            token = cache.get(digest)
+            if token is not None:
+                cache.move_to_end(digest)
+                found[text] = token
+        missing = [t for t in texts if t not in found]
+        self.counts["cached"] += len(found)
+        if missing:
+            self.counts["asked"] += len(missing)
+            for text, token in zip(missing, self.tokeniser.tokens(missing, epoch), strict=True):
+                found[text] = token
+                cache[digests[text]] = token
+            while len(cache) > self._size:
+                cache.popitem(last=False)
+        return found
+
+    def inputs(self, parties: Sequence[Mapping[str, Any]], posted_us: np.ndarray) -> ExchangeInputs:
+        """The features of parcels (each a mapping with ``sender`` and ``recipient``) posted
+        at ``posted_us``, matched against the indicators known at that time."""
+        n = len(parties)
+        variants = [
+            sorted(
+                {
+                    text
+                    for role in ROLES
+                    for text in party_variants(role, (p.get(role) or None)).values()
+                }
+            )
+            for p in parties
+        ]
+        tokens: list[list[str]] = [[] for _ in range(n)]
+        unavailable: list[str | None] = [None] * n
+        with self._lock:
+            epochs = list(self.epochs())
+            for stale in set(self._cache) - set(epochs):  # an epoch ended: its tokens go
+                del self._cache[stale]
+            for epoch in epochs:
+                distinct = sorted({text for row in variants for text in row})
+                try:
+                    got = self._tokens(distinct, epoch)
+                except (ScreeningError, OSError, sqlite3.Error) as exc:
+                    why = _why(exc)
+                    log.warning("exchange tokens unavailable for %d parcels: %s", n, why)
+                    unavailable = [why] * n
+                    tokens = [[] for _ in range(n)]
+                    break
+                for row, texts in enumerate(variants):
+                    tokens[row].extend(got[t] for t in texts)
+            index = self.index()
+        hits = [
+            [] if unavailable[i] else index.hits(tokens[i], int(posted_us[i])) for i in range(n)
+        ]
+        rows = [hit_features(h, int(at)) for h, at in zip(hits, posted_us, strict=True)]
+        matrix = np.array(rows, dtype=np.float64).reshape(n, len(EXCHANGE_FEATURES))
+        self.counts["parcels"] += n
+        self.counts["unavailable"] += sum(u is not None for u in unavailable)
+        return ExchangeInputs(matrix, hits, unavailable)
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"no exchange token: {text}"[:300]
+
+
+class StoreIndex:
+    """The partners' indicators of a store as a :class:`PartnerIndex`, read again when the
+    store changed (checked at most every ``every_s`` seconds), so a service sees a new import
+    without a restart."""
+
+    def __init__(self, store: Any, every_s: float = 30.0) -> None:
+        self.store = store
+        self.every_s = every_s
+        self._seen: tuple[int, int] | None = None
+        self._checked = 0.0
+        self._index = PartnerIndex()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> PartnerIndex:
+        with self._lock:
+            now = time.monotonic()
+            if self._seen is None or now - self._checked >= self.every_s:
+                self._checked = now
+                state = self.store.state()
+                if state != self._seen:
+                    self._index, self._seen = self.store.index(), state
+            return self._index

@@ -1,0 +1,224 @@
+"""Partner-seizure features as model inputs: a real small model trained with partners'
+indicators in the store reads them under monotone (+1) constraints, so a parcel whose party
+matches a partner's seizure scores higher than the same parcel without the hit, with the
+reason in words; a model trained without partners' indicators is exactly as before, and a
+parcel whose tokens cannot be had is scored without a hit and says so."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from screening import (
+    Database,
+    DecisionPolicy,
+    FeatureSpec,
+    History,
+    LoadedModel,
+    Pseudonymiser,
+    ScoringEngine,
+)
+from screening.exchange import (
+    EXCHANGE_FEATURES,
+    ExchangeSource,
+    PartnerIndex,
+    PartnerStore,
+    QuotaExceeded,
+    StoreIndex,
+    seizure_indicators,
+)
+from tests.conftest import KEY, Trained
+from training import TrainingRun, run_training
+
+EPOCH = "E1"
+
+
+class KeyedTokens:
+    """Tokens as a keyed hash (the same variant, the same token): the custodians' OPRF is
+    tested on its own (test_exchange_tokens); here it would cost minutes of group
+    arithmetic for a training set's variants. Counts what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def tokens(self, inputs: Sequence[str], epoch: str) -> list[str]:
+        self.asked += len(inputs)
+        return [
+            f"{epoch}:" + hmac.new(b"oprf", t.encode(), hashlib.sha256).hexdigest()[:32]
+            for t in inputs
+        ]
+
+
+class Refusing:
+    """A tokeniser whose custodians refuse (a quota reached)."""
+
+    def tokens(self, inputs: Sequence[str], epoch: str) -> list[str]:
+        if not inputs:
+            return []
+        raise QuotaExceeded("custodian c1 refused be's request: quota: be may have 0 elements")
+
+
+@dataclass
+class PartnerTrained:
+    run: TrainingRun
+    store: PartnerStore
+    tokens: KeyedTokens
+    declarations: pa.Table
+    seized_at_partner: set[str]
+
+
+@pytest.fixture(scope="module")
+def partner_trained(sim_data: Path, tmp_path_factory: pytest.TempPathFactory) -> PartnerTrained:
+    """The session's simulated data, trained again with a partner's indicators in the store:
+    the partner ("nl") seized the parties of a third of the seizures here and of as many
+    parcels found clean (a hit is evidence, not the label), known from the first day."""
+    tmp = tmp_path_factory.mktemp("exchange-train")
+    table = pq.read_table(sim_data / "declarations.parquet")
+    outcomes = pq.read_table(sim_data / "outcomes.parquet").filter(pc.field("inspected"))
+    rows = {r["item_id"]: r for r in outcomes.to_pylist()}
+    seized = sorted(k for k, r in rows.items() if r["result"] == "seized")
+    clean = sorted(k for k, r in rows.items() if r["result"] != "seized")
+    rng = np.random.default_rng(7)
+    picked = set(rng.choice(seized, len(seized) // 3, replace=False).tolist())
+    picked |= set(rng.choice(clean, len(picked), replace=False).tolist())
+    decls = [d for d in table.to_pylist() if d["item_id"] in picked]
+    tokens = KeyedTokens()
+    indicators = seizure_indicators(
+        decls,
+        {k: {**rows[k], "result": "seized"} for k in picked},
+        client=tokens,
+        epoch=EPOCH,
+        agency="nl",
+        ref_key=b"nl-ref-key" * 4,
+        reliability="B",
+        accuracy="2",
+        handling="H1",
+        purpose="drug-trafficking-prevention",
+        sharing_group="g",
+        valid_until="2099-12-31",
+    )
+    first = pc.min(table.column("posted_at")).as_py() - timedelta(days=1)
+    store = PartnerStore(Database(tmp / "record.sqlite"))
+    store.add(indicators, "bundle-nl", int(first.timestamp() * 1_000_000))
+    source = ExchangeSource(tokens, lambda: [EPOCH], StoreIndex(store))
+    run = run_training(sim_data, tmp / "registry", KEY, validate=False, exchange=source)
+    return PartnerTrained(run, store, tokens, table, picked)
+
+
+def _engine(model: LoadedModel, source: ExchangeSource | None) -> ScoringEngine:
+    return ScoringEngine(
+        model, History(), Pseudonymiser(KEY), DecisionPolicy(), b"k" * 32, exchange=source
+    )
+
+
+def test_the_model_reads_the_partner_features_under_monotone_constraints(
+    partner_trained: PartnerTrained,
+) -> None:
+    model = LoadedModel.load(partner_trained.run.bundle)
+    assert model.spec.reads_exchange
+    assert model.spec.names == [*FeatureSpec().names, *EXCHANGE_FEATURES]
+    config = json.loads(partner_trained.run.bundle.joinpath("bundle.json").read_text())
+    exchange = config["exchange"]
+    assert exchange["features"] == list(EXCHANGE_FEATURES)
+    assert exchange["labelled_with_hit"] > 0 and exchange["seizures_with_hit"] > 0
+    card = (partner_trained.run.bundle / "model_card.md").read_text()
+    assert "partner-seizure features" in card and "monotone (+1)" in card
+
+
+def test_a_partner_hit_raises_the_score_of_the_same_parcel(
+    partner_trained: PartnerTrained,
+) -> None:
+    model = LoadedModel.load(partner_trained.run.bundle)
+    store = partner_trained.store
+    with_hits = _engine(
+        model, ExchangeSource(partner_trained.tokens, lambda: [EPOCH], StoreIndex(store))
+    )
+    without = _engine(model, ExchangeSource(partner_trained.tokens, lambda: [EPOCH], PartnerIndex))
+    table = partner_trained.declarations
+    ids = table.column("item_id").to_pylist()
+    hit_rows = [i for i, item in enumerate(ids) if item in partner_trained.seized_at_partner]
+    rng = np.random.default_rng(1)
+    rows = sorted(rng.choice(hit_rows, min(200, len(hit_rows)), replace=False).tolist())
+    sample = table.take(pa.array(rows))
+    a = with_hits.score_table(sample, explain="all", record=False)
+    b = without.score_table(sample, explain="all", record=False)
+    hit = a.features[:, model.spec.names.index("exchange_hit")]
+    assert hit.all() and not b.features[:, model.spec.names.index("exchange_hit")].any()
+    # the same parcels, the same history: the hit alone moves the score, and only upwards
+    assert (a.margin >= b.margin - 1e-6).all()
+    assert (a.margin > b.margin + 1e-6).mean() > 0.9
+    # the reason in words names the partner, the month and the codes
+    sentences = [
+        r.sentence for reasons in a.reasons for r in reasons or [] if r.group == "partner_seizures"
+    ]
+    assert len(sentences) == len(rows)
+    assert any(
+        s.startswith("The recipient's address matches a seizure reported by partner nl in 2026-")
+        and ", reliability B2" in s
+        and s.endswith("the model counts this as raising the risk.")
+        for s in sentences
+    ), sentences[:3]
+
+
+def test_a_parcel_without_tokens_is_scored_without_a_hit_and_says_so(
+    partner_trained: PartnerTrained,
+) -> None:
+    model = LoadedModel.load(partner_trained.run.bundle)
+    store = partner_trained.store
+    refused = ExchangeSource(Refusing(), lambda: [EPOCH], StoreIndex(store))
+    engine = _engine(model, refused)
+    sample = partner_trained.declarations.slice(1000, 5)
+    scored = engine.score_table(sample, explain="all", record=False)
+    assert not scored.features[:, -len(EXCHANGE_FEATURES) :].any()
+    assert refused.counts["unavailable"] == 5
+    for reasons in scored.reasons:
+        (partner,) = [r for r in reasons or [] if r.group == "partner_seizures"]
+        assert "not checked (no exchange token: custodian c1 refused" in partner.sentence
+
+
+def test_repeat_parties_cost_no_second_custodian_request(
+    partner_trained: PartnerTrained,
+) -> None:
+    model = LoadedModel.load(partner_trained.run.bundle)
+    tokens = KeyedTokens()
+    source = ExchangeSource(
+        tokens, lambda: [EPOCH], StoreIndex(partner_trained.store), cache_key=b"c" * 32
+    )
+    engine = _engine(model, source)
+    sample = partner_trained.declarations.slice(2000, 20)
+    first = engine.score_table(sample, explain="none", record=False)
+    asked = tokens.asked
+    again = engine.score_table(sample, explain="none", record=False)
+    assert asked > 0 and tokens.asked == asked  # every variant from the cache
+    np.testing.assert_array_equal(first.probability, again.probability)
+    # the cache is keyed by a keyed hash of the variant, never the clear value
+    cached = b"".join(k for cache in source._cache.values() for k in cache)
+    for row in sample.column("recipient").to_pylist():
+        assert row["name"].split()[0].lower().encode() not in cached
+
+
+def test_a_model_without_partner_features_is_unchanged(trained: Trained) -> None:
+    """No partners' indicators: no extra column, and a source configured anyway is never
+    asked (the service's hot path stays as it was)."""
+    model = LoadedModel.load(trained.run.bundle)
+    assert model.spec.names == FeatureSpec().names and not model.spec.reads_exchange
+    info = json.loads(trained.run.bundle.joinpath("bundle.json").read_text())
+    assert "exchange" not in info
+    table = pq.read_table(trained.data / "declarations.parquet").slice(0, 50)
+    refused = ExchangeSource(Refusing(), lambda: [EPOCH], PartnerIndex)
+    plain = _engine(model, None).score_table(table, explain="all", record=False)
+    configured = _engine(model, refused).score_table(table, explain="all", record=False)
+    np.testing.assert_array_equal(plain.probability, configured.probability)
+    assert refused.counts["parcels"] == 0
+    assert not any(r.group == "partner_seizures" for rs in plain.reasons for r in rs or [])
