@@ -34,6 +34,7 @@ from ._forms import (
     to_table,
     write_records,
 )
+from ._json import DuplicateKey, duplicate_problem, loads_strict, split_record
 from ._limits import (
     MAX_LINES,
     MAX_PROBLEMS_PER_RECORD,
@@ -99,6 +100,7 @@ __all__ = [
     "ContractError",
     "DECLARATION_CSV_COLUMNS",
     "DECLARATION_SCHEMA",
+    "DuplicateKey",
     "EXPRESS_CLASS",
     "EXPRESS_TYPE",
     "ExpressConsignment",
@@ -140,6 +142,7 @@ __all__ = [
     "check_digit",
     "conform_declarations",
     "declaration_column_problems",
+    "duplicate_problem",
     "express_item_id",
     "flatten_declaration",
     "form_of",
@@ -152,6 +155,7 @@ __all__ = [
     "json_schemas",
     "lines_value_mismatch",
     "lines_weight_excess",
+    "loads_strict",
     "looks_like_express_id",
     "looks_like_item_id",
     "looks_like_s10",
@@ -162,6 +166,7 @@ __all__ = [
     "quality_warnings",
     "record_label",
     "same_item",
+    "split_record",
     "spreadsheet_cell",
     "strip_strings",
     "to_table",

@@ -33,6 +33,7 @@ from ._arrow import (
     V2_PARTY_FIELDS,
 )
 from ._errors import PARTIES, FormError, Problem, labelled, shown, withheld
+from ._json import DuplicateKey, duplicate_problem, loads_strict, split_record
 from ._validate import Labelled
 
 Kind = Literal["declaration", "outcome"]
@@ -189,14 +190,26 @@ def _iter_parquet(path: Path, kind: Kind) -> Iterator[Labelled]:
 
 
 def _iter_json(path: Path) -> Iterator[Labelled]:
+    """Records of a JSON file (a list of them, or one); a record with a key named twice in
+    one object is unreadable (the others are read)."""
+    repeated: dict[int, Problem] = {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = loads_strict(path.read_text(encoding="utf-8-sig"))
+    except DuplicateKey as exc:
+        data = exc.data
+        for where, key in exc.found:
+            index, raw, inner = split_record(data, where)
+            repeated.setdefault(index, duplicate_problem(_label(f"#{index}", raw), inner, key))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FormError(f"{path}: not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise FormError(f"{path}: JSON nested too deeply to read") from exc
     for index, raw in enumerate(data if isinstance(data, list) else [data]):
-        yield Labelled(_label(f"#{index}", raw), raw)
+        label = _label(f"#{index}", raw)
+        if index in repeated:
+            yield Labelled(label, unreadable=repeated[index])
+        else:
+            yield Labelled(label, raw)
 
 
 def _iter_jsonl(path: Path) -> Iterator[Labelled]:
@@ -206,7 +219,12 @@ def _iter_jsonl(path: Path) -> Iterator[Labelled]:
                 continue
             where = f"line {number}"
             try:
-                raw = json.loads(line)
+                raw = loads_strict(line)
+            except DuplicateKey as exc:  # the record's reading would depend on the reader
+                where_, key = exc.found[0]
+                label = _label(where, exc.data)
+                yield Labelled(label, unreadable=duplicate_problem(label, where_, key))
+                continue
             except json.JSONDecodeError as exc:
                 problem = Problem(
                     where,

@@ -1,4 +1,5 @@
-"""Strict JSON in and out: NaN, Infinity and numbers that overflow to infinity are refused."""
+"""Strict JSON in and out: NaN, Infinity, numbers that overflow to infinity and an object
+that names a key twice are refused."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import math
 import sys
 from typing import Any
 
-from data_contracts import Problem
+from data_contracts import (
+    DuplicateKey,
+    Problem,
+    duplicate_problem,
+    loads_strict,
+    record_label,
+    split_record,
+)
 
 from ._errors import InvalidInput
 
@@ -46,13 +54,25 @@ def parse_json(body: bytes) -> Any:
             [Problem("(body)", "(body)", "expected a JSON document", got="")],
         )
     try:
-        return json.loads(body, parse_constant=_constant, parse_float=_float, parse_int=_int)
+        return loads_strict(body, parse_constant=_constant, parse_float=_float, parse_int=_int)
+    except DuplicateKey as exc:
+        raise InvalidInput(
+            f"the request body names a key twice in one object: {exc}",
+            [_duplicate(exc.data, where, key) for where, key in exc.found],
+        ) from None
     except (ValueError, RecursionError) as exc:
         reason = str(exc)[:200] if isinstance(exc, ValueError) else "nested too deeply"
         raise InvalidInput(
             f"the request body is not valid JSON: {reason}",
             [Problem("(body)", "(body)", "malformed JSON", got=reason)],
         ) from None
+
+
+def _duplicate(data: Any, where: tuple[int | str, ...], key: str) -> Problem:
+    """A repeated key, named in its record: a declaration of a batch's ``declarations`` by
+    its position and item ID, else the body's one record."""
+    index, record, inner = split_record(data, where, records_under="declarations")
+    return duplicate_problem(record_label(index, record), inner, key)
 
 
 def dump_json(payload: Any) -> bytes:

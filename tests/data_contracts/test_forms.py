@@ -113,3 +113,28 @@ def test_jsonl_bad_line_is_reported_not_dropped(tmp_path: Path) -> None:
 def test_unknown_extension(tmp_path: Path) -> None:
     with pytest.raises(FormError, match="unknown form"):
         list(iter_records(tmp_path / "d.xml", "declaration"))
+
+
+@pytest.mark.parametrize(
+    ("suffix", "label"),
+    [
+        (".json", "#1 (CP000000080DE)"),  # one record of a list
+        (".jsonl", "line 2 (CP000000080DE)"),  # one line
+    ],
+)
+def test_a_key_named_twice_makes_its_record_unreadable(
+    tmp_path: Path, suffix: str, label: str
+) -> None:
+    """Python keeps the last value of a repeated key, other readers the first: neither is
+    read, and the problem names the record, the key and where it is."""
+    first, second, third = (m.model_dump(mode="json") for m in _declarations())
+    texts = [json.dumps(r) for r in (first, second, third)]
+    texts[1] = texts[1].replace('"sender": {', '"sender": {"country": "XX", ', 1)
+    path = tmp_path / f"d{suffix}"
+    path.write_text("[" + ", ".join(texts) + "]" if suffix == ".json" else "\n".join(texts))
+    report = validate_records(ParcelDeclaration, iter_records(path, "declaration"))
+    assert [i for i, _ in report.valid] == [0, 2] and report.rejected == [1]
+    (problem,) = report.errors
+    assert (problem.record, problem.field) == (label, "sender.country")
+    assert "'country' appears more than once in one object" in problem.problem
+    assert problem.got is None  # neither value shown: either may be personal data

@@ -165,3 +165,58 @@ def test_absurd_numbers_are_422_naming_the_field(
     r = hostile_server.client().post("/v1/parcels:score", json=parcel(posted_at=_now(), **changes))
     assert r.status_code == 422
     assert [p["field"] for p in _problems(r.json())] == [field]
+
+
+def _twice(body: dict[str, Any], inside: str, key: str, value: Any) -> bytes:
+    """``body`` as JSON with ``key`` named once more (first) in the object opened by
+    ``inside`` (``{`` for the outermost)."""
+    text = json.dumps(body)
+    return text.replace(inside, inside + f"{json.dumps(key)}: {json.dumps(value)}, ", 1).encode()
+
+
+@pytest.mark.parametrize(
+    ("route", "inside", "key", "record", "field"),
+    [
+        # the hot path: the declaration's own item ID twice
+        ("/v1/parcels:score", "{", "item_id", "#0", "item_id"),
+        # a nested object: the sender's country twice
+        ("/v1/parcels:score", '"sender": {', "country", "#0", "sender.country"),
+        # a batch: its second declaration named, by position and item ID
+        ("/v1/parcels:score-batch", '"recipient": {', "country", "#1", "recipient.country"),
+    ],
+)
+def test_a_key_named_twice_is_refused_naming_record_and_key(
+    hostile_server: Server, route: str, inside: str, key: str, record: str, field: str
+) -> None:
+    """json keeps the last value of a repeated key, other readers the first: refused."""
+    first, second = parcel(posted_at=_now()), parcel(posted_at=_now())
+    if route.endswith("batch"):
+        text = json.dumps(first) + ", " + _twice(second, inside, key, "FR").decode()
+        body, item = ('{"declarations": [' + text + "]}").encode(), second["item_id"]
+    else:
+        body, item = _twice(first, inside, key, "FR"), first["item_id"]
+    r = hostile_server.client().post(
+        route, content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    (problem,) = _problems(r.json())
+    assert problem["record"] in (record, f"{record} ({item})")
+    assert problem["field"] == field
+    assert f"{key!r} appears more than once in one object" in problem["problem"]
+    assert "FR" not in json.dumps(problem)  # neither value is repeated
+    for sent in (first, second):
+        assert hostile_server.service.state.get_result(sent["item_id"]) is None
+
+
+def test_an_outcome_with_a_key_named_twice_is_refused(hostile_server: Server) -> None:
+    from tests.factories import outcome
+
+    item = parcel()["item_id"]
+    body = _twice(outcome(item_id=item, recorded_at=_now()), "{", "result", "clean")
+    r = hostile_server.client("officer").post(
+        "/v1/outcomes", content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    (problem,) = _problems(r.json())
+    assert (problem["record"], problem["field"]) == (f"#0 ({item})", "result")
+    assert not [o for o in hostile_server.service.state.outcomes() if o["item_id"] == item]
