@@ -128,21 +128,9 @@ def _audit(record: Record, kind: str, detail: dict[str, Any], item_id: str | Non
 
 
 def _custody_file(folder: Path) -> dict[str, Any]:
-    """The custody folder's ``custody.json`` (custodians and threshold), or a clear error."""
-    from screening import ScreeningError
+    from screening.exchange import custody_file
 
-    path = folder / "custody.json"
-    try:
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict) or not data.get("custodians"):
-            raise ValueError("no custodians named")
-    except (OSError, ValueError) as exc:
-        raise ScreeningError(
-            f"custody {folder}: custody.json is missing or unreadable ({exc}); "
-            "make the custodians with `parcelscreen exchange custody "
-            "init`"
-        ) from None
-    return data
+    return custody_file(folder)
 
 
 def _custody(args: argparse.Namespace) -> int:
@@ -197,25 +185,13 @@ def _client(
 ) -> tuple[TokenClient, list[str], dict[str, str]]:
     """A token client of the configured custodians (each request audited), the live epochs
     and the last valid day of each."""
-    from screening import ScreeningError
-    from screening.exchange import Custodian, TokenClient
-
-    custody = _custody_file(config.custody)
+    from screening.exchange import custody_client
 
     def audited(row: dict[str, Any]) -> None:
         _audit(record, "exchange_token_request", row)
 
-    # the quota and the requesters known are the custodians' own (requesters.json), never ours
-    group = [Custodian(config.custody / name, on_request=audited) for name in custody["custodians"]]
-    live = group[0].live(datetime.now(UTC).date())
-    if not live:
-        raise ScreeningError(
-            f"custody {config.custody}: no live epoch (deal one with "
-            "`parcelscreen exchange custody epoch`)"
-        )
-    ends = {name: e.not_after for name, e in group[0].epochs.items()}
-    threshold = max(config.threshold, int(custody["threshold"]))
-    return TokenClient(group, threshold, config.agency), live, ends
+    client, live, ends = custody_client(config, audited)
+    return client, live(), ends
 
 
 def _export(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> int:

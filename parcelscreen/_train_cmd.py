@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from ._args import existing_file, existing_folder, folder, number, registry_of, whole
 
@@ -45,12 +48,52 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--scheduler", default=None, help="the same on the Dask scheduler at tcp://HOST:PORT"
     )
     p.add_argument("--workers", type=whole(1), default=2, help="workers of the local Dask cluster")
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument(
+        "--exchange-config",
+        type=existing_file,
+        default=None,
+        help="exchange settings (default: PARCELSCREEN_EXCHANGE_CONFIG); where set and the "
+        "record database holds partners' indicators, the model reads the partner-seizure "
+        "features (monotone: a partner's seizure can only raise a score)",
+    )
+    ex.add_argument(
+        "--no-exchange",
+        action="store_true",
+        help="train without partner-seizure features even where the exchange is configured",
+    )
     p.set_defaults(func=run)
+
+
+def _exchange(args: argparse.Namespace, stack: ExitStack) -> tuple[bool, Any]:
+    """(ok, the exchange source or None): none unless the exchange is configured and the
+    record database holds partners' indicators; not ok (a message printed) where it is
+    configured but cannot be used."""
+    config = args.exchange_config or os.environ.get("PARCELSCREEN_EXCHANGE_CONFIG")
+    if args.no_exchange or not config:
+        return True, None
+    from serving import Settings
+
+    from ._exchange_source import exchange_source
+    from ._maintenance import open_record
+
+    record = open_record(Settings())
+    if record is None:
+        return False, None
+    stack.callback(record.close)
+    source = exchange_source(Path(config), record)
+    if source is None:
+        print(
+            "no partners' indicators in the record database: training without the "
+            "partner-seizure features",
+            file=sys.stderr,
+        )
+    return True, source
 
 
 def run(args: argparse.Namespace) -> int:
     from serving import PseudonymisationKeySettings
-    from training import TrainConfig, TrainingError, run_training
+    from training import TrainConfig
 
     from ._env_keys import keys_from_env
     from ._models_cmd import env_signing_key
@@ -62,6 +105,22 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from screening import ScreeningError
+
+    with ExitStack() as stack:
+        try:
+            ok, exchange = _exchange(args, stack)
+        except ScreeningError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if not ok:
+            return 2
+        return _train(args, key, signing_key, config, exchange)
+
+
+def _train(args: argparse.Namespace, key: str, signing_key: Any, config: Any, exchange: Any) -> int:
+    from training import TrainingError, run_training
+
     try:
         result = run_training(
             args.data,
@@ -75,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
             signing_key=signing_key,
             dask="local" if args.dask else args.scheduler,
             dask_workers=args.workers,
+            exchange=exchange,
         )
     except (TrainingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -57,6 +57,7 @@ class ScoringEngine:
         #: Partner-seizure features for a model that reads them (None: none configured here;
         #: such a model then scores every parcel without a partner's hit, and says so).
         self.exchange = exchange
+        self._reads_exchange = model.spec.reads_exchange
 
     @property
     def decision_key(self) -> bytes:
@@ -73,7 +74,7 @@ class ScoringEngine:
         """The partner-seizure features of a frame's parcels (their clear ``parties``: a
         table in the contract's form, or one mapping with ``sender`` and ``recipient`` per
         parcel) for a model that reads them; None for one that does not (nothing is asked)."""
-        if not self.model.spec.reads_exchange:
+        if not self._reads_exchange:
             return None
         if isinstance(parties, pa.Table):
             parties = parties.select(["sender", "recipient"]).to_pylist()
@@ -114,7 +115,7 @@ class ScoringEngine:
     ) -> ScoredBatch:
         """Score validated declarations (the low-latency path of the HTTP service)."""
         frame = frame_from_declarations(declarations, self.pseudonymiser)
-        if not self.model.spec.reads_exchange:  # the service's hot path: nothing more
+        if not self._reads_exchange:  # the service's hot path: nothing more
             return self.score_frame(frame, explain, record)
         parties = [
             {"sender": d.sender.model_dump(), "recipient": d.recipient.model_dump()}

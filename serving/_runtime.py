@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from screening import (
 )
 
 from ._audit import DecisionLog, Entry
+
+if TYPE_CHECKING:
+    from screening.exchange import ExchangeSource
 from ._errors import ModelRefused, ModelUnavailable, NotFound
 from ._metrics import Metrics
 
@@ -73,8 +76,13 @@ class ModelHolder:
         audit: DecisionLog,
         metrics: Metrics,
         trusted_keys: Sequence[Ed25519PublicKey] = (),
+        exchange: Callable[[], ExchangeSource | None] | None = None,
     ) -> None:
         self.registry, self.alias = registry, alias
+        #: Builds the partner-seizure source, once, the first time a model that reads those
+        #: features loads (None: none configured); a model without them never calls it.
+        self._exchange_factory = exchange
+        self._exchange: list[ExchangeSource | None] = []
         #: Keys one of which must have signed a bundle's manifest (none: unsigned ones load).
         self.trusted_keys = tuple(trusted_keys)
         self._history, self._pseudonymiser = history, pseudonymiser
@@ -101,13 +109,23 @@ class ModelHolder:
     def loaded(self) -> Served | None:
         return self._served
 
+    def _exchange_source(self) -> ExchangeSource | None:
+        if not self._exchange and self._exchange_factory is not None:
+            self._exchange.append(self._exchange_factory())
+        return self._exchange[0] if self._exchange else None
+
     def _build(self, model: LoadedModel) -> Served:
         def engine(halted: bool) -> ScoringEngine:
             policy = DecisionPolicy(
                 self._policy.capacity, self._policy.random_share, self._policy.review_factor, halted
             )
             return ScoringEngine(
-                model, self._history, self._pseudonymiser, policy, self._decision_key
+                model,
+                self._history,
+                self._pseudonymiser,
+                policy,
+                self._decision_key,
+                self._exchange_source() if model.spec.reads_exchange else None,
             )
 
         return Served(model, engine(False), engine(True))

@@ -7,10 +7,11 @@ and counts metrics.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from data_contracts import (
     InspectionOutcome,
@@ -28,6 +29,7 @@ from screening import (
     PostgresDatabase,
     Pseudonymiser,
     ScoredParcel,
+    ScreeningError,
     decision_key,
     reasons,
 )
@@ -42,6 +44,11 @@ from ._metrics import Metrics
 from ._record import Record
 from ._runtime import ModelHolder, trusted_bundle_keys
 from ._settings import Settings
+
+if TYPE_CHECKING:
+    from screening.exchange import ExchangeSource
+
+log = logging.getLogger("serving")
 
 HALTED_MODE = "halted-fallback"
 MODEL_MODE = "model"
@@ -124,11 +131,49 @@ class Service:
             self.audit,
             self.metrics,
             trusted_bundle_keys(settings.trusted_bundle_keys),
+            self._exchange_source,
         )
         #: The drift monitor's last check of the served model (kept a minute).
         self.alarms = AlarmWatch(self.state_db)
         self.halted = False
         self.refresh_halted()
+
+    def _exchange_source(self) -> ExchangeSource | None:
+        """The partner-seizure features' source (built when a model that reads them first
+        loads): the exchange settings' custodians, each token request in the decision log,
+        and the partners' indicators in the record database. None where no exchange is
+        configured or its settings cannot be used (logged): such a model then scores
+        without partners' hits, and its reasons say so."""
+        path = self.settings.exchange_config
+        if path is None:
+            return None
+        from screening.exchange import (
+            ExchangeSource,
+            PartnerStore,
+            StoreIndex,
+            custody_client,
+            load_config,
+            token_cache_key,
+        )
+
+        def audited(row: dict[str, Any]) -> None:
+            self.audit.append(Entry("exchange_token_request", caller="service", detail=row))
+
+        try:
+            client, live, _ = custody_client(load_config(path), audited)
+        except ScreeningError as exc:
+            log.error(
+                "exchange settings %s cannot be used (%s): the model scores without partners' hits",
+                path,
+                exc,
+            )
+            return None
+        return ExchangeSource(
+            client,
+            live,
+            StoreIndex(PartnerStore(self.state_db)),
+            token_cache_key(self.settings.pseudonymisation_key),
+        )
 
     def refresh_halted(self) -> bool:
         """Read the halt switch from the state store (shared by every worker process)."""

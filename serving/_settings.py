@@ -126,6 +126,11 @@ class Settings(KeySettings):
     """Registry alias (or version) the service scores with."""
     reload_seconds: float = Field(default=10.0, ge=0)
     """How often the registry alias is checked for a new model (0: only on admin reload)."""
+    exchange_config: Path | None = None
+    """The agency's exchange settings (``docs/EXCHANGE.md``): a model that reads the
+    partner-seizure features gets them from the custodians' tokens and the partners'
+    indicators in the record database. Unset: such a model scores without partners' hits
+    (and its reasons say so); a model without those features never asks."""
     trusted_bundle_keys: str = ""
     """Public key files (PEM, comma-separated; ``parcelscreen models keygen`` makes a pair):
     when set, only a bundle whose manifest one of them signed loads (served, shadow,

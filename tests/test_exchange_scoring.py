@@ -2,16 +2,17 @@
 indicators in the store reads them under monotone (+1) constraints, so a parcel whose party
 matches a partner's seizure scores higher than the same parcel without the hit, with the
 reason in words; a model trained without partners' indicators is exactly as before, and a
-parcel whose tokens cannot be had is scored without a hit and says so."""
+parcel whose tokens cannot be had is scored without a hit and says so. The service scores
+with it through the real custodians (blinded OPRF), caching tokens per epoch."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +32,19 @@ from screening import (
 )
 from screening.exchange import (
     EXCHANGE_FEATURES,
+    Custodian,
     ExchangeSource,
     PartnerIndex,
     PartnerStore,
     QuotaExceeded,
     StoreIndex,
+    TokenClient,
+    create_custodians,
+    deal_epoch,
     seizure_indicators,
 )
 from tests.conftest import KEY, Trained
+from tests.serving.conftest import Server, make_settings, parcel, start_server
 from training import TrainingRun, run_training
 
 EPOCH = "E1"
@@ -71,6 +77,7 @@ class Refusing:
 
 @dataclass
 class PartnerTrained:
+    registry: Path
     run: TrainingRun
     store: PartnerStore
     tokens: KeyedTokens
@@ -113,7 +120,7 @@ def partner_trained(sim_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
     store.add(indicators, "bundle-nl", int(first.timestamp() * 1_000_000))
     source = ExchangeSource(tokens, lambda: [EPOCH], StoreIndex(store))
     run = run_training(sim_data, tmp / "registry", KEY, validate=False, exchange=source)
-    return PartnerTrained(run, store, tokens, table, picked)
+    return PartnerTrained(tmp / "registry", run, store, tokens, table, picked)
 
 
 def _engine(model: LoadedModel, source: ExchangeSource | None) -> ScoringEngine:
@@ -222,3 +229,120 @@ def test_a_model_without_partner_features_is_unchanged(trained: Trained) -> None
     np.testing.assert_array_equal(plain.probability, configured.probability)
     assert refused.counts["parcels"] == 0
     assert not any(r.group == "partner_seizures" for rs in plain.reasons for r in rs or [])
+
+
+# -- the service: the same model, tokens from real custodians ---------------------------------
+
+ALLOWED = {"be": 100_000, "nl": 100_000}
+
+
+def _custody(folder: Path) -> list[Custodian]:
+    create_custodians(folder, ["c1", "c2"], 2, ALLOWED)
+    group = [Custodian(folder / name) for name in ("c1", "c2")]
+    deal_epoch(group, 2, EPOCH, "2099-12-31")
+    return group
+
+
+def _requests(folder: Path, requester: str) -> int:
+    custodian = Custodian(folder / "c1")
+    try:
+        day = datetime.now(UTC).date().isoformat()
+        return custodian.used_today(requester, day)
+    finally:
+        custodian.close()
+
+
+@pytest.fixture(scope="module")
+def partner_server(
+    partner_trained: PartnerTrained, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("exchange-serve")
+    for custodian in _custody(tmp / "custody"):
+        custodian.close()
+    config = tmp / "exchange.json"
+    config.write_text(json.dumps({"agency": "be", "custody": "custody", "threshold": 2}))
+    settings = make_settings(
+        tmp / "state", partner_trained.registry, exchange_config=config, explain="all"
+    )
+    yield from start_server(settings)
+
+
+SEIZED_RECIPIENT = {
+    "name": "Orla Vennemeer",
+    "street": "Kade 17",
+    "postcode": "1011 AB",
+    "city": "Amsterdam",
+    "country": "NL",
+}
+
+
+def _nl_indicator(server: Server, custody: Path) -> None:
+    """Partner nl's seizure of a parcel to SEIZED_RECIPIENT, tokens from the custodians,
+    imported here before the parcels are posted."""
+    group = [Custodian(custody / name) for name in ("c1", "c2")]
+    try:
+        (indicator,) = seizure_indicators(
+            [{"item_id": "RR000000001NL", "sender": None, "recipient": SEIZED_RECIPIENT}],
+            {"RR000000001NL": {"recorded_at": datetime(2026, 2, 20, tzinfo=UTC)}},
+            client=TokenClient(group, 2, "nl"),
+            epoch=EPOCH,
+            agency="nl",
+            ref_key=b"nl-ref-key" * 4,
+            reliability="B",
+            accuracy="2",
+            handling="H1",
+            purpose="drug-trafficking-prevention",
+            sharing_group="g",
+            valid_until="2099-12-31",
+        )
+    finally:
+        for custodian in group:
+            custodian.close()
+    known = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    PartnerStore(server.service.state_db).add([indicator], "bundle-nl", known)
+
+
+def test_the_service_scores_a_partner_hit_through_the_custodians(
+    partner_server: Server,
+) -> None:
+    custody = partner_server.settings.exchange_config.parent / "custody"  # type: ignore[union-attr]
+    _nl_indicator(partner_server, custody)
+    client = partner_server.client()
+    body = parcel(recipient=dict(SEIZED_RECIPIENT))
+    r = client.post("/v1/parcels:score", json=body)
+    assert r.status_code == 200, r.text
+    (partner,) = [x for x in r.json()["reasons"] if x["group"] == "partner_seizures"]
+    assert partner["sentence"].startswith(
+        "The recipient's address matches a seizure reported by partner nl in 2026-02, "
+        "reliability B2"
+    )
+    asked = _requests(custody, "be")
+    assert asked > 0  # blinded elements were evaluated for this service's requester
+    # the same parties again: every token from the service's cache, no custodian round trip
+    again = client.post("/v1/parcels:score", json=parcel(recipient=dict(SEIZED_RECIPIENT)))
+    assert again.status_code == 200 and _requests(custody, "be") == asked
+    assert partner_server.service.audit.records("exchange_token_request")
+
+
+def test_the_service_scores_without_a_hit_when_the_custodians_refuse(
+    partner_server: Server,
+) -> None:
+    custody = partner_server.settings.exchange_config.parent / "custody"  # type: ignore[union-attr]
+    group = [Custodian(custody / name) for name in ("c1", "c2")]
+    for custodian in group:
+        custodian.allow("be", 0)  # known, and refused: a quota of nothing
+        custodian.close()
+    try:
+        body = parcel(recipient={**SEIZED_RECIPIENT, "name": "Someone Else Entirely"})
+        r = partner_server.client().post("/v1/parcels:score", json=body)
+        assert r.status_code == 200, r.text
+        (partner,) = [x for x in r.json()["reasons"] if x["group"] == "partner_seizures"]
+        assert (
+            "not checked (no exchange token: custodian c1 refused be's request: quota"
+            in (partner["sentence"])
+        )
+    finally:
+        for name in ("c1", "c2"):
+            custodian = Custodian(custody / name)
+            custodian.allow("be", ALLOWED["be"])
+            custodian.close()

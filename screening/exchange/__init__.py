@@ -9,11 +9,13 @@ normalised variants of a party. ``_tokens``: variants to tokens through the cust
 partner-seizure features of parcels being scored (tokens cached per epoch), the scoring
 engine's exchange input. ``_store``: partners' indicators in the record database, apart from
 the history. ``_followup``: hits kept for the
-officer and follow-up requests awaiting approval.
+officer and follow-up requests awaiting approval. ``_config``: the agency's exchange settings
+and its token client of the custodians.
 """
 
 from .._partner import EXCHANGE_FEATURES, EXCHANGE_MONOTONE
 from ._bundle import FILES, ExchangeRefused, Partner, read_exchange_bundle, write_exchange_bundle
+from ._config import ExchangeConfig, custody_client, custody_file, load_config
 from ._custodian import (
     DEFAULT_QUOTA,
     Custodian,
@@ -43,7 +45,7 @@ from ._records import (
     quantity_band,
     substance_category,
 )
-from ._source import ExchangeInputs, ExchangeSource, StoreIndex
+from ._source import ExchangeInputs, ExchangeSource, StoreIndex, token_cache_key
 from ._store import PartnerStore
 from ._tokens import DirectTokens, TokenClient, Tokeniser, party_tokens
 from ._variants import KINDS, ROLES, party_variants, soundex
@@ -65,6 +67,7 @@ __all__ = [
     "Custodian",
     "DirectTokens",
     "Epoch",
+    "ExchangeConfig",
     "ExchangeInputs",
     "ExchangeRefused",
     "ExchangeSource",
@@ -81,6 +84,8 @@ __all__ = [
     "blind",
     "combine",
     "create_custodians",
+    "custody_client",
+    "custody_file",
     "deal_epoch",
     "direct",
     "evaluate",
@@ -89,6 +94,7 @@ __all__ = [
     "hit_fact",
     "hit_features",
     "hit_reason",
+    "load_config",
     "opaque_ref",
     "party_tokens",
     "party_variants",
@@ -100,5 +106,6 @@ __all__ = [
     "soundex",
     "split_key",
     "substance_category",
+    "token_cache_key",
     "write_exchange_bundle",
 ]

@@ -164,6 +164,12 @@ class ExchangeSource:
         return ExchangeInputs(matrix, hits, unavailable)
 
 
+def token_cache_key(pseudonymisation_key: str) -> bytes:
+    """The token cache's key, derived from the pseudonymisation key and used for nothing
+    else (the service's and the commands' caches key a variant alike)."""
+    return hmac.new(pseudonymisation_key.encode(), b"exchange-token-cache", hashlib.sha256).digest()
+
+
 def _why(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return f"no exchange token: {text}"[:300]
