@@ -5,6 +5,13 @@ once per worker process by ``engine_for``, so one onnxruntime session each) and 
 chunk's results to the driver, which journals them exactly as a single-process run does.
 Because history is the run-start snapshot (see ``_score``), a parcel's result does not depend
 on which piece or worker handled it: the merged output equals the single-process output.
+
+A run keeps to its own client. Left to itself ``as_completed`` waits on the event loop of
+the process's *default* client, the one made last (or the caller's current one), which with
+two runs in one process (on one shared scheduler) is as often the other run's: once that run
+closes its client, this run's pieces finish on the scheduler while it waits for ever (issue
+22; dask/distributed#4357). So the run's client is nobody's default, and ``as_completed``
+is given its loop.
 """
 
 from __future__ import annotations
@@ -68,9 +75,9 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
             processes=config.dask_processes,
             dashboard_address=None,
         )
-        client = Client(cluster)
+        client = Client(cluster, set_as_default=False)
     else:
-        client = Client(config.dask)
+        client = Client(config.dask, set_as_default=False)
     try:
         log.info("dask: %d piece(s) on %s", len(todo), client)
         run = uuid.uuid4().hex  # keys are the scheduler's, shared by every client: per run
@@ -89,7 +96,7 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
             )
             for index, groups, first in todo
         ]
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             entry, results, quarantine = future.result()
             state.finish(entry, results, quarantine)
             progress.update(entry.rows)

@@ -3,19 +3,39 @@ XGBoost trains on a LocalCluster (xgboost.dask) as it does on one machine."""
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from serving.batch import BatchConfig, Capacity, screen
-from serving.batch._dask import plan
+from serving.batch import BatchConfig, Capacity, _dask, screen
+from serving.batch._dask import plan, screen_piece
 from tests.serving.batch_fixtures import World, world
 
 pytestmark = pytest.mark.slow
+T = TypeVar("T")
+
+
+def _in_background(call: Callable[[], T]) -> Future[T]:
+    """The outcome of a call run in a daemon thread: a run that hangs fails its test without
+    holding up pytest's exit (a ThreadPoolExecutor's threads are joined when Python exits)."""
+    outcome: Future[T] = Future()
+
+    def target() -> None:
+        try:
+            outcome.set_result(call())
+        except BaseException as exc:
+            outcome.set_exception(exc)
+
+    threading.Thread(target=target, daemon=True).start()
+    return outcome
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +120,7 @@ def test_xgboost_trains_on_a_dask_cluster(trained: Any) -> None:
     assert np.corrcoef(distributed, local)[0, 1] > 0.9
 
 
-@pytest.mark.skip(
-    reason="known defect (issue 22): the second of two runs on one shared scheduler can wait for "
-    "ever on a piece the scheduler never finishes (seen in stop 15's last whole-suite run and "
-    "again alone); skipped so that it cannot hang CI until the cause is found"
-)
 def test_two_runs_on_one_scheduler_keep_their_own_results(w: World, tmp_path: Path) -> None:
-    from concurrent.futures import ThreadPoolExecutor, wait
-
     from dask.distributed import LocalCluster
 
     table = pq.read_table(w.manifest)
@@ -130,15 +143,67 @@ def test_two_runs_on_one_scheduler_keep_their_own_results(w: World, tmp_path: Pa
                 )
             )
 
-        # bounded: once (1 of about 20 whole-suite runs) the second run waited for ever on a
-        # piece the shared scheduler never finished; a failure here says so instead of a hang
-        pool = ThreadPoolExecutor(2)
-        runs = [pool.submit(run, name) for name in ("a", "b")]
+        # bounded: each run's as_completed once waited on the other run's client loop, and hung
+        # when that run closed its client first (issue 22); a failure says so instead of a hang
+        runs = [_in_background(functools.partial(run, name)) for name in ("a", "b")]
         _, waiting = wait(runs, timeout=600)
-        pool.shutdown(wait=False, cancel_futures=True)
-        assert not waiting, "a run on the shared scheduler never finished (known: issue 22)"
+        assert not waiting, "a run on the shared scheduler never finished (issue 22)"
         summaries = [r.result() for r in runs]
     assert all(s["reconciled"] for s in summaries)
     for name in ("a", "b"):
         got = pq.read_table(tmp_path / name / "results.parquet").column("item_id")
         assert got.equals(pq.read_table(tmp_path / f"{name}.parquet").column("item_id"))
+
+
+_STARTED = threading.Event()
+_GO = threading.Event()
+
+
+def _held_piece(*args: Any) -> Any:
+    """A piece that waits for the test's word first (module level: tasks pickle by name)."""
+    _STARTED.set()
+    if not _GO.wait(120):
+        raise TimeoutError("the test never let the piece go")
+    return screen_piece(*args)
+
+
+def test_a_run_waits_on_its_own_client_when_another_closes(
+    w: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22, made certain: a run started while another client of the process is the
+    default (here the caller's current one; in the race above, the other run's) finishes
+    although that client closes while the run's pieces are still running."""
+    from dask.distributed import Client, LocalCluster
+
+    monkeypatch.setattr(_dask, "screen_piece", _held_piece)
+    _STARTED.clear()
+    _GO.clear()
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        other = Client(cluster.scheduler_address)  # its own event loop, stopped by close()
+
+        def run() -> dict[str, Any]:
+            with other.as_current():  # the default client of the run's thread
+                return screen(
+                    BatchConfig(
+                        w.manifest,
+                        tmp_path / "out",
+                        w.spec(),
+                        Capacity.parse("3%"),
+                        chunk_rows=600,
+                        progress_bar=False,
+                        dask=cluster.scheduler_address,
+                    )
+                )
+
+        try:
+            job = _in_background(run)
+            assert _STARTED.wait(120), "no piece started"
+        finally:
+            other.close()
+            _GO.set()
+        _, waiting = wait([job], timeout=120)
+        assert not waiting, "the run waited for ever on the closed client's loop (issue 22)"
+        summary = job.result()
+    assert summary["reconciled"] and summary["rows_scored"] == 2000
