@@ -117,12 +117,15 @@ class ScoringEngine:
         frame = frame_from_declarations(declarations, self.pseudonymiser)
         if not self._reads_exchange:  # the service's hot path: nothing more
             return self.score_frame(frame, explain, record)
-        parties = [
-            {"sender": d.sender.model_dump(), "recipient": d.recipient.model_dump()}
-            for d in declarations
-        ]
-        exchange = self.exchange_inputs(parties, frame)
+        exchange = self.exchange_inputs(_parties(declarations), frame)
         return self.score_frame(frame, explain, record, exchange=exchange)
+
+    def prefetch_exchange(self, declarations: Sequence[ParcelDeclaration]) -> None:
+        """For a model that reads the partner-seizure features, ask now for the parties'
+        tokens the source's cache lacks (the service calls this before its scoring
+        transaction); nothing for any other model."""
+        if self._reads_exchange and self.exchange is not None:
+            self.exchange.prefetch(_parties(declarations))
 
     def score_frame(
         self,
@@ -175,6 +178,14 @@ class ScoringEngine:
             contributions=contributions,
             reasons=explained,
         )
+
+
+def _parties(declarations: Sequence[ParcelDeclaration]) -> list[dict[str, Any]]:
+    """Each declaration's parties, clear, for its exchange tokens (never stored)."""
+    return [
+        {"sender": d.sender.model_dump(), "recipient": d.recipient.model_dump()}
+        for d in declarations
+    ]
 
 
 def _unchecked(n: int, why: str) -> ExchangeInputs:

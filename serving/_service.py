@@ -231,6 +231,11 @@ class Service:
         if not valid:
             return outs
         decided: list[tuple[str, str, str, float]] = []  # band, decision, mode, probability
+        loaded = self.holder.loaded
+        if loaded is not None and loaded.engine.exchange is not None:
+            # partner-seizure tokens asked for outside the transaction (the scoring then
+            # finds them in the cache): a custodian round trip never holds the database
+            loaded.engine.prefetch_exchange([d for _, _, d, _ in valid])
         with self.state_db.transaction():
             served = self.holder.served
             halted = self.refresh_halted()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -236,6 +238,32 @@ def test_a_model_without_partner_features_is_unchanged(trained: Trained) -> None
 ALLOWED = {"be": 100_000, "nl": 100_000}
 
 
+class HeldWhileAsked:
+    """A tokeniser that notes, at each request, whether the record database is held (by a
+    transaction of the thread asking): another thread cannot take its lock then."""
+
+    def __init__(self, inner: Any, db: Any) -> None:
+        self.inner, self.db = inner, db
+        self.asked = 0
+        self.held: list[bool] = []
+
+    def tokens(self, inputs: Sequence[str], epoch: str) -> list[str]:
+        self.asked += len(inputs)
+        free: list[bool] = []
+
+        def probe() -> None:
+            got = self.db.lock.acquire(blocking=False)
+            free.append(bool(got))
+            if got:
+                self.db.lock.release()
+
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join()
+        self.held.append(not free[0])
+        return list(self.inner.tokens(inputs, epoch))
+
+
 def _custody(folder: Path) -> list[Custodian]:
     create_custodians(folder, ["c1", "c2"], 2, ALLOWED)
     group = [Custodian(folder / name) for name in ("c1", "c2")]
@@ -307,6 +335,11 @@ def test_the_service_scores_a_partner_hit_through_the_custodians(
 ) -> None:
     custody = partner_server.settings.exchange_config.parent / "custody"  # type: ignore[union-attr]
     _nl_indicator(partner_server, custody)
+    loaded = partner_server.service.holder.loaded
+    assert loaded is not None and loaded.engine.exchange is not None
+    source = loaded.engine.exchange
+    spy = HeldWhileAsked(source.tokeniser, partner_server.service.state_db)
+    source.tokeniser = spy
     client = partner_server.client()
     body = parcel(recipient=dict(SEIZED_RECIPIENT))
     r = client.post("/v1/parcels:score", json=body)
@@ -322,6 +355,8 @@ def test_the_service_scores_a_partner_hit_through_the_custodians(
     again = client.post("/v1/parcels:score", json=parcel(recipient=dict(SEIZED_RECIPIENT)))
     assert again.status_code == 200 and _requests(custody, "be") == asked
     assert partner_server.service.audit.records("exchange_token_request")
+    # the custodians were asked before the scoring transaction, never while it held the store
+    assert spy.asked and not any(spy.held)
 
 
 def test_the_service_scores_without_a_hit_when_the_custodians_refuse(

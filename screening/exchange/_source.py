@@ -121,20 +121,25 @@ class ExchangeSource:
                 cache.popitem(last=False)
         return found
 
+    def prefetch(self, parties: Sequence[Mapping[str, Any]]) -> None:
+        """Ask now for the tokens of ``parties`` the cache lacks (a service does so before
+        its scoring transaction, so a custodian round trip never holds the record database);
+        a refusal is left for :meth:`inputs` to meet and report. Nothing without a cache."""
+        if self._key is None:
+            return
+        distinct = sorted({text for p in parties for text in _variants(p)})
+        with self._lock:
+            for epoch in self.epochs():
+                try:
+                    self._tokens(distinct, epoch)
+                except (ScreeningError, OSError, sqlite3.Error):
+                    return
+
     def inputs(self, parties: Sequence[Mapping[str, Any]], posted_us: np.ndarray) -> ExchangeInputs:
         """The features of parcels (each a mapping with ``sender`` and ``recipient``) posted
         at ``posted_us``, matched against the indicators known at that time."""
         n = len(parties)
-        variants = [
-            sorted(
-                {
-                    text
-                    for role in ROLES
-                    for text in party_variants(role, (p.get(role) or None)).values()
-                }
-            )
-            for p in parties
-        ]
+        variants = [_variants(p) for p in parties]
         tokens: list[list[str]] = [[] for _ in range(n)]
         unavailable: list[str | None] = [None] * n
         with self._lock:
@@ -162,6 +167,13 @@ class ExchangeSource:
         self.counts["parcels"] += n
         self.counts["unavailable"] += sum(u is not None for u in unavailable)
         return ExchangeInputs(matrix, hits, unavailable)
+
+
+def _variants(parcel: Mapping[str, Any]) -> list[str]:
+    """The distinct variants of a parcel's parties (clear text, in memory only)."""
+    return sorted(
+        {text for role in ROLES for text in party_variants(role, parcel.get(role) or None).values()}
+    )
 
 
 def token_cache_key(pseudonymisation_key: str) -> bytes:
