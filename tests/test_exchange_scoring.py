@@ -35,6 +35,7 @@ from screening import (
 from screening.exchange import (
     EXCHANGE_FEATURES,
     Custodian,
+    ExchangeInputs,
     ExchangeSource,
     PartnerIndex,
     PartnerStore,
@@ -178,6 +179,33 @@ def test_a_partner_hit_raises_the_score_of_the_same_parcel(
         and s.endswith("the model counts this as raising the risk.")
         for s in sentences
     ), sentences[:3]
+
+
+def test_partner_inputs_kept_as_columns_score_the_same(partner_trained: PartnerTrained) -> None:
+    """A batch run keeps each chunk's partner inputs beside its prepared (pseudonymised)
+    frame: the columns hold the features, each hit's fact in words and why a parcel was not
+    checked (no token, no clear value), and score exactly as the inputs they came from."""
+    model = LoadedModel.load(partner_trained.run.bundle)
+    index = StoreIndex(partner_trained.store)
+    engine = _engine(model, ExchangeSource(partner_trained.tokens, lambda: [EPOCH], index))
+    ids = partner_trained.declarations.column("item_id").to_pylist()
+    rows = [i for i, item in enumerate(ids) if item in partner_trained.seized_at_partner][:10]
+    sample = partner_trained.declarations.take(pa.array([*rows, 0, 1, 2]))
+    frame = engine.frame(sample)
+    inputs = engine.exchange_inputs(sample, frame)
+    assert inputs is not None
+    kept = inputs.to_arrow()
+    text = " ".join(str(v) for v in kept.to_pylist())
+    assert "E1:" not in text and SEIZED_RECIPIENT["name"] not in text
+    for row in sample.column("recipient").to_pylist():
+        assert row["name"] not in text and row["street"] not in text
+    back = ExchangeInputs.from_arrow(kept)
+    a = engine.score_frame(frame, "all", record=False, exchange=inputs)
+    b = engine.score_frame(frame, "all", record=False, exchange=back)
+    np.testing.assert_array_equal(a.probability, b.probability)
+    assert [r.sentence for rs in a.reasons for r in rs or []] == [
+        r.sentence for rs in b.reasons for r in rs or []
+    ]
 
 
 def test_a_parcel_without_tokens_is_scored_without_a_hit_and_says_so(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from .._errors import ScreeningError
 from .._partner import EXCHANGE_FEATURES, GROUP
@@ -46,10 +47,14 @@ class ExchangeInputs:
     matrix: np.ndarray  # (n, len(EXCHANGE_FEATURES)) float64, 0 without a hit
     hits: list[list[Hit]]
     unavailable: list[str | None]
+    #: each hit's fact as words already (inputs read back from :meth:`to_arrow`)
+    worded: list[str | None] | None = None
 
     def facts(self, row: int) -> dict[str, tuple[str, int]] | None:
         """The partner-seizure reason's fact of one parcel, where a hit or a failure says
         more than the features (None: the features' own words)."""
+        if self.worded is not None and self.worded[row] is not None and not self.hits[row]:
+            return {GROUP: (str(self.worded[row]), 1)}
         why = self.unavailable[row]
         if why is not None:
             return {
@@ -63,7 +68,39 @@ class ExchangeInputs:
             return {GROUP: hit_fact(self.hits[row])}
         return None
 
+    def to_arrow(self) -> pa.Table:
+        """The features, each hit's fact in words and why a parcel was not checked, as
+        columns (a batch run keeps them beside its prepared frames: no token, no clear
+        value)."""
+        columns: dict[str, Any] = {
+            name: pa.array(self.matrix[:, i], pa.float64())
+            for i, name in enumerate(EXCHANGE_FEATURES)
+        }
+        columns[_WORDED] = pa.array(
+            [hit_fact(h)[0] if h else w for h, w in zip(self.hits, self._worded(), strict=True)],
+            pa.string(),
+        )
+        columns[_UNCHECKED] = pa.array(self.unavailable, pa.string())
+        return pa.table(columns)
 
+    def _worded(self) -> list[str | None]:
+        return self.worded if self.worded is not None else [None] * len(self.hits)
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> ExchangeInputs:
+        """Inputs back from :meth:`to_arrow`."""
+        matrix = np.column_stack(
+            [table.column(name).to_numpy() for name in EXCHANGE_FEATURES]
+        ).reshape(table.num_rows, len(EXCHANGE_FEATURES))
+        return cls(
+            matrix.astype(np.float64),
+            [[] for _ in range(table.num_rows)],
+            table.column(_UNCHECKED).to_pylist(),
+            table.column(_WORDED).to_pylist(),
+        )
+
+
+_WORDED, _UNCHECKED = "exchange_fact", "exchange_unchecked"
 IndexSource = Callable[[], PartnerIndex]
 EpochSource = Callable[[], Sequence[str]]
 
