@@ -106,6 +106,11 @@ class HistoryBackend(ABC):
         copied. Only the SQL backends can."""
         raise ValueError(f"a {type(self).__name__} history cannot be copied to SQLite")
 
+    def known_links(self, triples: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Which of these (kind, token, partner) links are stored, changing nothing (what a
+        batch run reads of its snapshot). Only the memory and SQL backends can."""
+        raise ValueError(f"a {type(self).__name__} history cannot list its partner links")
+
     def close(self) -> None:  # noqa: B027 - a backend that holds nothing closes nothing
         """Release the connections or files the backend opened itself."""
 

@@ -96,8 +96,12 @@ class History:
         Each distinct entity is read from the store once (in bulk where the backend can) and
         the features are computed column-wise; a test holds this equal to the row path.
         """
+        return column_features(self.snapshot_stats(frame), np.asarray(frame.posted_us, np.int64))
+
+    def snapshot_stats(self, frame: ParcelFrame) -> dict[str, dict[str, np.ndarray]]:
+        """The stats of every parcel's entities in the store as it stands now, as columns:
+        kind -> :data:`STATS_FIELDS` -> one value per parcel (zeros: unknown or no entity)."""
         n = len(frame)
-        now = np.asarray(frame.posted_us, dtype=np.int64)
         stats: dict[str, dict[str, np.ndarray]] = {}
         backend = self.backend
         if isinstance(backend, MemoryBackend) and not backend.entities:  # nothing known yet
@@ -109,7 +113,7 @@ class History:
             for kind in KINDS:
                 codes, distinct = columns.get(kind, (np.zeros(n, dtype=np.int64), [""]))
                 stats[kind] = self._gathered(kind, codes, distinct)
-        return column_features(stats, now)
+        return stats
 
     def _gathered(self, kind: str, codes: np.ndarray, distinct: list[str]) -> dict[str, np.ndarray]:
         """Stats columns of each row's entity of one kind (zeros where unknown or no token)."""

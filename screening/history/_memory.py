@@ -69,6 +69,9 @@ class MemoryBackend(HistoryBackend):
                 del self.items[item]
         return {"entities": len(entities), "partner_links": len(partners), "items": len(items)}
 
+    def known_links(self, triples: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        return {triple for triple in triples if triple in self.partners}
+
     def known_items(self, item_ids: Sequence[str]) -> set[str]:
         return {item for item in item_ids if item in self.items}
 

@@ -144,6 +144,9 @@ def replay_entities(table: pd.DataFrame) -> pd.DataFrame:
     :func:`entity_table` that holds whole entities (every row of each key it has).
 
     Columns ``seq``, ``kind``, ``time`` and :data:`STATS_FIELDS`, one row per parcel row.
+    An optional ``counts`` column (0 or 1) marks the parcel rows that count towards later
+    ones (a batch run's parcel already in the history, or an item posted twice, does not);
+    a row that does not count is still given its stats. Without it every parcel counts.
     """
     # Within an entity: by time; an outcome after the parcels of its own time (it counts
     # only for later ones); parcels of one time in replay order. An entity's first row is
@@ -153,22 +156,32 @@ def replay_entities(table: pd.DataFrame) -> pd.DataFrame:
     n = len(t)
     key, time = t["key"].to_numpy(), t["time"].to_numpy()
     is_parcel = t["outcome"].to_numpy() == 0
+    counted = is_parcel
+    if "counts" in t.columns:
+        counted = is_parcel & (t["counts"].to_numpy() != 0)
     start = np.ones(n, dtype=bool)
     start[1:] = key[1:] != key[:-1]
     first = np.flatnonzero(start)
-    group_first = first[np.cumsum(start) - 1]  # index of each row's entity's first row
+    group = np.cumsum(start) - 1  # each row's entity, numbered in order
+    group_first = first[group]  # index of each row's entity's first row
 
     def before(values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` over the rows of the same entity before each row."""
         total: np.ndarray = np.cumsum(values, dtype=np.int64) - values
         return np.asarray(total - total[group_first], dtype=np.int64)
 
-    partner = t["partner"].to_numpy()
-    fresh = is_parcel & (partner >= 0) & ~pd.DataFrame({"k": key, "p": partner}).duplicated()
-    parcel_at = np.where(is_parcel, np.arange(n), -1)
+    partner = np.where(counted, t["partner"].to_numpy(), -1)  # a link counts once counted
+    fresh = counted & (partner >= 0) & ~pd.DataFrame({"k": key, "p": partner}).duplicated()
+    parcel_at = np.where(counted, np.arange(n), -1)
     last = np.full(n, -1, dtype=np.int64)
-    last[1:] = np.maximum.accumulate(parcel_at)[:-1]  # the last parcel row before each row
-    parcels = before(is_parcel.astype(np.int64))
+    last[1:] = np.maximum.accumulate(parcel_at)[:-1]  # the last counted row before each row
+    # each entity's first counted row (its first row, where every parcel counts)
+    first_counted = (
+        np.minimum(np.minimum.reduceat(np.where(counted, np.arange(n), n), first), n - 1)
+        if n
+        else first
+    )
+    parcels = before(counted.astype(np.int64))
     seen = parcels > 0
     out = pd.DataFrame(
         {
@@ -176,7 +189,7 @@ def replay_entities(table: pd.DataFrame) -> pd.DataFrame:
             "kind": t["kind"].to_numpy(),
             "time": time,
             "parcels": parcels,
-            "first_us": np.where(seen, time[group_first], 0),
+            "first_us": np.where(seen, time[first_counted[group]], 0),
             "last_us": np.where(seen, time[np.maximum(last, 0)], 0),
             "seizures": before(t["seized"].to_numpy().astype(np.int64)),
             "clean": before(t["clean"].to_numpy().astype(np.int64)),

@@ -144,6 +144,20 @@ class _SqlBackend(HistoryBackend):
             known.update(r[0] for r in rows)
         return known
 
+    def known_links(self, triples: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Which of these links are stored, a few hundred per statement."""
+        found: set[tuple[str, str, str]] = set()
+        for start in range(0, len(triples), _IN_BATCH // 3):
+            part = triples[start : start + _IN_BATCH // 3]
+            marks = ", ".join([f"({self._p}, {self._p}, {self._p})"] * len(part))
+            rows = self._execute(
+                f"SELECT kind, token, partner FROM history_partner WHERE (kind, token, partner) "
+                f"IN (VALUES {marks})",
+                tuple(value for triple in part for value in triple),
+            )
+            found.update((r[0], r[1], r[2]) for r in rows)
+        return found
+
     def add_partners(self, triples: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Add many (kind, token, partner) links; the set of those that were not there yet."""
         new: set[tuple[str, str, str]] = set()

@@ -1,8 +1,9 @@
 """Batch screening of manifests: streamed in chunks, bad rows quarantined, resumable, Dask.
 
 ``screen(BatchConfig(...))`` runs ``parcelscreen screen MANIFEST --out DIR``. It imports the
-scoring core (``screening``) and the contracts only; see ``_score`` for how entity history
-works in a batch (a snapshot of the store as of the run's start).
+scoring core (``screening``) and the contracts only; see ``_score`` and ``_in_run`` for how
+entity history works in a batch (a snapshot of the store as of the run's start, plus the run's
+own parcels counted towards each other as the service would have counted them).
 """
 
 from ._errors import BatchError, HaltedError, ManifestError, ReconciliationError, ResumeError

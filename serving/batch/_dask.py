@@ -1,10 +1,14 @@
 """The same screening over pieces of a Parquet manifest on a Dask cluster.
 
-Each task reads its own row groups, validates and scores them with the worker's engine (built
-once per worker process by ``engine_for``, so one onnxruntime session each) and returns the
-chunk's results to the driver, which journals them exactly as a single-process run does.
-Because history is the run-start snapshot (see ``_score``), a parcel's result does not depend
-on which piece or worker handled it: the merged output equals the single-process output.
+A run goes in the three steps of ``_in_run``: each task of step 1 reads its own row groups,
+validates them and keeps their frame in the run's folder (``prepare_piece``); the driver
+counts the run's parcels towards each other in one ordered pass, so the counts carry across
+pieces; each task of step 3 scores a prepared piece with the worker's engine (built once per
+worker process by ``engine_for``, so one onnxruntime session each) against the snapshot plus
+those counts and returns its results to the driver, which journals them exactly as a
+single-process run does (``screen_piece``). So a parcel's result does not depend on which
+piece or worker handled it: the merged output equals the single-process output. Workers and
+driver share the run's folder, as they share the manifest and the history snapshot.
 
 A run keeps to its own client. Left to itself ``as_completed`` waits on the event loop of
 the process's *default* client, the one made last (or the caller's current one), which with
@@ -24,7 +28,8 @@ import pyarrow.parquet as pq
 
 from data_contracts import PostingWindow
 
-from ._keys import EngineSpec
+from ._in_run import count, counted, prepared
+from ._keys import EngineSpec, engine_for
 from ._progress import Progress, log
 from ._read import check_parquet, split_table
 from ._state import ChunkDone, RunState
@@ -47,26 +52,39 @@ def plan(manifest: Path, chunk_rows: int) -> list[tuple[int, list[int], int]]:
     return pieces
 
 
-def screen_piece(
+def prepare_piece(
     spec: EngineSpec,
     manifest: str,
+    out: str,
     index: int,
     groups: list[int],
     first_row: int,
-    explain_all: bool,
     window: PostingWindow | None = None,
-) -> tuple[ChunkDone, Any, Any]:
-    """One Dask task: read row groups, validate, score (runs on a worker)."""
-    from ._run import process_chunk
+) -> int:
+    """One Dask task of step 1: read row groups, validate, keep the frame (on a worker)."""
+    from ._run import prepare_chunk
 
     raw = pq.ParquetFile(manifest).read_row_groups(groups)
-    return process_chunk(spec, split_table(raw, index, first_row, window), explain_all)
+    return prepare_chunk(spec, Path(out), split_table(raw, index, first_row, window))
+
+
+def screen_piece(
+    spec: EngineSpec,
+    out: str,
+    index: int,
+    explain_all: bool,
+) -> tuple[ChunkDone, Any, Any]:
+    """One Dask task: score a prepared piece against the run's history (runs on a worker)."""
+    from ._run import Prepared, process_chunk
+
+    return process_chunk(spec, Prepared(Path(out), index), explain_all)
 
 
 def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -> None:
     from dask.distributed import Client, LocalCluster, as_completed
 
-    todo = [p for p in plan(manifest, config.chunk_rows) if p[0] not in state.done]
+    pieces = plan(manifest, config.chunk_rows)
+    todo = [p for p in pieces if p[0] not in state.done]
     cluster = None
     if config.dask == "local":
         cluster = LocalCluster(
@@ -81,20 +99,37 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
     try:
         log.info("dask: %d piece(s) on %s", len(todo), client)
         run = uuid.uuid4().hex  # keys are the scheduler's, shared by every client: per run
+        if not counted(state.out):  # step 1 on the workers, step 2 here (see ``_in_run``)
+            ready = [
+                client.submit(
+                    prepare_piece,
+                    config.engine,
+                    str(manifest),
+                    str(state.out),
+                    index,
+                    groups,
+                    first,
+                    config.window,
+                    key=f"prepare-piece-{run}-{index}",
+                    pure=False,
+                )
+                for index, groups, first in pieces
+                if not prepared(state.out, index)
+            ]
+            client.gather(ready)
+            del ready
+            count(state.out, [p[0] for p in pieces], engine_for(config.engine).history.backend)
         futures = [
             client.submit(
                 screen_piece,
                 config.engine,
-                str(manifest),
+                str(state.out),
                 index,
-                groups,
-                first,
                 config.explain_all,
-                config.window,
                 key=f"screen-piece-{run}-{index}",
                 pure=False,
             )
-            for index, groups, first in todo
+            for index, _, _ in todo
         ]
         for future in as_completed(futures, loop=client.loop):
             entry, results, quarantine = future.result()

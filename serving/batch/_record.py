@@ -55,7 +55,9 @@ from .._record import Record
 from .._settings import Settings
 from ..officer import ParcelRecorder, ParcelStore
 from ._errors import HaltedError
+from ._in_run import run_history
 from ._read import iter_chunks
+from ._score import with_history
 
 log = logging.getLogger("serving.batch")
 
@@ -297,7 +299,8 @@ def _record_slice(
 ) -> int:
     """One transaction: history increments, results, officer copies, decision records."""
     frame = engine.frame(table)
-    features = engine.features(frame, record=False)  # as scored: the run's history snapshot
+    history = run_history(engine, facts.results.parent, rows)  # as scored: the run's history
+    features = with_history(engine, history).features(frame, record=True)  # records nothing
     dumps = table.to_pylist()
     declarations = [ParcelDeclaration.model_validate(d) for d in dumps]
     records = [d.model_dump(mode="json") for d in declarations]

@@ -29,6 +29,7 @@ from ._finalise import (
     ranking_candidates,
     write_table,
 )
+from ._in_run import count, counted, drop, frame_of, kept, prepare, prepared, run_history
 from ._keys import EngineSpec, engine_for, release_engine
 from ._progress import Progress, log
 from ._read import Chunk, iter_chunks
@@ -73,20 +74,41 @@ class BatchConfig:
         return PostingWindow(datetime.now(UTC) if self.as_of == "now" else self.as_of)
 
 
-def process_chunk(spec: EngineSpec, chunk: Chunk, explain_all: bool) -> tuple[ChunkDone, Any, Any]:
-    """Score a chunk's valid records; return its journal entry, results and quarantine."""
-    results, counts = score_chunk(engine_for(spec), chunk.table, chunk.row_numbers, explain_all)
-    quarantined = len(np.unique(chunk.quarantine.column("row").to_numpy()))
+def prepare_chunk(spec: EngineSpec, out: Path, chunk: Chunk) -> int:
+    """Step 1 of a chunk (see ``_in_run``): its frame kept for the count and for scoring."""
+    prepare(engine_for(spec), out, chunk)
+    return chunk.rows
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A chunk whose frame step 1 kept in the run's folder ``out``."""
+
+    out: Path
+    index: int
+
+
+def process_chunk(
+    spec: EngineSpec, chunk: Prepared, explain_all: bool
+) -> tuple[ChunkDone, Any, Any]:
+    """Score a prepared chunk against the run's history; its journal entry, results and
+    quarantine."""
+    engine = engine_for(spec)
+    frame, read = frame_of(chunk.out, chunk.index)
+    rows = read.row_numbers
+    history = run_history(engine, chunk.out, rows)
+    results, counts = score_chunk(engine, frame, rows, explain_all, history)
+    quarantined = len(np.unique(read.quarantine.column("row").to_numpy()))
     entry = ChunkDone(
-        chunk.index,
-        chunk.first_row,
-        chunk.rows,
+        read.index,
+        read.first_row,
+        read.rows,
         results.num_rows,
         quarantined,
-        chunk.quarantine.num_rows,
+        read.quarantine.num_rows,
         counts,
     )
-    return entry, results, chunk.quarantine
+    return entry, results, read.quarantine
 
 
 def _identity(config: BatchConfig, manifest: Path) -> dict[str, Any]:
@@ -138,7 +160,9 @@ def _history_snapshot(config: BatchConfig) -> BatchConfig:
 
 
 def _drop_snapshot(config: BatchConfig) -> None:
-    """A completed run needs its history copy no more: its engine and files go."""
+    """A completed run needs its history copy and its in-run history no more: its engine
+    and files go."""
+    drop(config.out)
     if config.engine.history is not None:
         release_engine(config.engine)
         for path in config.out.glob(f"{SNAPSHOT}-*"):
@@ -205,15 +229,36 @@ def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
         thread.join()
 
 
+def _prepare_local(config: BatchConfig, state: RunState, manifest: Path) -> None:
+    """Steps 1 and 2 (see ``_in_run``): every chunk's frame kept, read ahead in one thread and
+    built by two, then the run's parcels counted in one ordered pass."""
+    indices: list[int] = []
+    with ThreadPoolExecutor(max_workers=_SCORERS, thread_name_prefix="batch-prepare") as pool:
+        in_flight: deque[Future[int]] = deque()
+        for chunk in prefetch(iter_chunks(manifest, config.chunk_rows, config.window)):
+            indices.append(chunk.index)
+            if prepared(state.out, chunk.index):
+                continue
+            in_flight.append(pool.submit(prepare_chunk, config.engine, state.out, chunk))
+            if len(in_flight) >= _SCORERS:
+                in_flight.popleft().result()
+        while in_flight:
+            in_flight.popleft().result()
+    count(state.out, indices, engine_for(config.engine).history.backend)
+
+
 def _run_local(config: BatchConfig, state: RunState, manifest: Path, progress: Progress) -> None:
-    """Chunks in file order: read ahead in one thread, scored by two, written by one more.
+    """Prepared chunks in file order, scored by two threads, written by one more.
 
     Two chunks are scored at a time so that the work which releases the GIL (Arrow, ONNX
     Runtime, the explanation kernels) of one overlaps the Python of the other. Parts are
     written (and journalled) strictly in chunk order by one writer thread; a chunk counts as
     done only once its journal line is written, as before.
     """
-    in_flight: deque[tuple[Chunk, Future[tuple[ChunkDone, Any, Any]] | None]] = deque()
+    if not counted(state.out):
+        _prepare_local(config, state, manifest)
+    todo = sorted(i for i in kept(state.out) if i not in state.done)
+    in_flight: deque[Future[tuple[ChunkDone, Any, Any]]] = deque()
     with (
         ThreadPoolExecutor(max_workers=_SCORERS, thread_name_prefix="batch-score") as scorers,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-write") as writer,
@@ -222,19 +267,18 @@ def _run_local(config: BatchConfig, state: RunState, manifest: Path, progress: P
 
         def retire() -> None:
             nonlocal pending
-            chunk, scoring = in_flight.popleft()
-            if scoring is not None:
-                entry, results, quarantine = scoring.result()
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(state.finish, entry, results, quarantine)
-            progress.update(chunk.rows)
+            entry, results, quarantine = in_flight.popleft().result()
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(state.finish, entry, results, quarantine)
+            progress.update(entry.rows)
 
-        for chunk in prefetch(iter_chunks(manifest, config.chunk_rows, config.window)):
-            scoring = None
-            if chunk.index not in state.done:
-                scoring = scorers.submit(process_chunk, config.engine, chunk, config.explain_all)
-            in_flight.append((chunk, scoring))
+        for index in todo:
+            in_flight.append(
+                scorers.submit(
+                    process_chunk, config.engine, Prepared(state.out, index), config.explain_all
+                )
+            )
             if len(in_flight) >= _SCORERS:
                 retire()
         while in_flight:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from ._errors import ManifestError, ResumeError
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: parcels counted towards each other (issue 18); 1 is not resumed
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ OUTPUTS = (
     "inspection_list.parquet",
     "inspection_list.csv",
     "drift.json",
+    "in-run",
 )
 SNAPSHOT = "history-snapshot"  # <SNAPSHOT>-<time>.sqlite (and its -wal, -shm) while running
 

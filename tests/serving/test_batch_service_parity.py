@@ -3,20 +3,17 @@
 
 Both start from the same record database, whose entity history holds the simulated period
 before the manifest; the manifest is screened in batch (``screen``, not recorded), then the same
-declarations are scored one by one through ``POST /v1/parcels:score`` in posting order, with
-the same keys, capacity and random-control share.
-
-A batch run reads history as a snapshot taken at its start, so the parcels of a manifest do
-not count towards each other, where the service counts each parcel it has scored: the issue
-asks batch to count them in posting order as the service does. Until it does, parity holds for
-a manifest whose parcels share no sender, recipient, address, pair or office (tested), and not
-for a manifest as posted (a strict expected failure, which turns into a failure the day batch
-counts them).
+declarations are scored one by one through ``POST /v1/parcels:score`` in the run's order
+(``screening.history.RUN_ORDER``: posting time, then item ID), with the same keys, capacity and
+random-control share. The service counts each parcel it has scored towards the next; so does a
+batch run, in that order, across its chunks.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from screening import History, Pseudonymiser, SQLiteBackend, frame_from_table
+from data_contracts import check_digit
+from screening import TOP_REASONS, History, Pseudonymiser, SQLiteBackend, frame_from_table
 from serving.batch import BatchConfig, Capacity, screen
 from tests.conftest import Trained
 from tests.serving.batch_fixtures import SECRET, World, records, world
@@ -40,7 +38,9 @@ def w(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def _posted(trained: Trained) -> pa.Table:
-    return pq.read_table(trained.data / "declarations.parquet").sort_by("posted_at")
+    """The simulated declarations in the order the service scores a batch's parcels."""
+    table = pq.read_table(trained.data / "declarations.parquet")
+    return table.sort_by([("posted_at", "ascending"), ("item_id", "ascending")])
 
 
 def _apart(table: pa.Table) -> pa.Table:
@@ -79,16 +79,33 @@ def server(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     yield from start_server(settings)
 
 
-def _batch(w: World, server: Server, manifest: pa.Table, out: Path) -> dict[str, dict[str, Any]]:
+def _batch(
+    w: World,
+    server: Server,
+    manifest: pa.Table,
+    out: Path,
+    explain_all: bool = False,
+    chunk_rows: int = 64,
+) -> dict[str, dict[str, Any]]:
     """The batch run's results by item ID, against a copy of the service's history as it is
-    before the service scores the manifest."""
+    before the service scores the manifest; in chunks (of 64 rows), so that the parcels of a
+    manifest count towards each other across chunks."""
     path = out / "manifest.parquet"
     out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(manifest, path)
+    pq.write_table(manifest, path, row_group_size=chunk_rows)
     spec = w.spec(
         history=str(server.settings.state_path), capacity=CAPACITY, random_share=RANDOM_SHARE
     )
-    screen(BatchConfig(path, out / "screened", spec, Capacity.parse("2%"), progress_bar=False))
+    config = BatchConfig(
+        path,
+        out / "screened",
+        spec,
+        Capacity.parse("2%"),
+        chunk_rows=chunk_rows,
+        explain_all=explain_all,
+        progress_bar=False,
+    )
+    screen(config)
     rows = pq.read_table(out / "screened" / "results.parquet").to_pylist()
     return {r["item_id"]: r for r in rows}
 
@@ -132,11 +149,6 @@ def test_parcels_apart_get_the_same_result_in_batch_and_service(
     assert {r["decision"] for r in batch.values()} >= {"pass", "inspect"}  # so it tells
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18: a batch run's history is a snapshot; the "
-    "parcels of a manifest do not count towards each other yet",
-)
 def test_a_manifest_as_posted_gets_the_same_result_in_batch_and_service(
     w: World, server: Server, trained: Trained, tmp_path: Path
 ) -> None:
@@ -145,3 +157,59 @@ def test_a_manifest_as_posted_gets_the_same_result_in_batch_and_service(
     batch = _batch(w, server, manifest, tmp_path)
     service = _service(server, manifest)
     assert not _differences(batch, service)
+
+
+SENDER = {
+    "name": "Twenty Parcels Trading Ltd",
+    "street": "17 Quay Road",
+    "city": "Harbourton",
+    "postcode": "HT1 7QR",
+    "country": "GB",
+}
+
+
+def _new_item(item_id: str, n: int) -> str:
+    """An item ID of the same service and country as ``item_id`` with serial 9876540n."""
+    serial = f"{98765400 + n:08d}"
+    return f"{item_id[:2]}{serial}{check_digit(serial)}{item_id[-2:]}"
+
+
+def _sender_counts(reasons: list[dict[str, Any]]) -> int:
+    """The sender's earlier parcels, as the sender's reason words them."""
+    (words,) = [r["sentence"] for r in reasons if r["group"] == "sender_history"]
+    if words.startswith("First parcel seen for this sender"):
+        return 0
+    found = re.search(r"(\d+) earlier parcels? for this sender", words)
+    assert found, words
+    return int(found.group(1))
+
+
+def test_twenty_parcels_of_one_sender_count_up_in_batch_as_in_the_service(
+    w: World, server: Server, trained: Trained, tmp_path: Path
+) -> None:
+    """Twenty parcels of a sender new to the history, in one manifest written in reverse
+    posting order and read in chunks of 6: batch gives them 0, 1, ... 19 earlier parcels of
+    the sender, exactly as the service does scoring them one by one. Two share a posting
+    time: the item ID orders them (``RUN_ORDER``), in both."""
+    table = _posted(trained)
+    rows = table.slice(table.num_rows - ROWS - 100, 20).to_pylist()
+    start = table.column("posted_at")[-1].as_py() + timedelta(hours=1)
+    for n, row in enumerate(rows):
+        row["item_id"] = _new_item(row["item_id"], n)
+        row["sender"] = dict(row["sender"], **SENDER, id_number=None)
+        row["posted_at"] = start + timedelta(minutes=n - int(n == 8))  # 7 and 8 tie
+    manifest = pa.Table.from_pylist(rows[::-1], schema=table.schema)
+    batch = _batch(w, server, manifest, tmp_path, explain_all=True, chunk_rows=6)
+    ordered = manifest.sort_by([("posted_at", "ascending"), ("item_id", "ascending")])
+    service = _service(server, ordered)
+    top = {item: r | {"reasons": r["reasons"][:TOP_REASONS]} for item, r in batch.items()}
+    assert not _differences(top, service)  # the service answers with the top reasons
+    officer = server.client("officer")
+    counts = []
+    for item in ordered.column("item_id").to_pylist():
+        r = officer.get(f"/v1/parcels/{item}/explanation")
+        assert r.status_code == 200, r.text
+        theirs = r.json()
+        assert _sender_counts(batch[item]["reasons"]) == theirs["features"]["sender_prev_parcels"]
+        counts.append(_sender_counts(batch[item]["reasons"]))
+    assert counts == list(range(20))

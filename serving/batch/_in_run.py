@@ -1,0 +1,304 @@
+"""The run's own parcels counted towards each other before any is scored (issue 18).
+
+The service scores a parcel with the history as of before it, then records it; a batch run
+gives each parcel what the service would have given it, scoring them one by one in the
+service's order (``screening.history.RUN_ORDER``: posting time, then item ID, then manifest
+row), without writing to the live store until the run completes. Parcels in one chunk can
+follow parcels of any other in that order, so a run goes in three steps:
+
+1. ``prepare`` (per chunk, in any order, on any worker): read, validate and build the chunk's
+   frame, as scoring does, and keep it in the run's folder with its row numbers, whether each
+   item is in the snapshot already, and its quarantine (``OUT/in-run/frame-NNNNNN.arrow``,
+   ``quarantine-NNNNNN.parquet``).
+2. ``count`` (once, in the driver): the keys of every parcel of the run (row, posting time,
+   item, entity tokens) in the run's order; each parcel's counts from the parcels before it,
+   per entity kind (``screening.history.run_stats``, the training replay by entity), kept by
+   manifest row where it got any (``OUT/in-run/<kind>.arrow``), then the mark ``counted``.
+3. scoring (per chunk, ``frame_of`` and ``run_history``): the frame read back and scored
+   against the snapshot plus its counts (``screening.history.RunHistory``); the frame's file
+   goes once its results are journalled.
+
+A resumed run repeats only what is missing: frames not kept yet (before the mark), chunks
+not journalled (after it). The folder goes when the run completes, with the snapshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+
+from screening import ParcelFrame, ScoringEngine
+from screening.history import (
+    KINDS,
+    RUN_FIELDS,
+    HistoryBackend,
+    RunHistory,
+    counting,
+    run_order,
+    run_stats,
+)
+
+from ._read import QUARANTINE_SCHEMA, Chunk
+from ._state import write_atomic
+
+FOLDER = "in-run"
+_MARK = "counted"
+_TOKEN = "token."
+_IN_HISTORY = "in_history"
+
+
+def folder(out: Path) -> Path:
+    return out / FOLDER
+
+
+def frame_path(out: Path, index: int) -> Path:
+    return folder(out) / f"frame-{index:06d}.arrow"
+
+
+def _stats_path(out: Path, kind: str) -> Path:
+    return folder(out) / f"{kind}.arrow"
+
+
+def _quarantine_path(out: Path, index: int) -> Path:
+    return folder(out) / f"quarantine-{index:06d}.parquet"
+
+
+def counted(out: Path) -> bool:
+    """Whether the run's parcels are counted (step 2 done)."""
+    return (folder(out) / _MARK).is_file()
+
+
+def prepared(out: Path, index: int) -> bool:
+    return frame_path(out, index).is_file() and _quarantine_path(out, index).is_file()
+
+
+def drop(out: Path) -> None:
+    shutil.rmtree(folder(out), ignore_errors=True)
+
+
+# --- 1. prepare ---------------------------------------------------------------------------
+
+
+def _frame_table(frame: ParcelFrame, rows: np.ndarray, in_history: np.ndarray) -> pa.Table:
+    columns: dict[str, pa.Array] = {"row": pa.array(rows, pa.int64())}
+    for field in dataclasses.fields(frame):
+        value = getattr(frame, field.name)
+        if field.name == "tokens":
+            for kind, tokens in value.items():
+                columns[_TOKEN + kind] = pa.array(tokens, pa.string())
+        elif value.dtype == object:
+            columns[field.name] = pa.array(value, pa.string())
+        else:
+            columns[field.name] = pa.array(value)
+    columns[_IN_HISTORY] = pa.array(in_history, pa.bool_())
+    return pa.table(columns)
+
+
+def prepare(engine: ScoringEngine, out: Path, chunk: Chunk) -> None:
+    """Step 1 of one chunk: its frame, row numbers, items known to the snapshot, quarantine."""
+    frame = engine.frame(chunk.table)
+    items = [str(i) for i in frame.item_id]
+    known = engine.history.backend.known_items(items) if items else set()
+    in_history = np.array([i in known for i in items], dtype=bool)
+    table = _frame_table(frame, chunk.row_numbers, in_history)
+    meta = {b"first_row": str(chunk.first_row).encode(), b"rows": str(chunk.rows).encode()}
+    table = table.replace_schema_metadata(meta)
+    folder(out).mkdir(parents=True, exist_ok=True)
+    write_atomic(
+        _quarantine_path(out, chunk.index), lambda tmp: pq.write_table(chunk.quarantine, tmp)
+    )
+    write_atomic(frame_path(out, chunk.index), lambda tmp: feather.write_feather(table, tmp))
+
+
+def frame_of(out: Path, index: int) -> tuple[ParcelFrame, Chunk]:
+    """A prepared chunk back: its frame, and the chunk (counts, row numbers, quarantine;
+    its table of valid records is not kept, so empty)."""
+    table = feather.read_table(frame_path(out, index))
+    meta = table.schema.metadata or {}
+    values: dict[str, Any] = {}
+    tokens: dict[str, np.ndarray] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if name.startswith(_TOKEN):
+            tokens[name[len(_TOKEN) :]] = np.asarray(column.to_numpy(zero_copy_only=False), object)
+        elif name not in ("row", _IN_HISTORY):
+            value = column.to_numpy(zero_copy_only=False)
+            values[name] = np.asarray(value, object) if pa.types.is_string(column.type) else value
+    frame = ParcelFrame(**values, tokens=tokens)
+    chunk = Chunk(
+        index,
+        int(meta[b"first_row"]),
+        int(meta[b"rows"]),
+        pa.table({}),
+        table.column("row").to_numpy(),
+        pq.read_table(_quarantine_path(out, index), schema=QUARANTINE_SCHEMA),
+    )
+    return frame, chunk
+
+
+def kept(out: Path) -> list[int]:
+    """The chunks whose frames are kept."""
+    return sorted(int(p.stem.split("-")[1]) for p in folder(out).glob("frame-*.arrow"))
+
+
+# --- 2. count -----------------------------------------------------------------------------
+
+
+def _column(paths: list[Path], name: str) -> pa.ChunkedArray:
+    chunks = []
+    for path in paths:
+        chunks.extend(feather.read_table(path, columns=[name]).column(name).chunks)
+    return pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.string())
+
+
+def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Code of each row's value (-1: empty, no entity) and the distinct values."""
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    empty = np.flatnonzero(pc.equal(encoded.dictionary, "").to_numpy(zero_copy_only=False))
+    if len(empty):
+        indices[np.isin(indices, empty)] = -1
+    return indices, encoded.dictionary
+
+
+def _pairs(sender: np.ndarray, recipient: np.ndarray) -> np.ndarray:
+    both = (sender >= 0) & (recipient >= 0)
+    pair = np.full(len(sender), -1, dtype=np.int64)
+    if both.any():
+        joint = sender[both] * (int(recipient.max()) + 1) + recipient[both]
+        pair[both] = np.unique(joint, return_inverse=True)[1].reshape(-1)
+    return pair
+
+
+def _linked(
+    backend: HistoryBackend,
+    kind: str,
+    key: tuple[np.ndarray, pa.Array],
+    partner: tuple[np.ndarray, pa.Array],
+    counts: np.ndarray,
+) -> np.ndarray:
+    """Rows whose entity the snapshot links to the row's counterpart already (so the
+    counterpart is not new to it): looked up only for entities met twice or more in the run
+    that the snapshot knows with a counterpart."""
+    (codes, names), (partners, partner_names) = key, partner
+    wanted: np.ndarray = (codes >= 0) & (partners >= 0) & counts
+    if not wanted.any():
+        return np.zeros(len(codes), dtype=bool)
+    repeated = np.flatnonzero(np.bincount(codes[codes >= 0]) > 1)
+    wanted &= np.isin(codes, repeated)
+    candidates = np.unique(codes[wanted])
+    found = backend.get_tokens(kind, names.take(pa.array(candidates)).to_pylist())
+    linking = candidates[[s is not None and s.partners > 0 for s in found]]
+    wanted &= np.isin(codes, linking)
+    if not wanted.any():
+        return np.zeros(len(codes), dtype=bool)
+    pairs = np.unique(np.stack([codes[wanted], partners[wanted]], axis=1), axis=0)
+    keys = names.take(pa.array(pairs[:, 0])).to_pylist()
+    others = partner_names.take(pa.array(pairs[:, 1])).to_pylist()
+    triples = [(kind, k, p) for k, p in zip(keys, others, strict=True)]
+    known = backend.known_links(triples)
+    hit = np.array([t in known for t in triples], dtype=bool)
+    if not hit.any():
+        return np.zeros(len(codes), dtype=bool)
+    width = len(partner_names) + 1
+    linked_keys = pairs[hit, 0] * width + pairs[hit, 1]
+    wanted &= np.isin(codes * width + partners, linked_keys)
+    return wanted
+
+
+def count(out: Path, indices: list[int], backend: HistoryBackend) -> None:
+    """Step 2: every prepared chunk's parcels counted in the run's order (see the module)."""
+    folder(out).mkdir(parents=True, exist_ok=True)
+    paths = [frame_path(out, i) for i in sorted(indices)]
+    if paths:
+        _count(out, paths, backend)
+    mark = folder(out) / _MARK
+    mark.write_text("counted\n", encoding="utf-8")
+    with open(mark, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _count(out: Path, paths: list[Path], backend: HistoryBackend) -> None:
+    rows = _column(paths, "row").to_numpy()
+    posted = _column(paths, "posted_us").to_numpy()
+    seq = run_order(posted, _column(paths, "item_id"), rows)
+    items = _codes(_column(paths, "item_id"))[0]
+    counts = counting(seq, items, _column(paths, _IN_HISTORY).to_numpy(zero_copy_only=False))
+    del items
+    row_of = np.empty(len(seq), dtype=np.int64)
+    row_of[seq] = rows
+    codes: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    for kind in KINDS:
+        if kind == "pair":
+            key = (_pairs(codes["sender"][0], codes["recipient"][0]), pa.array([], pa.string()))
+        elif kind in codes:
+            key = codes[kind]
+        else:
+            key = codes[kind] = _codes(_column(paths, _TOKEN + kind))
+        partner_kind = KINDS[kind]
+        partner = np.full(len(rows), -1, dtype=np.int64)
+        if partner_kind:
+            if partner_kind not in codes:
+                codes[partner_kind] = _codes(_column(paths, _TOKEN + partner_kind))
+            partner = codes[partner_kind][0].copy()
+            partner[_linked(backend, kind, key, codes[partner_kind], counts)] = -1
+        stats = run_stats(key[0], partner, seq, posted, counts)
+        table = pa.table(
+            {"row": row_of[stats["seq"].to_numpy()]}
+            | {name: stats[name].to_numpy() for name in RUN_FIELDS}
+        ).sort_by("row")
+        write_atomic(
+            _stats_path(out, kind),
+            lambda tmp, t=table: feather.write_feather(t, tmp, compression="uncompressed"),
+        )
+        for done in [k for k in codes if k not in _still_needed(kind)]:
+            del codes[done]
+
+
+def _still_needed(kind: str) -> set[str]:
+    """Token codes still to be read after ``kind`` (KINDS' order: sender, sender_address,
+    recipient, recipient_address, pair, office)."""
+    later = list(KINDS)[list(KINDS).index(kind) + 1 :]
+    needed = set(later) | {p for k in later if (p := KINDS[k])}
+    if "pair" in later:
+        needed |= {"sender", "recipient"}
+    return needed
+
+
+# --- 3. score -----------------------------------------------------------------------------
+
+
+def run_history(engine: ScoringEngine, out: Path, rows: np.ndarray) -> RunHistory:
+    """The history of parcels at these manifest rows (in this order): the engine's snapshot
+    plus what the run's earlier parcels added (step 2's counts)."""
+    n = len(rows)
+    run: dict[str, dict[str, np.ndarray]] = {}
+    if n:
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        for kind in KINDS:
+            table = feather.read_table(_stats_path(out, kind), memory_map=True)
+            kept_rows = table.column("row").to_numpy()
+            lo = int(np.searchsorted(kept_rows, ordered[0], side="left"))
+            hi = int(np.searchsorted(kept_rows, ordered[-1], side="right"))
+            found = table.slice(lo, hi - lo)
+            found_rows = found.column("row").to_numpy()
+            at = np.searchsorted(ordered, found_rows)
+            hit = (at < n) & (ordered[np.minimum(at, n - 1)] == found_rows)
+            place = order[at[hit]]
+            columns = {}
+            for name in RUN_FIELDS:
+                column = np.zeros(n, dtype=np.int64)
+                column[place] = found.column(name).to_numpy()[hit]
+                columns[name] = column
+            run[kind] = columns
+    return RunHistory(engine.history.backend, run, n)
