@@ -143,6 +143,10 @@ TEXT: dict[str, str] = {
     "quick_released": "Released without inspection",
     "quick_released_short": "Released",
     "quick_seized_row": "Seized: record a seizure for {item}",
+    "quick_seized_confirm": (
+        "Record a seizure of {item}? Press Enter to record it, Escape to cancel."
+    ),
+    "key_enter": "Enter",
     "quick_clean_row": "Clean: record {item} as inspected and clean",
     "quick_released_row": "Released: record {item} as released without inspection",
     "quick_hint": (
@@ -194,10 +198,11 @@ TEXT: dict[str, str] = {
     ),
     "keys_title": "Keyboard:",
     "keys_help": (
-        "/ find a parcel; on a parcel: S seized, C clean, R released, N next parcel, Q back to "
-        "the worklist; in the worklist: J and K move between rows, Enter opens. Without "
+        "/ find a parcel; on a parcel: S then Enter seized (S asks first), C clean, R "
+        "released, N next parcel, Q back to the worklist; in the worklist: J and K move "
+        "between rows, Enter opens, S (then Enter), C, R record the row's outcome. Without "
         "scripts, the browser's access keys (Alt+Shift+letter, or Control+Option+letter) do "
-        "the same."
+        "the same, except a seizure: Tab to its button and press Enter."
     ),
     "mark_open": "○",
     "mark_seized": "■",

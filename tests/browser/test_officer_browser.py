@@ -318,8 +318,9 @@ def test_twenty_flagged_parcels_are_triaged_in_two_interactions_each(
         for _ in range(10):
             item = page.get_by_role("heading", name=re.compile(r"^Parcel ")).inner_text()[7:]
             verdict = "seized" if len(done) % 5 == 0 else "clean"
-            if javascript:
-                count.press(page, "s" if verdict == "seized" else "c")
+            if javascript:  # a seizure is asked first: S, then Enter
+                for key in ("s", "Enter") if verdict == "seized" else ("c",):
+                    count.press(page, key)
                 page.wait_for_url(lambda url, item=item: item not in url.split("?")[0])
             else:
                 count.click(
@@ -331,7 +332,59 @@ def test_twenty_flagged_parcels_are_triaged_in_two_interactions_each(
         page.context.close()
     assert len(done) == 20
     assert {item: _current(osrv, item) for item in done} == done
-    assert count.n <= 2 * len(done), count.n  # at most 2 per parcel (here: 1 each, and 2 opens)
+    assert count.n <= 2 * len(done), count.n  # at most 2 per parcel (S and Enter for a seizure)
+
+
+def test_s_asks_before_it_records_a_seizure(browser: Any, osrv: Server) -> None:
+    """A stray S (or two, or one held down) records nothing: it moves to the Seized button
+    and asks; Escape or another key cancels; Enter records. Without scripts a seizure has
+    no access key: its button is reached with Tab and pressed with Enter."""
+    item, other, row_item = _open_items(osrv, origin="DE")[:3]
+    page = _sign_in(browser, osrv.url, "olga", javascript=True)
+    page.goto(f"{osrv.url}/officer/parcels/{item}")
+    seized = page.locator("#quick button[value=seized]")
+    page.keyboard.press("s")
+    ask = page.locator("#seize-confirm")
+    assert ask.is_visible() and f"Record a seizure of {item}?" in ask.inner_text()
+    assert seized.evaluate("b => b === document.activeElement")
+    page.keyboard.press("s")
+    page.keyboard.down("s")  # held down: the key repeats
+    for _ in range(3):
+        page.keyboard.down("s")
+    page.keyboard.up("s")
+    page.wait_for_timeout(200)
+    assert _current(osrv, item) is None and page.url.split("?")[0].endswith(item)
+    page.keyboard.press("Escape")
+    assert not ask.is_visible()
+    page.keyboard.press("Enter")  # the question is gone: Enter on the page records nothing
+    page.keyboard.press("s")
+    page.keyboard.press("x")  # any other key cancels
+    assert not ask.is_visible()
+    page.wait_for_timeout(200)
+    assert _current(osrv, item) is None
+    page.keyboard.press("s")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: item not in url.split("?")[0])
+    assert _current(osrv, item) == "seized"
+    # the worklist's S asks the same way for the focused row
+    page.goto(f"{osrv.url}/officer/queue?status=open&origin=DE&sort=item&dir=asc")
+    page.locator(f"tr[data-item='{row_item}'] a.item").focus()
+    page.keyboard.press("s")
+    assert f"Record a seizure of {row_item}?" in page.locator("#seize-confirm").inner_text()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(200)
+    assert _current(osrv, row_item) is None
+    page.context.close()
+    # scripts off: no access key records a seizure; Tab to the button, Enter records it
+    page = _sign_in(browser, osrv.url, "olga", javascript=False)
+    page.goto(f"{osrv.url}/officer/parcels/{other}")
+    seized = page.locator("#quick button[value=seized]")
+    assert seized.get_attribute("accesskey") is None
+    page.locator("#quick button[value=seized]").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: other not in url.split("?")[0])
+    assert _current(osrv, other) == "seized"
+    page.context.close()
 
 
 def test_the_sorter_is_refused(browser: Any, osrv: Server) -> None:
