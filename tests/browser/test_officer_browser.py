@@ -270,7 +270,47 @@ def test_the_case_record_prints_on_one_page(browser: Any, osrv: Server) -> None:
     page.context.close()
 
 
-def _tiny_png() -> bytes:
+def test_a_case_record_with_two_photos_and_long_notes_prints_on_one_page(
+    browser: Any, osrv: Server, tmp_path: Path
+) -> None:
+    """A full case: every field, notes near their limit, a corrected outcome and two
+    photos; the photos print as thumbnails beside each other, on the one A4 page."""
+    item = _open_items(osrv, origin="CN")[0]
+    page = _sign_in(browser, osrv.url, "olga")
+    page.goto(f"{osrv.url}/officer/parcels/{item}")
+    page.locator("#quick").get_by_role("button", name="Seized").click()
+    page.goto(f"{osrv.url}/officer/parcels/{item}#case")
+    page.get_by_label("Seal or bag number").fill("NL-SEAL-004212")
+    page.get_by_label("Concealment", exact=True).select_option("vacuum_sealed")
+    page.locator("#c-substance").select_option("cocaine")
+    page.get_by_label("Substance gross weight, in grams").fill("14,2")
+    page.get_by_label("Substance net weight, in grams").fill("10.5")
+    page.get_by_label("Laboratory reference").fill("LAB-2026-0092")
+    notes = " ".join(["Found in the lining of a gift box, two vacuum-sealed packets."] * 12)
+    page.locator("#c-notes").fill(notes)
+    page.get_by_role("button", name="Save the case record").click()
+    assert page.locator("#case-saved").is_visible()
+    for name, size in (("photo-front.png", (1600, 1200)), ("photo-open.png", (900, 1600))):
+        photo = tmp_path / name
+        photo.write_bytes(_tiny_png(*size))
+        page.get_by_label("Add a photo or scan").set_input_files(str(photo))
+        page.get_by_role("button", name="Add", exact=True).click()
+    assert page.locator("#attachments li").count() == 2
+    page.get_by_role("link", name="Print the case record (one page)").click()
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4", print_background=True)
+    (SHOTS / "case-record-two-photos.pdf").write_bytes(pdf)
+    thumbs = page.locator(".case-record .attachments img")
+    assert thumbs.count() == 2
+    for k in range(2):  # each fits a printed thumbnail's box (4 cm, about 150 CSS px, a side)
+        box = thumbs.nth(k).bounding_box()
+        assert box is not None and 0 < box["width"] <= 152 and 0 < box["height"] <= 152, box
+    assert _pdf_pages(pdf) == 1
+    page.context.close()
+
+
+def _tiny_png(width: int = 1, height: int = 1) -> bytes:
+    """A red PNG of ``width`` by ``height`` pixels (small as a file at any size)."""
     import struct
     import zlib
 
@@ -278,10 +318,10 @@ def _tiny_png() -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    raw = b"\x00\xff\x00\x00"
+    raw = (b"\x00" + b"\xff\x00\x00" * width) * height
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
