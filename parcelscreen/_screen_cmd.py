@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -89,6 +90,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="write the output files only: record no decision (they then "
         "reach no officer's worklist)",
     )
+    p.add_argument(
+        "--exchange-config",
+        type=existing_file,
+        default=None,
+        help="exchange settings, for a model that reads the partner-seizure features "
+        "(default: PARCELSCREEN_EXCHANGE_CONFIG)",
+    )
     p.set_defaults(func=run)
 
 
@@ -170,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     from ._env_keys import keys_from_env
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    stack = ExitStack()
     try:
         keys = keys_from_env(KeySettings)  # the development keys: refused in production
         capacity = Capacity.parse(args.capacity)
@@ -191,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             registry = ModelRegistry(path)
             bundle, version = registry.load(args.alias), registry.resolve(args.alias)
+        _partners(args, bundle, settings, stack)
         spec = EngineSpec.from_keys(
             keys,
             bundle,
@@ -221,5 +231,37 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, ScreeningError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        stack.close()
     print(json.dumps(summary, indent=1))
     return 0
+
+
+def _partners(
+    args: argparse.Namespace, bundle: Path, settings: Settings | None, stack: ExitStack
+) -> None:
+    """For a model that reads the partner-seizure features: the exchange source of this
+    process's batch engines (the exchange settings and the record database's partners'
+    indicators), or a warning that every parcel is scored without partners' hits."""
+    from serving import Record
+    from serving import Settings as ServiceSettings
+    from serving.batch import use_exchange
+
+    from ._exchange_source import exchange_source, reads_exchange
+
+    use_exchange(None)
+    if not reads_exchange(bundle):
+        return
+    config = args.exchange_config or os.environ.get("PARCELSCREEN_EXCHANGE_CONFIG")
+    if not config:
+        print(
+            "warning: the model reads the partner-seizure features but no exchange is "
+            "configured (--exchange-config or PARCELSCREEN_EXCHANGE_CONFIG): every parcel is "
+            "scored without partners' hits, and its reasons say so",
+            file=sys.stderr,
+        )
+        return
+    record = Record(settings or ServiceSettings(), must_exist=True)
+    stack.callback(record.close)
+    stack.callback(use_exchange, None)
+    use_exchange(exchange_source(Path(config), record, require_indicators=False))

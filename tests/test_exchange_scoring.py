@@ -208,6 +208,49 @@ def test_partner_inputs_kept_as_columns_score_the_same(partner_trained: PartnerT
     ]
 
 
+def test_batch_screening_scores_partner_hits(
+    partner_trained: PartnerTrained, tmp_path: Path
+) -> None:
+    """``screen`` of a model that reads the partner features: each chunk's inputs are taken
+    from its clear parties when it is prepared and kept beside its pseudonymised frame."""
+    from serving.batch import BatchConfig, Capacity, EngineSpec, screen, use_exchange
+
+    table = partner_trained.declarations
+    ids = table.column("item_id").to_pylist()
+    hits = [i for i, item in enumerate(ids) if item in partner_trained.seized_at_partner][:20]
+    manifest = table.take(pa.array(sorted({*hits, *range(0, 300)})))
+    pq.write_table(manifest, tmp_path / "m.parquet")
+    spec = EngineSpec(str(partner_trained.run.bundle), partner_trained.run.version)
+    index = StoreIndex(partner_trained.store)
+    use_exchange(ExchangeSource(partner_trained.tokens, lambda: [EPOCH], index))
+    try:
+        config = BatchConfig(
+            tmp_path / "m.parquet",
+            tmp_path / "out",
+            spec,
+            Capacity.parse("2%"),
+            chunk_rows=100,
+            explain_all=True,
+            progress_bar=False,
+        )
+        summary = screen(config)
+    finally:
+        use_exchange(None)
+    assert summary["rows_scored"] == manifest.num_rows
+    results = pq.read_table(tmp_path / "out" / "results.parquet").to_pylist()
+    partner = {
+        r["item_id"]: x["sentence"]
+        for r in results
+        for x in r["reasons"]
+        if x["group"] == "partner_seizures"
+    }
+    hit_items = {ids[i] for i in hits}
+    assert all("matches a seizure reported by partner nl" in partner[i] for i in hit_items)
+    assert not any("not checked" in s for s in partner.values())
+    plain = [s for s in partner.values() if s.startswith("No seizure reported by a partner")]
+    assert len(plain) > manifest.num_rows // 2  # most parcels: checked, no hit
+
+
 def test_a_parcel_without_tokens_is_scored_without_a_hit_and_says_so(
     partner_trained: PartnerTrained,
 ) -> None:

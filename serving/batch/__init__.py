@@ -8,7 +8,7 @@ own parcels counted towards each other as the service would have counted them).
 
 from ._errors import BatchError, HaltedError, ManifestError, ReconciliationError, ResumeError
 from ._finalise import Capacity, inspection_list
-from ._keys import EngineSpec, engine_for
+from ._keys import EngineSpec, engine_for, use_exchange
 from ._read import QUARANTINE_SCHEMA, Chunk, iter_chunks
 from ._run import DEFAULT_CHUNK_ROWS, BatchConfig, screen
 from ._score import RESULT_SCHEMA, score_chunk
@@ -31,4 +31,5 @@ __all__ = [
     "iter_chunks",
     "score_chunk",
     "screen",
+    "use_exchange",
 ]

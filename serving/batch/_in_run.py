@@ -37,6 +37,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from screening import ParcelFrame, ScoringEngine
+from screening.exchange import ExchangeInputs
 from screening.history import (
     KINDS,
     RUN_FIELDS,
@@ -77,6 +78,17 @@ def counted(out: Path) -> bool:
     return (folder(out) / _MARK).is_file()
 
 
+def exchange_path(out: Path, index: int) -> Path:
+    """A chunk's partner-seizure inputs (only for a model that reads them)."""
+    return folder(out) / f"exchange-{index:06d}.arrow"
+
+
+def exchange_of(out: Path, index: int) -> ExchangeInputs | None:
+    """A prepared chunk's partner-seizure inputs, where its model reads them."""
+    path = exchange_path(out, index)
+    return ExchangeInputs.from_arrow(feather.read_table(path)) if path.is_file() else None
+
+
 def prepared(out: Path, index: int) -> bool:
     return frame_path(out, index).is_file() and _quarantine_path(out, index).is_file()
 
@@ -113,6 +125,12 @@ def prepare(engine: ScoringEngine, out: Path, chunk: Chunk) -> None:
     meta = {b"first_row": str(chunk.first_row).encode(), b"rows": str(chunk.rows).encode()}
     table = table.replace_schema_metadata(meta)
     folder(out).mkdir(parents=True, exist_ok=True)
+    # a model that reads the partner-seizure features: the chunk's, from its clear parties
+    # (which the kept frame no longer has), kept before the frame that marks it prepared
+    exchange = engine.exchange_inputs(chunk.table, frame)
+    if exchange is not None:
+        kept = exchange.to_arrow()
+        write_atomic(exchange_path(out, chunk.index), lambda tmp: feather.write_feather(kept, tmp))
     write_atomic(
         _quarantine_path(out, chunk.index), lambda tmp: pq.write_table(chunk.quarantine, tmp)
     )

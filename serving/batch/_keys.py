@@ -14,6 +14,7 @@ import hmac
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from screening import (
     DecisionPolicy,
@@ -27,6 +28,9 @@ from screening import (
 )
 
 from .._settings import DEV_PSEUDONYMISATION_KEY, DEV_SECRET_KEY, KeySettings
+
+if TYPE_CHECKING:
+    from screening.exchange import ExchangeSource
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,16 @@ class EngineSpec:
 
 _ENGINES: dict[EngineSpec, ScoringEngine] = {}
 _LOCK = threading.Lock()
+#: Partner-seizure features for a model that reads them, set by the command that starts the
+#: run in this process (``use_exchange``); a Dask worker process has none, so such a model
+#: scores there without partners' hits, and each parcel's reasons say so.
+_EXCHANGE: list[ExchangeSource] = []
+
+
+def use_exchange(source: ExchangeSource | None) -> None:
+    """The exchange source of the engines built from now on in this process (None: none)."""
+    with _LOCK:
+        _EXCHANGE[:] = [] if source is None else [source]
 
 
 @functools.cache
@@ -102,6 +116,7 @@ def engine_for(spec: EngineSpec) -> ScoringEngine:
                 Pseudonymiser(spec.pseudonymisation_key),
                 DecisionPolicy(spec.capacity, spec.random_share),
                 decision_key(spec.secret_key),
+                _EXCHANGE[0] if _EXCHANGE and model.spec.reads_exchange else None,
             )
             _ENGINES[spec] = engine
         return engine

@@ -29,7 +29,17 @@ from ._finalise import (
     ranking_candidates,
     write_table,
 )
-from ._in_run import count, counted, drop, frame_of, kept, prepare, prepared, run_history
+from ._in_run import (
+    count,
+    counted,
+    drop,
+    exchange_of,
+    frame_of,
+    kept,
+    prepare,
+    prepared,
+    run_history,
+)
 from ._keys import EngineSpec, engine_for, release_engine
 from ._progress import Progress, log
 from ._read import Chunk, iter_chunks
@@ -97,7 +107,8 @@ def process_chunk(
     frame, read = frame_of(chunk.out, chunk.index)
     rows = read.row_numbers
     history = run_history(engine, chunk.out, rows)
-    results, counts = score_chunk(engine, frame, rows, explain_all, history)
+    exchange = exchange_of(chunk.out, chunk.index)
+    results, counts = score_chunk(engine, frame, rows, explain_all, history, exchange)
     quarantined = len(np.unique(read.quarantine.column("row").to_numpy()))
     entry = ChunkDone(
         read.index,

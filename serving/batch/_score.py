@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from screening import SCORED_SCHEMA, TOP_REASONS, ParcelFrame, ScoringEngine, bin_counts
+from screening.exchange import ExchangeInputs
 from screening.history import RunHistory
 
 #: A batch's result rows: the manifest row number, then the engine's scored columns.
@@ -49,6 +50,7 @@ def score_chunk(
     rows: np.ndarray,
     explain_all: bool = False,
     history: RunHistory | None = None,
+    exchange: ExchangeInputs | None = None,
 ) -> tuple[pa.Table, dict[str, list[int]]]:
     """Results of a chunk's valid records (a table of them, or their frame; at manifest
     ``rows``) and drift counts, against the run's ``history`` (None: the engine's store as it
@@ -56,14 +58,19 @@ def score_chunk(
     (``engine.decision_key``), the one the service draws with; every parcel is explained in
     full with ``explain_all``, else the flagged ones' top reasons. A run's history was
     recorded for the whole run at once, so ``record`` asks it for each parcel's turn and
-    writes nothing."""
+    writes nothing. ``exchange``: the partner-seizure inputs of a frame, for a model that
+    reads them (of a table, computed here)."""
     frame = engine.frame(table) if isinstance(table, pa.Table) else table
+    if exchange is None and isinstance(table, pa.Table):
+        exchange = engine.exchange_inputs(table, frame)  # None unless the model reads them
     scorer = engine if history is None else with_history(engine, history)
     record = history is not None
     if explain_all:
-        scored = scorer.score_frame(frame, "all", record=record, top=None)
+        scored = scorer.score_frame(frame, "all", record=record, top=None, exchange=exchange)
     else:
-        scored = scorer.score_frame(frame, "flagged", record=record, top=TOP_REASONS)
+        scored = scorer.score_frame(
+            frame, "flagged", record=record, top=TOP_REASONS, exchange=exchange
+        )
     result = scored.to_arrow().add_column(0, RESULT_SCHEMA.field("row"), pa.array(rows, pa.int64()))
     model = engine.model
     counts = drift_counts(model.reference, scored.probability, scored.features, model.spec.names)
