@@ -3,28 +3,40 @@
 Per seed: three authorities (NL, BE, DE) over 26 weeks that share vendors and drops
 (``training.simulation._agencies``); NL and DE export their seizures weekly as indicators
 (tokens through the 2HashDH OPRF, one epoch), BE matches its parcels point-in-time. At BE,
-two models on the same rows, one with and one without the exchange features (monotone
-constraints: a hit can only raise a score), tested on the last 13 weeks against the truth and
-retrained every 4 weeks on the labels known by then (prequential): ``selective``, BE's own
+two models on the same rows, one with and one without the exchange features (the product's
+feature matrix of a model that reads them, ``FeatureSpec.with_exchange``, and their declared
+monotone constraints: a hit can only raise a score), tested on the last 13 weeks against the
+truth and retrained every 4 weeks on the labels known by then (prequential): ``selective``, BE's own
 inspections as recorded (with the exchange, officers also open partner hits as tip-offs, so
 their outcomes are labels too); ``full``, every parcel's truth 14 days after posting.
 Figures: Precision@1% overall and on parcels whose sender or recipient address is new to BE
 but was seized at a partner before posting; token matching's recall for parties with one
 typo and false match rate.
+
+``--scoring``: what the partner-seizure features cost the scoring engine per parcel, one
+parcel per call (``scoring_cost``), a model without them (with and without an exchange source
+configured) beside one that reads them, tokens from two real custodians cold and cached.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import statistics
 import sys
+import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import xgboost
 
 from screening import (
@@ -38,7 +50,7 @@ from screening import (
     replay,
 )
 from screening.exchange import (
-    EXCHANGE_FEATURES,
+    EXCHANGE_MONOTONE,
     DirectTokens,
     PartnerIndex,
     exchange_matrix,
@@ -282,8 +294,11 @@ def one_seed(
         ("full", "without"): (later, illicit),
         ("full", "with"): (later, illicit),
     }
-    x_with = np.hstack([x_base, x_ex])
-    mono_with = [0] * x_base.shape[1] + [1] * len(EXCHANGE_FEATURES)
+    # the product's model input: the spec that reads the partner-seizure features after the
+    # others (as `parcelscreen train` makes it), each feature's declared monotone sign
+    spec_with = spec.with_exchange()
+    x_with = feature_matrix(frame, history, spec_with, x_ex).astype(np.float64)
+    mono_with = [EXCHANGE_MONOTONE.get(name, 0) for name in spec_with.names]
     starts = list(range(cut, int(posted.max()) + 1, 4 * 7 * DAY_US))  # retrain every 4 weeks
     out["train_hits_at_last_retrain"] = int((hit & (later < starts[-1])).sum())
     for (lane, name), (when, labels) in lanes.items():
@@ -384,13 +399,110 @@ def run(
     return rows
 
 
+class _KeyedTokens:
+    """Training tokens as a keyed hash (the OPRF's group arithmetic would cost minutes for a
+    training set; the scoring below goes through the real custodians)."""
+
+    def tokens(self, inputs: Sequence[str], epoch: str) -> list[str]:
+        return [
+            f"{epoch}:" + hmac.new(b"bench", t.encode(), hashlib.sha256).hexdigest()[:32]
+            for t in inputs
+        ]
+
+
+def scoring_cost(parcels: int = 30_000, calls: int = 400) -> list[dict[str, Any]]:
+    """The engine scoring one parcel per call (the service's hot path, record off), in
+    microseconds per parcel: a model without the partner-seizure features with no exchange
+    source (baseline) and with one configured (ours: it must not be asked); a model that
+    reads them, its parties' tokens from two real custodians, cache cold and warm."""
+    from data_contracts import ParcelDeclaration
+    from screening import DecisionPolicy, History, LoadedModel, ScoringEngine
+    from screening.exchange import (
+        Custodian,
+        ExchangeSource,
+        TokenClient,
+        create_custodians,
+        deal_epoch,
+    )
+    from training import run_training
+    from training.simulation import write_simulation
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-exchange-"))
+    config = SimulationConfig(
+        parcels=parcels, days=90, inspection_rate=0.3, random_share=0.3, seed=3, prevalence=0.01
+    )
+    write_simulation(simulate(config), tmp / "sim")
+    plain = LoadedModel.load(run_training(tmp / "sim", tmp / "r1", KEY, validate=False).bundle)
+    keyed = ExchangeSource(_KeyedTokens(), lambda: [EPOCH], PartnerIndex)
+    with_ex = LoadedModel.load(
+        run_training(tmp / "sim", tmp / "r2", KEY, validate=False, exchange=keyed).bundle
+    )
+    create_custodians(tmp / "custody", ["c1", "c2"], 2, {"be": 10**8})
+    group = [Custodian(tmp / "custody" / name) for name in ("c1", "c2")]
+    deal_epoch(group, 2, EPOCH, "2099-12-31")
+    rows = pq.read_table(tmp / "sim" / "declarations.parquet").slice(0, calls).to_pylist()
+    decls = [ParcelDeclaration.model_validate(r) for r in rows]
+
+    def source() -> ExchangeSource:
+        return ExchangeSource(TokenClient(group, 2, "be"), lambda: [EPOCH], PartnerIndex, b"c" * 32)
+
+    def engine(model: LoadedModel, src: ExchangeSource | None) -> ScoringEngine:
+        policy = DecisionPolicy()
+        return ScoringEngine(model, History(), Pseudonymiser(KEY), policy, b"k" * 32, src)
+
+    def per_parcel(e: ScoringEngine) -> float:
+        started = time.perf_counter()
+        for d in decls:
+            e.score_declarations([d], explain="none", record=False)
+        return (time.perf_counter() - started) / len(decls) * 1e6
+
+    per_parcel(engine(plain, None))  # warm
+    configured = source()
+    base, ours = per_parcel(engine(plain, None)), per_parcel(engine(plain, configured))
+    cached = source()
+    scorer = engine(with_ex, cached)
+    cold = per_parcel(scorer)
+    warm = per_parcel(scorer)
+    asked = cached.counts["asked"]
+    return [
+        {
+            "figure": "model without partner features, one parcel per call: source "
+            "configured against none",
+            "ours": round(ours),
+            "baseline": round(base),
+            "unit": "us/parcel",
+            "asked": configured.counts["parcels"],
+        },
+        {
+            "figure": "model with partner features, tokens cached, against the model without",
+            "ours": round(warm),
+            "baseline": round(base),
+            "unit": "us/parcel",
+        },
+        {
+            "figure": "model with partner features, tokens not cached (2 custodians), against "
+            "cached",
+            "ours": round(cold),
+            "baseline": round(warm),
+            "unit": "us/parcel",
+            "elements_asked": asked,
+        },
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.exchange", description=__doc__)
     p.add_argument("--seeds", default="1,2,3,4,5")
     p.add_argument("--parcels-per-week", type=int, default=3000)
     p.add_argument("--prevalence", type=float, default=0.005)
+    p.add_argument(
+        "--scoring",
+        action="store_true",
+        help="only the scoring cost of partner-seizure features (scoring_cost)",
+    )
     a = p.parse_args(argv)
-    for row in run(a.seeds, a.parcels_per_week, a.prevalence):
+    rows = scoring_cost() if a.scoring else run(a.seeds, a.parcels_per_week, a.prevalence)
+    for row in rows:
         print(json.dumps(row, default=str))
     return 0
 
