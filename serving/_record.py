@@ -291,7 +291,7 @@ _SUBSTANCE = ("inspected", "result", "substance", "quantity_g", "selection_reaso
 def _check_changes(item_id: str, record: dict[str, Any], current: OutcomeRow) -> None:
     """Refuse a correction that says what the current outcome says already (it would add a
     record, and a decision-log entry, that corrects nothing)."""
-    if any(record.get(k) != current.record.get(k) for k in _SUBSTANCE):
+    if any(_said(record.get(k)) != _said(current.record.get(k)) for k in _SUBSTANCE):
         return
     said = current.result.replace("not_inspected", "released without inspection")
     found = [f"{k} {record[k]}" for k in ("substance", "quantity_g") if record.get(k)]
@@ -303,6 +303,12 @@ def _check_changes(item_id: str, record: dict[str, Any], current: OutcomeRow) ->
         "nothing was recorded",
         _current(current),
     )
+
+
+def _said(value: Any) -> Any:
+    """A value as a correction compares it: text without case or surrounding blanks (the
+    officer's pick-list writes "Cocaine" where a client may send "cocaine")."""
+    return value.strip().casefold() if isinstance(value, str) else value
 
 
 def _answer(row: OutcomeRow, request_id: str) -> dict[str, Any]:

@@ -237,7 +237,8 @@ def test_a_correction_that_changes_nothing_is_refused_and_writes_nothing(osrv: S
     first = _seized(osrv, item)
     logged = len(_log(osrv, item))
     same = _correction(item, first, "typo", result="seized", substance="cocaine", quantity_g=12.5)
-    r = _post(osrv, same | {"officer_ref": "NL-C-0099"})  # who and when do not count
+    # who recorded it, when, and the case of a word change nothing of the outcome
+    r = _post(osrv, same | {"officer_ref": "NL-C-0099", "substance": " Cocaine"})
     assert r.status_code == 409, r.text
     error = r.json()["error"]
     assert error["code"] == "outcome_unchanged"
