@@ -30,4 +30,4 @@ class LoopConfig:
     train_weight_cap: float = 10.0
     calibrate_every: int = 4  # weeks between cross-fitted calibrations
     unlabelled: int = 0  # PU learning: this many never-opened parcels as negatives (0: off)
-    threads: int = 2
+    threads: int = 1  # XGBoost threads: 2 ran ten times slower on 2 shared, loaded cores
