@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -342,6 +343,18 @@ def _custody(folder: Path) -> list[Custodian]:
     return group
 
 
+def _refused(folder: Path, requester: str) -> int:
+    db = sqlite3.connect(folder / "c1" / "requests.sqlite")
+    try:
+        ((n,),) = db.execute(
+            "SELECT COUNT(*) FROM requests WHERE requester = ? AND refused IS NOT NULL",
+            (requester,),
+        )
+    finally:
+        db.close()
+    return int(n)
+
+
 def _requests(folder: Path, requester: str) -> int:
     custodian = Custodian(folder / "c1")
     try:
@@ -447,6 +460,8 @@ def test_the_service_scores_without_a_hit_when_the_custodians_refuse(
             "not checked (no exchange token: custodian c1 refused be's request: quota"
             in (partner["sentence"])
         )
+        # the request refused before the transaction is not sent again inside it
+        assert _refused(custody, "be") == 1
     finally:
         for name in ("c1", "c2"):
             custodian = Custodian(custody / name)

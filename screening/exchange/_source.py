@@ -37,6 +37,8 @@ from ._variants import ROLES, party_variants
 log = logging.getLogger("screening.exchange")
 #: Tokens kept per epoch in a source's cache (least recently used go first).
 CACHE_SIZE = 200_000
+#: Seconds after a refused token request during which no other is sent (the refusal stands).
+REFUSAL_BACKOFF_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ class ExchangeSource:
         self.index = index
         self._key = cache_key
         self._size = cache_size
+        #: when the custodians last refused, and why (see ``_ask``)
+        self._refused: tuple[float, str] | None = None
+        self.backoff_s = REFUSAL_BACKOFF_S
         self._cache: dict[str, OrderedDict[bytes, str]] = {}
         self._lock = threading.Lock()
         self.counts = {"parcels": 0, "unavailable": 0, "asked": 0, "cached": 0}
@@ -137,8 +142,7 @@ class ExchangeSource:
         """Tokens of ``texts`` in ``epoch``, the cache's where it has them (raises whatever
         the tokeniser raises for the others)."""
         if self._key is None:
-            self.counts["asked"] += len(texts)
-            return dict(zip(texts, self.tokeniser.tokens(list(texts), epoch), strict=True))
+            return dict(zip(texts, self._ask(list(texts), epoch), strict=True))
         cache = self._cache.setdefault(epoch, OrderedDict())
         digests = {text: self._digest(epoch, text) for text in texts}
         found: dict[str, str] = {}
@@ -150,13 +154,25 @@ class ExchangeSource:
         missing = [t for t in texts if t not in found]
         self.counts["cached"] += len(found)
         if missing:
-            self.counts["asked"] += len(missing)
-            for text, token in zip(missing, self.tokeniser.tokens(missing, epoch), strict=True):
+            for text, token in zip(missing, self._ask(missing, epoch), strict=True):
                 found[text] = token
                 cache[digests[text]] = token
             while len(cache) > self._size:
                 cache.popitem(last=False)
         return found
+
+    def _ask(self, texts: list[str], epoch: str) -> list[str]:
+        """The custodians' tokens of ``texts``; for ``backoff_s`` after a refusal, that
+        refusal again without asking (a requester past its quota does not send, and the
+        custodians do not log, a refused request per batch)."""
+        if self._refused is not None and time.monotonic() - self._refused[0] < self.backoff_s:
+            raise ScreeningError(self._refused[1])
+        self.counts["asked"] += len(texts)
+        try:
+            return list(self.tokeniser.tokens(texts, epoch))
+        except (ScreeningError, OSError, sqlite3.Error) as exc:
+            self._refused = (time.monotonic(), str(exc).strip() or type(exc).__name__)
+            raise
 
     def prefetch(self, parties: Sequence[Mapping[str, Any]]) -> None:
         """Ask now for the tokens of ``parties`` the cache lacks (a service does so before
