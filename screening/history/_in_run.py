@@ -35,7 +35,7 @@ from ._partitioned import replay_entities
 RUN_ORDER = ("posted_us", "item_id", "row")
 #: What a run's parcel got from the run's parcels before it, per entity kind.
 RUN_FIELDS = ("parcels", "first_us", "last_us", "partners")
-_PART_ROWS = 1_000_000  # entity rows replayed at a time (whole entities, by key)
+_PART_ROWS = 200_000  # entity rows replayed at a time (whole entities, by key)
 Columns = Mapping[str, np.ndarray]
 
 
@@ -63,39 +63,52 @@ def counting(seq: np.ndarray, item: np.ndarray, in_history: np.ndarray) -> np.nd
 
 def run_stats(
     key: np.ndarray, partner: np.ndarray, seq: np.ndarray, time: np.ndarray, counts: np.ndarray
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Of one entity kind: each parcel's counts from the run's parcels before it.
 
     ``key``: the parcel's entity (a code; -1: none), ``partner`` its counterpart (-1: none, or
-    one the history links to the entity already), ``seq`` its place in the run's order,
-    ``time`` its posting time, ``counts`` whether it counts (:func:`counting`). Returns
-    ``seq`` and :data:`RUN_FIELDS` of the parcels that got anything (``parcels`` > 0).
+    one the history links to the entity already), ``seq`` its place in the run's order (a
+    permutation of 0..n-1), ``time`` its posting time, ``counts`` whether it counts
+    (:func:`counting`). Returns :data:`RUN_FIELDS`, one value per parcel (zeros: nothing).
+    Entities are replayed a part at a time (whole entities, by key), so that memory beyond
+    the returned columns stays bounded however long the run.
     """
+    n = len(key)
+    out = {name: np.zeros(n, dtype=np.int64) for name in RUN_FIELDS}
     has = key >= 0
-    seen = np.bincount(key[has]) if has.any() else np.zeros(0, dtype=np.int64)
+    if not has.any():
+        return out
+    seen = np.bincount(key[has])
     has[has] = seen[key[has]] > 1  # an entity met once in the run gets nothing from it
+    del seen
     rows = np.flatnonzero(has)
-    table = pd.DataFrame(
-        {
-            "key": key[rows],
-            "kind": np.int8(0),
-            "seq": seq[rows],
-            "time": time[rows],
-            "partner": partner[rows],
-            "seized": np.int8(0),
-            "clean": np.int8(0),
-            "counts": counts[rows].astype(np.int8),
-        }
-    )
-    parts = max(1, -(-len(table) // _PART_ROWS))
-    found = []
-    for part in range(parts):  # whole entities at a time, so memory stays bounded
-        mine = table[table["key"].to_numpy() % parts == part] if parts > 1 else table
-        stats = replay_entities(mine)
-        found.append(stats.loc[stats["parcels"].to_numpy() > 0, ["seq", *RUN_FIELDS]])
-    if not found:
-        return pd.DataFrame({name: np.zeros(0, np.int64) for name in ("seq", *RUN_FIELDS)})
-    return pd.concat(found, ignore_index=True)
+    del has
+    parts = max(1, -(-len(rows) // _PART_ROWS))
+    part = key[rows] % parts
+    rows = rows[np.argsort(part, kind="stable")]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=parts))])
+    del part
+    position = np.empty(n, dtype=np.int64)
+    position[seq] = np.arange(n, dtype=np.int64)  # each place in the order's parcel
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        mine = rows[a:b]
+        table = pd.DataFrame(
+            {
+                "key": key[mine],
+                "kind": np.int8(0),
+                "seq": seq[mine],
+                "time": time[mine],
+                "partner": partner[mine],
+                "seized": np.int8(0),
+                "clean": np.int8(0),
+                "counts": counts[mine].astype(np.int8),
+            }
+        )
+        stats = replay_entities(table)
+        at = position[stats["seq"].to_numpy()]
+        for name in RUN_FIELDS:
+            out[name][at] = stats[name].to_numpy()
+    return out
 
 
 def merged(snapshot: Columns, run: Columns) -> dict[str, np.ndarray]:

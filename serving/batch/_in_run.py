@@ -246,14 +246,12 @@ def count(out: Path, indices: list[int], backend: HistoryBackend) -> None:
 
 
 def _count(out: Path, paths: list[Path], backend: HistoryBackend) -> None:
-    rows = _column(paths, "row").to_numpy()
+    rows = _column(paths, "row").to_numpy()  # increasing: chunks in file order
     posted = _column(paths, "posted_us").to_numpy()
     seq = run_order(posted, _column(paths, "item_id"), rows)
     items = _codes(_column(paths, "item_id"))[0]
     counts = counting(seq, items, _column(paths, _IN_HISTORY).to_numpy(zero_copy_only=False))
     del items
-    row_of = np.empty(len(seq), dtype=np.int64)
-    row_of[seq] = rows
     codes: dict[str, tuple[np.ndarray, pa.Array]] = {}
     for kind in KINDS:
         if kind == "pair":
@@ -270,10 +268,9 @@ def _count(out: Path, paths: list[Path], backend: HistoryBackend) -> None:
             partner = codes[partner_kind][0].copy()
             partner[_linked(backend, kind, key, codes[partner_kind], counts)] = -1
         stats = run_stats(key[0], partner, seq, posted, counts)
-        table = pa.table(
-            {"row": row_of[stats["seq"].to_numpy()]}
-            | {name: stats[name].to_numpy() for name in RUN_FIELDS}
-        ).sort_by("row")
+        got = stats["parcels"] > 0  # a parcel that got nothing from the run is not kept
+        table = pa.table({"row": rows[got]} | {name: stats[name][got] for name in RUN_FIELDS})
+        del stats, got, partner
         write_atomic(
             _stats_path(out, kind),
             lambda tmp, t=table: feather.write_feather(t, tmp, compression="uncompressed"),

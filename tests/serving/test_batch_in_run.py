@@ -37,6 +37,7 @@ from screening import (
     frame_from_table,
 )
 from screening.history import RUN_ORDER
+from screening.history import _in_run as in_run
 from serving.batch._in_run import count, frame_of, prepare, run_history
 from serving.batch._read import QUARANTINE_SCHEMA, Chunk
 from tests.factories import declaration
@@ -45,12 +46,16 @@ from tests.screening.helpers import KEY, T0
 
 @dataclass
 class _Engine:
-    """What the steps read of an engine: its frame builder and its history."""
+    """What the steps read of an engine: its frame builder, its history, and its partner
+    inputs (none: a model that reads no partner features)."""
 
     history: History
 
     def frame(self, table: pa.Table) -> ParcelFrame:
         return frame_from_table(table, Pseudonymiser(KEY))
+
+    def exchange_inputs(self, parties: pa.Table, frame: ParcelFrame) -> None:
+        return None
 
 
 def _declarations(seed: int, n: int, first_serial: int) -> list[ParcelDeclaration]:
@@ -92,12 +97,15 @@ def _service(backend: MemoryBackend, run: list[ParcelDeclaration]) -> np.ndarray
     return out
 
 
+@pytest.mark.parametrize("part_rows", [None, 7])  # 7: replayed in many parts of entities
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 @pytest.mark.parametrize("seed", range(3))
 def test_a_run_counts_its_parcels_as_the_service_does(
-    store: str, seed: int, tmp_path: Path
+    store: str, seed: int, part_rows: int | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert RUN_ORDER == ("posted_us", "item_id", "row")
+    if part_rows is not None:
+        monkeypatch.setattr(in_run, "_PART_ROWS", part_rows)
     past = _declarations(seed, 60, 10_000_000)
     fresh = _declarations(seed + 100, 90, 20_000_000)
     again = past[5:12]  # screened again: in the snapshot already, counted once
