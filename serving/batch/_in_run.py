@@ -178,14 +178,24 @@ def _column(paths: list[Path], name: str) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.string())
 
 
-def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Code of each row's value (-1: empty, no entity) and the distinct values."""
-    encoded = pc.dictionary_encode(values.combine_chunks())
-    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    empty = np.flatnonzero(pc.equal(encoded.dictionary, "").to_numpy(zero_copy_only=False))
+def _codes(paths: list[Path], name: str) -> tuple[np.ndarray, pa.Array]:
+    """Code of each row's value of a column (-1: empty, no entity) and the distinct values,
+    encoded a file at a time, so that the whole column is never held as text."""
+    chunks = []
+    for path in paths:
+        column = feather.read_table(path, columns=[name]).column(name)
+        chunks.extend(pc.dictionary_encode(column).chunks)
+    if not chunks:
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+    encoded = pa.chunked_array(chunks).unify_dictionaries()
+    dictionary = encoded.chunk(0).dictionary
+    indices = np.concatenate(
+        [c.indices.to_numpy(zero_copy_only=False).astype(np.int64) for c in encoded.chunks]
+    )
+    empty = np.flatnonzero(pc.equal(dictionary, "").to_numpy(zero_copy_only=False))
     if len(empty):
         indices[np.isin(indices, empty)] = -1
-    return indices, encoded.dictionary
+    return indices, dictionary
 
 
 def _pairs(sender: np.ndarray, recipient: np.ndarray) -> np.ndarray:
@@ -249,7 +259,7 @@ def _count(out: Path, paths: list[Path], backend: HistoryBackend) -> None:
     rows = _column(paths, "row").to_numpy()  # increasing: chunks in file order
     posted = _column(paths, "posted_us").to_numpy()
     seq = run_order(posted, _column(paths, "item_id"), rows)
-    items = _codes(_column(paths, "item_id"))[0]
+    items = _codes(paths, "item_id")[0]
     counts = counting(seq, items, _column(paths, _IN_HISTORY).to_numpy(zero_copy_only=False))
     del items
     codes: dict[str, tuple[np.ndarray, pa.Array]] = {}
@@ -259,12 +269,12 @@ def _count(out: Path, paths: list[Path], backend: HistoryBackend) -> None:
         elif kind in codes:
             key = codes[kind]
         else:
-            key = codes[kind] = _codes(_column(paths, _TOKEN + kind))
+            key = codes[kind] = _codes(paths, _TOKEN + kind)
         partner_kind = KINDS[kind]
         partner = np.full(len(rows), -1, dtype=np.int64)
         if partner_kind:
             if partner_kind not in codes:
-                codes[partner_kind] = _codes(_column(paths, _TOKEN + partner_kind))
+                codes[partner_kind] = _codes(paths, _TOKEN + partner_kind)
             partner = codes[partner_kind][0].copy()
             partner[_linked(backend, kind, key, codes[partner_kind], counts)] = -1
         stats = run_stats(key[0], partner, seq, posted, counts)
