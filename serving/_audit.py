@@ -67,6 +67,9 @@ SCHEMA = (
     # the replay lookup (input_hashes) by request ID and item; made on open where missing,
     # so an older file gets it too (PostgreSQL: serving/migrations/0006_*.sql)
     "CREATE INDEX IF NOT EXISTS decision_log_request ON decision_log (request_id, item_id)",
+    # a parcel's records (its page, one "viewed" record an hour, a resumed batch run): also
+    # made on open (PostgreSQL: serving/migrations/0007_*.sql)
+    "CREATE INDEX IF NOT EXISTS decision_log_item ON decision_log (item_id)",
 )
 
 

@@ -134,7 +134,6 @@ def _decision(result: dict[str, Any], listed: tuple[int, str, float] | None) -> 
 
 def _already(record: Record, request_id: str, items: list[str]) -> set[str]:
     """Items of this slice whose decision of this run is in the log already."""
-    record.db.execute("CREATE INDEX IF NOT EXISTS decision_log_item ON decision_log (item_id)")
     found = record.db.execute(
         f"SELECT item_id FROM decision_log WHERE kind = 'decision' AND request_id = ? AND "
         f"item_id IN ({', '.join('?' * len(items))})",

@@ -95,7 +95,6 @@ def note_view(
     reload, the page after a save or "save and next" back again writes nothing. Whether a
     record was written."""
     db = audit.db
-    db.execute("CREATE INDEX IF NOT EXISTS decision_log_item ON decision_log (item_id)")
     now = now or datetime.now(UTC)
     since = (now - VIEW_PERIOD).isoformat()
     with db.transaction():  # two tabs loading at once write one record
