@@ -367,3 +367,15 @@ def test_drug_mix_follows_domain_shares(medium: SimulationResult) -> None:
     mix = truth.loc[truth.illicit, "substance"].value_counts(normalize=True)
     assert {"cannabis", "prescription", "stimulants", "ecstasy", "psychedelics"} <= set(mix.index)
     assert 0.15 < mix["cannabis"] < 0.5
+
+
+def test_postcodes_fill_a_flow_of_millions_in_one_array() -> None:
+    """At 5M rows pyarrow converts a pattern's fill in pieces (a ChunkedArray), which
+    ``replace_with_mask`` refused: ``bench batch``'s 5M-row simulation stopped there."""
+    from training.simulation._names import pattern_fill, postcodes
+
+    rng = np.random.default_rng(1)
+    assert isinstance(pattern_fill(rng, "#####", 5_000_000), pa.Array)
+    country = np.zeros(5_000_000, dtype=np.int64)  # one country with a postcode format
+    out = postcodes(rng, country)
+    assert len(out) == 5_000_000 and out.null_count == 0

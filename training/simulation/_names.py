@@ -162,7 +162,10 @@ def pattern_fill(rng: np.random.Generator, pattern: str, n: int) -> pa.Array:
             chars[:, k] = rng.integers(65, 91, size=n)
         else:
             chars[:, k] = ord(ch)
-    return pa.array(chars.view(f"S{len(pattern)}").ravel()).cast(pa.string())
+    filled = pa.array(chars.view(f"S{len(pattern)}").ravel()).cast(pa.string())
+    # pyarrow converts a large fixed-width bytes array in pieces (a ChunkedArray; seen at 5M
+    # rows), which pc.replace_with_mask refuses as replacements: one array, as at small sizes
+    return filled.combine_chunks() if isinstance(filled, pa.ChunkedArray) else filled
 
 
 def person_names(rng: np.random.Generator, country: np.ndarray) -> pa.Array:
