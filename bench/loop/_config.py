@@ -27,6 +27,7 @@ class LoopConfig:
     rounds: int = 150
     max_depth: int = 4
     learning_rate: float = 0.1
+    min_child_weight: float = 1.0  # at a seizure share of 4% and above (training.leaf_weight)
     train_weight_cap: float = 10.0
     calibrate_every: int = 4  # weeks between cross-fitted calibrations
     unlabelled: int = 0  # PU learning: this many never-opened parcels as negatives (0: off)

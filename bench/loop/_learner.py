@@ -9,6 +9,7 @@ import numpy as np
 import xgboost
 
 from screening import Calibration, fit_platt
+from training._train import leaf_weight
 
 from ._config import LoopConfig
 
@@ -29,7 +30,7 @@ class Learner:
             "tree_method": "hist",
             "max_depth": c.max_depth,
             "eta": c.learning_rate,
-            "min_child_weight": 1.0,
+            "min_child_weight": c.min_child_weight,
             "subsample": 0.9,
             "colsample_bytree": 0.8,
             "nthread": c.threads,
@@ -59,7 +60,11 @@ class Learner:
         dtrain = xgboost.DMatrix(
             x, label=y.astype(np.float32), weight=weight / weight.mean(), missing=np.nan
         )
-        return xgboost.train(self.params(), dtrain, num_boost_round=self.config.rounds)
+        # as the product's training: the leaf bound scaled to the seizure share
+        params = self.params() | {
+            "min_child_weight": leaf_weight(self.config.min_child_weight, y, weight)
+        }
+        return xgboost.train(params, dtrain, num_boost_round=self.config.rounds)
 
     @staticmethod
     def _margin(booster: xgboost.Booster, x: np.ndarray) -> np.ndarray:
