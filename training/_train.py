@@ -94,9 +94,9 @@ def leaf_weight(min_child_weight: float, seized: np.ndarray, weights: np.ndarray
 
     The setting bounds a leaf's hessian, about ``rate * (1 - rate)`` a row at the base rate, so
     one value asks for ten times as many parcels in a leaf when seizures are ten times rarer.
-    In the loop bench at 0.05% (seizures 0.3 to 0.5% of the labelled rows, against 4 to 8% at
-    0.5%) the trees then could not split off the few seizures they had; scaled, a leaf needs
-    about as many parcels at either prevalence. The loop's weekly retraining uses it;
+    In the loop bench at 0.05% (seizures 0.6 to 0.9% of the policy's inspections, against 11
+    to 13% at 0.5%) the trees then could not split off the few seizures they had; scaled, a
+    leaf needs about as many parcels at either prevalence. The loop's weekly retraining uses it;
     :func:`train_model` does not yet: on the tests' small data set (seizures 0.3% of the
     labelled rows) the Dask and single-process models then differ by 0.039 in ROC AUC, beyond
     the 0.03 their parity test allows (issue 18, third session)."""
