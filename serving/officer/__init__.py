@@ -30,7 +30,7 @@ from ._svg import waterfall
 from ._text import TEXT
 from ._throttle import SignInThrottle
 from ._users import User, UserError, UserStore
-from ._web import SignInNeeded, sign_in_needed
+from ._web import RepeatedField, SignInNeeded, repeated_field, sign_in_needed
 
 
 def mount_officer(app: FastAPI, service: Service) -> OfficerContext:
@@ -50,6 +50,7 @@ def mount_officer(app: FastAPI, service: Service) -> OfficerContext:
     ):
         app.include_router(routes)
     app.add_exception_handler(SignInNeeded, sign_in_needed)  # a read route's sign-in page
+    app.add_exception_handler(RepeatedField, repeated_field)  # a form field sent twice: 400
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="officer-static")
     return ctx
 

@@ -19,6 +19,7 @@ from ._users import Session
 from ._web import (
     Officer,
     caller_of,
+    form_fields,
     normal_item_id,
     parcel_url,
     posted,
@@ -105,7 +106,7 @@ async def attach(request: Request, item_id: str) -> Response:
         if isinstance(upload, UploadFile):
             data = await upload.read(MAX_ATTACHMENT + 1)
             name = upload.filename or ""
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = form_fields(form.multi_items())  # RepeatedField for a field sent twice
     return await run_in_threadpool(_attach, request, item_id, fields, name, data)
 
 

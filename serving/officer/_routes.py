@@ -70,7 +70,7 @@ def _login_again(
 @router.post("/login")
 async def login(request: Request) -> Response:
     ctx = context(request)
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    form = await _posted(request)
     if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf")):
         return _refuse(request, None, TEXT["csrf_failed"], 403)
     username = form.get("username", "").strip()[:60]

@@ -39,6 +39,10 @@ TEXT: dict[str, str] = {
         "The form could not be verified (missing or wrong security token). "
         "Reload the page and try again."
     ),
+    "form_field_repeated": (
+        "The form sent the field {field} more than once, so it is not clear which "
+        "value was meant. Nothing was recorded: reload the page and send the form again."
+    ),
     "forbidden": "Your account may not do this.",
     "not_found": "No scored parcel with this item ID.",
     "invalid_outcome": "The outcome was not recorded:",

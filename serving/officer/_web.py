@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
@@ -96,9 +97,40 @@ def refuse(request: Request, session: Session | None, message: str, status: int)
     return context(request).render("error.html", session, status=status, message=message)
 
 
+class RepeatedField(Exception):
+    """A form sent one field more than once (``outcome=clean&outcome=seized``): which value
+    was meant is unknown, so nothing is recorded (answered 400 by :func:`repeated_field`)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"form field {field!r} sent more than once")
+        self.field = field
+
+
+def form_fields(items: Iterable[tuple[str, object]]) -> dict[str, str]:
+    """A form's text fields, each sent once; :class:`RepeatedField` for one sent twice
+    (files included: an upload field sent twice is as ambiguous)."""
+    fields: dict[str, str] = {}
+    seen: set[str] = set()
+    for key, value in items:
+        if key in seen:
+            raise RepeatedField(key)
+        seen.add(key)
+        if isinstance(value, str):
+            fields[key] = value
+    return fields
+
+
 async def posted(request: Request) -> dict[str, str]:
-    """The form's text fields, read on the event loop (the work with them runs off it)."""
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    """The form's text fields, read on the event loop (the work with them runs off it);
+    :class:`RepeatedField` when one is sent twice."""
+    return form_fields((await request.form()).multi_items())
+
+
+async def repeated_field(request: Request, exc: Exception) -> Response:
+    """The exception handler for :class:`RepeatedField`: 400, naming the field."""
+    field = exc.field if isinstance(exc, RepeatedField) else "?"
+    message = TEXT["form_field_repeated"].format(field=field[:60])
+    return refuse(request, session_of(request), message, 400)
 
 
 def normal_item_id(text: str) -> str:

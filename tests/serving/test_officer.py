@@ -353,3 +353,40 @@ def test_officer_pages_wait_for_a_held_store_off_the_event_loop(osrv: Server) ->
     client, _ = sign_in(osrv.url, "olga")
     with closing(client):
         assert live_while_store_held(osrv, lambda: client.get("/officer/queue", timeout=15))
+
+
+def test_a_form_field_sent_twice_is_refused_and_nothing_is_recorded(osrv: Server) -> None:
+    client, _ = sign_in(osrv.url, "olga")
+    with closing(client):
+        page = client.get("/officer/queue?status=open")
+        item = page.text.split('href="/officer/parcels/')[1].split('"')[0]
+        csrf = csrf_of(client.get(f"/officer/parcels/{item}").text)
+        audited = len(osrv.service.audit.records())
+        sent: list[tuple[str, dict[str, str | list[str]], str]] = [
+            ("quick", {"outcome": ["clean", "seized"]}, "outcome"),
+            (
+                "outcome",
+                {"outcome": "seized", "substance": "cocaine", "quantity_g": ["5", "5000"]},
+                "quantity_g",
+            ),
+            ("case", {"seal": ["BAG-1", "BAG-2"]}, "seal"),
+            ("claim", {"action": "claim", "csrf": [csrf, csrf]}, "csrf"),
+        ]
+        for route, data, field in sent:
+            r = client.post(f"/officer/parcels/{item}/{route}", data={"csrf": csrf} | data)
+            assert r.status_code == 400, route
+            assert f"sent the field {field} more than once" in r.text, route
+        r = client.post(
+            f"/officer/parcels/{item}/attachments",
+            data={"csrf": csrf, "w": ["", "status=open"]},
+            files={"file": ("a.txt", b"hello", "text/plain")},
+        )
+        assert r.status_code == 400 and "sent the field w more than once" in r.text
+        assert all(o["item_id"] != item for o in osrv.service.state.outcomes())
+        assert len(osrv.service.audit.records()) == audited  # nothing recorded, nothing logged
+    with httpx.Client(base_url=osrv.url) as anonymous:
+        csrf = csrf_of(anonymous.get("/officer/login").text)
+        r = anonymous.post(
+            "/officer/login", data={"csrf": csrf, "username": ["olga", "ada"], "password": PASSWORD}
+        )
+        assert r.status_code == 400 and "sent the field username more than once" in r.text
