@@ -34,7 +34,7 @@ from ._forms import (
     to_table,
     write_records,
 )
-from ._json import DuplicateKey, duplicate_problem, loads_strict, split_record
+from ._json import DuplicateKey, duplicate_problem, loads_strict, split_record, unread
 from ._limits import (
     MAX_LINES,
     MAX_PROBLEMS_PER_RECORD,
@@ -170,6 +170,7 @@ __all__ = [
     "spreadsheet_cell",
     "strip_strings",
     "to_table",
+    "unread",
     "validate_declarations",
     "validate_one",
     "validate_outcomes",

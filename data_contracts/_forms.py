@@ -33,7 +33,7 @@ from ._arrow import (
     V2_PARTY_FIELDS,
 )
 from ._errors import PARTIES, FormError, Problem, labelled, shown, withheld
-from ._json import DuplicateKey, duplicate_problem, loads_strict, split_record
+from ._json import DuplicateKey, duplicate_problem, loads_strict, split_record, unread
 from ._validate import Labelled
 
 Kind = Literal["declaration", "outcome"]
@@ -192,24 +192,25 @@ def _iter_parquet(path: Path, kind: Kind) -> Iterator[Labelled]:
 def _iter_json(path: Path) -> Iterator[Labelled]:
     """Records of a JSON file (a list of them, or one); a record with a key named twice in
     one object is unreadable (the others are read)."""
-    repeated: dict[int, Problem] = {}
+    repeated: dict[int, tuple[str, Problem]] = {}
     try:
         data = loads_strict(path.read_text(encoding="utf-8-sig"))
     except DuplicateKey as exc:
         data = exc.data
         for where, key in exc.found:
             index, raw, inner = split_record(data, where)
-            repeated.setdefault(index, duplicate_problem(_label(f"#{index}", raw), inner, key))
+            label = _label(f"#{index}", unread(raw, inner, key))
+            repeated.setdefault(index, (label, duplicate_problem(label, inner, key)))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FormError(f"{path}: not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise FormError(f"{path}: JSON nested too deeply to read") from exc
     for index, raw in enumerate(data if isinstance(data, list) else [data]):
-        label = _label(f"#{index}", raw)
         if index in repeated:
-            yield Labelled(label, unreadable=repeated[index])
+            label, problem = repeated[index]
+            yield Labelled(label, unreadable=problem)
         else:
-            yield Labelled(label, raw)
+            yield Labelled(_label(f"#{index}", raw), raw)
 
 
 def _iter_jsonl(path: Path) -> Iterator[Labelled]:
@@ -222,7 +223,7 @@ def _iter_jsonl(path: Path) -> Iterator[Labelled]:
                 raw = loads_strict(line)
             except DuplicateKey as exc:  # the record's reading would depend on the reader
                 where_, key = exc.found[0]
-                label = _label(where, exc.data)
+                label = _label(where, unread(exc.data, where_, key))
                 yield Labelled(label, unreadable=duplicate_problem(label, where_, key))
                 continue
             except json.JSONDecodeError as exc:

@@ -65,6 +65,14 @@ def split_record(
     return 0, data, where
 
 
+def unread(record: Any, where: Where, key: str) -> Any:
+    """The record to name a repeated key's record by: without its item ID when the item ID
+    is the repeated key (neither of its values is read, so neither names the record)."""
+    if key == "item_id" and not where and isinstance(record, dict):
+        return {k: v for k, v in record.items() if k != "item_id"}
+    return record
+
+
 def duplicate_problem(record: str, where: Where, key: str) -> Problem:
     """The Problem of a key named twice in the object at ``where`` of the record ``record``
     (no value shown: either may be personal data)."""

@@ -35,6 +35,15 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings()
     if settings.database_url:
+        if args.files:  # merging older SQLite files into PostgreSQL is not built: say so
+            print(
+                "error: the record is in PostgreSQL (PARCELSCREEN_DATABASE_URL): `db upgrade` "
+                "applies its schema migrations only; merging an older release's SQLite files "
+                f"({', '.join(str(f) for f in args.files)}) into PostgreSQL is not supported: "
+                "nothing was done. Run `db upgrade` without files",
+                file=sys.stderr,
+            )
+            return 2
         return _migrate(settings)
     files = list(args.files) or settings.legacy_stores
     missing = [str(f) for f in files if not f.is_file()]

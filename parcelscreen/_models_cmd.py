@@ -58,9 +58,12 @@ def _keygen(prefix: Path) -> int:
 
     private, public = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
     try:
+        # the README's `--out keys/release`: its folder is made (private to its owner)
+        prefix.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = generate_key_pair(private, public)
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write the key pair: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     print(json.dumps({"private_key": str(private), "public_key": str(public), "key_id": key}))
     print(

@@ -28,6 +28,7 @@ from ._errors import (  # noqa: E402
     ServingError,
     StoreUnavailable,
     Unauthenticated,
+    UnsupportedEncoding,
 )
 from ._health import StoreRefused, check_at_start, quick_check  # noqa: E402
 from ._migrations import SchemaMismatch, known_version, upgrade_schema  # noqa: E402
@@ -84,6 +85,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Unauthenticated",
+    "UnsupportedEncoding",
     "UpgradeError",
     "VerifyReport",
     "app_from_env",

@@ -13,6 +13,7 @@
           │    └── OutcomeUnchanged 409: a correction that changes nothing of the current one
           ├── RequestIdReused       409: a request ID sent again with another declaration
           ├── PayloadTooLarge       413: body over max_body_bytes
+          ├── UnsupportedEncoding   415: a compressed body (Content-Encoding other than identity)
           ├── InvalidInput          422: malformed JSON or a contract violation (Problems, capped)
           └── ModelUnavailable      503: no model loaded
 
@@ -71,6 +72,14 @@ class RequestIdReused(ServingError):
 class PayloadTooLarge(ServingError):
     status_code = 413
     code = "payload_too_large"
+
+
+class UnsupportedEncoding(ServingError):
+    """A body sent with a Content-Encoding (gzip, br, ...): the service reads bodies as sent
+    and never inflates one (a small compressed body can inflate to gigabytes)."""
+
+    status_code = 415
+    code = "unsupported_encoding"
 
 
 class InvalidInput(ServingError):

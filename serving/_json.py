@@ -15,6 +15,7 @@ from data_contracts import (
     loads_strict,
     record_label,
     split_record,
+    unread,
 )
 
 from ._errors import InvalidInput
@@ -57,7 +58,7 @@ def parse_json(body: bytes) -> Any:
         return loads_strict(body, parse_constant=_constant, parse_float=_float, parse_int=_int)
     except DuplicateKey as exc:
         raise InvalidInput(
-            f"the request body names a key twice in one object: {exc}",
+            f"the request body is refused: {exc}",
             [_duplicate(exc.data, where, key) for where, key in exc.found],
         ) from None
     except (ValueError, RecursionError) as exc:
@@ -72,7 +73,7 @@ def _duplicate(data: Any, where: tuple[int | str, ...], key: str) -> Problem:
     """A repeated key, named in its record: a declaration of a batch's ``declarations`` by
     its position and item ID, else the body's one record."""
     index, record, inner = split_record(data, where, records_under="declarations")
-    return duplicate_problem(record_label(index, record), inner, key)
+    return duplicate_problem(record_label(index, unread(record, inner, key)), inner, key)
 
 
 def dump_json(payload: Any) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._errors import PayloadTooLarge, error_body
+from ._errors import PayloadTooLarge, ServingError, UnsupportedEncoding, error_body
 from ._fast import FastScore
 from ._json import dump_json
 from ._metrics import Metrics
@@ -52,7 +52,18 @@ class ServiceMiddleware:
         try:
             length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                await self._too_large(send_with_id)
+                await self._refuse(send_with_id, PayloadTooLarge(self._message()))
+                return
+            encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+            if encoding not in (b"", b"identity"):
+                name = encoding.decode("latin-1")[:40]
+                await self._refuse(
+                    send_with_id,
+                    UnsupportedEncoding(
+                        f"the request body is sent with Content-Encoding {name!r}: send it "
+                        "uncompressed (the service does not inflate bodies)"
+                    ),
+                )
                 return
             received = 0
 
@@ -79,12 +90,13 @@ class ServiceMiddleware:
     def _message(self) -> str:
         return f"the request body is larger than the limit of {self.max_body} bytes"
 
-    async def _too_large(self, send: Send) -> None:
-        body = dump_json(error_body(PayloadTooLarge(self._message())))
+    async def _refuse(self, send: Send, error: ServingError) -> None:
+        """Answer before the body is read (413, 415), and close the connection."""
+        body = dump_json(error_body(error))
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": error.status_code,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

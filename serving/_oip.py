@@ -18,14 +18,13 @@ bundle hash) need a sorter's key, as inference does.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from data_contracts import Problem
+from data_contracts import DuplicateKey, Problem, loads_strict
 
 from ._audit import Entry
 from ._deps import RequestId, ServiceDep, Sorter
@@ -164,6 +163,10 @@ async def model_ready(name: str, service: ServiceDep, caller: Sorter) -> Respons
     return _json({"name": name, "ready": True})
 
 
+def _step(where: int | str) -> str:
+    return f"[{where}]" if isinstance(where, int) else f".{where}"
+
+
 def _bad(field: str, problem: str, got: Any = None) -> InvalidInput:
     return InvalidInput(
         f"inputs: {problem}",
@@ -257,7 +260,14 @@ async def infer(
         decls = []
         for i, item in enumerate(data):
             try:
-                decls.append(json.loads(item) if isinstance(item, str) else item)
+                decls.append(loads_strict(item) if isinstance(item, str) else item)
+            except DuplicateKey as exc:  # as in a body: neither value is read (nor shown)
+                where, key = exc.found[0]
+                raise _bad(
+                    f"inputs[0].data[{i}]" + "".join(_step(w) for w in (*where, key)),
+                    f"the key {key!r} appears more than once in one object (JSON readers "
+                    "differ on which value they keep, so neither is read)",
+                ) from None
             except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise _bad(f"inputs[0].data[{i}]", "not a JSON declaration") from None
         results, omitted = await score_checked(

@@ -294,7 +294,8 @@ def _check_changes(item_id: str, record: dict[str, Any], current: OutcomeRow) ->
     if any(_said(record.get(k)) != _said(current.record.get(k)) for k in _SUBSTANCE):
         return
     said = current.result.replace("not_inspected", "released without inspection")
-    found = [f"{k} {record[k]}" for k in ("substance", "quantity_g") if record.get(k)]
+    stored = current.record  # what is on record, not how the correction spelt it
+    found = [f"{k} {stored[k]}" for k in ("substance", "quantity_g") if stored.get(k)]
     raise OutcomeUnchanged(
         f"item {item_id} is already recorded as {said}"
         + (f" ({', '.join(found)})" if found else "")

@@ -18,6 +18,7 @@ from data_contracts import (
     ParcelDeclaration,
     PostingWindow,
     Problem,
+    looks_like_item_id,
     record_label,
     validate_one,
 )
@@ -348,7 +349,9 @@ class Service:
         the view logged unless ``logged`` is false (the officer page logs one per period)."""
         stored = self.state.get_result(item_id)
         if stored is None:
-            raise NotFound(f"no scored parcel with item ID {item_id!r}")
+            # a value that is not an item ID is not repeated (it may be a name sent by mistake)
+            named = f" {item_id!r}" if looks_like_item_id(item_id) else " (not an item ID)"
+            raise NotFound(f"no scored parcel with item ID{named}")
         model = self.holder.model_for(stored.model_version)
         contribs = model.contributions(stored.features[None, :])[0]
         names = model.spec.names

@@ -138,3 +138,19 @@ def test_a_key_named_twice_makes_its_record_unreadable(
     assert (problem.record, problem.field) == (label, "sender.country")
     assert "'country' appears more than once in one object" in problem.problem
     assert problem.got is None  # neither value shown: either may be personal data
+
+
+@pytest.mark.parametrize(("suffix", "label"), [(".json", "#1"), (".jsonl", "line 2")])
+def test_a_record_whose_item_id_is_named_twice_is_named_by_position_only(
+    tmp_path: Path, suffix: str, label: str
+) -> None:
+    """Neither value of a repeated item ID is read, so neither names the record."""
+    first, second = (m.model_dump(mode="json") for m in _declarations()[:2])
+    texts = [json.dumps(r) for r in (first, second)]
+    texts[1] = texts[1].replace("{", '{"item_id": "RR000000000XX", ', 1)
+    path = tmp_path / f"d{suffix}"
+    path.write_text("[" + ", ".join(texts) + "]" if suffix == ".json" else "\n".join(texts))
+    report = validate_records(ParcelDeclaration, iter_records(path, "declaration"))
+    (problem,) = report.errors
+    assert (problem.record, problem.field) == (label, "item_id")
+    assert second["item_id"] not in problem.record

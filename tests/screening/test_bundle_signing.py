@@ -206,6 +206,12 @@ def test_models_keygen_sign_and_promote(
     made = json.loads(capsys.readouterr().out)
     assert made["private_key"] == str(tmp_path / "release.key")
     assert main(["models", "keygen", "--out", str(tmp_path / "release")]) == 1  # no overwrite
+    assert "error: cannot write the key pair: " in capsys.readouterr().err
+    # the README's `--out keys/release`: the folder is made, private to its owner
+    assert main(["models", "keygen", "--out", str(tmp_path / "keys" / "release")]) == 0
+    capsys.readouterr()
+    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
+    assert (tmp_path / "keys" / "release.pub").is_file()
     shutil.copytree(trained.registry, tmp_path / "registry")
     registry = ModelRegistry(tmp_path / "registry")
     candidate = registry.publish(registry.path("champion"), version="candidate-2")

@@ -200,8 +200,10 @@ def test_a_key_named_twice_is_refused_naming_record_and_key(
     )
     assert r.status_code == 422, r.text
     (problem,) = _problems(r.json())
-    assert problem["record"] in (record, f"{record} ({item})")
+    # named by its item ID, unless the item ID is the repeated key (neither value is read)
+    assert problem["record"] == (record if key == "item_id" else f"{record} ({item})")
     assert problem["field"] == field
+    assert r.json()["error"]["message"].count("appears more than once") == 1  # said once
     assert f"{key!r} appears more than once in one object" in problem["problem"]
     assert "FR" not in json.dumps(problem)  # neither value is repeated
     for sent in (first, second):
@@ -220,3 +222,51 @@ def test_an_outcome_with_a_key_named_twice_is_refused(hostile_server: Server) ->
     (problem,) = _problems(r.json())
     assert (problem["record"], problem["field"]) == (f"#0 ({item})", "result")
     assert not [o for o in hostile_server.service.state.outcomes() if o["item_id"] == item]
+
+
+def test_a_declaration_string_with_a_key_named_twice_is_refused_by_the_infer_route(
+    hostile_server: Server,
+) -> None:
+    """The Open Inference Protocol carries declarations as JSON strings: one that names a key
+    twice is refused as a body is, naming where, showing neither value, recording nothing."""
+    sent = parcel(posted_at=_now())
+    declaration = _twice(sent, "{", "gross_weight_kg", 0.2).decode()
+    infer = {
+        "inputs": [
+            {"name": "declaration", "datatype": "BYTES", "shape": [1], "data": [declaration]}
+        ]
+    }
+    r = hostile_server.client().post("/v2/models/parcelscreen-xgboost/infer", json=infer)
+    assert r.status_code == 422, r.text
+    (problem,) = _problems(r.json())
+    assert problem["field"] == "inputs[0].data[0].gross_weight_kg"
+    assert "appears more than once" in problem["problem"] and "0.2" not in json.dumps(problem)
+    assert hostile_server.service.state.get_result(sent["item_id"]) is None
+
+
+@pytest.mark.parametrize("route", ["/v1/parcels:score", "/v1/parcels:score-batch"])
+def test_a_compressed_body_is_415_not_a_decode_error(hostile_server: Server, route: str) -> None:
+    """gzip is not inflated (a small body can inflate to gigabytes), and the answer says why
+    rather than "'utf-8' codec can't decode byte 0x8b"."""
+    import gzip
+
+    sent = parcel(posted_at=_now())
+    body = json.dumps(sent if route.endswith("score") else {"declarations": [sent]}).encode()
+    r = hostile_server.client().post(
+        route,
+        content=gzip.compress(body),
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert r.status_code == 415, r.text
+    error = r.json()["error"]
+    assert error["code"] == "unsupported_encoding" and "'gzip'" in error["message"]
+    assert hostile_server.service.state.get_result(sent["item_id"]) is None
+
+
+def test_an_explanation_asked_for_a_name_does_not_repeat_it(hostile_server: Server) -> None:
+    """A name put where an item ID belongs is personal data: the 404 does not echo it."""
+    officer = hostile_server.client("officer")
+    r = officer.get("/v1/parcels/Tess%20de%20Groot/explanation")
+    assert r.status_code == 404 and "Tess" not in r.text and "not an item ID" in r.text
+    r = officer.get("/v1/parcels/RB123456785NL/explanation")  # an item ID is named
+    assert r.status_code == 404 and "RB123456785NL" in r.text

@@ -243,6 +243,7 @@ def test_a_correction_that_changes_nothing_is_refused_and_writes_nothing(osrv: S
     error = r.json()["error"]
     assert error["code"] == "outcome_unchanged"
     assert f"item {item} is already recorded as seized" in error["message"]
+    assert "(substance cocaine, quantity_g 12.5)" in error["message"]  # as stored, not as sent
     assert "nothing was recorded" in error["message"]
     assert error["current_outcome"]["outcome_id"] == first
     assert [o["result"] for o in _stored(osrv, item)] == ["seized"]

@@ -360,6 +360,19 @@ def test_a_parcels_records_are_found_through_an_index_in_postgresql(
         drop_schema(where["database_schema"])
 
 
+def test_db_upgrade_of_named_files_on_postgresql_is_refused_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator naming an older audit.sqlite must not be told 'done' while it is ignored."""
+    from parcelscreen.cli import main
+
+    monkeypatch.setenv("PARCELSCREEN_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("PARCELSCREEN_DATA_DIR", str(tmp_path))
+    assert main(["db", "upgrade", str(tmp_path / "audit.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert "audit.sqlite" in err and "not supported" in err and "nothing was done" in err
+
+
 def test_db_upgrade_names_an_unreachable_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
