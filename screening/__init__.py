@@ -30,10 +30,13 @@ from ._monitor import (
     CALENDAR_FEATURES,
     GROWING_FEATURES,
     DriftAlarm,
+    HistogramDrift,
     drift_alarms,
+    histogram_alarms,
     same_weekday_reference,
     score_alarm,
 )
+from ._monitor import MIN_ROWS as DRIFT_MIN_ROWS
 from ._parcel import PARCEL_FEATURES, parcel_features
 from ._policy import (
     BAND_SHARES,
@@ -188,6 +191,9 @@ __all__ = [
     "rule_score",
     "same_weekday_reference",
     "score_alarm",
+    "DRIFT_MIN_ROWS",
+    "HistogramDrift",
+    "histogram_alarms",
     "shared_history_backend",
     "sign_bundle",
     "store_damaged",

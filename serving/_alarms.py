@@ -26,12 +26,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from screening import Database, DriftAlarm, drift_alarms, score_alarm
+from screening import DRIFT_MIN_ROWS, Database, DriftAlarm, drift_alarms, score_alarm
 
 CURRENT = timedelta(hours=24)
 REFERENCE_WEEKS = 4
 SAMPLE = 2000
-MIN_ROWS = 200
+MIN_ROWS = DRIFT_MIN_ROWS
 CACHE_SECONDS = 60.0
 _SELECT = (
     "SELECT rowid, summary, features FROM scored_result WHERE model_version = ? AND rowid IN ({})"

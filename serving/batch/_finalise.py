@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from screening import PSI_ALERT, psi_from_counts, uniform_draws
+from screening import DRIFT_MIN_ROWS, histogram_alarms, psi_from_counts, uniform_draws
 
 from ._read import QUARANTINE_SCHEMA
 from ._score import RESULT_SCHEMA
@@ -180,32 +180,36 @@ def inspection_list(
 
 
 def drift(reference: dict[str, Any], done: list[ChunkDone]) -> dict[str, Any]:
-    """PSI of score and features from the summed chunk counts (as ``screening.drift_report``)."""
+    """The run's drift check from the summed chunk counts: ``screening.histogram_alarms``,
+    the rules of the service's drift alarms (at least ``DRIFT_MIN_ROWS`` rows, calendar and
+    growing history features not compared by level, significant and material). ``drifted``
+    is None when not measured (``note`` says why), never an empty list that reads "no drift";
+    PSI of every feature is kept for information."""
     total = sum(c.scored for c in done)
-    if total == 0:
-        return {
-            "rows": 0,
-            "score_psi": None,
-            "feature_psi": {},
-            "drifted": [],
-            "alert_level": PSI_ALERT,
-        }
     sums: dict[str, np.ndarray] = {}
     for chunk in done:
         for name, counts in chunk.drift.items():
             sums[name] = sums.get(name, 0) + np.asarray(counts, dtype=np.float64)
-
+    check = histogram_alarms(reference, sums, total)
     features = {
         name: psi_from_counts(reference["features"][name], counts)
         for name, counts in sums.items()
-        if name != "__score__"
+        if name != "__score__" and name in reference.get("features", {})
     }
+    alarms = [a for a in check.alarms if a.feature != "score"]
+    moved = any(a.feature == "score" for a in check.alarms)
+    listed = [{"feature": a.feature, "psi": a.psi, "p_value": a.p_value} for a in check.alarms]
     return {
         "rows": total,
-        "score_psi": psi_from_counts(reference["score"], sums["__score__"]),
+        "measured": check.measured,
+        "note": check.note,
+        "min_rows": DRIFT_MIN_ROWS,
+        "drifted": [a.feature for a in alarms] if check.measured else None,
+        "score_drifted": moved if check.measured else None,
+        "alarms": listed,
+        "not_compared": {kind: list(names) for kind, names in check.skipped.items()},
+        "score_psi": psi_from_counts(reference["score"], sums["__score__"]) if total else None,
         "feature_psi": features,
-        "drifted": sorted(n for n, v in features.items() if v > PSI_ALERT),
-        "alert_level": PSI_ALERT,
     }
 
 

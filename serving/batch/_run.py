@@ -377,6 +377,7 @@ def screen(config: BatchConfig) -> dict[str, Any]:
             (ranked.column("selection").to_numpy(zero_copy_only=False) == "random_control").sum()
         ),
         "drifted_features": report["drifted"],
+        "drift": report["note"],
         "seconds": round(time.perf_counter() - started, 2),
         "mode": "dask" if config.dask else "local",
     }
