@@ -273,26 +273,31 @@ def test_the_case_record_prints_on_one_page(browser: Any, osrv: Server) -> None:
 def test_a_case_record_with_two_photos_and_long_notes_prints_on_one_page(
     browser: Any, osrv: Server, tmp_path: Path
 ) -> None:
-    """A full case: every field, notes near their limit, a corrected outcome and two
-    photos; the photos print as thumbnails beside each other, on the one A4 page."""
+    """A full case: every field, notes at their 2,000-character limit, a 200-character
+    concealment note and two camera-sized JPEG photos (landscape and portrait); the photos
+    print as thumbnails beside each other, the notes in full, on the one A4 page."""
     item = _open_items(osrv, origin="CN")[0]
     page = _sign_in(browser, osrv.url, "olga")
     page.goto(f"{osrv.url}/officer/parcels/{item}")
     page.locator("#quick").get_by_role("button", name="Seized").click()
     page.goto(f"{osrv.url}/officer/parcels/{item}#case")
     page.get_by_label("Seal or bag number").fill("NL-SEAL-004212")
-    page.get_by_label("Concealment", exact=True).select_option("vacuum_sealed")
+    page.get_by_label("Concealment", exact=True).select_option("other")
+    concealment = ("Sewn into the lining of a gift box, under a false bottom. " * 4)[:200]
+    page.locator("#c-concealment-other").fill(concealment)
     page.locator("#c-substance").select_option("cocaine")
     page.get_by_label("Substance gross weight, in grams").fill("14,2")
     page.get_by_label("Substance net weight, in grams").fill("10.5")
     page.get_by_label("Laboratory reference").fill("LAB-2026-0092")
-    notes = " ".join(["Found in the lining of a gift box, two vacuum-sealed packets."] * 12)
+    sentence = "Found in the lining of a gift box, two vacuum-sealed packets (photos 1-2). "
+    notes = (sentence * 30)[:1999] + "Z"  # the form's limit, the last character marked
+    assert len(notes) == 2000
     page.locator("#c-notes").fill(notes)
     page.get_by_role("button", name="Save the case record").click()
     assert page.locator("#case-saved").is_visible()
-    for name, size in (("photo-front.png", (1600, 1200)), ("photo-open.png", (900, 1600))):
+    for name, size in (("photo-front.jpg", (4000, 3000)), ("photo-open.jpg", (3000, 4000))):
         photo = tmp_path / name
-        photo.write_bytes(_tiny_png(*size))
+        photo.write_bytes(_camera_jpeg(browser, *size))
         page.get_by_label("Add a photo or scan").set_input_files(str(photo))
         page.get_by_role("button", name="Add", exact=True).click()
     assert page.locator("#attachments li").count() == 2
@@ -300,13 +305,39 @@ def test_a_case_record_with_two_photos_and_long_notes_prints_on_one_page(
     page.emulate_media(media="print")
     pdf = page.pdf(format="A4", print_background=True)
     (SHOTS / "case-record-two-photos.pdf").write_bytes(pdf)
+    assert _pdf_pages(pdf) == 1
+    facts = page.locator("#case-facts").inner_text()  # in full: nothing cut off to fit
+    assert " ".join(notes.split()) in " ".join(facts.split()) and concealment.strip() in facts
+    dd = page.locator("#case-facts .notes dd")
+    assert dd.evaluate("e => e.scrollHeight <= e.clientHeight + 1")  # none hidden either
     thumbs = page.locator(".case-record .attachments img")
     assert thumbs.count() == 2
     for k in range(2):  # each fits a printed thumbnail's box (4 cm, about 150 CSS px, a side)
         box = thumbs.nth(k).bounding_box()
         assert box is not None and 0 < box["width"] <= 152 and 0 < box["height"] <= 152, box
-    assert _pdf_pages(pdf) == 1
     page.context.close()
+
+
+def _camera_jpeg(browser: Any, width: int, height: int) -> bytes:
+    """A JPEG photo of ``width`` by ``height`` pixels, as a camera's (drawn by Chromium)."""
+    import base64
+
+    page = browser.new_page()
+    try:
+        data = page.evaluate(
+            """([w, h]) => {
+                const c = document.createElement("canvas");
+                c.width = w; c.height = h;
+                const g = c.getContext("2d");
+                g.fillStyle = "#8a6d3b"; g.fillRect(0, 0, w, h);
+                g.fillStyle = "#2b5f8a"; g.fillRect(w / 4, h / 4, w / 2, h / 2);
+                return c.toDataURL("image/jpeg", 0.7).split(",")[1];
+            }""",
+            [width, height],
+        )
+    finally:
+        page.close()
+    return base64.b64decode(data)
 
 
 def _tiny_png(width: int = 1, height: int = 1) -> bytes:
