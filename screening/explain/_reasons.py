@@ -73,6 +73,7 @@ def reasons(
     ]
     out = []
     for group, contribution in shown:
-        words = sentence(group, values, spec, contribution > 0, facts.get(group))
+        up = None if contribution == 0 else contribution > 0  # exactly 0: neither way
+        words = sentence(group, values, spec, up, facts.get(group))
         out.append(Reason(group, LABELS[group], contribution, words))
     return out

@@ -117,34 +117,43 @@ def _weight(v: Values, spec: FeatureSpec) -> Fact:
 
 def _contents(v: Values, spec: FeatureSpec) -> Fact:
     lines, pieces = int(v["lines"]), int(v["quantity"])
-    parts = [f"{lines} content line{'s' * (lines != 1)}, {pieces} piece{'s' * (pieces != 1)}"]
+    counted = f"{_count(lines, 'content line')} ({_count(pieces, 'piece')})"
+    signals = []
     if v["vague_description_share"] > 0:
-        parts.append("vague description (such as 'gift' or 'samples')")
+        signals.append("a vague description (such as 'gift' or 'samples')")
     if v["missing_hs_share"] > 0:
-        parts.append("HS code missing")
-    if v["foreign_origin_line_share"] > 0:
-        parts.append("goods made in another country than the origin")
-    return "; ".join(parts), int(v["vague_description_share"] > 0 or v["missing_hs_share"] > 0)
+        signals.append("a missing HS code")
+    foreign = "; goods made in another country than the origin"
+    foreign = foreign if v["foreign_origin_line_share"] > 0 else ""
+    if signals:  # the signal leads, so "Despite ..." is about it, not about the count
+        return f"{' and '.join(signals)} in {counted}{foreign}", 1
+    return f"{counted}{foreign}", 0
+
+
+def _one(n: int) -> str:
+    return "one" if n == 1 else str(n)
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
+    """``n noun(s)``, one spelt out ("one content line", "3 pieces")."""
+    return f"{_one(n)} {noun}{'s' * (n != 1)}"
 
 
 def _history(prefix: str, noun: str) -> Template:
     def fact(v: Values, spec: FeatureSpec) -> Fact:
         count = int(v.get(f"{prefix}_prev_parcels", 0))
         if count == 0:
-            return f"first parcel seen for this {noun}", int(prefix == "sender")
+            return f"the first parcel seen for this {noun}", int(prefix == "sender")
         seizures = int(v.get(f"{prefix}_prev_seizures", 0))
         clean = int(v.get(f"{prefix}_prev_clean", 0) or 0)
         text = f"{_count(count, 'earlier parcel')} for this {noun}"
         risky = 0
         if seizures:
-            text += f", {seizures} of them seized"
+            text += ", seized" if count == 1 else f", {_one(seizures)} of them seized"
             risky = 1
         elif clean:
-            text += f", {clean} of them inspected and found clean"
+            found = "inspected and found clean"
+            text += f", {found}" if count == 1 else f", {_one(clean)} of them {found}"
             risky = -1
         distinct = v.get(f"{prefix}_distinct_senders", float("nan"))
         if math.isfinite(distinct) and distinct > 1:
@@ -158,7 +167,7 @@ def _history(prefix: str, noun: str) -> Template:
 def _pair(v: Values, spec: FeatureSpec) -> Fact:
     count = int(v.get("pair_prev_parcels", 0))
     if count == 0:
-        return "first parcel seen between this sender and this recipient", 0
+        return "the first parcel seen between this sender and this recipient", 0
     return f"{_count(count, 'earlier parcel')} between this sender and this recipient", 0
 
 
@@ -284,20 +293,24 @@ def check_sentences(sentences: Mapping[str, Template]) -> None:
 check_sentences(SENTENCES)
 
 
-def direction(up: bool) -> str:
-    """The words every reason ends with: what the model made of it."""
+def direction(up: bool | None) -> str:
+    """The words every reason ends with: what the model made of it (None: a contribution of
+    exactly 0, neither way)."""
+    if up is None:
+        return "the model counts this as neither raising nor lowering the risk"
     return f"the model counts this as {'raising' if up else 'lowering'} the risk"
 
 
 def sentence(
-    group: str, values: Values, spec: FeatureSpec, up: bool, known: Fact | None = None
+    group: str, values: Values, spec: FeatureSpec, up: bool | None, known: Fact | None = None
 ) -> str:
-    """A reason in words: the parcel's own facts, then the model's direction. A fact whose
-    usual reading is the other way (earlier seizures, where the model lowers the risk) is
-    introduced with "despite", so the sentence never reads as the opposite of its
-    direction. Every fact is a noun phrase, so it reads either way. ``known``: the group's
-    fact as the caller knows it better than the features say (a partner's hit)."""
+    """A reason in words: the parcel's own facts, then the model's direction (``up`` None:
+    neither way). A fact whose usual reading is the other way (earlier seizures, where the
+    model lowers the risk) is introduced with "despite", so the sentence never reads as the
+    opposite of its direction. Every fact is a noun phrase, so it reads either way.
+    ``known``: the group's fact as the caller knows it better than the features say (a
+    partner's hit)."""
     fact, usual = known if known is not None else SENTENCES[group](values, spec)
-    if usual and (usual > 0) != up:
+    if usual and up is not None and (usual > 0) != up:
         return f"Despite {fact}, {direction(up)}."
     return f"{fact[:1].upper()}{fact[1:]}: {direction(up)}."

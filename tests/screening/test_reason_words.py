@@ -114,3 +114,51 @@ def test_earlier_seizures_read_as_risk_or_say_despite() -> None:
         "this as raising the risk."
     )
     assert down.startswith("Despite 18 earlier parcels for this sender, 12 of them seized")
+
+
+def test_a_zero_contribution_reads_neither_way() -> None:
+    values = _parcels(1)[0]
+    features = np.array([values[n] for n in SPEC.names])
+    contribs = np.zeros(len(SPEC.names) + 1)
+    contribs[SPEC.names.index("origin_code")] = 0.7
+    found = reasons(contribs, features, SPEC, top=None)
+    assert found[0].group == "route" and found[0].sentence.endswith(f"{direction(True)}.")
+    for r in found[1:]:
+        assert r.contribution == 0.0
+        assert r.sentence.endswith(f"{direction(None)}.") and "neither raising nor" in r.sentence
+        assert "Despite" not in r.sentence, r.sentence
+
+
+def test_a_count_of_one_reads_as_one_and_despite_leads_with_the_signal() -> None:
+    values = _parcels(1)[0] | {
+        "lines": 1.0,
+        "quantity": 1.0,
+        "vague_description_share": 1.0,
+        "missing_hs_share": 0.0,
+        "foreign_origin_line_share": 0.0,
+    }
+    assert sentence("contents", values, SPEC, False) == (
+        "Despite a vague description (such as 'gift' or 'samples') in one content line "
+        "(one piece), the model counts this as lowering the risk."
+    )
+    plain = values | {"vague_description_share": 0.0, "quantity": 3.0}
+    assert sentence("contents", plain, SPEC, True) == (
+        "One content line (3 pieces): the model counts this as raising the risk."
+    )
+    seized = values | {"sender_prev_parcels": 1.0, "sender_prev_seizures": 1.0}
+    assert sentence("sender_history", seized, SPEC, False).startswith(
+        "Despite one earlier parcel for this sender, seized, the model"
+    )
+    first = values | {"sender_prev_parcels": 0.0}
+    assert sentence("sender_history", first, SPEC, False).startswith(
+        "Despite the first parcel seen for this sender, the model"
+    )
+
+
+@pytest.mark.parametrize("group", sorted(SENTENCES))
+def test_no_count_of_one_reads_oddly(group: str) -> None:
+    for values in _parcels(300):
+        for up in (True, False):
+            words = sentence(group, values, SPEC, up)
+            odd = r"\b1 \w+ \w+s\b|\b1 of them\b|Despite (\d+|one) (content line|piece)"
+            assert not re.search(odd, words), words
