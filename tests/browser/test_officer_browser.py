@@ -458,6 +458,58 @@ def test_s_asks_before_it_records_a_seizure(browser: Any, osrv: Server) -> None:
     page.context.close()
 
 
+def test_s_in_either_case_tab_moves_on_and_its_hints_need_scripts(
+    browser: Any, osrv: Server
+) -> None:
+    """Capital S (Shift or Caps Lock) asks on the worklist as on the parcel page, C and R
+    act there too; Tab after S cancels the question and moves on from the Seized button to
+    Clean; without scripts the Seized button shows no S and Enter hints (S does nothing)."""
+    item = _open_items(osrv, origin="ES")[0]
+    page = _sign_in(browser, osrv.url, "olga", javascript=True)
+    page.goto(f"{osrv.url}/officer/parcels/{item}")
+    quick = page.locator("#quick")
+    assert quick.locator("button[value=seized] kbd").first.is_visible()
+    assert quick.locator("button[value=seized]").get_attribute("aria-keyshortcuts") == "s"
+    page.locator(".crumbs a").first.focus()  # where the focus was before S does not matter
+    page.keyboard.press("Shift+S")
+    ask = page.locator("#seize-confirm")
+    assert ask.is_visible() and f"Record a seizure of {item}?" in ask.inner_text()
+    page.keyboard.press("Tab")
+    assert not ask.is_visible()
+    assert quick.locator("button[value=clean]").evaluate("b => b === document.activeElement")
+    page.keyboard.press("Shift+Tab")  # back to Seized: the question does not come back
+    assert quick.locator("button[value=seized]").evaluate("b => b === document.activeElement")
+    assert not ask.is_visible()
+    page.wait_for_timeout(200)
+    assert _current(osrv, item) is None
+    page.goto(f"{osrv.url}/officer/queue?status=open&origin=ES&sort=item&dir=asc")
+    row = page.locator("#worklist tbody tr").first
+    row_item = row.get_attribute("data-item")
+    assert row_item
+    row.locator("a.item").focus()
+    page.keyboard.press("Shift+S")
+    assert f"Record a seizure of {row_item}?" in page.locator("#seize-confirm").inner_text()
+    page.keyboard.press("Tab")
+    assert not page.locator("#seize-confirm").is_visible()
+    assert row.locator("button[value=clean]").evaluate("b => b === document.activeElement")
+    row.locator("a.item").focus()
+    page.keyboard.press("Shift+C")  # records the row's outcome, as c does
+    page.wait_for_url(lambda url: "/officer/queue" in url)
+    page.wait_for_function(
+        "item => !document.querySelector(`#worklist tr[data-item='${item}'] .act-seized`)",
+        arg=row_item,
+    )
+    assert _current(osrv, row_item) == "clean"
+    page.context.close()
+    page = _sign_in(browser, osrv.url, "olga", javascript=False)
+    page.goto(f"{osrv.url}/officer/parcels/{item}")
+    seized = page.locator("#quick button[value=seized]")
+    assert seized.locator("kbd").count() == 2 and not seized.locator("kbd").first.is_visible()
+    assert seized.inner_text().strip() == "Seized" and not seized.get_attribute("aria-keyshortcuts")
+    assert page.locator("#quick button[value=clean] kbd").is_visible()  # an access key works
+    page.context.close()
+
+
 def test_the_sorter_is_refused(browser: Any, osrv: Server) -> None:
     page = _sign_in(browser, osrv.url, "sam")
     assert "does not have the officer role" in page.locator("#signin-error").inner_text()

@@ -2,9 +2,14 @@
    shortcut stands for a link or button that also has an access key (a seizure has none).
    Single keys act only when no text field has the focus. S never records a seizure by
    itself: it moves the focus to the Seized button and asks; Enter (the button's own key)
-   records it, Escape or any other key cancels. */
+   records it, Escape or any other key cancels; Tab cancels and moves on from the button.
+   The S hints and its aria-keyshortcuts are shown only here, as S works only with this file. */
 (function () {
   "use strict";
+  document.documentElement.classList.add("scripts");  /* shows the .script-keys hints */
+  Array.prototype.forEach.call(document.querySelectorAll("[data-keys]"), function (el) {
+    el.setAttribute("aria-keyshortcuts", el.getAttribute("data-keys"));
+  });
   function typing(el) {
     return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
   }
@@ -83,6 +88,7 @@
     var key = e.key;
     var done = false;
     if (/^(Shift|Control|Alt|Meta|CapsLock)$/.test(key)) { return; }
+    if (asking && key === "Tab") { stopAsking(); return; }  /* on from the button, as ever */
     if (asking && key !== "s" && key !== "S") {
       var confirmed = key === "Enter" && document.activeElement === asking;
       if (!confirmed) { cancelAsking(); }
@@ -100,9 +106,9 @@
     } else if (document.body.classList.contains("page-queue")) {
       if (key === "j" || key === "ArrowDown") { focusRow(current() + 1); done = true; }
       else if (key === "k" || key === "ArrowUp") { focusRow(current() - 1); done = true; }
-      else if (key === "s") { done = askSeize(rowButton("seized")); }
-      else if (key === "c") { done = click1(rowButton("clean")); }
-      else if (key === "r") { done = click1(rowButton("released")); }
+      else if (key === "s" || key === "S") { done = askSeize(rowButton("seized")); }
+      else if (key === "c" || key === "C") { done = click1(rowButton("clean")); }
+      else if (key === "r" || key === "R") { done = click1(rowButton("released")); }
     }
     if (done) { e.preventDefault(); }
   });
