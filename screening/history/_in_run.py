@@ -40,9 +40,10 @@ Columns = Mapping[str, np.ndarray]
 
 
 def run_order(
-    posted_us: np.ndarray, item_id: pa.Array | pa.ChunkedArray, row: np.ndarray
+    posted_us: np.ndarray, item_id: pa.Array | pa.ChunkedArray | np.ndarray, row: np.ndarray
 ) -> np.ndarray:
-    """Each parcel's place in :data:`RUN_ORDER` (0: first)."""
+    """Each parcel's place in :data:`RUN_ORDER` (0: first). ``item_id``: the IDs, or codes
+    that sort as they do."""
     table = pa.table({"posted_us": posted_us, "item_id": item_id, "row": row})
     order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in RUN_ORDER]).to_numpy()
     seq = np.empty(len(order), dtype=np.int64)
@@ -69,12 +70,16 @@ def run_stats(
     ``key``: the parcel's entity (a code; -1: none), ``partner`` its counterpart (-1: none, or
     one the history links to the entity already), ``seq`` its place in the run's order (a
     permutation of 0..n-1), ``time`` its posting time, ``counts`` whether it counts
-    (:func:`counting`). Returns :data:`RUN_FIELDS`, one value per parcel (zeros: nothing).
-    Entities are replayed a part at a time (whole entities, by key), so that memory beyond
-    the returned columns stays bounded however long the run.
+    (:func:`counting`). Returns :data:`RUN_FIELDS`, one value per parcel (zeros: nothing;
+    the counts as int32 where a run's length fits, the times int64). Entities are replayed a
+    part at a time (whole entities, by key), so that memory beyond the returned columns stays
+    bounded however long the run.
     """
     n = len(key)
-    out = {name: np.zeros(n, dtype=np.int64) for name in RUN_FIELDS}
+    small = np.int32 if n < 2**31 else np.int64  # a count, or a place in the run, fits
+    out = {
+        name: np.zeros(n, dtype=np.int64 if name.endswith("_us") else small) for name in RUN_FIELDS
+    }
     has = key >= 0
     if not has.any():
         return out
@@ -88,8 +93,8 @@ def run_stats(
     rows = rows[np.argsort(part, kind="stable")]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=parts))])
     del part
-    position = np.empty(n, dtype=np.int64)
-    position[seq] = np.arange(n, dtype=np.int64)  # each place in the order's parcel
+    position = np.empty(n, dtype=small)
+    position[seq] = np.arange(n, dtype=small)  # each place in the order's parcel
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         mine = rows[a:b]
         table = pd.DataFrame(

@@ -171,6 +171,10 @@ def kept(out: Path) -> list[int]:
 # --- 2. count -----------------------------------------------------------------------------
 
 
+_PART_ROWS = 1_000_000  # a column's rows encoded at a time (a range of its values)
+_SAMPLE = 1_000  # values per kept frame sampled for the ranges' bounds
+
+
 def _column(paths: list[Path], name: str) -> pa.ChunkedArray:
     chunks = []
     for path in paths:
@@ -178,68 +182,144 @@ def _column(paths: list[Path], name: str) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.string())
 
 
-def _codes(paths: list[Path], name: str) -> tuple[np.ndarray, pa.Array]:
-    """Code of each row's value of a column (-1: empty, no entity) and the distinct values,
-    encoded a file at a time, so that the whole column is never held as text."""
-    chunks = []
+def _read(path: Path, name: str) -> pa.ChunkedArray:
+    return feather.read_table(path, columns=[name]).column(name)
+
+
+def _bounds(paths: list[Path], name: str, parts: int) -> list[str]:
+    """Values that cut a column into ``parts`` ranges of about equal rows (from a sample of
+    each kept frame); any bounds give the same codes, these only balance the ranges."""
+    sample = []
     for path in paths:
-        column = feather.read_table(path, columns=[name]).column(name)
-        chunks.extend(pc.dictionary_encode(column).chunks)
-    if not chunks:
-        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
-    encoded = pa.chunked_array(chunks).unify_dictionaries()
-    dictionary = encoded.chunk(0).dictionary
-    indices = np.concatenate(
-        [c.indices.to_numpy(zero_copy_only=False).astype(np.int64) for c in encoded.chunks]
-    )
-    empty = np.flatnonzero(pc.equal(dictionary, "").to_numpy(zero_copy_only=False))
-    if len(empty):
-        indices[np.isin(indices, empty)] = -1
-    return indices, dictionary
+        column = _read(path, name)
+        step = max(1, len(column) // _SAMPLE)
+        sample.extend(column.take(pa.array(range(0, len(column), step))).to_pylist())
+    ordered = sorted(v for v in sample if v)
+    if not ordered:
+        return []
+    picks = {ordered[len(ordered) * p // parts] for p in range(1, parts)}
+    return sorted(picks)
+
+
+def _codes(paths: list[Path], lengths: list[int], name: str) -> np.ndarray:
+    """Code of each row's value of a column (-1: empty, no entity), in the values' order (a
+    code is the value's rank among the column's distinct values, so sorting by code sorts by
+    value). The values are encoded a range at a time (about ``_PART_ROWS`` rows, bounds from
+    a sample), reading each kept frame's column once per range, so that only a range's
+    distinct values are held as text, never the whole column's."""
+    n = sum(lengths)
+    codes = np.full(n, -1, dtype=_code_type(n))
+    parts = max(1, -(-n // _PART_ROWS))
+    bounds = _bounds(paths, name, parts) if parts > 1 else []
+    ranges = list(zip([None, *bounds], [*bounds, None], strict=True))
+    base = 0
+    for lo, hi in ranges:
+        values: list[pa.Array] = []
+        where: list[np.ndarray] = []
+        start = 0
+        for path, length in zip(paths, lengths, strict=True):
+            column = _read(path, name)
+            mask = pc.greater(column, "") if lo is None else pc.greater_equal(column, lo)
+            if hi is not None:
+                mask = pc.and_(mask, pc.less(column, hi))
+            mask = pc.fill_null(mask, False)
+            values.extend(column.filter(mask).chunks)
+            where.append(np.flatnonzero(mask.to_numpy(zero_copy_only=False)) + start)
+            start += length
+            del column, mask
+        part = pa.chunked_array(values, pa.string())
+        del values
+        distinct = pc.unique(part)
+        distinct = distinct.take(pc.sort_indices(distinct))
+        found = pc.index_in(part, value_set=distinct).to_numpy(zero_copy_only=False)
+        codes[np.concatenate(where)] = found.astype(codes.dtype) + base
+        base += len(distinct)
+        del part, distinct, found, where
+    pa.default_memory_pool().release_unused()
+    return codes
+
+
+def _texts(paths: list[Path], lengths: list[int], name: str, at: np.ndarray) -> list[str]:
+    """A column's values at these rows of the run (in the order given), read from the kept
+    frames: the few that are looked up in the snapshot."""
+    out = np.empty(len(at), dtype=object)
+    order = np.argsort(at, kind="stable")
+    ordered = at[order]
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    for i, path in enumerate(paths):
+        lo, hi = np.searchsorted(ordered, starts[i : i + 2]).tolist()
+        if lo < hi:
+            local = pa.array(ordered[lo:hi] - starts[i])
+            out[order[lo:hi]] = _read(path, name).take(local).to_pylist()
+    return list(out)
+
+
+def _code_type(n: int) -> type[np.signedinteger[Any]]:
+    """Codes of n rows' values: int32 where they fit (half the memory of int64)."""
+    return np.int32 if n < 2**31 else np.int64
 
 
 def _pairs(sender: np.ndarray, recipient: np.ndarray) -> np.ndarray:
     both = (sender >= 0) & (recipient >= 0)
-    pair = np.full(len(sender), -1, dtype=np.int64)
+    pair = np.full(len(sender), -1, dtype=_code_type(len(sender)))
     if both.any():
-        joint = sender[both] * (int(recipient.max()) + 1) + recipient[both]
+        width = int(recipient.max()) + 1
+        joint = sender[both].astype(np.int64) * width + recipient[both]
         pair[both] = np.unique(joint, return_inverse=True)[1].reshape(-1)
     return pair
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Run:
+    """The run's kept frames, for reading a column's values at some rows."""
+
+    paths: list[Path]
+    lengths: list[int]
+
+    def texts(self, name: str, at: np.ndarray) -> list[str]:
+        return _texts(self.paths, self.lengths, name, at)
+
+
 def _linked(
     backend: HistoryBackend,
+    run: _Run,
     kind: str,
-    key: tuple[np.ndarray, pa.Array],
-    partner: tuple[np.ndarray, pa.Array],
+    codes: np.ndarray,
+    partner_kind: str,
+    partners: np.ndarray,
     counts: np.ndarray,
 ) -> np.ndarray:
     """Rows whose entity the snapshot links to the row's counterpart already (so the
     counterpart is not new to it): looked up only for entities met twice or more in the run
     that the snapshot knows with a counterpart."""
-    (codes, names), (partners, partner_names) = key, partner
     wanted: np.ndarray = (codes >= 0) & (partners >= 0) & counts
     if not wanted.any():
         return np.zeros(len(codes), dtype=bool)
-    repeated = np.flatnonzero(np.bincount(codes[codes >= 0]) > 1)
-    wanted &= np.isin(codes, repeated)
-    candidates = np.unique(codes[wanted])
-    found = backend.get_tokens(kind, names.take(pa.array(candidates)).to_pylist())
+    repeated = np.bincount(codes[codes >= 0]) > 1
+    wanted[wanted] = repeated[codes[wanted]]
+    del repeated
+    rows = np.flatnonzero(wanted)
+    candidates, first = np.unique(codes[rows], return_index=True)
+    found = backend.get_tokens(kind, run.texts(_TOKEN + kind, rows[first]))
     linking = candidates[[s is not None and s.partners > 0 for s in found]]
+    del rows, candidates, first, found
     wanted &= np.isin(codes, linking)
     if not wanted.any():
         return np.zeros(len(codes), dtype=bool)
-    pairs = np.unique(np.stack([codes[wanted], partners[wanted]], axis=1), axis=0)
-    keys = names.take(pa.array(pairs[:, 0])).to_pylist()
-    others = partner_names.take(pa.array(pairs[:, 1])).to_pylist()
+    rows = np.flatnonzero(wanted)
+    pairs, first = np.unique(
+        np.stack([codes[rows], partners[rows]], axis=1), axis=0, return_index=True
+    )
+    keys = run.texts(_TOKEN + kind, rows[first])
+    others = run.texts(_TOKEN + partner_kind, rows[first])
     triples = [(kind, k, p) for k, p in zip(keys, others, strict=True)]
     known = backend.known_links(triples)
     hit = np.array([t in known for t in triples], dtype=bool)
     if not hit.any():
         return np.zeros(len(codes), dtype=bool)
-    width = len(partner_names) + 1
-    linked_keys = pairs[hit, 0] * width + pairs[hit, 1]
-    wanted &= np.isin(codes * width + partners, linked_keys)
+    width = int(partners.max()) + 1
+    linked_keys = pairs[hit, 0].astype(np.int64) * width + pairs[hit, 1]
+    wanted &= np.isin(codes.astype(np.int64) * width + partners, linked_keys)
     return wanted
 
 
@@ -248,6 +328,8 @@ def count(out: Path, indices: list[int], backend: HistoryBackend) -> None:
     folder(out).mkdir(parents=True, exist_ok=True)
     paths = [frame_path(out, i) for i in sorted(indices)]
     if paths:
+        # what step 1 freed, Arrow's pool keeps for reuse; the count's columns are NumPy's
+        pa.default_memory_pool().release_unused()
         _count(out, paths, backend)
     mark = folder(out) / _MARK
     mark.write_text("counted\n", encoding="utf-8")
@@ -257,34 +339,38 @@ def count(out: Path, indices: list[int], backend: HistoryBackend) -> None:
 
 def _count(out: Path, paths: list[Path], backend: HistoryBackend) -> None:
     rows = _column(paths, "row").to_numpy()  # increasing: chunks in file order
+    lengths = [feather.read_table(p, columns=["row"]).num_rows for p in paths]
+    run = _Run(paths, lengths)
     posted = _column(paths, "posted_us").to_numpy()
-    seq = run_order(posted, _column(paths, "item_id"), rows)
-    items = _codes(paths, "item_id")[0]
+    items = _codes(paths, lengths, "item_id")  # in item ID order: sorts as the IDs
+    seq = run_order(posted, items, rows)
     counts = counting(seq, items, _column(paths, _IN_HISTORY).to_numpy(zero_copy_only=False))
     del items
-    codes: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    codes: dict[str, np.ndarray] = {}
     for kind in KINDS:
         if kind == "pair":
-            key = (_pairs(codes["sender"][0], codes["recipient"][0]), pa.array([], pa.string()))
+            key = _pairs(codes["sender"], codes["recipient"])
         elif kind in codes:
             key = codes[kind]
         else:
-            key = codes[kind] = _codes(paths, _TOKEN + kind)
+            key = codes[kind] = _codes(paths, lengths, _TOKEN + kind)
         partner_kind = KINDS[kind]
-        partner = np.full(len(rows), -1, dtype=np.int64)
+        partner = np.full(len(rows), -1, dtype=key.dtype)
         if partner_kind:
             if partner_kind not in codes:
-                codes[partner_kind] = _codes(paths, _TOKEN + partner_kind)
-            partner = codes[partner_kind][0].copy()
-            partner[_linked(backend, kind, key, codes[partner_kind], counts)] = -1
-        stats = run_stats(key[0], partner, seq, posted, counts)
+                codes[partner_kind] = _codes(paths, lengths, _TOKEN + partner_kind)
+            partner = codes[partner_kind].copy()
+            partner[_linked(backend, run, kind, key, partner_kind, partner, counts)] = -1
+        stats = run_stats(key, partner, seq, posted, counts)
+        del key, partner
         got = stats["parcels"] > 0  # a parcel that got nothing from the run is not kept
         table = pa.table({"row": rows[got]} | {name: stats[name][got] for name in RUN_FIELDS})
-        del stats, got, partner
+        del stats, got
         write_atomic(
             _stats_path(out, kind),
             lambda tmp, t=table: feather.write_feather(t, tmp, compression="uncompressed"),
         )
+        del table
         for done in [k for k in codes if k not in _still_needed(kind)]:
             del codes[done]
 

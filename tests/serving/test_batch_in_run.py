@@ -38,6 +38,7 @@ from screening import (
 )
 from screening.history import RUN_ORDER
 from screening.history import _in_run as in_run
+from serving.batch import _in_run as batch_in_run
 from serving.batch._in_run import count, frame_of, prepare, run_history
 from serving.batch._read import QUARANTINE_SCHEMA, Chunk
 from tests.factories import declaration
@@ -97,7 +98,8 @@ def _service(backend: MemoryBackend, run: list[ParcelDeclaration]) -> np.ndarray
     return out
 
 
-@pytest.mark.parametrize("part_rows", [None, 7])  # 7: replayed in many parts of entities
+# 7: entities replayed in many parts, and each column's values encoded in many ranges
+@pytest.mark.parametrize("part_rows", [None, 7])
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 @pytest.mark.parametrize("seed", range(3))
 def test_a_run_counts_its_parcels_as_the_service_does(
@@ -106,6 +108,7 @@ def test_a_run_counts_its_parcels_as_the_service_does(
     assert RUN_ORDER == ("posted_us", "item_id", "row")
     if part_rows is not None:
         monkeypatch.setattr(in_run, "_PART_ROWS", part_rows)
+        monkeypatch.setattr(batch_in_run, "_PART_ROWS", part_rows)
     past = _declarations(seed, 60, 10_000_000)
     fresh = _declarations(seed + 100, 90, 20_000_000)
     again = past[5:12]  # screened again: in the snapshot already, counted once
