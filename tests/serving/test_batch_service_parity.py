@@ -177,11 +177,11 @@ def _new_item(item_id: str, n: int) -> str:
 def _sender_counts(reasons: list[dict[str, Any]]) -> int:
     """The sender's earlier parcels, as the sender's reason words them."""
     (words,) = [r["sentence"] for r in reasons if r["group"] == "sender_history"]
-    if words.startswith("First parcel seen for this sender"):
+    if re.match(r"(The )?[Ff]irst parcel seen for this sender", words):
         return 0
-    found = re.search(r"(\d+) earlier parcels? for this sender", words)
+    found = re.search(r"(\d+|[Oo]ne) earlier parcels? for this sender", words)
     assert found, words
-    return int(found.group(1))
+    return 1 if found.group(1).lower() == "one" else int(found.group(1))
 
 
 def test_twenty_parcels_of_one_sender_count_up_in_batch_as_in_the_service(
