@@ -11,6 +11,7 @@ they are data-quality findings (and risk signals), such as line totals that do n
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -26,6 +27,17 @@ PARTIES = ("sender", "recipient")
 def is_personal(field: str) -> bool:
     """Whether a problem's field path lies under a party (``sender.name``, ``recipient``)."""
     return field.split(".", 1)[0].split("[", 1)[0] in PARTIES
+
+
+#: Fields that hold a code (a country, a currency, an HS code): a value that does not look
+#: like one (a name pasted into the wrong column) is not repeated in a problem.
+_CODE_FIELDS = ("country", "currency", "hs_code")
+_CODE_LIKE = re.compile(r"[A-Za-z0-9._-]{0,16}")
+
+
+def _is_code_field(field: str) -> bool:
+    last = field.rsplit(".", 1)[-1].split("[", 1)[0]
+    return last.endswith(_CODE_FIELDS)
 
 
 def withheld(value: Any, why: str = "personal data") -> str:
@@ -49,6 +61,8 @@ def shown(value: Any, field: str) -> str | None:
         return withheld(value)
     if field == "item_id" and not looks_like_item_id(value):
         return withheld(value, "not an item ID, may hold personal data")
+    if _is_code_field(field) and isinstance(value, str) and not _CODE_LIKE.fullmatch(value):
+        return withheld(value, "not a code, may hold personal data")
     if isinstance(value, dict | list):
         return withheld(value, "a structure")
     return repr(value)[:120]

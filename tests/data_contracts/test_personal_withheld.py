@@ -83,6 +83,24 @@ def test_values_outside_the_parties_are_still_shown(tmp_path: Path) -> None:
     assert got == {"origin_country": "'XY'", "gross_weight_kg": "'heavy'"}
 
 
+def test_a_name_put_in_a_code_field_is_not_repeated(tmp_path: Path) -> None:
+    """A code field (country, currency) holding what is not a code, such as a name pasted
+    into the wrong column, gets its kind and size, not the value; a wrong code is shown."""
+    record = declaration()
+    record["origin_country"] = "Tess de Groot"
+    record["currency"] = "EUR"
+    record["destination_country"] = "X1"
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    got = {p.field: p.got for p in _problems(path)}
+    assert (
+        got["origin_country"]
+        == "text of 13 characters, withheld (not a code, may hold personal data)"
+    )
+    assert got["destination_country"] == "'X1'"
+    assert "Tess" not in json.dumps(got)
+
+
 def test_the_parquet_path_withholds_as_the_model_does() -> None:
     records = _bad_records()[:2] + [_bad_records()[5]]
     for r in records:
