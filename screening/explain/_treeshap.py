@@ -28,7 +28,7 @@ import numpy as np
 
 from .._errors import BundleError
 from . import _treeshap_kernels as kernels
-from ._treeshap_checks import ancestors, check_tables, read_tables
+from ._treeshap_checks import DTYPES, ancestors, check_tables, read_tables
 
 if TYPE_CHECKING:
     import shap
@@ -39,32 +39,9 @@ TREESHAP_NAME = "treeshap.npz"
 DEFAULT_MAX_STATE_BITS = 10
 DEFAULT_UNIT_HEIGHT = 2
 _LOGISTIC = {"binary:logistic", "reg:logistic", "binary:logitraw"}
-# the stored arrays (``treeshap.npz``), as the builder makes them
-_ARRAYS = (
-    "tree_start",
-    "node_feat",
-    "node_thr",
-    "node_left",
-    "node_right",
-    "node_default_left",
-    "node_pos",
-    "unit_tree_start",
-    "unit_root",
-    "unit_bits",
-    "unit_noff",
-    "unit_nodes",
-    "unit_coff",
-    "unit_cols",
-    "unit_toff",
-    "table",
-    "leaf_tree_start",
-    "leaf_node",
-    "leaf_d",
-    "leaf_zoff",
-    "leaf_z",
-    "leaf_feat",
-    "leaf_value",
-)
+# the stored arrays (``treeshap.npz``) the builder makes: every one the checks type but the
+# scalar ``bias`` and the JSON ``meta``
+_ARRAYS = tuple(name for name in DTYPES if name not in ("bias", "meta"))
 # argument order of the kernels' ``*model`` (derived from the above by ``_runtime``)
 _RUNTIME = (
     "tree_inner",
