@@ -59,6 +59,9 @@ def run(
     quick: bool = False,
     parcels_per_week: int = 30_000,
     out: str = "runs/loop.json",
+    random_share: float = LoopConfig.random_share,
+    band_share: float = LoopConfig.band_share,
+    band_width: float = LoopConfig.band_width,
 ) -> list[dict[str, Any]]:
     """Every seed at every prevalence; rows for ``python -m bench`` and a JSON file."""
     warmup = LoopConfig.warmup_weeks
@@ -82,6 +85,9 @@ def run(
                 capacity=capacity,
                 parcels_per_week=parcels_per_week,
                 warmup_weeks=warmup,
+                random_share=random_share,
+                band_share=band_share,
+                band_width=band_width,
             )
             runs.append(run_seed(config))
             r = runs[-1]
@@ -147,6 +153,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--parcels-per-week", type=int, default=30_000)
     parser.add_argument("--out", default="runs/loop.json")
+    parser.add_argument(
+        "--random-share", type=float, default=LoopConfig.random_share, help="of the capacity"
+    )
+    parser.add_argument(
+        "--band-share",
+        type=float,
+        default=LoopConfig.band_share,
+        help="of the capacity, drawn from the band just below the model's picks",
+    )
+    parser.add_argument(
+        "--band-width",
+        type=float,
+        default=LoopConfig.band_width,
+        help="the band's size, in capacities",
+    )
     args = parser.parse_args(argv)
     for row in run(
         args.seeds,
@@ -156,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         args.quick,
         args.parcels_per_week,
         args.out,
+        args.random_share,
+        args.band_share,
+        args.band_width,
     ):
         print(
             f"{row['figure']:60s} {row['ours']!s:>10s} {row.get('baseline')!s:>10s} "

@@ -19,7 +19,13 @@ class LoopConfig:
     weeks: int = 26
     capacity: float = 0.02
     parcels_per_week: int = 30_000
-    random_share: float = 0.10
+    random_share: float = 0.10  # ours' uniform random control, a share of the capacity
+    warmup_random_share: float = 0.10  # today's customs in the warm-up (the simulator's)
+    #: Exploration below the model's cut: this share of the capacity is drawn, a fixed number a
+    #: day by keyed draws, from the ``band_width`` capacities ranked just below the model's picks
+    #: (inclusion probability exactly drawn / band size); 0: off.
+    band_share: float = 0.0
+    band_width: float = 2.0
     start: datetime.date = datetime.date(2025, 8, 4)  # a Monday; 26 weeks hold the peak
     warmup_weeks: int = 8  # before the loop: today's customs (rules, watch list, random)
     min_seizures: int = 10  # known seizures before the model replaces the rules

@@ -53,7 +53,7 @@ def build_flow(config: LoopConfig) -> Flow:
         prevalence=config.prevalence,
         seed=config.seed,
         inspection_rate=config.capacity,
-        random_share=config.random_share,
+        random_share=config.warmup_random_share,
     )
     result = simulate(sim)
     order = pc.sort_indices(

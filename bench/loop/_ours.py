@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ from screening import (
     decide_many,
     replay,
     rule_score,
+    uniform_draws,
 )
 from training._pipeline import thresholds
 
@@ -32,6 +35,7 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
     learner = Learner(config)
     inspected = np.zeros(n, bool)
     random = np.zeros(n, bool)
+    band = np.zeros(n, bool)
     prob = np.full(n, np.nan)
     pending: list[KnownOutcome] = []
     cuts: dict[str, float] | None = None
@@ -78,17 +82,44 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
             _, _, reason, _ = decide_many(ids, score, rules[rows], cuts, policy, KEY)
         drawn = np.flatnonzero(reason == "random_control")[:k]
         rest = np.setdiff1d(np.arange(b - a), drawn)
-        picked = rest[np.argsort(-score[rest], kind="stable")[: k - drawn.size]]
-        for local in (drawn, picked):
+        ranked = rest[np.argsort(-score[rest], kind="stable")]
+        budget = min(int(round(config.band_share * k)), k - drawn.size)
+        top = k - drawn.size - budget
+        below = ranked[top : top + int(round(config.band_width * k))]
+        explored = _draw_band(below, budget, ids)
+        picked = ranked[:top]
+        for local in (drawn, picked, explored):
             inspected[a + local] = True
         random[a + drawn] = True
-        weight[a + drawn] = 1 / policy.random_rate
-        for i in (a + np.concatenate([drawn, picked])).tolist():
+        if drawn.size:
+            weight[a + drawn] = 1 / policy.random_rate
+        band[a + explored] = True
+        if explored.size:
+            weight[a + explored] = below.size / explored.size
+        for i in (a + np.concatenate([drawn, picked, explored])).tolist():
             seized = bool(flow.found[i])
             pending.append(
                 KnownOutcome(str(frame.item_id[i]), int(flow.known_us[i]), seized, not seized)
             )
-    return {"inspected": inspected, "probability": prob, "trained_weeks": trained_weeks}
+    return {
+        "inspected": inspected,
+        "random": random,
+        "band": band,
+        "probability": prob,
+        "trained_weeks": trained_weeks,
+    }
+
+
+_BAND_KEY = hmac.new(KEY, b"band-exploration", hashlib.sha256).digest()
+
+
+def _draw_band(band: np.ndarray, budget: int, ids: np.ndarray) -> np.ndarray:
+    """``budget`` parcels of the band below the model's picks, those with the lowest keyed
+    draws: each parcel of the band is drawn with probability exactly ``budget / band.size``."""
+    if budget <= 0 or band.size == 0:
+        return band[:0]
+    draws = uniform_draws(_BAND_KEY, ids[band])
+    return band[np.argsort(draws, kind="stable")[:budget]]
 
 
 def _retrain(

@@ -45,6 +45,9 @@ def run_seed(config: LoopConfig) -> dict[str, Any]:
         out[f"{name}_weekly"] = np.bincount(
             week[mask], weights=seized[mask], minlength=config.weeks
         ).tolist()
+    for name in ("random", "band"):  # ours' exploration: its seizures in the compared weeks
+        out[f"ours_{name}_seizures"] = int(seized[ours[name] & loop].sum())
+        out[f"ours_{name}_inspected"] = int((ours[name] & loop).sum())
     out["ours_to_oracle"] = out["ours_seizures"] / max(out["oracle_seizures"], 1)
     out["ours_to_rules"] = out["ours_seizures"] / max(out["rules_seizures"], 1)
     last = week == config.weeks - 1
