@@ -62,6 +62,7 @@ def run(
     random_share: float = LoopConfig.random_share,
     band_share: float = LoopConfig.band_share,
     band_width: float = LoopConfig.band_width,
+    recent_half_life_weeks: float = LoopConfig.recent_half_life_weeks,
 ) -> list[dict[str, Any]]:
     """Every seed at every prevalence; rows for ``python -m bench`` and a JSON file."""
     warmup = LoopConfig.warmup_weeks
@@ -88,6 +89,7 @@ def run(
                 random_share=random_share,
                 band_share=band_share,
                 band_width=band_width,
+                recent_half_life_weeks=recent_half_life_weeks,
             )
             runs.append(run_seed(config))
             r = runs[-1]
@@ -168,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         default=LoopConfig.band_width,
         help="the band's size, in capacities",
     )
+    parser.add_argument(
+        "--recent-half-life",
+        type=float,
+        default=LoopConfig.recent_half_life_weeks,
+        help="weeks; training weights halve with this age (0: off)",
+    )
     args = parser.parse_args(argv)
     for row in run(
         args.seeds,
@@ -180,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         args.random_share,
         args.band_share,
         args.band_width,
+        args.recent_half_life,
     ):
         print(
             f"{row['figure']:60s} {row['ours']!s:>10s} {row.get('baseline')!s:>10s} "

@@ -141,6 +141,9 @@ def _retrain(
         return None if learner.booster is None else _cuts(learner, flow, histories, upto)
     matured = flow.frame.posted_us[rows] < now - config.maturity_days * DAY_US
     w = weight[rows]
+    if config.recent_half_life_weeks > 0:  # recent weeks count more: vendors adapt
+        age = (now - flow.frame.posted_us[rows]) / (7 * DAY_US)
+        w = w * 0.5 ** (age / config.recent_half_life_weeks)
     if config.unlabelled:  # PU: a sample of the flow never opened, as negatives
         never = np.flatnonzero(~inspected[:upto])
         rng = np.random.default_rng(config.seed + upto)
