@@ -63,6 +63,7 @@ def run(
     band_share: float = LoopConfig.band_share,
     band_width: float = LoopConfig.band_width,
     recent_half_life_weeks: float = LoopConfig.recent_half_life_weeks,
+    draw_salt: str = LoopConfig.draw_salt,
 ) -> list[dict[str, Any]]:
     """Every seed at every prevalence; rows for ``python -m bench`` and a JSON file."""
     warmup = LoopConfig.warmup_weeks
@@ -90,6 +91,7 @@ def run(
                 band_share=band_share,
                 band_width=band_width,
                 recent_half_life_weeks=recent_half_life_weeks,
+                draw_salt=draw_salt,
             )
             runs.append(run_seed(config))
             r = runs[-1]
@@ -176,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         default=LoopConfig.recent_half_life_weeks,
         help="weeks; training weights halve with this age (0: off)",
     )
+    parser.add_argument(
+        "--draw-salt",
+        default=LoopConfig.draw_salt,
+        help="appended to ours' decision key: the same policy with other random draws",
+    )
     args = parser.parse_args(argv)
     for row in run(
         args.seeds,
@@ -189,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         args.band_share,
         args.band_width,
         args.recent_half_life,
+        args.draw_salt,
     ):
         print(
             f"{row['figure']:60s} {row['ours']!s:>10s} {row.get('baseline')!s:>10s} "

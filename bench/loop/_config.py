@@ -37,5 +37,6 @@ class LoopConfig:
     train_weight_cap: float = 10.0
     calibrate_every: int = 4  # weeks between cross-fitted calibrations
     recent_half_life_weeks: float = 0.0  # training weights halve per this age (0: off)
+    draw_salt: str = ""  # appended to the decision key: the same policy, other random draws
     unlabelled: int = 0  # PU learning: this many never-opened parcels as negatives (0: off)
     threads: int = 1  # XGBoost threads: 2 ran ten times slower on 2 shared, loaded cores

@@ -30,6 +30,8 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
     """The product's policy day by day, retraining at each week's start."""
     frame, n = flow.frame, len(flow.frame)
     policy = DecisionPolicy(capacity=config.capacity, random_share=config.random_share)
+    key = KEY + config.draw_salt.encode()  # the decision key (a salt: other random draws)
+    band_key = hmac.new(key, b"band-exploration", hashlib.sha256).digest()
     rules = rule_score(full_matrix(flow), flow.spec, frame.origin)
     history, histories = History(), np.full((n, len(HISTORY_FEATURES)), np.nan)
     learner = Learner(config)
@@ -75,18 +77,18 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
         ids = np.asarray(frame.item_id[rows], dtype=object)
         if cuts is None:  # cold start: rules rank, random control as the product draws it
             score = rules[rows]
-            _, _, reason, _ = decide_many(ids, np.zeros(b - a), score, {"0.5": 1.0}, policy, KEY)
+            _, _, reason, _ = decide_many(ids, np.zeros(b - a), score, {"0.5": 1.0}, policy, key)
         else:
             x = np.hstack([flow.parcel_matrix[rows], histories[rows]]).astype(np.float32)
             score = prob[rows] = learner.probability(x)
-            _, _, reason, _ = decide_many(ids, score, rules[rows], cuts, policy, KEY)
+            _, _, reason, _ = decide_many(ids, score, rules[rows], cuts, policy, key)
         drawn = np.flatnonzero(reason == "random_control")[:k]
         rest = np.setdiff1d(np.arange(b - a), drawn)
         ranked = rest[np.argsort(-score[rest], kind="stable")]
         budget = min(int(round(config.band_share * k)), k - drawn.size)
         top = k - drawn.size - budget
         below = ranked[top : top + int(round(config.band_width * k))]
-        explored = _draw_band(below, budget, ids)
+        explored = _draw_band(below, budget, ids, band_key)
         picked = ranked[:top]
         for local in (drawn, picked, explored):
             inspected[a + local] = True
@@ -110,15 +112,12 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
     }
 
 
-_BAND_KEY = hmac.new(KEY, b"band-exploration", hashlib.sha256).digest()
-
-
-def _draw_band(band: np.ndarray, budget: int, ids: np.ndarray) -> np.ndarray:
+def _draw_band(band: np.ndarray, budget: int, ids: np.ndarray, key: bytes) -> np.ndarray:
     """``budget`` parcels of the band below the model's picks, those with the lowest keyed
     draws: each parcel of the band is drawn with probability exactly ``budget / band.size``."""
     if budget <= 0 or band.size == 0:
         return band[:0]
-    draws = uniform_draws(_BAND_KEY, ids[band])
+    draws = uniform_draws(key, ids[band])
     return band[np.argsort(draws, kind="stable")[:budget]]
 
 
