@@ -68,6 +68,10 @@ class ScoringEngine:
     def frame(self, table: pa.Table) -> ParcelFrame:
         return frame_from_table(table, self.pseudonymiser)
 
+    def frame_of(self, declarations: Sequence[ParcelDeclaration]) -> ParcelFrame:
+        """The frame of validated declarations: pseudonymised, no history read."""
+        return frame_from_declarations(declarations, self.pseudonymiser)
+
     def exchange_inputs(
         self, parties: Sequence[dict[str, Any]] | pa.Table, frame: ParcelFrame
     ) -> ExchangeInputs | None:
@@ -112,9 +116,13 @@ class ScoringEngine:
         declarations: Sequence[ParcelDeclaration],
         explain: Explain = "flagged",
         record: bool = True,
+        frame: ParcelFrame | None = None,
     ) -> ScoredBatch:
-        """Score validated declarations (the low-latency path of the HTTP service)."""
-        frame = frame_from_declarations(declarations, self.pseudonymiser)
+        """Score validated declarations (the low-latency path of the HTTP service);
+        ``frame``: theirs from :meth:`frame_of`, where the caller made it already (the
+        service does, before its transaction, since a frame reads no history)."""
+        if frame is None:
+            frame = self.frame_of(declarations)
         if not self._reads_exchange:  # the service's hot path: nothing more
             return self.score_frame(frame, explain, record)
         exchange = self.exchange_inputs(_parties(declarations), frame)

@@ -16,11 +16,13 @@ def decision_entry(
     request_id: str,
     caller: str,
     bundle_hash: str,
+    input_digest: str | None = None,
     **detail: Any,
 ) -> Entry:
     """A ``decision`` record: who asked, the model, the keyed hash of the declaration as
-    validated (``record``), the score, decision, band, mode, reasons and selection;
-    ``detail`` adds to it (a batch run's ID, manifest and inspection-list rank)."""
+    validated (``record``; ``input_digest``: that hash, where the caller made it already),
+    the score, decision, band, mode, reasons and selection; ``detail`` adds to it (a batch
+    run's ID, manifest and inspection-list rank)."""
     return Entry(
         "decision",
         request_id=request_id,
@@ -28,7 +30,7 @@ def decision_entry(
         item_id=summary["item_id"],
         model_version=summary["model_version"],
         bundle_hash=bundle_hash,
-        input_hash=input_hash(record, input_key),
+        input_hash=input_digest or input_hash(record, input_key),
         score=summary["probability"],
         decision=summary["decision"],
         detail={

@@ -27,6 +27,7 @@ from screening import (
     DecisionPolicy,
     Explain,
     ModelRegistry,
+    ParcelFrame,
     PostgresDatabase,
     Pseudonymiser,
     ScoredParcel,
@@ -43,7 +44,7 @@ from ._errors import InvalidInput, NotFound, RequestIdReused
 from ._json import finite_or_none
 from ._metrics import Metrics
 from ._record import Record
-from ._runtime import ModelHolder, trusted_bundle_keys
+from ._runtime import ModelHolder, Served, trusted_bundle_keys
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -72,6 +73,22 @@ class ScoreRequest:
 
 #: A declaration as validated: the model (None when it breaks the contract) and its problems.
 Validated = tuple[ParcelDeclaration | None, list[Problem]]
+#: A valid declaration of a batch: (request, position in it, the declaration, its warnings).
+Pending = tuple[int, int, ParcelDeclaration, list[Problem]]
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """What a batch's valid declarations give with no history read, by (request, position):
+    made before the scoring transaction (:meth:`Service._declared`)."""
+
+    keys: list[tuple[int, int]]
+    #: the frame of every valid declaration, in order (None: no model loaded yet)
+    frame: ParcelFrame | None
+    records: dict[tuple[int, int], dict[str, Any]]
+    hashes: dict[tuple[int, int], str]
+    #: the officer rows' declared fields (None: no officer view mounted)
+    officer: dict[tuple[int, int], dict[str, Any]] | None
 
 
 def reused_answer(request_id: str, item_id: str) -> dict[str, Any]:
@@ -96,9 +113,13 @@ def validate_declarations(raws: Sequence[Any]) -> list[Validated]:
 class Service:
     """Everything a request needs, built once per app."""
 
-    #: Called with (declarations, summaries, feature vectors, time, feature names) after each
-    #: scoring call; the officer view records its queue through it.
+    #: Called with (declarations, summaries, feature vectors, time, feature names,
+    #: records=..., declared=...) inside each scoring transaction; the officer view records
+    #: its queue through it (``ParcelRecorder.scored``).
     on_scored: Callable[..., None] | None = None
+    #: Makes the officer rows' fields that declarations alone give, before the transaction
+    #: (``ParcelRecorder.declared_rows``); its rows reach ``on_scored`` as ``declared``.
+    officer_declared: Callable[..., list[dict[str, Any]]] | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -213,7 +234,7 @@ class Service:
         state store, so every worker process obeys it.
         """
         outs: list[list[dict[str, Any]]] = [[{} for _ in r.raws] for r in requests]
-        valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]] = []
+        valid: list[Pending] = []
         for k, request in enumerate(requests):
             checked = request.validated
             if checked is None:
@@ -237,6 +258,7 @@ class Service:
             # partner-seizure tokens asked for outside the transaction (the scoring then
             # finds them in the cache): a custodian round trip never holds the database
             loaded.engine.prefetch_exchange([d for _, _, d, _ in valid])
+        declared = self._declared(valid, loaded)  # what needs no history, outside the lock
         with self.state_db.transaction():
             served = self.holder.served
             halted = self.refresh_halted()
@@ -249,9 +271,7 @@ class Service:
                     new.append((k, i, decl, warnings))
                     continue
                 recorded = replayed.get((stored[0], decl.item_id))
-                if recorded is not None and recorded != input_hash(
-                    decl.model_dump(mode="json"), self.input_key
-                ):
+                if recorded is not None and recorded != declared.hashes[(k, i)]:
                     outs[k][i] = {"error": reused_answer(stored[0], decl.item_id)}
                     continue
                 outs[k][i] = stored[1] | {
@@ -259,15 +279,33 @@ class Service:
                     "warnings": [{"field": w.field, "problem": w.problem} for w in warnings],
                 }
             if new:
-                decided = self._decide(requests, new, outs, served, halted)
+                decided = self._decide(requests, new, outs, served, halted, declared)
         for band, decision, mode, probability in decided:  # counted once committed
             self.metrics.observe_decision(band, decision, mode, probability)
         return outs
 
+    def _declared(self, valid: list[Pending], loaded: Served | None) -> Declared:
+        """What the batch's declarations give before any history is read: their frame, JSON
+        records, keyed input hashes and officer-row fields. Made before the scoring
+        transaction, so that the writer lock, which every worker and replica waits for, is
+        held only for the work that reads or writes the record."""
+        decls = [d for _, _, d, _ in valid]
+        records = [d.model_dump(mode="json") for d in decls]
+        keys = [(k, i) for k, i, _, _ in valid]
+        return Declared(
+            keys,
+            None if loaded is None else loaded.engine.frame_of(decls),
+            dict(zip(keys, records, strict=True)),
+            {key: input_hash(r, self.input_key) for key, r in zip(keys, records, strict=True)},
+            None
+            if self.officer_declared is None
+            else dict(zip(keys, self.officer_declared(decls, records), strict=True)),
+        )
+
     def _replayed_hashes(
         self,
         requests: Sequence[ScoreRequest],
-        valid: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
+        valid: list[Pending],
         on_record: dict[str, tuple[str, dict[str, Any]]],
     ) -> dict[tuple[str, str], str]:
         """The recorded input hash of each (request ID, item) sent again under the request ID
@@ -286,19 +324,23 @@ class Service:
     def _decide(
         self,
         requests: Sequence[ScoreRequest],
-        new: list[tuple[int, int, ParcelDeclaration, list[Problem]]],
+        new: list[Pending],
         outs: list[list[dict[str, Any]]],
-        served: Any,
+        served: Served,
         halted: bool,
+        declared: Declared,
     ) -> list[tuple[str, str, str, float]]:
-        """Score new declarations and write their records (inside the caller's transaction)."""
+        """Score new declarations and write their records (inside the caller's transaction),
+        with what their declarations gave before it (``declared``)."""
         engine = served.fallback if halted else served.engine
         mode = HALTED_MODE if halted else MODEL_MODE
         decls = [d for _, _, d, _ in new]
-        scored = engine.score_declarations(decls, explain=self.explain)
+        keys = [(k, i) for k, i, _, _ in new]
+        frame = declared.frame if keys == declared.keys else None  # else: some were retries
+        scored = engine.score_declarations(decls, explain=self.explain, frame=frame)
         now = _now()
         results, entries, summaries, records = [], [], [], []
-        for (k, i, decl, warnings), parcel in zip(new, scored, strict=True):
+        for (k, i, _, warnings), parcel in zip(new, scored, strict=True):
             request_id, caller = requests[k].request_id, requests[k].caller
             summary = self._summary(parcel, mode)
             summaries.append(summary)
@@ -309,11 +351,17 @@ class Service:
             results.append(
                 (parcel.item_id, request_id, now, parcel.model_version, summary, parcel.features)
             )
-            record = decl.model_dump(mode="json")
+            record = declared.records[(k, i)]
             records.append(record)
             entries.append(
                 decision_entry(
-                    summary, record, self.input_key, request_id, caller.key_id, parcel.bundle_hash
+                    summary,
+                    record,
+                    self.input_key,
+                    request_id,
+                    caller.key_id,
+                    parcel.bundle_hash,
+                    input_digest=declared.hashes[(k, i)],
                 )
             )
         self.state.put_results(results)
@@ -325,6 +373,9 @@ class Service:
                 now,
                 list(served.model.spec.names),
                 records=records,
+                declared=None
+                if declared.officer is None
+                else [declared.officer[key] for key in keys],
             )
         self.audit.append_many(entries)
         return [

@@ -38,6 +38,7 @@ def mount_officer(app: FastAPI, service: Service) -> OfficerContext:
     ctx = OfficerContext.build(service)
     app.state.officer = ctx
     service.on_scored = ctx.recorder.scored
+    service.officer_declared = ctx.recorder.declared_rows
     for routes in (
         router,
         queue_router,

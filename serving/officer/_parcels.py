@@ -221,10 +221,16 @@ def parcel_row(
     record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One officer_parcel row from a validated declaration and its score summary."""
+    return declared_row(decl, pseudonymiser, record) | scored_fields(summary, scored_at)
+
+
+def declared_row(
+    decl: ParcelDeclaration, pseudonymiser: Pseudonymiser, record: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The fields of an officer_parcel row that the declaration alone gives (the service
+    makes them before its scoring transaction)."""
     return {
         "item_id": decl.item_id,
-        "scored_at": scored_at,
-        "scored_day": scored_at[:10],
         "posted_at": decl.posted_at.isoformat(),
         "posted_key": decl.posted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         "origin_country": decl.origin_country,
@@ -236,6 +242,16 @@ def parcel_row(
         "currency": decl.currency,
         "value_eur": _eur(decl.declared_value, decl.currency),
         "contents": _contents(decl),
+        "declaration": json.dumps(pseudonymise_declaration(decl, pseudonymiser, record)),
+        "transport_document": decl.express.transport_document if decl.express else None,
+    }
+
+
+def scored_fields(summary: dict[str, Any], scored_at: str) -> dict[str, Any]:
+    """The fields of an officer_parcel row that its score summary gives."""
+    return {
+        "scored_at": scored_at,
+        "scored_day": scored_at[:10],
         "probability": float(summary["probability"]),
         "band": summary["band"],
         "decision": summary["decision"],
@@ -244,8 +260,6 @@ def parcel_row(
         "selection_probability": summary.get("selection_probability"),
         "model_version": summary["model_version"],
         "mode": summary.get("mode"),
-        "declaration": json.dumps(pseudonymise_declaration(decl, pseudonymiser, record)),
-        "transport_document": decl.express.transport_document if decl.express else None,
     }
 
 
@@ -254,4 +268,12 @@ def _eur(value: float, currency: str) -> float | None:
     return None if rate is None else round(value * rate, 2)
 
 
-__all__ = ["STATUSES", "ParcelStore", "QueueFilter", "parcel_row", "pseudonymise_declaration"]
+__all__ = [
+    "STATUSES",
+    "ParcelStore",
+    "QueueFilter",
+    "declared_row",
+    "parcel_row",
+    "pseudonymise_declaration",
+    "scored_fields",
+]

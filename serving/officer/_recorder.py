@@ -16,7 +16,7 @@ import numpy as np
 from data_contracts import ParcelDeclaration
 from screening import Pseudonymiser
 
-from ._parcels import ParcelStore, parcel_row
+from ._parcels import ParcelStore, declared_row, scored_fields
 from ._shadow import ShadowScorer
 
 log = logging.getLogger("serving.officer")
@@ -28,6 +28,17 @@ class ParcelRecorder:
     ) -> None:
         self.store, self.pseudonymiser, self.shadow = store, pseudonymiser, shadow
 
+    def declared_rows(
+        self,
+        declarations: Sequence[ParcelDeclaration],
+        records: Sequence[dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The officer rows' fields that the declarations alone give (no score needed)."""
+        dumps = records if records is not None else [None] * len(declarations)
+        return [
+            declared_row(d, self.pseudonymiser, r) for d, r in zip(declarations, dumps, strict=True)
+        ]
+
     def scored(
         self,
         declarations: Sequence[ParcelDeclaration],
@@ -37,19 +48,20 @@ class ParcelRecorder:
         feature_names: list[str],
         records: Sequence[dict[str, Any]] | None = None,
         extra: Sequence[dict[str, Any]] | None = None,
+        declared: Sequence[dict[str, Any]] | None = None,
     ) -> None:
         """Store what was scored, inside the scoring transaction: a failure to store the
         officer copy fails the whole decision (it is part of the record). Only the shadow
         score, which decides nothing, is skipped with a log line when it fails.
 
         ``records`` are the declarations' JSON dumps where the caller made them already;
-        ``extra`` more columns of each row (a batch run's ID and inspection-list rank).
+        ``extra`` more columns of each row (a batch run's ID and inspection-list rank);
+        ``declared`` each row's fields that the declaration alone gives, where the caller made
+        them already (:meth:`declared_rows`, before its transaction).
         """
-        dumps = records if records is not None else [None] * len(declarations)
-        rows = [
-            parcel_row(d, s, scored_at, self.pseudonymiser, r)
-            for d, s, r in zip(declarations, summaries, dumps, strict=True)
-        ]
+        if declared is None:
+            declared = self.declared_rows(declarations, records)
+        rows = [d | scored_fields(s, scored_at) for d, s in zip(declared, summaries, strict=True)]
         for row, more in zip(rows, extra or (), strict=False):
             row.update(more)
         if self.shadow is not None and rows:
