@@ -54,6 +54,7 @@ from screening.exchange import (
     DirectTokens,
     PartnerIndex,
     exchange_matrix,
+    match_supported,
     opaque_ref,
     party_tokens,
     party_variants,
@@ -143,9 +144,11 @@ def _matching(
     base: SimulationConfig, client: DirectTokens, rng: np.random.Generator, n: int = 3000
 ) -> dict[str, float]:
     """Token matching on one authority's own flow (before sharing and typos), parties told
-    apart by the simulator's party IDs: recall of a party declared with one typo; false match
-    rate, the share of parties whose tokens match a different party that has neither the same
-    name nor the same address (members of one household at one address are not false)."""
+    apart by the simulator's party IDs, a match being what the partner hits require (shared
+    tokens that :func:`match_supported` accepts): recall of a party declared with one typo;
+    false match rate, the share of parties that match a different party that has neither the
+    same name nor the same address (members of one household at one address are not false);
+    shared token rate, the share of parties that share any token with another."""
     sim = simulate(replace(base, authority="BE"))
     parties: dict[tuple[str, int], dict[str, Any]] = {}
     for d, t in zip(sim.declarations.to_pylist(), sim.truth.to_pylist(), strict=True):
@@ -154,17 +157,31 @@ def _matching(
     keys = sorted(parties)
     variants = {k: party_variants(k[0], parties[k]) for k in keys}
 
-    def toks(role: str, party: dict[str, Any]) -> set[str]:
+    def toks(role: str, party: dict[str, Any]) -> list[tuple[str, str]]:
         (found,) = party_tokens(client, [{role: party}], EPOCH)
-        return {t["token"] for t in found}
+        return [(t["token"], t["kind"]) for t in found]
+
+    def matches(a: list[tuple[str, str]], b: list[tuple[str, str]]) -> bool:
+        kinds: dict[str, list[str]] = {}
+        for token, kind in b:
+            kinds.setdefault(token, []).append(kind)
+        return match_supported((ka, kb) for token, ka in a for kb in kinds.get(token, ()))
 
     picked = [keys[i] for i in rng.choice(len(keys), min(n, len(keys)), replace=False)]
     picked = [k for k in picked if variants[k]]
-    hit = sum(bool(toks(k[0], parties[k]) & toks(k[0], with_typo(parties[k], rng))) for k in picked)
-    holders: dict[str, list[tuple[str, int]]] = {}
+    hit = sum(
+        matches(toks(k[0], parties[k]), toks(k[0], with_typo(parties[k], rng))) for k in picked
+    )
+    holders: dict[str, list[tuple[tuple[str, int], str]]] = {}
     for k in keys:
-        for t in toks(k[0], parties[k]):
-            holders.setdefault(t, []).append(k)
+        for t, kind in toks(k[0], parties[k]):
+            holders.setdefault(t, []).append((k, kind))
+    pairs: dict[tuple[tuple[str, int], tuple[str, int]], list[tuple[str, str]]] = {}
+    for group in holders.values():
+        for a, ka in group:
+            for b, kb in group:
+                if a != b:
+                    pairs.setdefault((a, b), []).append((ka, kb))
 
     def same(a: tuple[str, int], b: tuple[str, int]) -> bool:
         """The same name (words, country, postcode); or the same address (house number,
@@ -184,14 +201,8 @@ def _matching(
             pa_.get("city")
         ) == normalise(pb_.get("city"))
 
-    false = {
-        a
-        for group in holders.values()
-        if len(group) > 1
-        for a in group
-        if any(b != a and not same(a, b) for b in group)
-    }
-    shared = {a for group in holders.values() if len(group) > 1 for a in group}
+    false = {a for (a, b), kinds in pairs.items() if match_supported(kinds) and not same(a, b)}
+    shared = {a for a, _ in pairs}
     return {
         "recall": hit / max(len(picked), 1),
         "false_match_rate": len(false) / len(keys),
@@ -241,7 +252,9 @@ def one_seed(
     spec = fit_feature_spec(frame_from_table(table.slice(0, int(train.sum())), Pseudonymiser(KEY)))
     x_base = feature_matrix(frame, history, spec).astype(np.float64)
     rows = table.to_pylist()
-    tokens = [[t["token"] for t in found] for found in party_tokens(client, rows, EPOCH)]
+    tokens = [
+        [(t["token"], t["kind"]) for t in found] for found in party_tokens(client, rows, EPOCH)
+    ]
     x_ex, hits = exchange_matrix(index, tokens, posted)
     # labels BE's own inspections recorded before the cut (the last record of an item wins)
     label: dict[str, bool] = {}
@@ -258,7 +271,7 @@ def one_seed(
         "parcels_at_BE": len(items),
         "train_labels": int(labelled.sum()),
         "train_seizures": int(y[labelled].sum()),
-        "partner_indicators": len({h for t in tokens for h in t} & set(index._by_token)),
+        "partner_indicators": len({h for t in tokens for h, _ in t} & set(index._by_token)),
         "test_hits": int(sum(bool(h) for h, t in zip(hits, test, strict=True) if t)),
     }
     # the subset: sender or recipient address new to BE, seized at a partner before posting

@@ -396,10 +396,10 @@ def _match(args: argparse.Namespace, config: ExchangeConfig, record: Record) -> 
 
     rows = pq.read_table(args.declarations).to_pylist()
     client, live, _ = _client(config, record)
-    tokens: list[list[str]] = [[] for _ in rows]
+    tokens: list[list[tuple[str, str]]] = [[] for _ in rows]
     for epoch in live:
         for n, found in enumerate(party_tokens(client, rows, epoch)):
-            tokens[n].extend(t["token"] for t in found)
+            tokens[n].extend((t["token"], t["kind"]) for t in found)
     posted = np.array([int(r["posted_at"].timestamp() * 1_000_000) for r in rows], np.int64)
     store = PartnerStore(record.db)
     matrix, hits = exchange_matrix(store.index(), tokens, posted)

@@ -33,6 +33,7 @@ from ._match import (
     hit_fact,
     hit_features,
     hit_reason,
+    match_supported,
 )
 from ._oprf import CONTEXT, blind, combine, direct, evaluate, finalize, random_scalar, split_key
 from ._records import (
@@ -95,6 +96,7 @@ __all__ = [
     "hit_features",
     "hit_reason",
     "load_config",
+    "match_supported",
     "opaque_ref",
     "party_tokens",
     "party_variants",

@@ -6,6 +6,10 @@ shareable) and ``t`` is not past its ``valid_until``: a backtest never sees a se
 it was shared. Matching is exact on tokens. The features rise with the evidence and are 0
 without a hit, so the model can hold them to monotone (non-decreasing) constraints: a partner
 hit can only raise a score.
+
+What two parties share makes a match only as :func:`match_supported` says: any variant but a
+postcode less one character (``name~i``, see ``_variants``) suffices, and those only where
+they show one typo, never two postcodes two edits apart.
 """
 
 from __future__ import annotations
@@ -24,6 +28,43 @@ from ._records import Indicator
 RELIABILITY_SCORE = {"A": 3.0, "B": 2.0, "C": 1.0, "X": 0.5}
 _DAY_US = 86_400_000_000
 _ADDRESS_KINDS = ("address", "name_street", "phonetic_street")
+
+
+def _dropped(kind: str) -> int | None:
+    """i of a ``name~i`` variant (the postcode less its i-th character), None for any other."""
+    base, sep, position = kind.partition("~")
+    return int(position) if sep and base == "name" and position.isdigit() else None
+
+
+def match_supported(pairs: Iterable[tuple[str, str]]) -> bool:
+    """Whether the tokens two parties share make a match; ``pairs``: (one party's variant
+    kind, the other's) of each token they share (False for none).
+
+    Any shared variant suffices but the postcode less one character (``name~i``): a party
+    with only a name and a postcode shares one of those with the same name at every postcode
+    two edits away (5351 and 1551 both give 551), and common names then match different
+    people. Two such variants count only where they show one typo: the same character
+    dropped on both sides (one changed), or one side's whole postcode (one missing or extra,
+    kind ``name`` against ``name~i``), or both (i, i+1) and (i+1, i) (two neighbours
+    swapped)."""
+    shifted: set[tuple[int, int]] = set()
+    for mine, theirs in pairs:
+        a, b = _dropped(mine), _dropped(theirs)
+        if a is None or b is None or a == b:
+            return True
+        shifted.add((a, b))
+    return any(abs(a - b) == 1 and (b, a) in shifted for a, b in shifted)
+
+
+def _supporting(shared: Sequence[tuple[str, Hit]]) -> list[Hit]:
+    """The indicator's variants, among one party's ``shared`` tokens (the parcel's kind, the
+    indicator's hit), that make a match: each one that does alone, and the ``name~i`` ones
+    that do only together (a swap)."""
+    alone = [hit for kind, hit in shared if match_supported([(kind, hit.kind)])]
+    together = [(kind, hit) for kind, hit in shared if not match_supported([(kind, hit.kind)])]
+    if together and match_supported((kind, hit.kind) for kind, hit in together):
+        alone.extend(hit for _, hit in together)
+    return alone
 
 
 @dataclass(frozen=True)
@@ -88,21 +129,28 @@ class PartnerIndex:
     def __len__(self) -> int:
         return len(self._by_token)
 
-    def hits(self, tokens: Iterable[str], at_us: int) -> list[Hit]:
-        """Distinct indicators matched by any of ``tokens``, known by and valid at ``at_us``:
-        one hit per partner reference, naming every variant that matched it."""
-        found: dict[tuple[str, str], Hit] = {}
-        matched: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for token in tokens:
+    def hits(self, tokens: Iterable[tuple[str, str]], at_us: int) -> list[Hit]:
+        """Distinct indicators matched by a parcel's ``tokens`` (each with the kind of the
+        parcel's variant it came from), known by and valid at ``at_us``, where the variants
+        shared make a match (:func:`match_supported`): one hit per partner reference, naming
+        every variant that matched it."""
+        shared: dict[tuple[str, str, str], list[tuple[str, Hit]]] = defaultdict(list)
+        for token, kind in tokens:
             for known, until, hit in self._by_token.get(token, ()):
                 if known > at_us:
                     break
                 if at_us < until:
-                    key = (hit.source, hit.ref)
-                    matched[key].add(f"{hit.role} {hit.kind.split('~')[0]}")
-                    if key not in found or hit.kind == "address":
-                        found[key] = hit
-        return [replace(hit, variants=tuple(sorted(matched[key]))) for key, hit in found.items()]
+                    shared[(hit.source, hit.ref, hit.role)].append((kind, hit))
+        kept: dict[tuple[str, str], list[Hit]] = defaultdict(list)
+        for (source, ref, _), rows in shared.items():
+            kept[(source, ref)].extend(_supporting(rows))
+        out = []
+        for found in kept.values():
+            if found:
+                best = next((h for h in found if h.kind == "address"), found[0])
+                variants = {f"{h.role} {h.kind.split('~')[0]}" for h in found}
+                out.append(replace(best, variants=tuple(sorted(variants))))
+        return out
 
 
 def hit_features(hits: Sequence[Hit], at_us: int) -> list[float]:
@@ -121,9 +169,10 @@ def hit_features(hits: Sequence[Hit], at_us: int) -> list[float]:
 
 
 def exchange_matrix(
-    index: PartnerIndex, tokens: Sequence[Sequence[str]], posted_us: np.ndarray
+    index: PartnerIndex, tokens: Sequence[Sequence[tuple[str, str]]], posted_us: np.ndarray
 ) -> tuple[np.ndarray, list[list[Hit]]]:
-    """(n, len(EXCHANGE_FEATURES)) features and each parcel's hits."""
+    """(n, len(EXCHANGE_FEATURES)) features and each parcel's hits; ``tokens``: each
+    parcel's (token, variant kind) pairs."""
     hits = [index.hits(t, int(at)) for t, at in zip(tokens, posted_us, strict=True)]
     rows = [hit_features(h, int(at)) for h, at in zip(hits, posted_us, strict=True)]
     matrix = np.array(rows, dtype=np.float64).reshape(len(rows), len(EXCHANGE_FEATURES))

@@ -192,15 +192,15 @@ class ExchangeSource:
         """The features of parcels (each a mapping with ``sender`` and ``recipient``) posted
         at ``posted_us``, matched against the indicators known at that time."""
         n = len(parties)
-        variants = [_variants(p) for p in parties]
-        tokens: list[list[str]] = [[] for _ in range(n)]
+        variants = [_variant_kinds(p) for p in parties]
+        tokens: list[list[tuple[str, str]]] = [[] for _ in range(n)]
         unavailable: list[str | None] = [None] * n
         with self._lock:
             epochs = list(self.epochs())
             for stale in set(self._cache) - set(epochs):  # an epoch ended: its tokens go
                 del self._cache[stale]
             for epoch in epochs:
-                distinct = sorted({text for row in variants for text in row})
+                distinct = sorted({text for row in variants for text, _ in row})
                 try:
                     got = self._tokens(distinct, epoch)
                 except (ScreeningError, OSError, sqlite3.Error) as exc:
@@ -210,7 +210,7 @@ class ExchangeSource:
                     tokens = [[] for _ in range(n)]
                     break
                 for row, texts in enumerate(variants):
-                    tokens[row].extend(got[t] for t in texts)
+                    tokens[row].extend((got[text], kind) for text, kind in texts)
             index = self.index()
         hits = [
             [] if unavailable[i] else index.hits(tokens[i], int(posted_us[i])) for i in range(n)
@@ -222,11 +222,19 @@ class ExchangeSource:
         return ExchangeInputs(matrix, hits, unavailable)
 
 
+def _variant_kinds(parcel: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The variants of a parcel's parties (clear text, in memory only), each with its kind
+    (a text can be two ``name~i`` of one postcode: 1123 less its first or second 1)."""
+    return [
+        (text, kind)
+        for role in ROLES
+        for kind, text in party_variants(role, parcel.get(role) or None).items()
+    ]
+
+
 def _variants(parcel: Mapping[str, Any]) -> list[str]:
     """The distinct variants of a parcel's parties (clear text, in memory only)."""
-    return sorted(
-        {text for role in ROLES for text in party_variants(role, parcel.get(role) or None).values()}
-    )
+    return sorted({text for text, _ in _variant_kinds(parcel)})
 
 
 def token_cache_key(pseudonymisation_key: str) -> bytes:

@@ -15,7 +15,10 @@ across people):
   trader, so it needs no place (the history keys such a party on it, too);
 - ``name~i``: for a party with a name and a postcode but no street, the name with the
   postcode less its i-th character: a postcode with one typo (changed, missing, extra or
-  swapped character) still shares one of these with the right one.
+  swapped character) still shares one of these with the right one. Two postcodes two edits
+  apart share one too (5351 and 1551 both give 551), so a partner hit counts these only
+  where they show one typo (``_match.match_supported``): the same i on both sides, a whole
+  postcode against a ``name~i``, or a swap's two crossing pairs.
 
 Measured on the simulator (``python -m bench exchange``), Soundex with the postcode alone and
 name with house number and city made different people match (a postcode can be a whole

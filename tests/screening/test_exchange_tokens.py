@@ -20,6 +20,7 @@ from screening.exchange import (
     direct,
     evaluate,
     finalize,
+    match_supported,
     party_tokens,
     party_variants,
     split_key,
@@ -149,13 +150,21 @@ def test_variants_never_a_bare_name_and_one_typo_keeps_a_token() -> None:
     (a,) = party_tokens(
         client0, [{"sender": {"name": "Anna Smith", "postcode": "AB12", "country": "GB"}}], "E"
     )
-    for mistyped in ("AB13", "A12", "AB123", "BA12"):
+
+    def kinds_shared(postcode: str) -> list[tuple[str, str]]:
         (b,) = party_tokens(
             client0,
-            [{"sender": {"name": "Anna Smith", "postcode": mistyped, "country": "GB"}}],
+            [{"sender": {"name": "Anna Smith", "postcode": postcode, "country": "GB"}}],
             "E",
         )
-        assert {t["token"] for t in a} & {t["token"] for t in b}, mistyped
+        return [(x["kind"], y["kind"]) for x in a for y in b if x["token"] == y["token"]]
+
+    for mistyped in ("AB13", "A12", "AB123", "BA12", "AB21"):
+        assert match_supported(kinds_shared(mistyped)), mistyped
+    # two edits apart (AB12 less B, XA12 less X; AB12 and AB34): no match, token shared or not
+    for far in ("XA12", "AB34"):
+        assert not match_supported(kinds_shared(far)), far
+    assert kinds_shared("XA12")
     client = DirectTokens({"E": SK})
     (original,) = party_tokens(client, [{"recipient": PARTY}], "E")
     typos = [
