@@ -102,12 +102,21 @@ def _value(v: Values, spec: FeatureSpec) -> Fact:
     return text, risky
 
 
+def _against_usual(factor: float) -> str:
+    """A weight's ratio to the usual one in words ("1.0 times" read as a difference)."""
+    if 0.95 <= factor < 1.05:
+        return "about the usual weight"
+    if factor < 0.95:
+        return f"{factor:.0%} of the usual weight"
+    return f"{_n(factor, 1)} times the usual weight"
+
+
 def _weight(v: Values, spec: FeatureSpec) -> Fact:
     text = f"gross weight {_kg(v['gross_weight_g'])}"
     risky = 0
     if math.isfinite(v["weight_vs_chapter"]):
         factor = math.exp(v["weight_vs_chapter"])
-        text += f", {_n(factor, 1)} times the usual weight for the declared goods"
+        text += f", {_against_usual(factor)} for the declared goods"
         risky = 1 if factor > 2 or factor < 0.5 else 0
     if v["net_over_gross_weight"] > 1.05:
         text += "; content lines heavier than the whole item"

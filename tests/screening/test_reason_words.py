@@ -162,3 +162,17 @@ def test_no_count_of_one_reads_oddly(group: str) -> None:
             words = sentence(group, values, SPEC, up)
             odd = r"\b1 \w+ \w+s\b|\b1 of them\b|Despite (\d+|one) (content line|piece)"
             assert not re.search(odd, words), words
+
+
+@pytest.mark.parametrize(
+    ("log_ratio", "says"),
+    [
+        (0.0, "about the usual weight for the declared goods"),  # not "1.0 times"
+        (0.04, "about the usual weight for the declared goods"),  # 1.04 rounds to 1.0
+        (-1.5, "22% of the usual weight for the declared goods"),  # lighter: a share
+        (1.2, "3.3 times the usual weight for the declared goods"),  # heavier: a multiple
+    ],
+)
+def test_the_weight_against_the_usual_reads_as_a_difference(log_ratio: float, says: str) -> None:
+    values = _parcels(1)[0] | {"weight_vs_chapter": log_ratio, "gross_weight_g": 350.0}
+    assert says in sentence("weight", values, SPEC, True)
