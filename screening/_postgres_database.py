@@ -20,14 +20,23 @@ every replica, through :class:`PostgresDatabase`: the same ``execute`` / ``execu
   connection is opened again at the next call.
 - **Acknowledged means durable.** ``synchronous_commit = on``: COMMIT returns once the
   server has flushed its WAL.
+- **Few round trips under the lock.** A transaction runs in psycopg's pipeline mode: BEGIN,
+  the writer lock and the reads registered with :meth:`PostgresDatabase.read_with_lock` go
+  out with the transaction's first read; a statement that returns no rows (an INSERT, UPDATE
+  or DELETE without RETURNING) is sent without waiting for its answer; COMMIT waits for every
+  answer at once (one Sync). A write that failed makes the statements after it fail too, up
+  to the COMMIT, so its error reaches the caller at the next read or at COMMIT, and the whole
+  transaction is rolled back as before: all or nothing, with the same mapping to
+  :class:`StoreUnavailable`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +45,14 @@ from ._dialect import SKIP, Table, translate
 from ._errors import StoreUnavailable
 from ._store_support import Reentrant
 
+#: A statement whose rows are read (a query, or a write with RETURNING); any other one is sent
+#: in a pipelined transaction without waiting for its answer.
+_READS = re.compile(r"\s*(SELECT|WITH|VALUES|SHOW|TABLE|EXPLAIN)\b|.*\sRETURNING\s", re.I | re.S)
+_BEGIN = b"BEGIN ISOLATION LEVEL READ COMMITTED"  # each statement sees what was committed
+
 
 def schema_of(url: str, schema: str) -> str:
     """Check a schema name (lower-case letters, digits, _), for quoting-free SQL."""
-    import re
-
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
         raise ValueError(f"schema name {schema!r} must be lower-case letters, digits and _")
     return schema
@@ -88,6 +100,14 @@ class PostgresDatabase(Database):
         self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
         self._conn: Any = None
         self._create_schema = create_schema
+        #: the open transaction's pipeline and what leaves it (None: none, or it was left)
+        self._pipeline: tuple[Any, ExitStack] | None = None
+        #: statements read with the writer lock (SQL as given: (translated, table it reads))
+        self._with_lock: dict[str, tuple[str, str]] = {}
+        #: their cursors in the open transaction, until read or their table is written
+        self._read_early: dict[str, Any] = {}
+        #: round trips to the server (statements waited for, and syncs), for tests and benches
+        self.round_trips = 0
         with self.lock:
             self._connected()
 
@@ -217,9 +237,37 @@ class PostgresDatabase(Database):
 
         def run(conn: Any) -> list[tuple[Any, ...]]:
             cursor = conn.execute(pg, params)
-            return cursor.fetchall() if cursor.description else []
+            if self._pipeline is None:
+                self.round_trips += 1
+                return cursor.fetchall() if cursor.description else []
+            self._written(pg)
+            if _READS.match(pg) is None:  # sent; its answer is checked at the next wait
+                return []
+            return self._fetched(cursor)
 
         return self._run(run)  # type: ignore[no-any-return]
+
+    def _fetched(self, cursor: Any) -> list[tuple[Any, ...]]:
+        """The rows of a statement sent in the pipeline: waits for its answer (and those of
+        the statements before it, whose errors are raised here)."""
+        import psycopg
+        from psycopg.pq import ExecStatus
+
+        if cursor.pgresult is None:
+            self.round_trips += 1
+        try:
+            return cursor.fetchall()  # type: ignore[no-any-return]
+        except psycopg.ProgrammingError:
+            result = cursor.pgresult  # a statement that returns no rows (WITH ... INSERT)
+            if result is not None and result.status == ExecStatus.COMMAND_OK:
+                return []
+            raise
+
+    def _written(self, pg: str) -> None:
+        """Forget what was read with the lock from a table this statement names (it may
+        change it)."""
+        for sql in [s for s in self._read_early if self._with_lock[s][1] in pg]:
+            del self._read_early[sql]
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         pg = self._translated(sql)
@@ -228,14 +276,41 @@ class PostgresDatabase(Database):
 
         def run(conn: Any) -> None:
             with conn.cursor() as cursor:
-                cursor.executemany(pg, rows)
+                cursor.executemany(pg, rows)  # in the transaction's pipeline: no wait
+            self._written(pg)
 
         with self.transaction():
             self._run(run)
 
     def run_script(self, sql: str) -> None:
-        """Run PostgreSQL's own SQL as it is, untranslated (the migrations)."""
-        self._run(lambda conn: conn.execute(sql.encode()))
+        """Run PostgreSQL's own SQL as it is, untranslated (the migrations); in a
+        transaction, what follows it is no longer pipelined (a script of several statements
+        cannot be sent in pipeline mode)."""
+
+        def run(conn: Any) -> None:
+            self._leave_pipeline()
+            self.round_trips += 1
+            conn.execute(sql.encode())
+            self._read_early.clear()
+
+        self._run(run)
+
+    def read_with_lock(self, sql: str, table: str) -> None:
+        """Have every write transaction send ``sql`` (a query of ``table``, no parameters)
+        right after taking the writer lock, in the same round trip as its first read:
+        :meth:`read_early` gives its rows."""
+        with self.lock:
+            self._with_lock[sql] = (self._translated(sql), table)
+
+    def read_early(self, sql: str) -> list[tuple[Any, ...]] | None:
+        """The rows of ``sql`` (registered with :meth:`read_with_lock`) as read right after
+        this transaction took the writer lock: once, and only while nothing in the
+        transaction may have written its table since (None: read it yourself)."""
+        with self.lock:
+            cursor = self._read_early.pop(sql, None)
+            if cursor is None or not self._nesting.depth:
+                return None
+            return self._run(lambda _conn: self._fetched(cursor))  # type: ignore[no-any-return]
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -251,18 +326,67 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def _outer(self) -> Iterator[None]:
+        """BEGIN, the lock, the early reads, the body, COMMIT: one pipeline and one Sync;
+        on any error (raised in the body, at a read, or at the Sync), ROLLBACK."""
         import psycopg
 
         conn = self._connected()
         try:
-            with conn.transaction():
+            try:
+                stack = ExitStack()
+                self._pipeline = stack.enter_context(conn.pipeline()), stack
+                conn.execute(_BEGIN)
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                self._read_early = {
+                    sql: conn.execute(pg) for sql, (pg, _) in self._with_lock.items()
+                }
                 yield
+                pipelined = self._pipeline is not None  # else a script left it
+                commit = conn.execute(b"COMMIT")
+                if pipelined:
+                    self._leave_pipeline()
+                else:
+                    self.round_trips += 1
+                if commit.statusmessage != "COMMIT":  # an error someone caught and ignored
+                    raise StoreUnavailable(
+                        f"the record ({self.name}) rolled the transaction back at COMMIT "
+                        f"({commit.statusmessage}); nothing of the request was recorded"
+                    )
+            except BaseException:
+                self._roll_back(conn)
+                raise
         except psycopg.Error as exc:
             unavailable = self._unavailable(exc)
             if unavailable is None:
                 raise
             raise unavailable from exc
+        finally:
+            self._pipeline = None
+            self._read_early = {}
+
+    def _leave_pipeline(self) -> None:
+        """Wait for every answer of the transaction's pipeline (one Sync; the first error
+        is raised) and leave pipeline mode; the transaction stays open."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            self.round_trips += 1
+            pipeline[1].close()
+
+    def _roll_back(self, conn: Any) -> None:
+        """End a failed transaction: ROLLBACK, or, where that fails too, the connection
+        closed (the server then rolls back what it held)."""
+        import psycopg
+
+        try:
+            pipeline, self._pipeline = self._pipeline, None
+            if pipeline is not None:
+                with suppress(psycopg.Error):  # the error, once more: it is raised already
+                    pipeline[0].sync()
+                pipeline[1].close()
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.execute(b"ROLLBACK")
+        except Exception:  # noqa: BLE001 - the error being raised is the one to report
+            conn.close()
 
     def close(self) -> None:
         with self.lock:

@@ -33,11 +33,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from screening import StoreUnavailable, write_json_atomic
+from screening import PostgresDatabase, StoreUnavailable, write_json_atomic
 
 from ._sqlite import Database
 
 GENESIS = "0" * 64
+#: The head as an append reads it (on PostgreSQL, with the writer lock: no round trip of its own).
+HEAD = "SELECT seq, hash FROM decision_log_head WHERE id = 1"
 #: The head anchor's file: the database's path with this added.
 ANCHOR_SUFFIX = ".head"
 FIELDS = (
@@ -150,13 +152,16 @@ class DecisionLog:
             (GENESIS, GENESIS),
         )
         self._anchored: tuple[int, str] | None = None  # what this process last wrote there
+        if isinstance(self.db, PostgresDatabase):
+            self.db.read_with_lock(HEAD, "decision_log_head")
 
     def append_many(self, entries: list[Entry], now: datetime | None = None) -> list[int]:
         """Append records in one transaction; returns their sequence numbers."""
         stamp = (now or datetime.now(UTC)).isoformat()
         seqs, rows = [], []
         with self.db.transaction() as db:
-            ((seq, prev),) = db.execute("SELECT seq, hash FROM decision_log_head WHERE id = 1")
+            head = self.db.read_early(HEAD) if isinstance(self.db, PostgresDatabase) else None
+            ((seq, prev),) = head if head is not None else db.execute(HEAD)
             for entry in entries:
                 seq += 1
                 record = {

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,90 @@ def test_a_writer_held_past_the_lock_timeout_answers_503_and_records_nothing(
     assert "busy" in r.json()["error"]["message"]
     assert _on_record(pg_server, body["item_id"]) == dict.fromkeys(STORES, 0)
     assert pg_server.client().post(SCORE, json=body).status_code == 200  # free again
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "history_entity",  # the history's counts: the batch's first write
+        "officer_parcel",  # the officer copy
+        "decision_log",  # the log's records
+        "decision_log_head",  # the log's head: the last write, refused at COMMIT's wait
+    ],
+)
+def test_a_write_refused_in_the_pipeline_leaves_nothing_of_the_batch(
+    pg_server: Server, table: str
+) -> None:
+    """The scoring transaction's writes go out without waiting for their answers (one
+    pipeline, one wait at COMMIT): one that the server refuses (a full disk, from a trigger)
+    makes the whole batch roll back, answers 503, and the same request again is decided once."""
+    schema = pg_server.settings.database_schema
+    body = parcel()
+    with psycopg.connect(pg_server.settings.database_url or "", autocommit=True) as admin:
+        admin.execute(
+            f"CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'no space left on device (test)' USING ERRCODE = 'disk_full'; "
+            "END $$"
+        )
+        admin.execute(
+            f"CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON {schema}.{table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {schema}.refuse()"
+        )
+        try:
+            r = pg_server.client().post(SCORE, json=body, headers={"X-Request-ID": f"pg-{table}"})
+        finally:
+            admin.execute(f"DROP FUNCTION {schema}.refuse() CASCADE")
+    assert r.status_code == 503, r.text
+    assert "retry-after" in r.headers
+    assert _on_record(pg_server, body["item_id"]) == dict.fromkeys(STORES, 0)
+    assert pg_server.service.audit.verify().ok
+    again = pg_server.client().post(SCORE, json=body, headers={"X-Request-ID": f"pg-{table}"})
+    assert again.status_code == 200, again.text
+    assert _on_record(pg_server, body["item_id"]) == dict.fromkeys(STORES, 1)
+    report = check_record(pg_server.service.record)
+    assert report.ok, report.problems
+
+
+def test_a_decision_takes_six_round_trips_to_postgresql(
+    pg_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One parcel's scoring transaction waits for the server six times: BEGIN, the writer
+    lock, the log's head and the halt switch together; the decisions on record; the history's
+    entities; its items; its new partner links (RETURNING); then every write and COMMIT."""
+    db = pg_server.service.record.db
+    assert isinstance(db, PostgresDatabase)
+    pg_server.client().post(SCORE, json=parcel())  # statements translated, keys cached
+    waits: list[int] = []
+    outer = db._outer
+
+    @contextmanager
+    def counted() -> Iterator[None]:  # under the database's lock: no other thread's waits
+        start = db.round_trips
+        with outer():
+            yield
+        waits.append(db.round_trips - start)
+
+    monkeypatch.setattr(db, "_outer", counted)
+    r = pg_server.client().post(SCORE, json=parcel())
+    assert r.status_code == 200, r.text
+    assert waits == [6]
+
+
+def test_an_error_caught_inside_a_transaction_still_rolls_it_back(pg_server: Server) -> None:
+    """A write whose error a caller catches and ignores does not let the rest commit: the
+    transaction is refused at COMMIT (503), with nothing of it on record."""
+    db = pg_server.service.record.db
+    with pytest.raises(StoreUnavailable), db.transaction():
+        db.execute("INSERT INTO service_flag VALUES (?, ?)", ("pipeline-test", "1"))
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            db.execute("SELECT 1 / 0")
+        db.execute("INSERT INTO service_flag VALUES (?, ?)", ("pipeline-test-2", "1"))
+    assert pg_server.service.state.get_flag("pipeline-test") is None
+    assert pg_server.service.state.get_flag("pipeline-test-2") is None
+    with db.transaction():  # the connection serves the next transaction
+        db.execute("INSERT INTO service_flag VALUES (?, ?)", ("pipeline-test", "1"))
+    assert pg_server.service.state.get_flag("pipeline-test") == "1"
+    db.execute("DELETE FROM service_flag WHERE name = ?", ("pipeline-test",))
 
 
 def test_keys_and_the_halt_switch_are_shared_with_another_replica(pg_server: Server) -> None:
