@@ -185,6 +185,7 @@ class ScoringEngine:
             explained=wanted,
             contributions=contributions,
             reasons=explained,
+            partner_hits=None if exchange is None else exchange.hits,
         )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,9 @@ from data_contracts import SelectionReason
 
 from ._policy import Band, Decision, Verdict
 from .explain import Reason
+
+if TYPE_CHECKING:
+    from .exchange import Hit
 
 REASON_TYPE = pa.struct(
     [
@@ -102,6 +105,8 @@ class ScoredBatch:
     explained: np.ndarray
     contributions: np.ndarray = field(repr=False)
     reasons: list[list[Reason] | None] = field(repr=False)
+    #: each row's partner-seizure hits, for a model that reads them (None: it does not)
+    partner_hits: list[list[Hit]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.item_id)

@@ -43,6 +43,7 @@ from ._decisions import decision_entry
 from ._errors import InvalidInput, NotFound, RequestIdReused
 from ._json import finite_or_none
 from ._metrics import Metrics
+from ._partner_hits import record_partner_hits
 from ._record import Record
 from ._runtime import ModelHolder, Served, trusted_bundle_keys
 from ._settings import Settings
@@ -377,6 +378,11 @@ class Service:
                 if declared.officer is None
                 else [declared.officer[key] for key in keys],
             )
+        if scored.partner_hits is not None:  # a model that reads partners' seizures
+            asked = [
+                (d.item_id, requests[k].request_id, requests[k].caller.key_id) for k, _, d, _ in new
+            ]
+            entries += record_partner_hits(self.state_db, asked, scored.partner_hits)
         self.audit.append_many(entries)
         return [
             (s["band"], s["decision"], mode, p.probability)

@@ -38,6 +38,7 @@ from screening.exchange import (
     Custodian,
     ExchangeInputs,
     ExchangeSource,
+    FollowUps,
     PartnerIndex,
     PartnerStore,
     QuotaExceeded,
@@ -433,6 +434,15 @@ def test_the_service_scores_a_partner_hit_through_the_custodians(
         "The recipient's address matches a seizure reported by partner nl in 2026-02, "
         "reliability B2"
     )
+    # the hit is kept for the officer's partner-hit page and logged, in the scoring commit
+    (hit,) = FollowUps(partner_server.service.state_db).hits(body["item_id"])
+    assert hit["source"] == "nl" and hit["role"] == "recipient"
+    (logged,) = [
+        e
+        for e in partner_server.service.audit.records("exchange_match")
+        if e["item_id"] == body["item_id"]
+    ]
+    assert logged["request_id"] == r.json()["request_id"] and "nl" in logged["detail"]
     asked = _requests(custody, "be")
     assert asked > 0  # blinded elements were evaluated for this service's requester
     # the same parties again: every token from the service's cache, no custodian round trip
