@@ -48,6 +48,7 @@ from screening.exchange import (
     deal_epoch,
     seizure_indicators,
 )
+from serving import Record, Settings
 from tests.conftest import KEY, Trained
 from tests.serving.conftest import Server, make_settings, parcel, start_server
 from training import TrainingRun, run_training
@@ -251,6 +252,59 @@ def test_batch_screening_scores_partner_hits(
     assert not any("not checked" in s for s in partner.values())
     plain = [s for s in partner.values() if s.startswith("No seizure reported by a partner")]
     assert len(plain) > manifest.num_rows // 2  # most parcels: checked, no hit
+
+
+def test_a_recorded_batch_run_keeps_its_partner_hits_for_the_officer(
+    partner_trained: PartnerTrained, tmp_path: Path
+) -> None:
+    """A run recorded in the record database keeps each hit for the officer's partner-hit
+    page and logs it (``exchange_match``), in the transaction of its decisions."""
+    from serving.batch import BatchConfig, Capacity, EngineSpec, screen, use_exchange
+
+    table = partner_trained.declarations
+    ids = table.column("item_id").to_pylist()
+    hits = [i for i, item in enumerate(ids) if item in partner_trained.seized_at_partner][:10]
+    manifest = table.take(pa.array(sorted({*hits, *range(0, 150)})))
+    pq.write_table(manifest, tmp_path / "m.parquet")
+    settings = Settings(
+        data_dir=tmp_path / "record",
+        registry=partner_trained.registry,
+        pseudonymisation_key=KEY,
+        reload_seconds=0,
+    )
+    Record(settings).close()  # the record database the run records in (empty here)
+    spec = EngineSpec(
+        str(partner_trained.run.bundle),
+        partner_trained.run.version,
+        history=str(settings.state_path),
+    )
+    use_exchange(
+        ExchangeSource(partner_trained.tokens, lambda: [EPOCH], StoreIndex(partner_trained.store))
+    )
+    try:
+        summary = screen(
+            BatchConfig(
+                tmp_path / "m.parquet",
+                tmp_path / "out",
+                spec,
+                Capacity.parse("2%"),
+                chunk_rows=60,
+                progress_bar=False,
+                record=settings,
+            )
+        )
+    finally:
+        use_exchange(None)
+    assert summary["recorded"]["decisions_recorded"] == manifest.num_rows
+    record = Record(settings)
+    try:
+        followups = FollowUps(record.db)
+        kept = {i for i in manifest.column("item_id").to_pylist() if followups.hits(i)}
+        logged = {e["item_id"] for e in record.audit.records("exchange_match")}
+    finally:
+        record.close()
+    assert {ids[i] for i in hits} <= kept  # the parcels seized at the partner, in any chunk
+    assert logged == kept  # each parcel kept with a hit is logged, and no other
 
 
 def test_a_parcel_without_tokens_is_scored_without_a_hit_and_says_so(

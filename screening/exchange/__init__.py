@@ -46,7 +46,13 @@ from ._records import (
     quantity_band,
     substance_category,
 )
-from ._source import ExchangeInputs, ExchangeSource, StoreIndex, token_cache_key
+from ._source import (
+    ExchangeInputs,
+    ExchangeSource,
+    StoreIndex,
+    hits_from_arrow,
+    token_cache_key,
+)
 from ._store import PartnerStore
 from ._tokens import DirectTokens, TokenClient, Tokeniser, party_tokens
 from ._variants import KINDS, ROLES, party_variants, soundex
@@ -70,6 +76,7 @@ __all__ = [
     "Epoch",
     "ExchangeConfig",
     "ExchangeInputs",
+    "hits_from_arrow",
     "ExchangeRefused",
     "ExchangeSource",
     "FollowUps",

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,10 @@ class ExchangeInputs:
             pa.string(),
         )
         columns[_UNCHECKED] = pa.array(self.unavailable, pa.string())
+        columns[_HITS] = pa.array(
+            [json.dumps([asdict(hit) for hit in h]) if h else None for h in self.hits],
+            pa.string(),
+        )
         return pa.table(columns)
 
     def _worded(self) -> list[str | None]:
@@ -102,7 +107,22 @@ class ExchangeInputs:
         )
 
 
-_WORDED, _UNCHECKED = "exchange_fact", "exchange_unchecked"
+_WORDED, _UNCHECKED, _HITS = "exchange_fact", "exchange_unchecked", "exchange_hits"
+
+
+def hits_from_arrow(table: pa.Table) -> list[list[Hit]]:
+    """Each parcel's hits back from :meth:`ExchangeInputs.to_arrow` (what a batch run records
+    for the officer's partner-hit page); none from a file written before they were kept."""
+    if _HITS not in table.column_names:
+        return [[] for _ in range(table.num_rows)]
+    return [
+        []
+        if text is None
+        else [Hit(**(d | {"variants": tuple(d["variants"])})) for d in json.loads(text)]
+        for text in table.column(_HITS).to_pylist()
+    ]
+
+
 IndexSource = Callable[[], PartnerIndex]
 EpochSource = Callable[[], Sequence[str]]
 

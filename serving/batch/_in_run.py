@@ -37,7 +37,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from screening import ParcelFrame, ScoringEngine
-from screening.exchange import ExchangeInputs
+from screening.exchange import ExchangeInputs, Hit, hits_from_arrow
 from screening.history import (
     KINDS,
     RUN_FIELDS,
@@ -87,6 +87,12 @@ def exchange_of(out: Path, index: int) -> ExchangeInputs | None:
     """A prepared chunk's partner-seizure inputs, where its model reads them."""
     path = exchange_path(out, index)
     return ExchangeInputs.from_arrow(feather.read_table(path)) if path.is_file() else None
+
+
+def exchange_hits_of(out: Path, index: int) -> list[list[Hit]] | None:
+    """A prepared chunk's partner-seizure hits, row by row (None: its model reads none)."""
+    path = exchange_path(out, index)
+    return hits_from_arrow(feather.read_table(path)) if path.is_file() else None
 
 
 def prepared(out: Path, index: int) -> bool:

@@ -48,14 +48,16 @@ import pyarrow.parquet as pq
 
 from data_contracts import ParcelDeclaration, PostingWindow
 from screening import Pseudonymiser, ScoringEngine
+from screening.exchange import Hit
 
 from .._audit import Entry, input_key
 from .._decisions import decision_entry
+from .._partner_hits import record_partner_hits
 from .._record import Record
 from .._settings import Settings
 from ..officer import ParcelRecorder, ParcelStore
 from ._errors import HaltedError
-from ._in_run import run_history
+from ._in_run import exchange_hits_of, run_history
 from ._read import iter_chunks
 from ._score import with_history
 
@@ -209,6 +211,7 @@ def _record(
     for chunk in iter_chunks(facts.manifest, facts.chunk_rows, facts.window):
         if chunk.table.num_rows == 0:
             continue
+        chunk_hits = exchange_hits_of(facts.results.parent, chunk.index)
         lo, hi = int(chunk.row_numbers.min()), int(chunk.row_numbers.max())
         results = pq.read_table(facts.results, filters=[("row", ">=", lo), ("row", "<=", hi)])
         by_row = {int(r): i for i, r in enumerate(results.column("row").to_pylist())}
@@ -227,6 +230,7 @@ def _record(
                 continue
             table = table.take(pa.array(keep))
             rows = rows[keep]
+            hits = None if chunk_hits is None else [chunk_hits[int(j)] for j in part[keep]]
             found = [by_row[int(r)] for r in rows]
             result_rows = results.take(pa.array(found)).to_pylist()
             recorded += _record_slice(
@@ -241,6 +245,7 @@ def _record(
                 key,
                 names,
                 facts,
+                hits,
             )
     parcels.worklists.put_run(
         {
@@ -295,8 +300,11 @@ def _record_slice(
     key: bytes,
     names: list[str],
     facts: RunFacts,
+    hits: list[list[Hit]] | None = None,
 ) -> int:
-    """One transaction: history increments, results, officer copies, decision records."""
+    """One transaction: history increments, results, officer copies, decision records (and
+    the partner-seizure hits of a model that reads them, for the officer's partner-hit
+    page)."""
     frame = engine.frame(table)
     history = run_history(engine, facts.results.parent, rows)  # as scored: the run's history
     features = with_history(engine, history).features(frame, record=True)  # records nothing
@@ -350,6 +358,9 @@ def _record_slice(
         recorder.scored(
             declarations, summaries, list(features), now, names, records=records, extra=extra
         )
+        if hits is not None:
+            asked = [(d.item_id, request_id, CALLER) for d in declarations]
+            entries += record_partner_hits(record.db, asked, hits)
         record.audit.append_many(entries)
     return len(summaries)
 
