@@ -9,6 +9,10 @@ the same flows within the same capacity (a share of each day's flow):
   retrained every week on what has been learnt so far (only the parcels ours inspected, with
   their outcomes once recorded), with entity history replayed from ours's own outcomes; until
   enough seizures are known, the rules rank instead;
+  ``--band-share`` (off by default) moves part of ours' exploration to the parcels ranked just
+  below the model's picks (a fixed number a day, each drawn with probability exactly drawn /
+  band size, weighted by its inverse); ``--draw-salt`` gives ours other keyed draws, to see how
+  far a seed moves by chance;
 - **rules**: the top of the day by ``screening.rule_score``;
 - **random**: a uniform sample of the day.
 
