@@ -201,11 +201,13 @@ def hit_fact(hits: Sequence[Hit]) -> tuple[str, int]:
     reading is a risk."""
     best = max(hits, key=lambda h: (RELIABILITY_SCORE.get(h.reliability, 0), h.month))
     kind = best.kind.split("~")[0]
-    what = f"the {best.role}'s {_KIND_WORDS.get(kind, kind)}"
+    words = _KIND_WORDS.get(kind, kind)
+    what = f"the {best.role}'s {words}"
+    verb = "match" if " and " in words else "matches"  # "name and street match"
     others = len({h.source for h in hits}) - 1
     more = f" (and {others} other partner{'s' if others > 1 else ''})" if others > 0 else ""
     return (
-        f"{what} matches a seizure reported by partner {best.source} in {best.month}, "
+        f"{what} {verb} a seizure reported by partner {best.source} in {best.month}, "
         f"reliability {best.reliability}{best.accuracy}{more}",
         1,
     )
@@ -213,12 +215,15 @@ def hit_fact(hits: Sequence[Hit]) -> tuple[str, int]:
 
 def hit_reason(hits: Sequence[Hit], scored: bool = False) -> str:
     """The reason in words, naming the strongest hit; '' without one. ``scored``: whether the
-    model in service has the exchange features (only then does a hit raise the score)."""
+    model in service has the exchange features (only then can a hit raise the score; how much
+    it did, which may be nothing while few labelled parcels had a hit, is the parcel's
+    partner reason)."""
     if not hits:
         return ""
     fact, _ = hit_fact(hits)
     effect = (
-        "the model in service scores partner hits, so this raises the score"
+        "the model in service reads partner hits: the parcel's reasons say how much this "
+        "one weighed in its score"
         if scored
         else "reported to the officer; the model in service does not score partner hits, "
         "so the score is unchanged"

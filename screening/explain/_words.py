@@ -255,7 +255,11 @@ def _partner(v: Values, spec: FeatureSpec) -> Fact:
     """From the features alone (the engine words a hit from the hit itself, naming the
     partner, month and codes: ``exchange.hit_fact``)."""
     if not v.get("exchange_hit", 0):
-        return "no seizure reported by a partner agency matches the sender or the recipient", 0
+        return (  # point in time: a partner's seizure imported later counts for later parcels
+            "no seizure reported by a partner agency before this parcel was posted matches the "
+            "sender or the recipient",
+            0,
+        )
     partners = int(v.get("exchange_partners", 1))
     what = "an address" if v.get("exchange_address_hit", 0) else "a name"
     letter = _RELIABILITY_LETTER.get(float(v.get("exchange_reliability", 0)), "unknown")

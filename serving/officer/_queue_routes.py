@@ -59,6 +59,7 @@ def worklist_filter(q: Mapping[str, str], zone: str, username: str) -> QueueFilt
         transport=_transport(q.get("transport", "")),
         claimed_by=username if q.get("mine") == "1" else None,
         unclaimed=q.get("mine") == "none",
+        partner_hits=q.get("hits") == "1",
         sort=sort,
         desc=DEFAULT_DESC[sort] if direction not in ("asc", "desc") else direction == "desc",
         zone=zone,
@@ -113,6 +114,7 @@ def kept_of(f: QueueFilter, mine: str) -> dict[str, str]:
         "manifest": f.manifest or "",
         "transport": f.transport or "",
         "mine": mine,
+        "hits": "1" if f.partner_hits else "",
         "sort": f.sort,
         "dir": "desc" if f.desc else "asc",
     }
@@ -133,6 +135,8 @@ def _heading(f: QueueFilter, manifests: list[dict[str, Any]]) -> str:
         parts.append(TEXT["heading_transport"].format(document=f.transport))
     if f.claimed_by:
         parts.append(TEXT["heading_mine"])
+    if f.partner_hits:
+        parts.append(TEXT["heading_partner_hits"])
     return " ".join(parts)
 
 
@@ -193,6 +197,8 @@ def queue(request: Request, session: Officer) -> Response:  # sync: off the even
     size = ctx.page_size
     lists = ctx.parcels.worklists
     problem = transport_problem(params)
+    if f.partner_hits:
+        FollowUps(ctx.service.state_db)  # the exchange's tables, made if no hit was recorded
     total, rows = lists.rows(f, size, (page - 1) * size) if not problem else (0, [])
     pages = max(1, math.ceil(total / size))
     if page > pages:  # past the end (an old link, a changed filter): the last page

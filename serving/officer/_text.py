@@ -120,6 +120,8 @@ TEXT: dict[str, str] = {
     "heading_office": "from posting office {office}",
     "heading_transport": "on master air waybill {document}",
     "heading_mine": "claimed by me",
+    "heading_partner_hits": "with a partner's seizure hit, whatever the model decided",
+    "filter_partner_hits": "Partner hits only (any decision)",
     "queue_sorted": "Sorted by {column}, {direction}.",
     "sort_risk": "chance of a seizure",
     "sort_posted": "posting time",

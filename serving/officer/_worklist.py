@@ -109,7 +109,8 @@ FROM = (
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """Which flagged parcels a worklist holds, and in what order. ``None``: any."""
+    """Which flagged parcels (or parcels with a partner hit) a worklist holds, and in what
+    order. ``None``: any."""
 
     day: str | None = None  # posting day, YYYY-MM-DD in ``zone``
     band: str | None = None
@@ -120,6 +121,9 @@ class QueueFilter:
     transport: str | None = None  # master transport document (an express flight's)
     claimed_by: str | None = None  # an officer's user name ("mine")
     unclaimed: bool = False
+    #: parcels with a partner's seizure hit, whatever the model decided (a hit on a parcel
+    #: the model lets pass is for the officer to judge, and is listed nowhere else)
+    partner_hits: bool = False
     sort: str = "risk"
     desc: bool = True
     zone: str = "UTC"
@@ -135,7 +139,11 @@ def day_bounds(day: str, zone: str) -> tuple[str, str]:
 
 def where(f: QueueFilter) -> tuple[str, list[Any]]:
     """The filter as an SQL condition over ``p`` (parcel), ``oc`` (outcome), ``c`` (claim)."""
-    clauses: list[str] = ["p.flagged = 1"]  # literal 1: the partial indexes apply
+    clauses: list[str] = (
+        ["p.item_id IN (SELECT item_id FROM exchange_hits)"]
+        if f.partner_hits
+        else ["p.flagged = 1"]  # literal 1: the partial indexes apply
+    )
     params: list[Any] = []
     if f.day:
         clauses.append("p.posted_key >= ? AND p.posted_key < ?")

@@ -3,6 +3,7 @@ valid_until; features are 0 without a hit and rise with the evidence; the reason
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -70,9 +71,12 @@ def test_features_rise_with_evidence_and_reason_words() -> None:
         "reliability A2 (and 1 other partner); reported to the officer; the model in service "
         "does not score partner hits, so the score is unchanged"
     )
-    assert hit_reason(hits, scored=True).endswith(
-        "; the model in service scores partner hits, so this raises the score"
+    assert hit_reason(hits, scored=True).endswith(  # never "raises" a score it may not raise
+        "; the model in service reads partner hits: the parcel's reasons say how much this "
+        "one weighed in its score"
     )
+    street = [replace(h, kind="name_street") for h in hits]
+    assert hit_reason(street).startswith("The recipient's name and street match a seizure")
 
 
 def test_one_hit_per_partner_reference_naming_every_variant_matched() -> None:

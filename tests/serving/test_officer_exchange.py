@@ -98,3 +98,29 @@ def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
     assert kinds.count("exchange_request_prepared") == 1
     assert kinds.count("exchange_request_approved") == 1
     assert osrv.service.audit.verify().ok
+
+
+def test_a_hit_on_a_parcel_the_model_let_pass_has_a_worklist(osrv: Server) -> None:
+    """A partner hit on a parcel the model passed is listed nowhere among flagged parcels;
+    the partner-hit worklist lists it, whatever the model decided."""
+    db = osrv.service.state_db
+    item = "RR900000005NL"  # a scored parcel's officer copy, as the model passed it
+    columns = [r[1] for r in db.execute("PRAGMA table_info(officer_parcel)")]
+    copied = ", ".join(
+        {"item_id": "?", "decision": "'pass'", "flagged": "0", "band": "'low'"}.get(c, c)
+        for c in columns
+    )
+    db.execute(
+        f"INSERT INTO officer_parcel ({', '.join(columns)}) SELECT {copied} "
+        "FROM officer_parcel LIMIT 1",
+        (item,),
+    )
+    hit = Hit("be", REF, "2026-03", "cannabis", "1-10 g", "B", "2", "H1", "sender", "address", 0)
+    FollowUps(db).record_hits(item, [hit], "The sender's address matches a seizure", {})
+    olga, _ = sign_in(osrv.url, "olga")
+    with closing(olga):
+        assert item not in olga.get("/officer/queue?status=").text  # flagged parcels only
+        listed = olga.get("/officer/queue?status=&hits=1")
+        assert listed.status_code == 200 and item in listed.text
+        assert "with a partner&#39;s seizure hit" in listed.text
+        assert 'name="hits" value="1" checked' in listed.text
