@@ -147,7 +147,66 @@ def dask_fit(
             missing=np.nan,
         )
 
-    dtrain, dvalid = matrix(train), matrix(valid)
+    return _train(client, params, matrix(train), matrix(valid), rounds, early_stopping)
+
+
+#: One set of rows (training or validation) as it lies on the workers: a future per piece
+#: holding (features, labels, clipped weights), and each piece's (rows, sum of weights).
+Pieces = tuple[list[Any], list[tuple[int, float]]]
+
+
+def fit_on_parts(
+    client: Any,
+    params: dict[str, Any],
+    sets: list[Pieces],
+    features: int,
+    rounds: int,
+    early_stopping: int,
+) -> tuple[xgboost.Booster, dict[str, Any]]:
+    """:func:`dask_fit` of training and validation rows that stay where they were made
+    (``sets``: the two of them), weights divided by their mean as the single-process run
+    does; the booster and its evaluation log."""
+    import operator
+
+    import dask.array as da
+    import xgboost.dask
+    from dask.delayed import delayed
+
+    def matrix(pieces: Pieces) -> Any:
+        futures, sizes = pieces
+        rows = sum(s[0] for s in sizes)
+        mean = sum(s[1] for s in sizes) / max(rows, 1)
+        found = [(f, s[0]) for f, s in zip(futures, sizes, strict=True) if s[0]]
+
+        def column(i: int, width: int | None, dtype: Any) -> Any:
+            return da.concatenate(
+                [
+                    da.from_delayed(
+                        delayed(operator.getitem)(f, i),
+                        shape=(k, width) if width else (k,),
+                        dtype=dtype,
+                    )
+                    for f, k in found
+                ]
+            )
+
+        return xgboost.dask.DaskDMatrix(
+            client,
+            column(0, features, np.float32),
+            column(1, None, np.float32),
+            weight=column(2, None, np.float64) / mean,
+            missing=np.nan,
+        )
+
+    train, valid = sets
+    return _train(client, params, matrix(train), matrix(valid), rounds, early_stopping)
+
+
+def _train(
+    client: Any, params: dict[str, Any], dtrain: Any, dvalid: Any, rounds: int, stopping: int
+) -> tuple[xgboost.Booster, dict[str, Any]]:
+    import xgboost.dask
+
     params = {k: v for k, v in params.items() if k != "nthread"}  # each worker's own threads
     out = xgboost.dask.train(
         client,
@@ -155,7 +214,7 @@ def dask_fit(
         dtrain,
         num_boost_round=rounds,
         evals=[(dtrain, "train"), (dvalid, "validation")],
-        early_stopping_rounds=early_stopping,
+        early_stopping_rounds=stopping,
         verbose_eval=False,
     )
     return out["booster"], dict(out["history"])

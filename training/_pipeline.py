@@ -30,6 +30,7 @@ from screening.exchange import EXCHANGE_FEATURES, EXCHANGE_MONOTONE, ExchangeSou
 
 from ._card import model_card
 from ._dask import dask_client, dask_fit, dask_replay
+from ._dask_train import DaskTraining, train_on_dask
 from ._dataset import Progress, load_dataset
 from ._evaluate import evaluate
 from ._provenance import read_provenance
@@ -95,6 +96,8 @@ def run_training(
     monotone (+1) constraint; the model card says so. Without, the model is as before."""
     started = time.perf_counter()
     config = config or TrainConfig()
+    on_dask: DaskTraining | None = None
+    data = None
     with ExitStack() as stack:
         replay, fit, cluster = replay_history, fit_local, None
         if dask is not None:
@@ -105,29 +108,46 @@ def run_training(
                 "workers": len(client.scheduler_info().get("workers", {})),
             }
             progress(f"on Dask: {cluster['workers']} worker(s) at {client.scheduler.address}")
-        data = load_dataset(
-            data_dir / "declarations.parquet",
-            data_dir / "outcomes.parquet",
-            Pseudonymiser(key),
-            validate,
-            progress,
-            replay,
-            exchange,
+        if dask is not None and exchange is None:  # the data never whole in this process
+            on_dask = train_on_dask(client, data_dir, key, config, validate, progress, truth)
+            result = on_dask.result
+        else:
+            data = load_dataset(
+                data_dir / "declarations.parquet",
+                data_dir / "outcomes.parquet",
+                Pseudonymiser(key),
+                validate,
+                progress,
+                replay,
+                exchange,
+            )
+            result = train_model(data, config, progress, fit)
+    split = result.split
+    if on_dask is not None:
+        metrics, prob_valid, check = on_dask.metrics, on_dask.prob_reference, on_dask.check
+        reference_rows = np.arange(len(result.matrix))
+        counts = {name: on_dask.counts[name] for name in ("training", "labelled", "seizures")}
+    else:
+        assert data is not None
+        progress("evaluating on the test period")
+        metrics = evaluate(result, data, pq.read_table(truth) if truth else None)
+        reference_rows = np.flatnonzero(split.validation)
+        prob_valid = result.calibration.probability(
+            predict_margin(result.booster, result.matrix[reference_rows])
         )
-        result = train_model(data, config, progress, fit)
-    progress("evaluating on the test period")
-    metrics = evaluate(result, data, pq.read_table(truth) if truth else None)
-    valid = result.split.validation
-    prob_valid = result.calibration.probability(
-        predict_margin(result.booster, result.matrix[valid])
-    )
-    test_rows = np.flatnonzero(result.split.test)
-    rng = np.random.default_rng(config.seed)
-    check = result.matrix[rng.choice(test_rows, min(PARITY_ROWS, len(test_rows)), replace=False)]
+        test_rows = np.flatnonzero(split.test)
+        rng = np.random.default_rng(config.seed)
+        check = result.matrix[
+            rng.choice(test_rows, min(PARITY_ROWS, len(test_rows)), replace=False)
+        ]
+        known = split.train & data.inspected & (data.known_us < split.train_cutoff_us)
+        counts = {
+            "training": int(split.train.sum()),
+            "labelled": int(known.sum()),
+            "seizures": int(data.seized[known].sum()),
+        }
     progress("exporting to ONNX with the parity gate")
     onnx_bytes, parity = export_onnx(result.booster, len(result.spec.names), check)
-    split = result.split
-    known = split.train & data.inspected & (data.known_us < split.train_cutoff_us)
     info = {
         "model_name": "parcelscreen-xgboost",
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -142,15 +162,15 @@ def run_training(
         "training": result.params()
         | {
             "period": split.describe(),
-            "parcels": int(split.train.sum()),
-            "labelled": int(known.sum()),
-            "seizures": int(data.seized[known].sum()),
+            "parcels": counts["training"],
+            "labelled": counts["labelled"],
+            "seizures": counts["seizures"],
             "source": str(data_dir.name),
             **read_provenance(data_dir),
         }
         | ({"dask": cluster} if cluster else {}),
     }
-    if exchange is not None and data.exchange is not None:
+    if exchange is not None and data is not None and data.exchange is not None:
         hit = data.exchange.matrix[:, 0] > 0
         info["exchange"] = {
             "features": list(EXCHANGE_FEATURES),
@@ -170,7 +190,7 @@ def run_training(
                 result.spec,
                 result.calibration,
                 thresholds(prob_valid),
-                reference(result, prob_valid, np.flatnonzero(result.split.validation)),
+                reference(result, prob_valid, reference_rows),
                 metrics,
                 info,
                 model_card(info, metrics),

@@ -28,7 +28,14 @@ from ._engine import History, KnownOutcome, copy_history, entity_tokens, replay
 from ._features import HISTORY, HISTORY_FEATURES, STATS, STATS_FIELDS, HistoryFeature
 from ._in_run import RUN_FIELDS, RUN_ORDER, RunHistory, counting, run_order, run_stats
 from ._memory import MemoryBackend
-from ._partitioned import entity_features, entity_table, replay_entities, time_order
+from ._partitioned import (
+    KIND_NAMES,
+    entity_features,
+    entity_table,
+    outcome_changes,
+    replay_entities,
+    time_order,
+)
 from ._shared import shared_history_backend
 from ._sql import HISTORY_PAGE_SIZE, SQLiteBackend
 
@@ -38,6 +45,7 @@ __all__ = [
     "HISTORY_FEATURES",
     "HISTORY_PAGE_SIZE",
     "KINDS",
+    "KIND_NAMES",
     "LINKED",
     "NO_OUTCOME",
     "RUN_FIELDS",
@@ -59,6 +67,7 @@ __all__ = [
     "entity_features",
     "entity_table",
     "entity_tokens",
+    "outcome_changes",
     "outcome_code",
     "replay",
     "replay_entities",

@@ -12,14 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from parcelscreen.cli import main
 from screening import KnownOutcome, LoadedModel, Pseudonymiser, verify_bundle
 from tests.conftest import KEY, Trained
 from tests.screening.helpers import stream
-from training import load_dataset, run_training
+from training import DataError, TrainConfig, _dask_train, load_dataset, run_training
 from training._dask import dask_client, dask_replay
+from training._dask_train import load_on_dask
 
 #: Tolerance of the Dask model's test metrics against the single-process model's (truth
 #: labels): xgboost.dask sketches the feature quantiles per worker and samples rows per
@@ -61,6 +64,61 @@ def test_replay_on_dask_equals_the_single_process_replay(sim_data: Path, client:
     assert (got[:, 3] > 0).sum() > 100, "the data must count earlier seizures"
 
 
+@pytest.mark.slow
+def test_loading_on_the_workers_equals_the_single_process_load(sim_data: Path, client: Any) -> None:
+    """The path that never holds the data whole: read in slices on the workers, ranked in
+    time buckets, replayed by entity; every parcel's labels and history features equal the
+    single-process load's, value for value, and its place is the single process's order."""
+    data = load_dataset(
+        sim_data / "declarations.parquet",
+        sim_data / "outcomes.parquet",
+        Pseudonymiser(KEY),
+        validate=False,
+    )
+    # small slices, buckets and partitions: many of each, so every cut and join is exercised
+    loaded = load_on_dask(
+        client,
+        sim_data,
+        KEY,
+        TrainConfig(),
+        validate=True,
+        slice_rows=7_000,
+        bucket_rows=5_000,
+        partition_rows=40_000,
+        keep_all=True,
+    )
+    kept = client.gather(loaded.kept)
+    assert len(kept) == 9 and loaded.plan.parts > 4
+    seq = np.concatenate([k.seq for k in kept])
+    order = np.argsort(seq)
+    assert np.array_equal(seq[order], np.arange(len(data)))
+    item_id = np.concatenate([k.data.frame.item_id for k in kept])[order]
+    assert np.array_equal(item_id, data.frame.item_id)
+    for name in ("inspected", "seized", "known_us", "selection_reason"):
+        got = np.concatenate([getattr(k.data, name) for k in kept])[order]
+        assert np.array_equal(got, getattr(data, name)), name
+    for name in ("selection_probability", "history"):
+        got = np.concatenate([getattr(k.data, name) for k in kept])[order]
+        assert np.array_equal(got, getattr(data, name), equal_nan=True), name
+    assert (data.history[:, 3] > 0).sum() > 100, "the data must count earlier seizures"
+
+
+def test_an_item_id_given_twice_is_refused_on_dask(
+    sim_data: Path, tmp_path: Path, client: Any
+) -> None:
+    """The same ID at another time falls in another time bucket: still found."""
+    table = pq.read_table(sim_data / "declarations.parquet").slice(0, 3000)
+    again = table.slice(0, 1).set_column(
+        table.schema.get_field_index("posted_at"),
+        "posted_at",
+        table.slice(2999, 1).column("posted_at"),
+    )
+    pq.write_table(pa.concat_tables([table, again]), tmp_path / "declarations.parquet")
+    pq.write_table(pq.read_table(sim_data / "outcomes.parquet"), tmp_path / "outcomes.parquet")
+    with pytest.raises(DataError, match="item IDs are not unique"):
+        load_on_dask(client, tmp_path, KEY, TrainConfig(), validate=False, bucket_rows=500)
+
+
 def test_a_seizure_known_later_does_not_leak_on_dask(client: Any) -> None:
     """Parcel 2 (hour 10) is posted before parcel 1's seizure is known (hour 20)."""
     frame = stream([(0, "Ann", "1 A St"), (10, "Ann", "1 A St"), (30, "Ann", "1 A St")])
@@ -93,6 +151,33 @@ def test_dask_model_equals_the_single_process_model(trained: Trained, tmp_path: 
     for name, tolerance in (("roc_auc", ROC_AUC_TOLERANCE), ("pr_auc", PR_AUC_TOLERANCE)):
         assert abs(_metric(run, name) - _metric(trained.run, name)) <= tolerance, name
     assert _metric(run, "roc_auc") > 0.8
+
+
+@pytest.mark.slow
+def test_dask_model_on_samples_beyond_their_bounds(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the bounds the driver holds samples: the reference statistics, thresholds and
+    metrics come from them, and the metrics say on how many test parcels they rest."""
+    monkeypatch.setattr(_dask_train, "SPEC_ROWS", 20_000)
+    monkeypatch.setattr(_dask_train, "REFERENCE_ROWS", 4_000)
+    monkeypatch.setattr(_dask_train, "EVALUATION_ROWS", 5_000)
+    run = run_training(
+        trained.data,
+        tmp_path / "registry",
+        KEY,
+        truth=trained.data / "truth.parquet",
+        validate=False,
+        dask="local",
+        dask_workers=2,
+        dask_processes=False,
+    )
+    verify_bundle(run.bundle)
+    LoadedModel.load(run.bundle)
+    single = trained.run.metrics
+    assert run.metrics["evaluated_parcels"] < single["test_parcels"]
+    assert run.metrics["test_parcels"] == single["test_parcels"]
+    assert _metric(run, "roc_auc") > 0.7  # about 25 seizures in the sample: no finer check
 
 
 @pytest.mark.slow
