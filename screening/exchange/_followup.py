@@ -143,6 +143,16 @@ class FollowUps:
         body = siena_body(item_id, found[0], agency)
         now = datetime.now(UTC).isoformat()
         with self.db.transaction() as db:
+            open_ = db.execute(
+                "SELECT id, status FROM exchange_requests WHERE item_id = ? AND source = ? AND "
+                "ref = ? ORDER BY id LIMIT 1",
+                (item_id, source, ref),
+            )
+            if open_:  # one request per partner reference: a second would ask twice
+                raise ScreeningError(
+                    f"parcel {item_id}: follow-up request {open_[0][0]} on {source} reference "
+                    f"{ref} is already {open_[0][1]}; nothing was prepared"
+                )
             db.execute(
                 "INSERT INTO exchange_requests (item_id, source, ref, body, status, "
                 "prepared_by, prepared_at) VALUES (?, ?, ?, ?, 'awaiting approval', ?, ?)",

@@ -47,6 +47,7 @@ WORDS = {
         "and then only through SIENA."
     ),
     "approve": "Approve (four eyes)",
+    "yours": "You prepared this request: another officer must approve it.",
     "approved": "Approved by {who}: send it through SIENA.",
     "back": "Back to the parcel",
 }
@@ -99,20 +100,21 @@ async def prepare(request: Request, item_id: str) -> Response:
     ctx = context(request)
     officer = f"officer:{session.user.username}"
     try:
-        made = FollowUps(ctx.service.state_db).prepare(
-            item_id, form.get("source", ""), form.get("ref", ""), officer
-        )
+        with ctx.service.state_db.transaction():  # the request and its log record: one commit
+            made = FollowUps(ctx.service.state_db).prepare(
+                item_id, form.get("source", ""), form.get("ref", ""), officer
+            )
+            ctx.service.audit.append(
+                Entry(
+                    "exchange_request_prepared",
+                    caller=officer,
+                    item_id=item_id,
+                    request_id=str(request.state.request_id),
+                    detail=made,
+                )
+            )
     except ScreeningError as exc:
         return refuse(request, session, str(exc), 400)
-    ctx.service.audit.append(
-        Entry(
-            "exchange_request_prepared",
-            caller=officer,
-            item_id=item_id,
-            request_id=str(request.state.request_id),
-            detail=made,
-        )
-    )
     return redirect(f"{PREFIX}/parcels/{item_id}/exchange")
 
 
@@ -125,16 +127,17 @@ async def approve(request: Request, request_id: int) -> Response:
     ctx = context(request)
     officer = f"officer:{session.user.username}"
     try:
-        done = FollowUps(ctx.service.state_db).approve(request_id, officer)
+        with ctx.service.state_db.transaction():  # the approval and its log record: one commit
+            done = FollowUps(ctx.service.state_db).approve(request_id, officer)
+            ctx.service.audit.append(
+                Entry(
+                    "exchange_request_approved",
+                    caller=officer,
+                    item_id=done["item_id"],
+                    detail=done,
+                    request_id=str(request.state.request_id),
+                )
+            )
     except ScreeningError as exc:
         return refuse(request, session, str(exc), 409)
-    ctx.service.audit.append(
-        Entry(
-            "exchange_request_approved",
-            caller=officer,
-            item_id=done["item_id"],
-            detail=done,
-            request_id=str(request.state.request_id),
-        )
-    )
     return redirect(f"{PREFIX}/parcels/{done['item_id']}/exchange")

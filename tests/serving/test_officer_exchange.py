@@ -76,7 +76,15 @@ def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
         page = olga.get(f"/officer/parcels/{ITEM}/exchange")
         assert f"Your reference: {REF}" in page.text and "Handling code: H1" in page.text
         assert "Awaiting approval" in page.text
-        (request_id,) = re.findall(r"/officer/exchange/requests/(\d+)/approve", page.text)
+        # the officer who prepared it is not offered the approval (four eyes) ...
+        assert "/approve" not in page.text and "another officer must approve it" in page.text
+        (request_id,) = re.findall(r'id="request-(\d+)"', page.text)
+        # ... nor a second request on the same partner reference
+        again = olga.post(
+            f"/officer/parcels/{ITEM}/exchange/prepare",
+            data={"csrf": csrf_of(page.text), "source": "be", "ref": REF},
+        )
+        assert again.status_code == 400 and "is already awaiting approval" in again.text
         own = olga.post(
             f"/officer/exchange/requests/{request_id}/approve", data={"csrf": csrf_of(page.text)}
         )
@@ -88,6 +96,7 @@ def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
     ada, _ = sign_in(osrv.url, "ada")
     with closing(ada):
         page = ada.get(f"/officer/parcels/{ITEM}/exchange")
+        assert f"/officer/exchange/requests/{request_id}/approve" in page.text
         done = ada.post(
             f"/officer/exchange/requests/{request_id}/approve", data={"csrf": csrf_of(page.text)}
         )
