@@ -23,6 +23,9 @@ from screening import FX_TO_EUR, LABELS
 
 from ._text import TEXT
 
+#: The reasons' group of the partners' seizures (``screening._partner.GROUP``).
+PARTNER_GROUP = "partner_seizures"
+
 #: Entity-history groups: shown whenever they move the score, never folded into "other".
 HISTORY_GROUPS = (
     "sender_history",
@@ -242,10 +245,12 @@ def explanation_steps(explained: Mapping[str, Any], calibration: Any, spec: Any)
     reasons = sorted(explained["reasons"], key=lambda r: -abs(r["contribution"]))
     shown, rest = [], []
     others = 0
+    hit = _num(values, "exchange_hit") > 0
     for r in reasons:
-        history = r["group"] in HISTORY_GROUPS and (
-            abs(r["contribution"]) >= MOVES or _has_seizures(values, r["group"])
-        )
+        history = (
+            r["group"] in HISTORY_GROUPS
+            and (abs(r["contribution"]) >= MOVES or _has_seizures(values, r["group"]))
+        ) or (r["group"] == PARTNER_GROUP and hit)  # a partner's hit is always shown
         if history or (others < TOP_GROUPS and abs(r["contribution"]) >= MOVES):
             shown.append(r)
             others += not history
