@@ -26,6 +26,7 @@ from screening import (
     Database,
     DecisionPolicy,
     Explain,
+    LoadedModel,
     ModelRegistry,
     ParcelFrame,
     PostgresDatabase,
@@ -412,7 +413,8 @@ class Service:
         model = self.holder.model_for(stored.model_version)
         contribs = model.contributions(stored.features[None, :])[0]
         names = model.spec.names
-        grouped = reasons(contribs, stored.features, model.spec, None)
+        facts = self._partner_facts(model, item_id)
+        grouped = reasons(contribs, stored.features, model.spec, None, facts)
         if logged:
             self.audit.append(
                 Entry(
@@ -435,6 +437,16 @@ class Service:
                 n: finite_or_none(float(v)) for n, v in zip(names, stored.features, strict=True)
             },
         }
+
+    def _partner_facts(self, model: LoadedModel, item_id: str) -> dict[str, tuple[str, int]] | None:
+        """The partner reason's fact from the hits recorded when the item was scored (partner,
+        month, codes, as its score's answer gave them); None: the features' own words."""
+        if not model.spec.reads_exchange:
+            return None
+        from screening.exchange import EXCHANGE_GROUP, FollowUps, hit_fact
+
+        hits = FollowUps(self.state_db).recorded(item_id)
+        return {EXCHANGE_GROUP: hit_fact(hits)} if hits else None
 
     # -- outcomes ---------------------------------------------------------------------------
 

@@ -497,6 +497,14 @@ def test_the_service_scores_a_partner_hit_through_the_custodians(
         if e["item_id"] == body["item_id"]
     ]
     assert logged["request_id"] == r.json()["request_id"] and "nl" in logged["detail"]
+    # the explanation asked for later names the same partner, month and codes
+    officer = partner_server.client("officer")
+    explained = officer.get(f"/v1/parcels/{body['item_id']}/explanation").json()
+    (again_words,) = [x for x in explained["reasons"] if x["group"] == "partner_seizures"]
+    assert again_words["sentence"].startswith(
+        "The recipient's address matches a seizure reported by partner nl in 2026-02, "
+        "reliability B2"
+    )
     asked = _requests(custody, "be")
     assert asked > 0  # blinded elements were evaluated for this service's requester
     # the same parties again: every token from the service's cache, no custodian round trip

@@ -14,6 +14,7 @@ and its token client of the custodians.
 """
 
 from .._partner import EXCHANGE_FEATURES, EXCHANGE_MONOTONE
+from .._partner import GROUP as EXCHANGE_GROUP
 from ._bundle import FILES, ExchangeRefused, Partner, read_exchange_bundle, write_exchange_bundle
 from ._config import ExchangeConfig, custody_client, custody_file, load_config
 from ._custodian import (
@@ -63,6 +64,7 @@ __all__ = [
     "CONTEXT",
     "DEFAULT_QUOTA",
     "EXCHANGE_FEATURES",
+    "EXCHANGE_GROUP",
     "EXCHANGE_MONOTONE",
     "FILES",
     "HANDLING",

@@ -115,6 +115,23 @@ class FollowUps:
                 out[key] = {**hit, "variants": words}
         return list(out.values())
 
+    def recorded(self, item_id: str) -> list[Hit]:
+        """The item's hits as recorded when it was scored (for wording its partner reason
+        again: partner, month, codes; the posting-time check was made then)."""
+        rows = self.db.execute(
+            f"SELECT {', '.join(_HIT_FIELDS)}, variants FROM exchange_hits WHERE item_id = ? "
+            "ORDER BY source, ref",
+            (item_id,),
+        )
+        return [
+            Hit(
+                **dict(zip(_HIT_FIELDS, r[:-1], strict=True)),
+                known_us=0,
+                variants=tuple(v for v in str(r[-1] or "").split(",") if v),
+            )
+            for r in rows
+        ]
+
     def requests(self, item_id: str) -> list[dict[str, Any]]:
         cols = (
             "id",
