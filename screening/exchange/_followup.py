@@ -170,12 +170,12 @@ class FollowUps:
                     f"parcel {item_id}: follow-up request {open_[0][0]} on {source} reference "
                     f"{ref} is already {open_[0][1]}; nothing was prepared"
                 )
-            db.execute(
+            ((rid,),) = db.execute(  # RETURNING: SQLite's and PostgreSQL's own, one statement
                 "INSERT INTO exchange_requests (item_id, source, ref, body, status, "
-                "prepared_by, prepared_at) VALUES (?, ?, ?, ?, 'awaiting approval', ?, ?)",
+                "prepared_by, prepared_at) VALUES (?, ?, ?, ?, 'awaiting approval', ?, ?) "
+                "RETURNING id",
                 (item_id, source, ref, body, officer, now),
             )
-            ((rid,),) = db.execute("SELECT last_insert_rowid()")
         return {
             "id": int(rid),
             "item_id": item_id,

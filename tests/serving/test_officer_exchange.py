@@ -114,7 +114,7 @@ def test_a_hit_on_a_parcel_the_model_let_pass_has_a_worklist(osrv: Server) -> No
     the partner-hit worklist lists it, whatever the model decided."""
     db = osrv.service.state_db
     item = "RR900000005NL"  # a scored parcel's officer copy, as the model passed it
-    columns = [r[1] for r in db.execute("PRAGMA table_info(officer_parcel)")]
+    columns = [r[1] for r in db.execute("PRAGMA table_info(officer_parcel)") if r[1] != "rowid"]
     copied = ", ".join(
         {"item_id": "?", "decision": "'pass'", "flagged": "0", "band": "'low'"}.get(c, c)
         for c in columns
