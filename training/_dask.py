@@ -13,6 +13,7 @@ trained with the single-process run's parameters, early stopping and weights.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -50,8 +51,13 @@ def dask_client(scheduler: str, workers: int = 2, processes: bool = True) -> Ite
     cluster = None
     try:
         if scheduler == "local":
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0"
+            cluster = LocalCluster(  # a task's failure reaches the driver, which says it in
+                # one `error:` line: the workers' own logs of it (tracebacks) are not printed
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",
+                silence_logs=logging.CRITICAL,
             )
             client = Client(cluster)
         else:

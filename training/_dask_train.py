@@ -35,7 +35,13 @@ from screening import (
 
 from . import _dask_load as load
 from ._dask import _workers, fit_on_parts
-from ._dataset import Dataset, Progress, read_table
+from ._dataset import (
+    Dataset,
+    Progress,
+    read_table,
+    unmatched_outcomes,
+    unmatched_warning,
+)
 from ._errors import DataError, QualityGateError
 from ._evaluate import evaluate
 from ._split import TimeSplit, time_split
@@ -187,8 +193,10 @@ def sample_rows(featured: Featured, which: str) -> tuple[np.ndarray, Dataset, np
     return featured.matrix[rows], light, featured.weights[rows]
 
 
-def _check_outcomes(path: Path, validate: bool) -> int:
-    return int(read_table(path, "outcome", validate, lambda _m: None).num_rows)
+def _check_outcomes(path: Path, validate: bool, declarations: Path) -> list[str]:
+    """Check the outcomes file on a worker; the item IDs of its records that name no
+    declared item (said by the driver, never dropped silently)."""
+    return unmatched_outcomes(read_table(path, "outcome", validate, lambda _m: None), declarations)
 
 
 def _truth(path: Path, item_ids: np.ndarray) -> pa.Table:
@@ -248,7 +256,7 @@ def load_on_dask(
     def picks(sources: list[Any], index: int, fn: Any = load.pick) -> list[Any]:
         return [client.submit(fn, s, index, pure=False) for s in sources]
 
-    checked = client.submit(_check_outcomes, outcomes, validate, pure=False)
+    checked = client.submit(_check_outcomes, outcomes, validate, declarations, pure=False)
     times = _gathered(client, each(load.posting_times))
     n = sum(t[0] for t in times)
     if n == 0:
@@ -269,7 +277,9 @@ def load_on_dask(
     del keys, hashes
     if sum(_gathered(client, twice)):
         raise DataError(f"{declarations}: item IDs are not unique")
-    checked.result()
+    unmatched = checked.result()
+    if unmatched:
+        progress(unmatched_warning(unmatched))
     sizes_ = _gathered(client, [client.submit(load.bucket_size, r) for r in ranked])
     offsets = np.concatenate([[0], np.cumsum(sizes_)[:-1]]).astype(np.int64)
 

@@ -149,6 +149,29 @@ def _labels(frame: ParcelFrame, outcomes: pa.Table) -> tuple[np.ndarray, ...]:
     return inspected, seized, known, reason, propensity
 
 
+def unmatched_outcomes(outcomes: pa.Table, declarations: Path) -> list[str]:
+    """Item IDs of outcome records that name no declared item, sorted; the declarations' IDs
+    are read a batch at a time (no table of them all is held)."""
+    left = set(outcomes.column("item_id").to_pylist())
+    with pq.ParquetFile(declarations) as f:
+        for batch in f.iter_batches(columns=["item_id"], batch_size=500_000):
+            if not left:
+                break
+            left.difference_update(batch.column(0).to_pylist())
+    return sorted(left)
+
+
+def unmatched_warning(item_ids: list[str]) -> str:
+    """The line that says outcome records were not used, naming the first of them."""
+    shown = ", ".join(item_ids[:5]) + (
+        f" and {len(item_ids) - 5} more" if len(item_ids) > 5 else ""
+    )
+    return (
+        f"warning: {len(item_ids)} outcome record(s) name no declared item and are not used: "
+        f"{shown}"
+    )
+
+
 def load_dataset(
     declarations: Path,
     outcomes: Path,
@@ -164,6 +187,9 @@ def load_dataset(
     silently missing)."""
     table = read_table(declarations, "declaration", validate, progress)
     outcome_table = read_table(outcomes, "outcome", validate, progress)
+    unmatched = unmatched_outcomes(outcome_table, declarations)
+    if unmatched:  # said, never dropped silently
+        progress(unmatched_warning(unmatched))
     ids = table.column("item_id")
     if pc.count_distinct(ids).as_py() != table.num_rows:
         raise DataError(f"{declarations}: item IDs are not unique")

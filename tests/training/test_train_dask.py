@@ -231,3 +231,71 @@ def test_an_unreachable_scheduler_is_one_error_line(
     assert code == 2
     assert f"error: cannot reach the Dask scheduler tcp://127.0.0.1:{port}" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_bad_data_on_dask_workers_is_error_lines_without_tracebacks(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """A worker that finds a broken record raises it to the driver, which says it in one
+    `error:` line; the workers' own logs of the failed task (tracebacks) are not printed."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    table = pq.read_table(trained.data / "declarations.parquet")
+    countries = table.column("origin_country").to_pylist()
+    countries[table.num_rows // 2] = "XX"  # not an ISO country
+    at = table.schema.get_field_index("origin_country")
+    table = table.set_column(at, "origin_country", pa.array(countries, pa.string()))
+    pq.write_table(table, data / "declarations.parquet")
+    pq.write_table(pq.read_table(trained.data / "outcomes.parquet"), data / "outcomes.parquet")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parcelscreen",
+            "train",
+            "--data",
+            str(data),
+            "--registry",
+            str(tmp_path / "reg"),
+            "--dask",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "PARCELSCREEN_PSEUDONYMISATION_KEY": KEY},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "error:" in done.stderr and "origin_country" in done.stderr
+    assert "Traceback" not in done.stderr and "Compute Failed" not in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dask", [False, True])
+def test_an_outcome_naming_no_declared_item_is_said_not_dropped_silently(
+    trained: Trained, tmp_path: Path, capsys: pytest.CaptureFixture[str], dask: bool
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(
+        pq.read_table(trained.data / "declarations.parquet"), data / "declarations.parquet"
+    )
+    outcomes = pq.read_table(trained.data / "outcomes.parquet")
+    ids = outcomes.column("item_id").to_pylist()
+    ids[11] = "ZZ123456785NL"  # a well-formed item ID that no declaration has
+    outcomes = outcomes.set_column(
+        outcomes.schema.get_field_index("item_id"), "item_id", pa.array(ids, pa.string())
+    )
+    pq.write_table(outcomes, data / "outcomes.parquet")
+    argv = ["train", "--data", str(data), "--registry", str(tmp_path / "reg")]
+    code = main(argv + (["--dask", "--workers", "1"] if dask else []))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert (
+        "warning: 1 outcome record(s) name no declared item and are not used: ZZ123456785NL" in err
+    )
