@@ -199,9 +199,13 @@ def id_hashes(path: str, part: Slice, size: int, buckets: int) -> dict[int, pd.D
     return {int(b): frame[where == b] for b in np.unique(where)}
 
 
-def duplicate_ids(*pieces: pd.DataFrame | None) -> int:
+def duplicate_ids(*pieces: pd.DataFrame | None) -> list[str]:
+    """The item IDs given more than once in one hash bucket (at most 5, sorted)."""
     found = [p for p in pieces if p is not None and len(p)]
-    return int(pd.concat(found).duplicated().sum()) if found else 0
+    if not found:
+        return []
+    items = pd.concat(found)["item"]
+    return sorted(str(i) for i in items[items.duplicated()].unique())[:5]
 
 
 def _halves(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

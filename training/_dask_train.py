@@ -38,6 +38,7 @@ from ._dask import _workers, fit_on_parts
 from ._dataset import (
     Dataset,
     Progress,
+    not_unique,
     read_table,
     unmatched_outcomes,
     unmatched_warning,
@@ -275,8 +276,9 @@ def load_on_dask(
     keys = each(load.bucket_keys, edges)
     ranked = [client.submit(load.rank_bucket, *picks(keys, b), pure=False) for b in range(buckets)]
     del keys, hashes
-    if sum(_gathered(client, twice)):
-        raise DataError(f"{declarations}: item IDs are not unique")
+    given_twice = sorted(i for found in _gathered(client, twice) for i in found)
+    if given_twice:
+        raise DataError(not_unique(declarations, given_twice))
     unmatched = checked.result()
     if unmatched:
         progress(unmatched_warning(unmatched))

@@ -149,6 +149,12 @@ def _labels(frame: ParcelFrame, outcomes: pa.Table) -> tuple[np.ndarray, ...]:
     return inspected, seized, known, reason, propensity
 
 
+def not_unique(declarations: Path, item_ids: list[str]) -> str:
+    """The refusal of a declarations file that gives item IDs more than once, naming some."""
+    shown = ", ".join(item_ids[:5]) + (" ..." if len(item_ids) > 5 else "")
+    return f"{declarations}: item IDs are not unique: each given more than once: {shown}"
+
+
 def unmatched_outcomes(outcomes: pa.Table, declarations: Path) -> list[str]:
     """Item IDs of outcome records that name no declared item, sorted; the declarations' IDs
     are read a batch at a time (no table of them all is held)."""
@@ -192,7 +198,9 @@ def load_dataset(
         progress(unmatched_warning(unmatched))
     ids = table.column("item_id")
     if pc.count_distinct(ids).as_py() != table.num_rows:
-        raise DataError(f"{declarations}: item IDs are not unique")
+        counts = pc.value_counts(ids)
+        twice = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+        raise DataError(not_unique(declarations, sorted(twice.to_pylist())))
     table = table.take(
         pc.sort_indices(table, [("posted_at", "ascending"), ("item_id", "ascending")])
     )

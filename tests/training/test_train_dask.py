@@ -115,8 +115,17 @@ def test_an_item_id_given_twice_is_refused_on_dask(
     )
     pq.write_table(pa.concat_tables([table, again]), tmp_path / "declarations.parquet")
     pq.write_table(pq.read_table(sim_data / "outcomes.parquet"), tmp_path / "outcomes.parquet")
-    with pytest.raises(DataError, match="item IDs are not unique"):
+    twice = table.column("item_id")[0].as_py()
+    with pytest.raises(DataError, match=f"item IDs are not unique: .*{twice}"):
         load_on_dask(client, tmp_path, KEY, TrainConfig(), validate=False, bucket_rows=500)
+    # one machine names it too
+    with pytest.raises(DataError, match=f"item IDs are not unique: .*{twice}"):
+        load_dataset(
+            tmp_path / "declarations.parquet",
+            tmp_path / "outcomes.parquet",
+            Pseudonymiser(KEY),
+            validate=False,
+        )
 
 
 def test_a_seizure_known_later_does_not_leak_on_dask(client: Any) -> None:
