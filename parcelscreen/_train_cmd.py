@@ -47,7 +47,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     where.add_argument(
         "--scheduler", default=None, help="the same on the Dask scheduler at tcp://HOST:PORT"
     )
-    p.add_argument("--workers", type=whole(1), default=2, help="workers of the local Dask cluster")
+    p.add_argument(
+        "--workers", type=whole(1), default=None, help="workers of the local Dask cluster (2)"
+    )
     ex = p.add_mutually_exclusive_group()
     ex.add_argument(
         "--exchange-config",
@@ -98,6 +100,13 @@ def run(args: argparse.Namespace) -> int:
     from ._env_keys import keys_from_env
     from ._models_cmd import env_signing_key
 
+    if args.workers is not None and not args.dask:  # said, not ignored
+        print(
+            "error: --workers sets the workers of the local Dask cluster: use it with --dask "
+            "(a --scheduler's cluster has the workers it was started with)",
+            file=sys.stderr,
+        )
+        return 2
     config = TrainConfig() if args.gap_days is None else TrainConfig(gap_days=args.gap_days)
     try:  # read before training: a bad key fails in a second, not after the training
         key = keys_from_env(PseudonymisationKeySettings).pseudonymisation_key
@@ -123,7 +132,7 @@ def _train(args: argparse.Namespace, key: str, signing_key: Any, config: Any, ex
 
     try:
         result = run_training(
-            args.data,
+            args.data.resolve(),  # as a remote scheduler's workers must read it: absolute
             registry_of(args.registry),
             key,
             truth=args.truth,
@@ -133,7 +142,7 @@ def _train(args: argparse.Namespace, key: str, signing_key: Any, config: Any, ex
             progress=lambda msg: print(msg, file=sys.stderr),
             signing_key=signing_key,
             dask="local" if args.dask else args.scheduler,
-            dask_workers=args.workers,
+            dask_workers=args.workers or 2,
             exchange=exchange,
         )
     except (TrainingError, OSError) as exc:

@@ -72,6 +72,12 @@ CASES = [
     ),
     # train: no data folder
     (["train", "--data", "{tmp}/none"], {}, "argument --data: expected an existing folder"),
+    # train: --workers without --dask was ignored without a word (operator review)
+    (
+        ["train", "--data", "{short}", "--workers", "3"],
+        {},
+        "--workers sets the workers of the local Dask cluster: use it with --dask",
+    ),
     # models: a registry setting that names a file
     (["models", "list"], {"PARCELSCREEN_REGISTRY": "{file}"}, None),
     # models: promote without saying what

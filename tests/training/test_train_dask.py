@@ -308,3 +308,31 @@ def test_an_outcome_naming_no_declared_item_is_said_not_dropped_silently(
     assert (
         "warning: 1 outcome record(s) name no declared item and are not used: ZZ123456785NL" in err
     )
+
+
+@pytest.mark.slow
+def test_a_relative_data_folder_reaches_a_schedulers_workers(
+    trained: Trained, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """Workers started elsewhere (another folder, as on another machine) read the data folder
+    as the command names it from its own folder: the path is sent absolute."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        monkeypatch.chdir(trained.data.parent)  # after the workers started in another folder
+        code = main(
+            [
+                "train",
+                "--data",
+                trained.data.name,
+                "--registry",
+                str(tmp_path / "reg"),
+                "--skip-validation",
+                "--scheduler",
+                cluster.scheduler_address,
+            ]
+        )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
