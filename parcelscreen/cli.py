@@ -102,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # usage errors: "parcelscreen CMD: error: ...", 2
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C: said in one line, the shell's status for SIGINT
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         if not _bad_input(exc):
             raise

@@ -280,3 +280,17 @@ def test_simulated_csv_goes_through_validate_and_screen(
         results = pq.read_table(out / "results.parquet").sort_by("item_id")
         scores[form] = results.select(["item_id", "probability"])
     assert scores["csv"].equals(scores["parquet"])  # the two forms are one data set
+
+
+def test_ctrl_c_is_one_line_and_status_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.simulation
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.simulation, "simulate", interrupted)
+    code = main(["simulate", "--out", str(tmp_path / "data"), "--parcels", "1000"])
+    err = capsys.readouterr().err
+    assert code == 130 and err.strip().endswith("interrupted") and "Traceback" not in err
