@@ -9,7 +9,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,9 @@ def test_every_indicator_is_checked_field_by_field(
     rows = json.loads((good / "indicators.json").read_text())
     until = rows[1]["valid_until"]  # the bundle's, NOW + 30 days; the epoch ends NOW + 90
     beyond_epoch = (NOW + timedelta(days=120)).date().isoformat()
-    later = (NOW + timedelta(days=31)).date().isoformat()
+    # a day after the bundle's own date, as its export wrote it (NOW is the module's import
+    # time: a run crossing midnight between import and export made NOW + 31 the same day)
+    later = (date.fromisoformat(until) + timedelta(days=1)).isoformat()
     future = (NOW + timedelta(days=62)).strftime("%Y-%m")
 
     def far(doc: dict[str, Any]) -> None:
