@@ -155,9 +155,13 @@ def not_unique(declarations: Path, item_ids: list[str]) -> str:
     return f"{declarations}: item IDs are not unique: each given more than once: {shown}"
 
 
-def unmatched_outcomes(outcomes: pa.Table, declarations: Path) -> list[str]:
-    """Item IDs of outcome records that name no declared item, sorted; the declarations' IDs
-    are read a batch at a time (no table of them all is held)."""
+def unmatched_outcomes(outcomes: pa.Table, declarations: Path | pa.ChunkedArray) -> list[str]:
+    """Item IDs of outcome records that name no declared item, sorted. ``declarations``: the
+    declared IDs where they are in memory already, else the file, whose IDs are read a batch
+    at a time (no table of them all is held)."""
+    if isinstance(declarations, pa.ChunkedArray):
+        ids = outcomes.column("item_id")
+        return sorted(set(ids.filter(pc.invert(pc.is_in(ids, value_set=declarations))).to_pylist()))
     left = set(outcomes.column("item_id").to_pylist())
     with pq.ParquetFile(declarations) as f:
         for batch in f.iter_batches(columns=["item_id"], batch_size=500_000):
@@ -193,10 +197,10 @@ def load_dataset(
     silently missing)."""
     table = read_table(declarations, "declaration", validate, progress)
     outcome_table = read_table(outcomes, "outcome", validate, progress)
-    unmatched = unmatched_outcomes(outcome_table, declarations)
+    ids = table.column("item_id")
+    unmatched = unmatched_outcomes(outcome_table, ids)  # the IDs read already, not again
     if unmatched:  # said, never dropped silently
         progress(unmatched_warning(unmatched))
-    ids = table.column("item_id")
     if pc.count_distinct(ids).as_py() != table.num_rows:
         counts = pc.value_counts(ids)
         twice = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
