@@ -6,8 +6,9 @@ match`` records them): the partner, the month, the substance category, the quant
 Europol's reliability and accuracy codes and the handling code, and the reason in words; no
 token and no partner personal data (an indicator holds none). From a hit an officer prepares
 a follow-up request (a SIENA-ready message naming the partner's reference); another officer
-must approve it before it may be sent, and nothing here sends it. Each view, preparation and
-approval is a record of the decision log.
+must approve it before it may be sent, and nothing here sends it. Each preparation and
+approval is a record of the decision log, and so is an officer's first view of the page in an
+hour (as the explanation's views); the parcel page lists the matches and requests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from screening.exchange import HANDLING_WORDS, FollowUps
 
 from .._audit import Entry
 from ._context import PREFIX, context
+from ._parcel_routes import note_view
 from ._text import TEXT
 from ._web import Officer, normal_item_id, posted, posting_session, redirect, refuse
 
@@ -78,14 +80,14 @@ def exchange_page(request: Request, session: Officer, item_id: str) -> Response:
     hits = FollowUps(ctx.service.state_db).hits(item_id)
     if not hits and ctx.service.state.get_result(item_id) is None:  # no such parcel here
         return refuse(request, session, TEXT["not_found"], 404)
-    ctx.service.audit.append(
-        Entry(
-            "exchange_hit_viewed",
-            request_id=str(request.state.request_id),
-            caller=f"officer:{session.user.username}",
-            item_id=item_id,
-            detail={"hits": len(hits), "partners": sorted({h["source"] for h in hits})},
-        )
+    note_view(  # once an hour per officer, as the explanation's views
+        ctx.service.audit,
+        f"officer:{session.user.username}",
+        item_id,
+        None,
+        str(request.state.request_id),
+        kind="exchange_hit_viewed",
+        detail={"hits": len(hits), "partners": sorted({h["source"] for h in hits})},
     )
     return _page(request, session, item_id)
 

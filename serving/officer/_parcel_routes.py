@@ -8,6 +8,7 @@ What an officer does on the page is in ``_outcome_routes`` (outcomes, correction
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -57,7 +58,12 @@ LOG_KINDS = (
     "parcel_claimed",
     "parcel_assigned",
     "parcel_released",
+    "exchange_match",
+    "exchange_request_prepared",
+    "exchange_request_approved",
 )
+#: Kinds whose "what" column is made from the record's detail (no decision of their own).
+EXCHANGE_KINDS = LOG_KINDS[-3:]
 #: An officer's views of one parcel within this period are one record of the decision log.
 VIEW_PERIOD = timedelta(hours=1)
 
@@ -87,30 +93,33 @@ def note_view(
     audit: DecisionLog,
     caller: str,
     item_id: str,
-    model_version: str,
+    model_version: str | None,
     request_id: str,
     now: datetime | None = None,
+    kind: str = "explanation_viewed",
+    detail: dict[str, Any] | None = None,
 ) -> bool:
-    """Log that ``caller`` viewed the parcel's explanation, once per ``VIEW_PERIOD``: a
-    reload, the page after a save or "save and next" back again writes nothing. Whether a
-    record was written."""
+    """Log that ``caller`` viewed the parcel's explanation (or its partner hits: ``kind``),
+    once per ``VIEW_PERIOD``: a reload, the page after a save or "save and next" back again
+    writes nothing. Whether a record was written."""
     db = audit.db
     now = now or datetime.now(UTC)
     since = (now - VIEW_PERIOD).isoformat()
     with db.transaction():  # two tabs loading at once write one record
         if db.execute(
-            "SELECT 1 FROM decision_log WHERE item_id = ? AND kind = "
-            "'explanation_viewed' AND caller = ? AND time >= ? LIMIT 1",
-            (item_id, caller, since),
+            "SELECT 1 FROM decision_log WHERE item_id = ? AND kind = ? AND caller = ? "
+            "AND time >= ? LIMIT 1",
+            (item_id, kind, caller, since),
         ):
             return False
         audit.append(
             Entry(
-                "explanation_viewed",
+                kind,
                 request_id=request_id,
                 caller=caller,
                 item_id=item_id,
                 model_version=model_version,
+                detail=detail or {},
             ),
             now,
         )
@@ -122,19 +131,41 @@ def _log(ctx: OfficerContext, item_id: str) -> tuple[list[dict[str, Any]], dict[
     db = ctx.service.audit.db
     marks = ", ".join("?" for _ in LOG_KINDS)
     rows = db.execute(
-        f"SELECT seq, time, kind, caller, decision FROM decision_log "
+        f"SELECT seq, time, kind, caller, decision, detail FROM decision_log "
         f"WHERE item_id = ? AND kind IN ({marks}) ORDER BY seq",
         (item_id, *LOG_KINDS),
     )
     names = ("seq", "time", "kind", "caller", "decision")
+    entries = []
+    for r in rows:
+        entry = dict(zip(names, r[:5], strict=True))
+        if entry["kind"] in EXCHANGE_KINDS:
+            entry["what"] = exchange_said(entry["kind"], r[5])
+        entries.append(entry)
     ((views, viewers, last),) = db.execute(
         "SELECT count(*), count(DISTINCT caller), max(time) FROM decision_log "
         "WHERE item_id = ? AND kind = 'explanation_viewed'",
         (item_id,),
     )
-    return (
-        [dict(zip(names, r, strict=True)) for r in rows],
-        {"count": int(views), "viewers": int(viewers), "last": last},
+    return entries, {"count": int(views), "viewers": int(viewers), "last": last}
+
+
+def exchange_said(kind: str, detail: str | None) -> str:
+    """What an exchange record of the decision log says, in words: the partners and their
+    references (never a token: the records hold none)."""
+    try:
+        d = json.loads(detail or "{}")
+    except ValueError:
+        d = {}
+    if not isinstance(d, dict):
+        d = {}
+    if kind == "exchange_match":
+        return TEXT["log_exchange_match"].format(
+            refs=", ".join(map(str, d.get("refs", []))) or "-",
+            partners=", ".join(map(str, d.get("partners", []))) or "-",
+        )
+    return TEXT["log_exchange_request"].format(
+        id=d.get("id", "-"), source=d.get("source", "-"), ref=d.get("ref", "-")
     )
 
 

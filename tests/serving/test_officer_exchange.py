@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from screening.exchange import FollowUps, Hit
+from serving._partner_hits import record_partner_hits
 from tests.browser.officer_setup import csrf_of, officer_server, sign_in
 from tests.conftest import Trained
 from tests.serving.conftest import Server
@@ -102,11 +103,50 @@ def test_hit_page_request_and_approval(osrv: Server, tmp_path: Path) -> None:
         )
         assert done.status_code == 303
         assert "Approved by officer:ada" in ada.get(f"/officer/parcels/{ITEM}/exchange").text
-    kinds = [r["kind"] for r in osrv.service.audit.records() if r["kind"].startswith("exchange")]
-    assert kinds.count("exchange_hit_viewed") >= 4
+    records = [r for r in osrv.service.audit.records() if r["kind"].startswith("exchange")]
+    kinds = [r["kind"] for r in records]
+    # an officer's views of a parcel's hits within the hour are one record (reloads and the
+    # page after a prepare write nothing more), as the explanation's views
+    viewed = [(r["caller"], r["item_id"]) for r in records if r["kind"] == "exchange_hit_viewed"]
+    assert viewed.count(("officer:olga", ITEM)) == 1 and viewed.count(("officer:ada", ITEM)) == 1
     assert kinds.count("exchange_request_prepared") == 1
     assert kinds.count("exchange_request_approved") == 1
     assert osrv.service.audit.verify().ok
+
+
+def test_the_parcel_page_log_lists_the_match_and_the_requests(osrv: Server) -> None:
+    """A scored parcel's partner match, follow-up request and approval are lines of the
+    decision log on the parcel's own page, in words, with no token."""
+    db = osrv.service.state_db
+    ((item,),) = db.execute("SELECT item_id FROM officer_parcel ORDER BY item_id LIMIT 1")
+    ref = "be:fedcba9876543210fedcba98"
+    hit = Hit("be", ref, "2026-04", "cannabis", "1-10 g", "B", "2", "H1", "sender", "address", 0)
+    with db.transaction():
+        for entry in record_partner_hits(db, [(item, "rid-match", "key:sorter")], [[hit]]):
+            osrv.service.audit.append(entry)
+    olga, _ = sign_in(osrv.url, "olga")
+    with closing(olga):
+        page = olga.get(f"/officer/parcels/{item}/exchange")
+        olga.post(
+            f"/officer/parcels/{item}/exchange/prepare",
+            data={"csrf": csrf_of(page.text), "source": "be", "ref": ref},
+        )
+        (request_id,) = re.findall(
+            r'id="request-(\d+)"', olga.get(f"/officer/parcels/{item}/exchange").text
+        )
+    ada, _ = sign_in(osrv.url, "ada")
+    with closing(ada):
+        page = ada.get(f"/officer/parcels/{item}/exchange")
+        ada.post(
+            f"/officer/exchange/requests/{request_id}/approve", data={"csrf": csrf_of(page.text)}
+        )
+        parcel = ada.get(f"/officer/parcels/{item}")
+    assert parcel.status_code == 200
+    log = parcel.text.split('id="decision-log"')[1].split("</table>")[0]
+    assert "Partner seizure matched" in log and f"Reference {ref} reported by be" in log
+    assert "Follow-up request prepared" in log and "Follow-up request approved" in log
+    assert f"Request {request_id} to be about reference {ref}" in log
+    assert not re.search(r"[0-9a-f]{32}", log)
 
 
 def test_a_hit_on_a_parcel_the_model_let_pass_has_a_worklist(osrv: Server) -> None:
