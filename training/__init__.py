@@ -10,6 +10,7 @@ from ._evaluate import evaluate
 from ._pipeline import TrainingRun, run_training
 from ._split import TimeSplit, time_split
 from ._train import TrainConfig, TrainResult, ipw_weights, train_model
+from ._uplift import add_partner_uplift
 
 __all__ = [
     "DataError",
@@ -20,6 +21,7 @@ __all__ = [
     "TrainResult",
     "TrainingError",
     "TrainingRun",
+    "add_partner_uplift",
     "evaluate",
     "ipw_weights",
     "load_dataset",

@@ -101,9 +101,19 @@ def _exchange(info: dict[str, Any]) -> str:
         f"{ex['training_parcels_with_hit']} training parcels had a hit, "
         f"{ex['labelled_with_hit']} of them labelled."
         + (
+            f" The model is a base model that does not read them, with "
+            f"{ex['uplift_rounds']} trees on them alone added after it, so parcels without a "
+            "hit keep the base model's order."
+            if ex.get("uplift_rounds")
+            else ""
+        )
+        + (
             " **No labelled training parcel had a hit: the trees cannot have learnt from "
             "them, so a hit does not yet raise a score.**"
             if not ex["labelled_with_hit"]
+            else " **No seizure among the labelled training parcels with a hit: no tree was "
+            "added on them, so a hit does not yet raise a score.**"
+            if ex.get("uplift_rounds") == 0
             else ""
         )
     )

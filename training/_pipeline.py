@@ -179,6 +179,7 @@ def run_training(
             "training_parcels_with_hit": int((hit & split.train).sum()),
             "labelled_with_hit": int((hit & known).sum()),
             "seizures_with_hit": int((hit & known & data.seized).sum()),
+            "uplift_rounds": result.uplift_rounds,
         }
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"

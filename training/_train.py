@@ -34,6 +34,7 @@ from screening.exchange import EXCHANGE_MONOTONE
 from ._dataset import Dataset, Progress
 from ._errors import QualityGateError
 from ._split import TimeSplit, time_split
+from ._uplift import add_partner_uplift
 
 XY = tuple[np.ndarray, np.ndarray, np.ndarray]  # features, labels, weights
 #: Trains the trees: (parameters, training rows, validation rows, rounds, early stopping)
@@ -71,9 +72,12 @@ class TrainResult:
     best_iteration: int
     config: TrainConfig
     log: dict[str, Any] = field(default_factory=dict)
+    #: Trees of the partner-seizure uplift after the base's (``_uplift``); 0 without one.
+    uplift_rounds: int = 0
 
     def params(self) -> dict[str, Any]:
-        return asdict(self.config) | {"best_iteration": self.best_iteration}
+        uplift = {"uplift_rounds": self.uplift_rounds} if self.spec.reads_exchange else {}
+        return asdict(self.config) | {"best_iteration": self.best_iteration} | uplift
 
 
 def ipw_weights(data: Dataset, cap: float) -> np.ndarray:
@@ -157,6 +161,7 @@ def train_model(
     split = time_split(data.frame.posted_us, config.gap_days)
     train_rows = np.flatnonzero(split.train)
     spec = fit_feature_spec(_rows(data, train_rows))
+    base_columns = len(spec.names)  # the base model's: every feature but the partner ones
     exchange = None
     if data.exchange is not None:  # partners' indicators in the store: the model reads them
         spec, exchange = spec.with_exchange(), data.exchange.matrix
@@ -178,20 +183,33 @@ def train_model(
 
     train_weights = np.minimum(weights, config.train_weight_cap)
 
-    def labelled(mask: np.ndarray) -> XY:
+    def labelled(mask: np.ndarray, columns: int = matrix.shape[1]) -> XY:
         w = train_weights[mask]
-        return matrix[mask], data.seized[mask].astype(np.float32), w / w.mean()
+        return matrix[mask, :columns], data.seized[mask].astype(np.float32), w / w.mean()
 
+    # the base model: every feature but the partner ones (the model trained without them)
     booster, log = fit(
-        _xgb_params(config, spec),
-        labelled(known_train),
-        labelled(known_valid),
+        _xgb_params(config),
+        labelled(known_train, base_columns),
+        labelled(known_valid, base_columns),
         config.rounds,
         config.early_stopping,
     )
     best = int(booster.best_iteration)
     booster = booster[: best + 1]  # keep exactly the trees that scored best on validation
-    progress(f"best iteration {best} of {config.rounds}; calibrating on validation")
+    progress(f"best iteration {best} of {config.rounds}")
+    uplift_rounds = 0
+    if spec.reads_exchange:  # then trees on the partner features alone (see _uplift)
+        booster, uplift_rounds, log["uplift"] = add_partner_uplift(
+            booster,
+            _xgb_params(config),
+            labelled(known_train),
+            labelled(known_valid),
+            config.rounds,
+            config.early_stopping,
+        )
+        progress(f"partner-seizure uplift: {uplift_rounds} trees on the partner features")
+    progress("calibrating on validation")
     # Tip-offs are chosen knowing the label, so no propensity undoes their selection: they
     # train the trees but stay out of the calibration (and of weighted evaluation).
     rows = known_valid & (data.selection_reason != "tip_off")
@@ -200,7 +218,9 @@ def train_model(
             "no seizure left to calibrate on in the validation period once tip-offs are left out"
         )
     calibration = fit_platt(predict_margin(booster, matrix[rows]), data.seized[rows], weights[rows])
-    return TrainResult(booster, spec, calibration, split, matrix, weights, best, config, log)
+    return TrainResult(
+        booster, spec, calibration, split, matrix, weights, best, config, log, uplift_rounds
+    )
 
 
 def _rows(data: Dataset, rows: np.ndarray) -> ParcelFrame:
