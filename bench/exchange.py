@@ -4,11 +4,13 @@ Per seed: three authorities (NL, BE, DE) over 26 weeks that share vendors and dr
 (``training.simulation._agencies``); NL and DE export their seizures weekly as indicators
 (tokens through the 2HashDH OPRF, one epoch), BE matches its parcels point-in-time. At BE,
 two models on the same rows, one with and one without the exchange features (the product's
-feature matrix of a model that reads them, ``FeatureSpec.with_exchange``, and their declared
-monotone constraints: a hit can only raise a score), tested on the last 13 weeks against the
-truth and retrained every 4 weeks on the labels known by then (prequential): ``selective``, BE's own
-inspections as recorded (with the exchange, officers also open partner hits as tip-offs, so
-their outcomes are labels too); ``full``, every parcel's truth 14 days after posting.
+feature matrix of a model that reads them, ``FeatureSpec.with_exchange``, and its design: a
+base model without them, then trees on them alone under +1 constraints, so a hit can only
+raise a score and parcels without a hit keep the base's order; ``training._uplift``),
+tested on the last 13 weeks against the truth and retrained every 4 weeks on the labels
+known by then (prequential): ``selective``, BE's own inspections as recorded (with the
+exchange, officers also open partner hits as tip-offs, so their outcomes are labels too);
+``full``, every parcel's truth 14 days after posting.
 Figures: Precision@1% overall and on parcels whose sender or recipient address is new to BE
 but was seized at a partner before posting; token matching's recall for parties with one
 typo and false match rate.
@@ -50,7 +52,6 @@ from screening import (
     replay,
 )
 from screening.exchange import (
-    EXCHANGE_MONOTONE,
     DirectTokens,
     PartnerIndex,
     exchange_matrix,
@@ -61,6 +62,7 @@ from screening.exchange import (
     random_scalar,
     seizure_indicators,
 )
+from training import add_partner_uplift
 from training.simulation import AgenciesConfig, SimulationConfig, simulate, simulate_agencies
 from training.simulation._agencies import with_typo
 
@@ -125,8 +127,8 @@ def _precision_at(score: np.ndarray, truth: np.ndarray, fraction: float) -> floa
     return float(truth[top].mean()) if len(top) else float("nan")
 
 
-def _fit(x: np.ndarray, y: np.ndarray, monotone: list[int], seed: int) -> xgboost.Booster:
-    params = {
+def _params(seed: int) -> dict[str, Any]:
+    return {
         "objective": "binary:logistic",
         "max_depth": 4,
         "eta": 0.1,
@@ -135,9 +137,30 @@ def _fit(x: np.ndarray, y: np.ndarray, monotone: list[int], seed: int) -> xgboos
         "seed": seed,
         "nthread": 2,
         "eval_metric": "logloss",
-        "monotone_constraints": "(" + ",".join(map(str, monotone)) + ")",
     }
-    return xgboost.train(params, xgboost.DMatrix(x, label=y), num_boost_round=200)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, seed: int) -> xgboost.Booster:
+    return xgboost.train(_params(seed), xgboost.DMatrix(x, label=y), num_boost_round=200)
+
+
+def _with_uplift(
+    base: xgboost.Booster, x: np.ndarray, y: np.ndarray, posted: np.ndarray, seed: int
+) -> tuple[xgboost.Booster, int]:
+    """The product's model with the exchange (``training._uplift``): ``base`` (no partner
+    column) and trees on the partner columns alone, +1 each, stopped early on the latest
+    quarter of the labelled rows (the product stops on its validation period)."""
+    late = posted >= np.quantile(posted, 0.75)
+    ones = np.ones(len(y), dtype=np.float32)
+    booster, rounds, _ = add_partner_uplift(
+        base,
+        _params(seed),
+        (x[~late], y[~late], ones[~late]),
+        (x[late], y[late], ones[late]),
+        200,
+        20,
+    )
+    return booster, rounds
 
 
 def _matching(
@@ -307,24 +330,43 @@ def one_seed(
         ("full", "without"): (later, illicit),
         ("full", "with"): (later, illicit),
     }
-    # the product's model input: the spec that reads the partner-seizure features after the
-    # others (as `parcelscreen train` makes it), each feature's declared monotone sign
+    # The product's model with the exchange (issue 21's uplift, ``training._uplift``): the
+    # spec that reads the partner-seizure features after the others (as `parcelscreen train`
+    # makes it); a base model without them, trained on the lane's labels, then trees on the
+    # partner columns alone, +1 each. "with, own base": the base trained on BE's own labels
+    # only (the model without the exchange, exactly), the uplift on every label of the lane
+    # (partner hits opened as tip-offs too).
+    lanes[("selective", "with, own base")] = lanes[("selective", "with")]
     spec_with = spec.with_exchange()
     x_with = feature_matrix(frame, history, spec_with, x_ex).astype(np.float64)
-    mono_with = [EXCHANGE_MONOTONE.get(name, 0) for name in spec_with.names]
     starts = list(range(cut, int(posted.max()) + 1, 4 * 7 * DAY_US))  # retrain every 4 weeks
     out["train_hits_at_last_retrain"] = int((hit & (later < starts[-1])).sum())
+    bases: dict[tuple[str, int], xgboost.Booster] = {}  # the models without, for the variant
     for (lane, name), (when, labels) in lanes.items():
-        x, mono = (x_with, mono_with) if name == "with" else (x_base, [0] * x_base.shape[1])
         score = np.zeros(n)
+        rounds = []
         for j, start in enumerate(starts):
             end = starts[j + 1] if j + 1 < len(starts) else np.iinfo(np.int64).max
             block = (posted >= start) & (posted < end)
             fit_rows = when < start  # only labels known by the retraining day
-            booster = _fit(x[fit_rows], labels[fit_rows].astype(float), mono, seed)
-            score[block] = booster.predict(xgboost.DMatrix(x[block]))
+            y_fit = labels[fit_rows].astype(np.float32)
+            if name == "with, own base":
+                base_model = bases[(lane, j)]
+            else:
+                base_model = _fit(x_base[fit_rows], y_fit, seed)
+            if name == "without":
+                bases[(lane, j)] = base_model
+                score[block] = base_model.predict(xgboost.DMatrix(x_base[block]))
+                continue
+            booster, added = _with_uplift(
+                base_model, x_with[fit_rows], y_fit, posted[fit_rows], seed
+            )
+            rounds.append(added)
+            score[block] = booster.predict(xgboost.DMatrix(x_with[block]))
         score = score[test]
         key = f"{lane} {name}"
+        if rounds:
+            out[f"{key} uplift trees"] = rounds
         out[f"{key} P@1%"] = _precision_at(score, illicit[test], 0.01)
         top = np.zeros(len(score), bool)
         top[np.argsort(-score, kind="stable")[:k]] = True
