@@ -341,6 +341,83 @@ def test_a_recorded_batch_run_keeps_its_partner_hits_for_the_officer(
     assert logged == kept  # each parcel kept with a hit is logged, and no other
 
 
+@pytest.mark.slow
+def test_a_dask_run_scores_and_records_the_partner_hits_of_a_single_process_run(
+    partner_trained: PartnerTrained, tmp_path: Path
+) -> None:
+    """``screen --dask`` of a model that reads the partner features (issue 21): a worker
+    process has no exchange source, so the driver takes each piece's tokens and keeps its
+    inputs; the run scores, explains and records the same partner hits as the single-process
+    run, and asks the custodians for as many tokens. Pieces of whole row groups (80 rows)
+    that are not the single-process chunks (60); worker processes, as ``--dask`` starts
+    (worker threads would share the driver's source, and hide the difference)."""
+    from serving.batch import BatchConfig, Capacity, EngineSpec, screen, use_exchange
+
+    table = partner_trained.declarations
+    ids = table.column("item_id").to_pylist()
+    seized = [i for i, item in enumerate(ids) if item in partner_trained.seized_at_partner][:10]
+    manifest = table.take(pa.array(sorted({*seized, *range(0, 150)})))
+    pq.write_table(manifest, tmp_path / "m.parquet", row_group_size=40)
+    items = manifest.column("item_id").to_pylist()
+
+    def run(name: str, **where: Any) -> tuple[pa.Table, dict[str, Any], list[Any], int]:
+        settings = Settings(
+            data_dir=tmp_path / name / "record",
+            registry=partner_trained.registry,
+            pseudonymisation_key=KEY,
+            reload_seconds=0,
+        )
+        Record(settings).close()  # a record database of the run's own
+        spec = EngineSpec(
+            str(partner_trained.run.bundle),
+            partner_trained.run.version,
+            history=str(settings.state_path),
+        )
+        tokens = KeyedTokens()
+        index = StoreIndex(partner_trained.store)
+        use_exchange(ExchangeSource(tokens, lambda: [EPOCH], index, cache_key=b"c" * 32))
+        try:
+            summary = screen(
+                BatchConfig(
+                    tmp_path / "m.parquet",
+                    tmp_path / name / "out",
+                    spec,
+                    Capacity.parse("2%"),
+                    chunk_rows=60,
+                    explain_all=True,
+                    progress_bar=False,
+                    record=settings,
+                    **where,
+                )
+            )
+        finally:
+            use_exchange(None)
+        assert summary["recorded"]["decisions_recorded"] == manifest.num_rows
+        record = Record(settings)
+        try:
+            followups = FollowUps(record.db)
+            kept = {i: followups.recorded(i) for i in items if followups.recorded(i)}
+            logged = sorted(
+                [e["item_id"], e["detail"]] for e in record.audit.records("exchange_match")
+            )
+        finally:
+            record.close()
+        return (
+            pq.read_table(tmp_path / name / "out" / "results.parquet"),
+            kept,
+            logged,
+            tokens.asked,
+        )
+
+    local = run("local")
+    dask = run("dask", dask="local", dask_workers=1, dask_processes=True)
+    assert {ids[i] for i in seized} <= set(local[1])  # hits to compare
+    assert dask[0].equals(local[0])  # scores, decisions, reasons (a hit's words among them)
+    assert dask[1] == local[1]  # the hits kept for the officer
+    assert dask[2] == local[2]  # and logged (exchange_match)
+    assert dask[3] == local[3] > 0  # the same token requests, each variant once
+
+
 def test_a_parcel_without_tokens_is_scored_without_a_hit_and_says_so(
     partner_trained: PartnerTrained,
 ) -> None:

@@ -10,6 +10,15 @@ single-process run does (``screen_piece``). So a parcel's result does not depend
 piece or worker handled it: the merged output equals the single-process output. Workers and
 driver share the run's folder, as they share the manifest and the history snapshot.
 
+Partner-seizure inputs (a model that reads them, issue 21) are the driver's: the exchange
+source (custodians' tokens, counted against the quota and logged, and the partners'
+indicators) is the process's that started the run, which a worker process does not share.
+So the workers prepare pieces without them, and the driver, piece by piece in order as each
+is prepared, reads the piece's rows again, takes their tokens once and keeps the piece's
+inputs beside its frame (``_in_run.keep_exchange``), before the count; the workers score
+with them as a single-process run does. No token leaves the driver; what it keeps holds
+none, nor any clear value (as a single-process run keeps it).
+
 A run keeps to its own client. Left to itself ``as_completed`` waits on the event loop of
 the process's *default* client, the one made last (or the caller's current one), which with
 two runs in one process (on one shared scheduler) is as often the other run's: once that run
@@ -27,8 +36,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from data_contracts import PostingWindow
+from screening import ScoringEngine
 
-from ._in_run import count, counted, prepared
+from ._in_run import count, counted, exchange_path, keep_exchange, prepared
 from ._keys import EngineSpec, engine_for
 from ._progress import Progress, log
 from ._read import check_parquet, split_table
@@ -60,12 +70,29 @@ def prepare_piece(
     groups: list[int],
     first_row: int,
     window: PostingWindow | None = None,
+    exchange: bool = True,
 ) -> int:
-    """One Dask task of step 1: read row groups, validate, keep the frame (on a worker)."""
+    """One Dask task of step 1: read row groups, validate, keep the frame (on a worker;
+    ``exchange``: and the partner-seizure inputs, which the driver keeps instead)."""
     from ._run import prepare_chunk
 
     raw = pq.ParquetFile(manifest).read_row_groups(groups)
-    return prepare_chunk(spec, Path(out), split_table(raw, index, first_row, window))
+    return prepare_chunk(spec, Path(out), split_table(raw, index, first_row, window), exchange)
+
+
+def keep_piece_exchange(
+    engine: ScoringEngine,
+    manifest: Path,
+    out: Path,
+    piece: tuple[int, list[int], int],
+    window: PostingWindow | None,
+) -> None:
+    """The driver's part of step 1 for a model that reads the partner-seizure features: a
+    prepared piece's inputs, from its rows read and validated again here, through the
+    driver's exchange source."""
+    index, groups, first_row = piece
+    raw = pq.ParquetFile(manifest).read_row_groups(groups)
+    keep_exchange(engine, out, split_table(raw, index, first_row, window))
 
 
 def screen_piece(
@@ -100,8 +127,10 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
         log.info("dask: %d piece(s) on %s", len(todo), client)
         run = uuid.uuid4().hex  # keys are the scheduler's, shared by every client: per run
         if not counted(state.out):  # step 1 on the workers, step 2 here (see ``_in_run``)
-            ready = [
-                client.submit(
+            engine = engine_for(config.engine)
+            reads = engine.model.spec.reads_exchange  # then the driver keeps the inputs
+            ready = {
+                index: client.submit(
                     prepare_piece,
                     config.engine,
                     str(manifest),
@@ -110,15 +139,21 @@ def run_dask(config: Any, state: RunState, manifest: Path, progress: Progress) -
                     groups,
                     first,
                     config.window,
+                    not reads,
                     key=f"prepare-piece-{run}-{index}",
                     pure=False,
                 )
                 for index, groups, first in pieces
                 if not prepared(state.out, index)
-            ]
-            client.gather(ready)
+            }
+            for piece in pieces if reads else []:  # in order, each once it is prepared
+                if piece[0] in ready:
+                    ready[piece[0]].result()
+                if not exchange_path(state.out, piece[0]).is_file():
+                    keep_piece_exchange(engine, manifest, state.out, piece, config.window)
+            client.gather(list(ready.values()))
             del ready
-            count(state.out, [p[0] for p in pieces], engine_for(config.engine).history.backend)
+            count(state.out, [p[0] for p in pieces], engine.history.backend)
         futures = [
             client.submit(
                 screen_piece,

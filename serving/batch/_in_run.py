@@ -89,10 +89,20 @@ def exchange_of(out: Path, index: int) -> ExchangeInputs | None:
     return ExchangeInputs.from_arrow(feather.read_table(path)) if path.is_file() else None
 
 
-def exchange_hits_of(out: Path, index: int) -> list[list[Hit]] | None:
-    """A prepared chunk's partner-seizure hits, row by row (None: its model reads none)."""
-    path = exchange_path(out, index)
-    return hits_from_arrow(feather.read_table(path)) if path.is_file() else None
+def exchange_hits(out: Path) -> dict[int, list[Hit]] | None:
+    """The partner-seizure hits of the run's prepared chunks by manifest row, rows with a hit
+    only (None: its model reads none). By row, not by place in a chunk: a Dask run's pieces
+    are whole row groups, not the chunks the manifest is read back in to be recorded."""
+    paths = sorted(folder(out).glob("exchange-*.arrow"))
+    if not paths:
+        return None
+    found: dict[int, list[Hit]] = {}
+    for path in paths:
+        index = int(path.stem.split("-")[1])
+        rows = feather.read_table(frame_path(out, index), columns=["row"]).column("row")
+        hits = hits_from_arrow(feather.read_table(path))
+        found.update((int(r), h) for r, h in zip(rows.to_pylist(), hits, strict=True) if h)
+    return found
 
 
 def prepared(out: Path, index: int) -> bool:
@@ -121,8 +131,10 @@ def _frame_table(frame: ParcelFrame, rows: np.ndarray, in_history: np.ndarray) -
     return pa.table(columns)
 
 
-def prepare(engine: ScoringEngine, out: Path, chunk: Chunk) -> None:
-    """Step 1 of one chunk: its frame, row numbers, items known to the snapshot, quarantine."""
+def prepare(engine: ScoringEngine, out: Path, chunk: Chunk, exchange: bool = True) -> None:
+    """Step 1 of one chunk: its frame, row numbers, items known to the snapshot, quarantine
+    (and its partner-seizure inputs, unless ``exchange`` is False: a Dask worker's, whose
+    process has no exchange source, are the driver's to keep, ``keep_exchange``)."""
     frame = engine.frame(chunk.table)
     items = [str(i) for i in frame.item_id]
     known = engine.history.backend.known_items(items) if items else set()
@@ -133,14 +145,29 @@ def prepare(engine: ScoringEngine, out: Path, chunk: Chunk) -> None:
     folder(out).mkdir(parents=True, exist_ok=True)
     # a model that reads the partner-seizure features: the chunk's, from its clear parties
     # (which the kept frame no longer has), kept before the frame that marks it prepared
-    exchange = engine.exchange_inputs(chunk.table, frame)
-    if exchange is not None:
-        kept = exchange.to_arrow()
-        write_atomic(exchange_path(out, chunk.index), lambda tmp: feather.write_feather(kept, tmp))
+    if exchange:
+        _keep_exchange(engine, out, chunk, frame)
     write_atomic(
         _quarantine_path(out, chunk.index), lambda tmp: pq.write_table(chunk.quarantine, tmp)
     )
     write_atomic(frame_path(out, chunk.index), lambda tmp: feather.write_feather(table, tmp))
+
+
+def _keep_exchange(engine: ScoringEngine, out: Path, chunk: Chunk, frame: ParcelFrame) -> None:
+    inputs = engine.exchange_inputs(chunk.table, frame)
+    if inputs is not None:
+        kept = inputs.to_arrow()
+        write_atomic(exchange_path(out, chunk.index), lambda tmp: feather.write_feather(kept, tmp))
+
+
+def keep_exchange(engine: ScoringEngine, out: Path, chunk: Chunk) -> None:
+    """The partner-seizure inputs of a chunk prepared without them (``prepare``), from its
+    clear parties (``chunk``, read and validated again) and its kept frame's posting times,
+    through ``engine``'s exchange source: a Dask run's driver keeps its workers' pieces'."""
+    frame, kept = frame_of(out, chunk.index)
+    if not np.array_equal(kept.row_numbers, chunk.row_numbers):
+        raise ValueError(f"chunk {chunk.index}: its kept frame holds other rows than the manifest")
+    _keep_exchange(engine, out, chunk, frame)
 
 
 def frame_of(out: Path, index: int) -> tuple[ParcelFrame, Chunk]:

@@ -70,8 +70,8 @@ class EngineSpec:
 _ENGINES: dict[EngineSpec, ScoringEngine] = {}
 _LOCK = threading.Lock()
 #: Partner-seizure features for a model that reads them, set by the command that starts the
-#: run in this process (``use_exchange``); a Dask worker process has none, so such a model
-#: scores there without partners' hits, and each parcel's reasons say so.
+#: run in this process (``use_exchange``). A Dask worker process has none: a Dask run's
+#: driver keeps its pieces' partner-seizure inputs for the workers (``_dask``).
 _EXCHANGE: list[ExchangeSource] = []
 
 

@@ -57,7 +57,7 @@ from .._record import Record
 from .._settings import Settings
 from ..officer import ParcelRecorder, ParcelStore
 from ._errors import HaltedError
-from ._in_run import exchange_hits_of, run_history
+from ._in_run import exchange_hits, run_history
 from ._read import iter_chunks
 from ._score import with_history
 
@@ -208,10 +208,10 @@ def _record(
     key = input_key(settings.pseudonymisation_key)
     names = list(engine.model.spec.names)
     recorded = skipped = 0
+    hits_by_row = exchange_hits(facts.results.parent)
     for chunk in iter_chunks(facts.manifest, facts.chunk_rows, facts.window):
         if chunk.table.num_rows == 0:
             continue
-        chunk_hits = exchange_hits_of(facts.results.parent, chunk.index)
         lo, hi = int(chunk.row_numbers.min()), int(chunk.row_numbers.max())
         results = pq.read_table(facts.results, filters=[("row", ">=", lo), ("row", "<=", hi)])
         by_row = {int(r): i for i, r in enumerate(results.column("row").to_pylist())}
@@ -230,7 +230,7 @@ def _record(
                 continue
             table = table.take(pa.array(keep))
             rows = rows[keep]
-            hits = None if chunk_hits is None else [chunk_hits[int(j)] for j in part[keep]]
+            hits = None if hits_by_row is None else [hits_by_row.get(int(r), []) for r in rows]
             found = [by_row[int(r)] for r in rows]
             result_rows = results.take(pa.array(found)).to_pylist()
             recorded += _record_slice(

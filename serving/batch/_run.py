@@ -84,9 +84,10 @@ class BatchConfig:
         return PostingWindow(datetime.now(UTC) if self.as_of == "now" else self.as_of)
 
 
-def prepare_chunk(spec: EngineSpec, out: Path, chunk: Chunk) -> int:
-    """Step 1 of a chunk (see ``_in_run``): its frame kept for the count and for scoring."""
-    prepare(engine_for(spec), out, chunk)
+def prepare_chunk(spec: EngineSpec, out: Path, chunk: Chunk, exchange: bool = True) -> int:
+    """Step 1 of a chunk (see ``_in_run``): its frame kept for the count and for scoring
+    (``exchange``: and its partner-seizure inputs, see ``_in_run.prepare``)."""
+    prepare(engine_for(spec), out, chunk, exchange)
     return chunk.rows
 
 
