@@ -341,6 +341,68 @@ def test_a_recorded_batch_run_keeps_its_partner_hits_for_the_officer(
     assert logged == kept  # each parcel kept with a hit is logged, and no other
 
 
+Screened = tuple[pa.Table, dict[str, list[Any]], list[Any], int]
+
+
+def _seized_manifest(partner_trained: PartnerTrained, path: Path) -> list[int]:
+    """150 parcels and 10 seized at the partner, in row groups of 40; the seized rows."""
+    ids = partner_trained.declarations.column("item_id").to_pylist()
+    seized = [i for i, item in enumerate(ids) if item in partner_trained.seized_at_partner][:10]
+    manifest = partner_trained.declarations.take(pa.array(sorted({*seized, *range(0, 150)})))
+    pq.write_table(manifest, path, row_group_size=40)
+    return seized
+
+
+def _screen_recorded(
+    partner_trained: PartnerTrained, manifest: Path, folder: Path, **where: Any
+) -> Screened:
+    """``screen`` of the partner model, recorded in a record database of its own: results,
+    the hits kept for the officer and logged (``exchange_match``), tokens asked."""
+    from serving.batch import BatchConfig, Capacity, EngineSpec, screen, use_exchange
+
+    settings = Settings(
+        data_dir=folder / "record",
+        registry=partner_trained.registry,
+        pseudonymisation_key=KEY,
+        reload_seconds=0,
+    )
+    Record(settings).close()
+    spec = EngineSpec(
+        str(partner_trained.run.bundle),
+        partner_trained.run.version,
+        history=str(settings.state_path),
+    )
+    tokens = KeyedTokens()
+    index = StoreIndex(partner_trained.store)
+    use_exchange(ExchangeSource(tokens, lambda: [EPOCH], index, cache_key=b"c" * 32))
+    try:
+        summary = screen(
+            BatchConfig(
+                manifest,
+                folder / "out",
+                spec,
+                Capacity.parse("2%"),
+                chunk_rows=60,
+                explain_all=True,
+                progress_bar=False,
+                record=settings,
+                **where,
+            )
+        )
+    finally:
+        use_exchange(None)
+    items = pq.read_table(manifest, columns=["item_id"]).column("item_id").to_pylist()
+    assert summary["recorded"]["decisions_recorded"] == len(items)
+    record = Record(settings)
+    try:
+        followups = FollowUps(record.db)
+        kept = {i: followups.recorded(i) for i in items if followups.recorded(i)}
+        logged = sorted([e["item_id"], e["detail"]] for e in record.audit.records("exchange_match"))
+    finally:
+        record.close()
+    return pq.read_table(folder / "out" / "results.parquet"), kept, logged, tokens.asked
+
+
 @pytest.mark.slow
 def test_a_dask_run_scores_and_records_the_partner_hits_of_a_single_process_run(
     partner_trained: PartnerTrained, tmp_path: Path
@@ -351,71 +413,52 @@ def test_a_dask_run_scores_and_records_the_partner_hits_of_a_single_process_run(
     run, and asks the custodians for as many tokens. Pieces of whole row groups (80 rows)
     that are not the single-process chunks (60); worker processes, as ``--dask`` starts
     (worker threads would share the driver's source, and hide the difference)."""
-    from serving.batch import BatchConfig, Capacity, EngineSpec, screen, use_exchange
-
-    table = partner_trained.declarations
-    ids = table.column("item_id").to_pylist()
-    seized = [i for i, item in enumerate(ids) if item in partner_trained.seized_at_partner][:10]
-    manifest = table.take(pa.array(sorted({*seized, *range(0, 150)})))
-    pq.write_table(manifest, tmp_path / "m.parquet", row_group_size=40)
-    items = manifest.column("item_id").to_pylist()
-
-    def run(name: str, **where: Any) -> tuple[pa.Table, dict[str, Any], list[Any], int]:
-        settings = Settings(
-            data_dir=tmp_path / name / "record",
-            registry=partner_trained.registry,
-            pseudonymisation_key=KEY,
-            reload_seconds=0,
-        )
-        Record(settings).close()  # a record database of the run's own
-        spec = EngineSpec(
-            str(partner_trained.run.bundle),
-            partner_trained.run.version,
-            history=str(settings.state_path),
-        )
-        tokens = KeyedTokens()
-        index = StoreIndex(partner_trained.store)
-        use_exchange(ExchangeSource(tokens, lambda: [EPOCH], index, cache_key=b"c" * 32))
-        try:
-            summary = screen(
-                BatchConfig(
-                    tmp_path / "m.parquet",
-                    tmp_path / name / "out",
-                    spec,
-                    Capacity.parse("2%"),
-                    chunk_rows=60,
-                    explain_all=True,
-                    progress_bar=False,
-                    record=settings,
-                    **where,
-                )
-            )
-        finally:
-            use_exchange(None)
-        assert summary["recorded"]["decisions_recorded"] == manifest.num_rows
-        record = Record(settings)
-        try:
-            followups = FollowUps(record.db)
-            kept = {i: followups.recorded(i) for i in items if followups.recorded(i)}
-            logged = sorted(
-                [e["item_id"], e["detail"]] for e in record.audit.records("exchange_match")
-            )
-        finally:
-            record.close()
-        return (
-            pq.read_table(tmp_path / name / "out" / "results.parquet"),
-            kept,
-            logged,
-            tokens.asked,
-        )
-
-    local = run("local")
-    dask = run("dask", dask="local", dask_workers=1, dask_processes=True)
+    manifest = tmp_path / "m.parquet"
+    seized = _seized_manifest(partner_trained, manifest)
+    local = _screen_recorded(partner_trained, manifest, tmp_path / "local")
+    dask = _screen_recorded(
+        partner_trained,
+        manifest,
+        tmp_path / "dask",
+        dask="local",
+        dask_workers=1,
+        dask_processes=True,
+    )
+    ids = partner_trained.declarations.column("item_id").to_pylist()
     assert {ids[i] for i in seized} <= set(local[1])  # hits to compare
     assert dask[0].equals(local[0])  # scores, decisions, reasons (a hit's words among them)
     assert dask[1] == local[1]  # the hits kept for the officer
     assert dask[2] == local[2]  # and logged (exchange_match)
     assert dask[3] == local[3] > 0  # the same token requests, each variant once
+
+
+@pytest.mark.slow
+def test_a_dask_run_stopped_before_its_driver_kept_a_piece_resumes_with_it(
+    partner_trained: PartnerTrained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dask run stopped after its workers prepared their pieces, before the driver kept
+    every piece's partner inputs, keeps the missing ones when it resumes (the frames mark
+    the pieces prepared, the workers are not asked again): the single-process results."""
+    from serving.batch import _dask
+
+    manifest = tmp_path / "m.parquet"
+    _seized_manifest(partner_trained, manifest)
+    keep = _dask.keep_piece_exchange
+
+    def stopped(*args: Any) -> None:
+        if args[3][0] == 1:
+            raise RuntimeError("stopped")
+        keep(*args)
+
+    monkeypatch.setattr(_dask, "keep_piece_exchange", stopped)
+    dask = {"dask": "local", "dask_workers": 1, "dask_processes": False}
+    with pytest.raises(RuntimeError, match="stopped"):
+        _screen_recorded(partner_trained, manifest, tmp_path / "dask", **dask)
+    monkeypatch.setattr(_dask, "keep_piece_exchange", keep)
+    resumed = _screen_recorded(partner_trained, manifest, tmp_path / "dask", **dask)
+    local = _screen_recorded(partner_trained, manifest, tmp_path / "local")
+    assert resumed[0].equals(local[0])
+    assert resumed[1:3] == local[1:3]
 
 
 def test_a_parcel_without_tokens_is_scored_without_a_hit_and_says_so(
