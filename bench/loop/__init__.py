@@ -35,13 +35,16 @@ from ._config import POLICIES, LoopConfig
 from ._flow import Flow, build_flow
 from ._learner import Learner
 from ._ours import run_ours
+from ._priors import PRIOR_KEYS, Priors
 from ._seed import run_seed, summarise
 
 __all__ = [
     "POLICIES",
     "Flow",
     "Learner",
+    "PRIOR_KEYS",
     "LoopConfig",
+    "Priors",
     "build_flow",
     "main",
     "run",
@@ -68,6 +71,10 @@ def run(
     band_width: float = LoopConfig.band_width,
     recent_half_life_weeks: float = LoopConfig.recent_half_life_weeks,
     draw_salt: str = LoopConfig.draw_salt,
+    priors: str = LoopConfig.priors,
+    prior_strength: float = LoopConfig.prior_strength,
+    prior_full_weights: bool = LoopConfig.prior_full_weights,
+    min_seizures: int = LoopConfig.min_seizures,
 ) -> list[dict[str, Any]]:
     """Every seed at every prevalence; rows for ``python -m bench`` and a JSON file."""
     warmup = LoopConfig.warmup_weeks
@@ -96,6 +103,10 @@ def run(
                 band_width=band_width,
                 recent_half_life_weeks=recent_half_life_weeks,
                 draw_salt=draw_salt,
+                priors=priors,
+                prior_strength=prior_strength,
+                prior_full_weights=prior_full_weights,
+                min_seizures=min_seizures,
             )
             runs.append(run_seed(config))
             r = runs[-1]
@@ -187,7 +198,33 @@ def main(argv: list[str] | None = None) -> int:
         default=LoopConfig.draw_salt,
         help="appended to ours' decision key: the same policy with other random draws",
     )
+    parser.add_argument(
+        "--priors",
+        default=LoopConfig.priors,
+        help="empirical-Bayes category priors as learner inputs, comma-separated from "
+        + ", ".join(PRIOR_KEYS)
+        + " ('all': every one; default: none)",
+    )
+    parser.add_argument(
+        "--prior-strength",
+        type=float,
+        default=LoopConfig.prior_strength,
+        help="the priors' Beta prior, worth this many labels",
+    )
+    parser.add_argument(
+        "--prior-full-weights",
+        action="store_true",
+        help="priors weigh labels by full inverse propensities (default: clipped as the trees')",
+    )
+    parser.add_argument(
+        "--min-seizures",
+        type=int,
+        default=LoopConfig.min_seizures,
+        help="known seizures before the model replaces the rules",
+    )
     args = parser.parse_args(argv)
+    if args.priors == "all":
+        args.priors = ",".join(PRIOR_KEYS)
     for row in run(
         args.seeds,
         args.prevalence,
@@ -201,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         args.band_width,
         args.recent_half_life,
         args.draw_salt,
+        args.priors,
+        args.prior_strength,
+        args.prior_full_weights,
+        args.min_seizures,
     ):
         print(
             f"{row['figure']:60s} {row['ours']!s:>10s} {row.get('baseline')!s:>10s} "

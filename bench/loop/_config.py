@@ -39,4 +39,11 @@ class LoopConfig:
     recent_half_life_weeks: float = 0.0  # training weights halve per this age (0: off)
     draw_salt: str = ""  # appended to the decision key: the same policy, other random draws
     unlabelled: int = 0  # PU learning: this many never-opened parcels as negatives (0: off)
+    #: Empirical-Bayes priors (``_priors``): the categories, comma-separated ("": off), the
+    #: Beta prior's worth in labels, the folds of the training rows' out-of-fold values, and
+    #: whether labels weigh their full inverse propensities (else clipped as the trees').
+    priors: str = ""
+    prior_strength: float = 20.0
+    prior_folds: int = 5
+    prior_full_weights: bool = False
     threads: int = 1  # XGBoost threads: 2 ran ten times slower on 2 shared, loaded cores

@@ -24,6 +24,7 @@ from training._pipeline import thresholds
 from ._config import DAY_US, KEY, LoopConfig
 from ._flow import Flow, full_matrix, rows_of
 from ._learner import Learner
+from ._priors import Priors, category_codes
 
 
 def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
@@ -35,6 +36,10 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
     rules = rule_score(full_matrix(flow), flow.spec, frame.origin)
     history, histories = History(), np.full((n, len(HISTORY_FEATURES)), np.nan)
     learner = Learner(config)
+    names = tuple(k for k in config.priors.split(",") if k.strip())
+    priors = Priors(
+        category_codes(frame, names), config.prior_strength, config.prior_folds, config.seed
+    )
     inspected = np.zeros(n, bool)
     random = np.zeros(n, bool)
     band = np.zeros(n, bool)
@@ -65,7 +70,7 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
                 )
             continue
         if d % 7 == 0 and d > 0:
-            cuts = _retrain(learner, flow, histories, inspected, weight, now, config, a)
+            cuts = _retrain(learner, priors, flow, histories, inspected, weight, now, config, a)
             if cuts is not None:
                 trained_weeks.append(d // 7)
         rows = slice(a, b)
@@ -79,7 +84,7 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
             score = rules[rows]
             _, _, reason, _ = decide_many(ids, np.zeros(b - a), score, {"0.5": 1.0}, policy, key)
         else:
-            x = np.hstack([flow.parcel_matrix[rows], histories[rows]]).astype(np.float32)
+            x = _inputs(flow, histories, priors.values(rows), rows)
             score = prob[rows] = learner.probability(x)
             _, _, reason, _ = decide_many(ids, score, rules[rows], cuts, policy, key)
         drawn = np.flatnonzero(reason == "random_control")[:k]
@@ -121,8 +126,15 @@ def _draw_band(band: np.ndarray, budget: int, ids: np.ndarray, key: bytes) -> np
     return band[np.argsort(draws, kind="stable")[:budget]]
 
 
+def _inputs(
+    flow: Flow, histories: np.ndarray, prior: np.ndarray, rows: slice | np.ndarray
+) -> np.ndarray:
+    return np.hstack([flow.parcel_matrix[rows], histories[rows], prior]).astype(np.float32)
+
+
 def _retrain(
     learner: Learner,
+    priors: Priors,
     flow: Flow,
     histories: np.ndarray,
     inspected: np.ndarray,
@@ -137,7 +149,7 @@ def _retrain(
     rows = np.flatnonzero(inspected[:upto] & (flow.known_us[:upto] < now))
     y = flow.found[rows]
     if y.sum() < config.min_seizures:
-        return None if learner.booster is None else _cuts(learner, flow, histories, upto)
+        return None if learner.booster is None else _cuts(learner, priors, flow, histories, upto)
     matured = flow.frame.posted_us[rows] < now - config.maturity_days * DAY_US
     w = weight[rows]
     if config.recent_half_life_weeks > 0:  # recent weeks count more: vendors adapt
@@ -151,12 +163,15 @@ def _retrain(
         y = np.concatenate([y, np.zeros(sample.size, bool)])
         w = np.concatenate([w, np.full(sample.size, never.size / max(sample.size, 1))])
         matured = np.concatenate([matured, np.zeros(sample.size, bool)])
-    x = np.hstack([flow.parcel_matrix[rows], histories[rows]]).astype(np.float32)
-    learner.fit(x, y, w, matured, config.train_weight_cap)
-    return _cuts(learner, flow, histories, upto)
+    prior_weight = w if config.prior_full_weights else np.minimum(w, config.train_weight_cap)
+    prior = priors.fit(rows, y, prior_weight)  # out of fold: a row's label is not its input
+    learner.fit(_inputs(flow, histories, prior, rows), y, w, matured, config.train_weight_cap)
+    return _cuts(learner, priors, flow, histories, upto)
 
 
-def _cuts(learner: Learner, flow: Flow, histories: np.ndarray, upto: int) -> dict[str, float]:
+def _cuts(
+    learner: Learner, priors: Priors, flow: Flow, histories: np.ndarray, upto: int
+) -> dict[str, float]:
     start = int(np.searchsorted(flow.day, flow.day[upto - 1] - 6))
-    x = np.hstack([flow.parcel_matrix[start:upto], histories[start:upto]]).astype(np.float32)
-    return thresholds(learner.probability(x))
+    rows = slice(start, upto)
+    return thresholds(learner.probability(_inputs(flow, histories, priors.values(rows), rows)))

@@ -12,7 +12,7 @@ from screening import rule_score
 from training.metrics import MetricError, expected_calibration_error, precision_at_k
 
 from ._config import LoopConfig
-from ._flow import build_flow, full_matrix, top_per_day
+from ._flow import Flow, build_flow, full_matrix, top_per_day
 from ._ours import run_ours
 
 
@@ -66,8 +66,27 @@ def run_seed(config: LoopConfig) -> dict[str, Any]:
     except MetricError as exc:
         out["metric_error"] = str(exc)
     out["model_weeks"] = len(ours["trained_weeks"])
+    # the compared week from which the model ranks (None: the rules ranked throughout)
+    firsts = [w - config.warmup_weeks for w in ours["trained_weeks"] if w >= config.warmup_weeks]
+    out["first_model_week"] = firsts[0] if firsts else None
+    out["weekly_p1_model"], out["weekly_p1_oracle"] = _weekly_p1(week, prob, flow)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
+
+
+def _weekly_p1(week: np.ndarray, prob: np.ndarray, flow: Flow) -> tuple[list[float], list[float]]:
+    """Precision@1% of each compared week the model scored throughout: the model's and the
+    oracle's, on the same parcels (NaN where the model did not score that week)."""
+    model, oracle = [], []
+    for w in range(int(week.max()) + 1):
+        rows = week == w
+        if not rows.any() or not np.isfinite(prob[rows]).all() or not flow.illicit[rows].any():
+            model.append(float("nan"))
+            oracle.append(float("nan"))
+            continue
+        model.append(precision_at_k(flow.illicit[rows], prob[rows], 0.01))
+        oracle.append(precision_at_k(flow.illicit[rows], flow.oracle[rows], 0.01))
+    return model, oracle
 
 
 #: Probability bins of the reliability table (the flow is almost all below 0.1%).
