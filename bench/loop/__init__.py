@@ -12,7 +12,11 @@ the same flows within the same capacity (a share of each day's flow):
   ``--band-share`` (off by default) moves part of ours' exploration to the parcels ranked just
   below the model's picks (a fixed number a day, each drawn with probability exactly drawn /
   band size, weighted by its inverse); ``--draw-salt`` gives ours other keyed draws, to see how
-  far a seed moves by chance;
+  far a seed moves by chance; ``--priors`` (off by default) gives the learner empirical-Bayes
+  seizure rates of categories (origin, post office, HS chapter and their crosses, the cover
+  description; ``_priors``), out of fold for its training rows; ``--rules-input`` (off) gives
+  it the rule score as one more input; ``--min-seizures`` sets the known seizures before the
+  model replaces the rules;
 - **rules**: the top of the day by ``screening.rule_score``;
 - **random**: a uniform sample of the day.
 
@@ -75,6 +79,7 @@ def run(
     prior_strength: float = LoopConfig.prior_strength,
     prior_full_weights: bool = LoopConfig.prior_full_weights,
     min_seizures: int = LoopConfig.min_seizures,
+    rules_input: bool = LoopConfig.rules_input,
 ) -> list[dict[str, Any]]:
     """Every seed at every prevalence; rows for ``python -m bench`` and a JSON file."""
     warmup = LoopConfig.warmup_weeks
@@ -107,6 +112,7 @@ def run(
                 prior_strength=prior_strength,
                 prior_full_weights=prior_full_weights,
                 min_seizures=min_seizures,
+                rules_input=rules_input,
             )
             runs.append(run_seed(config))
             r = runs[-1]
@@ -222,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         default=LoopConfig.min_seizures,
         help="known seizures before the model replaces the rules",
     )
+    parser.add_argument(
+        "--rules-input", action="store_true", help="the rule score as one more learner input"
+    )
     args = parser.parse_args(argv)
     if args.priors == "all":
         args.priors = ",".join(PRIOR_KEYS)
@@ -242,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         args.prior_strength,
         args.prior_full_weights,
         args.min_seizures,
+        args.rules_input,
     ):
         print(
             f"{row['figure']:60s} {row['ours']!s:>10s} {row.get('baseline')!s:>10s} "

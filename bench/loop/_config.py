@@ -46,4 +46,5 @@ class LoopConfig:
     prior_strength: float = 20.0
     prior_folds: int = 5
     prior_full_weights: bool = False
+    rules_input: bool = False  # the rule score as one more learner input
     threads: int = 1  # XGBoost threads: 2 ran ten times slower on 2 shared, loaded cores

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from typing import Any
@@ -34,6 +35,10 @@ def run_ours(flow: Flow, config: LoopConfig) -> dict[str, Any]:
     key = KEY + config.draw_salt.encode()  # the decision key (a salt: other random draws)
     band_key = hmac.new(key, b"band-exploration", hashlib.sha256).digest()
     rules = rule_score(full_matrix(flow), flow.spec, frame.origin)
+    if config.rules_input:  # the rules' points as one more learner input
+        flow = dataclasses.replace(
+            flow, parcel_matrix=np.hstack([flow.parcel_matrix, rules[:, None]])
+        )
     history, histories = History(), np.full((n, len(HISTORY_FEATURES)), np.nan)
     learner = Learner(config)
     names = tuple(k for k in config.priors.split(",") if k.strip())
