@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from data_contracts import ParcelDeclaration
 from screening import (
     Database,
     DecisionPolicy,
@@ -49,6 +50,9 @@ from screening.exchange import (
     seizure_indicators,
 )
 from serving import Record, Settings
+from serving._auth import Caller, Role
+from serving._service import Service
+from serving.officer._present import explanation_steps
 from tests.conftest import KEY, Trained
 from tests.serving.conftest import Server, make_settings, parcel, start_server
 from training import TrainingRun, run_training
@@ -341,7 +345,8 @@ def test_a_recorded_batch_run_keeps_its_partner_hits_for_the_officer(
     assert logged == kept  # each parcel kept with a hit is logged, and no other
 
 
-Screened = tuple[pa.Table, dict[str, list[Any]], list[Any], int]
+Screened = tuple[pa.Table, dict[str, list[Any]], list[Any], int, dict[str, list[float]]]
+PARTNER = slice(-len(EXCHANGE_FEATURES), None)  # the partner features: a spec's last columns
 
 
 def _seized_manifest(partner_trained: PartnerTrained, path: Path) -> list[int]:
@@ -357,7 +362,8 @@ def _screen_recorded(
     partner_trained: PartnerTrained, manifest: Path, folder: Path, **where: Any
 ) -> Screened:
     """``screen`` of the partner model, recorded in a record database of its own: results,
-    the hits kept for the officer and logged (``exchange_match``), tokens asked."""
+    the hits kept for the officer and logged (``exchange_match``), tokens asked, and each
+    parcel's stored partner features (its result's feature vector, for its explanation)."""
     from serving.batch import BatchConfig, Capacity, EngineSpec, screen, use_exchange
 
     settings = Settings(
@@ -398,9 +404,67 @@ def _screen_recorded(
         followups = FollowUps(record.db)
         kept = {i: followups.recorded(i) for i in items if followups.recorded(i)}
         logged = sorted([e["item_id"], e["detail"]] for e in record.audit.records("exchange_match"))
+        stored = {i: _stored(record, i)[PARTNER].tolist() for i in items}
     finally:
         record.close()
-    return pq.read_table(folder / "out" / "results.parquet"), kept, logged, tokens.asked
+    return pq.read_table(folder / "out" / "results.parquet"), kept, logged, tokens.asked, stored
+
+
+def _stored(record: Record, item: str) -> np.ndarray:
+    result = record.state.get_result(item)
+    assert result is not None
+    return result.features
+
+
+def _assert_stored_as_scored(service: Service, item: str, scored: np.ndarray) -> None:
+    """The stored feature vector of a parcel scored with a partner hit holds the partner
+    features it was scored with, and its explanation, as the officer's parcel page draws it
+    (``explanation_steps``), ends at the recorded chance and shows the partner hit."""
+    stored = service.state.get_result(item)
+    assert stored is not None
+    assert scored[PARTNER][0] == 1  # exchange_hit: the parcel was scored with a hit
+    np.testing.assert_array_equal(stored.features[PARTNER], scored[PARTNER].astype(np.float32))
+    explained = service.explanation(item, Caller("test", Role.OFFICER), "t", logged=False)
+    assert explained["features"]["exchange_hit"] == 1
+    model = service.holder.model_for(explained["model_version"])
+    steps = explanation_steps(explained, model.calibration, model.spec)
+    assert steps["final"] == pytest.approx(explained["probability"], rel=1e-5, abs=1e-7)
+    (partner,) = [s for s in steps["steps"] if s["group"] == "partner_seizures"]
+    assert "matches a seizure reported by partner nl" in partner["sentence"]
+    assert partner["up"]  # a partner's hit raises the score
+
+
+def test_a_recorded_batch_run_stores_the_partner_features_it_scored_with(
+    partner_trained: PartnerTrained, tmp_path: Path
+) -> None:
+    """A recorded run stores each parcel's feature vector as it was scored: a parcel seized
+    at the partner has its partner features (not 0), so the officer's waterfall of it ends at
+    its recorded chance and shows the hit, in whatever chunk it was scored."""
+    manifest = tmp_path / "m.parquet"
+    seized = _seized_manifest(partner_trained, manifest)
+    _, kept, _, _, stored = _screen_recorded(partner_trained, manifest, tmp_path / "local")
+    model = LoadedModel.load(partner_trained.run.bundle)
+    index = StoreIndex(partner_trained.store)
+    engine = _engine(model, ExchangeSource(partner_trained.tokens, lambda: [EPOCH], index))
+    table = pq.read_table(manifest)
+    scored = engine.score_table(table, explain="none", record=False).features
+    items = table.column("item_id").to_pylist()
+    hits = [i for i, item in enumerate(items) if item in kept]
+    assert len(hits) >= len(seized)  # parcels with a hit, to compare
+    for i, item in enumerate(items):  # every parcel's partner features, with a hit or not
+        assert stored[item] == scored[i, PARTNER].astype(np.float32).tolist(), item
+    settings = Settings(
+        data_dir=tmp_path / "local" / "record",
+        registry=partner_trained.registry,
+        pseudonymisation_key=KEY,
+        reload_seconds=0,
+    )
+    service = Service(settings)
+    try:
+        for i in hits:
+            _assert_stored_as_scored(service, items[i], scored[i])
+    finally:
+        service.close()
 
 
 @pytest.mark.slow
@@ -430,6 +494,7 @@ def test_a_dask_run_scores_and_records_the_partner_hits_of_a_single_process_run(
     assert dask[1] == local[1]  # the hits kept for the officer
     assert dask[2] == local[2]  # and logged (exchange_match)
     assert dask[3] == local[3] > 0  # the same token requests, each variant once
+    assert dask[4] == local[4]  # the stored partner features (as scored: see the local test)
 
 
 @pytest.mark.slow
@@ -459,6 +524,7 @@ def test_a_dask_run_stopped_before_its_driver_kept_a_piece_resumes_with_it(
     local = _screen_recorded(partner_trained, manifest, tmp_path / "local")
     assert resumed[0].equals(local[0])
     assert resumed[1:3] == local[1:3]
+    assert resumed[4] == local[4]
 
 
 def test_a_parcel_without_tokens_is_scored_without_a_hit_and_says_so(
@@ -659,6 +725,12 @@ def test_the_service_scores_a_partner_hit_through_the_custodians(
         "The recipient's address matches a seizure reported by partner nl in 2026-02, "
         "reliability B2"
     )
+    # what is stored is what was scored: the partner features the hit gave, so the officer's
+    # waterfall of the stored vector ends at the recorded chance and shows the partner hit
+    scored = loaded.engine.score_declarations(
+        [ParcelDeclaration.model_validate(body)], explain="none", record=False
+    )
+    _assert_stored_as_scored(partner_server.service, body["item_id"], scored.features[0])
     asked = _requests(custody, "be")
     assert asked > 0  # blinded elements were evaluated for this service's requester
     # the same parties again: every token from the service's cache, no custodian round trip

@@ -37,7 +37,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from screening import ParcelFrame, ScoringEngine
-from screening.exchange import ExchangeInputs, Hit, hits_from_arrow
+from screening.exchange import EXCHANGE_FEATURES, ExchangeInputs, Hit, hits_from_arrow
 from screening.history import (
     KINDS,
     RUN_FIELDS,
@@ -89,20 +89,57 @@ def exchange_of(out: Path, index: int) -> ExchangeInputs | None:
     return ExchangeInputs.from_arrow(feather.read_table(path)) if path.is_file() else None
 
 
-def exchange_hits(out: Path) -> dict[int, list[Hit]] | None:
-    """The partner-seizure hits of the run's prepared chunks by manifest row, rows with a hit
-    only (None: its model reads none). By row, not by place in a chunk: a Dask run's pieces
-    are whole row groups, not the chunks the manifest is read back in to be recorded."""
+def run_exchange(out: Path, rows: np.ndarray) -> ExchangeInputs | None:
+    """The partner-seizure inputs of the parcels at these manifest rows (in this order), hits
+    included, read from the files their prepared chunks kept and were scored with
+    (``exchange_of``); None: the run's model reads none. By row, not by place in a chunk: a
+    Dask run's pieces are whole row groups, not the chunks the manifest is read back in to be
+    recorded. A row whose chunk kept none was scored without them (``score_frame``): 0 here
+    too, and why."""
     paths = sorted(folder(out).glob("exchange-*.arrow"))
     if not paths:
         return None
-    found: dict[int, list[Hit]] = {}
+    n = len(rows)
+    matrix = np.zeros((n, len(EXCHANGE_FEATURES)))
+    hits: list[list[Hit]] = [[] for _ in range(n)]
+    unavailable: list[str | None] = ["the parties were not given to the scorer"] * n
+    worded: list[str | None] = [None] * n
+    if n == 0:
+        return ExchangeInputs(matrix, hits, unavailable, worded)
+    lo, hi = int(rows.min()), int(rows.max())
     for path in paths:
         index = int(path.stem.split("-")[1])
-        rows = feather.read_table(frame_path(out, index), columns=["row"]).column("row")
-        hits = hits_from_arrow(feather.read_table(path))
-        found.update((int(r), h) for r, h in zip(rows.to_pylist(), hits, strict=True) if h)
-    return found
+        kept = feather.read_table(frame_path(out, index), columns=["row"], memory_map=True)
+        meta = kept.schema.metadata or {}
+        first = int(meta[b"first_row"])
+        if first > hi or first + int(meta[b"rows"]) <= lo:
+            continue  # the chunk's records lie outside these rows
+        kept_rows = kept.column("row").to_numpy()  # increasing
+        at = np.minimum(np.searchsorted(kept_rows, rows), len(kept_rows) - 1)
+        found = np.flatnonzero(kept_rows[at] == rows)
+        if not len(found):
+            continue
+        table = feather.read_table(path, memory_map=True).take(pa.array(at[found]))
+        inputs = ExchangeInputs.from_arrow(table)
+        matrix[found] = inputs.matrix
+        assert inputs.worded is not None  # read back: each hit's words
+        for place, its_hits, why, words in zip(
+            found.tolist(), hits_from_arrow(table), inputs.unavailable, inputs.worded, strict=True
+        ):
+            hits[place], unavailable[place], worded[place] = its_hits, why, words
+    return ExchangeInputs(matrix, hits, unavailable, worded)
+
+
+def take_exchange(inputs: ExchangeInputs, places: np.ndarray) -> ExchangeInputs:
+    """The inputs of some of the parcels (at these places, in this order)."""
+    picked = places.tolist()
+    worded = inputs.worded
+    return ExchangeInputs(
+        inputs.matrix[places],
+        [inputs.hits[i] for i in picked],
+        [inputs.unavailable[i] for i in picked],
+        None if worded is None else [worded[i] for i in picked],
+    )
 
 
 def prepared(out: Path, index: int) -> bool:

@@ -3,7 +3,8 @@
 When a run completes (``screen`` with ``BatchConfig.record``), every scored row becomes a
 decision of the record database, through the same stores the HTTP service writes: its
 entity-history increment, its result (score, decision and the feature vector the score was
-computed from, for its explanation), its officer copy and its ``decision`` record in the
+computed from, for its explanation: the run's history and the partner-seizure inputs its
+chunk kept, read back by manifest row), its officer copy and its ``decision`` record in the
 hash-chained log, in one transaction per slice of rows. So the officer's worklists, the
 parcel pages and ``parcelscreen state check`` see a batch-screened parcel as they see one
 scored over HTTP.
@@ -48,7 +49,7 @@ import pyarrow.parquet as pq
 
 from data_contracts import ParcelDeclaration, PostingWindow
 from screening import Pseudonymiser, ScoringEngine
-from screening.exchange import Hit
+from screening.exchange import ExchangeInputs
 
 from .._audit import Entry, input_key
 from .._decisions import decision_entry
@@ -57,7 +58,7 @@ from .._record import Record
 from .._settings import Settings
 from ..officer import ParcelRecorder, ParcelStore
 from ._errors import HaltedError
-from ._in_run import exchange_hits, run_history
+from ._in_run import run_exchange, run_history, take_exchange
 from ._read import iter_chunks
 from ._score import with_history
 
@@ -208,10 +209,12 @@ def _record(
     key = input_key(settings.pseudonymisation_key)
     names = list(engine.model.spec.names)
     recorded = skipped = 0
-    hits_by_row = exchange_hits(facts.results.parent)
     for chunk in iter_chunks(facts.manifest, facts.chunk_rows, facts.window):
         if chunk.table.num_rows == 0:
             continue
+        # the chunk's partner-seizure inputs as its parcels were scored (None: the model
+        # reads none), for the feature vectors stored and the hits kept
+        exchange = run_exchange(facts.results.parent, chunk.row_numbers)
         lo, hi = int(chunk.row_numbers.min()), int(chunk.row_numbers.max())
         results = pq.read_table(facts.results, filters=[("row", ">=", lo), ("row", "<=", hi)])
         by_row = {int(r): i for i, r in enumerate(results.column("row").to_pylist())}
@@ -230,7 +233,7 @@ def _record(
                 continue
             table = table.take(pa.array(keep))
             rows = rows[keep]
-            hits = None if hits_by_row is None else [hits_by_row.get(int(r), []) for r in rows]
+            inputs = None if exchange is None else take_exchange(exchange, part[keep])
             found = [by_row[int(r)] for r in rows]
             result_rows = results.take(pa.array(found)).to_pylist()
             recorded += _record_slice(
@@ -245,7 +248,7 @@ def _record(
                 key,
                 names,
                 facts,
-                hits,
+                inputs,
             )
     parcels.worklists.put_run(
         {
@@ -300,14 +303,16 @@ def _record_slice(
     key: bytes,
     names: list[str],
     facts: RunFacts,
-    hits: list[list[Hit]] | None = None,
+    exchange: ExchangeInputs | None = None,
 ) -> int:
     """One transaction: history increments, results, officer copies, decision records (and
     the partner-seizure hits of a model that reads them, for the officer's partner-hit
-    page)."""
+    page). The feature vectors stored are those the rows were scored with: the run's history
+    and the partner-seizure inputs (``exchange``) their chunks kept."""
     frame = engine.frame(table)
     history = run_history(engine, facts.results.parent, rows)  # as scored: the run's history
-    features = with_history(engine, history).features(frame, record=True)  # records nothing
+    scorer = with_history(engine, history)
+    features = scorer.features(frame, record=True, exchange=exchange)  # records nothing
     dumps = table.to_pylist()
     declarations = [ParcelDeclaration.model_validate(d) for d in dumps]
     records = [d.model_dump(mode="json") for d in declarations]
@@ -358,9 +363,9 @@ def _record_slice(
         recorder.scored(
             declarations, summaries, list(features), now, names, records=records, extra=extra
         )
-        if hits is not None:
+        if exchange is not None:
             asked = [(d.item_id, request_id, CALLER) for d in declarations]
-            entries += record_partner_hits(record.db, asked, hits)
+            entries += record_partner_hits(record.db, asked, exchange.hits)
         record.audit.append_many(entries)
     return len(summaries)
 
