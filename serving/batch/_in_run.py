@@ -115,6 +115,8 @@ def run_exchange(out: Path, rows: np.ndarray) -> ExchangeInputs | None:
         if first > hi or first + int(meta[b"rows"]) <= lo:
             continue  # the chunk's records lie outside these rows
         kept_rows = kept.column("row").to_numpy()  # increasing
+        if not len(kept_rows):
+            continue  # every record of the chunk quarantined
         at = np.minimum(np.searchsorted(kept_rows, rows), len(kept_rows) - 1)
         found = np.flatnonzero(kept_rows[at] == rows)
         if not len(found):
