@@ -157,7 +157,10 @@ def train_model(
 ) -> TrainResult:
     """Split by time, fit features' reference statistics, train, stop early, calibrate.
 
-    ``fit`` trains the trees (:func:`fit_local`, or on a Dask cluster: same parameters)."""
+    ``fit`` trains the trees (:func:`fit_local`, or on a Dask cluster: same parameters). With
+    partners' indicators (``data.exchange``) those trees are the base model, on every feature
+    but the partner ones; trees on the partner features alone follow in this process
+    (``_uplift``), so parcels without a hit keep the base model's order."""
     split = time_split(data.frame.posted_us, config.gap_days)
     train_rows = np.flatnonzero(split.train)
     spec = fit_feature_spec(_rows(data, train_rows))
