@@ -9,8 +9,14 @@ pseudonymise and replay::
       -> each slice read again, checked, pseudonymised and labelled (outcomes joined per
          item); its entity rows cut by entity; the rows training needs kept (labelled,
          samples), the rest dropped
-      -> entity rows replayed by entity (``replay_entities``), each parcel's stats sent back
-         to the slice that keeps it, its history features computed there
+      -> entity rows written to the worker's scratch folder, one Parquet file per replay
+         partition (tokens' halves, times, counts: pseudonymised, nothing in clear)
+      -> replay partitions read back (on the worker that wrote each file) and replayed by
+         entity (``replay_entities``) a few at a time, each released before the next is
+         read; each kept parcel's stats sent back to its slice, its history features there
+
+A worker thus holds its slices' kept rows and a few partitions' entity rows at a time, not
+its share of every entity row of the data set.
 
 An entity is keyed by its token (128 bits, hex) read as two integers (a pair of parties by
 both), so the cut by entity needs no table of all tokens; the replay's order is the
@@ -21,6 +27,8 @@ value (a test holds it so).
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -49,8 +57,9 @@ from ._errors import DataError
 SLICE_ROWS = 250_000
 #: Parcels per time bucket when they are put in the replay's order.
 BUCKET_ROWS = 500_000
-#: Entity rows per replay partition (about 75 bytes a row).
-PARTITION_ROWS = 2_000_000
+#: Entity rows per replay partition (about 75 bytes a row; a few partitions are in memory at
+#: a time, read from the workers' scratch files).
+PARTITION_ROWS = 1_000_000
 #: Entity rows a parcel makes, about (for the number of replay partitions).
 ROWS_PER_PARCEL = 6
 #: Columns of a frame that the features' reference statistics read (``fit_feature_spec``).
@@ -64,12 +73,6 @@ SPEC_COLUMNS = (
 )
 #: Posting times per slice from which the time buckets' edges are drawn.
 TIME_SAMPLE = 2_000
-_NO_ROWS = pd.DataFrame(
-    {
-        c: np.zeros(0, np.uint64 if c[0] in "kp" else np.int64)
-        for c in ("k1", "k2", "k3", "k4", "seq", "time", "p1", "p2")
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,16 @@ class Plan:
     seed: int
     slice_rows: int = SLICE_ROWS
     keep_all: bool = False  # every parcel kept (to compare the replay with one process's)
+    run: str = "run"  # names this run's scratch folder on each worker
+
+
+@dataclass(frozen=True)
+class Spilled:
+    """A slice's entity rows in its worker's scratch folder: one Parquet file per replay
+    partition that has any, readable only where they were written (``worker``)."""
+
+    worker: str
+    files: dict[int, str]
 
 
 @dataclass
@@ -267,6 +280,53 @@ def entity_rows(
     return {p: table[where == p] for p in range(parts)}
 
 
+def scratch(run: str, worker: Any = None) -> Path:
+    """A run's scratch folder on this worker (in its local directory; outside a worker,
+    in the system's temporary folder)."""
+    if worker is None:
+        from distributed import get_worker
+
+        try:
+            worker = get_worker()
+        except ValueError:  # not in a worker's task
+            return Path(tempfile.gettempdir()) / f"parcelscreen-replay-{run}"
+    return Path(worker.local_directory) / f"parcelscreen-replay-{run}"
+
+
+def _address() -> str:
+    from distributed import get_worker
+
+    try:
+        return str(get_worker().address)
+    except ValueError:
+        return ""
+
+
+def spill_rows(rows: dict[int, pd.DataFrame], run: str, index: int) -> Spilled:
+    """A slice's entity rows written to this worker's scratch folder, a file per replay
+    partition (only pseudonymised keys, times and counts: see :func:`entity_rows`)."""
+    folder = scratch(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for part, piece in rows.items():
+        if len(piece):
+            path = folder / f"slice-{index}-part-{part}.parquet"
+            pq.write_table(pa.Table.from_pandas(piece, preserve_index=False), path)
+            files[part] = str(path)
+    return Spilled(_address(), files)
+
+
+def read_rows(path: str) -> pd.DataFrame:
+    """One slice's entity rows of one replay partition, from its scratch file."""
+    rows: pd.DataFrame = pq.read_table(path).to_pandas()
+    return rows
+
+
+def remove_scratch(run: str, dask_worker: Any = None) -> None:
+    """A run's scratch folder removed (on every worker, by ``Client.run``)."""
+    shutil.rmtree(scratch(run, dask_worker), ignore_errors=True)
+
+
 def light(frame: ParcelFrame, rows: np.ndarray, columns: Sequence[str]) -> ParcelFrame:
     """A frame of some rows carrying only ``columns`` (the others empty), text columns
     sharing one string per distinct value: small to send."""
@@ -300,8 +360,9 @@ def _take(frame: ParcelFrame, rows: np.ndarray) -> ParcelFrame:
 def load_slice(
     plan: Plan, part: Slice, index: int, offsets: np.ndarray, *ranks: pd.DataFrame | None
 ) -> dict[str, Any]:
-    """One slice read, checked, pseudonymised and labelled: its entity rows by replay
-    partition (``rows``), the rows training needs (``kept``, a :class:`Kept`), and counts."""
+    """One slice read, checked, pseudonymised and labelled: its entity rows written to
+    scratch files by replay partition (``rows``, a :class:`Spilled`), the rows training
+    needs (``kept``, a :class:`Kept`), and counts."""
     table = read_slice(plan.declarations, part, plan.slice_rows)
     table = conform_declarations(table)
     if plan.validate:
@@ -319,7 +380,11 @@ def load_slice(
         KnownOutcome(str(frame.item_id[i]), int(known[i]), bool(seized[i]), not seized[i])
         for i in np.flatnonzero(inspected)
     ]
-    rows = entity_rows(frame, seq, outcome_changes(frame, known_outcomes), plan.parts)
+    rows = spill_rows(
+        entity_rows(frame, seq, outcome_changes(frame, known_outcomes), plan.parts),
+        plan.run,
+        index,
+    )
     b = plan.bounds_us
     posted = np.asarray(frame.posted_us, dtype=np.int64)
     period = np.full(len(frame), -1, dtype=np.int8)
@@ -378,9 +443,9 @@ def counts_of(loaded: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
-def rows_for(loaded: dict[str, Any], part: int) -> pd.DataFrame:
-    rows: pd.DataFrame = loaded["rows"].get(part, _NO_ROWS)
-    return rows
+def spilled_of(loaded: dict[str, Any]) -> Spilled:
+    spilled: Spilled = loaded["rows"]
+    return spilled
 
 
 def kept_of(loaded: dict[str, Any]) -> Kept:
@@ -429,10 +494,10 @@ def replay_partition(
     return {int(p): stats[owner == p] for p in np.unique(owner)}
 
 
-def with_history(kept: Kept, *pieces: dict[int, pd.DataFrame], part: int) -> Kept:
-    """A slice's kept rows with their history features, from their stats (one piece of
-    each replay partition)."""
-    found = [p[part] for p in pieces if part in p]
+def with_history(kept: Kept, *pieces: pd.DataFrame | None) -> Kept:
+    """A slice's kept rows with their history features, from their stats (its piece of
+    each replay partition, None where it has none)."""
+    found = [p for p in pieces if p is not None]
     columns = ("seq", "kind", "time", *STATS_FIELDS)
     stats = (
         pd.concat(found, ignore_index=True)

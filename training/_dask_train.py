@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -242,7 +243,9 @@ def load_on_dask(
     keep_all: bool = False,
 ) -> Loaded:
     """Read, check, pseudonymise, label and replay the data set on the cluster (see
-    ``_dask_load``); with ``keep_all`` every parcel is kept (to compare with one process)."""
+    ``_dask_load``); with ``keep_all`` every parcel is kept (to compare with one process).
+    The entity rows wait for the replay in scratch files on the workers, removed at the
+    end, whether the load succeeds or not."""
     from dask.distributed import wait
 
     declarations, outcomes = data_dir / "declarations.parquet", data_dir / "outcomes.parquet"
@@ -307,40 +310,81 @@ def load_on_dask(
         config.seed,
         slice_rows,
         keep_all,
+        run=secrets.token_hex(8),
     )
     progress(f"pseudonymising and flattening {n} declarations on the workers")
-    loaded = [
-        client.submit(
-            load.load_slice, plan, s, i, offsets, *picks(ranked, i, load.bucket_ranks), pure=False
-        )
-        for i, s in enumerate(parts)
-    ]
-    del ranked
-    counts: dict[str, int] = {}
-    for c in _gathered(client, [client.submit(load.counts_of, f) for f in loaded]):
-        for name, value in c.items():
-            counts[name] = counts.get(name, 0) + value
-    for name, positives in (("training", "seizures"), ("validation", "validation_seizures")):
-        if counts[positives] < config.min_positives:
-            raise QualityGateError(
-                f"{name} period has {counts[positives]} known seizures; at least "
-                f"{config.min_positives} are needed to train"
+    try:
+        loaded = [
+            client.submit(
+                load.load_slice,
+                plan,
+                s,
+                i,
+                offsets,
+                *picks(ranked, i, load.bucket_ranks),
+                pure=False,
             )
-    progress(f"replaying history of {n} parcels in {plan.parts} partitions by entity")
-    index = client.submit(load.kept_index, *[client.submit(load.kept_seqs, f) for f in loaded])
-    replayed = [
-        client.submit(load.replay_partition, index, *picks(loaded, p, load.rows_for), pure=False)
-        for p in range(plan.parts)
-    ]
-    kept = [
-        client.submit(
-            load.with_history, client.submit(load.kept_of, f), *replayed, part=i, pure=False
-        )
-        for i, f in enumerate(loaded)
-    ]
-    specs = [client.submit(load.spec_of, f, pure=False) for f in loaded]
-    wait(kept)  # the replay done (its time is measured from its progress line to the next)
+            for i, s in enumerate(parts)
+        ]
+        del ranked
+        counts: dict[str, int] = {}
+        for c in _gathered(client, [client.submit(load.counts_of, f) for f in loaded]):
+            for name, value in c.items():
+                counts[name] = counts.get(name, 0) + value
+        for name, positives in (("training", "seizures"), ("validation", "validation_seizures")):
+            if counts[positives] < config.min_positives:
+                raise QualityGateError(
+                    f"{name} period has {counts[positives]} known seizures; at least "
+                    f"{config.min_positives} are needed to train"
+                )
+        progress(f"replaying history of {n} parcels in {plan.parts} partitions by entity")
+        index = client.submit(load.kept_index, *[client.submit(load.kept_seqs, f) for f in loaded])
+        spilled = _gathered(client, [client.submit(load.spilled_of, f) for f in loaded])
+        replayed = _replay(client, spilled, plan.parts, index, workers)
+        kept = [
+            client.submit(
+                load.with_history,
+                client.submit(load.kept_of, f),
+                *picks(replayed, i),
+                pure=False,
+            )
+            for i, f in enumerate(loaded)
+        ]
+        specs = [client.submit(load.spec_of, f, pure=False) for f in loaded]
+        del replayed
+        wait(kept)  # the replay done (its time is measured from its progress line to the next)
+    finally:
+        client.run(load.remove_scratch, plan.run)
     return Loaded(kept, specs, n, split, plan, counts)
+
+
+def _replay(
+    client: Any, spilled: list[load.Spilled], parts: int, index: Any, window: int
+) -> list[Any]:
+    """Each replay partition's stats (futures), at most ``window`` partitions at a time in
+    memory: a partition's rows are read from the slices' scratch files (each on the worker
+    that wrote it), replayed, and released once replayed, before the next is read."""
+    from dask.distributed import as_completed
+
+    replayed = []
+    running = as_completed()
+    for part in range(parts):
+        if running.count() >= window:
+            next(running)
+        rows = [
+            client.submit(
+                load.read_rows,
+                s.files[part],
+                workers=[s.worker] if s.worker else None,
+                allow_other_workers=not s.worker,
+                pure=False,
+            )
+            for s in spilled
+            if part in s.files
+        ]
+        replayed.append(client.submit(load.replay_partition, index, *rows, pure=False))
+        running.add(replayed[-1])
+    return replayed
 
 
 def train_on_dask(
