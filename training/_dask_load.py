@@ -311,7 +311,9 @@ def spill_rows(rows: dict[int, pd.DataFrame], run: str, index: int) -> Spilled:
     for part, piece in rows.items():
         if len(piece):
             path = folder / f"slice-{index}-part-{part}.parquet"
-            pq.write_table(pa.Table.from_pandas(piece, preserve_index=False), path)
+            pq.write_table(
+                pa.Table.from_pandas(piece, preserve_index=False), path, compression="none"
+            )
             files[part] = str(path)
     return Spilled(_address(), files)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -20,7 +21,7 @@ from parcelscreen.cli import main
 from screening import KnownOutcome, LoadedModel, Pseudonymiser, verify_bundle
 from tests.conftest import KEY, Trained
 from tests.screening.helpers import stream
-from training import DataError, TrainConfig, _dask_train, load_dataset, run_training
+from training import DataError, TrainConfig, _dask_load, _dask_train, load_dataset, run_training
 from training._dask import dask_client, dask_replay
 from training._dask_train import load_on_dask
 
@@ -101,6 +102,55 @@ def test_loading_on_the_workers_equals_the_single_process_load(sim_data: Path, c
         got = np.concatenate([getattr(k.data, name) for k in kept])[order]
         assert np.array_equal(got, getattr(data, name), equal_nan=True), name
     assert (data.history[:, 3] > 0).sum() > 100, "the data must count earlier seizures"
+
+
+#: The only columns of the entity rows that wait for the replay in the workers' scratch files.
+SPILLED_COLUMNS = {"k1", "k2", "k3", "k4", "kind", "seq", "time", "p1", "p2", "partner"}
+SPILLED_COLUMNS |= {"seized", "clean"}
+
+
+def _scratch_files(dask_worker: Any) -> list[str]:
+    return [str(p) for p in Path(dask_worker.local_directory).glob("parcelscreen-replay-*/*")]
+
+
+@pytest.mark.slow
+def test_entity_rows_wait_on_disk_pseudonymised_and_are_removed(
+    sim_data: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entity rows are written to the workers' scratch folders while they wait for the
+    replay: only pseudonymised keys, times and counts (no name, street or e-mail in clear
+    in any byte), and the files are gone at the end of the run."""
+    table = pq.read_table(sim_data / "declarations.parquet", columns=["sender", "recipient"])
+    clear = {
+        value.encode()
+        for party in ("sender", "recipient")
+        for field in ("name", "street", "email")
+        for value in pc.struct_field(table.column(party), field).to_pylist()[:300]
+        if value and len(value) > 5
+    }
+    assert len(clear) > 100
+    removed = _dask_load.remove_scratch
+    monkeypatch.setattr(_dask_load, "remove_scratch", lambda run, dask_worker=None: None)
+    loaded = load_on_dask(
+        client,
+        sim_data,
+        KEY,
+        TrainConfig(),
+        validate=False,
+        slice_rows=7_000,
+        partition_rows=40_000,
+    )
+    files = [f for found in client.run(_scratch_files).values() for f in found]
+    assert len(files) >= 9 * loaded.plan.parts // 2  # a file per slice and partition, about
+    for path in files:
+        assert set(pq.read_schema(path).names) == SPILLED_COLUMNS
+        raw = Path(path).read_bytes()
+        assert not [value for value in clear if value in raw]
+    client.run(removed, loaded.plan.run)
+    assert not [f for found in client.run(_scratch_files).values() for f in found]
+    monkeypatch.undo()
+    load_on_dask(client, sim_data, KEY, TrainConfig(), validate=False, slice_rows=7_000)
+    assert not [f for found in client.run(_scratch_files).values() for f in found]
 
 
 def test_an_item_id_given_twice_is_refused_on_dask(
