@@ -43,6 +43,10 @@ defaults
     option forwardfor
     retry-on conn-failure empty-response
 frontend parcelscreen
+    # a client's own X-Forwarded-For / -Proto never reach a replica: forwardfor sets the
+    # one address the replicas trust (PARCELSCREEN_FORWARDED_ALLOW_IPS)
+    http-request del-header X-Forwarded-For
+    http-request del-header X-Forwarded-Proto
     bind {bind}
     default_backend replicas
 backend replicas
@@ -106,6 +110,8 @@ class ReplicaSet:
                 "PARCELSCREEN_RELOAD_SECONDS": "0",
                 "PARCELSCREEN_CAPACITY": "0.4",
                 "PARCELSCREEN_LOCK_TIMEOUT": "10",
+                # as behind the Compose file's balancer: the client it names is trusted
+                "PARCELSCREEN_FORWARDED_ALLOW_IPS": "127.0.0.1",
             }
             | self.extra_env
         )

@@ -5,6 +5,7 @@ retrying through the balancer gets the decision on record, and the record checks
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -160,3 +161,29 @@ def test_a_replica_killed_under_load_loses_nothing_acknowledged(
     assert check.returncode == 0, check.stdout + check.stderr
     verify = group.cli("audit", "verify", k=1)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.slow
+def test_a_client_cannot_name_its_own_address_through_the_balancer(
+    replicas: tuple[ReplicaSet, str],
+) -> None:
+    """The replicas trust the balancer's X-Forwarded-For (as the Compose file sets them up);
+    the balancer drops the one a client sends, so a guesser locked out of a user name cannot
+    come back as another address by writing one."""
+    group, _ = replicas
+    with httpx.Client(base_url=group.url, timeout=30) as client:
+
+        def attempt(address: str) -> int:
+            page = client.get("/officer/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf
+            r = client.post(
+                "/officer/login",
+                data={"csrf": csrf[1], "username": "olga", "password": "wrong", "next": ""},
+                headers={"X-Forwarded-For": address},
+            )
+            return r.status_code
+
+        codes = [attempt("203.0.113.7") for _ in range(12)]
+        assert 429 in codes, codes  # the user name is locked to this client
+        assert attempt("203.0.113.8") == 429  # still this client: the header was not believed
