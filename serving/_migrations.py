@@ -62,6 +62,8 @@ def upgrade_schema(db: PostgresDatabase) -> dict[str, Any]:
     with db.transaction():  # the writer lock: one upgrader at a time
         db.run_script(_VERSION_TABLE)
         before = current_version(db)
+        if before > known_version():  # a newer release's schema: nothing here may touch it
+            check_version(db)
         for version, name, sql in migrations():
             if version <= before:
                 continue

@@ -260,6 +260,21 @@ class Settings(KeySettings):
         return self
 
     @model_validator(mode="after")
+    def _database_named(self) -> Settings:
+        """A URL that names no database would reach libpq's defaults (the OS user's own
+        database): a record made where nobody looks for it."""
+        if self.database_url:
+            from urllib.parse import parse_qs, urlsplit
+
+            parts = urlsplit(self.database_url)
+            if not parts.path.strip("/") and not parse_qs(parts.query).get("dbname"):
+                raise ValueError(
+                    "PARCELSCREEN_DATABASE_URL names no database "
+                    "(postgresql://USER@HOST:PORT/DATABASE): libpq would pick one by default"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _known_timezone(self) -> Settings:
         try:
             ZoneInfo(self.officer_timezone)

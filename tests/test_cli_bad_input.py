@@ -143,6 +143,12 @@ CASES = [
     (["state", "check"], {}, "no record database at"),
     # db upgrade: an older file that is not there
     (["db", "upgrade", "{tmp}/audit.sqlite"], {}, "no such file"),
+    # db upgrade: a PostgreSQL URL that names no database (libpq would pick one by default)
+    (
+        ["db", "upgrade"],
+        {"PARCELSCREEN_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432"},
+        "names no database",
+    ),
     # outcomes import: a file that is not there
     (["outcomes", "import", "{tmp}/missing.jsonl"], {}, "no file"),
     # outcomes: an export folder that is a file
