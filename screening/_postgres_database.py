@@ -51,6 +51,11 @@ _READS = re.compile(r"\s*(SELECT|WITH|VALUES|SHOW|TABLE|EXPLAIN)\b|.*\sRETURNING
 _BEGIN = b"BEGIN ISOLATION LEVEL READ COMMITTED"  # each statement sees what was committed
 
 
+def _one_line(exc: BaseException) -> str:
+    """libpq's message on one line (it puts each address tried on a line of its own)."""
+    return " ".join(str(exc).split())
+
+
 def schema_of(url: str, schema: str) -> str:
     """Check a schema name (lower-case letters, digits, _), for quoting-free SQL."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
@@ -146,7 +151,7 @@ class PostgresDatabase(Database):
             | psycopg.errors.AdminShutdown,
         ):
             return StoreUnavailable(
-                f"the record ({self.name}) cannot be written now ({exc}); "
+                f"the record ({self.name}) cannot be written now ({_one_line(exc)}); "
                 "nothing of the request was recorded: retry it later"
             )
         return None
@@ -174,7 +179,7 @@ class PostgresDatabase(Database):
             conn.execute(f"SET lock_timeout TO {int(self.lock_timeout * 1000)}")
         except psycopg.Error as exc:
             raise StoreUnavailable(
-                f"the record ({self.name}) cannot be reached ({exc}); "
+                f"the record ({self.name}) cannot be reached ({_one_line(exc)}); "
                 "nothing of the request was recorded: retry it later"
             ) from exc
         self._conn = conn

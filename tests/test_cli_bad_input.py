@@ -149,6 +149,12 @@ CASES = [
         {"PARCELSCREEN_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432"},
         "names no database",
     ),
+    # state check: a PostgreSQL server that is not there (libpq's message on one line)
+    (
+        ["state", "check"],
+        {"PARCELSCREEN_DATABASE_URL": "postgresql://postgres@127.0.0.1:9/test"},
+        "cannot be reached",
+    ),
     # outcomes import: a file that is not there
     (["outcomes", "import", "{tmp}/missing.jsonl"], {}, "no file"),
     # outcomes: an export folder that is a file
@@ -198,6 +204,8 @@ def test_bad_input_is_one_error_line_and_status_2(
     assert "error: " in err and "Traceback" not in err
     if says is not None:
         assert says in err
+    # the error is one line, the last (libpq's own messages are several)
+    assert err[err.index("error: ") :].count("\n") == 1, err
 
 
 # (command line, what stderr must say) run as a user runs them, in a process of their own
