@@ -211,7 +211,13 @@ def train_model(
             config.rounds,
             config.early_stopping,
         )
-        progress(f"partner-seizure uplift: {uplift_rounds} trees on the partner features")
+        progress(
+            f"partner-seizure uplift: {uplift_rounds} trees on the partner features"
+            if uplift_rounds
+            else "warning: partner-seizure uplift: no tree, so this model weighs partner hits "
+            "at 0: no labelled parcel with a hit was seized yet (hits count from a bundle's "
+            "import on; retrain once parcels with hits have outcomes)"
+        )
     progress("calibrating on validation")
     # Tip-offs are chosen knowing the label, so no propensity undoes their selection: they
     # train the trees but stay out of the calibration (and of weighted evaluation).
