@@ -413,7 +413,7 @@ def train_on_dask(
     sets = [_chunks(client, featured, loaded.parcels, p, cap) for p in (0, 1)]
     booster, log = fit_on_parts(
         client,
-        _xgb_params(config, spec),
+        _xgb_params(config),
         [(s, _gathered(client, [client.submit(sizes, r) for r in s])) for s in sets],
         len(spec.names),
         config.rounds,

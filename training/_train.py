@@ -29,7 +29,6 @@ from screening import (
     fit_feature_spec,
     fit_platt,
 )
-from screening.exchange import EXCHANGE_MONOTONE
 
 from ._dataset import Dataset, Progress
 from ._errors import QualityGateError
@@ -109,14 +108,10 @@ def leaf_weight(min_child_weight: float, seized: np.ndarray, weights: np.ndarray
     return min_child_weight * min(1.0, rate / FULL_LEAF_RATE)
 
 
-def _xgb_params(config: TrainConfig, spec: FeatureSpec | None = None) -> dict[str, Any]:
-    """XGBoost's parameters; for a spec that reads the partner-seizure features, each held
-    to its monotone constraint (+1: a partner's seizure can only raise a score)."""
-    monotone = {}
-    if spec is not None and spec.reads_exchange:
-        signs = [EXCHANGE_MONOTONE.get(name, 0) for name in spec.names]
-        monotone = {"monotone_constraints": "(" + ",".join(map(str, signs)) + ")"}
-    return monotone | {
+def _xgb_params(config: TrainConfig) -> dict[str, Any]:
+    """XGBoost's parameters (the partner-seizure uplift adds its own constraints:
+    ``_uplift.uplift_params``)."""
+    return {
         "objective": "binary:logistic",
         "eval_metric": "aucpr",
         "tree_method": "hist",
