@@ -109,11 +109,12 @@ def run_exchange(out: Path, rows: np.ndarray) -> ExchangeInputs | None:
     lo, hi = int(rows.min()), int(rows.max())
     for path in paths:
         index = int(path.stem.split("-")[1])
-        kept = feather.read_table(frame_path(out, index), columns=["row"], memory_map=True)
-        meta = kept.schema.metadata or {}
+        with pa.memory_map(str(frame_path(out, index))) as source:  # its schema: no rows read
+            meta = pa.ipc.open_file(source).schema.metadata or {}
         first = int(meta[b"first_row"])
         if first > hi or first + int(meta[b"rows"]) <= lo:
             continue  # the chunk's records lie outside these rows
+        kept = feather.read_table(frame_path(out, index), columns=["row"], memory_map=True)
         kept_rows = kept.column("row").to_numpy()  # increasing
         if not len(kept_rows):
             continue  # every record of the chunk quarantined
